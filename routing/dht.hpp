@@ -1,0 +1,142 @@
+// The Coral-style sloppy DHT node: a sans-I/O protocol core (layers/runtime.hpp).
+//
+// Kademlia XOR routing over 256-bit IDs, plus Coral's RTT clusters (level 2 <
+// 20 ms, level 1 < 60 ms, level 0 global): puts go to every level, gets start
+// in the nearest cluster and widen only when needed; a put stops early at a
+// node that is both full and loaded for the key, which bounds load on hot
+// keys. See docs/routing.md for the messages and the algorithms.
+//
+// Every API call takes the current time and an Outbox, like on_datagram();
+// callbacks run later from inside on_datagram()/on_tick() (or at once when the
+// answer is already known), on the driver's thread.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers/crypto.hpp"
+#include "layers/ids.hpp"
+#include "layers/metrics.hpp"
+#include "layers/runtime.hpp"
+#include "routing/record.hpp"
+
+namespace bc::routing {
+
+enum class Mode { kCoral, kKademlia };  // kKademlia: one global level, no sloppy stop
+
+struct DhtConfig {
+  Mode mode = Mode::kCoral;
+  int bucket_size = 8;          // k
+  int alpha = 4;                // lookup requests in flight
+  int search_width = 14;        // closest candidates a lookup tracks
+  int replicas = 8;             // storage nodes per key and cluster level
+  TimeMs request_timeout_ms = 1000;
+  int max_retries = 1;          // per request, before a contact counts as failed
+  int fails_before_evict = 3;   // consecutive failures before a contact leaves its bucket
+  TimeMs bucket_refresh_ms = 10 * 60 * 1000;
+  TimeMs ping_interval_ms = 60 * 1000;     // liveness check of quiet contacts
+  // Coral clusters: RTT thresholds for levels 2 and 1 (level 0 is global).
+  TimeMs level2_rtt_ms = 20;
+  TimeMs level1_rtt_ms = 60;
+  // Sloppy storage (Coral): full = l values for the key with TTL >= half the
+  // new one; loaded = more than beta requests for the key in the last minute.
+  int sloppy_l = 4;
+  int sloppy_beta_per_min = 12;
+  // Storage bounds; eviction by shortest remaining TTL.
+  std::size_t max_store_bytes = 64u << 20;
+  std::size_t max_values_per_key = 64;
+  TimeMs max_ttl_ms = 24 * 3600 * 1000;
+  TimeMs default_ttl_ms = 10 * 60 * 1000;
+  // Per-source-IP rate limit (token bucket).
+  double rate_limit_per_s = 2000;
+  double rate_limit_burst = 4000;
+  TimeMs token_rotation_ms = 5 * 60 * 1000;
+  TimeMs watch_ttl_ms = 2 * 60 * 1000;     // subscriptions are refreshed before this
+  std::size_t max_datagram_bytes = 8192;
+};
+
+struct Contact {
+  NodeId id;
+  Endpoint endpoint;
+  TimeMs rtt_ms = -1;      // smoothed; -1 if never measured
+  TimeMs last_seen = 0;
+  int level = 0;           // innermost cluster level shared with us (0, 1 or 2)
+};
+
+struct PutResult {
+  bool ok = false;
+  int stored = 0;          // nodes that acknowledged the store, over all levels
+  int hops = 0;            // lookup rounds of the widest level used
+  std::string error;       // set when !ok
+};
+
+struct GetResult {
+  bool ok = false;         // lookup ran; values may still be empty (key unknown)
+  std::vector<Record> values;  // valid, unexpired, one per owner (highest seq)
+  int hops = 0;
+  int level = -1;          // cluster level the values were found in; -1 if none
+  std::string error;
+};
+
+struct WatchEvent {
+  enum class Kind { kAdded, kExpired } kind;
+  Record record;
+};
+
+struct DhtStatus {
+  NodeId id;
+  Endpoint endpoint;
+  std::size_t contacts[3] = {0, 0, 0};  // routing table size per cluster level
+  Hash256 cluster_ids[3];               // level 0 is all zeros (global)
+  std::size_t stored_keys = 0;
+  std::size_t stored_values = 0;
+  std::size_t stored_bytes = 0;
+  std::size_t watches = 0;              // subscriptions we hold for others
+  std::size_t lookups_in_flight = 0;
+};
+
+class DhtNode final : public DatagramProtocol {
+ public:
+  // `metrics` must outlive the node; counters are named bc_dht_*.
+  DhtNode(KeyPair identity, Endpoint self, DhtConfig config, std::uint64_t rng_seed,
+          metrics::Registry& metrics);
+  ~DhtNode() override;
+
+  void on_datagram(const Endpoint& from, ByteView data, TimeMs now, Outbox& out) override;
+  void on_tick(TimeMs now, Outbox& out) override;
+  TimeMs next_wakeup() const override;
+
+  // Contacts the seeds and looks up our own ID to fill the routing table.
+  void bootstrap(const std::vector<Endpoint>& seeds, TimeMs now, Outbox& out);
+
+  using PutCallback = std::function<void(const PutResult&)>;
+  using GetCallback = std::function<void(const GetResult&)>;
+  using WatchCallback = std::function<void(const WatchEvent&)>;
+
+  // Stores a record signed by someone else (it is checked first).
+  void put(const Record& record, TimeMs now, Outbox& out, PutCallback done);
+  // Signs payload with this node's key under `key` (seq increases on every
+  // call), stores it, and republishes it before it expires until unpublish().
+  void publish(const Key& key, Bytes payload, TimeMs ttl_ms, TimeMs now, Outbox& out,
+               PutCallback done);
+  void unpublish(const Key& key);
+  void get(const Key& key, TimeMs now, Outbox& out, GetCallback done);
+
+  // Subscribes at the key's storage nodes; they push added and expired
+  // records. Kept alive until unwatch().
+  std::uint64_t watch(const Key& key, TimeMs now, Outbox& out, WatchCallback on_event);
+  void unwatch(std::uint64_t watch_id);
+
+  const NodeId& id() const;
+  const Endpoint& endpoint() const;
+  DhtStatus status() const;
+  std::vector<Contact> contacts() const;  // all levels, level = innermost shared
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bc::routing
