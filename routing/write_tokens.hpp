@@ -1,0 +1,55 @@
+// Write tokens that stop puts from spoofed source addresses (as in the
+// BitTorrent DHT): a node hands out a token in its replies to FIND/GET, and
+// accepts a STORE only with a token issued to the same IP and port.
+//
+//   token = first 16 bytes of HMAC-SHA256(secret(epoch), ip[16] || port_be16)
+//   epoch = floor(now / rotation_ms)
+//   secret(epoch) = HMAC-SHA256(master, "blockcloud/write-token/v1" || epoch_be64)
+//
+// The 32-byte master is drawn once from the Rng given at construction (the
+// driver seeds that Rng from the CSPRNG in real nodes), so the secret
+// rotates every rotation_ms. A token is accepted in the epoch it was issued
+// and the next one: it lives at least rotation_ms and at most 2*rotation_ms.
+// Stateless per peer: memory is constant.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "layers/bytes.hpp"
+#include "layers/runtime.hpp"
+
+namespace bc::routing {
+
+inline constexpr std::size_t kWriteTokenBytes = 16;
+using WriteToken = std::array<std::uint8_t, kWriteTokenBytes>;
+
+class WriteTokens {
+ public:
+  // rotation_ms > 0 (throws std::invalid_argument otherwise).
+  WriteTokens(Rng& rng, TimeMs rotation_ms);
+  ~WriteTokens();
+  WriteTokens(const WriteTokens&) = delete;
+  WriteTokens& operator=(const WriteTokens&) = delete;
+
+  WriteToken issue(const Endpoint& to, TimeMs now);
+  // Constant-time comparison; false for a token of the wrong length.
+  bool check(const Endpoint& from, ByteView token, TimeMs now);
+
+  TimeMs rotation_ms() const { return rotation_ms_; }
+
+ private:
+  const std::array<std::uint8_t, 32>& secret_for(std::int64_t epoch);
+  WriteToken token_for(std::int64_t epoch, const Endpoint& ep);
+
+  TimeMs rotation_ms_;
+  std::array<std::uint8_t, 32> master_{};
+  // Cache of the two most recent epochs' secrets.
+  struct Cached {
+    std::int64_t epoch = INT64_MIN;
+    std::array<std::uint8_t, 32> secret{};
+  };
+  std::array<Cached, 2> cache_{};
+};
+
+}  // namespace bc::routing
