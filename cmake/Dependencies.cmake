@@ -3,7 +3,7 @@
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED CONFIG COMPONENTS json)
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json)
 find_package(CapnProto REQUIRED)
 find_package(leveldb REQUIRED)
 find_package(spdlog REQUIRED)
