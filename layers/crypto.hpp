@@ -6,7 +6,11 @@
 // All functions are thread-safe.
 #pragma once
 #include <filesystem>
+#include <array>
+#include <cstdint>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include "layers/bytes.hpp"
@@ -66,6 +70,8 @@ class KeyPair {
  private:
   std::array<std::uint8_t, 32> secret_{};
   XOnlyPubKey pub_;
+  // libsecp256k1's secp256k1_keypair, cached so sign() skips a point multiplication.
+  std::array<std::uint8_t, 96> keypair_{};
 };
 
 // False for a bad signature or a public key that is not on the curve.

@@ -1,0 +1,275 @@
+#include "layers/memnet.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace bc {
+
+namespace {
+
+std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+MemNet::MemNet(std::uint64_t seed, TimeMs start)
+    : seed_(seed), now_(start), rng_(seed), latency_([](const Endpoint&, const Endpoint&) { return TimeMs{5}; }) {}
+
+Endpoint MemNet::endpoint(std::uint32_t index, std::uint16_t port) {
+  // 10.0.0.1 upwards; 16M nodes before wrapping out of 10/8.
+  return Endpoint::v4(0x0A000000u + ((index + 1) & 0x00FFFFFFu), port);
+}
+
+// ---- nodes ------------------------------------------------------------------
+
+void MemNet::add_node(const Endpoint& ep, DatagramProtocol* node) {
+  if (node == nullptr) throw std::invalid_argument("MemNet::add_node: node for " + ep.to_string() + " is null");
+  auto [it, inserted] = nodes_.try_emplace(ep);
+  if (!inserted)
+    throw std::invalid_argument("MemNet::add_node: endpoint " + ep.to_string() +
+                                " already has a node; remove_node() it first or use another endpoint");
+  it->second.proto = node;
+  it->second.incarnation = next_incarnation_++;
+  schedule_tick(ep, it->second, false);
+}
+
+void MemNet::remove_node(const Endpoint& ep) { nodes_.erase(ep); }
+
+void MemNet::set_down(const Endpoint& ep, bool down) {
+  auto it = nodes_.find(ep);
+  if (it == nodes_.end()) throw std::invalid_argument("MemNet::set_down: no node at " + ep.to_string());
+  NodeSlot& slot = it->second;
+  if (slot.down == down) return;
+  slot.down = down;
+  if (down) {
+    slot.tick_token++;  // cancel the pending tick
+    slot.tick_at = kNever;
+  } else {
+    schedule_tick(ep, slot, false);
+  }
+}
+
+bool MemNet::has_node(const Endpoint& ep) const { return nodes_.count(ep) != 0; }
+
+bool MemNet::is_down(const Endpoint& ep) const {
+  auto it = nodes_.find(ep);
+  return it != nodes_.end() && it->second.down;
+}
+
+std::vector<Endpoint> MemNet::endpoints() const {
+  std::vector<Endpoint> out;
+  out.reserve(nodes_.size());
+  for (const auto& [ep, slot] : nodes_) out.push_back(ep);
+  return out;
+}
+
+std::uint64_t MemNet::node_seed(const Endpoint& ep) const {
+  return mix64(seed_ ^ mix64(EndpointHasher{}(ep) + 0x9e3779b97f4a7c15ULL));
+}
+
+// ---- network model ----------------------------------------------------------
+
+void MemNet::set_latency(LatencyFn fn) {
+  if (!fn) throw std::invalid_argument("MemNet::set_latency: latency function is empty");
+  latency_ = std::move(fn);
+}
+
+void MemNet::set_jitter(TimeMs max_jitter_ms) {
+  if (max_jitter_ms < 0) throw std::invalid_argument("MemNet::set_jitter: jitter must be >= 0 ms");
+  jitter_ = max_jitter_ms;
+}
+
+void MemNet::set_loss(double p) {
+  if (!(p >= 0 && p <= 1)) throw std::invalid_argument("MemNet::set_loss: probability must be in [0, 1]");
+  loss_ = p;
+}
+
+void MemNet::set_duplication(double p) {
+  if (!(p >= 0 && p <= 1)) throw std::invalid_argument("MemNet::set_duplication: probability must be in [0, 1]");
+  duplication_ = p;
+}
+
+void MemNet::partition(std::vector<std::set<Endpoint>> groups) {
+  groups_.clear();
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    for (const auto& ep : groups[g]) {
+      if (!groups_.emplace(ep, static_cast<int>(g) + 1).second)
+        throw std::invalid_argument("MemNet::partition: endpoint " + ep.to_string() + " is listed in two groups");
+    }
+}
+
+void MemNet::heal() { groups_.clear(); }
+
+void MemNet::set_drop_filter(DropFn fn) { drop_filter_ = std::move(fn); }
+
+int MemNet::group_of(const Endpoint& ep) const {
+  auto it = groups_.find(ep);
+  return it == groups_.end() ? 0 : it->second;  // 0: the unlisted group
+}
+
+bool MemNet::can_reach(const Endpoint& from, const Endpoint& to) const {
+  return groups_.empty() || group_of(from) == group_of(to);
+}
+
+void MemNet::set_trace(std::function<void(const TraceEntry&)> fn) { trace_ = std::move(fn); }
+
+// ---- events -----------------------------------------------------------------
+
+void MemNet::push(Event e) {
+  e.seq = next_seq_++;
+  queue_.push_back(std::move(e));
+  std::push_heap(queue_.begin(), queue_.end(), Later{});
+}
+
+void MemNet::record(TimeMs at, const Endpoint& from, const Endpoint& to, std::size_t bytes, Fate fate) {
+  switch (fate) {
+    case Fate::kDelivered: stats_.delivered++; break;
+    case Fate::kLost: stats_.lost++; break;
+    case Fate::kPartitioned: stats_.partitioned++; break;
+    case Fate::kFiltered: stats_.filtered++; break;
+    case Fate::kReceiverDown: stats_.receiver_down++; break;
+    case Fate::kNoReceiver: stats_.no_receiver++; break;
+  }
+  if (trace_) trace_(TraceEntry{at, from, to, bytes, fate});
+}
+
+void MemNet::send_one(const Endpoint& from, const Endpoint& to, const Bytes& payload) {
+  if (!can_reach(from, to)) return record(now_, from, to, payload.size(), Fate::kPartitioned);
+  if (drop_filter_ && drop_filter_(from, to, payload)) return record(now_, from, to, payload.size(), Fate::kFiltered);
+  // Draw order is fixed (loss, then jitter) so runs replay exactly.
+  if (loss_ > 0 && rng_.unit() < loss_) return record(now_, from, to, payload.size(), Fate::kLost);
+  TimeMs base = std::max<TimeMs>(0, latency_(from, to));
+  TimeMs jitter = jitter_ > 0 ? static_cast<TimeMs>(rng_.uniform(static_cast<std::uint64_t>(jitter_) + 1)) : 0;
+  Event e;
+  e.at = now_ + base + jitter;
+  e.kind = Kind::kDeliver;
+  e.from = from;
+  e.to = to;
+  e.payload = payload;
+  push(std::move(e));
+}
+
+void MemNet::dispatch(const Endpoint& from, Outbox& out) {
+  for (auto& d : out.datagrams) {
+    stats_.sent++;
+    send_one(from, d.to, d.payload);
+    if (duplication_ > 0 && rng_.unit() < duplication_) {
+      stats_.duplicated++;
+      send_one(from, d.to, d.payload);
+    }
+  }
+  out.clear();
+}
+
+void MemNet::schedule_tick(const Endpoint& ep, NodeSlot& slot, bool after_tick) {
+  if (slot.down) return;
+  TimeMs want = slot.proto->next_wakeup();
+  if (want >= kNever) {
+    slot.tick_token++;
+    slot.tick_at = kNever;
+    return;
+  }
+  // A core that still wants a tick right after one would spin forever at the
+  // same instant; push it at least 1 ms ahead.
+  want = std::max(want, after_tick ? now_ + 1 : now_);
+  if (want == slot.tick_at) return;  // already scheduled: no duplicate event
+  slot.tick_token++;
+  slot.tick_at = want;
+  Event e;
+  e.at = want;
+  e.kind = Kind::kTick;
+  e.to = ep;
+  e.incarnation = slot.incarnation;
+  e.token = slot.tick_token;
+  push(std::move(e));
+}
+
+bool MemNet::invoke(const Endpoint& ep, const Action& fn) {
+  auto it = nodes_.find(ep);
+  if (it == nodes_.end()) throw std::invalid_argument("MemNet::invoke: no node at " + ep.to_string());
+  if (it->second.down) return false;
+  Outbox out;
+  fn(now_, out);
+  dispatch(ep, out);
+  it = nodes_.find(ep);  // fn may have removed the node
+  if (it != nodes_.end()) schedule_tick(ep, it->second, false);
+  return true;
+}
+
+void MemNet::at(TimeMs t, std::function<void()> fn) {
+  if (t < now_) throw std::invalid_argument("MemNet::at: time is in the past (t < now())");
+  Event e;
+  e.at = t;
+  e.kind = Kind::kAction;
+  e.action = std::move(fn);
+  push(std::move(e));
+}
+
+void MemNet::deliver(Event& e) {
+  auto it = nodes_.find(e.to);
+  if (it == nodes_.end()) return record(e.at, e.from, e.to, e.payload.size(), Fate::kNoReceiver);
+  if (it->second.down) return record(e.at, e.from, e.to, e.payload.size(), Fate::kReceiverDown);
+  if (!can_reach(e.from, e.to)) return record(e.at, e.from, e.to, e.payload.size(), Fate::kPartitioned);
+  if (drop_filter_ && drop_filter_(e.from, e.to, e.payload)) return record(e.at, e.from, e.to, e.payload.size(), Fate::kFiltered);
+  record(e.at, e.from, e.to, e.payload.size(), Fate::kDelivered);
+  Outbox out;
+  it->second.proto->on_datagram(e.from, e.payload, now_, out);
+  dispatch(e.to, out);
+  it = nodes_.find(e.to);
+  if (it != nodes_.end()) schedule_tick(e.to, it->second, false);
+}
+
+void MemNet::process(Event& e) {
+  switch (e.kind) {
+    case Kind::kDeliver:
+      deliver(e);
+      break;
+    case Kind::kTick: {
+      auto it = nodes_.find(e.to);
+      if (it == nodes_.end()) return;
+      NodeSlot& slot = it->second;
+      if (slot.down || slot.incarnation != e.incarnation || slot.tick_token != e.token) return;  // stale
+      slot.tick_at = kNever;
+      stats_.ticks++;
+      Outbox out;
+      slot.proto->on_tick(now_, out);
+      dispatch(e.to, out);
+      it = nodes_.find(e.to);
+      if (it != nodes_.end()) schedule_tick(e.to, it->second, true);
+      break;
+    }
+    case Kind::kAction:
+      e.action();
+      break;
+  }
+}
+
+bool MemNet::step() {
+  if (queue_.empty()) return false;
+  std::pop_heap(queue_.begin(), queue_.end(), Later{});
+  Event e = std::move(queue_.back());
+  queue_.pop_back();
+  now_ = std::max(now_, e.at);
+  process(e);
+  return true;
+}
+
+void MemNet::run_until(TimeMs t) {
+  while (!queue_.empty() && queue_.front().at <= t) step();
+  now_ = std::max(now_, t);
+}
+
+bool MemNet::run_until(const std::function<bool()>& pred, TimeMs deadline) {
+  for (;;) {
+    if (pred()) return true;
+    if (queue_.empty() || queue_.front().at > deadline) break;
+    step();
+  }
+  now_ = std::max(now_, deadline);
+  return pred();
+}
+
+}  // namespace bc
