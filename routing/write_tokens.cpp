@@ -1,0 +1,87 @@
+// HMAC-SHA256 write tokens bound to the requester's IP and port.
+#include "routing/write_tokens.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <stdexcept>
+#include <string_view>
+
+namespace bc::routing {
+namespace {
+
+constexpr std::string_view kSecretTag = "blockcloud/write-token/v1";
+
+void hmac_sha256(ByteView key, ByteView msg, std::uint8_t out[32]) {
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), msg.data(), msg.size(), out,
+            &len) ||
+      len != 32) {
+    throw std::runtime_error("HMAC-SHA256 failed in OpenSSL (write tokens); check the OpenSSL install");
+  }
+}
+
+std::int64_t floor_div(TimeMs a, TimeMs b) {
+  std::int64_t q = a / b;
+  if (a % b != 0 && a < 0) --q;
+  return q;
+}
+
+}  // namespace
+
+WriteTokens::WriteTokens(Rng& rng, TimeMs rotation_ms) : rotation_ms_(rotation_ms) {
+  if (rotation_ms <= 0) {
+    throw std::invalid_argument("WriteTokens: rotation_ms must be > 0; got " +
+                                std::to_string(rotation_ms));
+  }
+  rng.fill(master_);
+}
+
+WriteTokens::~WriteTokens() { OPENSSL_cleanse(master_.data(), master_.size()); }
+
+const std::array<std::uint8_t, 32>& WriteTokens::secret_for(std::int64_t epoch) {
+  for (auto& c : cache_) {
+    if (c.epoch == epoch) return c.secret;
+  }
+  // Replace the older cached epoch: callers only ask for now's and the previous one.
+  Cached& slot = cache_[0].epoch < cache_[1].epoch ? cache_[0] : cache_[1];
+  std::uint8_t msg[kSecretTag.size() + 8];
+  std::copy(kSecretTag.begin(), kSecretTag.end(), msg);
+  for (int i = 0; i < 8; ++i) {
+    msg[kSecretTag.size() + i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(epoch) >> (56 - 8 * i));
+  }
+  hmac_sha256(ByteView(master_), ByteView(msg, sizeof msg), slot.secret.data());
+  slot.epoch = epoch;
+  return slot.secret;
+}
+
+WriteToken WriteTokens::token_for(std::int64_t epoch, const Endpoint& ep) {
+  const auto& secret = secret_for(epoch);
+  std::uint8_t msg[18];
+  std::copy(ep.ip.begin(), ep.ip.end(), msg);
+  msg[16] = static_cast<std::uint8_t>(ep.port >> 8);
+  msg[17] = static_cast<std::uint8_t>(ep.port);
+  std::uint8_t mac[32];
+  hmac_sha256(ByteView(secret), ByteView(msg, sizeof msg), mac);
+  WriteToken t;
+  std::copy(mac, mac + t.size(), t.begin());
+  return t;
+}
+
+WriteToken WriteTokens::issue(const Endpoint& to, TimeMs now) {
+  return token_for(floor_div(now, rotation_ms_), to);
+}
+
+bool WriteTokens::check(const Endpoint& from, ByteView token, TimeMs now) {
+  if (token.size() != kWriteTokenBytes) return false;
+  const std::int64_t epoch = floor_div(now, rotation_ms_);
+  // Evaluate both epochs whatever the first gives, so timing says nothing.
+  const WriteToken cur = token_for(epoch, from);
+  const WriteToken prev = token_for(epoch - 1, from);
+  const bool ok_cur = CRYPTO_memcmp(cur.data(), token.data(), kWriteTokenBytes) == 0;
+  const bool ok_prev = CRYPTO_memcmp(prev.data(), token.data(), kWriteTokenBytes) == 0;
+  return ok_cur || ok_prev;
+}
+
+}  // namespace bc::routing
