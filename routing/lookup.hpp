@@ -1,0 +1,79 @@
+// Iterative Kademlia lookup state (FIND_NODE or FIND_VALUE toward a target),
+// without I/O: the DHT node sends what next_to_query() hands out, and reports
+// responses and failures back by candidate.
+//
+// The lookup tracks the `width` closest candidates it has heard of, keeps at
+// most `alpha` requests in flight among them, and converges when the `k`
+// closest that did not fail have all answered (or when nothing is left to
+// ask). stop() ends it early (values found, or Coral's full+loaded stop):
+// no new requests, done once the in-flight ones settle.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "layers/bytes.hpp"
+#include "layers/ids.hpp"
+#include "layers/runtime.hpp"
+#include "routing/messages.hpp"
+
+namespace bc::routing {
+
+struct Candidate {
+  enum class State { kNew, kInFlight, kDone, kFailed };
+  NodeId id;
+  Endpoint endpoint;
+  Hash256 distance;
+  State state = State::kNew;
+  int depth = 1;          // hops from us: seeds are 1, their contacts 2, ...
+  int tries = 0;
+  std::uint64_t txid = 0;
+  TimeMs sent_at = 0;
+  TimeMs deadline = 0;
+  // Filled from a VALUES response.
+  Bytes token;
+  bool full = false;
+  bool loaded = false;
+  bool had_values = false;
+};
+
+class Lookup {
+ public:
+  Lookup(const Hash256& target, std::size_t width, std::size_t k, int alpha);
+
+  // Adds a candidate unless known or beyond the tracked set; true if added.
+  bool add(const NodeId& id, const Endpoint& ep, int depth);
+  // Candidates to query now (state set to kInFlight; the caller sets txid,
+  // sent_at and deadline). Empty once stopped.
+  std::vector<Candidate*> next_to_query();
+
+  Candidate* by_txid(std::uint64_t txid);
+  // A response arrived for c: contacts become new candidates at depth+1.
+  void on_response(Candidate& c, const std::vector<WireContact>& contacts, const NodeId& self);
+  void on_failure(Candidate& c);
+  // Puts c back to be asked again (retry after a timeout).
+  void retry(Candidate& c) { c.state = Candidate::State::kNew; --in_flight_; }
+
+  void stop() { stopped_ = true; }
+  bool stopped() const { return stopped_; }
+  bool finished() const;
+  int in_flight() const { return in_flight_; }
+  // Deepest responder so far: the number of rounds the lookup needed.
+  int hops() const { return hops_; }
+
+  std::vector<Candidate>& candidates() { return cands_; }
+  // Up to n responders (kDone), closest first.
+  std::vector<const Candidate*> closest_done(std::size_t n) const;
+  const Hash256& target() const { return target_; }
+
+ private:
+  Hash256 target_;
+  std::size_t width_, k_;
+  int alpha_;
+  int in_flight_ = 0;
+  int hops_ = 0;
+  bool stopped_ = false;
+  std::vector<Candidate> cands_;  // sorted by distance
+};
+
+}  // namespace bc::routing

@@ -1,0 +1,156 @@
+#include "routing/routing_table.hpp"
+
+#include <algorithm>
+
+namespace bc::routing {
+
+RoutingTable::RoutingTable(const NodeId& self, std::size_t k)
+    : self_(self), k_(k == 0 ? 1 : k), buckets_(kBuckets) {}
+
+int RoutingTable::bucket_of(const NodeId& id) const {
+  int shared = common_prefix_bits(self_, id);
+  return shared >= 256 ? -1 : shared;
+}
+
+RoutingTable::ObserveResult RoutingTable::observe(const NodeId& id, const Endpoint& ep,
+                                                  TimeMs now) {
+  int b = bucket_of(id);
+  if (b < 0) return {Observed::kSelf, std::nullopt};
+  Bucket& bucket = buckets_[b];
+  bucket.last_touched = std::max(bucket.last_touched, now);
+  auto same = [&](const TableEntry& e) { return e.id == id; };
+  auto it = std::find_if(bucket.entries.begin(), bucket.entries.end(), same);
+  if (it != bucket.entries.end()) {
+    TableEntry e = *it;
+    bucket.entries.erase(it);
+    e.endpoint = ep;
+    e.last_seen = now;
+    e.fails = 0;
+    bucket.entries.push_back(e);
+    return {Observed::kUpdated, std::nullopt};
+  }
+  auto rit = std::find_if(bucket.replacements.begin(), bucket.replacements.end(), same);
+  if (rit != bucket.replacements.end()) bucket.replacements.erase(rit);
+  if (bucket.entries.size() < k_) {
+    bucket.entries.push_back({id, ep, now, 0});
+    ++size_;
+    return {Observed::kAdded, std::nullopt};
+  }
+  bucket.replacements.push_back({id, ep, now, 0});
+  if (bucket.replacements.size() > k_) bucket.replacements.pop_front();
+  return {Observed::kBucketFull, bucket.entries.front()};
+}
+
+bool RoutingTable::fail(const NodeId& id, int fails_before_evict) {
+  int b = bucket_of(id);
+  if (b < 0) return false;
+  Bucket& bucket = buckets_[b];
+  for (auto& e : bucket.entries) {
+    if (e.id != id) continue;
+    if (++e.fails >= std::max(1, fails_before_evict)) {
+      remove(id);
+      return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+bool RoutingTable::remove(const NodeId& id) {
+  int b = bucket_of(id);
+  if (b < 0) return false;
+  Bucket& bucket = buckets_[b];
+  auto same = [&](const TableEntry& e) { return e.id == id; };
+  auto it = std::find_if(bucket.entries.begin(), bucket.entries.end(), same);
+  if (it == bucket.entries.end()) {
+    auto rit = std::find_if(bucket.replacements.begin(), bucket.replacements.end(), same);
+    if (rit == bucket.replacements.end()) return false;
+    bucket.replacements.erase(rit);
+    return true;
+  }
+  bucket.entries.erase(it);
+  --size_;
+  if (!bucket.replacements.empty()) {
+    // The freshest spare is the likeliest to be alive. It joins as least
+    // recently seen so a known-good old entry is not pinged before it.
+    TableEntry spare = bucket.replacements.back();
+    bucket.replacements.pop_back();
+    spare.fails = 0;
+    bucket.entries.push_front(spare);
+    ++size_;
+  }
+  return true;
+}
+
+const TableEntry* RoutingTable::find(const NodeId& id) const {
+  int b = bucket_of(id);
+  if (b < 0) return nullptr;
+  for (const auto& e : buckets_[b].entries) {
+    if (e.id == id) return &e;
+  }
+  return nullptr;
+}
+
+std::vector<TableEntry> RoutingTable::closest(const Hash256& target, std::size_t n) const {
+  std::vector<TableEntry> out = all();
+  auto closer = [&](const TableEntry& a, const TableEntry& b) {
+    return (a.id ^ target) < (b.id ^ target);
+  };
+  if (out.size() > n) {
+    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), closer);
+    out.resize(n);
+  } else {
+    std::sort(out.begin(), out.end(), closer);
+  }
+  return out;
+}
+
+std::vector<TableEntry> RoutingTable::all() const {
+  std::vector<TableEntry> out;
+  out.reserve(size_);
+  for (const auto& b : buckets_) out.insert(out.end(), b.entries.begin(), b.entries.end());
+  return out;
+}
+
+std::size_t RoutingTable::replacements() const {
+  std::size_t n = 0;
+  for (const auto& b : buckets_) n += b.replacements.size();
+  return n;
+}
+
+std::vector<int> RoutingTable::stale_buckets(TimeMs now, TimeMs refresh_ms) const {
+  // Buckets beyond the deepest non-empty one cannot hold anyone yet in a
+  // network this size; refreshing them would only find the same nodes.
+  int deepest = -1;
+  for (int i = 0; i < kBuckets; ++i) {
+    if (!buckets_[i].entries.empty()) deepest = i;
+  }
+  std::vector<int> out;
+  for (int i = 0; i <= deepest; ++i) {
+    if (now - buckets_[i].last_touched >= refresh_ms) out.push_back(i);
+  }
+  return out;
+}
+
+void RoutingTable::touch_bucket(int bucket, TimeMs now) {
+  if (bucket >= 0 && bucket < kBuckets) {
+    buckets_[bucket].last_touched = std::max(buckets_[bucket].last_touched, now);
+  }
+}
+
+NodeId RoutingTable::random_id_in(int bucket, Rng& rng) const {
+  NodeId id;
+  rng.fill({id.data(), id.size()});
+  // Copy our first `bucket` bits, then flip the next one.
+  for (int bit = 0; bit <= bucket && bit < 256; ++bit) {
+    int byte = bit / 8;
+    std::uint8_t mask = static_cast<std::uint8_t>(0x80u >> (bit % 8));
+    bool ours = (self_.bytes[byte] & mask) != 0;
+    bool want = bit < bucket ? ours : !ours;
+    id.bytes[byte] = static_cast<std::uint8_t>(want ? (id.bytes[byte] | mask)
+                                                    : (id.bytes[byte] & ~mask));
+  }
+  return id;
+}
+
+}  // namespace bc::routing

@@ -1,0 +1,121 @@
+// Routing table: bucket placement, LRU order, full buckets and replacement
+// cache, eviction after repeated failures, closest-first queries.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "routing/routing_table.hpp"
+
+using namespace bc;
+using namespace bc::routing;
+
+namespace {
+
+// An id sharing exactly `prefix` leading bits with `self`, varied by `salt`.
+NodeId id_in_bucket(const NodeId& self, int prefix, std::uint8_t salt) {
+  NodeId id = self;
+  int byte = prefix / 8;
+  id.bytes[byte] ^= static_cast<std::uint8_t>(0x80u >> (prefix % 8));
+  id.bytes[31] ^= salt;  // low bits only: prefix < 248 in these tests
+  return id;
+}
+
+Endpoint ep(int i) { return Endpoint::v4(0x7f000001u + static_cast<std::uint32_t>(i), 4000); }
+
+}  // namespace
+
+TEST_CASE("contacts land in the bucket of their shared prefix") {
+  NodeId self;
+  self.bytes.fill(0x5a);
+  RoutingTable t(self, 4);
+  CHECK(t.observe(self, ep(0), 1).outcome == RoutingTable::Observed::kSelf);
+  for (int p : {0, 1, 7, 100, 200}) {
+    NodeId id = id_in_bucket(self, p, 1);
+    CHECK(t.bucket_of(id) == p);
+    CHECK(t.observe(id, ep(p), 1).outcome == RoutingTable::Observed::kAdded);
+    CHECK(t.bucket_size(p) == 1);
+  }
+  CHECK(t.size() == 5);
+  CHECK(t.bucket_of(self) == -1);
+}
+
+TEST_CASE("a full bucket keeps LRU order and fills the replacement cache") {
+  NodeId self{};
+  RoutingTable t(self, 3);
+  std::vector<NodeId> ids;
+  for (std::uint8_t i = 1; i <= 3; ++i) {
+    ids.push_back(id_in_bucket(self, 10, i));
+    CHECK(t.observe(ids.back(), ep(i), i).outcome == RoutingTable::Observed::kAdded);
+  }
+  // Seeing the first again makes it most recent; the LRU is now the second.
+  CHECK(t.observe(ids[0], ep(1), 10).outcome == RoutingTable::Observed::kUpdated);
+  NodeId extra = id_in_bucket(self, 10, 9);
+  auto r = t.observe(extra, ep(9), 11);
+  CHECK(r.outcome == RoutingTable::Observed::kBucketFull);
+  REQUIRE(r.lru.has_value());
+  CHECK(r.lru->id == ids[1]);
+  CHECK(t.size() == 3);
+  CHECK(t.replacements() == 1);
+  CHECK_FALSE(t.contains(extra));
+
+  SUBCASE("the LRU entry is evicted only after repeated failures") {
+    CHECK_FALSE(t.fail(ids[1], 3));
+    CHECK_FALSE(t.fail(ids[1], 3));
+    CHECK(t.fail(ids[1], 3));
+    CHECK_FALSE(t.contains(ids[1]));
+    CHECK(t.contains(extra));  // promoted from the replacement cache
+    CHECK(t.size() == 3);
+    CHECK(t.replacements() == 0);
+  }
+  SUBCASE("an answer resets the failure count") {
+    CHECK_FALSE(t.fail(ids[1], 2));
+    t.observe(ids[1], ep(2), 12);
+    CHECK_FALSE(t.fail(ids[1], 2));
+    CHECK(t.contains(ids[1]));
+  }
+  SUBCASE("replacement cache is bounded by k") {
+    for (std::uint8_t i = 20; i < 30; ++i) t.observe(id_in_bucket(self, 10, i), ep(i), 20);
+    CHECK(t.replacements() == 3);
+  }
+}
+
+TEST_CASE("closest returns entries by XOR distance") {
+  NodeId self{};
+  RoutingTable t(self, 8);
+  Rng rng(7);
+  std::vector<NodeId> ids;
+  for (int i = 0; i < 200; ++i) {
+    NodeId id;
+    rng.fill({id.data(), id.size()});
+    ids.push_back(id);
+    t.observe(id, ep(i), 1);
+  }
+  NodeId target;
+  rng.fill({target.data(), target.size()});
+  auto got = t.closest(target, 5);
+  REQUIRE(got.size() == 5);
+  std::vector<NodeId> in_table;
+  for (const auto& e : t.all()) in_table.push_back(e.id);
+  std::sort(in_table.begin(), in_table.end(),
+            [&](const NodeId& a, const NodeId& b) { return (a ^ target) < (b ^ target); });
+  for (int i = 0; i < 5; ++i) CHECK(got[i].id == in_table[i]);
+  // With random ids most land in the first buckets; k bounds each bucket.
+  CHECK(t.bucket_size(0) == 8);
+  CHECK(t.size() < 200);
+}
+
+TEST_CASE("random ids for refresh fall in the asked bucket; stale buckets are reported") {
+  NodeId self;
+  self.bytes.fill(0xc3);
+  RoutingTable t(self, 8);
+  Rng rng(1);
+  for (int b : {0, 5, 63, 130}) CHECK(t.bucket_of(t.random_id_in(b, rng)) == b);
+  t.observe(id_in_bucket(self, 3, 1), ep(1), 1000);
+  auto stale = t.stale_buckets(1000 + 600000, 600000);
+  CHECK(stale.size() == 4);  // buckets 0..3
+  t.touch_bucket(0, 600000);
+  stale = t.stale_buckets(1000 + 600000, 600000);
+  CHECK(std::find(stale.begin(), stale.end(), 0) == stale.end());
+  CHECK(t.remove(id_in_bucket(self, 3, 1)));
+  CHECK(t.size() == 0);
+}
