@@ -1,0 +1,114 @@
+// RateLimiter: burst, refill, per-source isolation, IPv6 /64 grouping, bounded memory.
+#include <doctest/doctest.h>
+
+#include <limits>
+#include <stdexcept>
+
+#include "layers/metrics.hpp"
+#include "routing/rate_limiter.hpp"
+
+using namespace bc;
+using namespace bc::routing;
+
+namespace {
+
+constexpr TimeMs T0 = 10'000'000;
+
+RateLimit rl(double rate, double burst, std::size_t max_tracked = 1u << 16) {
+  RateLimit r;
+  r.rate_per_s = rate;
+  r.burst = burst;
+  r.max_tracked = max_tracked;
+  return r;
+}
+
+Endpoint ep(const char* s) { return *Endpoint::parse(s); }
+
+}  // namespace
+
+TEST_CASE("burst, then refill at the configured rate, never above burst") {
+  metrics::Registry reg;
+  RateLimiter lim(rl(10, 5), &reg);
+  const Endpoint a = ep("127.0.0.2:4000");
+  for (int i = 0; i < 5; ++i) CHECK(lim.allow(a, T0));
+  CHECK_FALSE(lim.allow(a, T0));
+  CHECK_FALSE(lim.allow(a, T0 + 99));   // 0.99 tokens
+  CHECK(lim.allow(a, T0 + 100));         // 1 token after 100 ms at 10/s
+  CHECK_FALSE(lim.allow(a, T0 + 100));
+
+  // A long quiet period refills to burst only.
+  int n = 0;
+  while (lim.allow(a, T0 + 3'600'000)) ++n;
+  CHECK(n == 5);
+  CHECK(lim.denied() == 4);
+  CHECK(lim.allowed() == 11);
+  CHECK(reg.counter_value("bc_dht_rate_limited_total") == 4);
+
+  // Costs: a 3-token request fits in 5 only once.
+  RateLimiter c(rl(1, 5));
+  CHECK(c.allow(a, T0, 3));
+  CHECK_FALSE(c.allow(a, T0, 3));
+  CHECK(c.allow(a, T0, 2));
+  CHECK_FALSE(c.allow(a, T0, 0.5));
+  CHECK(c.allow(a, T0, 0));
+  // A negative cost does not mint tokens.
+  CHECK(c.allow(a, T0, -100));
+  CHECK_FALSE(c.allow(a, T0, 1));
+}
+
+TEST_CASE("sources are isolated; ports do not matter; IPv6 counts per /64") {
+  RateLimiter lim(rl(1, 2));
+  CHECK(lim.allow(ep("127.0.0.2:1"), T0));
+  CHECK(lim.allow(ep("127.0.0.2:2"), T0));
+  CHECK_FALSE(lim.allow(ep("127.0.0.2:3"), T0));  // same IP, other port: same bucket
+  CHECK(lim.allow(ep("127.0.0.3:1"), T0));        // another IP: its own bucket
+  CHECK(lim.tracked() == 2);
+
+  CHECK(lim.allow(ep("[2001:db8:0:1::1]:1"), T0));
+  CHECK(lim.allow(ep("[2001:db8:0:1:ffff::2]:1"), T0));
+  CHECK_FALSE(lim.allow(ep("[2001:db8:0:1:abcd::3]:1"), T0));  // same /64
+  CHECK(lim.allow(ep("[2001:db8:0:2::1]:1"), T0));             // next /64
+  // ::/64 (e.g. ::1) is not confused with the IPv4-mapped space.
+  CHECK(lim.allow(ep("[::1]:1"), T0));
+  CHECK(lim.allow(ep("[::2]:1"), T0));
+  CHECK_FALSE(lim.allow(ep("[::3]:1"), T0));
+  CHECK(lim.allow(ep("127.0.0.4:1"), T0));
+  CHECK(lim.tracked() == 6);
+}
+
+TEST_CASE("memory is bounded: least recently seen sources are forgotten") {
+  RateLimiter lim(rl(1, 1, 100));
+  for (std::uint32_t i = 0; i < 10'000; ++i) {
+    CHECK(lim.allow(Endpoint::v4(0x0a000000u + i, 1), T0));
+    REQUIRE(lim.tracked() <= 100);
+  }
+  CHECK(lim.tracked() == 100);
+  CHECK(lim.evicted() == 9'900);
+
+  // A source seen recently keeps its (empty) bucket while others churn.
+  RateLimiter keep(rl(0, 1, 3));
+  const Endpoint hot = Endpoint::v4(0x0b000001u, 1);
+  CHECK(keep.allow(hot, T0));
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    keep.allow(Endpoint::v4(0x0c000000u + i, 1), T0);
+    CHECK_FALSE(keep.allow(hot, T0));  // touching it keeps it most recent
+  }
+  CHECK(keep.tracked() == 3);
+}
+
+TEST_CASE("a clock stepping back refills nothing") {
+  RateLimiter lim(rl(1000, 1));
+  const Endpoint a = ep("127.0.0.9:1");
+  CHECK(lim.allow(a, T0 + 1000));
+  CHECK_FALSE(lim.allow(a, T0));          // earlier time: no refill
+  CHECK_FALSE(lim.allow(a, T0 + 1000));   // and no credit for the step back
+  CHECK(lim.allow(a, T0 + 1001));
+}
+
+TEST_CASE("invalid limits are refused") {
+  CHECK_THROWS_AS(RateLimiter(rl(-1, 1)), std::invalid_argument);
+  CHECK_THROWS_AS(RateLimiter(rl(1, -1)), std::invalid_argument);
+  CHECK_THROWS_AS(RateLimiter(rl(1, 1, 0)), std::invalid_argument);
+  CHECK_THROWS_AS(RateLimiter(rl(std::numeric_limits<double>::infinity(), 1)),
+                  std::invalid_argument);
+}
