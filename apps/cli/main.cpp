@@ -1,0 +1,242 @@
+// blockcloud-cli: talks to a blockcloudd over its JSON-RPC.
+// Exit codes: 0 ok, 1 failure (daemon unreachable, operation failed, not
+// found), 2 usage error.
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "apps/cli/format.hpp"
+#include "apps/common/http_client.hpp"
+
+namespace {
+namespace json = boost::json;
+using bc::cli::str;
+using bc::cli::table;
+
+constexpr const char* kDefaultRpc = "127.0.0.1:10000";
+
+struct Options {
+  std::string rpc;
+  bool json = false;
+  double timeout_s = 30;
+};
+
+struct Failure {
+  std::string message;
+};
+
+std::chrono::milliseconds ms(double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000)); }
+
+json::value call(const Options& o, const bc::Endpoint& ep, const std::string& method,
+                 json::object params, std::chrono::milliseconds timeout) {
+  try {
+    return bc::apps::rpc_call(ep, method, params, timeout);
+  } catch (const bc::apps::TransportError& e) {
+    std::string msg = e.what();
+    if (msg.find("refused") != std::string::npos)
+      msg += " — is the daemon running? start it with `blockcloudd --datadir DIR --listen IP:PORT` "
+             "(its RPC listens on the listen port + 1000 unless --rpc is given) or point --rpc at it";
+    else if (msg.find("timed out") != std::string::npos)
+      msg += " — the daemon is busy or --rpc points at a host that drops packets; retry or raise --timeout";
+    throw Failure{msg};
+  } catch (const bc::apps::RpcError& e) {
+    throw Failure{"blockcloudd at " + o.rpc + " refused " + method + ": " + e.what()};
+  }
+}
+
+void print_json(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
+
+int cmd_status(const Options& o, const bc::Endpoint& ep) {
+  const auto r = call(o, ep, "status", {}, ms(o.timeout_s));
+  if (o.json) return print_json(r), 0;
+  const auto& s = r.as_object();
+  const auto& c = s.at("contacts").as_array();
+  std::cout << table({
+      {"node", str(s.at("node_id"))},
+      {"listen", "udp " + str(s.at("listen"))},
+      {"rpc", "http://" + str(s.at("rpc"))},
+      {"mode", str(s.at("mode"))},
+      {"uptime", bc::cli::human_duration(s.at("uptime_s").to_number<std::int64_t>())},
+      {"contacts", fmt::format("{} global, {} in level-1 cluster, {} in level-2 cluster", str(c[0]),
+                               str(c[1]), str(c[2]))},
+      {"stored", fmt::format("{} values under {} keys ({})", str(s.at("stored_values")),
+                             str(s.at("stored_keys")),
+                             bc::cli::human_bytes(s.at("stored_bytes").to_number<std::uint64_t>()))},
+      {"watches", fmt::format("{} held for other nodes, {} for RPC clients", str(s.at("watches_held")),
+                              str(s.at("rpc_watches")))},
+      {"lookups", str(s.at("lookups_in_flight")) + " in flight"},
+  });
+  return 0;
+}
+
+int cmd_peers(const Options& o, const bc::Endpoint& ep) {
+  const auto r = call(o, ep, "peers", {}, ms(o.timeout_s));
+  if (o.json) return print_json(r), 0;
+  std::vector<std::vector<std::string>> rows{{"NODE", "ENDPOINT", "RTT", "LEVEL", "LAST SEEN"}};
+  for (const auto& v : r.as_array()) {
+    const auto& p = v.as_object();
+    const auto rtt = p.at("rtt_ms").to_number<std::int64_t>();
+    const auto seen = p.at("last_seen_ms_ago").to_number<std::int64_t>();
+    rows.push_back({str(p.at("id")), str(p.at("endpoint")), rtt < 0 ? "-" : fmt::format("{} ms", rtt),
+                    str(p.at("level")), seen < 0 ? "never" : bc::cli::human_duration(seen / 1000) + " ago"});
+  }
+  std::cout << table(rows) << fmt::format("{} peers\n", rows.size() - 1);
+  return 0;
+}
+
+int cmd_put(const Options& o, const bc::Endpoint& ep, const std::string& key, const std::string& value,
+            const std::string& encoding, double ttl) {
+  json::object p{{"key", key}};
+  p[encoding == "text" ? "value" : encoding == "hex" ? "value_hex" : "value_base64"] = value;
+  if (ttl > 0) p["ttl"] = ttl;
+  const auto r = call(o, ep, "dht_put", p, ms(o.timeout_s));
+  if (o.json) return print_json(r), 0;
+  const auto& s = r.as_object();
+  std::cout << fmt::format("stored \"{}\" ({} bytes) on {} nodes in {} hops, {} ms; expires in {}\n", key,
+                           str(s.at("size")), str(s.at("stored")), str(s.at("hops")),
+                           str(s.at("latency_ms")),
+                           bc::cli::human_duration(s.at("ttl_s").to_number<std::int64_t>()))
+            << fmt::format("key   {}\nowner {}\n", str(s.at("key_text")), str(s.at("owner")));
+  return 0;
+}
+
+int cmd_get(const Options& o, const bc::Endpoint& ep, const std::string& key) {
+  const auto r = call(o, ep, "dht_get", {{"key", key}}, ms(o.timeout_s));
+  const auto& s = r.as_object();
+  const auto found = s.at("found").to_number<std::int64_t>();
+  if (o.json) return print_json(r), found > 0 ? 0 : 1;
+  if (found == 0) {
+    std::cerr << fmt::format("no value found for \"{}\" ({} hops, {} ms); it was never put, has "
+                             "expired, or its storage nodes are unreachable\n",
+                             key, str(s.at("hops")), str(s.at("latency_ms")));
+    return 1;
+  }
+  std::vector<std::vector<std::string>> rows{{"OWNER", "SEQ", "TTL LEFT", "VALUE"}};
+  for (const auto& v : s.at("values").as_array()) {
+    const auto& rec = v.as_object();
+    rows.push_back({str(rec.at("owner")), str(rec.at("seq")),
+                    bc::cli::human_duration(rec.at("ttl_remaining_s").to_number<std::int64_t>()),
+                    bc::cli::display_value(rec)});
+  }
+  std::cout << table(rows)
+            << fmt::format("{} value(s) in {} hops, cluster level {}, {} ms\n", found, str(s.at("hops")),
+                           str(s.at("level")), str(s.at("latency_ms")));
+  return 0;
+}
+
+int cmd_watch(const Options& o, const bc::Endpoint& ep, const std::string& key, double timeout_s) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + ms(timeout_s);
+  std::optional<std::uint64_t> cursor;
+  int events = 0;
+  if (!o.json)
+    std::cout << fmt::format("watching \"{}\"{} (Ctrl-C to stop)\n", key,
+                             timeout_s > 0 ? fmt::format(" for {}", bc::cli::human_duration(
+                                                                        static_cast<std::int64_t>(timeout_s)))
+                                           : "")
+              << std::flush;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (timeout_s > 0 && left.count() <= 0) break;
+    const std::int64_t poll_ms = timeout_s > 0 ? std::min<std::int64_t>(left.count(), 25'000) : 25'000;
+    json::object p{{"key", key}, {"timeout_ms", poll_ms}};
+    if (cursor) p["cursor"] = *cursor;
+    const auto r = call(o, ep, "dht_watch", p, std::chrono::milliseconds(poll_ms) + ms(o.timeout_s));
+    const auto& s = r.as_object();
+    cursor = s.at("cursor").to_number<std::uint64_t>();
+    if (const auto missed = s.at("missed").to_number<std::uint64_t>(); missed > 0 && !o.json)
+      std::cout << fmt::format("({} events were dropped before this poll)\n", missed);
+    for (const auto& v : s.at("events").as_array()) {
+      ++events;
+      if (o.json) {
+        print_json(v);
+        continue;
+      }
+      const auto& ev = v.as_object();
+      const auto& rec = ev.at("record").as_object();
+      std::cout << fmt::format("{}  {:<7}  owner {}  seq {}  ttl {}  {}\n",
+                               bc::cli::local_time(ev.at("at_ms").to_number<std::int64_t>()),
+                               str(ev.at("kind")), str(rec.at("owner")), str(rec.at("seq")),
+                               bc::cli::human_duration(rec.at("ttl_remaining_s").to_number<std::int64_t>()),
+                               bc::cli::display_value(rec));
+    }
+    std::cout << std::flush;
+  }
+  if (!o.json) std::cout << fmt::format("{} event(s)\n", events);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"blockcloud-cli: talk to a running blockcloudd"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may also follow the command
+  Options o;
+  if (const char* env = std::getenv("BLOCKCLOUD_RPC")) o.rpc = env;
+  else o.rpc = kDefaultRpc;
+  app.add_option("--rpc", o.rpc, "the daemon's RPC address IP:PORT (default $BLOCKCLOUD_RPC or 127.0.0.1:10000)");
+  app.add_flag("--json", o.json, "print the raw JSON result (one object per line) for scripts");
+  app.add_option("--rpc-timeout", o.timeout_s, "seconds to wait for the daemon (default 30)")
+      ->check(CLI::PositiveNumber);
+
+  auto* status = app.add_subcommand("status", "node id, addresses, contacts, stored values");
+  auto* peers = app.add_subcommand("peers", "the routing table: node ids, endpoints, RTT, cluster level");
+  auto* dht = app.add_subcommand("dht", "store, find and watch values in the DHT");
+  dht->require_subcommand(1);
+  dht->fallthrough();
+  std::string key, value, encoding = "text";
+  double ttl = 0, watch_timeout = 60;
+  auto* put = dht->add_subcommand("put", "sign VALUE with the node's key and store it under KEY");
+  put->add_option("KEY", key, "any text, 64 hex digits, or a k... id")->required();
+  put->add_option("VALUE", value, "the value (at most 1024 bytes)")->required();
+  put->add_option("--ttl", ttl, "seconds until it expires (default: the daemon's default_ttl_ms)")
+      ->check(CLI::PositiveNumber);
+  put->add_option("--encoding", encoding, "how VALUE is written: text, hex or base64")
+      ->check(CLI::IsMember({"text", "hex", "base64"}));
+  put->fallthrough();
+  auto* get = dht->add_subcommand("get", "find the values stored under KEY");
+  get->add_option("KEY", key, "any text, 64 hex digits, or a k... id")->required();
+  get->fallthrough();
+  auto* watch = dht->add_subcommand("watch", "print values added to / expiring from KEY as they happen");
+  watch->add_option("KEY", key, "any text, 64 hex digits, or a k... id")->required();
+  watch->add_option("--timeout", watch_timeout, "stop after this many seconds (0: until Ctrl-C; default 60)")
+      ->check(CLI::NonNegativeNumber);
+  watch->fallthrough();
+  status->fallthrough();
+  peers->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "blockcloud-cli: " << e.what() << "\nrun `blockcloud-cli --help` for usage\n";
+    return 2;
+  }
+  auto ep = bc::Endpoint::parse(o.rpc);
+  if (!ep) {
+    std::cerr << "blockcloud-cli: --rpc: expected IP:PORT such as 127.0.0.1:10000, got \"" << o.rpc << "\"\n";
+    return 2;
+  }
+  try {
+    if (*status) return cmd_status(o, *ep);
+    if (*peers) return cmd_peers(o, *ep);
+    if (*put) return cmd_put(o, *ep, key, value, encoding, ttl);
+    if (*get) return cmd_get(o, *ep, key);
+    if (*watch) return cmd_watch(o, *ep, key, watch_timeout);
+  } catch (const Failure& f) {
+    std::cerr << "blockcloud-cli: " << f.message << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "blockcloud-cli: unexpected answer from blockcloudd at " << o.rpc << ": " << e.what()
+              << " — are the CLI and the daemon the same version?\n";
+    return 1;
+  }
+  return 2;
+}

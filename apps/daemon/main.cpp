@@ -1,0 +1,137 @@
+// blockcloudd: one Blockcloud node. The DHT speaks UDP on --listen; the
+// JSON-RPC, /metrics and /health are served over HTTP on --rpc; both run on
+// one single-threaded io_context.
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "apps/common/dht_config.hpp"
+#include "apps/daemon/http_server.hpp"
+#include "apps/daemon/rpc_service.hpp"
+#include "layers/asio_driver.hpp"
+#include "layers/config.hpp"
+#include "layers/crypto.hpp"
+#include "layers/ids.hpp"
+#include "layers/log.hpp"
+#include "routing/dht.hpp"
+
+namespace {
+constexpr const char* kVersion = "0.1.0";
+
+int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(cfg.datadir, ec);
+  if (ec)
+    throw std::runtime_error("cannot create datadir " + cfg.datadir.string() + ": " + ec.message() +
+                             "; choose a writable --datadir");
+  fs::path log_file;
+  if (!cfg.log_file.empty()) log_file = fs::path(cfg.log_file).is_absolute() ? fs::path(cfg.log_file) : cfg.datadir / cfg.log_file;
+  bc::log::setup(cfg.log_level, log_file);
+
+  const auto key = bc::load_or_create_key_file(cfg.datadir / "node.key");
+  bc::metrics::Registry registry;
+  boost::asio::io_context io;
+
+  bc::routing::DhtNode node(key, cfg.listen, dht_cfg, bc::random_u64(), registry);
+  bc::AsioUdpDriver driver(io, node, cfg.listen,
+                           {.max_datagram_bytes = dht_cfg.max_datagram_bytes, .metrics = &registry});
+
+  bc::apps::NodeInfo info{kVersion, driver.local_endpoint(), *cfg.rpc, dht_cfg,
+                          bc::AsioUdpDriver::now_ms()};
+  bc::apps::RpcService service(io, node, driver, registry, info, cfg.rpc_limits);
+  bc::apps::HttpServer server(
+      io, *cfg.rpc, cfg.rpc_limits,
+      [&service](const bc::apps::HttpRequest& req, bc::apps::Respond respond) {
+        service.handle(req, std::move(respond));
+      },
+      registry);
+
+  driver.start();
+  server.start();
+  if (!cfg.bootstrap.empty())
+    driver.call([&](bc::TimeMs now, bc::Outbox& out) { node.bootstrap(cfg.bootstrap, now, out); });
+
+  spdlog::info("blockcloudd {} node {} listen udp {} rpc http://{} mode {} datadir {} bootstrap {}",
+               kVersion, bc::id_to_text('n', node.id()), driver.local_endpoint().to_string(),
+               server.local_endpoint().to_string(), bc::apps::mode_name(dht_cfg.mode),
+               cfg.datadir.string(), cfg.bootstrap.size());
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::steady_timer stop_deadline(io);
+  signals.async_wait([&](const boost::system::error_code& e, int sig) {
+    if (e) return;
+    spdlog::info("signal {} received: shutting down", sig);
+    // Let pending answers drain; stop hard if anything still runs after 2 s.
+    service.stop();
+    server.stop();
+    driver.stop();
+    stop_deadline.expires_after(std::chrono::seconds(2));
+    stop_deadline.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) io.stop();
+    });
+    signals.async_wait([&](const boost::system::error_code& e2, int) {
+      if (!e2) io.stop();  // a second signal stops at once
+    });
+  });
+  io.run();
+  stop_deadline.cancel();
+  spdlog::info("blockcloudd stopped");
+  spdlog::default_logger()->flush();
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"blockcloudd: a Blockcloud node (Coral-style DHT over UDP, JSON-RPC over HTTP)"};
+  app.set_version_flag("--version", kVersion);
+  bc::ConfigOverrides flags;
+  std::string config_file, datadir, listen, rpc, log_level, log_file, mode;
+  bool allow_remote = false;
+  app.add_option("--config", config_file, "TOML config file; flags override its values")
+      ->check(CLI::ExistingFile);
+  app.add_option("--datadir", datadir, "data directory (node.key lives here); required here or in the config");
+  app.add_option("--listen", listen, "UDP address of the DHT, IP:PORT (default 127.0.0.1:9000)");
+  app.add_option("--rpc", rpc, "HTTP address of the RPC, IP:PORT (default: listen IP if loopback, else 127.0.0.1; port = listen port + 1000)");
+  app.add_flag("--rpc-allow-remote", allow_remote, "allow a non-loopback --rpc (the RPC has no authentication)");
+  app.add_option("--bootstrap", flags.bootstrap, "IP:PORT of a node to join through (repeatable)");
+  app.add_option("--mode", mode, "DHT mode: coral (clusters, sloppy puts) or kademlia")
+      ->check(CLI::IsMember({"coral", "kademlia"}));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default info)");
+  app.add_option("--log-file", log_file, "also log to this file (relative to datadir)");
+  app.add_option("--dht", flags.dht, "set a [dht] config key, KEY=VALUE (repeatable), e.g. --dht k=16");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return e.get_exit_code() == 0 ? 0 : (code == 0 ? 0 : 2);
+  }
+  try {
+    bc::NodeConfig cfg = config_file.empty() ? bc::NodeConfig{} : bc::load_config_file(config_file);
+    if (!datadir.empty()) flags.datadir = datadir;
+    if (!listen.empty()) flags.listen = listen;
+    if (!rpc.empty()) flags.rpc = rpc;
+    if (!log_level.empty()) flags.log_level = log_level;
+    if (!log_file.empty()) flags.log_file = log_file;
+    if (allow_remote) flags.rpc_allow_remote = true;
+    if (!mode.empty()) flags.dht.push_back("mode=" + mode);
+    bc::apply_overrides(cfg, flags);
+    bc::finalize_config(cfg);
+    const auto dht_cfg = bc::apps::dht_config_from_table(cfg.dht);
+    return run(cfg, dht_cfg);
+  } catch (const bc::ConfigError& e) {
+    std::cerr << "blockcloudd: configuration error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "blockcloudd: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,253 @@
+#include "apps/devnet/devnet.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "apps/common/http_client.hpp"
+#include "apps/devnet/process.hpp"
+
+namespace bc::devnet {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+fs::path devnet_file(const fs::path& dir) { return dir / "devnet.json"; }
+
+Devnet load_devnet(const fs::path& dir) {
+  const auto file = devnet_file(dir);
+  std::ifstream in(file);
+  if (!in)
+    throw std::runtime_error("no devnet at " + dir.string() + " (" + file.string() +
+                             " is missing); start one with `blockcloud-devnet up --dir " + dir.string() + "`");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    const auto v = json::parse(ss.str());
+    Devnet net;
+    const auto& o = v.as_object();
+    if (auto* m = o.if_contains("mode")) net.mode = std::string(m->as_string());
+    for (const auto& nv : o.at("nodes").as_array()) {
+      const auto& n = nv.as_object();
+      NodeEntry e;
+      e.index = static_cast<int>(n.at("index").to_number<std::int64_t>());
+      auto listen = Endpoint::parse(n.at("listen").as_string());
+      auto rpc = Endpoint::parse(n.at("rpc").as_string());
+      if (!listen || !rpc) throw std::runtime_error("bad listen/rpc address");
+      e.listen = *listen;
+      e.rpc = *rpc;
+      e.pid = static_cast<int>(n.at("pid").to_number<std::int64_t>());
+      e.datadir = std::string(n.at("datadir").as_string());
+      if (auto* id = n.if_contains("node_id"); id && id->is_string()) e.node_id = std::string(id->as_string());
+      if (auto* s = n.if_contains("stopped"); s && s->is_bool()) e.stopped = s->as_bool();
+      net.nodes.push_back(std::move(e));
+    }
+    return net;
+  } catch (const std::exception& e) {
+    throw std::runtime_error(file.string() + " is not a devnet file (" + e.what() +
+                             "); remove it or point --dir elsewhere");
+  }
+}
+
+void save_devnet(const fs::path& dir, const Devnet& net) {
+  json::array nodes;
+  for (const auto& n : net.nodes)
+    nodes.push_back(json::object{{"index", n.index},
+                                 {"rpc", n.rpc.to_string()},
+                                 {"listen", n.listen.to_string()},
+                                 {"pid", n.pid},
+                                 {"datadir", n.datadir},
+                                 {"node_id", n.node_id},
+                                 {"stopped", n.stopped}});
+  const auto tmp = devnet_file(dir).string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << json::serialize(json::object{{"mode", net.mode}, {"nodes", std::move(nodes)}}) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, devnet_file(dir));  // atomic: readers never see half a file
+}
+
+bool node_alive(int pid) { return process_alive(pid); }
+
+fs::path find_daemon(const fs::path& bin_dir) {
+  const fs::path dir = bin_dir.empty() ? self_dir() : bin_dir;
+  return dir / "blockcloudd";
+}
+
+namespace {
+
+std::optional<std::string> health(const Endpoint& rpc) {
+  try {
+    const auto r = apps::http_request(rpc, "GET", "/health", "", std::chrono::milliseconds(1000));
+    if (r.status != 200) return std::nullopt;
+    return std::string(json::parse(r.body).as_object().at("node_id").as_string());
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+Endpoint node_ip(const std::string& base_ip, int i, int port) {
+  auto base = Endpoint::parse_ip(base_ip, 0);
+  if (!base || !base->is_v4() || (base->v4_addr() >> 24) != 127)
+    throw std::runtime_error("--base-ip: expected a loopback IPv4 address such as 127.0.0.2, got " + base_ip);
+  const std::uint32_t addr = base->v4_addr() + static_cast<std::uint32_t>(i);
+  if ((addr >> 24) != 127 || (addr & 0xff) == 0xff)
+    throw std::runtime_error("--base-ip " + base_ip + " + " + std::to_string(i) +
+                             " leaves the usable 127.x range; use fewer nodes or a lower --base-ip");
+  return Endpoint::v4(addr, static_cast<std::uint16_t>(port));
+}
+
+}  // namespace
+
+Devnet devnet_up(const UpOptions& o) {
+  if (o.nodes < 1 || o.nodes > 1000) throw std::runtime_error("--nodes: expected 1 to 1000");
+  const int last_port = o.base_port + (o.distinct_ports ? o.nodes - 1 : 0) + o.rpc_offset;
+  if (o.base_port < 1024 || last_port > 65535)
+    throw std::runtime_error("--base-port: ports from " + std::to_string(o.base_port) + " to " +
+                             std::to_string(last_port) + " must lie in 1024..65535");
+  const fs::path daemon = find_daemon(o.bin_dir);
+  if (!fs::exists(daemon))
+    throw std::runtime_error("blockcloudd not found at " + daemon.string() +
+                             "; build it (ninja -C build blockcloudd) or pass --bin DIR");
+  fs::create_directories(o.dir);
+  if (fs::exists(devnet_file(o.dir))) {
+    auto old = load_devnet(o.dir);
+    for (const auto& n : old.nodes)
+      if (!n.stopped && node_alive(n.pid))
+        throw std::runtime_error("a devnet is already running in " + o.dir.string() + " (node " +
+                                 std::to_string(n.index) + ", pid " + std::to_string(n.pid) +
+                                 "); stop it with `blockcloud-devnet down --dir " + o.dir.string() + "`");
+  }
+  Devnet net;
+  net.mode = o.mode;
+  std::mt19937_64 rng(std::random_device{}());
+  auto fail = [&](const std::string& msg) {
+    devnet_down(o.dir, net, 3, true);
+    throw std::runtime_error(msg);
+  };
+  for (int i = 0; i < o.nodes; ++i) {
+    NodeEntry e;
+    e.index = i;
+    const int port = o.base_port + (o.distinct_ports ? i : 0);
+    e.listen = node_ip(o.base_ip, i, port);
+    e.rpc = node_ip(o.base_ip, i, port + o.rpc_offset);
+    const fs::path datadir = fs::absolute(o.dir / ("node-" + std::to_string(i)));
+    fs::create_directories(datadir);
+    e.datadir = datadir.string();
+    std::vector<std::string> args{"--datadir", e.datadir, "--listen", e.listen.to_string(),
+                                  "--rpc", e.rpc.to_string(), "--mode", o.mode,
+                                  "--log-level", o.log_level};
+    // Node 0 is the seed; the others join through it and one or two random earlier nodes.
+    if (i > 0) {
+      std::vector<int> seeds{0};
+      const int extra = i - 1 >= 2 ? 2 : i - 1;
+      while (static_cast<int>(seeds.size()) < 1 + extra) {
+        const int s = 1 + static_cast<int>(rng() % static_cast<std::uint64_t>(i - 1));
+        if (std::find(seeds.begin(), seeds.end(), s) == seeds.end()) seeds.push_back(s);
+      }
+      for (int s : seeds) {
+        args.push_back("--bootstrap");
+        args.push_back(net.nodes[s].listen.to_string());
+      }
+    }
+    for (const auto& d : o.dht) {
+      args.push_back("--dht");
+      args.push_back(d);
+    }
+    const fs::path log = datadir / "log";
+    try {
+      e.pid = spawn_detached(daemon, args, log);
+    } catch (const std::exception& ex) {
+      fail(ex.what());
+    }
+    net.nodes.push_back(e);
+    save_devnet(o.dir, net);
+    // Wait for /health: the daemon is bound and serving.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    std::optional<std::string> id;
+    while (!(id = health(e.rpc))) {
+      if (!node_alive(e.pid) || std::chrono::steady_clock::now() > deadline)
+        fail(fmt::format("node {} ({}) did not come up{}; last lines of {}:\n{}", i, e.listen.to_string(),
+                         node_alive(e.pid) ? " within 20 s" : " (it exited)", log.string(),
+                         tail_file(log, 8)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    net.nodes.back().node_id = *id;
+    save_devnet(o.dir, net);
+    if (!o.quiet)
+      std::cout << fmt::format("started node {}/{}  pid {}  udp {}  rpc {}  {}\n", i + 1, o.nodes, e.pid,
+                               e.listen.to_string(), e.rpc.to_string(), *id)
+                << std::flush;
+  }
+  if (!o.quiet)
+    std::cout << fmt::format("devnet of {} nodes is up; described in {}\n", o.nodes,
+                             devnet_file(o.dir).string());
+  return net;
+}
+
+int devnet_down(const fs::path& dir, Devnet& net, double timeout_s, bool quiet) {
+  int running = 0;
+  for (const auto& n : net.nodes)
+    if (!n.stopped && node_alive(n.pid) && send_signal(n.pid, SIGTERM)) ++running;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+  auto any_alive = [&] {
+    for (const auto& n : net.nodes)
+      if (!n.stopped && node_alive(n.pid)) return true;
+    return false;
+  };
+  while (any_alive() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  int killed = 0;
+  for (const auto& n : net.nodes)
+    if (!n.stopped && node_alive(n.pid) && send_signal(n.pid, SIGKILL)) ++killed;
+  while (any_alive()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (auto& n : net.nodes) n.stopped = true;
+  if (fs::exists(dir)) save_devnet(dir, net);
+  if (!quiet)
+    std::cout << fmt::format("stopped {} node(s){}\n", running,
+                             killed ? fmt::format(" ({} needed SIGKILL after {} s)", killed, timeout_s) : "");
+  return killed;
+}
+
+int devnet_status(const fs::path& dir) {
+  auto net = load_devnet(dir);
+  std::vector<std::vector<std::string>> rows{{"NODE", "UDP", "RPC", "PID", "ALIVE", "PEERS", "STORED", "NODE ID"}};
+  int alive_count = 0;
+  for (const auto& n : net.nodes) {
+    const bool alive = !n.stopped && node_alive(n.pid);
+    std::string peers = "-", stored = "-";
+    if (alive) {
+      ++alive_count;
+      try {
+        const auto s = apps::rpc_call(n.rpc, "status", json::object{}, std::chrono::seconds(3)).as_object();
+        const auto& c = s.at("contacts").as_array();
+        peers = std::to_string(c[0].to_number<std::int64_t>());
+        stored = std::to_string(s.at("stored_values").to_number<std::int64_t>());
+      } catch (const std::exception&) {
+        peers = "no answer";
+      }
+    }
+    rows.push_back({std::to_string(n.index), n.listen.to_string(), n.rpc.to_string(), std::to_string(n.pid),
+                    alive ? "yes" : "no", peers, stored, n.node_id});
+  }
+  std::vector<std::size_t> w(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) line += r[i] + std::string(i + 1 < r.size() ? w[i] - r[i].size() + 2 : 0, ' ');
+    std::cout << line << "\n";
+  }
+  std::cout << fmt::format("{}/{} nodes alive\n", alive_count, net.nodes.size());
+  return alive_count == static_cast<int>(net.nodes.size()) ? 0 : 1;
+}
+
+}  // namespace bc::devnet

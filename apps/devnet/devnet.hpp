@@ -1,0 +1,63 @@
+// blockcloud-devnet: a local network of blockcloudd processes on loopback
+// addresses, described by DIR/devnet.json.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "layers/runtime.hpp"
+
+namespace bc::devnet {
+
+struct NodeEntry {
+  int index = 0;
+  Endpoint listen;
+  Endpoint rpc;
+  int pid = 0;
+  std::string datadir;
+  std::string node_id;  // text form, once known
+  bool stopped = false;
+};
+
+struct Devnet {
+  std::string mode = "coral";
+  std::vector<NodeEntry> nodes;
+};
+
+struct UpOptions {
+  int nodes = 8;
+  std::filesystem::path dir;
+  std::string base_ip = "127.0.0.2";
+  int base_port = 9000;
+  int rpc_offset = 100;      // rpc port = listen port + rpc_offset
+  bool distinct_ports = false;  // port base_port + i instead of the same port on each address
+  std::string mode = "coral";
+  std::filesystem::path bin_dir;
+  std::string log_level = "info";
+  std::vector<std::string> dht;  // extra --dht KEY=VALUE for every node
+  bool quiet = false;
+};
+
+std::filesystem::path devnet_file(const std::filesystem::path& dir);
+// Throws std::runtime_error naming the file on a missing or malformed file.
+Devnet load_devnet(const std::filesystem::path& dir);
+void save_devnet(const std::filesystem::path& dir, const Devnet& net);
+
+// True if pid runs and is a blockcloudd (guards against reused pids).
+bool node_alive(int pid);
+// Starts every node, waits for each /health; on failure stops what it started
+// and throws with the failing node's log tail.
+Devnet devnet_up(const UpOptions& o);
+// SIGTERM, then SIGKILL after timeout_s; marks nodes stopped. Returns the count killed hard.
+int devnet_down(const std::filesystem::path& dir, Devnet& net, double timeout_s, bool quiet);
+// Prints a table of the nodes: alive, peers, stored values.
+int devnet_status(const std::filesystem::path& dir);
+
+// The demo: a network of `nodes`, puts, gets and a watch, explained; then down.
+int run_demo(UpOptions o, bool keep);
+
+// Where blockcloudd is: --bin DIR, else next to this executable.
+std::filesystem::path find_daemon(const std::filesystem::path& bin_dir);
+
+}  // namespace bc::devnet
