@@ -95,6 +95,11 @@ struct DhtStatus {
   std::size_t stored_bytes = 0;
   std::size_t watches = 0;              // subscriptions we hold for others
   std::size_t lookups_in_flight = 0;
+  // Added by "node": load and health counters of this node.
+  std::uint64_t stores_received = 0;        // STORE requests served (any outcome)
+  std::uint64_t find_values_received = 0;   // FIND_VALUE requests served
+  std::uint64_t bad_records = 0;            // records from the network failing check_record
+  std::size_t pending_requests = 0;         // our requests awaiting an answer
 };
 
 class DhtNode final : public DatagramProtocol {

@@ -1,0 +1,199 @@
+// Internal state of DhtNode (routing/dht.hpp). Not a public header: only
+// dht.cpp (transport, identity, serving requests) and dht_ops.cpp (lookups,
+// get/put/publish/watch, maintenance) include it.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "routing/clusters.hpp"
+#include "routing/dht.hpp"
+#include "routing/lookup.hpp"
+#include "routing/messages.hpp"
+#include "routing/rate_limiter.hpp"
+#include "routing/routing_table.hpp"
+#include "routing/store.hpp"
+#include "routing/watch_table.hpp"
+#include "routing/write_tokens.hpp"
+
+namespace bc::routing {
+
+// A node that proved its id at `endpoint` (PING/PONG), with what it last
+// told us about its clusters and our smoothed RTT to it.
+struct Peer {
+  NodeId id;
+  Endpoint endpoint;
+  TimeMs rtt = -1;
+  TimeMs last_seen = 0;
+  Hash256 cluster[kLevels];
+  std::uint32_t cluster_size[kLevels] = {0, 0, 0};
+};
+
+// An outstanding request, keyed by txid. `done` gets the response, or
+// nullptr once every retry timed out (or an ERROR came back).
+struct Pending {
+  enum class Kind { kPing, kOther };
+  Kind kind = Kind::kOther;
+  Endpoint to;
+  std::optional<NodeId> expect;  // id we expect to answer (unknown for seeds)
+  Body body;
+  TimeMs sent_at = 0;
+  TimeMs deadline = 0;
+  int tries = 1;
+  std::uint64_t nonce = 0;  // PING
+  std::function<void(const Envelope*)> done;
+};
+
+struct LookupOp {
+  enum class Purpose { kNodes, kGet, kPutProbe };
+  LookupOp(const Hash256& target, const DhtConfig& c)
+      : lk(target, static_cast<std::size_t>(c.search_width),
+           static_cast<std::size_t>(std::max(c.bucket_size, c.replicas)), c.alpha) {}
+  Purpose purpose = Purpose::kNodes;
+  Lookup lk;
+  int level = 0;
+  TimeMs new_ttl_ms = 0;
+  bool completed = false;
+  std::map<XOnlyPubKey, Record> found;  // kGet: best verified record per owner
+  std::function<void(LookupOp&)> on_done;
+};
+
+// A key we published ourselves and keep alive.
+struct Published {
+  Bytes payload;
+  TimeMs ttl_ms = 0;
+  std::uint64_t last_seq = 0;
+  TimeMs republish_at = 0;
+  bool active = true;
+};
+
+// A watch we hold on some key at its storage nodes.
+struct MyWatch {
+  Key key;
+  std::uint64_t sub_id = 0;
+  DhtNode::WatchCallback cb;
+  std::vector<WireContact> targets;
+  TimeMs refresh_at = 0;
+  bool refreshing = false;
+  // Dedup: highest seq reported per owner, for added and for expired events.
+  std::map<XOnlyPubKey, std::uint64_t> seen_added, seen_expired;
+};
+
+struct DhtNode::Impl {
+  Impl(KeyPair identity, Endpoint self, DhtConfig config, std::uint64_t rng_seed,
+       metrics::Registry& metrics);
+
+  // ---- identity and configuration ----
+  KeyPair key;
+  NodeId id;
+  Endpoint self;
+  DhtConfig cfg;
+  Rng rng;
+  metrics::Registry& reg;
+  Clusters clusters;
+  DecodeLimits limits;
+
+  // ---- state ----
+  std::vector<RoutingTable> tables;  // one per level in use
+  std::unordered_map<NodeId, Peer, Hash256Hasher> peers;
+  std::map<std::uint64_t, Pending> pending;
+  std::map<Endpoint, std::uint64_t> pinging;  // endpoint -> txid of our PING in flight
+  Store store;
+  WatchTable watch_table;
+  WriteTokens tokens;
+  RateLimiter limiter;
+  std::size_t active_lookups = 0;
+  std::map<Key, Published> published;
+  std::map<std::uint64_t, MyWatch> my_watches;
+  TimeMs next_maintenance = 0;
+  bool bootstrap_lookup_started = false;
+
+  // The current call's time and outbox (set by every entry point).
+  TimeMs now = 0;
+  Outbox* out = nullptr;
+
+  // ---- metrics ----
+  metrics::Counter* dropped[kDropReasonCount];
+  metrics::Counter* rx;
+  metrics::Counter* tx;
+  metrics::Counter* stores_received;
+  metrics::Counter* find_values_received;
+  metrics::Counter* bad_records;
+  metrics::Counter* lookups;
+  metrics::Counter* cluster_joins;
+  metrics::Counter* notifies_sent;
+  std::uint64_t n_stores_received = 0;
+  std::uint64_t n_find_values_received = 0;
+  std::uint64_t n_bad_records = 0;
+
+  // ---- dht.cpp: transport, identity, serving ----
+  void drop(DropReason r);
+  Envelope envelope(Body body, std::uint64_t txid) const;
+  void transmit(const Endpoint& to, const Envelope& env);
+  std::uint64_t fresh_txid();
+  void request(const Endpoint& to, std::optional<NodeId> expect, Body body,
+               std::function<void(const Envelope*)> done);
+  void ping(const Endpoint& to, std::optional<NodeId> expect,
+            std::function<void(const Envelope*)> done = {});
+  void handle(const Endpoint& from, ByteView data);
+  void handle_response(const Endpoint& from, Envelope& env);
+  void handle_request(const Endpoint& from, const Envelope& env);
+  void heard_from(const Endpoint& from, const Envelope& env);
+  void verified(const Endpoint& from, const Envelope& env, TimeMs rtt);
+  void update_membership(Peer& p);
+  void observe_in(int level, const Peer& p);
+  void rebuild_level(int level);
+  void note_failure(const NodeId& id);
+  void expire_requests();
+  std::vector<WireContact> contacts_for(int level, const Hash256& cluster,
+                                        const Hash256& target) const;
+  void notify_watchers(const Record& r, NotifyKind kind);
+  void on_notify(const Envelope& env, const msg::Notify& n);
+  int levels() const { return static_cast<int>(tables.size()); }
+  std::uint32_t cluster_size(int level) const {
+    return level == 0 ? 0 : static_cast<std::uint32_t>(tables[level].size() + 1);
+  }
+
+  // ---- dht_ops.cpp: lookups and the API ----
+  std::shared_ptr<LookupOp> start_lookup(LookupOp::Purpose purpose, const Hash256& target,
+                                         int level, TimeMs new_ttl_ms,
+                                         std::function<void(LookupOp&)> on_done);
+  void pump(const std::shared_ptr<LookupOp>& op);
+  void on_lookup_reply(const std::shared_ptr<LookupOp>& op, const NodeId& cid,
+                       const Envelope* resp);
+  std::vector<int> lookup_levels() const;
+  bool collapsed(int inner, int outer) const;
+  void put_record(const Record& r, PutCallback done);
+  void publish_now(const Key& k, Published& p, PutCallback done);
+  void refresh_watch(std::uint64_t watch_id);
+  void maintenance();
+  void run_timers();
+  TimeMs wakeup() const;
+};
+
+// Sets the current time and outbox for one entry point; restores the
+// previous ones on exit, so a callback may call back into the API.
+// (A template so it can name the private DhtNode::Impl only where used.)
+template <class Impl>
+class CallScope {
+ public:
+  CallScope(Impl& impl, TimeMs now, Outbox& out)
+      : impl_(impl), prev_now_(impl.now), prev_out_(impl.out) {
+    impl.now = std::max(impl.now, now);
+    impl.out = &out;
+  }
+  ~CallScope() {
+    impl_.out = prev_out_;
+    (void)prev_now_;
+  }
+
+ private:
+  Impl& impl_;
+  TimeMs prev_now_;
+  Outbox* prev_out_;
+};
+
+}  // namespace bc::routing

@@ -1,0 +1,462 @@
+// DhtNode: iterative lookups and the public API (bootstrap, put, publish,
+// get, watch) plus the periodic work run from on_tick.
+#include <algorithm>
+
+#include "routing/dht_impl.hpp"
+
+namespace bc::routing {
+namespace {
+
+// Bookkeeping work (pings of quiet contacts, bucket refresh) runs this often.
+TimeMs maintenance_interval(const DhtConfig& c) {
+  return std::max<TimeMs>(1000, std::min(c.ping_interval_ms, c.bucket_refresh_ms) / 4);
+}
+
+constexpr int kMaxRefreshLookupsPerRound = 4;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Lookups
+
+std::shared_ptr<LookupOp> DhtNode::Impl::start_lookup(LookupOp::Purpose purpose,
+                                                      const Hash256& target, int level,
+                                                      TimeMs new_ttl_ms,
+                                                      std::function<void(LookupOp&)> on_done) {
+  auto op = std::make_shared<LookupOp>(target, cfg);
+  op->purpose = purpose;
+  op->level = level;
+  op->new_ttl_ms = new_ttl_ms;
+  op->on_done = std::move(on_done);
+  for (const auto& e : tables[level].closest(target, static_cast<std::size_t>(cfg.search_width))) {
+    op->lk.add(e.id, e.endpoint, 1);
+  }
+  int bucket = tables[level].bucket_of(target);
+  if (bucket >= 0) tables[level].touch_bucket(bucket, now);
+  lookups->inc();
+  ++active_lookups;
+  pump(op);
+  return op;
+}
+
+void DhtNode::Impl::pump(const std::shared_ptr<LookupOp>& op) {
+  if (op->completed) return;
+  for (Candidate* c : op->lk.next_to_query()) {
+    Body body;
+    if (op->purpose == LookupOp::Purpose::kNodes) {
+      body = msg::FindNode{op->lk.target(), static_cast<std::uint8_t>(op->level),
+                           clusters.id(op->level)};
+    } else {
+      body = msg::FindValue{op->lk.target(), static_cast<std::uint8_t>(op->level),
+                            clusters.id(op->level),
+                            static_cast<std::uint64_t>(std::max<TimeMs>(op->new_ttl_ms, 0)),
+                            op->purpose == LookupOp::Purpose::kGet};
+    }
+    NodeId cid = c->id;
+    request(c->endpoint, cid, std::move(body),
+            [this, op, cid](const Envelope* resp) { on_lookup_reply(op, cid, resp); });
+  }
+  if (op->lk.finished() && !op->completed) {
+    op->completed = true;
+    --active_lookups;
+    auto done = std::move(op->on_done);
+    if (done) done(*op);
+  }
+}
+
+void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const NodeId& cid,
+                                    const Envelope* resp) {
+  if (op->completed) return;
+  auto& cands = op->lk.candidates();
+  auto it = std::find_if(cands.begin(), cands.end(), [&](const Candidate& c) { return c.id == cid; });
+  if (it == cands.end()) return;
+  Candidate& c = *it;
+  if (!resp) {
+    op->lk.on_failure(c);
+  } else if (auto* nodes = std::get_if<msg::Nodes>(&resp->body)) {
+    op->lk.on_response(c, nodes->contacts, id);
+  } else if (auto* v = std::get_if<msg::Values>(&resp->body)) {
+    c.token = v->token;
+    c.full = v->full;
+    c.loaded = v->loaded;
+    bool got_values = false;
+    for (const auto& r : v->records) {
+      if (r.key != op->lk.target()) {
+        ++n_bad_records;
+        bad_records->inc();
+        continue;
+      }
+      if (RecordError e = check_record(r, now, cfg.max_ttl_ms); e != RecordError::kNone) {
+        ++n_bad_records;
+        bad_records->inc();
+        continue;
+      }
+      got_values = true;
+      auto f = op->found.find(r.owner);
+      if (f == op->found.end() || f->second.seq < r.seq) op->found[r.owner] = r;
+    }
+    c.had_values = got_values;
+    // Copy: on_response may reorder the candidate vector.
+    auto contacts = v->contacts;
+    op->lk.on_response(c, contacts, id);
+    if (op->purpose == LookupOp::Purpose::kGet && got_values) {
+      op->lk.stop();  // Coral: the first values found end the search (in-flight answers still count)
+    }
+    if (op->purpose == LookupOp::Purpose::kPutProbe && cfg.mode == Mode::kCoral && v->full &&
+        v->loaded) {
+      op->lk.stop();  // Coral: do not crowd a hot key's nodes; store farther out
+    }
+  } else {
+    op->lk.on_failure(c);
+  }
+  pump(op);
+}
+
+// Cluster levels a get or put walks, innermost first. A level whose table is
+// empty (singleton cluster) is skipped, and so is a level that would reach no
+// node outside the previous (inner) level's cluster.
+std::vector<int> DhtNode::Impl::lookup_levels() const {
+  std::vector<int> out;
+  int inner = -1;
+  for (int l = levels() - 1; l >= 0; --l) {
+    if (l > 0 && tables[l].size() == 0) continue;
+    if (inner >= 0 && collapsed(inner, l)) continue;
+    out.push_back(l);
+    inner = l;
+  }
+  if (out.empty()) out.push_back(0);
+  return out;
+}
+
+bool DhtNode::Impl::collapsed(int inner, int outer) const {
+  for (const auto& e : tables[outer].all()) {
+    auto p = peers.find(e.id);
+    if (p == peers.end()) return false;
+    if (!clusters.member(inner, p->second.cluster[inner], p->second.rtt)) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// put / publish
+
+namespace {
+struct PutState {
+  Record record;
+  std::vector<int> levels;
+  std::size_t next = 0;
+  int stored = 0;
+  int hops = 0;
+  int acks_outstanding = 0;
+  std::vector<std::string> problems;
+  DhtNode::PutCallback done;
+};
+}  // namespace
+
+void DhtNode::Impl::put_record(const Record& r, PutCallback done) {
+  if (RecordError e = check_record(r, now, cfg.max_ttl_ms); e != RecordError::kNone) {
+    PutResult res;
+    res.error = std::string("record rejected before sending: ") + to_string(e) +
+                " (re-sign it with a fresh expiry and a payload <= 1024 bytes)";
+    if (done) done(res);
+    return;
+  }
+  auto st = std::make_shared<PutState>();
+  st->record = r;
+  st->levels = lookup_levels();
+  st->done = std::move(done);
+  // Walks the levels one after the other: lookup, then STOREs, then next.
+  // The step function is owned by the callbacks in flight (weak self-reference:
+  // no cycle, freed when the last callback is gone).
+  auto step = std::make_shared<std::function<void()>>();
+  std::weak_ptr<std::function<void()>> weak = step;
+  *step = [this, st, weak]() {
+    auto step = weak.lock();
+    if (st->next >= st->levels.size()) {
+      PutResult res;
+      res.stored = st->stored;
+      res.hops = st->hops;
+      res.ok = st->stored > 0;
+      if (!res.ok) {
+        res.error = "no storage node accepted the record";
+        if (!st->problems.empty()) res.error += " (" + st->problems.back() + ")";
+        res.error += "; check that the node is bootstrapped and peers are reachable";
+      }
+      auto cb = std::move(st->done);
+      if (cb) cb(res);
+      return;
+    }
+    int level = st->levels[st->next++];
+    TimeMs ttl = st->record.expires_at - now;
+    start_lookup(LookupOp::Purpose::kPutProbe, st->record.key, level, ttl,
+                 [this, st, step, level](LookupOp& op) {
+                   st->hops = std::max(st->hops, op.lk.hops());
+                   std::vector<const Candidate*> targets;
+                   for (const Candidate* c : op.lk.closest_done(op.lk.candidates().size())) {
+                     if (targets.size() >= static_cast<std::size_t>(cfg.replicas)) break;
+                     if (cfg.mode == Mode::kCoral && c->full && c->loaded) continue;
+                     targets.push_back(c);
+                   }
+                   if (targets.empty()) {
+                     st->problems.push_back("no node answered at level " + std::to_string(level));
+                     (*step)();
+                     return;
+                   }
+                   st->acks_outstanding = static_cast<int>(targets.size());
+                   for (const Candidate* c : targets) {
+                     msg::Store s{st->record, c->token, static_cast<std::uint8_t>(level)};
+                     request(c->endpoint, c->id, std::move(s), [st, step](const Envelope* e) {
+                       if (e) {
+                         if (auto* ack = std::get_if<msg::StoreAck>(&e->body)) {
+                           if (is_success(ack->outcome)) {
+                             ++st->stored;
+                           } else {
+                             st->problems.push_back(std::string("a node answered ") +
+                                                    to_string(ack->outcome));
+                           }
+                         }
+                       }
+                       if (--st->acks_outstanding == 0) (*step)();
+                     });
+                   }
+                 });
+  };
+  (*step)();
+}
+
+void DhtNode::Impl::publish_now(const Key& k, Published& p, PutCallback done) {
+  // seq never repeats across restarts as long as the clock moves forward.
+  p.last_seq = std::max<std::uint64_t>(p.last_seq + 1, static_cast<std::uint64_t>(std::max<TimeMs>(now, 0)));
+  p.republish_at = now + std::max<TimeMs>(p.ttl_ms / 2, 1);
+  Record r = make_record(key, k, p.payload, p.last_seq, now + p.ttl_ms);
+  put_record(r, std::move(done));
+}
+
+// ---------------------------------------------------------------------------
+// watch
+
+void DhtNode::Impl::refresh_watch(std::uint64_t watch_id) {
+  auto it = my_watches.find(watch_id);
+  if (it == my_watches.end() || it->second.refreshing) return;
+  it->second.refreshing = true;
+  it->second.refresh_at = now + std::max<TimeMs>(cfg.watch_ttl_ms / 2, 1);
+  Key k = it->second.key;
+  start_lookup(LookupOp::Purpose::kNodes, k, 0, 0, [this, watch_id](LookupOp& op) {
+    auto w = my_watches.find(watch_id);
+    if (w == my_watches.end()) return;
+    w->second.refreshing = false;
+    w->second.targets.clear();
+    for (const Candidate* c : op.lk.closest_done(static_cast<std::size_t>(cfg.replicas))) {
+      w->second.targets.push_back({c->id, c->endpoint});
+      msg::Watch m{w->second.key, watch_id, static_cast<std::uint64_t>(cfg.watch_ttl_ms)};
+      request(c->endpoint, c->id, m, [this, watch_id](const Envelope* e) {
+        auto* ack = e ? std::get_if<msg::WatchAck>(&e->body) : nullptr;
+        if (ack && ack->ttl_ms > 0) return;
+        // Refused (the node had not verified us yet) or lost: retry soon.
+        auto w2 = my_watches.find(watch_id);
+        if (w2 != my_watches.end()) {
+          w2->second.refresh_at = std::min(w2->second.refresh_at, now + cfg.request_timeout_ms);
+        }
+      });
+    }
+    if (w->second.targets.empty()) w->second.refresh_at = now + cfg.request_timeout_ms;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Timers
+
+void DhtNode::Impl::maintenance() {
+  next_maintenance = now + maintenance_interval(cfg);
+  // Liveness of quiet contacts (failures evict after fails_before_evict).
+  for (int l = 0; l < levels(); ++l) {
+    for (const auto& e : tables[l].all()) {
+      if (now - e.last_seen < cfg.ping_interval_ms) continue;
+      NodeId nid = e.id;
+      ping(e.endpoint, nid, [this, nid](const Envelope* r) {
+        if (!r) note_failure(nid);
+      });
+    }
+  }
+  // Refresh stale buckets with a lookup toward a random id in each.
+  int started = 0;
+  for (int l = 0; l < levels() && started < kMaxRefreshLookupsPerRound; ++l) {
+    for (int b : tables[l].stale_buckets(now, cfg.bucket_refresh_ms)) {
+      if (started >= kMaxRefreshLookupsPerRound) break;
+      NodeId target = tables[l].random_id_in(b, rng);
+      tables[l].touch_bucket(b, now);
+      start_lookup(LookupOp::Purpose::kNodes, target, l, 0, nullptr);
+      ++started;
+    }
+  }
+}
+
+void DhtNode::Impl::run_timers() {
+  expire_requests();
+  for (const Record& r : store.expire(now)) notify_watchers(r, NotifyKind::kExpired);
+  watch_table.expire(now);
+  for (auto& [k, p] : published) {
+    if (p.active && p.republish_at <= now) publish_now(k, p, nullptr);
+  }
+  std::vector<std::uint64_t> due;
+  for (const auto& [wid, w] : my_watches) {
+    if (!w.refreshing && w.refresh_at <= now) due.push_back(wid);
+  }
+  for (auto wid : due) refresh_watch(wid);
+  if (now >= next_maintenance) maintenance();
+}
+
+TimeMs DhtNode::Impl::wakeup() const {
+  TimeMs t = next_maintenance;
+  for (const auto& [txid, p] : pending) t = std::min(t, p.deadline);
+  t = std::min(t, store.next_expiry());
+  t = std::min(t, watch_table.next_expiry());
+  for (const auto& [k, p] : published) {
+    if (p.active) t = std::min(t, p.republish_at);
+  }
+  for (const auto& [wid, w] : my_watches) {
+    if (!w.refreshing) t = std::min(t, w.refresh_at);
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------------------
+// Public API
+
+void DhtNode::bootstrap(const std::vector<Endpoint>& seeds, TimeMs now, Outbox& out) {
+  CallScope<Impl> scope(*impl_, now, out);
+  Impl& m = *impl_;
+  if (m.next_maintenance == 0) m.next_maintenance = m.now + maintenance_interval(m.cfg);
+  // Ping every seed; the first one that proves its id starts the lookup of
+  // our own id, which fills the table with our neighbourhood.
+  auto started = std::make_shared<bool>(false);
+  for (const auto& s : seeds) {
+    if (s == m.self) continue;
+    m.ping(s, std::nullopt, [&m, started](const Envelope* e) {
+      if (!e || *started) return;
+      *started = true;
+      m.bootstrap_lookup_started = true;
+      m.start_lookup(LookupOp::Purpose::kNodes, m.id, 0, 0, [&m](LookupOp&) {
+        // Then one lookup per level-0 bucket farther than our neighbours, so
+        // distant buckets are not empty (Kademlia's join refresh).
+        int deepest = 0;
+        for (int b = 0; b < RoutingTable::kBuckets; ++b) {
+          if (m.tables[0].bucket_size(b) > 0) deepest = b;
+        }
+        for (int b = 0; b < std::min(deepest, 8); ++b) {
+          m.start_lookup(LookupOp::Purpose::kNodes, m.tables[0].random_id_in(b, m.rng), 0, 0,
+                         nullptr);
+        }
+      });
+    });
+  }
+}
+
+void DhtNode::put(const Record& record, TimeMs now, Outbox& out, PutCallback done) {
+  CallScope<Impl> scope(*impl_, now, out);
+  impl_->put_record(record, std::move(done));
+}
+
+void DhtNode::publish(const Key& key, Bytes payload, TimeMs ttl_ms, TimeMs now, Outbox& out,
+                      PutCallback done) {
+  CallScope<Impl> scope(*impl_, now, out);
+  Impl& m = *impl_;
+  if (payload.size() > kMaxPayloadBytes) {
+    PutResult res;
+    res.error = "payload of " + std::to_string(payload.size()) + " bytes is over the " +
+                std::to_string(kMaxPayloadBytes) + "-byte limit; store a hash or a pointer instead";
+    if (done) done(res);
+    return;
+  }
+  if (ttl_ms <= 0) ttl_ms = m.cfg.default_ttl_ms;
+  ttl_ms = std::min(ttl_ms, m.cfg.max_ttl_ms);
+  Published& p = m.published[key];
+  p.payload = std::move(payload);
+  p.ttl_ms = ttl_ms;
+  p.active = true;
+  m.publish_now(key, p, std::move(done));
+}
+
+void DhtNode::unpublish(const Key& key) {
+  auto it = impl_->published.find(key);
+  // Keep last_seq: a later publish() of the same key must still go up.
+  if (it != impl_->published.end()) it->second.active = false;
+}
+
+void DhtNode::get(const Key& key, TimeMs now, Outbox& out, GetCallback done) {
+  CallScope<Impl> scope(*impl_, now, out);
+  Impl& m = *impl_;
+  auto levels = m.lookup_levels();
+  // We may be one of the key's storage nodes ourselves.
+  auto local = m.store.get(key, m.now);
+  if (!local.empty()) {
+    GetResult res;
+    res.ok = true;
+    res.level = levels.front();
+    res.values = std::move(local);
+    if (done) done(res);
+    return;
+  }
+  struct GetState {
+    Key key;
+    std::vector<int> levels;
+    std::size_t next = 0;
+    int hops = 0;
+    GetCallback done;
+  };
+  auto st = std::make_shared<GetState>(GetState{key, std::move(levels), 0, 0, std::move(done)});
+  auto step = std::make_shared<std::function<void()>>();
+  std::weak_ptr<std::function<void()>> weak = step;
+  *step = [&m, st, weak]() {
+    auto step = weak.lock();
+    if (st->next >= st->levels.size()) {
+      GetResult res;
+      res.ok = true;
+      res.hops = st->hops;
+      auto cb = std::move(st->done);
+      if (cb) cb(res);
+      return;
+    }
+    int level = st->levels[st->next++];
+    m.start_lookup(LookupOp::Purpose::kGet, st->key, level, 0, [st, step, level](LookupOp& op) {
+      st->hops = std::max(st->hops, op.lk.hops());
+      if (op.found.empty()) {
+        (*step)();
+        return;
+      }
+      GetResult res;
+      res.ok = true;
+      res.hops = st->hops;
+      res.level = level;
+      for (auto& [owner, r] : op.found) res.values.push_back(r);
+      auto cb = std::move(st->done);
+      if (cb) cb(res);
+    });
+  };
+  (*step)();
+}
+
+std::uint64_t DhtNode::watch(const Key& key, TimeMs now, Outbox& out, WatchCallback on_event) {
+  CallScope<Impl> scope(*impl_, now, out);
+  Impl& m = *impl_;
+  std::uint64_t wid;
+  do {
+    wid = m.rng.next();
+  } while (wid == 0 || m.my_watches.count(wid));
+  MyWatch w;
+  w.key = key;
+  w.sub_id = wid;
+  w.cb = std::move(on_event);
+  w.refresh_at = m.now;
+  m.my_watches.emplace(wid, std::move(w));
+  m.refresh_watch(wid);
+  return wid;
+}
+
+void DhtNode::unwatch(std::uint64_t watch_id) {
+  // Storage nodes drop the subscription when it expires; NOTIFYs until then
+  // are dropped here as unsolicited.
+  impl_->my_watches.erase(watch_id);
+}
+
+}  // namespace bc::routing

@@ -1,0 +1,116 @@
+// A MemNet network of DhtNodes for the routing tests: deterministic keys
+// and seeds, staggered bootstrap, and synchronous put/get/publish helpers
+// that run virtual time until the callback fires.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "layers/crypto.hpp"
+#include "layers/memnet.hpp"
+#include "layers/metrics.hpp"
+#include "routing/dht.hpp"
+
+namespace bc::routing::testing {
+
+inline KeyPair test_key(std::uint64_t seed, std::uint64_t i) {
+  std::string tag = "test-key/" + std::to_string(seed) + "/" + std::to_string(i);
+  return *KeyPair::from_secret(sha256(as_bytes(tag)).view());
+}
+
+// A raw endpoint on the network that sends arbitrary bytes and records
+// whatever it receives (the attacker in the tests).
+class RawPeer final : public DatagramProtocol {
+ public:
+  void on_datagram(const Endpoint& from, ByteView data, TimeMs, Outbox&) override {
+    received.push_back({from, Bytes(data.begin(), data.end())});
+  }
+  void on_tick(TimeMs, Outbox&) override {}
+  TimeMs next_wakeup() const override { return MemNet::kNever; }
+  std::vector<Outbox::Datagram> received;
+};
+
+struct TestNet {
+  MemNet net;
+  DhtConfig cfg;
+  std::vector<std::unique_ptr<metrics::Registry>> regs;
+  std::vector<std::unique_ptr<DhtNode>> nodes;
+  std::vector<Endpoint> eps;
+
+  TestNet(int n, std::uint64_t seed, DhtConfig config = {}) : net(seed), cfg(config) {
+    for (int i = 0; i < n; ++i) {
+      Endpoint ep = MemNet::endpoint(static_cast<std::uint32_t>(i));
+      regs.push_back(std::make_unique<metrics::Registry>());
+      nodes.push_back(std::make_unique<DhtNode>(test_key(seed, static_cast<std::uint64_t>(i)), ep,
+                                                cfg, net.node_seed(ep), *regs.back()));
+      eps.push_back(ep);
+      net.add_node(ep, nodes.back().get());
+    }
+  }
+
+  int size() const { return static_cast<int>(nodes.size()); }
+  DhtNode& node(int i) { return *nodes[static_cast<std::size_t>(i)]; }
+
+  // Every node joins through node 0, one every `stagger_ms`, then the
+  // network runs for `settle_ms`.
+  void bootstrap_all(TimeMs stagger_ms = 20, TimeMs settle_ms = 20'000) {
+    TimeMs t0 = net.now();
+    for (int i = 1; i < size(); ++i) {
+      net.at(t0 + stagger_ms * i, [this, i] {
+        net.invoke(eps[static_cast<std::size_t>(i)], [this, i](TimeMs now, Outbox& out) {
+          node(i).bootstrap({eps[0]}, now, out);
+        });
+      });
+    }
+    net.run_until(t0 + stagger_ms * size() + settle_ms);
+  }
+
+  PutResult put(int i, const Record& r, TimeMs limit_ms = 30'000) {
+    std::optional<PutResult> res;
+    net.invoke(eps[static_cast<std::size_t>(i)], [&](TimeMs now, Outbox& out) {
+      node(i).put(r, now, out, [&](const PutResult& p) { res = p; });
+    });
+    net.run_until([&] { return res.has_value(); }, net.now() + limit_ms);
+    REQUIRE_MESSAGE(res.has_value(), "put did not finish in virtual time");
+    return *res;
+  }
+
+  PutResult publish(int i, const Key& k, Bytes payload, TimeMs ttl, TimeMs limit_ms = 30'000) {
+    std::optional<PutResult> res;
+    net.invoke(eps[static_cast<std::size_t>(i)], [&](TimeMs now, Outbox& out) {
+      node(i).publish(k, std::move(payload), ttl, now, out, [&](const PutResult& p) { res = p; });
+    });
+    net.run_until([&] { return res.has_value(); }, net.now() + limit_ms);
+    REQUIRE_MESSAGE(res.has_value(), "publish did not finish in virtual time");
+    return *res;
+  }
+
+  GetResult get(int i, const Key& k, TimeMs limit_ms = 30'000) {
+    std::optional<GetResult> res;
+    net.invoke(eps[static_cast<std::size_t>(i)], [&](TimeMs now, Outbox& out) {
+      node(i).get(k, now, out, [&](const GetResult& g) { res = g; });
+    });
+    net.run_until([&] { return res.has_value(); }, net.now() + limit_ms);
+    REQUIRE_MESSAGE(res.has_value(), "get did not finish in virtual time");
+    return *res;
+  }
+
+  std::uint64_t dropped(int i, const char* reason) const {
+    return regs[static_cast<std::size_t>(i)]->counter_value("bc_dht_dropped_total",
+                                                             {{"reason", reason}});
+  }
+  std::uint64_t dropped_total(const char* reason) const {
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < regs.size(); ++i) {
+      n += regs[i]->counter_value("bc_dht_dropped_total", {{"reason", reason}});
+    }
+    return n;
+  }
+};
+
+inline Key key_of(const std::string& text) { return key_from_text(text); }
+
+}  // namespace bc::routing::testing

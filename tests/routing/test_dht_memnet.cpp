@@ -1,0 +1,187 @@
+// DhtNode on a deterministic MemNet: bootstrap, put/get, churn, seq rules,
+// expiry. Every network uses a fixed seed, so a failure reproduces exactly.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "dht_test_net.hpp"
+
+using namespace bc;
+using namespace bc::routing;
+using namespace bc::routing::testing;
+
+namespace {
+
+// The ids of the n nodes closest to target among all nodes but `except`.
+std::set<NodeId> true_closest(TestNet& t, const Hash256& target, std::size_t n, int except = -1) {
+  std::vector<NodeId> ids;
+  for (int i = 0; i < t.size(); ++i) {
+    if (i != except) ids.push_back(t.node(i).id());
+  }
+  std::sort(ids.begin(), ids.end(),
+            [&](const NodeId& a, const NodeId& b) { return (a ^ target) < (b ^ target); });
+  ids.resize(std::min(n, ids.size()));
+  return {ids.begin(), ids.end()};
+}
+
+}  // namespace
+
+TEST_CASE("bootstrap converges: every node knows most of its true neighbours") {
+  TestNet t(100, 11);
+  t.bootstrap_all();
+  int good = 0;
+  std::size_t min_contacts = SIZE_MAX;
+  for (int i = 0; i < t.size(); ++i) {
+    auto want = true_closest(t, t.node(i).id(), 8, i);
+    std::set<NodeId> have;
+    for (const auto& c : t.node(i).contacts()) have.insert(c.id);
+    min_contacts = std::min(min_contacts, have.size());
+    int known = 0;
+    for (const auto& id : want) known += have.count(id) ? 1 : 0;
+    if (known >= 7) ++good;
+  }
+  CHECK(min_contacts >= 12);
+  CHECK(good >= 95);
+  // On a uniform 5 ms network everyone ends up in one level-2 cluster.
+  std::set<Hash256> clusters2;
+  for (int i = 0; i < t.size(); ++i) clusters2.insert(t.node(i).status().cluster_ids[2]);
+  CHECK(clusters2.size() == 1);
+  CHECK(t.dropped_total("malformed") == 0);
+  CHECK(t.dropped_total("bad_signature") == 0);
+}
+
+TEST_CASE("put and get from random nodes always succeed") {
+  TestNet t(100, 12);
+  t.bootstrap_all();
+  Rng pick(99);
+  int ok = 0, total = 40;
+  for (int k = 0; k < total; ++k) {
+    int owner = static_cast<int>(pick.uniform(100));
+    int reader = static_cast<int>(pick.uniform(100));
+    Key key = key_of("svc-" + std::to_string(k));
+    Bytes payload = Bytes(as_bytes("endpoint-" + std::to_string(k)).begin(),
+                          as_bytes("endpoint-" + std::to_string(k)).end());
+    PutResult p = t.publish(owner, key, payload, 600'000);
+    CHECK_MESSAGE(p.ok, p.error);
+    CHECK(p.stored >= 8);
+    GetResult g = t.get(reader, key);
+    REQUIRE(g.ok);
+    if (g.values.size() == 1 && g.values[0].payload == payload &&
+        g.values[0].owner == test_key(12, static_cast<std::uint64_t>(owner)).public_key()) {
+      ++ok;
+    }
+    CHECK(g.hops <= 4);
+  }
+  CHECK(ok == total);
+  // The storage nodes are the true closest: the 8 closest to a key hold it.
+  Key key = key_of("svc-0");
+  auto closest = true_closest(t, key, 8);
+  int holders = 0;
+  for (int i = 0; i < t.size(); ++i) {
+    if (closest.count(t.node(i).id()) && t.node(i).status().stored_keys > 0) ++holders;
+  }
+  CHECK(holders >= 7);
+}
+
+TEST_CASE("values survive 25% of nodes going down") {
+  TestNet t(120, 13);
+  t.bootstrap_all();
+  Rng pick(5);
+  const int keys = 40;
+  for (int k = 0; k < keys; ++k) {
+    Bytes payload(16, static_cast<std::uint8_t>(k));
+    PutResult p = t.publish(static_cast<int>(pick.uniform(120)), key_of("churn-" + std::to_string(k)),
+                            payload, 3'600'000);
+    REQUIRE(p.ok);
+  }
+  std::vector<int> order(120);
+  for (int i = 0; i < 120; ++i) order[i] = i;
+  for (int i = 119; i > 0; --i) std::swap(order[i], order[pick.uniform(static_cast<std::uint64_t>(i + 1))]);
+  std::set<int> down(order.begin(), order.begin() + 30);
+  for (int i : down) t.net.set_down(t.eps[static_cast<std::size_t>(i)], true);
+  std::vector<int> alive(order.begin() + 30, order.end());
+  int found = 0, total = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < keys; ++k) {
+      int reader = alive[pick.uniform(alive.size())];
+      GetResult g = t.get(reader, key_of("churn-" + std::to_string(k)));
+      ++total;
+      if (g.ok && g.values.size() == 1 && g.values[0].payload == Bytes(16, static_cast<std::uint8_t>(k))) {
+        ++found;
+      }
+    }
+  }
+  CHECK(found * 100 >= total * 99);
+}
+
+TEST_CASE("an owner replaces its value only with a higher seq; replays are rejected and counted") {
+  TestNet t(40, 14);
+  t.bootstrap_all();
+  KeyPair owner = test_key(1000, 1);
+  Key key = key_of("seq-test");
+  TimeMs exp = t.net.now() + 600'000;
+  Record v1 = make_record(owner, key, Bytes{1}, 10, exp);
+  Record v2 = make_record(owner, key, Bytes{2}, 11, exp);
+  REQUIRE(t.put(3, v1).ok);
+  PutResult p2 = t.put(5, v2);
+  REQUIRE(p2.ok);
+  GetResult g = t.get(7, key);
+  REQUIRE(g.values.size() == 1);
+  CHECK(g.values[0].seq == 11);
+  CHECK(g.values[0].payload == Bytes{2});
+
+  // Replaying the older record: every storage node refuses it as stale.
+  std::uint64_t replayed_before = t.dropped_total("replayed");
+  PutResult p3 = t.put(9, v1);
+  CHECK_FALSE(p3.ok);
+  CHECK(p3.stored == 0);
+  CHECK(p3.error.find("stale") != std::string::npos);
+  CHECK(t.dropped_total("replayed") >= replayed_before + 8);
+  g = t.get(11, key);
+  REQUIRE(g.values.size() == 1);
+  CHECK(g.values[0].seq == 11);
+
+  // A forged record (payload changed after signing) is refused before sending.
+  Record forged = v2;
+  forged.seq = 12;
+  PutResult p4 = t.put(2, forged);
+  CHECK_FALSE(p4.ok);
+  CHECK(p4.error.find("bad") != std::string::npos);
+}
+
+TEST_CASE("publish increases seq across calls; records expire and disappear") {
+  TestNet t(40, 15);
+  t.bootstrap_all();
+  Key key = key_of("expiring");
+  REQUIRE(t.publish(4, key, Bytes{1}, 600'000).ok);
+  REQUIRE(t.publish(4, key, Bytes{2}, 600'000).ok);
+  GetResult g = t.get(20, key);
+  REQUIRE(g.values.size() == 1);
+  CHECK(g.values[0].payload == Bytes{2});
+  CHECK(g.values[0].seq >= static_cast<std::uint64_t>(t.net.now() - 60'000));
+
+  Key short_key = key_of("short-lived");
+  Record r = make_record(test_key(1000, 2), short_key, Bytes{9}, 1, t.net.now() + 5'000);
+  REQUIRE(t.put(6, r).ok);
+  CHECK(t.get(30, short_key).values.size() == 1);
+  t.net.run_for(6'000);
+  std::size_t held = 0;
+  for (int i = 0; i < t.size(); ++i) held += t.node(i).status().stored_values;
+  GetResult gone = t.get(30, short_key);
+  CHECK(gone.ok);
+  CHECK(gone.values.empty());
+  CHECK(gone.level == -1);
+  // Only the published (600 s) record is still held anywhere.
+  CHECK(held <= 16);
+
+  // Republish: a published record outlives its TTL while published.
+  Key live = key_of("republished");
+  REQUIRE(t.publish(8, live, Bytes{7}, 20'000).ok);
+  t.net.run_for(45'000);
+  GetResult still = t.get(25, live);
+  REQUIRE(still.values.size() == 1);
+  t.node(8).unpublish(live);
+  t.net.run_for(45'000);
+  CHECK(t.get(25, live).values.empty());
+}
