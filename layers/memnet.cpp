@@ -136,7 +136,7 @@ void MemNet::record(TimeMs at, const Endpoint& from, const Endpoint& to, std::si
   if (trace_) trace_(TraceEntry{at, from, to, bytes, fate});
 }
 
-void MemNet::send_one(const Endpoint& from, const Endpoint& to, const Bytes& payload) {
+void MemNet::send_one(const Endpoint& from, const Endpoint& to, Bytes payload) {
   if (!can_reach(from, to)) return record(now_, from, to, payload.size(), Fate::kPartitioned);
   if (drop_filter_ && drop_filter_(from, to, payload)) return record(now_, from, to, payload.size(), Fate::kFiltered);
   // Draw order is fixed (loss, then jitter) so runs replay exactly.
@@ -148,18 +148,20 @@ void MemNet::send_one(const Endpoint& from, const Endpoint& to, const Bytes& pay
   e.kind = Kind::kDeliver;
   e.from = from;
   e.to = to;
-  e.payload = payload;
+  e.payload = std::move(payload);
   push(std::move(e));
 }
 
 void MemNet::dispatch(const Endpoint& from, Outbox& out) {
   for (auto& d : out.datagrams) {
     stats_.sent++;
-    send_one(from, d.to, d.payload);
-    if (duplication_ > 0 && rng_.unit() < duplication_) {
+    // Decide duplication first so the common case can move the payload.
+    bool dup = duplication_ > 0 && rng_.unit() < duplication_;
+    if (dup) {
       stats_.duplicated++;
       send_one(from, d.to, d.payload);
     }
+    send_one(from, d.to, std::move(d.payload));
   }
   out.clear();
 }

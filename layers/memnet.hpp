@@ -17,8 +17,8 @@
 //
 // Semantics:
 //   - a datagram from A to B arrives after latency(A, B) + uniform[0, jitter]
-//     ms; it is lost with probability loss and, if not lost, duplicated with
-//     probability duplication (the copy gets its own jitter and loss draw);
+//     ms; it is duplicated with probability duplication, and each copy is
+//     lost with probability loss and gets its own jitter, independently;
 //   - partitions and the drop filter are checked when a datagram is sent and
 //     again when it would arrive (a partition also cuts traffic in flight);
 //   - a down node receives nothing, gets no ticks and cannot be invoked; it
@@ -170,7 +170,7 @@ class MemNet {
 
   void push(Event e);
   void dispatch(const Endpoint& from, Outbox& out);
-  void send_one(const Endpoint& from, const Endpoint& to, const Bytes& payload);
+  void send_one(const Endpoint& from, const Endpoint& to, Bytes payload);
   void schedule_tick(const Endpoint& ep, NodeSlot& slot, bool after_tick);
   void process(Event& e);
   void deliver(Event& e);
