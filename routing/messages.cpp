@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "layers/wire/decode.hpp"
 #include "routing/record_codec.hpp"
 #include "routing/wire/dht.capnp.h"
 
@@ -16,6 +17,7 @@ namespace bc::routing {
 namespace {
 
 namespace w = bc::routing::wire;
+namespace wire_limits = bc::wire;
 
 // ---- helpers: build ----
 
@@ -93,26 +95,17 @@ E enum_in(W v, int count) {
   return static_cast<E>(i);
 }
 
-// Checks the segment table against the data length before capnp reads it,
-// so a cut-off datagram is told apart from a garbled one.
-std::optional<DropReason> precheck(ByteView data) {
-  if (data.size() < 8) return DropReason::kTruncated;
-  if (data.size() % 8 != 0) return DropReason::kMalformed;
-  std::uint32_t segs_minus_1;
-  std::memcpy(&segs_minus_1, data.data(), 4);
-  std::uint64_t segs = std::uint64_t{segs_minus_1} + 1;
-  if (segs > 64) return DropReason::kMalformed;
-  std::uint64_t table_words = (4 + 4 * segs + 7) / 8;
-  if (table_words * 8 > data.size()) return DropReason::kTruncated;
-  std::uint64_t words = table_words;
-  for (std::uint64_t i = 0; i < segs; ++i) {
-    std::uint32_t n;
-    std::memcpy(&n, data.data() + 4 + 4 * i, 4);
-    words += n;
+DropReason drop_of(wire_limits::DecodeError e) {
+  switch (e) {
+    case wire_limits::DecodeError::kEmpty:
+    case wire_limits::DecodeError::kTruncated: return DropReason::kTruncated;
+    case wire_limits::DecodeError::kOversized: return DropReason::kOversized;
+    case wire_limits::DecodeError::kOk:
+    case wire_limits::DecodeError::kTrailingData:
+    case wire_limits::DecodeError::kLimitExceeded:
+    case wire_limits::DecodeError::kMalformed: break;
   }
-  if (words * 8 > data.size()) return DropReason::kTruncated;
-  if (words * 8 < data.size()) return DropReason::kMalformed;  // trailing bytes
-  return std::nullopt;
+  return DropReason::kMalformed;
 }
 
 Body read_body(w::Envelope::Body::Reader b) {
@@ -362,39 +355,35 @@ DecodeResult decode(ByteView data, const DecodeLimits& limits) {
     res.reason = DropReason::kOversized;
     return res;
   }
-  if (auto pre = precheck(data)) {
-    res.reason = *pre;
-    return res;
-  }
-  // capnp needs word alignment; the datagram buffer may not be aligned.
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(data.size() / 8);
-  std::memcpy(words.begin(), data.data(), data.size());
+  wire_limits::DecodeLimits wl;
+  wl.max_bytes = limits.max_bytes;
+  wl.traversal_words = limits.traversal_words;
+  wl.nesting = limits.nesting;
+  wl.max_segments = 16;
+  Envelope env;
   try {
-    capnp::ReaderOptions opts;
-    opts.traversalLimitInWords = limits.traversal_words;
-    opts.nestingLimit = limits.nesting;
-    capnp::FlatArrayMessageReader reader(words.asPtr(), opts);
-    if (reader.getEnd() != words.end()) throw Bad{DropReason::kMalformed};
-    auto e = reader.getRoot<w::Envelope>();
-    Envelope env;
-    env.version = e.getVersion();
-    if (env.version != kProtocolVersion) throw Bad{DropReason::kWrongVersion};
-    env.sender_id = get_hash(e.getSenderId());
-    auto key = e.getSenderKey();
-    if (key.size() != 32) throw Bad{DropReason::kMalformed};
-    std::memcpy(env.sender_key.bytes.data(), key.begin(), 32);
-    if (node_id_of(env.sender_key) != env.sender_id) throw Bad{DropReason::kBadId};
-    env.txid = e.getTxid();
-    env.cluster_ids[1] = get_hash_or_zero(e.hasCluster1(), e.getCluster1());
-    env.cluster_ids[2] = get_hash_or_zero(e.hasCluster2(), e.getCluster2());
-    env.cluster_sizes[1] = e.getSize1();
-    env.cluster_sizes[2] = e.getSize2();
-    env.body = read_body(e.getBody());
+    auto err = wire_limits::decode<w::Envelope>(data, wl, [&](w::Envelope::Reader e) {
+      env.version = e.getVersion();
+      if (env.version != kProtocolVersion) throw Bad{DropReason::kWrongVersion};
+      env.sender_id = get_hash(e.getSenderId());
+      auto key = e.getSenderKey();
+      if (key.size() != 32) throw Bad{DropReason::kMalformed};
+      std::memcpy(env.sender_key.bytes.data(), key.begin(), 32);
+      if (node_id_of(env.sender_key) != env.sender_id) throw Bad{DropReason::kBadId};
+      env.txid = e.getTxid();
+      env.cluster_ids[1] = get_hash_or_zero(e.hasCluster1(), e.getCluster1());
+      env.cluster_ids[2] = get_hash_or_zero(e.hasCluster2(), e.getCluster2());
+      env.cluster_sizes[1] = e.getSize1();
+      env.cluster_sizes[2] = e.getSize2();
+      env.body = read_body(e.getBody());
+    });
+    if (err != wire_limits::DecodeError::kOk) {
+      res.reason = drop_of(err);
+      return res;
+    }
     res.envelope = std::move(env);
   } catch (const Bad& b) {
     res.reason = b.reason;
-  } catch (const kj::Exception&) {
-    res.reason = DropReason::kMalformed;
   }
   return res;
 }

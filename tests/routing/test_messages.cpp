@@ -114,10 +114,10 @@ TEST_CASE("decode rejects datagrams by size and framing") {
     CHECK(reject(Bytes{}) == DropReason::kTruncated);
     CHECK(reject(Bytes(4, 0)) == DropReason::kTruncated);
   }
-  SUBCASE("malformed: odd length, trailing bytes, garbage") {
+  SUBCASE("not whole words, trailing bytes, garbage") {
     Bytes odd = good;
     odd.push_back(0);
-    CHECK(reject(odd) == DropReason::kMalformed);
+    CHECK(reject(odd) == DropReason::kTruncated);
     Bytes trailing = good;
     trailing.insert(trailing.end(), 8, 0);
     CHECK(reject(trailing) == DropReason::kMalformed);
