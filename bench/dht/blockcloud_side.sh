@@ -1,0 +1,41 @@
+#!/bin/bash
+# Blockcloud side of one benchmark run: a devnet of N blockcloudd processes
+# (blockcloud-devnet up) plus the bc-bench-dht-client node. Meant to run
+# inside its own network and PID namespace (dht_vs_opendht.sh starts it under
+# `unshare --net --pid --fork`), so it cannot collide with another devnet on
+# this machine and every process dies with the namespace. Usage:
+#   blockcloud_side.sh NODES BASE_PORT BIN_DIR WORK_DIR OUT_JSON MODE -- <client args>
+set -euo pipefail
+nodes=$1 base_port=$2 bin=$3 work=$4 out=$5 mode=$6
+shift 6; [[ ${1:-} == -- ]] && shift
+
+devnet_dir=$work/devnet
+cleanup() {
+  if [[ -f $devnet_dir/devnet.json ]]; then
+    "$bin/blockcloud-devnet" down --dir "$devnet_dir" --timeout 3 >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -n ${BC_BENCH_NETNS:-} ]]; then ip link set lo up; fi
+rm -rf "$devnet_dir"
+mkdir -p "$work"
+echo "[blockcloud] starting $nodes blockcloudd on 127.0.0.2.. port $base_port ($mode)" >&2
+"$bin/blockcloud-devnet" up --nodes "$nodes" --dir "$devnet_dir" --base-ip 127.0.0.2 \
+  --base-port "$base_port" --mode "$mode" --bin "$bin" --log-level warn >"$work/devnet-up.log" 2>&1 || {
+  echo "blockcloud side: blockcloud-devnet up failed; last lines of $work/devnet-up.log:" >&2
+  tail -20 "$work/devnet-up.log" >&2
+  exit 1
+}
+# Bootstrap the client from up to four devnet nodes listed in devnet.json.
+mapfile -t seeds < <(/usr/bin/python3 -c '
+import json, sys
+net = json.load(open(sys.argv[1]))
+for n in net["nodes"][:4]:
+    print(n["listen"])' "$devnet_dir/devnet.json")
+boot=()
+for s in "${seeds[@]}"; do boot+=(--bootstrap "$s"); done
+echo "[blockcloud] devnet up; client joins via ${seeds[*]}" >&2
+"$bin/bc-bench-dht-client" "${boot[@]}" --bind 127.0.0.1:$((base_port + 1)) --nodes "$nodes" \
+  --mode "$mode" --out "$out" --metrics-out "$work/client-metrics.txt" "$@"
