@@ -57,6 +57,10 @@ struct LookupOp {
   int level = 0;
   TimeMs new_ttl_ms = 0;
   bool completed = false;
+  // Outward probe of a hot key (Coral put): ask only the seeds, never the
+  // contacts they return, and stop once this many answered not full+loaded.
+  bool expand = true;
+  std::size_t stop_at_eligible = 0;
   std::map<XOnlyPubKey, Record> found;  // kGet: best verified record per owner
   std::function<void(LookupOp&)> on_done;
 };
@@ -161,6 +165,10 @@ struct DhtNode::Impl {
   std::shared_ptr<LookupOp> start_lookup(LookupOp::Purpose purpose, const Hash256& target,
                                          int level, TimeMs new_ttl_ms,
                                          std::function<void(LookupOp&)> on_done);
+  std::shared_ptr<LookupOp> start_outward_probe(const Key& key, int level, TimeMs new_ttl_ms,
+                                                const std::vector<NodeId>& exclude,
+                                                std::size_t needed,
+                                                std::function<void(LookupOp&)> on_done);
   void pump(const std::shared_ptr<LookupOp>& op);
   void on_lookup_reply(const std::shared_ptr<LookupOp>& op, const NodeId& cid,
                        const Envelope* resp);

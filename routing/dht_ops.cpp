@@ -39,6 +39,30 @@ std::shared_ptr<LookupOp> DhtNode::Impl::start_lookup(LookupOp::Purpose purpose,
   return op;
 }
 
+std::shared_ptr<LookupOp> DhtNode::Impl::start_outward_probe(
+    const Key& k, int level, TimeMs new_ttl_ms, const std::vector<NodeId>& exclude,
+    std::size_t needed, std::function<void(LookupOp&)> on_done) {
+  DhtConfig wide = cfg;
+  wide.search_width = cfg.search_width * 2;
+  wide.bucket_size = wide.replicas = wide.search_width;  // converge only when all asked
+  auto op = std::make_shared<LookupOp>(k, wide);
+  op->purpose = LookupOp::Purpose::kPutProbe;
+  op->level = level;
+  op->new_ttl_ms = new_ttl_ms;
+  op->expand = false;
+  op->stop_at_eligible = needed;
+  op->on_done = std::move(on_done);
+  // Nodes we know, nearest the key first, that the first lookup did not ask.
+  for (const auto& e : tables[level].closest(k, tables[level].size())) {
+    if (std::find(exclude.begin(), exclude.end(), e.id) != exclude.end()) continue;
+    if (!op->lk.add(e.id, e.endpoint, 1)) break;
+  }
+  lookups->inc();
+  ++active_lookups;
+  pump(op);
+  return op;
+}
+
 void DhtNode::Impl::pump(const std::shared_ptr<LookupOp>& op) {
   if (op->completed) return;
   for (Candidate* c : op->lk.next_to_query()) {
@@ -97,14 +121,22 @@ void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const N
     }
     c.had_values = got_values;
     // Copy: on_response may reorder the candidate vector.
-    auto contacts = v->contacts;
+    std::vector<WireContact> contacts;
+    if (op->expand) contacts = v->contacts;
     op->lk.on_response(c, contacts, id);
     if (op->purpose == LookupOp::Purpose::kGet && got_values) {
       op->lk.stop();  // Coral: the first values found end the search (in-flight answers still count)
     }
     if (op->purpose == LookupOp::Purpose::kPutProbe && cfg.mode == Mode::kCoral && v->full &&
-        v->loaded) {
+        v->loaded && op->expand) {
       op->lk.stop();  // Coral: do not crowd a hot key's nodes; store farther out
+    }
+    if (op->stop_at_eligible > 0) {
+      std::size_t eligible = 0;
+      for (const auto& x : op->lk.candidates()) {
+        if (x.state == Candidate::State::kDone && !(x.full && x.loaded)) ++eligible;
+      }
+      if (eligible >= op->stop_at_eligible) op->lk.stop();
     }
   } else {
     op->lk.on_failure(c);
@@ -141,6 +173,24 @@ bool DhtNode::Impl::collapsed(int inner, int outer) const {
 // put / publish
 
 namespace {
+struct StoreTarget {
+  NodeId id;
+  Endpoint endpoint;
+  Bytes token;
+};
+
+// Responders, nearest the key first; in Coral mode only those with room
+// (not full and loaded).
+std::vector<StoreTarget> eligible_targets(LookupOp& op, std::size_t n, bool sloppy) {
+  std::vector<StoreTarget> out;
+  for (const Candidate* c : op.lk.closest_done(op.lk.candidates().size())) {
+    if (out.size() >= n) break;
+    if (sloppy && c->full && c->loaded) continue;
+    out.push_back({c->id, c->endpoint, c->token});
+  }
+  return out;
+}
+
 struct PutState {
   Record record;
   std::vector<int> levels;
@@ -188,38 +238,69 @@ void DhtNode::Impl::put_record(const Record& r, PutCallback done) {
     }
     int level = st->levels[st->next++];
     TimeMs ttl = st->record.expires_at - now;
-    start_lookup(LookupOp::Purpose::kPutProbe, st->record.key, level, ttl,
-                 [this, st, step, level](LookupOp& op) {
-                   st->hops = std::max(st->hops, op.lk.hops());
-                   std::vector<const Candidate*> targets;
-                   for (const Candidate* c : op.lk.closest_done(op.lk.candidates().size())) {
-                     if (targets.size() >= static_cast<std::size_t>(cfg.replicas)) break;
-                     if (cfg.mode == Mode::kCoral && c->full && c->loaded) continue;
-                     targets.push_back(c);
-                   }
-                   if (targets.empty()) {
-                     st->problems.push_back("no node answered at level " + std::to_string(level));
-                     (*step)();
-                     return;
-                   }
-                   st->acks_outstanding = static_cast<int>(targets.size());
-                   for (const Candidate* c : targets) {
-                     msg::Store s{st->record, c->token, static_cast<std::uint8_t>(level)};
-                     request(c->endpoint, c->id, std::move(s), [st, step](const Envelope* e) {
-                       if (e) {
-                         if (auto* ack = std::get_if<msg::StoreAck>(&e->body)) {
-                           if (is_success(ack->outcome)) {
-                             ++st->stored;
-                           } else {
-                             st->problems.push_back(std::string("a node answered ") +
-                                                    to_string(ack->outcome));
-                           }
-                         }
-                       }
-                       if (--st->acks_outstanding == 0) (*step)();
-                     });
-                   }
-                 });
+    start_lookup(
+        LookupOp::Purpose::kPutProbe, st->record.key, level, ttl,
+        [this, st, step, level, ttl](LookupOp& op) {
+          st->hops = std::max(st->hops, op.lk.hops());
+          auto targets = std::make_shared<std::vector<StoreTarget>>(
+              eligible_targets(op, static_cast<std::size_t>(cfg.replicas), cfg.mode == Mode::kCoral));
+          // Every responder full and loaded (the key is hot everywhere we
+          // looked): spread the copies over random responders, so no node
+          // takes every put.
+          auto fallback = std::make_shared<std::vector<StoreTarget>>();
+          auto spread = [this](LookupOp& o, std::vector<StoreTarget>& into) {
+            for (const Candidate* c : o.lk.closest_done(o.lk.candidates().size())) {
+              into.push_back({c->id, c->endpoint, c->token});
+            }
+            for (std::size_t i = 0; i < into.size(); ++i) {
+              std::swap(into[i], into[i + rng.uniform(into.size() - i)]);
+            }
+            if (into.size() > static_cast<std::size_t>(cfg.replicas)) {
+              into.resize(static_cast<std::size_t>(cfg.replicas));
+            }
+          };
+          if (cfg.mode == Mode::kCoral) spread(op, *fallback);
+          auto send = [this, st, step, level, targets, fallback]() {
+            if (targets->empty()) *targets = *fallback;
+            if (targets->empty()) {
+              st->problems.push_back("no node answered at level " + std::to_string(level));
+              (*step)();
+              return;
+            }
+            st->acks_outstanding = static_cast<int>(targets->size());
+            for (const StoreTarget& c : *targets) {
+              msg::Store s{st->record, c.token, static_cast<std::uint8_t>(level)};
+              request(c.endpoint, c.id, std::move(s), [st, step](const Envelope* e) {
+                auto* ack = e ? std::get_if<msg::StoreAck>(&e->body) : nullptr;
+                if (ack && is_success(ack->outcome)) {
+                  ++st->stored;
+                } else if (ack) {
+                  st->problems.push_back(std::string("a node answered ") +
+                                         to_string(ack->outcome));
+                }
+                if (--st->acks_outstanding == 0) (*step)();
+              });
+            }
+          };
+          std::size_t want = static_cast<std::size_t>(cfg.replicas);
+          if (!op.lk.stopped() || targets->size() >= want) {
+            send();
+            return;
+          }
+          // Coral stopped at a full and loaded node before finding enough
+          // room: ask the nodes we know next-nearest to the key, outward.
+          std::vector<NodeId> asked;
+          for (const auto& c : op.lk.candidates()) asked.push_back(c.id);
+          start_outward_probe(st->record.key, level, ttl, asked, want - targets->size(),
+                              [targets, want, send, fallback, spread](LookupOp& more) {
+                                for (auto& t : eligible_targets(more, want - targets->size(), true)) {
+                                  targets->push_back(t);
+                                }
+                                // Saturated: choose among the outward probe's nodes too.
+                                if (targets->empty()) spread(more, *fallback);
+                                send();
+                              });
+        });
   };
   (*step)();
 }
