@@ -36,12 +36,14 @@ int main(int argc, char** argv) {
   down->add_option("--dir", o.dir, "the devnet's directory")->required();
   down->add_option("--timeout", down_timeout, "seconds before SIGKILL (default 5)")->check(CLI::NonNegativeNumber);
   auto* demo = app.add_subcommand("demo", "start a network, put, get and watch records, explain, shut down");
-  o.nodes = 8;
   add_up_options(demo, false);
   demo->add_flag("--keep", keep, "leave the network running afterwards");
 
   try {
     app.parse(argc, argv);
+    // The demo's default is bigger than up's so lookups need real hops
+    // (with 8 replicas per key, 8 nodes would all hold every record).
+    if (*demo && demo->count("--nodes") == 0) o.nodes = 16;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -1,0 +1,176 @@
+"""Shared helpers for the multi-process tests: run the binaries, call the
+JSON-RPC, and always clean up the daemons a test started."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise TestFailure(what)
+    print(f"  ok: {what}", flush=True)
+
+
+class Bins:
+    def __init__(self, bin_dir):
+        self.dir = os.path.abspath(bin_dir)
+        self.daemon = os.path.join(self.dir, "blockcloudd")
+        self.cli = os.path.join(self.dir, "blockcloud-cli")
+        self.devnet = os.path.join(self.dir, "blockcloud-devnet")
+        for b in (self.daemon, self.cli, self.devnet):
+            if not os.access(b, os.X_OK):
+                raise TestFailure(f"{b} is missing; build blockcloudd, blockcloud-cli and blockcloud-devnet first")
+
+
+def run(args, timeout=60, check_rc=None):
+    """Runs a command; returns (rc, stdout, stderr)."""
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if check_rc is not None and p.returncode != check_rc:
+        raise TestFailure(f"{' '.join(args)} exited {p.returncode}, expected {check_rc}\n"
+                          f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p.returncode, p.stdout, p.stderr
+
+
+def http(addr, method, path, body=None, timeout=10):
+    """Returns (status, body text)."""
+    req = urllib.request.Request(f"http://{addr}{path}", data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def rpc_raw(addr, method, params=None, timeout=30):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}).encode()
+    status, text = http(addr, "POST", "/rpc", body, timeout)
+    return json.loads(text)
+
+
+def rpc(addr, method, params=None, timeout=30):
+    r = rpc_raw(addr, method, params, timeout)
+    if "error" in r:
+        raise TestFailure(f"{method} on {addr} failed: {r['error']}")
+    return r["result"]
+
+
+def metric_values(text):
+    """Prometheus text -> {name{labels}: value}."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            pass
+    return out
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+        return state not in ("Z", "X")
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+class Devnet:
+    """A blockcloud-devnet in `dir`; stop() always kills what is left."""
+
+    def __init__(self, bins, dir, nodes, base_ip, base_port, extra=()):
+        self.bins, self.dir = bins, dir
+        self.nodes_n, self.base_ip, self.base_port, self.extra = nodes, base_ip, base_port, list(extra)
+        self.nodes = []
+        self.kill_leftovers()
+
+    def kill_leftovers(self):
+        # A previous run that was killed hard may have left daemons behind.
+        for pid in self.pids():
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def pids(self):
+        try:
+            with open(os.path.join(self.dir, "devnet.json")) as f:
+                return [n["pid"] for n in json.load(f)["nodes"] if n["pid"] > 0]
+        except (FileNotFoundError, ValueError, KeyError):
+            return []
+
+    def up(self):
+        args = [self.bins.devnet, "up", "--nodes", str(self.nodes_n), "--dir", self.dir,
+                "--base-ip", self.base_ip, "--base-port", str(self.base_port), "--bin", self.bins.dir] + self.extra
+        t0 = time.time()
+        rc, out, err = run(args, timeout=300)
+        if rc != 0:
+            raise TestFailure(f"devnet up failed ({rc}):\n{out}\n{err}")
+        with open(os.path.join(self.dir, "devnet.json")) as f:
+            self.nodes = json.load(f)["nodes"]
+        print(f"  devnet of {len(self.nodes)} nodes up in {time.time() - t0:.1f} s", flush=True)
+        return out
+
+    def wait_routing(self, min_contacts, limit_s=30, nodes=None):
+        deadline = time.time() + limit_s
+        nodes = nodes if nodes is not None else self.nodes
+        while True:
+            low = []
+            for n in nodes:
+                try:
+                    c = rpc(n["rpc"], "status", timeout=5)["contacts"][0]
+                except Exception:
+                    c = -1
+                if c < min_contacts:
+                    low.append((n["index"], c))
+            if not low:
+                return
+            if time.time() > deadline:
+                raise TestFailure(f"routing tables did not fill within {limit_s} s: (node, contacts) {low}")
+            time.sleep(0.3)
+
+    def stop(self):
+        try:
+            run([self.bins.devnet, "down", "--dir", self.dir, "--timeout", "5"], timeout=60)
+        except Exception as e:
+            print(f"  devnet down failed: {e}", flush=True)
+        self.kill_leftovers()
+
+
+def main(test_fn, time_limit_s):
+    """Runs test_fn(bins, workdir) with a hard internal deadline so cleanup
+    runs before CTest would kill us; exits 0 on success, 1 on failure."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True, help="directory holding blockcloudd, blockcloud-cli, blockcloud-devnet")
+    ap.add_argument("--workdir", required=True, help="scratch directory for this test")
+    a = ap.parse_args()
+    os.makedirs(a.workdir, exist_ok=True)
+
+    def on_alarm(signum, frame):
+        raise TestFailure(f"test exceeded its {time_limit_s} s limit")
+
+    def on_term(signum, frame):
+        raise TestFailure(f"test interrupted by signal {signum}")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    signal.alarm(time_limit_s)
+    try:
+        test_fn(Bins(a.bin), a.workdir)
+    except TestFailure as e:
+        print(f"FAILED: {e}", flush=True)
+        sys.exit(1)
+    print("PASSED", flush=True)
