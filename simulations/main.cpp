@@ -1,0 +1,44 @@
+// blockcloud-sim: the Blockcloud DHT (routing::DhtNode) at 10k-100k nodes on
+// SimGrid. See docs/simulation.md.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "simulations/pingpong.hpp"
+#ifdef BLOCKCLOUD_SIM_HAVE_DHT
+#include "simulations/dht_scenario.hpp"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"blockcloud-sim: runs Blockcloud protocol cores at scale on SimGrid"};
+  app.require_subcommand(1);
+
+  bc::sim::PingPongOptions pp;
+  auto* ping = app.add_subcommand("pingpong", "measure the simulation engine with a ping-pong protocol (no DHT)");
+  ping->add_option("--nodes", pp.nodes, "number of nodes")->check(CLI::Range(2u, 5'000'000u));
+  ping->add_option("--seed", pp.seed, "run seed");
+  ping->add_option("--duration", pp.duration_s, "simulated seconds")->check(CLI::PositiveNumber);
+  ping->add_option("--interval", pp.interval_s, "seconds between a node's pings")->check(CLI::PositiveNumber);
+  ping->add_option("--engine", pp.engine, "queue (one network actor, the default) or actors (one actor per node)")
+      ->check(CLI::IsMember({"queue", "actors"}));
+
+#ifdef BLOCKCLOUD_SIM_HAVE_DHT
+  bc::sim::DhtOptions dht;
+  auto* dcmd = app.add_subcommand("dht", "run the DHT with churn and workloads; JSON summary on stdout");
+  bc::sim::add_dht_options(*dcmd, dht);
+#endif
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (ping->parsed()) return bc::sim::run_pingpong(pp, argv[0]);
+#ifdef BLOCKCLOUD_SIM_HAVE_DHT
+    if (dcmd->parsed()) return bc::sim::run_dht(dht, argv[0]);
+#endif
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "blockcloud-sim: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
