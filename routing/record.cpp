@@ -4,6 +4,7 @@
 #include <capnp/message.h>
 
 #include "layers/ids.hpp"
+#include "layers/wire/decode.hpp"
 #include "routing/wire/record.capnp.h"
 
 namespace bc::routing {
@@ -24,9 +25,7 @@ Hash256 record_digest(const Record& r) {
   body.setSeq(r.seq);
   body.setExpiresAt(r.expires_at);
   body.setPayload(kj::arrayPtr(r.payload.data(), r.payload.size()));
-  kj::Array<capnp::word> canonical = capnp::canonicalize(body.asReader());
-  auto bytes = canonical.asBytes();
-  return tagged_hash(kRecordTag, ByteView(bytes.begin(), bytes.size()));
+  return bc::wire::canonical_hash(kRecordTag, message);
 }
 
 Record make_record(const KeyPair& owner, const Key& key, Bytes payload, std::uint64_t seq,

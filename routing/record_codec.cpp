@@ -5,6 +5,8 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include "layers/wire/decode.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -86,27 +88,21 @@ Bytes encode_record(const Record& r) {
 }
 
 std::optional<Record> decode_record(ByteView data, RecordDecodeError* error) {
-  if (data.size() > kMaxEncodedRecordBytes) {
-    return fail(error, RecordDecodeError::kOversizedMessage);
-  }
-  if (data.size() % sizeof(capnp::word) != 0 || data.empty()) {
-    return fail(error, RecordDecodeError::kMalformed);
-  }
-  // Copy into word-aligned storage: network buffers have any alignment.
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(data.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), data.data(), data.size());
-
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = kMaxEncodedRecordBytes / sizeof(capnp::word);
-  options.nestingLimit = 4;
-  try {
-    capnp::FlatArrayMessageReader reader(words.asPtr(), options);
-    // Trailing bytes would make two encodings of one record: refuse them.
-    if (reader.getEnd() != words.end()) return fail(error, RecordDecodeError::kMalformed);
-    return record_from_reader(reader.getRoot<wire::Record>(), error);
-  } catch (const kj::Exception&) {
-    return fail(error, RecordDecodeError::kMalformed);
-  }
+  // Size, framing, segment table and traversal/nesting limits are checked by
+  // the shared bounded reader; field sizes by record_from_reader().
+  const bc::wire::DecodeLimits limits{.max_bytes = kMaxEncodedRecordBytes,
+                                      .traversal_words = kMaxEncodedRecordBytes / sizeof(capnp::word),
+                                      .nesting = 4,
+                                      .max_segments = 4};
+  std::optional<Record> out;
+  RecordDecodeError field_error = RecordDecodeError::kNone;
+  const bc::wire::DecodeError err = bc::wire::decode<wire::Record>(
+      data, limits, [&](wire::Record::Reader r) { out = record_from_reader(r, &field_error); });
+  if (err == bc::wire::DecodeError::kOversized) return fail(error, RecordDecodeError::kOversizedMessage);
+  if (err != bc::wire::DecodeError::kOk) return fail(error, RecordDecodeError::kMalformed);
+  if (!out) return fail(error, field_error);
+  fail(error, RecordDecodeError::kNone);
+  return out;
 }
 
 }  // namespace bc::routing

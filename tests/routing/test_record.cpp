@@ -90,6 +90,42 @@ TEST_CASE("record_digest is deterministic, ignores the signature, depends on eac
   CHECK(record_digest(r) != sha256(as_bytes("x")));
 }
 
+TEST_CASE("record_digest is the tagged hash of the hand-built canonical body (signature omitted)") {
+  Record r;
+  for (int i = 0; i < 32; ++i) {
+    r.key.bytes[i] = static_cast<std::uint8_t>(i);
+    r.owner.bytes[i] = static_cast<std::uint8_t>(0x80 + i);
+  }
+  r.seq = 0x0102030405060708ull;
+  r.expires_at = 1'700'000'000'123;
+  r.payload = {0xaa, 0xbb, 0xcc};
+  r.signature.bytes.fill(0x55);  // must not matter
+
+  // Canonical Cap'n Proto: root struct pointer, data words, three pointers
+  // (the null signature is truncated), then key, owner and payload in order.
+  std::vector<std::uint64_t> words;
+  auto list_ptr = [](std::uint64_t offset, std::uint64_t count) {
+    return 1ull | (offset << 2) | (2ull << 32) | (count << 35);  // byte list
+  };
+  words.push_back((3ull << 48) | (2ull << 32));  // struct: 2 data words, 3 pointers
+  words.push_back(r.seq);
+  words.push_back(static_cast<std::uint64_t>(r.expires_at));
+  words.push_back(list_ptr(2, 32));  // key at word 6
+  words.push_back(list_ptr(5, 32));  // owner at word 10
+  words.push_back(list_ptr(8, 3));   // payload at word 14
+  Bytes body;
+  auto put_word = [&](std::uint64_t w) {
+    for (int i = 0; i < 8; ++i) body.push_back(static_cast<std::uint8_t>(w >> (8 * i)));
+  };
+  for (auto w : words) put_word(w);
+  body.insert(body.end(), r.key.bytes.begin(), r.key.bytes.end());
+  body.insert(body.end(), r.owner.bytes.begin(), r.owner.bytes.end());
+  body.insert(body.end(), r.payload.begin(), r.payload.end());
+  body.resize(body.size() + 5, 0);  // pad the payload to a word
+  REQUIRE(body.size() == 15 * 8);
+  CHECK(record_digest(r) == tagged_hash("blockcloud/dht-record/v1", body));
+}
+
 TEST_CASE("check_record order: size, expiry, too far ahead, signature") {
   auto kp = test_key(5);
   Record big = sample(kp, kMaxPayloadBytes + 1, 1, 1000);
