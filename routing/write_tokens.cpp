@@ -1,11 +1,14 @@
 // HMAC-SHA256 write tokens bound to the requester's IP and port.
 #include "routing/write_tokens.hpp"
 
+#include "layers/crypto.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace bc::routing {
@@ -36,6 +39,19 @@ WriteTokens::WriteTokens(Rng& rng, TimeMs rotation_ms) : rotation_ms_(rotation_m
                                 std::to_string(rotation_ms));
   }
   rng.fill(master_);
+}
+
+WriteTokens::WriteTokens(ByteView master_secret, TimeMs rotation_ms) : rotation_ms_(rotation_ms) {
+  if (rotation_ms <= 0) {
+    throw std::invalid_argument("WriteTokens: rotation_ms must be > 0; got " +
+                                std::to_string(rotation_ms));
+  }
+  if (master_secret.size() < 16) {
+    throw std::invalid_argument("WriteTokens: master secret must be at least 16 bytes; got " +
+                                std::to_string(master_secret.size()) +
+                                " (derive it from the node's secret key)");
+  }
+  master_ = tagged_hash("blockcloud/write-token-master/v1", master_secret).bytes;
 }
 
 WriteTokens::~WriteTokens() { OPENSSL_cleanse(master_.data(), master_.size()); }

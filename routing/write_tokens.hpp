@@ -6,9 +6,13 @@
 //   epoch = floor(now / rotation_ms)
 //   secret(epoch) = HMAC-SHA256(master, "blockcloud/write-token/v1" || epoch_be64)
 //
-// The 32-byte master is drawn once from the Rng given at construction (the
-// driver seeds that Rng from the CSPRNG in real nodes), so the secret
-// rotates every rotation_ms. A token is accepted in the epoch it was issued
+// The 32-byte master comes either from a secret the caller derives (best:
+// e.g. tagged_hash("blockcloud/write-token-master/v1", node secret key)),
+// or is drawn once from an Rng. The secret rotates every rotation_ms.
+// Caution with the Rng form: bc::Rng (xoshiro256**) is not cryptographic;
+// a peer that sees enough outputs of the same Rng (lookup ids, nonces) can
+// in principle recover its state, step it back and forge tokens. Give it an
+// Rng whose outputs are never sent, or use the secret form. A token is accepted in the epoch it was issued
 // and the next one: it lives at least rotation_ms and at most 2*rotation_ms.
 // Stateless per peer: memory is constant.
 #pragma once
@@ -28,6 +32,9 @@ class WriteTokens {
  public:
   // rotation_ms > 0 (throws std::invalid_argument otherwise).
   WriteTokens(Rng& rng, TimeMs rotation_ms);
+  // master_secret: any length >= 16 bytes (hashed to the 32-byte master);
+  // throws std::invalid_argument if shorter.
+  WriteTokens(ByteView master_secret, TimeMs rotation_ms);
   ~WriteTokens();
   WriteTokens(const WriteTokens&) = delete;
   WriteTokens& operator=(const WriteTokens&) = delete;

@@ -101,3 +101,15 @@ TEST_CASE("negative times and bad rotation periods") {
   CHECK_FALSE(tokens.check(a, view(t), 1000));
   CHECK_FALSE(tokens.check(a, view(t), -1001));
 }
+
+TEST_CASE("a token secret derived from a caller's secret works the same and is reproducible") {
+  const Bytes secret(32, 0x42);
+  WriteTokens a(secret, kRot), b(secret, kRot), c(Bytes(32, 0x43), kRot);
+  const Endpoint e = *Endpoint::parse("127.0.0.7:9000");
+  const WriteToken t = a.issue(e, T0);
+  CHECK(b.check(e, view(t), T0 + kRot));
+  CHECK_FALSE(b.check(e, view(t), T0 + 2 * kRot));
+  CHECK_FALSE(c.check(e, view(t), T0));
+  CHECK_THROWS_AS(WriteTokens(Bytes(15, 1), kRot), std::invalid_argument);
+  CHECK_THROWS_AS(WriteTokens(secret, 0), std::invalid_argument);
+}
