@@ -1,0 +1,34 @@
+// The state transition: one transaction, the start and the end of a block.
+// Each function checks everything before it writes, so a failed call leaves
+// the WorkingState as it was.
+#pragma once
+#include <vector>
+
+#include "ledger/error.hpp"
+#include "ledger/sig_cache.hpp"
+#include "ledger/state.hpp"
+#include "ledger/tx.hpp"
+
+namespace bc::ledger {
+
+// Consensus output: a reward (minted to a balance) or a slash (burned from bonded stake).
+struct Effect {
+  enum class Kind : std::uint8_t { kReward = 0, kSlash = 1 };
+  Kind kind = Kind::kReward;
+  Address account;
+  Amount amount = 0;
+  Hash256 reason;
+  friend bool operator==(const Effect&, const Effect&) = default;
+};
+
+// Applies a context-free-checked tx whose sender signature is verified.
+// Usage receipts (escrow claims) are verified here, through cache if given.
+// The fee is added to *fees (credited to the proposer by end_block).
+Status apply_tx(WorkingState& ws, const Tx& tx, std::uint64_t height, Amount* fees, SignatureCache* cache);
+// Releases the unbonding entries due at height.
+Status begin_block(WorkingState& ws, std::uint64_t height);
+Status apply_effect(WorkingState& ws, const Effect& e);
+// Credits fees and the block reward to the proposer.
+Status end_block(WorkingState& ws, const Address& proposer, Amount fees);
+
+}  // namespace bc::ledger

@@ -1,0 +1,206 @@
+#include "ledger/genesis.hpp"
+
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "layers/ids.hpp"
+
+namespace bc::ledger {
+
+namespace json = boost::json;
+
+namespace {
+
+// Reads a non-negative integer from a JSON number or decimal string.
+bool read_u64(const json::value& v, std::uint64_t* out) {
+  if (v.is_uint64()) return *out = v.as_uint64(), true;
+  if (v.is_int64()) {
+    if (v.as_int64() < 0) return false;
+    return *out = static_cast<std::uint64_t>(v.as_int64()), true;
+  }
+  if (v.is_string()) {
+    const auto& s = v.as_string();
+    if (s.empty() || s.size() > 20) return false;
+    unsigned __int128 acc = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      acc = acc * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (acc > UINT64_MAX) return false;
+    return *out = static_cast<std::uint64_t>(acc), true;
+  }
+  return false;
+}
+
+using R = Result<Genesis>;
+R bad(const std::string& what) { return R::error(fail(Error::kMalformed, "genesis: " + what)); }
+
+}  // namespace
+
+Result<Genesis> genesis_from_json(std::string_view text) {
+  json::error_code ec;
+  json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
+  if (ec) return bad("not valid JSON: " + ec.message());
+  if (!root.is_object()) return bad("top level must be an object");
+  const auto& o = root.as_object();
+  Genesis g;
+  if (auto* c = o.if_contains("chain_id")) {
+    if (!c->is_string() || c->as_string().empty() || c->as_string().size() > 64) return bad("chain_id must be a string of 1 to 64 bytes");
+    g.params.chain_id = std::string(c->as_string());
+  } else {
+    return bad("missing chain_id");
+  }
+  if (auto* t = o.if_contains("time_ms")) {
+    std::uint64_t v = 0;
+    if (!read_u64(*t, &v) || v > INT64_MAX) return bad("time_ms must be a non-negative integer");
+    g.time = static_cast<TimeMs>(v);
+  }
+  if (auto* p = o.if_contains("params")) {
+    if (!p->is_object()) return bad("params must be an object");
+    for (const auto& [k, v] : p->as_object()) {
+      std::string key(k);
+      if (key == "producers") {
+        if (!v.is_array()) return bad("params.producers must be an array of hex public keys");
+        for (const auto& item : v.as_array()) {
+          auto raw = item.is_string() ? from_hex(std::string(item.as_string())) : std::nullopt;
+          auto pk = raw ? parse_pubkey(*raw) : std::nullopt;
+          if (!pk) return bad("params.producers: each entry must be 64 hex digits of an x-only secp256k1 public key");
+          g.params.producers.push_back(*pk);
+        }
+        continue;
+      }
+      std::uint64_t n = 0;
+      if (!read_u64(v, &n)) return bad("params." + key + " must be a non-negative integer");
+      auto u32 = [&](std::uint32_t& f) {
+        if (n == 0 || n > UINT32_MAX) return false;
+        f = static_cast<std::uint32_t>(n);
+        return true;
+      };
+      bool ok = true;
+      if (key == "unbonding_delay") ok = n >= 1 && (g.params.unbonding_delay = n, true);
+      else if (key == "max_tx_bytes") ok = u32(g.params.max_tx_bytes);
+      else if (key == "max_receipts") ok = u32(g.params.max_receipts);
+      else if (key == "max_block_bytes") ok = u32(g.params.max_block_bytes);
+      else if (key == "max_block_txs") ok = u32(g.params.max_block_txs);
+      else if (key == "max_block_effects") ok = u32(g.params.max_block_effects);
+      else if (key == "min_fee") g.params.min_fee = n;
+      else if (key == "block_reward") g.params.block_reward = n;
+      else if (key == "block_interval_ms") ok = n >= 1 && n <= INT64_MAX && (g.params.block_interval_ms = static_cast<std::int64_t>(n), true);
+      else return bad("unknown parameter params." + key);
+      if (!ok) return bad("params." + key + " is out of range");
+    }
+  }
+  if (auto* a = o.if_contains("accounts")) {
+    if (!a->is_array()) return bad("accounts must be an array");
+    std::size_t i = 0;
+    for (const auto& item : a->as_array()) {
+      std::string where = "accounts[" + std::to_string(i++) + "]";
+      if (!item.is_object()) return bad(where + " must be an object");
+      const auto& ao = item.as_object();
+      GenesisAccount acc;
+      auto* addr = ao.if_contains("address");
+      auto parsed = addr && addr->is_string() ? id_from_text('a', std::string(addr->as_string())) : std::nullopt;
+      if (!parsed) return bad(where + ".address must be an account address in text form (a...)");
+      acc.address = *parsed;
+      if (auto* b = ao.if_contains("balance"); b && !read_u64(*b, &acc.balance)) return bad(where + ".balance must be a non-negative integer");
+      if (auto* b = ao.if_contains("bonded"); b && !read_u64(*b, &acc.bonded)) return bad(where + ".bonded must be a non-negative integer");
+      g.accounts.push_back(acc);
+    }
+  }
+  if (auto c = genesis_changes(g); !c.ok()) return R::error(c.status);
+  return R::of(std::move(g));
+}
+
+std::string genesis_to_json(const Genesis& g) {
+  json::object params;
+  params["unbonding_delay"] = g.params.unbonding_delay;
+  params["max_tx_bytes"] = g.params.max_tx_bytes;
+  params["max_receipts"] = g.params.max_receipts;
+  params["max_block_bytes"] = g.params.max_block_bytes;
+  params["max_block_txs"] = g.params.max_block_txs;
+  params["max_block_effects"] = g.params.max_block_effects;
+  params["min_fee"] = g.params.min_fee;
+  params["block_reward"] = g.params.block_reward;
+  params["block_interval_ms"] = g.params.block_interval_ms;
+  json::array producers;
+  for (const auto& p : g.params.producers) producers.emplace_back(to_hex(p.view()));
+  params["producers"] = std::move(producers);
+  json::array accounts;
+  for (const auto& a : g.accounts) {
+    json::object o;
+    o["address"] = address_text(a.address);
+    o["balance"] = std::to_string(a.balance);
+    o["bonded"] = std::to_string(a.bonded);
+    accounts.push_back(std::move(o));
+  }
+  json::object root;
+  root["chain_id"] = g.params.chain_id;
+  root["time_ms"] = g.time;
+  root["params"] = std::move(params);
+  root["accounts"] = std::move(accounts);
+  return json::serialize(root);
+}
+
+Result<Genesis> load_genesis_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return R::error(fail(Error::kStorage, "cannot read genesis file " + file.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto g = genesis_from_json(ss.str());
+  if (!g.ok()) g.status.message = file.string() + ": " + g.status.message;
+  return g;
+}
+
+Result<std::vector<Change>> genesis_changes(const Genesis& g) {
+  using RC = Result<std::vector<Change>>;
+  std::vector<Change> out;
+  std::set<Address> seen;
+  Supply supply;
+  for (const auto& a : g.accounts) {
+    if (!seen.insert(a.address).second)
+      return RC::error(fail(Error::kMalformed, "genesis: account " + address_text(a.address) + " is listed twice"));
+    if (!checked_add(supply.minted, a.balance, &supply.minted) || !checked_add(supply.minted, a.bonded, &supply.minted))
+      return RC::error(fail(Error::kOverflow, "genesis: total supply exceeds 2^64-1"));
+    Account acc{a.balance, 0, a.bonded};
+    out.push_back(Change{Kind::kAccount, a.address, acc, encode_account(acc)});
+  }
+  out.push_back(Change{Kind::kSupply, Hash256{}, supply, encode_supply(supply)});
+  out.push_back(Change{Kind::kParams, Hash256{}, g.params, encode_params(g.params)});
+  return RC::of(std::move(out));
+}
+
+Block genesis_block(const Genesis& g, const Hash256& state_root) {
+  Block b;
+  b.header.chain_id = g.params.chain_id;
+  b.header.height = 0;
+  b.header.time = g.time;
+  b.header.state_root = state_root;
+  return b;
+}
+
+KeyPair test_key(std::uint64_t seed, std::uint64_t index) {
+  for (std::uint64_t attempt = 0;; ++attempt) {
+    Bytes buf;
+    append_be64(buf, seed);
+    append_be64(buf, index);
+    append_be64(buf, attempt);
+    Hash256 secret = tagged_hash("blockcloud/test-key/v1", buf);
+    if (auto kp = KeyPair::from_secret(secret.view())) return *kp;
+  }
+}
+
+TestGenesis make_test_genesis(std::size_t accounts, Amount balance, std::uint64_t seed, std::string chain_id) {
+  TestGenesis t;
+  t.genesis.params.chain_id = std::move(chain_id);
+  for (std::size_t i = 0; i < accounts; ++i) {
+    KeyPair k = test_key(seed, i);
+    t.genesis.accounts.push_back(GenesisAccount{address_of(k.public_key()), balance, 0});
+    t.keys.push_back(k);
+  }
+  return t;
+}
+
+}  // namespace bc::ledger

@@ -1,0 +1,131 @@
+// The ledger: committed state over a LevelDB store, block validation and
+// commit, block building, queries and proofs. Sans-I/O apart from its own
+// store: no sockets, no clock (time comes in with each call), no global RNG.
+//
+// Block validation, in layers:
+//   1. decode (bounded) and context-free header checks;
+//   2. tx bodies decoded and context-free checked in parallel;
+//   3. signatures verified in parallel on all cores (skipping IDs in the
+//      SignatureCache), while this thread applies the txs to a copy-on-write
+//      overlay and computes the tx, effects and state roots;
+//   4. any failure, or a root that differs from the header: rejected, no
+//      state change; otherwise one synced WriteBatch commits everything.
+//
+// Sync-friendly: block_at()/block_by_hash() serve blocks, apply_block()
+// takes a received block, head() says where we are. For a BFT committee the
+// same steps are split: build_block() (propose), validate_block()
+// (prevote on a valid proposal), commit() (after precommits).
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "ledger/block.hpp"
+#include "ledger/error.hpp"
+#include "ledger/genesis.hpp"
+#include "ledger/sig_cache.hpp"
+#include "ledger/smt.hpp"
+#include "ledger/state.hpp"
+#include "ledger/store.hpp"
+#include "ledger/workers.hpp"
+
+namespace bc::ledger {
+
+// Decides whether a block's consensus effects (rewards, slashes) follow the
+// consensus rules. Default (no rule installed): a block carries none.
+using EffectsRule = std::function<Status(const BlockHeader&, const std::vector<Effect>&, const WorkingState&)>;
+
+struct LedgerOptions {
+  std::filesystem::path dir;
+  Genesis genesis;                    // must match the stored chain, if any
+  std::size_t verify_threads = 0;     // 0: hardware_concurrency
+  std::size_t sig_cache_entries = 1 << 18;
+  bool sync = true;                   // fsync each block's batch
+  leveldb::Env* env = nullptr;        // in-memory Env for fuzzing
+  EffectsRule effects_rule;
+};
+
+struct Head {
+  std::uint64_t height = 0;
+  Hash256 hash;
+  Hash256 state_root;
+  TimeMs time = 0;
+};
+
+// A block that passed validation against the current head, not yet committed.
+struct PreparedBlock {
+  Block block;  // header, effects, signature (txs are not kept)
+  Hash256 hash;
+  Bytes bytes;
+  std::vector<Change> changes;
+  std::size_t tx_count = 0;
+  std::vector<std::optional<Hash256>> tree_undo;  // set when the tree already holds `changes`
+};
+
+struct AccountProof {
+  std::optional<Account> account;  // nullopt: proof of absence
+  SmtProof proof;
+  Hash256 state_root;
+  std::uint64_t height = 0;
+};
+// Light-client check of one account against a state root from a header.
+bool verify_account_proof(const Hash256& state_root, const Address& addr, const std::optional<Account>& account, const SmtProof& proof);
+
+class Ledger {
+ public:
+  // Creates the genesis on an empty directory; otherwise loads the state,
+  // recomputes its root and refuses to start (kCorrupt / kGenesisMismatch,
+  // with what to do) if it disagrees with the stored head.
+  static Result<std::unique_ptr<Ledger>> open(LedgerOptions options);
+  ~Ledger();
+
+  const ChainParams& params() const { return state_.params(); }
+  const Head& head() const { return head_; }
+  const State& state() const { return state_; }
+  std::optional<Account> account(const Address& a) const;
+  AccountProof prove_account(const Address& a);
+  SignatureCache& sig_cache() { return *cache_; }
+  const Hash256& genesis_hash() const { return genesis_hash_; }
+
+  // Received block: validate and commit. No state change on error.
+  Status apply_block(ByteView bytes);
+  Status apply_block(const Block& block) { return apply_block(encode_block(block)); }
+  // Validation only (leaves no trace but signature-cache entries).
+  Result<PreparedBlock> validate_block(ByteView bytes);
+  // Commits a block validated against the current head.
+  Status commit(PreparedBlock&& prepared);
+
+  // Proposer side: applies candidates in order on top of the head, drops
+  // those that fail (reported in `dropped`), stops at the block limits, and
+  // returns a signed block (not committed: pass it to apply_block).
+  struct Built {
+    Block block;
+    Bytes bytes;
+    std::vector<std::pair<Hash256, Status>> dropped;
+  };
+  Built build_block(const std::vector<const Tx*>& candidates, TimeMs time, const KeyPair& proposer, std::vector<Effect> effects = {});
+
+  // Mempool admission helper: context-free checks and signature (cached).
+  Status check_tx_stateless(const Tx& tx);
+
+  std::optional<Bytes> block_at(std::uint64_t height) const;
+  std::optional<Bytes> block_by_hash(const Hash256& hash) const;
+
+ private:
+  Ledger() = default;
+  Result<PreparedBlock> validate(ByteView bytes, bool keep_tree);
+  Status commit_changes(PreparedBlock&& p, bool tree_applied);
+  Status check_header(const BlockHeader& h, const Signature& sig, bool* sig_ok_out);
+
+  LedgerOptions options_;
+  std::unique_ptr<Store> store_;
+  State state_;
+  Head head_;
+  Hash256 genesis_hash_;
+  std::unique_ptr<SignatureCache> cache_;
+  std::unique_ptr<WorkerPool> pool_;
+};
+
+}  // namespace bc::ledger

@@ -1,0 +1,23 @@
+#include "ledger/producer.hpp"
+
+namespace bc::ledger {
+
+SingleProducer::SingleProducer(KeyPair key, TimeMs interval_ms, TimeMs start)
+    : key_(std::move(key)), interval_(interval_ms > 0 ? interval_ms : 1), next_(start) {}
+
+std::optional<Ledger::Built> SingleProducer::on_tick(Ledger& ledger, const Mempool& mempool, TimeMs now) {
+  if (now < next_) return std::nullopt;
+  const ChainParams& p = ledger.params();
+  auto candidates = mempool.select(ledger.state(), p.max_block_txs, p.max_block_bytes - 4096);
+  auto built = ledger.build_block(candidates, now, key_);
+  // Whatever happens to this block, do not retry before the next slot.
+  next_ = now + interval_;
+  return built;
+}
+
+void SingleProducer::on_committed(const BlockHeader& header, TimeMs now) {
+  // Keep one interval between blocks, measured from the last committed one.
+  if (header.proposer == key_.public_key()) next_ = std::max(next_, header.time + interval_);
+}
+
+}  // namespace bc::ledger

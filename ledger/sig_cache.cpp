@@ -1,0 +1,28 @@
+#include "ledger/sig_cache.hpp"
+
+namespace bc::ledger {
+
+bool SignatureCache::contains(const Hash256& id) const {
+  std::lock_guard lock(mu_);
+  bool hit = set_.count(id) != 0;
+  if (hit) ++hits_;
+  return hit;
+}
+
+void SignatureCache::insert(const Hash256& id) {
+  if (capacity_ == 0) return;
+  std::lock_guard lock(mu_);
+  if (!set_.insert(id).second) return;
+  order_.push_back(id);
+  while (order_.size() > capacity_) {
+    set_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+std::size_t SignatureCache::size() const {
+  std::lock_guard lock(mu_);
+  return set_.size();
+}
+
+}  // namespace bc::ledger

@@ -1,0 +1,341 @@
+#include "ledger/state.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "layers/crypto.hpp"
+
+namespace bc::ledger {
+
+namespace {
+
+void put32(Bytes& out, const std::array<std::uint8_t, 32>& b) { out.insert(out.end(), b.begin(), b.end()); }
+
+// Sequential reader over a fixed encoding; any short read fails the whole decode.
+struct Reader {
+  ByteView b;
+  std::size_t pos = 0;
+  bool ok = true;
+  std::uint64_t u64() {
+    if (pos + 8 > b.size()) return ok = false, 0;
+    std::uint64_t v = be64_load(b.data() + pos);
+    pos += 8;
+    return v;
+  }
+  std::uint8_t u8() {
+    if (pos + 1 > b.size()) return ok = false, 0;
+    return b[pos++];
+  }
+  void fixed32(std::array<std::uint8_t, 32>& out) {
+    if (pos + 32 > b.size()) {
+      ok = false;
+      return;
+    }
+    std::memcpy(out.data(), b.data() + pos, 32);
+    pos += 32;
+  }
+  std::string str(std::size_t n) {
+    if (pos + n > b.size()) return ok = false, std::string();
+    std::string s(reinterpret_cast<const char*>(b.data() + pos), n);
+    pos += n;
+    return s;
+  }
+  bool done() const { return ok && pos == b.size(); }
+};
+
+bool expect_kind(Reader& r, Kind k) { return r.u8() == static_cast<std::uint8_t>(k) && r.ok; }
+
+}  // namespace
+
+Hash256 state_key(Kind kind, const Hash256& id) {
+  std::uint8_t buf[33];
+  buf[0] = static_cast<std::uint8_t>(kind);
+  std::memcpy(buf + 1, id.data(), 32);
+  return tagged_hash("blockcloud/state-key/v1", ByteView(buf, sizeof(buf)));
+}
+
+Hash256 state_value_hash(ByteView encoding) { return tagged_hash("blockcloud/state-value/v1", encoding); }
+
+Bytes encode_account(const Account& a) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kAccount)};
+  out.reserve(25);
+  append_be64(out, a.balance);
+  append_be64(out, a.nonce);
+  append_be64(out, a.bonded);
+  return out;
+}
+std::optional<Account> decode_account(ByteView b) {
+  Reader r{b};
+  if (!expect_kind(r, Kind::kAccount)) return std::nullopt;
+  Account a;
+  a.balance = r.u64();
+  a.nonce = r.u64();
+  a.bonded = r.u64();
+  return r.done() ? std::optional(a) : std::nullopt;
+}
+
+Bytes encode_escrow(const Escrow& e) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kEscrow)};
+  put32(out, e.client.bytes);
+  put32(out, e.client_key.bytes);
+  put32(out, e.provider.bytes);
+  append_be64(out, e.deposited);
+  append_be64(out, e.claimed);
+  append_be64(out, e.expires_at);
+  return out;
+}
+std::optional<Escrow> decode_escrow(ByteView b) {
+  Reader r{b};
+  if (!expect_kind(r, Kind::kEscrow)) return std::nullopt;
+  Escrow e;
+  r.fixed32(e.client.bytes);
+  r.fixed32(e.client_key.bytes);
+  r.fixed32(e.provider.bytes);
+  e.deposited = r.u64();
+  e.claimed = r.u64();
+  e.expires_at = r.u64();
+  if (!r.done() || e.claimed > e.deposited) return std::nullopt;
+  return e;
+}
+
+Bytes encode_service(const Service& s) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kService)};
+  put32(out, s.owner.bytes);
+  append_be64(out, s.registered_at);
+  out.push_back(static_cast<std::uint8_t>(s.name.size()));
+  out.insert(out.end(), s.name.begin(), s.name.end());
+  return out;
+}
+std::optional<Service> decode_service(ByteView b) {
+  Reader r{b};
+  if (!expect_kind(r, Kind::kService)) return std::nullopt;
+  Service s;
+  r.fixed32(s.owner.bytes);
+  s.registered_at = r.u64();
+  s.name = r.str(r.u8());
+  return r.done() ? std::optional(s) : std::nullopt;
+}
+
+Bytes encode_unbonding(const Unbonding& u) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kUnbonding)};
+  put32(out, u.owner.bytes);
+  append_be64(out, u.amount);
+  append_be64(out, u.release_height);
+  return out;
+}
+std::optional<Unbonding> decode_unbonding(ByteView b) {
+  Reader r{b};
+  if (!expect_kind(r, Kind::kUnbonding)) return std::nullopt;
+  Unbonding u;
+  r.fixed32(u.owner.bytes);
+  u.amount = r.u64();
+  u.release_height = r.u64();
+  return r.done() ? std::optional(u) : std::nullopt;
+}
+
+Bytes encode_supply(const Supply& s) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kSupply)};
+  append_be64(out, s.minted);
+  append_be64(out, s.burned);
+  return out;
+}
+std::optional<Supply> decode_supply(ByteView b) {
+  Reader r{b};
+  if (!expect_kind(r, Kind::kSupply)) return std::nullopt;
+  Supply s;
+  s.minted = r.u64();
+  s.burned = r.u64();
+  return r.done() ? std::optional(s) : std::nullopt;
+}
+
+Bytes encode_params(const ChainParams& p) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kParams)};
+  out.push_back(static_cast<std::uint8_t>(p.chain_id.size()));
+  out.insert(out.end(), p.chain_id.begin(), p.chain_id.end());
+  append_be64(out, p.unbonding_delay);
+  append_be64(out, p.max_tx_bytes);
+  append_be64(out, p.max_receipts);
+  append_be64(out, p.max_block_bytes);
+  append_be64(out, p.max_block_txs);
+  append_be64(out, p.max_block_effects);
+  append_be64(out, p.min_fee);
+  append_be64(out, p.block_reward);
+  append_be64(out, static_cast<std::uint64_t>(p.block_interval_ms));
+  append_be64(out, p.producers.size());
+  for (const auto& k : p.producers) put32(out, k.bytes);
+  return out;
+}
+std::optional<ChainParams> decode_params(ByteView b) {
+  Reader r{b};
+  if (!expect_kind(r, Kind::kParams)) return std::nullopt;
+  ChainParams p;
+  p.chain_id = r.str(r.u8());
+  p.unbonding_delay = r.u64();
+  p.max_tx_bytes = static_cast<std::uint32_t>(r.u64());
+  p.max_receipts = static_cast<std::uint32_t>(r.u64());
+  p.max_block_bytes = static_cast<std::uint32_t>(r.u64());
+  p.max_block_txs = static_cast<std::uint32_t>(r.u64());
+  p.max_block_effects = static_cast<std::uint32_t>(r.u64());
+  p.min_fee = r.u64();
+  p.block_reward = r.u64();
+  p.block_interval_ms = static_cast<std::int64_t>(r.u64());
+  std::uint64_t n = r.u64();
+  if (!r.ok || n > 1024) return std::nullopt;
+  p.producers.resize(n);
+  for (auto& k : p.producers) r.fixed32(k.bytes);
+  return r.done() ? std::optional(p) : std::nullopt;
+}
+
+Bytes encode_entry(const EntryValue& v) {
+  return std::visit(
+      [](const auto& x) -> Bytes {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>) return {};
+        else if constexpr (std::is_same_v<T, Account>) return encode_account(x);
+        else if constexpr (std::is_same_v<T, Escrow>) return encode_escrow(x);
+        else if constexpr (std::is_same_v<T, Service>) return encode_service(x);
+        else if constexpr (std::is_same_v<T, Unbonding>) return encode_unbonding(x);
+        else if constexpr (std::is_same_v<T, Supply>) return encode_supply(x);
+        else return encode_params(x);
+      },
+      v);
+}
+
+// ---- State -------------------------------------------------------------------
+
+const Account* State::account(const Address& a) const {
+  auto it = accounts_.find(a);
+  return it == accounts_.end() ? nullptr : &it->second;
+}
+const Escrow* State::escrow(const Hash256& id) const {
+  auto it = escrows_.find(id);
+  return it == escrows_.end() ? nullptr : &it->second;
+}
+const Service* State::service(const Hash256& id) const {
+  auto it = services_.find(id);
+  return it == services_.end() ? nullptr : &it->second;
+}
+const Unbonding* State::unbonding(const Hash256& id) const {
+  auto it = unbondings_.find(id);
+  return it == unbondings_.end() ? nullptr : &it->second;
+}
+
+std::vector<Hash256> State::unbondings_due(std::uint64_t height) const {
+  std::vector<Hash256> out;
+  for (const auto& [h, id] : unbond_queue_) {
+    if (h > height) break;
+    out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<std::optional<Hash256>> State::apply_to_tree(const std::vector<Change>& changes) {
+  std::vector<std::optional<Hash256>> old;
+  old.reserve(changes.size());
+  for (const auto& c : changes) {
+    Hash256 key = state_key(c.kind, c.id);
+    old.push_back(tree_.get(key));
+    if (c.encoding.empty()) tree_.update(key, std::nullopt);
+    else tree_.update(key, state_value_hash(c.encoding));
+  }
+  return old;
+}
+
+void State::revert_tree(const std::vector<Change>& changes, const std::vector<std::optional<Hash256>>& old) {
+  for (std::size_t i = changes.size(); i-- > 0;) tree_.update(state_key(changes[i].kind, changes[i].id), old[i]);
+}
+
+void State::apply_to_maps(const std::vector<Change>& changes) {
+  for (const auto& c : changes) {
+    const bool del = std::holds_alternative<std::monostate>(c.value);
+    switch (c.kind) {
+      case Kind::kAccount:
+        if (del) accounts_.erase(c.id);
+        else accounts_[c.id] = std::get<Account>(c.value);
+        break;
+      case Kind::kEscrow:
+        if (del) escrows_.erase(c.id);
+        else escrows_[c.id] = std::get<Escrow>(c.value);
+        break;
+      case Kind::kService:
+        if (del) services_.erase(c.id);
+        else services_[c.id] = std::get<Service>(c.value);
+        break;
+      case Kind::kUnbonding: {
+        auto it = unbondings_.find(c.id);
+        if (it != unbondings_.end()) {
+          unbond_queue_.erase({it->second.release_height, c.id});
+          unbondings_.erase(it);
+        }
+        if (!del) {
+          const auto& u = std::get<Unbonding>(c.value);
+          unbondings_[c.id] = u;
+          unbond_queue_.insert({u.release_height, c.id});
+        }
+        break;
+      }
+      case Kind::kSupply:
+        if (!del) supply_ = std::get<Supply>(c.value);
+        break;
+      case Kind::kParams:
+        if (!del) params_ = std::get<ChainParams>(c.value);
+        break;
+    }
+  }
+}
+
+std::vector<std::optional<Hash256>> State::apply(const std::vector<Change>& changes) {
+  auto old = apply_to_tree(changes);
+  apply_to_maps(changes);
+  return old;
+}
+
+// ---- WorkingState ------------------------------------------------------------
+
+namespace {
+
+template <typename T, typename Map>
+std::optional<T> lookup(const Map& overlay, const T* base, const Hash256& id) {
+  auto it = overlay.find(id);
+  if (it != overlay.end()) return it->second;
+  return base ? std::optional<T>(*base) : std::nullopt;
+}
+
+// Sorted by id so the change list (and thus the store batch) is canonical.
+template <typename T, typename Map>
+void collect(const Map& overlay, Kind kind, std::vector<Change>& out) {
+  std::vector<std::pair<Hash256, const std::optional<T>*>> items;
+  items.reserve(overlay.size());
+  for (const auto& [id, v] : overlay) items.emplace_back(id, &v);
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [id, v] : items) {
+    Change c{kind, id, {}, {}};
+    if (*v) {
+      c.value = **v;
+      c.encoding = encode_entry(c.value);
+    }
+    out.push_back(std::move(c));
+  }
+}
+
+}  // namespace
+
+std::optional<Account> WorkingState::account(const Address& a) const { return lookup<Account>(accounts_, base_.account(a), a); }
+std::optional<Escrow> WorkingState::escrow(const Hash256& id) const { return lookup<Escrow>(escrows_, base_.escrow(id), id); }
+std::optional<Service> WorkingState::service(const Hash256& id) const { return lookup<Service>(services_, base_.service(id), id); }
+std::optional<Unbonding> WorkingState::unbonding(const Hash256& id) const {
+  return lookup<Unbonding>(unbondings_, base_.unbonding(id), id);
+}
+
+std::vector<Change> WorkingState::changes() const {
+  std::vector<Change> out;
+  out.reserve(accounts_.size() + escrows_.size() + services_.size() + unbondings_.size() + 1);
+  collect<Account>(accounts_, Kind::kAccount, out);
+  collect<Escrow>(escrows_, Kind::kEscrow, out);
+  collect<Service>(services_, Kind::kService, out);
+  collect<Unbonding>(unbondings_, Kind::kUnbonding, out);
+  if (!(supply_ == base_.supply())) out.push_back(Change{Kind::kSupply, Hash256{}, supply_, encode_supply(supply_)});
+  return out;
+}
+
+}  // namespace bc::ledger

@@ -1,0 +1,129 @@
+// Ledger state: the committed entries, their byte encodings and SMT keys, and
+// the working overlay that a block is applied to before it is committed.
+//
+// Every entry lives in one sparse Merkle tree under
+//   key = tagged_hash("blockcloud/state-key/v1", kind || id)
+//   value_hash = tagged_hash("blockcloud/state-value/v1", encoding)
+// with kinds 'a' account (id = address), 'e' escrow, 's' service,
+// 'u' unbonding, 'g' supply and 'p' chain parameters (id = zero).
+#pragma once
+#include <functional>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "layers/bytes.hpp"
+#include "ledger/smt.hpp"
+#include "ledger/types.hpp"
+
+namespace bc::ledger {
+
+enum class Kind : std::uint8_t { kAccount = 'a', kEscrow = 'e', kService = 's', kUnbonding = 'u', kSupply = 'g', kParams = 'p' };
+
+Hash256 state_key(Kind kind, const Hash256& id);
+Hash256 state_value_hash(ByteView encoding);
+
+Bytes encode_account(const Account& a);
+Bytes encode_escrow(const Escrow& e);
+Bytes encode_service(const Service& s);
+Bytes encode_unbonding(const Unbonding& u);
+Bytes encode_supply(const Supply& s);
+Bytes encode_params(const ChainParams& p);
+std::optional<Account> decode_account(ByteView b);
+std::optional<Escrow> decode_escrow(ByteView b);
+std::optional<Service> decode_service(ByteView b);
+std::optional<Unbonding> decode_unbonding(ByteView b);
+std::optional<Supply> decode_supply(ByteView b);
+std::optional<ChainParams> decode_params(ByteView b);
+
+using EntryValue = std::variant<std::monostate, Account, Escrow, Service, Unbonding, Supply, ChainParams>;
+Bytes encode_entry(const EntryValue& v);  // empty for monostate
+
+// One entry written (or deleted: value is monostate) by a block.
+struct Change {
+  Kind kind;
+  Hash256 id;
+  EntryValue value;
+  Bytes encoding;  // empty when deleted
+};
+
+using HashMapAddr = std::unordered_map<Hash256, Account, Hash256Hasher>;
+
+// The committed state, all in memory (rebuilt from the store on open).
+class State {
+ public:
+  const Account* account(const Address& a) const;
+  const Escrow* escrow(const Hash256& id) const;
+  const Service* service(const Hash256& id) const;
+  const Unbonding* unbonding(const Hash256& id) const;
+  const Supply& supply() const { return supply_; }
+  const ChainParams& params() const { return params_; }
+
+  const std::unordered_map<Hash256, Account, Hash256Hasher>& accounts() const { return accounts_; }
+  const std::unordered_map<Hash256, Escrow, Hash256Hasher>& escrows() const { return escrows_; }
+  const std::unordered_map<Hash256, Service, Hash256Hasher>& services() const { return services_; }
+  const std::unordered_map<Hash256, Unbonding, Hash256Hasher>& unbondings() const { return unbondings_; }
+  // Unbonding IDs with release_height <= height, in (height, id) order.
+  std::vector<Hash256> unbondings_due(std::uint64_t height) const;
+
+  // Applies changes to the maps and the tree. Returns the previous value
+  // hash of each changed key (for revert()).
+  std::vector<std::optional<Hash256>> apply(const std::vector<Change>& changes);
+  // Only the tree: used to compute a candidate root and undo it.
+  std::vector<std::optional<Hash256>> apply_to_tree(const std::vector<Change>& changes);
+  void revert_tree(const std::vector<Change>& changes, const std::vector<std::optional<Hash256>>& old);
+  // Maps only (tree already updated by apply_to_tree).
+  void apply_to_maps(const std::vector<Change>& changes);
+
+  Hash256 root() { return tree_.root(); }
+  SparseMerkleTree& tree() { return tree_; }
+
+ private:
+  std::unordered_map<Hash256, Account, Hash256Hasher> accounts_;
+  std::unordered_map<Hash256, Escrow, Hash256Hasher> escrows_;
+  std::unordered_map<Hash256, Service, Hash256Hasher> services_;
+  std::unordered_map<Hash256, Unbonding, Hash256Hasher> unbondings_;
+  std::set<std::pair<std::uint64_t, Hash256>> unbond_queue_;
+  Supply supply_;
+  ChainParams params_;
+  SparseMerkleTree tree_;
+};
+
+// Copy-on-write view of a State for applying one block (or one candidate tx
+// while building a block). Nothing touches the State until commit.
+class WorkingState {
+ public:
+  explicit WorkingState(const State& base) : base_(base), supply_(base.supply()) {}
+
+  const ChainParams& params() const { return base_.params(); }
+  std::optional<Account> account(const Address& a) const;
+  std::optional<Escrow> escrow(const Hash256& id) const;
+  std::optional<Service> service(const Hash256& id) const;
+  std::optional<Unbonding> unbonding(const Hash256& id) const;
+  const Supply& supply() const { return supply_; }
+
+  void put_account(const Address& a, const Account& v) { accounts_[a] = v; }
+  void put_escrow(const Hash256& id, const Escrow& v) { escrows_[id] = v; }
+  void delete_escrow(const Hash256& id) { escrows_[id] = std::nullopt; }
+  void put_service(const Hash256& id, const Service& v) { services_[id] = v; }
+  void put_unbonding(const Hash256& id, const Unbonding& v) { unbondings_[id] = v; }
+  void delete_unbonding(const Hash256& id) { unbondings_[id] = std::nullopt; }
+  void set_supply(const Supply& s) { supply_ = s; }
+
+  const State& base() const { return base_; }
+  // Every entry that differs from the base, in a canonical order.
+  std::vector<Change> changes() const;
+
+
+ private:
+  const State& base_;
+  std::unordered_map<Hash256, std::optional<Account>, Hash256Hasher> accounts_;
+  std::unordered_map<Hash256, std::optional<Escrow>, Hash256Hasher> escrows_;
+  std::unordered_map<Hash256, std::optional<Service>, Hash256Hasher> services_;
+  std::unordered_map<Hash256, std::optional<Unbonding>, Hash256Hasher> unbondings_;
+  Supply supply_;
+};
+
+}  // namespace bc::ledger

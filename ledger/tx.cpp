@@ -1,0 +1,331 @@
+#include "ledger/tx.hpp"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+
+#include "layers/ids.hpp"
+#include "layers/wire/decode.hpp"
+#include "ledger/wire/ledger.capnp.h"
+
+namespace bc::ledger {
+
+namespace {
+
+kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+
+template <std::size_t N>
+bool copy_fixed(capnp::Data::Reader in, std::array<std::uint8_t, N>& out) {
+  if (in.size() != N) return false;
+  std::memcpy(out.data(), in.begin(), N);
+  return true;
+}
+
+void write_body(const TxBody& b, wire::TxBody::Builder out) {
+  out.setChainId(b.chain_id);
+  out.setSender(ptr(b.sender.view()));
+  out.setNonce(b.nonce);
+  out.setFee(b.fee);
+  std::visit(
+      [&](const auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, Transfer>) {
+          auto t = out.initTransfer();
+          t.setTo(ptr(p.to.view()));
+          t.setAmount(p.amount);
+        } else if constexpr (std::is_same_v<T, Bond>) {
+          out.initBond().setAmount(p.amount);
+        } else if constexpr (std::is_same_v<T, Unbond>) {
+          out.initUnbond().setAmount(p.amount);
+        } else if constexpr (std::is_same_v<T, RegisterService>) {
+          out.initRegisterService().setName(p.name);
+        } else if constexpr (std::is_same_v<T, EscrowOpen>) {
+          auto e = out.initEscrowOpen();
+          e.setProvider(ptr(p.provider.view()));
+          e.setAmount(p.amount);
+          e.setExpiresAt(p.expires_at);
+        } else if constexpr (std::is_same_v<T, EscrowTopUp>) {
+          auto e = out.initEscrowTopUp();
+          e.setEscrowId(ptr(p.escrow_id.view()));
+          e.setAmount(p.amount);
+          e.setExpiresAt(p.expires_at);
+        } else if constexpr (std::is_same_v<T, EscrowClaim>) {
+          auto e = out.initEscrowClaim();
+          e.setEscrowId(ptr(p.escrow_id.view()));
+          auto list = e.initReceipts(static_cast<unsigned>(p.receipts.size()));
+          for (unsigned i = 0; i < p.receipts.size(); ++i) {
+            list[i].setEscrowId(ptr(p.receipts[i].escrow_id.view()));
+            list[i].setCumulativeAmount(p.receipts[i].cumulative);
+            list[i].setSignature(ptr(p.receipts[i].signature.view()));
+          }
+        } else if constexpr (std::is_same_v<T, EscrowClose>) {
+          out.initEscrowClose().setEscrowId(ptr(p.escrow_id.view()));
+        }
+      },
+      b.payload);
+}
+
+// Reads a body; returns an error status for wrong sizes. kj::Exception may
+// escape for malformed pointers and is caught by the caller.
+Status read_body(wire::TxBody::Reader in, const ChainParams& params, TxBody& b) {
+  auto chain = in.getChainId();
+  if (chain.size() > 64) return fail(Error::kOversized, "chain id longer than 64 bytes");
+  b.chain_id.assign(chain.cStr(), chain.size());
+  if (!copy_fixed(in.getSender(), b.sender.bytes)) return fail(Error::kMalformed, "sender public key must be 32 bytes");
+  b.nonce = in.getNonce();
+  b.fee = in.getFee();
+  auto hash32 = [](capnp::Data::Reader d, Hash256& out) { return copy_fixed(d, out.bytes); };
+  switch (in.which()) {
+    case wire::TxBody::TRANSFER: {
+      Transfer t;
+      auto r = in.getTransfer();
+      if (!hash32(r.getTo(), t.to)) return fail(Error::kMalformed, "transfer recipient must be a 32-byte address");
+      t.amount = r.getAmount();
+      b.payload = t;
+      break;
+    }
+    case wire::TxBody::BOND: b.payload = Bond{in.getBond().getAmount()}; break;
+    case wire::TxBody::UNBOND: b.payload = Unbond{in.getUnbond().getAmount()}; break;
+    case wire::TxBody::REGISTER_SERVICE: {
+      auto name = in.getRegisterService().getName();
+      if (name.size() > kMaxServiceName) return fail(Error::kBadServiceName, "service name longer than 64 bytes");
+      b.payload = RegisterService{std::string(name.cStr(), name.size())};
+      break;
+    }
+    case wire::TxBody::ESCROW_OPEN: {
+      auto r = in.getEscrowOpen();
+      EscrowOpen e;
+      if (!hash32(r.getProvider(), e.provider)) return fail(Error::kMalformed, "escrow provider must be a 32-byte address");
+      e.amount = r.getAmount();
+      e.expires_at = r.getExpiresAt();
+      b.payload = e;
+      break;
+    }
+    case wire::TxBody::ESCROW_TOP_UP: {
+      auto r = in.getEscrowTopUp();
+      EscrowTopUp e;
+      if (!hash32(r.getEscrowId(), e.escrow_id)) return fail(Error::kMalformed, "escrow id must be 32 bytes");
+      e.amount = r.getAmount();
+      e.expires_at = r.getExpiresAt();
+      b.payload = e;
+      break;
+    }
+    case wire::TxBody::ESCROW_CLAIM: {
+      auto r = in.getEscrowClaim();
+      EscrowClaim e;
+      if (!hash32(r.getEscrowId(), e.escrow_id)) return fail(Error::kMalformed, "escrow id must be 32 bytes");
+      auto list = r.getReceipts();
+      if (list.size() > params.max_receipts)
+        return fail(Error::kOversized, std::to_string(list.size()) + " receipts, at most " + std::to_string(params.max_receipts));
+      e.receipts.reserve(list.size());
+      for (auto rr : list) {
+        UsageReceipt u;
+        if (!hash32(rr.getEscrowId(), u.escrow_id)) return fail(Error::kMalformed, "receipt escrow id must be 32 bytes");
+        u.cumulative = rr.getCumulativeAmount();
+        if (!copy_fixed(rr.getSignature(), u.signature.bytes)) return fail(Error::kMalformed, "receipt signature must be 64 bytes");
+        e.receipts.push_back(u);
+      }
+      b.payload = std::move(e);
+      break;
+    }
+    case wire::TxBody::ESCROW_CLOSE: {
+      EscrowClose e;
+      if (!hash32(in.getEscrowClose().getEscrowId(), e.escrow_id)) return fail(Error::kMalformed, "escrow id must be 32 bytes");
+      b.payload = e;
+      break;
+    }
+    default: return fail(Error::kMalformed, "unknown transaction kind (newer software?)");
+  }
+  return {};
+}
+
+std::uint64_t traversal_for(std::size_t bytes) { return bytes / 8 * 2 + 64; }
+
+}  // namespace
+
+const char* payload_name(const TxPayload& p) {
+  static const char* names[] = {"transfer", "bond", "unbond", "register_service", "escrow_open", "escrow_top_up", "escrow_claim", "escrow_close"};
+  return names[p.index()];
+}
+
+Hash256 tx_id_of(const Hash256& digest, const Signature& sig) {
+  std::uint8_t buf[96];
+  std::memcpy(buf, digest.data(), 32);
+  std::memcpy(buf + 32, sig.bytes.data(), 64);
+  return tagged_hash("blockcloud/tx-id/v1", ByteView(buf, sizeof(buf)));
+}
+
+Hash256 service_id_of(const XOnlyPubKey& owner, std::string_view name) {
+  Bytes buf(owner.bytes.begin(), owner.bytes.end());
+  buf.insert(buf.end(), name.begin(), name.end());
+  return tagged_hash("blockcloud/service-id/v1", buf);
+}
+
+Hash256 escrow_id_of(const Address& client, std::uint64_t nonce) {
+  std::uint8_t buf[40];
+  std::memcpy(buf, client.data(), 32);
+  be64_store(buf + 32, nonce);
+  return tagged_hash("blockcloud/escrow-id/v1", ByteView(buf, sizeof(buf)));
+}
+
+Hash256 receipt_digest(std::string_view chain_id, const Hash256& escrow_id, Amount cumulative) {
+  Bytes buf;
+  buf.push_back(static_cast<std::uint8_t>(chain_id.size()));
+  buf.insert(buf.end(), chain_id.begin(), chain_id.end());
+  buf.insert(buf.end(), escrow_id.bytes.begin(), escrow_id.bytes.end());
+  append_be64(buf, cumulative);
+  return tagged_hash("blockcloud/usage-receipt/v1", buf);
+}
+
+UsageReceipt sign_receipt(const KeyPair& client, std::string_view chain_id, const Hash256& escrow_id, Amount cumulative) {
+  return UsageReceipt{escrow_id, cumulative, client.sign(receipt_digest(chain_id, escrow_id, cumulative))};
+}
+
+Amount tx_spend(const TxBody& body) {
+  if (auto* t = std::get_if<Transfer>(&body.payload)) return t->amount;
+  if (auto* b = std::get_if<Bond>(&body.payload)) return b->amount;
+  if (auto* e = std::get_if<EscrowOpen>(&body.payload)) return e->amount;
+  if (auto* e = std::get_if<EscrowTopUp>(&body.payload)) return e->amount;
+  return 0;
+}
+
+Tx sign_tx(TxBody body, const KeyPair& key) {
+  capnp::MallocMessageBuilder msg(128);
+  write_body(body, msg.initRoot<wire::TxBody>());
+  kj::Array<capnp::word> words = msg.getRoot<capnp::AnyStruct>().asReader().canonicalize();
+  Tx tx;
+  auto bytes = words.asBytes();
+  tx.body_bytes.assign(bytes.begin(), bytes.end());
+  tx.digest = tagged_hash("blockcloud/tx/v1", tx.body_bytes);
+  tx.signature = key.sign(tx.digest);
+  tx.id = tx_id_of(tx.digest, tx.signature);
+  tx.sender = address_of(body.sender);
+  tx.body = std::move(body);
+  tx.wire_size = encode_tx(tx).size();
+  return tx;
+}
+
+Bytes encode_tx(const Tx& tx) {
+  capnp::MallocMessageBuilder msg(tx.body_bytes.size() / 8 + 32);
+  auto root = msg.initRoot<wire::SignedTx>();
+  root.setBody(ptr(tx.body_bytes));
+  root.setSignature(ptr(tx.signature.view()));
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(msg);
+  auto bytes = words.asBytes();
+  return Bytes(bytes.begin(), bytes.end());
+}
+
+Result<Tx> decode_tx_parts(ByteView body_words, const Signature& sig, std::size_t wire_size, const ChainParams& params) {
+  if (wire_size > params.max_tx_bytes)
+    return Result<Tx>::error(fail(Error::kOversized, "transaction of " + std::to_string(wire_size) + " bytes, at most " +
+                                                         std::to_string(params.max_tx_bytes)));
+  if (body_words.empty() || body_words.size() % 8 != 0)
+    return Result<Tx>::error(fail(Error::kMalformed, "transaction body is not a whole number of words"));
+  // Reads need word alignment; a block's Data fields are aligned, other buffers may not be.
+  kj::Array<capnp::word> copy;
+  const capnp::word* words = reinterpret_cast<const capnp::word*>(body_words.data());
+  if (reinterpret_cast<std::uintptr_t>(body_words.data()) % 8 != 0) {
+    copy = kj::heapArray<capnp::word>(body_words.size() / 8);
+    std::memcpy(copy.begin(), body_words.data(), body_words.size());
+    words = copy.begin();
+  }
+  kj::ArrayPtr<const capnp::word> seg(words, body_words.size() / 8);
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = traversal_for(body_words.size());
+  options.nestingLimit = 8;
+  Tx tx;
+  try {
+    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(&seg, 1), options);
+    if (!reader.isCanonical()) return Result<Tx>::error(fail(Error::kNotCanonical, "transaction body is not in canonical form; re-encode it with capnp canonicalize"));
+    Status s = read_body(reader.getRoot<wire::TxBody>(), params, tx.body);
+    if (!s.ok()) return Result<Tx>::error(std::move(s));
+  } catch (const kj::Exception& e) {
+    return Result<Tx>::error(fail(Error::kMalformed, std::string("transaction body: ") + bc::wire::to_string(bc::wire::classify(e))));
+  }
+  tx.body_bytes.assign(body_words.begin(), body_words.end());
+  tx.signature = sig;
+  tx.digest = tagged_hash("blockcloud/tx/v1", tx.body_bytes);
+  tx.id = tx_id_of(tx.digest, tx.signature);
+  tx.sender = address_of(tx.body.sender);
+  tx.wire_size = wire_size;
+  return Result<Tx>::of(std::move(tx));
+}
+
+Result<Tx> decode_tx(ByteView data, const ChainParams& params) {
+  if (data.size() > params.max_tx_bytes)
+    return Result<Tx>::error(fail(Error::kOversized, "transaction of " + std::to_string(data.size()) + " bytes, at most " +
+                                                         std::to_string(params.max_tx_bytes)));
+  Bytes body;
+  Signature sig;
+  bc::wire::DecodeLimits limits{.max_bytes = params.max_tx_bytes, .traversal_words = traversal_for(data.size()), .nesting = 4, .max_segments = 1};
+  Status status;
+  auto err = bc::wire::decode<wire::SignedTx>(data, limits, [&](wire::SignedTx::Reader r) {
+    auto b = r.getBody();
+    body.assign(b.begin(), b.end());
+    if (!copy_fixed(r.getSignature(), sig.bytes)) status = fail(Error::kMalformed, "signature must be 64 bytes");
+  });
+  if (err != bc::wire::DecodeError::kOk) {
+    Error code = err == bc::wire::DecodeError::kOversized ? Error::kOversized : Error::kMalformed;
+    return Result<Tx>::error(fail(code, std::string("transaction: ") + bc::wire::to_string(err)));
+  }
+  if (!status.ok()) return Result<Tx>::error(std::move(status));
+  return decode_tx_parts(body, sig, data.size(), params);
+}
+
+Status check_tx_context_free(const Tx& tx, const ChainParams& params) {
+  const TxBody& b = tx.body;
+  if (b.chain_id != params.chain_id)
+    return fail(Error::kWrongChain, "transaction for chain '" + b.chain_id + "', this is '" + params.chain_id + "'");
+  if (tx.wire_size > params.max_tx_bytes)
+    return fail(Error::kOversized, "transaction of " + std::to_string(tx.wire_size) + " bytes, at most " + std::to_string(params.max_tx_bytes));
+  if (b.fee < params.min_fee)
+    return fail(Error::kFeeTooLow, "fee " + std::to_string(b.fee) + " below the minimum " + std::to_string(params.min_fee));
+  auto zero = [&](Amount a, const char* what) {
+    return a == 0 ? fail(Error::kZeroAmount, std::string(what) + " amount must be greater than zero") : Status{};
+  };
+  if (auto* t = std::get_if<Transfer>(&b.payload)) return zero(t->amount, "transfer");
+  if (auto* t = std::get_if<Bond>(&b.payload)) return zero(t->amount, "bond");
+  if (auto* t = std::get_if<Unbond>(&b.payload)) return zero(t->amount, "unbond");
+  if (auto* t = std::get_if<EscrowOpen>(&b.payload)) return zero(t->amount, "escrow");
+  if (auto* t = std::get_if<EscrowTopUp>(&b.payload)) {
+    if (t->amount == 0 && t->expires_at == 0) return fail(Error::kZeroAmount, "top-up adds neither funds nor time");
+  }
+  if (auto* r = std::get_if<RegisterService>(&b.payload)) {
+    if (r->name.empty() || r->name.size() > kMaxServiceName)
+      return fail(Error::kBadServiceName, "service name must be 1 to 64 bytes");
+  }
+  if (auto* c = std::get_if<EscrowClaim>(&b.payload)) {
+    if (c->receipts.empty()) return fail(Error::kBadReceipt, "claim carries no usage receipt");
+    if (c->receipts.size() > params.max_receipts)
+      return fail(Error::kOversized, std::to_string(c->receipts.size()) + " receipts, at most " + std::to_string(params.max_receipts));
+  }
+  return {};
+}
+
+bool verify_tx_signature(const Tx& tx) { return verify(tx.body.sender, tx.digest, tx.signature); }
+
+// ---- small helpers from types.hpp --------------------------------------------
+
+Address address_of(const XOnlyPubKey& key) { return tagged_hash("blockcloud/account/v1", key.view()); }
+std::string address_text(const Address& addr) { return id_to_text('a', addr); }
+
+std::uint64_t be64_load(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+void be64_store(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<std::uint8_t>(v);
+    v >>= 8;
+  }
+}
+void append_be64(Bytes& out, std::uint64_t v) {
+  std::uint8_t b[8];
+  be64_store(b, v);
+  out.insert(out.end(), b, b + 8);
+}
+
+}  // namespace bc::ledger

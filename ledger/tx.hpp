@@ -1,0 +1,104 @@
+// Transactions: kinds, signing, bounded decoding and context-free checks.
+//
+// Wire form (ledger/wire/ledger.capnp): SignedTx{body, signature} where body
+// is the canonical form of a TxBody. digest = tagged_hash("blockcloud/tx/v1",
+// body); the sender signs digest; id = tagged_hash("blockcloud/tx-id/v1",
+// digest || signature), so the ID names the signed transaction.
+#pragma once
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "layers/bytes.hpp"
+#include "layers/crypto.hpp"
+#include "ledger/error.hpp"
+#include "ledger/types.hpp"
+
+namespace bc::ledger {
+
+struct Transfer {
+  Address to;
+  Amount amount = 0;
+};
+struct Bond {
+  Amount amount = 0;
+};
+struct Unbond {
+  Amount amount = 0;
+};
+struct RegisterService {
+  std::string name;  // 1..64 bytes
+};
+struct EscrowOpen {
+  Address provider;
+  Amount amount = 0;
+  std::uint64_t expires_at = 0;
+};
+struct EscrowTopUp {
+  Hash256 escrow_id;
+  Amount amount = 0;
+  std::uint64_t expires_at = 0;  // 0: unchanged
+};
+struct UsageReceipt {
+  Hash256 escrow_id;
+  Amount cumulative = 0;
+  Signature signature;
+};
+struct EscrowClaim {
+  Hash256 escrow_id;
+  std::vector<UsageReceipt> receipts;
+};
+struct EscrowClose {
+  Hash256 escrow_id;
+};
+
+using TxPayload = std::variant<Transfer, Bond, Unbond, RegisterService, EscrowOpen, EscrowTopUp, EscrowClaim, EscrowClose>;
+const char* payload_name(const TxPayload& p);
+
+struct TxBody {
+  std::string chain_id;
+  XOnlyPubKey sender;
+  std::uint64_t nonce = 0;
+  Amount fee = 0;
+  TxPayload payload;
+};
+
+// A decoded (or freshly signed) transaction with its derived values.
+struct Tx {
+  TxBody body;
+  Signature signature;
+  Bytes body_bytes;  // canonical TxBody words: what was signed
+  Hash256 digest;    // tagged_hash("blockcloud/tx/v1", body_bytes)
+  Hash256 id;
+  Address sender;    // address_of(body.sender)
+  std::size_t wire_size = 0;  // bytes of the encoded SignedTx
+};
+
+constexpr std::size_t kMaxServiceName = 64;
+
+// Builds the canonical body, signs it and fills every derived field.
+Tx sign_tx(TxBody body, const KeyPair& key);
+// SignedTx message bytes (what mempools gossip and blocks embed).
+Bytes encode_tx(const Tx& tx);
+// Bounded decode: size, framing, canonical body, field sizes, receipt count.
+// Does not verify the signature (see verify_tx_signature) nor read state.
+Result<Tx> decode_tx(ByteView data, const ChainParams& params);
+// Decodes body bytes + signature already extracted from a block.
+Result<Tx> decode_tx_parts(ByteView body_words, const Signature& sig, std::size_t wire_size, const ChainParams& params);
+// Checks that need no state: chain id, min fee, non-zero amounts, name and receipt bounds.
+Status check_tx_context_free(const Tx& tx, const ChainParams& params);
+bool verify_tx_signature(const Tx& tx);
+
+Hash256 tx_id_of(const Hash256& digest, const Signature& sig);
+// Self-certifying service ID (must match sal's derivation).
+Hash256 service_id_of(const XOnlyPubKey& owner, std::string_view name);
+// Escrow opened by `client` with the tx of nonce `nonce`.
+Hash256 escrow_id_of(const Address& client, std::uint64_t nonce);
+// What a client signs to pay `cumulative` in total to an escrow's provider.
+Hash256 receipt_digest(std::string_view chain_id, const Hash256& escrow_id, Amount cumulative);
+UsageReceipt sign_receipt(const KeyPair& client, std::string_view chain_id, const Hash256& escrow_id, Amount cumulative);
+
+// Balance the tx takes from its sender beyond the fee (transfers, bonds, escrow deposits).
+Amount tx_spend(const TxBody& body);
+
+}  // namespace bc::ledger

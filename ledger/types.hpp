@@ -1,0 +1,87 @@
+// Plain values of the ledger: amounts, addresses, state entries, chain parameters.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "layers/bytes.hpp"
+#include "layers/crypto.hpp"
+
+namespace bc::ledger {
+
+// Integer base units; no floating point anywhere in the ledger.
+using Amount = std::uint64_t;
+// tagged_hash("blockcloud/account/v1", x-only public key); text form id_to_text('a', addr).
+using Address = Hash256;
+
+Address address_of(const XOnlyPubKey& key);
+std::string address_text(const Address& addr);
+
+// Checked arithmetic: false (and *out untouched) on overflow / underflow.
+inline bool checked_add(Amount a, Amount b, Amount* out) { return !__builtin_add_overflow(a, b, out); }
+inline bool checked_sub(Amount a, Amount b, Amount* out) {
+  if (b > a) return false;
+  *out = a - b;
+  return true;
+}
+
+struct Account {
+  Amount balance = 0;
+  std::uint64_t nonce = 0;  // number of transactions this account has sent
+  Amount bonded = 0;
+  friend bool operator==(const Account&, const Account&) = default;
+};
+
+// Bonded stake on its way back to the balance.
+struct Unbonding {
+  Address owner;
+  Amount amount = 0;
+  std::uint64_t release_height = 0;  // credited at the start of this block
+  friend bool operator==(const Unbonding&, const Unbonding&) = default;
+};
+
+struct Escrow {
+  Address client;
+  XOnlyPubKey client_key;  // verifies usage receipts
+  Address provider;
+  Amount deposited = 0;    // everything locked so far
+  Amount claimed = 0;      // everything paid to the provider so far
+  std::uint64_t expires_at = 0;  // height from which the client may close it
+  Amount remaining() const { return deposited - claimed; }
+  friend bool operator==(const Escrow&, const Escrow&) = default;
+};
+
+struct Service {
+  XOnlyPubKey owner;
+  std::string name;
+  std::uint64_t registered_at = 0;
+  friend bool operator==(const Service&, const Service&) = default;
+};
+
+// Totals that make supply auditable: minted == balances + bonded + unbonding + escrowed + burned.
+struct Supply {
+  Amount minted = 0;
+  Amount burned = 0;
+  friend bool operator==(const Supply&, const Supply&) = default;
+};
+
+struct ChainParams {
+  std::string chain_id = "blockcloud-devnet";
+  std::uint64_t unbonding_delay = 10;     // blocks
+  std::uint32_t max_tx_bytes = 4096;      // encoded SignedTx
+  std::uint32_t max_receipts = 16;        // per claim
+  std::uint32_t max_block_bytes = 8u << 20;
+  std::uint32_t max_block_txs = 20000;
+  std::uint32_t max_block_effects = 1024;
+  Amount min_fee = 1;
+  Amount block_reward = 0;                // minted to the proposer each block
+  std::int64_t block_interval_ms = 1000;  // for the producer
+  std::vector<XOnlyPubKey> producers;     // empty: any proposer (tests only)
+  friend bool operator==(const ChainParams&, const ChainParams&) = default;
+};
+
+std::uint64_t be64_load(const std::uint8_t* p);
+void be64_store(std::uint8_t* p, std::uint64_t v);
+void append_be64(Bytes& out, std::uint64_t v);
+
+}  // namespace bc::ledger
