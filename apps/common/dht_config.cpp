@@ -25,7 +25,7 @@ routing::DhtConfig dht_config_from_table(const ConfigTable& t) {
     if (auto v = table_int(t, p, key, min, max))
       field = static_cast<std::remove_reference_t<decltype(field)>>(*v);
   };
-  set_int("k", c.bucket_size, 1, 64);
+  set_int("k", c.bucket_size, 1, 16);  // a NODES reply carries at most 16 contacts
   set_int("alpha", c.alpha, 1, 32);
   set_int("search_width", c.search_width, 1, 256);
   set_int("replicas", c.replicas, 1, 64);

@@ -9,15 +9,21 @@ import time
 
 from bcnet import TestFailure, check, http, main, metric_values, rpc
 
-A = ("127.0.3.2", 9700)  # this test's own range: 127.0.3.2-3
+A = ("127.0.3.2", 9700)  # this test's own range: 127.0.3.2-4
 B = ("127.0.3.3", 9700)
+C = ("127.0.3.4", 9700)
 
 
-def start(bins, workdir, name, listen, bootstrap=None):
+def start(bins, workdir, name, listen, bootstrap=None, config=None):
     d = os.path.join(workdir, name)
     os.makedirs(d, exist_ok=True)
     rpc_addr = f"{listen[0]}:{listen[1] + 100}"
     args = [bins.daemon, "--datadir", d, "--listen", f"{listen[0]}:{listen[1]}", "--rpc", rpc_addr]
+    if config:
+        path = os.path.join(d, "node.toml")
+        with open(path, "w") as f:
+            f.write(config)
+        args += ["--config", path]
     if bootstrap:
         args += ["--bootstrap", f"{bootstrap[0]}:{bootstrap[1]}"]
     log = open(os.path.join(d, "log"), "w")
@@ -85,6 +91,26 @@ def test(bins, workdir):
         check(any(v["value"] == "still works" for v in r["values"]), "the attacked node finds the value")
         pa.terminate()
         check(pa.wait(timeout=10) == 0, "SIGTERM shuts the daemon down with exit code 0")
+
+        # Hostile HTTP clients: the connection limit and the request timeout hold.
+        pc, rpc_c = start(bins, workdir, "c", C, config="[rpc_limits]\nmax_connections = 3\n"
+                          "header_timeout_ms = 400\n[dht]\nk = 8\n")
+        procs.append(pc)
+        host, port = rpc_c.split(":")
+        idle = [socket.create_connection((host, int(port))) for _ in range(3)]
+        idle[0].sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
+        time.sleep(0.1)
+        extra = socket.create_connection((host, int(port)))
+        extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        extra.settimeout(5)
+        check(extra.recv(100).startswith(b"HTTP/1.1 503"), "a connection above max_connections gets 503")
+        for s_ in idle:
+            s_.settimeout(5)
+        check(all(s_.recv(100) == b"" for s_ in idle), "idle and half-sent requests are closed after header_timeout_ms")
+        check(http(rpc_c, "GET", "/health")[0] == 200, "the daemon serves again once the slots are free")
+        m = metric_values(http(rpc_c, "GET", "/metrics")[1])
+        check(m.get("bc_rpc_connections_rejected_total", 0) >= 1 and m.get("bc_rpc_bad_http_requests_total", 0) >= 1,
+              "rejected connections and half-sent requests are counted")
     finally:
         for p in procs:
             if p.poll() is None:
