@@ -102,8 +102,8 @@ if ((want_bc)); then
 fi
 
 if [[ $netns == auto ]]; then
-  if unshare --net --pid --fork --kill-child true 2>/dev/null; then netns=yes
-  elif unshare --user --map-root-user --net --pid --fork --kill-child true 2>/dev/null; then netns=user
+  if unshare --net --pid --mount-proc --fork --kill-child true 2>/dev/null; then netns=yes
+  elif unshare --user --map-root-user --net --pid --mount-proc --fork --kill-child true 2>/dev/null; then netns=user
   else
     echo "dht_vs_opendht: cannot create network namespaces; running without (see --no-netns)" >&2
     netns=no
@@ -111,8 +111,8 @@ if [[ $netns == auto ]]; then
 fi
 isolate=()
 case $netns in
-  yes) isolate=(unshare --net --pid --fork --kill-child env BC_BENCH_NETNS=1) ;;
-  user) isolate=(unshare --user --map-root-user --net --pid --fork --kill-child env BC_BENCH_NETNS=1) ;;
+  yes) isolate=(unshare --net --pid --mount-proc --fork --kill-child env BC_BENCH_NETNS=1) ;;
+  user) isolate=(unshare --user --map-root-user --net --pid --mount-proc --fork --kill-child env BC_BENCH_NETNS=1) ;;
 esac
 
 [[ -n $work ]] || work=$(mktemp -d /tmp/bc-dht-bench.XXXXXX)
