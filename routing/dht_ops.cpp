@@ -353,6 +353,7 @@ void DhtNode::Impl::maintenance() {
   for (int l = 0; l < levels(); ++l) {
     for (const auto& e : tables[l].all()) {
       if (now - e.last_seen < cfg.ping_interval_ms) continue;
+      if (pinging.count(e.endpoint)) continue;  // one probe per contact, whatever its levels
       NodeId nid = e.id;
       ping(e.endpoint, nid, [this, nid](const Envelope* r) {
         if (!r) note_failure(nid);

@@ -185,3 +185,26 @@ TEST_CASE("publish increases seq across calls; records expire and disappear") {
   t.net.run_for(45'000);
   CHECK(t.get(25, live).values.empty());
 }
+
+TEST_CASE("levels collapse on a one-region network: a put or get is a single lookup") {
+  TestNet t(40, 16);
+  t.bootstrap_all();
+  auto lookups = [&](int i) { return t.regs[static_cast<std::size_t>(i)]->counter_value("bc_dht_lookups_total"); };
+  Key key = key_of("collapse");
+  std::uint64_t before = lookups(3);
+  PutResult p = t.publish(3, key, Bytes{1}, 600'000);
+  REQUIRE(p.ok);
+  CHECK(p.stored == 8);  // one level: replicas copies, not three times that
+  CHECK(lookups(3) - before == 1);
+  // A reader that is not a storage node runs one lookup, answered in level 2.
+  int reader = -1;
+  for (int i = 0; i < t.size() && reader < 0; ++i) {
+    if (t.node(i).status().stored_values == 0 && i != 3) reader = i;
+  }
+  REQUIRE(reader >= 0);
+  before = lookups(reader);
+  GetResult g = t.get(reader, key);
+  REQUIRE(g.values.size() == 1);
+  CHECK(g.level == 2);
+  CHECK(lookups(reader) - before == 1);
+}
