@@ -84,6 +84,8 @@ class Ledger {
   const ChainParams& params() const { return state_.params(); }
   const Head& head() const { return head_; }
   const State& state() const { return state_; }
+  // Root of the in-memory tree now (equals head().state_root between blocks).
+  Hash256 computed_root() { return state_.root(); }
   std::optional<Account> account(const Address& a) const;
   AccountProof prove_account(const Address& a);
   SignatureCache& sig_cache() { return *cache_; }

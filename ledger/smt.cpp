@@ -101,15 +101,14 @@ std::uint32_t SparseMerkleTree::new_leaf(const Hash256& key, const Hash256& vh) 
   return i;
 }
 
-void SparseMerkleTree::update(const Hash256& key, const std::optional<Hash256>& value_hash) {
-  if (value_hash) insert(key, *value_hash);
-  else erase(key);
+std::optional<Hash256> SparseMerkleTree::update(const Hash256& key, const std::optional<Hash256>& value_hash) {
+  return value_hash ? insert(key, *value_hash) : erase(key);
 }
 
-void SparseMerkleTree::insert(const Hash256& key, const Hash256& vh) {
+std::optional<Hash256> SparseMerkleTree::insert(const Hash256& key, const Hash256& vh) {
   if (root_ == kNil) {
     root_ = new_leaf(key, vh);
-    return;
+    return std::nullopt;
   }
   // slot: where the current node index is stored (root_ or a parent's child).
   std::uint32_t parent = kNil;
@@ -123,9 +122,10 @@ void SparseMerkleTree::insert(const Hash256& key, const Hash256& vh) {
   for (;;) {
     if (nodes_[cur].leaf) {
       if (nodes_[cur].key == key) {
+        std::optional<Hash256> old = nodes_[cur].value_hash;
         nodes_[cur].value_hash = vh;
         nodes_[cur].hash = smt_leaf_hash(key, vh);
-        return;
+        return old;
       }
       // Push the existing leaf down until the two keys part.
       const Hash256 other = nodes_[cur].key;
@@ -144,7 +144,7 @@ void SparseMerkleTree::insert(const Hash256& key, const Hash256& vh) {
       nodes_[n].child[bit(key, depth)] = leaf;
       nodes_[n].child[bit(other, depth)] = existing;
       set_slot(n);
-      return;
+      return std::nullopt;
     }
     nodes_[cur].dirty = true;
     int b = bit(key, depth);
@@ -152,7 +152,7 @@ void SparseMerkleTree::insert(const Hash256& key, const Hash256& vh) {
     if (next == kNil) {
       std::uint32_t leaf = new_leaf(key, vh);
       nodes_[cur].child[b] = leaf;
-      return;
+      return std::nullopt;
     }
     parent = cur;
     side = b;
@@ -161,25 +161,26 @@ void SparseMerkleTree::insert(const Hash256& key, const Hash256& vh) {
   }
 }
 
-void SparseMerkleTree::erase(const Hash256& key) {
-  if (root_ == kNil) return;
+std::optional<Hash256> SparseMerkleTree::erase(const Hash256& key) {
+  if (root_ == kNil) return std::nullopt;
   std::vector<std::pair<std::uint32_t, int>> path;  // (internal node, side taken)
   std::uint32_t cur = root_;
   int depth = 0;
   while (!nodes_[cur].leaf) {
     int b = bit(key, depth);
     std::uint32_t next = nodes_[cur].child[b];
-    if (next == kNil) return;
+    if (next == kNil) return std::nullopt;
     path.emplace_back(cur, b);
     cur = next;
     ++depth;
   }
-  if (nodes_[cur].key != key) return;
+  if (nodes_[cur].key != key) return std::nullopt;
+  std::optional<Hash256> old = nodes_[cur].value_hash;
   release(cur);
   --leaves_;
   if (path.empty()) {
     root_ = kNil;
-    return;
+    return old;
   }
   for (auto& [n, b] : path) nodes_[n].dirty = true;
   nodes_[path.back().first].child[path.back().second] = kNil;
@@ -196,6 +197,7 @@ void SparseMerkleTree::erase(const Hash256& key) {
     release(n);
     --i;
   }
+  return old;
 }
 
 std::optional<Hash256> SparseMerkleTree::get(const Hash256& key) const {

@@ -41,7 +41,8 @@ class SparseMerkleTree {
  public:
   SparseMerkleTree();
   // Sets key -> value_hash, or removes key when value_hash is nullopt.
-  void update(const Hash256& key, const std::optional<Hash256>& value_hash);
+  // Returns the previous value hash (one walk for both).
+  std::optional<Hash256> update(const Hash256& key, const std::optional<Hash256>& value_hash);
   std::optional<Hash256> get(const Hash256& key) const;
   // Recomputes the hashes that updates made stale.
   Hash256 root();
@@ -62,8 +63,8 @@ class SparseMerkleTree {
   std::uint32_t alloc();
   void release(std::uint32_t i);
   std::uint32_t new_leaf(const Hash256& key, const Hash256& vh);
-  void insert(const Hash256& key, const Hash256& vh);
-  void erase(const Hash256& key);
+  std::optional<Hash256> insert(const Hash256& key, const Hash256& vh);
+  std::optional<Hash256> erase(const Hash256& key);
   Hash256 hash_of(std::uint32_t i);
 
   std::vector<Node> nodes_;

@@ -234,9 +234,7 @@ std::vector<std::optional<Hash256>> State::apply_to_tree(const std::vector<Chang
   old.reserve(changes.size());
   for (const auto& c : changes) {
     Hash256 key = state_key(c.kind, c.id);
-    old.push_back(tree_.get(key));
-    if (c.encoding.empty()) tree_.update(key, std::nullopt);
-    else tree_.update(key, state_value_hash(c.encoding));
+    old.push_back(tree_.update(key, c.encoding.empty() ? std::nullopt : std::optional(state_value_hash(c.encoding))));
   }
   return old;
 }

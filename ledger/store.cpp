@@ -46,6 +46,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Opt
   o.write_buffer_size = options.write_buffer;
   o.max_file_size = 8 << 20;
   if (options.env) o.env = options.env;
+  if (!options.env) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+      return Result<std::unique_ptr<Store>>::error(fail(Error::kStorage, "cannot create ledger directory " + dir.string() + ": " + ec.message()));
+  }
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(o, dir.string(), &raw);
   if (!s.ok())

