@@ -59,7 +59,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const TimeMs now = kNow + static_cast<TimeMs>(r->seq % 1'000'000);
   s.note_request(r->key, now);
   (void)s.put(*r, now);
-  (void)s.is_full(r->key, r->expires_at - now, now);
+  // now > 0, so expires_at - now cannot overflow when expires_at > now.
+  const TimeMs ttl = r->expires_at > now ? r->expires_at - now : 0;
+  (void)s.is_full(r->key, ttl, now);
   (void)s.is_loaded(r->key, now);
   for (const auto& held : s.get(r->key, now)) require(held.expires_at > now);
   require(s.bytes() <= s.limits().max_bytes);
