@@ -75,9 +75,10 @@ void Lookup::on_response(Candidate& c, const std::vector<WireContact>& contacts,
   --in_flight_;
   hops_ = std::max(hops_, c.depth);
   if (stopped_) return;
+  const int depth = c.depth + 1;  // add() may reallocate: `c` is dangling after it
   for (const auto& wc : contacts) {
     if (wc.id == self) continue;
-    add(wc.id, wc.endpoint, c.depth + 1);
+    add(wc.id, wc.endpoint, depth);
   }
 }
 

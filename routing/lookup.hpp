@@ -49,6 +49,7 @@ class Lookup {
 
   Candidate* by_txid(std::uint64_t txid);
   // A response arrived for c: contacts become new candidates at depth+1.
+  // Invalidates references to candidates (the vector may grow).
   void on_response(Candidate& c, const std::vector<WireContact>& contacts, const NodeId& self);
   void on_failure(Candidate& c);
   // Puts c back to be asked again (retry after a timeout).

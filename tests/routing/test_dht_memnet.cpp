@@ -60,8 +60,8 @@ TEST_CASE("put and get from random nodes always succeed") {
     int owner = static_cast<int>(pick.uniform(100));
     int reader = static_cast<int>(pick.uniform(100));
     Key key = key_of("svc-" + std::to_string(k));
-    Bytes payload = Bytes(as_bytes("endpoint-" + std::to_string(k)).begin(),
-                          as_bytes("endpoint-" + std::to_string(k)).end());
+    std::string text = "endpoint-" + std::to_string(k);
+    Bytes payload(text.begin(), text.end());
     PutResult p = t.publish(owner, key, payload, 600'000);
     CHECK_MESSAGE(p.ok, p.error);
     CHECK(p.stored >= 8);

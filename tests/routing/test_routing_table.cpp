@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "routing/routing_table.hpp"
 
@@ -118,4 +119,107 @@ TEST_CASE("random ids for refresh fall in the asked bucket; stale buckets are re
   CHECK(std::find(stale.begin(), stale.end(), 0) == stale.end());
   CHECK(t.remove(id_in_bucket(self, 3, 1)));
   CHECK(t.size() == 0);
+}
+
+// ---- Lookup state (routing/lookup.hpp), driven synchronously ----
+#include "routing/lookup.hpp"
+
+namespace {
+
+struct Synthetic {
+  std::vector<NodeId> ids;
+  explicit Synthetic(int n, std::uint64_t seed) {
+    Rng rng(seed);
+    for (int i = 0; i < n; ++i) {
+      NodeId id;
+      rng.fill({id.data(), id.size()});
+      ids.push_back(id);
+    }
+  }
+  std::vector<NodeId> closest(const Hash256& t, std::size_t n) const {
+    auto v = ids;
+    std::sort(v.begin(), v.end(), [&](const NodeId& a, const NodeId& b) { return (a ^ t) < (b ^ t); });
+    v.resize(std::min(n, v.size()));
+    return v;
+  }
+  // What node `who` would answer from a complete Kademlia table (up to 8
+  // nodes per shared-prefix bucket): the 8 closest to target it knows.
+  std::vector<WireContact> answer(const NodeId& who, const Hash256& target) const {
+    std::map<int, int> per_bucket;
+    std::vector<NodeId> known;
+    for (const auto& id : ids) {
+      if (id == who) continue;
+      if (per_bucket[common_prefix_bits(who, id)]++ < 8) known.push_back(id);
+    }
+    std::sort(known.begin(), known.end(),
+              [&](const NodeId& a, const NodeId& b) { return (a ^ target) < (b ^ target); });
+    std::vector<WireContact> out;
+    for (std::size_t i = 0; i < known.size() && i < 8; ++i) out.push_back({known[i], ep(0)});
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("lookup converges on the true closest nodes with at most alpha in flight") {
+  Synthetic net(500, 3);
+  Rng rng(4);
+  for (int trial = 0; trial < 20; ++trial) {
+    NodeId target;
+    rng.fill({target.data(), target.size()});
+    NodeId self = net.ids[static_cast<std::size_t>(trial)];
+    Lookup lk(target, 14, 8, 4);
+    for (int i = 0; i < 3; ++i) lk.add(net.ids[100 + static_cast<std::size_t>(trial * 3 + i)], ep(0), 1);
+    int rounds = 0;
+    while (!lk.finished() && rounds < 100) {
+      auto batch = lk.next_to_query();
+      CHECK(lk.in_flight() <= 4);
+      std::vector<NodeId> asked;
+      for (auto* c : batch) asked.push_back(c->id);
+      for (const auto& id : asked) {
+        auto& cands = lk.candidates();
+        auto it = std::find_if(cands.begin(), cands.end(), [&](const Candidate& c) { return c.id == id; });
+        REQUIRE(it != cands.end());
+        lk.on_response(*it, net.answer(id, target), self);
+      }
+      ++rounds;
+    }
+    REQUIRE(lk.finished());
+    auto want = net.closest(target, 9);
+    want.erase(std::remove(want.begin(), want.end(), self), want.end());
+    want.resize(8);
+    auto got = lk.closest_done(8);
+    REQUIRE(got.size() == 8);
+    for (std::size_t i = 0; i < 8; ++i) CHECK(got[i]->id == want[i]);
+    CHECK(lk.hops() >= 1);
+  }
+}
+
+TEST_CASE("lookup: failures are skipped, stop() ends it once in-flight requests settle") {
+  NodeId target{};
+  Lookup lk(target, 4, 2, 2);
+  for (std::uint8_t i = 1; i <= 6; ++i) {
+    NodeId id{};
+    id.bytes[31] = i;
+    lk.add(id, ep(i), 1);
+  }
+  CHECK(lk.candidates().size() == 4);  // width bounds the tracked set
+  auto first = lk.next_to_query();
+  REQUIRE(first.size() == 2);
+  NodeId a = first[0]->id, b = first[1]->id;
+  auto find = [&](const NodeId& id) -> Candidate& {
+    return *std::find_if(lk.candidates().begin(), lk.candidates().end(),
+                         [&](const Candidate& c) { return c.id == id; });
+  };
+  lk.on_failure(find(a));
+  CHECK(lk.in_flight() == 1);
+  auto next = lk.next_to_query();
+  REQUIRE(next.size() == 1);
+  lk.stop();
+  CHECK_FALSE(lk.finished());  // still waiting for two answers
+  CHECK(lk.next_to_query().empty());
+  lk.on_response(find(b), {}, NodeId{});
+  lk.on_failure(find(next[0]->id));
+  CHECK(lk.finished());
+  CHECK(lk.closest_done(5).size() == 1);
 }
