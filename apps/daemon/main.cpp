@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -65,24 +66,32 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg) {
                cfg.datadir.string(), cfg.bootstrap.size());
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  boost::asio::steady_timer stop_deadline(io);
+  boost::asio::steady_timer drain_timer(io);
+  const auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
+  // Stops the loop once pending answers are written (or after 2 s at most).
+  std::function<void()> wait_drained = [&] {
+    if (server.open_connections() == 0 || std::chrono::steady_clock::now() >= *drain_deadline) {
+      io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) wait_drained();
+    });
+  };
   signals.async_wait([&](const boost::system::error_code& e, int sig) {
     if (e) return;
     spdlog::info("signal {} received: shutting down", sig);
-    // Let pending answers drain; stop hard if anything still runs after 2 s.
     service.stop();
     server.stop();
     driver.stop();
-    stop_deadline.expires_after(std::chrono::seconds(2));
-    stop_deadline.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec) io.stop();
-    });
+    *drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     signals.async_wait([&](const boost::system::error_code& e2, int) {
       if (!e2) io.stop();  // a second signal stops at once
     });
+    wait_drained();
   });
   io.run();
-  stop_deadline.cancel();
   spdlog::info("blockcloudd stopped");
   spdlog::default_logger()->flush();
   return 0;
