@@ -268,6 +268,7 @@ Status Ledger::commit_changes(PreparedBlock&& p, bool tree_applied) {
   }
   state_.apply_to_maps(p.changes);
   head_ = Head{p.block.header.height, p.hash, root, p.block.header.time};
+  count_commit(p.tx_count);
   return {};
 }
 
@@ -275,8 +276,25 @@ Status Ledger::apply_block(ByteView bytes) {
   // The tree keeps the block's changes from validation to commit (or is
   // reverted on any failure), so the state root is computed once.
   auto prepared = validate(bytes, /*keep_tree=*/true);
-  if (!prepared.ok()) return prepared.status;
-  return commit_changes(std::move(*prepared), true);
+  if (!prepared.ok()) {
+    count_reject(prepared.status);
+    return prepared.status;
+  }
+  Status s = commit_changes(std::move(*prepared), true);
+  if (!s.ok()) count_reject(s);
+  return s;
+}
+
+void Ledger::count_reject(const Status& s) {
+  if (options_.metrics)
+    options_.metrics->counter("bc_ledger_blocks_rejected_total", "Blocks refused, by reason", {{"reason", to_string(s.code)}}).inc();
+}
+
+void Ledger::count_commit(std::size_t txs) {
+  if (!options_.metrics) return;
+  options_.metrics->counter("bc_ledger_blocks_committed_total", "Blocks committed to the store").inc();
+  options_.metrics->counter("bc_ledger_txs_committed_total", "Transactions in committed blocks").inc(txs);
+  options_.metrics->gauge("bc_ledger_height", "Height of the committed head").set(static_cast<double>(head_.height));
 }
 
 Ledger::Built Ledger::build_block(const std::vector<const Tx*>& candidates, TimeMs time, const KeyPair& proposer, std::vector<Effect> effects) {

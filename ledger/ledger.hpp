@@ -22,6 +22,7 @@
 #include <optional>
 #include <vector>
 
+#include "layers/metrics.hpp"
 #include "ledger/block.hpp"
 #include "ledger/error.hpp"
 #include "ledger/genesis.hpp"
@@ -45,6 +46,9 @@ struct LedgerOptions {
   bool sync = true;                   // fsync each block's batch
   leveldb::Env* env = nullptr;        // in-memory Env for fuzzing
   EffectsRule effects_rule;
+  // Optional: bc_ledger_blocks_committed_total, bc_ledger_txs_committed_total,
+  // bc_ledger_blocks_rejected_total{reason}, bc_ledger_height.
+  metrics::Registry* metrics = nullptr;
 };
 
 struct Head {
@@ -120,6 +124,8 @@ class Ledger {
   Result<PreparedBlock> validate(ByteView bytes, bool keep_tree);
   Status commit_changes(PreparedBlock&& p, bool tree_applied);
   Status check_header(const BlockHeader& h, const Signature& sig, bool* sig_ok_out);
+  void count_reject(const Status& s);
+  void count_commit(std::size_t txs);
 
   LedgerOptions options_;
   std::unique_ptr<Store> store_;

@@ -298,3 +298,20 @@ TEST_CASE("SingleProducer makes a block per interval from the mempool") {
   REQUIRE(c.ledger->apply_block(next->bytes).ok());
   CHECK(c.ledger->head().height == 2);
 }
+
+TEST_CASE("metrics count commits and rejections by reason") {
+  Chain c;
+  metrics::Registry reg;
+  c.ledger.reset();
+  LedgerOptions o = c.options();
+  o.metrics = &reg;
+  auto r = Ledger::open(o);
+  REQUIRE(r.ok());
+  c.ledger = std::move(*r);
+  REQUIRE(c.include(c.tx(0, Transfer{c.addr(1), 5})).ok());
+  expect_rejected(c, c.raw_block({c.tx(0, Transfer{c.addr(1), 5}, 1, 9)}), Error::kBadNonce);
+  CHECK(reg.counter_value("bc_ledger_blocks_committed_total") == 1);
+  CHECK(reg.counter_value("bc_ledger_txs_committed_total") == 1);
+  CHECK(reg.counter_value("bc_ledger_blocks_rejected_total", {{"reason", "bad_nonce"}}) == 1);
+  CHECK(reg.render_prometheus().find("bc_ledger_height 1") != std::string::npos);
+}
