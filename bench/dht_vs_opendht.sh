@@ -139,11 +139,14 @@ trap 'echo "dht_vs_opendht: interrupted; stopping every node" >&2; exit 130' INT
 
 run_side() {  # run_side LOGFILE CMD...: runs one side in the background and waits
   local log=$1; shift
+  # Load average before and after: other work on this machine skews figures.
+  cut -d' ' -f1 /proc/loadavg >"${log%.log}.load"
   "${isolate[@]}" "$@" 2> >(tee -a "$log" >&2) &
   child=$!
   local rc=0
   wait "$child" || rc=$?
   child=""
+  cut -d' ' -f1 /proc/loadavg >>"${log%.log}.load"
   return "$rc"
 }
 

@@ -37,5 +37,32 @@ for n in net["nodes"][:4]:
 boot=()
 for s in "${seeds[@]}"; do boot+=(--bootstrap "$s"); done
 echo "[blockcloud] devnet up; client joins via ${seeds[*]}" >&2
+rc=0
 "$bin/bc-bench-dht-client" "${boot[@]}" --bind 127.0.0.1:$((base_port + 1)) --nodes "$nodes" \
-  --mode "$mode" --out "$out" --metrics-out "$work/client-metrics.txt" "$@"
+  --mode "$mode" --out "$out" --metrics-out "$work/client-metrics.txt" "$@" || rc=$?
+# Sum of the nodes' bc_dht_*/bc_udp_* counters (drops, rate limiting, store
+# outcomes): where to look first when our figures are poor.
+/usr/bin/python3 - "$devnet_dir/devnet.json" >"$work/nodes-metrics-sum.txt" 2>/dev/null <<'PY' || true
+import collections, json, sys, urllib.request
+total = collections.Counter()
+for n in json.load(open(sys.argv[1]))["nodes"]:
+    try:
+        text = urllib.request.urlopen(f"http://{n['rpc']}/metrics", timeout=2).read().decode()
+    except OSError:
+        continue
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            total[name] += float(value)
+        except ValueError:
+            pass
+for name, value in sorted(total.items()):
+    if value:
+        print(name, int(value))
+PY
+# UDP counters of this namespace (RcvbufErrors: datagrams lost to a full
+# socket receive buffer), when the side runs isolated.
+if [[ -n ${BC_BENCH_NETNS:-} ]]; then grep '^Udp:' /proc/net/snmp >"$work/udp-snmp.txt" || true; fi
+exit "$rc"

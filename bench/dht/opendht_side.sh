@@ -31,5 +31,10 @@ for p in "${pids[@]}"; do
   kill -0 "$p" 2>/dev/null || { echo "opendht side: a dhtnode exited at start; see $log_dir" >&2; exit 1; }
 done
 echo "[opendht] $nodes dhtnode processes on 127.0.0.1:$first_port..$((first_port + nodes - 1))" >&2
+rc=0
 /usr/bin/python3 "$here/opendht_client.py" --bootstrap "127.0.0.1:$first_port" \
-  --port $((first_port + nodes)) --nodes "$nodes" --out "$out" "$@"
+  --port $((first_port + nodes)) --nodes "$nodes" --out "$out" "$@" || rc=$?
+# UDP counters of this namespace (RcvbufErrors: datagrams lost to a full
+# socket receive buffer), when the side runs isolated.
+if [[ -n ${BC_BENCH_NETNS:-} ]]; then grep '^Udp:' /proc/net/snmp >"$log_dir/udp-snmp.txt" || true; fi
+exit "$rc"

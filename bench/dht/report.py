@@ -54,7 +54,13 @@ def main():
     for spec in a.runs:
         system, run, path = spec.split(":", 2)
         try:
-            per_run[system][int(run)] = json.load(open(path))
+            r = json.load(open(path))
+            try:  # written by dht_vs_opendht.sh: load average before and after the side
+                with open(path[:-len(".json")] + ".load") as f:
+                    r["loadavg_1min"] = [float(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                pass
+            per_run[system][int(run)] = r
         except (OSError, ValueError) as e:
             print(f"report: no result for {system} run {run} ({path}: {e})", file=sys.stderr)
 
@@ -100,10 +106,12 @@ def main():
               f"throughput >= 2x on both phases: "
               f"{'met' if goals['throughput_at_least_2x'] else 'NOT met'}")
     print("\nper run")
-    print(f"{'run':<4} " + HEADER)
+    print(f"{'run':<4} " + HEADER + "  load before/after")
     for s, label in SYSTEMS:
         for run in sorted(per_run[s]):
-            print(f"{run:<4} " + row(label, per_run[s][run]))
+            r = per_run[s][run]
+            load = "/".join(f"{x:.1f}" for x in r.get("loadavg_1min", []))
+            print(f"{run:<4} " + row(label, r) + f"  {load}")
 
     result = dict(meta)
     result.update({"medians": medians, "ratios_ours_over_opendht": ratios, "goals": goals,
