@@ -102,6 +102,12 @@ def test(bins, workdir):
         with open(os.path.join(net.dir, "node-0", "log")) as f:
             log = f.read()
         check("shutting down" in log and "blockcloudd stopped" in log, "daemons shut down gracefully on SIGTERM")
+        check(n[0]["node_id"] in log.splitlines()[0], "the first log line names the node id")
+        key_mode = os.stat(os.path.join(net.dir, "node-0", "node.key")).st_mode & 0o777
+        check(key_mode == 0o600, f"node.key is private (mode {key_mode:o})")
+        ids = [x["node_id"] for x in n]
+        net.up()
+        check([x["node_id"] for x in net.nodes] == ids, "restarted nodes keep their ids (node.key is reused)")
     finally:
         if watch and watch.poll() is None:
             watch.kill()
