@@ -37,7 +37,7 @@ RoutingTable::ObserveResult RoutingTable::observe(const NodeId& id, const Endpoi
     return {Observed::kAdded, std::nullopt};
   }
   bucket.replacements.push_back({id, ep, now, 0});
-  if (bucket.replacements.size() > k_) bucket.replacements.pop_front();
+  if (bucket.replacements.size() > k_) bucket.replacements.erase(bucket.replacements.begin());
   return {Observed::kBucketFull, bucket.entries.front()};
 }
 
@@ -76,7 +76,7 @@ bool RoutingTable::remove(const NodeId& id) {
     TableEntry spare = bucket.replacements.back();
     bucket.replacements.pop_back();
     spare.fails = 0;
-    bucket.entries.push_front(spare);
+    bucket.entries.insert(bucket.entries.begin(), spare);
     ++size_;
   }
   return true;
