@@ -5,7 +5,7 @@ namespace bc::ledger {
 bool SignatureCache::contains(const Hash256& id) const {
   std::lock_guard lock(mu_);
   bool hit = set_.count(id) != 0;
-  if (hit) ++hits_;
+  if (hit) hits_.fetch_add(1, std::memory_order_relaxed);
   return hit;
 }
 

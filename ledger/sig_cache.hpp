@@ -2,6 +2,7 @@
 // signed digest and the signature), so a block does not re-check what the
 // mempool checked. Bounded; oldest entries leave first. Thread-safe.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <mutex>
@@ -17,14 +18,14 @@ class SignatureCache {
   bool contains(const Hash256& id) const;
   void insert(const Hash256& id);
   std::size_t size() const;
-  std::uint64_t hits() const { return hits_; }
+  std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
 
  private:
   mutable std::mutex mu_;
   std::size_t capacity_;
   std::unordered_set<Hash256, Hash256Hasher> set_;
   std::deque<Hash256> order_;
-  mutable std::uint64_t hits_ = 0;
+  mutable std::atomic<std::uint64_t> hits_{0};
 };
 
 }  // namespace bc::ledger
