@@ -181,7 +181,9 @@ struct AsioUdpDriver::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void run_call(const std::function<void(TimeMs, Outbox&)>& fn) {
-    if (!running) return;
+    // Before start() calls run and send (the timer is armed by start());
+    // after stop() they are dropped: the protocol may already be gone.
+    if (!socket.is_open()) return;
     Outbox out;
     fn(now_ms(), out);
     flush(out);

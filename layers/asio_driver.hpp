@@ -55,14 +55,15 @@ class AsioUdpDriver {
   void stop();
 
   // Runs fn on the io thread with the current time and an Outbox, then sends
-  // the outbox and re-arms the timer. Safe to call from any thread.
+  // the outbox and re-arms the timer. Safe to call from any thread. Calls
+  // that run after stop() are dropped.
   void post(std::function<void(TimeMs now, Outbox& out)> fn);
   // Same, but runs fn at once: only from the io thread.
   void call(const std::function<void(TimeMs now, Outbox& out)>& fn);
 
   // The bound address (the real port when bound to port 0).
   Endpoint local_endpoint() const;
-  AsioUdpDriverStats stats() const;
+  AsioUdpDriverStats stats() const;  // io thread only (plain counters)
 
   // System clock, Unix milliseconds: the time every protocol input carries.
   static TimeMs now_ms();

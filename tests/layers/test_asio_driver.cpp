@@ -166,3 +166,27 @@ TEST_CASE("AsioUdpDriver::post is safe from another thread") {
   REQUIRE(run_until(io, [&] { return client.replies.size() == 20; }));
   CHECK(echo.seen == 20);
 }
+
+TEST_CASE("AsioUdpDriver runs calls before start() and drops them after stop()") {
+  boost::asio::io_context io;
+  Echo echo;
+  Client client;
+  bc::AsioUdpDriver server(io, echo, loopback(0));
+  bc::AsioUdpDriver cli(io, client, loopback(0));
+  server.start();
+  const Endpoint to = server.local_endpoint();
+  int ran = 0;
+  // Not started yet: the call still runs and its datagram still goes out.
+  cli.call([&](TimeMs, Outbox& out) {
+    ++ran;
+    out.send(to, bc::Bytes{'a'});
+  });
+  CHECK(ran == 1);
+  REQUIRE(run_until(io, [&] { return echo.seen == 1; }));
+  cli.stop();
+  cli.post([&](TimeMs, Outbox&) { ++ran; });
+  cli.call([&](TimeMs, Outbox&) { ++ran; });
+  io.run_for(std::chrono::milliseconds(50));
+  CHECK(ran == 1);
+  CHECK(client.replies.empty());  // the reply found the client's socket closed
+}
