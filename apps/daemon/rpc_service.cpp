@@ -84,6 +84,12 @@ routing::Key need_key(const json::object& p) {
   return routing::key_from_text(text);
 }
 
+// The DHT's own message, plus what to check when it does not say already.
+std::string with_hint(const std::string& error) {
+  if (error.find("bootstrap") != std::string::npos) return error;
+  return error + " (check `blockcloud-cli status`: the node needs contacts; is --bootstrap set?)";
+}
+
 json::object record_json(const routing::Record& r, TimeMs now) {
   json::object o;
   o["owner"] = id_to_text('n', node_id_of(r.owner));
@@ -384,9 +390,7 @@ struct RpcService::Impl : std::enable_shared_from_this<Impl> {
                    [self, call, key, t0, ttl_ms, size](const routing::PutResult& r) {
                      if (!r.ok) {
                        self->m_errors->inc();
-                       return call->fail(kDhtFailure, "put failed: " + r.error +
-                                                          " (check `blockcloud-cli status`: the node "
-                                                          "needs contacts; is --bootstrap set?)");
+                       return call->fail(kDhtFailure, "put failed: " + with_hint(r.error));
                      }
                      json::object o;
                      o["key"] = key.hex();
@@ -410,8 +414,7 @@ struct RpcService::Impl : std::enable_shared_from_this<Impl> {
       node.get(key, now, out, [self, call, key, t0](const routing::GetResult& r) {
         if (!r.ok) {
           self->m_errors->inc();
-          return call->fail(kDhtFailure, "get failed: " + r.error +
-                                             " (check `blockcloud-cli status`: the node needs contacts)");
+          return call->fail(kDhtFailure, "get failed: " + with_hint(r.error));
         }
         const TimeMs now = AsioUdpDriver::now_ms();
         json::array values;
