@@ -21,7 +21,9 @@ def pct(xs, p):
 
 
 def test(bins, workdir):
-    rnd = random.Random(int(os.environ.get("BC_TEST_SEED", "0")) or None)
+    seed = int(os.environ.get("BC_TEST_SEED", "0")) or random.SystemRandom().randrange(1, 2**31)
+    print(f"  seed {seed} (set BC_TEST_SEED={seed} to repeat the same keys, nodes and victims)", flush=True)
+    rnd = random.Random(seed)
     net = Devnet(bins, os.path.join(workdir, "net"), NODES, BASE_IP, PORT)
     try:
         net.up()
