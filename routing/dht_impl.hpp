@@ -114,6 +114,7 @@ struct DhtNode::Impl {
   std::map<std::uint64_t, MyWatch> my_watches;
   TimeMs next_maintenance = 0;
   bool bootstrap_lookup_started = false;
+  std::vector<Endpoint> seeds;  // retried while our table is empty
 
   // The current call's time and outbox (set by every entry point).
   TimeMs now = 0;
@@ -177,6 +178,7 @@ struct DhtNode::Impl {
   void put_record(const Record& r, PutCallback done);
   void publish_now(const Key& k, Published& p, PutCallback done);
   void refresh_watch(std::uint64_t watch_id);
+  void contact_seeds();
   void maintenance();
   void run_timers();
   TimeMs wakeup() const;

@@ -349,6 +349,8 @@ void DhtNode::Impl::refresh_watch(std::uint64_t watch_id) {
 
 void DhtNode::Impl::maintenance() {
   next_maintenance = now + maintenance_interval(cfg);
+  // Alone (every seed failed, or every contact left): try the seeds again.
+  if (tables[0].size() == 0 && !seeds.empty()) contact_seeds();
   // Liveness of quiet contacts (failures evict after fails_before_evict).
   for (int l = 0; l < levels(); ++l) {
     for (const auto& e : tables[l].all()) {
@@ -409,25 +411,29 @@ void DhtNode::bootstrap(const std::vector<Endpoint>& seeds, TimeMs now, Outbox& 
   CallScope<Impl> scope(*impl_, now, out);
   Impl& m = *impl_;
   if (m.next_maintenance == 0) m.next_maintenance = m.now + maintenance_interval(m.cfg);
-  // Ping every seed; the first one that proves its id starts the lookup of
-  // our own id, which fills the table with our neighbourhood.
+  m.seeds = seeds;
+  m.contact_seeds();
+}
+
+// Pings every seed; the first one that proves its id starts the lookup of
+// our own id, which fills the table with our neighbourhood.
+void DhtNode::Impl::contact_seeds() {
   auto started = std::make_shared<bool>(false);
   for (const auto& s : seeds) {
-    if (s == m.self) continue;
-    m.ping(s, std::nullopt, [&m, started](const Envelope* e) {
+    if (s == self) continue;
+    ping(s, std::nullopt, [this, started](const Envelope* e) {
       if (!e || *started) return;
       *started = true;
-      m.bootstrap_lookup_started = true;
-      m.start_lookup(LookupOp::Purpose::kNodes, m.id, 0, 0, [&m](LookupOp&) {
+      bootstrap_lookup_started = true;
+      start_lookup(LookupOp::Purpose::kNodes, id, 0, 0, [this](LookupOp&) {
         // Then one lookup per level-0 bucket farther than our neighbours, so
         // distant buckets are not empty (Kademlia's join refresh).
         int deepest = 0;
         for (int b = 0; b < RoutingTable::kBuckets; ++b) {
-          if (m.tables[0].bucket_size(b) > 0) deepest = b;
+          if (tables[0].bucket_size(b) > 0) deepest = b;
         }
         for (int b = 0; b < std::min(deepest, 8); ++b) {
-          m.start_lookup(LookupOp::Purpose::kNodes, m.tables[0].random_id_in(b, m.rng), 0, 0,
-                         nullptr);
+          start_lookup(LookupOp::Purpose::kNodes, tables[0].random_id_in(b, rng), 0, 0, nullptr);
         }
       });
     });

@@ -208,3 +208,28 @@ TEST_CASE("levels collapse on a one-region network: a put or get is a single loo
   CHECK(g.level == 2);
   CHECK(lookups(reader) - before == 1);
 }
+
+TEST_CASE("a node whose seed is down keeps trying and joins when it comes back") {
+  TestNet t(20, 17);
+  t.bootstrap_all();
+  Key key = key_of("late-join");
+  REQUIRE(t.publish(5, key, Bytes{3}, 600'000).ok);
+  metrics::Registry reg;
+  Endpoint ep = MemNet::endpoint(50);
+  DhtNode late(test_key(17, 50), ep, t.cfg, t.net.node_seed(ep), reg);
+  t.net.add_node(ep, &late);
+  t.net.set_down(t.eps[0], true);
+  t.net.invoke(ep, [&](TimeMs now, Outbox& out) { late.bootstrap({t.eps[0]}, now, out); });
+  t.net.run_for(10'000);
+  CHECK(late.contacts().empty());
+  t.net.set_down(t.eps[0], false);
+  t.net.run_for(60'000);
+  CHECK(late.contacts().size() >= 10);
+  std::optional<GetResult> got;
+  t.net.invoke(ep, [&](TimeMs now, Outbox& out) {
+    late.get(key, now, out, [&](const GetResult& g) { got = g; });
+  });
+  t.net.run_until([&] { return got.has_value(); }, t.net.now() + 30'000);
+  REQUIRE(got.has_value());
+  CHECK(got->values.size() == 1);
+}
