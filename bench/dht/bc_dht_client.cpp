@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -261,6 +262,11 @@ int main(int argc, char** argv) {
     for (auto& b : payloads[i]) b = static_cast<std::uint8_t>(rng());
   }
   std::vector<char> stored(o.puts, 0);
+  // Why operations failed, by error text (a few kinds), for the result file.
+  std::map<std::string, std::size_t> errors;
+  auto note_error = [&](const std::string& what) {
+    if (errors.size() < 16 || errors.count(what)) ++errors[what];
+  };
   std::vector<std::size_t> ok_keys;
 
   int exit_code = 0;
@@ -280,7 +286,18 @@ int main(int argc, char** argv) {
       << ", \"inflight\": " << o.inflight << ",\n \"put\": " << phase_json(put_res)
       << ",\n \"get\": " << phase_json(get_res) << ",\n \"udp\": {\"sent\": " << st.sent
       << ", \"received\": " << st.received << ", \"send_errors\": " << st.send_errors
-      << ", \"receive_errors\": " << st.receive_errors << "}}\n";
+      << ", \"receive_errors\": " << st.receive_errors << "},\n \"errors\": {";
+    const char* sep = "";
+    for (const auto& [what, n] : errors) {
+      std::string esc;
+      for (char c : what) {
+        if (c == '"' || c == '\\') esc += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20) esc += c;
+      }
+      f << sep << "\"" << esc << "\": " << n;
+      sep = ", ";
+    }
+    f << "}}\n";
     if (!f) {
       std::cerr << "bc-bench-dht-client: cannot write " << o.out << "\n";
       exit_code = 1;
@@ -304,6 +321,8 @@ int main(int argc, char** argv) {
               for (const auto& rec : r.values) {
                 if (rec.owner == key.public_key() && rec.payload == payloads[k]) found = true;
               }
+              if (!r.ok) note_error("get: " + r.error);
+              else if (!found) note_error(r.values.empty() ? "get: no value" : "get: wrong value");
               done(r.ok && found);
             });
           });
@@ -330,6 +349,7 @@ int main(int argc, char** argv) {
             auto rec = bc::routing::make_record(key, keys[i], payloads[i], 1, now + cfg.default_ttl_ms);
             node.put(rec, now, out, [&, i, done](const bc::routing::PutResult& r) {
               stored[i] = r.ok;
+              if (!r.ok) note_error("put: " + r.error);
               done(r.ok);
             });
           });
