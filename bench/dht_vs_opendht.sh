@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 nodes=32 puts=10000 gets=10000 inflight=64 runs=3 value_size=200
-mode=coral get_mode=first settle=3 only="" netns=auto
+mode=coral get_mode=first settle=3 only="" netns=auto bc_dht=()
 bin_dir="" out="" work=""
 opendht_port=41000 bc_port=42000
 
@@ -34,6 +34,10 @@ Options:
   --opendht-get-mode M  first: an OpenDHT get completes at its first value
                       (its fastest use, default); all: at the end of the search
   --settle S          seconds to wait after a client's table is stable (default $settle)
+  --bc-dht KEY=VALUE  experiment: override a Blockcloud [dht] setting on every node
+                      and the client (request_timeout_ms, max_retries, alpha,
+                      search_width, replicas, k); repeatable. Headline figures
+                      use the defaults.
   --only SYSTEM       run only opendht or only blockcloud
   --bin DIR           where blockcloudd, blockcloud-devnet and bc-bench-dht-client
                       are (default: build-bench/bin, else build/bin)
@@ -62,6 +66,8 @@ while [[ $# -gt 0 ]]; do
     --mode) need_value "$@"; mode=$2; shift 2 ;;
     --opendht-get-mode) need_value "$@"; get_mode=$2; shift 2 ;;
     --settle) need_value "$@"; settle=$2; shift 2 ;;
+    --bc-dht) need_value "$@"; [[ $2 =~ ^[a-z_]+=[0-9]+$ ]] || die "--bc-dht needs KEY=INTEGER, got '$2'"
+      bc_dht+=("$2"); shift 2 ;;
     --only) need_value "$@"; only=$2; shift 2 ;;
     --bin) need_value "$@"; bin_dir=$2; shift 2 ;;
     --out) need_value "$@"; out=$2; shift 2 ;;
@@ -172,7 +178,7 @@ for ((r = 1; r <= runs; r++)); do
     f=$work/blockcloud-run$r.json
     rm -f "$f"
     rm -rf "$work/bc-current"
-    if run_side "$work/blockcloud-run$r.log" "$here/dht/blockcloud_side.sh" "$nodes" "$bc_port" \
+    if BC_BENCH_DHT="${bc_dht[*]}" run_side "$work/blockcloud-run$r.log" "$here/dht/blockcloud_side.sh" "$nodes" "$bc_port" \
         "$bin_dir" "$work/bc-current" "$f" "$mode" -- "${common[@]}" --seed "$seed"; then
       specs+=("blockcloud:$r:$f")
     else
@@ -204,7 +210,7 @@ meta = {
     "network_namespaces": "$netns",
     "params": {"nodes": $nodes, "puts": $puts, "gets": $gets, "inflight": $inflight,
                "runs": $runs, "value_size": $value_size, "blockcloud_mode": "$mode",
-               "opendht_get_mode": "$get_mode"},
+               "opendht_get_mode": "$get_mode", "blockcloud_dht_overrides": "${bc_dht[*]}"},
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=1)
 EOF

@@ -190,7 +190,30 @@ struct Options {
   std::string mode = "coral";
   std::string out;
   std::string metrics_out;
+  std::vector<std::string> dht;  // KEY=VALUE overrides of DhtConfig
 };
+
+// The few DhtConfig keys an experiment may override, named as in the
+// daemon's [dht] table (apps/common/dht_config.cpp). False if unknown.
+bool apply_dht_setting(bc::routing::DhtConfig& c, const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos) return false;
+  const std::string k = kv.substr(0, eq);
+  long v = 0;
+  try {
+    v = std::stol(kv.substr(eq + 1));
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (k == "request_timeout_ms") c.request_timeout_ms = v;
+  else if (k == "max_retries") c.max_retries = static_cast<int>(v);
+  else if (k == "alpha") c.alpha = static_cast<int>(v);
+  else if (k == "search_width") c.search_width = static_cast<int>(v);
+  else if (k == "replicas") c.replicas = static_cast<int>(v);
+  else if (k == "k") c.bucket_size = static_cast<int>(v);
+  else return false;
+  return true;
+}
 
 }  // namespace
 
@@ -214,6 +237,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"coral", "kademlia"}));
   app.add_option("--out", o.out, "JSON result file")->required();
   app.add_option("--metrics-out", o.metrics_out, "also write the client's Prometheus metrics here");
+  app.add_option("--dht", o.dht,
+                 "override a DhtConfig value, KEY=VALUE (repeatable): request_timeout_ms, "
+                 "max_retries, alpha, search_width, replicas, k");
   CLI11_PARSE(app, argc, argv);
 
   auto bind = bc::Endpoint::parse(o.bind);
@@ -235,6 +261,14 @@ int main(int argc, char** argv) {
   bc::metrics::Registry metrics;
   bc::routing::DhtConfig cfg;
   cfg.mode = o.mode == "kademlia" ? bc::routing::Mode::kKademlia : bc::routing::Mode::kCoral;
+  for (const auto& kv : o.dht) {
+    if (!apply_dht_setting(cfg, kv)) {
+      std::cerr << "bc-bench-dht-client: --dht " << kv
+                << " is not KEY=INTEGER with KEY one of request_timeout_ms, max_retries, alpha, "
+                   "search_width, replicas, k\n";
+      return 2;
+    }
+  }
   const bc::KeyPair key = bc::KeyPair::generate();
   DhtNode node(key, *bind, cfg, bc::random_u64(), metrics);
   std::unique_ptr<bc::AsioUdpDriver> driver;

@@ -22,8 +22,11 @@ if [[ -n ${BC_BENCH_NETNS:-} ]]; then ip link set lo up; fi
 rm -rf "$devnet_dir"
 mkdir -p "$work"
 echo "[blockcloud] starting $nodes blockcloudd on 127.0.0.2.. port $base_port ($mode)" >&2
+# BC_BENCH_DHT: space-separated KEY=VALUE overrides for nodes and client.
+dht_nodes=() dht_client=()
+for kv in ${BC_BENCH_DHT:-}; do dht_nodes+=(--dht "$kv"); dht_client+=(--dht "$kv"); done
 "$bin/blockcloud-devnet" up --nodes "$nodes" --dir "$devnet_dir" --base-ip 127.0.0.2 \
-  --base-port "$base_port" --mode "$mode" --bin "$bin" --log-level warn >"$work/devnet-up.log" 2>&1 || {
+  --base-port "$base_port" --mode "$mode" --bin "$bin" --log-level warn "${dht_nodes[@]}" >"$work/devnet-up.log" 2>&1 || {
   echo "blockcloud side: blockcloud-devnet up failed; last lines of $work/devnet-up.log:" >&2
   tail -20 "$work/devnet-up.log" >&2
   exit 1
@@ -39,7 +42,7 @@ for s in "${seeds[@]}"; do boot+=(--bootstrap "$s"); done
 echo "[blockcloud] devnet up; client joins via ${seeds[*]}" >&2
 rc=0
 "$bin/bc-bench-dht-client" "${boot[@]}" --bind 127.0.0.1:$((base_port + 1)) --nodes "$nodes" \
-  --mode "$mode" --out "$out" --metrics-out "$work/client-metrics.txt" "$@" || rc=$?
+  --mode "$mode" --out "$out" --metrics-out "$work/client-metrics.txt" "${dht_client[@]}" "$@" || rc=$?
 # Sum of the nodes' bc_dht_*/bc_udp_* counters (drops, rate limiting, store
 # outcomes): where to look first when our figures are poor.
 /usr/bin/python3 - "$devnet_dir/devnet.json" >"$work/nodes-metrics-sum.txt" 2>/dev/null <<'PY' || true
