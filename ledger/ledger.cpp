@@ -135,7 +135,7 @@ Status Ledger::check_tx_stateless(const Tx& tx) {
   return {};
 }
 
-Status Ledger::check_header(const BlockHeader& h, const Signature& sig, bool* sig_ok) {
+Status Ledger::check_header(const BlockHeader& h, const Signature& sig, std::optional<TimeMs> now, bool* sig_ok) {
   const ChainParams& p = params();
   if (h.chain_id != p.chain_id) return fail(Error::kWrongChain, "block for chain '" + h.chain_id + "', this is '" + p.chain_id + "'");
   if (h.height != head_.height + 1)
@@ -143,6 +143,9 @@ Status Ledger::check_header(const BlockHeader& h, const Signature& sig, bool* si
                                        (h.height > head_.height + 1 ? " (sync the missing blocks first)" : " (already have it)"));
   if (h.prev_hash != head_.hash) return fail(Error::kBadPrevHash, "block's parent " + h.prev_hash.hex() + " is not our head " + head_.hash.hex());
   if (h.time < head_.time) return fail(Error::kBadTime, "block time " + std::to_string(h.time) + " is before its parent's " + std::to_string(head_.time));
+  if (now && h.time > *now + options_.max_future_ms)
+    return fail(Error::kBadTime, "block time " + std::to_string(h.time) + " is " + std::to_string(h.time - *now) +
+                                     " ms ahead of our clock (at most " + std::to_string(options_.max_future_ms) + "; check the clocks)");
   if (!p.producers.empty()) {
     bool allowed = false;
     for (const auto& k : p.producers) allowed = allowed || k == h.proposer;
@@ -152,9 +155,9 @@ Status Ledger::check_header(const BlockHeader& h, const Signature& sig, bool* si
   return {};
 }
 
-Result<PreparedBlock> Ledger::validate_block(ByteView bytes) { return validate(bytes, false); }
+Result<PreparedBlock> Ledger::validate_block(ByteView bytes, std::optional<TimeMs> now) { return validate(bytes, false, now); }
 
-Result<PreparedBlock> Ledger::validate(ByteView bytes, bool keep_tree) {
+Result<PreparedBlock> Ledger::validate(ByteView bytes, bool keep_tree, std::optional<TimeMs> now) {
   using R = Result<PreparedBlock>;
   const ChainParams& params = state_.params();
   auto shell = decode_block_shell(bytes, params);
@@ -164,7 +167,7 @@ Result<PreparedBlock> Ledger::validate(ByteView bytes, bool keep_tree) {
     return R::error(fail(Error::kMalformed, "header counts " + std::to_string(h.tx_count) + " transactions, body has " +
                                                 std::to_string(shell->raw_txs.size())));
   bool header_sig_ok = false;
-  if (Status s = check_header(h, shell->signature, &header_sig_ok); !s.ok()) return R::error(s);
+  if (Status s = check_header(h, shell->signature, now, &header_sig_ok); !s.ok()) return R::error(s);
   if (!header_sig_ok) return R::error(fail(Error::kBadBlockSignature, "block signature does not verify under the proposer's key"));
 
   // Stage 2: decode bodies and context-free checks, in parallel.
@@ -272,10 +275,10 @@ Status Ledger::commit_changes(PreparedBlock&& p, bool tree_applied) {
   return {};
 }
 
-Status Ledger::apply_block(ByteView bytes) {
+Status Ledger::apply_block(ByteView bytes, std::optional<TimeMs> now) {
   // The tree keeps the block's changes from validation to commit (or is
   // reverted on any failure), so the state root is computed once.
-  auto prepared = validate(bytes, /*keep_tree=*/true);
+  auto prepared = validate(bytes, /*keep_tree=*/true, now);
   if (!prepared.ok()) {
     count_reject(prepared.status);
     return prepared.status;

@@ -43,6 +43,7 @@ struct LedgerOptions {
   Genesis genesis;                    // must match the stored chain, if any
   std::size_t verify_threads = 0;     // 0: hardware_concurrency
   std::size_t sig_cache_entries = 1 << 18;
+  TimeMs max_future_ms = 15'000;      // a block may be this far ahead of the caller's clock
   bool sync = true;                   // fsync each block's batch
   leveldb::Env* env = nullptr;        // in-memory Env for fuzzing
   EffectsRule effects_rule;
@@ -95,11 +96,14 @@ class Ledger {
   SignatureCache& sig_cache() { return *cache_; }
   const Hash256& genesis_hash() const { return genesis_hash_; }
 
-  // Received block: validate and commit. No state change on error.
-  Status apply_block(ByteView bytes);
-  Status apply_block(const Block& block) { return apply_block(encode_block(block)); }
+  // Received block: validate and commit. No state change on error. With
+  // `now` (the driver's clock), a block more than max_future_ms ahead of it
+  // is refused (bad_time); without, block time is only checked against the
+  // parent (catching up on old blocks).
+  Status apply_block(ByteView bytes, std::optional<TimeMs> now = std::nullopt);
+  Status apply_block(const Block& block, std::optional<TimeMs> now = std::nullopt) { return apply_block(encode_block(block), now); }
   // Validation only (leaves no trace but signature-cache entries).
-  Result<PreparedBlock> validate_block(ByteView bytes);
+  Result<PreparedBlock> validate_block(ByteView bytes, std::optional<TimeMs> now = std::nullopt);
   // Commits a block validated against the current head.
   Status commit(PreparedBlock&& prepared);
 
@@ -121,9 +125,9 @@ class Ledger {
 
  private:
   Ledger() = default;
-  Result<PreparedBlock> validate(ByteView bytes, bool keep_tree);
+  Result<PreparedBlock> validate(ByteView bytes, bool keep_tree, std::optional<TimeMs> now);
   Status commit_changes(PreparedBlock&& p, bool tree_applied);
-  Status check_header(const BlockHeader& h, const Signature& sig, bool* sig_ok_out);
+  Status check_header(const BlockHeader& h, const Signature& sig, std::optional<TimeMs> now, bool* sig_ok_out);
   void count_reject(const Status& s);
   void count_commit(std::size_t txs);
 

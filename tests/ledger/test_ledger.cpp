@@ -32,6 +32,14 @@ TEST_CASE("block header checks: state root, tx root, height, parent, time, propo
   expect_rejected(c, altered(c, {t}, [](Block& b) { b.header.prev_hash.bytes[0] ^= 1; }), Error::kBadPrevHash);
   expect_rejected(c, altered(c, {t}, [&](Block& b) { b.header.time = c.ledger->head().time - 1; }), Error::kBadTime);
   expect_rejected(c, altered(c, {t}, [](Block& b) { b.header.chain_id = "elsewhere"; }), Error::kWrongChain);
+  {
+    // From the future, by the caller's clock.
+    Block future = altered(c, {t}, [&](Block& b) { b.header.time = c.now + 60'000; });
+    Status s = c.ledger->apply_block(future, c.now);
+    CHECK(s.code == Error::kBadTime);
+    CHECK(s.message.find("ahead of our clock") != std::string::npos);
+    CHECK(c.ledger->head().height == 0);
+  }
   expect_rejected(c, altered(c, {t}, [](Block& b) { b.header.tx_count = 2; }), Error::kMalformed);
   expect_rejected(c, altered(c, {t}, [](Block& b) { b.signature.bytes[0] ^= 1; }, false), Error::kBadBlockSignature);
   // Signed by a key that is not the configured producer.
