@@ -23,7 +23,7 @@ bool copy_fixed(capnp::Data::Reader in, std::array<std::uint8_t, N>& out) {
 }
 
 void write_header(const BlockHeader& h, wire::BlockHeader::Builder out) {
-  out.setChainId(h.chain_id);
+  out.setChainId(kj::StringPtr(h.chain_id.c_str(), h.chain_id.size()));  // explicit length: NUL-safe
   out.setHeight(h.height);
   out.setPrevHash(ptr(h.prev_hash.view()));
   out.setTime(h.time);
@@ -37,7 +37,7 @@ void write_header(const BlockHeader& h, wire::BlockHeader::Builder out) {
 
 bool read_header(wire::BlockHeader::Reader in, BlockHeader& h) {
   auto chain = in.getChainId();
-  if (chain.size() > 64) return false;
+  if (chain.size() > 64 || std::memchr(chain.cStr(), 0, chain.size()) != nullptr) return false;
   h.chain_id.assign(chain.cStr(), chain.size());
   h.height = in.getHeight();
   h.time = in.getTime();
@@ -144,7 +144,7 @@ Result<BlockShell> decode_block_shell(ByteView data, const ChainParams& params) 
   Status status;
   auto err = bc::wire::decode<wire::Block>(data, limits, [&](wire::Block::Reader r) {
     if (!read_header(r.getHeader(), shell.header)) {
-      status = fail(Error::kMalformed, "block header: a hash or key field is not 32 bytes, or the chain id is too long");
+      status = fail(Error::kMalformed, "block header: a hash or key field is not 32 bytes, or the chain id is too long or holds a NUL");
       return;
     }
     if (!copy_fixed(r.getSignature(), shell.signature.bytes)) {

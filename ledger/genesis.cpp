@@ -49,6 +49,8 @@ Result<Genesis> genesis_from_json(std::string_view text) {
   Genesis g;
   if (auto* c = o.if_contains("chain_id")) {
     if (!c->is_string() || c->as_string().empty() || c->as_string().size() > 64) return bad("chain_id must be a string of 1 to 64 bytes");
+    for (char ch : c->as_string())
+      if (ch < 0x21 || ch > 0x7e) return bad("chain_id must be printable ASCII without spaces");
     g.params.chain_id = std::string(c->as_string());
   } else {
     return bad("missing chain_id");

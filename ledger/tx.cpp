@@ -15,6 +15,9 @@ namespace bc::ledger {
 namespace {
 
 kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+// Explicit length: the implicit std::string -> kj::StringPtr conversion stops at a NUL.
+kj::StringPtr text(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
+bool has_nul(capnp::Text::Reader t) { return std::memchr(t.cStr(), 0, t.size()) != nullptr; }
 
 template <std::size_t N>
 bool copy_fixed(capnp::Data::Reader in, std::array<std::uint8_t, N>& out) {
@@ -24,7 +27,7 @@ bool copy_fixed(capnp::Data::Reader in, std::array<std::uint8_t, N>& out) {
 }
 
 void write_body(const TxBody& b, wire::TxBody::Builder out) {
-  out.setChainId(b.chain_id);
+  out.setChainId(text(b.chain_id));
   out.setSender(ptr(b.sender.view()));
   out.setNonce(b.nonce);
   out.setFee(b.fee);
@@ -40,7 +43,7 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
         } else if constexpr (std::is_same_v<T, Unbond>) {
           out.initUnbond().setAmount(p.amount);
         } else if constexpr (std::is_same_v<T, RegisterService>) {
-          out.initRegisterService().setName(p.name);
+          out.initRegisterService().setName(text(p.name));
         } else if constexpr (std::is_same_v<T, EscrowOpen>) {
           auto e = out.initEscrowOpen();
           e.setProvider(ptr(p.provider.view()));
@@ -72,6 +75,7 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
 Status read_body(wire::TxBody::Reader in, const ChainParams& params, TxBody& b) {
   auto chain = in.getChainId();
   if (chain.size() > 64) return fail(Error::kOversized, "chain id longer than 64 bytes");
+  if (has_nul(chain)) return fail(Error::kMalformed, "chain id contains a NUL byte");
   b.chain_id.assign(chain.cStr(), chain.size());
   if (!copy_fixed(in.getSender(), b.sender.bytes)) return fail(Error::kMalformed, "sender public key must be 32 bytes");
   b.nonce = in.getNonce();
@@ -91,6 +95,7 @@ Status read_body(wire::TxBody::Reader in, const ChainParams& params, TxBody& b) 
     case wire::TxBody::REGISTER_SERVICE: {
       auto name = in.getRegisterService().getName();
       if (name.size() > kMaxServiceName) return fail(Error::kBadServiceName, "service name longer than 64 bytes");
+      if (has_nul(name)) return fail(Error::kBadServiceName, "service name contains a NUL byte");
       b.payload = RegisterService{std::string(name.cStr(), name.size())};
       break;
     }

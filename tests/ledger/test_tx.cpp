@@ -3,6 +3,7 @@
 #include <capnp/serialize.h>
 
 #include "layers/ids.hpp"
+#include "ledger/block.hpp"
 #include "ledger/wire/ledger.capnp.h"
 #include "ledger_fixture.hpp"
 
@@ -115,6 +116,23 @@ TEST_CASE("decode rejects malformed, oversized and non-canonical input with a re
   auto rs = decode_tx(bad_sig, params());
   CHECK(rs.status.code == Error::kMalformed);
   CHECK(rs.status.message.find("64 bytes") != std::string::npos);
+}
+
+TEST_CASE("text fields with a NUL byte are refused (found by fuzz_ledger_block)") {
+  KeyPair k = test_key(1, 0);
+  TxBody b = body_with(RegisterService{std::string("ab\0cd", 5)}, k);
+  Tx tx = sign_tx(b, k);
+  auto r = decode_tx(encode_tx(tx), params());
+  CHECK(r.status.code == Error::kBadServiceName);
+  b = body_with(Bond{1}, k);
+  b.chain_id = std::string("blockcloud-devnet\0x", 19);
+  r = decode_tx(encode_tx(sign_tx(b, k)), params());
+  CHECK(r.status.code == Error::kMalformed);
+  // A header chain id with a NUL does not decode (it would not re-encode the same).
+  Block blk;
+  blk.header.chain_id = std::string("blockcloud-devn\0X", 17);
+  auto d = decode_block(encode_block(blk), params());
+  CHECK(d.status.code == Error::kMalformed);
 }
 
 TEST_CASE("too many receipts are rejected at decode") {
