@@ -61,13 +61,6 @@ std::vector<Candidate*> Lookup::next_to_query() {
   return out;
 }
 
-Candidate* Lookup::by_txid(std::uint64_t txid) {
-  for (auto& c : cands_) {
-    if (c.state == Candidate::State::kInFlight && c.txid == txid) return &c;
-  }
-  return nullptr;
-}
-
 void Lookup::on_response(Candidate& c, const std::vector<WireContact>& contacts,
                          const NodeId& self) {
   if (c.state != Candidate::State::kInFlight) return;

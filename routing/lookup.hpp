@@ -1,6 +1,6 @@
 // Iterative Kademlia lookup state (FIND_NODE or FIND_VALUE toward a target),
 // without I/O: the DHT node sends what next_to_query() hands out, and reports
-// responses and failures back by candidate.
+// responses and failures back by candidate (found by node id).
 //
 // The lookup tracks the `width` closest candidates it has heard of, keeps at
 // most `alpha` requests in flight among them, and converges when the `k`
@@ -27,9 +27,6 @@ struct Candidate {
   State state = State::kNew;
   int depth = 1;          // hops from us: seeds are 1, their contacts 2, ...
   int tries = 0;
-  std::uint64_t txid = 0;
-  TimeMs sent_at = 0;
-  TimeMs deadline = 0;
   // Filled from a VALUES response.
   Bytes token;
   bool full = false;
@@ -43,17 +40,15 @@ class Lookup {
 
   // Adds a candidate unless known or beyond the tracked set; true if added.
   bool add(const NodeId& id, const Endpoint& ep, int depth);
-  // Candidates to query now (state set to kInFlight; the caller sets txid,
-  // sent_at and deadline). Empty once stopped.
+  // Candidates to query now (state set to kInFlight; the caller sends the
+  // requests, retries and timeouts are the transport's job). Empty once
+  // stopped. The pointers are valid until the next add()/on_response().
   std::vector<Candidate*> next_to_query();
 
-  Candidate* by_txid(std::uint64_t txid);
   // A response arrived for c: contacts become new candidates at depth+1.
   // Invalidates references to candidates (the vector may grow).
   void on_response(Candidate& c, const std::vector<WireContact>& contacts, const NodeId& self);
   void on_failure(Candidate& c);
-  // Puts c back to be asked again (retry after a timeout).
-  void retry(Candidate& c) { c.state = Candidate::State::kNew; --in_flight_; }
 
   void stop() { stopped_ = true; }
   bool stopped() const { return stopped_; }
