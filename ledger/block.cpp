@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "layers/wire/decode.hpp"
+#include "ledger/hash.hpp"
 #include "ledger/wire/ledger.capnp.h"
 
 namespace bc::ledger {
@@ -64,18 +65,17 @@ Hash256 header_hash(const BlockHeader& h) {
 }
 
 Hash256 merkle_root(std::vector<Hash256> level) {
+  static const Tag leaf("blockcloud/merkle-leaf/v1");
+  static const Tag node("blockcloud/merkle-node/v1");
   if (level.empty()) return Hash256{};
-  for (auto& h : level) h = tagged_hash("blockcloud/merkle-leaf/v1", h.view());
+  for (auto& h : level) h = leaf.hash(h.view());
   while (level.size() > 1) {
     std::size_t out = 0;
     for (std::size_t i = 0; i < level.size(); i += 2) {
       if (i + 1 == level.size()) {
         level[out++] = level[i];
       } else {
-        std::uint8_t buf[64];
-        std::memcpy(buf, level[i].data(), 32);
-        std::memcpy(buf + 32, level[i + 1].data(), 32);
-        level[out++] = tagged_hash("blockcloud/merkle-node/v1", ByteView(buf, 64));
+        level[out++] = node.hash(level[i], level[i + 1]);
       }
     }
     level.resize(out);

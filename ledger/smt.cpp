@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "layers/crypto.hpp"
+#include "ledger/hash.hpp"
 
 namespace bc::ledger {
 
@@ -10,17 +11,19 @@ namespace {
 
 int bit(const Hash256& k, int depth) { return (k.bytes[depth / 8] >> (7 - depth % 8)) & 1; }
 
-Hash256 hash_pair(const char* tag, const Hash256& a, const Hash256& b) {
-  std::uint8_t buf[64];
-  std::memcpy(buf, a.data(), 32);
-  std::memcpy(buf + 32, b.data(), 32);
-  return tagged_hash(tag, ByteView(buf, sizeof(buf)));
+const Tag& leaf_tag() {
+  static const Tag t("blockcloud/smt-leaf/v1");
+  return t;
+}
+const Tag& node_tag() {
+  static const Tag t("blockcloud/smt-node/v1");
+  return t;
 }
 
 }  // namespace
 
-Hash256 smt_leaf_hash(const Hash256& key, const Hash256& value_hash) { return hash_pair("blockcloud/smt-leaf/v1", key, value_hash); }
-Hash256 smt_node_hash(const Hash256& left, const Hash256& right) { return hash_pair("blockcloud/smt-node/v1", left, right); }
+Hash256 smt_leaf_hash(const Hash256& key, const Hash256& value_hash) { return leaf_tag().hash(key, value_hash); }
+Hash256 smt_node_hash(const Hash256& left, const Hash256& right) { return node_tag().hash(left, right); }
 
 bool verify_smt_proof(const Hash256& root, const Hash256& key, const std::optional<Hash256>& value_hash, const SmtProof& proof) {
   const std::size_t depth = proof.siblings.size();

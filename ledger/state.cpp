@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "layers/crypto.hpp"
+#include "ledger/hash.hpp"
 
 namespace bc::ledger {
 
@@ -48,13 +49,17 @@ bool expect_kind(Reader& r, Kind k) { return r.u8() == static_cast<std::uint8_t>
 }  // namespace
 
 Hash256 state_key(Kind kind, const Hash256& id) {
+  static const Tag tag("blockcloud/state-key/v1");
   std::uint8_t buf[33];
   buf[0] = static_cast<std::uint8_t>(kind);
   std::memcpy(buf + 1, id.data(), 32);
-  return tagged_hash("blockcloud/state-key/v1", ByteView(buf, sizeof(buf)));
+  return tag.hash(ByteView(buf, sizeof(buf)));
 }
 
-Hash256 state_value_hash(ByteView encoding) { return tagged_hash("blockcloud/state-value/v1", encoding); }
+Hash256 state_value_hash(ByteView encoding) {
+  static const Tag tag("blockcloud/state-value/v1");
+  return tag.hash(encoding);
+}
 
 Bytes encode_account(const Account& a) {
   Bytes out{static_cast<std::uint8_t>(Kind::kAccount)};

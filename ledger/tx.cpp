@@ -8,6 +8,7 @@
 
 #include "layers/ids.hpp"
 #include "layers/wire/decode.hpp"
+#include "ledger/hash.hpp"
 #include "ledger/wire/ledger.capnp.h"
 
 namespace bc::ledger {
@@ -155,11 +156,17 @@ const char* payload_name(const TxPayload& p) {
   return names[p.index()];
 }
 
+const Tag& tx_tag() {
+  static const Tag t("blockcloud/tx/v1");
+  return t;
+}
+
 Hash256 tx_id_of(const Hash256& digest, const Signature& sig) {
+  static const Tag tag("blockcloud/tx-id/v1");
   std::uint8_t buf[96];
   std::memcpy(buf, digest.data(), 32);
   std::memcpy(buf + 32, sig.bytes.data(), 64);
-  return tagged_hash("blockcloud/tx-id/v1", ByteView(buf, sizeof(buf)));
+  return tag.hash(ByteView(buf, sizeof(buf)));
 }
 
 Hash256 service_id_of(const XOnlyPubKey& owner, std::string_view name) {
@@ -203,7 +210,7 @@ Tx sign_tx(TxBody body, const KeyPair& key) {
   Tx tx;
   auto bytes = words.asBytes();
   tx.body_bytes.assign(bytes.begin(), bytes.end());
-  tx.digest = tagged_hash("blockcloud/tx/v1", tx.body_bytes);
+  tx.digest = tx_tag().hash(tx.body_bytes);
   tx.signature = key.sign(tx.digest);
   tx.id = tx_id_of(tx.digest, tx.signature);
   tx.sender = address_of(body.sender);
@@ -251,7 +258,7 @@ Result<Tx> decode_tx_parts(ByteView body_words, const Signature& sig, std::size_
   }
   tx.body_bytes.assign(body_words.begin(), body_words.end());
   tx.signature = sig;
-  tx.digest = tagged_hash("blockcloud/tx/v1", tx.body_bytes);
+  tx.digest = tx_tag().hash(tx.body_bytes);
   tx.id = tx_id_of(tx.digest, tx.signature);
   tx.sender = address_of(tx.body.sender);
   tx.wire_size = wire_size;
@@ -313,7 +320,10 @@ bool verify_tx_signature(const Tx& tx) { return verify(tx.body.sender, tx.digest
 
 // ---- small helpers from types.hpp --------------------------------------------
 
-Address address_of(const XOnlyPubKey& key) { return tagged_hash("blockcloud/account/v1", key.view()); }
+Address address_of(const XOnlyPubKey& key) {
+  static const Tag tag("blockcloud/account/v1");
+  return tag.hash(key.view());
+}
 std::string address_text(const Address& addr) { return id_to_text('a', addr); }
 
 std::uint64_t be64_load(const std::uint8_t* p) {

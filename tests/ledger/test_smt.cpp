@@ -6,6 +6,7 @@
 
 #include "layers/crypto.hpp"
 #include "layers/runtime.hpp"
+#include "ledger/hash.hpp"
 #include "ledger/smt.hpp"
 
 using namespace bc;
@@ -154,4 +155,21 @@ TEST_CASE("membership and non-membership proofs verify; tampered ones do not") {
   fake.other_leaf.emplace(items[1].first, items[1].second);
   CHECK_FALSE(verify_smt_proof(root, k0, std::nullopt, fake));
   CHECK_FALSE(SmtProof::decode(Bytes{0x01, 0x02, 0x00}).has_value());
+}
+
+TEST_CASE("the ledger's midstate tagged hash equals bc::tagged_hash") {
+  Rng rng(3);
+  for (std::size_t len : {0, 1, 31, 32, 55, 56, 63, 64, 65, 119, 120, 200, 1000}) {
+    Bytes data(len);
+    rng.fill(data);
+    for (const char* tag : {"blockcloud/smt-node/v1", "blockcloud/tx/v1", "x"}) {
+      CAPTURE(len);
+      CHECK(Tag(tag).hash(data) == tagged_hash(tag, data));
+    }
+  }
+  Hash256 a = rand_hash(rng), b = rand_hash(rng);
+  Bytes ab(a.bytes.begin(), a.bytes.end());
+  ab.insert(ab.end(), b.bytes.begin(), b.bytes.end());
+  CHECK(Tag("t").hash(a, b) == tagged_hash("t", ab));
+  CHECK(smt_node_hash(a, b) == tagged_hash("blockcloud/smt-node/v1", ab));
 }
