@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 nodes=32 puts=10000 gets=10000 inflight=64 runs=3 value_size=200
-mode=coral get_mode=first settle=3 only="" netns=auto bc_dht=()
+mode=coral get_mode=first settle=3 only="" netns=auto bc_dht=() bc_rcvbuf=0
 bin_dir="" out="" work=""
 opendht_port=41000 bc_port=42000
 
@@ -38,6 +38,8 @@ Options:
                       and the client (request_timeout_ms, max_retries, alpha,
                       search_width, replicas, k); repeatable. Headline figures
                       use the defaults.
+  --bc-rcvbuf BYTES   experiment: enlarge the Blockcloud client's socket receive
+                      buffer (what a larger buffer in AsioUdpDriver would buy)
   --only SYSTEM       run only opendht or only blockcloud
   --bin DIR           where blockcloudd, blockcloud-devnet and bc-bench-dht-client
                       are (default: build-bench/bin, else build/bin)
@@ -68,6 +70,7 @@ while [[ $# -gt 0 ]]; do
     --settle) need_value "$@"; settle=$2; shift 2 ;;
     --bc-dht) need_value "$@"; [[ $2 =~ ^[a-z_]+=[0-9]+$ ]] || die "--bc-dht needs KEY=INTEGER, got '$2'"
       bc_dht+=("$2"); shift 2 ;;
+    --bc-rcvbuf) need_value "$@"; bc_rcvbuf=$2; shift 2 ;;
     --only) need_value "$@"; only=$2; shift 2 ;;
     --bin) need_value "$@"; bin_dir=$2; shift 2 ;;
     --out) need_value "$@"; out=$2; shift 2 ;;
@@ -77,6 +80,7 @@ while [[ $# -gt 0 ]]; do
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
+[[ $bc_rcvbuf =~ ^[0-9]+$ ]] || die "--bc-rcvbuf must be a byte count, got '$bc_rcvbuf'"
 for v in nodes puts gets inflight runs value_size; do
   [[ ${!v} =~ ^[0-9]+$ ]] && ((${!v} > 0)) || die "--${v//_/-} must be a positive integer, got '${!v}'"
 done
@@ -179,7 +183,8 @@ for ((r = 1; r <= runs; r++)); do
     rm -f "$f"
     rm -rf "$work/bc-current"
     if BC_BENCH_DHT="${bc_dht[*]}" run_side "$work/blockcloud-run$r.log" "$here/dht/blockcloud_side.sh" "$nodes" "$bc_port" \
-        "$bin_dir" "$work/bc-current" "$f" "$mode" -- "${common[@]}" --seed "$seed"; then
+        "$bin_dir" "$work/bc-current" "$f" "$mode" -- "${common[@]}" --seed "$seed" \
+        $( ((bc_rcvbuf > 0)) && echo "--rcvbuf $bc_rcvbuf"); then
       specs+=("blockcloud:$r:$f")
     else
       echo "dht_vs_opendht: Blockcloud run $r failed; see $work/blockcloud-run$r.log and $work/bc-current" >&2
@@ -210,7 +215,8 @@ meta = {
     "network_namespaces": "$netns",
     "params": {"nodes": $nodes, "puts": $puts, "gets": $gets, "inflight": $inflight,
                "runs": $runs, "value_size": $value_size, "blockcloud_mode": "$mode",
-               "opendht_get_mode": "$get_mode", "blockcloud_dht_overrides": "${bc_dht[*]}"},
+               "opendht_get_mode": "$get_mode", "blockcloud_dht_overrides": "${bc_dht[*]}",
+               "blockcloud_client_rcvbuf": $bc_rcvbuf},
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=1)
 EOF

@@ -22,6 +22,9 @@
 #include <string>
 #include <vector>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -180,6 +183,32 @@ class Phase {
   Clock::time_point t0_, last_progress_;
 };
 
+// Experiment only (--rcvbuf): AsioUdpDriver does not expose its socket, so
+// find the process's UDP socket bound to `port` and enlarge its receive
+// buffer, to measure what a larger buffer in the driver would buy. Returns
+// the size the kernel granted (it doubles the request, capped by
+// net.core.rmem_max), or -1 if no such socket was found.
+int enlarge_receive_buffer(std::uint16_t port, int bytes) {
+  for (int fd = 3; fd < 1024; ++fd) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM) continue;
+    sockaddr_storage sa{};
+    socklen_t salen = sizeof sa;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &salen) != 0) continue;
+    std::uint16_t p = 0;
+    if (sa.ss_family == AF_INET) p = ntohs(reinterpret_cast<sockaddr_in*>(&sa)->sin_port);
+    if (sa.ss_family == AF_INET6) p = ntohs(reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port);
+    if (p != port) continue;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    int got = 0;
+    len = sizeof got;
+    ::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len);
+    return got;
+  }
+  return -1;
+}
+
 struct Options {
   std::vector<std::string> bootstrap;
   std::string bind = "127.0.0.1:0";
@@ -191,6 +220,7 @@ struct Options {
   std::string out;
   std::string metrics_out;
   std::vector<std::string> dht;  // KEY=VALUE overrides of DhtConfig
+  int rcvbuf = 0;                // experiment: socket receive buffer bytes (0: leave as is)
 };
 
 // The few DhtConfig keys an experiment may override, named as in the
@@ -240,6 +270,8 @@ int main(int argc, char** argv) {
   app.add_option("--dht", o.dht,
                  "override a DhtConfig value, KEY=VALUE (repeatable): request_timeout_ms, "
                  "max_retries, alpha, search_width, replicas, k");
+  app.add_option("--rcvbuf", o.rcvbuf,
+                 "experiment: enlarge the client socket's receive buffer to this many bytes");
   CLI11_PARSE(app, argc, argv);
 
   auto bind = bc::Endpoint::parse(o.bind);
@@ -282,6 +314,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   driver->start();
+  if (o.rcvbuf > 0) {
+    const int got = enlarge_receive_buffer(driver->local_endpoint().port, o.rcvbuf);
+    if (got < 0) {
+      std::cerr << "bc-bench-dht-client: --rcvbuf: found no UDP socket on port "
+                << driver->local_endpoint().port << "\n";
+      return 1;
+    }
+    log("experiment: client socket receive buffer " + std::to_string(got) + " bytes");
+  }
   log("client node " + bc::id_to_text('n', node.id()) + " on " + driver->local_endpoint().to_string() +
       ", joining via " + seeds.front().to_string() + (seeds.size() > 1 ? " and others" : ""));
   driver->call([&](bc::TimeMs now, bc::Outbox& out) { node.bootstrap(seeds, now, out); });
