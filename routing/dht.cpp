@@ -59,6 +59,14 @@ DropReason drop_of(RecordError e) {
   return DropReason::kBadSignature;
 }
 
+// The write-token secret must be unknowable to peers. Deriving it from the
+// node's secret key (never from the protocol Rng, whose outputs such as PING
+// nonces are visible on the wire) keeps it secret and deterministic per key.
+Hash256 write_token_secret(const KeyPair& identity) {
+  auto secret = from_hex(identity.secret_hex());
+  return tagged_hash("blockcloud/dht-write-token/v1", ByteView(*secret));
+}
+
 }  // namespace
 
 DhtNode::Impl::Impl(KeyPair identity, Endpoint self_ep, DhtConfig config, std::uint64_t rng_seed,
@@ -72,7 +80,7 @@ DhtNode::Impl::Impl(KeyPair identity, Endpoint self_ep, DhtConfig config, std::u
       clusters(id, config.mode == Mode::kCoral, config.level1_rtt_ms, config.level2_rtt_ms),
       store(store_limits(config), &metrics, rng.next()),
       watch_table(WatchLimits{}, &metrics),
-      tokens(rng, config.token_rotation_ms),
+      tokens(write_token_secret(identity).view(), config.token_rotation_ms),
       limiter(RateLimit{config.rate_limit_per_s, config.rate_limit_burst, 1u << 16}, &metrics,
               rng.next()) {
   limits.max_bytes = cfg.max_datagram_bytes;
@@ -458,6 +466,18 @@ void DhtNode::Impl::notify_watchers(const Record& r, NotifyKind kind) {
     notifies_sent->inc();
     transmit(s.endpoint, envelope(msg::Notify{r.key, s.subscription_id, kind, r}, fresh_txid()));
   }
+  // Our own watches on this key: we are one of its storage nodes, and no
+  // replica sends us a NOTIFY for what we store. Ids first: a callback may
+  // unwatch().
+  std::vector<std::uint64_t> local;
+  for (const auto& [watch_id, w] : my_watches) {
+    if (w.key == r.key) local.push_back(watch_id);
+  }
+  for (std::uint64_t watch_id : local) {
+    if (auto it = my_watches.find(watch_id); it != my_watches.end()) {
+      deliver_watch_event(it->second, kind, r);
+    }
+  }
 }
 
 void DhtNode::Impl::on_notify(const Envelope& env, const msg::Notify& n) {
@@ -481,11 +501,15 @@ void DhtNode::Impl::on_notify(const Envelope& env, const msg::Notify& n) {
     ++n_bad_records;
     return;
   }
-  auto& seen = n.kind == NotifyKind::kAdded ? w.seen_added : w.seen_expired;
+  deliver_watch_event(w, n.kind, r);
+}
+
+void DhtNode::Impl::deliver_watch_event(MyWatch& w, NotifyKind kind, const Record& r) {
+  auto& seen = kind == NotifyKind::kAdded ? w.seen_added : w.seen_expired;
   auto s = seen.find(r.owner);
   if (s != seen.end() && s->second >= r.seq) return;  // another replica told us already
   seen[r.owner] = r.seq;
-  WatchEvent ev{n.kind == NotifyKind::kAdded ? WatchEvent::Kind::kAdded : WatchEvent::Kind::kExpired,
+  WatchEvent ev{kind == NotifyKind::kAdded ? WatchEvent::Kind::kAdded : WatchEvent::Kind::kExpired,
                 r};
   auto cb = w.cb;  // the callback may unwatch()
   if (cb) cb(ev);

@@ -157,6 +157,8 @@ struct DhtNode::Impl {
                                         const Hash256& target) const;
   void notify_watchers(const Record& r, NotifyKind kind);
   void on_notify(const Envelope& env, const msg::Notify& n);
+  // Calls a local watch back unless a replica already reported this record.
+  void deliver_watch_event(MyWatch& w, NotifyKind kind, const Record& r);
   int levels() const { return static_cast<int>(tables.size()); }
   std::uint32_t cluster_size(int level) const {
     return level == 0 ? 0 : static_cast<std::uint32_t>(tables[level].size() + 1);

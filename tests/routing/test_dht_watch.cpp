@@ -59,3 +59,22 @@ TEST_CASE("watch reports added, replaced and expired records once each") {
   t.net.run_for(1'000);
   CHECK(events.size() == 4);
 }
+
+TEST_CASE("a watcher that is itself a storage node of the key is told of what it stores") {
+  // Two nodes: whatever node 1 puts is stored on node 0 only, and no replica
+  // sends node 0 a NOTIFY about its own store.
+  TestNet t(2, 99);
+  t.bootstrap_all();
+  Key key = key_of("self-stored");
+  std::vector<WatchEvent> events;
+  t.net.invoke(t.eps[0], [&](TimeMs now, Outbox& out) {
+    t.node(0).watch(key, now, out, [&](const WatchEvent& e) { events.push_back(e); });
+  });
+  t.net.run_for(2'000);
+  PutResult p = t.publish(1, key, Bytes{'h', 'i'}, 60'000);
+  REQUIRE(p.ok);
+  t.net.run_for(1'000);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == WatchEvent::Kind::kAdded);
+  CHECK(events[0].record.payload == Bytes{'h', 'i'});
+}
