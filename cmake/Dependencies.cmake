@@ -25,7 +25,9 @@ if(BLOCKCLOUD_SIMULATIONS AND SIMGRID_LIBRARY AND EXISTS ${SIMGRID_PREFIX}/usr/i
     INTERFACE_INCLUDE_DIRECTORIES ${SIMGRID_PREFIX}/usr/include)
   set(BLOCKCLOUD_HAVE_SIMGRID ON)
 else()
-  message(WARNING "SimGrid not found (run scripts/bootstrap): simulations are not built")
+  if(BLOCKCLOUD_SIMULATIONS)
+    message(WARNING "SimGrid not found (run scripts/bootstrap): simulations are not built")
+  endif()
   set(BLOCKCLOUD_HAVE_SIMGRID OFF)
 endif()
 
