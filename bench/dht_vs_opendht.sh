@@ -211,7 +211,7 @@ meta = {
     "loadavg_at_end": os.getloadavg(),
     "kernel": platform.release(),
     "opendht": sh("dpkg-query -W -f '\${Version}' dhtnode"),
-    "blockcloud_commit": sh("git -C '$repo' rev-parse --short HEAD"),
+    "repo_head_at_report": sh("git -C '$repo' rev-parse --short HEAD"),
     "network_namespaces": "$netns",
     "params": {"nodes": $nodes, "puts": $puts, "gets": $gets, "inflight": $inflight,
                "runs": $runs, "value_size": $value_size, "blockcloud_mode": "$mode",
