@@ -151,6 +151,7 @@ void SyncCore::handle_blocks(PeerId p, ByteView body, TimeMs now, SyncOut& out) 
   if (count > opt_.batch_blocks * 4) return bad_peer(p, out);
   std::size_t off = 4;
   bool failed = false;
+  const std::uint64_t before = ledger_.head().height;
   for (std::uint32_t i = 0; i < count; ++i) {
     if (body.size() - off < 4) return bad_peer(p, out);
     const std::uint32_t len = get32(body.data() + off);
@@ -166,8 +167,10 @@ void SyncCore::handle_blocks(PeerId p, ByteView body, TimeMs now, SyncOut& out) 
     if (!apply(block, std::nullopt)) failed = true;
   }
   if (inflight_peer_ == p) inflight_peer_.reset();
-  if (failed) {
-    // A peer serving blocks that do not validate is not followed further.
+  if (failed || ledger_.head().height < before + 1) {
+    // A peer whose answer did not move us forward (blocks that do not
+    // validate, or none at all although it claimed more) is not followed
+    // again before its next Hello: no request loop with a lying peer.
     if (auto it = peers_.find(p); it != peers_.end()) it->second.height = ledger_.head().height;
   }
   maybe_request(now, out);

@@ -3,13 +3,17 @@
 // found), 2 usage error.
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "apps/cli/format.hpp"
+#include "apps/cli/wallet.hpp"
 #include "apps/common/http_client.hpp"
+#include "apps/common/ledger_json.hpp"
+#include "ledger/tx.hpp"
 
 namespace {
 namespace json = boost::json;
@@ -169,6 +173,172 @@ int cmd_watch(const Options& o, const bc::Endpoint& ep, const std::string& key, 
   return 0;
 }
 
+
+// ---- ledger ----
+
+struct LedgerArgs {
+  std::string wallet_dir, from, name, address, amount, fee = "1", id, which;
+  double wait_s = 0;
+  std::int64_t nonce = -1;
+};
+
+std::filesystem::path wallet_dir(const LedgerArgs& a) {
+  return a.wallet_dir.empty() ? bc::cli::default_wallet_dir() : std::filesystem::path(a.wallet_dir);
+}
+
+bc::ledger::Amount need_amount(const std::string& text, const char* what) {
+  auto v = bc::apps::parse_amount(text);
+  if (!v || *v == 0)
+    throw Failure{std::string(what) + ": expected a whole number of base units > 0 (digits only), got \"" + text + "\""};
+  return *v;
+}
+
+int cmd_wallet_new(const Options& o, const LedgerArgs& a) {
+  const auto k = bc::cli::wallet_new(wallet_dir(a), a.name.empty() ? "default" : a.name);
+  if (o.json) return print_json(json::object{{"name", k.name}, {"address", bc::ledger::address_text(k.address)}, {"file", k.file.string()}}), 0;
+  std::cout << fmt::format("created key \"{}\" in {} (mode 0600)\naddress {}\n", k.name, k.file.string(),
+                           bc::ledger::address_text(k.address));
+  return 0;
+}
+
+int cmd_wallet_list(const Options& o, const LedgerArgs& a) {
+  const auto keys = bc::cli::wallet_list(wallet_dir(a));
+  json::array arr;
+  std::vector<std::vector<std::string>> rows{{"NAME", "ADDRESS"}};
+  for (const auto& k : keys) {
+    arr.push_back(json::object{{"name", k.name}, {"address", bc::ledger::address_text(k.address)}});
+    rows.push_back({k.name, bc::ledger::address_text(k.address)});
+  }
+  if (o.json) return print_json(arr), 0;
+  std::cout << table(rows) << fmt::format("{} key(s) in {}\n", keys.size(), wallet_dir(a).string());
+  return 0;
+}
+
+int cmd_balance(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
+  std::string addr = a.address;
+  if (addr.empty()) addr = bc::ledger::address_text(bc::cli::wallet_get(wallet_dir(a), a.from).address);
+  const auto r = call(o, ep, "get_account", {{"address", addr}}, ms(o.timeout_s));
+  if (o.json) return print_json(r), 0;
+  const auto& s = r.as_object();
+  std::cout << table({{"address", str(s.at("address"))},
+                      {"balance", str(s.at("balance"))},
+                      {"bonded", str(s.at("bonded"))},
+                      {"nonce", str(s.at("nonce"))},
+                      {"at height", str(s.at("height"))},
+                      {"state root", str(s.at("state_root"))}});
+  return 0;
+}
+
+// Signs a tx from the wallet key, sends it, and optionally waits for its commit.
+int send_payload(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a, bc::ledger::TxPayload payload) {
+  const auto k = bc::cli::wallet_get(wallet_dir(a), a.from);
+  const auto head = call(o, ep, "head", {}, ms(o.timeout_s)).as_object();
+  std::uint64_t nonce;
+  if (a.nonce >= 0) {
+    nonce = static_cast<std::uint64_t>(a.nonce);
+  } else {
+    const auto acc = call(o, ep, "get_account", {{"address", bc::ledger::address_text(k.address)}}, ms(o.timeout_s));
+    nonce = acc.as_object().at("nonce").to_number<std::uint64_t>();
+  }
+  bc::ledger::TxBody body;
+  body.chain_id = std::string(head.at("chain_id").as_string());
+  body.sender = k.key.public_key();
+  body.nonce = nonce;
+  body.fee = need_amount(a.fee, "--fee");
+  body.payload = std::move(payload);
+  const auto tx = bc::ledger::sign_tx(std::move(body), k.key);
+  const auto r = call(o, ep, "send_tx", {{"tx", bc::to_hex(bc::ledger::encode_tx(tx))}}, ms(o.timeout_s));
+  const std::string id = tx.id.hex();
+  if (a.wait_s <= 0) {
+    if (o.json) return print_json(r), 0;
+    std::cout << fmt::format("sent {} (nonce {}); pending. Follow it with `blockcloud-cli tx {}`\n", id, nonce, id);
+    return 0;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + ms(a.wait_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto t = call(o, ep, "get_tx", {{"id", id}}, ms(o.timeout_s));
+    const auto status = str(t.as_object().at("status"));
+    if (status == "committed") {
+      if (o.json) return print_json(t), 0;
+      std::cout << fmt::format("committed {} at height {}\n", id, str(t.as_object().at("height")));
+      return 0;
+    }
+    if (status == "unknown")
+      throw Failure{"transaction " + id + " left the mempool without being committed (replaced or evicted); check the nonce and balance"};
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  throw Failure{fmt::format("transaction {} still pending after {} s; is a producer running? (`blockcloud-cli head` should advance)", id, a.wait_s)};
+}
+
+int cmd_send(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
+  auto to = bc::apps::parse_address(a.address);
+  if (!to) throw Failure{"ADDRESS: \"" + a.address + "\" is not an account address (a... with a valid checksum, or 64 hex digits)"};
+  return send_payload(o, ep, a, bc::ledger::Transfer{*to, need_amount(a.amount, "AMOUNT")});
+}
+
+int cmd_stake(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
+  const auto amount = need_amount(a.amount, "AMOUNT");
+  if (a.which == "bond") return send_payload(o, ep, a, bc::ledger::Bond{amount});
+  return send_payload(o, ep, a, bc::ledger::Unbond{amount});
+}
+
+int cmd_tx(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
+  const auto r = call(o, ep, "get_tx", {{"id", a.id}}, ms(o.timeout_s));
+  const auto& s = r.as_object();
+  const auto status = str(s.at("status"));
+  if (o.json) return print_json(r), status == "unknown" ? 1 : 0;
+  if (status == "unknown") {
+    std::cerr << "transaction " << a.id << " is unknown to this node (never received, or dropped from its mempool)\n";
+    return 1;
+  }
+  std::vector<std::vector<std::string>> rows{{"id", str(s.at("id"))}, {"status", status}};
+  if (status == "committed") {
+    rows.push_back({"height", str(s.at("height"))});
+    rows.push_back({"block", str(s.at("block_hash"))});
+    rows.push_back({"confirmations", str(s.at("confirmations"))});
+    if (auto* t = s.if_contains("tx"))
+      for (const auto& [k, v] : t->as_object())
+        if (k != "id") rows.push_back({std::string(k), str(v)});
+  }
+  std::cout << table(rows);
+  return 0;
+}
+
+int cmd_block(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
+  json::object p;
+  if (a.which == "latest") p["height"] = "latest";
+  else if (auto h = bc::apps::parse_amount(a.which)) p["height"] = *h;
+  else if (a.which == "0") p["height"] = 0;
+  else if (a.which.size() == 64) p["hash"] = a.which;
+  else throw Failure{"block: expected a height, \"latest\" or a 64-hex block hash, got \"" + a.which + "\""};
+  const auto r = call(o, ep, "get_block", p, ms(o.timeout_s));
+  if (o.json) return print_json(r), 0;
+  const auto& s = r.as_object();
+  std::cout << table({{"height", str(s.at("height"))},
+                      {"hash", str(s.at("hash"))},
+                      {"prev", str(s.at("prev_hash"))},
+                      {"time", bc::cli::local_time(s.at("time_ms").to_number<std::int64_t>())},
+                      {"proposer", str(s.at("proposer"))},
+                      {"state root", str(s.at("state_root"))},
+                      {"txs", str(s.at("tx_count"))}});
+  for (const auto& t : s.at("txs").as_array()) {
+    const auto& x = t.as_object();
+    std::cout << fmt::format("  {} {} from {} nonce {}{}\n", str(x.at("id")), str(x.at("kind")), str(x.at("sender")),
+                             str(x.at("nonce")),
+                             x.if_contains("amount") ? " amount " + str(x.at("amount")) + (x.if_contains("to") ? " to " + str(x.at("to")) : "") : "");
+  }
+  return 0;
+}
+
+int cmd_head(const Options& o, const bc::Endpoint& ep) {
+  const auto r = call(o, ep, "head", {}, ms(o.timeout_s));
+  if (o.json) return print_json(r), 0;
+  const auto& s = r.as_object();
+  std::cout << table({{"chain", str(s.at("chain_id"))}, {"height", str(s.at("height"))}, {"hash", str(s.at("hash"))},
+                      {"state root", str(s.at("state_root"))}});
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -209,6 +379,44 @@ int main(int argc, char** argv) {
   status->fallthrough();
   peers->fallthrough();
 
+  LedgerArgs la;
+  app.add_option("--wallet-dir", la.wallet_dir, "where account keys live (default ~/.blockcloud/wallet)");
+  auto* wallet = app.add_subcommand("wallet", "account keys on this machine");
+  wallet->require_subcommand(1);
+  wallet->fallthrough();
+  auto* wnew = wallet->add_subcommand("new", "create a key (file NAME.key, mode 0600)");
+  wnew->add_option("--name", la.name, "name of the key (default \"default\")");
+  wnew->fallthrough();
+  auto* wlist = wallet->add_subcommand("list", "names and addresses of the keys");
+  wlist->fallthrough();
+  auto* balance = app.add_subcommand("balance", "balance, stake and nonce of ADDRESS (default: your key)");
+  balance->add_option("ADDRESS", la.address, "account address a...");
+  balance->add_option("--from", la.from, "wallet key to show when ADDRESS is omitted");
+  balance->fallthrough();
+  auto add_tx_opts = [&](CLI::App* c) {
+    c->add_option("--from", la.from, "wallet key that signs (default: the only one)");
+    c->add_option("--fee", la.fee, "fee in base units (default 1)");
+    c->add_option("--nonce", la.nonce, "nonce to use (default: the account's committed nonce)");
+    c->add_option("--wait", la.wait_s, "wait up to this many seconds for the commit")->check(CLI::NonNegativeNumber);
+    c->fallthrough();
+  };
+  auto* send = app.add_subcommand("send", "transfer AMOUNT base units to ADDRESS");
+  send->add_option("ADDRESS", la.address, "recipient a...")->required();
+  send->add_option("AMOUNT", la.amount, "base units (whole number)")->required();
+  add_tx_opts(send);
+  auto* stake = app.add_subcommand("stake", "bond or unbond stake");
+  stake->add_option("ACTION", la.which, "bond or unbond")->required()->check(CLI::IsMember({"bond", "unbond"}));
+  stake->add_option("AMOUNT", la.amount, "base units (whole number)")->required();
+  add_tx_opts(stake);
+  auto* txc = app.add_subcommand("tx", "status of a transaction: pending, committed (height) or unknown");
+  txc->add_option("ID", la.id, "transaction id (64 hex digits)")->required();
+  txc->fallthrough();
+  auto* block = app.add_subcommand("block", "a block by height, \"latest\" or hash");
+  block->add_option("HEIGHT", la.which, "height, latest, or block hash")->required();
+  block->fallthrough();
+  auto* head = app.add_subcommand("head", "the node's head: height, hash, state root");
+  head->fallthrough();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -230,8 +438,19 @@ int main(int argc, char** argv) {
     if (*put) return cmd_put(o, *ep, key, value, encoding, ttl);
     if (*get) return cmd_get(o, *ep, key);
     if (*watch) return cmd_watch(o, *ep, key, watch_timeout);
+    if (*wnew) return cmd_wallet_new(o, la);
+    if (*wlist) return cmd_wallet_list(o, la);
+    if (*balance) return cmd_balance(o, *ep, la);
+    if (*send) return cmd_send(o, *ep, la);
+    if (*stake) return cmd_stake(o, *ep, la);
+    if (*txc) return cmd_tx(o, *ep, la);
+    if (*block) return cmd_block(o, *ep, la);
+    if (*head) return cmd_head(o, *ep);
   } catch (const Failure& f) {
     std::cerr << "blockcloud-cli: " << f.message << "\n";
+    return 1;
+  } catch (const bc::cli::WalletError& e) {
+    std::cerr << "blockcloud-cli: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "blockcloud-cli: unexpected answer from blockcloudd at " << o.rpc << ": " << e.what()

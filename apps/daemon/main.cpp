@@ -15,6 +15,7 @@
 
 #include "apps/common/dht_config.hpp"
 #include "apps/daemon/http_server.hpp"
+#include "apps/daemon/ledger_node.hpp"
 #include "apps/daemon/rpc_service.hpp"
 #include "layers/asio_driver.hpp"
 #include "layers/config.hpp"
@@ -26,7 +27,14 @@
 namespace {
 constexpr const char* kVersion = "0.1.0";
 
-int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg) {
+struct LedgerFlags {
+  std::string genesis;
+  bool producer = false;
+  std::int64_t block_interval_ms = 0;
+  std::size_t max_peers = 8;
+};
+
+int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const LedgerFlags& lf) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(cfg.datadir, ec);
@@ -55,8 +63,26 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg) {
       },
       registry);
 
+  // The ledger is enabled by --genesis; without it the node is DHT-only.
+  std::unique_ptr<bc::apps::LedgerNode> ledger;
+  if (!lf.genesis.empty()) {
+    bc::apps::LedgerNodeConfig lc;
+    lc.genesis_file = lf.genesis;
+    lc.dir = cfg.datadir / "ledger";
+    lc.listen = driver.local_endpoint();
+    lc.bootstrap = cfg.bootstrap;
+    lc.producer = lf.producer;
+    lc.block_interval_ms = lf.block_interval_ms;
+    lc.max_peers = lf.max_peers;
+    ledger = std::make_unique<bc::apps::LedgerNode>(io, lc, key, node, registry);
+    ledger->register_methods(service);
+  } else if (lf.producer) {
+    throw std::runtime_error("--producer needs --genesis FILE (the chain to produce blocks for)");
+  }
+
   driver.start();
   server.start();
+
   if (!cfg.bootstrap.empty())
     driver.call([&](bc::TimeMs now, bc::Outbox& out) { node.bootstrap(cfg.bootstrap, now, out); });
 
@@ -64,6 +90,10 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg) {
                kVersion, bc::id_to_text('n', node.id()), driver.local_endpoint().to_string(),
                server.local_endpoint().to_string(), bc::apps::mode_name(dht_cfg.mode),
                cfg.datadir.string(), cfg.bootstrap.size());
+  if (ledger) {
+    spdlog::info("{}", ledger->describe());
+    ledger->start();
+  }
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer drain_timer(io);
@@ -83,6 +113,7 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg) {
     if (e) return;
     spdlog::info("signal {} received: shutting down", sig);
     service.stop();
+    if (ledger) ledger->stop();
     server.stop();
     driver.stop();
     *drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -117,6 +148,14 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default info)");
   app.add_option("--log-file", log_file, "also log to this file (relative to datadir)");
   app.add_option("--dht", flags.dht, "set a [dht] config key, KEY=VALUE (repeatable), e.g. --dht k=16");
+  LedgerFlags lf;
+  app.add_option("--genesis", lf.genesis, "genesis JSON of the ledger to run (enables the ledger; data in DATADIR/ledger)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--producer", lf.producer, "make blocks (this node's key must be a producer in the genesis)");
+  app.add_option("--block-interval-ms", lf.block_interval_ms, "producer: ms between blocks (default: the genesis' block_interval_ms)")
+      ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
+  app.add_option("--ledger-peers", lf.max_peers, "ledger peers to dial from the DHT's contacts (default 8)")
+      ->check(CLI::Range(1, 256));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -135,7 +174,7 @@ int main(int argc, char** argv) {
     bc::apply_overrides(cfg, flags);
     bc::finalize_config(cfg);
     const auto dht_cfg = bc::apps::dht_config_from_table(cfg.dht);
-    return run(cfg, dht_cfg);
+    return run(cfg, dht_cfg, lf);
   } catch (const bc::ConfigError& e) {
     std::cerr << "blockcloudd: configuration error: " << e.what() << "\n";
     return 2;

@@ -41,12 +41,6 @@ struct RpcFailure {
 
 const std::vector<std::string> kMethods = {"status", "peers", "dht_put", "dht_get", "dht_watch"};
 
-std::string method_list() {
-  std::string s;
-  for (const auto& m : kMethods) s += (s.empty() ? "" : ", ") + m;
-  return s;
-}
-
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -185,6 +179,14 @@ struct RpcService::Impl : std::enable_shared_from_this<Impl> {
   metrics::Gauge& m_watched;
   std::map<std::string, metrics::Counter*> m_requests;
   metrics::Counter* m_errors;
+  std::map<std::string, RpcMethod> extra;
+
+  std::string method_list() const {
+    std::string s;
+    for (const auto& m : kMethods) s += (s.empty() ? "" : ", ") + m;
+    for (const auto& [m, f] : extra) s += ", " + m;
+    return s;
+  }
 
   void start_cleanup() {
     cleanup_timer.expires_after(std::chrono::seconds(15));
@@ -297,6 +299,10 @@ struct RpcService::Impl : std::enable_shared_from_this<Impl> {
       if (name == "dht_put") return dht_put(params, call);
       if (name == "dht_get") return dht_get(params, call);
       if (name == "dht_watch") return dht_watch(params, call);
+      if (auto it = extra.find(name); it != extra.end()) return call->ok(it->second(params));
+    } catch (const RpcMethodError& f) {
+      m_errors->inc();
+      return call->fail(f.code, f.what());
     } catch (const RpcFailure& f) {
       m_errors->inc();
       return call->fail(f.code, f.message);
@@ -549,5 +555,11 @@ RpcService::~RpcService() { stop(); }
 void RpcService::handle(const HttpRequest& req, Respond respond) { impl_->handle(req, std::move(respond)); }
 
 void RpcService::stop() { impl_->stop(); }
+
+void RpcService::add_method(const std::string& name, RpcMethod method) {
+  impl_->m_requests[name] = &impl_->metrics.counter("bc_rpc_requests_total", "JSON-RPC requests by method",
+                                                    {{"method", name}});
+  impl_->extra[name] = std::move(method);
+}
 
 }  // namespace bc::apps

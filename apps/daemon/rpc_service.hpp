@@ -7,6 +7,10 @@
 #include <string>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <functional>
+#include <stdexcept>
 
 #include "apps/daemon/http_server.hpp"
 #include "layers/asio_driver.hpp"
@@ -23,6 +27,14 @@ struct NodeInfo {
   TimeMs started_at_ms = 0;
 };
 
+// Thrown by an added method: answered as a JSON-RPC error with this code.
+struct RpcMethodError : std::runtime_error {
+  RpcMethodError(int code, const std::string& message) : std::runtime_error(message), code(code) {}
+  int code;
+};
+// An added method: params in, result out (synchronous, on the io thread).
+using RpcMethod = std::function<boost::json::value(const boost::json::object& params)>;
+
 class RpcService {
  public:
   RpcService(boost::asio::io_context& io, routing::DhtNode& node, AsioUdpDriver& driver,
@@ -32,6 +44,8 @@ class RpcService {
   void handle(const HttpRequest& req, Respond respond);
   // Ends pending long-polls and drops watches (before shutdown).
   void stop();
+  // Adds a method (the ledger's, when the daemon runs one).
+  void add_method(const std::string& name, RpcMethod method);
 
  private:
   struct Impl;

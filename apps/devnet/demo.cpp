@@ -46,6 +46,7 @@ void wait_for_routing(const Devnet& net, std::chrono::seconds limit) {
 }  // namespace
 
 int run_demo(UpOptions o, bool keep) {
+  o.ledger = false;  // the demo is about the DHT
   const bool temp_dir = o.dir.empty();
   if (temp_dir) {
     std::string tmpl = (fs::temp_directory_path() / "blockcloud-demo-XXXXXX").string();

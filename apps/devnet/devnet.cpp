@@ -13,6 +13,8 @@
 
 #include "apps/common/http_client.hpp"
 #include "apps/devnet/process.hpp"
+#include "layers/crypto.hpp"
+#include "ledger/genesis.hpp"
 
 namespace bc::devnet {
 namespace fs = std::filesystem;
@@ -46,8 +48,17 @@ Devnet load_devnet(const fs::path& dir) {
       e.datadir = std::string(n.at("datadir").as_string());
       if (auto* id = n.if_contains("node_id"); id && id->is_string()) e.node_id = std::string(id->as_string());
       if (auto* s = n.if_contains("stopped"); s && s->is_bool()) e.stopped = s->as_bool();
+      if (auto* a = n.if_contains("args"); a && a->is_array())
+        for (const auto& x : a->as_array()) e.args.emplace_back(x.as_string());
       net.nodes.push_back(std::move(e));
     }
+    if (auto* g = o.if_contains("genesis"); g && g->is_string()) net.genesis = std::string(g->as_string());
+    if (auto* acc = o.if_contains("accounts"); acc && acc->is_array())
+      for (const auto& av : acc->as_array()) {
+        const auto& a = av.as_object();
+        net.accounts.push_back({std::string(a.at("name").as_string()), std::string(a.at("address").as_string()),
+                                std::string(a.at("key_file").as_string())});
+      }
     return net;
   } catch (const std::exception& e) {
     throw std::runtime_error(file.string() + " is not a devnet file (" + e.what() +
@@ -57,18 +68,29 @@ Devnet load_devnet(const fs::path& dir) {
 
 void save_devnet(const fs::path& dir, const Devnet& net) {
   json::array nodes;
-  for (const auto& n : net.nodes)
+  for (const auto& n : net.nodes) {
+    json::array args;
+    for (const auto& a : n.args) args.push_back(json::value(a));
     nodes.push_back(json::object{{"index", n.index},
                                  {"rpc", n.rpc.to_string()},
                                  {"listen", n.listen.to_string()},
                                  {"pid", n.pid},
                                  {"datadir", n.datadir},
                                  {"node_id", n.node_id},
-                                 {"stopped", n.stopped}});
+                                 {"stopped", n.stopped},
+                                 {"args", std::move(args)}});
+  }
+  json::array accounts;
+  for (const auto& a : net.accounts)
+    accounts.push_back(json::object{{"name", a.name}, {"address", a.address}, {"key_file", a.key_file}});
   const auto tmp = devnet_file(dir).string() + ".tmp";
   {
     std::ofstream out(tmp);
-    out << json::serialize(json::object{{"mode", net.mode}, {"nodes", std::move(nodes)}}) << "\n";
+    out << json::serialize(json::object{{"mode", net.mode},
+                                        {"nodes", std::move(nodes)},
+                                        {"genesis", net.genesis},
+                                        {"accounts", std::move(accounts)}})
+        << "\n";
     if (!out) throw std::runtime_error("cannot write " + tmp);
   }
   fs::rename(tmp, devnet_file(dir));  // atomic: readers never see half a file
@@ -104,6 +126,36 @@ Endpoint node_ip(const std::string& base_ip, int i, int port) {
   return Endpoint::v4(addr, static_cast<std::uint16_t>(port));
 }
 
+// DIR/genesis.json (kept if present, so a restarted devnet keeps its chain):
+// node 0's key is the only producer; `accounts` keys in DIR/accounts (0600).
+void write_ledger_genesis(const UpOptions& o, Devnet& net) {
+  const fs::path genesis_file = fs::absolute(o.dir / "genesis.json");
+  const fs::path accounts_dir = fs::absolute(o.dir / "accounts");
+  const auto producer = load_or_create_key_file(fs::absolute(o.dir / "node-0") / "node.key");
+  ledger::Genesis g;
+  g.params.chain_id = "blockcloud-devnet";
+  g.params.block_interval_ms = o.block_interval_ms;
+  g.params.producers = {producer.public_key()};
+  g.time = 0;
+  for (int i = 0; i < o.accounts; ++i) {
+    const std::string name = "account-" + std::to_string(i);
+    const fs::path file = accounts_dir / (name + ".key");
+    const auto key = load_or_create_key_file(file);
+    const auto addr = ledger::address_of(key.public_key());
+    g.accounts.push_back({addr, o.balance, 0});
+    net.accounts.push_back({name, ledger::address_text(addr), file.string()});
+  }
+  net.genesis = genesis_file.string();
+  if (fs::exists(genesis_file)) return;
+  const auto tmp = genesis_file.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << ledger::genesis_to_json(g) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, genesis_file);
+}
+
 }  // namespace
 
 Devnet devnet_up(const UpOptions& o) {
@@ -127,6 +179,7 @@ Devnet devnet_up(const UpOptions& o) {
   }
   Devnet net;
   net.mode = o.mode;
+  if (o.ledger) write_ledger_genesis(o, net);
   std::mt19937_64 rng(std::random_device{}());
   auto fail = [&](const std::string& msg) {
     devnet_down(o.dir, net, 3, true);
@@ -161,6 +214,16 @@ Devnet devnet_up(const UpOptions& o) {
       args.push_back("--dht");
       args.push_back(d);
     }
+    if (o.ledger) {
+      args.push_back("--genesis");
+      args.push_back(net.genesis);
+      if (i == 0) {
+        args.push_back("--producer");
+        args.push_back("--block-interval-ms");
+        args.push_back(std::to_string(o.block_interval_ms));
+      }
+    }
+    e.args = args;
     const fs::path log = datadir / "log";
     try {
       e.pid = spawn_detached(daemon, args, log);
@@ -189,6 +252,11 @@ Devnet devnet_up(const UpOptions& o) {
   if (!o.quiet)
     std::cout << fmt::format("devnet of {} nodes is up; described in {}\n", o.nodes,
                              devnet_file(o.dir).string());
+  if (!o.quiet && o.ledger)
+    std::cout << fmt::format("ledger: genesis {} with {} funded accounts (keys in {}, use "
+                             "`blockcloud-cli --wallet-dir {} --from account-0 ...`); node 0 produces a block every {} ms\n",
+                             net.genesis, net.accounts.size(), (fs::absolute(o.dir) / "accounts").string(),
+                             (fs::absolute(o.dir) / "accounts").string(), o.block_interval_ms);
   return net;
 }
 

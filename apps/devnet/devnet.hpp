@@ -18,11 +18,21 @@ struct NodeEntry {
   std::string datadir;
   std::string node_id;  // text form, once known
   bool stopped = false;
+  std::vector<std::string> args;  // blockcloudd's arguments, to restart it by hand
+};
+
+// A funded test account of the devnet's genesis; its key file is mode 0600.
+struct DevnetAccount {
+  std::string name;
+  std::string address;
+  std::string key_file;
 };
 
 struct Devnet {
   std::string mode = "coral";
   std::vector<NodeEntry> nodes;
+  std::string genesis;  // path of genesis.json ("" : DHT-only devnet)
+  std::vector<DevnetAccount> accounts;
 };
 
 struct UpOptions {
@@ -37,6 +47,12 @@ struct UpOptions {
   std::string log_level = "info";
   std::vector<std::string> dht;  // extra --dht KEY=VALUE for every node
   bool quiet = false;
+  // Ledger: DIR/genesis.json with `accounts` funded test accounts (keys in
+  // DIR/accounts/), node 0 the block producer.
+  bool ledger = true;
+  int accounts = 8;
+  std::uint64_t balance = 1'000'000'000;
+  std::int64_t block_interval_ms = 1000;
 };
 
 std::filesystem::path devnet_file(const std::filesystem::path& dir);

@@ -27,6 +27,11 @@ int main(int argc, char** argv) {
     c->add_option("--bin", o.bin_dir, "directory holding blockcloudd (default: next to this program)");
     c->add_option("--log-level", o.log_level, "daemon log level (default info)");
     c->add_option("--dht", o.dht, "extra [dht] setting for every node, KEY=VALUE (repeatable)");
+    c->add_flag("!--no-ledger", o.ledger, "DHT only: no genesis, no ledger");
+    c->add_option("--accounts", o.accounts, "funded test accounts in the genesis (default 8)")->check(CLI::Range(1, 10000));
+    c->add_option("--balance", o.balance, "base units per test account (default 1000000000)");
+    c->add_option("--block-interval-ms", o.block_interval_ms, "ms between blocks of node 0 (default 1000)")
+        ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
   };
   auto* up = app.add_subcommand("up", "start N daemons, wait until each answers /health, write DIR/devnet.json");
   add_up_options(up, true);

@@ -1,0 +1,64 @@
+#include "apps/common/ledger_json.hpp"
+
+#include <charconv>
+
+#include <boost/json.hpp>
+
+#include "layers/ids.hpp"
+
+namespace bc::apps {
+namespace json = boost::json;
+using namespace bc::ledger;
+
+json::object tx_json(const Tx& tx) {
+  json::object o{{"id", tx.id.hex()},
+                 {"sender", address_text(tx.sender)},
+                 {"nonce", tx.body.nonce},
+                 {"fee", std::to_string(tx.body.fee)},
+                 {"kind", payload_name(tx.body.payload)}};
+  std::visit(
+      [&](const auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, Transfer>) {
+          o["to"] = address_text(p.to);
+          o["amount"] = std::to_string(p.amount);
+        } else if constexpr (std::is_same_v<T, Bond> || std::is_same_v<T, Unbond>) {
+          o["amount"] = std::to_string(p.amount);
+        } else if constexpr (std::is_same_v<T, RegisterService>) {
+          o["name"] = p.name;
+        }
+      },
+      tx.body.payload);
+  return o;
+}
+
+json::object block_json(const Block& b) {
+  const auto& h = b.header;
+  json::array txs;
+  for (const auto& t : b.txs) txs.push_back(tx_json(t));
+  return json::object{{"height", h.height},
+                      {"hash", header_hash(h).hex()},
+                      {"prev_hash", h.prev_hash.hex()},
+                      {"time_ms", h.time},
+                      {"proposer", to_hex(h.proposer.view())},
+                      {"tx_root", h.tx_root.hex()},
+                      {"state_root", h.state_root.hex()},
+                      {"effects_root", h.effects_root.hex()},
+                      {"tx_count", h.tx_count},
+                      {"txs", std::move(txs)}};
+}
+
+std::optional<Address> parse_address(std::string_view text) {
+  if (auto a = id_from_text('a', text)) return a;
+  return Hash256::from_hex(text);
+}
+
+std::optional<Amount> parse_amount(std::string_view text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  Amount v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace bc::apps

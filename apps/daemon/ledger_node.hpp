@@ -1,0 +1,47 @@
+// The ledger side of blockcloudd: the Ledger over DIR/ledger, its mempool,
+// a tx index, sync with other nodes over framed TCP (same IP:PORT as the
+// DHT's UDP), the block producer when configured, and the ledger's
+// JSON-RPC methods (send_tx, get_tx, get_block, get_account, head,
+// ledger_status; see docs/ledger.md).
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "apps/daemon/rpc_service.hpp"
+#include "layers/crypto.hpp"
+#include "layers/metrics.hpp"
+#include "layers/runtime.hpp"
+#include "routing/dht.hpp"
+
+namespace bc::apps {
+
+struct LedgerNodeConfig {
+  std::filesystem::path genesis_file;
+  std::filesystem::path dir;            // DIR/ledger
+  Endpoint listen;                      // TCP for sync
+  std::vector<Endpoint> bootstrap;      // always dialled
+  bool producer = false;
+  TimeMs block_interval_ms = 0;         // 0: the genesis' block_interval_ms
+  std::size_t max_peers = 8;            // dialled from the DHT's contacts
+};
+
+class LedgerNode {
+ public:
+  // Opens the ledger (throws std::runtime_error saying what is wrong and what to do).
+  LedgerNode(boost::asio::io_context& io, const LedgerNodeConfig& cfg, const KeyPair& node_key,
+             const routing::DhtNode& dht, metrics::Registry& metrics);
+  ~LedgerNode();
+  void start();
+  void stop();
+  void register_methods(RpcService& rpc);
+  std::string describe() const;  // one line for the start-up log
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace bc::apps

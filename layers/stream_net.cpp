@@ -1,0 +1,274 @@
+#include "layers/stream_net.hpp"
+
+#include <deque>
+#include <map>
+#include <set>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+namespace bc {
+namespace {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+tcp::endpoint to_asio(const Endpoint& e) {
+  if (e.is_v4()) return {asio::ip::address_v4(e.v4_addr()), e.port};
+  asio::ip::address_v6::bytes_type b;
+  std::copy(e.ip.begin(), e.ip.end(), b.begin());
+  return {asio::ip::address_v6(b), e.port};
+}
+
+Endpoint from_asio(const tcp::endpoint& e) {
+  auto a = e.address();
+  if (a.is_v4()) return Endpoint::v4(a.to_v4().to_uint(), e.port());
+  Endpoint out;
+  const auto b = a.to_v6().to_bytes();
+  std::copy(b.begin(), b.end(), out.ip.begin());
+  out.port = e.port();
+  return out;
+}
+}  // namespace
+
+struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
+  struct Conn {
+    ConnId id = 0;
+    tcp::socket socket;
+    Endpoint remote;
+    std::optional<Endpoint> dialled;  // set for outbound
+    std::array<std::uint8_t, 4> header{};
+    Bytes body;
+    std::deque<Bytes> queue;  // each already framed
+    std::size_t queued_bytes = 0;
+    bool writing = false;
+    bool closed = false;
+    explicit Conn(asio::io_context& io) : socket(io) {}
+  };
+  struct Wanted {
+    TimeMs backoff_ms = 250;
+    bool connected = false;
+    bool dialling = false;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+
+  asio::io_context& io;
+  tcp::acceptor acceptor;
+  StreamNetOptions opt;
+  OnConnect on_connect;
+  OnFrame on_frame;
+  OnClose on_close;
+  std::map<ConnId, std::shared_ptr<Conn>> conns;
+  std::map<Endpoint, Wanted> wanted;
+  ConnId next_id = 1;
+  bool stopped = false;
+  StreamNetStats st;
+  metrics::Counter* m_oversized = nullptr;
+  metrics::Counter* m_overflow = nullptr;
+  metrics::Counter* m_frames_in = nullptr;
+  metrics::Gauge* m_conns = nullptr;
+
+  Impl(asio::io_context& io, const Endpoint& bind, StreamNetOptions o, OnConnect c, OnFrame f, OnClose cl)
+      : io(io), acceptor(io), opt(o), on_connect(std::move(c)), on_frame(std::move(f)), on_close(std::move(cl)) {
+    boost::system::error_code ec;
+    const auto ep = to_asio(bind);
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(64, ec);
+    if (ec)
+      throw std::runtime_error("cannot listen on tcp " + bind.to_string() + ": " + ec.message() +
+                               "; the ledger's TCP port is the --listen port, so it must be free for TCP too");
+    if (opt.metrics) {
+      m_oversized = &opt.metrics->counter("bc_stream_oversized_frames_total", "Frames above the limit (connection closed)");
+      m_overflow = &opt.metrics->counter("bc_stream_queue_overflows_total", "Connections closed because their send queue was full");
+      m_frames_in = &opt.metrics->counter("bc_stream_frames_received_total", "Frames received over TCP");
+      m_conns = &opt.metrics->gauge("bc_stream_connections", "Open TCP connections to other nodes");
+    }
+  }
+
+  void gauge() {
+    if (m_conns) m_conns->set(static_cast<double>(conns.size()));
+  }
+
+  void accept() {
+    auto conn = std::make_shared<Conn>(io);
+    acceptor.async_accept(conn->socket, [self = shared_from_this(), conn](const boost::system::error_code& ec) {
+      if (self->stopped) return;
+      if (!ec) {
+        if (self->conns.size() >= self->opt.max_connections) {
+          ++self->st.refused;
+          boost::system::error_code ig;
+          conn->socket.close(ig);
+        } else {
+          ++self->st.accepts;
+          boost::system::error_code ig;
+          conn->remote = from_asio(conn->socket.remote_endpoint(ig));
+          self->open(conn);
+        }
+      }
+      self->accept();
+    });
+  }
+
+  void open(const std::shared_ptr<Conn>& conn) {
+    conn->id = next_id++;
+    boost::system::error_code ig;
+    conn->socket.set_option(tcp::no_delay(true), ig);
+    conns[conn->id] = conn;
+    gauge();
+    if (on_connect) on_connect(conn->id, conn->remote, conn->dialled.has_value());
+    if (!conn->closed) read_header(conn);
+  }
+
+  void dial(const Endpoint& peer) {
+    auto& w = wanted[peer];
+    if (w.connected || w.dialling || stopped) return;
+    w.dialling = true;
+    auto conn = std::make_shared<Conn>(io);
+    conn->dialled = peer;
+    conn->remote = peer;
+    conn->socket.async_connect(to_asio(peer), [self = shared_from_this(), conn, peer](const boost::system::error_code& ec) {
+      if (self->stopped) return;
+      auto& w = self->wanted[peer];
+      w.dialling = false;
+      if (ec || self->conns.size() >= self->opt.max_connections) return self->retry_later(peer);
+      ++self->st.connects;
+      w.connected = true;
+      w.backoff_ms = 250;
+      self->open(conn);
+    });
+  }
+
+  void retry_later(const Endpoint& peer) {
+    auto& w = wanted[peer];
+    if (!w.timer) w.timer = std::make_shared<asio::steady_timer>(io);
+    w.timer->expires_after(std::chrono::milliseconds(w.backoff_ms));
+    w.backoff_ms = std::min<TimeMs>(w.backoff_ms * 2, 8000);
+    w.timer->async_wait([self = shared_from_this(), peer](const boost::system::error_code& ec) {
+      if (!ec && !self->stopped) self->dial(peer);
+    });
+  }
+
+  void read_header(const std::shared_ptr<Conn>& conn) {
+    asio::async_read(conn->socket, asio::buffer(conn->header),
+                     [self = shared_from_this(), conn](const boost::system::error_code& ec, std::size_t) {
+                       if (ec || conn->closed) return self->drop(conn);
+                       const std::size_t len = (std::size_t(conn->header[0]) << 24) | (std::size_t(conn->header[1]) << 16) |
+                                               (std::size_t(conn->header[2]) << 8) | conn->header[3];
+                       if (len > self->opt.max_frame_bytes) {
+                         ++self->st.oversized;
+                         if (self->m_oversized) self->m_oversized->inc();
+                         return self->drop(conn);
+                       }
+                       conn->body.resize(len);
+                       self->read_body(conn);
+                     });
+  }
+
+  void read_body(const std::shared_ptr<Conn>& conn) {
+    asio::async_read(conn->socket, asio::buffer(conn->body),
+                     [self = shared_from_this(), conn](const boost::system::error_code& ec, std::size_t n) {
+                       if (ec || conn->closed) return self->drop(conn);
+                       ++self->st.frames_in;
+                       self->st.bytes_in += n + 4;
+                       if (self->m_frames_in) self->m_frames_in->inc();
+                       const Bytes frame = std::move(conn->body);
+                       conn->body = {};
+                       if (self->on_frame) self->on_frame(conn->id, frame);
+                       if (!conn->closed) self->read_header(conn);
+                     });
+  }
+
+  bool send(ConnId id, Bytes payload) {
+    auto it = conns.find(id);
+    if (it == conns.end() || it->second->closed) return false;
+    auto conn = it->second;
+    if (payload.size() > opt.max_frame_bytes) return false;
+    if (conn->queued_bytes + payload.size() > opt.max_queue_bytes) {
+      ++st.queue_overflows;
+      if (m_overflow) m_overflow->inc();
+      drop(conn);
+      return false;
+    }
+    Bytes framed(4 + payload.size());
+    const auto n = static_cast<std::uint32_t>(payload.size());
+    framed[0] = n >> 24;
+    framed[1] = n >> 16;
+    framed[2] = n >> 8;
+    framed[3] = n;
+    std::copy(payload.begin(), payload.end(), framed.begin() + 4);
+    conn->queued_bytes += framed.size();
+    conn->queue.push_back(std::move(framed));
+    if (!conn->writing) write_next(conn);
+    return true;
+  }
+
+  void write_next(const std::shared_ptr<Conn>& conn) {
+    if (conn->queue.empty() || conn->closed) {
+      conn->writing = false;
+      return;
+    }
+    conn->writing = true;
+    asio::async_write(conn->socket, asio::buffer(conn->queue.front()),
+                      [self = shared_from_this(), conn](const boost::system::error_code& ec, std::size_t n) {
+                        if (ec || conn->closed) return self->drop(conn);
+                        ++self->st.frames_out;
+                        self->st.bytes_out += n;
+                        conn->queued_bytes -= conn->queue.front().size();
+                        conn->queue.pop_front();
+                        self->write_next(conn);
+                      });
+  }
+
+  void drop(const std::shared_ptr<Conn>& conn) {
+    if (conn->closed) return;
+    conn->closed = true;
+    boost::system::error_code ig;
+    conn->socket.close(ig);
+    conns.erase(conn->id);
+    gauge();
+    if (on_close && !stopped) on_close(conn->id);
+    if (conn->dialled && !stopped) {
+      auto& w = wanted[*conn->dialled];
+      w.connected = false;
+      retry_later(*conn->dialled);
+    }
+  }
+
+  void stop() {
+    if (stopped) return;
+    stopped = true;
+    boost::system::error_code ig;
+    acceptor.close(ig);
+    for (auto& [p, w] : wanted)
+      if (w.timer) w.timer->cancel();
+    auto all = conns;
+    for (auto& [id, c] : all) drop(c);
+  }
+};
+
+StreamNet::StreamNet(asio::io_context& io, const Endpoint& bind, StreamNetOptions options, OnConnect on_connect,
+                     OnFrame on_frame, OnClose on_close)
+    : impl_(std::make_shared<Impl>(io, bind, options, std::move(on_connect), std::move(on_frame), std::move(on_close))) {}
+StreamNet::~StreamNet() { impl_->stop(); }
+void StreamNet::start() { impl_->accept(); }
+void StreamNet::stop() { impl_->stop(); }
+void StreamNet::connect(const Endpoint& peer) {
+  if (impl_->wanted.count(peer)) return;
+  impl_->dial(peer);
+}
+bool StreamNet::wants(const Endpoint& peer) const { return impl_->wanted.count(peer) != 0; }
+bool StreamNet::send(ConnId conn, Bytes frame) { return impl_->send(conn, std::move(frame)); }
+void StreamNet::close(ConnId conn) {
+  if (auto it = impl_->conns.find(conn); it != impl_->conns.end()) impl_->drop(it->second);
+}
+std::size_t StreamNet::connections() const { return impl_->conns.size(); }
+Endpoint StreamNet::local_endpoint() const {
+  boost::system::error_code ec;
+  return from_asio(impl_->acceptor.local_endpoint(ec));
+}
+StreamNetStats StreamNet::stats() const { return impl_->st; }
+
+}  // namespace bc

@@ -1,0 +1,67 @@
+// Framed TCP messages between nodes, for payloads too large for the DHT's
+// UDP datagrams (ledger blocks). Runs on the caller's io_context, on one
+// thread: every callback runs on the io thread.
+//
+// Frame: u32 big-endian length, then that many bytes. A frame longer than
+// max_frame_bytes closes the connection (counted). Each connection has a
+// bounded send queue; a peer that does not drain it is disconnected rather
+// than buffered without bound. Peers added with connect() are redialled with
+// exponential backoff (250 ms .. 8 s) while they are down.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+
+#include "layers/metrics.hpp"
+#include "layers/runtime.hpp"
+
+namespace bc {
+
+struct StreamNetOptions {
+  std::size_t max_frame_bytes = 32u << 20;
+  std::size_t max_queue_bytes = 96u << 20;  // per connection
+  std::size_t max_connections = 64;         // inbound + outbound
+  metrics::Registry* metrics = nullptr;     // bc_stream_* counters
+};
+
+struct StreamNetStats {
+  std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
+  std::uint64_t oversized = 0, queue_overflows = 0, connects = 0, accepts = 0, refused = 0;
+};
+
+class StreamNet {
+ public:
+  using ConnId = std::uint64_t;
+  // remote: the dialled endpoint (outbound) or the peer's address (inbound).
+  using OnConnect = std::function<void(ConnId, const Endpoint& remote, bool outbound)>;
+  using OnFrame = std::function<void(ConnId, ByteView frame)>;
+  using OnClose = std::function<void(ConnId)>;
+
+  // Binds TCP on `bind`; throws std::runtime_error naming the address if it cannot.
+  StreamNet(boost::asio::io_context& io, const Endpoint& bind, StreamNetOptions options,
+            OnConnect on_connect, OnFrame on_frame, OnClose on_close);
+  ~StreamNet();
+  StreamNet(const StreamNet&) = delete;
+  StreamNet& operator=(const StreamNet&) = delete;
+
+  void start();
+  void stop();  // closes everything; idempotent
+  // Keeps a connection to `peer` (no-op if already wanted).
+  void connect(const Endpoint& peer);
+  bool wants(const Endpoint& peer) const;
+  // Queues a frame; false if the connection is gone or its queue overflowed (then closed).
+  bool send(ConnId conn, Bytes frame);
+  void close(ConnId conn);
+  std::size_t connections() const;
+  Endpoint local_endpoint() const;
+  StreamNetStats stats() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace bc

@@ -1,0 +1,85 @@
+"""Helpers for the ledger tests: CLI transfers, restarting a killed node with
+its recorded arguments, and comparing chains across nodes."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from bcnet import TestFailure, pid_alive, rpc, run
+
+
+class LedgerNet:
+    def __init__(self, bins, net):
+        self.bins, self.net = bins, net
+        with open(os.path.join(net.dir, "devnet.json")) as f:
+            d = json.load(f)
+        self.nodes = d["nodes"]
+        self.accounts = d["accounts"]
+        self.wallet = os.path.join(net.dir, "accounts")
+        self.pids = {n["index"]: n["pid"] for n in self.nodes}
+
+    def cli(self, node, *args, timeout=60):
+        return run([self.bins.cli, "--rpc", self.nodes[node]["rpc"], "--wallet-dir", self.wallet] + list(args),
+                   timeout=timeout)
+
+    def head(self, node, timeout=5):
+        return rpc(self.nodes[node]["rpc"], "head", timeout=timeout)
+
+    def kill(self, node):
+        pid = self.pids[node]
+        os.kill(pid, signal.SIGKILL)
+        while pid_alive(pid):
+            time.sleep(0.01)
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+    def restart(self, node, wait_s=30):
+        n = self.nodes[node]
+        log = open(os.path.join(n["datadir"], "log"), "ab")
+        p = subprocess.Popen([self.bins.daemon] + n["args"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+        log.close()
+        self.pids[node] = p.pid
+        deadline = time.time() + wait_s
+        while True:
+            try:
+                return self.head(node, timeout=2)
+            except Exception:
+                if p.poll() is not None:
+                    raise TestFailure(f"node {node} exited with {p.returncode} on restart; see {n['datadir']}/log")
+                if time.time() > deadline:
+                    raise TestFailure(f"node {node} did not answer within {wait_s} s of its restart")
+                time.sleep(0.05)
+
+    def kill_all(self):
+        for pid in self.pids.values():
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def wait_heads(self, at_least, limit_s, nodes=None):
+        """Waits until every node's head height >= at_least; returns the heads."""
+        nodes = nodes if nodes is not None else range(len(self.nodes))
+        deadline = time.time() + limit_s
+        while True:
+            heads = {}
+            for i in nodes:
+                try:
+                    heads[i] = self.head(i)["height"]
+                except Exception:
+                    heads[i] = -1
+            if min(heads.values()) >= at_least:
+                return heads
+            if time.time() > deadline:
+                raise TestFailure(f"nodes did not reach height {at_least} within {limit_s} s: {heads}")
+            time.sleep(0.1)
+
+    def chain(self, node, upto):
+        """[(hash, state_root)] for heights 1..upto."""
+        out = []
+        for h in range(1, upto + 1):
+            b = rpc(self.nodes[node]["rpc"], "get_block", {"height": h})
+            out.append((b["hash"], b["state_root"]))
+        return out
