@@ -90,7 +90,7 @@ boost::json::object lookup_summary(const std::vector<LookupRow>& rows) {
   o["completed"] = done;
   o["aborted_requester_left"] = rows.size() - done;
   o["ok"] = ok;
-  o["success_rate"] = done ? round3(1e2 * static_cast<double>(ok) / static_cast<double>(done)) / 1e2 : 0.0;
+  o["success_rate"] = done ? std::round(1e4 * static_cast<double>(ok) / static_cast<double>(done)) / 1e4 : 0.0;
   o["hops"] = pcts(hops);
   auto l = pcts(lat);
   double sum = 0;
