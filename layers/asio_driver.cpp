@@ -104,6 +104,12 @@ struct AsioUdpDriver::Impl : std::enable_shared_from_this<Impl> {
     }
     // UDP sends never block the io thread: a full buffer drops the datagram.
     socket.non_blocking(true);
+    if (options.receive_buffer_bytes > 0) {
+      boost::system::error_code ignored;  // best effort: the kernel may cap or refuse it
+      socket.set_option(asio::socket_base::receive_buffer_size(
+                            static_cast<int>(options.receive_buffer_bytes)),
+                        ignored);
+    }
     local = from_asio(socket.local_endpoint());
   }
 
@@ -118,6 +124,20 @@ struct AsioUdpDriver::Impl : std::enable_shared_from_this<Impl> {
 
   void on_receive(const boost::system::error_code& ec, std::size_t n) {
     if (!running || ec == asio::error::operation_aborted) return;
+    handle_datagram(ec, n);
+    // Drain what else is queued (bounded) before going back to the reactor:
+    // one wakeup and one timer re-arm per batch instead of per datagram.
+    for (int i = 0; i < 64 && running; ++i) {
+      boost::system::error_code more;
+      std::size_t m = socket.receive_from(asio::buffer(buffer), sender, 0, more);
+      if (more == asio::error::would_block || more == asio::error::try_again) break;
+      handle_datagram(more, m);
+    }
+    rearm();
+    receive();
+  }
+
+  void handle_datagram(const boost::system::error_code& ec, std::size_t n) {
     if (ec) {
       ++stats.receive_errors;
       inc(m_receive_errors);
@@ -132,9 +152,7 @@ struct AsioUdpDriver::Impl : std::enable_shared_from_this<Impl> {
       Outbox out;
       protocol.on_datagram(from_asio(sender), ByteView(buffer.data(), n), now_ms(), out);
       flush(out);
-      rearm();
     }
-    receive();
   }
 
   void flush(Outbox& out) {

@@ -22,6 +22,10 @@ struct AsioUdpDriverOptions {
   // Largest datagram handed to the protocol; larger ones are dropped and
   // counted. Use the protocol's own limit (DhtConfig::max_datagram_bytes).
   std::size_t max_datagram_bytes = 64 * 1024;
+  // SO_RCVBUF asked for (the kernel caps it at net.core.rmem_max). The
+  // default 208 KiB overflows when replies to 64 parallel lookups arrive
+  // while the thread verifies signatures; lost replies cost a timeout each.
+  std::size_t receive_buffer_bytes = 4u << 20;
   // Optional: where the driver's bc_udp_* counters live. Must outlive the driver.
   metrics::Registry* metrics = nullptr;
 };

@@ -81,6 +81,7 @@ DhtNode::Impl::Impl(KeyPair identity, Endpoint self_ep, DhtConfig config, std::u
       store(store_limits(config), &metrics, rng.next()),
       watch_table(WatchLimits{}, &metrics),
       tokens(write_token_secret(identity).view(), config.token_rotation_ms),
+      verified_sigs(config.verified_cache_entries),
       limiter(RateLimit{config.rate_limit_per_s, config.rate_limit_burst, 1u << 16}, &metrics,
               rng.next()) {
   limits.max_bytes = cfg.max_datagram_bytes;
@@ -424,7 +425,7 @@ void DhtNode::Impl::handle_request(const Endpoint& from, const Envelope& env) {
           if (!tokens.check(from, m.token, now)) {
             drop(DropReason::kBadToken);
             outcome = AckOutcome::kBadToken;
-          } else if (RecordError e = check_record(m.record, now, cfg.max_ttl_ms);
+          } else if (RecordError e = check_record(m.record, now, cfg.max_ttl_ms, &verified_sigs);
                      e != RecordError::kNone) {
             drop(drop_of(e));
             bad_records->inc();
@@ -489,7 +490,7 @@ void DhtNode::Impl::on_notify(const Envelope& env, const msg::Notify& n) {
   MyWatch& w = it->second;
   const Record& r = n.record;
   if (n.kind == NotifyKind::kAdded) {
-    if (RecordError e = check_record(r, now, cfg.max_ttl_ms); e != RecordError::kNone) {
+    if (RecordError e = check_record(r, now, cfg.max_ttl_ms, &verified_sigs); e != RecordError::kNone) {
       drop(drop_of(e));
       bad_records->inc();
       ++n_bad_records;

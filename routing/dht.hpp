@@ -55,6 +55,9 @@ struct DhtConfig {
   TimeMs token_rotation_ms = 5 * 60 * 1000;
   TimeMs watch_ttl_ms = 2 * 60 * 1000;     // subscriptions are refreshed before this
   std::size_t max_datagram_bytes = 8192;
+  // Records whose signature was already verified (the same record arrives
+  // from several replicas of a get): checked once.
+  std::size_t verified_cache_entries = 4096;
 };
 
 struct Contact {

@@ -108,6 +108,7 @@ struct DhtNode::Impl {
   Store store;
   WatchTable watch_table;
   WriteTokens tokens;
+  SignatureCache verified_sigs;
   RateLimiter limiter;
   std::size_t active_lookups = 0;
   std::map<Key, Published> published;

@@ -12,6 +12,7 @@
 #include "layers/bytes.hpp"
 #include "layers/crypto.hpp"
 #include "layers/runtime.hpp"
+#include "layers/sig_cache.hpp"
 
 namespace bc::routing {
 
@@ -46,8 +47,11 @@ enum class RecordError {
 };
 const char* to_string(RecordError e);
 
-// Full check of a record received from the network at time `now`.
-RecordError check_record(const Record& r, TimeMs now, TimeMs max_ttl_ms);
+// Full check of a record received from the network at time `now`. With a
+// cache, a signature verified before (the same record from another replica,
+// or our own) is not verified again.
+RecordError check_record(const Record& r, TimeMs now, TimeMs max_ttl_ms,
+                         SignatureCache* verified = nullptr);
 
 // A DHT key from user text: a 64-hex-digit string is used as is, a
 // 'k'-prefixed checksummed ID (layers/ids.hpp) is decoded, anything else is

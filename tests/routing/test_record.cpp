@@ -263,3 +263,25 @@ TEST_CASE("decode_record bounds hostile bytes") {
     }
   }
 }
+
+TEST_CASE("check_record with a cache verifies a signature once and still rejects forgeries") {
+  const TimeMs now = 1'700'000'000'000;
+  KeyPair owner = KeyPair::from_secret(sha256(as_bytes("cache-owner")).view()).value();
+  Record r = make_record(owner, sha256(as_bytes("k")), Bytes{1, 2, 3}, 7, now + 60'000);
+  SignatureCache cache(16);
+  CHECK(check_record(r, now, 3'600'000, &cache) == RecordError::kNone);
+  CHECK(cache.size() == 1);
+  CHECK(check_record(r, now, 3'600'000, &cache) == RecordError::kNone);
+  CHECK(cache.hits() == 1);
+
+  // Any change to a signed field or to the signature misses the cache and fails.
+  Record other_payload = r;
+  other_payload.payload = Bytes{9};
+  CHECK(check_record(other_payload, now, 3'600'000, &cache) == RecordError::kBadSignature);
+  Record other_sig = r;
+  other_sig.signature.bytes[5] ^= 1;
+  CHECK(check_record(other_sig, now, 3'600'000, &cache) == RecordError::kBadSignature);
+  CHECK(cache.size() == 1);
+  // Expiry is checked before the cache: a cached record still expires.
+  CHECK(check_record(r, now + 60'000, 3'600'000, &cache) == RecordError::kExpired);
+}

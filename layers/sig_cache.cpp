@@ -1,6 +1,6 @@
-#include "ledger/sig_cache.hpp"
+#include "layers/sig_cache.hpp"
 
-namespace bc::ledger {
+namespace bc {
 
 bool SignatureCache::contains(const Hash256& id) const {
   std::lock_guard lock(mu_);
@@ -25,4 +25,4 @@ std::size_t SignatureCache::size() const {
   return set_.size();
 }
 
-}  // namespace bc::ledger
+}  // namespace bc
