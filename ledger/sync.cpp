@@ -86,7 +86,9 @@ void SyncCore::handle_hello(PeerId p, ByteView body, TimeMs now, SyncOut& out) {
   }
   auto& peer = peers_[p];
   peer.hello = true;
-  peer.height = be64_load(body.data() + 32);
+  // A peer that recently failed to serve what it claimed is believed only up to our head.
+  peer.height = now < peer.distrust_until ? std::min(be64_load(body.data() + 32), ledger_.head().height)
+                                          : be64_load(body.data() + 32);
   std::copy(body.begin() + 40, body.end(), peer.head.bytes.begin());
   maybe_request(now, out);
 }
@@ -112,7 +114,7 @@ void SyncCore::handle_new_block(PeerId p, ByteView body, TimeMs now, SyncOut& ou
   if (!shell.ok()) return bad_peer(p, out);
   const std::uint64_t h = shell->header.height;
   auto& peer = peers_[p];
-  peer.height = std::max(peer.height, h);
+  if (now >= peer.distrust_until) peer.height = std::max(peer.height, h);
   const std::uint64_t ours = ledger_.head().height;
   if (h == ours + 1) {
     if (apply(body, now)) {
@@ -167,11 +169,18 @@ void SyncCore::handle_blocks(PeerId p, ByteView body, TimeMs now, SyncOut& out) 
     if (!apply(block, std::nullopt)) failed = true;
   }
   if (inflight_peer_ == p) inflight_peer_.reset();
-  if (failed || ledger_.head().height < before + 1) {
-    // A peer whose answer did not move us forward (blocks that do not
-    // validate, or none at all although it claimed more) is not followed
-    // again before its next Hello: no request loop with a lying peer.
-    if (auto it = peers_.find(p); it != peers_.end()) it->second.height = ledger_.head().height;
+  if (ledger_.head().height == before) {
+    // No progress (only blocks we had): ask it again only after its next Hello.
+    if (auto it = peers_.find(p); it != peers_.end()) it->second.height = before;
+  }
+  if (failed || count == 0) {
+    // A peer whose answer was blocks that do not validate, or none at all
+    // although it claimed to be ahead, is not followed
+    // again for a while: no request loop, and no stalled producer, with a lying peer.
+    if (auto it = peers_.find(p); it != peers_.end()) {
+      it->second.height = ledger_.head().height;
+      it->second.distrust_until = now + opt_.distrust_ms;
+    }
   }
   maybe_request(now, out);
 }

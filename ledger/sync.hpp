@@ -35,6 +35,7 @@ struct SyncOptions {
   std::size_t max_response_bytes = 16u << 20;    // a Blocks answer stops after this many bytes
   TimeMs request_timeout_ms = 5000;
   TimeMs status_interval_ms = 2000;
+  TimeMs distrust_ms = 30'000;                   // after a peer's answer did not move us forward
   std::size_t seen_tx_ids = 200'000;             // dedup memory for gossip
 };
 
@@ -79,6 +80,7 @@ class SyncCore {
     bool hello = false;
     std::uint64_t height = 0;
     Hash256 head;
+    TimeMs distrust_until = 0;  // its head claims are ignored until then
   };
   Bytes hello_msg() const;
   void handle_hello(PeerId p, ByteView body, TimeMs now, SyncOut& out);

@@ -137,3 +137,21 @@ TEST_CASE("sync: a peer that claims a higher head but serves nothing is not aske
   CHECK(out.sends.empty());
   CHECK(core.best_peer_height() == 0);
 }
+
+TEST_CASE("sync: a distrusted peer's next Hello does not make us (or a producer) think we are behind") {
+  Chain b;
+  Mempool m;
+  SyncCore core(*b.ledger, m, {}, nullptr);
+  SyncOut out;
+  core.on_connect(3, b.now, out);
+  core.on_message(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now, out);
+  const Bytes empty_blocks{4, 0, 0, 0, 0};
+  core.on_message(3, empty_blocks, b.now, out);
+  out = {};
+  core.on_message(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now + 2000, out);
+  CHECK(out.sends.empty());
+  CHECK(core.best_peer_height() == 0);
+  // Trusted again later.
+  core.on_message(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now + 31'000, out);
+  CHECK(core.best_peer_height() == 500);
+}
