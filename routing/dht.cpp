@@ -313,9 +313,11 @@ void DhtNode::Impl::update_membership(Peer& p) {
 
 void DhtNode::Impl::observe_in(int level, const Peer& p) {
   auto r = tables[level].observe(p.id, p.endpoint, now);
-  if (r.outcome == RoutingTable::Observed::kBucketFull && r.lru) {
+  if (r.outcome == RoutingTable::Observed::kBucketFull && r.lru &&
+      now - r.lru->last_seen >= cfg.ping_interval_ms && !pinging.count(r.lru->endpoint)) {
     // Kademlia: keep the old contact if it still answers; the newcomer waits
-    // in the replacement cache.
+    // in the replacement cache. Only a questionable (quiet) contact is
+    // probed, once at a time: one heard from recently is known good.
     NodeId lru = r.lru->id;
     ping(r.lru->endpoint, lru, [this, lru](const Envelope* e) {
       if (!e) note_failure(lru);
