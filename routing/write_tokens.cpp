@@ -5,7 +5,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <stdexcept>
 #include <string>
@@ -23,6 +25,11 @@ void hmac_sha256(ByteView key, ByteView msg, std::uint8_t out[32]) {
       len != 32) {
     throw std::runtime_error("HMAC-SHA256 failed in OpenSSL (write tokens); check the OpenSSL install");
   }
+}
+
+[[noreturn]] void mac_failed(const char* what) {
+  throw std::runtime_error(std::string("HMAC-SHA256 ") + what +
+                           " failed in OpenSSL (write tokens); check the OpenSSL install");
 }
 
 std::int64_t floor_div(TimeMs a, TimeMs b) {
@@ -54,11 +61,18 @@ WriteTokens::WriteTokens(ByteView master_secret, TimeMs rotation_ms) : rotation_
   master_ = tagged_hash("blockcloud/write-token-master/v1", master_secret).bytes;
 }
 
-WriteTokens::~WriteTokens() { OPENSSL_cleanse(master_.data(), master_.size()); }
-
-const std::array<std::uint8_t, 32>& WriteTokens::secret_for(std::int64_t epoch) {
+WriteTokens::~WriteTokens() {
+  OPENSSL_cleanse(master_.data(), master_.size());
   for (auto& c : cache_) {
-    if (c.epoch == epoch) return c.secret;
+    OPENSSL_cleanse(c.secret.data(), c.secret.size());
+    EVP_MAC_CTX_free(c.mac);
+  }
+  EVP_MAC_free(hmac_);
+}
+
+WriteTokens::Cached& WriteTokens::secret_for(std::int64_t epoch) {
+  for (auto& c : cache_) {
+    if (c.epoch == epoch) return c;
   }
   // Replace the older cached epoch: callers only ask for now's and the previous one.
   Cached& slot = cache_[0].epoch < cache_[1].epoch ? cache_[0] : cache_[1];
@@ -69,17 +83,29 @@ const std::array<std::uint8_t, 32>& WriteTokens::secret_for(std::int64_t epoch) 
   }
   hmac_sha256(ByteView(master_), ByteView(msg, sizeof msg), slot.secret.data());
   slot.epoch = epoch;
-  return slot.secret;
+  // Key the epoch's HMAC context once; token_for() only re-initialises it.
+  if (!hmac_ && !(hmac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr))) mac_failed("fetch");
+  if (!slot.mac && !(slot.mac = EVP_MAC_CTX_new(hmac_))) mac_failed("context");
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (!EVP_MAC_init(slot.mac, slot.secret.data(), slot.secret.size(), params)) mac_failed("init");
+  return slot;
 }
 
 WriteToken WriteTokens::token_for(std::int64_t epoch, const Endpoint& ep) {
-  const auto& secret = secret_for(epoch);
+  Cached& slot = secret_for(epoch);
   std::uint8_t msg[18];
   std::copy(ep.ip.begin(), ep.ip.end(), msg);
   msg[16] = static_cast<std::uint8_t>(ep.port >> 8);
   msg[17] = static_cast<std::uint8_t>(ep.port);
   std::uint8_t mac[32];
-  hmac_sha256(ByteView(secret), ByteView(msg, sizeof msg), mac);
+  std::size_t len = 0;
+  // A null key re-initialises with the key set in secret_for().
+  if (!EVP_MAC_init(slot.mac, nullptr, 0, nullptr) || !EVP_MAC_update(slot.mac, msg, sizeof msg) ||
+      !EVP_MAC_final(slot.mac, mac, &len, sizeof mac) || len != 32) {
+    mac_failed("token");
+  }
   WriteToken t;
   std::copy(mac, mac + t.size(), t.begin());
   return t;
