@@ -10,9 +10,20 @@ namespace {
 
 constexpr std::size_t kMaxPeers = 16384;     // verified-id cache
 constexpr std::size_t kMaxPending = 8192;    // outstanding requests
+// Floor of the adaptive request timeout: a spurious timeout only costs a
+// resend (the answer is still taken), but a contact fails after the retry.
+constexpr TimeMs kMinRtoMs = 100;
 
-TimeMs smooth(TimeMs old, TimeMs sample) {
-  return old < 0 ? sample : (7 * old + sample + 4) / 8;
+// RFC 6298: SRTT and RTTVAR (alpha 1/8, beta 1/4), in whole ms.
+void smooth(TimeMs& srtt, TimeMs& rttvar, TimeMs sample) {
+  if (srtt < 0 || rttvar < 0) {
+    srtt = sample;
+    rttvar = sample / 2;
+    return;
+  }
+  TimeMs dev = srtt > sample ? srtt - sample : sample - srtt;
+  rttvar = (3 * rttvar + dev + 2) / 4;
+  srtt = (7 * srtt + sample + 4) / 8;
 }
 
 StoreLimits store_limits(const DhtConfig& c) {
@@ -136,8 +147,33 @@ std::uint64_t DhtNode::Impl::fresh_txid() {
   }
 }
 
+Peer* DhtNode::Impl::verified_at(const std::optional<NodeId>& nid, const Endpoint& ep) {
+  if (!nid) return nullptr;
+  auto it = peers.find(*nid);
+  return it != peers.end() && it->second.endpoint == ep ? &it->second : nullptr;
+}
+
+TimeMs DhtNode::Impl::rto(const Peer& p) const {
+  TimeMs cap = std::max<TimeMs>(cfg.request_timeout_ms, 1);
+  if (p.rtt < 0) return cap;
+  return std::clamp<TimeMs>(p.rtt + 4 * std::max<TimeMs>(p.rttvar, 1), std::min(kMinRtoMs, cap), cap);
+}
+
+TimeMs DhtNode::Impl::default_stall() const {
+  TimeMs cap = std::max<TimeMs>(cfg.request_timeout_ms, 1);
+  if (all_srtt < 0) return cap;
+  return std::clamp<TimeMs>(all_srtt + 4 * std::max<TimeMs>(all_rttvar, 1), std::min(kMinRtoMs, cap),
+                            cap);
+}
+
+void DhtNode::Impl::rtt_sample(Peer* p, TimeMs sample) {
+  smooth(all_srtt, all_rttvar, sample);
+  if (p) smooth(p->rtt, p->rttvar, sample);
+}
+
 void DhtNode::Impl::request(const Endpoint& to, std::optional<NodeId> expect, Body body,
-                            std::function<void(const Envelope*)> done) {
+                            std::function<void(const Envelope*)> done,
+                            std::function<void()> on_stall) {
   if (pending.size() >= kMaxPending) {
     if (done) done(nullptr);  // overloaded: fail fast rather than grow
     return;
@@ -149,9 +185,23 @@ void DhtNode::Impl::request(const Endpoint& to, std::optional<NodeId> expect, Bo
   p.expect = expect;
   p.body = std::move(body);
   p.sent_at = now;
-  p.deadline = now + cfg.request_timeout_ms;
+  // Adaptive timeout for a peer we measured; the configured one otherwise.
+  const Peer* peer = verified_at(expect, to);
+  p.timeout = peer ? rto(*peer) : std::max<TimeMs>(cfg.request_timeout_ms, 1);
+  p.deadline = now + p.timeout;
+  p.max_tries = 1 + std::max(cfg.max_retries, 0);
+  if (on_stall) {
+    // A lookup: no retry for a contact that failed recently (it most likely
+    // left), and move on once the request is slower than expected.
+    if (peer && peer->last_failure >= 0 && now - peer->last_failure < cfg.ping_interval_ms) {
+      p.max_tries = 1;
+    }
+    p.stall_at = now + std::min(peer && peer->rtt >= 0 ? p.timeout : default_stall(), p.timeout);
+    p.on_stall = std::move(on_stall);
+  }
   if (auto* pg = std::get_if<msg::Ping>(&p.body)) {
     p.nonce = pg->nonce;
+    p.need_proof = pg->need_proof;
     pinging[to] = txid;
   }
   p.done = std::move(done);
@@ -163,7 +213,16 @@ void DhtNode::Impl::request(const Endpoint& to, std::optional<NodeId> expect, Bo
 void DhtNode::Impl::ping(const Endpoint& to, std::optional<NodeId> expect,
                          std::function<void(const Envelope*)> done) {
   if (to == self) return;
-  if (pinging.count(to)) {
+  // A peer already verified at this address only has to show it is alive:
+  // no signature asked, none checked.
+  const bool need_proof = verified_at(expect, to) == nullptr;
+  bool chain = false;
+  if (auto inflight = pinging.find(to); inflight != pinging.end()) {
+    auto it = pending.find(inflight->second);
+    // A liveness PING in flight proves nothing: an identity check needs its own.
+    chain = it == pending.end() || it->second.need_proof || !need_proof;
+  }
+  if (chain) {
     if (done) {
       // Chain onto the PING already in flight.
       auto it = pending.find(pinging[to]);
@@ -177,7 +236,7 @@ void DhtNode::Impl::ping(const Endpoint& to, std::optional<NodeId> expect,
     }
     return;
   }
-  request(to, expect, msg::Ping{rng.next()}, std::move(done));
+  request(to, expect, msg::Ping{rng.next(), need_proof}, std::move(done));
 }
 
 // ---------------------------------------------------------------------------
@@ -228,23 +287,30 @@ void DhtNode::Impl::handle_response(const Endpoint& from, Envelope& env) {
       drop(DropReason::kReplayed);
       return;
     }
-    if (!verify(env.sender_key, pong_digest(pong->nonce, pong->observed, env.sender_id),
-                pong->signature)) {
-      drop(DropReason::kBadSignature);
-      return;
+    if (p.need_proof) {
+      if (!pong->proof) {
+        drop(DropReason::kUnsigned);
+        return;
+      }
+      if (!verify(env.sender_key, pong_digest(pong->nonce, pong->observed, env.sender_id),
+                  pong->signature)) {
+        drop(DropReason::kBadSignature);
+        return;
+      }
     }
   }
   Pending done = std::move(p);
   pending.erase(it);
+  // Karn: no RTT sample from a resent request (the answer may be to either try).
+  const TimeMs sample = done.tries == 1 ? rtt : -1;
   if (done.kind == Pending::Kind::kPing) {
     auto pit = pinging.find(from);
     if (pit != pinging.end() && pit->second == env.txid) pinging.erase(pit);
-    verified(from, env, rtt);
+  }
+  if (done.kind == Pending::Kind::kPing && done.need_proof) {
+    verified(from, env, sample);
   } else {
-    auto peer = peers.find(env.sender_id);
-    if (peer != peers.end() && peer->second.endpoint == from && done.tries == 1) {
-      peer->second.rtt = smooth(peer->second.rtt, rtt);  // Karn: no samples from retries
-    }
+    if (sample >= 0) rtt_sample(verified_at(env.sender_id, from), sample);
     heard_from(from, env);
   }
   if (done.done) done.done(std::holds_alternative<msg::Error>(env.body) ? nullptr : &env);
@@ -268,9 +334,9 @@ void DhtNode::Impl::verified(const Endpoint& from, const Envelope& env, TimeMs r
     it = peers.emplace(env.sender_id, p).first;
   }
   Peer& p = it->second;
-  if (p.endpoint != from) p.rtt = -1;  // a new address: old RTT says nothing
+  if (p.endpoint != from) p.rtt = p.rttvar = -1;  // a new address: old RTT says nothing
   p.endpoint = from;
-  p.rtt = smooth(p.rtt, rtt);
+  if (rtt >= 0) rtt_sample(&p, rtt);
   heard_from(from, env);
 }
 
@@ -284,6 +350,7 @@ void DhtNode::Impl::heard_from(const Endpoint& from, const Envelope& env) {
   }
   Peer& p = it->second;
   p.last_seen = now;
+  p.last_failure = -1;
   for (int l = 1; l < kLevels; ++l) {
     p.cluster[l] = env.cluster_ids[l];
     p.cluster_size[l] = env.cluster_sizes[l];
@@ -343,36 +410,45 @@ void DhtNode::Impl::rebuild_level(int level) {
 
 void DhtNode::Impl::note_failure(const NodeId& nid) {
   for (auto& t : tables) t.fail(nid, cfg.fails_before_evict);
+  if (auto it = peers.find(nid); it != peers.end()) it->second.last_failure = now;
 }
 
 void DhtNode::Impl::expire_requests() {
   std::vector<std::uint64_t> due;
   for (const auto& [txid, p] : pending) {
-    if (p.deadline <= now) due.push_back(txid);
+    if (p.deadline <= now || (p.stall_at != 0 && p.stall_at <= now)) due.push_back(txid);
   }
+  // Callbacks run after the scan (they may send requests).
+  std::vector<std::function<void()>> stalls;
   for (std::uint64_t txid : due) {
-    auto node = pending.extract(txid);
-    if (node.empty()) continue;
-    Pending p = std::move(node.mapped());
-    if (p.kind == Pending::Kind::kPing) {
-      auto pit = pinging.find(p.to);
-      if (pit != pinging.end() && pit->second == txid) pinging.erase(pit);
-    }
-    if (p.tries <= cfg.max_retries) {
+    auto it = pending.find(txid);
+    if (it == pending.end()) continue;
+    Pending& p = it->second;
+    if (p.deadline <= now && p.tries < p.max_tries) {
+      // Resend under the same txid (so a late first answer still counts),
+      // with the timeout doubled as in RFC 6298.
       ++p.tries;
-      std::uint64_t fresh = fresh_txid();
       p.sent_at = now;
-      p.deadline = now + cfg.request_timeout_ms;
-      if (p.kind == Pending::Kind::kPing) pinging[p.to] = fresh;
-      Envelope env = envelope(p.body, fresh);
-      Endpoint to = p.to;
-      pending.emplace(fresh, std::move(p));
-      transmit(to, env);
+      p.timeout = std::min(2 * p.timeout, std::max<TimeMs>(p.timeout, cfg.request_timeout_ms));
+      p.deadline = now + p.timeout;
+      transmit(p.to, envelope(p.body, txid));
+    } else if (p.deadline <= now) {
+      Pending gone = std::move(p);
+      pending.erase(it);
+      if (gone.kind == Pending::Kind::kPing) {
+        auto pit = pinging.find(gone.to);
+        if (pit != pinging.end() && pit->second == txid) pinging.erase(pit);
+      }
+      if (gone.expect) note_failure(*gone.expect);
+      if (gone.done) gone.done(nullptr);
       continue;
     }
-    if (p.expect) note_failure(*p.expect);
-    if (p.done) p.done(nullptr);
+    if (p.stall_at != 0 && p.stall_at <= now) {
+      p.stall_at = 0;
+      if (p.on_stall) stalls.push_back(std::move(p.on_stall));
+    }
   }
+  for (auto& s : stalls) s();
 }
 
 // ---------------------------------------------------------------------------
@@ -399,7 +475,10 @@ void DhtNode::Impl::handle_request(const Endpoint& from, const Envelope& env) {
           msg::Pong pong;
           pong.nonce = m.nonce;
           pong.observed = from;
-          pong.signature = key.sign(pong_digest(m.nonce, from, id));
+          // Sign only an identity challenge; a liveness check from a node
+          // that verified us already gets an unsigned PONG.
+          pong.proof = m.need_proof;
+          if (m.need_proof) pong.signature = key.sign(pong_digest(m.nonce, from, id));
           transmit(from, envelope(pong, env.txid));
         } else if constexpr (std::is_same_v<T, msg::FindNode>) {
           transmit(from, envelope(msg::Nodes{contacts_for(m.level, m.cluster_id, m.target)},

@@ -26,14 +26,18 @@ namespace bc::routing {
 struct Peer {
   NodeId id;
   Endpoint endpoint;
-  TimeMs rtt = -1;
+  TimeMs rtt = -1;      // smoothed RTT (RFC 6298 SRTT); -1 if never measured
+  TimeMs rttvar = -1;   // RTT variation (RFC 6298 RTTVAR)
   TimeMs last_seen = 0;
+  TimeMs last_failure = -1;  // when a request to it last failed; -1 once it answered since
   Hash256 cluster[kLevels];
   std::uint32_t cluster_size[kLevels] = {0, 0, 0};
 };
 
 // An outstanding request, keyed by txid. `done` gets the response, or
-// nullptr once every retry timed out (or an ERROR came back).
+// nullptr once every retry timed out (or an ERROR came back). A retry
+// resends the same txid, so a late answer to the first try still counts.
+// `on_stall` (lookups) runs once when the request outlives its RTO.
 struct Pending {
   enum class Kind { kPing, kOther };
   Kind kind = Kind::kOther;
@@ -41,9 +45,14 @@ struct Pending {
   std::optional<NodeId> expect;  // id we expect to answer (unknown for seeds)
   Body body;
   TimeMs sent_at = 0;
+  TimeMs timeout = 0;       // of the current try (adaptive RTO, doubled on retry)
   TimeMs deadline = 0;
   int tries = 1;
+  int max_tries = 1;
   std::uint64_t nonce = 0;  // PING
+  bool need_proof = true;   // PING: the PONG must be signed (identity challenge)
+  TimeMs stall_at = 0;      // 0: no stall notice (or already given)
+  std::function<void()> on_stall;
   std::function<void(const Envelope*)> done;
 };
 
@@ -114,6 +123,10 @@ struct DhtNode::Impl {
   std::map<Key, Published> published;
   std::map<std::uint64_t, MyWatch> my_watches;
   TimeMs next_maintenance = 0;
+  // Node-wide RTT estimate over all peers: the stall time for a peer we
+  // never measured.
+  TimeMs all_srtt = -1;
+  TimeMs all_rttvar = -1;
   bool bootstrap_lookup_started = false;
   std::vector<Endpoint> seeds;  // retried while our table is empty
 
@@ -141,7 +154,13 @@ struct DhtNode::Impl {
   void transmit(const Endpoint& to, const Envelope& env);
   std::uint64_t fresh_txid();
   void request(const Endpoint& to, std::optional<NodeId> expect, Body body,
-               std::function<void(const Envelope*)> done);
+               std::function<void(const Envelope*)> done,
+               std::function<void()> on_stall = {});
+  // The peer verified at exactly this endpoint, if any.
+  Peer* verified_at(const std::optional<NodeId>& nid, const Endpoint& ep);
+  TimeMs rto(const Peer& p) const;  // clamp(srtt + 4 rttvar, floor, request_timeout_ms)
+  TimeMs default_stall() const;     // the same from the node-wide estimate
+  void rtt_sample(Peer* p, TimeMs sample);
   void ping(const Endpoint& to, std::optional<NodeId> expect,
             std::function<void(const Envelope*)> done = {});
   void handle(const Endpoint& from, ByteView data);
@@ -176,6 +195,7 @@ struct DhtNode::Impl {
   void pump(const std::shared_ptr<LookupOp>& op);
   void on_lookup_reply(const std::shared_ptr<LookupOp>& op, const NodeId& cid,
                        const Envelope* resp);
+  void on_lookup_stall(const std::shared_ptr<LookupOp>& op, const NodeId& cid);
   std::vector<int> lookup_levels() const;
   bool collapsed(int inner, int outer) const;
   void put_record(const Record& r, PutCallback done);

@@ -77,8 +77,10 @@ void DhtNode::Impl::pump(const std::shared_ptr<LookupOp>& op) {
                             op->purpose == LookupOp::Purpose::kGet};
     }
     NodeId cid = c->id;
-    request(c->endpoint, cid, std::move(body),
-            [this, op, cid](const Envelope* resp) { on_lookup_reply(op, cid, resp); });
+    request(
+        c->endpoint, cid, std::move(body),
+        [this, op, cid](const Envelope* resp) { on_lookup_reply(op, cid, resp); },
+        [this, op, cid]() { on_lookup_stall(op, cid); });
   }
   if (op->lk.finished() && !op->completed) {
     op->completed = true;
@@ -141,6 +143,17 @@ void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const N
   } else {
     op->lk.on_failure(c);
   }
+  pump(op);
+}
+
+// A request of the lookup outlived its RTO: ask the next candidate so
+// `alpha` stay in flight; a late answer is still taken by on_lookup_reply.
+void DhtNode::Impl::on_lookup_stall(const std::shared_ptr<LookupOp>& op, const NodeId& cid) {
+  if (op->completed) return;
+  auto& cands = op->lk.candidates();
+  auto it = std::find_if(cands.begin(), cands.end(), [&](const Candidate& c) { return c.id == cid; });
+  if (it == cands.end()) return;
+  op->lk.on_stall(*it);
   pump(op);
 }
 
@@ -392,7 +405,10 @@ void DhtNode::Impl::run_timers() {
 
 TimeMs DhtNode::Impl::wakeup() const {
   TimeMs t = next_maintenance;
-  for (const auto& [txid, p] : pending) t = std::min(t, p.deadline);
+  for (const auto& [txid, p] : pending) {
+    t = std::min(t, p.deadline);
+    if (p.stall_at != 0) t = std::min(t, p.stall_at);
+  }
   t = std::min(t, store.next_expiry());
   t = std::min(t, watch_table.next_expiry());
   for (const auto& [k, p] : published) {

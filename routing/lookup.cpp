@@ -63,9 +63,12 @@ std::vector<Candidate*> Lookup::next_to_query() {
 
 void Lookup::on_response(Candidate& c, const std::vector<WireContact>& contacts,
                          const NodeId& self) {
-  if (c.state != Candidate::State::kInFlight) return;
+  if (c.state == Candidate::State::kInFlight) {
+    --in_flight_;
+  } else if (c.state != Candidate::State::kStalled) {
+    return;
+  }
   c.state = Candidate::State::kDone;
-  --in_flight_;
   hops_ = std::max(hops_, c.depth);
   if (stopped_) return;
   const int depth = c.depth + 1;  // add() may reallocate: `c` is dangling after it
@@ -80,12 +83,18 @@ void Lookup::on_failure(Candidate& c) {
   c.state = Candidate::State::kFailed;
 }
 
+void Lookup::on_stall(Candidate& c) {
+  if (c.state != Candidate::State::kInFlight) return;
+  c.state = Candidate::State::kStalled;
+  --in_flight_;
+}
+
 bool Lookup::finished() const {
   if (in_flight_ > 0) return false;
   if (stopped_) return true;
   std::size_t live = 0;
   for (const auto& c : cands_) {
-    if (c.state == Candidate::State::kFailed) continue;
+    if (c.state == Candidate::State::kFailed || c.state == Candidate::State::kStalled) continue;
     if (c.state != Candidate::State::kDone) return false;  // an unasked one among the k closest
     if (++live >= k_) return true;
   }

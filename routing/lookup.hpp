@@ -5,7 +5,8 @@
 // The lookup tracks the `width` closest candidates it has heard of, keeps at
 // most `alpha` requests in flight among them, and converges when the `k`
 // closest that did not fail have all answered (or when nothing is left to
-// ask). stop() ends it early (values found, or Coral's full+loaded stop):
+// ask; stalled candidates, slower than their expected RTT, are not waited
+// for). stop() ends it early (values found, or Coral's full+loaded stop):
 // no new requests, done once the in-flight ones settle.
 #pragma once
 #include <cstddef>
@@ -20,7 +21,9 @@
 namespace bc::routing {
 
 struct Candidate {
-  enum class State { kNew, kInFlight, kDone, kFailed };
+  // kStalled: asked, slower than its expected RTT; no longer counts against
+  // alpha or convergence, but a late answer is still taken.
+  enum class State { kNew, kInFlight, kStalled, kDone, kFailed };
   NodeId id;
   Endpoint endpoint;
   Hash256 distance;
@@ -49,6 +52,9 @@ class Lookup {
   // Invalidates references to candidates (the vector may grow).
   void on_response(Candidate& c, const std::vector<WireContact>& contacts, const NodeId& self);
   void on_failure(Candidate& c);
+  // c's request is slower than expected (likely a departed node): ask the
+  // next candidate instead of waiting; an answer from c still counts.
+  void on_stall(Candidate& c);
 
   void stop() { stopped_ = true; }
   bool stopped() const { return stopped_; }

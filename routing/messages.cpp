@@ -111,14 +111,19 @@ DropReason drop_of(wire_limits::DecodeError e) {
 Body read_body(w::Envelope::Body::Reader b) {
   switch (b.which()) {
     case w::Envelope::Body::PING:
-      return msg::Ping{b.getPing().getNonce()};
+      return msg::Ping{b.getPing().getNonce(), b.getPing().getNeedProof()};
     case w::Envelope::Body::PONG: {
       auto p = b.getPong();
       msg::Pong out;
       out.nonce = p.getNonce();
       out.observed = get_endpoint(p.getObservedIp(), p.getObservedPort());
       auto sig = p.getSignature();
-      if (sig.size() == 0) throw Bad{DropReason::kUnsigned};
+      // Unsigned is well-formed: the node drops it (`unsigned`) unless its
+      // PING asked for no proof.
+      if (sig.size() == 0) {
+        out.proof = false;
+        return out;
+      }
       if (sig.size() != 64) throw Bad{DropReason::kMalformed};
       std::memcpy(out.signature.bytes.data(), sig.begin(), 64);
       return out;
@@ -198,13 +203,15 @@ void write_body(const Body& body, w::Envelope::Body::Builder b) {
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, msg::Ping>) {
-          b.initPing().setNonce(m.nonce);
+          auto p = b.initPing();
+          p.setNonce(m.nonce);
+          p.setNeedProof(m.need_proof);
         } else if constexpr (std::is_same_v<T, msg::Pong>) {
           auto p = b.initPong();
           p.setNonce(m.nonce);
           p.setObservedIp(capnp::Data::Reader(m.observed.ip.data(), 16));
           p.setObservedPort(m.observed.port);
-          p.setSignature(data_of(m.signature.view()));
+          if (m.proof) p.setSignature(data_of(m.signature.view()));
         } else if constexpr (std::is_same_v<T, msg::FindNode>) {
           auto f = b.initFindNode();
           f.setTarget(data_of(m.target.view()));

@@ -66,12 +66,16 @@ enum class ErrorCode { kUnknown, kRateLimited, kBadRequest, kWrongVersion };
 namespace msg {
 struct Ping {
   std::uint64_t nonce = 0;
+  // false: a liveness check from a node that verified us at this address
+  // already; the PONG may be unsigned (saves a sign and a verify).
+  bool need_proof = true;
   friend bool operator==(const Ping&, const Ping&) = default;
 };
 struct Pong {
   std::uint64_t nonce = 0;
   Endpoint observed;  // the pinger's endpoint as the responder saw it
   Signature signature;
+  bool proof = true;  // false: unsigned (signature all zeros, not sent)
   friend bool operator==(const Pong&, const Pong&) = default;
 };
 struct FindNode {

@@ -15,8 +15,11 @@ struct Contact {
   port @2 :UInt16;
 }
 
+# needProof = false: the pinger verified the responder at this address
+# already and only checks liveness; the PONG may then be unsigned.
 struct Ping {
   nonce @0 :UInt64;
+  needProof @1 :Bool = true;
 }
 
 # Proof that the sender holds the key behind senderId: a BIP340 signature
@@ -26,7 +29,7 @@ struct Pong {
   nonce @0 :UInt64;
   observedIp @1 :Data;    # the pinger's address as the responder saw it
   observedPort @2 :UInt16;
-  signature @3 :Data;     # 64 bytes
+  signature @3 :Data;     # 64 bytes; empty only when the PING said needProof = false
 }
 
 struct FindNode {
