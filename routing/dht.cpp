@@ -161,13 +161,12 @@ TimeMs DhtNode::Impl::rto(const Peer& p) const {
 
 TimeMs DhtNode::Impl::default_stall() const {
   TimeMs cap = std::max<TimeMs>(cfg.request_timeout_ms, 1);
-  if (all_srtt < 0) return cap;
-  return std::clamp<TimeMs>(all_srtt + 4 * std::max<TimeMs>(all_rttvar, 1), std::min(kMinRtoMs, cap),
-                            cap);
+  if (rtt_high < 0) return cap;
+  return std::clamp<TimeMs>(rtt_high + rtt_high / 2, std::min(kMinRtoMs, cap), cap);
 }
 
 void DhtNode::Impl::rtt_sample(Peer* p, TimeMs sample) {
-  smooth(all_srtt, all_rttvar, sample);
+  rtt_high = sample > rtt_high ? sample : rtt_high - (rtt_high - sample) / 64;
   if (p) smooth(p->rtt, p->rttvar, sample);
 }
 

@@ -123,10 +123,10 @@ struct DhtNode::Impl {
   std::map<Key, Published> published;
   std::map<std::uint64_t, MyWatch> my_watches;
   TimeMs next_maintenance = 0;
-  // Node-wide RTT estimate over all peers: the stall time for a peer we
-  // never measured.
-  TimeMs all_srtt = -1;
-  TimeMs all_rttvar = -1;
+  // Node-wide high-water RTT (jumps up to a larger sample, decays slowly):
+  // the stall time for a peer we never measured. A mean over near and far
+  // peers would stall every far one.
+  TimeMs rtt_high = -1;
   bool bootstrap_lookup_started = false;
   std::vector<Endpoint> seeds;  // retried while our table is empty
 
@@ -159,7 +159,7 @@ struct DhtNode::Impl {
   // The peer verified at exactly this endpoint, if any.
   Peer* verified_at(const std::optional<NodeId>& nid, const Endpoint& ep);
   TimeMs rto(const Peer& p) const;  // clamp(srtt + 4 rttvar, floor, request_timeout_ms)
-  TimeMs default_stall() const;     // the same from the node-wide estimate
+  TimeMs default_stall() const;     // 1.5 x the node-wide high-water RTT, same bounds
   void rtt_sample(Peer* p, TimeMs sample);
   void ping(const Endpoint& to, std::optional<NodeId> expect,
             std::function<void(const Envelope*)> done = {});
