@@ -344,7 +344,9 @@ void DhtNode::Impl::verified(const Endpoint& from, const Envelope& env, TimeMs r
 void DhtNode::Impl::heard_from(const Endpoint& from, const Envelope& env) {
   auto it = peers.find(env.sender_id);
   if (it == peers.end() || it->second.endpoint != from) {
-    if (pending.size() < kMaxPending / 2) ping(from, env.sender_id);
+    if (pending.size() < kMaxPending / 2 && (it != peers.end() || worth_proving(env))) {
+      ping(from, env.sender_id);
+    }
     return;
   }
   Peer& p = it->second;
@@ -355,6 +357,21 @@ void DhtNode::Impl::heard_from(const Endpoint& from, const Envelope& env) {
     p.cluster_size[l] = env.cluster_sizes[l];
   }
   update_membership(p);
+}
+
+bool DhtNode::Impl::worth_proving(const Envelope& env) const {
+  // A proof costs a signature and a verification on each side; a sender no
+  // table would keep is served all the same, just not proven.
+  const TimeMs stale = now - cfg.ping_interval_ms;
+  if (tables[0].would_keep(env.sender_id, stale)) return true;
+  for (int l = 1; l < levels(); ++l) {
+    if (env.cluster_ids[l] == clusters.id(l)) {
+      if (tables[l].would_keep(env.sender_id, stale)) return true;
+    } else if (!env.cluster_ids[l].is_zero() && env.cluster_sizes[l] >= cluster_size(l)) {
+      return true;  // maybe a nearby larger cluster to join (needs its RTT)
+    }
+  }
+  return false;
 }
 
 void DhtNode::Impl::update_membership(Peer& p) {

@@ -167,6 +167,9 @@ struct DhtNode::Impl {
   void handle_response(const Endpoint& from, Envelope& env);
   void handle_request(const Endpoint& from, const Envelope& env);
   void heard_from(const Endpoint& from, const Envelope& env);
+  // Whether proving an unverified sender's id could change anything: a
+  // table or replacement cache would keep it, or its cluster is one to join.
+  bool worth_proving(const Envelope& env) const;
   void verified(const Endpoint& from, const Envelope& env, TimeMs rtt);
   void update_membership(Peer& p);
   void observe_in(int level, const Peer& p);

@@ -82,6 +82,14 @@ bool RoutingTable::remove(const NodeId& id) {
   return true;
 }
 
+bool RoutingTable::would_keep(const NodeId& id, TimeMs stale_before) const {
+  int b = bucket_of(id);
+  if (b < 0) return false;
+  const Bucket& bucket = buckets_[b];
+  if (bucket.entries.size() < k_ || bucket.replacements.size() < k_) return true;
+  return bucket.replacements.front().last_seen < stale_before;  // front = oldest spare
+}
+
 const TableEntry* RoutingTable::find(const NodeId& id) const {
   int b = bucket_of(id);
   if (b < 0) return nullptr;

@@ -49,6 +49,11 @@ class RoutingTable {
   // Removes an entry (or a replacement); promotes a replacement into its bucket.
   bool remove(const NodeId& id);
 
+  // Whether a newly verified `id` would be kept: its bucket has room, or
+  // its replacement cache has room or holds a spare not seen since
+  // `stale_before` (which the newcomer would push out).
+  bool would_keep(const NodeId& id, TimeMs stale_before) const;
+
   const TableEntry* find(const NodeId& id) const;
   bool contains(const NodeId& id) const { return find(id) != nullptr; }
 

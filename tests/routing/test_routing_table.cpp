@@ -78,6 +78,17 @@ TEST_CASE("a full bucket keeps LRU order and fills the replacement cache") {
     for (std::uint8_t i = 20; i < 30; ++i) t.observe(id_in_bucket(self, 10, i), ep(i), 20);
     CHECK(t.replacements() == 3);
   }
+  SUBCASE("would_keep: room in the bucket or spares, or a stale spare to push out") {
+    NodeId other = id_in_bucket(self, 11, 40);  // a bucket still empty
+    CHECK(t.would_keep(other, 0));
+    CHECK(t.would_keep(id_in_bucket(self, 10, 41), 0));  // 1 of 3 spares used
+    for (std::uint8_t i = 20; i < 23; ++i) t.observe(id_in_bucket(self, 10, i), ep(i), 20);
+    REQUIRE(t.replacements() == 3);
+    NodeId late = id_in_bucket(self, 10, 42);
+    CHECK_FALSE(t.would_keep(late, 20));  // every spare seen at 20 or later
+    CHECK(t.would_keep(late, 21));        // the oldest spare is stale
+    CHECK_FALSE(t.would_keep(self, 1000));
+  }
 }
 
 TEST_CASE("closest returns entries by XOR distance") {
