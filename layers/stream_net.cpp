@@ -1,5 +1,6 @@
 #include "layers/stream_net.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
@@ -39,7 +40,10 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
     Endpoint remote;
     std::optional<Endpoint> dialled;  // set for outbound
     std::array<std::uint8_t, 4> header{};
-    Bytes body;
+    Bytes body;               // received so far, plus the chunk being read
+    std::size_t want = 0;     // announced length of the frame being read
+    std::size_t got = 0;      // bytes of it received
+    bool inbound = false;
     std::deque<Bytes> queue;  // each already framed
     std::size_t queued_bytes = 0;
     bool writing = false;
@@ -67,6 +71,8 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
   metrics::Counter* m_oversized = nullptr;
   metrics::Counter* m_overflow = nullptr;
   metrics::Counter* m_frames_in = nullptr;
+  metrics::Counter* m_refused = nullptr;
+  metrics::Counter* m_evicted = nullptr;
   metrics::Gauge* m_conns = nullptr;
 
   Impl(asio::io_context& io, const Endpoint& bind, StreamNetOptions o, OnConnect c, OnFrame f, OnClose cl)
@@ -84,6 +90,8 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
       m_oversized = &opt.metrics->counter("bc_stream_oversized_frames_total", "Frames above the limit (connection closed)");
       m_overflow = &opt.metrics->counter("bc_stream_queue_overflows_total", "Connections closed because their send queue was full");
       m_frames_in = &opt.metrics->counter("bc_stream_frames_received_total", "Frames received over TCP");
+      m_refused = &opt.metrics->counter("bc_stream_refused_total", "Inbound connections closed at once: over the total or per-IP cap");
+      m_evicted = &opt.metrics->counter("bc_stream_partial_evictions_total", "Connections closed for holding the largest partial frame when the partial-frame budget was exceeded");
       m_conns = &opt.metrics->gauge("bc_stream_connections", "Open TCP connections to other nodes");
     }
   }
@@ -97,14 +105,20 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
     acceptor.async_accept(conn->socket, [self = shared_from_this(), conn](const boost::system::error_code& ec) {
       if (self->stopped) return;
       if (!ec) {
-        if (self->conns.size() >= self->opt.max_connections) {
+        boost::system::error_code ig;
+        conn->remote = from_asio(conn->socket.remote_endpoint(ig));
+        std::size_t inbound = 0, same_ip = 0;
+        for (const auto& [id, c] : self->conns)
+          if (c->inbound) ++inbound, same_ip += c->remote.ip == conn->remote.ip;
+        const bool per_ip = same_ip >= self->opt.max_inbound_per_ip;
+        if (per_ip || inbound >= self->opt.max_inbound || self->conns.size() >= self->opt.max_connections) {
           ++self->st.refused;
-          boost::system::error_code ig;
+          if (per_ip) ++self->st.refused_per_ip;
+          if (self->m_refused) self->m_refused->inc();
           conn->socket.close(ig);
         } else {
           ++self->st.accepts;
-          boost::system::error_code ig;
-          conn->remote = from_asio(conn->socket.remote_endpoint(ig));
+          conn->inbound = true;
           self->open(conn);
         }
       }
@@ -162,23 +176,64 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
                          if (self->m_oversized) self->m_oversized->inc();
                          return self->drop(conn);
                        }
-                       conn->body.resize(len);
+                       conn->want = len;
+                       conn->got = 0;
+                       if (len == 0) return self->deliver(conn);
                        self->read_body(conn);
                      });
   }
 
+  // Sizes this connection's partial frame to `bytes` and keeps the totals in
+  // allocated bytes (capacity), which grows geometrically but never past the
+  // announced length, so copies stay amortised O(1) per byte.
+  void hold(Conn& conn, std::size_t bytes) {
+    const std::size_t before = conn.body.capacity();
+    if (bytes > before) conn.body.reserve(std::min(std::max(bytes, 2 * before), conn.want));
+    conn.body.resize(bytes);
+    st.partial_bytes = st.partial_bytes - before + conn.body.capacity();
+    st.partial_bytes_peak = std::max(st.partial_bytes_peak, st.partial_bytes);
+  }
+
+  // Over the partial-frame budget: close the connections holding the most until under it.
+  void enforce_partial_budget() {
+    while (st.partial_bytes > opt.max_partial_bytes) {
+      std::shared_ptr<Conn> largest;
+      for (const auto& [id, c] : conns)
+        if (!largest || c->body.capacity() > largest->body.capacity()) largest = c;
+      if (!largest || largest->body.capacity() == 0) return;
+      ++st.partial_evictions;
+      if (m_evicted) m_evicted->inc();
+      drop(largest);
+    }
+  }
+
+  // Reads the next chunk of the body: memory grows only with bytes the peer really sent.
   void read_body(const std::shared_ptr<Conn>& conn) {
-    asio::async_read(conn->socket, asio::buffer(conn->body),
-                     [self = shared_from_this(), conn](const boost::system::error_code& ec, std::size_t n) {
-                       if (ec || conn->closed) return self->drop(conn);
-                       ++self->st.frames_in;
-                       self->st.bytes_in += n + 4;
-                       if (self->m_frames_in) self->m_frames_in->inc();
-                       const Bytes frame = std::move(conn->body);
-                       conn->body = {};
-                       if (self->on_frame) self->on_frame(conn->id, frame);
-                       if (!conn->closed) self->read_header(conn);
-                     });
+    const std::size_t chunk = std::min(conn->want - conn->got, std::max<std::size_t>(opt.read_chunk_bytes, 1));
+    hold(*conn, conn->got + chunk);
+    enforce_partial_budget();
+    if (conn->closed) return;
+    conn->socket.async_read_some(
+        asio::buffer(conn->body.data() + conn->got, chunk),
+        [self = shared_from_this(), conn](const boost::system::error_code& ec, std::size_t n) {
+          if (ec || conn->closed) return self->drop(conn);
+          conn->got += n;
+          self->hold(*conn, conn->got);
+          if (conn->got < conn->want) return self->read_body(conn);
+          self->deliver(conn);
+        });
+  }
+
+  void deliver(const std::shared_ptr<Conn>& conn) {
+    ++st.frames_in;
+    st.bytes_in += conn->want + 4;
+    if (m_frames_in) m_frames_in->inc();
+    st.partial_bytes -= conn->body.capacity();
+    const Bytes frame = std::move(conn->body);
+    conn->body = {};
+    conn->want = conn->got = 0;
+    if (on_frame) on_frame(conn->id, frame);
+    if (!conn->closed) read_header(conn);
   }
 
   bool send(ConnId id, Bytes payload) {
@@ -227,6 +282,8 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
     conn->closed = true;
     boost::system::error_code ig;
     conn->socket.close(ig);
+    // The pending read (if any) is aborted by the close; its buffer is freed with the Conn.
+    st.partial_bytes -= conn->body.capacity();
     conns.erase(conn->id);
     gauge();
     if (on_close && !stopped) on_close(conn->id);

@@ -7,6 +7,13 @@
 // bounded send queue; a peer that does not drain it is disconnected rather
 // than buffered without bound. Peers added with connect() are redialled with
 // exponential backoff (250 ms .. 8 s) while they are down.
+//
+// Memory bounds against hostile peers: a frame's announced length is never
+// allocated up front; the body grows as bytes arrive, read_chunk_bytes at a
+// time. Inbound connections are capped in total and per remote IP (excess
+// sockets closed at once, counted). Bytes held for partially received frames
+// across all connections are capped at max_partial_bytes: past it, the
+// connection with the largest partial frame is closed (counted).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -24,12 +31,20 @@ struct StreamNetOptions {
   std::size_t max_frame_bytes = 32u << 20;
   std::size_t max_queue_bytes = 96u << 20;  // per connection
   std::size_t max_connections = 64;         // inbound + outbound
+  std::size_t max_inbound = 64;             // accepted connections
+  std::size_t max_inbound_per_ip = 8;       // accepted connections from one remote address
+  std::size_t max_partial_bytes = 256u << 20;  // all partial frames together; keep >= max_frame_bytes
+  std::size_t read_chunk_bytes = 64u << 10;    // body growth per read
   metrics::Registry* metrics = nullptr;     // bc_stream_* counters
 };
 
 struct StreamNetStats {
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t oversized = 0, queue_overflows = 0, connects = 0, accepts = 0, refused = 0;
+  std::uint64_t refused_per_ip = 0;     // part of refused: the remote address had too many
+  std::uint64_t partial_evictions = 0;  // closed for holding the largest partial frame
+  std::uint64_t partial_bytes = 0;      // now: bytes held for partially received frames
+  std::uint64_t partial_bytes_peak = 0;
 };
 
 class StreamNet {

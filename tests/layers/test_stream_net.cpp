@@ -1,0 +1,137 @@
+// StreamNet memory bounds over real loopback TCP: inbound connection caps,
+// bodies grown as bytes arrive, and the budget for partial frames.
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "layers/stream_net.hpp"
+
+namespace {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using bc::Bytes;
+using bc::StreamNet;
+using bc::StreamNetOptions;
+
+struct Server {
+  asio::io_context io;
+  std::vector<Bytes> frames;
+  std::size_t closes = 0;
+  std::unique_ptr<StreamNet> net;
+  explicit Server(StreamNetOptions o) {
+    net = std::make_unique<StreamNet>(
+        io, *bc::Endpoint::parse("127.0.0.1:0"), o, [](StreamNet::ConnId, const bc::Endpoint&, bool) {},
+        [this](StreamNet::ConnId, bc::ByteView f) { frames.emplace_back(f.begin(), f.end()); },
+        [this](StreamNet::ConnId) { ++closes; });
+    net->start();
+  }
+  // Runs the io loop until `done` or 5 s; returns done().
+  bool run_until(const std::function<bool()>& done) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done() && std::chrono::steady_clock::now() < end) io.run_for(std::chrono::milliseconds(5));
+    return done();
+  }
+  std::shared_ptr<tcp::socket> dial() {
+    auto s = std::make_shared<tcp::socket>(io);
+    s->connect({asio::ip::make_address("127.0.0.1"), net->local_endpoint().port});
+    return s;
+  }
+  // Sends a frame header announcing `announced` bytes, then `body` bytes of it.
+  void send_partial(const std::shared_ptr<tcp::socket>& s, std::uint32_t announced, std::size_t body) {
+    auto buf = std::make_shared<Bytes>(4 + body, std::uint8_t{7});
+    for (int i = 0; i < 4; ++i) (*buf)[i] = static_cast<std::uint8_t>(announced >> (24 - 8 * i));
+    asio::async_write(*s, asio::buffer(*buf), [buf, s](const boost::system::error_code&, std::size_t) {});
+  }
+};
+}  // namespace
+
+TEST_CASE("stream_net: inbound connections above the per-IP cap are closed at once and counted") {
+  Server srv(StreamNetOptions{.max_inbound = 64, .max_inbound_per_ip = 3});
+  std::vector<std::shared_ptr<tcp::socket>> clients;
+  for (int i = 0; i < 7; ++i) clients.push_back(srv.dial());
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts + srv.net->stats().refused == 7; }));
+  CHECK(srv.net->stats().accepts == 3);
+  CHECK(srv.net->stats().refused == 4);
+  CHECK(srv.net->stats().refused_per_ip == 4);
+  CHECK(srv.net->connections() == 3);
+}
+
+TEST_CASE("stream_net: inbound connections above the total cap are closed at once and counted") {
+  Server srv(StreamNetOptions{.max_inbound = 2, .max_inbound_per_ip = 8});
+  std::vector<std::shared_ptr<tcp::socket>> clients;
+  for (int i = 0; i < 5; ++i) clients.push_back(srv.dial());
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts + srv.net->stats().refused == 5; }));
+  CHECK(srv.net->stats().accepts == 2);
+  CHECK(srv.net->stats().refused == 3);
+  CHECK(srv.net->stats().refused_per_ip == 0);
+  CHECK(srv.net->connections() == 2);
+}
+
+TEST_CASE("stream_net: a huge announced length with few bytes holds a couple of read chunks, not the announced size") {
+  StreamNetOptions o;
+  o.read_chunk_bytes = 64u << 10;
+  Server srv(o);
+  std::vector<std::shared_ptr<tcp::socket>> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(srv.dial());
+    srv.send_partial(clients.back(), (32u << 20) - 1, 10);  // announces ~32 MiB, sends 10 bytes
+  }
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts == 8 && srv.net->stats().partial_bytes >= 8 * (64u << 10); }));
+  srv.io.run_for(std::chrono::milliseconds(50));
+  // Buffers grow geometrically: at most twice (received + one chunk) each, vs 8 x 32 MiB announced.
+  CHECK(srv.net->stats().partial_bytes <= 8 * 2 * ((64u << 10) + 10));
+  CHECK(srv.net->stats().partial_bytes_peak <= 8 * 2 * ((64u << 10) + 10));
+  CHECK(srv.net->connections() == 8);
+  CHECK(srv.frames.empty());
+  clients.clear();  // peers go away: their partial frames are released
+  REQUIRE(srv.run_until([&] { return srv.net->connections() == 0; }));
+  CHECK(srv.net->stats().partial_bytes == 0);
+}
+
+TEST_CASE("stream_net: over the partial-frame budget, the connection with the largest partial frame is closed") {
+  StreamNetOptions o;
+  o.read_chunk_bytes = 64u << 10;
+  o.max_partial_bytes = 1u << 20;
+  Server srv(o);
+  auto a = srv.dial();
+  auto b = srv.dial();
+  srv.send_partial(b, 30u << 20, 400u << 10);
+  srv.send_partial(a, 30u << 20, 700u << 10);
+  REQUIRE(srv.run_until([&] { return srv.net->stats().partial_evictions == 1; }));
+  srv.io.run_for(std::chrono::milliseconds(100));
+  CHECK(srv.net->stats().partial_evictions == 1);
+  CHECK(srv.net->connections() == 1);
+  CHECK(srv.net->stats().partial_bytes <= o.max_partial_bytes);
+  // One read may at most double a connection's buffer before the budget is enforced.
+  CHECK(srv.net->stats().partial_bytes_peak <= 2 * o.max_partial_bytes + o.read_chunk_bytes);
+  // The evicted one is `a` (largest): its socket sees the close.
+  boost::system::error_code ec;
+  std::array<std::uint8_t, 1> one{};
+  a->read_some(asio::buffer(one), ec);
+  CHECK(ec);
+}
+
+TEST_CASE("stream_net: frames larger than a read chunk still arrive whole and release their bytes") {
+  StreamNetOptions o;
+  o.read_chunk_bytes = 4096;
+  Server srv(o);
+  auto c = srv.dial();
+  const std::size_t n = 200'000;
+  auto buf = std::make_shared<Bytes>(4 + n);
+  for (int i = 0; i < 4; ++i) (*buf)[i] = static_cast<std::uint8_t>(n >> (24 - 8 * i));
+  for (std::size_t i = 0; i < n; ++i) (*buf)[4 + i] = static_cast<std::uint8_t>(i * 31);
+  // And an empty frame right after.
+  buf->insert(buf->end(), {0, 0, 0, 0});
+  asio::async_write(*c, asio::buffer(*buf), [buf](const boost::system::error_code&, std::size_t) {});
+  REQUIRE(srv.run_until([&] { return srv.frames.size() == 2; }));
+  CHECK(srv.frames[0] == Bytes(buf->begin() + 4, buf->begin() + 4 + n));
+  CHECK(srv.frames[1].empty());
+  CHECK(srv.net->stats().partial_bytes == 0);
+  CHECK(srv.net->stats().partial_bytes_peak <= n + 4096);
+}
