@@ -143,7 +143,17 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
     auto conn = std::make_shared<Conn>(io);
     conn->dialled = peer;
     conn->remote = peer;
-    conn->socket.async_connect(to_asio(peer), [self = shared_from_this(), conn, peer](const boost::system::error_code& ec) {
+    // Dial from our own listen address: peers then see distinct IPs for
+    // distinct nodes (on loopback devnets too), which the per-IP cap relies on.
+    boost::system::error_code ig;
+    const auto target = to_asio(peer);
+    const auto local = acceptor.local_endpoint(ig).address();
+    if (!ig && !local.is_unspecified() && local.is_v4() == target.address().is_v4()) {
+      conn->socket.open(target.protocol(), ig);
+      if (!ig) conn->socket.bind(tcp::endpoint(local, 0), ig);
+      if (ig) conn->socket.close(ig);  // fall back to the kernel's choice of source
+    }
+    conn->socket.async_connect(target, [self = shared_from_this(), conn, peer](const boost::system::error_code& ec) {
       if (self->stopped) return;
       auto& w = self->wanted[peer];
       w.dialling = false;

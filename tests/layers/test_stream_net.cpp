@@ -135,3 +135,20 @@ TEST_CASE("stream_net: frames larger than a read chunk still arrive whole and re
   CHECK(srv.net->stats().partial_bytes == 0);
   CHECK(srv.net->stats().partial_bytes_peak <= n + 4096);
 }
+
+TEST_CASE("stream_net: outbound connections come from the node's own listen address") {
+  Server srv(StreamNetOptions{});
+  bc::Endpoint seen;
+  bool outbound_seen = true;
+  srv.net = std::make_unique<StreamNet>(
+      srv.io, *bc::Endpoint::parse("127.0.0.1:0"), StreamNetOptions{},
+      [&](StreamNet::ConnId, const bc::Endpoint& remote, bool outbound) { seen = remote, outbound_seen = outbound; },
+      [](StreamNet::ConnId, bc::ByteView) {}, [](StreamNet::ConnId) {});
+  srv.net->start();
+  StreamNet dialler(srv.io, *bc::Endpoint::parse("127.0.0.2:0"), StreamNetOptions{}, nullptr, nullptr, nullptr);
+  dialler.start();
+  dialler.connect(srv.net->local_endpoint());
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts == 1; }));
+  CHECK_FALSE(outbound_seen);
+  CHECK(seen.ip_string() == "127.0.0.2");
+}
