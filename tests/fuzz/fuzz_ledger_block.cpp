@@ -3,9 +3,6 @@
 // them with a reason and keep its head and state root, or (for a valid block
 // signed by the configured producer, e.g. from the seed corpus) advance by
 // exactly one block with its invariants intact.
-#include <leveldb/env.h>
-#include <leveldb/helpers/memenv.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -13,38 +10,14 @@
 #include "ledger/genesis.hpp"
 #include "ledger/invariants.hpp"
 #include "ledger/ledger.hpp"
+#include "tests/fuzz/fuzz_ledger.hpp"
 
 using namespace bc;
 using namespace bc::ledger;
-
-namespace {
-
-void require(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-Ledger& fuzz_ledger() {
-  static std::unique_ptr<leveldb::Env> env(leveldb::NewMemEnv(leveldb::Env::Default()));
-  static std::unique_ptr<Ledger> l = [] {
-    TestGenesis tg = make_test_genesis(4, 1000, 1);
-    tg.genesis.params.producers = {test_key(2, 0).public_key()};
-    LedgerOptions o;
-    o.dir = "/fuzz-ledger";
-    o.genesis = tg.genesis;
-    o.sync = false;
-    o.env = env.get();
-    o.verify_threads = 1;
-    auto r = Ledger::open(o);
-    if (!r.ok()) __builtin_trap();
-    return std::move(*r);
-  }();
-  return *l;
-}
-
-}  // namespace
+using namespace bc::ledger::fuzzing;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  Ledger& l = fuzz_ledger();
+  Ledger& l = fuzz_ledger("/fuzz-ledger");
   const Head before = l.head();
   // The pure decoder first: a decoded block re-encodes to an equal one.
   auto b = decode_block(ByteView(data, size), l.params());

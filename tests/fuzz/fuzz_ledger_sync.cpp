@@ -11,9 +11,6 @@
 //   overwritten by the genesis hash (so the Hello gate can be passed),
 //   4 tick (clock advances by len ms). The whole input is also sent once
 //   as a single message from peer 0.
-#include <leveldb/env.h>
-#include <leveldb/helpers/memenv.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -25,33 +22,13 @@
 #include "ledger/ledger.hpp"
 #include "ledger/mempool.hpp"
 #include "ledger/sync.hpp"
+#include "tests/fuzz/fuzz_ledger.hpp"
 
 using namespace bc;
 using namespace bc::ledger;
+using namespace bc::ledger::fuzzing;
 
 namespace {
-
-void require(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-Ledger& fuzz_ledger() {
-  static std::unique_ptr<leveldb::Env> env(leveldb::NewMemEnv(leveldb::Env::Default()));
-  static std::unique_ptr<Ledger> l = [] {
-    TestGenesis tg = make_test_genesis(4, 1000, 1);
-    tg.genesis.params.producers = {test_key(2, 0).public_key()};
-    LedgerOptions o;
-    o.dir = "/fuzz-ledger-sync";
-    o.genesis = tg.genesis;
-    o.sync = false;
-    o.env = env.get();
-    o.verify_threads = 1;
-    auto r = Ledger::open(o);
-    if (!r.ok()) __builtin_trap();
-    return std::move(*r);
-  }();
-  return *l;
-}
 
 constexpr SyncOptions kOpt{.batch_blocks = 8, .max_response_bytes = 1u << 20, .seen_tx_ids = 64};
 
@@ -67,7 +44,7 @@ void check_out(const SyncOut& out, const std::set<PeerId>& connected, const Ledg
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  Ledger& l = fuzz_ledger();
+  Ledger& l = fuzz_ledger("/fuzz-ledger-sync");
   const Head before = l.head();
   Mempool mempool;
   std::uint64_t commits = 0;
