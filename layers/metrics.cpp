@@ -74,38 +74,35 @@ void Gauge::add(double d) {
   }
 }
 
-Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
+Registry::Family& Registry::family(const std::string& name, const std::string& help,
+                                   const Labels& labels, bool is_counter) {
   if (!valid_metric_name(name))
     throw std::invalid_argument("metric name \"" + name + "\" is not valid (use [a-zA-Z_:][a-zA-Z0-9_:]*)");
   check_labels(name, labels);
-  std::lock_guard lock(mu_);
   auto [it, created] = families_.try_emplace(name);
   Family& f = it->second;
   if (created) {
     f.help = help;
-    f.is_counter = true;
-  } else if (!f.is_counter) {
-    throw std::invalid_argument("metric " + name + " is already registered as a gauge; pick another name for the counter");
+    f.is_counter = is_counter;
+  } else if (f.is_counter != is_counter) {
+    const char* have = f.is_counter ? "counter" : "gauge";
+    const char* want = is_counter ? "counter" : "gauge";
+    throw std::invalid_argument("metric " + name + " is already registered as a " + have +
+                                "; pick another name for the " + want);
   }
-  auto& slot = f.counters[labels];
+  return f;
+}
+
+Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard lock(mu_);
+  auto& slot = family(name, help, labels, true).counters[labels];
   if (slot == nullptr) slot = &counter_store_.emplace_back();
   return *slot;
 }
 
 Gauge& Registry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
-  if (!valid_metric_name(name))
-    throw std::invalid_argument("metric name \"" + name + "\" is not valid (use [a-zA-Z_:][a-zA-Z0-9_:]*)");
-  check_labels(name, labels);
   std::lock_guard lock(mu_);
-  auto [it, created] = families_.try_emplace(name);
-  Family& f = it->second;
-  if (created) {
-    f.help = help;
-    f.is_counter = false;
-  } else if (f.is_counter) {
-    throw std::invalid_argument("metric " + name + " is already registered as a counter; pick another name for the gauge");
-  }
-  auto& slot = f.gauges[labels];
+  auto& slot = family(name, help, labels, false).gauges[labels];
   if (slot == nullptr) slot = &gauge_store_.emplace_back();
   return *slot;
 }

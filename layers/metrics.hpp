@@ -58,6 +58,10 @@ class Registry {
     std::map<Labels, Counter*> counters;
     std::map<Labels, Gauge*> gauges;
   };
+  // Validates name and labels and finds or creates the family; mu_ held.
+  Family& family(const std::string& name, const std::string& help, const Labels& labels,
+                 bool is_counter);
+
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;
   std::deque<Counter> counter_store_;  // deque: stable addresses
