@@ -4,15 +4,18 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "layers/crypto.hpp"
 #include "layers/memnet.hpp"
 #include "layers/metrics.hpp"
 #include "routing/dht.hpp"
+#include "routing/messages.hpp"
 
 namespace bc::routing::testing {
 
@@ -32,6 +35,32 @@ class RawPeer final : public DatagramProtocol {
   TimeMs next_wakeup() const override { return MemNet::kNever; }
   std::vector<Outbox::Datagram> received;
 };
+
+// A hand-driven peer: records every envelope it receives (with the sender)
+// and answers through on_message (the attacker or odd peer in the tests).
+class ScriptedPeer final : public DatagramProtocol {
+ public:
+  std::function<void(const Endpoint&, const Envelope&, Outbox&)> on_message;
+  std::vector<std::pair<Endpoint, Envelope>> received;
+  void on_datagram(const Endpoint& from, ByteView data, TimeMs, Outbox& out) override {
+    auto r = decode(data, DecodeLimits{});
+    if (!r.ok()) return;
+    received.emplace_back(from, *r.envelope);
+    if (on_message) on_message(from, *r.envelope, out);
+  }
+  void on_tick(TimeMs, Outbox&) override {}
+  TimeMs next_wakeup() const override { return MemNet::kNever; }
+};
+
+// An envelope signed-for by key k (the id is derived from it, as peers check).
+inline Envelope from_key(const KeyPair& k, std::uint64_t txid, Body body) {
+  Envelope e;
+  e.sender_key = k.public_key();
+  e.sender_id = node_id_of(e.sender_key);
+  e.txid = txid;
+  e.body = std::move(body);
+  return e;
+}
 
 struct TestNet {
   MemNet net;

@@ -17,30 +17,6 @@ using namespace bc::routing::testing;
 
 namespace {
 
-// A hand-driven peer that answers what it receives with on_message.
-class ScriptedPeer final : public DatagramProtocol {
- public:
-  std::function<void(const Endpoint&, const Envelope&, Outbox&)> on_message;
-  std::vector<std::pair<Endpoint, Envelope>> received;
-  void on_datagram(const Endpoint& from, ByteView data, TimeMs, Outbox& out) override {
-    auto r = decode(data, DecodeLimits{});
-    if (!r.ok()) return;
-    received.emplace_back(from, *r.envelope);
-    if (on_message) on_message(from, *r.envelope, out);
-  }
-  void on_tick(TimeMs, Outbox&) override {}
-  TimeMs next_wakeup() const override { return MemNet::kNever; }
-};
-
-Envelope from_key(const KeyPair& k, std::uint64_t txid, Body body) {
-  Envelope e;
-  e.sender_key = k.public_key();
-  e.sender_id = node_id_of(e.sender_key);
-  e.txid = txid;
-  e.body = std::move(body);
-  return e;
-}
-
 bool knows(DhtNode& n, const NodeId& id) {
   auto cs = n.contacts();
   return std::any_of(cs.begin(), cs.end(), [&](const Contact& c) { return c.id == id; });

@@ -11,34 +11,11 @@ using namespace bc::routing::testing;
 
 namespace {
 
-// An attacker endpoint that can answer what it receives.
-class ScriptedPeer final : public DatagramProtocol {
- public:
-  std::function<void(const Endpoint&, const Envelope&, Outbox&)> on_message;
-  std::vector<Envelope> received;
-  void on_datagram(const Endpoint& from, ByteView data, TimeMs, Outbox& out) override {
-    auto r = decode(data, DecodeLimits{});
-    if (!r.ok()) return;
-    received.push_back(*r.envelope);
-    if (on_message) on_message(from, *r.envelope, out);
-  }
-  void on_tick(TimeMs, Outbox&) override {}
-  TimeMs next_wakeup() const override { return MemNet::kNever; }
-};
-
-Envelope from_key(const KeyPair& k, std::uint64_t txid, Body body) {
-  Envelope e;
-  e.sender_key = k.public_key();
-  e.sender_id = node_id_of(e.sender_key);
-  e.txid = txid;
-  e.body = std::move(body);
-  return e;
-}
-
+// The last message of type T the peer received, or nullptr.
 template <class T>
 const T* last_of(const ScriptedPeer& p) {
   for (auto it = p.received.rbegin(); it != p.received.rend(); ++it) {
-    if (auto* m = std::get_if<T>(&it->body)) return m;
+    if (auto* m = std::get_if<T>(&it->second.body)) return m;
   }
   return nullptr;
 }
@@ -84,7 +61,7 @@ TEST_CASE("STORE needs a write token issued to the sender's own address") {
   t.net.run_for(100);
   CHECK(t.dropped(5, "bad_token") == before + 3);
   int acks = 0;
-  for (const auto& e : b.received) {
+  for (const auto& [from, e] : b.received) {
     if (auto* ack = std::get_if<msg::StoreAck>(&e.body)) {
       ++acks;
       CHECK(ack->outcome == AckOutcome::kBadToken);
