@@ -64,6 +64,7 @@ DropReason drop_of(RecordError e) {
     case RecordError::kOversized: return DropReason::kOversized;
     case RecordError::kExpired: return DropReason::kExpired;
     case RecordError::kTooFarAhead: return DropReason::kExpired;
+    case RecordError::kRejected: return DropReason::kRejected;
     case RecordError::kBadSignature:
     case RecordError::kNone: break;
   }
@@ -522,7 +523,7 @@ void DhtNode::Impl::handle_request(const Endpoint& from, const Envelope& env) {
           if (!tokens.check(from, m.token, now)) {
             drop(DropReason::kBadToken);
             outcome = AckOutcome::kBadToken;
-          } else if (RecordError e = check_record(m.record, now, cfg.max_ttl_ms, &verified_sigs);
+          } else if (RecordError e = checked(m.record);
                      e != RecordError::kNone) {
             drop(drop_of(e));
             bad_records->inc();
@@ -587,7 +588,7 @@ void DhtNode::Impl::on_notify(const Envelope& env, const msg::Notify& n) {
   MyWatch& w = it->second;
   const Record& r = n.record;
   if (n.kind == NotifyKind::kAdded) {
-    if (RecordError e = check_record(r, now, cfg.max_ttl_ms, &verified_sigs); e != RecordError::kNone) {
+    if (RecordError e = checked(r); e != RecordError::kNone) {
       drop(drop_of(e));
       bad_records->inc();
       ++n_bad_records;
@@ -633,6 +634,10 @@ void DhtNode::on_tick(TimeMs now, Outbox& out) {
 }
 
 TimeMs DhtNode::next_wakeup() const { return impl_->wakeup(); }
+
+void DhtNode::set_record_validator(RecordValidator validator) {
+  impl_->validator = std::move(validator);
+}
 
 const NodeId& DhtNode::id() const { return impl_->id; }
 const Endpoint& DhtNode::endpoint() const { return impl_->self; }

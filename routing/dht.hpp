@@ -105,6 +105,13 @@ struct DhtStatus {
   std::size_t pending_requests = 0;         // our requests awaiting an answer
 };
 
+// Decides whether a well-signed record's payload is acceptable (e.g. the SAL
+// checks that an endpoint record carries a valid delegation chain). Called for
+// every record the node stores, returns from a get, receives in a watch
+// notification or is asked to put; a refused record is dropped and counted as
+// "rejected". Must be deterministic and must not call back into the node.
+using RecordValidator = std::function<bool(const Record&, TimeMs now)>;
+
 class DhtNode final : public DatagramProtocol {
  public:
   // `metrics` must outlive the node; counters are named bc_dht_*.
@@ -136,6 +143,10 @@ class DhtNode final : public DatagramProtocol {
   // records. Kept alive until unwatch().
   std::uint64_t watch(const Key& key, TimeMs now, Outbox& out, WatchCallback on_event);
   void unwatch(std::uint64_t watch_id);
+
+  // Installs the validator (replacing any earlier one). Records already
+  // stored are not re-checked.
+  void set_record_validator(RecordValidator validator);
 
   const NodeId& id() const;
   const Endpoint& endpoint() const;

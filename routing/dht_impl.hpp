@@ -118,6 +118,14 @@ struct DhtNode::Impl {
   WatchTable watch_table;
   WriteTokens tokens;
   SignatureCache verified_sigs;
+  RecordValidator validator;  // empty: every well-signed record is accepted
+  // check_record() and then the validator: every record from the network and
+  // every record we are asked to put passes here.
+  RecordError checked(const Record& r) {
+    RecordError e = check_record(r, now, cfg.max_ttl_ms, &verified_sigs);
+    if (e == RecordError::kNone && validator && !validator(r, now)) e = RecordError::kRejected;
+    return e;
+  }
   RateLimiter limiter;
   std::size_t active_lookups = 0;
   std::map<Key, Published> published;

@@ -112,7 +112,7 @@ void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const N
         bad_records->inc();
         continue;
       }
-      if (RecordError e = check_record(r, now, cfg.max_ttl_ms, &verified_sigs); e != RecordError::kNone) {
+      if (RecordError e = checked(r); e != RecordError::kNone) {
         ++n_bad_records;
         bad_records->inc();
         continue;
@@ -217,10 +217,12 @@ struct PutState {
 }  // namespace
 
 void DhtNode::Impl::put_record(const Record& r, PutCallback done) {
-  if (RecordError e = check_record(r, now, cfg.max_ttl_ms, &verified_sigs); e != RecordError::kNone) {
+  if (RecordError e = checked(r); e != RecordError::kNone) {
     PutResult res;
     res.error = std::string("record rejected before sending: ") + to_string(e) +
-                " (re-sign it with a fresh expiry and a payload <= 1024 bytes)";
+                (e == RecordError::kRejected
+                     ? " (its payload failed this node's record validator)"
+                     : " (re-sign it with a fresh expiry and a payload <= 1024 bytes)");
     if (done) done(res);
     return;
   }

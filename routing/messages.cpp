@@ -301,6 +301,7 @@ const char* to_string(DropReason r) {
     case DropReason::kRateLimited: return "rate_limited";
     case DropReason::kUnsolicited: return "unsolicited";
     case DropReason::kWrongVersion: return "wrong_version";
+    case DropReason::kRejected: return "rejected";
   }
   return "unknown";
 }

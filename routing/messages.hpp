@@ -41,8 +41,9 @@ enum class DropReason {
   kRateLimited,
   kUnsolicited,
   kWrongVersion,
+  kRejected,  // a record the installed RecordValidator refused
 };
-inline constexpr int kDropReasonCount = 12;
+inline constexpr int kDropReasonCount = 13;
 const char* to_string(DropReason r);
 
 struct WireContact {

@@ -47,6 +47,7 @@ const char* to_string(RecordError e) {
     case RecordError::kExpired: return "expired";
     case RecordError::kTooFarAhead: return "too_far_ahead";
     case RecordError::kBadSignature: return "bad_signature";
+    case RecordError::kRejected: return "rejected";
   }
   return "unknown";
 }

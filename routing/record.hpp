@@ -44,6 +44,7 @@ enum class RecordError {
   kExpired,       // expires_at <= now
   kTooFarAhead,   // expires_at - now > max_ttl
   kBadSignature,  // unsigned, bad key, or signature does not match
+  kRejected,      // well-formed and signed, but the layer above refused the payload
 };
 const char* to_string(RecordError e);
 

@@ -182,3 +182,37 @@ TEST_CASE("a node that cannot sign for its id never enters a routing table") {
     for (const auto& c : t.node(i).contacts()) CHECK(c.id != liar_id);
   }
 }
+
+TEST_CASE("a record validator refuses payloads at storage nodes, in gets and in puts") {
+  TestNet t(16, 23);
+  t.bootstrap_all();
+  // Every node accepts only payloads whose first byte is 0x01 (the SAL uses
+  // this hook to demand a delegation chain in endpoint records).
+  for (int i = 0; i < t.size(); ++i) {
+    t.node(i).set_record_validator(
+        [](const Record& r, TimeMs) { return !r.payload.empty() && r.payload[0] == 0x01; });
+  }
+  KeyPair owner = test_key(2300, 1);
+  Key key = key_of("validator-test");
+  Record good = make_record(owner, key, Bytes{0x01, 7}, 1, t.net.now() + 600'000);
+  Record bad = make_record(test_key(2300, 2), key, Bytes{0x02, 7}, 1, t.net.now() + 600'000);
+
+  CHECK(t.put(3, good).ok);
+  PutResult refused = t.put(4, bad);
+  CHECK_FALSE(refused.ok);
+  CHECK(refused.error.find("validator") != std::string::npos);
+
+  // A node without the validator stores the bad record; the others refuse it
+  // when it arrives and leave it out of get results.
+  t.node(5).set_record_validator(nullptr);
+  PutResult sneaked = t.put(5, bad);
+  CHECK(sneaked.stored <= 1);  // at most node 5 itself
+  CHECK(t.dropped_total("rejected") > 0);
+  for (int i = 0; i < t.size(); ++i) {
+    if (i != 5) CHECK(t.node(i).status().stored_values <= 1);
+  }
+  GetResult g = t.get(9, key);
+  REQUIRE(g.ok);
+  REQUIRE(g.values.size() == 1);
+  CHECK(g.values[0].owner == owner.public_key());
+}
