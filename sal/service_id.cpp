@@ -66,7 +66,7 @@ ServiceIdParse parse_service_id(std::string_view text) {
   ServiceIdParse out;
   std::string_view t = text;
   if (!t.empty() && t.back() == '.') t.remove_suffix(1);  // fully qualified "x.bc."
-  if (t.size() > kServiceHostSuffix.size() &&
+  if (t.size() >= kServiceHostSuffix.size() &&
       iequals(t.substr(t.size() - kServiceHostSuffix.size()), kServiceHostSuffix)) {
     t.remove_suffix(kServiceHostSuffix.size());
   }
