@@ -136,7 +136,7 @@ PrefixParse parse_prefix(std::string_view text) {
     if (!b) return fail("prefix length " + quoted(text.substr(slash + 1)) + " is not a number of bits 0..256");
     bits = static_cast<int>(*b);
   }
-  if (svc.empty()) return fail("no service before the prefix length in " + quoted(text));
+  if (svc.empty()) return fail("no service given in " + quoted(text));
 
   if (svc == "*") {
     if (bits && *bits != 0) return fail("* means every service (/0); for a longer prefix give hex digits");
