@@ -174,8 +174,7 @@ std::shared_ptr<TlsContext> TlsContext::create(NodeIdentity identity, Config con
   SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   // RELEASE_BUFFERS frees the 16 KiB record buffers whenever a channel is idle.
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   ERR_clear_error();
   return c;
 }
@@ -264,7 +263,7 @@ void TlsChannel::flush_early() {
   early.swap(early_);
   std::size_t off = 0;
   while (off < early.size() && !failed()) {
-    std::size_t n = write(ByteView(early).subspan(off));
+    std::size_t n = encrypt(ByteView(early).subspan(off));
     if (n == 0) break;
     off += n;
   }
@@ -326,10 +325,15 @@ std::size_t TlsChannel::write(ByteView plaintext) {
     early_.insert(early_.end(), plaintext.begin(), plaintext.begin() + static_cast<std::ptrdiff_t>(n));
     return n;
   }
+  return encrypt(plaintext);
+}
+
+std::size_t TlsChannel::encrypt(ByteView plaintext) {
   std::size_t limit = ctx_->limits().max_output;
   // Bounds plaintext accepted; records add 22 bytes per 16 KiB on top.
   std::size_t n = std::min(plaintext.size(), limit - std::min(limit, out_.size()));
   if (n == 0) return 0;
+  // The BIO never blocks, so SSL_write_ex seals every record of n at once.
   ERR_clear_error();
   std::size_t written = 0;
   int r = SSL_write_ex(ssl_, plaintext.data(), n, &written);

@@ -132,6 +132,7 @@ class TlsChannel {
  private:
   void advance_handshake();
   void flush_early();
+  std::size_t encrypt(ByteView plaintext);
   void fail(std::string reason);
   void fail_from_ssl(int ret, const char* during);
   void compact_input();
