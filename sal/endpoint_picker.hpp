@@ -88,13 +88,15 @@ class EndpointPicker {
   void mark_failed(const Endpoint& endpoint, TimeMs now);
   // A connection to `endpoint` succeeded: forget its failures.
   void mark_succeeded(const Endpoint& endpoint);
-  // Drops failure entries older than forget_after_ms (also done by mark_failed and order).
+  // Drops failure entries whose last failure is forget_after_ms old. Such
+  // entries are already ignored by order() and backed_off(); mark_failed()
+  // drops them when the table is full. A driver may call this on its tick.
   void expire(TimeMs now);
 
   bool backed_off(const Endpoint& endpoint, TimeMs now) const;
   // When the endpoint's backoff window ends, if it has failure state.
   std::optional<TimeMs> retry_at(const Endpoint& endpoint) const;
-  std::size_t failure_entries() const { return failures_.size(); }
+  std::size_t failure_entries() const { return failures_.size(); }  // including stale ones not yet expired
 
  private:
   struct Failure {

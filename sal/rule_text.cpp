@@ -263,4 +263,10 @@ std::string format_rule(const Rule& r) {
   return out;
 }
 
+AddResult add_rule_text(ServiceTable& table, std::string_view line) {
+  auto parsed = parse_rule(line);
+  if (!parsed) return {std::nullopt, parsed.error};
+  return table.add(std::move(*parsed.rule));
+}
+
 }  // namespace bc::sal

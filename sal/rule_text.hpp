@@ -49,6 +49,10 @@ RuleParse parse_rule(std::string_view line);
 PrefixParse parse_prefix(std::string_view text);
 
 std::string format_rule(const Rule& r);
+
+// parse_rule() then table.add(): the new rule id, or the parse or add error
+// (for the config loader and the CLI's `rules add`).
+AddResult add_rule_text(ServiceTable& table, std::string_view line);
 // "*" for /0, the service id text for /256, otherwise "<hex digits>/<bits>".
 std::string format_prefix(const ServicePrefix& p);
 

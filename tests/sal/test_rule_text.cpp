@@ -218,3 +218,38 @@ TEST_CASE("rule_text: parse_prefix alone") {
   CHECK_FALSE(parse_prefix(std::string(65, 'a')));
   CHECK(has(parse_prefix("").error, "no service given"));
 }
+
+TEST_CASE("rule_text: config lines into a table, and the table printed back loads the same") {
+  const auto web = sid("web");
+  const std::string lines[] = {
+      id_to_text('s', web) + ".bc forward 127.0.0.2:4000*3,[::1]:4000 prio 10",
+      id_to_text('s', web) + " demux web",  // lower priority than the forward rule
+      "* delay 5s",
+      "ff/8 drop",
+  };
+  ServiceTable t;
+  for (const auto& l : lines) {
+    auto res = add_rule_text(t, l);
+    INFO(l << ": " << res.error);
+    CHECK(res);
+  }
+  Rng rng(1);
+  CHECK(t.lookup(web, rng).action == RuleAction::Forward);
+  CHECK(t.lookup(*Hash256::from_hex("ff" + std::string(62, '1')), rng).action == RuleAction::Drop);
+  auto other = t.lookup(*Hash256::from_hex("01" + std::string(62, '0')), rng);
+  CHECK(other.action == RuleAction::Delay);
+  CHECK(other.delay_timeout_ms() == 5000);
+
+  auto bad = add_rule_text(t, "ff/8 explode");
+  CHECK_FALSE(bad);
+  CHECK(has(bad.error, "unknown action"));
+  auto dup = add_rule_text(t, "ff/8 drop");
+  CHECK_FALSE(dup);
+  CHECK(has(dup.error, "already exists"));
+
+  ServiceTable copy;
+  for (const auto& r : t.list()) REQUIRE(add_rule_text(copy, format_rule(r)));
+  auto a = t.list(), b = copy.list();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == b[i]);  // same content and ids
+}
