@@ -128,6 +128,20 @@ std::size_t ServiceTable::KeyHasher::operator()(const Hash256& h) const noexcept
   return static_cast<std::size_t>(x);
 }
 
+namespace {
+
+// The first 16 bits of id masked to `len` bits.
+std::uint32_t top16(const Hash256& id, int len) {
+  const std::uint32_t v = (std::uint32_t{id.bytes[0]} << 8) | id.bytes[1];
+  if (len >= 16) return v;
+  return v & (0xffffu << (16 - len)) & 0xffffu;
+}
+
+bool filter_has(const std::vector<std::uint64_t>& f, std::uint32_t k) { return (f[k >> 6] >> (k & 63)) & 1u; }
+void filter_set(std::vector<std::uint64_t>& f, std::uint32_t k) { f[k >> 6] |= std::uint64_t{1} << (k & 63); }
+
+}  // namespace
+
 void ServiceTable::Group::refresh() {
   std::sort(rules.begin(), rules.end(), [](const auto& a, const auto& b) {
     if (a->priority != b->priority) return a->priority > b->priority;
@@ -178,6 +192,9 @@ AddResult ServiceTable::add(Rule r) {
   auto& group = map[stored->prefix.id];
   group.rules.push_back(stored);
   group.refresh();
+  auto& filter = filter_[static_cast<std::size_t>(stored->prefix.bits)];
+  if (filter.empty()) filter.assign(65536 / 64, 0);
+  filter_set(filter, top16(stored->prefix.id, stored->prefix.bits));
   if (new_length) rebuild_lengths();
   return {stored->id, {}};
 }
@@ -192,10 +209,12 @@ bool ServiceTable::remove(RuleId id) {
   if (git != map.end()) {
     auto& rules = git->second.rules;
     std::erase_if(rules, [&](const auto& r) { return r->id == id; });
-    if (rules.empty())
+    if (rules.empty()) {
       map.erase(git);
-    else
+      rebuild_filter(rule->prefix.bits);
+    } else {
       git->second.refresh();
+    }
   }
   if (map.empty()) rebuild_lengths();
   return true;
@@ -204,7 +223,20 @@ bool ServiceTable::remove(RuleId id) {
 void ServiceTable::clear() {
   by_id_.clear();
   for (auto& m : by_len_) m.clear();
+  for (auto& f : filter_) f.clear();
   lengths_desc_.clear();
+}
+
+void ServiceTable::rebuild_filter(int len) {
+  const auto& map = by_len_[static_cast<std::size_t>(len)];
+  auto& filter = filter_[static_cast<std::size_t>(len)];
+  if (map.empty()) {
+    filter.clear();
+    filter.shrink_to_fit();
+    return;
+  }
+  filter.assign(65536 / 64, 0);
+  for (const auto& [prefix, group] : map) filter_set(filter, top16(prefix, len));
 }
 
 void ServiceTable::rebuild_lengths() {
@@ -230,6 +262,7 @@ std::optional<Rule> ServiceTable::get(RuleId id) const {
 
 const ServiceTable::Group* ServiceTable::find_group(const Hash256& service) const {
   for (int len : lengths_desc_) {
+    if (!filter_has(filter_[static_cast<std::size_t>(len)], top16(service, len))) continue;
     const auto& map = by_len_[static_cast<std::size_t>(len)];
     auto it = map.find(mask_prefix(service, len));
     if (it != map.end()) return &it->second;

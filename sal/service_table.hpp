@@ -148,6 +148,7 @@ class ServiceTable {
 
   const Group* find_group(const Hash256& service) const;
   void rebuild_lengths();
+  void rebuild_filter(int len);
 
   TableConfig cfg_;
   std::shared_ptr<const Rule> default_;
@@ -156,6 +157,9 @@ class ServiceTable {
   // One map per prefix length, keyed by the masked prefix.
   std::array<std::unordered_map<Hash256, Group, KeyHasher>, 257> by_len_;
   std::vector<int> lengths_desc_;  // prefix lengths with at least one rule, longest first
+  // Per length, one bit per value of the first 16 prefix bits that some rule
+  // has: a lookup skips a length without hashing when its bit is clear.
+  std::array<std::vector<std::uint64_t>, 257> filter_;
 };
 
 // The FORWARD target a rule sends a flow to, picked by target weight.
