@@ -138,7 +138,7 @@ std::optional<SalPayload> decode_sal_payload(ByteView payload, const char** why)
     return std::nullopt;
   }
   const ByteView body = payload.subspan(kSalPayloadMagic.size());
-  const bc::wire::DecodeLimits limits{.max_bytes = routing::kMaxPayloadBytes,
+  const bc::wire::DecodeLimits limits{.max_bytes = routing::kMaxPayloadBytes - kSalPayloadMagic.size(),
                                       .traversal_words = 256,
                                       .nesting = 8,
                                       .max_segments = 2};

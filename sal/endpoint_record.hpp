@@ -65,7 +65,7 @@ struct PayloadBuild {
 PayloadBuild build_endpoint_payload(const EndpointInfo& info);
 PayloadBuild build_statement_payload(const OwnerStatement& statement);
 
-// Bounded decode (1024 bytes, 256 traversal words, nesting 8). nullopt with
+// Bounded decode (1024 bytes with the magic, 256 traversal words, nesting 8). nullopt with
 // *why set to a stable snake_case reason ("no_magic", "truncated",
 // "delegation_bad_name", ...). Checks sizes only, not signatures.
 std::optional<SalPayload> decode_sal_payload(ByteView payload, const char** why = nullptr);
