@@ -62,6 +62,18 @@ const char* allowed_key_kind(EVP_PKEY* key) {
   return nullptr;
 }
 
+// The certificate's own SubjectPublicKeyInfo bytes, hashed as signed. Goes
+// through the stored X509_PUBKEY, not i2d_PUBKEY: OpenSSL 3's encoder lookup
+// behind i2d_PUBKEY costs more than the rest of the check.
+Hash256 cert_spki_digest(X509* cert) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+  if (len <= 0) return Hash256{};
+  Hash256 h = tagged_hash(kNodeCertTag, ByteView(der, static_cast<std::size_t>(len)));
+  OPENSSL_free(der);
+  return h;
+}
+
 NodeCertCheck reject(std::string why) {
   ERR_clear_error();
   return NodeCertCheck{std::nullopt, "peer certificate rejected: " + std::move(why)};
@@ -231,7 +243,9 @@ NodeCertCheck verify_node_cert(X509* cert, TimeMs now) {
   if (!decoded) return reject("node key extension is malformed (expected 102 bytes DER)");
   if (!parse_pubkey(decoded->first.view()))
     return reject("node key in the extension is not a valid secp256k1 x-only key");
-  if (!verify(decoded->first, node_cert_digest(key), decoded->second))
+  Hash256 digest = cert_spki_digest(cert);
+  if (digest.is_zero()) return reject("cannot encode the certificate key");
+  if (!verify(decoded->first, digest, decoded->second))
     return reject("node key signature over the certificate key does not verify");
   ERR_clear_error();
   return NodeCertCheck{decoded->first, {}};

@@ -95,6 +95,11 @@ class TlsChannel {
   // close_notify), moved out. After a failure it still holds the alert.
   Bytes take_ciphertext();
   std::size_t pending_output() const { return out_.size(); }
+  // Frees the input buffer if it holds nothing (OpenSSL's record buffers are
+  // freed whenever idle already). The input buffer keeps its capacity between
+  // feeds for speed; call this when the transport goes quiet, e.g. when a
+  // socket read would block, so an idle channel holds only OpenSSL's state.
+  void trim();
 
   // --- application side ---
   // Encrypts plaintext (buffered until the handshake completes). Returns the
