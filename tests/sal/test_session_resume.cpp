@@ -2,6 +2,8 @@
 // resume proofs (wrong, replayed, wrong peer), either side re-attaching.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include "tests/sal/test_session_harness.hpp"
 
 using namespace bc;
@@ -58,13 +60,18 @@ TEST_CASE("session: 64 MiB + 8 MiB survive 100 transport breaks at random bytes 
   Pair p(SessionConfig{}, 7);
   p.attach();
   auto [fa, fb] = open_accepted(p);
-  Source src_ab(1001, 64u << 20);
+  // BC_SAL_TRANSFER_MIB=1024 runs the issue's 1 GiB variant.
+  std::size_t mib = 64;
+  if (const char* env = std::getenv("BC_SAL_TRANSFER_MIB")) mib = std::strtoull(env, nullptr, 10);
+  Source src_ab(1001, mib << 20);
   Source src_ba(2002, 8u << 20);
   Sink sink_ab;
   Sink sink_ba;
   Rng breaker(4242);
   std::size_t delivered = 0;
-  std::size_t next_break = 1 + breaker.uniform(1 << 20);
+  // Break points spread over the whole transfer (mean gap: total / 130 bytes).
+  const std::uint64_t gap2 = 2 * (src_ab.total + src_ba.total) / 130;
+  std::size_t next_break = 1 + breaker.uniform(gap2);
   int breaks = 0;
   int steps = 0;
   // A side is done once it read everything and saw the end (or already closed).
@@ -94,7 +101,7 @@ TEST_CASE("session: 64 MiB + 8 MiB survive 100 transport breaks at random bytes 
         p.attach();
         ++breaks;
         delivered = 0;
-        next_break = 1 + breaker.uniform(1 << 20);
+        next_break = 1 + breaker.uniform(gap2);
       } else {
         delivered += p.deliver_some(budget);
       }
