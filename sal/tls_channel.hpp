@@ -137,7 +137,8 @@ class TlsChannel {
  private:
   void advance_handshake();
   void flush_early();
-  std::size_t encrypt(ByteView plaintext);
+  // Seals plaintext while pending output stays under `limit`; bytes taken.
+  std::size_t encrypt(ByteView plaintext, std::size_t limit);
   void fail(std::string reason);
   void fail_from_ssl(int ret, const char* during);
   void compact_input();

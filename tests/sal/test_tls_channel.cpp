@@ -621,3 +621,21 @@ TEST_CASE("tls: close before the handshake completes takes effect after it") {
   CHECK(got == Bytes{'h', 'i'});
   CHECK(s.peer_closed());
 }
+
+TEST_CASE("tls: early plaintext larger than the output limit is delivered whole") {
+  TimeMs now = kNow;
+  TlsLimits tight;
+  tight.max_output = 10'000;
+  Node a(&now, CertKeyType::kEd25519, tight), b(&now);
+  TlsChannel c(a.ctx, TlsRole::kClient);
+  TlsChannel s(b.ctx, TlsRole::kServer);
+  const Bytes early = noise_bytes(200'000);
+  REQUIRE(c.write(early) == early.size());
+  handshake(c, s);
+  REQUIRE(c.handshake_done());
+  Bytes got;
+  drain(s, got);
+  CHECK(got == early);
+  // After the handshake the normal bound applies again.
+  CHECK(c.write(noise_bytes(50'000)) <= tight.max_output);
+}
