@@ -417,11 +417,12 @@ void Session::on_transport_bytes(TimeMs now, ByteView in) {
         continue;
       }
       if (e != FrameError::kOk) {
-        fail_session(to_string(e));
+        fail_session(std::string("malformed_") + to_string(e));
         return;
       }
       handle_frame(now, f);
       partial_.clear();
+      if (!check_backlog()) return;
       continue;
     }
     if (in.empty()) break;
@@ -431,17 +432,26 @@ void Session::on_transport_bytes(TimeMs now, ByteView in) {
       break;
     }
     if (e != FrameError::kOk) {
-      fail_session(to_string(e));
+      fail_session(std::string("malformed_") + to_string(e));
       return;
     }
     handle_frame(now, f);
     in = in.subspan(used);
+    if (!check_backlog()) return;
   }
   after_input(now);
 }
 
-void Session::fail_session(const char* reason) {
-  m_->drop((std::string("malformed_") + reason).c_str());
+// A peer that makes us answer (KEEPALIVE, RESUME, OPEN) but never reads its
+// socket would grow our control queue without end; the session fails instead.
+bool Session::check_backlog() {
+  if (ctrl_.size() <= std::max<std::size_t>(1 << 20, cfg_.max_flows * 160)) return true;
+  fail_session("control_backlog");  // counted as its own drop reason
+  return false;
+}
+
+void Session::fail_session(const std::string& reason) {
+  m_->drop(reason.c_str());
   state_ = State::kFailed;
   ctrl_.clear();
   partial_.clear();

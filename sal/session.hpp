@@ -213,7 +213,8 @@ class Session {
   void on_resume(TimeMs now, const Frame& f);
   void on_resume_ok(TimeMs now, const Frame& f);
   void on_resume_fail(TimeMs now, const Frame& f);
-  void fail_session(const char* reason);
+  void fail_session(const std::string& reason);  // counted under this drop reason
+  bool check_backlog();
   void detach(TimeMs now);
 
   // flows

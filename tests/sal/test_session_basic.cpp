@@ -403,3 +403,20 @@ TEST_CASE("session: a peer exceeding its window is reset and counted") {
   CHECK(p.b.last(Event::Type::kReset)->reason == Reason::kProtocol);
   CHECK(p.b.session.state() == Session::State::kAttached);
 }
+
+TEST_CASE("session: a peer that makes us answer but never reads cannot grow our queue without bound") {
+  Pair p;
+  p.attach();
+  auto [fa, fb] = open_accepted(p);
+  Bytes storm;
+  Frame k;
+  k.type = FrameType::kKeepalive;
+  k.flags = kFlagReplyWanted;
+  for (int i = 0; i < 300000; ++i) encode_frame(k, storm);
+  p.b.session.on_transport_bytes(p.now, storm);  // b's driver never takes output
+  p.collect();
+  CHECK(p.b.session.state() == Session::State::kFailed);
+  CHECK(p.b.drops("control_backlog") == 1);
+  CHECK(p.b.count(Event::Type::kSessionFailed) == 1);
+  CHECK_FALSE(p.b.session.has_output());
+}
