@@ -288,13 +288,16 @@ void Session::check_peer_closed(Flow& f) {
   }
 }
 
-bool Session::maybe_finish(Flow& f) {
+bool Session::maybe_finish(TimeMs now, Flow& f) {
   if (f.state != Flow::State::kEstablished || f.resuming || !f.fin_acked || !f.peer_fin ||
       f.rx_next != f.rx_final || (!f.app_closed && f.rx_read != f.rx_final)) {
     return false;
   }
   // Our last ACK must tell the peer its FIN arrived, or it would wait for it.
   if (state_ == State::kAttached && !f.acked_fin) send_ack(f);
+  if (closed_.size() < cfg_.max_flows) {
+    closed_[f.id] = ClosedFlow{f.peer_id, f.opener, f.secret, f.rx_final, now + cfg_.detached_timeout_ms};
+  }
   emit({Event::Type::kClosed, f.id, Reason::kNone, {}});
   remove_flow(f.id);
   return true;
@@ -353,6 +356,9 @@ bool Session::attach_transport(TimeMs now, ByteView binding, const XOnlyPubKey& 
     send(r);
   }
   pending_resets_.clear();
+  for (const auto& [id, c] : closed_) {
+    if (c.opener) send_closed_resume(id, c);
+  }
   for (auto& [id, fp] : flows_) {
     Flow& f = *fp;
     if (f.state == Flow::State::kOpening && !f.open_sent) {
@@ -466,6 +472,7 @@ void Session::fail_session(const std::string& reason) {
           Reason::kSessionError, {}});
     remove_flow(id);
   }
+  closed_.clear();
   emit({Event::Type::kSessionFailed, 0, Reason::kSessionError, {}});
 }
 
@@ -674,7 +681,7 @@ void Session::on_data(TimeMs now, const Frame& d) {
   }
   queue_ack(now, *f, f->rx_next - f->acked_rx >= cfg_.flow_window / 4 || f->acked_limit <= f->rx_next);
   check_peer_closed(*f);
-  maybe_finish(*f);
+  maybe_finish(now, *f);
 }
 
 void Session::on_ack(TimeMs now, const Frame& a) {
@@ -693,7 +700,7 @@ void Session::on_ack(TimeMs now, const Frame& a) {
     return;
   }
   f->last_activity = now;
-  maybe_finish(*f);
+  maybe_finish(now, *f);
 }
 
 void Session::on_fin(TimeMs now, const Frame& fin) {
@@ -716,7 +723,7 @@ void Session::on_fin(TimeMs now, const Frame& fin) {
   f->last_activity = now;
   queue_ack(now, *f, true);
   check_peer_closed(*f);
-  maybe_finish(*f);
+  maybe_finish(now, *f);
 }
 
 void Session::on_reset(TimeMs now, const Frame& r) {
@@ -729,6 +736,20 @@ void Session::on_reset(TimeMs now, const Frame& r) {
 }
 
 // ------------------------------------------------------------- resuming ----
+
+// RESUME for a flow we closed: everything received, FIN included.
+void Session::send_closed_resume(FlowId id, const ClosedFlow& c) {
+  Frame r;
+  r.type = FrameType::kResume;
+  r.dest = c.peer_id;
+  r.src = id;
+  r.offset = c.rx_final;
+  r.limit = c.rx_final;
+  r.flags = kFlagFinReceived;
+  const ResumeProof proof = resume_proof(c.secret, binding_, id, c.peer_id, ProofRole::kResume);
+  r.payload = ByteView(proof.data(), proof.size());
+  send(r);
+}
 
 void Session::send_resume(Flow& f) {
   Frame r;
@@ -748,6 +769,26 @@ void Session::send_resume(Flow& f) {
 
 void Session::on_resume(TimeMs now, const Frame& r) {
   Flow* f = find(r.dest);
+  if (!f) {
+    auto c = closed_.find(r.dest);
+    if (c != closed_.end() && !c->second.opener && c->second.peer_id == r.src &&
+        proof_equal(resume_proof(c->second.secret, binding_, r.src, r.dest, ProofRole::kResume), r.payload)) {
+      // We closed cleanly; the peer missed our last ACK. Say we have it all.
+      Frame ok;
+      ok.type = FrameType::kResumeOk;
+      ok.dest = r.src;
+      ok.src = r.dest;
+      ok.offset = c->second.rx_final;
+      ok.limit = c->second.rx_final;
+      ok.flags = kFlagFinReceived;
+      const ResumeProof proof = resume_proof(c->second.secret, binding_, r.src, r.dest, ProofRole::kResumeOk);
+      ok.payload = ByteView(proof.data(), proof.size());
+      send(ok);
+      closed_.erase(c);
+      m_->resume_ok.inc();
+      return;
+    }
+  }
   bool ok = f && !f->opener && f->state == Flow::State::kEstablished && f->resuming && f->peer_id == r.src;
   if (ok) {
     ok = proof_equal(resume_proof(f->secret, binding_, r.src, r.dest, ProofRole::kResume), r.payload);
@@ -789,11 +830,20 @@ void Session::on_resume(TimeMs now, const Frame& r) {
   f->acked_limit = f->rx_limit;
   f->acked_fin = ok_frame.flags != 0;
   schedule(*f);
-  maybe_finish(*f);
+  maybe_finish(now, *f);
 }
 
 void Session::on_resume_ok(TimeMs now, const Frame& r) {
   Flow* f = find(r.dest);
+  if (!f) {
+    auto c = closed_.find(r.dest);
+    if (c != closed_.end() && c->second.opener && c->second.peer_id == r.src &&
+        proof_equal(resume_proof(c->second.secret, binding_, r.dest, r.src, ProofRole::kResumeOk), r.payload)) {
+      closed_.erase(c);  // the peer has finished too
+      m_->resume_ok.inc();
+      return;
+    }
+  }
   bool ok = f && f->opener && f->state == Flow::State::kEstablished && f->resuming && f->peer_id == r.src;
   if (ok) ok = proof_equal(resume_proof(f->secret, binding_, r.dest, r.src, ProofRole::kResumeOk), r.payload);
   if (!ok) {
@@ -813,11 +863,19 @@ void Session::on_resume_ok(TimeMs now, const Frame& r) {
   f->last_activity = now;
   m_->resume_ok.inc();
   schedule(*f);
-  maybe_finish(*f);
+  maybe_finish(now, *f);
 }
 
 void Session::on_resume_fail(TimeMs now, const Frame& r) {
   Flow* f = find(r.dest);
+  if (!f) {
+    auto c = closed_.find(r.dest);
+    if (c != closed_.end() && c->second.opener && c->second.peer_id == r.src &&
+        proof_equal(resume_proof(c->second.secret, binding_, r.dest, r.src, ProofRole::kResume), r.payload)) {
+      closed_.erase(c);  // the peer no longer knows the flow: nothing left to settle
+      return;
+    }
+  }
   bool ok = f && f->opener && f->state == Flow::State::kEstablished && f->resuming && f->peer_id == r.src;
   // Only a refusal of the RESUME we sent on this transport counts.
   if (ok) ok = proof_equal(resume_proof(f->secret, binding_, r.dest, r.src, ProofRole::kResume), r.payload);
@@ -868,7 +926,7 @@ std::size_t Session::read(TimeMs now, FlowId id, std::span<std::uint8_t> out) {
       if (f->rx_limit != f->acked_limit) queue_ack(now, *f, true);
     }
   }
-  if (!maybe_finish(*f)) after_input(now);
+  if (!maybe_finish(now, *f)) after_input(now);
   return n;
 }
 
@@ -901,7 +959,7 @@ void Session::close(TimeMs now, FlowId id) {
   rx_promised_ -= n;
   grant_credit(*f);
   if (f->rx_limit != f->acked_limit && f->state == Flow::State::kEstablished) queue_ack(now, *f, true);
-  if (!maybe_finish(*f)) after_input(now);
+  if (!maybe_finish(now, *f)) after_input(now);
 }
 
 void Session::reset(TimeMs now, FlowId id, Reason reason) {
@@ -1028,6 +1086,7 @@ void Session::expire(TimeMs now) {
   for (auto& [id, f] : flows_) ids.push_back(id);
   for (FlowId id : ids) kill_flow(now, *find(id), Reason::kDetachedTimeout, false, true);
   pending_resets_.clear();
+  closed_.clear();
   state_ = State::kExpired;
   emit({Event::Type::kSessionExpired, 0, Reason::kDetachedTimeout, {}});
 }
@@ -1050,6 +1109,7 @@ void Session::sweep(TimeMs now) {
       kills.push_back({id, Reason::kResumeFailed});
     }
   }
+  std::erase_if(closed_, [&](const auto& kv) { return now >= kv.second.until; });
   for (const Kill& k : kills) {
     Flow* f = find(k.id);
     if (!f) continue;

@@ -38,6 +38,7 @@
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "layers/runtime.hpp"
+#include "sal/flow_crypto.hpp"
 #include "sal/frames.hpp"
 
 namespace bc::sal {
@@ -226,7 +227,7 @@ class Session {
   void drop(const char* reason);
   bool apply_peer_received(Flow& f, std::uint64_t received, std::uint64_t limit, std::uint8_t flags,
                            bool resume);
-  bool maybe_finish(Flow& f);  // true if the flow was removed
+  bool maybe_finish(TimeMs now, Flow& f);  // true if the flow was removed
   void check_peer_closed(Flow& f);
   void schedule(Flow& f);
   void queue_ack(TimeMs now, Flow& f, bool urgent);
@@ -262,6 +263,18 @@ class Session {
   TimeMs ack_deadline_ = 0;  // 0: no ACK waiting
 
   std::unordered_map<FlowId, std::unique_ptr<Flow>> flows_;
+  // A flow that closed cleanly, remembered so a transport break that ate
+  // our last ACK does not turn the peer's clean close into a reset: the
+  // next attach resumes it from here (docs/sal-flows.md, "Closing").
+  struct ClosedFlow {
+    FlowId peer_id = 0;
+    bool opener = false;
+    FlowSecret secret{};
+    std::uint64_t rx_final = 0;
+    TimeMs until = 0;
+  };
+  std::unordered_map<FlowId, ClosedFlow> closed_;
+  void send_closed_resume(FlowId id, const ClosedFlow& c);
   std::deque<FlowId> sendable_;   // round-robin of flows with DATA/FIN to send
   std::vector<FlowId> acks_;      // flows with an ACK to send
   std::vector<FlowId> blocked_;   // flows whose write() was short

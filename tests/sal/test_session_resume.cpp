@@ -327,3 +327,40 @@ TEST_CASE("session: an acceptor flow whose opener never resumes is reset at the 
   CHECK_FALSE(p.b.session.status(fb).exists);
   CHECK(p.b.last(Event::Type::kReset)->reason == Reason::kResumeFailed);
 }
+
+TEST_CASE("session: a close whose last ACK is lost to a transport break still ends Closed on both sides") {
+  // variant 0: the opener (a) closes last and its final ACK is lost;
+  // variant 1: the acceptor (b) closes last and its final ACK is lost.
+  for (int variant = 0; variant < 2; ++variant) {
+    CAPTURE(variant);
+    Pair p;
+    p.attach();
+    auto [fa, fb] = open_accepted(p);
+    Side& first = variant == 0 ? p.b : p.a;
+    Side& last = variant == 0 ? p.a : p.b;
+    const FlowId ff = variant == 0 ? fb : fa;
+    const FlowId lf = variant == 0 ? fa : fb;
+    const Bytes msg(3000, 4);
+    CHECK(first.session.write(p.now, ff, msg) == msg.size());
+    last.session.shutdown(p.now, lf);
+    p.pump();
+    CHECK(read_all(last.session, p.now, lf) == msg);
+    // `first` shuts down; its FIN reaches `last`, which closes and ACKs, but
+    // that ACK is lost with the transport.
+    first.session.shutdown(p.now, ff);
+    Bytes fin = first.session.take_output(p.now);
+    last.session.on_transport_bytes(p.now, fin);
+    p.collect();
+    CHECK(last.count(Event::Type::kClosed, lf) == 1);
+    (void)last.session.take_output(p.now);
+    CHECK(first.session.status(ff).exists);
+    p.break_link();
+    p.attach();
+    p.pump();
+    CHECK(first.count(Event::Type::kClosed, ff) == 1);
+    CHECK(first.count(Event::Type::kReset) == 0);
+    CHECK(last.count(Event::Type::kReset) == 0);
+    CHECK(p.a.session.flow_count() == 0);
+    CHECK(p.b.session.flow_count() == 0);
+  }
+}
