@@ -20,6 +20,15 @@ void SignatureCache::insert(const Hash256& id) {
   }
 }
 
+bool SignatureCache::verify(const XOnlyPubKey& key, const Hash256& digest, const Signature& sig) {
+  Sha256 h;
+  const Hash256 id = h.update(key.view()).update(digest.view()).update(sig.view()).finish();
+  if (contains(id)) return true;
+  if (!bc::verify(key, digest, sig)) return false;
+  insert(id);
+  return true;
+}
+
 std::size_t SignatureCache::size() const {
   std::lock_guard lock(mu_);
   return set_.size();

@@ -12,12 +12,15 @@
 #include <unordered_set>
 
 #include "layers/bytes.hpp"
+#include "layers/crypto.hpp"
 
 namespace bc {
 
 class SignatureCache {
  public:
   explicit SignatureCache(std::size_t capacity = 1 << 18) : capacity_(capacity) {}
+  // bc::verify() that remembers successes, keyed by hash(key || digest || sig).
+  bool verify(const XOnlyPubKey& key, const Hash256& digest, const Signature& sig);
   bool contains(const Hash256& id) const;
   void insert(const Hash256& id);
   std::size_t size() const;

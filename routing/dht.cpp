@@ -8,7 +8,7 @@
 namespace bc::routing {
 namespace {
 
-constexpr std::size_t kMaxPeers = 16384;     // verified-id cache
+constexpr std::size_t kMaxPeers = 512;       // verified ids kept (tables hold ~3 x 8 x log2 n)
 constexpr std::size_t kMaxPending = 8192;    // outstanding requests
 // Floor of the adaptive request timeout: a spurious timeout only costs a
 // resend (the answer is still taken), but a contact fails after the retry.
@@ -93,7 +93,8 @@ DhtNode::Impl::Impl(KeyPair identity, Endpoint self_ep, DhtConfig config, std::u
       store(store_limits(config), &metrics, rng.next()),
       watch_table(WatchLimits{}, &metrics),
       tokens(write_token_secret(identity).view(), config.token_rotation_ms),
-      verified_sigs(config.verified_cache_entries),
+      own_sigs(config.shared_signature_cache ? 0 : config.verified_cache_entries),
+      verified_sigs(config.shared_signature_cache ? *config.shared_signature_cache : own_sigs),
       limiter(RateLimit{config.rate_limit_per_s, config.rate_limit_burst, 1u << 16}, &metrics,
               rng.next()) {
   limits.max_bytes = cfg.max_datagram_bytes;
@@ -292,8 +293,16 @@ void DhtNode::Impl::handle_response(const Endpoint& from, Envelope& env) {
         drop(DropReason::kUnsigned);
         return;
       }
-      if (!verify(env.sender_key, pong_digest(pong->nonce, pong->observed, env.sender_id),
-                  pong->signature)) {
+      // The certificate must name the address the PONG came from; the echoed
+      // nonce shows the sender receives there now.
+      const TimeMs ahead = pong->cert_expires_at - now;
+      if (pong->cert_expires_at <= now || ahead > 2 * cfg.addr_cert_lifetime_ms) {
+        drop(DropReason::kExpired);
+        return;
+      }
+      if (!verified_sigs.verify(env.sender_key,
+                                addr_cert_digest(env.sender_id, from, pong->cert_expires_at),
+                                pong->signature)) {
         drop(DropReason::kBadSignature);
         return;
       }
@@ -316,7 +325,16 @@ void DhtNode::Impl::handle_response(const Endpoint& from, Envelope& env) {
   if (done.done) done.done(std::holds_alternative<msg::Error>(env.body) ? nullptr : &env);
 }
 
-// A correct PONG to our fresh nonce: the sender holds the key of its id.
+void DhtNode::Impl::refresh_addr_cert() {
+  const TimeMs lifetime = std::max<TimeMs>(cfg.addr_cert_lifetime_ms, 2);
+  if (cert_address == self && cert_expires_at - now > lifetime / 2) return;
+  cert_address = self;
+  cert_expires_at = now + lifetime;
+  cert_signature = key.sign(addr_cert_digest(id, self, cert_expires_at));
+}
+
+// A PONG echoing our fresh nonce with a valid address certificate: the
+// sender holds the key of its id and receives at this address.
 void DhtNode::Impl::verified(const Endpoint& from, const Envelope& env, TimeMs rtt) {
   auto it = peers.find(env.sender_id);
   if (it == peers.end()) {
@@ -495,7 +513,11 @@ void DhtNode::Impl::handle_request(const Endpoint& from, const Envelope& env) {
           // Sign only an identity challenge; a liveness check from a node
           // that verified us already gets an unsigned PONG.
           pong.proof = m.need_proof;
-          if (m.need_proof) pong.signature = key.sign(pong_digest(m.nonce, from, id));
+          if (m.need_proof) {
+            refresh_addr_cert();
+            pong.signature = cert_signature;
+            pong.cert_expires_at = cert_expires_at;
+          }
           transmit(from, envelope(pong, env.txid));
         } else if constexpr (std::is_same_v<T, msg::FindNode>) {
           transmit(from, envelope(msg::Nodes{contacts_for(m.level, m.cluster_id, m.target)},

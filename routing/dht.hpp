@@ -58,6 +58,15 @@ struct DhtConfig {
   // Records whose signature was already verified (the same record arrives
   // from several replicas of a get): checked once.
   std::size_t verified_cache_entries = 4096;
+  // A driver running many nodes in one process (the simulator) may hand them
+  // one shared cache of verified signatures instead: every node still checks
+  // every signature it relies on, a check another node made is just not
+  // repeated. Must outlive the nodes. nullptr: each node has its own.
+  SignatureCache* shared_signature_cache = nullptr;
+  // Identity proof: a node signs "id at address until T" once and shows it to
+  // every challenger; re-signed when half its lifetime is gone. A certificate
+  // expiring more than two lifetimes ahead is refused.
+  TimeMs addr_cert_lifetime_ms = 30 * 60 * 1000;
 };
 
 struct Contact {

@@ -117,7 +117,12 @@ struct DhtNode::Impl {
   Store store;
   WatchTable watch_table;
   WriteTokens tokens;
-  SignatureCache verified_sigs;
+  SignatureCache own_sigs;  // empty when cfg.shared_signature_cache is set
+  SignatureCache& verified_sigs;
+  // Our address certificate (see DhtConfig::addr_cert_lifetime_ms).
+  Endpoint cert_address;
+  TimeMs cert_expires_at = 0;
+  Signature cert_signature;
   RecordValidator validator;  // empty: every well-signed record is accepted
   // check_record() and then the validator: every record from the network and
   // every record we are asked to put passes here.
@@ -177,6 +182,7 @@ struct DhtNode::Impl {
   void heard_from(const Endpoint& from, const Envelope& env);
   // Whether proving an unverified sender's id could change anything: a
   // table or replacement cache would keep it, or its cluster is one to join.
+  void refresh_addr_cert();  // (re)signs our certificate when due
   bool worth_proving(const Envelope& env) const;
   void verified(const Endpoint& from, const Envelope& env, TimeMs rtt);
   void update_membership(Peer& p);

@@ -126,6 +126,7 @@ Body read_body(w::Envelope::Body::Reader b) {
       }
       if (sig.size() != 64) throw Bad{DropReason::kMalformed};
       std::memcpy(out.signature.bytes.data(), sig.begin(), 64);
+      out.cert_expires_at = p.getCertExpiresAt();
       return out;
     }
     case w::Envelope::Body::FIND_NODE: {
@@ -211,7 +212,10 @@ void write_body(const Body& body, w::Envelope::Body::Builder b) {
           p.setNonce(m.nonce);
           p.setObservedIp(capnp::Data::Reader(m.observed.ip.data(), 16));
           p.setObservedPort(m.observed.port);
-          if (m.proof) p.setSignature(data_of(m.signature.view()));
+          if (m.proof) {
+            p.setSignature(data_of(m.signature.view()));
+            p.setCertExpiresAt(m.cert_expires_at);
+          }
         } else if constexpr (std::is_same_v<T, msg::FindNode>) {
           auto f = b.initFindNode();
           f.setTarget(data_of(m.target.view()));
@@ -396,14 +400,15 @@ DecodeResult decode(ByteView data, const DecodeLimits& limits) {
   return res;
 }
 
-Hash256 pong_digest(std::uint64_t nonce, const Endpoint& observed, const NodeId& responder) {
-  std::uint8_t buf[8 + 16 + 2 + 32];
-  for (int i = 0; i < 8; ++i) buf[i] = static_cast<std::uint8_t>(nonce >> (56 - 8 * i));
-  std::memcpy(buf + 8, observed.ip.data(), 16);
-  buf[24] = static_cast<std::uint8_t>(observed.port >> 8);
-  buf[25] = static_cast<std::uint8_t>(observed.port);
-  std::memcpy(buf + 26, responder.data(), 32);
-  return tagged_hash("blockcloud/dht-pong/v1", ByteView(buf, sizeof buf));
+Hash256 addr_cert_digest(const NodeId& node, const Endpoint& address, TimeMs expires_at) {
+  std::uint8_t buf[32 + 16 + 2 + 8];
+  std::memcpy(buf, node.data(), 32);
+  std::memcpy(buf + 32, address.ip.data(), 16);
+  buf[48] = static_cast<std::uint8_t>(address.port >> 8);
+  buf[49] = static_cast<std::uint8_t>(address.port);
+  const auto t = static_cast<std::uint64_t>(expires_at);
+  for (int i = 0; i < 8; ++i) buf[50 + i] = static_cast<std::uint8_t>(t >> (56 - 8 * i));
+  return tagged_hash("blockcloud/dht-addr-cert/v1", ByteView(buf, sizeof buf));
 }
 
 }  // namespace bc::routing

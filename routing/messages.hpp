@@ -75,8 +75,9 @@ struct Ping {
 struct Pong {
   std::uint64_t nonce = 0;
   Endpoint observed;  // the pinger's endpoint as the responder saw it
-  Signature signature;
+  Signature signature;  // the responder's address certificate (addr_cert_digest)
   bool proof = true;  // false: unsigned (signature all zeros, not sent)
+  TimeMs cert_expires_at = 0;
   friend bool operator==(const Pong&, const Pong&) = default;
 };
 struct FindNode {
@@ -179,8 +180,9 @@ DecodeResult decode(ByteView data, const DecodeLimits& limits);
 // one record per owner is all a get needs, see docs/routing.md).
 Bytes encode_values_fitting(Envelope env, std::size_t max_bytes);
 
-// Digest a PONG signs: binds the pinger's fresh nonce, the address the
-// responder saw and the responder's id, under its own tag.
-Hash256 pong_digest(std::uint64_t nonce, const Endpoint& observed, const NodeId& responder);
+// Digest of a node's address certificate, which a PONG carries as the
+// identity proof: binds the node's id to the address it answers from, until
+// expires_at.
+Hash256 addr_cert_digest(const NodeId& node, const Endpoint& address, TimeMs expires_at);
 
 }  // namespace bc::routing

@@ -63,16 +63,9 @@ RecordError check_record(const Record& r, TimeMs now, TimeMs max_ttl_ms,
     return RecordError::kTooFarAhead;
   }
   const Hash256 digest = record_digest(r);
-  if (verified == nullptr) {
-    return verify(r.owner, digest, r.signature) ? RecordError::kNone : RecordError::kBadSignature;
-  }
-  // The digest commits to every field but the signature; add it and the key.
-  Sha256 h;
-  const Hash256 id = h.update(r.owner.view()).update(digest.view()).update(r.signature.view()).finish();
-  if (verified->contains(id)) return RecordError::kNone;
-  if (!verify(r.owner, digest, r.signature)) return RecordError::kBadSignature;
-  verified->insert(id);
-  return RecordError::kNone;
+  const bool ok = verified ? verified->verify(r.owner, digest, r.signature)
+                           : verify(r.owner, digest, r.signature);
+  return ok ? RecordError::kNone : RecordError::kBadSignature;
 }
 
 Key key_from_text(std::string_view text) {

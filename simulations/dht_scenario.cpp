@@ -66,6 +66,10 @@ class Scenario {
         net_(model_, opt.seed, kEpochMs),
         rng_(opt.seed ^ 0x7363656e6172696full) {
     cfg_.mode = mode;
+    // One process, many nodes: a signature one node verified is not verified
+    // again by the next (same outcome, a fraction of the CPU; see
+    // DhtConfig::shared_signature_cache).
+    cfg_.shared_signature_cache = &verified_sigs_;
     if (opt.churn != "none") {
       churn_mean_s_ = std::stod(opt.churn);
       if (!(churn_mean_s_ > 0)) throw std::invalid_argument("--churn must be a positive mean session time in seconds, or none");
@@ -408,6 +412,7 @@ class Scenario {
   SimNet net_;
   SimRng rng_;
   metrics::Registry registry_;  // shared: counters are totals over all nodes
+  SignatureCache verified_sigs_{1u << 18};
   routing::DhtConfig cfg_;
   routing::DecodeLimits limits_;
   double churn_mean_s_ = 0, join_s_ = 0, t0_s_ = 0, end_s_ = 0;

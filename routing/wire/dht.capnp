@@ -22,14 +22,18 @@ struct Ping {
   needProof @1 :Bool = true;
 }
 
-# Proof that the sender holds the key behind senderId: a BIP340 signature
-# over tagged_hash("blockcloud/dht-pong/v1", nonce || observedIp ||
-# observedPort || senderId), the nonce being fresh from the pinger.
+# Answers a PING by echoing its fresh nonce (so the sender does receive at its
+# address). When the PING asked for proof, it also carries the sender's
+# address certificate: a BIP340 signature by the key behind senderId over
+# tagged_hash("blockcloud/dht-addr-cert/v1", senderId || ip || port ||
+# certExpiresAt), the address being the one this PONG comes from. One
+# certificate serves every challenger until it nears expiry (docs/routing.md).
 struct Pong {
   nonce @0 :UInt64;
   observedIp @1 :Data;    # the pinger's address as the responder saw it
   observedPort @2 :UInt16;
   signature @3 :Data;     # 64 bytes; empty only when the PING said needProof = false
+  certExpiresAt @4 :Int64;  # ms since the Unix epoch; with signature
 }
 
 struct FindNode {

@@ -127,7 +127,8 @@ TEST_CASE("a verified contact is re-checked with PINGs that ask for no signature
       // Sign only when asked, like a DhtNode.
       msg::Pong pong{ping->nonce, from, Signature{}, ping->need_proof};
       if (ping->need_proof) {
-        pong.signature = k.sign(pong_digest(ping->nonce, from, pid));
+        pong.cert_expires_at = t.net.now() + 600'000;
+        pong.signature = k.sign(addr_cert_digest(pid, e, pong.cert_expires_at));
         ++signed_pongs;
       }
       out.send(from, encode(from_key(k, env.txid, pong)));

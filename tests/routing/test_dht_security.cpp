@@ -161,8 +161,10 @@ TEST_CASE("a node that cannot sign for its id never enters a routing table") {
   liar.on_message = [&](const Endpoint& from, const Envelope& e, Outbox& out) {
     if (auto* ping = std::get_if<msg::Ping>(&e.body)) {
       ++pings;
+      const TimeMs expires = t.net.now() + 600'000;
       msg::Pong pong{ping->nonce, from,
-                     actual.sign(pong_digest(ping->nonce, from, node_id_of(claimed.public_key())))};
+                     actual.sign(addr_cert_digest(node_id_of(claimed.public_key()), el, expires)),
+                     true, expires};
       out.send(from, encode(from_key(claimed, e.txid, pong)));
     }
   };
@@ -215,4 +217,63 @@ TEST_CASE("a record validator refuses payloads at storage nodes, in gets and in 
   REQUIRE(g.ok);
   REQUIRE(g.values.size() == 1);
   CHECK(g.values[0].owner == owner.public_key());
+}
+
+TEST_CASE("address certificates: replayed from another address or expired, they prove nothing") {
+  TestNet t(12, 25);
+  t.bootstrap_all();
+  KeyPair victim = test_key(2500, 1);
+  const NodeId victim_id = node_id_of(victim.public_key());
+  const Endpoint victim_ep = MemNet::endpoint(901);
+  ScriptedPeer replayer, stale;
+  const Endpoint er = MemNet::endpoint(902), es = MemNet::endpoint(903);
+  t.net.add_node(er, &replayer);
+  t.net.add_node(es, &stale);
+  KeyPair stale_key = test_key(2500, 2);
+  // The replayer shows the victim's genuine certificate, made for the
+  // victim's own address, from its own address.
+  replayer.on_message = [&](const Endpoint& from, const Envelope& e, Outbox& out) {
+    if (auto* ping = std::get_if<msg::Ping>(&e.body)) {
+      const TimeMs expires = t.net.now() + 600'000;
+      msg::Pong pong{ping->nonce, from, victim.sign(addr_cert_digest(victim_id, victim_ep, expires)),
+                     true, expires};
+      out.send(from, encode(from_key(victim, e.txid, pong)));
+    }
+  };
+  // The other signs correctly for its address, but with a past expiry.
+  stale.on_message = [&](const Endpoint& from, const Envelope& e, Outbox& out) {
+    if (auto* ping = std::get_if<msg::Ping>(&e.body)) {
+      const TimeMs expires = t.net.now() - 1;
+      msg::Pong pong{ping->nonce, from,
+                     stale_key.sign(addr_cert_digest(node_id_of(stale_key.public_key()), es, expires)),
+                     true, expires};
+      out.send(from, encode(from_key(stale_key, e.txid, pong)));
+    }
+  };
+  const std::uint64_t bad_before = t.dropped_total("bad_signature");
+  const std::uint64_t expired_before = t.dropped_total("expired");
+  t.net.invoke(er, [&](TimeMs, Outbox& out) {
+    for (int i = 0; i < t.size(); ++i) {
+      out.send(t.eps[static_cast<std::size_t>(i)],
+               encode(from_key(victim, 300 + static_cast<std::uint64_t>(i),
+                               msg::FindNode{Hash256{}, 0, Hash256{}})));
+    }
+  });
+  t.net.invoke(es, [&](TimeMs, Outbox& out) {
+    for (int i = 0; i < t.size(); ++i) {
+      out.send(t.eps[static_cast<std::size_t>(i)],
+               encode(from_key(stale_key, 400 + static_cast<std::uint64_t>(i),
+                               msg::FindNode{Hash256{}, 0, Hash256{}})));
+    }
+  });
+  t.net.run_for(5'000);
+  CHECK(t.dropped_total("bad_signature") >= bad_before + static_cast<std::uint64_t>(t.size()));
+  CHECK(t.dropped_total("expired") >= expired_before + static_cast<std::uint64_t>(t.size()));
+  const NodeId stale_id = node_id_of(stale_key.public_key());
+  for (int i = 0; i < t.size(); ++i) {
+    for (const auto& c : t.node(i).contacts()) {
+      CHECK(c.id != victim_id);
+      CHECK(c.id != stale_id);
+    }
+  }
 }

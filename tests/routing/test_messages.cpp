@@ -75,7 +75,7 @@ TEST_CASE("every message body round-trips through the codec") {
   Endpoint ep = *Endpoint::parse("127.0.0.2:4000");
   std::vector<WireContact> cs;
   for (int i = 0; i < 16; ++i) cs.push_back({h(static_cast<std::uint8_t>(i)), ep});
-  msg::Pong pong{99, ep, key_for(1).sign(h(3))};
+  msg::Pong pong{99, ep, key_for(1).sign(h(3)), true, 1'700'000'000'000};
   std::vector<Body> bodies = {
       msg::Ping{42},
       msg::Ping{43, false},
@@ -289,12 +289,12 @@ TEST_CASE("VALUES are truncated to fit the datagram") {
   CHECK_FALSE(std::get<msg::Values>(r2.envelope->body).truncated);
 }
 
-TEST_CASE("pong digest binds nonce, observed endpoint and responder") {
+TEST_CASE("address certificate digest binds node, address and expiry") {
   Endpoint a = *Endpoint::parse("127.0.0.2:4000");
   Endpoint b = *Endpoint::parse("127.0.0.2:4001");
-  Hash256 d = pong_digest(1, a, h(1));
-  CHECK(d != pong_digest(2, a, h(1)));
-  CHECK(d != pong_digest(1, b, h(1)));
-  CHECK(d != pong_digest(1, a, h(2)));
-  CHECK(d == pong_digest(1, a, h(1)));
+  Hash256 d = addr_cert_digest(h(1), a, 1000);
+  CHECK(d != addr_cert_digest(h(2), a, 1000));
+  CHECK(d != addr_cert_digest(h(1), b, 1000));
+  CHECK(d != addr_cert_digest(h(1), a, 1001));
+  CHECK(d == addr_cert_digest(h(1), a, 1000));
 }
