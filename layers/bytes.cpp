@@ -62,12 +62,5 @@ Hash256 operator^(const Hash256& a, const Hash256& b) {
   return r;
 }
 
-int common_prefix_bits(const Hash256& a, const Hash256& b) {
-  for (std::size_t i = 0; i < 32; ++i) {
-    std::uint8_t x = a.bytes[i] ^ b.bytes[i];
-    if (x != 0) return static_cast<int>(i * 8) + __builtin_clz(static_cast<unsigned>(x)) - 24;
-  }
-  return 256;
-}
 
 }  // namespace bc

@@ -77,6 +77,20 @@ RateLimiter& RateLimiter::operator=(RateLimiter&&) noexcept = default;
 
 bool RateLimiter::allow(const Endpoint& from, TimeMs now, double cost) {
   Impl& t = *impl_;
+  // A source idle long enough for its bucket to be full again is the same as
+  // one never seen: forget it (oldest first, two per call) so the table
+  // holds the recently active sources only, not everyone ever heard from.
+  // A small table is left alone: re-adding sources costs more than it saves.
+  constexpr std::size_t kKeepIdle = 64;
+  if (t.limit.rate_per_s > 0 && t.index.size() > kKeepIdle) {
+    const double full_after_ms = t.limit.burst * 1000.0 / t.limit.rate_per_s;
+    for (int i = 0; i < 2 && !t.lru.empty(); ++i) {
+      const Bucket& oldest = t.lru.back();
+      if (static_cast<double>(now - oldest.last) < full_after_ms) break;
+      t.index.erase(oldest.source);
+      t.lru.pop_back();
+    }
+  }
   const SourceKey src = source_of(from);
   auto it = t.index.find(src);
   if (it == t.index.end()) {

@@ -5,7 +5,9 @@
 // multiply). Ports are ignored. Each bucket refills at rate_per_s up to
 // burst. At most max_tracked sources are remembered; when full, the least
 // recently seen one is forgotten (it comes back with a full bucket, which is
-// the price of bounded memory). Sans-I/O: time comes from the caller.
+// the price of bounded memory). A source idle until its bucket is full again
+// is forgotten too, which changes no decision. Sans-I/O: time comes from the
+// caller.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -5,7 +5,17 @@
 namespace bc::routing {
 
 RoutingTable::RoutingTable(const NodeId& self, std::size_t k)
-    : self_(self), k_(k == 0 ? 1 : k), buckets_(kBuckets) {}
+    : self_(self), k_(k == 0 ? 1 : k) {}
+
+RoutingTable::Bucket& RoutingTable::bucket_grow(int b) {
+  if (static_cast<std::size_t>(b) >= buckets_.size()) buckets_.resize(static_cast<std::size_t>(b) + 1);
+  return buckets_[b];
+}
+
+std::size_t RoutingTable::bucket_size(int bucket) const {
+  const Bucket* b = bucket_if(bucket);
+  return b ? b->entries.size() : 0;
+}
 
 int RoutingTable::bucket_of(const NodeId& id) const {
   int shared = common_prefix_bits(self_, id);
@@ -16,7 +26,7 @@ RoutingTable::ObserveResult RoutingTable::observe(const NodeId& id, const Endpoi
                                                   TimeMs now) {
   int b = bucket_of(id);
   if (b < 0) return {Observed::kSelf, std::nullopt};
-  Bucket& bucket = buckets_[b];
+  Bucket& bucket = bucket_grow(b);
   bucket.last_touched = std::max(bucket.last_touched, now);
   auto same = [&](const TableEntry& e) { return e.id == id; };
   auto it = std::find_if(bucket.entries.begin(), bucket.entries.end(), same);
@@ -42,8 +52,8 @@ RoutingTable::ObserveResult RoutingTable::observe(const NodeId& id, const Endpoi
 }
 
 bool RoutingTable::fail(const NodeId& id, int fails_before_evict) {
-  int b = bucket_of(id);
-  if (b < 0) return false;
+  const int b = bucket_of(id);
+  if (!bucket_if(b)) return false;
   Bucket& bucket = buckets_[b];
   for (auto& e : bucket.entries) {
     if (e.id != id) continue;
@@ -57,8 +67,8 @@ bool RoutingTable::fail(const NodeId& id, int fails_before_evict) {
 }
 
 bool RoutingTable::remove(const NodeId& id) {
-  int b = bucket_of(id);
-  if (b < 0) return false;
+  const int b = bucket_of(id);
+  if (!bucket_if(b)) return false;
   Bucket& bucket = buckets_[b];
   auto same = [&](const TableEntry& e) { return e.id == id; };
   auto it = std::find_if(bucket.entries.begin(), bucket.entries.end(), same);
@@ -83,27 +93,44 @@ bool RoutingTable::remove(const NodeId& id) {
 }
 
 bool RoutingTable::would_keep(const NodeId& id, TimeMs stale_before) const {
-  int b = bucket_of(id);
+  const int b = bucket_of(id);
   if (b < 0) return false;
-  const Bucket& bucket = buckets_[b];
+  const Bucket* found = bucket_if(b);
+  if (!found) return true;  // an empty bucket has room
+  const Bucket& bucket = *found;
   if (bucket.entries.size() < k_ || bucket.replacements.size() < k_) return true;
   return bucket.replacements.front().last_seen < stale_before;  // front = oldest spare
 }
 
 const TableEntry* RoutingTable::find(const NodeId& id) const {
-  int b = bucket_of(id);
-  if (b < 0) return nullptr;
-  for (const auto& e : buckets_[b].entries) {
+  const Bucket* bucket = bucket_if(bucket_of(id));
+  if (!bucket) return nullptr;
+  for (const auto& e : bucket->entries) {
     if (e.id == id) return &e;
   }
   return nullptr;
 }
 
 std::vector<TableEntry> RoutingTable::closest(const Hash256& target, std::size_t n) const {
-  std::vector<TableEntry> out = all();
-  auto closer = [&](const TableEntry& a, const TableEntry& b) {
-    return (a.id ^ target) < (b.id ^ target);
+  // Buckets form tiers of XOR distance to the target. With i = the prefix
+  // length target shares with us: bucket i is closest; then every bucket
+  // deeper than i (together: they all differ from the target first at bit i);
+  // then buckets i-1, i-2, ... each strictly farther. Collect whole tiers
+  // until n entries are in hand, then sort only those.
+  std::vector<TableEntry> out;
+  if (n == 0) return out;
+  const int i = common_prefix_bits(self_, target);
+  const int nb = static_cast<int>(buckets_.size());
+  auto take = [&](int b) {
+    const auto& e = buckets_[b].entries;
+    out.insert(out.end(), e.begin(), e.end());
   };
+  if (i < nb) take(i);
+  if (out.size() < n) {
+    for (int b = i + 1; b < nb; ++b) take(b);
+  }
+  for (int b = std::min(i, nb) - 1; b >= 0 && out.size() < n; --b) take(b);
+  auto closer = [&](const TableEntry& a, const TableEntry& b) { return closer_to(target, a.id, b.id); };
   if (out.size() > n) {
     std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), closer);
     out.resize(n);
@@ -130,7 +157,7 @@ std::vector<int> RoutingTable::stale_buckets(TimeMs now, TimeMs refresh_ms) cons
   // Buckets beyond the deepest non-empty one cannot hold anyone yet in a
   // network this size; refreshing them would only find the same nodes.
   int deepest = -1;
-  for (int i = 0; i < kBuckets; ++i) {
+  for (int i = 0; i < static_cast<int>(buckets_.size()); ++i) {
     if (!buckets_[i].entries.empty()) deepest = i;
   }
   std::vector<int> out;
@@ -142,7 +169,8 @@ std::vector<int> RoutingTable::stale_buckets(TimeMs now, TimeMs refresh_ms) cons
 
 void RoutingTable::touch_bucket(int bucket, TimeMs now) {
   if (bucket >= 0 && bucket < kBuckets) {
-    buckets_[bucket].last_touched = std::max(buckets_[bucket].last_touched, now);
+    Bucket& b = bucket_grow(bucket);
+    b.last_touched = std::max(b.last_touched, now);
   }
 }
 

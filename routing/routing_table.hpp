@@ -65,7 +65,7 @@ class RoutingTable {
 
   // Bucket index of an id: shared prefix length with ours, 0..255 (-1 for self).
   int bucket_of(const NodeId& id) const;
-  std::size_t bucket_size(int bucket) const { return buckets_[bucket].entries.size(); }
+  std::size_t bucket_size(int bucket) const;
   // Non-empty buckets (or bucket 0..deepest non-empty) not touched since now - refresh_ms.
   std::vector<int> stale_buckets(TimeMs now, TimeMs refresh_ms) const;
   // Marks a bucket refreshed (a lookup toward an id in it was run).
@@ -78,7 +78,9 @@ class RoutingTable {
 
  private:
   // Vectors, not deques: an empty deque allocates ~600 bytes, and a node
-  // has 3 x 256 buckets (simulations run 10k+ nodes in one process).
+  // has 3 x 256 buckets (simulations run 10k-100k nodes in one process).
+  // buckets_ only reaches as deep as a contact or a touch has needed: in a
+  // network of n nodes that is about log2(n) + a few, not 256.
   struct Bucket {
     std::vector<TableEntry> entries;       // front = least recently seen
     std::vector<TableEntry> replacements;  // back = most recently seen
@@ -88,6 +90,11 @@ class RoutingTable {
   std::size_t k_;
   std::size_t size_ = 0;
   std::vector<Bucket> buckets_;
+
+  const Bucket* bucket_if(int b) const {
+    return b >= 0 && static_cast<std::size_t>(b) < buckets_.size() ? &buckets_[b] : nullptr;
+  }
+  Bucket& bucket_grow(int b);
 };
 
 }  // namespace bc::routing

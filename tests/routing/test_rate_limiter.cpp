@@ -112,3 +112,19 @@ TEST_CASE("invalid limits are refused") {
   CHECK_THROWS_AS(RateLimiter(rl(std::numeric_limits<double>::infinity(), 1)),
                   std::invalid_argument);
 }
+
+TEST_CASE("idle sources are forgotten once their bucket would be full, deciding the same") {
+  RateLimiter lim(rl(10, 5));  // full again 500 ms after any use
+  for (std::uint32_t i = 0; i < 500; ++i) CHECK(lim.allow(Endpoint::v4(0x0a000000u + i, 1), T0));
+  CHECK(lim.tracked() == 500);
+  const Endpoint busy = Endpoint::v4(0x0b000001u, 1);
+  // 600 ms later idle sources drop out, two per call, down to a small table.
+  for (int i = 0; i < 5; ++i) CHECK(lim.allow(busy, T0 + 600));
+  CHECK_FALSE(lim.allow(busy, T0 + 600));  // its own bucket is still enforced
+  for (int i = 0; i < 300; ++i) lim.allow(busy, T0 + 600);
+  CHECK(lim.tracked() <= 65);
+  CHECK(lim.evicted() == 0);  // idle expiry is not a capacity eviction
+  // A forgotten source comes back with a full bucket, as it would have had.
+  for (int i = 0; i < 5; ++i) CHECK(lim.allow(Endpoint::v4(0x0a000000u, 1), T0 + 600));
+  CHECK_FALSE(lim.allow(Endpoint::v4(0x0a000000u, 1), T0 + 600));
+}
