@@ -129,12 +129,12 @@ void Publisher::stop(const ServiceId& service, TimeMs now, Outbox& out, Done don
   served_.erase(it);
   // A withdrawal (no addresses) replaces our record at the storage nodes and
   // is pushed to watchers; it needs a delegation still valid.
-  const TimeMs ttl = std::min(cfg_.withdrawal_ttl_ms, d.expires_at - now);
-  if (ttl <= 0 || check_delegation(d, now) != DelegationError::kNone) {
+  if (check_delegation(d, now) != DelegationError::kNone) {
     node_.unpublish(service);
     fail(done, "delegation no longer valid: the last record simply expires");
     return;
   }
+  const TimeMs ttl = std::min(cfg_.withdrawal_ttl_ms, d.expires_at - now);  // > 0: checked above
   EndpointInfo info;
   info.delegation = d;
   PayloadBuild p = build_endpoint_payload(info);
