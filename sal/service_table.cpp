@@ -173,6 +173,8 @@ AddResult ServiceTable::add(Rule r) {
   if (r.prefix.bits < 0 || r.prefix.bits > 256)
     return {std::nullopt, "prefix length " + std::to_string(r.prefix.bits) + " is out of range: use 0..256 bits"};
   r.prefix = ServicePrefix::make(r.prefix.id, r.prefix.bits);
+  // Only DELAY uses a timeout: reset it elsewhere so equal rules compare and print equal.
+  if (r.action != RuleAction::Delay) r.delay_timeout_ms = kDefaultDelayTimeoutMs;
   if (auto err = validate_rule(r); !err.empty()) return {std::nullopt, err};
   auto& map = by_len_[static_cast<std::size_t>(r.prefix.bits)];
   auto it = map.find(r.prefix.id);

@@ -112,7 +112,8 @@ class ServiceTable {
   // default_delay_timeout_ms within the DELAY limits).
   explicit ServiceTable(TableConfig cfg = {});
 
-  // Adds a copy of r (its prefix masked, its id replaced). Refused: an invalid
+  // Adds a copy of r (its prefix masked, its id replaced, delay_timeout_ms
+  // reset to the default unless it is a DELAY rule). Refused: an invalid
   // rule, a rule equal to an existing one, or a full table.
   AddResult add(Rule r);
   // False if no rule has this id (the built-in default cannot be removed).

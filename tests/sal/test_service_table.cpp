@@ -264,6 +264,13 @@ TEST_CASE("service_table: the prefix is masked on add") {
   REQUIRE(id);
   CHECK(t.get(*id.id)->prefix == ServicePrefix::make(sid("unmasked"), 8));
   CHECK(t.lookup(sid("unmasked"), rng).rule_id == *id.id);
+
+  // A timeout on a non-DELAY rule means nothing: it is reset, so the same rule is refused as a duplicate.
+  Rule odd = demux(ServicePrefix::make(sid("unmasked"), 8), "m");
+  odd.delay_timeout_ms = 9;
+  auto dup = t.add(odd);
+  CHECK_FALSE(dup);
+  CHECK(dup.error.find("already exists") != std::string::npos);
 }
 
 TEST_CASE("service_table: invalid, duplicate rules and a full table are refused with a reason") {
