@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -12,10 +13,12 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -70,6 +73,8 @@ class Scenario {
     // again by the next (same outcome, a fraction of the CPU; see
     // DhtConfig::shared_signature_cache).
     cfg_.shared_signature_cache = &verified_sigs_;
+    net_.set_threads(opt.threads > 0 ? opt.threads
+                                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
     if (opt.churn != "none") {
       churn_mean_s_ = std::stod(opt.churn);
       if (!(churn_mean_s_ > 0)) throw std::invalid_argument("--churn must be a positive mean session time in seconds, or none");
@@ -173,19 +178,23 @@ class Scenario {
     net_.call(r, [this, k](DatagramProtocol& p, TimeMs now, Outbox& out) {
       static_cast<DhtNode&>(p).publish(ukeys_[k].key, ukeys_[k].payload, kRecordTtlMs, now, out,
                                        [this, k](const routing::PutResult& res) {
-                                         if (!res.ok) return;
-                                         ++uniform_puts_ok_;
-                                         stored_.push_back(k);
+                                         // May run on a worker thread (sim_net.hpp).
+                                         if (res.ok) ukeys_[k].stored = true;
                                        });
     });
   }
 
   void uniform_get() {
-    if (stored_.empty()) {
+    // Keys in index order, not completion order: the same on any thread count.
+    std::vector<std::uint32_t> stored;
+    for (std::uint32_t k = 0; k < ukeys_.size(); ++k) {
+      if (ukeys_[k].stored) stored.push_back(k);
+    }
+    if (stored.empty()) {
       ++gets_skipped_;
       return;
     }
-    const std::uint32_t k = stored_[rng_.uniform(stored_.size())];
+    const std::uint32_t k = stored[rng_.uniform(stored.size())];
     start_get(ukeys_[k].key, false, [this, k](const routing::GetResult& res) {
       if (!res.ok) return false;
       return std::any_of(res.values.begin(), res.values.end(),
@@ -220,7 +229,7 @@ class Scenario {
     net_.call(r, [this, v](DatagramProtocol& p, TimeMs now, Outbox& out) {
       static_cast<DhtNode&>(p).publish(hot_key_, Bytes(v.begin(), v.end()), kRecordTtlMs, now, out,
                                        [this](const routing::PutResult& res) {
-                                         if (res.ok) ++hot_puts_ok_;
+                                         if (res.ok) hot_puts_ok_.fetch_add(1);
                                        });
     });
   }
@@ -262,13 +271,16 @@ class Scenario {
     }
     routing::DecodeResult res = routing::decode(payload, limits_);
     if (!res.ok()) {
-      if (opt_.message_stats) ++by_type_["undecodable"];
+      if (opt_.message_stats) {
+        std::lock_guard lock(by_type_mu_);
+        ++by_type_["undecodable"];
+      }
       return;
     }
     const routing::Body& body = res.envelope->body;
     if (opt_.message_stats) {
-      auto& c = by_type_[routing::body_name(body)];
-      ++c;
+      std::lock_guard lock(by_type_mu_);
+      ++by_type_[routing::body_name(body)];
     }
     if (!hot) return;
     if (auto* s = std::get_if<routing::msg::Store>(&body)) {
@@ -321,6 +333,7 @@ class Scenario {
     o["duration_s"] = opt_.duration_s;
     o["sim_time_s"] = static_cast<double>(net_.now_us()) / kUs;
     o["wall_s"] = std::round(wall_s * 1000) / 1000;
+    o["threads"] = net_.threads();
     o["peak_rss_mib"] = std::round(peak_rss_mib() * 10) / 10;
 
     json::object all = lookup_summary(rows_);
@@ -333,7 +346,8 @@ class Scenario {
       std::copy_if(rows_.begin(), rows_.end(), std::back_inserter(u), [](const LookupRow& r) { return !r.hot; });
       json::object uo = lookup_summary(u);
       uo["puts"] = uniform_puts_;
-      uo["puts_ok"] = uniform_puts_ok_;
+      uo["puts_ok"] = static_cast<std::uint64_t>(std::count_if(
+          ukeys_.begin(), ukeys_.end(), [](const UniformKey& u) { return u.stored.load(); }));
       uo["gets_skipped_no_key"] = gets_skipped_;
       o["uniform"] = std::move(uo);
     }
@@ -362,7 +376,7 @@ class Scenario {
         ftop = std::max(ftop, l.hot_finds);
       }
       ho["providers"] = hot_puts_;
-      ho["puts_ok"] = hot_puts_ok_;
+      ho["puts_ok"] = hot_puts_ok_.load();
       ho["stores_total"] = total;
       ho["most_loaded_node_stores"] = top;
       ho["most_loaded_node_store_share"] = total ? std::round(1e4 * static_cast<double>(top) / total) / 1e4 : 0.0;
@@ -404,6 +418,9 @@ class Scenario {
   struct UniformKey {
     routing::Key key;
     Bytes payload;
+    std::atomic<bool> stored{false};  // its put succeeded (set on a worker)
+    UniformKey() = default;
+    UniformKey(UniformKey&& o) noexcept : key(o.key), payload(std::move(o.payload)), stored(o.stored.load()) {}
   };
 
   DhtOptions opt_;
@@ -424,12 +441,13 @@ class Scenario {
   std::vector<NodeLoad> loads_;
   std::vector<LookupRow> rows_;
   std::vector<UniformKey> ukeys_;
-  std::vector<std::uint32_t> stored_;
   std::set<NodeIndex> providers_;
   std::map<std::string, std::uint64_t> by_type_;
   std::uint64_t joins_ = 0, leaves_ = 0;
-  std::uint64_t uniform_puts_ = 0, uniform_puts_ok_ = 0, gets_skipped_ = 0;
-  std::uint64_t hot_puts_ = 0, hot_puts_ok_ = 0;
+  std::uint64_t uniform_puts_ = 0, gets_skipped_ = 0;
+  std::uint64_t hot_puts_ = 0;
+  std::atomic<std::uint64_t> hot_puts_ok_{0};
+  std::mutex by_type_mu_;  // inspect() runs on workers
 };
 
 void make_dir(const std::string& dir) {
@@ -497,6 +515,8 @@ void add_dht_options(CLI::App& app, DhtOptions& opt) {
   app.add_option("--continents", opt.continents, "latency model continents (<= regions)")->check(CLI::Range(1, 64));
   app.add_option("--progress", opt.progress_s, "simulated seconds between progress lines on stderr (0: none)");
   app.add_flag("--message-stats", opt.message_stats, "decode every datagram and count them by type (slower)");
+  app.add_option("--threads", opt.threads, "worker threads for node events (0: one per core); any count gives the same summary")
+      ->check(CLI::Range(0, 256));
   app.add_option("--out", opt.out_dir, "directory for lookups.csv, load.csv, summary.json and latency_cdf.png");
 }
 

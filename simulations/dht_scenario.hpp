@@ -27,6 +27,7 @@ struct DhtOptions {
   int continents = 3;
   double progress_s = 10;           // simulated seconds between progress lines
   bool message_stats = false;       // decode every datagram and count types (slower)
+  int threads = 0;                  // workers for node events; 0: one per core
   std::string out_dir;              // CSV and PNG go here when set
 };
 

@@ -42,6 +42,11 @@ double LatencyModel::rtt_ms(const Placement& a, const Placement& b) const {
   return base_rtt_ms_[a.region * regions_ + b.region] + a.access_rtt_ms + b.access_rtt_ms;
 }
 
+std::int64_t LatencyModel::min_one_way_us() const {
+  const double min_rtt = *std::min_element(base_rtt_ms_.begin(), base_rtt_ms_.end()) + 2 * 0.5;
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(min_rtt / 2.0 * 1000.0) - 1);
+}
+
 std::int64_t LatencyModel::one_way_us(const Placement& a, const Placement& b, SimRng& rng) const {
   const double one_way_ms = rtt_ms(a, b) / 2.0;
   const double jittered = one_way_ms * (1.0 + 0.05 * rng.unit());

@@ -35,6 +35,9 @@ class LatencyModel {
   double rtt_ms(const Placement& a, const Placement& b) const;
   // One-way delay of one datagram, with jitter drawn from rng, in microseconds.
   std::int64_t one_way_us(const Placement& a, const Placement& b, SimRng& rng) const;
+  // No datagram is faster than this (the shortest base RTT plus the least
+  // access delays, halved): the lookahead of the parallel event loop.
+  std::int64_t min_one_way_us() const;
 
  private:
   int regions_;

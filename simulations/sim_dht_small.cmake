@@ -1,13 +1,14 @@
-# CTest sim_dht_small: a 300-node DHT in both modes, run twice with one seed.
-# Asserts: lookup success >= 99 % in each mode; Coral finds values inside
-# clusters (level 2) while Kademlia only uses level 0; and both runs give the
-# same summary once wall time and peak RSS are removed.
+# CTest sim_dht_small: a 300-node DHT in both modes, run twice with one seed,
+# once on one thread and once on two. Asserts: lookup success >= 99 % in each
+# mode; Coral finds values inside clusters (level 2) while Kademlia only uses
+# level 0; and both runs give the same summary once wall time, peak RSS and
+# the thread count are removed.
 #   cmake -DSIM=<blockcloud-sim> -DOUT=<dir> -P sim_dht_small.cmake
 set(args dht --nodes 300 --seed 11 --mode both --join-time 10 --warmup 15 --duration 20 --progress 0)
 
-function(run_once tag result)
+function(run_once tag threads result)
   file(REMOVE_RECURSE ${OUT}/${tag})
-  execute_process(COMMAND ${SIM} ${args} --out ${OUT}/${tag}
+  execute_process(COMMAND ${SIM} ${args} --threads ${threads} --out ${OUT}/${tag}
                   OUTPUT_VARIABLE json ERROR_VARIABLE err RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "blockcloud-sim run ${tag} failed (exit ${rc}):\n${err}")
@@ -15,8 +16,8 @@ function(run_once tag result)
   set(${result} "${json}" PARENT_SCOPE)
 endfunction()
 
-run_once(a first)
-run_once(b second)
+run_once(a 1 first)
+run_once(b 2 second)
 
 foreach(mode coral kademlia)
   string(JSON rate GET "${first}" runs ${mode} success_rate)
@@ -42,9 +43,9 @@ endif()
 
 # Determinism: identical summaries apart from wall time and memory.
 foreach(var first second)
-  string(REGEX REPLACE "\"(wall_s|peak_rss_mib)\":[0-9.eE+-]+" "\"\\1\":x" ${var} "${${var}}")
+  string(REGEX REPLACE "\"(wall_s|peak_rss_mib|threads)\":[0-9.eE+-]+" "\"\\1\":x" ${var} "${${var}}")
 endforeach()
 if(NOT first STREQUAL second)
   message(FATAL_ERROR "same seed, different summaries:\n${first}\n${second}")
 endif()
-message(STATUS "deterministic: both runs printed the same summary")
+message(STATUS "deterministic: 1 and 2 threads printed the same summary")

@@ -5,6 +5,9 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include <simgrid/s4u.hpp>
 
@@ -13,11 +16,84 @@ namespace {
 
 constexpr std::uint32_t kBaseAddr = 0x0a000000;  // 10.0.0.0
 constexpr std::uint16_t kPort = 4000;
+// Below this many nodes in a window, waking the workers costs more than it saves.
+constexpr std::size_t kMinParallelBatches = 8;
+
+// The time of the event a worker is handling (-1: not inside a worker).
+thread_local std::int64_t tl_event_us = -1;
+
+void add(SimNetCounters& to, const SimNetCounters& c) {
+  to.sent += c.sent;
+  to.delivered += c.delivered;
+  to.dropped_dead += c.dropped_dead;
+  to.dropped_unknown += c.dropped_unknown;
+  to.ticks += c.ticks;
+}
 
 }  // namespace
 
+// Runs job(k) for k in [0, n) on the calling thread and `extra` workers.
+class WorkerPool {
+ public:
+  explicit WorkerPool(int extra) {
+    for (int w = 0; w < extra; ++w) threads_.emplace_back([this] { work(); });
+  }
+  ~WorkerPool() {
+    quit_ = true;
+    gen_.fetch_add(1);
+    gen_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void run(std::size_t n, const std::function<void(std::size_t)>& job) {
+    job_ = &job;
+    n_ = n;
+    next_.store(0);
+    done_.store(0);
+    gen_.fetch_add(1);
+    gen_.notify_all();
+    drain();
+    const int extra = static_cast<int>(threads_.size());
+    for (int d = done_.load(); d < extra; d = done_.load()) done_.wait(d);
+    if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+  }
+
+ private:
+  void drain() {
+    for (std::size_t k = next_.fetch_add(1); k < n_; k = next_.fetch_add(1)) {
+      try {
+        (*job_)(k);
+      } catch (...) {
+        std::lock_guard lock(mu_);
+        if (!failure_) failure_ = std::current_exception();
+      }
+    }
+  }
+  void work() {
+    std::uint64_t seen = 0;
+    for (;;) {
+      gen_.wait(seen);
+      seen = gen_.load();
+      if (quit_) return;
+      drain();
+      done_.fetch_add(1);
+      done_.notify_one();
+    }
+  }
+  std::vector<std::thread> threads_;
+  std::atomic<std::uint64_t> gen_{0};
+  std::atomic<std::size_t> next_{0};
+  std::atomic<int> done_{0};
+  std::atomic<bool> quit_{false};
+  const std::function<void(std::size_t)>* job_ = nullptr;
+  std::size_t n_ = 0;
+  std::mutex mu_;
+  std::exception_ptr failure_;
+};
+
 SimNet::SimNet(const LatencyModel& model, std::uint64_t seed, TimeMs epoch_ms)
-    : model_(model), rng_(seed), epoch_ms_(epoch_ms) {}
+    : model_(model), rng_(seed), epoch_ms_(epoch_ms), lookahead_us_(model.min_one_way_us()) {}
+
+std::int64_t SimNet::now_us() const { return tl_event_us >= 0 ? tl_event_us : now_us_; }
 
 SimNet::~SimNet() = default;
 
@@ -52,6 +128,7 @@ NodeIndex SimNet::reserve() {
   }
   Slot s;
   s.place = model_.place(rng_);
+  s.jitter = SimRng(rng_.fork());
   slots_.push_back(std::move(s));
   return static_cast<NodeIndex>(slots_.size() - 1);
 }
@@ -100,25 +177,137 @@ void SimNet::flush(NodeIndex i, Outbox& out, bool after_tick) {
       ++counters_.dropped_unknown;
       continue;
     }
-    const std::int64_t delay = model_.one_way_us(s.place, slots_[to].place, rng_);
+    const std::int64_t delay = model_.one_way_us(s.place, slots_[to].place, s.jitter);
     push(Event{now_us_ + delay, next_seq_++, to, i, Kind::kDeliver, std::move(d.payload)});
   }
   out.clear();
   if (!s.core) return;  // a callback may have removed it
-  // Reschedule the tick. A core that still wants a tick at or before now
-  // right after on_tick() waits for the next millisecond, so it cannot spin.
-  const TimeMs wake = s.core->next_wakeup();
-  std::int64_t t_us;
-  if (wake >= epoch_ms_ + (INT64_MAX / 2000)) {
-    t_us = INT64_MAX;
-  } else {
-    t_us = std::max<std::int64_t>((wake - epoch_ms_) * 1000, now_us_);
-    if (after_tick && wake <= now_ms()) t_us = (now_us_ / 1000 + 1) * 1000;
-  }
+  const std::int64_t t_us = wake_us(i, now_us_, after_tick);
   if (t_us < s.tick_us) {
     s.tick_us = t_us;
     s.tick_seq = next_seq_++;
     push(Event{t_us, s.tick_seq, i, kNoNode, Kind::kTick, {}});
+  }
+}
+
+std::int64_t SimNet::wake_us(NodeIndex i, std::int64_t now_us, bool after_tick) const {
+  // A core that still wants a tick at or before now right after on_tick()
+  // waits for the next millisecond, so it cannot spin.
+  const TimeMs wake = slots_[i].core->next_wakeup();
+  if (wake >= epoch_ms_ + (INT64_MAX / 2000)) return INT64_MAX;
+  if (after_tick && wake <= epoch_ms_ + now_us / 1000) return (now_us / 1000 + 1) * 1000;
+  return std::max<std::int64_t>((wake - epoch_ms_) * 1000, now_us);
+}
+
+void SimNet::send_all(NodeIndex i, Outbox& out, std::int64_t now_us, Batch& b) {
+  Slot& s = slots_[i];
+  for (auto& d : out.datagrams) {
+    ++b.counters.sent;
+    ++s.io;
+    const NodeIndex to = index_of(d.to);
+    if (to == kNoNode || to >= slots_.size()) {
+      ++b.counters.dropped_unknown;
+      continue;
+    }
+    const std::int64_t delay = model_.one_way_us(s.place, slots_[to].place, s.jitter);
+    b.sent.push_back(Event{now_us + delay, 0, to, i, Kind::kDeliver, std::move(d.payload)});
+  }
+  out.clear();
+}
+
+// One node's events of the window, in order, plus the ticks they cause
+// before the window ends. Touches only this node's slot and `b`.
+void SimNet::run_batch(Batch& b, std::int64_t end_us) {
+  Slot& s = slots_[b.node];
+  Outbox out;
+  std::size_t k = 0;
+  std::int64_t local_tick = INT64_MAX;
+  while (k < b.events.size() || local_tick != INT64_MAX) {
+    const bool from_queue = k < b.events.size() && b.events[k].t_us <= local_tick;
+    const std::int64_t t = from_queue ? b.events[k].t_us : local_tick;
+    const bool tick = !from_queue || b.events[k].kind == Kind::kTick;
+    tl_event_us = t;
+    const TimeMs now = epoch_ms_ + t / 1000;
+    bool ticked = false;
+    if (tick) {
+      if (from_queue) s.tick_us = INT64_MAX;  // the heap's tick event is used up
+      local_tick = INT64_MAX;
+      if (now >= s.core->next_wakeup()) {
+        ++b.counters.ticks;
+        s.core->on_tick(now, out);
+        ticked = true;
+      }
+    } else {
+      Event& ev = b.events[k];
+      ++b.counters.delivered;
+      ++s.io;
+      if (on_deliver) on_deliver(ev.from, b.node, ev.payload);
+      s.core->on_datagram(endpoint_of(ev.from), ev.payload, now, out);
+    }
+    if (from_queue) ++k;
+    send_all(b.node, out, t, b);
+    const std::int64_t w = wake_us(b.node, t, ticked);
+    if (w < end_us) {
+      local_tick = w;
+    } else {
+      b.next_tick_us = w;
+    }
+  }
+  tl_event_us = -1;
+}
+
+void SimNet::run_window(std::int64_t end_us) {
+  // Take every node event before end_us (and before the next scenario call),
+  // grouped by node; the heap yields them in (time, seq) order.
+  std::size_t used = 0;
+  std::unordered_map<NodeIndex, std::size_t> index;
+  while (!heap_.empty() && heap_.front().t_us < end_us && heap_.front().kind != Kind::kCall) {
+    std::pop_heap(heap_.begin(), heap_.end(), Later{});
+    Event ev = std::move(heap_.back());
+    heap_.pop_back();
+    ++counters_.events;
+    if (!alive(ev.to)) {
+      if (ev.kind == Kind::kDeliver) ++counters_.dropped_dead;
+      continue;
+    }
+    if (ev.kind == Kind::kTick && ev.seq != slots_[ev.to].tick_seq) continue;  // superseded
+    auto [it, fresh] = index.emplace(ev.to, used);
+    if (fresh) {
+      if (used == batches_.size()) batches_.emplace_back();
+      Batch& b = batches_[used++];
+      b.node = ev.to;
+      b.events.clear();
+      b.sent.clear();
+      b.next_tick_us = INT64_MAX;
+      b.counters = {};
+    }
+    batches_[it->second].events.push_back(std::move(ev));
+  }
+  if (used == 0) return;
+
+  auto job = [this, end_us](std::size_t k) { run_batch(batches_[k], end_us); };
+  if (threads_ > 1 && used >= kMinParallelBatches) {
+    if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_ - 1);
+    pool_->run(used, job);
+  } else {
+    for (std::size_t k = 0; k < used; ++k) job(k);
+  }
+
+  // Merge in the order the nodes were taken: seqs (which order events of
+  // equal time) never depend on which thread finished first.
+  for (std::size_t k = 0; k < used; ++k) {
+    Batch& b = batches_[k];
+    add(counters_, b.counters);
+    for (auto& ev : b.sent) {
+      ev.seq = next_seq_++;
+      push(std::move(ev));
+    }
+    Slot& s = slots_[b.node];
+    if (b.next_tick_us < s.tick_us) {
+      s.tick_us = b.next_tick_us;
+      s.tick_seq = next_seq_++;
+      push(Event{s.tick_us, s.tick_seq, b.node, kNoNode, Kind::kTick, {}});
+    }
   }
 }
 
@@ -137,55 +326,25 @@ void SimNet::sync_clock() {
   }
 }
 
-void SimNet::handle(Event& ev) {
-  switch (ev.kind) {
-    case Kind::kCall: {
-      auto it = calls_.find(ev.seq);
-      auto fn = std::move(it->second);
-      calls_.erase(it);
-      fn();
-      break;
-    }
-    case Kind::kTick: {
-      if (!alive(ev.to)) break;
-      Slot& s = slots_[ev.to];
-      if (ev.seq != s.tick_seq) break;  // superseded by an earlier tick
-      s.tick_us = INT64_MAX;
-      Outbox out;
-      bool ticked = false;
-      if (now_ms() >= s.core->next_wakeup()) {
-        ++counters_.ticks;
-        s.core->on_tick(now_ms(), out);
-        ticked = true;
-      }
-      flush(ev.to, out, ticked);
-      break;
-    }
-    case Kind::kDeliver: {
-      if (!alive(ev.to)) {
-        ++counters_.dropped_dead;
-        break;
-      }
-      ++counters_.delivered;
-      ++slots_[ev.to].io;
-      if (on_deliver) on_deliver(ev.from, ev.to, ev.payload);
-      if (!alive(ev.to)) break;
-      Outbox out;
-      slots_[ev.to].core->on_datagram(endpoint_of(ev.from), ev.payload, now_ms(), out);
-      flush(ev.to, out, false);
-      break;
-    }
-  }
+void SimNet::run_call(const Event& ev) {
+  auto it = calls_.find(ev.seq);
+  auto fn = std::move(it->second);
+  calls_.erase(it);
+  fn();
 }
 
 void SimNet::loop() {
   while (!heap_.empty() && !stopped_) {
     sync_clock();
-    std::pop_heap(heap_.begin(), heap_.end(), Later{});
-    Event ev = std::move(heap_.back());
-    heap_.pop_back();
-    ++counters_.events;
-    handle(ev);
+    if (heap_.front().kind == Kind::kCall) {
+      std::pop_heap(heap_.begin(), heap_.end(), Later{});
+      Event ev = std::move(heap_.back());
+      heap_.pop_back();
+      ++counters_.events;
+      run_call(ev);
+    } else {
+      run_window(now_us_ + lookahead_us_);
+    }
   }
 }
 

@@ -7,11 +7,22 @@
 // SimGrid activity and context switches, which is what lets 10k-100k nodes
 // run in a couple of minutes (docs/simulation.md has the measurements).
 //
+// Parallel: datagrams take at least the model's minimum one-way delay L, so
+// the events of the next L microseconds (up to the next scenario call) cannot
+// affect each other across nodes. The loop takes that window, gives each
+// node's events (and the ticks they cause inside the window) to one of
+// `threads` workers, and then merges every output in node order. The merge
+// order, not the thread timing, decides event order, so a run is the same for
+// any thread count. Scenario callbacks a node triggers (a get completing) run
+// on its worker: they may touch only state of their own, and read the time
+// with now_us(), which is the event's time there.
+//
 // Nodes are addressed 10.x.y.z:4000, the address being 10.0.0.0 + index;
 // indices are never reused, so a datagram to a node that left is dropped
 // (a dead node stops answering) and a node that joins later is a new node.
 // Every input a core gets carries now = epoch + SimGrid's clock in ms.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,6 +35,7 @@
 
 namespace bc::sim {
 
+class WorkerPool;
 using NodeIndex = std::uint32_t;
 inline constexpr NodeIndex kNoNode = 0xffffffffu;
 
@@ -64,14 +76,19 @@ class SimNet {
   // Runs fn at virtual time t_us (>= now), in order with the network events.
   void at(std::int64_t t_us, std::function<void()> fn);
 
-  std::int64_t now_us() const { return now_us_; }
-  TimeMs now_ms() const { return epoch_ms_ + now_us_ / 1000; }
+  // Virtual time; inside a worker, the time of the event being handled.
+  std::int64_t now_us() const;
+  TimeMs now_ms() const { return epoch_ms_ + now_us() / 1000; }
   TimeMs epoch_ms() const { return epoch_ms_; }
 
   // Datagrams sent and received per node (for per-lookup message counts).
   std::uint32_t io_count(NodeIndex i) const { return slots_[i].io; }
   // Called for every delivered datagram before the receiving core sees it.
   std::function<void(NodeIndex from, NodeIndex to, ByteView payload)> on_deliver;
+
+  // Worker threads for node events (1: everything on SimGrid's actor).
+  void set_threads(int n) { threads_ = n < 1 ? 1 : n; }
+  int threads() const { return threads_; }
 
   // Creates the SimGrid engine (one per process), a one-host platform and the
   // network actor, and runs until the queue is empty or stop() is called.
@@ -99,16 +116,29 @@ class SimNet {
   struct Slot {
     std::unique_ptr<DatagramProtocol> core;
     LatencyModel::Placement place;
+    SimRng jitter{0};  // this sender's latency jitter: independent of other nodes
     std::uint32_t io = 0;
     std::int64_t tick_us = INT64_MAX;  // time of the pending tick event
     std::uint64_t tick_seq = 0;        // its seq: older tick events are stale
   };
+  // One node's share of a window: its events in order, what they produced.
+  struct Batch {
+    NodeIndex node = kNoNode;
+    std::vector<Event> events;
+    std::vector<Event> sent;            // deliveries, seq assigned at the merge
+    std::int64_t next_tick_us = INT64_MAX;  // tick to schedule after the window
+    SimNetCounters counters;
+  };
 
   void push(Event ev);
   void flush(NodeIndex i, Outbox& out, bool after_tick);
-  void handle(Event& ev);
+  void run_call(const Event& ev);
   void loop();
   void sync_clock();
+  void run_window(std::int64_t end_us);
+  void run_batch(Batch& b, std::int64_t end_us);
+  void send_all(NodeIndex i, Outbox& out, std::int64_t now_us, Batch& b);
+  std::int64_t wake_us(NodeIndex i, std::int64_t now_us, bool after_tick) const;
 
   const LatencyModel& model_;
   SimRng rng_;
@@ -122,6 +152,10 @@ class SimNet {
   std::unordered_map<std::uint64_t, std::function<void()>> calls_;
   Outbox out_;  // reused: keeps its capacity
   SimNetCounters counters_;
+  int threads_ = 1;
+  std::int64_t lookahead_us_ = 1;
+  std::vector<Batch> batches_;  // reused between windows
+  std::unique_ptr<WorkerPool> pool_;
 };
 
 }  // namespace bc::sim
