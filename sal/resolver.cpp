@@ -127,6 +127,7 @@ void Resolver::resolve(const ServiceId& service, TimeMs now, Outbox& out, Callba
   }
   Entry& e = it->second;
   e.last_used = now;
+  e.use_order = next_use_++;
   ensure_watch(service, e, now, out);
   if (fresh(e, now)) {
     Resolution r = answer(service, e, now, true);
@@ -286,7 +287,7 @@ void Resolver::make_room(TimeMs now) {
   auto victim = entries_.end();
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->second.pending) continue;
-    if (victim == entries_.end() || it->second.last_used < victim->second.last_used) victim = it;
+    if (victim == entries_.end() || it->second.use_order < victim->second.use_order) victim = it;
   }
   if (victim == entries_.end()) return;  // all pending: bounded by max_entries lookups anyway
   drop_watch(victim->second);

@@ -112,6 +112,7 @@ class Resolver {
     std::uint64_t generation = 0;  // lookups of an invalidated entry are ignored
     std::vector<Callback> waiters;
     TimeMs last_used = 0;
+    std::uint64_t use_order = 0;  // LRU order (time alone ties within one ms)
     std::uint64_t watch_id = 0;
   };
 
@@ -134,6 +135,7 @@ class Resolver {
   ChangeListener listener_;
   TimeMs now_ = 0;  // latest time seen (watch pushes carry none)
   std::uint64_t next_generation_ = 1;
+  std::uint64_t next_use_ = 1;
   std::shared_ptr<bool> alive_;  // callbacks in the node check it
 
   metrics::Registry& reg_;

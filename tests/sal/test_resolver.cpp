@@ -463,3 +463,28 @@ TEST_CASE("a replayed older endpoint record and an expired one are refused and c
   REQUIRE(r.endpoints.size() == 1);
   CHECK(r.endpoints[0].addresses == std::vector<Endpoint>{addr("10.0.7.3:21")});
 }
+
+TEST_CASE("the resolver's cache and watches are bounded") {
+  ResolverConfig small;
+  small.max_entries = 3;
+  small.max_watches = 2;
+  SalNet t(16, 508, small);
+  std::vector<ServiceId> ids;
+  for (int i = 0; i < 6; ++i) {
+    Delegation d = t.delegate(2 + i, "svc-" + std::to_string(i));
+    REQUIRE(t.serve(2 + i, d, {addr("10.0.0.9:1000")}).ok);
+    ids.push_back(d.service());
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (const ServiceId& s : ids) {
+      CHECK(t.resolve(14, s).endpoints.size() == 1);
+      CHECK(t.node(14).res.cache_size() <= 3);
+      CHECK(t.node(14).res.watch_count() <= 2);
+    }
+  }
+  // The most recently used services stay cached; the oldest left.
+  CHECK(t.node(14).res.cached(ids[5], t.net.now()).has_value());
+  CHECK_FALSE(t.node(14).res.cached(ids[0], t.net.now()).has_value());
+  // Evicted entries released their watches, so newer services got them.
+  CHECK(t.node(14).res.watch_count() == 2);
+}
