@@ -253,3 +253,43 @@ TEST_CASE("rule_text: config lines into a table, and the table printed back load
   REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == b[i]);  // same content and ids
 }
+
+TEST_CASE("rule_text: mutated lines either parse to a rule that round-trips or give an error") {
+  // A cheap in-test fuzz: byte flips, insertions and cuts of valid lines.
+  const std::string seeds[] = {
+      id_to_text('s', sid("fuzz")) + ".bc forward 127.0.0.2:4000*3,[::1]:4000 prio 10 weight 2",
+      "0a/8 demux web",
+      "* delay 5s",
+      "ffee/13 drop prio 4294967295",
+  };
+  const char alphabet[] = "0123456789abcdefsx*/:,.[]# \tmsprioweight";
+  Rng rng(4242);
+  int ok = 0, refused = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    std::string line = seeds[rng.uniform(std::size(seeds))];
+    const int edits = 1 + static_cast<int>(rng.uniform(3));
+    for (int e = 0; e < edits && !line.empty(); ++e) {
+      const auto pos = rng.uniform(line.size());
+      const char c = alphabet[rng.uniform(sizeof(alphabet) - 1)];
+      switch (rng.uniform(3)) {
+        case 0: line[pos] = c; break;
+        case 1: line.insert(line.begin() + static_cast<long>(pos), c); break;
+        default: line.erase(pos, 1 + rng.uniform(4)); break;
+      }
+    }
+    auto r = parse_rule(line);
+    if (r) {
+      ++ok;
+      CHECK(validate_rule(*r.rule).empty());
+      auto back = parse_rule(format_rule(*r.rule));
+      REQUIRE(back);
+      CHECK(*back.rule == *r.rule);
+    } else {
+      ++refused;
+      CHECK_FALSE(r.error.empty());
+    }
+  }
+  MESSAGE("mutated rule lines: " << ok << " parsed and round-tripped, " << refused << " refused with a message");
+  CHECK(ok > 0);
+  CHECK(refused > 0);
+}
