@@ -407,7 +407,7 @@ TEST_CASE("session: a peer exceeding its window is reset and counted") {
 TEST_CASE("session: a peer that makes us answer but never reads cannot grow our queue without bound") {
   Pair p;
   p.attach();
-  auto [fa, fb] = open_accepted(p);
+  open_accepted(p);
   Bytes storm;
   Frame k;
   k.type = FrameType::kKeepalive;
