@@ -2,6 +2,7 @@
 // (PING/PONG), routing-table and cluster upkeep, and serving requests from
 // other nodes. Lookups and the public API live in dht_ops.cpp.
 #include <algorithm>
+#include <set>
 
 #include "routing/dht_impl.hpp"
 
@@ -663,6 +664,25 @@ void DhtNode::set_record_validator(RecordValidator validator) {
 
 const NodeId& DhtNode::id() const { return impl_->id; }
 const Endpoint& DhtNode::endpoint() const { return impl_->self; }
+
+void DhtNode::set_endpoint(const Endpoint& self, TimeMs now, Outbox& out) {
+  CallScope<Impl> scope(*impl_, now, out);
+  Impl& m = *impl_;
+  if (self == m.self) return;
+  m.self = self;
+  m.pinging.clear();  // answers to PINGs sent from the old address will not come
+  // Our contacts and the peers we verified: most nodes that keep us are among
+  // them. The rest find the old address dead and drop it (fails_before_evict).
+  std::set<Endpoint> told;
+  for (const auto& table : m.tables) {
+    for (const auto& e : table.all()) {
+      if (told.insert(e.endpoint).second) m.ping(e.endpoint, e.id);
+    }
+  }
+  for (const auto& [pid, p] : m.peers) {
+    if (told.insert(p.endpoint).second) m.ping(p.endpoint, pid);
+  }
+}
 
 DhtStatus DhtNode::status() const {
   const Impl& m = *impl_;

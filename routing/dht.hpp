@@ -157,6 +157,11 @@ class DhtNode final : public DatagramProtocol {
   // stored are not re-checked.
   void set_record_validator(RecordValidator validator);
 
+  // Our address changed (the driver already moved the socket): later
+  // messages go out from `self`, the next identity proof certifies it, and
+  // every contact is pinged so it re-verifies us at the new address at once.
+  void set_endpoint(const Endpoint& self, TimeMs now, Outbox& out);
+
   const NodeId& id() const;
   const Endpoint& endpoint() const;
   DhtStatus status() const;

@@ -233,3 +233,38 @@ TEST_CASE("a node whose seed is down keeps trying and joins when it comes back")
   REQUIRE(got.has_value());
   CHECK(got->values.size() == 1);
 }
+
+TEST_CASE("a node that moves to a new address is re-verified there and stays reachable") {
+  TestNet t(24, 61);
+  t.bootstrap_all();
+  const Key key = key_of("moving-node");
+  REQUIRE(t.publish(7, key, Bytes{1, 2, 3}, 600'000).ok);
+  // Node 7 moves: the driver re-homes its socket, then tells the node.
+  const Endpoint old_ep = t.eps[7], new_ep = MemNet::endpoint(777);
+  t.net.remove_node(old_ep);
+  t.net.add_node(new_ep, &t.node(7));
+  t.eps[7] = new_ep;
+  t.net.invoke(new_ep, [&](TimeMs now, Outbox& out) { t.node(7).set_endpoint(new_ep, now, out); });
+  t.net.run_for(3'000);
+  CHECK(t.node(7).endpoint() == new_ep);
+  // The nodes it told have it at the new address within seconds; the rest
+  // drop the dead old address after a few failed liveness checks.
+  auto count_at = [&](const Endpoint& ep) {
+    int n = 0;
+    for (int i = 0; i < t.size(); ++i) {
+      for (const auto& c : t.node(i).contacts()) n += i != 7 && c.id == t.node(7).id() && c.endpoint == ep;
+    }
+    return n;
+  };
+  CHECK(count_at(new_ep) > 0);
+  CHECK(count_at(new_ep) >= 4 * count_at(old_ep));
+  t.net.run_for(t.cfg.ping_interval_ms * (t.cfg.fails_before_evict + 2));
+  CHECK(count_at(old_ep) == 0);
+  CHECK(count_at(new_ep) > 0);
+  // It still serves and stores from there.
+  GetResult g = t.get(3, key);
+  REQUIRE(g.ok);
+  CHECK(g.values.size() == 1);
+  CHECK(t.publish(7, key_of("moved-put"), Bytes{4}, 600'000).ok);
+  CHECK(t.get(12, key_of("moved-put")).values.size() == 1);
+}
