@@ -76,6 +76,7 @@ struct AsioUdpDriver::Impl : std::enable_shared_from_this<Impl> {
   udp::endpoint sender;
   Endpoint local;
   bool running = false;
+  std::uint64_t socket_generation = 0;
   bool timer_armed = false;
   TimeMs armed_wakeup = 0;
   std::uint64_t timer_generation = 0;
@@ -92,33 +93,51 @@ struct AsioUdpDriver::Impl : std::enable_shared_from_this<Impl> {
     if (c) c->inc(n);
   }
 
-  void bind(const Endpoint& at) {
+  udp::socket open_bound(const Endpoint& at) {
     const auto ep = to_asio(at);
+    udp::socket s(io);
     boost::system::error_code ec;
-    socket.open(ep.protocol(), ec);
-    if (!ec) socket.bind(ep, ec);
+    s.open(ep.protocol(), ec);
+    if (!ec) s.bind(ep, ec);
     if (ec) {
-      socket.close();
       throw std::runtime_error("cannot bind UDP socket on " + at.to_string() + ": " +
                                ec.message() + " — " + bind_advice(ec));
     }
     // UDP sends never block the io thread: a full buffer drops the datagram.
-    socket.non_blocking(true);
+    s.non_blocking(true);
     if (options.receive_buffer_bytes > 0) {
       boost::system::error_code ignored;  // best effort: the kernel may cap or refuse it
-      socket.set_option(asio::socket_base::receive_buffer_size(
-                            static_cast<int>(options.receive_buffer_bytes)),
-                        ignored);
+      s.set_option(asio::socket_base::receive_buffer_size(
+                       static_cast<int>(options.receive_buffer_bytes)),
+                   ignored);
     }
+    return s;
+  }
+
+  void bind(const Endpoint& at) {
+    socket = open_bound(at);
     local = from_asio(socket.local_endpoint());
+  }
+
+  // The new socket is bound before the old one closes, so a failed rebind
+  // leaves the driver as it was.
+  void rebind(const Endpoint& at) {
+    udp::socket fresh = open_bound(at);
+    ++socket_generation;  // handlers of the old socket must not re-arm
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    socket = std::move(fresh);
+    local = from_asio(socket.local_endpoint());
+    receive();
   }
 
   void receive() {
     if (!running) return;
     socket.async_receive_from(
         asio::buffer(buffer), sender,
-        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-          self->on_receive(ec, n);
+        [self = shared_from_this(), gen = socket_generation](const boost::system::error_code& ec,
+                                                              std::size_t n) {
+          if (gen == self->socket_generation) self->on_receive(ec, n);
         });
   }
 
@@ -240,6 +259,8 @@ void AsioUdpDriver::post(std::function<void(TimeMs now, Outbox& out)> fn) {
 void AsioUdpDriver::call(const std::function<void(TimeMs now, Outbox& out)>& fn) {
   impl_->run_call(fn);
 }
+
+void AsioUdpDriver::rebind(const Endpoint& at) { impl_->rebind(at); }
 
 Endpoint AsioUdpDriver::local_endpoint() const { return impl_->local; }
 AsioUdpDriverStats AsioUdpDriver::stats() const { return impl_->stats; }

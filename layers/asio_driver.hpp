@@ -65,6 +65,12 @@ class AsioUdpDriver {
   // Same, but runs fn at once: only from the io thread.
   void call(const std::function<void(TimeMs now, Outbox& out)>& fn);
 
+  // Moves to a new local address (the node's address changed): binds a
+  // socket there, then closes the old one. Throws like the constructor, and
+  // then the old socket stays in use. Io thread only. Tell the protocol next
+  // (DhtNode::set_endpoint).
+  void rebind(const Endpoint& at);
+
   // The bound address (the real port when bound to port 0).
   Endpoint local_endpoint() const;
   AsioUdpDriverStats stats() const;  // io thread only (plain counters)

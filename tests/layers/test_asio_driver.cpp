@@ -190,3 +190,37 @@ TEST_CASE("AsioUdpDriver runs calls before start() and drops them after stop()")
   CHECK(ran == 1);
   CHECK(client.replies.empty());  // the reply found the client's socket closed
 }
+
+TEST_CASE("AsioUdpDriver::rebind moves to a new address; a failed rebind keeps the old one") {
+  boost::asio::io_context io;
+  Echo echo;
+  Client client;
+  bc::AsioUdpDriver server(io, echo, *Endpoint::parse("127.0.0.2:0"));
+  bc::AsioUdpDriver cli(io, client, loopback(0));
+  server.start();
+  cli.start();
+  auto ping = [&](const Endpoint& to, const std::string& s) {
+    cli.post([to, s](TimeMs, Outbox& out) { out.send(to, bc::Bytes(s.begin(), s.end())); });
+  };
+  const Endpoint old_ep = server.local_endpoint();
+  ping(old_ep, "a");
+  REQUIRE(run_until(io, [&] { return client.replies.size() == 1; }));
+
+  server.rebind(*Endpoint::parse("127.0.0.3:0"));
+  const Endpoint new_ep = server.local_endpoint();
+  CHECK(new_ep.ip_string() == "127.0.0.3");
+  ping(new_ep, "b");
+  REQUIRE(run_until(io, [&] { return client.replies.size() == 2; }));
+  CHECK(client.replies[1] == "echo:b");
+  ping(old_ep, "c");  // nobody listens there any more
+  io.run_for(std::chrono::milliseconds(100));
+  CHECK(client.replies.size() == 2);
+
+  // An address that is not local: the error names it, the driver keeps working.
+  CHECK_THROWS_WITH_AS(server.rebind(*Endpoint::parse("192.0.2.1:0")),
+                       doctest::Contains("192.0.2.1"), std::runtime_error);
+  CHECK(server.local_endpoint() == new_ep);
+  ping(new_ep, "d");
+  REQUIRE(run_until(io, [&] { return client.replies.size() == 3; }));
+  CHECK(client.replies[2] == "echo:d");
+}
