@@ -218,7 +218,7 @@ class SocksConn final : public Conn, public std::enable_shared_from_this<SocksCo
   void abort() override {
     if (closed_) return;
     closed_ = true;
-    timer_.cancel();
+    disarm();
     if (client_) client_->close();
     if (flow_) flow_->close();
     if (splice_) splice_->stop();
@@ -227,11 +227,18 @@ class SocksConn final : public Conn, public std::enable_shared_from_this<SocksCo
  private:
   enum class Phase { kNegotiating, kConnecting, kReplying, kSpliced, kLingering };
 
+  // A generation number, not just cancel(): a timer that already expired
+  // may have its handler queued when we re-arm or disarm it.
   void arm(std::chrono::milliseconds after) {
+    const auto gen = ++timer_gen_;
     timer_.expires_after(after);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec) self->on_timer();
+    timer_.async_wait([self = shared_from_this(), gen](const error_code& ec) {
+      if (!ec && gen == self->timer_gen_) self->on_timer();
     });
+  }
+  void disarm() {
+    ++timer_gen_;
+    timer_.cancel();
   }
 
   void on_timer() {
@@ -242,12 +249,14 @@ class SocksConn final : public Conn, public std::enable_shared_from_this<SocksCo
         gw_->count_rejected("timeout");
         return end();
       case Phase::kConnecting:
+        phase_ = Phase::kReplying;  // a late answer from the connector is dropped
         gw_->count_connect_failed();
         neg_.connect_failed(socks5::Reply::kTtlExpired);
         return send_output();
+      case Phase::kReplying:  // the client does not take a 12-byte reply
       case Phase::kLingering:
         return end();
-      default:
+      case Phase::kSpliced:
         return;
     }
   }
@@ -270,7 +279,10 @@ class SocksConn final : public Conn, public std::enable_shared_from_this<SocksCo
     const auto used = neg_.feed(got);
     if (neg_.state() == socks5::ServerNegotiator::State::kConnecting)
       early_.assign(got.begin() + static_cast<std::ptrdiff_t>(used), got.end());
-    if (neg_.failed()) gw_->count_rejected(socks5::reject_label(neg_.reject()));
+    if (neg_.failed()) {
+      phase_ = Phase::kReplying;
+      gw_->count_rejected(socks5::reject_label(neg_.reject()));
+    }
     send_output();
   }
 
@@ -313,15 +325,15 @@ class SocksConn final : public Conn, public std::enable_shared_from_this<SocksCo
       if (flow) flow->close();  // too late: timed out or gateway stopped
       return;
     }
-    timer_.cancel();
+    phase_ = Phase::kReplying;
     if (ec || !flow) {
       gw_->count_connect_failed();
       neg_.connect_failed(socks5::ServerNegotiator::reply_for(
           ec ? ec : make_error_code(asio::error::connection_aborted)));
       return send_output();
     }
+    disarm();
     flow_ = std::move(flow);
-    phase_ = Phase::kReplying;
     neg_.connect_succeeded();
     send_output();
   }
@@ -375,7 +387,7 @@ class SocksConn final : public Conn, public std::enable_shared_from_this<SocksCo
   void end() {
     if (closed_) return;
     closed_ = true;
-    timer_.cancel();
+    disarm();
     if (client_) client_->close();
     if (flow_) flow_->close();
     gw_->remove(id_);
@@ -387,6 +399,7 @@ class SocksConn final : public Conn, public std::enable_shared_from_this<SocksCo
   std::unique_ptr<ByteStream> flow_;
   std::shared_ptr<Splice> splice_;
   asio::steady_timer timer_;
+  std::uint64_t timer_gen_ = 0;
   socks5::ServerNegotiator neg_;
   std::array<std::uint8_t, 512> in_{};
   Bytes out_;

@@ -1,0 +1,59 @@
+// libFuzzer: arbitrary bytes into the SOCKS5 server negotiator
+// (sal/socks5.hpp). The first byte picks a chunk size so byte-at-a-time and
+// bulk delivery are both explored; the result must not depend on chunking,
+// consumption and output stay within the protocol's bounds, and a connect
+// outcome (success or a failure code) is applied when a request completes.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <algorithm>
+
+#include "sal/socks5.hpp"
+
+using bc::ByteView;
+using bc::sal::socks5::Reply;
+using bc::sal::socks5::ServerNegotiator;
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::size_t chunk = 1 + data[0] % 17;
+  const ByteView in{data + 1, size - 1};
+
+  ServerNegotiator chunked;
+  std::size_t used = 0;
+  while (used < in.size()) {
+    const auto n = std::min(chunk, in.size() - used);
+    const auto took = chunked.feed(in.subspan(used, n));
+    check(took <= n);
+    used += took;
+    if (took < n) break;
+  }
+  ServerNegotiator whole;
+  const auto took_whole = whole.feed(in);
+  check(took_whole == used);
+  check(whole.state() == chunked.state());
+  check(whole.output() == chunked.output());
+  check(used <= bc::sal::socks5::kMaxGreetingBytes + bc::sal::socks5::kMaxRequestBytes);
+  check(chunked.output().size() <= 2 + 10);
+  if (chunked.failed()) check(!chunked.error().empty());
+
+  if (chunked.state() == ServerNegotiator::State::kConnecting) {
+    if (data[0] & 0x80) {
+      chunked.connect_succeeded();
+      check(chunked.state() == ServerNegotiator::State::kEstablished);
+      check(chunked.feed(in) == 0);  // later bytes are application data
+    } else {
+      chunked.connect_failed(static_cast<Reply>(data[0] % 9));
+      check(chunked.failed());
+    }
+  }
+  return 0;
+}
