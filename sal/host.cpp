@@ -8,7 +8,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
+#include <iostream>
 
 #include "sal/host_internal.hpp"
 
@@ -123,6 +123,12 @@ HostMetrics::HostMetrics(metrics::Registry& r)
       listen_errors(r.counter("bc_sal_host_listen_errors_total", "errors accepting TCP connections")),
       transport_lost(r.counter("bc_sal_host_transport_lost_total", "attached connections that broke")) {}
 
+void HostImpl::log(HostLogLevel level, const std::string& msg) const {
+  const std::string line = "sal host " + short_id(self_id) + ": " + msg;
+  if (hooks.log) hooks.log(level, line);
+  else if (level >= HostLogLevel::kWarn) std::cerr << line << std::endl;
+}
+
 // ---------------------------------------------------------------- lifecycle
 
 HostImpl::HostImpl(asio::io_context& io_, const KeyPair& key, const Endpoint& listen, HostConfig c,
@@ -215,11 +221,10 @@ void HostImpl::on_accept(const error_code& ec, tcp::socket s) {
   if (ec) {
     if (ec == asio::error::operation_aborted) return;
     m.listen_errors.inc();
-    spdlog::warn("sal host {}: accepting on {} failed: {} — {}", short_id(self_id), listen_ep.to_string(),
-                 ec.message(),
-                 ec == boost::system::errc::address_not_available
-                     ? "the listen address disappeared; call rebind() with the new address"
-                     : "retrying in 100 ms");
+    log(HostLogLevel::kWarn, "accepting on " + listen_ep.to_string() + " failed: " + ec.message() + " — " +
+                                 (ec == boost::system::errc::address_not_available
+                                      ? "the listen address disappeared; call rebind() with the new address"
+                                      : "retrying in 100 ms"));
     accept_retry.expires_after(std::chrono::milliseconds(100));
     accept_retry.async_wait([self = shared_from_this()](const error_code& e) {
       if (!e) self->do_accept();
@@ -272,7 +277,7 @@ std::string HostImpl::rebind(Endpoint to) {
   std::string error;
   auto a = open_acceptor(to, error);
   if (!a) {
-    spdlog::warn("sal host {}: rebind failed, keeping {}: {}", short_id(self_id), listen_ep.to_string(), error);
+    log(HostLogLevel::kWarn, "rebind failed, keeping " + listen_ep.to_string() + ": " + error);
     return error;
   }
   const Endpoint old = listen_ep;
@@ -282,8 +287,8 @@ std::string HostImpl::rebind(Endpoint to) {
   listen_ep = from_asio(acceptor->local_endpoint());
   ++st.rebinds;
   m.rebinds.inc();
-  spdlog::info("sal host {}: address changed {} -> {}; closing {} connection(s) on the old address",
-               short_id(self_id), old.to_string(), listen_ep.to_string(), conns.size());
+  log(HostLogLevel::kInfo, "address changed " + old.to_string() + " -> " + listen_ep.to_string() + "; closing " +
+                               std::to_string(conns.size()) + " connection(s) on the old address");
   // Every connection used the old address (outgoing ones were bound to it).
   for (auto& c : std::vector<std::shared_ptr<Conn>>(conns.begin(), conns.end()))
     conn_failed(c, asio::error::operation_aborted, "local address changed");
@@ -329,8 +334,8 @@ void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin,
   if (!ec && listen_ep.is_v4() == to.is_v4() && !to_asio_ip(listen_ep).is_unspecified())
     c->sock.bind(tcp::endpoint(to_asio_ip(listen_ep), 0), ec);
   if (ec) {
-    spdlog::warn("sal host {}: cannot bind an outgoing socket to {}: {} — {}", short_id(self_id),
-                 listen_ep.ip_string(), ec.message(), bind_advice(ec));
+    log(HostLogLevel::kWarn, "cannot bind an outgoing socket to " + listen_ep.ip_string() + ": " + ec.message() +
+                                 " — " + bind_advice(ec));
     asio::post(io, [self = shared_from_this(), c, ec] { self->conn_failed(c, ec, "bind failed"); });
     return;
   }
@@ -415,8 +420,7 @@ bool HostImpl::process_input(const std::shared_ptr<Conn>& c) {
   if (c->state == Conn::State::kClosed) return false;
   if (c->tls->failed()) {
     if (c->state != Conn::State::kAttached) m.handshake_failures.inc();
-    spdlog::debug("sal host {}: TLS with {} failed: {}", short_id(self_id), c->remote.to_string(),
-                  c->tls->error());
+    log(HostLogLevel::kDebug, "TLS with " + c->remote.to_string() + " failed: " + c->tls->error());
     start_write(c);  // the alert, best effort
     conn_failed(c, asio::error::connection_aborted, "TLS failed");
     return false;
@@ -494,8 +498,8 @@ void HostImpl::on_handshake(const std::shared_ptr<Conn>& c) {
   p->backoff = 0;
   p->redial_timer.cancel();
   if (p->lost_at) {
-    spdlog::debug("sal host {}: session with {} reattached after {} ms", short_id(self_id), short_id(p->id),
-                  t - p->lost_at);
+    log(HostLogLevel::kDebug, "session with " + short_id(p->id) + " reattached after " +
+                                  std::to_string(t - p->lost_at) + " ms");
     p->lost_at = 0;
   }
   if (auto done = std::move(c->on_dialed)) {
@@ -546,8 +550,8 @@ void HostImpl::conn_failed(const std::shared_ptr<Conn>& c, const error_code& ec,
   if (was_attached && p && p->conn == c) {
     p->conn = nullptr;
     m.transport_lost.inc();
-    spdlog::debug("sal host {}: connection to {} ({}) lost: {} ({})", short_id(self_id), short_id(p->id),
-                  c->remote.to_string(), why, ec.message());
+    log(HostLogLevel::kDebug, "connection to " + short_id(p->id) + " (" + c->remote.to_string() + ") lost: " +
+                                  why + " (" + ec.message() + ")");
     if (p->session) {
       p->lost_at = now();
       p->session->on_transport_lost(p->lost_at);
@@ -714,8 +718,9 @@ void HostImpl::dispatch(const std::shared_ptr<Peer>& p, const Event& e) {
       break;
     case T::kSessionFailed:
     case T::kSessionExpired:
-      spdlog::info("sal host {}: session with {} {}", short_id(self_id), short_id(p->id),
-                   e.type == T::kSessionFailed ? "failed (malformed input)" : "expired (detached too long)");
+      log(HostLogLevel::kInfo, "session with " + short_id(p->id) +
+                                   (e.type == T::kSessionFailed ? " failed (malformed input)"
+                                                                : " expired (detached too long)"));
       p->drop_pending = true;
       break;
   }

@@ -77,10 +77,16 @@ using ResolveFn = std::function<void(const ServiceId& service, TimeMs now, Resol
 // OPEN_OK; nullopt refuses the flow as kNoService.
 using ProofForFn = std::function<std::optional<Bytes>(const ServiceId& service)>;
 
+enum class HostLogLevel { kDebug, kInfo, kWarn };
+// Where the host's log lines go (the daemon passes spdlog); when empty,
+// warnings go to stderr and the rest is dropped.
+using HostLogFn = std::function<void(HostLogLevel level, const std::string& line)>;
+
 struct HostHooks {
   ResolveFn resolve;
   ProofForFn proof_for;
   ProofCheck check_proof;  // the opener's check of a provider's proof
+  HostLogFn log;           // optional
 };
 
 // A new flow for a service we listen on; the stream is the app's.

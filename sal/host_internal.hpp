@@ -148,6 +148,7 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   std::vector<std::uint8_t> scratch;  // TLS plaintext on its way to a session
 
   static TimeMs now() { return Host::now_ms(); }
+  void log(HostLogLevel level, const std::string& msg) const;
 
   // lifecycle
   void start();
