@@ -683,3 +683,72 @@ TEST_CASE("gateway socks: stop() closes open connections") {
   CHECK(idle.closed_by_peer());
   CHECK(w.stats().active == 0);
 }
+
+namespace {
+
+// Accepts one connection on its own thread and discards what it reads until
+// EOF: a sink that does not share the gateway's io thread.
+struct SinkThread {
+  asio::io_context io;
+  tcp::acceptor acc{io, to_tcp_endpoint(kLoopback0)};
+  std::uint64_t received = 0;
+  std::thread th{[this] {
+    tcp::socket s(io);
+    acc.accept(s);
+    std::vector<std::uint8_t> buf(256 * 1024);
+    error_code ec;
+    for (;;) {
+      auto n = s.read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      received += n;
+    }
+  }};
+  Endpoint endpoint() const { return from_tcp_endpoint(acc.local_endpoint()); }
+  void join() { th.join(); }
+};
+
+// Seconds to push `data` into `to` (the sink has read it all when join returns).
+double push(const Endpoint& to, const Bytes& data, SinkThread& sink) {
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    Client c(to, 20000);
+    REQUIRE(c.send(data));
+    c.shutdown_send();
+    c.closed_by_peer();  // waits for the splice to finish
+  }
+  sink.join();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+// A figure, not a speed assertion (speed goals live in benchmarks): one-way
+// throughput through ForwardListener beside plain loopback TCP in the same run.
+TEST_CASE("gateway forward: throughput figure beside plain loopback TCP") {
+  constexpr std::size_t kTotal = 256u << 20;
+  Bytes data(kTotal, 0x5a);
+
+  SinkThread direct_sink;
+  const double direct = push(direct_sink.endpoint(), data, direct_sink);
+  CHECK(direct_sink.received == kTotal);
+
+  IoThread t;
+  LoopbackConnector connector(t.io);
+  SinkThread sink;
+  const auto svc = service_no(11);
+  connector.map(svc, sink.endpoint());
+  ForwardOptions o;
+  o.listen = kLoopback0;
+  o.service = svc;
+  ForwardListener fwd(t.io, connector, o);
+  fwd.start();
+  t.start();
+  const double through = push(fwd.local_endpoint(), data, sink);
+  CHECK(sink.received == kTotal);
+  const double mb = static_cast<double>(kTotal) / 1e6;
+  MESSAGE("256 MiB one way: plain loopback TCP " << mb / direct << " MB/s; through forward "
+          "(client -> splice -> TCP stand-in flow -> sink) " << mb / through << " MB/s; ratio "
+          << direct / through);
+  t.on_io([&] { fwd.stop(); });
+  t.join();
+}
