@@ -561,7 +561,10 @@ void HostImpl::conn_failed(const std::shared_ptr<Conn>& c, const error_code& ec,
     return;
   }
   if (c->dialer && c->on_dialed) {
-    if (ec != asio::error::operation_aborted && ec != make_error_code(HostError::kStopped)) m.dials_failed.inc();
+    // Timeouts are counted as such where they fire; aborts (rebind, stop) are not failures.
+    if (ec != asio::error::operation_aborted && ec != asio::error::timed_out &&
+        ec != make_error_code(HostError::kStopped))
+      m.dials_failed.inc();
     ++st.dial_failures;
     auto done = std::move(c->on_dialed);
     c->on_dialed = nullptr;

@@ -144,14 +144,24 @@ struct Echo : std::enable_shared_from_this<Echo> {
   }
 };
 
-// Deterministic bytes, chunk by chunk.
+// Deterministic bytes, chunk by chunk: a 1 MiB random table, each pass over
+// it shifted by the pass number, so no two MiB of a transfer are equal
+// (a byte lost or repeated changes the SHA-256) and filling costs little.
 inline void fill_pattern(std::uint64_t seed, std::uint64_t offset, std::span<std::uint8_t> out) {
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    std::uint64_t x = (offset + i) / 8 * 0x9E3779B97F4A7C15ull ^ seed;
-    x ^= x >> 29;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 32;
-    out[i] = static_cast<std::uint8_t>(x >> (8 * ((offset + i) % 8)));
+  static constexpr std::size_t kTable = 1 << 20;
+  static const std::vector<std::uint8_t> table = [] {
+    std::vector<std::uint8_t> t(kTable);
+    Rng(7).fill(t);
+    return t;
+  }();
+  std::size_t i = 0;
+  while (i < out.size()) {
+    const std::uint64_t o = offset + i;
+    const std::size_t at = o % kTable;
+    const std::size_t run = std::min(out.size() - i, kTable - at);
+    const auto shift = static_cast<std::uint8_t>(o / kTable + seed);
+    for (std::size_t j = 0; j < run; ++j) out[i + j] = static_cast<std::uint8_t>(table[at + j] + shift);
+    i += run;
   }
 }
 
