@@ -274,14 +274,20 @@ void TlsChannel::flush_early() {
 
 void TlsChannel::compact_input() {
   if (prepared_ != 0) return;
-  if (in_pos_ == in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
-  } else if (in_pos_ > 0 && in_pos_ >= in_.size() / 2) {
+  if (in_pos_ == in_end_) {
+    in_pos_ = in_end_ = 0;
+  } else if (in_pos_ > 0 && in_pos_ >= in_end_ / 2) {
     // Less than half is live: moving it is cheaper than growing.
-    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_pos_));
+    std::memmove(in_.data(), in_.data() + in_pos_, in_end_ - in_pos_);
+    in_end_ -= in_pos_;
     in_pos_ = 0;
   }
+}
+
+// Makes room for n more bytes after in_end_ (zero-fills only new capacity).
+void TlsChannel::reserve_input(std::size_t n) {
+  compact_input();
+  if (in_.size() < in_end_ + n) in_.resize(std::max(in_end_ + n, 2 * in_.size()));
 }
 
 std::size_t TlsChannel::feed(ByteView ciphertext) {
@@ -289,8 +295,9 @@ std::size_t TlsChannel::feed(ByteView ciphertext) {
   std::size_t limit = ctx_->limits().max_input;
   std::size_t n = std::min(ciphertext.size(), limit - std::min(limit, buffered_input()));
   if (n == 0) return 0;
-  compact_input();
-  in_.insert(in_.end(), ciphertext.begin(), ciphertext.begin() + static_cast<std::ptrdiff_t>(n));
+  reserve_input(n);
+  std::memcpy(in_.data() + in_end_, ciphertext.data(), n);
+  in_end_ += n;
   advance_handshake();
   return n;
 }
@@ -300,16 +307,14 @@ std::span<std::uint8_t> TlsChannel::prepare_input(std::size_t max) {
   std::size_t limit = ctx_->limits().max_input;
   std::size_t n = std::min(max, limit - std::min(limit, buffered_input()));
   if (n == 0) return {};
-  compact_input();
-  std::size_t old = in_.size();
-  in_.resize(old + n);
+  reserve_input(n);
   prepared_ = n;
-  return {in_.data() + old, n};
+  return {in_.data() + in_end_, n};
 }
 
 void TlsChannel::commit_input(std::size_t n) {
   n = std::min(n, prepared_);
-  in_.resize(in_.size() - prepared_ + n);
+  in_end_ += n;
   prepared_ = 0;
   if (n != 0) advance_handshake();
 }
@@ -317,7 +322,7 @@ void TlsChannel::commit_input(std::size_t n) {
 void TlsChannel::trim() {
   if (buffered_input() == 0 && prepared_ == 0) {
     Bytes().swap(in_);
-    in_pos_ = 0;
+    in_pos_ = in_end_ = 0;
   }
   if (out_.empty()) Bytes().swap(out_);
 }
@@ -378,7 +383,7 @@ std::size_t TlsChannel::read(std::span<std::uint8_t> out) {
   }
   // Keep the buffer's capacity for the next feed: freeing large buffers on
   // the bulk path costs more than the copy (trim() frees it when idle).
-  if (buffered_input() == 0 && prepared_ == 0) in_.clear(), in_pos_ = 0;
+  if (buffered_input() == 0 && prepared_ == 0) in_pos_ = in_end_ = 0;
   return total;
 }
 

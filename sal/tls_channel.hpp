@@ -129,7 +129,7 @@ class TlsChannel {
   // Negotiated cipher suite name, e.g. "TLS_AES_128_GCM_SHA256"; empty before.
   std::string cipher() const;
   // Ciphertext fed but not yet consumed by TLS.
-  std::size_t buffered_input() const { return in_.size() - prepared_ - in_pos_; }
+  std::size_t buffered_input() const { return in_end_ - in_pos_; }
 
   // Internals reached from OpenSSL callbacks.
   struct Access;
@@ -142,14 +142,18 @@ class TlsChannel {
   void fail(std::string reason);
   void fail_from_ssl(int ret, const char* during);
   void compact_input();
+  void reserve_input(std::size_t n);
 
   std::shared_ptr<const TlsContext> ctx_;
   TlsRole role_;
   std::optional<NodeId> expected_peer_;
   SSL* ssl_ = nullptr;
+  // Input storage: bytes [in_pos_, in_end_) await TLS; in_.size() is the
+  // usable capacity, so refilling it never zero-fills again.
   Bytes in_;
   std::size_t in_pos_ = 0;     // next byte TLS reads
-  std::size_t prepared_ = 0;   // tail of in_ handed out by prepare_input()
+  std::size_t in_end_ = 0;     // end of received bytes
+  std::size_t prepared_ = 0;   // bytes after in_end_ handed out by prepare_input()
   Bytes out_;
   Bytes early_;  // plaintext written before the handshake completed
   std::optional<XOnlyPubKey> peer_key_;
