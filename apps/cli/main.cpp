@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "apps/cli/format.hpp"
+#include "apps/cli/rpc.hpp"
+#include "apps/cli/service_cmds.hpp"
 #include "apps/cli/wallet.hpp"
 #include "apps/common/http_client.hpp"
 #include "apps/common/ledger_json.hpp"
@@ -22,36 +24,11 @@ using bc::cli::table;
 
 constexpr const char* kDefaultRpc = "127.0.0.1:10000";
 
-struct Options {
-  std::string rpc;
-  bool json = false;
-  double timeout_s = 30;
-};
-
-struct Failure {
-  std::string message;
-};
-
-std::chrono::milliseconds ms(double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000)); }
-
-json::value call(const Options& o, const bc::Endpoint& ep, const std::string& method,
-                 json::object params, std::chrono::milliseconds timeout) {
-  try {
-    return bc::apps::rpc_call(ep, method, params, timeout);
-  } catch (const bc::apps::TransportError& e) {
-    std::string msg = e.what();
-    if (msg.find("refused") != std::string::npos)
-      msg += " — is the daemon running? start it with `blockcloudd --datadir DIR --listen IP:PORT` "
-             "(its RPC listens on the listen port + 1000 unless --rpc is given) or point --rpc at it";
-    else if (msg.find("timed out") != std::string::npos)
-      msg += " — the daemon is busy or --rpc points at a host that drops packets; retry or raise --timeout";
-    throw Failure{msg};
-  } catch (const bc::apps::RpcError& e) {
-    throw Failure{"blockcloudd at " + o.rpc + " refused " + method + ": " + e.what()};
-  }
-}
-
-void print_json(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
+using bc::cli::call;
+using bc::cli::Failure;
+using bc::cli::ms;
+using bc::cli::Options;
+using bc::cli::print_json;
 
 int cmd_status(const Options& o, const bc::Endpoint& ep) {
   const auto r = call(o, ep, "status", {}, ms(o.timeout_s));
@@ -60,6 +37,7 @@ int cmd_status(const Options& o, const bc::Endpoint& ep) {
   const auto& c = s.at("contacts").as_array();
   std::cout << table({
       {"node", str(s.at("node_id"))},
+      {"node key", str(s.at("node_key"))},
       {"listen", "udp " + str(s.at("listen"))},
       {"rpc", "http://" + str(s.at("rpc"))},
       {"mode", str(s.at("mode"))},
@@ -416,6 +394,7 @@ int main(int argc, char** argv) {
   block->fallthrough();
   auto* head = app.add_subcommand("head", "the node's head: height, hash, state root");
   head->fallthrough();
+  bc::cli::ServiceCommands services(app);
 
   try {
     app.parse(argc, argv);
@@ -446,6 +425,7 @@ int main(int argc, char** argv) {
     if (*txc) return cmd_tx(o, *ep, la);
     if (*block) return cmd_block(o, *ep, la);
     if (*head) return cmd_head(o, *ep);
+    if (auto rc = services.run(o, *ep)) return *rc;
   } catch (const Failure& f) {
     std::cerr << "blockcloud-cli: " << f.message << "\n";
     return 1;

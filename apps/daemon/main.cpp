@@ -17,6 +17,7 @@
 #include "apps/daemon/http_server.hpp"
 #include "apps/daemon/ledger_node.hpp"
 #include "apps/daemon/rpc_service.hpp"
+#include "apps/daemon/sal_node.hpp"
 #include "layers/asio_driver.hpp"
 #include "layers/config.hpp"
 #include "layers/crypto.hpp"
@@ -50,11 +51,19 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const 
   boost::asio::io_context io;
 
   bc::routing::DhtNode node(key, cfg.listen, dht_cfg, bc::random_u64(), registry);
-  bc::AsioUdpDriver driver(io, node, cfg.listen,
+  bc::apps::SalNode sal_node(key, node, registry, bc::apps::SalNodeConfig{});
+  bc::AsioUdpDriver driver(io, sal_node, cfg.listen,
                            {.max_datagram_bytes = dht_cfg.max_datagram_bytes, .metrics = &registry});
+  // Flows are accepted on TCP at the DHT's IP, one port up (the DHT's own
+  // port carries the ledger's block sync over TCP).
+  bc::Endpoint flow_listen = driver.local_endpoint();
+  if (flow_listen.port == 65535)
+    throw std::runtime_error("--listen port 65535 leaves no port for flows (listen port + 1); choose a lower port");
+  flow_listen.port = static_cast<std::uint16_t>(flow_listen.port + 1);
+  sal_node.set_flow_listen(flow_listen);
 
   bc::apps::NodeInfo info{kVersion, driver.local_endpoint(), *cfg.rpc, dht_cfg,
-                          bc::AsioUdpDriver::now_ms()};
+                          bc::AsioUdpDriver::now_ms(), key.public_key()};
   bc::apps::RpcService service(io, node, driver, registry, info, cfg.rpc_limits);
   bc::apps::HttpServer server(
       io, *cfg.rpc, cfg.rpc_limits,
@@ -62,6 +71,7 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const 
         service.handle(req, std::move(respond));
       },
       registry);
+  sal_node.register_methods(service, driver);
 
   // The ledger is enabled by --genesis; without it the node is DHT-only.
   std::unique_ptr<bc::apps::LedgerNode> ledger;

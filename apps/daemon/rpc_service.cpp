@@ -180,11 +180,13 @@ struct RpcService::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::string, metrics::Counter*> m_requests;
   metrics::Counter* m_errors;
   std::map<std::string, RpcMethod> extra;
+  std::map<std::string, AsyncRpcMethod> extra_async;
 
   std::string method_list() const {
     std::string s;
     for (const auto& m : kMethods) s += (s.empty() ? "" : ", ") + m;
     for (const auto& [m, f] : extra) s += ", " + m;
+    for (const auto& [m, f] : extra_async) s += ", " + m;
     return s;
   }
 
@@ -300,6 +302,14 @@ struct RpcService::Impl : std::enable_shared_from_this<Impl> {
       if (name == "dht_get") return dht_get(params, call);
       if (name == "dht_watch") return dht_watch(params, call);
       if (auto it = extra.find(name); it != extra.end()) return call->ok(it->second(params));
+      if (auto it = extra_async.find(name); it != extra_async.end()) {
+        auto errors = m_errors;
+        return it->second(params, RpcReply{[call](json::value v) { call->ok(std::move(v)); },
+                                           [call, errors](int code, const std::string& msg) {
+                                             errors->inc();
+                                             call->fail(code, msg);
+                                           }});
+      }
     } catch (const RpcMethodError& f) {
       m_errors->inc();
       return call->fail(f.code, f.what());
@@ -317,6 +327,7 @@ struct RpcService::Impl : std::enable_shared_from_this<Impl> {
     const auto s = node.status();
     json::object o;
     o["node_id"] = id_to_text('n', s.id);
+    o["node_key"] = to_hex(info.node_key.view());
     o["listen"] = info.listen.to_string();
     o["rpc"] = info.rpc.to_string();
     o["mode"] = mode_name(info.dht.mode);
@@ -560,6 +571,12 @@ void RpcService::add_method(const std::string& name, RpcMethod method) {
   impl_->m_requests[name] = &impl_->metrics.counter("bc_rpc_requests_total", "JSON-RPC requests by method",
                                                     {{"method", name}});
   impl_->extra[name] = std::move(method);
+}
+
+void RpcService::add_async_method(const std::string& name, AsyncRpcMethod method) {
+  impl_->m_requests[name] = &impl_->metrics.counter("bc_rpc_requests_total", "JSON-RPC requests by method",
+                                                    {{"method", name}});
+  impl_->extra_async[name] = std::move(method);
 }
 
 }  // namespace bc::apps

@@ -25,6 +25,7 @@ struct NodeInfo {
   Endpoint rpc;
   routing::DhtConfig dht;
   TimeMs started_at_ms = 0;
+  XOnlyPubKey node_key;  // what service owners delegate to (service delegate --to)
 };
 
 // Thrown by an added method: answered as a JSON-RPC error with this code.
@@ -34,6 +35,15 @@ struct RpcMethodError : std::runtime_error {
 };
 // An added method: params in, result out (synchronous, on the io thread).
 using RpcMethod = std::function<boost::json::value(const boost::json::object& params)>;
+// The answer to an asynchronous method: exactly one of ok() or fail(), once,
+// on the io thread (later calls are ignored).
+struct RpcReply {
+  std::function<void(boost::json::value result)> ok;
+  std::function<void(int code, const std::string& message)> fail;
+};
+// An added method that answers later (e.g. after a DHT lookup). It may also
+// throw RpcMethodError before returning.
+using AsyncRpcMethod = std::function<void(const boost::json::object& params, RpcReply reply)>;
 
 class RpcService {
  public:
@@ -46,6 +56,7 @@ class RpcService {
   void stop();
   // Adds a method (the ledger's, when the daemon runs one).
   void add_method(const std::string& name, RpcMethod method);
+  void add_async_method(const std::string& name, AsyncRpcMethod method);
 
  private:
   struct Impl;

@@ -1,0 +1,296 @@
+#include "apps/cli/service_cmds.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "apps/cli/format.hpp"
+#include "layers/crypto.hpp"
+#include "layers/ids.hpp"
+#include "sal/delegation.hpp"
+#include "sal/service_id.hpp"
+
+namespace bc::cli {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+fs::path key_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* home = std::getenv("HOME");
+  return fs::path(home ? home : ".") / ".blockcloud" / "services";
+}
+
+TimeMs now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+sal::ServiceId need_service(const std::string& text) {
+  auto parsed = sal::parse_service_id(text);
+  if (!parsed.id) throw Failure{"SERVICE: " + parsed.error};
+  return *parsed.id;
+}
+
+struct OwnedService {
+  std::string name;
+  KeyPair owner;
+  sal::ServiceId id;
+};
+
+// Every owner key in the directory, with the service ID it makes.
+std::vector<OwnedService> owned(const fs::path& dir) {
+  std::vector<OwnedService> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().extension() != ".key") continue;
+    const std::string name = e.path().stem().string();
+    if (!sal::is_valid_service_name(name)) continue;
+    KeyPair k = load_or_create_key_file(e.path());
+    out.push_back({name, k, sal::service_id_of(k.public_key(), name)});
+  }
+  return out;
+}
+
+// A certificate given as hex, or as @FILE holding the hex.
+std::string delegation_hex(const std::string& arg) {
+  if (arg.empty() || arg[0] != '@') return arg;
+  std::ifstream f(arg.substr(1));
+  if (!f) throw Failure{"--delegation " + arg + ": cannot read " + arg.substr(1)};
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string hex = ss.str();
+  while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.back()))) hex.pop_back();
+  return hex;
+}
+
+}  // namespace
+
+ServiceCommands::ServiceCommands(CLI::App& app) {
+  app.add_option("--key-dir", key_dir_, "where service owner keys live (default ~/.blockcloud/services)");
+  auto* service = app.add_subcommand("service", "services this node owns or provides");
+  service->require_subcommand(1);
+  service->fallthrough();
+
+  create_ = service->add_subcommand("create", "make an owner key for NAME and print the service ID");
+  create_->add_option("NAME", name_, "1-63 of a-z, 0-9 and '-' (the ID is hash(owner key, name))")->required();
+  create_->fallthrough();
+
+  delegate_ = service->add_subcommand("delegate", "sign a certificate that lets a node provide SERVICE");
+  delegate_->add_option("SERVICE", service_, "a service you own (s... id; see `service create`)")->required();
+  delegate_->add_option("--to", to_, "the provider's node key, 64 hex digits (`blockcloud-cli status` on that node)")
+      ->required();
+  delegate_->add_option("--days", days_, "validity in days (default 30)")->check(CLI::Range(0.001, 3650.0));
+  delegate_->add_option("--out", out_, "also write the certificate (hex) to this file");
+  delegate_->fallthrough();
+
+  serve_ = service->add_subcommand("serve", "publish this node as a provider of the service in a certificate");
+  serve_->add_option("--delegation", delegation_, "the certificate from `service delegate`: hex, or @FILE")
+      ->required();
+  serve_->add_option("--weight", weight_, "share of new flows among providers (default 1; 0 = standby)")
+      ->check(CLI::Range(0, 65535));
+  serve_->add_option("--ttl", ttl_s_, "seconds each published record lives (default: the daemon's)")
+      ->check(CLI::Range(1.0, 86400.0));
+  serve_->fallthrough();
+
+  stop_ = service->add_subcommand("stop", "withdraw this node's endpoint record for SERVICE");
+  stop_->add_option("SERVICE", service_, "s... id")->required();
+  stop_->fallthrough();
+
+  list_ = service->add_subcommand("list", "services this node provides, and owner keys on this machine");
+  list_->fallthrough();
+
+  resolve_ = app.add_subcommand("resolve", "the providers of SERVICE and their addresses, through the DSHT");
+  resolve_->add_option("SERVICE", service_, "s... id or s....bc")->required();
+  resolve_->fallthrough();
+
+  auto* rules = app.add_subcommand("rules", "the node's service table (longest-prefix rules)");
+  rules->require_subcommand(1);
+  rules->fallthrough();
+  rules_add_ = rules->add_subcommand("add", "add a rule, e.g. `rules add s...ID/16 forward 127.0.0.5:4001 prio 5`");
+  rules_add_->add_option("RULE", rule_words_, "PREFIX ACTION [ARGS] [prio N] [weight N]")->required();
+  rules_add_->fallthrough();
+  rules_list_ = rules->add_subcommand("list", "the rules in id order, then the default");
+  rules_list_->fallthrough();
+  rules_remove_ = rules->add_subcommand("remove", "remove rule ID");
+  rules_remove_->add_option("ID", rule_id_, "as shown by `rules list`")->required();
+  rules_remove_->fallthrough();
+}
+
+std::optional<int> ServiceCommands::run(const Options& o, const Endpoint& rpc) {
+  if (*create_) return create(o);
+  if (*delegate_) return delegate(o);
+  if (*serve_) return serve(o, rpc);
+  if (*stop_) return stop(o, rpc);
+  if (*list_) return list(o, rpc);
+  if (*resolve_) return resolve(o, rpc);
+  if (*rules_add_) return rules_add(o, rpc);
+  if (*rules_list_) return rules_list(o, rpc);
+  if (*rules_remove_) return rules_remove(o, rpc);
+  return std::nullopt;
+}
+
+int ServiceCommands::create(const Options& o) {
+  if (auto why = sal::check_service_name(name_); !why.empty()) throw Failure{"NAME: " + why};
+  const fs::path file = key_dir(key_dir_) / (name_ + ".key");
+  if (fs::exists(file))
+    throw Failure{file.string() + " already exists: service \"" + name_ +
+                  "\" has an owner key here; keys are never overwritten (see `service list`)"};
+  const KeyPair owner = load_or_create_key_file(file);  // 0600, directory 0700
+  const sal::ServiceId id = sal::service_id_of(owner.public_key(), name_);
+  json::object r{{"name", name_},
+                 {"service", sal::service_id_to_text(id)},
+                 {"host", sal::service_host_name(id)},
+                 {"owner_key", to_hex(owner.public_key().view())},
+                 {"key_file", file.string()}};
+  if (o.json) return print_json(r), 0;
+  std::cout << table({{"service", str(r["service"])},
+                      {"host name", str(r["host"])},
+                      {"owner key", str(r["owner_key"])},
+                      {"key file", file.string() + " (keep it secret: it signs delegations)"}});
+  return 0;
+}
+
+int ServiceCommands::delegate(const Options& o) {
+  const sal::ServiceId id = need_service(service_);
+  auto provider_bytes = from_hex(to_);
+  std::optional<XOnlyPubKey> provider = provider_bytes ? parse_pubkey(*provider_bytes) : std::nullopt;
+  if (!provider)
+    throw Failure{"--to: expected the provider's node key, 64 hex digits as `blockcloud-cli status` prints "
+                  "it on that node, got \"" + to_ + "\""};
+  const fs::path dir = key_dir(key_dir_);
+  std::optional<OwnedService> mine;
+  for (auto& s : owned(dir)) {
+    if (s.id == id) mine = std::move(s);
+  }
+  if (!mine)
+    throw Failure{"no owner key for " + sal::service_id_to_text(id) + " in " + dir.string() +
+                  "; only the owner can delegate (create services with `service create`, or pass --key-dir)"};
+  const TimeMs now = now_ms();
+  // Serial: the signing time, so a newer certificate always has a higher one.
+  const sal::Delegation d =
+      sal::make_delegation(mine->owner, mine->name, *provider, static_cast<std::uint64_t>(now), now - 60'000,
+                           now + static_cast<TimeMs>(days_ * 86'400'000.0));
+  const std::string hex = to_hex(sal::encode_delegation(d));
+  if (!out_.empty()) {
+    std::ofstream f(out_);
+    if (!(f << hex << "\n")) throw Failure{"--out " + out_ + ": cannot write the file"};
+  }
+  json::object r{{"service", sal::service_id_to_text(id)},
+                 {"provider_key", to_hex(provider->view())},
+                 {"provider", id_to_text('n', node_id_of(*provider))},
+                 {"serial", d.serial},
+                 {"expires_at_ms", d.expires_at},
+                 {"delegation", hex}};
+  if (o.json) return print_json(r), 0;
+  std::cout << table({{"service", str(r["service"])},
+                      {"provider", str(r["provider"])},
+                      {"valid", fmt::format("{} days", days_)},
+                      {"serial", std::to_string(d.serial)}})
+            << "certificate (give it to the provider: blockcloud-cli service serve --delegation ...):\n"
+            << hex << "\n";
+  return 0;
+}
+
+int ServiceCommands::serve(const Options& o, const Endpoint& rpc) {
+  json::object p{{"delegation", delegation_hex(delegation_)}, {"weight", weight_}};
+  if (ttl_s_ > 0) p["ttl_s"] = static_cast<std::int64_t>(ttl_s_);
+  const auto r = call(o, rpc, "service_serve", std::move(p));
+  if (o.json) return print_json(r), 0;
+  const auto& s = r.as_object();
+  std::cout << "serving " << str(s.at("service")) << " at " << str(s.at("address")) << " (record on "
+            << str(s.at("stored")) << " storage nodes)\n";
+  return 0;
+}
+
+int ServiceCommands::stop(const Options& o, const Endpoint& rpc) {
+  const auto r = call(o, rpc, "service_stop", {{"service", sal::service_id_to_text(need_service(service_))}});
+  if (o.json) return print_json(r), 0;
+  std::cout << "withdrawn: " << str(r.as_object().at("service")) << "\n";
+  return 0;
+}
+
+int ServiceCommands::list(const Options& o, const Endpoint& rpc) {
+  const auto r = call(o, rpc, "service_list");
+  json::array mine;
+  for (const auto& s : owned(key_dir(key_dir_)))
+    mine.push_back(json::object{{"name", s.name}, {"service", sal::service_id_to_text(s.id)}});
+  if (o.json) {
+    json::object out = r.as_object();
+    out["owned"] = std::move(mine);
+    return print_json(out), 0;
+  }
+  std::vector<std::vector<std::string>> rows{{"provided by this node", "delegation expires in"}};
+  for (const auto& s : r.as_object().at("services").as_array()) {
+    const auto& so = s.as_object();
+    rows.push_back({str(so.at("service")),
+                    so.contains("delegation_expires_in_s")
+                        ? human_duration(so.at("delegation_expires_in_s").to_number<std::int64_t>())
+                        : "-"});
+  }
+  std::cout << table(rows);
+  if (!mine.empty()) {
+    std::vector<std::vector<std::string>> own{{"owned here (name)", "service"}};
+    for (const auto& m : mine) own.push_back({str(m.as_object().at("name")), str(m.as_object().at("service"))});
+    std::cout << "\n" << table(own);
+  }
+  return 0;
+}
+
+int ServiceCommands::resolve(const Options& o, const Endpoint& rpc) {
+  const auto r = call(o, rpc, "resolve", {{"service", sal::service_id_to_text(need_service(service_))}});
+  if (o.json) return print_json(r), 0;
+  const auto& s = r.as_object();
+  const auto& eps = s.at("endpoints").as_array();
+  if (eps.empty()) {
+    std::cout << str(s.at("service")) << ": no providers found\n";
+    return 1;
+  }
+  std::vector<std::vector<std::string>> rows{{"provider", "addresses", "weight", "record expires in"}};
+  for (const auto& e : eps) {
+    const auto& eo = e.as_object();
+    std::string addrs;
+    for (const auto& a : eo.at("addresses").as_array()) addrs += (addrs.empty() ? "" : ",") + str(a);
+    rows.push_back({str(eo.at("provider")), addrs, str(eo.at("weight")),
+                    human_duration(eo.at("expires_in_s").to_number<std::int64_t>())});
+  }
+  std::cout << table(rows);
+  return 0;
+}
+
+int ServiceCommands::rules_add(const Options& o, const Endpoint& rpc) {
+  std::string line;
+  for (const auto& w : rule_words_) line += (line.empty() ? "" : " ") + w;
+  const auto r = call(o, rpc, "rules_add", {{"rule", line}});
+  if (o.json) return print_json(r), 0;
+  std::cout << "rule " << str(r.as_object().at("id")) << ": " << str(r.as_object().at("rule")) << "\n";
+  return 0;
+}
+
+int ServiceCommands::rules_list(const Options& o, const Endpoint& rpc) {
+  const auto r = call(o, rpc, "rules_list");
+  if (o.json) return print_json(r), 0;
+  std::vector<std::vector<std::string>> rows{{"id", "rule"}};
+  for (const auto& x : r.as_object().at("rules").as_array())
+    rows.push_back({str(x.as_object().at("id")), str(x.as_object().at("rule"))});
+  rows.push_back({"default", str(r.as_object().at("default"))});
+  std::cout << table(rows);
+  return 0;
+}
+
+int ServiceCommands::rules_remove(const Options& o, const Endpoint& rpc) {
+  const auto r = call(o, rpc, "rules_remove", {{"id", rule_id_}});
+  if (o.json) return print_json(r), 0;
+  std::cout << "removed rule " << str(r.as_object().at("removed")) << "\n";
+  return 0;
+}
+
+}  // namespace bc::cli

@@ -1,0 +1,48 @@
+// blockcloud-cli's Service Access Layer commands (docs/sal.md):
+//   service create NAME          an owner key and the service ID it makes
+//   service delegate SERVICE --to NODE-KEY
+//                                the owner signs a provider's certificate
+//   service serve / stop / list  what this node provides (RPC)
+//   resolve SERVICE              the service's endpoints, through the DSHT
+//   rules add / list / remove    the node's service table
+// Owner keys live in ~/.blockcloud/services/NAME.key (mode 0600), or --key-dir.
+#pragma once
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "apps/cli/rpc.hpp"
+
+namespace bc::cli {
+
+class ServiceCommands {
+ public:
+  // Adds the subcommands to `app`.
+  explicit ServiceCommands(CLI::App& app);
+  // Runs the one that was parsed; nullopt if none of them was.
+  std::optional<int> run(const Options& o, const Endpoint& rpc);
+
+ private:
+  int create(const Options& o);
+  int delegate(const Options& o);
+  int serve(const Options& o, const Endpoint& rpc);
+  int stop(const Options& o, const Endpoint& rpc);
+  int list(const Options& o, const Endpoint& rpc);
+  int resolve(const Options& o, const Endpoint& rpc);
+  int rules_add(const Options& o, const Endpoint& rpc);
+  int rules_list(const Options& o, const Endpoint& rpc);
+  int rules_remove(const Options& o, const Endpoint& rpc);
+
+  CLI::App *create_ = nullptr, *delegate_ = nullptr, *serve_ = nullptr, *stop_ = nullptr,
+           *list_ = nullptr, *resolve_ = nullptr, *rules_add_ = nullptr, *rules_list_ = nullptr,
+           *rules_remove_ = nullptr;
+  std::string key_dir_, name_, service_, to_, out_, delegation_;
+  std::vector<std::string> rule_words_;
+  double days_ = 30;
+  int weight_ = 1;
+  double ttl_s_ = 0;
+  std::uint64_t rule_id_ = 0;
+};
+
+}  // namespace bc::cli
