@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "apps/cli/format.hpp"
+#include "apps/cli/socks_client.hpp"
 #include "layers/crypto.hpp"
 #include "layers/ids.hpp"
 #include "sal/delegation.hpp"
@@ -99,6 +100,7 @@ ServiceCommands::ServiceCommands(CLI::App& app) {
       ->check(CLI::Range(0, 65535));
   serve_->add_option("--ttl", ttl_s_, "seconds each published record lives (default: the daemon's)")
       ->check(CLI::Range(1.0, 86400.0));
+  serve_->add_option("--backend", backend_, "local TCP server IP:PORT that gets the service's flows");
   serve_->fallthrough();
 
   stop_ = service->add_subcommand("stop", "withdraw this node's endpoint record for SERVICE");
@@ -111,6 +113,24 @@ ServiceCommands::ServiceCommands(CLI::App& app) {
   resolve_ = app.add_subcommand("resolve", "the providers of SERVICE and their addresses, through the DSHT");
   resolve_->add_option("SERVICE", service_, "s... id or s....bc")->required();
   resolve_->fallthrough();
+
+  connect_ = app.add_subcommand("connect", "stdin/stdout to SERVICE (like netcat), through the node's SOCKS5 gateway");
+  connect_->add_option("SERVICE", service_, "s... id or s....bc")->required();
+  connect_->fallthrough();
+
+  forward_ = app.add_subcommand("forward", "the node accepts TCP on --listen and forwards each connection to SERVICE");
+  forward_->add_option("SERVICE", service_, "s... id or s....bc");
+  forward_->add_option("--listen", listen_, "IP:PORT the node listens on, e.g. 127.0.0.1:8080");
+  forward_->add_flag("--list", forward_list_, "show the node's forwards instead");
+  forward_->add_option("--remove", forward_remove_, "stop forward ID (from --list)");
+  forward_->fallthrough();
+
+  auto* node = app.add_subcommand("node", "this node's addresses");
+  node->require_subcommand(1);
+  node->fallthrough();
+  rebind_ = node->add_subcommand("rebind", "move the node (DHT, flows, published records) to a new local IP");
+  rebind_->add_option("--address", address_, "the new IP, e.g. 127.0.0.3 (ports stay)")->required();
+  rebind_->fallthrough();
 
   auto* rules = app.add_subcommand("rules", "the node's service table (longest-prefix rules)");
   rules->require_subcommand(1);
@@ -135,6 +155,9 @@ std::optional<int> ServiceCommands::run(const Options& o, const Endpoint& rpc) {
   if (*rules_add_) return rules_add(o, rpc);
   if (*rules_list_) return rules_list(o, rpc);
   if (*rules_remove_) return rules_remove(o, rpc);
+  if (*connect_) return connect(o, rpc);
+  if (*forward_) return forward(o, rpc);
+  if (*rebind_) return rebind(o, rpc);
   return std::nullopt;
 }
 
@@ -202,12 +225,17 @@ int ServiceCommands::delegate(const Options& o) {
 
 int ServiceCommands::serve(const Options& o, const Endpoint& rpc) {
   json::object p{{"delegation", delegation_hex(delegation_)}, {"weight", weight_}};
+  if (!backend_.empty()) {
+    if (!Endpoint::parse(backend_)) throw Failure{"--backend: expected IP:PORT such as 127.0.0.1:8000, got \"" + backend_ + "\""};
+    p["backend"] = backend_;
+  }
   if (ttl_s_ > 0) p["ttl_s"] = static_cast<std::int64_t>(ttl_s_);
   const auto r = call(o, rpc, "service_serve", std::move(p));
   if (o.json) return print_json(r), 0;
   const auto& s = r.as_object();
   std::cout << "serving " << str(s.at("service")) << " at " << str(s.at("address")) << " (record on "
-            << str(s.at("stored")) << " storage nodes)\n";
+            << str(s.at("stored")) << " storage nodes)"
+            << (backend_.empty() ? "; no --backend: flows are refused" : "; flows go to " + backend_) << "\n";
   return 0;
 }
 
@@ -290,6 +318,57 @@ int ServiceCommands::rules_remove(const Options& o, const Endpoint& rpc) {
   const auto r = call(o, rpc, "rules_remove", {{"id", rule_id_}});
   if (o.json) return print_json(r), 0;
   std::cout << "removed rule " << str(r.as_object().at("removed")) << "\n";
+  return 0;
+}
+
+int ServiceCommands::connect(const Options& o, const Endpoint& rpc) {
+  const sal::ServiceId id = need_service(service_);
+  const auto st = call(o, rpc, "sal_status").as_object();
+  if (st.at("socks").is_null())
+    throw Failure{"the node at " + o.rpc + " runs no SOCKS5 gateway (started with --socks off)"};
+  const auto gateway = Endpoint::parse(str(st.at("socks")));
+  if (!gateway) throw Failure{"the node reported an unusable SOCKS5 address: " + str(st.at("socks"))};
+  std::string err;
+  const int fd = socks5_connect(*gateway, sal::service_host_name(id), err);
+  if (fd < 0) throw Failure{err};
+  if (pump_stdio(fd, err) != 0) throw Failure{err};
+  return 0;
+}
+
+int ServiceCommands::forward(const Options& o, const Endpoint& rpc) {
+  if (forward_list_) {
+    const auto r = call(o, rpc, "forward_list");
+    if (o.json) return print_json(r), 0;
+    std::vector<std::vector<std::string>> rows{{"id", "listen", "service", "connections", "open"}};
+    for (const auto& f : r.as_object().at("forwards").as_array()) {
+      const auto& fo = f.as_object();
+      rows.push_back({str(fo.at("id")), str(fo.at("listen")), str(fo.at("service")), str(fo.at("connections")),
+                      str(fo.at("active"))});
+    }
+    std::cout << table(rows);
+    return 0;
+  }
+  if (forward_remove_ != 0) {
+    const auto r = call(o, rpc, "forward_remove", {{"id", forward_remove_}});
+    if (o.json) return print_json(r), 0;
+    std::cout << "removed forward " << str(r.as_object().at("removed")) << "\n";
+    return 0;
+  }
+  if (service_.empty() || listen_.empty())
+    throw Failure{"forward needs --listen IP:PORT and SERVICE (or --list / --remove ID)"};
+  const sal::ServiceId id = need_service(service_);
+  const auto r = call(o, rpc, "forward_add", {{"service", sal::service_id_to_text(id)}, {"listen", listen_}});
+  if (o.json) return print_json(r), 0;
+  std::cout << "forward " << str(r.as_object().at("id")) << ": " << str(r.as_object().at("listen")) << " -> "
+            << str(r.as_object().at("service")) << "\n";
+  return 0;
+}
+
+int ServiceCommands::rebind(const Options& o, const Endpoint& rpc) {
+  const auto r = call(o, rpc, "node_rebind", {{"address", address_}});
+  if (o.json) return print_json(r), 0;
+  std::cout << "moved: DHT on " << str(r.as_object().at("listen")) << ", flows on "
+            << str(r.as_object().at("flow_listen")) << "\n";
   return 0;
 }
 

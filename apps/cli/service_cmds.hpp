@@ -4,7 +4,12 @@
 //                                the owner signs a provider's certificate
 //   service serve / stop / list  what this node provides (RPC)
 //   resolve SERVICE              the service's endpoints, through the DSHT
+//   connect SERVICE              stdin/stdout to a flow (like netcat), via the
+//                                daemon's SOCKS5 gateway
+//   forward --listen IP:PORT SERVICE   the daemon accepts TCP there and
+//                                forwards each connection to the service
 //   rules add / list / remove    the node's service table
+//   node rebind --address IP     the node moves to a new local address
 // Owner keys live in ~/.blockcloud/services/NAME.key (mode 0600), or --key-dir.
 #pragma once
 #include <optional>
@@ -33,11 +38,16 @@ class ServiceCommands {
   int rules_add(const Options& o, const Endpoint& rpc);
   int rules_list(const Options& o, const Endpoint& rpc);
   int rules_remove(const Options& o, const Endpoint& rpc);
+  int connect(const Options& o, const Endpoint& rpc);
+  int forward(const Options& o, const Endpoint& rpc);
+  int rebind(const Options& o, const Endpoint& rpc);
 
   CLI::App *create_ = nullptr, *delegate_ = nullptr, *serve_ = nullptr, *stop_ = nullptr,
            *list_ = nullptr, *resolve_ = nullptr, *rules_add_ = nullptr, *rules_list_ = nullptr,
-           *rules_remove_ = nullptr;
-  std::string key_dir_, name_, service_, to_, out_, delegation_;
+           *rules_remove_ = nullptr, *connect_ = nullptr, *forward_ = nullptr, *rebind_ = nullptr;
+  std::string key_dir_, name_, service_, to_, out_, delegation_, backend_, listen_, address_;
+  bool forward_list_ = false;
+  std::uint64_t forward_remove_ = 0;
   std::vector<std::string> rule_words_;
   double days_ = 30;
   int weight_ = 1;

@@ -28,6 +28,11 @@
 namespace {
 constexpr const char* kVersion = "0.1.0";
 
+struct SalFlags {
+  std::string socks;  // IP:PORT, "off", or empty for the default
+  std::vector<std::string> rules;
+};
+
 struct LedgerFlags {
   std::string genesis;
   bool producer = false;
@@ -35,7 +40,8 @@ struct LedgerFlags {
   std::size_t max_peers = 8;
 };
 
-int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const LedgerFlags& lf) {
+int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const LedgerFlags& lf,
+        const SalFlags& sf) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(cfg.datadir, ec);
@@ -51,7 +57,19 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const 
   boost::asio::io_context io;
 
   bc::routing::DhtNode node(key, cfg.listen, dht_cfg, bc::random_u64(), registry);
-  bc::apps::SalNode sal_node(key, node, registry, bc::apps::SalNodeConfig{});
+  bc::apps::SalNodeConfig sal_cfg;
+  sal_cfg.rules = sf.rules;
+  if (sf.socks.empty()) {
+    // Default: the RPC's (loopback) address, one port up.
+    bc::Endpoint s = *cfg.rpc;
+    s.port = static_cast<std::uint16_t>(s.port == 65535 ? 0 : s.port + 1);
+    sal_cfg.socks = s;
+  } else if (sf.socks != "off") {
+    auto s = bc::Endpoint::parse(sf.socks);
+    if (!s) throw std::runtime_error("--socks: expected IP:PORT or off, got \"" + sf.socks + "\"");
+    sal_cfg.socks = *s;
+  }
+  bc::apps::SalNode sal_node(key, node, registry, sal_cfg);
   bc::AsioUdpDriver driver(io, sal_node, cfg.listen,
                            {.max_datagram_bytes = dht_cfg.max_datagram_bytes, .metrics = &registry});
   // Flows are accepted on TCP at the DHT's IP, one port up (the DHT's own
@@ -92,6 +110,7 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const 
 
   driver.start();
   server.start();
+  sal_node.start(io, driver, key, registry);
 
   if (!cfg.bootstrap.empty())
     driver.call([&](bc::TimeMs now, bc::Outbox& out) { node.bootstrap(cfg.bootstrap, now, out); });
@@ -100,6 +119,8 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const 
                kVersion, bc::id_to_text('n', node.id()), driver.local_endpoint().to_string(),
                server.local_endpoint().to_string(), bc::apps::mode_name(dht_cfg.mode),
                cfg.datadir.string(), cfg.bootstrap.size());
+  spdlog::info("flows tcp {} socks5 {}", sal_node.config().flow_listen.to_string(),
+               sal_node.config().socks ? sal_node.config().socks->to_string() : std::string("off"));
   if (ledger) {
     spdlog::info("{}", ledger->describe());
     ledger->start();
@@ -123,6 +144,7 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const 
     if (e) return;
     spdlog::info("signal {} received: shutting down", sig);
     service.stop();
+    sal_node.stop();
     if (ledger) ledger->stop();
     server.stop();
     driver.stop();
@@ -158,6 +180,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default info)");
   app.add_option("--log-file", log_file, "also log to this file (relative to datadir)");
   app.add_option("--dht", flags.dht, "set a [dht] config key, KEY=VALUE (repeatable), e.g. --dht k=16");
+  SalFlags sf;
+  app.add_option("--socks", sf.socks, "SOCKS5 gateway IP:PORT for <service-id>.bc names, or off (default: the RPC IP, RPC port + 1)");
+  app.add_option("--rule", sf.rules, "a service table rule (repeatable), e.g. \"s...ID/16 forward 127.0.0.5:4001\"");
   LedgerFlags lf;
   app.add_option("--genesis", lf.genesis, "genesis JSON of the ledger to run (enables the ledger; data in DATADIR/ledger)")
       ->check(CLI::ExistingFile);
@@ -184,7 +209,7 @@ int main(int argc, char** argv) {
     bc::apply_overrides(cfg, flags);
     bc::finalize_config(cfg);
     const auto dht_cfg = bc::apps::dht_config_from_table(cfg.dht);
-    return run(cfg, dht_cfg, lf);
+    return run(cfg, dht_cfg, lf, sf);
   } catch (const bc::ConfigError& e) {
     std::cerr << "blockcloudd: configuration error: " << e.what() << "\n";
     return 2;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "layers/ids.hpp"
 #include "sal/delegation.hpp"
@@ -100,6 +101,102 @@ TimeMs SalNode::next_wakeup() const {
   return std::min({node_.next_wakeup(), resolver_.next_wakeup(), publisher_.next_wakeup()});
 }
 
+void SalNode::start(boost::asio::io_context& io, AsioUdpDriver& driver, const KeyPair& key,
+                    metrics::Registry& metrics) {
+  io_ = &io;
+  driver_ = &driver;
+  metrics_ = &metrics;
+  sal::HostHooks hooks;
+  hooks.resolve = [this](const sal::ServiceId& id, TimeMs, sal::ResolveDone done) {
+    resolve_for_host(id, std::move(done));
+  };
+  hooks.proof_for = [this](const sal::ServiceId& id) -> std::optional<Bytes> {
+    auto it = served_.find(id);
+    if (it == served_.end() || !it->second.backend) return std::nullopt;
+    return it->second.delegation;
+  };
+  hooks.check_proof = [](const sal::ServiceId& service, const XOnlyPubKey& peer, ByteView proof, TimeMs now) {
+    auto d = sal::decode_delegation(proof);
+    return d && sal::check_delegation_for(*d, service, peer, now) == sal::DelegationError::kNone;
+  };
+  hooks.log = [](sal::HostLogLevel level, const std::string& line) {
+    if (level == sal::HostLogLevel::kWarn) spdlog::warn("sal: {}", line);
+    else if (level == sal::HostLogLevel::kInfo) spdlog::info("sal: {}", line);
+    else spdlog::debug("sal: {}", line);
+  };
+  host_ = std::make_unique<sal::Host>(io, key, config_.flow_listen, sal::HostConfig{}, std::move(hooks), metrics);
+  host_->start();
+  config_.flow_listen = host_->local_endpoint();
+  if (config_.socks) {
+    sal::SocksGatewayOptions so;
+    so.listen = *config_.socks;
+    so.metrics = &metrics;
+    socks_ = std::make_unique<sal::SocksGateway>(io, *host_, so);
+    socks_->start();
+    config_.socks = socks_->local_endpoint();
+  }
+}
+
+void SalNode::stop() {
+  for (auto& [id, f] : forwards_) f->stop();
+  for (auto& [id, s] : served_) {
+    if (s.backend) s.backend->stop();
+  }
+  if (socks_) socks_->stop();
+  if (host_) host_->stop();
+}
+
+void SalNode::resolve_for_host(const sal::ServiceId& id, sal::ResolveDone done) {
+  driver_->call([&](TimeMs now, Outbox& out) {
+    resolver_.resolve(id, now, out, [this, done](const sal::Resolution& r) {
+      const routing::DhtStatus me = node_.status();
+      std::vector<sal::Candidate> cands;
+      for (const auto& e : r.endpoints) {
+        sal::Candidate c;
+        c.provider = e.provider_id;
+        c.addresses = e.addresses;
+        c.weight = e.weight;
+        c.cluster_level = 0;
+        // Nearest first: a provider in our level-2 (or level-1) cluster.
+        for (const auto& h : e.cluster_hints) {
+          if (h.level >= 1 && h.level <= 2 && !h.id.is_zero() && h.id == me.cluster_ids[h.level])
+            c.cluster_level = std::max<int>(c.cluster_level, h.level);
+        }
+        cands.push_back(std::move(c));
+      }
+      done(std::move(cands));
+    });
+  });
+}
+
+std::string SalNode::rebind(const std::string& ip) {
+  const Endpoint dht_new = [&] {
+    auto e = Endpoint::parse_ip(ip, node_.endpoint().port);
+    if (!e) bad_param("\"address\": expected an IP address such as 127.0.0.3, got \"" + ip + "\"");
+    return *e;
+  }();
+  const Endpoint dht_old = node_.endpoint();
+  try {
+    driver_->rebind(dht_new);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  Endpoint flow_new = dht_new;
+  flow_new.port = config_.flow_listen.port;
+  if (std::string err = host_->rebind(flow_new); !err.empty()) {
+    driver_->rebind(dht_old);  // stay whole: both on the old address
+    return err;
+  }
+  config_.flow_listen = host_->local_endpoint();
+  driver_->call([&](TimeMs now, Outbox& out) {
+    node_.set_endpoint(driver_->local_endpoint(), now, out);
+    publisher_.set_all_addresses({config_.flow_listen}, now, out);
+  });
+  spdlog::info("node moved: udp {} -> {}, flows on {}", dht_old.to_string(), dht_new.to_string(),
+               config_.flow_listen.to_string());
+  return "";
+}
+
 void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
   rpc.add_async_method("resolve", [this, &driver](const json::object& p, RpcReply reply) {
     const sal::ServiceId id = need_service(p);
@@ -133,15 +230,44 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
     const auto weight = static_cast<std::uint16_t>(optional_int(p, "weight", 1, 0, 65535));
     const TimeMs ttl_ms = optional_int(p, "ttl_s", 0, 0, 24 * 3600) * 1000;
     const sal::ServiceId id = d->service();
+    std::optional<Endpoint> backend;
+    if (p.contains("backend")) {
+      backend = Endpoint::parse(need_string(p, "backend", "the local server's IP:PORT"));
+      if (!backend) bad_param("\"backend\": expected IP:PORT of the local server, e.g. 127.0.0.1:8000");
+    }
+    // Flows for the service go to the backend; without one they are refused.
+    Served& s = served_[id];
+    s.delegation = *bytes;
+    if (s.backend) s.backend->stop();
+    s.backend.reset();
+    host_->unlisten(id);
+    if (backend) {
+      sal::BackendOptions bo;
+      bo.backend = *backend;
+      bo.metrics = metrics_;
+      s.backend = std::make_unique<sal::BackendConnector>(*io_, bo);
+      host_->listen(id, [conn = s.backend.get()](std::unique_ptr<sal::ByteStream> flow, const XOnlyPubKey&) {
+        conn->serve(std::move(flow));
+      });
+    }
     driver.call([&](TimeMs now, Outbox& out) {
       publisher_.serve(*d, {config_.flow_listen}, weight, ttl_ms, now, out,
                        [reply, id, this](const routing::PutResult& r) {
-                         if (!r.ok) return reply.fail(kDhtFailure, "serve failed: " + r.error);
+                         if (!r.ok) {
+                           host_->unlisten(id);
+                           if (auto it = served_.find(id); it != served_.end()) {
+                             if (it->second.backend) it->second.backend->stop();
+                             served_.erase(it);
+                           }
+                           return reply.fail(kDhtFailure, "serve failed: " + r.error);
+                         }
                          json::object o;
                          o["service"] = sal::service_id_to_text(id);
                          o["host"] = sal::service_host_name(id);
                          o["address"] = config_.flow_listen.to_string();
                          o["stored"] = r.stored;
+                         auto it = served_.find(id);
+                         o["backend"] = it != served_.end() && it->second.backend ? "yes" : "none";
                          reply.ok(std::move(o));
                        });
     });
@@ -150,6 +276,11 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
   rpc.add_async_method("service_stop", [this, &driver](const json::object& p, RpcReply reply) {
     const sal::ServiceId id = need_service(p);
     if (!publisher_.serving(id)) bad_param("this node does not serve " + sal::service_id_to_text(id) + "; see service_list");
+    host_->unlisten(id);
+    if (auto it = served_.find(id); it != served_.end()) {
+      if (it->second.backend) it->second.backend->stop();
+      served_.erase(it);
+    }
     driver.call([&](TimeMs now, Outbox& out) {
       publisher_.stop(id, now, out, [reply, id](const routing::PutResult& r) {
         if (!r.ok) return reply.fail(kDhtFailure, "withdrawal not stored: " + r.error);
@@ -169,6 +300,55 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
       arr.push_back(std::move(o));
     }
     return json::object{{"address", config_.flow_listen.to_string()}, {"services", std::move(arr)}};
+  });
+
+  rpc.add_method("forward_add", [this](const json::object& p) -> json::value {
+    const sal::ServiceId id = need_service(p);
+    auto listen = Endpoint::parse(need_string(p, "listen", "IP:PORT to accept connections on"));
+    if (!listen) bad_param("\"listen\": expected IP:PORT such as 127.0.0.1:8080");
+    sal::ForwardOptions fo;
+    fo.listen = *listen;
+    fo.service = id;
+    fo.metrics = metrics_;
+    std::unique_ptr<sal::ForwardListener> f;
+    try {
+      f = std::make_unique<sal::ForwardListener>(*io_, *host_, fo);
+      f->start();
+    } catch (const std::exception& e) {
+      bad_param(e.what());
+    }
+    const std::uint64_t fid = next_forward_++;
+    const std::string at = f->local_endpoint().to_string();
+    forwards_[fid] = std::move(f);
+    forward_services_[fid] = id;
+    return json::object{{"id", fid}, {"listen", at}, {"service", sal::service_id_to_text(id)}};
+  });
+  rpc.add_method("forward_list", [this](const json::object&) -> json::value {
+    json::array arr;
+    for (const auto& [fid, f] : forwards_) {
+      const auto st = f->stats();
+      arr.push_back(json::object{{"id", fid},
+                                 {"listen", f->local_endpoint().to_string()},
+                                 {"service", sal::service_id_to_text(forward_services_[fid])},
+                                 {"connections", st.accepted},
+                                 {"active", st.active}});
+    }
+    return json::object{{"forwards", std::move(arr)}};
+  });
+  rpc.add_method("forward_remove", [this](const json::object& p) -> json::value {
+    const auto fid = static_cast<std::uint64_t>(optional_int(p, "id", -1, 1, INT64_MAX));
+    auto it = forwards_.find(fid);
+    if (it == forwards_.end()) bad_param("no forward " + std::to_string(fid) + "; see forward_list");
+    it->second->stop();
+    forwards_.erase(it);
+    forward_services_.erase(fid);
+    return json::object{{"removed", fid}};
+  });
+
+  rpc.add_method("node_rebind", [this](const json::object& p) -> json::value {
+    const std::string ip = need_string(p, "address", "the node's new local IP, e.g. 127.0.0.3");
+    if (std::string err = rebind(ip); !err.empty()) throw RpcMethodError(kDhtFailure, "rebind failed: " + err);
+    return json::object{{"listen", node_.endpoint().to_string()}, {"flow_listen", config_.flow_listen.to_string()}};
   });
 
   rpc.add_method("rules_add", [this](const json::object& p) -> json::value {
@@ -191,7 +371,17 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
   rpc.add_method("sal_status", [this](const json::object&) -> json::value {
     json::object o;
     o["flow_listen"] = config_.flow_listen.to_string();
+    o["socks"] = config_.socks ? json::value(config_.socks->to_string()) : json::value(nullptr);
     o["served"] = publisher_.services().size();
+    o["forwards"] = forwards_.size();
+    if (host_) {
+      const auto h = host_->stats();
+      o["sessions"] = h.sessions;
+      o["sessions_attached"] = h.attached_sessions;
+      o["connections"] = h.connections;
+      o["dials"] = h.dials;
+      o["redials"] = h.redials;
+    }
     o["resolver_cache"] = resolver_.cache_size();
     o["resolver_watches"] = resolver_.watch_count();
     o["rules"] = table_.size();

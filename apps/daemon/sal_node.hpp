@@ -1,20 +1,31 @@
 // The daemon's Service Access Layer (docs/sal.md): every DHT record is
 // checked for a valid delegation chain, services resolve through the DSHT,
-// this node publishes the services it provides, and the service table holds
-// the operator's rules. RPC methods: resolve, service_serve, service_stop,
-// service_list, rules_add, rules_list, rules_remove, sal_status.
+// this node publishes the services it provides (forwarding their flows to
+// local TCP backends), apps reach services through the SOCKS5 gateway and
+// `forward` listeners, and the service table holds the operator's rules.
+// RPC methods: resolve, service_serve, service_stop, service_list,
+// forward_add, forward_list, forward_remove, rules_add, rules_list,
+// rules_remove, node_rebind, sal_status.
 //
 // SalNode is the DatagramProtocol the UDP driver runs: the DHT node plus the
-// timers of the resolver and the publisher, which share it.
+// timers of the resolver and the publisher, which share it. Flows run on
+// sal::Host (TLS over TCP) on the same io_context.
 #pragma once
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
 
 #include "apps/daemon/rpc_service.hpp"
 #include "layers/asio_driver.hpp"
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "routing/dht.hpp"
+#include "sal/gateways.hpp"
+#include "sal/host.hpp"
 #include "sal/publisher.hpp"
 #include "sal/resolver.hpp"
 #include "sal/service_table.hpp"
@@ -26,6 +37,8 @@ struct SalNodeConfig {
   Endpoint flow_listen;
   // Service table rules from the config file, one per line (sal/rule_text.hpp).
   std::vector<std::string> rules;
+  // The SOCKS5 gateway's address; nullopt: no gateway.
+  std::optional<Endpoint> socks;
 };
 
 class SalNode final : public DatagramProtocol {
@@ -38,6 +51,11 @@ class SalNode final : public DatagramProtocol {
   void on_tick(TimeMs now, Outbox& out) override;
   TimeMs next_wakeup() const override;
 
+  // Starts flows and gateways once `driver` (which runs this SalNode) exists.
+  // Throws std::runtime_error naming an address that cannot be bound.
+  void start(boost::asio::io_context& io, AsioUdpDriver& driver, const KeyPair& key,
+             metrics::Registry& metrics);
+  void stop();
   // `driver` runs this SalNode; both must outlive the RPC service.
   void register_methods(RpcService& rpc, AsioUdpDriver& driver);
 
@@ -48,11 +66,30 @@ class SalNode final : public DatagramProtocol {
   void set_flow_listen(const Endpoint& ep) { config_.flow_listen = ep; }
 
  private:
+  // Resolution for the host: providers as late-binding candidates.
+  void resolve_for_host(const sal::ServiceId& id, sal::ResolveDone done);
+  // "" or what went wrong.
+  std::string rebind(const std::string& ip);
+
+  struct Served {
+    Bytes delegation;                             // sent in OPEN_OK
+    std::unique_ptr<sal::BackendConnector> backend;  // null: flows are refused
+  };
+
   routing::DhtNode& node_;
   SalNodeConfig config_;
   sal::Resolver resolver_;
   sal::Publisher publisher_;
   sal::ServiceTable table_;
+  boost::asio::io_context* io_ = nullptr;
+  AsioUdpDriver* driver_ = nullptr;
+  metrics::Registry* metrics_ = nullptr;
+  std::unique_ptr<sal::Host> host_;
+  std::unique_ptr<sal::SocksGateway> socks_;
+  std::map<sal::ServiceId, Served> served_;
+  std::map<std::uint64_t, std::unique_ptr<sal::ForwardListener>> forwards_;
+  std::map<std::uint64_t, sal::ServiceId> forward_services_;
+  std::uint64_t next_forward_ = 1;
 };
 
 }  // namespace bc::apps
