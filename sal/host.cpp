@@ -749,7 +749,7 @@ void HostImpl::drop_peer(const std::shared_ptr<Peer>& p) {
   m.sessions.set(double(peers.size()));
   for (auto& [id, op] : opening) {
     op->last_error = make_error_code(Reason::kSessionError);
-    asio::post(io, [self = shared_from_this(), op] { self->try_next(op); });
+    asio::post(io, [self = shared_from_this(), op = op] { self->try_next(op); });
   }
 }
 
