@@ -682,6 +682,12 @@ void DhtNode::set_endpoint(const Endpoint& self, TimeMs now, Outbox& out) {
   for (const auto& [pid, p] : m.peers) {
     if (told.insert(p.endpoint).second) m.ping(p.endpoint, pid);
   }
+  // Storage nodes push our watches' events to the address we subscribed
+  // from: subscribe again from here, once the PINGs above had time to get us
+  // re-verified (a WATCH from an unverified address is refused).
+  for (auto& [wid, w] : m.my_watches) {
+    if (!w.refreshing) w.refresh_at = std::min(w.refresh_at, now + 4 * kMinRtoMs);
+  }
 }
 
 DhtStatus DhtNode::status() const {

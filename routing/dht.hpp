@@ -158,8 +158,9 @@ class DhtNode final : public DatagramProtocol {
   void set_record_validator(RecordValidator validator);
 
   // Our address changed (the driver already moved the socket): later
-  // messages go out from `self`, the next identity proof certifies it, and
-  // every contact is pinged so it re-verifies us at the new address at once.
+  // messages go out from `self`, the next identity proof certifies it, every
+  // contact is pinged so it re-verifies us at the new address at once, and
+  // our watches are renewed from the new address.
   void set_endpoint(const Endpoint& self, TimeMs now, Outbox& out);
 
   const NodeId& id() const;

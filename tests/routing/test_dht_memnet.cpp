@@ -239,6 +239,14 @@ TEST_CASE("a node that moves to a new address is re-verified there and stays rea
   t.bootstrap_all();
   const Key key = key_of("moving-node");
   REQUIRE(t.publish(7, key, Bytes{1, 2, 3}, 600'000).ok);
+  const Key watched = key_of("watched-by-the-mover");
+  std::vector<Bytes> events;
+  t.net.invoke(t.eps[7], [&](TimeMs now, Outbox& out) {
+    t.node(7).watch(watched, now, out, [&](const WatchEvent& ev) {
+      if (ev.kind == WatchEvent::Kind::kAdded) events.push_back(ev.record.payload);
+    });
+  });
+  t.net.run_for(2'000);
   // Node 7 moves: the driver re-homes its socket, then tells the node.
   const Endpoint old_ep = t.eps[7], new_ep = MemNet::endpoint(777);
   t.net.remove_node(old_ep);
@@ -247,6 +255,11 @@ TEST_CASE("a node that moves to a new address is re-verified there and stays rea
   t.net.invoke(new_ep, [&](TimeMs now, Outbox& out) { t.node(7).set_endpoint(new_ep, now, out); });
   t.net.run_for(3'000);
   CHECK(t.node(7).endpoint() == new_ep);
+  // Its watch followed it: an event published now reaches the new address.
+  REQUIRE(t.publish(11, watched, Bytes{9, 9}, 600'000).ok);
+  t.net.run_for(1'000);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0] == Bytes{9, 9});
   // The nodes it told have it at the new address within seconds; the rest
   // drop the dead old address after a few failed liveness checks.
   auto count_at = [&](const Endpoint& ep) {
