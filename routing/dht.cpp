@@ -191,6 +191,7 @@ void DhtNode::Impl::request(const Endpoint& to, std::optional<NodeId> expect, Bo
   const Peer* peer = verified_at(expect, to);
   p.timeout = peer ? rto(*peer) : std::max<TimeMs>(cfg.request_timeout_ms, 1);
   p.deadline = now + p.timeout;
+  request_timers.emplace(p.deadline, txid);
   p.max_tries = 1 + std::max(cfg.max_retries, 0);
   if (on_stall) {
     // A lookup: no retry for a contact that failed recently (it most likely
@@ -199,6 +200,7 @@ void DhtNode::Impl::request(const Endpoint& to, std::optional<NodeId> expect, Bo
       p.max_tries = 1;
     }
     p.stall_at = now + std::min(peer && peer->rtt >= 0 ? p.timeout : default_stall(), p.timeout);
+    request_timers.emplace(p.stall_at, txid);
     p.on_stall = std::move(on_stall);
   }
   if (auto* pg = std::get_if<msg::Ping>(&p.body)) {
@@ -450,10 +452,16 @@ void DhtNode::Impl::note_failure(const NodeId& nid) {
 }
 
 void DhtNode::Impl::expire_requests() {
+  // Requests with a deadline or stall time passed, in txid order (as a scan
+  // of `pending` would give them).
   std::vector<std::uint64_t> due;
-  for (const auto& [txid, p] : pending) {
-    if (p.deadline <= now || (p.stall_at != 0 && p.stall_at <= now)) due.push_back(txid);
+  while (!request_timers.empty() && request_timers.top().first <= now) {
+    const auto [t, txid] = request_timers.top();
+    request_timers.pop();
+    if (timer_live(t, txid)) due.push_back(txid);
   }
+  std::sort(due.begin(), due.end());
+  due.erase(std::unique(due.begin(), due.end()), due.end());
   // Callbacks run after the scan (they may send requests).
   std::vector<std::function<void()>> stalls;
   for (std::uint64_t txid : due) {
@@ -467,6 +475,7 @@ void DhtNode::Impl::expire_requests() {
       p.sent_at = now;
       p.timeout = std::min(2 * p.timeout, std::max<TimeMs>(p.timeout, cfg.request_timeout_ms));
       p.deadline = now + p.timeout;
+      request_timers.emplace(p.deadline, txid);
       transmit(p.to, envelope(p.body, txid));
     } else if (p.deadline <= now) {
       Pending gone = std::move(p);
@@ -656,7 +665,7 @@ void DhtNode::on_tick(TimeMs now, Outbox& out) {
   impl_->run_timers();
 }
 
-TimeMs DhtNode::next_wakeup() const { return impl_->wakeup(); }
+TimeMs DhtNode::next_wakeup() const { return impl_->cached_wakeup; }
 
 void DhtNode::set_record_validator(RecordValidator validator) {
   impl_->validator = std::move(validator);

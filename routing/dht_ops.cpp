@@ -405,12 +405,12 @@ void DhtNode::Impl::run_timers() {
   if (now >= next_maintenance) maintenance();
 }
 
-TimeMs DhtNode::Impl::wakeup() const {
+TimeMs DhtNode::Impl::wakeup() {
   TimeMs t = next_maintenance;
-  for (const auto& [txid, p] : pending) {
-    t = std::min(t, p.deadline);
-    if (p.stall_at != 0) t = std::min(t, p.stall_at);
+  while (!request_timers.empty() && !timer_live(request_timers.top().first, request_timers.top().second)) {
+    request_timers.pop();
   }
+  if (!request_timers.empty()) t = std::min(t, request_timers.top().first);
   t = std::min(t, store.next_expiry());
   t = std::min(t, watch_table.next_expiry());
   for (const auto& [k, p] : published) {

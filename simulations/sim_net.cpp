@@ -260,7 +260,7 @@ void SimNet::run_window(std::int64_t end_us) {
   // Take every node event before end_us (and before the next scenario call),
   // grouped by node; the heap yields them in (time, seq) order.
   std::size_t used = 0;
-  std::unordered_map<NodeIndex, std::size_t> index;
+  ++window_;
   while (!heap_.empty() && heap_.front().t_us < end_us && heap_.front().kind != Kind::kCall) {
     std::pop_heap(heap_.begin(), heap_.end(), Later{});
     Event ev = std::move(heap_.back());
@@ -271,8 +271,10 @@ void SimNet::run_window(std::int64_t end_us) {
       continue;
     }
     if (ev.kind == Kind::kTick && ev.seq != slots_[ev.to].tick_seq) continue;  // superseded
-    auto [it, fresh] = index.emplace(ev.to, used);
-    if (fresh) {
+    Slot& s = slots_[ev.to];
+    if (s.window != window_) {
+      s.window = window_;
+      s.batch = static_cast<std::uint32_t>(used);
       if (used == batches_.size()) batches_.emplace_back();
       Batch& b = batches_[used++];
       b.node = ev.to;
@@ -281,7 +283,7 @@ void SimNet::run_window(std::int64_t end_us) {
       b.next_tick_us = INT64_MAX;
       b.counters = {};
     }
-    batches_[it->second].events.push_back(std::move(ev));
+    batches_[s.batch].events.push_back(std::move(ev));
   }
   if (used == 0) return;
 

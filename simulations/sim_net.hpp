@@ -120,6 +120,8 @@ class SimNet {
     std::uint32_t io = 0;
     std::int64_t tick_us = INT64_MAX;  // time of the pending tick event
     std::uint64_t tick_seq = 0;        // its seq: older tick events are stale
+    std::uint64_t window = 0;          // the last window it had events in ...
+    std::uint32_t batch = 0;           // ... and its batch there
   };
   // One node's share of a window: its events in order, what they produced.
   struct Batch {
@@ -155,6 +157,7 @@ class SimNet {
   int threads_ = 1;
   std::int64_t lookahead_us_ = 1;
   std::vector<Batch> batches_;  // reused between windows
+  std::uint64_t window_ = 0;
   std::unique_ptr<WorkerPool> pool_;
 };
 
