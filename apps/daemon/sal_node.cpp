@@ -148,6 +148,14 @@ void SalNode::stop() {
 
 void SalNode::resolve_for_host(const sal::ServiceId& id, sal::ResolveDone done) {
   driver_->call([&](TimeMs now, Outbox& out) {
+    // Asked again within a second: the host is redialling or retrying after
+    // the answer it got failed. The cache may hold a moved provider's old
+    // address (a watch push can miss a node that moved itself), so look it
+    // up afresh.
+    auto [last, fresh] = host_resolves_.try_emplace(id, now);
+    if (!fresh && now - last->second < 1000) resolver_.invalidate(id);
+    last->second = now;
+    if (host_resolves_.size() > 4096) host_resolves_.clear();
     resolver_.resolve(id, now, out, [this, done](const sal::Resolution& r) {
       const routing::DhtStatus me = node_.status();
       std::vector<sal::Candidate> cands;

@@ -90,6 +90,7 @@ class SalNode final : public DatagramProtocol {
   std::map<std::uint64_t, std::unique_ptr<sal::ForwardListener>> forwards_;
   std::map<std::uint64_t, sal::ServiceId> forward_services_;
   std::uint64_t next_forward_ = 1;
+  std::map<sal::ServiceId, TimeMs> host_resolves_;  // last resolve the host asked for, per service
 };
 
 }  // namespace bc::apps
