@@ -5,6 +5,7 @@ node 2's flow address; a certificate for another node is refused; the
 withdrawal is seen; service table rules can be added, listed and removed."""
 import json
 import os
+import shutil
 import time
 
 from bcnet import Devnet, check, main, rpc, run
@@ -19,6 +20,7 @@ def cli(bins, node, *args, check_rc=None):
 def test(bins, workdir):
     net = Devnet(bins, os.path.join(workdir, "net"), 6, BASE_IP, PORT)
     keys = os.path.join(workdir, "owner-keys")
+    shutil.rmtree(keys, ignore_errors=True)  # a rerun in the same build tree starts afresh
     try:
         net.up()
         n = net.nodes
