@@ -1,5 +1,7 @@
 #include "layers/asio_driver.hpp"
 
+#include "layers/asio_endpoint.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -14,39 +16,6 @@ namespace {
 
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
-
-udp::endpoint to_asio(const Endpoint& e) {
-  if (e.is_v4()) return {asio::ip::address_v4(e.v4_addr()), e.port};
-  asio::ip::address_v6::bytes_type b;
-  std::copy(e.ip.begin(), e.ip.end(), b.begin());
-  return {asio::ip::address_v6(b), e.port};
-}
-
-Endpoint from_asio(const udp::endpoint& e) {
-  const auto addr = e.address();
-  if (addr.is_v4()) return Endpoint::v4(addr.to_v4().to_uint(), e.port());
-  const auto v6 = addr.to_v6();
-  if (v6.is_v4_mapped())
-    return Endpoint::v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_uint(), e.port());
-  Endpoint out;
-  const auto b = v6.to_bytes();
-  std::copy(b.begin(), b.end(), out.ip.begin());
-  out.port = e.port();
-  return out;
-}
-
-// The advice part of a bind error: what the operator should do about it.
-std::string bind_advice(const boost::system::error_code& ec) {
-  if (ec == asio::error::address_in_use)
-    return "another process (maybe another blockcloudd) already uses it; stop that process or "
-           "choose another --listen address/port";
-  if (ec == boost::system::errc::address_not_available)
-    return "the address is not assigned to any local interface; use a local address such as "
-           "127.0.0.1 or one shown by `ip addr`";
-  if (ec == boost::system::errc::permission_denied || ec == asio::error::access_denied)
-    return "ports below 1024 need privileges; choose a port >= 1024";
-  return "check the address and port";
-}
 
 }  // namespace
 
@@ -94,7 +63,7 @@ struct AsioUdpDriver::Impl : std::enable_shared_from_this<Impl> {
   }
 
   udp::socket open_bound(const Endpoint& at) {
-    const auto ep = to_asio(at);
+    const auto ep = to_udp(at);
     udp::socket s(io);
     boost::system::error_code ec;
     s.open(ep.protocol(), ec);
@@ -178,7 +147,7 @@ struct AsioUdpDriver::Impl : std::enable_shared_from_this<Impl> {
     for (auto& d : out.datagrams) {
       boost::system::error_code ec;
       // A v4 socket cannot reach a v6 peer: asio reports that as an error, counted below.
-      socket.send_to(asio::buffer(d.payload), to_asio(d.to), 0, ec);
+      socket.send_to(asio::buffer(d.payload), to_udp(d.to), 0, ec);
       if (ec) {
         ++stats.send_errors;
         inc(m_send_errors);

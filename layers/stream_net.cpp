@@ -1,5 +1,7 @@
 #include "layers/stream_net.hpp"
 
+#include "layers/asio_endpoint.hpp"
+
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -15,22 +17,6 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-tcp::endpoint to_asio(const Endpoint& e) {
-  if (e.is_v4()) return {asio::ip::address_v4(e.v4_addr()), e.port};
-  asio::ip::address_v6::bytes_type b;
-  std::copy(e.ip.begin(), e.ip.end(), b.begin());
-  return {asio::ip::address_v6(b), e.port};
-}
-
-Endpoint from_asio(const tcp::endpoint& e) {
-  auto a = e.address();
-  if (a.is_v4()) return Endpoint::v4(a.to_v4().to_uint(), e.port());
-  Endpoint out;
-  const auto b = a.to_v6().to_bytes();
-  std::copy(b.begin(), b.end(), out.ip.begin());
-  out.port = e.port();
-  return out;
-}
 }  // namespace
 
 struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
@@ -78,7 +64,7 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io, const Endpoint& bind, StreamNetOptions o, OnConnect c, OnFrame f, OnClose cl)
       : io(io), acceptor(io), opt(o), on_connect(std::move(c)), on_frame(std::move(f)), on_close(std::move(cl)) {
     boost::system::error_code ec;
-    const auto ep = to_asio(bind);
+    const auto ep = to_tcp(bind);
     acceptor.open(ep.protocol(), ec);
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor.bind(ep, ec);
@@ -146,7 +132,7 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
     // Dial from our own listen address: peers then see distinct IPs for
     // distinct nodes (on loopback devnets too), which the per-IP cap relies on.
     boost::system::error_code ig;
-    const auto target = to_asio(peer);
+    const auto target = to_tcp(peer);
     const auto local = acceptor.local_endpoint(ig).address();
     if (!ig && !local.is_unspecified() && local.is_v4() == target.address().is_v4()) {
       conn->socket.open(target.protocol(), ig);

@@ -72,7 +72,7 @@ struct GatewayCore : std::enable_shared_from_this<GatewayCore> {
 
   void listen(const Endpoint& at) {
     error_code ec;
-    const auto ep = to_tcp_endpoint(at);
+    const auto ep = to_tcp(at);
     acceptor.open(ep.protocol(), ec);
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor.bind(ep, ec);
@@ -158,7 +158,7 @@ struct GatewayCore : std::enable_shared_from_this<GatewayCore> {
   Endpoint local_endpoint() const {
     error_code ec;
     auto ep = acceptor.local_endpoint(ec);
-    return ec ? Endpoint{} : from_tcp_endpoint(ep);
+    return ec ? Endpoint{} : from_asio(ep);
   }
 
   asio::io_context& io;

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <iostream>
 
+#include "layers/asio_endpoint.hpp"
 #include "sal/host_internal.hpp"
 
 namespace bc::sal {
@@ -37,39 +38,6 @@ class SalCategory final : public boost::system::error_category {
     }
   }
 };
-
-asio::ip::address to_asio_ip(const Endpoint& e) {
-  if (e.is_v4()) return asio::ip::address_v4(e.v4_addr());
-  asio::ip::address_v6::bytes_type b;
-  std::copy(e.ip.begin(), e.ip.end(), b.begin());
-  return asio::ip::address_v6(b);
-}
-
-tcp::endpoint to_asio(const Endpoint& e) { return {to_asio_ip(e), e.port}; }
-
-Endpoint from_asio(const tcp::endpoint& e) {
-  const auto addr = e.address();
-  if (addr.is_v4()) return Endpoint::v4(addr.to_v4().to_uint(), e.port());
-  const auto v6 = addr.to_v6();
-  if (v6.is_v4_mapped())
-    return Endpoint::v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_uint(), e.port());
-  Endpoint out;
-  const auto b = v6.to_bytes();
-  std::copy(b.begin(), b.end(), out.ip.begin());
-  out.port = e.port();
-  return out;
-}
-
-std::string bind_advice(const error_code& ec) {
-  if (ec == asio::error::address_in_use)
-    return "another process already uses it; stop that process or choose another listen port";
-  if (ec == boost::system::errc::address_not_available)
-    return "the address is not (or no longer) assigned to a local interface; use a local "
-           "address shown by `ip addr` and call rebind() when it changes";
-  if (ec == boost::system::errc::permission_denied || ec == asio::error::access_denied)
-    return "ports below 1024 need privileges; choose a port >= 1024";
-  return "check the address and port";
-}
 
 std::string short_id(const NodeId& id) { return id.hex().substr(0, 12); }
 
@@ -159,7 +127,7 @@ HostImpl::HostImpl(asio::io_context& io_, const KeyPair& key, const Endpoint& li
 
 std::unique_ptr<tcp::acceptor> HostImpl::open_acceptor(const Endpoint& at, std::string& error) {
   auto a = std::make_unique<tcp::acceptor>(io);
-  const auto ep = to_asio(at);
+  const auto ep = to_tcp(at);
   error_code ec;
   a->open(ep.protocol(), ec);
   if (!ec) a->set_option(asio::socket_base::reuse_address(true), ec);
@@ -326,13 +294,13 @@ void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin,
   conns.insert(c);
   m.connections.set(double(conns.size()));
   ++st.dials;
-  const auto remote = to_asio(to);
+  const auto remote = to_tcp(to);
   error_code ec;
   c->sock.open(remote.protocol(), ec);
   // Outgoing connections leave from this node's current address, so a
   // rebind() moves them too.
-  if (!ec && listen_ep.is_v4() == to.is_v4() && !to_asio_ip(listen_ep).is_unspecified())
-    c->sock.bind(tcp::endpoint(to_asio_ip(listen_ep), 0), ec);
+  if (!ec && listen_ep.is_v4() == to.is_v4() && !to_asio_address(listen_ep).is_unspecified())
+    c->sock.bind(tcp::endpoint(to_asio_address(listen_ep), 0), ec);
   if (ec) {
     log(HostLogLevel::kWarn, "cannot bind an outgoing socket to " + listen_ep.ip_string() + ": " + ec.message() +
                                  " — " + bind_advice(ec));

@@ -13,26 +13,6 @@ namespace bc::sal {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-tcp::endpoint to_tcp_endpoint(const Endpoint& e) {
-  if (e.is_v4()) return {asio::ip::address_v4(e.v4_addr()), e.port};
-  asio::ip::address_v6::bytes_type b;
-  std::copy(e.ip.begin(), e.ip.end(), b.begin());
-  return {asio::ip::address_v6(b), e.port};
-}
-
-Endpoint from_tcp_endpoint(const tcp::endpoint& e) {
-  const auto addr = e.address();
-  if (addr.is_v4()) return Endpoint::v4(addr.to_v4().to_uint(), e.port());
-  const auto v6 = addr.to_v6();
-  if (v6.is_v4_mapped())
-    return Endpoint::v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_uint(), e.port());
-  Endpoint out;
-  const auto b = v6.to_bytes();
-  std::copy(b.begin(), b.end(), out.ip.begin());
-  out.port = e.port();
-  return out;
-}
-
 TcpStream::TcpStream(tcp::socket socket) : socket_(std::move(socket)) {
   boost::system::error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);  // best effort
@@ -90,11 +70,11 @@ void TcpStream::async_connect(asio::io_context& io, const Endpoint& remote,
                               std::optional<Endpoint> local_bind,
                               std::chrono::milliseconds timeout, ConnectHandler handler) {
   auto op = std::make_shared<ConnectOp>(io, std::move(handler));
-  const auto to = to_tcp_endpoint(remote);
+  const auto to = to_tcp(remote);
   boost::system::error_code ec;
   op->socket.open(to.protocol(), ec);
   if (!ec && local_bind) {
-    auto from = to_tcp_endpoint(*local_bind);
+    auto from = to_tcp(*local_bind);
     if (from.protocol() != to.protocol()) {
       ec = asio::error::address_family_not_supported;
     } else {

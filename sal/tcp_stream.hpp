@@ -9,13 +9,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "layers/asio_endpoint.hpp"
 #include "layers/runtime.hpp"
 #include "sal/stream.hpp"
 
 namespace bc::sal {
-
-boost::asio::ip::tcp::endpoint to_tcp_endpoint(const Endpoint& e);
-Endpoint from_tcp_endpoint(const boost::asio::ip::tcp::endpoint& e);
 
 class TcpStream final : public ByteStream {
  public:

@@ -171,7 +171,7 @@ struct CollectSession : std::enable_shared_from_this<CollectSession> {
 
 template <class Session>
 struct Server {
-  explicit Server(asio::io_context& io) : acc(io, to_tcp_endpoint(kLoopback0)) { accept(); }
+  explicit Server(asio::io_context& io) : acc(io, to_tcp(kLoopback0)) { accept(); }
   tcp::acceptor acc;
   void accept() {
     acc.async_accept([this](error_code ec, tcp::socket s) {
@@ -180,7 +180,7 @@ struct Server {
       accept();
     });
   }
-  Endpoint endpoint() const { return from_tcp_endpoint(acc.local_endpoint()); }
+  Endpoint endpoint() const { return from_asio(acc.local_endpoint()); }
 };
 
 // ---- the io thread ----
@@ -616,8 +616,8 @@ TEST_CASE("gateway backend: an accepted flow is spliced to the local TCP backend
 
   // The "flow": one end of a loopback TCP connection, handed over as the
   // ByteStream a provider's Host would deliver; the other end is the remote app.
-  tcp::acceptor acc(t.io, to_tcp_endpoint(kLoopback0));
-  const auto flow_at = from_tcp_endpoint(acc.local_endpoint());
+  tcp::acceptor acc(t.io, to_tcp(kLoopback0));
+  const auto flow_at = from_asio(acc.local_endpoint());
   t.start();
 
   auto open_flow = [&](BackendConnector& b) {
@@ -650,8 +650,8 @@ TEST_CASE("gateway backend: an accepted flow is spliced to the local TCP backend
     BackendOptions dead = o;
     {
       // A port nobody listens on: bind, note it, close.
-      tcp::acceptor tmp(t.io, to_tcp_endpoint(kLoopback0));
-      dead.backend = from_tcp_endpoint(tmp.local_endpoint());
+      tcp::acceptor tmp(t.io, to_tcp(kLoopback0));
+      dead.backend = from_asio(tmp.local_endpoint());
     }
     std::unique_ptr<BackendConnector> b;
     t.on_io([&] { b = std::make_unique<BackendConnector>(t.io, dead); });
@@ -690,7 +690,7 @@ namespace {
 // EOF: a sink that does not share the gateway's io thread.
 struct SinkThread {
   asio::io_context io;
-  tcp::acceptor acc{io, to_tcp_endpoint(kLoopback0)};
+  tcp::acceptor acc{io, to_tcp(kLoopback0)};
   std::uint64_t received = 0;
   std::thread th{[this] {
     tcp::socket s(io);
@@ -703,7 +703,7 @@ struct SinkThread {
       received += n;
     }
   }};
-  Endpoint endpoint() const { return from_tcp_endpoint(acc.local_endpoint()); }
+  Endpoint endpoint() const { return from_asio(acc.local_endpoint()); }
   void join() { th.join(); }
 };
 
