@@ -207,23 +207,27 @@ def test(bins, workdir):
 
         # 3. Failover among three providers.
         fo = make_service(bins, keys, "fo", [n[13], n[14], n[15]], backend.addr, ttl=20)
-        seen = set()
-        for _ in range(12):
-            r = rpc(n[1]["rpc"], "resolve", {"service": fo})
-            seen |= {e["provider"] for e in r["endpoints"]}
-        check(len(seen) == 3, "all three providers resolve")
+        # A Coral get may stop in the nearest cluster holding some of the
+        # values, so one node can know a subset: use a client that knows all.
+        seen, client = set(), None
+        for i in range(13):
+            got = {e["provider"] for e in rpc(n[i]["rpc"], "resolve", {"service": fo})["endpoints"]}
+            seen |= got
+            if client is None and len(got) == 3:
+                client = n[i]
+        check(len(seen) == 3 and client is not None, "all three providers resolve")
         dead_id = rpc(n[14]["rpc"], "status")["node_id"]
         os.kill(n[14]["pid"], signal.SIGKILL)
         t_kill = time.time()
         ok = 0
         for i in range(10):
-            local, remote = transfer(bins, n[1], fo, 1 << 16)
+            local, remote = transfer(bins, client, fo, 1 << 16)
             ok += remote.split()[0] == local
         check(ok == 10, f"after killing a provider, 10/10 new connections reach the others "
               f"({time.time() - t_kill:.2f} s)")
         gone_after = None
         while time.time() - t_kill < 60:
-            r = rpc(n[1]["rpc"], "resolve", {"service": fo})
+            r = rpc(client["rpc"], "resolve", {"service": fo})
             if all(e["provider"] != dead_id for e in r["endpoints"]):
                 gone_after = time.time() - t_kill
                 break
