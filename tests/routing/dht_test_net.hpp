@@ -142,4 +142,13 @@ struct TestNet {
 
 inline Key key_of(const std::string& text) { return key_from_text(text); }
 
+// A PONG to `ping` (received from `observed`) carrying an address
+// certificate "node `claimed` at `certified` until `expires`" signed by
+// `signer`: a node's genuine proof when they match, a forgery otherwise.
+inline msg::Pong cert_pong(const msg::Ping& ping, const Endpoint& observed, const KeyPair& signer,
+                           const NodeId& claimed, const Endpoint& certified, TimeMs expires) {
+  return msg::Pong{ping.nonce, observed, signer.sign(addr_cert_digest(claimed, certified, expires)), true,
+                   expires};
+}
+
 }  // namespace bc::routing::testing

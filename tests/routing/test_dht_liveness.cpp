@@ -125,10 +125,9 @@ TEST_CASE("a verified contact is re-checked with PINGs that ask for no signature
   p.on_message = [&](const Endpoint& from, const Envelope& env, Outbox& out) {
     if (auto* ping = std::get_if<msg::Ping>(&env.body)) {
       // Sign only when asked, like a DhtNode.
-      msg::Pong pong{ping->nonce, from, Signature{}, ping->need_proof};
+      msg::Pong pong{ping->nonce, from, Signature{}, false};
       if (ping->need_proof) {
-        pong.cert_expires_at = t.net.now() + 600'000;
-        pong.signature = k.sign(addr_cert_digest(pid, e, pong.cert_expires_at));
+        pong = cert_pong(*ping, from, k, pid, e, t.net.now() + 600'000);
         ++signed_pongs;
       }
       out.send(from, encode(from_key(k, env.txid, pong)));

@@ -161,10 +161,8 @@ TEST_CASE("a node that cannot sign for its id never enters a routing table") {
   liar.on_message = [&](const Endpoint& from, const Envelope& e, Outbox& out) {
     if (auto* ping = std::get_if<msg::Ping>(&e.body)) {
       ++pings;
-      const TimeMs expires = t.net.now() + 600'000;
-      msg::Pong pong{ping->nonce, from,
-                     actual.sign(addr_cert_digest(node_id_of(claimed.public_key()), el, expires)),
-                     true, expires};
+      msg::Pong pong = cert_pong(*ping, from, actual, node_id_of(claimed.public_key()), el,
+                                 t.net.now() + 600'000);
       out.send(from, encode(from_key(claimed, e.txid, pong)));
     }
   };
@@ -234,19 +232,15 @@ TEST_CASE("address certificates: replayed from another address or expired, they 
   // victim's own address, from its own address.
   replayer.on_message = [&](const Endpoint& from, const Envelope& e, Outbox& out) {
     if (auto* ping = std::get_if<msg::Ping>(&e.body)) {
-      const TimeMs expires = t.net.now() + 600'000;
-      msg::Pong pong{ping->nonce, from, victim.sign(addr_cert_digest(victim_id, victim_ep, expires)),
-                     true, expires};
+      msg::Pong pong = cert_pong(*ping, from, victim, victim_id, victim_ep, t.net.now() + 600'000);
       out.send(from, encode(from_key(victim, e.txid, pong)));
     }
   };
   // The other signs correctly for its address, but with a past expiry.
   stale.on_message = [&](const Endpoint& from, const Envelope& e, Outbox& out) {
     if (auto* ping = std::get_if<msg::Ping>(&e.body)) {
-      const TimeMs expires = t.net.now() - 1;
-      msg::Pong pong{ping->nonce, from,
-                     stale_key.sign(addr_cert_digest(node_id_of(stale_key.public_key()), es, expires)),
-                     true, expires};
+      msg::Pong pong = cert_pong(*ping, from, stale_key, node_id_of(stale_key.public_key()), es,
+                                 t.net.now() - 1);
       out.send(from, encode(from_key(stale_key, e.txid, pong)));
     }
   };
