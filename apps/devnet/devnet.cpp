@@ -276,7 +276,11 @@ int devnet_down(const fs::path& dir, Devnet& net, double timeout_s, bool quiet) 
   int killed = 0;
   for (const auto& n : net.nodes)
     if (!n.stopped && node_alive(n.pid) && send_signal(n.pid, SIGKILL)) ++killed;
-  while (any_alive()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // A killed process still needs a moment to release its memory and ports.
+  const auto kill_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (any_alive() && std::chrono::steady_clock::now() < kill_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (any_alive()) std::cerr << "warning: a node is still exiting 10 s after SIGKILL\n";
   for (auto& n : net.nodes) n.stopped = true;
   if (fs::exists(dir)) save_devnet(dir, net);
   if (!quiet)

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +67,17 @@ void reap_children() {
   }
 }
 
+namespace {
+// The ppid field follows the state letter in /proc/PID/stat.
+int parent_pid(const std::string& stat_line, std::size_t close_paren) {
+  std::istringstream rest(stat_line.substr(close_paren + 2));
+  char state = 0;
+  int ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+}  // namespace
+
 bool process_alive(int pid) {
   if (pid <= 0) return false;
   reap_children();
@@ -80,6 +92,10 @@ bool process_alive(int pid) {
   std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
   std::string argv0;
   std::getline(cmd, argv0, '\0');
+  // An exiting process has released its memory, so its cmdline reads empty,
+  // before it becomes a zombie: it is still alive (and holds its ports).
+  // Kernel threads also have no cmdline; their parent is kthreadd (pid 2).
+  if (argv0.empty()) return parent_pid(line, close) != 2 && pid != 2;
   return argv0.find("blockcloudd") != std::string::npos;
 }
 
