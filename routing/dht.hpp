@@ -146,7 +146,17 @@ class DhtNode final : public DatagramProtocol {
   void publish(const Key& key, Bytes payload, TimeMs ttl_ms, TimeMs now, Outbox& out,
                PutCallback done);
   void unpublish(const Key& key);
+  // Finds the key's records. A plain get answers from our own store when we
+  // hold the key, else stops at the first cluster level, and the first
+  // nodes, that hold values (Coral: the nearest copy). A fresh get is for
+  // when a copy may be stale (a record's owner just moved): it skips our own
+  // store, walks every level to the key's closest nodes, and returns the
+  // newest record of each owner among everything it saw (ours included).
+  struct GetOptions {
+    bool fresh = false;
+  };
   void get(const Key& key, TimeMs now, Outbox& out, GetCallback done);
+  void get(const Key& key, TimeMs now, Outbox& out, GetCallback done, GetOptions options);
 
   // Subscribes at the key's storage nodes; they push added and expired
   // records. Kept alive until unwatch().

@@ -71,6 +71,7 @@ struct LookupOp {
   // contacts they return, and stop once this many answered not full+loaded.
   bool expand = true;
   std::size_t stop_at_eligible = 0;
+  bool exhaustive = false;  // kGet: keep walking to the closest nodes after values are found
   std::map<XOnlyPubKey, Record> found;  // kGet: best verified record per owner
   std::function<void(LookupOp&)> on_done;
 };

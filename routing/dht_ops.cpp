@@ -126,7 +126,7 @@ void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const N
     std::vector<WireContact> contacts;
     if (op->expand) contacts = v->contacts;
     op->lk.on_response(c, contacts, id);
-    if (op->purpose == LookupOp::Purpose::kGet && got_values) {
+    if (op->purpose == LookupOp::Purpose::kGet && got_values && !op->exhaustive) {
       op->lk.stop();  // Coral: the first values found end the search (in-flight answers still count)
     }
     if (op->purpose == LookupOp::Purpose::kPutProbe && cfg.mode == Mode::kCoral && v->full &&
@@ -490,12 +490,16 @@ void DhtNode::unpublish(const Key& key) {
 }
 
 void DhtNode::get(const Key& key, TimeMs now, Outbox& out, GetCallback done) {
+  get(key, now, out, std::move(done), GetOptions{});
+}
+
+void DhtNode::get(const Key& key, TimeMs now, Outbox& out, GetCallback done, GetOptions options) {
   CallScope<Impl> scope(*impl_, now, out);
   Impl& m = *impl_;
   auto levels = m.lookup_levels();
   // We may be one of the key's storage nodes ourselves.
   auto local = m.store.get(key, m.now);
-  if (!local.empty()) {
+  if (!local.empty() && !options.fresh) {
     GetResult res;
     res.ok = true;
     res.level = levels.front();
@@ -506,38 +510,55 @@ void DhtNode::get(const Key& key, TimeMs now, Outbox& out, GetCallback done) {
   struct GetState {
     Key key;
     std::vector<int> levels;
+    bool fresh = false;
     std::size_t next = 0;
     int hops = 0;
+    int level = -1;  // innermost level that had values
+    std::map<XOnlyPubKey, Record> newest;
     GetCallback done;
   };
-  auto st = std::make_shared<GetState>(GetState{key, std::move(levels), 0, 0, std::move(done)});
+  auto st = std::make_shared<GetState>();
+  st->key = key;
+  st->levels = std::move(levels);
+  st->fresh = options.fresh;
+  st->done = std::move(done);
+  auto keep_newest = [st](const Record& r) {
+    auto f = st->newest.find(r.owner);
+    if (f == st->newest.end() || f->second.seq < r.seq) st->newest[r.owner] = r;
+  };
+  for (const auto& r : local) keep_newest(r);
+  if (!local.empty()) st->level = st->levels.front();
   auto step = std::make_shared<std::function<void()>>();
   std::weak_ptr<std::function<void()>> weak = step;
-  *step = [&m, st, weak]() {
+  auto finish = [st]() {
+    GetResult res;
+    res.ok = true;
+    res.hops = st->hops;
+    res.level = st->level;
+    for (auto& [owner, r] : st->newest) res.values.push_back(r);
+    auto cb = std::move(st->done);
+    if (cb) cb(res);
+  };
+  *step = [&m, st, weak, keep_newest, finish]() {
     auto step = weak.lock();
     if (st->next >= st->levels.size()) {
-      GetResult res;
-      res.ok = true;
-      res.hops = st->hops;
-      auto cb = std::move(st->done);
-      if (cb) cb(res);
+      finish();
       return;
     }
     int level = st->levels[st->next++];
-    m.start_lookup(LookupOp::Purpose::kGet, st->key, level, 0, [st, step, level](LookupOp& op) {
+    auto op = m.start_lookup(LookupOp::Purpose::kGet, st->key, level, 0,
+                             [st, step, level, keep_newest, finish](LookupOp& op) {
       st->hops = std::max(st->hops, op.lk.hops());
-      if (op.found.empty()) {
-        (*step)();
+      for (auto& [owner, r] : op.found) keep_newest(r);
+      if (!op.found.empty() && st->level < 0) st->level = level;
+      // A plain get ends at the first level with values; a fresh one asks every level.
+      if (!op.found.empty() && !st->fresh) {
+        finish();
         return;
       }
-      GetResult res;
-      res.ok = true;
-      res.hops = st->hops;
-      res.level = level;
-      for (auto& [owner, r] : op.found) res.values.push_back(r);
-      auto cb = std::move(st->done);
-      if (cb) cb(res);
+      (*step)();
     });
+    if (op) op->exhaustive = st->fresh;  // answers arrive later than this: set in time
   };
   (*step)();
 }

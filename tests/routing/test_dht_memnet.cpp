@@ -150,6 +150,40 @@ TEST_CASE("an owner replaces its value only with a higher seq; replays are rejec
   CHECK(p4.error.find("bad") != std::string::npos);
 }
 
+TEST_CASE("a fresh get sees past a stale copy that a plain get answers from its own store") {
+  TestNet t(30, 23);
+  t.bootstrap_all();
+  KeyPair owner = test_key(2000, 1);
+  Key key = key_of("moving-provider");
+  TimeMs exp = t.net.now() + 600'000;
+  REQUIRE(t.put(3, make_record(owner, key, Bytes{1}, 10, exp)).ok);
+  // A storage node misses the owner's update while it is away (a node that
+  // was moving, say), so it keeps the old copy.
+  int holder = -1;
+  for (int i = 4; i < t.size() && holder < 0; ++i)
+    if (t.node(i).status().stored_values == 1) holder = i;
+  REQUIRE(holder >= 0);
+  t.net.set_down(t.eps[static_cast<std::size_t>(holder)], true);
+  REQUIRE(t.put(3, make_record(owner, key, Bytes{2}, 11, exp)).ok);
+  t.net.set_down(t.eps[static_cast<std::size_t>(holder)], false);
+
+  GetResult plain = t.get(holder, key);
+  REQUIRE(plain.values.size() == 1);
+  CHECK(plain.values[0].seq == 10);  // Coral: the nearest copy is our own
+
+  std::optional<GetResult> fresh;
+  t.net.invoke(t.eps[static_cast<std::size_t>(holder)], [&](TimeMs now, Outbox& out) {
+    t.node(holder).get(key, now, out, [&](const GetResult& g) { fresh = g; }, DhtNode::GetOptions{.fresh = true});
+  });
+  t.net.run_until([&] { return fresh.has_value(); }, t.net.now() + 30'000);
+  REQUIRE(fresh.has_value());
+  CHECK(fresh->ok);
+  REQUIRE(fresh->values.size() == 1);
+  CHECK(fresh->values[0].seq == 11);
+  CHECK(fresh->values[0].payload == Bytes{2});
+  CHECK(fresh->hops >= 1);
+}
+
 TEST_CASE("publish increases seq across calls; records expire and disappear") {
   TestNet t(40, 15);
   t.bootstrap_all();
