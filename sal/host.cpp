@@ -754,6 +754,8 @@ void HostImpl::redial_try(const std::shared_ptr<Peer>& p, std::uint64_t gen,
     dial(ep, p->id, [self = shared_from_this(), p, gen, list, i, resolved, ep](const error_code& ec,
                                                                              std::shared_ptr<Peer>) {
       if (!ec) return;  // attached: on_handshake ended the round
+      self->log(HostLogLevel::kDebug, "redial of " + short_id(p->id) + " at " + ep.to_string() +
+                                          " failed: " + ec.message());
       if (ec != asio::error::operation_aborted) self->picker.mark_failed(ep, now());
       if (ec == asio::error::operation_aborted && gen == p->redial_gen) {
         // Our own address changed under the dial: start over from the new one.
@@ -768,7 +770,8 @@ void HostImpl::redial_try(const std::shared_ptr<Peer>& p, std::uint64_t gen,
   if (!resolved && p->last_service) {
     // The peer moved: a fresh resolve finds its new address (a provider
     // republishes at once when its address changes).
-    hooks.resolve(*p->last_service, now(), [self = shared_from_this(), p, gen, list](std::vector<Candidate> cands) {
+    const ResolveFn& resolve = hooks.resolve_fresh ? hooks.resolve_fresh : hooks.resolve;
+    resolve(*p->last_service, now(), [self = shared_from_this(), p, gen, list](std::vector<Candidate> cands) {
       if (gen != p->redial_gen || !p->session || p->conn || self->stopped) return;
       std::vector<Endpoint> fresh;
       for (const auto& c : cands) {
@@ -784,6 +787,8 @@ void HostImpl::redial_try(const std::shared_ptr<Peer>& p, std::uint64_t gen,
           fresh.push_back(list->front());
         }
       }
+      self->log(HostLogLevel::kDebug, "redial of " + short_id(p->id) + ": the resolver lists " +
+                                          std::to_string(fresh.size()) + " address(es) of it");
       auto next = std::make_shared<std::vector<Endpoint>>(std::move(fresh));
       self->redial_try(p, gen, next, 0, true);
     });
@@ -873,10 +878,16 @@ void HostImpl::try_next(const std::shared_ptr<ConnectOp>& op) {
     return;
   }
   if (op->next >= op->attempts.size()) {
+    // (An empty answer stays negatively cached: no fresh lookup per connect.)
+    if (!op->refreshed && !op->tried.empty() && hooks.resolve_fresh) {
+      resolve_again(op);
+      return;
+    }
     finish(op, op->last_error ? op->last_error : make_error_code(HostError::kUnreachable), nullptr);
     return;
   }
   const Attempt a = op->attempts[op->next++];
+  op->tried.push_back(a.endpoint);
   if (!a.provider.is_zero()) {
     if (auto p = find_peer(a.provider); p && p->conn && p->session) {
       open_on(p, op);  // cached connect: one OPEN round trip
@@ -896,6 +907,24 @@ void HostImpl::try_next(const std::shared_ptr<ConnectOp>& op) {
       return;
     }
     self->open_on(p, op);
+  });
+}
+
+void HostImpl::resolve_again(const std::shared_ptr<ConnectOp>& op) {
+  // Every endpoint of the answer failed: it may be a stale copy of a provider
+  // that moved, so ask once more past caches and try only what is new.
+  op->refreshed = true;
+  std::weak_ptr<HostImpl> weak = shared_from_this();
+  hooks.resolve_fresh(op->service, now(), [weak, op](std::vector<Candidate> cands) {
+    auto self = weak.lock();
+    if (!self || op->done) return;
+    auto attempts = self->picker.order(cands, now(), self->rng);
+    std::erase_if(attempts, [&](const Attempt& a) {
+      return std::find(op->tried.begin(), op->tried.end(), a.endpoint) != op->tried.end();
+    });
+    op->attempts = std::move(attempts);
+    op->next = 0;
+    self->try_next(op);
   });
 }
 

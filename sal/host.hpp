@@ -84,6 +84,9 @@ using HostLogFn = std::function<void(HostLogLevel level, const std::string& line
 
 struct HostHooks {
   ResolveFn resolve;
+  // Optional: a lookup that answers from no cache and sees past stale
+  // copies, for finding a peer that moved (redial); `resolve` when empty.
+  ResolveFn resolve_fresh;
   ProofForFn proof_for;
   ProofCheck check_proof;  // the opener's check of a provider's proof
   HostLogFn log;           // optional

@@ -51,6 +51,8 @@ struct ConnectOp {
   std::vector<Attempt> attempts;
   std::size_t next = 0;
   error_code last_error;
+  bool refreshed = false;           // the one fresh resolve after every attempt failed
+  std::vector<Endpoint> tried;      // not tried again after that resolve
   bool done = false;
 };
 
@@ -189,6 +191,7 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   // connects
   void connect(const ServiceId& service, ConnectHandler handler);
   void try_next(const std::shared_ptr<ConnectOp>& op);
+  void resolve_again(const std::shared_ptr<ConnectOp>& op);
   void open_on(const std::shared_ptr<Peer>& p, const std::shared_ptr<ConnectOp>& op);
   void finish(const std::shared_ptr<ConnectOp>& op, const error_code& ec,
               std::unique_ptr<ByteStream> stream);

@@ -168,9 +168,13 @@ void Resolver::start_lookup(const ServiceId& id, Entry& e, TimeMs now, Outbox& o
   const std::uint64_t gen = e.generation;
   // The callback may run at once (we store the key ourselves): e stays valid,
   // map nodes do not move.
-  node_.get(id, now, out, [this, alive, id, gen](const routing::GetResult& g) {
-    if (auto a = alive.lock(); a && *a) on_lookup(id, gen, g);
-  });
+  const bool fresh_get = fresh_next_.erase(id) > 0;
+  node_.get(
+      id, now, out,
+      [this, alive, id, gen](const routing::GetResult& g) {
+        if (auto a = alive.lock(); a && *a) on_lookup(id, gen, g);
+      },
+      routing::DhtNode::GetOptions{.fresh = fresh_get});
 }
 
 void Resolver::on_lookup(const ServiceId& id, std::uint64_t generation, const routing::GetResult& g) {
@@ -268,6 +272,8 @@ void Resolver::on_watch_event(const ServiceId& id, const routing::WatchEvent& ev
 }
 
 void Resolver::invalidate(const ServiceId& service) {
+  if (fresh_next_.size() >= cfg_.max_entries) fresh_next_.clear();  // bounded; a plain get is still an answer
+  fresh_next_.insert(service);
   auto it = entries_.find(service);
   if (it == entries_.end()) return;
   if (it->second.pending) {

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,9 @@ class Resolver {
   // The fresh cached answer, without a lookup and without marking it used.
   std::optional<Resolution> cached(const ServiceId& service, TimeMs now) const;
   // Forget a service (e.g. after every endpoint failed); its watch goes too.
+  // Its next lookup is a fresh DSHT get: a plain get stops at the nearest
+  // copy (our own, if we store the key), which misses a provider that just
+  // moved when that copy missed its republish.
   void invalidate(const ServiceId& service);
   // Called (on the driver's thread) whenever a watch changes a service's
   // endpoints, so the service table can drop departed providers at once.
@@ -131,6 +135,7 @@ class Resolver {
   routing::DhtNode& node_;
   ResolverConfig cfg_;
   std::map<ServiceId, Entry> entries_;
+  std::set<ServiceId> fresh_next_;  // invalidated: the next lookup is fresh
   SignatureCache verified_;
   ChangeListener listener_;
   TimeMs now_ = 0;  // latest time seen (watch pushes carry none)

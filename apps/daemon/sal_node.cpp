@@ -108,7 +108,10 @@ void SalNode::start(boost::asio::io_context& io, AsioUdpDriver& driver, const Ke
   metrics_ = &metrics;
   sal::HostHooks hooks;
   hooks.resolve = [this](const sal::ServiceId& id, TimeMs, sal::ResolveDone done) {
-    resolve_for_host(id, std::move(done));
+    resolve_for_host(id, false, std::move(done));
+  };
+  hooks.resolve_fresh = [this](const sal::ServiceId& id, TimeMs, sal::ResolveDone done) {
+    resolve_for_host(id, true, std::move(done));
   };
   hooks.proof_for = [this](const sal::ServiceId& id) -> std::optional<Bytes> {
     auto it = served_.find(id);
@@ -146,16 +149,12 @@ void SalNode::stop() {
   if (host_) host_->stop();
 }
 
-void SalNode::resolve_for_host(const sal::ServiceId& id, sal::ResolveDone done) {
+void SalNode::resolve_for_host(const sal::ServiceId& id, bool fresh, sal::ResolveDone done) {
   driver_->call([&](TimeMs now, Outbox& out) {
-    // Asked again within a second: the host is redialling or retrying after
-    // the answer it got failed. The cache may hold a moved provider's old
-    // address (a watch push can miss a node that moved itself), so look it
-    // up afresh.
-    auto [last, fresh] = host_resolves_.try_emplace(id, now);
-    if (!fresh && now - last->second < 1000) resolver_.invalidate(id);
-    last->second = now;
-    if (host_resolves_.size() > 4096) host_resolves_.clear();
+    // Fresh: the host is looking for a peer that moved, or every endpoint it
+    // was given failed. A watch push can miss a node that moved itself, and
+    // our own stored copy may be stale: the invalidated lookup sees past both.
+    if (fresh) resolver_.invalidate(id);
     resolver_.resolve(id, now, out, [this, done](const sal::Resolution& r) {
       const routing::DhtStatus me = node_.status();
       std::vector<sal::Candidate> cands;

@@ -67,7 +67,7 @@ class SalNode final : public DatagramProtocol {
 
  private:
   // Resolution for the host: providers as late-binding candidates.
-  void resolve_for_host(const sal::ServiceId& id, sal::ResolveDone done);
+  void resolve_for_host(const sal::ServiceId& id, bool fresh, sal::ResolveDone done);
   // "" or what went wrong.
   std::string rebind(const std::string& ip);
 
@@ -90,7 +90,6 @@ class SalNode final : public DatagramProtocol {
   std::map<std::uint64_t, std::unique_ptr<sal::ForwardListener>> forwards_;
   std::map<std::uint64_t, sal::ServiceId> forward_services_;
   std::uint64_t next_forward_ = 1;
-  std::map<sal::ServiceId, TimeMs> host_resolves_;  // last resolve the host asked for, per service
 };
 
 }  // namespace bc::apps

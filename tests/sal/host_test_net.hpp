@@ -58,7 +58,11 @@ struct Directory {
     int level = kClusterUnknown;
   };
   std::map<ServiceId, std::vector<Entry>> services;
+  // A cache or nearest copy that missed a move: plain resolves answer this
+  // while it is set; fresh resolves always see the current addresses.
+  std::map<ServiceId, std::vector<Candidate>> stale;
   int resolves = 0;
+  int fresh_resolves = 0;
 
   void add(const ServiceId& s, const Host& h, int level = kClusterUnknown) {
     services[s].push_back({&h, std::nullopt, level});
@@ -91,6 +95,12 @@ struct TestNode {
     HostHooks hooks;
     hooks.resolve = [&dir, &io](const ServiceId& s, TimeMs, ResolveDone done) {
       ++dir.resolves;
+      auto st = dir.stale.find(s);
+      auto cands = st != dir.stale.end() ? st->second : dir.lookup(s);
+      asio::post(io, [done = std::move(done), cands = std::move(cands)]() mutable { done(std::move(cands)); });
+    };
+    hooks.resolve_fresh = [&dir, &io](const ServiceId& s, TimeMs, ResolveDone done) {
+      ++dir.fresh_resolves;
       auto cands = dir.lookup(s);
       asio::post(io, [done = std::move(done), cands = std::move(cands)]() mutable { done(std::move(cands)); });
     };

@@ -163,11 +163,43 @@ TEST_CASE("sal host: provider moves, then client, then both at once, mid-transfe
   CHECK(P.prov.host->stats().rebinds == 2);
   CHECK(P.cli.host->stats().rebinds == 2);
   CHECK(P.cli.host->stats().attaches == 4);  // first dial + three redials
-  CHECK(P.dir.resolves >= 3);  // the connect, then a re-resolve each time the provider moved
+  CHECK(P.dir.resolves == 1);        // the connect
+  CHECK(P.dir.fresh_resolves >= 2);  // a fresh re-resolve each time the provider moved
   CHECK(P.cli.host->stats().sessions == 1);
   CHECK(P.prov.reg.counter_value("bc_sal_resumes_total", {{"result", "failed"}}) == 0);
   MESSAGE("3 migrations (provider, client, both) in " << (total >> 20) << " MiB: identical SHA-256; longest "
                                                       << "stall between reads " << P.rx->longest_gap_ms() << " ms");
+}
+
+TEST_CASE("sal host: a stale answer costs one fresh resolve; both ends moving redial through fresh ones") {
+  Pair P;
+  // Every plain resolve now answers the provider's address before it moves.
+  Candidate old;
+  old.provider = P.prov.host->node_id();
+  old.addresses = {P.prov.host->local_endpoint()};
+  P.dir.stale[P.svc] = {old};
+  const std::uint64_t total = env_mib("BC_SAL_HOST_MIB", 64);
+  bool moved = false;
+  P.on_progress = [&](std::uint64_t got) {
+    if (!moved && got >= total / 3) {
+      CHECK(P.prov.host->rebind(ep("127.0.0.3:0")) == "");
+      CHECK(P.cli.host->rebind(ep("127.0.0.5:0")) == "");
+      moved = true;
+    }
+  };
+  P.transfer(total, 60000);
+  CHECK(moved);
+  CHECK(P.dir.fresh_resolves >= 1);  // the redial found the provider past the stale answer
+  CHECK(P.cli.host->stats().attaches == 2);
+  // A new connect is told the old address first, fails there, and asks once more, fresh.
+  const int fresh_before = P.dir.fresh_resolves;
+  TestNode cli2(P.L.io, "127.0.0.6:0", P.dir);
+  ConnectResult cr;
+  cli2.host->async_connect(P.svc, cr.handler());
+  REQUIRE(P.L.run_until([&] { return cr.done; }, 5000));
+  CHECK_MESSAGE(!cr.ec, cr.ec.message());
+  CHECK(P.dir.fresh_resolves == fresh_before + 1);
+  CHECK(cli2.reg.counter_value("bc_sal_host_dials_total", {{"result", "failed"}}) == 1);
 }
 
 TEST_CASE("sal host: 100 migrations in one transfer lose nothing") {
