@@ -8,7 +8,6 @@
 
 #include "layers/ids.hpp"
 #include "sal/delegation.hpp"
-#include "sal/record_validator.hpp"
 #include "sal/rule_text.hpp"
 #include "sal/service_id.hpp"
 
@@ -74,13 +73,7 @@ json::object rule_json(const sal::Rule& r) {
 
 SalNode::SalNode(const KeyPair& key, routing::DhtNode& node, metrics::Registry& metrics,
                  SalNodeConfig config)
-    : node_(node),
-      config_(std::move(config)),
-      resolver_(node, metrics),
-      publisher_(node, key.public_key(), metrics) {
-  // Generic DHT values (dht put/get) stay allowed; SAL records must carry a
-  // valid delegation chain everywhere.
-  node_.set_record_validator(sal::make_record_validator(&metrics));
+    : node_(node), config_(std::move(config)), core_(node, key.public_key(), metrics) {
   for (const auto& line : config_.rules) {
     auto added = sal::add_rule_text(table_, line);
     if (!added) throw std::invalid_argument("service table rule \"" + line + "\": " + added.error);
@@ -88,18 +81,12 @@ SalNode::SalNode(const KeyPair& key, routing::DhtNode& node, metrics::Registry& 
 }
 
 void SalNode::on_datagram(const Endpoint& from, ByteView data, TimeMs now, Outbox& out) {
-  node_.on_datagram(from, data, now, out);
+  core_.on_datagram(from, data, now, out);
 }
 
-void SalNode::on_tick(TimeMs now, Outbox& out) {
-  if (now >= node_.next_wakeup()) node_.on_tick(now, out);
-  if (now >= resolver_.next_wakeup()) resolver_.on_tick(now, out);
-  if (now >= publisher_.next_wakeup()) publisher_.on_tick(now, out);
-}
+void SalNode::on_tick(TimeMs now, Outbox& out) { core_.on_tick(now, out); }
 
-TimeMs SalNode::next_wakeup() const {
-  return std::min({node_.next_wakeup(), resolver_.next_wakeup(), publisher_.next_wakeup()});
-}
+TimeMs SalNode::next_wakeup() const { return core_.next_wakeup(); }
 
 void SalNode::start(boost::asio::io_context& io, AsioUdpDriver& driver, const KeyPair& key,
                     metrics::Registry& metrics) {
@@ -118,10 +105,7 @@ void SalNode::start(boost::asio::io_context& io, AsioUdpDriver& driver, const Ke
     if (it == served_.end() || !it->second.backend) return std::nullopt;
     return it->second.delegation;
   };
-  hooks.check_proof = [](const sal::ServiceId& service, const XOnlyPubKey& peer, ByteView proof, TimeMs now) {
-    auto d = sal::decode_delegation(proof);
-    return d && sal::check_delegation_for(*d, service, peer, now) == sal::DelegationError::kNone;
-  };
+  hooks.check_proof = sal::delegation_proves;
   hooks.log = [](sal::HostLogLevel level, const std::string& line) {
     if (level == sal::HostLogLevel::kWarn) spdlog::warn("sal: {}", line);
     else if (level == sal::HostLogLevel::kInfo) spdlog::info("sal: {}", line);
@@ -150,30 +134,7 @@ void SalNode::stop() {
 }
 
 void SalNode::resolve_for_host(const sal::ServiceId& id, bool fresh, sal::ResolveDone done) {
-  driver_->call([&](TimeMs now, Outbox& out) {
-    // Fresh: the host is looking for a peer that moved, or every endpoint it
-    // was given failed. A watch push can miss a node that moved itself, and
-    // our own stored copy may be stale: the invalidated lookup sees past both.
-    if (fresh) resolver_.invalidate(id);
-    resolver_.resolve(id, now, out, [this, done](const sal::Resolution& r) {
-      const routing::DhtStatus me = node_.status();
-      std::vector<sal::Candidate> cands;
-      for (const auto& e : r.endpoints) {
-        sal::Candidate c;
-        c.provider = e.provider_id;
-        c.addresses = e.addresses;
-        c.weight = e.weight;
-        c.cluster_level = 0;
-        // Nearest first: a provider in our level-2 (or level-1) cluster.
-        for (const auto& h : e.cluster_hints) {
-          if (h.level >= 1 && h.level <= 2 && !h.id.is_zero() && h.id == me.cluster_ids[h.level])
-            c.cluster_level = std::max<int>(c.cluster_level, h.level);
-        }
-        cands.push_back(std::move(c));
-      }
-      done(std::move(cands));
-    });
-  });
+  driver_->call([&](TimeMs now, Outbox& out) { core_.resolve_candidates(id, fresh, now, out, std::move(done)); });
 }
 
 std::string SalNode::rebind(const std::string& ip) {
@@ -197,7 +158,7 @@ std::string SalNode::rebind(const std::string& ip) {
   config_.flow_listen = host_->local_endpoint();
   driver_->call([&](TimeMs now, Outbox& out) {
     node_.set_endpoint(driver_->local_endpoint(), now, out);
-    publisher_.set_all_addresses({config_.flow_listen}, now, out);
+    core_.publisher().set_all_addresses({config_.flow_listen}, now, out);
   });
   spdlog::info("node moved: udp {} -> {}, flows on {}", dht_old.to_string(), dht_new.to_string(),
                config_.flow_listen.to_string());
@@ -208,7 +169,7 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
   rpc.add_async_method("resolve", [this, &driver](const json::object& p, RpcReply reply) {
     const sal::ServiceId id = need_service(p);
     driver.call([&](TimeMs now, Outbox& out) {
-      resolver_.resolve(id, now, out, [reply](const sal::Resolution& r) {
+      core_.resolver().resolve(id, now, out, [reply](const sal::Resolution& r) {
         if (!r.ok) return reply.fail(kDhtFailure, "resolve failed: " + r.error);
         const TimeMs now = AsioUdpDriver::now_ms();
         json::array eps;
@@ -258,7 +219,7 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
       });
     }
     driver.call([&](TimeMs now, Outbox& out) {
-      publisher_.serve(*d, {config_.flow_listen}, weight, ttl_ms, now, out,
+      core_.publisher().serve(*d, {config_.flow_listen}, weight, ttl_ms, now, out,
                        [reply, id, this](const routing::PutResult& r) {
                          if (!r.ok) {
                            host_->unlisten(id);
@@ -282,14 +243,14 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
 
   rpc.add_async_method("service_stop", [this, &driver](const json::object& p, RpcReply reply) {
     const sal::ServiceId id = need_service(p);
-    if (!publisher_.serving(id)) bad_param("this node does not serve " + sal::service_id_to_text(id) + "; see service_list");
+    if (!core_.publisher().serving(id)) bad_param("this node does not serve " + sal::service_id_to_text(id) + "; see service_list");
     host_->unlisten(id);
     if (auto it = served_.find(id); it != served_.end()) {
       if (it->second.backend) it->second.backend->stop();
       served_.erase(it);
     }
     driver.call([&](TimeMs now, Outbox& out) {
-      publisher_.stop(id, now, out, [reply, id](const routing::PutResult& r) {
+      core_.publisher().stop(id, now, out, [reply, id](const routing::PutResult& r) {
         if (!r.ok) return reply.fail(kDhtFailure, "withdrawal not stored: " + r.error);
         reply.ok(json::object{{"service", sal::service_id_to_text(id)}, {"withdrawn", true}});
       });
@@ -299,11 +260,11 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
   rpc.add_method("service_list", [this](const json::object&) -> json::value {
     const TimeMs now = AsioUdpDriver::now_ms();
     json::array arr;
-    for (const auto& id : publisher_.services()) {
+    for (const auto& id : core_.publisher().services()) {
       json::object o;
       o["service"] = sal::service_id_to_text(id);
       o["host"] = sal::service_host_name(id);
-      if (auto exp = publisher_.delegation_expires_at(id)) o["delegation_expires_in_s"] = (*exp - now) / 1000;
+      if (auto exp = core_.publisher().delegation_expires_at(id)) o["delegation_expires_in_s"] = (*exp - now) / 1000;
       arr.push_back(std::move(o));
     }
     return json::object{{"address", config_.flow_listen.to_string()}, {"services", std::move(arr)}};
@@ -379,7 +340,7 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
     json::object o;
     o["flow_listen"] = config_.flow_listen.to_string();
     o["socks"] = config_.socks ? json::value(config_.socks->to_string()) : json::value(nullptr);
-    o["served"] = publisher_.services().size();
+    o["served"] = core_.publisher().services().size();
     o["forwards"] = forwards_.size();
     if (host_) {
       const auto h = host_->stats();
@@ -389,8 +350,8 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
       o["dials"] = h.dials;
       o["redials"] = h.redials;
     }
-    o["resolver_cache"] = resolver_.cache_size();
-    o["resolver_watches"] = resolver_.watch_count();
+    o["resolver_cache"] = core_.resolver().cache_size();
+    o["resolver_watches"] = core_.resolver().watch_count();
     o["rules"] = table_.size();
     return o;
   });

@@ -28,6 +28,7 @@
 #include "sal/host.hpp"
 #include "sal/publisher.hpp"
 #include "sal/resolver.hpp"
+#include "sal/service_node.hpp"
 #include "sal/service_table.hpp"
 
 namespace bc::apps {
@@ -59,8 +60,8 @@ class SalNode final : public DatagramProtocol {
   // `driver` runs this SalNode; both must outlive the RPC service.
   void register_methods(RpcService& rpc, AsioUdpDriver& driver);
 
-  sal::Resolver& resolver() { return resolver_; }
-  sal::Publisher& publisher() { return publisher_; }
+  sal::Resolver& resolver() { return core_.resolver(); }
+  sal::Publisher& publisher() { return core_.publisher(); }
   sal::ServiceTable& table() { return table_; }
   const SalNodeConfig& config() const { return config_; }
   void set_flow_listen(const Endpoint& ep) { config_.flow_listen = ep; }
@@ -78,8 +79,7 @@ class SalNode final : public DatagramProtocol {
 
   routing::DhtNode& node_;
   SalNodeConfig config_;
-  sal::Resolver resolver_;
-  sal::Publisher publisher_;
+  sal::ServiceNode core_;
   sal::ServiceTable table_;
   boost::asio::io_context* io_ = nullptr;
   AsioUdpDriver* driver_ = nullptr;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Flows by service ID on a 16-node devnet (issue 3's acceptance items 1-3):
   1. a provider serving an HTTP backend is reached by ID through the SOCKS5
-     gateway (curl --socks5-hostname), through `forward` and through `connect`;
+     gateway (curl --socks5-hostname), through `forward`, through `connect`
+     and through the C++ API (blockcloud-sal-connect embeds sal::AppNode);
   2. migration: a transfer through a flow survives the provider moving, the
      client moving, both at once, and 100 provider moves in a row, with an
      identical SHA-256; the longest stall is printed;
@@ -170,6 +171,14 @@ def test(bins, workdir):
         r = subprocess.run([bins.cli, "--rpc", n[12]["rpc"], "connect", web], input=b"GET /page.bin HTTP/1.0\r\n\r\n",
                            capture_output=True, timeout=30)
         check(r.returncode == 0 and r.stdout.endswith(page), "connect SERVICE (stdin/stdout) reaches the page")
+        # The C++ API in an app of its own: it joins the DSHT itself, no daemon involved.
+        app = os.path.join(bins.dir, "blockcloud-sal-connect")
+        t0 = time.time()
+        r = subprocess.run([app, "--bootstrap", n[0]["listen"], "--bind", "127.0.8.60", web],
+                           input=b"GET /page.bin HTTP/1.0\r\n\r\n", capture_output=True, timeout=60)
+        check(r.returncode == 0 and r.stdout.endswith(page) and r.stdout.startswith(b"HTTP/1.0 200"),
+              f"the C++ API (sal::AppNode in blockcloud-sal-connect) joins, resolves and gets the page "
+              f"({time.time() - t0:.2f} s with the join){'' if r.returncode == 0 else ': ' + r.stderr.decode()}")
 
         # 2. Migration, with the SHA-256 backend.
         backend = ShaBackend("127.0.8.251")

@@ -259,4 +259,42 @@ struct ConnectResult {
   }
 };
 
+// Echo round trip of `msg` over a fresh flow; returns the connect time (ms).
+inline double connect_and_echo(Loop& L, ServiceConnector& client, const ServiceId& s, const std::string& msg) {
+  ConnectResult cr;
+  const auto t0 = Clock::now();
+  client.async_connect(s, cr.handler());
+  REQUIRE(L.run_until([&] { return cr.done; }, 5000));
+  const double connect_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  REQUIRE_MESSAGE(!cr.ec, cr.ec.message());
+  REQUIRE(cr.stream);
+  bool wrote = false;
+  cr.stream->async_write(as_bytes(msg), [&](const error_code& ec, std::size_t n) {
+    CHECK(!ec);
+    CHECK(n == msg.size());
+    wrote = true;
+    cr.stream->shutdown_send();
+  });
+  std::string got;
+  std::vector<std::uint8_t> buf(4096);
+  bool eof = false;
+  std::function<void()> read = [&] {
+    cr.stream->async_read_some(buf, [&](const error_code& ec, std::size_t n) {
+      if (ec) {
+        CHECK(ec == asio::error::eof);
+        eof = true;
+        return;
+      }
+      got.append(reinterpret_cast<const char*>(buf.data()), n);
+      read();
+    });
+  };
+  read();
+  REQUIRE(L.run_until([&] { return wrote && eof; }, 5000));
+  CHECK(got == msg);
+  cr.stream->close();
+  return connect_ms;
+}
+
+
 }  // namespace bc::sal::hosttest

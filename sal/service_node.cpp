@@ -1,0 +1,61 @@
+#include "sal/service_node.hpp"
+
+#include <algorithm>
+
+#include "sal/delegation.hpp"
+#include "sal/record_validator.hpp"
+
+namespace bc::sal {
+
+ServiceNode::ServiceNode(routing::DhtNode& node, const XOnlyPubKey& node_key, metrics::Registry& metrics)
+    : node_(node), resolver_(node, metrics), publisher_(node, node_key, metrics) {
+  // Generic DHT values (dht put/get) stay allowed; SAL records must carry a
+  // valid delegation chain everywhere.
+  node_.set_record_validator(make_record_validator(&metrics));
+}
+
+void ServiceNode::on_datagram(const Endpoint& from, ByteView data, TimeMs now, Outbox& out) {
+  node_.on_datagram(from, data, now, out);
+}
+
+void ServiceNode::on_tick(TimeMs now, Outbox& out) {
+  if (now >= node_.next_wakeup()) node_.on_tick(now, out);
+  if (now >= resolver_.next_wakeup()) resolver_.on_tick(now, out);
+  if (now >= publisher_.next_wakeup()) publisher_.on_tick(now, out);
+}
+
+TimeMs ServiceNode::next_wakeup() const {
+  return std::min({node_.next_wakeup(), resolver_.next_wakeup(), publisher_.next_wakeup()});
+}
+
+void ServiceNode::resolve_candidates(const ServiceId& service, bool fresh, TimeMs now, Outbox& out,
+                                     ResolveDone done) {
+  // A watch push can miss a node that moved itself, and our own stored copy
+  // may be stale: an invalidated entry's next lookup sees past both.
+  if (fresh) resolver_.invalidate(service);
+  resolver_.resolve(service, now, out, [this, done = std::move(done)](const Resolution& r) {
+    const routing::DhtStatus me = node_.status();
+    std::vector<Candidate> cands;
+    for (const auto& e : r.endpoints) {
+      Candidate c;
+      c.provider = e.provider_id;
+      c.addresses = e.addresses;
+      c.weight = e.weight;
+      c.cluster_level = 0;
+      // Nearest first: a provider in our level-2 (or level-1) cluster.
+      for (const auto& h : e.cluster_hints) {
+        if (h.level >= 1 && h.level <= 2 && !h.id.is_zero() && h.id == me.cluster_ids[h.level])
+          c.cluster_level = std::max<int>(c.cluster_level, h.level);
+      }
+      cands.push_back(std::move(c));
+    }
+    done(std::move(cands));
+  });
+}
+
+bool delegation_proves(const ServiceId& service, const XOnlyPubKey& peer, ByteView proof, TimeMs now) {
+  auto d = decode_delegation(proof);
+  return d && check_delegation_for(*d, service, peer, now) == DelegationError::kNone;
+}
+
+}  // namespace bc::sal
