@@ -72,6 +72,9 @@ struct LookupOp {
   bool expand = true;
   std::size_t stop_at_eligible = 0;
   bool exhaustive = false;  // kGet: keep walking to the closest nodes after values are found
+  // Bucket refresh (kNodes): the level's bucket it is filling; the lookup
+  // stops once that bucket would be full. -1: not a refresh.
+  int fill_bucket = -1;
   std::map<XOnlyPubKey, Record> found;  // kGet: best verified record per owner
   std::function<void(LookupOp&)> on_done;
 };
@@ -232,6 +235,12 @@ struct DhtNode::Impl {
   void publish_now(const Key& k, Published& p, PutCallback done);
   void refresh_watch(std::uint64_t watch_id);
   void contact_seeds();
+  // A lookup toward a random id in `bucket` of `level`'s table.
+  void refresh_bucket(int level, int bucket, std::function<void(LookupOp&)> done);
+  // After the lookup of our own id: level-0 buckets [bucket, end) that are
+  // not full, one at a time.
+  void join_refresh(int bucket, int end);
+  bool bucket_filled(const LookupOp& op) const;
   void maintenance();
   void run_timers();
   TimeMs wakeup();  // drops stale request timers on the way

@@ -101,6 +101,7 @@ void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const N
     op->lk.on_failure(c);
   } else if (auto* nodes = std::get_if<msg::Nodes>(&resp->body)) {
     op->lk.on_response(c, nodes->contacts, id);
+    if (op->fill_bucket >= 0 && bucket_filled(*op)) op->lk.stop();
   } else if (auto* v = std::get_if<msg::Values>(&resp->body)) {
     c.token = v->token;
     c.full = v->full;
@@ -144,6 +145,28 @@ void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const N
     op->lk.on_failure(c);
   }
   pump(op);
+}
+
+// Whether a bucket refresh has what it came for: the bucket's entries plus
+// the responders in it that are not in the table yet (each is being asked to
+// prove its id, and joins the bucket when it does) make k.
+bool DhtNode::Impl::bucket_filled(const LookupOp& op) const {
+  const RoutingTable& t = tables[op.level];
+  std::size_t have = t.bucket_size(op.fill_bucket);
+  for (const auto& c : op.lk.candidates()) {
+    if (have >= t.k()) break;
+    if (c.state == Candidate::State::kDone && t.bucket_of(c.id) == op.fill_bucket && !t.contains(c.id)) {
+      ++have;
+    }
+  }
+  return have >= t.k();
+}
+
+void DhtNode::Impl::refresh_bucket(int level, int bucket, std::function<void(LookupOp&)> done) {
+  tables[level].touch_bucket(bucket, now);
+  auto op = start_lookup(LookupOp::Purpose::kNodes, tables[level].random_id_in(bucket, rng), level,
+                         0, std::move(done));
+  op->fill_bucket = bucket;  // replies come later than this
 }
 
 // A request of the lookup outlived its RTO: ask the next candidate so
@@ -377,14 +400,27 @@ void DhtNode::Impl::maintenance() {
       });
     }
   }
-  // Refresh stale buckets with a lookup toward a random id in each.
+  // Refresh stale buckets with a lookup toward a random id in each, stopped
+  // once the bucket is full. Buckets deeper than our k-th closest contact
+  // can hold only nodes nearer to us than it: one lookup of our own id
+  // covers all of them (the empty ones among them are usually empty in the
+  // network too).
   int started = 0;
   for (int l = 0; l < levels() && started < kMaxRefreshLookupsPerRound; ++l) {
+    const int near = tables[l].neighbourhood_bucket();
+    std::vector<int> deeper;
     for (int b : tables[l].stale_buckets(now, cfg.bucket_refresh_ms)) {
+      if (near >= 0 && b > near) {
+        deeper.push_back(b);
+        continue;
+      }
       if (started >= kMaxRefreshLookupsPerRound) break;
-      NodeId target = tables[l].random_id_in(b, rng);
-      tables[l].touch_bucket(b, now);
-      start_lookup(LookupOp::Purpose::kNodes, target, l, 0, nullptr);
+      refresh_bucket(l, b, nullptr);
+      ++started;
+    }
+    if (!deeper.empty() && started < kMaxRefreshLookupsPerRound) {
+      for (int b : deeper) tables[l].touch_bucket(b, now);
+      start_lookup(LookupOp::Purpose::kNodes, id, l, 0, nullptr);
       ++started;
     }
   }
@@ -443,18 +479,28 @@ void DhtNode::Impl::contact_seeds() {
       if (!e || *started) return;
       *started = true;
       bootstrap_lookup_started = true;
-      start_lookup(LookupOp::Purpose::kNodes, id, 0, 0, [this](LookupOp&) {
-        // Then one lookup per level-0 bucket farther than our neighbours, so
-        // distant buckets are not empty (Kademlia's join refresh).
-        int deepest = 0;
-        for (int b = 0; b < RoutingTable::kBuckets; ++b) {
-          if (tables[0].bucket_size(b) > 0) deepest = b;
-        }
-        for (int b = 0; b < std::min(deepest, 8); ++b) {
-          start_lookup(LookupOp::Purpose::kNodes, tables[0].random_id_in(b, rng), 0, 0, nullptr);
-        }
+      start_lookup(LookupOp::Purpose::kNodes, id, 0, 0, [this](LookupOp& op) {
+        // Then the level-0 buckets farther than our neighbours (the k
+        // closest responders: some are still proving their ids, so the
+        // table does not show them yet), so distant buckets are not empty
+        // (Kademlia's join refresh), up to 8 of them.
+        int near = 0;
+        for (const Candidate* c : op.lk.closest_done(tables[0].k())) near = tables[0].bucket_of(c->id);
+        join_refresh(0, std::min(near, 8));
       });
     });
+  }
+}
+
+// One bucket at a time, farthest (largest) first: a bucket that the lookup
+// of our own id, an earlier refresh or the traffic since has filled is
+// skipped, and each refresh stops once its bucket is full. Doing all of
+// them at once, each to convergence, was ~1,000 datagrams per joining node.
+void DhtNode::Impl::join_refresh(int bucket, int end) {
+  for (; bucket < end; ++bucket) {
+    if (tables[0].bucket_size(bucket) >= tables[0].k()) continue;
+    refresh_bucket(0, bucket, [this, bucket, end](LookupOp&) { join_refresh(bucket + 1, end); });
+    return;
   }
 }
 

@@ -64,6 +64,7 @@ class Lookup {
   int hops() const { return hops_; }
 
   std::vector<Candidate>& candidates() { return cands_; }
+  const std::vector<Candidate>& candidates() const { return cands_; }
   // Up to n responders (kDone), closest first.
   std::vector<const Candidate*> closest_done(std::size_t n) const;
   const Hash256& target() const { return target_; }

@@ -167,6 +167,15 @@ std::vector<int> RoutingTable::stale_buckets(TimeMs now, TimeMs refresh_ms) cons
   return out;
 }
 
+int RoutingTable::neighbourhood_bucket() const {
+  std::size_t seen = 0;
+  for (int i = static_cast<int>(buckets_.size()) - 1; i >= 0; --i) {
+    seen += buckets_[i].entries.size();
+    if (seen >= k_) return i;
+  }
+  return -1;
+}
+
 void RoutingTable::touch_bucket(int bucket, TimeMs now) {
   if (bucket >= 0 && bucket < kBuckets) {
     Bucket& b = bucket_grow(bucket);

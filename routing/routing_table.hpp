@@ -68,6 +68,11 @@ class RoutingTable {
   std::size_t bucket_size(int bucket) const;
   // Non-empty buckets (or bucket 0..deepest non-empty) not touched since now - refresh_ms.
   std::vector<int> stale_buckets(TimeMs now, TimeMs refresh_ms) const;
+  // The bucket holding our k-th closest entry (-1 with fewer than k). Every
+  // deeper bucket can hold only nodes closer to us than that entry, which a
+  // lookup of our own id finds; refreshing those buckets one by one would
+  // only repeat that lookup.
+  int neighbourhood_bucket() const;
   // Marks a bucket refreshed (a lookup toward an id in it was run).
   void touch_bucket(int bucket, TimeMs now);
   // A random id that falls in `bucket` (for refresh lookups).

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "dht_test_net.hpp"
@@ -314,4 +315,29 @@ TEST_CASE("a node that moves to a new address is re-verified there and stays rea
   CHECK(g.values.size() == 1);
   CHECK(t.publish(7, key_of("moved-put"), Bytes{4}, 600'000).ok);
   CHECK(t.get(12, key_of("moved-put")).values.size() == 1);
+}
+
+TEST_CASE("a joining node fills its distant buckets with a bounded number of datagrams") {
+  TestNet t(300, 23);
+  t.bootstrap_all();
+  metrics::Registry reg;
+  Endpoint ep = MemNet::endpoint(400);
+  DhtNode late(test_key(23, 400), ep, t.cfg, t.net.node_seed(ep), reg);
+  t.net.add_node(ep, &late);
+  t.net.invoke(ep, [&](TimeMs now, Outbox& out) { late.bootstrap({t.eps[3]}, now, out); });
+  // Less than one maintenance round: what the join itself did.
+  t.net.run_for(14'000);
+  std::map<int, int> in_network, known;
+  for (int i = 0; i < t.size(); ++i) ++in_network[common_prefix_bits(late.id(), t.node(i).id())];
+  for (const auto& c : late.contacts()) ++known[common_prefix_bits(late.id(), c.id)];
+  // Every distant bucket (the ones the self-lookup alone leaves sparse;
+  // about log2(300 / 8) = 5 of them) is full, or holds every node the
+  // network has there.
+  for (int b = 0; b < 4; ++b) {
+    CHECK_MESSAGE(known[b] >= std::min(in_network[b], 8), "bucket ", b, ": ", known[b], " of ",
+                  in_network[b]);
+  }
+  const auto sent = reg.counter_value("bc_dht_datagrams_sent_total", {});
+  MESSAGE("datagrams sent by the joining node: ", sent);
+  CHECK(sent < 200);  // 241 when every refresh ran at once to convergence
 }

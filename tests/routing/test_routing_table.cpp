@@ -132,6 +132,23 @@ TEST_CASE("random ids for refresh fall in the asked bucket; stale buckets are re
   CHECK(t.size() == 0);
 }
 
+TEST_CASE("the neighbourhood bucket holds the k-th closest entry") {
+  NodeId self;
+  self.bytes.fill(0x3c);
+  RoutingTable t(self, 4);
+  CHECK(t.neighbourhood_bucket() == -1);  // empty
+  t.observe(id_in_bucket(self, 20, 1), ep(1), 1);
+  t.observe(id_in_bucket(self, 12, 1), ep(2), 1);
+  t.observe(id_in_bucket(self, 12, 2), ep(3), 1);
+  CHECK(t.neighbourhood_bucket() == -1);  // 3 entries, k = 4
+  t.observe(id_in_bucket(self, 9, 1), ep(4), 1);
+  CHECK(t.neighbourhood_bucket() == 9);   // 20, 12, 12, then the 4th in bucket 9
+  t.observe(id_in_bucket(self, 12, 3), ep(5), 1);
+  CHECK(t.neighbourhood_bucket() == 12);  // now 4 entries in buckets >= 12
+  for (std::uint8_t s = 1; s <= 4; ++s) t.observe(id_in_bucket(self, 2, s), ep(10 + s), 1);
+  CHECK(t.neighbourhood_bucket() == 12);  // farther entries change nothing
+}
+
 // ---- Lookup state (routing/lookup.hpp), driven synchronously ----
 #include "routing/lookup.hpp"
 
