@@ -223,7 +223,7 @@ void HostImpl::on_accept(const error_code& ec, tcp::socket s) {
   c->remote = remote;
   c->state = Conn::State::kHandshaking;
   c->sock.non_blocking(true, e2);
-  c->sock.set_option(tcp::no_delay(true), e2);
+  tune_socket(c->sock);
   c->tls = std::make_unique<TlsChannel>(tls_ctx, TlsRole::kServer);
   ++per_ip[ip];
   conns.insert(c);
@@ -274,6 +274,15 @@ std::string HostImpl::rebind(Endpoint to) {
 
 // ---------------------------------------------------------------- connections
 
+void HostImpl::tune_socket(tcp::socket& sock) const {
+  error_code ig;
+  sock.set_option(tcp::no_delay(true), ig);
+  if (cfg.limits.tcp_user_timeout_ms > 0) {
+    using UserTimeout = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_USER_TIMEOUT>;
+    sock.set_option(UserTimeout(static_cast<int>(cfg.limits.tcp_user_timeout_ms)), ig);
+  }
+}
+
 void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin,
                     std::function<void(const error_code&, std::shared_ptr<Peer>)> done) {
   if (stopped) {
@@ -321,7 +330,7 @@ void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin,
     }
     error_code ig;
     c->sock.non_blocking(true, ig);
-    c->sock.set_option(tcp::no_delay(true), ig);
+    self->tune_socket(c->sock);
     c->state = Conn::State::kHandshaking;
     c->tls = std::make_unique<TlsChannel>(self->tls_ctx, TlsRole::kClient, c->pin);
     self->start_write(c);  // ClientHello

@@ -53,6 +53,10 @@ struct HostLimits {
   std::size_t tls_output_bound = 256 * 1024; // session output is fed to TLS below this
   std::size_t read_chunk = 64 * 1024;        // bytes read from a socket per read call
   std::size_t read_burst = 1024 * 1024;      // bytes read per socket per wakeup (fairness)
+  // TCP_USER_TIMEOUT: a connection whose sent data stays unacknowledged this
+  // long is closed, so a peer whose address vanished is redialled within
+  // seconds, not at the keepalive timeout. Cheap when wrong: flows resume.
+  unsigned tcp_user_timeout_ms = 4'000;
 };
 
 struct HostConfig {

@@ -190,6 +190,7 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
 
   // connects
   void connect(const ServiceId& service, ConnectHandler handler);
+  void tune_socket(asio::ip::tcp::socket& sock) const;  // TCP_NODELAY, TCP_USER_TIMEOUT
   void try_next(const std::shared_ptr<ConnectOp>& op);
   void resolve_again(const std::shared_ptr<ConnectOp>& op);
   void open_on(const std::shared_ptr<Peer>& p, const std::shared_ptr<ConnectOp>& op);

@@ -31,6 +31,7 @@ constexpr const char* kVersion = "0.1.0";
 struct SalFlags {
   std::string socks;  // IP:PORT, "off", or empty for the default
   std::vector<std::string> rules;
+  std::vector<std::string> fallbacks;  // --address-fallback IPs
 };
 
 struct LedgerFlags {
@@ -59,6 +60,11 @@ int run(const bc::NodeConfig& cfg, const bc::routing::DhtConfig& dht_cfg, const 
   bc::routing::DhtNode node(key, cfg.listen, dht_cfg, bc::random_u64(), registry);
   bc::apps::SalNodeConfig sal_cfg;
   sal_cfg.rules = sf.rules;
+  for (const auto& f : sf.fallbacks) {
+    auto ip = bc::Endpoint::parse_ip(f, 0);
+    if (!ip) throw std::runtime_error("--address-fallback: expected an IP address such as 10.0.0.2, got \"" + f + "\"");
+    sal_cfg.fallback_addresses.push_back(*ip);
+  }
   if (sf.socks.empty()) {
     // Default: the RPC's (loopback) address, one port up.
     bc::Endpoint s = *cfg.rpc;
@@ -182,6 +188,9 @@ int main(int argc, char** argv) {
   app.add_option("--dht", flags.dht, "set a [dht] config key, KEY=VALUE (repeatable), e.g. --dht k=16");
   SalFlags sf;
   app.add_option("--socks", sf.socks, "SOCKS5 gateway IP:PORT for <service-id>.bc names, or off (default: the RPC IP, RPC port + 1)");
+  app.add_option("--address-fallback", sf.fallbacks,
+                 "where to move if the listen address disappears, in order (repeatable; default: the lowest "
+                 "other address of the same kind)");
   app.add_option("--rule", sf.rules, "a service table rule (repeatable), e.g. \"s...ID/16 forward 127.0.0.5:4001\"");
   LedgerFlags lf;
   app.add_option("--genesis", lf.genesis, "genesis JSON of the ledger to run (enables the ledger; data in DATADIR/ledger)")

@@ -328,7 +328,7 @@ struct RpcService::Impl : std::enable_shared_from_this<Impl> {
     json::object o;
     o["node_id"] = id_to_text('n', s.id);
     o["node_key"] = to_hex(info.node_key.view());
-    o["listen"] = info.listen.to_string();
+    o["listen"] = s.endpoint.to_string();  // current: the node may have moved
     o["rpc"] = info.rpc.to_string();
     o["mode"] = mode_name(info.dht.mode);
     o["version"] = info.version;

@@ -6,7 +6,9 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "layers/asio_endpoint.hpp"
 #include "layers/ids.hpp"
+#include "layers/local_addresses.hpp"
 #include "sal/delegation.hpp"
 #include "sal/rule_text.hpp"
 #include "sal/service_id.hpp"
@@ -122,9 +124,37 @@ void SalNode::start(boost::asio::io_context& io, AsioUdpDriver& driver, const Ke
     socks_->start();
     config_.socks = socks_->local_endpoint();
   }
+  if (config_.address_check_ms > 0) {
+    address_timer_ = std::make_unique<boost::asio::steady_timer>(io);
+    watch_local_address();
+  }
+}
+
+void SalNode::watch_local_address() {
+  address_timer_->expires_after(std::chrono::milliseconds(config_.address_check_ms));
+  address_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    const Endpoint bound = node_.endpoint();
+    // An unspecified bind follows the host by itself.
+    if (!to_asio_address(bound).is_unspecified() && !is_local_address(bound)) {
+      if (auto to = replacement_address(bound, local_ip_addresses(), config_.fallback_addresses)) {
+        spdlog::warn("address {} disappeared from this host: moving to {}", bound.ip_string(), to->ip_string());
+        if (std::string err = rebind(to->ip_string()); !err.empty())
+          spdlog::warn("moving to {} failed: {}; trying again in {} ms", to->ip_string(), err, config_.address_check_ms);
+        warned_no_address_ = false;
+      } else if (!warned_no_address_) {
+        spdlog::warn("address {} disappeared from this host and no other address of its kind is up; flows wait "
+                     "detached until one appears (or add one with --address-fallback)",
+                     bound.ip_string());
+        warned_no_address_ = true;
+      }
+    }
+    watch_local_address();
+  });
 }
 
 void SalNode::stop() {
+  if (address_timer_) address_timer_->cancel();
   for (auto& [id, f] : forwards_) f->stop();
   for (auto& [id, s] : served_) {
     if (s.backend) s.backend->stop();

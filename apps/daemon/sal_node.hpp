@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "apps/daemon/rpc_service.hpp"
 #include "layers/asio_driver.hpp"
@@ -40,6 +41,10 @@ struct SalNodeConfig {
   std::vector<std::string> rules;
   // The SOCKS5 gateway's address; nullopt: no gateway.
   std::optional<Endpoint> socks;
+  // When the listen address disappears from the host, move to the first of
+  // these that is present (else the lowest other address of the same kind).
+  std::vector<Endpoint> fallback_addresses;
+  TimeMs address_check_ms = 1000;  // how often the host's addresses are read; 0: never
 };
 
 class SalNode final : public DatagramProtocol {
@@ -84,7 +89,13 @@ class SalNode final : public DatagramProtocol {
   boost::asio::io_context* io_ = nullptr;
   AsioUdpDriver* driver_ = nullptr;
   metrics::Registry* metrics_ = nullptr;
+  // Moves the node when its listen address disappears (polled: portable,
+  // and a second is short next to a flow's 60 s detached timeout).
+  void watch_local_address();
+
   std::unique_ptr<sal::Host> host_;
+  std::unique_ptr<boost::asio::steady_timer> address_timer_;
+  bool warned_no_address_ = false;
   std::unique_ptr<sal::SocksGateway> socks_;
   std::map<sal::ServiceId, Served> served_;
   std::map<std::uint64_t, std::unique_ptr<sal::ForwardListener>> forwards_;

@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""A provider's address disappears mid-transfer (issue 3: an address change
+"also detected when a local address disappears"). Runs in a network namespace
+of its own (unshare -rn), where addresses can be added to and removed from lo
+without privileges on the host:
+  - a seed, a provider on 10.9.0.1 (--address-fallback 10.9.0.2) and a client
+    on 10.9.0.3; RPC and SOCKS on loopback;
+  - 64 MiB go through a flow; a quarter in, `ip addr del 10.9.0.1` removes the
+    provider's address; it notices within a second, moves to 10.9.0.2, the
+    client finds it there, and the backend's SHA-256 matches.
+Exits 77 (ctest: skipped) where user namespaces are not allowed."""
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bcnet import TestFailure, check, main, rpc, run  # noqa: E402
+import test_sal_flows as flows  # noqa: E402
+
+SKIP = 77
+ADDRS = ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4"]
+
+
+def in_namespace():
+    """Re-runs this script in a new user + network namespace (once)."""
+    if os.environ.get("BC_IN_NETNS") == "1":
+        return
+    unshare = shutil.which("unshare")
+    if not unshare or subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode != 0:
+        print("skipped: this machine does not allow user network namespaces (unshare -rn)", flush=True)
+        sys.exit(SKIP)
+    env = dict(os.environ, BC_IN_NETNS="1")
+    sys.exit(subprocess.run([unshare, "-rn", sys.executable, *sys.argv], env=env).returncode)
+
+
+def ip(*args):
+    run(["ip", *args], check_rc=0)
+
+
+def test(bins, workdir):
+    ip("link", "set", "lo", "up")
+    for a in ADDRS:
+        ip("addr", "add", f"{a}/32", "dev", "lo")
+    procs = []
+
+    def daemon(name, listen, rpc_addr, *extra):
+        d = os.path.join(workdir, name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        log = open(os.path.join(d, "log"), "w")
+        p = subprocess.Popen([bins.daemon, "--datadir", d, "--listen", listen, "--rpc", rpc_addr, *extra],
+                             stdout=log, stderr=subprocess.STDOUT)
+        procs.append(p)
+        deadline = time.time() + 20
+        while True:
+            try:
+                return {"rpc": rpc_addr, "dir": d, "status": rpc(rpc_addr, "status", timeout=2)}
+            except Exception:
+                if p.poll() is not None or time.time() > deadline:
+                    raise TestFailure(f"{name} did not start; see {d}/log")
+                time.sleep(0.05)
+
+    try:
+        seed = daemon("seed", "10.9.0.4:9000", "127.0.0.4:9100")
+        prov = daemon("provider", "10.9.0.1:9000", "127.0.0.2:9100", "--bootstrap", "10.9.0.4:9000",
+                      "--address-fallback", "10.9.0.2")
+        client = daemon("client", "10.9.0.3:9000", "127.0.0.3:9100", "--bootstrap", "10.9.0.4:9000")
+        del seed
+        backend = flows.ShaBackend("127.0.0.50")
+        keys = os.path.join(workdir, "owner-keys")
+        shutil.rmtree(keys, ignore_errors=True)
+        time.sleep(0.5)  # the provider's and client's joins settle
+        sid = flows.make_service(bins, keys, "moving", [prov], backend.addr)
+        nbytes = 64 << 20
+        t0 = time.time()
+
+        def drop_address():
+            ip("addr", "del", "10.9.0.1/32", "dev", "lo")
+
+        local, remote = flows.transfer(bins, client, sid, nbytes, during=drop_address)
+        check(remote == f"{local} {nbytes}",
+              f"the provider's address disappears mid-transfer: {nbytes >> 20} MiB arrive with an identical "
+              f"SHA-256 in {time.time() - t0:.2f} s, longest stall {backend.max_gap * 1000:.0f} ms")
+        with open(os.path.join(prov["dir"], "log")) as f:
+            log = f.read()
+        check("10.9.0.1 disappeared from this host: moving to 10.9.0.2" in log,
+              "the provider logs that it noticed and where it moved")
+        st = rpc(prov["rpc"], "status")
+        check(st["listen"].startswith("10.9.0.2:"), f"the provider now listens on {st['listen']}")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+if __name__ == "__main__":
+    in_namespace()
+    main(test, 150)
