@@ -9,7 +9,7 @@
   3. failover: with three providers, killing one sends new connections to the
      others; the time until resolution stops listing the dead one is printed.
 BC_SAL_TRANSFER_MIB sets the migration transfer size (default 64; the issue's
-figure is 1024)."""
+figure is 1024); BC_SAL_BOTH_REPEAT=N moves both ends at once N times."""
 import hashlib
 import json
 import os
@@ -190,7 +190,11 @@ def test(bins, workdir):
         ]
         # Both back home at once: each end's old address is gone when the
         # client redials, so it must find the provider afresh in the DSHT.
-        moves.append(("both move at once", lambda: at_once(bins, [(n[3], "127.0.8.5"), (n[8], "127.0.8.10")])))
+        # BC_SAL_BOTH_REPEAT=N repeats it N times, away and back.
+        for i in range(int(os.environ.get("BC_SAL_BOTH_REPEAT", "1"))):
+            home = i % 2 == 0
+            to = [(n[3], "127.0.8.5" if home else "127.0.8.103"), (n[8], "127.0.8.10" if home else "127.0.8.108")]
+            moves.append((f"both move at once (#{i + 1})", lambda to=to: at_once(bins, to)))
         for what, move in moves:
             backend.max_gap = 0.0
             t0 = time.time()
