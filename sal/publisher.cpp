@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "layers/ids.hpp"
+#include "sal/record_validator.hpp"
 
 namespace bc::sal {
 namespace {
@@ -176,6 +177,23 @@ void Publisher::publish_statement(const KeyPair& owner, const OwnerStatement& st
 
 void Publisher::withdraw_statement(const ServiceId& service) { statements_.erase(service); }
 
+std::string Publisher::keep_signed_statement(const routing::Record& record, TimeMs now, Outbox& out, Done done) {
+  // 24 h: DhtConfig's default max_ttl_ms; storage nodes refuse longer.
+  if (routing::RecordError e = routing::check_record(record, now, 24 * 3600 * 1000); e != routing::RecordError::kNone)
+    return std::string("the record is not valid (") + routing::to_string(e) + "); sign it again";
+  SalPayload parsed;
+  if (RecordReason r = validate_service_record(record, now, nullptr, &parsed); r != RecordReason::kOk)
+    return explain(r);
+  if (!std::holds_alternative<OwnerStatement>(parsed)) return "not an owner statement record";
+  auto& k = kept_[record.key];
+  if (k.record.seq > record.seq) return "a newer statement for this service is already kept";
+  k.record = record;
+  k.reput_at = now + cfg_.statement_reput_ms;
+  statement_publishes_.inc();
+  node_.put(record, now, out, std::move(done));
+  return "";
+}
+
 void Publisher::on_tick(TimeMs now, Outbox& out) {
   for (auto it = served_.begin(); it != served_.end();) {
     if (it->second.refresh_at > now) {
@@ -195,12 +213,25 @@ void Publisher::on_tick(TimeMs now, Outbox& out) {
   for (auto& [id, st] : statements_) {
     if (st.refresh_at <= now) put_statement(st, now, out, nullptr);
   }
+  for (auto it = kept_.begin(); it != kept_.end();) {
+    if (it->second.record.expires_at <= now) {
+      it = kept_.erase(it);
+      continue;
+    }
+    if (it->second.reput_at <= now) {
+      it->second.reput_at = now + cfg_.statement_reput_ms;
+      statement_publishes_.inc();
+      node_.put(it->second.record, now, out, nullptr);
+    }
+    ++it;
+  }
 }
 
 TimeMs Publisher::next_wakeup() const {
   TimeMs t = kNoWakeup;
   for (const auto& [id, s] : served_) t = std::min(t, s.refresh_at);
   for (const auto& [id, s] : statements_) t = std::min(t, s.refresh_at);
+  for (const auto& [id, k] : kept_) t = std::min({t, k.reput_at, k.record.expires_at});
   return t;
 }
 

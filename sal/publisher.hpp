@@ -38,6 +38,7 @@ struct PublisherConfig {
   TimeMs withdrawal_ttl_ms = 60 * 1000;   // lifetime of the withdrawal record stop() publishes
   TimeMs min_ttl_ms = 5 * 1000;           // stop publishing when the delegation has less left
   TimeMs statement_ttl_ms = 6 * 3600 * 1000;
+  TimeMs statement_reput_ms = 10 * 60 * 1000;  // a kept signed statement is stored again this often
 };
 
 class Publisher {
@@ -67,6 +68,12 @@ class Publisher {
   void publish_statement(const KeyPair& owner, const OwnerStatement& statement, TimeMs ttl_ms,
                          TimeMs now, Outbox& out, Done done);
   void withdraw_statement(const ServiceId& service);
+  // A statement record the owner signed elsewhere (the CLI signs with the
+  // owner key, which never reaches the node): checked as every node checks
+  // it, stored now, and stored again every statement_reput_ms until it
+  // expires, so nodes that join meanwhile learn it. A later one for the same
+  // service replaces it. Returns "" or why it was refused.
+  std::string keep_signed_statement(const routing::Record& record, TimeMs now, Outbox& out, Done done);
 
   void on_tick(TimeMs now, Outbox& out);
   TimeMs next_wakeup() const;
@@ -100,6 +107,11 @@ class Publisher {
   PublisherConfig cfg_;
   std::map<ServiceId, Served> served_;
   std::map<ServiceId, Statement> statements_;
+  struct Kept {
+    routing::Record record;
+    TimeMs reput_at = 0;
+  };
+  std::map<ServiceId, Kept> kept_;  // signed statements stored for their owner
   metrics::Counter& endpoint_publishes_;
   metrics::Counter& withdrawals_;
   metrics::Counter& statement_publishes_;

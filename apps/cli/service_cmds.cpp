@@ -13,7 +13,9 @@
 #include "apps/cli/socks_client.hpp"
 #include "layers/crypto.hpp"
 #include "layers/ids.hpp"
+#include "routing/record_codec.hpp"
 #include "sal/delegation.hpp"
+#include "sal/endpoint_record.hpp"
 #include "sal/service_id.hpp"
 
 namespace bc::cli {
@@ -93,6 +95,14 @@ ServiceCommands::ServiceCommands(CLI::App& app) {
   delegate_->add_option("--out", out_, "also write the certificate (hex) to this file");
   delegate_->fallthrough();
 
+  revoke_ = service->add_subcommand("revoke", "publish the owner's statement revoking delegations of SERVICE");
+  revoke_->add_option("SERVICE", service_, "a service you own (s... id)")->required();
+  revoke_->add_option("--provider", revoke_keys_, "revoke every delegation to this node key (repeatable, at most 16)");
+  revoke_->add_option("--below-serial", below_serial_, "revoke every delegation with a lower serial (`service delegate` prints it)");
+  revoke_->add_option("--hours", revoke_hours_, "how long the statement is published (default 24, the DHT's longest TTL)")
+      ->check(CLI::Range(0.01, 24.0));
+  revoke_->fallthrough();
+
   serve_ = service->add_subcommand("serve", "publish this node as a provider of the service in a certificate");
   serve_->add_option("--delegation", delegation_, "the certificate from `service delegate`: hex, or @FILE")
       ->required();
@@ -148,6 +158,7 @@ ServiceCommands::ServiceCommands(CLI::App& app) {
 std::optional<int> ServiceCommands::run(const Options& o, const Endpoint& rpc) {
   if (*create_) return create(o);
   if (*delegate_) return delegate(o);
+  if (*revoke_) return revoke(o, rpc);
   if (*serve_) return serve(o, rpc);
   if (*stop_) return stop(o, rpc);
   if (*list_) return list(o, rpc);
@@ -220,6 +231,46 @@ int ServiceCommands::delegate(const Options& o) {
                       {"serial", std::to_string(d.serial)}})
             << "certificate (give it to the provider: blockcloud-cli service serve --delegation ...):\n"
             << hex << "\n";
+  return 0;
+}
+
+int ServiceCommands::revoke(const Options& o, const Endpoint& rpc) {
+  const sal::ServiceId id = need_service(service_);
+  if (revoke_keys_.empty() && below_serial_ == 0)
+    throw Failure{"say what to revoke: --provider NODE_KEY (repeatable) and/or --below-serial N"};
+  if (revoke_keys_.size() > sal::kMaxRevokedProviders)
+    throw Failure{fmt::format("--provider: at most {} keys per statement", sal::kMaxRevokedProviders)};
+  std::vector<XOnlyPubKey> keys;
+  for (const auto& k : revoke_keys_) {
+    auto bytes = from_hex(k);
+    auto key = bytes ? parse_pubkey(*bytes) : std::nullopt;
+    if (!key) throw Failure{"--provider: expected a node key, 64 hex digits as `blockcloud-cli status` prints it, got "" + k + """};
+    keys.push_back(*key);
+  }
+  const fs::path dir = key_dir(key_dir_);
+  std::optional<OwnedService> mine;
+  for (auto& s : owned(dir)) {
+    if (s.id == id) mine = std::move(s);
+  }
+  if (!mine)
+    throw Failure{"no owner key for " + sal::service_id_to_text(id) + " in " + dir.string() +
+                  "; only the owner can revoke (pass --key-dir if the key is elsewhere)"};
+  // Statement and record are signed here: the owner key never leaves this
+  // machine's key directory. Sequence numbers are the signing time, so a
+  // later statement replaces this one.
+  const TimeMs now = now_ms();
+  const auto seq = static_cast<std::uint64_t>(now);
+  const sal::OwnerStatement st = sal::make_owner_statement(mine->owner, mine->name, seq, below_serial_, keys);
+  const TimeMs expires = now + static_cast<TimeMs>(revoke_hours_ * 3'600'000.0);
+  const routing::Record rec = sal::make_statement_record(mine->owner, st, seq, expires);
+  const auto r = call(o, rpc, "service_revoke", {{"record", to_hex(routing::encode_record(rec))}});
+  if (o.json) return print_json(r), 0;
+  std::cout << "revoked for " << str(r.as_object().at("service")) << ": "
+            << (keys.empty() ? std::string() : fmt::format("{} provider key(s)", keys.size()))
+            << (keys.empty() || below_serial_ == 0 ? "" : ", ")
+            << (below_serial_ ? fmt::format("serials below {}", below_serial_) : std::string())
+            << "; statement on " << str(r.as_object().at("stored")) << " storage nodes, republished by the node for "
+            << fmt::format("{:g}", revoke_hours_) << " h (run again to extend)\n";
   return 0;
 }
 

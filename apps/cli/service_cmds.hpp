@@ -2,6 +2,8 @@
 //   service create NAME          an owner key and the service ID it makes
 //   service delegate SERVICE --to NODE-KEY
 //                                the owner signs a provider's certificate
+//   service revoke SERVICE --provider NODE-KEY | --below-serial N
+//                                the owner's statement revoking delegations
 //   service serve / stop / list  what this node provides (RPC)
 //   resolve SERVICE              the service's endpoints, through the DSHT
 //   connect SERVICE              stdin/stdout to a flow (like netcat), via the
@@ -31,6 +33,7 @@ class ServiceCommands {
  private:
   int create(const Options& o);
   int delegate(const Options& o);
+  int revoke(const Options& o, const Endpoint& rpc);
   int serve(const Options& o, const Endpoint& rpc);
   int stop(const Options& o, const Endpoint& rpc);
   int list(const Options& o, const Endpoint& rpc);
@@ -44,11 +47,14 @@ class ServiceCommands {
 
   CLI::App *create_ = nullptr, *delegate_ = nullptr, *serve_ = nullptr, *stop_ = nullptr,
            *list_ = nullptr, *resolve_ = nullptr, *rules_add_ = nullptr, *rules_list_ = nullptr,
-           *rules_remove_ = nullptr, *connect_ = nullptr, *forward_ = nullptr, *rebind_ = nullptr;
+           *rules_remove_ = nullptr, *connect_ = nullptr, *forward_ = nullptr, *rebind_ = nullptr,
+           *revoke_ = nullptr;
   std::string key_dir_, name_, service_, to_, out_, delegation_, backend_, listen_, address_;
   bool forward_list_ = false;
   std::uint64_t forward_remove_ = 0;
-  std::vector<std::string> rule_words_;
+  std::vector<std::string> rule_words_, revoke_keys_;
+  std::uint64_t below_serial_ = 0;
+  double revoke_hours_ = 24;
   double days_ = 30;
   int weight_ = 1;
   double ttl_s_ = 0;

@@ -9,6 +9,7 @@
 #include "layers/asio_endpoint.hpp"
 #include "layers/ids.hpp"
 #include "layers/local_addresses.hpp"
+#include "routing/record_codec.hpp"
 #include "sal/delegation.hpp"
 #include "sal/rule_text.hpp"
 #include "sal/service_id.hpp"
@@ -284,6 +285,23 @@ void SalNode::register_methods(RpcService& rpc, AsioUdpDriver& driver) {
         if (!r.ok) return reply.fail(kDhtFailure, "withdrawal not stored: " + r.error);
         reply.ok(json::object{{"service", sal::service_id_to_text(id)}, {"withdrawn", true}});
       });
+    });
+  });
+
+  rpc.add_async_method("service_revoke", [this, &driver](const json::object& p, RpcReply reply) {
+    const std::string hex = need_string(p, "record", "the owner statement record in hex (blockcloud-cli service revoke)");
+    auto bytes = from_hex(hex);
+    if (!bytes) bad_param("\"record\" is not hex; let `blockcloud-cli service revoke` build it");
+    routing::RecordDecodeError why{};
+    auto rec = routing::decode_record(*bytes, &why);
+    if (!rec) bad_param(std::string("\"record\" does not decode: ") + routing::to_string(why));
+    driver.call([&](TimeMs now, Outbox& out) {
+      const sal::ServiceId id = rec->key;
+      std::string err = core_.publisher().keep_signed_statement(*rec, now, out, [reply, id](const routing::PutResult& r) {
+        if (!r.ok) return reply.fail(kDhtFailure, "statement not stored: " + r.error);
+        reply.ok(json::object{{"service", sal::service_id_to_text(id)}, {"stored", r.stored}});
+      });
+      if (!err.empty()) reply.fail(kInvalidParams, "statement refused: " + err);
     });
   });
 

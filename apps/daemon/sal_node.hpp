@@ -3,7 +3,7 @@
 // this node publishes the services it provides (forwarding their flows to
 // local TCP backends), apps reach services through the SOCKS5 gateway and
 // `forward` listeners, and the service table holds the operator's rules.
-// RPC methods: resolve, service_serve, service_stop, service_list,
+// RPC methods: resolve, service_serve, service_stop, service_revoke, service_list,
 // forward_add, forward_list, forward_remove, rules_add, rules_list,
 // rules_remove, node_rebind, sal_status.
 //

@@ -2,7 +2,8 @@
 """Service identities and records on a 6-node devnet: an owner creates a
 service and delegates node 2; node 2 serves it; every node resolves it to
 node 2's flow address; a certificate for another node is refused; the
-withdrawal is seen; service table rules can be added, listed and removed."""
+withdrawal is seen; the owner's revocation of a provider is seen; service
+table rules can be added, listed and removed."""
 import json
 import os
 import shutil
@@ -73,6 +74,28 @@ def test(bins, workdir):
             gone = rpc(n[4]["rpc"], "resolve", {"service": sid})["found"] == 0
             time.sleep(0.1)
         check(gone, f"a resolver sees the withdrawal ({time.time() - t1:.2f} s)")
+
+        # Revocation: the owner's statement names node 5's key; resolvers drop it.
+        node5_key = rpc(n[5]["rpc"], "status")["node_key"]
+        rc, out, _ = run([bins.cli, "--key-dir", keys, "--json", "service", "delegate", sid, "--to", node5_key],
+                         check_rc=0)
+        cli(bins, n[5], "service", "serve", "--delegation", json.loads(out)["delegation"], check_rc=0)
+        check(rpc(n[1]["rpc"], "resolve", {"service": sid})["found"] == 1, "node 5 serves under a new certificate")
+        rc, _, err = run([bins.cli, "--key-dir", os.path.join(workdir, "nobody"), "--rpc", n[0]["rpc"], "service",
+                          "revoke", sid, "--provider", node5_key])
+        check(rc == 1 and "only the owner" in err, "revoking without the owner key is refused")
+        rc, _, err = run([bins.cli, "--key-dir", keys, "--rpc", n[0]["rpc"], "service", "revoke", sid])
+        check(rc == 1 and "--provider" in err, "a revoke naming nothing to revoke is refused, saying what to name")
+        t2 = time.time()
+        rc, out, _ = run([bins.cli, "--key-dir", keys, "--rpc", n[0]["rpc"], "service", "revoke", sid,
+                          "--provider", node5_key], check_rc=0)
+        check("revoked" in out, f"the owner revokes node 5: {out.strip()}")
+        revoked = False
+        while time.time() - t2 < 10 and not revoked:
+            revoked = rpc(n[1]["rpc"], "resolve", {"service": sid})["found"] == 0
+            time.sleep(0.1)
+        check(revoked, f"a watching resolver drops the revoked provider ({time.time() - t2:.2f} s)")
+        check(rpc(n[3]["rpc"], "resolve", {"service": sid})["found"] == 0, "so does a fresh lookup on another node")
 
         # Rules.
         rc, out, _ = cli(bins, n[0], "--json", "rules", "add", sid, "forward", "127.0.6.200:5000", "prio", "5",

@@ -488,3 +488,41 @@ TEST_CASE("the resolver's cache and watches are bounded") {
   // Evicted entries released their watches, so newer services got them.
   CHECK(t.node(14).res.watch_count() == 2);
 }
+
+TEST_CASE("a statement the owner signed elsewhere is kept by a node: checked, stored, stored again until it expires") {
+  SalNet t(16, 707);
+  Delegation d3 = t.delegate(3, "kept", 1);
+  const ServiceId sid = d3.service();
+  REQUIRE(t.serve(3, d3, {addr("10.0.0.3:80")}).ok);
+  REQUIRE(t.resolve(12, sid).endpoints.size() == 1);
+
+  const TimeMs now = t.net.now();
+  const auto statement = make_owner_statement(t.owner, "kept", 1, 0, {t.node(3).key.public_key()});
+  const routing::Record rec = make_statement_record(t.owner, statement, 1, now + 30 * 60'000);
+  routing::Record tampered = rec;
+  tampered.seq = 2;  // no longer matches the owner's signature
+  const routing::Record endpoint = make_endpoint_record(
+      t.node(3).key, EndpointInfo{{addr("10.0.0.3:80")}, 1, {}, d3}, 1, now + 60'000);
+  std::string refused_tampered, refused_endpoint, kept = "not run";
+  std::optional<routing::PutResult> put;
+  t.net.invoke(t.eps[9], [&](TimeMs n, Outbox& out) {
+    refused_tampered = t.node(9).pub.keep_signed_statement(tampered, n, out, nullptr);
+    refused_endpoint = t.node(9).pub.keep_signed_statement(endpoint, n, out, nullptr);
+    kept = t.node(9).pub.keep_signed_statement(rec, n, out, [&](const routing::PutResult& p) { put = p; });
+  });
+  CHECK(refused_tampered.find("not valid") != std::string::npos);
+  CHECK(refused_endpoint.find("not an owner statement") != std::string::npos);
+  CHECK(kept == "");
+  t.net.run_until([&] { return put.has_value(); }, t.net.now() + 30'000);
+  REQUIRE(put.has_value());
+  CHECK(put->ok);
+  t.net.run_for(2'000);
+  CHECK(t.resolve(12, sid).endpoints.empty());  // provider 3 is revoked
+  const auto puts = [&] { return t.node(9).counter("bc_sal_publishes_total", {{"kind", "statement"}}); };
+  CHECK(puts() == 1);
+  t.net.run_for(21 * 60'000);
+  CHECK(puts() == 3);  // stored again every 10 min
+  t.net.run_for(20 * 60'000);
+  CHECK(puts() == 3);  // expired after 30 min: no longer stored
+  CHECK(t.node(9).pub.next_wakeup() > t.net.now());
+}
