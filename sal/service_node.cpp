@@ -7,8 +7,11 @@
 
 namespace bc::sal {
 
-ServiceNode::ServiceNode(routing::DhtNode& node, const XOnlyPubKey& node_key, metrics::Registry& metrics)
-    : node_(node), resolver_(node, metrics), publisher_(node, node_key, metrics) {
+ServiceNode::ServiceNode(routing::DhtNode& node, const XOnlyPubKey& node_key, metrics::Registry& metrics,
+                         ResolverConfig resolver_config, PublisherConfig publisher_config)
+    : node_(node),
+      resolver_(node, metrics, resolver_config),
+      publisher_(node, node_key, metrics, publisher_config) {
   // Generic DHT values (dht put/get) stay allowed; SAL records must carry a
   // valid delegation chain everywhere.
   node_.set_record_validator(make_record_validator(&metrics));

@@ -21,7 +21,8 @@ namespace bc::sal {
 class ServiceNode final : public DatagramProtocol {
  public:
   // `node` and `metrics` must outlive this; node_key is the DHT node's key.
-  ServiceNode(routing::DhtNode& node, const XOnlyPubKey& node_key, metrics::Registry& metrics);
+  ServiceNode(routing::DhtNode& node, const XOnlyPubKey& node_key, metrics::Registry& metrics,
+              ResolverConfig resolver_config = {}, PublisherConfig publisher_config = {});
 
   void on_datagram(const Endpoint& from, ByteView data, TimeMs now, Outbox& out) override;
   void on_tick(TimeMs now, Outbox& out) override;

@@ -12,6 +12,7 @@
 #include "sal/publisher.hpp"
 #include "sal/record_validator.hpp"
 #include "sal/resolver.hpp"
+#include "sal/service_node.hpp"
 
 using namespace bc;
 using namespace bc::sal;
@@ -21,30 +22,27 @@ using bc::routing::testing::test_key;
 
 namespace {
 
-// One node as the daemon will compose it: the DHT, a publisher and a
-// resolver driven by the same datagrams and ticks.
+// One node as the daemon composes it (sal::ServiceNode): the DHT, a
+// publisher and a resolver driven by the same datagrams and ticks.
 struct SalNode final : DatagramProtocol {
   KeyPair key;
   metrics::Registry reg;
   routing::DhtNode dht;
-  Publisher pub;
-  Resolver res;
+  ServiceNode core;
+  Publisher& pub;
+  Resolver& res;
 
   SalNode(KeyPair k, Endpoint ep, routing::DhtConfig cfg, std::uint64_t seed, ResolverConfig rcfg)
-      : key(k), dht(k, ep, cfg, seed, reg), pub(dht, k.public_key(), reg), res(dht, reg, rcfg) {
-    dht.set_record_validator(make_record_validator(&reg));
-  }
+      : key(k),
+        dht(k, ep, cfg, seed, reg),
+        core(dht, k.public_key(), reg, rcfg),
+        pub(core.publisher()),
+        res(core.resolver()) {}
   void on_datagram(const Endpoint& from, ByteView data, TimeMs now, Outbox& out) override {
-    dht.on_datagram(from, data, now, out);
+    core.on_datagram(from, data, now, out);
   }
-  void on_tick(TimeMs now, Outbox& out) override {
-    dht.on_tick(now, out);
-    pub.on_tick(now, out);
-    res.on_tick(now, out);
-  }
-  TimeMs next_wakeup() const override {
-    return std::min({dht.next_wakeup(), pub.next_wakeup(), res.next_wakeup()});
-  }
+  void on_tick(TimeMs now, Outbox& out) override { core.on_tick(now, out); }
+  TimeMs next_wakeup() const override { return core.next_wakeup(); }
   std::uint64_t counter(const char* name, metrics::Labels labels = {}) const {
     return reg.counter_value(name, labels);
   }
