@@ -63,6 +63,15 @@ std::vector<OwnedService> owned(const fs::path& dir) {
   return out;
 }
 
+// The owner key of `id` in `dir`, or a Failure saying only the owner can `act`.
+OwnedService owner_of(const fs::path& dir, const sal::ServiceId& id, const char* act) {
+  for (auto& s : owned(dir)) {
+    if (s.id == id) return std::move(s);
+  }
+  throw Failure{"no owner key for " + sal::service_id_to_text(id) + " in " + dir.string() + "; only the owner can " +
+                act + " (create services with `service create`, or pass --key-dir if the key is elsewhere)"};
+}
+
 // A certificate given as hex, or as @FILE holding the hex.
 std::string delegation_hex(const std::string& arg) {
   if (arg.empty() || arg[0] != '@') return arg;
@@ -200,18 +209,11 @@ int ServiceCommands::delegate(const Options& o) {
   if (!provider)
     throw Failure{"--to: expected the provider's node key, 64 hex digits as `blockcloud-cli status` prints "
                   "it on that node, got \"" + to_ + "\""};
-  const fs::path dir = key_dir(key_dir_);
-  std::optional<OwnedService> mine;
-  for (auto& s : owned(dir)) {
-    if (s.id == id) mine = std::move(s);
-  }
-  if (!mine)
-    throw Failure{"no owner key for " + sal::service_id_to_text(id) + " in " + dir.string() +
-                  "; only the owner can delegate (create services with `service create`, or pass --key-dir)"};
+  const auto mine = owner_of(key_dir(key_dir_), id, "delegate");
   const TimeMs now = now_ms();
   // Serial: the signing time, so a newer certificate always has a higher one.
   const sal::Delegation d =
-      sal::make_delegation(mine->owner, mine->name, *provider, static_cast<std::uint64_t>(now), now - 60'000,
+      sal::make_delegation(mine.owner, mine.name, *provider, static_cast<std::uint64_t>(now), now - 60'000,
                            now + static_cast<TimeMs>(days_ * 86'400'000.0));
   const std::string hex = to_hex(sal::encode_delegation(d));
   if (!out_.empty()) {
@@ -247,22 +249,15 @@ int ServiceCommands::revoke(const Options& o, const Endpoint& rpc) {
     if (!key) throw Failure{"--provider: expected a node key, 64 hex digits as `blockcloud-cli status` prints it, got "" + k + """};
     keys.push_back(*key);
   }
-  const fs::path dir = key_dir(key_dir_);
-  std::optional<OwnedService> mine;
-  for (auto& s : owned(dir)) {
-    if (s.id == id) mine = std::move(s);
-  }
-  if (!mine)
-    throw Failure{"no owner key for " + sal::service_id_to_text(id) + " in " + dir.string() +
-                  "; only the owner can revoke (pass --key-dir if the key is elsewhere)"};
+  const auto mine = owner_of(key_dir(key_dir_), id, "revoke");
   // Statement and record are signed here: the owner key never leaves this
   // machine's key directory. Sequence numbers are the signing time, so a
   // later statement replaces this one.
   const TimeMs now = now_ms();
   const auto seq = static_cast<std::uint64_t>(now);
-  const sal::OwnerStatement st = sal::make_owner_statement(mine->owner, mine->name, seq, below_serial_, keys);
+  const sal::OwnerStatement st = sal::make_owner_statement(mine.owner, mine.name, seq, below_serial_, keys);
   const TimeMs expires = now + static_cast<TimeMs>(revoke_hours_ * 3'600'000.0);
-  const routing::Record rec = sal::make_statement_record(mine->owner, st, seq, expires);
+  const routing::Record rec = sal::make_statement_record(mine.owner, st, seq, expires);
   const auto r = call(o, rpc, "service_revoke", {{"record", to_hex(routing::encode_record(rec))}});
   if (o.json) return print_json(r), 0;
   std::cout << "revoked for " << str(r.as_object().at("service")) << ": "
