@@ -1,7 +1,9 @@
 // RateLimiter: burst, refill, per-source isolation, IPv6 /64 grouping, bounded memory.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <limits>
+#include <list>
 #include <stdexcept>
 
 #include "layers/metrics.hpp"
@@ -127,4 +129,55 @@ TEST_CASE("idle sources are forgotten once their bucket would be full, deciding 
   // A forgotten source comes back with a full bucket, as it would have had.
   for (int i = 0; i < 5; ++i) CHECK(lim.allow(Endpoint::v4(0x0a000000u, 1), T0 + 600));
   CHECK_FALSE(lim.allow(Endpoint::v4(0x0a000000u, 1), T0 + 600));
+}
+
+// The table is open addressing with backward-shift deletion; check it against
+// a plain model (map + LRU list) over many random inserts, evictions and
+// idle expiries.
+TEST_CASE("decisions match a simple model under random traffic") {
+  struct Model {
+    double rate, burst;
+    std::size_t max;
+    std::list<std::pair<std::uint32_t, std::pair<double, TimeMs>>> lru;  // front = newest
+    bool allow(std::uint32_t src, TimeMs now) {
+      if (lru.size() > 64) {
+        for (int i = 0; i < 2 && !lru.empty(); ++i) {
+          if (static_cast<double>(now - lru.back().second.second) < burst * 1000.0 / rate) break;
+          lru.pop_back();
+        }
+      }
+      auto it = std::find_if(lru.begin(), lru.end(), [&](const auto& e) { return e.first == src; });
+      if (it == lru.end()) {
+        if (lru.size() >= max) lru.pop_back();
+        lru.push_front({src, {burst, now}});
+      } else {
+        lru.splice(lru.begin(), lru, it);
+      }
+      auto& [tokens, last] = lru.front().second;
+      if (now > last) {
+        tokens = std::min(burst, tokens + static_cast<double>(now - last) * rate / 1000.0);
+        last = now;
+      }
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    }
+  };
+  // Capacity evictions (200 tracked of 1,000 sources), then a table that
+  // grows to thousands of sources and shrinks again across quiet gaps.
+  for (const auto& [max, sources] : {std::pair<std::size_t, std::uint32_t>{200, 1000}, {5000, 3000}}) {
+    Model m{5, 3, max, {}};
+    RateLimiter lim(rl(5, 3, max), nullptr, 77);
+    Rng rng(5);
+    TimeMs now = T0;
+    for (int i = 0; i < 100'000; ++i) {
+      now += rng.uniform(2000) == 0 ? 5'000 : static_cast<TimeMs>(rng.uniform(3));
+      // Bursts from a few sources and a long tail of others.
+      const std::uint32_t src = rng.uniform(4) == 0 ? static_cast<std::uint32_t>(rng.uniform(8))
+                                                    : static_cast<std::uint32_t>(rng.uniform(sources));
+      const bool want = m.allow(src, now);
+      REQUIRE(lim.allow(Endpoint::v4(0x0a000000u + src, 1), now) == want);
+      REQUIRE(lim.tracked() == m.lru.size());
+    }
+  }
 }
