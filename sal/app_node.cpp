@@ -102,6 +102,11 @@ void AppNode::stop_providing(const ServiceId& service) {
   });
 }
 
+std::string AppNode::rebind(const Endpoint& ip) {
+  if (!driver_) return "call start() first";
+  return move_node(*driver_, *host_, core_, ip);
+}
+
 const NodeId& AppNode::node_id() const { return dht_.id(); }
 XOnlyPubKey AppNode::node_key() const { return key_.public_key(); }
 Endpoint AppNode::dht_endpoint() const { return driver_ ? driver_->local_endpoint() : dht_.endpoint(); }

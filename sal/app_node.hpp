@@ -67,6 +67,11 @@ class AppNode {
   std::string provide(const Bytes& delegation, AcceptHandler on_accept, std::uint16_t weight = 1);
   void stop_providing(const ServiceId& service);
 
+  // This host's address changed: move the DHT socket, the flow listener and
+  // the published records to `ip` (ports stay); open flows survive. Returns
+  // "" or what went wrong (then nothing moved).
+  std::string rebind(const Endpoint& ip);
+
   const NodeId& node_id() const;
   XOnlyPubKey node_key() const;
   Endpoint dht_endpoint() const;

@@ -56,6 +56,28 @@ void ServiceNode::resolve_candidates(const ServiceId& service, bool fresh, TimeM
   });
 }
 
+std::string move_node(AsioUdpDriver& driver, Host& host, ServiceNode& core, const Endpoint& new_ip) {
+  const Endpoint dht_old = driver.local_endpoint();
+  Endpoint dht_new = new_ip;
+  dht_new.port = dht_old.port;
+  try {
+    driver.rebind(dht_new);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  Endpoint flow_new = new_ip;
+  flow_new.port = host.local_endpoint().port;
+  if (std::string err = host.rebind(flow_new); !err.empty()) {
+    driver.rebind(dht_old);  // stay whole: both on the old address
+    return err;
+  }
+  driver.call([&](TimeMs now, Outbox& out) {
+    core.dht().set_endpoint(driver.local_endpoint(), now, out);
+    core.publisher().set_all_addresses({host.local_endpoint()}, now, out);
+  });
+  return "";
+}
+
 bool delegation_proves(const ServiceId& service, const XOnlyPubKey& peer, ByteView proof, TimeMs now) {
   auto d = decode_delegation(proof);
   return d && check_delegation_for(*d, service, peer, now) == DelegationError::kNone;

@@ -8,6 +8,9 @@
 // resolve_candidates() turns a resolution into the late-binding candidates
 // sal::Host dials, nearest cluster first.
 #pragma once
+#include <string>
+
+#include "layers/asio_driver.hpp"
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "layers/runtime.hpp"
@@ -41,6 +44,12 @@ class ServiceNode final : public DatagramProtocol {
   Resolver resolver_;
   Publisher publisher_;
 };
+
+// Moves a node to a new IP (its address changed): the DHT socket (`driver`,
+// which runs `core`), the flow listener (`host`, same port as before) and the
+// published records, all or nothing. Io thread only. Returns "" or what went
+// wrong (then everything stays on the old address).
+std::string move_node(AsioUdpDriver& driver, Host& host, ServiceNode& core, const Endpoint& new_ip);
 
 // The opener's check of a provider's proof (HostHooks::check_proof): the
 // proof is an encoded delegation of `service` to `peer`, valid at `now`.

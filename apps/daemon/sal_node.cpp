@@ -169,29 +169,12 @@ void SalNode::resolve_for_host(const sal::ServiceId& id, bool fresh, sal::Resolv
 }
 
 std::string SalNode::rebind(const std::string& ip) {
-  const Endpoint dht_new = [&] {
-    auto e = Endpoint::parse_ip(ip, node_.endpoint().port);
-    if (!e) bad_param("\"address\": expected an IP address such as 127.0.0.3, got \"" + ip + "\"");
-    return *e;
-  }();
+  auto to = Endpoint::parse_ip(ip, 0);
+  if (!to) bad_param("\"address\": expected an IP address such as 127.0.0.3, got \"" + ip + "\"");
   const Endpoint dht_old = node_.endpoint();
-  try {
-    driver_->rebind(dht_new);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  Endpoint flow_new = dht_new;
-  flow_new.port = config_.flow_listen.port;
-  if (std::string err = host_->rebind(flow_new); !err.empty()) {
-    driver_->rebind(dht_old);  // stay whole: both on the old address
-    return err;
-  }
+  if (std::string err = sal::move_node(*driver_, *host_, core_, *to); !err.empty()) return err;
   config_.flow_listen = host_->local_endpoint();
-  driver_->call([&](TimeMs now, Outbox& out) {
-    node_.set_endpoint(driver_->local_endpoint(), now, out);
-    core_.publisher().set_all_addresses({config_.flow_listen}, now, out);
-  });
-  spdlog::info("node moved: udp {} -> {}, flows on {}", dht_old.to_string(), dht_new.to_string(),
+  spdlog::info("node moved: udp {} -> {}, flows on {}", dht_old.to_string(), node_.endpoint().to_string(),
                config_.flow_listen.to_string());
   return "";
 }

@@ -48,6 +48,33 @@ TEST_CASE("sal app node: provide a service by delegation, connect to it by ID th
   const double ms = connect_and_echo(L, cli.host(), d.service(), "hello by service ID");
   MESSAGE("embedded app: connect by ID (cold: DSHT lookup, TCP, TLS, OPEN) and echo in " << ms << " ms");
 
+  // A flow stays open while the provider moves to another address.
+  ConnectResult open;
+  cli.host().async_connect(d.service(), open.handler());
+  REQUIRE(L.run_until([&] { return open.done; }, 5000));
+  REQUIRE_MESSAGE(!open.ec, open.ec.message());
+  auto echo_once = [&](const std::string& msg) {
+    std::string got;
+    std::vector<std::uint8_t> buf(256);
+    open.stream->async_write(as_bytes(msg), [](const error_code&, std::size_t) {});
+    std::function<void()> read = [&] {
+      open.stream->async_read_some(buf, [&](const error_code& ec, std::size_t n) {
+        if (ec) return;
+        got.append(reinterpret_cast<const char*>(buf.data()), n);
+        if (got.size() < msg.size()) read();
+      });
+    };
+    read();
+    REQUIRE(L.run_until([&] { return got.size() >= msg.size(); }, 10000));
+    return got;
+  };
+  CHECK(echo_once("before the move") == "before the move");
+  CHECK(prov.rebind(*Endpoint::parse("127.0.0.24:0")) == "");
+  CHECK(prov.dht_endpoint().ip_string() == "127.0.0.24");
+  CHECK(prov.flow_endpoint().ip_string() == "127.0.0.24");
+  CHECK(echo_once("after the move") == "after the move");
+  open.stream->close();
+
   prov.stop_providing(d.service());
   L.run_for(300);
   ConnectResult cr;
