@@ -18,6 +18,9 @@ constexpr std::uint32_t kBaseAddr = 0x0a000000;  // 10.0.0.0
 constexpr std::uint16_t kPort = 4000;
 // Below this many nodes in a window, waking the workers costs more than it saves.
 constexpr std::size_t kMinParallelBatches = 8;
+// Event queue buckets of one lookahead (~1-5 ms) each: about a second of
+// near future (every datagram's delay; ticks further out wait in a heap).
+constexpr std::size_t kRingBuckets = 1024;
 
 // The time of the event a worker is handling (-1: not inside a worker).
 thread_local std::int64_t tl_event_us = -1;
@@ -91,7 +94,11 @@ class WorkerPool {
 };
 
 SimNet::SimNet(const LatencyModel& model, std::uint64_t seed, TimeMs epoch_ms)
-    : model_(model), rng_(seed), epoch_ms_(epoch_ms), lookahead_us_(model.min_one_way_us()) {}
+    : model_(model),
+      rng_(seed),
+      epoch_ms_(epoch_ms),
+      queue_(model.min_one_way_us(), kRingBuckets),
+      lookahead_us_(model.min_one_way_us()) {}
 
 std::int64_t SimNet::now_us() const { return tl_event_us >= 0 ? tl_event_us : now_us_; }
 
@@ -163,8 +170,7 @@ void SimNet::at(std::int64_t t_us, std::function<void()> fn) {
 }
 
 void SimNet::push(Event ev) {
-  heap_.push_back(std::move(ev));
-  std::push_heap(heap_.begin(), heap_.end(), Later{});
+  queue_.push(std::move(ev));
 }
 
 void SimNet::flush(NodeIndex i, Outbox& out, bool after_tick) {
@@ -261,10 +267,9 @@ void SimNet::run_window(std::int64_t end_us) {
   // grouped by node; the heap yields them in (time, seq) order.
   std::size_t used = 0;
   ++window_;
-  while (!heap_.empty() && heap_.front().t_us < end_us && heap_.front().kind != Kind::kCall) {
-    std::pop_heap(heap_.begin(), heap_.end(), Later{});
-    Event ev = std::move(heap_.back());
-    heap_.pop_back();
+  for (const Event* next = queue_.peek_before(end_us); next && next->kind != Kind::kCall;
+       next = queue_.peek_before(end_us)) {
+    Event ev = queue_.pop();
     ++counters_.events;
     if (!alive(ev.to)) {
       if (ev.kind == Kind::kDeliver) ++counters_.dropped_dead;
@@ -315,15 +320,16 @@ void SimNet::run_window(std::int64_t end_us) {
 
 void SimNet::sync_clock() {
   // SimGrid's clock is the time source: sleep to the event, then read it.
-  const double target = static_cast<double>(heap_.front().t_us) * 1e-6;
-  if (heap_.front().t_us > now_us_) {
+  const std::int64_t t_us = queue_.top().t_us;
+  const double target = static_cast<double>(t_us) * 1e-6;
+  if (t_us > now_us_) {
     simgrid::s4u::this_actor::sleep_until(target);
     ++counters_.clock_steps;
     now_us_ = std::llround(simgrid::s4u::Engine::get_clock() * 1e6);
-    if (now_us_ != heap_.front().t_us) {
+    if (now_us_ != t_us) {
       throw std::logic_error("simulation: SimGrid clock " + std::to_string(now_us_) +
                              " us differs from the event time " +
-                             std::to_string(heap_.front().t_us) + " us");
+                             std::to_string(t_us) + " us");
     }
   }
 }
@@ -336,12 +342,10 @@ void SimNet::run_call(const Event& ev) {
 }
 
 void SimNet::loop() {
-  while (!heap_.empty() && !stopped_) {
+  while (!queue_.empty() && !stopped_) {
     sync_clock();
-    if (heap_.front().kind == Kind::kCall) {
-      std::pop_heap(heap_.begin(), heap_.end(), Later{});
-      Event ev = std::move(heap_.back());
-      heap_.pop_back();
+    if (queue_.top().kind == Kind::kCall) {
+      Event ev = queue_.pop();
       ++counters_.events;
       run_call(ev);
     } else {

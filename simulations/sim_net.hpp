@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "layers/runtime.hpp"
+#include "simulations/event_queue.hpp"
 #include "simulations/latency_model.hpp"
 #include "simulations/sim_rng.hpp"
 
@@ -108,11 +109,6 @@ class SimNet {
     Kind kind;
     Bytes payload;
   };
-  struct Later {
-    bool operator()(const Event& a, const Event& b) const {
-      return a.t_us != b.t_us ? a.t_us > b.t_us : a.seq > b.seq;
-    }
-  };
   struct Slot {
     std::unique_ptr<DatagramProtocol> core;
     LatencyModel::Placement place;
@@ -150,7 +146,7 @@ class SimNet {
   bool stopped_ = false;
   std::size_t live_ = 0;
   std::vector<Slot> slots_;
-  std::vector<Event> heap_;
+  BucketQueue<Event> queue_;  // (t_us, seq) order; buckets of lookahead_us_
   std::unordered_map<std::uint64_t, std::function<void()>> calls_;
   Outbox out_;  // reused: keeps its capacity
   SimNetCounters counters_;
