@@ -108,6 +108,7 @@ std::string describe(const ConfigValue& v) {
       [](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, std::string>) return "\"" + x + "\"";
+        else if constexpr (std::is_same_v<T, std::vector<std::string>>) return "a list of " + std::to_string(x.size()) + " strings";
         else if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
         else {
           std::ostringstream os;
@@ -116,6 +117,31 @@ std::string describe(const ConfigValue& v) {
         }
       },
       v.value);
+}
+
+
+// A table kept generic for the application: numbers, booleans, strings and
+// arrays of strings.
+void parse_generic_table(const toml::table& t, const std::string& name, const std::string& src, ConfigTable& out) {
+  for (auto&& [k, v] : t) {
+    const std::string key = name + "." + std::string(k.str());
+    const std::string loc = where(src, v.source());
+    ConfigValue cv;
+    cv.source = loc;
+    if (v.is_integer()) cv.value = *v.value<std::int64_t>();
+    else if (v.is_floating_point()) cv.value = *v.value<double>();
+    else if (v.is_boolean()) cv.value = *v.value<bool>();
+    else if (v.is_string()) cv.value = *v.value<std::string>();
+    else if (const auto* a = v.as_array()) {
+      std::vector<std::string> items;
+      for (auto&& e : *a) {
+        if (!e.is_string()) fail(key, loc, "an array of strings", "an array holding " + std::string(type_name(e)));
+        items.push_back(*e.value<std::string>());
+      }
+      cv.value = std::move(items);
+    } else fail(key, loc, "a number, boolean, string or array of strings", type_name(v));
+    out[std::string(k.str())] = std::move(cv);
+  }
 }
 
 }  // namespace
@@ -188,24 +214,13 @@ NodeConfig parse_config_toml(std::string_view text, const std::string& src) {
       const auto* t = v.as_table();
       if (!t) fail(key, loc, "a table [rpc_limits]", type_name(v));
       parse_rpc_limits(*t, cfg.rpc_limits, src);
-    } else if (key == "dht") {
+    } else if (key == "dht" || key == "sal") {
       const auto* t = v.as_table();
-      if (!t) fail(key, loc, "a table [dht]", type_name(v));
-      for (auto&& [dk, dv] : *t) {
-        const std::string dkey = "dht." + std::string(dk.str());
-        const std::string dloc = where(src, dv.source());
-        ConfigValue cv;
-        cv.source = dloc;
-        if (dv.is_integer()) cv.value = *dv.value<std::int64_t>();
-        else if (dv.is_floating_point()) cv.value = *dv.value<double>();
-        else if (dv.is_boolean()) cv.value = *dv.value<bool>();
-        else if (dv.is_string()) cv.value = *dv.value<std::string>();
-        else fail(dkey, dloc, "a number, boolean or string", type_name(dv));
-        cfg.dht[std::string(dk.str())] = std::move(cv);
-      }
+      if (!t) fail(key, loc, "a table [" + key + "]", type_name(v));
+      parse_generic_table(*t, key, src, key == "dht" ? cfg.dht : cfg.sal);
     } else {
       throw ConfigError(key + " (" + loc + "): unknown key; known keys: datadir, listen, rpc, "
-                        "rpc_allow_remote, bootstrap, log_level, log_file, [rpc_limits], [dht]");
+                        "rpc_allow_remote, bootstrap, log_level, log_file, [rpc_limits], [dht], [sal]");
     }
   }
   return cfg;
@@ -294,6 +309,24 @@ std::optional<std::string> table_string(const ConfigTable& t, const std::string&
   for (const auto& a : allowed)
     if (a == *s) return *s;
   fail(prefix + key, it->second.source, expected, describe(it->second));
+}
+
+std::optional<std::string> table_text(const ConfigTable& t, const std::string& prefix, const std::string& key,
+                                      const std::string& expected) {
+  auto it = t.find(key);
+  if (it == t.end()) return std::nullopt;
+  const auto* s = std::get_if<std::string>(&it->second.value);
+  if (!s) fail(prefix + key, it->second.source, expected, describe(it->second));
+  return *s;
+}
+
+std::optional<std::vector<std::string>> table_strings(const ConfigTable& t, const std::string& prefix,
+                                                      const std::string& key, const std::string& expected) {
+  auto it = t.find(key);
+  if (it == t.end()) return std::nullopt;
+  const auto* s = std::get_if<std::vector<std::string>>(&it->second.value);
+  if (!s) fail(prefix + key, it->second.source, expected, describe(it->second));
+  return *s;
 }
 
 void table_reject_unknown(const ConfigTable& t, const std::string& prefix,

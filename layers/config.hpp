@@ -1,8 +1,9 @@
 // Daemon configuration: a TOML file (toml++) overridden by command-line flags.
 //
 // The spine knows nothing of the layers above it, so protocol parameters stay
-// generic here: the [dht] table is kept as typed key/value pairs and the
-// application maps (and validates) them into routing::DhtConfig.
+// generic here: the [dht] and [sal] tables are kept as typed key/value pairs
+// and the application maps (and validates) them (routing::DhtConfig, the
+// daemon's SAL settings).
 //
 // Every error is a ConfigError whose message names the key (or flag) and the
 // expected form, e.g. `listen: expected IP:PORT such as "127.0.0.2:9000", got "foo"`.
@@ -28,7 +29,7 @@ struct ConfigError : std::runtime_error {
 // One value of a generic table such as [dht]. `source` says where it came
 // from ("node.toml:12:5" or "--dht"), for error messages.
 struct ConfigValue {
-  std::variant<std::int64_t, double, bool, std::string> value;
+  std::variant<std::int64_t, double, bool, std::string, std::vector<std::string>> value;
   std::string source;
 };
 using ConfigTable = std::map<std::string, ConfigValue>;
@@ -50,6 +51,7 @@ struct NodeConfig {
   std::string log_file;                    // empty: stderr only; relative: inside datadir
   RpcLimits rpc_limits;
   ConfigTable dht;                         // [dht] keys, mapped by the application
+  ConfigTable sal;                         // [sal] keys, mapped by the application
 };
 
 // Command-line values; unset ones leave the file's (or the default) value.
@@ -86,6 +88,12 @@ std::optional<double> table_double(const ConfigTable& t, const std::string& pref
 std::optional<std::string> table_string(const ConfigTable& t, const std::string& prefix,
                                         const std::string& key,
                                         const std::vector<std::string>& allowed);
+// Any string; `expected` describes it in the error ("IP:PORT or off").
+std::optional<std::string> table_text(const ConfigTable& t, const std::string& prefix, const std::string& key,
+                                      const std::string& expected);
+// A list of strings (a TOML array of strings).
+std::optional<std::vector<std::string>> table_strings(const ConfigTable& t, const std::string& prefix,
+                                                      const std::string& key, const std::string& expected);
 // Throws naming the first key of t not in `known`, listing the known ones.
 void table_reject_unknown(const ConfigTable& t, const std::string& prefix,
                           const std::vector<std::string>& known);

@@ -34,6 +34,20 @@ struct SalFlags {
   std::vector<std::string> fallbacks;  // --address-fallback IPs
 };
 
+// The config file's [sal] table under the flags: --socks and
+// --address-fallback replace the file's, --rule adds to its rules.
+void merge_sal_table(const bc::ConfigTable& t, SalFlags& sf) {
+  bc::table_reject_unknown(t, "sal.", {"socks", "rules", "address_fallback"});
+  if (sf.socks.empty()) sf.socks = bc::table_text(t, "sal.", "socks", "IP:PORT or \"off\"").value_or("");
+  auto rules = bc::table_strings(t, "sal.", "rules", "an array of rule strings (docs/sal-table.md)")
+                   .value_or(std::vector<std::string>{});
+  rules.insert(rules.end(), sf.rules.begin(), sf.rules.end());
+  sf.rules = std::move(rules);
+  if (sf.fallbacks.empty())
+    sf.fallbacks = bc::table_strings(t, "sal.", "address_fallback", "an array of IP addresses")
+                       .value_or(std::vector<std::string>{});
+}
+
 struct LedgerFlags {
   std::string genesis;
   bool producer = false;
@@ -218,6 +232,7 @@ int main(int argc, char** argv) {
     bc::apply_overrides(cfg, flags);
     bc::finalize_config(cfg);
     const auto dht_cfg = bc::apps::dht_config_from_table(cfg.dht);
+    merge_sal_table(cfg.sal, sf);
     return run(cfg, dht_cfg, lf, sf);
   } catch (const bc::ConfigError& e) {
     std::cerr << "blockcloudd: configuration error: " << e.what() << "\n";

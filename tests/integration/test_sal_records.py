@@ -7,6 +7,7 @@ table rules can be added, listed and removed."""
 import json
 import os
 import shutil
+import subprocess
 import time
 
 from bcnet import Devnet, check, main, rpc, run
@@ -107,6 +108,39 @@ def test(bins, workdir):
         check(rc == 1 and "teleport" in err, "a malformed rule is refused, naming what was wrong")
         cli(bins, n[0], "rules", "remove", str(rid), check_rc=0)
         check(rpc(n[0]["rpc"], "rules_list")["rules"] == [], "rules remove deletes it")
+
+        # Rules and SAL settings from a config file; --rule adds to them.
+        d = os.path.join(workdir, "configured")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        conf = os.path.join(d, "node.toml")
+        with open(conf, "w") as f:
+            f.write(f'datadir = "{d}"\nlisten = "127.0.6.20:9620"\nrpc = "127.0.6.20:9720"\n'
+                    f'[sal]\nsocks = "off"\nrules = ["{sid}/16 drop prio 3"]\n')
+        proc = subprocess.Popen([bins.daemon, "--config", conf, "--rule", f"{sid} forward 127.0.6.201:5000"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 20
+            while True:
+                try:
+                    rules = rpc("127.0.6.20:9720", "rules_list", timeout=2)["rules"]
+                    break
+                except Exception:
+                    if proc.poll() is not None or time.time() > deadline:
+                        raise
+                    time.sleep(0.05)
+            texts = " | ".join(r["rule"] for r in rules)
+            check(len(rules) == 2 and "drop" in texts and "127.0.6.201:5000" in texts,
+                  f"rules come from the config file's [sal] table and --rule: {texts}")
+            check(rpc("127.0.6.20:9720", "sal_status")["socks"] in (None, "off", ""),
+                  "[sal] socks = \"off\" turns the gateway off")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        with open(conf, "a") as f:
+            f.write("colour = \"blue\"\n")
+        rc, _, err = run([bins.daemon, "--config", conf])
+        check(rc == 2 and "sal.colour" in err and "socks" in err, "an unknown [sal] key is named with the known ones")
     finally:
         net.stop()
 

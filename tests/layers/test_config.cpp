@@ -94,6 +94,26 @@ TEST_CASE("config: errors name the key, the place and the expected form") {
   CHECK(contains(e, "known keys: k, alpha"));
 }
 
+TEST_CASE("config: the [sal] table keeps strings and lists of strings for the application") {
+  const auto cfg = bc::parse_config_toml(R"(
+datadir = "/tmp/node1"
+[sal]
+socks = "off"
+rules = ["s1/8 drop", "s2/16 forward 127.0.0.5:4001"]
+address_fallback = ["10.0.0.2"]
+)", "node.toml");
+  CHECK(bc::table_text(cfg.sal, "sal.", "socks", "IP:PORT or off") == "off");
+  const auto rules = bc::table_strings(cfg.sal, "sal.", "rules", "rules");
+  REQUIRE(rules);
+  CHECK(*rules == std::vector<std::string>{"s1/8 drop", "s2/16 forward 127.0.0.5:4001"});
+  CHECK_FALSE(bc::table_strings(cfg.sal, "sal.", "missing", "x").has_value());
+  // A list where one string is expected, and a list holding a number, are named.
+  CHECK_THROWS_WITH_AS(bc::table_text(cfg.sal, "sal.", "rules", "IP:PORT or off"),
+                       doctest::Contains("sal.rules (node.toml:5:9): expected IP:PORT or off"), bc::ConfigError);
+  CHECK_THROWS_WITH_AS(bc::parse_config_toml("datadir = \"/x\"\n[sal]\nrules = [\"a\", 3]\n", "n.toml"),
+                       doctest::Contains("sal.rules (n.toml:3:9): expected an array of strings"), bc::ConfigError);
+}
+
 TEST_CASE("config: flags override the file and defaults are filled") {
   auto cfg = bc::parse_config_toml("datadir = \"/a\"\nlisten = \"127.0.0.5:7000\"\nbootstrap = [\"127.0.0.9:1\"]\n");
   bc::ConfigOverrides f;
