@@ -1,4 +1,4 @@
-// `blockcloud-devnet demo`: the DHT at work on a local network, explained.
+// `blockcloud-devnet demo`: the DHT and the SAL at work on a local network, explained.
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "apps/common/http_client.hpp"
+#include "apps/devnet/demo_service.hpp"
 #include "apps/devnet/devnet.hpp"
 
 namespace bc::devnet {
@@ -46,7 +47,7 @@ void wait_for_routing(const Devnet& net, std::chrono::seconds limit) {
 }  // namespace
 
 int run_demo(UpOptions o, bool keep) {
-  o.ledger = false;  // the demo is about the DHT
+  o.ledger = false;  // the demo is about the DHT and the SAL
   const bool temp_dir = o.dir.empty();
   if (temp_dir) {
     std::string tmpl = (fs::temp_directory_path() / "blockcloud-demo-XXXXXX").string();
@@ -167,7 +168,9 @@ int run_demo(UpOptions o, bool keep) {
       std::cout << fmt::format("   watch failed: {}\n", e.what());
     }
 
-    std::cout << "\n== 6. Surviving a crash\n";
+    failures += demo_service(net);
+
+    std::cout << "\n== 7. Surviving a crash\n";
     const auto& victim = net.nodes[0];
     ::kill(victim.pid, SIGKILL);
     std::cout << fmt::format("   SIGKILLed {}, the seed and publisher of \"greeting\"\n", who(victim));
@@ -187,8 +190,9 @@ int run_demo(UpOptions o, bool keep) {
     throw;
   }
 
-  std::cout << "\n== 7. Summary\n";
-  std::cout << (failures == 0 ? "   every put was found from another node, the watch saw the change, and a crash lost nothing\n"
+  std::cout << "\n== 8. Summary\n";
+  std::cout << (failures == 0 ? "   every put was found from another node, the watch saw the change, a service was reached by ID\n"
+                                "   and followed to its new address, and a crash lost nothing\n"
                               : fmt::format("   {} step(s) failed; node logs are in {}/node-*/log\n", failures,
                                             o.dir.string()));
   if (keep) {
@@ -196,7 +200,7 @@ int run_demo(UpOptions o, bool keep) {
                              "   stop it with: blockcloud-devnet down --dir {}\n",
                              net.nodes[0].rpc.to_string(), o.dir.string());
   } else {
-    std::cout << "\n== 8. Shutting the network down\n   ";
+    std::cout << "\n== 9. Shutting the network down\n   ";
     devnet_down(o.dir, net, 5, false);
     if (temp_dir && failures == 0) fs::remove_all(o.dir);
   }

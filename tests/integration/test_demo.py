@@ -1,0 +1,28 @@
+#!/usr/bin/python3
+"""The README's main job: `blockcloud-devnet demo` (what scripts/demo runs)
+starts a network, stores and finds records, watches a key, reaches a service
+by ID and follows it to a new address, survives a crash and shuts down; it
+exits 0 only if every step worked."""
+import os
+import shutil
+import time
+
+from bcnet import check, main, run
+
+
+def test(bins, workdir):
+    d = os.path.join(workdir, "demo")
+    shutil.rmtree(d, ignore_errors=True)
+    t0 = time.time()
+    rc, out, err = run([bins.devnet, "demo", "--nodes", "8", "--dir", d, "--base-ip", "127.0.10.2",
+                        "--base-port", "9900", "--bin", bins.dir], timeout=150)
+    tail = (out + err)[-1500:]
+    check(rc == 0, f"the demo exits 0 ({time.time() - t0:.1f} s)" + ("" if rc == 0 else f"\n{tail}"))
+    check('got "HELLO, SERVICE"' in out, "the service is reached by ID")
+    check('got "STILL THERE?"' in out, "the open connection follows the provider to its new address")
+    check("a crash lost nothing" in out, "the summary reports every step worked")
+    check("stopped 8 node(s)" in out, "the network is shut down")
+
+
+if __name__ == "__main__":
+    main(test, 170)
