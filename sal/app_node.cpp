@@ -59,7 +59,9 @@ void AppNode::when_joined(TimeMs timeout_ms, std::function<void(bool)> done) {
   auto timer = std::make_shared<boost::asio::steady_timer>(io_);
   const TimeMs deadline = AsioUdpDriver::now_ms() + timeout_ms;
   auto poll = std::make_shared<std::function<void()>>();
-  *poll = [this, timer, deadline, done = std::move(done), weak = std::weak_ptr<std::function<void()>>(poll)] {
+  *poll = [this, alive = std::weak_ptr<bool>(alive_), timer, deadline, done = std::move(done),
+           weak = std::weak_ptr<std::function<void()>>(poll)] {
+    if (alive.expired()) return;  // the node is gone: nobody to tell
     if (contacts() > 0 || AsioUdpDriver::now_ms() >= deadline) {
       done(contacts() > 0);
       return;

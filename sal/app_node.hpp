@@ -89,6 +89,7 @@ class AppNode {
   std::unique_ptr<AsioUdpDriver> driver_;
   std::unique_ptr<Host> host_;
   std::map<ServiceId, Bytes> provided_;  // service -> delegation sent in OPEN_OK
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // pending timers check it
 };
 
 }  // namespace bc::sal
