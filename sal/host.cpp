@@ -1,6 +1,10 @@
 // sal::Host: sessions over TLS over TCP on an io_context (docs/sal-host.md).
 #include "sal/host.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -278,8 +282,8 @@ void HostImpl::tune_socket(tcp::socket& sock) const {
   error_code ig;
   sock.set_option(tcp::no_delay(true), ig);
   if (cfg.limits.tcp_user_timeout_ms > 0) {
-    using UserTimeout = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_USER_TIMEOUT>;
-    sock.set_option(UserTimeout(static_cast<int>(cfg.limits.tcp_user_timeout_ms)), ig);
+    const unsigned ms = cfg.limits.tcp_user_timeout_ms;
+    ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
   }
 }
 
