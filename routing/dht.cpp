@@ -375,8 +375,8 @@ void DhtNode::Impl::heard_from(const Endpoint& from, const Envelope& env) {
   p.last_seen = now;
   p.last_failure = -1;
   for (int l = 1; l < kLevels; ++l) {
-    p.cluster[l] = env.cluster_ids[l];
-    p.cluster_size[l] = env.cluster_sizes[l];
+    p.cluster(l) = env.cluster_ids[l];
+    p.cluster_size(l) = env.cluster_sizes[l];
   }
   update_membership(p);
 }
@@ -401,14 +401,14 @@ void DhtNode::Impl::update_membership(Peer& p) {
   if (levels() == 1) return;
   // Coral: join a nearby larger cluster (innermost level first).
   for (int l = levels() - 1; l >= 1; --l) {
-    if (clusters.should_join(l, p.cluster[l], p.cluster_size[l], p.rtt, cluster_size(l))) {
-      clusters.join(l, p.cluster[l]);
+    if (clusters.should_join(l, p.cluster(l), p.cluster_size(l), p.rtt, cluster_size(l))) {
+      clusters.join(l, p.cluster(l));
       cluster_joins->inc();
       rebuild_level(l);
     }
   }
   for (int l = 1; l < levels(); ++l) {
-    if (clusters.member(l, p.cluster[l], p.rtt)) {
+    if (clusters.member(l, p.cluster(l), p.rtt)) {
       observe_in(l, p);
     } else {
       tables[l].remove(p.id);
@@ -436,7 +436,7 @@ void DhtNode::Impl::rebuild_level(int level) {
   RoutingTable fresh(id, static_cast<std::size_t>(std::max(cfg.bucket_size, 1)));
   std::vector<const Peer*> members;
   for (const auto& [pid, p] : peers) {
-    if (clusters.member(level, p.cluster[level], p.rtt)) members.push_back(&p);
+    if (clusters.member(level, p.cluster(level), p.rtt)) members.push_back(&p);
   }
   // Oldest first so LRU order is kept; ties by id for determinism.
   std::sort(members.begin(), members.end(), [](const Peer* a, const Peer* b) {

@@ -31,8 +31,13 @@ struct Peer {
   TimeMs rttvar = -1;   // RTT variation (RFC 6298 RTTVAR)
   TimeMs last_seen = 0;
   TimeMs last_failure = -1;  // when a request to it last failed; -1 once it answered since
-  Hash256 cluster[kLevels];
-  std::uint32_t cluster_size[kLevels] = {0, 0, 0};
+  // What it reports for levels 1 and 2 (level 0 is global: nothing to
+  // keep; up to 512 peers per node, so 36 bytes each count at 100k nodes).
+  Hash256& cluster(int level) { return inner_cluster[level - 1]; }
+  const Hash256& cluster(int level) const { return inner_cluster[level - 1]; }
+  std::uint32_t& cluster_size(int level) { return inner_cluster_size[level - 1]; }
+  Hash256 inner_cluster[kLevels - 1];
+  std::uint32_t inner_cluster_size[kLevels - 1] = {0, 0};
 };
 
 // An outstanding request, keyed by txid. `done` gets the response, or

@@ -200,7 +200,7 @@ bool DhtNode::Impl::collapsed(int inner, int outer) const {
   for (const auto& e : tables[outer].all()) {
     auto p = peers.find(e.id);
     if (p == peers.end()) return false;
-    if (!clusters.member(inner, p->second.cluster[inner], p->second.rtt)) return false;
+    if (!clusters.member(inner, p->second.cluster(inner), p->second.rtt)) return false;
   }
   return true;
 }
