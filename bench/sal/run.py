@@ -137,8 +137,12 @@ def idle(addr, n, pids):
     before = [rss_kib(p) for p in pids]
     kbefore = tcp_mem_kib()
     conns = []
+    t0 = time.time()
     try:
-        for _ in range(n):
+        for i in range(n):
+            # The provider's session admits 100 OPENs/s (burst 200,
+            # SessionConfig::open_rate_per_s): stay under it on both paths.
+            time.sleep(max(0.0, t0 + i / 80 - time.time()))
             s = connect(addr)
             s.sendall(b"I")
             if s.recv(1) != b"k":
