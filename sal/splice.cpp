@@ -1,5 +1,7 @@
 #include "sal/splice.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/error.hpp>
 
 namespace bc::sal {
@@ -7,9 +9,19 @@ namespace bc::sal {
 Splice::Splice(std::unique_ptr<ByteStream> a, std::unique_ptr<ByteStream> b, Handler done,
                SpliceOptions options)
     : a_(std::move(a)), b_(std::move(b)), done_(std::move(done)) {
-  const std::size_t n = options.buffer_bytes ? options.buffer_bytes : 1;
-  dir_[0] = {a_.get(), b_.get(), std::vector<std::uint8_t>(n), 0, false};
-  dir_[1] = {b_.get(), a_.get(), std::vector<std::uint8_t>(n), 0, false};
+  max_bytes_ = std::max<std::size_t>(options.buffer_bytes, 1);
+  min_bytes_ = std::clamp<std::size_t>(options.min_buffer_bytes, 1, max_bytes_);
+  dir_[0] = {a_.get(), b_.get(), std::vector<std::uint8_t>(min_bytes_), 0, false};
+  dir_[1] = {b_.get(), a_.get(), std::vector<std::uint8_t>(min_bytes_), 0, false};
+}
+
+void Splice::resize_after(Direction& dir, std::size_t n) const {
+  const std::size_t size = dir.buf.size();
+  std::size_t next = size;
+  if (n == size && size < max_bytes_) next = std::min(size * 2, max_bytes_);
+  else if (n < size / 4 && size > min_bytes_) next = std::max(size / 2, min_bytes_);
+  // A new vector, not resize(): shrinking must give the memory back.
+  if (next != size) dir.buf = std::vector<std::uint8_t>(next);
 }
 
 std::shared_ptr<Splice> Splice::start(std::unique_ptr<ByteStream> a,
@@ -42,6 +54,7 @@ void Splice::on_read(int d, const boost::system::error_code& ec, std::size_t n) 
       if (self->finished_) return;
       if (wec) return self->fail(wec);
       self->dir_[d].bytes += n;
+      self->resize_after(self->dir_[d], n);  // the bytes are written: the buffer is free
       if (!ec) return self->read(d);
       if (ec == boost::asio::error::eof) return self->on_eof(d);
       self->fail(ec);
