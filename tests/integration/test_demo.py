@@ -3,11 +3,12 @@
 starts a network, stores and finds records, watches a key, reaches a service
 by ID and follows it to a new address, survives a crash and shuts down; it
 exits 0 only if every step worked."""
+import json
 import os
 import shutil
 import time
 
-from bcnet import check, main, run
+from bcnet import check, main, pid_alive, run
 
 
 def test(bins, workdir):
@@ -21,7 +22,10 @@ def test(bins, workdir):
     check('got "HELLO, SERVICE"' in out, "the service is reached by ID")
     check('got "STILL THERE?"' in out, "the open connection follows the provider to its new address")
     check("a crash lost nothing" in out, "the summary reports every step worked")
-    check("stopped 8 node(s)" in out, "the network is shut down")
+    with open(os.path.join(d, "devnet.json")) as f:
+        pids = [n["pid"] for n in json.load(f)["nodes"] if n["pid"] > 0]
+    check("Shutting the network down" in out and pids and not any(pid_alive(p) for p in pids),
+          "the network is shut down: no daemon left running")
 
 
 if __name__ == "__main__":
