@@ -62,6 +62,13 @@ struct Pending {
   std::function<void(const Envelope*)> done;
 };
 
+// Keeps r in `by_owner` unless the owner's record there has a higher seq:
+// every answer a get assembles is each owner's newest record.
+inline void keep_newest(std::map<XOnlyPubKey, Record>& by_owner, const Record& r) {
+  auto f = by_owner.find(r.owner);
+  if (f == by_owner.end() || f->second.seq < r.seq) by_owner[r.owner] = r;
+}
+
 struct LookupOp {
   enum class Purpose { kNodes, kGet, kPutProbe };
   LookupOp(const Hash256& target, const DhtConfig& c)

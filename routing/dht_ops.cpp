@@ -119,8 +119,7 @@ void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const N
         continue;
       }
       got_values = true;
-      auto f = op->found.find(r.owner);
-      if (f == op->found.end() || f->second.seq < r.seq) op->found[r.owner] = r;
+      keep_newest(op->found, r);
     }
     c.had_values = got_values;
     // Copy: on_response may reorder the candidate vector.
@@ -568,11 +567,7 @@ void DhtNode::get(const Key& key, TimeMs now, Outbox& out, GetCallback done, Get
   st->levels = std::move(levels);
   st->fresh = options.fresh;
   st->done = std::move(done);
-  auto keep_newest = [st](const Record& r) {
-    auto f = st->newest.find(r.owner);
-    if (f == st->newest.end() || f->second.seq < r.seq) st->newest[r.owner] = r;
-  };
-  for (const auto& r : local) keep_newest(r);
+  for (const auto& r : local) keep_newest(st->newest, r);
   if (!local.empty()) st->level = st->levels.front();
   auto step = std::make_shared<std::function<void()>>();
   std::weak_ptr<std::function<void()>> weak = step;
@@ -585,7 +580,7 @@ void DhtNode::get(const Key& key, TimeMs now, Outbox& out, GetCallback done, Get
     auto cb = std::move(st->done);
     if (cb) cb(res);
   };
-  *step = [&m, st, weak, keep_newest, finish]() {
+  *step = [&m, st, weak, finish]() {
     auto step = weak.lock();
     if (st->next >= st->levels.size()) {
       finish();
@@ -593,9 +588,9 @@ void DhtNode::get(const Key& key, TimeMs now, Outbox& out, GetCallback done, Get
     }
     int level = st->levels[st->next++];
     auto op = m.start_lookup(LookupOp::Purpose::kGet, st->key, level, 0,
-                             [st, step, level, keep_newest, finish](LookupOp& op) {
+                             [st, step, level, finish](LookupOp& op) {
       st->hops = std::max(st->hops, op.lk.hops());
-      for (auto& [owner, r] : op.found) keep_newest(r);
+      for (auto& [owner, r] : op.found) keep_newest(st->newest, r);
       if (!op.found.empty() && st->level < 0) st->level = level;
       // A plain get ends at the first level with values; a fresh one asks every level.
       if (!op.found.empty() && !st->fresh) {

@@ -22,19 +22,12 @@ AppNode::~AppNode() { stop(); }
 void AppNode::start() {
   if (driver_) return;
   driver_ = std::make_unique<AsioUdpDriver>(io_, core_, cfg_.dht_listen);
-  HostHooks hooks;
-  hooks.resolve = [this](const ServiceId& id, TimeMs, ResolveDone done) {
-    driver_->call([&](TimeMs now, Outbox& out) { core_.resolve_candidates(id, false, now, out, std::move(done)); });
-  };
-  hooks.resolve_fresh = [this](const ServiceId& id, TimeMs, ResolveDone done) {
-    driver_->call([&](TimeMs now, Outbox& out) { core_.resolve_candidates(id, true, now, out, std::move(done)); });
-  };
+  HostHooks hooks = host_hooks(*driver_, core_);
   hooks.proof_for = [this](const ServiceId& id) -> std::optional<Bytes> {
     auto it = provided_.find(id);
     if (it == provided_.end()) return std::nullopt;
     return it->second;
   };
-  hooks.check_proof = delegation_proves;
   host_ = std::make_unique<Host>(io_, key_, cfg_.flow_listen, cfg_.host, std::move(hooks), metrics_);
   host_->start();
   driver_->start();

@@ -56,6 +56,19 @@ void ServiceNode::resolve_candidates(const ServiceId& service, bool fresh, TimeM
   });
 }
 
+HostHooks host_hooks(AsioUdpDriver& driver, ServiceNode& core) {
+  HostHooks hooks;
+  auto resolver = [&driver, &core](bool fresh) {
+    return [&driver, &core, fresh](const ServiceId& id, TimeMs, ResolveDone done) {
+      driver.call([&](TimeMs now, Outbox& out) { core.resolve_candidates(id, fresh, now, out, std::move(done)); });
+    };
+  };
+  hooks.resolve = resolver(false);
+  hooks.resolve_fresh = resolver(true);
+  hooks.check_proof = delegation_proves;
+  return hooks;
+}
+
 std::string move_node(AsioUdpDriver& driver, Host& host, ServiceNode& core, const Endpoint& new_ip) {
   const Endpoint dht_old = driver.local_endpoint();
   Endpoint dht_new = new_ip;

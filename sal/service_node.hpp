@@ -45,6 +45,11 @@ class ServiceNode final : public DatagramProtocol {
   Publisher publisher_;
 };
 
+// Host hooks that resolve through `core` on `driver`'s thread (plain and
+// fresh) and check providers' delegations; the caller adds proof_for (the
+// delegations it serves with) and, if it wants, log.
+HostHooks host_hooks(AsioUdpDriver& driver, ServiceNode& core);
+
 // Moves a node to a new IP (its address changed): the DHT socket (`driver`,
 // which runs `core`), the flow listener (`host`, same port as before) and the
 // published records, all or nothing. Io thread only. Returns "" or what went

@@ -96,19 +96,12 @@ void SalNode::start(boost::asio::io_context& io, AsioUdpDriver& driver, const Ke
   io_ = &io;
   driver_ = &driver;
   metrics_ = &metrics;
-  sal::HostHooks hooks;
-  hooks.resolve = [this](const sal::ServiceId& id, TimeMs, sal::ResolveDone done) {
-    resolve_for_host(id, false, std::move(done));
-  };
-  hooks.resolve_fresh = [this](const sal::ServiceId& id, TimeMs, sal::ResolveDone done) {
-    resolve_for_host(id, true, std::move(done));
-  };
+  sal::HostHooks hooks = sal::host_hooks(driver, core_);
   hooks.proof_for = [this](const sal::ServiceId& id) -> std::optional<Bytes> {
     auto it = served_.find(id);
     if (it == served_.end() || !it->second.backend) return std::nullopt;
     return it->second.delegation;
   };
-  hooks.check_proof = sal::delegation_proves;
   hooks.log = [](sal::HostLogLevel level, const std::string& line) {
     if (level == sal::HostLogLevel::kWarn) spdlog::warn("sal: {}", line);
     else if (level == sal::HostLogLevel::kInfo) spdlog::info("sal: {}", line);
@@ -162,10 +155,6 @@ void SalNode::stop() {
   }
   if (socks_) socks_->stop();
   if (host_) host_->stop();
-}
-
-void SalNode::resolve_for_host(const sal::ServiceId& id, bool fresh, sal::ResolveDone done) {
-  driver_->call([&](TimeMs now, Outbox& out) { core_.resolve_candidates(id, fresh, now, out, std::move(done)); });
 }
 
 std::string SalNode::rebind(const std::string& ip) {

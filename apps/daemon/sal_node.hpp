@@ -72,8 +72,6 @@ class SalNode final : public DatagramProtocol {
   void set_flow_listen(const Endpoint& ep) { config_.flow_listen = ep; }
 
  private:
-  // Resolution for the host: providers as late-binding candidates.
-  void resolve_for_host(const sal::ServiceId& id, bool fresh, sal::ResolveDone done);
   // "" or what went wrong.
   std::string rebind(const std::string& ip);
 
