@@ -65,6 +65,19 @@ def rpc(addr, method, params=None, timeout=30):
     return r["result"]
 
 
+def wait_rpc(addr, proc, what, limit_s=20):
+    """Waits until the daemon `proc` answers `status` on addr; returns it.
+    Fails naming `what` if the process exits or the limit passes."""
+    deadline = time.time() + limit_s
+    while True:
+        try:
+            return rpc(addr, "status", timeout=2)
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                raise TestFailure(f"{what} did not start (RPC {addr})")
+            time.sleep(0.05)
+
+
 def metric_values(text):
     """Prometheus text -> {name{labels}: value}."""
     out = {}

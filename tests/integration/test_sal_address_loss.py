@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bcnet import TestFailure, check, main, rpc, run  # noqa: E402
+from bcnet import check, main, rpc, run, wait_rpc  # noqa: E402
 import test_sal_flows as flows  # noqa: E402
 
 SKIP = 77
@@ -54,14 +54,7 @@ def test(bins, workdir):
         p = subprocess.Popen([bins.daemon, "--datadir", d, "--listen", listen, "--rpc", rpc_addr, *extra],
                              stdout=log, stderr=subprocess.STDOUT)
         procs.append(p)
-        deadline = time.time() + 20
-        while True:
-            try:
-                return {"rpc": rpc_addr, "dir": d, "status": rpc(rpc_addr, "status", timeout=2)}
-            except Exception:
-                if p.poll() is not None or time.time() > deadline:
-                    raise TestFailure(f"{name} did not start; see {d}/log")
-                time.sleep(0.05)
+        return {"rpc": rpc_addr, "dir": d, "status": wait_rpc(rpc_addr, p, f"{name} (see {d}/log)")}
 
     try:
         seed = daemon("seed", "10.9.0.4:9000", "127.0.0.4:9100")

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import time
 
-from bcnet import Devnet, check, main, rpc, run
+from bcnet import Devnet, check, main, rpc, run, wait_rpc
 
 BASE_IP, PORT = "127.0.6.2", 9600  # this test's own range: 127.0.6.2-7
 
@@ -120,15 +120,8 @@ def test(bins, workdir):
         proc = subprocess.Popen([bins.daemon, "--config", conf, "--rule", f"{sid} forward 127.0.6.201:5000"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.time() + 20
-            while True:
-                try:
-                    rules = rpc("127.0.6.20:9720", "rules_list", timeout=2)["rules"]
-                    break
-                except Exception:
-                    if proc.poll() is not None or time.time() > deadline:
-                        raise
-                    time.sleep(0.05)
+            wait_rpc("127.0.6.20:9720", proc, "the daemon started with --config")
+            rules = rpc("127.0.6.20:9720", "rules_list")["rules"]
             texts = " | ".join(r["rule"] for r in rules)
             check(len(rules) == 2 and "drop" in texts and "127.0.6.201:5000" in texts,
                   f"rules come from the config file's [sal] table and --rule: {texts}")
