@@ -14,7 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "layers/metrics.hpp"
-#include "layers/runtime.hpp"
+#include "layers/core.hpp"
 
 namespace bc {
 

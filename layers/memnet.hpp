@@ -35,7 +35,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/runtime.hpp"
+#include "layers/core.hpp"
 
 namespace bc {
 
@@ -45,7 +45,7 @@ class MemNet {
   // expiry times look like real ones.
   static constexpr TimeMs kDefaultStart = 1'700'000'000'000;
   // next_wakeup() values at or above this mean "no tick wanted".
-  static constexpr TimeMs kNever = INT64_MAX / 2;
+  static constexpr TimeMs kNever = bc::kNever;
 
   // One-way base latency between two endpoints, in ms (>= 0).
   using LatencyFn = std::function<TimeMs(const Endpoint& from, const Endpoint& to)>;

@@ -1,14 +1,7 @@
-// The sans-I/O contract between protocol cores and the drivers that run them.
-//
-// A protocol core (a DHT node, later a flow or a BFT round) never touches a
-// socket, a thread, a clock or a global RNG. A driver feeds it inputs (a
-// datagram, a tick, an API call), each with the current time, and carries out
-// the outputs it leaves in an Outbox. Three drivers run the same core:
-//   - AsioUdpDriver (layers/asio_driver.hpp): real UDP sockets in blockcloudd;
-//   - MemNet (layers/memnet.hpp): an in-memory, seeded, deterministic network
-//     for tests (latency, loss, duplication, partitions);
-//   - the SimGrid driver in simulations/ for 10k-100k node runs.
-// Given the same seed and inputs, a core produces the same outputs.
+// The vocabulary every protocol core and driver shares: the driver's clock
+// (TimeMs), network endpoints and the deterministic protocol RNG. The core
+// contract itself (Outbox, DatagramProtocol, StreamProtocol) is in
+// layers/core.hpp.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -63,32 +56,6 @@ class Rng {
 
  private:
   std::array<std::uint64_t, 4> s_{};
-};
-
-// What a protocol core asks its driver to do after one input.
-struct Outbox {
-  struct Datagram {
-    Endpoint to;
-    Bytes payload;
-  };
-  std::vector<Datagram> datagrams;
-
-  void send(const Endpoint& to, Bytes payload) { datagrams.push_back({to, std::move(payload)}); }
-  bool empty() const { return datagrams.empty(); }
-  void clear() { datagrams.clear(); }
-};
-
-// A protocol core that speaks datagrams. Drivers call, on one thread at a time:
-//   on_datagram() for each datagram received on the core's endpoint;
-//   on_tick() whenever now >= next_wakeup() (calling it early is harmless);
-//   the core's own API methods, each also taking now and an Outbox.
-// After every call the driver sends out.datagrams and re-reads next_wakeup().
-class DatagramProtocol {
- public:
-  virtual ~DatagramProtocol() = default;
-  virtual void on_datagram(const Endpoint& from, ByteView data, TimeMs now, Outbox& out) = 0;
-  virtual void on_tick(TimeMs now, Outbox& out) = 0;
-  virtual TimeMs next_wakeup() const = 0;
 };
 
 }  // namespace bc

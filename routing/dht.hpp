@@ -19,7 +19,7 @@
 #include "layers/crypto.hpp"
 #include "layers/ids.hpp"
 #include "layers/metrics.hpp"
-#include "layers/runtime.hpp"
+#include "layers/core.hpp"
 #include "routing/record.hpp"
 
 namespace bc::routing {

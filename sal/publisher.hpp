@@ -25,7 +25,7 @@
 
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
-#include "layers/runtime.hpp"
+#include "layers/core.hpp"
 #include "routing/dht.hpp"
 #include "sal/delegation.hpp"
 #include "sal/endpoint_record.hpp"

@@ -31,7 +31,7 @@
 
 #include "layers/ids.hpp"
 #include "layers/metrics.hpp"
-#include "layers/runtime.hpp"
+#include "layers/core.hpp"
 #include "layers/sig_cache.hpp"
 #include "routing/dht.hpp"
 #include "sal/delegation.hpp"

@@ -13,7 +13,7 @@
 #include "layers/asio_driver.hpp"
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
-#include "layers/runtime.hpp"
+#include "layers/core.hpp"
 #include "routing/dht.hpp"
 #include "sal/host.hpp"
 #include "sal/publisher.hpp"

@@ -29,7 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "layers/runtime.hpp"
+#include "layers/core.hpp"
 #include "simulations/event_queue.hpp"
 #include "simulations/latency_model.hpp"
 #include "simulations/sim_rng.hpp"
