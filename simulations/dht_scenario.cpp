@@ -1,27 +1,21 @@
 #include "simulations/dht_scenario.hpp"
 
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
 #include "layers/crypto.hpp"
@@ -320,6 +314,37 @@ class Scenario {
   }
 
   json::object summary(double wall_s) {
+    json::object o = run_summary(wall_s);
+    json::object all = lookup_summary(rows_);
+    for (const char* k : {"success_rate", "hops", "latency_ms", "messages_per_lookup", "found_in_level"}) {
+      o[k] = all[k];
+    }
+    o["lookups"] = std::move(all);
+    if (uniform_) o["uniform"] = uniform_summary();
+    const auto loads = final_loads();
+    o["load"] = load_summary(loads);
+    if (hot_) {
+      json::object ho = hot_summary(loads);
+      o["hot_key_share_of_most_loaded"] = ho["most_loaded_node_store_share"];
+      o["hotkey"] = std::move(ho);
+    }
+    json::object ch;
+    ch["joins"] = joins_;
+    ch["leaves"] = leaves_;
+    ch["live_at_end"] = net_.live();
+    o["churn"] = std::move(ch);
+    o["network"] = network_summary();
+    o["dht_dropped"] = drop_summary();
+    if (opt_.message_stats) {
+      json::object t;
+      for (const auto& [name, count] : by_type_) t[name] = count;
+      o["datagrams_by_type"] = std::move(t);
+    }
+    return o;
+  }
+
+  // What was run, on what, for how long.
+  json::object run_summary(double wall_s) const {
     json::object o;
     o["nodes"] = opt_.nodes;
     o["seed"] = opt_.seed;
@@ -335,23 +360,21 @@ class Scenario {
     o["wall_s"] = std::round(wall_s * 1000) / 1000;
     o["threads"] = net_.threads();
     o["peak_rss_mib"] = std::round(peak_rss_mib() * 10) / 10;
+    return o;
+  }
 
-    json::object all = lookup_summary(rows_);
-    for (const char* k : {"success_rate", "hops", "latency_ms", "messages_per_lookup", "found_in_level"}) {
-      o[k] = all[k];
-    }
-    o["lookups"] = std::move(all);
-    if (uniform_) {
-      std::vector<LookupRow> u;
-      std::copy_if(rows_.begin(), rows_.end(), std::back_inserter(u), [](const LookupRow& r) { return !r.hot; });
-      json::object uo = lookup_summary(u);
-      uo["puts"] = uniform_puts_;
-      uo["puts_ok"] = static_cast<std::uint64_t>(std::count_if(
-          ukeys_.begin(), ukeys_.end(), [](const UniformKey& u) { return u.stored.load(); }));
-      uo["gets_skipped_no_key"] = gets_skipped_;
-      o["uniform"] = std::move(uo);
-    }
-    const auto loads = final_loads();
+  json::object uniform_summary() const {
+    std::vector<LookupRow> u;
+    std::copy_if(rows_.begin(), rows_.end(), std::back_inserter(u), [](const LookupRow& r) { return !r.hot; });
+    json::object uo = lookup_summary(u);
+    uo["puts"] = uniform_puts_;
+    uo["puts_ok"] = static_cast<std::uint64_t>(
+        std::count_if(ukeys_.begin(), ukeys_.end(), [](const UniformKey& u) { return u.stored.load(); }));
+    uo["gets_skipped_no_key"] = gets_skipped_;
+    return uo;
+  }
+
+  static json::object load_summary(const std::vector<NodeLoad>& loads) {
     std::vector<double> stores;
     double sum = 0;
     for (const auto& l : loads) {
@@ -363,34 +386,33 @@ class Scenario {
     lo["stores_received_max"] = percentile(stores, 100);
     lo["stores_received_p99"] = percentile(stores, 99);
     lo["stores_received_mean"] = loads.empty() ? 0.0 : std::round(sum / loads.size() * 1000) / 1000;
-    o["load"] = std::move(lo);
-    if (hot_) {
-      std::vector<LookupRow> h;
-      std::copy_if(rows_.begin(), rows_.end(), std::back_inserter(h), [](const LookupRow& r) { return r.hot; });
-      json::object ho = lookup_summary(h);
-      std::uint64_t total = 0, top = 0, ftotal = 0, ftop = 0;
-      for (const auto& l : loads) {
-        total += l.hot_stores;
-        top = std::max(top, l.hot_stores);
-        ftotal += l.hot_finds;
-        ftop = std::max(ftop, l.hot_finds);
-      }
-      ho["providers"] = hot_puts_;
-      ho["puts_ok"] = hot_puts_ok_.load();
-      ho["stores_total"] = total;
-      ho["most_loaded_node_stores"] = top;
-      ho["most_loaded_node_store_share"] = total ? std::round(1e4 * static_cast<double>(top) / total) / 1e4 : 0.0;
-      ho["find_values_total"] = ftotal;
-      ho["most_loaded_node_find_values"] = ftop;
-      ho["most_loaded_node_find_value_share"] = ftotal ? std::round(1e4 * static_cast<double>(ftop) / ftotal) / 1e4 : 0.0;
-      o["hot_key_share_of_most_loaded"] = ho["most_loaded_node_store_share"];
-      o["hotkey"] = std::move(ho);
+    return lo;
+  }
+
+  // How the hot key's load spread: the most loaded node's share of its stores and finds.
+  json::object hot_summary(const std::vector<NodeLoad>& loads) const {
+    std::vector<LookupRow> h;
+    std::copy_if(rows_.begin(), rows_.end(), std::back_inserter(h), [](const LookupRow& r) { return r.hot; });
+    json::object ho = lookup_summary(h);
+    std::uint64_t total = 0, top = 0, ftotal = 0, ftop = 0;
+    for (const auto& l : loads) {
+      total += l.hot_stores;
+      top = std::max(top, l.hot_stores);
+      ftotal += l.hot_finds;
+      ftop = std::max(ftop, l.hot_finds);
     }
-    json::object ch;
-    ch["joins"] = joins_;
-    ch["leaves"] = leaves_;
-    ch["live_at_end"] = net_.live();
-    o["churn"] = std::move(ch);
+    ho["providers"] = hot_puts_;
+    ho["puts_ok"] = hot_puts_ok_.load();
+    ho["stores_total"] = total;
+    ho["most_loaded_node_stores"] = top;
+    ho["most_loaded_node_store_share"] = total ? std::round(1e4 * static_cast<double>(top) / total) / 1e4 : 0.0;
+    ho["find_values_total"] = ftotal;
+    ho["most_loaded_node_find_values"] = ftop;
+    ho["most_loaded_node_find_value_share"] = ftotal ? std::round(1e4 * static_cast<double>(ftop) / ftotal) / 1e4 : 0.0;
+    return ho;
+  }
+
+  json::object network_summary() const {
     const auto& c = net_.counters();
     json::object n;
     n["datagrams_sent"] = c.sent;
@@ -399,20 +421,17 @@ class Scenario {
     n["dropped_unknown_address"] = c.dropped_unknown;
     n["node_ticks"] = c.ticks;
     n["events"] = c.events;
-    o["network"] = std::move(n);
+    return n;
+  }
+
+  json::object drop_summary() const {
     json::object drops;
     for (int r = 0; r < routing::kDropReasonCount; ++r) {
       const char* name = routing::to_string(static_cast<routing::DropReason>(r));
       const auto v = registry_.counter_value("bc_dht_dropped_total", {{"reason", name}});
       if (v) drops[name] = v;
     }
-    o["dht_dropped"] = std::move(drops);
-    if (opt_.message_stats) {
-      json::object t;
-      for (const auto& [name, count] : by_type_) t[name] = count;
-      o["datagrams_by_type"] = std::move(t);
-    }
-    return o;
+    return drops;
   }
 
   struct UniformKey {
@@ -450,138 +469,20 @@ class Scenario {
   std::mutex by_type_mu_;  // inspect() runs on workers
 };
 
-void make_dir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    throw std::runtime_error("cannot create directory " + dir + ": " + ec.message() +
-                             "; pass a writable --out");
-  }
-}
+}  // namespace
 
-std::string read_file(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error("cannot read " + file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// One mode in this process: returns the JSON summary; writes files if dir set.
-json::object run_mode(const DhtOptions& opt, const std::string& mode, const std::string& dir,
-                      const char* argv0) {
+std::string run_dht_mode(const DhtOptions& opt, const std::string& mode, const std::string& dir,
+                         const char* argv0) {
   Scenario sc(opt, mode == "coral" ? routing::Mode::kCoral : routing::Mode::kKademlia, mode);
   json::object summary = sc.run(argv0);
   if (!dir.empty()) {
-    make_dir(dir);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("cannot create directory " + dir + ": " + ec.message() + "; pass a writable --out");
     sc.write_files(dir);
     std::ofstream(dir + "/summary.json") << to_json(summary) << "\n";
   }
-  return summary;
-}
-
-}  // namespace
-
-void add_dht_options(CLI::App& app, DhtOptions& opt) {
-  app.add_option("--nodes", opt.nodes, "population (kept about constant under churn)")
-      ->check(CLI::Range(2u, 5'000'000u));
-  app.add_option("--seed", opt.seed, "run seed: same seed, same summary (wall time and RSS aside)");
-  app.add_option("--mode", opt.mode, "coral, kademlia, or both (one after the other, compared)")
-      ->check(CLI::IsMember({"coral", "kademlia", "both"}));
-  app.add_option("--churn", opt.churn, "mean session time in seconds (exponential), or none")
-      ->check([](const std::string& s) -> std::string {
-        if (s == "none") return "";
-        try {
-          std::size_t used = 0;
-          double v = std::stod(s, &used);
-          if (used == s.size() && v > 0) return "";
-        } catch (...) {
-        }
-        return "--churn takes a positive number of seconds or 'none', got '" + s + "'";
-      });
-  app.add_option("--workload", opt.workload, "uniform, hotkey or both")
-      ->check(CLI::IsMember({"uniform", "hotkey", "both"}));
-  app.add_option("--duration", opt.duration_s, "simulated seconds of workload (after join and warm-up)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--join-time", opt.join_s, "simulated seconds over which the first N nodes join (0: max(20, N/250))")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--warmup", opt.warmup_s, "simulated seconds between the last join and the workload")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--puts", opt.puts, "uniform keys published (0: max(50, N/10))");
-  app.add_option("--gets", opt.gets, "uniform gets (0: max(200, N/5))");
-  app.add_option("--hot-providers", opt.hot_providers, "distinct nodes publishing the hot key (capped at N/2)");
-  app.add_option("--hot-gets", opt.hot_gets, "gets of the hot key (0: max(200, N/5))");
-  app.add_option("--regions", opt.regions, "latency model regions")->check(CLI::Range(1, 64));
-  app.add_option("--continents", opt.continents, "latency model continents (<= regions)")->check(CLI::Range(1, 64));
-  app.add_option("--progress", opt.progress_s, "simulated seconds between progress lines on stderr (0: none)");
-  app.add_flag("--message-stats", opt.message_stats, "decode every datagram and count them by type (slower)");
-  app.add_option("--threads", opt.threads, "worker threads for node events (0: one per core); any count gives the same summary")
-      ->check(CLI::Range(0, 256));
-  app.add_option("--out", opt.out_dir, "directory for lookups.csv, load.csv, summary.json and latency_cdf.png");
-}
-
-int run_dht(const DhtOptions& opt, const char* argv0) {
-  WallTimer wall;
-  if (!opt.out_dir.empty()) make_dir(opt.out_dir);
-  if (opt.mode != "both") {
-    json::object s = run_mode(opt, opt.mode, opt.out_dir, argv0);
-    if (!opt.out_dir.empty()) {
-      std::string why = plot_latency_cdf(opt.out_dir + "/latency_cdf.png",
-                                         {{opt.mode, opt.out_dir + "/latency_cdf.dat"}},
-                                         "DHT lookup latency, " + std::to_string(opt.nodes) + " nodes");
-      if (!why.empty()) std::fprintf(stderr, "blockcloud-sim: no plot: %s\n", why.c_str());
-    }
-    std::printf("%s\n", to_json(s).c_str());
-    return 0;
-  }
-  // Both modes: SimGrid allows one engine per process, so each mode runs in a
-  // child process and writes its summary into DIR/<mode>/.
-  std::string dir = opt.out_dir;
-  if (dir.empty()) {
-    char tmpl[] = "/tmp/blockcloud-sim-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a temporary directory; pass --out");
-    dir = tmpl;
-  }
-  json::object runs;
-  double peak = 0;
-  for (const std::string mode : {"coral", "kademlia"}) {
-    std::fflush(nullptr);
-    pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork failed: " + std::string(std::strerror(errno)));
-    if (pid == 0) {
-      int rc = 0;
-      try {
-        run_mode(opt, mode, dir + "/" + mode, argv0);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "blockcloud-sim (%s): %s\n", mode.c_str(), e.what());
-        rc = 1;
-      }
-      std::fflush(nullptr);
-      ::_exit(rc);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      throw std::runtime_error("the " + mode + " run failed (see its message above)");
-    }
-    json::value v = json::parse(read_file(dir + "/" + mode + "/summary.json"));
-    peak = std::max(peak, v.as_object().at("peak_rss_mib").to_number<double>());
-    runs[mode] = std::move(v);
-  }
-  json::object s;
-  s["nodes"] = opt.nodes;
-  s["seed"] = opt.seed;
-  s["mode"] = "both";
-  s["wall_s"] = std::round(wall.seconds() * 1000) / 1000;
-  s["peak_rss_mib"] = peak;
-  s["runs"] = std::move(runs);
-  std::string why = plot_latency_cdf(dir + "/latency_cdf.png",
-                                     {{"coral", dir + "/coral/latency_cdf.dat"},
-                                      {"kademlia", dir + "/kademlia/latency_cdf.dat"}},
-                                     "DHT lookup latency, " + std::to_string(opt.nodes) + " nodes, coral vs kademlia");
-  if (!why.empty()) std::fprintf(stderr, "blockcloud-sim: no plot: %s\n", why.c_str());
-  std::printf("%s\n", to_json(s).c_str());
-  return 0;
+  return to_json(summary);
 }
 
 }  // namespace bc::sim

@@ -32,6 +32,10 @@ struct DhtOptions {
 };
 
 void add_dht_options(CLI::App& app, DhtOptions& opt);
+// Runs one mode (coral or kademlia) in this process and returns its summary
+// as JSON text; writes lookups.csv, load.csv and summary.json into dir if set.
+std::string run_dht_mode(const DhtOptions& opt, const std::string& mode, const std::string& dir,
+                         const char* argv0);
 // Runs the scenario; prints the JSON summary on stdout. Returns the exit code.
 int run_dht(const DhtOptions& opt, const char* argv0);
 
