@@ -1,5 +1,5 @@
 // SyncCore between in-memory peers: catch-up in batches, new blocks, tx
-// gossip, genesis mismatch and malformed input (engineer "ledger-net").
+// gossip, genesis mismatch and malformed input.
 #include "ledger/sync.hpp"
 #include "ledger/tx_index.hpp"
 #include "tests/ledger/ledger_fixture.hpp"
