@@ -18,8 +18,8 @@
 
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
-#include "sal/frames.hpp"
-#include "sal/session.hpp"
+#include "sal/session/frames.hpp"
+#include "sal/session/session.hpp"
 
 using namespace bc;
 using namespace bc::sal;

@@ -11,9 +11,9 @@
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "layers/runtime.hpp"
-#include "sal/flow_crypto.hpp"
-#include "sal/frames.hpp"
-#include "sal/session.hpp"
+#include "sal/session/flow_crypto.hpp"
+#include "sal/session/frames.hpp"
+#include "sal/session/session.hpp"
 
 namespace bc::sal::test {
 
