@@ -1,5 +1,6 @@
-// Session: flows, reliability, flow control and resumption over one
-// replaceable transport. The protocol is described in docs/sal-flows.md.
+// Session: the flow table, the transport (attach, input, detach, failure),
+// output and timers. Opening, streaming, credit and resuming are in the
+// session_*.cpp files beside it. The protocol: docs/sal-flows.md.
 #include "sal/session/session.hpp"
 
 #include <algorithm>
@@ -7,8 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "sal/session/detail/flow.hpp"
-#include "sal/session/flow_crypto.hpp"
+#include "sal/session/detail/session_internal.hpp"
 
 namespace bc::sal {
 
@@ -35,45 +35,9 @@ const char* to_string(Reason r) {
 
 namespace {
 
-Reason reason_from_wire(std::uint8_t code) {
-  return code <= static_cast<std::uint8_t>(Reason::kSessionError) ? static_cast<Reason>(code) : Reason::kNone;
-}
-
 constexpr TimeMs kNever = std::numeric_limits<TimeMs>::max();
 
 }  // namespace
-
-struct Session::Metrics {
-  metrics::Registry& reg;
-  metrics::Counter* rx[kFrameTypeCount] = {};
-  metrics::Counter* tx[kFrameTypeCount] = {};
-  metrics::Gauge& flows_open;
-  metrics::Counter& resume_ok;
-  metrics::Counter& resume_failed;
-  metrics::Counter& retransmitted;
-
-  explicit Metrics(metrics::Registry& r)
-      : reg(r),
-        flows_open(r.gauge("bc_sal_flows_open", "Flows open in all SAL sessions")),
-        resume_ok(r.counter("bc_sal_resumes_total", "Flow resumptions after a transport change",
-                            {{"result", "ok"}})),
-        resume_failed(r.counter("bc_sal_resumes_total", "Flow resumptions after a transport change",
-                                {{"result", "failed"}})),
-        retransmitted(r.counter("bc_sal_bytes_retransmitted_total",
-                                "Flow bytes sent again after a transport change")) {
-    for (int t = 1; t < kFrameTypeCount; ++t) {
-      const char* name = to_string(static_cast<FrameType>(t));
-      rx[t] = &r.counter("bc_sal_frames_total", "SAL frames by direction and type",
-                         {{"dir", "rx"}, {"type", name}});
-      tx[t] = &r.counter("bc_sal_frames_total", "SAL frames by direction and type",
-                         {{"dir", "tx"}, {"type", name}});
-    }
-  }
-  void drop(const char* reason) {
-    reg.counter("bc_sal_frame_drops_total", "SAL frames dropped or refused, by reason", {{"reason", reason}})
-        .inc();
-  }
-};
 
 Session::Session(const XOnlyPubKey& peer, SessionConfig config, SharedLimits& limits, RandomFill random,
                  ProofCheck check_proof, metrics::Registry& registry, TimeMs now)
@@ -128,8 +92,8 @@ FlowId Session::new_flow_id() {
   }
 }
 
-Flow& Session::add_flow(TimeMs now, FlowId id) {
-  auto f = std::make_unique<Flow>();
+Flow& Session::add_flow(TimeMs now, FlowId id, bool opener) {
+  auto f = std::make_unique<Flow>(opener);
   f->id = id;
   f->created = now;
   f->last_activity = now;
@@ -144,9 +108,9 @@ void Session::remove_flow(FlowId id) {
   auto it = flows_.find(id);
   if (it == flows_.end()) return;
   Flow& f = *it->second;
-  const bool freed = !f.sendq.empty();
-  tx_buffered_ -= f.sendq.size();
-  rx_buffered_ -= f.recvq.size();
+  const bool freed = f.send.buffered() != 0;
+  tx_buffered_ -= f.send.buffered();
+  rx_buffered_ -= f.recv.buffered();
   release_credit(f);
   flows_.erase(it);
   limits_.flows_total.fetch_sub(1, std::memory_order_relaxed);
@@ -155,8 +119,7 @@ void Session::remove_flow(FlowId id) {
 }
 
 void Session::release_credit(Flow& f) {
-  rx_promised_ -= f.rx_limit - f.rx_read;
-  f.rx_limit = f.rx_read;
+  rx_promised_ -= f.recv.revoke_credit();
 }
 
 void Session::drop(const char* reason) { m_->drop(reason); }
@@ -174,7 +137,7 @@ void Session::kill_flow(TimeMs, Flow& f, Reason reason, bool tell_peer, bool eve
     }
   }
   if (event) {
-    emit({f.state == Flow::State::kOpening ? Event::Type::kOpenFailed : Event::Type::kReset, f.id, reason, {}});
+    emit({f.opening() ? Event::Type::kOpenFailed : Event::Type::kReset, f.id, reason, {}});
   }
   remove_flow(f.id);
 }
@@ -185,149 +148,11 @@ void Session::send(const Frame& f) {
 }
 
 void Session::schedule(Flow& f) {
-  if (state_ != State::kAttached || f.in_sendable) return;
+  if (state_ != State::kAttached || f.queued.sendable) return;
   if (f.can_send_data() || f.can_send_fin()) {
-    f.in_sendable = true;
+    f.queued.sendable = true;
     sendable_.push_back(f.id);
   }
-}
-
-void Session::grant_initial(Flow& f) {
-  const std::size_t room = cfg_.recv_budget > rx_promised_ ? cfg_.recv_budget - rx_promised_ : 0;
-  std::uint64_t grant = std::min<std::uint64_t>(cfg_.flow_window, std::max<std::size_t>(room, cfg_.min_flow_window));
-  f.rx_limit = grant;
-  f.acked_limit = grant;
-  rx_promised_ += grant;
-  if (grant < cfg_.flow_window && !f.in_starved) {
-    f.in_starved = true;
-    starved_.push_back(f.id);
-  }
-}
-
-// Raises the flow's credit towards rx_read + flow_window within the
-// session's receive budget (never below min_flow_window outstanding).
-void Session::grant_credit(Flow& f) {
-  if (f.state != Flow::State::kEstablished) return;
-  const std::uint64_t target = f.rx_read + cfg_.flow_window;
-  if (target <= f.rx_limit) return;
-  const std::uint64_t want = target - f.rx_limit;
-  std::uint64_t room = cfg_.recv_budget > rx_promised_ ? cfg_.recv_budget - rx_promised_ : 0;
-  const std::uint64_t outstanding = f.rx_limit - f.rx_read;
-  if (outstanding + room < cfg_.min_flow_window) room = cfg_.min_flow_window - outstanding;
-  const std::uint64_t grant = std::min(want, room);
-  if (grant < want && !f.in_starved) {
-    f.in_starved = true;
-    starved_.push_back(f.id);
-  }
-  if (grant == 0) return;
-  f.rx_limit += grant;
-  rx_promised_ += grant;
-}
-
-void Session::queue_ack(TimeMs now, Flow& f, bool urgent) {
-  if (!f.in_acks) {
-    f.in_acks = true;
-    acks_.push_back(f.id);
-  }
-  const TimeMs due = urgent ? now : now + cfg_.ack_delay_ms;
-  if (ack_deadline_ == 0 || due < ack_deadline_) ack_deadline_ = due;
-}
-
-void Session::send_ack(Flow& f) {
-  Frame a;
-  a.type = FrameType::kAck;
-  a.dest = f.peer_id;
-  a.offset = f.rx_next;
-  a.limit = f.rx_limit;
-  const bool fin = f.peer_fin && f.rx_next == f.rx_final;
-  a.flags = fin ? kFlagFinReceived : 0;
-  send(a);
-  f.acked_rx = f.rx_next;
-  f.acked_limit = f.rx_limit;
-  f.acked_fin = fin;
-}
-
-void Session::flush_acks() {
-  for (FlowId id : acks_) {
-    Flow* f = find(id);
-    if (!f) continue;
-    f->in_acks = false;
-    if (state_ != State::kAttached || f->state != Flow::State::kEstablished || f->resuming) continue;
-    const bool fin = f->peer_fin && f->rx_next == f->rx_final;
-    if (f->acked_rx != f->rx_next || f->acked_limit != f->rx_limit || f->acked_fin != fin) send_ack(*f);
-  }
-  acks_.clear();
-  ack_deadline_ = 0;
-}
-
-void Session::after_input(TimeMs now) {
-  if (ack_deadline_ != 0 && ack_deadline_ <= now && state_ == State::kAttached) flush_acks();
-}
-
-void Session::notify_writable() {
-  if (blocked_.empty() || tx_buffered_ >= cfg_.send_budget) return;
-  std::size_t keep = 0;
-  for (FlowId id : blocked_) {
-    Flow* f = find(id);
-    if (!f) continue;
-    if (f->sendq.size() < cfg_.flow_send_buffer) {
-      f->in_blocked = false;
-      emit({Event::Type::kWritable, id, Reason::kNone, {}});
-    } else {
-      blocked_[keep++] = id;
-    }
-  }
-  blocked_.resize(keep);
-}
-
-void Session::check_peer_closed(Flow& f) {
-  if (!f.peer_fin || f.rx_next != f.rx_final || f.peer_closed_told) return;
-  f.peer_closed_told = true;
-  emit({Event::Type::kPeerClosed, f.id, Reason::kNone, {}});
-  if (!f.app_closed && !f.readable_told) {
-    f.readable_told = true;
-    emit({Event::Type::kReadable, f.id, Reason::kNone, {}});
-  }
-}
-
-bool Session::maybe_finish(TimeMs now, Flow& f) {
-  if (f.state != Flow::State::kEstablished || f.resuming || !f.fin_acked || !f.peer_fin ||
-      f.rx_next != f.rx_final || (!f.app_closed && f.rx_read != f.rx_final)) {
-    return false;
-  }
-  // Our last ACK must tell the peer its FIN arrived, or it would wait for it.
-  if (state_ == State::kAttached && !f.acked_fin) send_ack(f);
-  if (closed_.size() < cfg_.max_flows) {
-    closed_[f.id] = ClosedFlow{f.peer_id, f.opener, f.secret, f.rx_final, now + cfg_.detached_timeout_ms};
-  }
-  emit({Event::Type::kClosed, f.id, Reason::kNone, {}});
-  remove_flow(f.id);
-  return true;
-}
-
-bool Session::apply_peer_received(Flow& f, std::uint64_t received, std::uint64_t limit, std::uint8_t flags,
-                                  bool resume) {
-  if (received < f.send_base || received > (resume ? f.send_end : f.send_next)) return false;
-  if ((flags & kFlagFinReceived) && (!f.fin_queued || received != f.send_end || (!resume && !f.fin_sent))) {
-    return false;
-  }
-  const std::uint64_t n = received - f.send_base;
-  if (n > 0) {
-    f.sendq.pop(n);
-    tx_buffered_ -= n;
-    f.send_base = received;
-  }
-  if (resume) f.send_next = received;
-  if (limit > f.peer_limit) f.peer_limit = limit;
-  if (flags & kFlagFinReceived) {
-    f.fin_sent = true;
-    f.fin_acked = true;
-  } else if (resume && !f.fin_acked) {
-    f.fin_sent = false;  // send the FIN again on this transport
-  }
-  if (n > 0) notify_writable();
-  schedule(f);
-  return true;
 }
 
 // ------------------------------------------------------------ transport ----
@@ -363,9 +188,9 @@ bool Session::attach_transport(TimeMs now, ByteView binding, const XOnlyPubKey& 
   }
   for (auto& [id, fp] : flows_) {
     Flow& f = *fp;
-    if (f.state == Flow::State::kOpening && !f.open_sent) {
+    if (f.state() == Flow::State::kOpenQueued) {
       send_open(now, f);
-    } else if (f.state == Flow::State::kEstablished) {
+    } else if (f.resuming()) {
       f.resume_deadline = now + cfg_.resume_timeout_ms;
       if (f.opener) send_resume(f);
     }
@@ -384,14 +209,13 @@ void Session::detach(TimeMs now) {
   std::vector<Flow*> gone;
   for (auto& [id, fp] : flows_) {
     Flow& f = *fp;
-    f.in_sendable = false;
-    f.in_acks = false;
-    if ((f.state == Flow::State::kOpening && f.open_sent) || f.state == Flow::State::kAcceptPending) {
+    f.queued.sendable = false;
+    f.queued.acks = false;
+    if (f.state() == Flow::State::kOpenSent || f.state() == Flow::State::kAcceptPending) {
       gone.push_back(&f);
-    } else if (f.state == Flow::State::kEstablished) {
-      f.resuming = true;
-      f.send_next = f.send_base;
-      if (!f.fin_acked) f.fin_sent = false;
+    } else if (f.established()) {
+      if (f.live()) f.to(Flow::State::kResuming);
+      f.send.rewind();
     }
   }
   // An open in flight cannot be resumed: neither side has both flow IDs for sure.
@@ -470,7 +294,7 @@ void Session::fail_session(const std::string& reason) {
   for (auto& [id, f] : flows_) ids.push_back(id);
   for (FlowId id : ids) {
     Flow* f = find(id);
-    emit({f->state == Flow::State::kOpening ? Event::Type::kOpenFailed : Event::Type::kReset, id,
+    emit({f->opening() ? Event::Type::kOpenFailed : Event::Type::kReset, id,
           Reason::kSessionError, {}});
     remove_flow(id);
   }
@@ -501,497 +325,6 @@ void Session::handle_frame(TimeMs now, const Frame& f) {
   }
 }
 
-// --------------------------------------------------------------- opening ----
-
-bool Session::take_tokens(TimeMs now) {
-  if (now > open_tokens_at_) {
-    open_tokens_ = std::min(cfg_.open_burst,
-                            open_tokens_ + static_cast<double>(now - open_tokens_at_) * cfg_.open_rate_per_s / 1000.0);
-    open_tokens_at_ = now;
-  }
-  if (open_tokens_ < 1.0) return false;
-  open_tokens_ -= 1.0;
-  return true;
-}
-
-void Session::on_open(TimeMs now, const Frame& f) {
-  Reason refuse_reason = Reason::kNone;
-  if (!take_tokens(now)) {
-    refuse_reason = Reason::kRateLimited;
-    drop("open_rate_limited");
-  } else if (flows_.size() >= cfg_.max_flows ||
-             limits_.flows_total.load(std::memory_order_relaxed) >= limits_.max_flows_total) {
-    refuse_reason = Reason::kFlowLimit;
-    drop("open_flow_limit");
-  }
-  if (refuse_reason != Reason::kNone) {
-    Frame r;
-    r.type = FrameType::kOpenFail;
-    r.dest = f.src;
-    r.code = static_cast<std::uint8_t>(refuse_reason);
-    send(r);
-    return;
-  }
-  Flow& fl = add_flow(now, new_flow_id());
-  fl.opener = false;
-  fl.state = Flow::State::kAcceptPending;
-  fl.peer_id = f.src;
-  fl.service = f.service;
-  fl.peer_limit = f.limit;
-  emit({Event::Type::kIncoming, fl.id, Reason::kNone, f.service});
-}
-
-OpenResult Session::open_flow(TimeMs now, const ServiceId& service) {
-  if (state_ == State::kFailed || state_ == State::kExpired) {
-    return {0, "the session has failed or expired; open the flow on a new session"};
-  }
-  if (flows_.size() >= cfg_.max_flows) return {0, "per-session flow limit (max_flows) reached; close idle flows"};
-  if (limits_.flows_total.load(std::memory_order_relaxed) >= limits_.max_flows_total) {
-    return {0, "node-wide flow limit (max_flows_total) reached; close idle flows"};
-  }
-  Flow& f = add_flow(now, new_flow_id());
-  f.opener = true;
-  f.state = Flow::State::kOpening;
-  f.service = service;
-  grant_initial(f);
-  if (state_ == State::kAttached) send_open(now, f);
-  return {f.id, nullptr};
-}
-
-void Session::send_open(TimeMs now, Flow& f) {
-  Frame o;
-  o.type = FrameType::kOpen;
-  o.service = f.service;
-  o.src = f.id;
-  o.limit = f.rx_limit;
-  send(o);
-  f.open_sent = true;
-  f.created = now;  // the open timeout runs from here
-}
-
-bool Session::accept(TimeMs now, FlowId id, ByteView proof) {
-  Flow* f = find(id);
-  if (!f || f->state != Flow::State::kAcceptPending || state_ != State::kAttached || proof.size() > kMaxProofBytes) {
-    return false;
-  }
-  f->secret = derive_flow_secret(binding_, f->peer_id, f->id);
-  f->state = Flow::State::kEstablished;
-  f->last_activity = now;
-  grant_initial(*f);
-  Frame ok;
-  ok.type = FrameType::kOpenOk;
-  ok.dest = f->peer_id;
-  ok.src = f->id;
-  ok.limit = f->rx_limit;
-  ok.payload = proof;
-  send(ok);
-  schedule(*f);
-  return true;
-}
-
-bool Session::refuse(TimeMs, FlowId id, Reason reason) {
-  Flow* f = find(id);
-  if (!f || f->state != Flow::State::kAcceptPending) return false;
-  if (state_ == State::kAttached) {
-    Frame r;
-    r.type = FrameType::kOpenFail;
-    r.dest = f->peer_id;
-    r.code = static_cast<std::uint8_t>(reason);
-    send(r);
-  }
-  remove_flow(id);
-  return true;
-}
-
-void Session::on_open_ok(TimeMs now, const Frame& f) {
-  Flow* fl = find(f.dest);
-  if (!fl || !fl->opener || fl->state != Flow::State::kOpening || !fl->open_sent) {
-    drop("unknown_flow");
-    // Tell the acceptor (whose ID the frame carries) that the open is void:
-    // our side was reset or timed out while the OPEN was in flight.
-    Frame r;
-    r.type = FrameType::kReset;
-    r.dest = f.src;
-    r.code = static_cast<std::uint8_t>(Reason::kAppReset);
-    send(r);
-    return;
-  }
-  fl->peer_id = f.src;
-  fl->last_activity = now;
-  if (!check_proof_(fl->service, peer_, f.payload, now)) {
-    drop("open_bad_proof");
-    kill_flow(now, *fl, Reason::kBadProof, true, true);
-    return;
-  }
-  fl->secret = derive_flow_secret(binding_, fl->id, fl->peer_id);
-  fl->peer_limit = f.limit;
-  fl->state = Flow::State::kEstablished;
-  emit({Event::Type::kOpened, fl->id, Reason::kNone, {}});
-  schedule(*fl);
-}
-
-void Session::on_open_fail(TimeMs now, const Frame& f) {
-  Flow* fl = find(f.dest);
-  if (!fl || !fl->opener || fl->state != Flow::State::kOpening) {
-    drop("unknown_flow");
-    return;
-  }
-  kill_flow(now, *fl, reason_from_wire(f.code), false, true);
-}
-
-// ------------------------------------------------------------ streaming ----
-
-void Session::on_data(TimeMs now, const Frame& d) {
-  Flow* f = find(d.dest);
-  if (!f) {
-    drop("unknown_flow");
-    return;
-  }
-  if (f->state != Flow::State::kEstablished || f->resuming) {
-    drop("wrong_state");
-    return;
-  }
-  const std::uint64_t end = d.offset + d.payload.size();
-  const char* violation = nullptr;
-  if (d.offset > f->rx_next) violation = "data_gap";
-  else if (end > f->rx_limit) violation = "flow_control";
-  else if (f->peer_fin && end > f->rx_final) violation = "data_after_fin";
-  if (violation) {
-    drop(violation);
-    kill_flow(now, *f, Reason::kProtocol, true, true);
-    return;
-  }
-  if (end <= f->rx_next) {
-    drop("duplicate_data");
-    return;
-  }
-  ByteView fresh = d.payload.subspan(f->rx_next - d.offset);
-  f->rx_next = end;
-  f->last_activity = now;
-  if (f->app_closed) {
-    // Nobody reads: consume at once and keep the credit flowing.
-    f->rx_read = end;
-    rx_promised_ -= fresh.size();
-    grant_credit(*f);
-  } else {
-    f->recvq.append(fresh);
-    rx_buffered_ += fresh.size();
-    if (!f->readable_told) {
-      f->readable_told = true;
-      emit({Event::Type::kReadable, f->id, Reason::kNone, {}});
-    }
-  }
-  queue_ack(now, *f, f->rx_next - f->acked_rx >= cfg_.flow_window / 4 || f->acked_limit <= f->rx_next);
-  check_peer_closed(*f);
-  maybe_finish(now, *f);
-}
-
-void Session::on_ack(TimeMs now, const Frame& a) {
-  Flow* f = find(a.dest);
-  if (!f) {
-    drop("unknown_flow");
-    return;
-  }
-  if (f->state != Flow::State::kEstablished || f->resuming) {
-    drop("wrong_state");
-    return;
-  }
-  if (!apply_peer_received(*f, a.offset, a.limit, a.flags, false)) {
-    drop("bad_ack");
-    kill_flow(now, *f, Reason::kProtocol, true, true);
-    return;
-  }
-  f->last_activity = now;
-  maybe_finish(now, *f);
-}
-
-void Session::on_fin(TimeMs now, const Frame& fin) {
-  Flow* f = find(fin.dest);
-  if (!f) {
-    drop("unknown_flow");
-    return;
-  }
-  if (f->state != Flow::State::kEstablished || f->resuming) {
-    drop("wrong_state");
-    return;
-  }
-  if (fin.offset < f->rx_next || fin.offset > f->rx_limit || (f->peer_fin && fin.offset != f->rx_final)) {
-    drop("bad_fin");
-    kill_flow(now, *f, Reason::kProtocol, true, true);
-    return;
-  }
-  f->peer_fin = true;
-  f->rx_final = fin.offset;
-  f->last_activity = now;
-  queue_ack(now, *f, true);
-  check_peer_closed(*f);
-  maybe_finish(now, *f);
-}
-
-void Session::on_reset(TimeMs now, const Frame& r) {
-  Flow* f = find(r.dest);
-  if (!f) {
-    drop("unknown_flow");
-    return;
-  }
-  kill_flow(now, *f, reason_from_wire(r.code), false, true);
-}
-
-// ------------------------------------------------------------- resuming ----
-
-// RESUME for a flow we closed: everything received, FIN included.
-void Session::send_closed_resume(FlowId id, const ClosedFlow& c) {
-  Frame r;
-  r.type = FrameType::kResume;
-  r.dest = c.peer_id;
-  r.src = id;
-  r.offset = c.rx_final;
-  r.limit = c.rx_final;
-  r.flags = kFlagFinReceived;
-  const ResumeProof proof = resume_proof(c.secret, binding_, id, c.peer_id, ProofRole::kResume);
-  r.payload = ByteView(proof.data(), proof.size());
-  send(r);
-}
-
-void Session::send_resume(Flow& f) {
-  Frame r;
-  r.type = FrameType::kResume;
-  r.dest = f.peer_id;
-  r.src = f.id;
-  r.offset = f.rx_next;
-  r.limit = f.rx_limit;
-  r.flags = f.peer_fin && f.rx_next == f.rx_final ? kFlagFinReceived : 0;
-  const ResumeProof proof = resume_proof(f.secret, binding_, f.id, f.peer_id, ProofRole::kResume);
-  r.payload = ByteView(proof.data(), proof.size());
-  send(r);
-  f.acked_rx = f.rx_next;
-  f.acked_limit = f.rx_limit;
-  f.acked_fin = r.flags != 0;
-}
-
-void Session::on_resume(TimeMs now, const Frame& r) {
-  Flow* f = find(r.dest);
-  if (!f) {
-    auto c = closed_.find(r.dest);
-    if (c != closed_.end() && !c->second.opener && c->second.peer_id == r.src &&
-        proof_equal(resume_proof(c->second.secret, binding_, r.src, r.dest, ProofRole::kResume), r.payload)) {
-      // We closed cleanly; the peer missed our last ACK. Say we have it all.
-      Frame ok;
-      ok.type = FrameType::kResumeOk;
-      ok.dest = r.src;
-      ok.src = r.dest;
-      ok.offset = c->second.rx_final;
-      ok.limit = c->second.rx_final;
-      ok.flags = kFlagFinReceived;
-      const ResumeProof proof = resume_proof(c->second.secret, binding_, r.src, r.dest, ProofRole::kResumeOk);
-      ok.payload = ByteView(proof.data(), proof.size());
-      send(ok);
-      closed_.erase(c);
-      m_->resume_ok.inc();
-      return;
-    }
-  }
-  bool ok = f && !f->opener && f->state == Flow::State::kEstablished && f->resuming && f->peer_id == r.src;
-  if (ok) {
-    ok = proof_equal(resume_proof(f->secret, binding_, r.src, r.dest, ProofRole::kResume), r.payload);
-  }
-  if (!ok) {
-    // Unknown flow, wrong state and wrong proof get the same answer, so the
-    // reply tells nothing about which flow IDs exist. The flow is untouched.
-    drop(f ? "resume_bad_proof" : "unknown_flow");
-    m_->resume_failed.inc();
-    Frame fail;
-    fail.type = FrameType::kResumeFail;
-    fail.dest = r.src;
-    fail.src = r.dest;
-    fail.code = static_cast<std::uint8_t>(Reason::kResumeFailed);
-    fail.payload = r.payload;  // names the RESUME it answers
-    send(fail);
-    return;
-  }
-  if (!apply_peer_received(*f, r.offset, r.limit, r.flags, true)) {
-    drop("bad_resume_offsets");
-    m_->resume_failed.inc();
-    kill_flow(now, *f, Reason::kProtocol, true, true);
-    return;
-  }
-  f->resuming = false;
-  f->last_activity = now;
-  m_->resume_ok.inc();
-  Frame ok_frame;
-  ok_frame.type = FrameType::kResumeOk;
-  ok_frame.dest = f->peer_id;
-  ok_frame.src = f->id;
-  ok_frame.offset = f->rx_next;
-  ok_frame.limit = f->rx_limit;
-  ok_frame.flags = f->peer_fin && f->rx_next == f->rx_final ? kFlagFinReceived : 0;
-  const ResumeProof proof = resume_proof(f->secret, binding_, f->peer_id, f->id, ProofRole::kResumeOk);
-  ok_frame.payload = ByteView(proof.data(), proof.size());
-  send(ok_frame);
-  f->acked_rx = f->rx_next;
-  f->acked_limit = f->rx_limit;
-  f->acked_fin = ok_frame.flags != 0;
-  schedule(*f);
-  maybe_finish(now, *f);
-}
-
-void Session::on_resume_ok(TimeMs now, const Frame& r) {
-  Flow* f = find(r.dest);
-  if (!f) {
-    auto c = closed_.find(r.dest);
-    if (c != closed_.end() && c->second.opener && c->second.peer_id == r.src &&
-        proof_equal(resume_proof(c->second.secret, binding_, r.dest, r.src, ProofRole::kResumeOk), r.payload)) {
-      closed_.erase(c);  // the peer has finished too
-      m_->resume_ok.inc();
-      return;
-    }
-  }
-  bool ok = f && f->opener && f->state == Flow::State::kEstablished && f->resuming && f->peer_id == r.src;
-  if (ok) ok = proof_equal(resume_proof(f->secret, binding_, r.dest, r.src, ProofRole::kResumeOk), r.payload);
-  if (!ok) {
-    // Dropped, not answered; a flow whose genuine RESUME_OK never comes is
-    // reset at its resume deadline.
-    drop(f ? "resume_ok_bad_proof" : "unknown_flow");
-    m_->resume_failed.inc();
-    return;
-  }
-  if (!apply_peer_received(*f, r.offset, r.limit, r.flags, true)) {
-    drop("bad_resume_offsets");
-    m_->resume_failed.inc();
-    kill_flow(now, *f, Reason::kProtocol, true, true);
-    return;
-  }
-  f->resuming = false;
-  f->last_activity = now;
-  m_->resume_ok.inc();
-  schedule(*f);
-  maybe_finish(now, *f);
-}
-
-void Session::on_resume_fail(TimeMs now, const Frame& r) {
-  Flow* f = find(r.dest);
-  if (!f) {
-    auto c = closed_.find(r.dest);
-    if (c != closed_.end() && c->second.opener && c->second.peer_id == r.src &&
-        proof_equal(resume_proof(c->second.secret, binding_, r.dest, r.src, ProofRole::kResume), r.payload)) {
-      closed_.erase(c);  // the peer no longer knows the flow: nothing left to settle
-      return;
-    }
-  }
-  bool ok = f && f->opener && f->state == Flow::State::kEstablished && f->resuming && f->peer_id == r.src;
-  // Only a refusal of the RESUME we sent on this transport counts.
-  if (ok) ok = proof_equal(resume_proof(f->secret, binding_, r.dest, r.src, ProofRole::kResume), r.payload);
-  if (!ok) {
-    drop(f ? "resume_fail_mismatch" : "unknown_flow");
-    return;
-  }
-  m_->resume_failed.inc();
-  kill_flow(now, *f, Reason::kResumeFailed, false, true);
-}
-
-// --------------------------------------------------------------- app API ----
-
-std::size_t Session::write(TimeMs now, FlowId id, ByteView data) {
-  Flow* f = find(id);
-  if (!f || f->fin_queued || f->state == Flow::State::kAcceptPending || data.empty()) return 0;
-  const std::size_t room_flow = cfg_.flow_send_buffer - std::min(cfg_.flow_send_buffer, f->sendq.size());
-  const std::size_t room_session = cfg_.send_budget - std::min(cfg_.send_budget, tx_buffered_);
-  const std::size_t n = std::min({data.size(), room_flow, room_session});
-  if (n < data.size() && !f->in_blocked) {
-    f->in_blocked = true;
-    blocked_.push_back(id);
-  }
-  if (n == 0) return 0;
-  f->sendq.append(data.first(n));
-  f->send_end += n;
-  tx_buffered_ += n;
-  f->last_activity = now;
-  schedule(*f);
-  return n;
-}
-
-std::size_t Session::read(TimeMs now, FlowId id, std::span<std::uint8_t> out) {
-  Flow* f = find(id);
-  if (!f || f->app_closed) return 0;
-  f->readable_told = false;  // re-arm: the next arrival is announced again
-  const std::size_t n = f->recvq.read(out);
-  if (n > 0) {
-    f->rx_read += n;
-    rx_buffered_ -= n;
-    rx_promised_ -= n;
-    f->last_activity = now;
-    grant_credit(*f);
-    // Tell the sender about new credit once a quarter window has opened,
-    // or at once if it had used up what we granted.
-    if (f->state == Flow::State::kEstablished &&
-        (f->rx_limit - f->acked_limit >= cfg_.flow_window / 4 || f->acked_limit <= f->rx_next)) {
-      if (f->rx_limit != f->acked_limit) queue_ack(now, *f, true);
-    }
-  }
-  if (!maybe_finish(now, *f)) after_input(now);
-  return n;
-}
-
-bool Session::at_eof(FlowId id) const {
-  const Flow* f = find(id);
-  return f && f->peer_fin && f->rx_read == f->rx_final;
-}
-
-void Session::shutdown(TimeMs now, FlowId id) {
-  Flow* f = find(id);
-  if (!f || f->fin_queued || f->state == Flow::State::kAcceptPending) return;
-  f->fin_queued = true;
-  f->last_activity = now;
-  schedule(*f);
-}
-
-void Session::close(TimeMs now, FlowId id) {
-  Flow* f = find(id);
-  if (!f) return;
-  if (f->state == Flow::State::kAcceptPending) {
-    refuse(now, id, Reason::kRefused);
-    return;
-  }
-  shutdown(now, id);
-  f->app_closed = true;
-  const std::size_t n = f->recvq.size();
-  f->recvq.clear();
-  f->rx_read += n;
-  rx_buffered_ -= n;
-  rx_promised_ -= n;
-  grant_credit(*f);
-  if (f->rx_limit != f->acked_limit && f->state == Flow::State::kEstablished) queue_ack(now, *f, true);
-  if (!maybe_finish(now, *f)) after_input(now);
-}
-
-void Session::reset(TimeMs now, FlowId id, Reason reason) {
-  Flow* f = find(id);
-  if (!f) return;
-  if (f->state == Flow::State::kAcceptPending) {
-    refuse(now, id, reason);
-    return;
-  }
-  kill_flow(now, *f, reason, true, false);
-}
-
-FlowStatus Session::status(FlowId id) const {
-  FlowStatus s;
-  const Flow* f = find(id);
-  if (!f) return s;
-  s.exists = true;
-  s.peer_id = f->peer_id;
-  s.established = f->state == Flow::State::kEstablished;
-  s.opener = f->opener;
-  s.resuming = f->resuming;
-  s.sent_acked = f->send_base;
-  s.written = f->send_end;
-  s.send_buffered = f->sendq.size();
-  s.recv_buffered = f->recvq.size();
-  s.received = f->rx_next;
-  s.peer_fin = f->peer_fin;
-  return s;
-}
-
 // -------------------------------------------------------------- output ----
 
 bool Session::has_output() const { return state_ == State::kAttached && (!ctrl_.empty() || !sendable_.empty()); }
@@ -1006,28 +339,23 @@ Bytes Session::take_output(TimeMs now, std::size_t max_bytes) {
     sendable_.pop_front();
     Flow* f = find(id);
     if (!f) continue;
-    f->in_sendable = false;
+    f->queued.sendable = false;
     if (f->can_send_data()) {
-      const std::uint64_t avail = std::min(f->send_end, f->peer_limit) - f->send_next;
-      const std::size_t room = max_bytes - out.size();
-      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>({avail, kMaxDataPayload, room}));
-      const ByteView chunk = f->sendq.peek(static_cast<std::size_t>(f->send_next - f->send_base), want);
+      const ByteView chunk = f->send.next_chunk(max_bytes - out.size());
       if (out.capacity() < out.size() + kFrameHeaderBytes + 16 + chunk.size()) {
         out.reserve(std::max(out.size() + kFrameHeaderBytes + 16 + chunk.size(), std::min(max_bytes, out.capacity() * 2 + 4096)));
       }
-      encode_data(f->peer_id, f->send_next, chunk, out);
+      encode_data(f->peer_id, f->send.next(), chunk, out);
       m_->tx[static_cast<int>(FrameType::kData)]->inc();
-      if (f->send_next < f->send_high) m_->retransmitted.inc(std::min(f->send_next + chunk.size(), f->send_high) - f->send_next);
-      f->send_next += chunk.size();
-      f->send_high = std::max(f->send_high, f->send_next);
+      if (const std::uint64_t again = f->send.sent_data(chunk.size())) m_->retransmitted.inc(again);
     } else if (f->can_send_fin()) {
       Frame fin;
       fin.type = FrameType::kFin;
       fin.dest = f->peer_id;
-      fin.offset = f->send_end;
+      fin.offset = f->send.written();
       encode_frame(fin, out);
       m_->tx[static_cast<int>(FrameType::kFin)]->inc();
-      f->fin_sent = true;
+      f->send.sent_fin();
     }
     schedule(*f);
   }
@@ -1103,11 +431,11 @@ void Session::sweep(TimeMs now) {
     const Flow& f = *fp;
     if (now - f.last_activity >= cfg_.idle_timeout_ms) {
       kills.push_back({id, Reason::kIdleTimeout});
-    } else if (f.state == Flow::State::kAcceptPending && now - f.created >= cfg_.accept_timeout_ms) {
+    } else if (f.state() == Flow::State::kAcceptPending && now - f.created >= cfg_.accept_timeout_ms) {
       kills.push_back({id, Reason::kAcceptTimeout});
-    } else if (f.state == Flow::State::kOpening && f.open_sent && now - f.created >= cfg_.open_timeout_ms) {
+    } else if (f.state() == Flow::State::kOpenSent && now - f.created >= cfg_.open_timeout_ms) {
       kills.push_back({id, Reason::kOpenTimeout});
-    } else if (f.resuming && state_ == State::kAttached && now >= f.resume_deadline) {
+    } else if (f.resuming() && state_ == State::kAttached && now >= f.resume_deadline) {
       kills.push_back({id, Reason::kResumeFailed});
     }
   }
@@ -1129,10 +457,10 @@ void Session::sweep(TimeMs now) {
     for (FlowId id : list) {
       Flow* f = find(id);
       if (!f) continue;
-      f->in_starved = false;
-      const std::uint64_t before = f->rx_limit;
+      f->queued.starved = false;
+      const std::uint64_t before = f->recv.limit();
       grant_credit(*f);
-      if (f->rx_limit != before && state_ == State::kAttached && !f->resuming) queue_ack(now, *f, true);
+      if (f->recv.limit() != before && state_ == State::kAttached && !f->resuming()) queue_ack(now, *f, true);
     }
   }
   after_input(now);

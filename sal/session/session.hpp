@@ -223,7 +223,7 @@ class Session {
   // flows
   Flow* find(FlowId id) const;
   FlowId new_flow_id();
-  Flow& add_flow(TimeMs now, FlowId id);
+  Flow& add_flow(TimeMs now, FlowId id, bool opener);
   void remove_flow(FlowId id);
   void kill_flow(TimeMs now, Flow& f, Reason reason, bool tell_peer, bool event);
   void drop(const char* reason);
