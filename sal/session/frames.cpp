@@ -1,6 +1,8 @@
 // SAL frame codec: fixed big-endian layouts with strict, bounded decoding.
 #include "sal/session/frames.hpp"
 
+#include "layers/assert.hpp"
+
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -142,6 +144,95 @@ const char* to_string(FrameError e) {
   return "unknown";
 }
 
+namespace {
+
+// The body length a frame type allows: exactly `fixed`, or `fixed` plus a
+// tail of at most `max_tail` bytes (DATA payload, proofs).
+struct BodyBounds {
+  std::size_t fixed = 0;
+  std::size_t max_tail = 0;
+};
+
+BodyBounds body_bounds(FrameType type) {
+  switch (type) {
+    case FrameType::kOpen: return {kOpenBody, 0};
+    case FrameType::kOpenOk: return {kOpenOkFixed, kMaxProofBytes};
+    case FrameType::kOpenFail: return {kOpenFailBody, 0};
+    case FrameType::kData: return {kDataFixed, kMaxDataPayload};
+    case FrameType::kAck: return {kAckBody, 0};
+    case FrameType::kFin: return {kFinBody, 0};
+    case FrameType::kReset: return {kResetBody, 0};
+    case FrameType::kResume:
+    case FrameType::kResumeOk: return {kResumeBody, 0};
+    case FrameType::kResumeFail: return {kResumeFailBody, 0};
+    case FrameType::kKeepalive: return {kKeepaliveBody, 0};
+  }
+  BC_UNREACHABLE("decode_frame checks the type byte before asking for its bounds");
+}
+
+bool length_fits(BodyBounds b, std::size_t len) {
+  if (b.max_tail == 0) return len == b.fixed;
+  return len >= b.fixed && len - b.fixed <= b.max_tail;
+}
+
+// Fills f's fields from a body whose length body_bounds() accepted.
+void read_body(const std::uint8_t* p, const std::uint8_t* end, Frame& f) {
+  switch (f.type) {
+    case FrameType::kOpen:
+      std::memcpy(f.service.data(), p, 32);
+      f.src = get64(p + 32);
+      f.limit = get32(p + 40);
+      return;
+    case FrameType::kOpenOk:
+      f.dest = get64(p);
+      f.src = get64(p + 8);
+      f.limit = get32(p + 16);
+      f.payload = ByteView(p + kOpenOkFixed, end);
+      return;
+    case FrameType::kOpenFail:
+    case FrameType::kReset:
+      f.dest = get64(p);
+      f.code = p[8];
+      return;
+    case FrameType::kData:
+      f.dest = get64(p);
+      f.offset = get64(p + 8);
+      f.payload = ByteView(p + kDataFixed, end);
+      return;
+    case FrameType::kAck:
+      f.dest = get64(p);
+      f.offset = get64(p + 8);
+      f.limit = get64(p + 16);
+      f.flags = p[24];
+      return;
+    case FrameType::kFin:
+      f.dest = get64(p);
+      f.offset = get64(p + 8);
+      return;
+    case FrameType::kResume:
+    case FrameType::kResumeOk:
+      f.dest = get64(p);
+      f.src = get64(p + 8);
+      f.offset = get64(p + 16);
+      f.limit = get64(p + 24);
+      f.flags = p[32];
+      f.payload = ByteView(p + 33, end);
+      return;
+    case FrameType::kResumeFail:
+      f.dest = get64(p);
+      f.src = get64(p + 8);
+      f.code = p[16];
+      f.payload = ByteView(p + 17, end);
+      return;
+    case FrameType::kKeepalive:
+      f.flags = p[0];
+      return;
+  }
+  BC_UNREACHABLE("decode_frame checks the type byte before reading the body");
+}
+
+}  // namespace
+
 FrameError decode_frame(ByteView in, Frame& out, std::size_t& consumed) {
   if (in.empty()) return FrameError::kNeedMore;
   // Reject an unknown type on its first byte, before waiting for a length.
@@ -153,82 +244,10 @@ FrameError decode_frame(ByteView in, Frame& out, std::size_t& consumed) {
   Frame f;
   f.type = static_cast<FrameType>(type);
   // Length bounds per type, checked before waiting for the body.
-  std::size_t fixed = 0;
-  bool tail = false;
-  switch (f.type) {
-    case FrameType::kOpen: fixed = kOpenBody; break;
-    case FrameType::kOpenOk: fixed = kOpenOkFixed; tail = true; break;
-    case FrameType::kOpenFail: fixed = kOpenFailBody; break;
-    case FrameType::kData: fixed = kDataFixed; tail = true; break;
-    case FrameType::kAck: fixed = kAckBody; break;
-    case FrameType::kFin: fixed = kFinBody; break;
-    case FrameType::kReset: fixed = kResetBody; break;
-    case FrameType::kResume:
-    case FrameType::kResumeOk: fixed = kResumeBody; break;
-    case FrameType::kResumeFail: fixed = kResumeFailBody; break;
-    case FrameType::kKeepalive: fixed = kKeepaliveBody; break;
-  }
-  if (tail) {
-    const std::size_t max_tail = f.type == FrameType::kData ? kMaxDataPayload : kMaxProofBytes;
-    if (len < fixed || len - fixed > max_tail) return FrameError::kBadLength;
-  } else if (len != fixed) {
-    return FrameError::kBadLength;
-  }
+  if (!length_fits(body_bounds(f.type), len)) return FrameError::kBadLength;
   if (in.size() < kFrameHeaderBytes + len) return FrameError::kNeedMore;
-
-  const std::uint8_t* p = in.data() + kFrameHeaderBytes;
-  const std::uint8_t* end = p + len;
-  switch (f.type) {
-    case FrameType::kOpen:
-      std::memcpy(f.service.data(), p, 32);
-      f.src = get64(p + 32);
-      f.limit = get32(p + 40);
-      break;
-    case FrameType::kOpenOk:
-      f.dest = get64(p);
-      f.src = get64(p + 8);
-      f.limit = get32(p + 16);
-      f.payload = ByteView(p + kOpenOkFixed, end);
-      break;
-    case FrameType::kOpenFail:
-    case FrameType::kReset:
-      f.dest = get64(p);
-      f.code = p[8];
-      break;
-    case FrameType::kData:
-      f.dest = get64(p);
-      f.offset = get64(p + 8);
-      f.payload = ByteView(p + kDataFixed, end);
-      break;
-    case FrameType::kAck:
-      f.dest = get64(p);
-      f.offset = get64(p + 8);
-      f.limit = get64(p + 16);
-      f.flags = p[24];
-      break;
-    case FrameType::kFin:
-      f.dest = get64(p);
-      f.offset = get64(p + 8);
-      break;
-    case FrameType::kResume:
-    case FrameType::kResumeOk:
-      f.dest = get64(p);
-      f.src = get64(p + 8);
-      f.offset = get64(p + 16);
-      f.limit = get64(p + 24);
-      f.flags = p[32];
-      f.payload = ByteView(p + 33, end);
-      break;
-    case FrameType::kResumeFail:
-      f.dest = get64(p);
-      f.src = get64(p + 8);
-      f.code = p[16];
-      f.payload = ByteView(p + 17, end);
-      break;
-    case FrameType::kKeepalive:
-      f.flags = p[0];
-      break;
-  }
+  const std::uint8_t* body = in.data() + kFrameHeaderBytes;
+  read_body(body, body + len, f);
   if (auto e = check_values(f); e != FrameError::kOk) return e;
   out = f;
   consumed = kFrameHeaderBytes + len;

@@ -1,5 +1,7 @@
 #include "sal/table/service_table.hpp"
 
+#include "layers/assert.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -103,15 +105,17 @@ std::string validate_rule(const Rule& r) {
 }
 
 const ForwardTarget& pick_target(const Rule& r, Rng& rng) {
+  BC_ASSERT(!r.targets.empty());  // a FORWARD rule that validate_rule accepted
   if (r.targets.size() == 1) return r.targets.front();
   std::uint64_t total = 0;
   for (const auto& t : r.targets) total += t.weight;
+  BC_ASSERT(total > 0);
   std::uint64_t x = rng.uniform(total);
   for (const auto& t : r.targets) {
     if (x < t.weight) return t;
     x -= t.weight;
   }
-  return r.targets.back();  // unreachable for a valid rule
+  BC_UNREACHABLE("x < total, so some target's weight covers it");
 }
 
 // ---- ServiceTable -----------------------------------------------------------

@@ -21,6 +21,9 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
+// A node ID as log lines show it.
+inline std::string short_id(const NodeId& id) { return id.hex().substr(0, 12); }
+
 struct Peer;
 class FlowStream;
 
@@ -178,6 +181,9 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   void pump(const std::shared_ptr<Peer>& p);
   void flush_output(Peer& p);
   void dispatch(const std::shared_ptr<Peer>& p, const Event& e);
+  void on_incoming_flow(const std::shared_ptr<Peer>& p, const Event& e);
+  void on_open_result(const std::shared_ptr<Peer>& p, const Event& e);
+  void on_flow_event(const std::shared_ptr<Peer>& p, const Event& e);
   void drop_peer(const std::shared_ptr<Peer>& p);
   bool redial_owner(const Peer& p) const;
   void schedule_redial(const std::shared_ptr<Peer>& p, TimeMs delay);
