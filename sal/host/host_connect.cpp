@@ -107,7 +107,7 @@ void HostImpl::open_on(const std::shared_ptr<Peer>& p, const std::shared_ptr<Con
     return;
   }
   p->last_service = op->service;
-  p->opening[r.flow] = op;
+  p->opening[*r] = op;
   pump(p);
 }
 

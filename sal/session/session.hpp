@@ -38,6 +38,8 @@
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "layers/runtime.hpp"
+#include "layers/status.hpp"
+#include "sal/errc.hpp"
 #include "sal/session/flow_crypto.hpp"
 #include "sal/session/frames.hpp"
 
@@ -112,12 +114,6 @@ struct Event {
   ServiceId service;  // kIncoming
 };
 
-struct OpenResult {
-  FlowId flow = 0;  // 0 when refused
-  const char* error = nullptr;  // why, when refused
-  explicit operator bool() const { return flow != 0; }
-};
-
 struct FlowStatus {
   bool exists = false;
   FlowId peer_id = 0;  // the peer's ID for this flow (0 until known)
@@ -170,7 +166,9 @@ class Session {
 
   // ---- flows ----
   // Opens a flow to `service`; OPEN goes out now, or at the next attach.
-  OpenResult open_flow(TimeMs now, const ServiceId& service);
+  // Fails with Errc::kSessionClosed (failed or expired session) or
+  // Errc::kFlowLimit (per-session or node-wide limit).
+  Result<FlowId> open_flow(TimeMs now, const ServiceId& service);
   // Answers an Incoming event. proof: the provider's delegation certificate
   // (opaque here, checked by the opener). False if the flow is not pending.
   bool accept(TimeMs now, FlowId flow, ByteView proof);

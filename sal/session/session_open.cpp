@@ -42,19 +42,21 @@ void Session::on_open(TimeMs now, const Frame& f) {
   emit({Event::Type::kIncoming, fl.id, Reason::kNone, f.service});
 }
 
-OpenResult Session::open_flow(TimeMs now, const ServiceId& service) {
+Result<FlowId> Session::open_flow(TimeMs now, const ServiceId& service) {
   if (state_ == State::kFailed || state_ == State::kExpired) {
-    return {0, "the session has failed or expired; open the flow on a new session"};
+    return fail(Errc::kSessionClosed, "the session has failed or expired; open the flow on a new session");
   }
-  if (flows_.size() >= cfg_.max_flows) return {0, "per-session flow limit (max_flows) reached; close idle flows"};
+  if (flows_.size() >= cfg_.max_flows) {
+    return fail(Errc::kFlowLimit, "per-session flow limit (max_flows) reached; close idle flows");
+  }
   if (limits_.flows_total.load(std::memory_order_relaxed) >= limits_.max_flows_total) {
-    return {0, "node-wide flow limit (max_flows_total) reached; close idle flows"};
+    return fail(Errc::kFlowLimit, "node-wide flow limit (max_flows_total) reached; close idle flows");
   }
   Flow& f = add_flow(now, new_flow_id(), true);
   f.service = service;
   grant_initial(f);
   if (state_ == State::kAttached) send_open(now, f);
-  return {f.id, nullptr};
+  return f.id;
 }
 
 void Session::send_open(TimeMs now, Flow& f) {
