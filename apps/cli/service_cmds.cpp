@@ -14,9 +14,9 @@
 #include "layers/crypto.hpp"
 #include "layers/ids.hpp"
 #include "routing/record_codec.hpp"
-#include "sal/delegation.hpp"
-#include "sal/endpoint_record.hpp"
-#include "sal/service_id.hpp"
+#include "sal/records/delegation.hpp"
+#include "sal/records/endpoint_record.hpp"
+#include "sal/records/service_id.hpp"
 
 namespace bc::cli {
 namespace fs = std::filesystem;

@@ -10,9 +10,9 @@
 #include "layers/ids.hpp"
 #include "layers/local_addresses.hpp"
 #include "routing/record_codec.hpp"
-#include "sal/delegation.hpp"
-#include "sal/rule_text.hpp"
-#include "sal/service_id.hpp"
+#include "sal/records/delegation.hpp"
+#include "sal/table/rule_text.hpp"
+#include "sal/records/service_id.hpp"
 
 namespace bc::apps {
 namespace json = boost::json;

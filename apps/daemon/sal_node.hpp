@@ -25,19 +25,19 @@
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "routing/dht.hpp"
-#include "sal/gateways.hpp"
-#include "sal/host.hpp"
-#include "sal/publisher.hpp"
-#include "sal/resolver.hpp"
-#include "sal/service_node.hpp"
-#include "sal/service_table.hpp"
+#include "sal/gateways/gateways.hpp"
+#include "sal/host/host.hpp"
+#include "sal/records/publisher.hpp"
+#include "sal/records/resolver.hpp"
+#include "sal/node/service_node.hpp"
+#include "sal/table/service_table.hpp"
 
 namespace bc::apps {
 
 struct SalNodeConfig {
   // Where this node accepts flows (published in its endpoint records).
   Endpoint flow_listen;
-  // Service table rules from the config file, one per line (sal/rule_text.hpp).
+  // Service table rules from the config file, one per line (sal/table/rule_text.hpp).
   std::vector<std::string> rules;
   // The SOCKS5 gateway's address; nullopt: no gateway.
   std::optional<Endpoint> socks;

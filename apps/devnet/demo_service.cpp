@@ -18,8 +18,8 @@
 #include "apps/common/http_client.hpp"
 #include "layers/asio_endpoint.hpp"
 #include "layers/crypto.hpp"
-#include "sal/delegation.hpp"
-#include "sal/service_id.hpp"
+#include "sal/records/delegation.hpp"
+#include "sal/records/service_id.hpp"
 
 namespace bc::devnet {
 namespace json = boost::json;

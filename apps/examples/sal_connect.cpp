@@ -13,8 +13,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "sal/app_node.hpp"
-#include "sal/service_id.hpp"
+#include "sal/node/app_node.hpp"
+#include "sal/records/service_id.hpp"
 
 namespace {
 

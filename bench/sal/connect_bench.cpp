@@ -36,8 +36,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "sal/app_node.hpp"
-#include "sal/service_id.hpp"
+#include "sal/node/app_node.hpp"
+#include "sal/records/service_id.hpp"
 
 namespace {
 

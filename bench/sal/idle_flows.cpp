@@ -20,7 +20,7 @@
 
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
-#include "sal/host.hpp"
+#include "sal/host/host.hpp"
 
 namespace {
 

@@ -24,8 +24,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "sal/node_cert.hpp"
-#include "sal/tls_channel.hpp"
+#include "sal/records/node_cert.hpp"
+#include "sal/host/tls_channel.hpp"
 
 using namespace bc;
 using namespace bc::sal;

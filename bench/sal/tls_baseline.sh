@@ -6,8 +6,8 @@ set -e
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:-$ROOT/build}
 shift 2>/dev/null || true
-ninja -C "$B" bc_layers sal/CMakeFiles/bc_sal.dir/node_cert.cpp.o sal/CMakeFiles/bc_sal.dir/tls_channel.cpp.o >/dev/null
+ninja -C "$B" bc_layers sal/CMakeFiles/bc_sal.dir/records/node_cert.cpp.o sal/CMakeFiles/bc_sal.dir/host/tls_channel.cpp.o >/dev/null
 c++ -std=c++20 -O2 -g -DNDEBUG -I"$ROOT" "$ROOT/bench/sal/tls_baseline.cpp" \
-  "$B/sal/CMakeFiles/bc_sal.dir/node_cert.cpp.o" "$B/sal/CMakeFiles/bc_sal.dir/tls_channel.cpp.o" \
+  "$B/sal/CMakeFiles/bc_sal.dir/records/node_cert.cpp.o" "$B/sal/CMakeFiles/bc_sal.dir/host/tls_channel.cpp.o" \
   "$B/layers/libbc_layers.a" -lssl -lcrypto -lsecp256k1 -o "$B/bc-bench-sal-tls"
 exec "$B/bc-bench-sal-tls" "$@"

@@ -18,8 +18,8 @@
 
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
-#include "sal/frames.hpp"
-#include "sal/session.hpp"
+#include "sal/session/frames.hpp"
+#include "sal/session/session.hpp"
 
 using namespace bc;
 using namespace bc::sal;
@@ -100,8 +100,8 @@ struct World {
   }
   void setup() {
     attach();
-    const OpenResult r = a.s.open_flow(now, sha256(as_bytes("svc")));
-    if (r) a.flows.push_back(r.flow);
+    const auto r = a.s.open_flow(now, sha256(as_bytes("svc")));
+    if (r) a.flows.push_back(*r);
     pump(8);
   }
   FlowId pick(Side& s, std::uint8_t sel) {
@@ -182,8 +182,8 @@ void run_script(World& w, ByteView in) {
         const FlowId f = w.pick(to, next());
         switch (what % 5) {
           case 0: {
-            const OpenResult r = to.s.open_flow(w.now, sha256(ByteView(&what, 1)));
-            if (r && to.flows.size() < 64) to.flows.push_back(r.flow);
+            const auto r = to.s.open_flow(w.now, sha256(ByteView(&what, 1)));
+            if (r && to.flows.size() < 64) to.flows.push_back(*r);
             break;
           }
           case 1: to.s.shutdown(w.now, f); break;

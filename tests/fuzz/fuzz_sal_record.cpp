@@ -10,9 +10,9 @@
 #include <string>
 
 #include "routing/record.hpp"
-#include "sal/delegation.hpp"
-#include "sal/endpoint_record.hpp"
-#include "sal/record_validator.hpp"
+#include "sal/records/delegation.hpp"
+#include "sal/records/endpoint_record.hpp"
+#include "sal/records/record_validator.hpp"
 
 using namespace bc;
 using namespace bc::sal;

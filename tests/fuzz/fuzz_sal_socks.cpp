@@ -1,5 +1,5 @@
 // libFuzzer: arbitrary bytes into the SOCKS5 server negotiator
-// (sal/socks5.hpp). The first byte picks a chunk size so byte-at-a-time and
+// (sal/gateways/socks5.hpp). The first byte picks a chunk size so byte-at-a-time and
 // bulk delivery are both explored; the result must not depend on chunking,
 // consumption and output stay within the protocol's bounds, and a connect
 // outcome (success or a failure code) is applied when a request completes.
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <algorithm>
 
-#include "sal/socks5.hpp"
+#include "sal/gateways/socks5.hpp"
 
 using bc::ByteView;
 using bc::sal::socks5::Reply;

@@ -1,4 +1,4 @@
-// libFuzzer: hostile ciphertext into live TLS channels (sal/tls_channel.hpp).
+// libFuzzer: hostile ciphertext into live TLS channels (sal/host/tls_channel.hpp).
 // The first input byte picks where the bytes go:
 //   0: a server's first flight from the client (ClientHello position);
 //   1: a client's response from the server, after a real ClientHello;
@@ -16,7 +16,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "sal/tls_channel.hpp"
+#include "sal/host/tls_channel.hpp"
 
 using namespace bc;
 using namespace bc::sal;

@@ -3,8 +3,8 @@
 // delegation, another finds it by ID through the DSHT and talks to it.
 #include <doctest/doctest.h>
 
-#include "sal/app_node.hpp"
-#include "sal/delegation.hpp"
+#include "sal/node/app_node.hpp"
+#include "sal/records/delegation.hpp"
 #include "tests/sal/host_test_net.hpp"
 
 using namespace bc;

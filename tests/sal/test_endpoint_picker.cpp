@@ -7,7 +7,7 @@
 #include <string>
 
 #include "layers/crypto.hpp"
-#include "sal/endpoint_picker.hpp"
+#include "sal/table/endpoint_picker.hpp"
 
 using namespace bc;
 using namespace bc::sal;

@@ -3,7 +3,7 @@
 
 #include "layers/crypto.hpp"
 #include "layers/runtime.hpp"
-#include "sal/frames.hpp"
+#include "sal/session/frames.hpp"
 
 using namespace bc;
 using namespace bc::sal;

@@ -1,4 +1,4 @@
-// SAL gateways (sal/gateways.hpp) on real loopback sockets: SOCKS5, forward,
+// SAL gateways (sal/gateways/gateways.hpp) on real loopback sockets: SOCKS5, forward,
 // backend, and the splice under them.
 //
 // The gateways, the test servers and the connector run on one io_context in
@@ -8,7 +8,7 @@
 // LoopbackConnector below is a TEST DOUBLE for sal::Host: it maps service IDs
 // to plain TCP servers on 127.0.0.1 instead of opening secure SAL flows. It
 // lives only in this test file; the gateways see nothing but the
-// ServiceConnector / ByteStream contract (sal/stream.hpp), which is exactly
+// ServiceConnector / ByteStream contract (sal/host/stream.hpp), which is exactly
 // what sal::Host implements.
 #include <doctest/doctest.h>
 
@@ -36,9 +36,9 @@
 
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
-#include "sal/gateways.hpp"
-#include "sal/service_id.hpp"
-#include "sal/tcp_stream.hpp"
+#include "sal/gateways/gateways.hpp"
+#include "sal/records/service_id.hpp"
+#include "sal/host/tcp_stream.hpp"
 
 using namespace bc;
 using namespace bc::sal;

@@ -9,11 +9,11 @@
 
 #include "layers/ids.hpp"
 #include "layers/metrics.hpp"
-#include "sal/delegation.hpp"
-#include "sal/endpoint_record.hpp"
-#include "sal/record_validator.hpp"
-#include "sal/service_id.hpp"
-#include "sal/wire/records.capnp.h"
+#include "sal/records/delegation.hpp"
+#include "sal/records/endpoint_record.hpp"
+#include "sal/records/record_validator.hpp"
+#include "sal/records/service_id.hpp"
+#include "sal/records/wire/records.capnp.h"
 
 using namespace bc;
 using namespace bc::sal;

@@ -7,12 +7,12 @@
 #include <optional>
 
 #include "../routing/dht_test_net.hpp"
-#include "sal/delegation.hpp"
-#include "sal/endpoint_record.hpp"
-#include "sal/publisher.hpp"
-#include "sal/record_validator.hpp"
-#include "sal/resolver.hpp"
-#include "sal/service_node.hpp"
+#include "sal/records/delegation.hpp"
+#include "sal/records/endpoint_record.hpp"
+#include "sal/records/publisher.hpp"
+#include "sal/records/record_validator.hpp"
+#include "sal/records/resolver.hpp"
+#include "sal/node/service_node.hpp"
 
 using namespace bc;
 using namespace bc::sal;

@@ -6,7 +6,7 @@
 
 #include "layers/crypto.hpp"
 #include "layers/ids.hpp"
-#include "sal/rule_text.hpp"
+#include "sal/table/rule_text.hpp"
 
 using namespace bc;
 using namespace bc::sal;

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "layers/crypto.hpp"
-#include "sal/service_table.hpp"
+#include "sal/table/service_table.hpp"
 
 using namespace bc;
 using namespace bc::sal;

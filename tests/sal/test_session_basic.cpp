@@ -63,7 +63,7 @@ TEST_CASE("session: the opener refuses a flow whose delegation proof fails") {
   Pair p;
   p.attach();
   const ServiceId svc = service_named("svc");
-  const OpenResult r = p.a.session.open_flow(p.now, svc);
+  const auto r = p.a.session.open_flow(p.now, svc);
   REQUIRE(r);
   p.pump();
   const FlowId bid = p.b.last(Event::Type::kIncoming)->flow;
@@ -71,7 +71,7 @@ TEST_CASE("session: the opener refuses a flow whose delegation proof fails") {
   p.pump();
   const Event* failed = p.a.last(Event::Type::kOpenFailed);
   REQUIRE(failed != nullptr);
-  CHECK(failed->flow == r.flow);
+  CHECK(failed->flow == *r);
   CHECK(failed->reason == Reason::kBadProof);
   CHECK(p.a.drops("open_bad_proof") == 1);
   CHECK(p.a.count(Event::Type::kOpened) == 0);
@@ -84,12 +84,12 @@ TEST_CASE("session: the opener refuses a flow whose delegation proof fails") {
 TEST_CASE("session: refuse answers OPEN_FAIL with the reason") {
   Pair p;
   p.attach();
-  const OpenResult r = p.a.session.open_flow(p.now, service_named("nobody"));
+  const auto r = p.a.session.open_flow(p.now, service_named("nobody"));
   p.pump();
   REQUIRE(p.b.session.refuse(p.now, p.b.last(Event::Type::kIncoming)->flow, Reason::kNoService));
   p.pump();
   REQUIRE(p.a.last(Event::Type::kOpenFailed) != nullptr);
-  CHECK(p.a.last(Event::Type::kOpenFailed)->flow == r.flow);
+  CHECK(p.a.last(Event::Type::kOpenFailed)->flow == *r);
   CHECK(p.a.last(Event::Type::kOpenFailed)->reason == Reason::kNoService);
   CHECK(p.a.session.flow_count() == 0);
 }
@@ -216,11 +216,11 @@ TEST_CASE("session: the session-wide send budget caps all flows together") {
   cfg.send_budget = 150 * 1024;
   Pair p(cfg);
   // Detached: nothing can drain, so buffers only fill.
-  const OpenResult f1 = p.a.session.open_flow(p.now, service_named("x"));
-  const OpenResult f2 = p.a.session.open_flow(p.now, service_named("y"));
+  const auto f1 = p.a.session.open_flow(p.now, service_named("x"));
+  const auto f2 = p.a.session.open_flow(p.now, service_named("y"));
   Bytes big(200 * 1024, 1);
-  CHECK(p.a.session.write(p.now, f1.flow, big) == 100 * 1024);
-  CHECK(p.a.session.write(p.now, f2.flow, big) == 50 * 1024);
+  CHECK(p.a.session.write(p.now, *f1, big) == 100 * 1024);
+  CHECK(p.a.session.write(p.now, *f2, big) == 50 * 1024);
   CHECK(p.a.session.send_buffered() == cfg.send_budget);
 }
 
@@ -230,9 +230,10 @@ TEST_CASE("session: per-session and node-wide flow limits") {
   Pair p(cfg);
   p.attach();
   for (int i = 0; i < 3; ++i) CHECK(p.a.session.open_flow(p.now, service_named("s")));
-  const OpenResult over = p.a.session.open_flow(p.now, service_named("s"));
+  const auto over = p.a.session.open_flow(p.now, service_named("s"));
   CHECK_FALSE(over);
-  CHECK(std::string(over.error).find("max_flows") != std::string::npos);
+  CHECK(over.status().message.find("max_flows") != std::string::npos);
+  CHECK(over.status().code == sal::Errc::kFlowLimit);
   p.pump();
   CHECK(p.b.session.flow_count() == 3);
 
@@ -254,14 +255,14 @@ TEST_CASE("session: incoming OPENs are rate limited per session") {
   cfg.open_burst = 5;
   Pair p(cfg);
   p.attach();
-  for (int i = 0; i < 8; ++i) p.a.session.open_flow(p.now, service_named("r"));
+  for (int i = 0; i < 8; ++i) (void)p.a.session.open_flow(p.now, service_named("r"));
   p.pump(20);
   CHECK(p.b.count(Event::Type::kIncoming) == 5);
   CHECK(p.b.drops("open_rate_limited") == 3);
   CHECK(p.a.count(Event::Type::kOpenFailed) == 3);
   // Tokens come back with time.
   p.now += 1000;
-  p.a.session.open_flow(p.now, service_named("r"));
+  (void)p.a.session.open_flow(p.now, service_named("r"));
   p.pump(20);
   CHECK(p.b.count(Event::Type::kIncoming) == 6);
 }
@@ -334,7 +335,7 @@ TEST_CASE("session: an unanswered incoming OPEN and an unanswered OPEN time out"
   cfg.open_timeout_ms = 5000;
   Pair p(cfg);
   p.attach();
-  const OpenResult r = p.a.session.open_flow(p.now, service_named("slow"));
+  const auto r = p.a.session.open_flow(p.now, service_named("slow"));
   p.pump();
   const FlowId bid = p.b.last(Event::Type::kIncoming)->flow;
   p.advance(2000);
@@ -344,13 +345,13 @@ TEST_CASE("session: an unanswered incoming OPEN and an unanswered OPEN time out"
   CHECK(p.a.last(Event::Type::kOpenFailed)->reason == Reason::kAcceptTimeout);
 
   // An OPEN that is never answered at all (its bytes are lost).
-  const OpenResult r2 = p.a.session.open_flow(p.now, service_named("void"));
+  const auto r2 = p.a.session.open_flow(p.now, service_named("void"));
   (void)p.a.session.take_output(p.now);
   for (int i = 0; i < 6; ++i) {
     p.advance(1000);
     p.pump(5);
   }
-  CHECK(p.a.count(Event::Type::kOpenFailed, r2.flow) == 1);
+  CHECK(p.a.count(Event::Type::kOpenFailed, *r2) == 1);
   CHECK(p.a.last(Event::Type::kOpenFailed)->reason == Reason::kOpenTimeout);
   (void)r;
 }
@@ -368,16 +369,16 @@ TEST_CASE("session: attach refuses a different peer key and a bad binding") {
 
 TEST_CASE("session: an open made while detached goes out at the next attach") {
   Pair p;
-  const OpenResult r = p.a.session.open_flow(p.now, service_named("later"));
+  const auto r = p.a.session.open_flow(p.now, service_named("later"));
   REQUIRE(r);
   const Bytes early(777, 9);
-  CHECK(p.a.session.write(p.now, r.flow, early) == early.size());
+  CHECK(p.a.session.write(p.now, *r, early) == early.size());
   p.attach();
   p.pump();
   const FlowId bid = p.b.last(Event::Type::kIncoming)->flow;
   REQUIRE(p.b.session.accept(p.now, bid, cert_for(service_named("later"))));
   p.pump();
-  CHECK(p.a.count(Event::Type::kOpened, r.flow) == 1);
+  CHECK(p.a.count(Event::Type::kOpened, *r) == 1);
   CHECK(read_all(p.b.session, p.now, bid) == early);
 }
 

@@ -11,9 +11,9 @@
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "layers/runtime.hpp"
-#include "sal/flow_crypto.hpp"
-#include "sal/frames.hpp"
-#include "sal/session.hpp"
+#include "sal/session/flow_crypto.hpp"
+#include "sal/session/frames.hpp"
+#include "sal/session/session.hpp"
 
 namespace bc::sal::test {
 
@@ -221,7 +221,7 @@ class Pair {
 // certificate. Returns {a's id, b's id}.
 inline std::pair<FlowId, FlowId> open_accepted(Pair& p, std::string_view name = "svc") {
   const ServiceId svc = service_named(name);
-  const OpenResult r = p.a.session.open_flow(p.now, svc);
+  const auto r = p.a.session.open_flow(p.now, svc);
   REQUIRE(r);
   p.pump();
   const Event* inc = p.b.last(Event::Type::kIncoming);
@@ -230,8 +230,8 @@ inline std::pair<FlowId, FlowId> open_accepted(Pair& p, std::string_view name = 
   const FlowId bid = inc->flow;
   REQUIRE(p.b.session.accept(p.now, bid, cert_for(svc)));
   p.pump();
-  REQUIRE(p.a.count(Event::Type::kOpened, r.flow) == 1);
-  return {r.flow, bid};
+  REQUIRE(p.a.count(Event::Type::kOpened, *r) == 1);
+  return {*r, bid};
 }
 
 inline Bytes read_all(Session& s, TimeMs now, FlowId f) {

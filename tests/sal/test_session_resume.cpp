@@ -144,12 +144,12 @@ TEST_CASE("session: either side may re-attach, and either side may be the opener
       std::tie(fa, fb) = open_accepted(p);
     } else {
       const ServiceId svc = service_named("reverse");
-      const OpenResult r = p.b.session.open_flow(p.now, svc);
+      const auto r = p.b.session.open_flow(p.now, svc);
       p.pump();
       fa = p.a.last(Event::Type::kIncoming)->flow;
       REQUIRE(p.a.session.accept(p.now, fa, cert_for(svc)));
       p.pump();
-      fb = r.flow;
+      fb = *r;
       REQUIRE(p.b.count(Event::Type::kOpened, fb) == 1);
     }
     const Bytes one(40000, 1), two(50000, 2);

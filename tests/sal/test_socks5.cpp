@@ -1,4 +1,4 @@
-// SOCKS5 server negotiator (sal/socks5.hpp): the sans-I/O core, fed bytes
+// SOCKS5 server negotiator (sal/gateways/socks5.hpp): the sans-I/O core, fed bytes
 // directly. The gateway on real sockets is tested in test_gateways.cpp.
 #include <doctest/doctest.h>
 
@@ -6,8 +6,8 @@
 
 #include "layers/crypto.hpp"
 #include "layers/runtime.hpp"
-#include "sal/service_id.hpp"
-#include "sal/socks5.hpp"
+#include "sal/records/service_id.hpp"
+#include "sal/gateways/socks5.hpp"
 
 using namespace bc;
 using namespace bc::sal;

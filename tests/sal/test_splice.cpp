@@ -8,8 +8,8 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
-#include "sal/splice.hpp"
-#include "sal/tcp_stream.hpp"
+#include "sal/host/splice.hpp"
+#include "sal/host/tcp_stream.hpp"
 
 using namespace bc;
 using namespace bc::sal;
