@@ -1,4 +1,4 @@
-#include "routing/lookup.hpp"
+#include "routing/detail/lookup.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "routing/routing_table.hpp"
+#include "routing/detail/routing_table.hpp"
 
 #include <algorithm>
 

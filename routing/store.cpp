@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "routing/salted_hash.hpp"
+#include "routing/detail/salted_hash.hpp"
 
 namespace bc::routing {
 namespace {
