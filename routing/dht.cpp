@@ -54,9 +54,7 @@ void DhtNode::set_endpoint(const Endpoint& self, TimeMs now, Outbox& out) {
   // Storage nodes push our watches' events to the address we subscribed
   // from: subscribe again from here, once the PINGs above had time to get us
   // re-verified (a WATCH from an unverified address is refused).
-  for (auto& [wid, w] : m.my_watches) {
-    if (!w.refreshing) w.refresh_at = std::min(w.refresh_at, now + 4 * kMinRtoMs);
-  }
+  m.watches.resubscribe_by(now + 4 * kMinRtoMs);
 }
 
 DhtStatus DhtNode::status() const {
@@ -177,14 +175,14 @@ void DhtNode::get(const Key& key, TimeMs now, Outbox& out, GetCallback done, Get
 
 std::uint64_t DhtNode::watch(const Key& key, TimeMs now, Outbox& out, WatchCallback on_event) {
   CallScope<Impl> scope(*impl_, now, out);
-  return impl_->add_watch(key, std::move(on_event));
+  return impl_->watches.add(key, std::move(on_event));
 }
 
 void DhtNode::unwatch(std::uint64_t watch_id) {
   BC_ASSERT_MSG(!impl_->busy, "DhtNode::unwatch called from inside the node");
   // Storage nodes drop the subscription when it expires; NOTIFYs until then
   // are dropped here as unsolicited.
-  impl_->my_watches.erase(watch_id);
+  impl_->watches.remove(watch_id);
 }
 
 }  // namespace bc::routing

@@ -214,6 +214,7 @@ class DhtNode final : public DatagramProtocol {
   struct Impl;  // routing/detail/dht_impl.hpp
   friend class PutOp;
   friend class GetOp;
+  friend class Watches;
   std::unique_ptr<Impl> impl_;
 };
 

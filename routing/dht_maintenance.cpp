@@ -66,11 +66,7 @@ void DhtNode::Impl::run_timers() {
   for (auto& [k, p] : published) {
     if (p.active && p.republish_at <= now) publish_now(k, p, nullptr);
   }
-  std::vector<std::uint64_t> due;
-  for (const auto& [wid, w] : my_watches) {
-    if (!w.refreshing && w.refresh_at <= now) due.push_back(wid);
-  }
-  for (auto wid : due) refresh_watch(wid);
+  watches.refresh_due();
   if (now >= next_maintenance) maintenance();
 }
 
@@ -85,9 +81,7 @@ TimeMs DhtNode::Impl::wakeup() {
   for (const auto& [k, p] : published) {
     if (p.active) t = std::min(t, p.republish_at);
   }
-  for (const auto& [wid, w] : my_watches) {
-    if (!w.refreshing) t = std::min(t, w.refresh_at);
-  }
+  t = std::min(t, watches.next_refresh());
   return t;
 }
 

@@ -236,7 +236,7 @@ void DhtNode::Impl::handle(const Endpoint& from, ByteView data) {
   if (is_response(env.body)) {
     handle_response(from, env);
   } else if (auto* n = std::get_if<msg::Notify>(&env.body)) {
-    on_notify(env, *n);
+    watches.on_notify(*n);
   } else {
     handle_request(from, env);
   }

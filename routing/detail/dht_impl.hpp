@@ -27,6 +27,7 @@
 #include "routing/detail/routing_table.hpp"
 #include "routing/store.hpp"
 #include "routing/detail/watch_table.hpp"
+#include "routing/detail/watches.hpp"
 #include "routing/detail/write_tokens.hpp"
 
 namespace bc::routing {
@@ -117,18 +118,6 @@ struct Published {
   bool active = true;
 };
 
-// A watch we hold on some key at its storage nodes.
-struct MyWatch {
-  Key key;
-  std::uint64_t sub_id = 0;
-  DhtNode::WatchCallback cb;
-  std::vector<WireContact> targets;
-  TimeMs refresh_at = 0;
-  bool refreshing = false;
-  // Dedup: highest seq reported per owner, for added and for expired events.
-  std::map<XOnlyPubKey, std::uint64_t> seen_added, seen_expired;
-};
-
 struct DhtNode::Impl {
   Impl(KeyPair identity, Endpoint self, DhtConfig config, std::uint64_t rng_seed,
        metrics::Registry& metrics);
@@ -179,7 +168,7 @@ struct DhtNode::Impl {
   RateLimiter limiter;
   std::size_t active_lookups = 0;
   std::map<Key, Published> published;
-  std::map<std::uint64_t, MyWatch> my_watches;
+  Watches watches{*this};  // the watches we hold (detail/watches.hpp)
   TimeMs next_maintenance = 0;
   // Node-wide high-water RTT (jumps up to a larger sample, decays slowly):
   // the stall time for a peer we never measured. A mean over near and far
@@ -255,9 +244,6 @@ struct DhtNode::Impl {
   std::vector<WireContact> contacts_for(int level, const Hash256& cluster,
                                         const Hash256& target) const;
   void notify_watchers(const Record& r, NotifyKind kind);
-  void on_notify(const Envelope& env, const msg::Notify& n);
-  // Calls a local watch back unless a replica already reported this record.
-  void deliver_watch_event(MyWatch& w, NotifyKind kind, const Record& r);
   int levels() const { return static_cast<int>(tables.size()); }
   std::uint32_t cluster_size(int level) const {
     return level == 0 ? 0 : static_cast<std::uint32_t>(tables[level].size() + 1);
@@ -282,10 +268,8 @@ struct DhtNode::Impl {
   void put_record(const Record& r, PutCallback done);
   void start_get(const Key& key, GetCallback done, bool fresh);
   void publish_now(const Key& k, Published& p, PutCallback done);
-  void refresh_watch(std::uint64_t watch_id);
   void bootstrap(const std::vector<Endpoint>& seed_list);
   void contact_seeds();
-  std::uint64_t add_watch(const Key& k, WatchCallback on_event);
   // A lookup toward a random id in `bucket` of `level`'s table.
   void refresh_bucket(int level, int bucket, std::function<void(LookupOp&)> done);
   // After the lookup of our own id: level-0 buckets [bucket, end) that are
