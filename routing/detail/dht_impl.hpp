@@ -206,7 +206,7 @@ struct DhtNode::Impl {
   std::uint64_t n_find_values_received = 0;
   std::uint64_t n_bad_records = 0;
 
-  // ---- dht.cpp: transport, identity, serving ----
+  // ---- dht_transport.cpp: requests, timeouts, PING/PONG, dispatch ----
   void drop(DropReason r);
   Envelope envelope(Body body, std::uint64_t txid) const;
   void transmit(const Endpoint& to, const Envelope& env);
@@ -222,6 +222,7 @@ struct DhtNode::Impl {
   void ping(const Endpoint& to, std::optional<NodeId> expect,
             std::function<void(const Envelope*)> done = {});
   void handle(const Endpoint& from, ByteView data);
+  // ---- dht_serve.cpp: answers to other nodes ----
   void handle_response(const Endpoint& from, Envelope& env);
   void handle_request(const Endpoint& from, const Envelope& env);
   void serve_ping(const Endpoint& from, const Envelope& env, const msg::Ping& m);
@@ -230,6 +231,7 @@ struct DhtNode::Impl {
   void serve_watch(const Endpoint& from, const Envelope& env, const msg::Watch& m);
   // A record that failed checked(): counted as dropped and as bad.
   void count_bad_record(RecordError e);
+  // ---- dht_peers.cpp: verified peers, tables, clusters ----
   void heard_from(const Endpoint& from, const Envelope& env);
   // Whether proving an unverified sender's id could change anything: a
   // table or replacement cache would keep it, or its cluster is one to join.
@@ -240,16 +242,16 @@ struct DhtNode::Impl {
   void observe_in(int level, const Peer& p);
   void rebuild_level(int level);
   void note_failure(const NodeId& id);
-  void expire_requests();
+  void expire_requests();  // dht_transport.cpp
   std::vector<WireContact> contacts_for(int level, const Hash256& cluster,
                                         const Hash256& target) const;
-  void notify_watchers(const Record& r, NotifyKind kind);
+  void notify_watchers(const Record& r, NotifyKind kind);  // dht_watch.cpp
   int levels() const { return static_cast<int>(tables.size()); }
   std::uint32_t cluster_size(int level) const {
     return level == 0 ? 0 : static_cast<std::uint32_t>(tables[level].size() + 1);
   }
 
-  // ---- dht_ops.cpp: lookups and the API ----
+  // ---- dht_lookup.cpp, dht_get.cpp, dht_put.cpp: lookups, gets, puts ----
   std::shared_ptr<LookupOp> start_lookup(LookupOp::Purpose purpose, const Hash256& target,
                                          int level, TimeMs new_ttl_ms,
                                          std::function<void(LookupOp&)> on_done);
@@ -268,6 +270,8 @@ struct DhtNode::Impl {
   void put_record(const Record& r, PutCallback done);
   void start_get(const Key& key, GetCallback done, bool fresh);
   void publish_now(const Key& k, Published& p, PutCallback done);
+
+  // ---- dht_maintenance.cpp: timers, bootstrap, join, refresh ----
   void bootstrap(const std::vector<Endpoint>& seed_list);
   void contact_seeds();
   // A lookup toward a random id in `bucket` of `level`'s table.
