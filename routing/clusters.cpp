@@ -1,4 +1,4 @@
-#include "routing/clusters.hpp"
+#include "routing/detail/clusters.hpp"
 
 namespace bc::routing {
 

@@ -1,4 +1,4 @@
-// The Coral-style sloppy DHT node: a sans-I/O protocol core (layers/runtime.hpp).
+// The Coral-style sloppy DHT node: a sans-I/O protocol core (layers/core.hpp).
 //
 // Kademlia XOR routing over 256-bit IDs, plus Coral's RTT clusters (level 2 <
 // 20 ms, level 1 < 60 ms, level 0 global): puts go to every level, gets start
@@ -6,9 +6,20 @@
 // node that is both full and loaded for the key, which bounds load on hot
 // keys. See docs/routing.md for the messages and the algorithms.
 //
-// Every API call takes the current time and an Outbox, like on_datagram();
-// callbacks run later from inside on_datagram()/on_tick() (or at once when the
-// answer is already known), on the driver's thread.
+// Every API call takes the current time and an Outbox, like on_datagram().
+//
+// Completion callbacks (PutCallback, GetCallback, WatchCallback): the node
+// never runs one while it is changing its own state. Whatever input finishes
+// an operation (on_datagram, on_tick, or the API call itself when the answer
+// is known at once: a local get, a record refused before sending) queues the
+// completion; the queue is run at the end of that same input call, after the
+// node's state is consistent and before the call returns, so before the
+// driver drains the Outbox. A callback may call the node's API again with
+// the same `now` and Outbox (its messages join that Outbox; its own
+// completions run in the same queue, after the ones already queued). The
+// RecordValidator is different: it runs inside the node and must not call
+// it. Calling into the node from inside itself (a validator, or any
+// re-entry while an input is being processed) fails a BC_ASSERT.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -20,6 +31,8 @@
 #include "layers/ids.hpp"
 #include "layers/metrics.hpp"
 #include "layers/core.hpp"
+#include "layers/status.hpp"
+#include "routing/errors.hpp"
 #include "routing/record.hpp"
 
 namespace bc::routing {
@@ -77,19 +90,37 @@ struct Contact {
   int level = 0;           // innermost cluster level shared with us (0, 1 or 2)
 };
 
+// `status` says whether the put succeeded and, if not, why (code
+// routing::Errc::kRecordInvalid, kPayloadTooLarge or kNotStored; the message
+// is for people). `ok` and `error` repeat status.ok() and status.message for
+// callers that read them; set_status() sets all three.
 struct PutResult {
-  bool ok = false;
+  Status status;
   int stored = 0;          // nodes that acknowledged the store, over all levels
   int hops = 0;            // lookup rounds of the widest level used
-  std::string error;       // set when !ok
+  bool ok = false;
+  std::string error;
+  void set_status(Status s) {
+    ok = s.ok();
+    error = s.message;
+    status = std::move(s);
+  }
 };
 
+// A get always completes with an ok status (the lookup ran); `values` may
+// still be empty (nobody holds the key). `ok` and `error` as in PutResult.
 struct GetResult {
-  bool ok = false;         // lookup ran; values may still be empty (key unknown)
+  Status status;
   std::vector<Record> values;  // valid, unexpired, one per owner (highest seq)
   int hops = 0;
   int level = -1;          // cluster level the values were found in; -1 if none
+  bool ok = false;
   std::string error;
+  void set_status(Status s) {
+    ok = s.ok();
+    error = s.message;
+    status = std::move(s);
+  }
 };
 
 struct WatchEvent {
@@ -107,7 +138,7 @@ struct DhtStatus {
   std::size_t stored_bytes = 0;
   std::size_t watches = 0;              // subscriptions we hold for others
   std::size_t lookups_in_flight = 0;
-  // Added by "node": load and health counters of this node.
+  // Load and health counters of this node.
   std::uint64_t stores_received = 0;        // STORE requests served (any outcome)
   std::uint64_t find_values_received = 0;   // FIND_VALUE requests served
   std::uint64_t bad_records = 0;            // records from the network failing check_record
@@ -118,7 +149,8 @@ struct DhtStatus {
 // checks that an endpoint record carries a valid delegation chain). Called for
 // every record the node stores, returns from a get, receives in a watch
 // notification or is asked to put; a refused record is dropped and counted as
-// "rejected". Must be deterministic and must not call back into the node.
+// "rejected". Must be deterministic and must not call back into the node
+// (it runs inside an input; a call into the node fails a BC_ASSERT).
 using RecordValidator = std::function<bool(const Record&, TimeMs now)>;
 
 class DhtNode final : public DatagramProtocol {
@@ -179,7 +211,10 @@ class DhtNode final : public DatagramProtocol {
   std::vector<Contact> contacts() const;  // all levels, level = innermost shared
 
  private:
-  struct Impl;
+  struct Impl;  // routing/detail/dht_impl.hpp
+  friend class PutOp;
+  friend class GetOp;
+  friend class Watches;
   std::unique_ptr<Impl> impl_;
 };
 

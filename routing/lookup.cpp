@@ -1,4 +1,6 @@
-#include "routing/lookup.hpp"
+#include "routing/detail/lookup.hpp"
+
+#include "layers/assert.hpp"
 
 #include <algorithm>
 
@@ -58,6 +60,7 @@ std::vector<Candidate*> Lookup::next_to_query() {
       out.push_back(&c);
     }
   }
+  BC_ASSERT(in_flight_ <= std::max(alpha_, 0));
   return out;
 }
 
@@ -68,6 +71,7 @@ void Lookup::on_response(Candidate& c, const std::vector<WireContact>& contacts,
   } else if (c.state != Candidate::State::kStalled) {
     return;
   }
+  BC_ASSERT(in_flight_ >= 0);
   c.state = Candidate::State::kDone;
   hops_ = std::max(hops_, c.depth);
   if (stopped_) return;
@@ -80,6 +84,7 @@ void Lookup::on_response(Candidate& c, const std::vector<WireContact>& contacts,
 
 void Lookup::on_failure(Candidate& c) {
   if (c.state == Candidate::State::kInFlight) --in_flight_;
+  BC_ASSERT(in_flight_ >= 0);
   c.state = Candidate::State::kFailed;
 }
 
@@ -87,6 +92,7 @@ void Lookup::on_stall(Candidate& c) {
   if (c.state != Candidate::State::kInFlight) return;
   c.state = Candidate::State::kStalled;
   --in_flight_;
+  BC_ASSERT(in_flight_ >= 0);
 }
 
 bool Lookup::finished() const {

@@ -108,70 +108,85 @@ DropReason drop_of(wire_limits::DecodeError e) {
   return DropReason::kMalformed;
 }
 
+msg::Pong read_pong(w::Pong::Reader p) {
+  msg::Pong out;
+  out.nonce = p.getNonce();
+  out.observed = get_endpoint(p.getObservedIp(), p.getObservedPort());
+  auto sig = p.getSignature();
+  // Unsigned is well-formed: the node drops it (`unsigned`) unless its
+  // PING asked for no proof.
+  if (sig.size() == 0) {
+    out.proof = false;
+    return out;
+  }
+  if (sig.size() != 64) throw Bad{DropReason::kMalformed};
+  std::memcpy(out.signature.bytes.data(), sig.begin(), 64);
+  out.cert_expires_at = p.getCertExpiresAt();
+  return out;
+}
+
+msg::FindNode read_find_node(w::FindNode::Reader f) {
+  msg::FindNode out;
+  out.target = get_hash(f.getTarget());
+  out.level = get_level(f.getLevel());
+  out.cluster_id = get_hash_or_zero(f.hasClusterId(), f.getClusterId());
+  return out;
+}
+
+msg::FindValue read_find_value(w::FindValue::Reader f) {
+  msg::FindValue out;
+  out.key = get_hash(f.getKey());
+  out.level = get_level(f.getLevel());
+  out.cluster_id = get_hash_or_zero(f.hasClusterId(), f.getClusterId());
+  out.new_ttl_ms = f.getNewTtlMs();
+  out.want_records = f.getWantRecords();
+  return out;
+}
+
+msg::Values read_values(w::Values::Reader v) {
+  msg::Values out;
+  auto recs = v.getRecords();
+  if (recs.size() > kMaxRecordsPerMessage) throw Bad{DropReason::kOversized};
+  out.records.reserve(recs.size());
+  for (auto r : recs) out.records.push_back(get_record(r));
+  out.contacts = get_contacts(v.getContacts());
+  out.token = get_token(v.getToken());
+  out.full = v.getFull();
+  out.loaded = v.getLoaded();
+  out.truncated = v.getTruncated();
+  return out;
+}
+
+msg::Store read_store(w::Store::Reader s) {
+  msg::Store out;
+  if (!s.hasRecord()) throw Bad{DropReason::kMalformed};
+  out.record = get_record(s.getRecord());
+  out.token = get_token(s.getToken());
+  out.level = get_level(s.getLevel());
+  return out;
+}
+
+msg::Notify read_notify(w::Notify::Reader x) {
+  msg::Notify out;
+  out.key = get_hash(x.getKey());
+  out.subscription_id = x.getSubscriptionId();
+  out.kind = enum_in<NotifyKind>(x.getKind(), 2);
+  if (!x.hasRecord()) throw Bad{DropReason::kMalformed};
+  out.record = get_record(x.getRecord());
+  if (out.record.key != out.key) throw Bad{DropReason::kMalformed};
+  return out;
+}
+
 Body read_body(w::Envelope::Body::Reader b) {
   switch (b.which()) {
     case w::Envelope::Body::PING:
       return msg::Ping{b.getPing().getNonce(), b.getPing().getNeedProof()};
-    case w::Envelope::Body::PONG: {
-      auto p = b.getPong();
-      msg::Pong out;
-      out.nonce = p.getNonce();
-      out.observed = get_endpoint(p.getObservedIp(), p.getObservedPort());
-      auto sig = p.getSignature();
-      // Unsigned is well-formed: the node drops it (`unsigned`) unless its
-      // PING asked for no proof.
-      if (sig.size() == 0) {
-        out.proof = false;
-        return out;
-      }
-      if (sig.size() != 64) throw Bad{DropReason::kMalformed};
-      std::memcpy(out.signature.bytes.data(), sig.begin(), 64);
-      out.cert_expires_at = p.getCertExpiresAt();
-      return out;
-    }
-    case w::Envelope::Body::FIND_NODE: {
-      auto f = b.getFindNode();
-      msg::FindNode out;
-      out.target = get_hash(f.getTarget());
-      out.level = get_level(f.getLevel());
-      out.cluster_id = get_hash_or_zero(f.hasClusterId(), f.getClusterId());
-      return out;
-    }
-    case w::Envelope::Body::NODES:
-      return msg::Nodes{get_contacts(b.getNodes().getContacts())};
-    case w::Envelope::Body::FIND_VALUE: {
-      auto f = b.getFindValue();
-      msg::FindValue out;
-      out.key = get_hash(f.getKey());
-      out.level = get_level(f.getLevel());
-      out.cluster_id = get_hash_or_zero(f.hasClusterId(), f.getClusterId());
-      out.new_ttl_ms = f.getNewTtlMs();
-      out.want_records = f.getWantRecords();
-      return out;
-    }
-    case w::Envelope::Body::VALUES: {
-      auto v = b.getValues();
-      msg::Values out;
-      auto recs = v.getRecords();
-      if (recs.size() > kMaxRecordsPerMessage) throw Bad{DropReason::kOversized};
-      out.records.reserve(recs.size());
-      for (auto r : recs) out.records.push_back(get_record(r));
-      out.contacts = get_contacts(v.getContacts());
-      out.token = get_token(v.getToken());
-      out.full = v.getFull();
-      out.loaded = v.getLoaded();
-      out.truncated = v.getTruncated();
-      return out;
-    }
-    case w::Envelope::Body::STORE: {
-      auto s = b.getStore();
-      msg::Store out;
-      if (!s.hasRecord()) throw Bad{DropReason::kMalformed};
-      out.record = get_record(s.getRecord());
-      out.token = get_token(s.getToken());
-      out.level = get_level(s.getLevel());
-      return out;
-    }
+    case w::Envelope::Body::PONG: return read_pong(b.getPong());
+    case w::Envelope::Body::FIND_NODE: return read_find_node(b.getFindNode());
+    case w::Envelope::Body::NODES: return msg::Nodes{get_contacts(b.getNodes().getContacts())};
+    case w::Envelope::Body::FIND_VALUE: return read_find_value(b.getFindValue());
+    case w::Envelope::Body::VALUES: return read_values(b.getValues());
+    case w::Envelope::Body::STORE: return read_store(b.getStore());
     case w::Envelope::Body::STORE_ACK:
       return msg::StoreAck{enum_in<AckOutcome>(b.getStoreAck().getOutcome(), kAckOutcomeCount)};
     case w::Envelope::Body::WATCH: {
@@ -182,17 +197,7 @@ Body read_body(w::Envelope::Body::Reader b) {
       auto x = b.getWatchAck();
       return msg::WatchAck{x.getSubscriptionId(), x.getTtlMs()};
     }
-    case w::Envelope::Body::NOTIFY: {
-      auto x = b.getNotify();
-      msg::Notify out;
-      out.key = get_hash(x.getKey());
-      out.subscription_id = x.getSubscriptionId();
-      out.kind = enum_in<NotifyKind>(x.getKind(), 2);
-      if (!x.hasRecord()) throw Bad{DropReason::kMalformed};
-      out.record = get_record(x.getRecord());
-      if (out.record.key != out.key) throw Bad{DropReason::kMalformed};
-      return out;
-    }
+    case w::Envelope::Body::NOTIFY: return read_notify(b.getNotify());
     case w::Envelope::Body::ERROR:
       return msg::Error{enum_in<ErrorCode>(b.getError().getCode(), 4)};
   }

@@ -1,5 +1,5 @@
 // Per-source token buckets with a bounded, least-recently-seen source table.
-#include "routing/rate_limiter.hpp"
+#include "routing/detail/rate_limiter.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "routing/salted_hash.hpp"
+#include "routing/detail/salted_hash.hpp"
 
 namespace bc::routing {
 namespace {

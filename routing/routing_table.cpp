@@ -1,4 +1,6 @@
-#include "routing/routing_table.hpp"
+#include "routing/detail/routing_table.hpp"
+
+#include "layers/assert.hpp"
 
 #include <algorithm>
 
@@ -44,10 +46,12 @@ RoutingTable::ObserveResult RoutingTable::observe(const NodeId& id, const Endpoi
   if (bucket.entries.size() < k_) {
     bucket.entries.push_back({id, ep, now, 0});
     ++size_;
+    BC_ASSERT(bucket.entries.size() <= k_);
     return {Observed::kAdded, std::nullopt};
   }
   bucket.replacements.push_back({id, ep, now, 0});
   if (bucket.replacements.size() > k_) bucket.replacements.erase(bucket.replacements.begin());
+  BC_ASSERT(bucket.entries.size() <= k_ && bucket.replacements.size() <= k_);
   return {Observed::kBucketFull, bucket.entries.front()};
 }
 

@@ -1,6 +1,8 @@
 // Bounded record storage with Coral's full/loaded predicates.
 #include "routing/store.hpp"
 
+#include "layers/assert.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -11,7 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "routing/salted_hash.hpp"
+#include "routing/detail/salted_hash.hpp"
 
 namespace bc::routing {
 namespace {
@@ -232,9 +234,11 @@ struct Store::Impl {
       // remove() may erase the key entry if it held only this record; insert() recreates it.
       remove(*replaced);
       insert(r);
+      BC_ASSERT(bytes <= limits.max_bytes);
       return count(StoreOutcome::kReplaced);
     }
     insert(r);
+    BC_ASSERT(bytes <= limits.max_bytes);
     return count(StoreOutcome::kStored);
   }
 

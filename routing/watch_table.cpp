@@ -1,5 +1,5 @@
 // Bounded table of the watches other nodes hold on keys stored here.
-#include "routing/watch_table.hpp"
+#include "routing/detail/watch_table.hpp"
 
 #include <limits>
 #include <map>

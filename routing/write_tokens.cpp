@@ -1,5 +1,5 @@
 // HMAC-SHA256 write tokens bound to the requester's IP and port.
-#include "routing/write_tokens.hpp"
+#include "routing/detail/write_tokens.hpp"
 
 #include "layers/crypto.hpp"
 

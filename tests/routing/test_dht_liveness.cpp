@@ -8,7 +8,7 @@
 #include <set>
 
 #include "dht_test_net.hpp"
-#include "routing/lookup.hpp"
+#include "routing/detail/lookup.hpp"
 #include "routing/messages.hpp"
 
 using namespace bc;

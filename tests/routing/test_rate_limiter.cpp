@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "layers/metrics.hpp"
-#include "routing/rate_limiter.hpp"
+#include "routing/detail/rate_limiter.hpp"
 
 using namespace bc;
 using namespace bc::routing;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <map>
 
-#include "routing/routing_table.hpp"
+#include "routing/detail/routing_table.hpp"
 
 using namespace bc;
 using namespace bc::routing;
@@ -149,8 +149,8 @@ TEST_CASE("the neighbourhood bucket holds the k-th closest entry") {
   CHECK(t.neighbourhood_bucket() == 12);  // farther entries change nothing
 }
 
-// ---- Lookup state (routing/lookup.hpp), driven synchronously ----
-#include "routing/lookup.hpp"
+// ---- Lookup state (routing/detail/lookup.hpp), driven synchronously ----
+#include "routing/detail/lookup.hpp"
 
 namespace {
 

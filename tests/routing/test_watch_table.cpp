@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "layers/metrics.hpp"
-#include "routing/watch_table.hpp"
+#include "routing/detail/watch_table.hpp"
 
 using namespace bc;
 using namespace bc::routing;

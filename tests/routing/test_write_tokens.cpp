@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "layers/runtime.hpp"
-#include "routing/write_tokens.hpp"
+#include "routing/detail/write_tokens.hpp"
 
 using namespace bc;
 using namespace bc::routing;

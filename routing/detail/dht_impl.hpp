@@ -1,6 +1,14 @@
-// Internal state of DhtNode (routing/dht.hpp). Not a public header: only
-// dht.cpp (transport, identity, serving requests) and dht_ops.cpp (lookups,
-// get/put/publish/watch, maintenance) include it.
+// Internal state of DhtNode (routing/dht.hpp); included only by routing/'s
+// dht_*.cpp files, one per job:
+//   dht.cpp              the public API: entry points (CallScope), status
+//   dht_transport.cpp    requests, txids, timeouts and retries, PING/PONG,
+//                        the dispatch of received datagrams
+//   dht_peers.cpp        verified peers, routing tables, Coral clusters
+//   dht_serve.cpp        answers to other nodes' requests
+//   dht_lookup.cpp       iterative lookups per cluster level
+//   dht_put.cpp          puts (PutOp, detail/put_op.hpp) and publish
+//   dht_maintenance.cpp  timers, bucket refresh, bootstrap and join
+//   dht_watch.cpp        watches we hold and NOTIFYs we send
 #pragma once
 #include <functional>
 #include <map>
@@ -10,17 +18,27 @@
 #include <unordered_map>
 #include <vector>
 
-#include "routing/clusters.hpp"
+#include "layers/assert.hpp"
+#include "routing/detail/clusters.hpp"
 #include "routing/dht.hpp"
-#include "routing/lookup.hpp"
+#include "routing/detail/lookup.hpp"
 #include "routing/messages.hpp"
-#include "routing/rate_limiter.hpp"
-#include "routing/routing_table.hpp"
+#include "routing/detail/rate_limiter.hpp"
+#include "routing/detail/routing_table.hpp"
 #include "routing/store.hpp"
-#include "routing/watch_table.hpp"
-#include "routing/write_tokens.hpp"
+#include "routing/detail/watch_table.hpp"
+#include "routing/detail/watches.hpp"
+#include "routing/detail/write_tokens.hpp"
 
 namespace bc::routing {
+
+inline constexpr std::size_t kMaxPending = 8192;  // outstanding requests
+// Floor of the adaptive request timeout: a spurious timeout only costs a
+// resend (the answer is still taken), but a contact fails after the retry.
+inline constexpr TimeMs kMinRtoMs = 100;
+
+// The drop counter a record failing check_record() or the validator feeds.
+DropReason drop_of(RecordError e);
 
 // A node that proved its id at `endpoint` (PING/PONG), with what it last
 // told us about its clusters and our smoothed RTT to it.
@@ -100,18 +118,6 @@ struct Published {
   bool active = true;
 };
 
-// A watch we hold on some key at its storage nodes.
-struct MyWatch {
-  Key key;
-  std::uint64_t sub_id = 0;
-  DhtNode::WatchCallback cb;
-  std::vector<WireContact> targets;
-  TimeMs refresh_at = 0;
-  bool refreshing = false;
-  // Dedup: highest seq reported per owner, for added and for expired events.
-  std::map<XOnlyPubKey, std::uint64_t> seen_added, seen_expired;
-};
-
 struct DhtNode::Impl {
   Impl(KeyPair identity, Endpoint self, DhtConfig config, std::uint64_t rng_seed,
        metrics::Registry& metrics);
@@ -162,7 +168,7 @@ struct DhtNode::Impl {
   RateLimiter limiter;
   std::size_t active_lookups = 0;
   std::map<Key, Published> published;
-  std::map<std::uint64_t, MyWatch> my_watches;
+  Watches watches{*this};  // the watches we hold (detail/watches.hpp)
   TimeMs next_maintenance = 0;
   // Node-wide high-water RTT (jumps up to a larger sample, decays slowly):
   // the stall time for a peer we never measured. A mean over near and far
@@ -174,6 +180,17 @@ struct DhtNode::Impl {
   // The current call's time and outbox (set by every entry point).
   TimeMs now = 0;
   Outbox* out = nullptr;
+  // True while an input is being processed (CallScope): the node's state
+  // may be half-changed, so nothing may call into it.
+  bool busy = false;
+  // Completions of user operations, run by the outermost CallScope once
+  // the node is consistent (see "Completion callbacks" in routing/dht.hpp).
+  std::vector<std::function<void()>> completions;
+  template <class Callback, class Result>
+  void complete(Callback cb, Result result) {
+    if (!cb) return;
+    completions.push_back([cb = std::move(cb), result = std::move(result)]() { cb(result); });
+  }
 
   // ---- metrics ----
   metrics::Counter* dropped[kDropReasonCount];
@@ -189,7 +206,7 @@ struct DhtNode::Impl {
   std::uint64_t n_find_values_received = 0;
   std::uint64_t n_bad_records = 0;
 
-  // ---- dht.cpp: transport, identity, serving ----
+  // ---- dht_transport.cpp: requests, timeouts, PING/PONG, dispatch ----
   void drop(DropReason r);
   Envelope envelope(Body body, std::uint64_t txid) const;
   void transmit(const Endpoint& to, const Envelope& env);
@@ -205,8 +222,16 @@ struct DhtNode::Impl {
   void ping(const Endpoint& to, std::optional<NodeId> expect,
             std::function<void(const Envelope*)> done = {});
   void handle(const Endpoint& from, ByteView data);
+  // ---- dht_serve.cpp: answers to other nodes ----
   void handle_response(const Endpoint& from, Envelope& env);
   void handle_request(const Endpoint& from, const Envelope& env);
+  void serve_ping(const Endpoint& from, const Envelope& env, const msg::Ping& m);
+  void serve_find_value(const Endpoint& from, const Envelope& env, const msg::FindValue& m);
+  void serve_store(const Endpoint& from, const Envelope& env, const msg::Store& m);
+  void serve_watch(const Endpoint& from, const Envelope& env, const msg::Watch& m);
+  // A record that failed checked(): counted as dropped and as bad.
+  void count_bad_record(RecordError e);
+  // ---- dht_peers.cpp: verified peers, tables, clusters ----
   void heard_from(const Endpoint& from, const Envelope& env);
   // Whether proving an unverified sender's id could change anything: a
   // table or replacement cache would keep it, or its cluster is one to join.
@@ -217,19 +242,16 @@ struct DhtNode::Impl {
   void observe_in(int level, const Peer& p);
   void rebuild_level(int level);
   void note_failure(const NodeId& id);
-  void expire_requests();
+  void expire_requests();  // dht_transport.cpp
   std::vector<WireContact> contacts_for(int level, const Hash256& cluster,
                                         const Hash256& target) const;
-  void notify_watchers(const Record& r, NotifyKind kind);
-  void on_notify(const Envelope& env, const msg::Notify& n);
-  // Calls a local watch back unless a replica already reported this record.
-  void deliver_watch_event(MyWatch& w, NotifyKind kind, const Record& r);
+  void notify_watchers(const Record& r, NotifyKind kind);  // dht_watch.cpp
   int levels() const { return static_cast<int>(tables.size()); }
   std::uint32_t cluster_size(int level) const {
     return level == 0 ? 0 : static_cast<std::uint32_t>(tables[level].size() + 1);
   }
 
-  // ---- dht_ops.cpp: lookups and the API ----
+  // ---- dht_lookup.cpp, dht_get.cpp, dht_put.cpp: lookups, gets, puts ----
   std::shared_ptr<LookupOp> start_lookup(LookupOp::Purpose purpose, const Hash256& target,
                                          int level, TimeMs new_ttl_ms,
                                          std::function<void(LookupOp&)> on_done);
@@ -240,12 +262,17 @@ struct DhtNode::Impl {
   void pump(const std::shared_ptr<LookupOp>& op);
   void on_lookup_reply(const std::shared_ptr<LookupOp>& op, const NodeId& cid,
                        const Envelope* resp);
+  // A VALUES answer to a lookup: its records, fullness and contacts.
+  void take_values(LookupOp& op, Candidate& c, const msg::Values& v);
   void on_lookup_stall(const std::shared_ptr<LookupOp>& op, const NodeId& cid);
   std::vector<int> lookup_levels() const;
   bool collapsed(int inner, int outer) const;
   void put_record(const Record& r, PutCallback done);
+  void start_get(const Key& key, GetCallback done, bool fresh);
   void publish_now(const Key& k, Published& p, PutCallback done);
-  void refresh_watch(std::uint64_t watch_id);
+
+  // ---- dht_maintenance.cpp: timers, bootstrap, join, refresh ----
+  void bootstrap(const std::vector<Endpoint>& seed_list);
   void contact_seeds();
   // A lookup toward a random id in `bucket` of `level`'s table.
   void refresh_bucket(int level, int bucket, std::function<void(LookupOp&)> done);
@@ -259,31 +286,45 @@ struct DhtNode::Impl {
   TimeMs cached_wakeup = 0;  // wakeup() as of the end of the last call (0: tick at once)
 };
 
-// Sets the current time and outbox for one entry point; restores the
-// previous ones on exit, so a callback may call back into the API.
+// Opens one input or API call: sets the time and Outbox, refuses re-entry
+// while the node is busy, and at the end of the outermost call runs the
+// queued completions (a completion may call the API again: that opens a
+// nested scope, whose completions join the same queue) and then computes
+// next_wakeup() once.
 // (A template so it can name the private DhtNode::Impl only where used.)
 template <class Impl>
 class CallScope {
  public:
   CallScope(Impl& impl, TimeMs now, Outbox& out)
-      : impl_(impl), prev_now_(impl.now), prev_out_(impl.out) {
+      : impl_(impl), prev_out_(impl.out), outermost_(impl.out == nullptr) {
+    BC_ASSERT_MSG(!impl.busy, "DhtNode called from inside itself (a validator or a re-entrant call)");
+    impl.busy = true;
     impl.now = std::max(impl.now, now);
     impl.out = &out;
   }
   ~CallScope() {
+    impl_.busy = false;
+    if (outermost_) {
+      // Index loop: a completion may queue more.
+      for (std::size_t i = 0; i < impl_.completions.size(); ++i) {
+        auto done = std::move(impl_.completions[i]);
+        done();
+      }
+      impl_.completions.clear();
+    }
     impl_.out = prev_out_;
-    (void)prev_now_;
-    // Every input and API call ends here: next_wakeup() is read after each
-    // and walks every pending request, so it is computed once, now. (Calls
-    // without a scope, unwatch() and unpublish(), only make it later: an
-    // early tick is harmless.)
+    // next_wakeup() is read after each input and walks every pending
+    // request, so it is computed once, now. (unwatch() and unpublish() only
+    // make it later: an early tick is harmless.)
     impl_.cached_wakeup = impl_.wakeup();
   }
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
 
  private:
   Impl& impl_;
-  TimeMs prev_now_;
   Outbox* prev_out_;
+  bool outermost_;
 };
 
 }  // namespace bc::routing
