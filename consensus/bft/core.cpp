@@ -63,7 +63,27 @@ void BftCore::resume(TimeMs now, Outbox& out) {
     valid_values_[valid_value_->hash] = valid_value_->bytes;
   }
   enter_new_round(recovered_.round, now, out);
+  adopt_last_signed(out);
   check_rules(now, out);
+}
+
+void BftCore::adopt_last_signed(Outbox& out) {
+  // After a restart in the middle of a round: what the signer last signed
+  // is what this node said, so the round goes on from the step after it
+  // (and gossip re-sends it, which also tells peers where this node is).
+  if (!signer_ || signer_->record().height != height_ || signer_->record().round != round_) return;
+  const auto& last = signer_->record().last_signed;
+  const Vote* v = last ? std::get_if<Vote>(&*last) : nullptr;
+  if (v == nullptr) return;
+  signed_this_run_.emplace(std::make_pair(round_, v->type), v->value);
+  if (v->type == VoteType::kPrevote) {
+    step_ = Step::kPrevote;
+    own_prevote_ = *v;
+  } else {
+    step_ = Step::kPrecommit;
+    own_precommit_ = *v;
+  }
+  add_vote(*v, out);
 }
 
 bool BftCore::enter_height(std::uint64_t height, TimeMs now) {
@@ -83,6 +103,7 @@ bool BftCore::enter_height(std::uint64_t height, TimeMs now) {
   valid_value_.reset();
   decided_ = false;
   proposals_.clear();
+  proven_locks_.clear();
   proposer_cache_.clear();
   valid_values_.clear();
   invalid_.clear();
@@ -169,17 +190,31 @@ void BftCore::gossip(TimeMs now, Outbox& out) {
   if (own_proposal_ && own_proposal_->proposal.round == round_) broadcast(*own_proposal_, out);
   if (own_prevote_ && own_prevote_->round == round_) broadcast(*own_prevote_, out);
   if (own_precommit_ && own_precommit_->round == round_) broadcast(*own_precommit_, out);
+  const bool said_something = (own_proposal_ && own_proposal_->proposal.round == round_) ||
+                              (own_prevote_ && own_prevote_->round == round_) ||
+                              (own_precommit_ && own_precommit_->round == round_);
+  // A node that signed nothing in this round (its signer refused a slot at or
+  // below one signed before a restart) still tells peers where it is, so
+  // those ahead send it the certificates it lacks.
+  if (!said_something && signer_ && signer_->record().last_signed) broadcast(*signer_->record().last_signed, out);
 }
 
 void BftCore::serve_certificate(PeerId peer, std::uint64_t height, TimeMs now, Outbox& out) {
   if (!peers_.count(peer)) return;
-  auto it = certificates_.find(height);
-  if (it == certificates_.end()) return;
   auto served = served_at_.find(peer);
   if (served != served_at_.end() && served->second + opt_.gossip_ms > now) return;  // one per gossip interval
+  std::optional<CommitCertificate> stored;
+  const CommitCertificate* cert = nullptr;
+  if (auto it = certificates_.find(height); it != certificates_.end()) {
+    cert = &it->second;
+  } else if ((stored = app_.certificate(height))) {
+    cert = &*stored;
+  } else {
+    return;
+  }
   served_at_[peer] = now;
   stats_.certificates_served++;
-  out.send_frame(peer, encode(it->second));
+  out.send_frame(peer, encode(*cert));
 }
 
 void BftCore::on_peer_up(PeerId peer, const Endpoint& remote, bool outbound, TimeMs now, Outbox& out) {

@@ -64,6 +64,10 @@ class Application {
   // Whether `value` may be decided at `height`. Must check that value.hash
   // is the hash of value.bytes. Deterministic for one (height, value).
   virtual bool valid_value(std::uint64_t height, const Value& value) = 0;
+  // The commit certificate stored with the block at `height`, if this node
+  // has it: served to peers that are further behind than the core's own
+  // memory of recent certificates (BftOptions::retained_certificates).
+  virtual std::optional<CommitCertificate> certificate(std::uint64_t height) = 0;
 };
 
 struct Decided {
@@ -136,6 +140,7 @@ class BftCore final : public StreamProtocol {
   BftCore(BftOptions options, Application& app, SignatureCache* cache);
   Status restore(std::optional<KeyPair> key, const Recovery& recovery);
   void resume(TimeMs now, Outbox& out);
+  void adopt_last_signed(Outbox& out);
 
   // core.cpp: heights, timers, gossip, peers
   bool enter_height(std::uint64_t height, TimeMs now);
@@ -172,6 +177,7 @@ class BftCore final : public StreamProtocol {
   void handle_certificate(PeerId from, CommitCertificate c, TimeMs now, Outbox& out);
   void handle_evidence(const DuplicateVoteEvidence& e, Outbox& out);
   bool add_vote(const Vote& v, Outbox& out);
+  bool accept_proof_of_lock(ProposalMsg& m, Outbox& out);
   void record_evidence(const DuplicateVoteEvidence& e, Outbox& out);
   bool check_height(PeerId from, std::uint64_t height, TimeMs now, Outbox& out);
 
@@ -195,6 +201,7 @@ class BftCore final : public StreamProtocol {
   std::unique_ptr<ValidatorSet> set_;  // of height_
   std::unique_ptr<HeightVotes> votes_;
   std::map<std::uint32_t, ProposalMsg> proposals_;        // the proposer's, per round
+  std::set<std::uint32_t> proven_locks_;                  // rounds whose proposal carried +2/3 proof of lock
   std::map<std::uint32_t, XOnlyPubKey> proposer_cache_;   // proposer_for_round memo
   std::map<Hash256, Bytes> valid_values_;                 // values app.valid_value accepted, by hash
   std::set<Hash256> invalid_;                             // sha256(hash || bytes) of values it refused

@@ -79,20 +79,35 @@ void BftCore::handle_proposal(PeerId from, ProposalMsg m, bool own, TimeMs now, 
     votes_->note_round(proposer_index, p.round);
     return;
   }
-  for (const Vote& v : m.pol_prevotes) {
-    // The proof of lock: prevotes of pol_round for the proposed value.
-    const bool fits = v.chain_id == opt_.chain_id && v.type == VoteType::kPrevote && v.height == height_ &&
-                      p.pol_round >= 0 && v.round == static_cast<std::uint32_t>(p.pol_round) &&
-                      v.value == p.value_hash;
-    if (!fits || !set_->index_of(v.validator)) return drop(Error::kBadProofOfLock);
-    if (const std::optional<Vote>* have = votes_->existing(v); have && *have && same_content(**have, v)) continue;
-    if (Status s = verify_vote(v, *set_, cache_); !s.ok()) return drop(Error::kBadProofOfLock);
-    add_vote(v, out);
-  }
+  if (p.pol_round >= 0 && !accept_proof_of_lock(m, out)) return drop(Error::kBadProofOfLock);
   m.pol_prevotes.clear();  // counted in the vote sets now
   votes_->note_round(proposer_index, p.round);
   stats_.messages_accepted++;
   proposals_.emplace(p.round, std::move(m));
+}
+
+// The proof of lock of a proposal: prevotes of pol_round for its value. Each
+// is counted in the vote sets; and the proof as a whole, when it holds +2/3
+// of the power by itself, satisfies rule 28 even where this node's vote set
+// holds another vote from an equivocating validator (the first vote of a
+// slot is the one counted there). Returns false if any vote does not fit.
+bool BftCore::accept_proof_of_lock(ProposalMsg& m, Outbox& out) {
+  const Proposal& p = m.proposal;
+  std::set<std::size_t> signers;
+  std::int64_t power = 0;
+  for (const Vote& v : m.pol_prevotes) {
+    const bool fits = v.chain_id == opt_.chain_id && v.type == VoteType::kPrevote && v.height == height_ &&
+                      v.round == static_cast<std::uint32_t>(p.pol_round) && v.value == p.value_hash;
+    const auto index = set_->index_of(v.validator);
+    if (!fits || !index || !signers.insert(*index).second) return false;
+    const std::optional<Vote>* have = votes_->existing(v);
+    const bool known = have && *have && same_content(**have, v);
+    if (!known && !verify_vote(v, *set_, cache_).ok()) return false;
+    power += set_->power_of(*index);
+    if (!known) add_vote(v, out);
+  }
+  if (set_->two_thirds(power)) proven_locks_.insert(p.round);
+  return true;
 }
 
 void BftCore::handle_certificate(PeerId from, CommitCertificate c, TimeMs now, Outbox& out) {

@@ -122,9 +122,10 @@ bool BftCore::rule_proposal(TimeMs now, Outbox& out) {
     enter_prevote(ok ? VoteValue(v.hash) : std::nullopt, now, out);
     return true;
   }
-  // rule 28: needs the proof of lock, +2/3 prevotes for v in pol_round.
+  // rule 28: needs the proof of lock, +2/3 prevotes for v in pol_round,
+  // in this node's vote set or carried whole by the proposal.
   const RoundVotes* pol = votes_->find(static_cast<std::uint32_t>(p.pol_round), VoteType::kPrevote);
-  if (!pol || !pol->two_thirds_for(v.hash)) return false;
+  if (!proven_locks_.count(round_) && !(pol && pol->two_thirds_for(v.hash))) return false;
   const bool ok = (lock_.locked_round <= p.pol_round || locked_on_v) && valid(v);
   enter_prevote(ok ? VoteValue(v.hash) : std::nullopt, now, out);
   return true;
