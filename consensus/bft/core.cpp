@@ -63,27 +63,32 @@ void BftCore::resume(TimeMs now, Outbox& out) {
     valid_values_[valid_value_->hash] = valid_value_->bytes;
   }
   enter_new_round(recovered_.round, now, out);
-  adopt_last_signed(out);
+  adopt_last_signed(now, out);
   check_rules(now, out);
 }
 
-void BftCore::adopt_last_signed(Outbox& out) {
-  // After a restart in the middle of a round: what the signer last signed
-  // is what this node said, so the round goes on from the step after it
-  // (and gossip re-sends it, which also tells peers where this node is).
+void BftCore::adopt_last_signed(TimeMs now, Outbox& out) {
+  // After a restart in the middle of a round: what the signer signed in it
+  // is what this node said, so the round goes on from the step after it,
+  // and gossip re-sends all of it (peers may have missed any of it).
   if (!signer_ || signer_->record().height != height_ || signer_->record().round != round_) return;
-  const auto& last = signer_->record().last_signed;
-  const Vote* v = last ? std::get_if<Vote>(&*last) : nullptr;
-  if (v == nullptr) return;
-  signed_this_run_.emplace(std::make_pair(round_, v->type), v->value);
-  if (v->type == VoteType::kPrevote) {
-    step_ = Step::kPrevote;
-    own_prevote_ = *v;
-  } else {
-    step_ = Step::kPrecommit;
-    own_precommit_ = *v;
+  for (const Message& m : signer_->record().signed_in_round) {
+    if (const auto* p = std::get_if<ProposalMsg>(&m)) {
+      own_proposal_ = *p;
+      if (!proposals_.count(round_)) handle_proposal(0, *p, /*own=*/true, now, out);
+      continue;
+    }
+    const Vote& v = std::get<Vote>(m);
+    signed_this_run_.emplace(std::make_pair(round_, v.type), v.value);
+    if (v.type == VoteType::kPrevote) {
+      step_ = Step::kPrevote;
+      own_prevote_ = v;
+    } else {
+      step_ = Step::kPrecommit;
+      own_precommit_ = v;
+    }
+    add_vote(v, out);
   }
-  add_vote(*v, out);
 }
 
 bool BftCore::enter_height(std::uint64_t height, TimeMs now) {
@@ -196,7 +201,7 @@ void BftCore::gossip(TimeMs now, Outbox& out) {
   // A node that signed nothing in this round (its signer refused a slot at or
   // below one signed before a restart) still tells peers where it is, so
   // those ahead send it the certificates it lacks.
-  if (!said_something && signer_ && signer_->record().last_signed) broadcast(*signer_->record().last_signed, out);
+  if (!said_something && signer_ && signer_->record().last_signed()) broadcast(*signer_->record().last_signed(), out);
 }
 
 void BftCore::serve_certificate(PeerId peer, std::uint64_t height, TimeMs now, Outbox& out) {
@@ -217,6 +222,25 @@ void BftCore::serve_certificate(PeerId peer, std::uint64_t height, TimeMs now, O
   out.send_frame(peer, encode(*cert));
 }
 
+void BftCore::serve_round(PeerId peer, std::uint32_t round, TimeMs now, Outbox& out) {
+  // The peer spoke in a round this node has left. Votes that were lost on
+  // the way are never re-sent by their signers (gossip covers the current
+  // round only), so relay what this node holds of that round: they are
+  // signed, and they give the peer its +2/3 or its round skip.
+  if (round >= round_ || !peers_.count(peer)) return;
+  auto served = round_served_at_.find(peer);
+  if (served != round_served_at_.end() && served->second + opt_.gossip_ms > now) return;
+  round_served_at_[peer] = now;
+  if (auto p = proposals_.find(round); p != proposals_.end()) out.send_frame(peer, encode(p->second));
+  for (VoteType type : {VoteType::kPrevote, VoteType::kPrecommit}) {
+    const RoundVotes* votes = votes_->find(round, type);
+    if (!votes) continue;
+    for (std::size_t i = 0; i < set_->size(); ++i) {
+      if (const auto& v = votes->vote_of(i)) out.send_frame(peer, encode(*v));
+    }
+  }
+}
+
 void BftCore::on_peer_up(PeerId peer, const Endpoint& remote, bool outbound, TimeMs now, Outbox& out) {
   peers_.insert(peer);
   // A peer that comes up may be a restarted node: give it the last decided
@@ -232,6 +256,7 @@ void BftCore::on_peer_up(PeerId peer, const Endpoint& remote, bool outbound, Tim
 void BftCore::on_peer_down(PeerId peer, TimeMs now, Outbox& out) {
   peers_.erase(peer);
   served_at_.erase(peer);
+  round_served_at_.erase(peer);
 }
 
 void BftCore::on_frame(PeerId peer, ByteView frame, TimeMs now, Outbox& out) {

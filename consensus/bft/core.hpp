@@ -140,7 +140,7 @@ class BftCore final : public StreamProtocol {
   BftCore(BftOptions options, Application& app, SignatureCache* cache);
   Status restore(std::optional<KeyPair> key, const Recovery& recovery);
   void resume(TimeMs now, Outbox& out);
-  void adopt_last_signed(Outbox& out);
+  void adopt_last_signed(TimeMs now, Outbox& out);
 
   // core.cpp: heights, timers, gossip, peers
   bool enter_height(std::uint64_t height, TimeMs now);
@@ -149,6 +149,7 @@ class BftCore final : public StreamProtocol {
   void gossip(TimeMs now, Outbox& out);
   void broadcast(const Message& m, Outbox& out);
   void serve_certificate(PeerId peer, std::uint64_t height, TimeMs now, Outbox& out);
+  void serve_round(PeerId peer, std::uint32_t round, TimeMs now, Outbox& out);
   void drop(Error reason);
 
   // core_rules.cpp: the paper's rules
@@ -215,7 +216,8 @@ class BftCore final : public StreamProtocol {
   TimeMs next_gossip_ = kNever;
   TimeMs retry_height_at_ = kNever;  // validators(height) was not known yet
   std::set<PeerId> peers_;
-  std::map<PeerId, TimeMs> served_at_;
+  std::map<PeerId, TimeMs> served_at_;        // certificates
+  std::map<PeerId, TimeMs> round_served_at_;  // votes of a round the peer lags in
   std::map<std::uint64_t, CommitCertificate> certificates_;
 
   std::deque<BftEvent> events_;

@@ -46,6 +46,7 @@ bool BftCore::add_vote(const Vote& v, Outbox& out) {
 void BftCore::handle_vote(PeerId from, const Vote& v, TimeMs now, Outbox& out) {
   if (v.chain_id != opt_.chain_id) return drop(Error::kWrongChain);
   if (!check_height(from, v.height, now, out)) return;
+  serve_round(from, v.round, now, out);
   const auto index = set_->index_of(v.validator);
   if (!index) return drop(Error::kUnknownValidator);
   if (const std::optional<Vote>* have = votes_->existing(v); have && *have && same_content(**have, v)) {
@@ -66,6 +67,7 @@ void BftCore::handle_proposal(PeerId from, ProposalMsg m, bool own, TimeMs now, 
   const Proposal& p = m.proposal;
   if (p.chain_id != opt_.chain_id) return drop(Error::kWrongChain);
   if (!own && !check_height(from, p.height, now, out)) return;
+  if (!own) serve_round(from, p.round, now, out);
   if (auto have = proposals_.find(p.round); have != proposals_.end()) {
     stats_.duplicates++;  // the first proposal of a round stands
     return;

@@ -24,7 +24,8 @@ SignerRecord read_record(wire::SignerRecord::Reader r, const CodecLimits& limits
   const std::uint8_t step = r.getStep();
   if (step < 1 || step > 3) throw detail::Reject{Error::kCorrupt};
   out.step = static_cast<Step>(step);
-  if (r.hasLastSigned()) out.last_signed = detail::read_message(r.getLastSigned(), limits);
+  if (r.getSignedInRound().size() > 3) throw detail::Reject{Error::kCorrupt};
+  for (auto m : r.getSignedInRound()) out.signed_in_round.push_back(detail::read_message(m, limits));
   out.lock.locked_round = r.getLockedRound();
   if (out.lock.locked_round >= 0) {
     Value v;
@@ -46,7 +47,8 @@ Bytes encode_signer_record(const SignerRecord& r) {
   b.setHeight(r.height);
   b.setRound(r.round);
   b.setStep(static_cast<std::uint8_t>(r.step));
-  if (r.last_signed) detail::write_message(*r.last_signed, b.initLastSigned());
+  auto list = b.initSignedInRound(r.signed_in_round.size());
+  for (std::size_t i = 0; i < r.signed_in_round.size(); ++i) detail::write_message(r.signed_in_round[i], list[i]);
   b.setLockedRound(r.lock.locked_value ? r.lock.locked_round : -1);
   if (r.lock.locked_value) {
     b.setLockedValueHash(ptr(r.lock.locked_value->hash.view()));
@@ -86,10 +88,12 @@ Signer::Slot Signer::compare(std::uint64_t height, std::uint32_t round, Step ste
 
 void Signer::persist(std::uint64_t height, std::uint32_t round, Step step, Message signed_message, const Lock& lock,
                      Outbox& out) {
+  if (record_.height != height || record_.round != round) record_.signed_in_round.clear();
+  BC_ASSERT(record_.signed_in_round.size() < 3);
   record_.height = height;
   record_.round = round;
   record_.step = step;
-  record_.last_signed = std::move(signed_message);
+  record_.signed_in_round.push_back(std::move(signed_message));
   record_.lock = lock;
   StoreWrite w;
   w.ops.push_back({std::string(kSignerKey), encode_signer_record(record_)});
@@ -101,7 +105,7 @@ std::optional<Vote> Signer::sign_vote(Vote vote, const Lock& lock, Outbox& out) 
   switch (compare(vote.height, vote.round, step_of(vote.type))) {
     case Slot::kBelow: return std::nullopt;
     case Slot::kSame: {
-      const Vote* last = record_.last_signed ? std::get_if<Vote>(&*record_.last_signed) : nullptr;
+      const Vote* last = record_.last_signed() ? std::get_if<Vote>(record_.last_signed()) : nullptr;
       BC_ASSERT_MSG(last != nullptr, "signer record at a vote slot holds no vote");
       return *last;  // what this slot already said, whatever was asked
     }
@@ -117,7 +121,7 @@ std::optional<ProposalMsg> Signer::sign_proposal(ProposalMsg msg, const Lock& lo
   switch (compare(p.height, p.round, Step::kPropose)) {
     case Slot::kBelow: return std::nullopt;
     case Slot::kSame: {
-      const ProposalMsg* last = record_.last_signed ? std::get_if<ProposalMsg>(&*record_.last_signed) : nullptr;
+      const ProposalMsg* last = record_.last_signed() ? std::get_if<ProposalMsg>(record_.last_signed()) : nullptr;
       BC_ASSERT_MSG(last != nullptr, "signer record at a proposal slot holds no proposal");
       return *last;
     }

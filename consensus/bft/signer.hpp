@@ -30,7 +30,11 @@ struct SignerRecord {
   std::uint64_t height = 0;  // 0: nothing signed yet
   std::uint32_t round = 0;
   Step step = Step::kPropose;
-  std::optional<Message> last_signed;  // a ProposalMsg or a Vote
+  // Every message signed at (height, round), in signing order (at most a
+  // proposal, a prevote and a precommit): a restarted node re-sends them all,
+  // since peers may have missed any of them. The last is the slot's.
+  std::vector<Message> signed_in_round;
+  const Message* last_signed() const { return signed_in_round.empty() ? nullptr : &signed_in_round.back(); }
   Lock lock;
 };
 

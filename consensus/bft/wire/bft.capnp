@@ -69,7 +69,7 @@ struct SignerRecord {
   height @0 :UInt64;
   round @1 :UInt32;
   step @2 :UInt8;           # 1 proposal, 2 prevote, 3 precommit
-  lastSigned @3 :Message;   # the proposal (with its value) or vote last signed
+  signedInRound @3 :List(Message);  # what was signed at (height, round), in order; the last is the slot's
   lockedRound @4 :Int32;    # -1: not locked
   lockedValueHash @5 :Data;
   lockedValue @6 :Data;
