@@ -20,6 +20,9 @@ struct Value {
   friend bool operator==(const Value&, const Value&) = default;
 };
 
+// A vote's value: nullopt is nil.
+using VoteValue = std::optional<Hash256>;
+
 enum class VoteType : std::uint8_t { kPrevote = 1, kPrecommit = 2 };
 
 // The signer's step order within a round: proposal < prevote < precommit.
@@ -31,7 +34,7 @@ struct Vote {
   VoteType type = VoteType::kPrevote;
   std::uint64_t height = 0;
   std::uint32_t round = 0;
-  std::optional<Hash256> value;  // nullopt: a vote for nil
+  VoteValue value;  // nullopt: a vote for nil
   XOnlyPubKey validator;
   Signature signature;
   friend bool operator==(const Vote&, const Vote&) = default;

@@ -17,9 +17,6 @@
 
 namespace bc::bft {
 
-// A vote's value: nullopt is nil.
-using VoteValue = std::optional<Hash256>;
-
 enum class AddOutcome {
   kAdded,      // a new vote counted
   kDuplicate,  // the same vote again: nothing changed
