@@ -72,15 +72,18 @@ void BftCore::handle_proposal(PeerId from, ProposalMsg m, bool own, TimeMs now, 
     stats_.duplicates++;  // the first proposal of a round stands
     return;
   }
+  if (p.round > round_ + opt_.future_rounds) {
+    // Too far ahead: finding its proposer costs O(validators * round), which
+    // a hostile round number would turn into work without bound. The votes
+    // of that round carry the round skip; the proposal is re-sent by gossip.
+    stats_.future++;
+    return;
+  }
   if (p.proposer != proposer_for(p.round)) return drop(Error::kWrongProposer);
   if (!own) {
     if (Status s = verify_proposal(p, *set_, cache_); !s.ok()) return drop(static_cast<Error>(s.code.value()));
   }
   const std::size_t proposer_index = *set_->index_of(p.proposer);
-  if (p.round > round_ + opt_.future_rounds) {
-    votes_->note_round(proposer_index, p.round);
-    return;
-  }
   if (p.pol_round >= 0 && !accept_proof_of_lock(m, out)) return drop(Error::kBadProofOfLock);
   m.pol_prevotes.clear();  // counted in the vote sets now
   votes_->note_round(proposer_index, p.round);

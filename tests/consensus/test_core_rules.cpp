@@ -268,6 +268,14 @@ TEST_SUITE("bft_core_rules") {
     other_chain.chain_id = sha256(as_bytes("elsewhere"));
     h.feed(other_chain);
     CHECK(h.core->stats().drops.at("wrong_chain") == 1);
+    // A round number far ahead is not worth finding its proposer for (that
+    // costs validators x round steps): counted and dropped, at once.
+    ProposalMsg far{Proposal{h.options.chain_id, 1, 4'000'000'000u, -1, FakeApp::value("a").hash, {}, {}},
+                    FakeApp::value("a").bytes, {}};
+    sign_proposal(far.proposal, h.keys[h.other(0)]);
+    const auto future = h.core->stats().future;
+    h.feed(far);
+    CHECK(h.core->stats().future == future + 1);
     CHECK_FALSE(h.my_vote(VoteType::kPrevote, 0).has_value());  // nothing of it moved the round
   }
 }
