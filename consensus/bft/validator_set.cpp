@@ -94,12 +94,4 @@ std::optional<std::size_t> ValidatorSet::index_of(const XOnlyPubKey& key) const 
   return static_cast<std::size_t>(it - members_.begin());
 }
 
-bool ValidatorSet::same_members(const ValidatorSet& other) const {
-  if (members_.size() != other.members_.size()) return false;
-  for (std::size_t i = 0; i < members_.size(); ++i) {
-    if (members_[i].key != other.members_[i].key || members_[i].power != other.members_[i].power) return false;
-  }
-  return true;
-}
-
 }  // namespace bc::bft

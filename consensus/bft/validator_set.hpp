@@ -54,9 +54,6 @@ class ValidatorSet {
   bool two_thirds(std::int64_t power) const { return 3 * power > 2 * total_; }
   bool one_third(std::int64_t power) const { return 3 * power > total_; }
 
-  // Same members with the same powers (priorities may differ).
-  bool same_members(const ValidatorSet& other) const;
-
  private:
   void rescale();
   void center();
