@@ -92,7 +92,10 @@ Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& op
     if (!n.ok()) return n.status();
     if (*n == 0) break;
     s = put_segment(b, cipher, m, index, static_cast<std::uint32_t>(*n), options);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      (void)delete_shards(m, options.placement);  // best effort: a failed put leaves nothing paid for
+      return s;
+    }
     m.shape.file_size += *n;
     if (m.shape.file_size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
     if (*n < options.segment_size) break;
@@ -234,14 +237,23 @@ Status StorageClient::fetch_segment(Buffers& b, const Manifest& m, const std::ve
 Status StorageClient::remove(const StoredFile& file) {
   auto m = open_file(file);
   if (!m.ok()) return m.status();
-  const std::uint32_t total = m->shape.total_shards();
-  for (std::uint64_t i = 0; i < m->shape.segment_count(); ++i) {
+  return delete_shards(*m, file.placement);
+}
+
+// Deletes every shard whose root is in m.shard_roots (a shard already gone
+// counts as deleted), one segment's shards per exchange.
+Status StorageClient::delete_shards(const Manifest& m, const std::vector<std::size_t>& placement) {
+  const std::uint32_t total = m.shape.total_shards();
+  const std::size_t segments = m.shard_roots.size() / (32 * std::size_t{total});
+  for (std::size_t i = 0; i < segments; ++i) {
     std::vector<ShardTransport::Call> calls;
     std::map<std::uint64_t, std::uint32_t> asked;
     for (std::uint32_t j = 0; j < total; ++j) {
-      const ShardId root = m->root(i, j);
+      ShardId root;
+      std::memcpy(root.bytes.data(), m.shard_roots.data() + (i * total + j) * 32, 32);
       asked[next_request_] = j;
-      calls.push_back({file.placement[j], encode_request(Request{next_request_++, DeleteShardRequest{root, delete_token(master_, m->file_salt, root)}})});
+      const Request req{next_request_++, DeleteShardRequest{root, delete_token(master_, m.file_salt, root)}};
+      calls.push_back({placement[j], encode_request(req)});
     }
     for (auto& a : exchange(std::move(calls), 0)) {
       auto r = decode_response(a.response);

@@ -74,6 +74,7 @@ class StorageClient {
                      const PutOptions& options);
   Status fetch_segment(Buffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);
   Result<Manifest> open_file(const StoredFile& file) const;
+  Status delete_shards(const Manifest& m, const std::vector<std::size_t>& placement);
   std::vector<ShardTransport::Answer> exchange(std::vector<ShardTransport::Call> calls, std::size_t held_bytes);
 
   Key256 master_;

@@ -60,7 +60,7 @@ Status io_error(const char* what, std::int64_t uv_code) {
 // A nested class, so its libuv callbacks (static members) reach the store.
 struct ShardStore::Op {
   enum class Kind { kPut, kRead, kRemove };
-  enum class Step { kLookup, kOpen, kWrite, kFsync, kClose, kOpenDir, kFsyncDir, kCloseDir, kCommit, kRead, kUnlink };
+  enum class Step { kLookup, kMkdir, kOpen, kWrite, kFsync, kClose, kOpenDir, kFsyncDir, kCloseDir, kCommit, kRead, kUnlink };
   Kind kind;
   ShardStore* store;
   ShardId id;
@@ -76,6 +76,8 @@ struct ShardStore::Op {
   uv_file fd = -1;
   std::size_t moved = 0;  // bytes written or read so far
   Step step = Step::kLookup;
+  bool made_dir = false;     // this put created shards/ab: its entry in shards/ must be synced too
+  std::string syncing_dir;   // the directory kOpenDir..kCloseDir make durable
   // Written on the pool thread by index work, read on the loop thread after it.
   std::optional<ShardMeta> found;
   Status work_status;
@@ -98,6 +100,7 @@ struct ShardStore::Op {
   static void on_fs(uv_fs_t* req);
   void after_lookup();
   void put_step(std::int64_t result);
+  void sync_dir(std::string path);
   void read_step(std::int64_t result);
   void fs_failed(const char* what, std::int64_t code);
   void close_quietly();
@@ -115,11 +118,8 @@ std::filesystem::path ShardStore::shard_path(const ShardId& id) const {
 Result<std::unique_ptr<ShardStore>> ShardStore::open(uv_loop_s* loop, StoreOptions options) {
   BC_ASSERT(loop != nullptr);
   std::error_code ec;
-  static const char* kHex = "0123456789abcdef";
-  for (int b = 0; b < 256 && !ec; ++b) {
-    const char name[3] = {kHex[b >> 4], kHex[b & 15], 0};
-    std::filesystem::create_directories(options.dir / "shards" / name, ec);
-  }
+  // Fan-out directories shards/ab/ are made by the first put into each.
+  std::filesystem::create_directories(options.dir / "shards", ec);
   if (ec) return fail(Error::kIo, "cannot create " + (options.dir / "shards").string() + ": " + ec.message());
   std::unique_ptr<ShardStore> store(new ShardStore(loop, std::move(options)));
   leveldb::Options lo;
@@ -164,6 +164,7 @@ Status ShardStore::recover() {
     auto f = files.find(id);
     if (f == files.end() || f->second != meta.size) {
       drop.Delete(index_key(id));
+      if (f != files.end()) std::filesystem::remove(shard_path(id), ec);
       ++recovery_.entries_dropped;
       continue;
     }
@@ -285,8 +286,8 @@ void ShardStore::Op::after_lookup() {
   switch (kind) {
     case Kind::kPut:
       if (found) return store->finish(this, Status::success());  // already stored: idempotent
-      step = Step::kOpen;
-      BC_ASSERT(uv_fs_open(loop(), &fs, path().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644, &Op::on_fs) == 0);
+      step = Step::kMkdir;
+      BC_ASSERT(uv_fs_mkdir(loop(), &fs, dir().c_str(), 0755, &Op::on_fs) == 0);
       return;
     case Kind::kRead:
       if (!found) return store->finish(this, fail(Error::kNotFound, "no such shard"));
@@ -336,8 +337,16 @@ void ShardStore::Op::fs_failed(const char* what, std::int64_t code) {
 
 // The put's file steps, in the order docs/storage.md argues.
 void ShardStore::Op::put_step(std::int64_t result) {
+  if (step == Step::kMkdir) {
+    made_dir = result == 0;
+    if (result == UV_EEXIST) result = 0;
+  }
   if (result < 0) return fs_failed("shard write", result);
   switch (step) {
+    case Step::kMkdir:
+      step = Step::kOpen;
+      BC_ASSERT(uv_fs_open(loop(), &fs, path().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644, &Op::on_fs) == 0);
+      return;
     case Step::kOpen: fd = static_cast<uv_file>(result); [[fallthrough]];
     case Step::kWrite: {
       if (step == Step::kWrite) moved += static_cast<std::size_t>(result);
@@ -357,9 +366,7 @@ void ShardStore::Op::put_step(std::int64_t result) {
       return;
     case Step::kClose:
       fd = -1;
-      step = Step::kOpenDir;
-      BC_ASSERT(uv_fs_open(loop(), &fs, dir().c_str(), O_RDONLY | O_DIRECTORY, 0, &Op::on_fs) == 0);
-      return;
+      return sync_dir(dir());
     case Step::kOpenDir:
       fd = static_cast<uv_file>(result);
       step = Step::kFsyncDir;
@@ -371,11 +378,21 @@ void ShardStore::Op::put_step(std::int64_t result) {
       return;
     case Step::kCloseDir:
       fd = -1;
+      if (made_dir) {  // then the new directory's own name, in shards/
+        made_dir = false;
+        return sync_dir((store->options_.dir / "shards").string());
+      }
       if (store->options_.on_stage) store->options_.on_stage("shard_synced");
       data = Bytes();  // durable: the buffer is not needed for the commit
       return queue_index_work(Step::kCommit);
     default: BC_UNREACHABLE("a put step without a file request");
   }
+}
+
+void ShardStore::Op::sync_dir(std::string path) {
+  syncing_dir = std::move(path);
+  step = Step::kOpenDir;
+  BC_ASSERT(uv_fs_open(loop(), &fs, syncing_dir.c_str(), O_RDONLY | O_DIRECTORY, 0, &Op::on_fs) == 0);
 }
 
 void ShardStore::Op::read_step(std::int64_t result) {
