@@ -1,0 +1,91 @@
+// A driver for ProviderCore: one core over one ShardStore on a libuv loop,
+// fed frames in process. It is the provider's driver-side store wiring that
+// the daemon will reuse behind a SAL flow; tests and the benchmark use it
+// through InProcessNetwork, several providers sharing one loop so their disk
+// work overlaps on libuv's thread pool.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "apps/storage/provider.hpp"
+#include "apps/storage/shard_store.hpp"
+
+struct uv_loop_s;
+
+namespace bc::storage {
+
+class LocalProvider {
+ public:
+  // The loop must outlive the provider.
+  static Result<std::unique_ptr<LocalProvider>> open(uv_loop_s* loop, StoreOptions store, ProviderOptions options = {});
+  ~LocalProvider();  // REQUIRES: idle()
+
+  void connect(PeerId peer, TimeMs now);
+  void disconnect(PeerId peer, TimeMs now);
+  // Hands one frame to the core and its tasks to the store. Answers come
+  // once the loop has run the store's work (uv_run), in take_frames().
+  void deliver(PeerId peer, ByteView frame, TimeMs now);
+  std::vector<Outbox::Frame> take_frames();
+  std::vector<PeerId> take_disconnects();
+  bool idle() const { return store_->pending() == 0; }
+
+  ProviderCore& core() { return core_; }
+  ShardStore& store() { return *store_; }
+
+ private:
+  LocalProvider(std::unique_ptr<ShardStore> store, ProviderOptions options);
+  void drain(TimeMs now);
+  void run_task(StoreTask task, TimeMs now);
+
+  std::unique_ptr<ShardStore> store_;
+  ProviderCore core_;
+  Outbox out_;
+};
+
+// The client's view of the providers: requests out, response frames back.
+class ShardTransport {
+ public:
+  struct Call {
+    std::size_t provider;
+    Bytes request;
+  };
+  struct Answer {
+    std::size_t provider;
+    Bytes response;
+  };
+  virtual ~ShardTransport() = default;
+  virtual std::size_t providers() const = 0;
+  // Delivers every call and returns the answers that came back, in any
+  // order; a provider that is down or dropped the peer answers nothing.
+  virtual std::vector<Answer> exchange(std::vector<Call> calls) = 0;
+};
+
+// Several LocalProviders on one loop, each reached as one peer; a provider
+// can be taken down (it answers nothing) and brought back.
+class InProcessNetwork final : public ShardTransport {
+ public:
+  // One provider per directory, each with `capacity_bytes`.
+  static Result<std::unique_ptr<InProcessNetwork>> open(const std::vector<std::filesystem::path>& dirs,
+                                                        std::uint64_t capacity_bytes);
+  ~InProcessNetwork() override;
+
+  std::size_t providers() const override { return providers_.size(); }
+  std::vector<Answer> exchange(std::vector<Call> calls) override;
+
+  void set_down(std::size_t provider, bool down);
+  LocalProvider& provider(std::size_t i) { return *providers_.at(i); }
+  // Virtual clock handed to the cores as `now`.
+  void set_now(TimeMs now) { now_ = now; }
+  TimeMs now() const { return now_; }
+
+ private:
+  InProcessNetwork();
+  std::unique_ptr<uv_loop_s> loop_;
+  std::vector<std::unique_ptr<LocalProvider>> providers_;
+  std::vector<bool> down_;
+  std::vector<PeerId> peer_;  // our current connection to each provider
+  PeerId next_peer_ = 1;
+  TimeMs now_ = 1'000'000;
+};
+
+}  // namespace bc::storage

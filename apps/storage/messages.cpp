@@ -1,0 +1,220 @@
+#include "apps/storage/messages.hpp"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
+
+#include "apps/storage/wire/storage.capnp.h"
+#include "layers/assert.hpp"
+#include "layers/wire/decode.hpp"
+
+namespace bc::storage {
+namespace {
+
+struct Reject {
+  Error code;
+  const char* why;
+};
+
+template <typename T>
+T fixed(capnp::Data::Reader d, const char* what) {
+  T out{};
+  if (d.size() != sizeof(out)) throw Reject{Error::kMalformed, what};
+  std::memcpy(&out, d.begin(), d.size());
+  return out;
+}
+
+kj::ArrayPtr<const kj::byte> view(ByteView b) { return kj::arrayPtr(b.data(), b.size()); }
+
+Bytes to_bytes(capnp::MessageBuilder& message) {
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return Bytes(bytes.begin(), bytes.end());
+}
+
+Error from_decode(bc::wire::DecodeError e) {
+  switch (e) {
+    case bc::wire::DecodeError::kOversized: return Error::kOversized;
+    case bc::wire::DecodeError::kTruncated: return Error::kTruncated;
+    default: return Error::kMalformed;
+  }
+}
+
+bc::wire::DecodeLimits limits_for(ByteView frame, std::size_t max_bytes) {
+  return {.max_bytes = max_bytes, .traversal_words = frame.size() / 8 + 1024, .nesting = 8, .max_segments = 4};
+}
+
+
+decltype(Request::body) read_request_body(wire::Request::Reader r) {
+  switch (r.which()) {
+    case wire::Request::PUT: {
+      auto p = r.getPut();
+      PutShardRequest out{fixed<Hash256>(p.getShardId(), "shard id is not 32 bytes"), {},
+                          fixed<Hash256>(p.getDeleteTokenHash(), "token hash is not 32 bytes"),
+                          static_cast<TimeMs>(p.getExpiresAt() & INT64_MAX)};
+      auto data = p.getData();
+      if (data.size() == 0) throw Reject{Error::kMalformed, "empty shard"};
+      if (data.size() > kMaxShardBytes) throw Reject{Error::kOversized, "shard over the limit"};
+      out.data.assign(data.begin(), data.end());
+      return out;
+    }
+    case wire::Request::GET: {
+      auto g = r.getGet();
+      GetRangeRequest out{fixed<Hash256>(g.getShardId(), "shard id is not 32 bytes"), g.getOffset(), g.getLength()};
+      if (out.length == 0) throw Reject{Error::kMalformed, "empty range"};
+      if (out.length > kMaxShardBytes || out.offset >= kMaxShardBytes) throw Reject{Error::kOversized, "range over the limit"};
+      return out;
+    }
+    case wire::Request::DELETE:
+      return DeleteShardRequest{fixed<Hash256>(r.getDelete().getShardId(), "shard id is not 32 bytes"),
+                                fixed<Key256>(r.getDelete().getDeleteToken(), "token is not 32 bytes")};
+    case wire::Request::AUDIT:
+      return AuditRequest{fixed<Hash256>(r.getAudit().getShardId(), "shard id is not 32 bytes"),
+                          fixed<Hash256>(r.getAudit().getSeed(), "seed is not 32 bytes")};
+  }
+  throw Reject{Error::kMalformed, "unknown request kind"};
+}
+
+MerkleProof read_proof(wire::AuditProof::Reader p) {
+  MerkleProof out;
+  out.leaf_index = p.getLeafIndex();
+  out.shard_size = p.getShardSize();
+  if (out.shard_size > kMaxShardBytes) throw Reject{Error::kOversized, "proof for a shard over the limit"};
+  auto leaf = p.getLeaf();
+  if (leaf.size() > kLeafSize) throw Reject{Error::kOversized, "leaf over the leaf size"};
+  out.leaf.assign(leaf.begin(), leaf.end());
+  auto path = p.getPath();
+  if (path.size() > kMaxProofHashes) throw Reject{Error::kOversized, "proof path too long"};
+  for (auto h : path) out.path.push_back(fixed<Hash256>(h, "path hash is not 32 bytes"));
+  return out;
+}
+
+decltype(Response::body) read_response_body(wire::Response::Reader r) {
+  switch (r.which()) {
+    case wire::Response::STORED: return StoredResponse{r.getStored()};
+    case wire::Response::DATA: {
+      auto d = r.getData();
+      if (d.size() > kMaxShardBytes) throw Reject{Error::kOversized, "data over the limit"};
+      return DataResponse{Bytes(d.begin(), d.end())};
+    }
+    case wire::Response::DELETED: return DeletedResponse{};
+    case wire::Response::PROOF: return read_proof(r.getProof());
+    case wire::Response::FAILURE: {
+      auto f = r.getFailure();
+      const auto reason = f.getReason();
+      if (reason.size() > kMaxReasonBytes) throw Reject{Error::kOversized, "reason too long"};
+      const std::uint16_t code = f.getCode();
+      const Error e = (code == 0 || code > kMaxErrorValue) ? Error::kUnknownCode : static_cast<Error>(code);
+      return FailureResponse{e, std::string(reason.cStr(), reason.size())};
+    }
+  }
+  throw Reject{Error::kMalformed, "unknown response kind"};
+}
+
+}  // namespace
+
+Bytes encode_request(const Request& r) {
+  capnp::MallocMessageBuilder message;
+  auto b = message.initRoot<wire::Request>();
+  b.setRequestId(r.request_id);
+  if (auto* p = std::get_if<PutShardRequest>(&r.body)) {
+    auto o = b.initPut();
+    o.setShardId(view(p->shard.view()));
+    o.setData(view(p->data));
+    o.setDeleteTokenHash(view(p->delete_token_hash.view()));
+    o.setExpiresAt(static_cast<std::uint64_t>(p->expires_at));
+  } else if (auto* g = std::get_if<GetRangeRequest>(&r.body)) {
+    auto o = b.initGet();
+    o.setShardId(view(g->shard.view()));
+    o.setOffset(g->offset);
+    o.setLength(g->length);
+  } else if (auto* d = std::get_if<DeleteShardRequest>(&r.body)) {
+    auto o = b.initDelete();
+    o.setShardId(view(d->shard.view()));
+    o.setDeleteToken(kj::arrayPtr(d->delete_token.data(), d->delete_token.size()));
+  } else {
+    const auto& a = std::get<AuditRequest>(r.body);
+    auto o = b.initAudit();
+    o.setShardId(view(a.shard.view()));
+    o.setSeed(view(a.seed.view()));
+  }
+  return to_bytes(message);
+}
+
+Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, const Hash256& delete_token_hash,
+                 TimeMs expires_at) {
+  capnp::MallocMessageBuilder message(static_cast<unsigned>(data.size() / 8 + 64));
+  auto b = message.initRoot<wire::Request>();
+  b.setRequestId(request_id);
+  auto o = b.initPut();
+  o.setShardId(view(shard.view()));
+  o.setData(view(data));
+  o.setDeleteTokenHash(view(delete_token_hash.view()));
+  o.setExpiresAt(static_cast<std::uint64_t>(expires_at));
+  return to_bytes(message);
+}
+
+Bytes encode_response(const Response& r) {
+  capnp::MallocMessageBuilder message;
+  auto b = message.initRoot<wire::Response>();
+  b.setRequestId(r.request_id);
+  if (auto* s = std::get_if<StoredResponse>(&r.body)) {
+    b.setStored(s->size);
+  } else if (auto* d = std::get_if<DataResponse>(&r.body)) {
+    b.setData(view(d->data));
+  } else if (std::holds_alternative<DeletedResponse>(r.body)) {
+    b.setDeleted();
+  } else if (auto* p = std::get_if<MerkleProof>(&r.body)) {
+    auto o = b.initProof();
+    o.setLeafIndex(p->leaf_index);
+    o.setShardSize(p->shard_size);
+    o.setLeaf(view(p->leaf));
+    auto path = o.initPath(static_cast<unsigned>(p->path.size()));
+    for (unsigned i = 0; i < p->path.size(); ++i) path.set(i, view(p->path[i].view()));
+  } else {
+    const auto& f = std::get<FailureResponse>(r.body);
+    auto o = b.initFailure();
+    o.setCode(static_cast<std::uint16_t>(f.code));
+    o.setReason(f.reason.substr(0, kMaxReasonBytes));
+  }
+  return to_bytes(message);
+}
+
+RequestDecode decode_request(ByteView frame) {
+  RequestDecode out;
+  try {
+    auto err = bc::wire::decode<wire::Request>(frame, limits_for(frame, kMaxRequestBytes), [&](wire::Request::Reader r) {
+      out.request_id = r.getRequestId();
+      out.request.request_id = *out.request_id;
+      out.request.body = read_request_body(r);
+    });
+    if (err != bc::wire::DecodeError::kOk) out.status = fail(from_decode(err), bc::wire::to_string(err));
+  } catch (const Reject& rej) {
+    out.status = fail(rej.code, rej.why);
+  }
+  return out;
+}
+
+Result<Response> decode_response(ByteView frame) {
+  Response out;
+  try {
+    auto err = bc::wire::decode<wire::Response>(frame, limits_for(frame, kMaxResponseBytes), [&](wire::Response::Reader r) {
+      out.request_id = r.getRequestId();
+      out.body = read_response_body(r);
+    });
+    if (err != bc::wire::DecodeError::kOk) return fail(from_decode(err), bc::wire::to_string(err));
+  } catch (const Reject& rej) {
+    return fail(rej.code, rej.why);
+  }
+  return out;
+}
+
+Response failure_response(std::uint64_t request_id, const Status& status) {
+  BC_ASSERT(!status.ok());
+  Error e = error_of(status);
+  if (e == Error::kUnknownCode) e = Error::kIo;
+  return Response{request_id, FailureResponse{e, status.message.substr(0, kMaxReasonBytes)}};
+}
+
+}  // namespace bc::storage

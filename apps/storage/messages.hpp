@@ -1,0 +1,77 @@
+// The provider wire protocol (docs/storage.md "Wire protocol"): requests and
+// responses in memory, and their Cap'n Proto codec. Decoders are bounded
+// (kMaxRequestBytes, kMaxResponseBytes, traversal and nesting limits) and
+// check every field; they never throw on bad input.
+#pragma once
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "apps/storage/cipher.hpp"
+#include "apps/storage/format.hpp"
+#include "apps/storage/merkle.hpp"
+#include "layers/runtime.hpp"
+
+namespace bc::storage {
+
+struct PutShardRequest {
+  ShardId shard;
+  Bytes data;
+  Hash256 delete_token_hash;
+  TimeMs expires_at = 0;
+};
+struct GetRangeRequest {
+  ShardId shard;
+  std::uint32_t offset = 0;
+  std::uint32_t length = 0;
+};
+struct DeleteShardRequest {
+  ShardId shard;
+  Key256 delete_token{};
+};
+struct AuditRequest {
+  ShardId shard;
+  Hash256 seed;
+};
+struct Request {
+  std::uint64_t request_id = 0;
+  std::variant<PutShardRequest, GetRangeRequest, DeleteShardRequest, AuditRequest> body;
+};
+
+struct StoredResponse {
+  std::uint64_t size = 0;
+};
+struct DataResponse {
+  Bytes data;
+};
+struct DeletedResponse {};
+struct FailureResponse {
+  Error code = Error::kMalformed;
+  std::string reason;
+};
+struct Response {
+  std::uint64_t request_id = 0;
+  std::variant<StoredResponse, DataResponse, DeletedResponse, MerkleProof, FailureResponse> body;
+};
+
+Bytes encode_request(const Request& r);
+// A putShard request straight from the shard's bytes (one copy fewer than
+// building a Request; the client's put path).
+Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, const Hash256& delete_token_hash,
+                 TimeMs expires_at);
+Bytes encode_response(const Response& r);
+
+// A decoded request, or why not. `request_id` is set whenever the id could
+// be read, so the provider can answer the failure instead of dropping it.
+struct RequestDecode {
+  Status status;
+  std::optional<std::uint64_t> request_id;
+  Request request;
+};
+RequestDecode decode_request(ByteView frame);
+Result<Response> decode_response(ByteView frame);
+
+// A failure Response for `status` (its storage::Error; others map to kIo).
+Response failure_response(std::uint64_t request_id, const Status& status);
+
+}  // namespace bc::storage

@@ -1,0 +1,292 @@
+#include "apps/storage/pipeline.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "apps/storage/erasure.hpp"
+#include "apps/storage/merkle.hpp"
+#include "layers/assert.hpp"
+#include "layers/crypto.hpp"
+
+namespace bc::storage {
+namespace {
+
+Status unavailable(std::string detail) { return bc::fail(make_error_code(Errc::kUnavailable), std::move(detail)); }
+
+// Fills `out` from the source until it is full or the source ends.
+Result<std::size_t> read_full(const Source& source, std::span<std::uint8_t> out) {
+  std::size_t got = 0;
+  while (got < out.size()) {
+    Result<std::size_t> n = source(out.subspan(got));
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    BC_ASSERT(*n <= out.size() - got);
+    got += *n;
+  }
+  return got;
+}
+
+Status check_placement(const std::vector<std::size_t>& placement, std::uint32_t shards, std::size_t providers) {
+  if (placement.size() != shards) return fail(Error::kBadShape, "placement needs one provider per shard");
+  std::set<std::size_t> distinct(placement.begin(), placement.end());
+  if (distinct.size() != placement.size()) return fail(Error::kBadShape, "placement repeats a provider");
+  if (*distinct.rbegin() >= providers) return fail(Error::kBadShape, "placement names an unknown provider");
+  return Status::success();
+}
+
+Salt fresh_salt() {
+  Salt s;
+  random_bytes(s);
+  return s;
+}
+
+}  // namespace
+
+// The buffers of one put or get: a segment buffer k shards wide (the sealed
+// segment, then zero padding, is exactly the k data shards) and m parity
+// shards. Allocated once per call.
+struct StorageClient::Buffers {
+  Buffers(std::uint32_t k, std::uint32_t m, std::uint32_t max_shard)
+      : coder(k, m), segment(std::size_t{k} * max_shard), parity(m, Bytes(max_shard)) {}
+  std::uint8_t* shard(std::uint32_t j, std::uint32_t shard_size) {
+    return j < coder.data_shards() ? segment.data() + std::size_t{j} * shard_size : parity[j - coder.data_shards()].data();
+  }
+  std::size_t allocated() const { return segment.size() + parity.size() * (parity.empty() ? 0 : parity[0].size()); }
+
+  ErasureCoder coder;
+  Bytes segment;
+  std::vector<Bytes> parity;
+};
+
+StorageClient::StorageClient(const Key256& master, ShardTransport& transport)
+    : master_(master), transport_(transport), strikes_(transport.providers(), 0) {}
+
+std::vector<ShardTransport::Answer> StorageClient::exchange(std::vector<ShardTransport::Call> calls,
+                                                             std::size_t held_bytes) {
+  for (const auto& c : calls) held_bytes += c.request.size();
+  auto answers = transport_.exchange(std::move(calls));
+  for (const auto& a : answers) held_bytes += a.response.size();
+  stats_.peak_buffer_bytes = std::max(stats_.peak_buffer_bytes, held_bytes);
+  return answers;
+}
+
+Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& options, TimeMs now) {
+  Manifest m;
+  m.shape = Shape{0, options.segment_size, options.data_shards, options.parity_shards};
+  Status s = check_shape(m.shape);
+  if (s.ok()) s = check_placement(options.placement, m.shape.total_shards(), transport_.providers());
+  if (s.ok() && options.name.size() > kMaxNameBytes) s = fail(Error::kOversized, "name too long");
+  if (s.ok() && options.expires_at <= now) s = fail(Error::kExpired, "expiry is in the past");
+  if (!s.ok()) return s;
+  m.name = options.name;
+  m.file_salt = fresh_salt();
+  SegmentCipher cipher(master_, m.file_salt);
+  const std::uint32_t max_shard = (options.segment_size + kTagBytes + options.data_shards - 1) / options.data_shards;
+  Buffers b(options.data_shards, options.parity_shards, max_shard);
+  for (std::uint64_t index = 0;; ++index) {
+    auto n = read_full(source, std::span(b.segment).first(options.segment_size));
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    s = put_segment(b, cipher, m, index, static_cast<std::uint32_t>(*n), options);
+    if (!s.ok()) {
+      (void)delete_shards(m, options.placement);  // best effort: a failed put leaves nothing paid for
+      return s;
+    }
+    m.shape.file_size += *n;
+    if (m.shape.file_size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
+    if (*n < options.segment_size) break;
+  }
+  s = check_manifest(m);
+  if (!s.ok()) return s;
+  StoredFile out;
+  out.envelope = seal_manifest(master_, m, fresh_salt());
+  out.cid = content_id(out.envelope);
+  out.placement = options.placement;
+  return out;
+}
+
+// Seals segment `index` (its plain_len bytes are at the start of b.segment),
+// encodes it and puts its k + m shards; appends their roots to m.
+Status StorageClient::put_segment(Buffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index,
+                                  std::uint32_t plain_len, const PutOptions& options) {
+  const std::uint32_t k = options.data_shards, total = m.shape.total_shards();
+  const std::size_t sealed_len = plain_len + kTagBytes;
+  const std::uint32_t shard_size = static_cast<std::uint32_t>((sealed_len + k - 1) / k);
+  cipher.seal(index, ByteView(b.segment.data(), plain_len), std::span(b.segment).first(sealed_len));
+  std::memset(b.segment.data() + sealed_len, 0, std::size_t{k} * shard_size - sealed_len);
+  std::vector<const std::uint8_t*> data(k);
+  std::vector<std::uint8_t*> parity(options.parity_shards);
+  for (std::uint32_t j = 0; j < k; ++j) data[j] = b.shard(j, shard_size);
+  for (std::uint32_t j = k; j < total; ++j) parity[j - k] = b.shard(j, shard_size);
+  b.coder.encode(data, parity, shard_size);
+
+  std::vector<ShardTransport::Call> calls;
+  std::map<std::uint64_t, std::uint32_t> expected;  // request id -> shard index
+  for (std::uint32_t j = 0; j < total; ++j) {
+    const ByteView shard(b.shard(j, shard_size), shard_size);
+    const ShardId root = shard_root(shard);
+    m.shard_roots.insert(m.shard_roots.end(), root.bytes.begin(), root.bytes.end());
+    const Key256 token = delete_token(master_, m.file_salt, root);
+    expected[next_request_] = j;
+    calls.push_back({options.placement[j], encode_put(next_request_++, root, shard, sha256(token), options.expires_at)});
+  }
+  for (auto& a : exchange(std::move(calls), b.allocated())) {
+    auto r = decode_response(a.response);
+    if (!r.ok()) return fail(error_of(r.status()), "provider " + std::to_string(a.provider) + ": " + r.status().message);
+    auto e = expected.find(r->request_id);
+    if (e == expected.end()) continue;
+    if (auto* f = std::get_if<FailureResponse>(&r->body))
+      return fail(f->code, "provider " + std::to_string(a.provider) + " refused a shard: " + f->reason);
+    auto* stored = std::get_if<StoredResponse>(&r->body);
+    if (!stored || stored->size != shard_size) return fail(Error::kMalformed, "provider answered a put with something else");
+    expected.erase(e);
+    ++stats_.shards_sent;
+  }
+  if (!expected.empty()) return unavailable(std::to_string(expected.size()) + " providers did not answer a put");
+  ++stats_.segments;
+  stats_.bytes += plain_len;
+  return Status::success();
+}
+
+Result<Manifest> StorageClient::open_file(const StoredFile& file) const {
+  if (content_id(file.envelope) != file.cid) return fail(Error::kBadRoot, "the manifest does not hash to the content id");
+  auto m = open_manifest(master_, file.envelope);
+  if (!m.ok()) return m;
+  Status s = check_placement(file.placement, m->shape.total_shards(), transport_.providers());
+  if (!s.ok()) return s;
+  return m;
+}
+
+Status StorageClient::get(const StoredFile& file, const Sink& sink) {
+  auto m = open_file(file);
+  if (!m.ok()) return m.status();
+  const Shape& shape = m->shape;
+  if (shape.segment_count() == 0) return Status::success();
+  SegmentCipher cipher(master_, m->file_salt);
+  Buffers b(shape.data_shards, shape.parity_shards, shape.max_shard_size());
+  for (std::uint64_t i = 0; i < shape.segment_count(); ++i) {
+    Status s = fetch_segment(b, *m, file.placement, i);
+    if (!s.ok()) return s;
+    const std::uint32_t plain = shape.plain_len(i);
+    s = cipher.open(i, ByteView(b.segment.data(), plain + kTagBytes), std::span(b.segment).first(plain));
+    if (!s.ok()) return s;
+    s = sink(ByteView(b.segment.data(), plain));
+    if (!s.ok()) return s;
+    ++stats_.segments;
+    stats_.bytes += plain;
+  }
+  return Status::success();
+}
+
+// Collects k shards of segment i that match their roots into b, asking
+// first the providers with the fewest strikes (data shards before parity on
+// a tie: no decoding), then others for each shard that failed; decodes the
+// missing data shards.
+Status StorageClient::fetch_segment(Buffers& b, const Manifest& m, const std::vector<std::size_t>& placement,
+                                    std::uint64_t i) {
+  const std::uint32_t k = m.shape.data_shards, total = m.shape.total_shards(), size = m.shape.shard_size(i);
+  std::vector<std::uint32_t> order(total);
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::uint32_t x, std::uint32_t y) { return strikes_[placement[x]] < strikes_[placement[y]]; });
+  std::array<bool, kMaxTotalShards> present{};
+  std::uint32_t good = 0;
+  std::size_t next = 0;
+  while (good < k) {
+    if (next + (k - good) > total) return fail(Error::kNotEnoughShards, "segment " + std::to_string(i) + ": fewer than k good shards");
+    std::vector<ShardTransport::Call> calls;
+    std::map<std::uint64_t, std::uint32_t> asked;
+    for (std::uint32_t want = k - good; want > 0; --want, ++next) {
+      const std::uint32_t j = order[next];
+      asked[next_request_] = j;
+      calls.push_back({placement[j], encode_request(Request{next_request_++, GetRangeRequest{m.root(i, j), 0, size}})});
+    }
+    for (auto& a : exchange(std::move(calls), b.allocated())) {
+      auto r = decode_response(a.response);
+      if (!r.ok()) continue;
+      auto it = asked.find(r->request_id);
+      if (it == asked.end()) continue;
+      const std::uint32_t j = it->second;
+      asked.erase(it);
+      auto* d = std::get_if<DataResponse>(&r->body);
+      if (!d || d->data.size() != size || shard_root(d->data) != m.root(i, j)) {
+        ++(d ? stats_.bad_shards : stats_.missing_shards);
+        ++strikes_[placement[j]];
+        continue;
+      }
+      std::memcpy(b.shard(j, size), d->data.data(), size);
+      present[j] = true;
+      ++good;
+      ++stats_.shards_fetched;
+    }
+    for (const auto& [id, j] : asked) {
+      ++stats_.missing_shards;
+      ++strikes_[placement[j]];
+    }
+  }
+  std::vector<std::uint8_t*> shards(total);
+  for (std::uint32_t j = 0; j < total; ++j) shards[j] = b.shard(j, size);
+  if (std::count(present.begin(), present.begin() + k, true) < k) ++stats_.decodes;
+  return b.coder.reconstruct_data(shards, std::span<const bool>(present.data(), total), size);
+}
+
+Status StorageClient::remove(const StoredFile& file) {
+  auto m = open_file(file);
+  if (!m.ok()) return m.status();
+  return delete_shards(*m, file.placement);
+}
+
+// Deletes every shard whose root is in m.shard_roots (a shard already gone
+// counts as deleted), one segment's shards per exchange.
+Status StorageClient::delete_shards(const Manifest& m, const std::vector<std::size_t>& placement) {
+  const std::uint32_t total = m.shape.total_shards();
+  const std::size_t segments = m.shard_roots.size() / (32 * std::size_t{total});
+  for (std::size_t i = 0; i < segments; ++i) {
+    std::vector<ShardTransport::Call> calls;
+    std::map<std::uint64_t, std::uint32_t> asked;
+    for (std::uint32_t j = 0; j < total; ++j) {
+      ShardId root;
+      std::memcpy(root.bytes.data(), m.shard_roots.data() + (i * total + j) * 32, 32);
+      asked[next_request_] = j;
+      const Request req{next_request_++, DeleteShardRequest{root, delete_token(master_, m.file_salt, root)}};
+      calls.push_back({placement[j], encode_request(req)});
+    }
+    for (auto& a : exchange(std::move(calls), 0)) {
+      auto r = decode_response(a.response);
+      if (!r.ok() || !asked.count(r->request_id)) continue;
+      auto* f = std::get_if<FailureResponse>(&r->body);
+      if (f && f->code != Error::kNotFound) return fail(f->code, "provider " + std::to_string(a.provider) + ": " + f->reason);
+      asked.erase(r->request_id);
+    }
+    if (!asked.empty()) return unavailable(std::to_string(asked.size()) + " providers did not answer a delete");
+  }
+  return Status::success();
+}
+
+Status StorageClient::audit(const StoredFile& file, std::uint64_t segment, std::uint32_t shard, const Hash256& seed) {
+  auto m = open_file(file);
+  if (!m.ok()) return m.status();
+  if (segment >= m->shape.segment_count() || shard >= m->shape.total_shards())
+    return fail(Error::kNotFound, "no such segment or shard");
+  const ShardId root = m->root(segment, shard);
+  const std::uint64_t id = next_request_++;
+  auto answers = exchange({{file.placement[shard], encode_request(Request{id, AuditRequest{root, seed}})}}, 0);
+  for (auto& a : answers) {
+    auto r = decode_response(a.response);
+    if (!r.ok() || r->request_id != id) continue;
+    if (auto* f = std::get_if<FailureResponse>(&r->body)) return fail(f->code, "audit refused: " + f->reason);
+    auto* proof = std::get_if<MerkleProof>(&r->body);
+    if (!proof) return fail(Error::kBadProof, "not a proof");
+    if (proof->shard_size != m->shape.shard_size(segment) ||
+        proof->leaf_index != audit_leaf_index(seed, root, proof->shard_size))
+      return fail(Error::kBadProof, "proof for another leaf or size");
+    return verify_proof(root, *proof);
+  }
+  return unavailable("the provider did not answer the audit");
+}
+
+}  // namespace bc::storage

@@ -1,0 +1,87 @@
+// The storage client (docs/storage.md "Client pipeline"): streams a file in
+// bounded memory through segment -> AES-256-GCM -> Reed-Solomon -> per-shard
+// Merkle roots -> putShard, and back: fetch k good shards per segment (each
+// checked against its root), decode, decrypt (tag checked), stream out.
+//
+// Memory: one segment buffer (k shards wide), m parity buffers and the
+// requests of one segment, allocated once per call and reused; per segment
+// only the k + m shard roots (32 bytes each) are kept. stats() reports the
+// peak, which does not grow with the file.
+//
+// Not thread-safe; one call at a time. The master key stays in this object.
+#pragma once
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "apps/storage/cipher.hpp"
+#include "apps/storage/local_provider.hpp"
+#include "apps/storage/manifest.hpp"
+
+namespace bc::storage {
+
+// Reads up to out.size() bytes; 0 means the end of the stream.
+using Source = std::function<Result<std::size_t>(std::span<std::uint8_t> out)>;
+// Takes the next run of plaintext.
+using Sink = std::function<Status(ByteView data)>;
+
+struct PutOptions {
+  std::uint32_t segment_size = kDefaultSegmentSize;
+  std::uint32_t data_shards = 4;
+  std::uint32_t parity_shards = 2;
+  std::string name;
+  TimeMs expires_at = 0;  // the providers keep the shards until then
+  // Provider of shard index j; k + m distinct providers of the transport.
+  std::vector<std::size_t> placement;
+};
+
+// What the owner keeps to get, verify or delete the file.
+struct StoredFile {
+  Hash256 cid;
+  Bytes envelope;  // the encrypted manifest
+  std::vector<std::size_t> placement;
+};
+
+struct PipelineStats {
+  std::uint64_t segments = 0;
+  std::uint64_t bytes = 0;            // plaintext
+  std::uint64_t shards_sent = 0;
+  std::uint64_t shards_fetched = 0;   // good shards used
+  std::uint64_t bad_shards = 0;       // failed the root check
+  std::uint64_t missing_shards = 0;   // no answer, or a failure answer
+  std::uint64_t decodes = 0;          // segments that needed parity
+  std::size_t peak_buffer_bytes = 0;  // segment + parity buffers + one segment's messages
+};
+
+class StorageClient {
+ public:
+  StorageClient(const Key256& master, ShardTransport& transport);
+
+  Result<StoredFile> put(const Source& source, const PutOptions& options, TimeMs now);
+  Status get(const StoredFile& file, const Sink& sink);
+  // Deletes every shard of the file from its providers.
+  Status remove(const StoredFile& file);
+  // Audits shard `shard` of segment `segment` with `seed`: kOk when the
+  // provider's proof leads to the manifest's root.
+  Status audit(const StoredFile& file, std::uint64_t segment, std::uint32_t shard, const Hash256& seed);
+
+  const PipelineStats& stats() const { return stats_; }
+
+ private:
+  struct Buffers;
+  Status put_segment(Buffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index, std::uint32_t plain_len,
+                     const PutOptions& options);
+  Status fetch_segment(Buffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);
+  Result<Manifest> open_file(const StoredFile& file) const;
+  Status delete_shards(const Manifest& m, const std::vector<std::size_t>& placement);
+  std::vector<ShardTransport::Answer> exchange(std::vector<ShardTransport::Call> calls, std::size_t held_bytes);
+
+  Key256 master_;
+  ShardTransport& transport_;
+  std::uint64_t next_request_ = 1;
+  PipelineStats stats_;
+  std::vector<std::uint32_t> strikes_;  // per provider: bad or missing answers, to try others first
+};
+
+}  // namespace bc::storage

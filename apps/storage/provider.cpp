@@ -1,0 +1,145 @@
+#include "apps/storage/provider.hpp"
+
+#include "apps/storage/merkle.hpp"
+#include "layers/assert.hpp"
+
+namespace bc::storage {
+
+ProviderCore::ProviderCore(ProviderOptions options) : options_(options) {
+  BC_ASSERT(options_.max_inflight_per_peer > 0);
+}
+
+void ProviderCore::on_peer_up(PeerId peer, const Endpoint&, bool, TimeMs, Outbox&) {
+  BC_ASSERT(!peers_.count(peer));
+  peers_[peer] = 0;
+}
+
+void ProviderCore::on_peer_down(PeerId peer, TimeMs, Outbox&) {
+  peers_.erase(peer);
+  // Tasks already handed to the driver still complete; their answers are
+  // dropped in answer() because the peer is gone.
+}
+
+void ProviderCore::on_frame(PeerId peer, ByteView frame, TimeMs now, Outbox& out) {
+  auto p = peers_.find(peer);
+  if (p == peers_.end()) return;  // a late frame of a peer that went down
+  ++stats_.requests;
+  RequestDecode d = decode_request(frame);
+  if (!d.status.ok()) {
+    if (!d.request_id) {
+      ++stats_.rejected[d.status.name()];
+      ++stats_.disconnects;
+      peers_.erase(p);
+      out.disconnect(peer);
+      return;
+    }
+    return reject(peer, *d.request_id, d.status, out);
+  }
+  if (p->second >= options_.max_inflight_per_peer)
+    return reject(peer, d.request.request_id, fail(Error::kBusy, "too many requests in flight"), out);
+  start(peer, std::move(d.request), now, out);
+}
+
+void ProviderCore::start(PeerId peer, Request req, TimeMs now, Outbox& out) {
+  StoreTask task;
+  task.ticket = next_ticket_++;
+  Pending pending{peer, req.request_id, Purpose::kGet, {}, {}, 0};
+  if (auto* put = std::get_if<PutShardRequest>(&req.body)) {
+    if (put->expires_at <= now) return reject(peer, req.request_id, fail(Error::kExpired, "expiry is in the past"), out);
+    if (shard_root(put->data) != put->shard)
+      return reject(peer, req.request_id, fail(Error::kBadRoot, "data does not hash to the shard id"), out);
+    task.kind = StoreTask::Kind::kPut;
+    task.meta = ShardMeta{put->data.size(), put->expires_at, put->delete_token_hash};
+    task.data = std::move(put->data);
+    pending.purpose = Purpose::kPut;
+    pending.size = task.meta.size;
+    pending.shard = task.shard = put->shard;
+  } else if (auto* get = std::get_if<GetRangeRequest>(&req.body)) {
+    task.kind = StoreTask::Kind::kRead;
+    task.offset = get->offset;
+    task.length = get->length;
+    pending.shard = task.shard = get->shard;
+  } else if (auto* del = std::get_if<DeleteShardRequest>(&req.body)) {
+    task.kind = StoreTask::Kind::kRemove;
+    task.token = del->delete_token;
+    pending.purpose = Purpose::kDelete;
+    pending.shard = task.shard = del->shard;
+  } else {
+    const auto& audit = std::get<AuditRequest>(req.body);
+    task.kind = StoreTask::Kind::kRead;
+    task.offset = 0;
+    task.length = kMaxShardBytes;
+    pending.purpose = Purpose::kAudit;
+    pending.seed = audit.seed;
+    pending.shard = task.shard = audit.shard;
+  }
+  ++peers_[peer];
+  pending_.emplace(task.ticket, pending);
+  tasks_.push_back(std::move(task));
+}
+
+std::optional<StoreTask> ProviderCore::poll_event() {
+  if (tasks_.empty()) return std::nullopt;
+  StoreTask t = std::move(tasks_.front());
+  tasks_.pop_front();
+  return t;
+}
+
+std::optional<ProviderCore::Pending> ProviderCore::take(std::uint64_t ticket) {
+  auto it = pending_.find(ticket);
+  BC_ASSERT_MSG(it != pending_.end(), "a store result for an unknown ticket");
+  Pending p = it->second;
+  pending_.erase(it);
+  auto peer = peers_.find(p.peer);
+  if (peer == peers_.end()) return std::nullopt;  // the peer went away meanwhile
+  BC_ASSERT(peer->second > 0);
+  --peer->second;
+  return p;
+}
+
+void ProviderCore::handle_put_done(std::uint64_t ticket, const Status& s, TimeMs, Outbox& out) {
+  auto p = take(ticket);
+  if (!p) return;
+  BC_ASSERT(p->purpose == Purpose::kPut);
+  if (!s.ok()) return reject(p->peer, p->request_id, s, out);
+  ++stats_.stored;
+  answer(*p, Response{p->request_id, StoredResponse{p->size}}, out);
+}
+
+void ProviderCore::handle_read_done(std::uint64_t ticket, Result<Bytes> r, TimeMs, Outbox& out) {
+  auto p = take(ticket);
+  if (!p) return;
+  BC_ASSERT(p->purpose == Purpose::kGet || p->purpose == Purpose::kAudit);
+  if (!r.ok()) return reject(p->peer, p->request_id, r.status(), out);
+  if (p->purpose == Purpose::kAudit) return answer_audit(*p, *r, out);
+  ++stats_.served;
+  answer(*p, Response{p->request_id, DataResponse{std::move(r).value()}}, out);
+}
+
+void ProviderCore::handle_remove_done(std::uint64_t ticket, const Status& s, TimeMs, Outbox& out) {
+  auto p = take(ticket);
+  if (!p) return;
+  BC_ASSERT(p->purpose == Purpose::kDelete);
+  if (!s.ok()) return reject(p->peer, p->request_id, s, out);
+  ++stats_.deleted;
+  answer(*p, Response{p->request_id, DeletedResponse{}}, out);
+}
+
+void ProviderCore::answer_audit(const Pending& p, ByteView shard, Outbox& out) {
+  const std::uint64_t leaf = audit_leaf_index(p.seed, p.shard, shard.size());
+  ++stats_.audits;
+  answer(p, Response{p.request_id, make_proof(shard, leaf)}, out);
+}
+
+void ProviderCore::reject(PeerId peer, std::uint64_t request_id, const Status& s, Outbox& out) {
+  ++stats_.rejected[s.name()];
+  ++stats_.answered;
+  out.send_frame(peer, encode_response(failure_response(request_id, s)));
+}
+
+void ProviderCore::answer(const Pending& p, Response r, Outbox& out) {
+  ++stats_.answered;
+  out.send_frame(p.peer, encode_response(r));
+}
+
+}  // namespace bc::storage

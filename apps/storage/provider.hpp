@@ -1,0 +1,92 @@
+// The storage provider's protocol as a sans-I/O core (layers/core.hpp).
+//
+// Peers are framed-stream connections (a SAL flow each, later). on_frame
+// decodes one Request, checks it (bounds, a put's data against its shard ID,
+// expiry against `now`, the in-flight limit per peer) and either answers at
+// once (a failure) or leaves a StoreTask for the driver, pulled with
+// poll_event(). The driver runs the task on its ShardStore and reports with
+// handle_*_done; only then does the core leave the answer in the Outbox, so
+// "stored" is never said before the shard is durable. An audit reads the
+// whole shard and the core builds the Merkle proof.
+//
+// A frame that is not a request (no request id readable) disconnects the
+// peer; any other rejection is answered with a failure and counted by reason.
+#pragma once
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "apps/storage/messages.hpp"
+#include "apps/storage/shard_store.hpp"
+#include "layers/core.hpp"
+
+namespace bc::storage {
+
+struct ProviderOptions {
+  std::size_t max_inflight_per_peer = 16;
+};
+
+// Work for the driver's store. `ticket` goes back in handle_*_done.
+struct StoreTask {
+  enum class Kind { kPut, kRead, kRemove };
+  std::uint64_t ticket = 0;
+  Kind kind = Kind::kRead;
+  ShardId shard;
+  Bytes data;         // kPut
+  ShardMeta meta;     // kPut
+  std::uint64_t offset = 0;  // kRead
+  std::uint32_t length = 0;  // kRead
+  Key256 token{};     // kRemove
+};
+
+struct ProviderStats {
+  std::uint64_t requests = 0, answered = 0, disconnects = 0;
+  std::uint64_t stored = 0, served = 0, deleted = 0, audits = 0;
+  std::map<std::string, std::uint64_t> rejected;  // by storage::Error name
+};
+
+class ProviderCore final : public StreamProtocol {
+ public:
+  explicit ProviderCore(ProviderOptions options = {});
+
+  void on_peer_up(PeerId peer, const Endpoint& remote, bool outbound, TimeMs now, Outbox& out) override;
+  void on_frame(PeerId peer, ByteView frame, TimeMs now, Outbox& out) override;
+  void on_peer_down(PeerId peer, TimeMs now, Outbox& out) override;
+  void on_tick(TimeMs now, Outbox& out) override {}
+  TimeMs next_wakeup() const override { return kNever; }
+
+  std::optional<StoreTask> poll_event();
+  // REQUIRES: ticket came from a task of the matching kind, reported once.
+  void handle_put_done(std::uint64_t ticket, const Status& s, TimeMs now, Outbox& out);
+  void handle_read_done(std::uint64_t ticket, Result<Bytes> r, TimeMs now, Outbox& out);
+  void handle_remove_done(std::uint64_t ticket, const Status& s, TimeMs now, Outbox& out);
+
+  const ProviderStats& stats() const { return stats_; }
+  std::size_t inflight() const { return pending_.size(); }
+
+ private:
+  enum class Purpose { kPut, kGet, kDelete, kAudit };
+  struct Pending {
+    PeerId peer;
+    std::uint64_t request_id;
+    Purpose purpose;
+    ShardId shard;
+    Hash256 seed;  // kAudit
+    std::uint64_t size = 0;  // kPut
+  };
+  void start(PeerId peer, Request req, TimeMs now, Outbox& out);
+  void reject(PeerId peer, std::uint64_t request_id, const Status& s, Outbox& out);
+  void answer(const Pending& p, Response r, Outbox& out);
+  std::optional<Pending> take(std::uint64_t ticket);
+  void answer_audit(const Pending& p, ByteView shard, Outbox& out);
+
+  ProviderOptions options_;
+  std::map<PeerId, std::size_t> peers_;  // peer -> requests in flight
+  std::map<std::uint64_t, Pending> pending_;
+  std::deque<StoreTask> tasks_;
+  std::uint64_t next_ticket_ = 1;
+  ProviderStats stats_;
+};
+
+}  // namespace bc::storage

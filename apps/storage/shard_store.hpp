@@ -1,0 +1,104 @@
+// The provider's shard store (docs/storage.md "Provider"): one file per
+// shard under <dir>/shards/, an index in LevelDB under <dir>/index/, and a
+// capacity in bytes.
+//
+// File I/O runs on libuv's thread pool (uv_fs_* with callbacks on the
+// caller's uv_loop); index reads and synced index batches run there too
+// (uv_queue_work), so the loop thread never blocks on the disk. Completion
+// callbacks run on the loop thread, from uv_run.
+//
+// Crash consistency: a put makes the shard file and its directory entry
+// durable before it commits the index batch (synced); a delete commits the
+// index batch before it unlinks the file; open() removes files with no index
+// entry. So after a crash at any instant every index entry names a whole
+// file of its recorded size, and used_bytes() equals the sum of the entries.
+//
+// Thread safety: every method must be called on the loop's thread.
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <unordered_set>
+
+#include "apps/storage/cipher.hpp"
+#include "apps/storage/format.hpp"
+#include "layers/runtime.hpp"
+
+struct uv_loop_s;
+namespace leveldb {
+class DB;
+}
+
+namespace bc::storage {
+
+struct ShardMeta {
+  std::uint64_t size = 0;
+  TimeMs expires_at = 0;
+  Hash256 delete_token_hash;
+};
+
+struct StoreOptions {
+  std::filesystem::path dir;
+  std::uint64_t capacity_bytes = 0;
+  // Fault injection for tests: called on the loop thread at named points of
+  // a put ("shard_synced": file and directory durable, index not yet
+  // written). Empty in production.
+  std::function<void(std::string_view stage)> on_stage;
+};
+
+// What open() found and repaired.
+struct RecoveryReport {
+  std::uint64_t shards = 0;           // index entries kept
+  std::uint64_t orphans_removed = 0;  // files with no index entry (unfinished put or delete)
+  std::uint64_t entries_dropped = 0;  // entries whose file was missing or of another size
+};
+
+class ShardStore {
+ public:
+  using Done = std::function<void(Status)>;
+  using ReadDone = std::function<void(Result<Bytes>)>;
+
+  // Opens or creates the store and repairs it (synchronous: start-up work).
+  // The loop must outlive the store. kIo or kCorrupt when it cannot.
+  static Result<std::unique_ptr<ShardStore>> open(uv_loop_s* loop, StoreOptions options);
+  ~ShardStore();  // REQUIRES: pending() == 0 (run the loop until idle first)
+
+  // Stores `data` as shard `id`. done(ok) once file and index are durable;
+  // ok at once (no write) when the shard is already stored; kQuotaExceeded
+  // when it does not fit; kBusy when a put or delete of `id` is under way.
+  // REQUIRES: meta.size == data.size().
+  void put(const ShardId& id, Bytes data, const ShardMeta& meta, Done done);
+  // Reads up to `length` bytes from `offset` (clipped to the shard's end).
+  // kNotFound for an unknown shard or an offset at or past its end.
+  void read(const ShardId& id, std::uint64_t offset, std::uint32_t length, ReadDone done);
+  // Deletes the shard if SHA-256(token) is its delete token hash (kBadToken
+  // otherwise, kNotFound when absent).
+  void remove(const ShardId& id, const Key256& token, Done done);
+
+  std::uint64_t used_bytes() const { return used_; }
+  std::uint64_t reserved_bytes() const { return reserved_; }
+  std::uint64_t capacity_bytes() const { return options_.capacity_bytes; }
+  std::size_t pending() const { return pending_; }
+  const RecoveryReport& recovery() const { return recovery_; }
+  std::filesystem::path shard_path(const ShardId& id) const;
+
+ private:
+  struct Op;
+  friend struct Op;
+  ShardStore(uv_loop_s* loop, StoreOptions options);
+  Status recover();
+  void start_put_io(Op* op);
+  void finish(Op* op, Status s);
+
+  uv_loop_s* loop_;
+  StoreOptions options_;
+  std::unique_ptr<leveldb::DB> db_;
+  std::uint64_t used_ = 0;
+  std::uint64_t reserved_ = 0;
+  std::size_t pending_ = 0;
+  std::unordered_set<ShardId, Hash256Hasher> writing_;  // ids with a put or delete under way
+  RecoveryReport recovery_;
+};
+
+}  // namespace bc::storage

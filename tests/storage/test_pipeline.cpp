@@ -1,0 +1,211 @@
+// The client pipeline over in-process providers: round trips, lost and
+// lying providers, audits, deletes and bounded memory.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "apps/storage/pipeline.hpp"
+#include "tests/storage/helpers.hpp"
+
+using namespace bc;
+using namespace bc::storage;
+using namespace bc::storage::test;
+
+namespace {
+
+constexpr std::uint32_t kSegment = 64u << 10;
+
+struct Net {
+  std::vector<std::unique_ptr<TempDir>> dirs;
+  std::unique_ptr<InProcessNetwork> net;
+
+  explicit Net(std::size_t n, std::uint64_t capacity = 64u << 20) {
+    std::vector<std::filesystem::path> paths;
+    for (std::size_t i = 0; i < n; ++i) {
+      dirs.push_back(std::make_unique<TempDir>());
+      paths.push_back(dirs.back()->path());
+    }
+    auto r = InProcessNetwork::open(paths, capacity);
+    REQUIRE(r.ok());
+    net = std::move(r).value();
+  }
+};
+
+Key256 master_key() {
+  Key256 k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  return k;
+}
+
+PutOptions options(std::vector<std::size_t> placement = {0, 1, 2, 3, 4, 5}) {
+  PutOptions o;
+  o.segment_size = kSegment;
+  o.expires_at = 10'000'000;
+  o.placement = std::move(placement);
+  return o;
+}
+
+// A source over a byte vector that hands out odd-sized pieces.
+Source source_of(const Bytes& data) {
+  auto pos = std::make_shared<std::size_t>(0);
+  return [&data, pos](std::span<std::uint8_t> out) -> Result<std::size_t> {
+    const std::size_t n = std::min({out.size(), data.size() - *pos, std::size_t{7777}});
+    std::copy_n(data.begin() + *pos, n, out.begin());
+    *pos += n;
+    return n;
+  };
+}
+
+Result<Bytes> get_all(StorageClient& c, const StoredFile& f) {
+  Bytes out;
+  Status s = c.get(f, [&](ByteView d) {
+    out.insert(out.end(), d.begin(), d.end());
+    return Status::success();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pipeline: round trips at several sizes, including empty and segment edges") {
+  Net n(6);
+  StorageClient client(master_key(), *n.net);
+  for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{1000}, std::size_t{kSegment - 16},
+                           std::size_t{kSegment}, std::size_t{kSegment + 1}, std::size_t{5 * kSegment + 12345}}) {
+    CAPTURE(size);
+    const Bytes data = test_bytes(size, size + 17);
+    auto f = client.put(source_of(data), options(), n.net->now());
+    REQUIRE_MESSAGE(f.ok(), f.status().text());
+    auto back = get_all(client, *f);
+    REQUIRE_MESSAGE(back.ok(), back.status().text());
+    CHECK(*back == data);
+  }
+  CHECK(client.stats().decodes == 0);  // all providers up: data shards only
+}
+
+TEST_CASE("pipeline: any 2 of 6 providers down, the file still comes back; 3 down, not_enough_shards") {
+  Net n(6);
+  StorageClient client(master_key(), *n.net);
+  const Bytes data = test_bytes(3 * kSegment + 999, 5);
+  auto f = client.put(source_of(data), options(), n.net->now());
+  REQUIRE(f.ok());
+  for (std::size_t a = 0; a < 6; ++a)
+    for (std::size_t b = a + 1; b < 6; ++b) {
+      CAPTURE(a);
+      CAPTURE(b);
+      n.net->set_down(a, true);
+      n.net->set_down(b, true);
+      StorageClient reader(master_key(), *n.net);
+      auto back = get_all(reader, *f);
+      REQUIRE_MESSAGE(back.ok(), back.status().text());
+      CHECK(*back == data);
+      CHECK(reader.stats().decodes == (b < 4 || a < 4 ? 4 : 0));
+      n.net->set_down(a, false);
+      n.net->set_down(b, false);
+    }
+  for (std::size_t i : {0, 2, 5}) n.net->set_down(i, true);
+  StorageClient reader(master_key(), *n.net);
+  CHECK(error_of(get_all(reader, *f).status()) == Error::kNotEnoughShards);
+}
+
+TEST_CASE("pipeline: a provider serving wrong bytes is caught by the root check and another shard is used") {
+  Net n(6);
+  StorageClient client(master_key(), *n.net);
+  const Bytes data = test_bytes(2 * kSegment + 77, 6);
+  auto f = client.put(source_of(data), options(), n.net->now());
+  REQUIRE(f.ok());
+  // Bit rot on provider 1's disk: flip one byte in every shard file it holds.
+  const auto shards_dir = n.dirs[1]->path() / "shards";
+  int flipped = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(shards_dir)) {
+    if (!e.is_regular_file()) continue;
+    std::fstream file(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(10);
+    char c = 0;
+    file.read(&c, 1);
+    c ^= 0x20;
+    file.seekp(10);
+    file.write(&c, 1);
+    ++flipped;
+  }
+  REQUIRE(flipped == 3);
+  StorageClient reader(master_key(), *n.net);
+  auto back = get_all(reader, *f);
+  REQUIRE(back.ok());
+  CHECK(*back == data);
+  CHECK(reader.stats().bad_shards == 1);   // caught once, then the provider is asked last
+  CHECK(reader.stats().decodes == 3);      // each segment rebuilt from a parity shard
+  // The audit of a rotten shard fails; a healthy one passes.
+  Hash256 seed{};
+  CHECK(reader.audit(*f, 0, 0, seed).ok());
+  bool any_failed = false;
+  for (int s = 0; s < 32 && !any_failed; ++s) {
+    seed.bytes[0] = static_cast<std::uint8_t>(s);  // until the challenge lands on the flipped leaf (leaf 0)
+    any_failed = error_of(reader.audit(*f, 1, 1, seed)) == Error::kBadProof;
+  }
+  CHECK(any_failed);
+}
+
+TEST_CASE("pipeline: a wrong master key cannot open the manifest; a forged CID is refused") {
+  Net n(6);
+  StorageClient client(master_key(), *n.net);
+  const Bytes data = test_bytes(1000, 8);
+  auto f = client.put(source_of(data), options(), n.net->now());
+  REQUIRE(f.ok());
+  Key256 other = master_key();
+  other[0] ^= 1;
+  StorageClient stranger(other, *n.net);
+  CHECK(error_of(get_all(stranger, *f).status()) == Error::kAuthFailed);
+  StoredFile forged = *f;
+  forged.cid.bytes[0] ^= 1;
+  CHECK(error_of(get_all(client, forged).status()) == Error::kBadRoot);
+}
+
+TEST_CASE("pipeline: a put that does not fit is refused with the provider's reason; delete frees the space") {
+  Net n(7, 300'000);
+  StorageClient client(master_key(), *n.net);
+  const Bytes big = test_bytes(20 * kSegment, 9);  // 1.25 MiB -> ~330 KiB per provider
+  auto too_big = client.put(source_of(big), options(), n.net->now());
+  CHECK(error_of(too_big.status()) == Error::kQuotaExceeded);
+  const Bytes small = test_bytes(8 * kSegment, 10);
+  auto f = client.put(source_of(small), options({6, 5, 4, 3, 2, 1}), n.net->now());
+  REQUIRE_MESSAGE(f.ok(), f.status().text());
+  CHECK(n.net->provider(6).store().used_bytes() > 0);
+  REQUIRE(client.remove(*f).ok());
+  for (std::size_t i = 1; i < 7; ++i) CHECK(n.net->provider(i).store().used_bytes() == 0);
+}
+
+TEST_CASE("pipeline: memory stays bounded by one segment whatever the file size") {
+  Net n(6, 256u << 20);
+  std::size_t peaks[2] = {};
+  const std::size_t sizes[2] = {2 * kSegment, 64 * kSegment};  // 128 KiB and 4 MiB
+  for (int t = 0; t < 2; ++t) {
+    StorageClient client(master_key(), *n.net);
+    std::uint64_t produced = 0;
+    Rng rng(t);
+    Source gen = [&](std::span<std::uint8_t> out) -> Result<std::size_t> {
+      const std::size_t n_out = std::min<std::uint64_t>(out.size(), sizes[t] - produced);
+      rng.fill(out.first(n_out));
+      produced += n_out;
+      return n_out;
+    };
+    auto f = client.put(gen, options(), n.net->now());
+    REQUIRE(f.ok());
+    peaks[t] = client.stats().peak_buffer_bytes;
+    std::uint64_t consumed = 0;
+    REQUIRE(client.get(*f, [&](ByteView d) {
+      consumed += d.size();
+      return Status::success();
+    }).ok());
+    CHECK(consumed == sizes[t]);
+    peaks[t] = std::max(peaks[t], client.stats().peak_buffer_bytes);
+  }
+  // One segment (k shards wide) + m parity shards + one segment's messages,
+  // with framing: about 3 x 1.5 segments; never a multiple of the file.
+  const std::size_t shard = (kSegment + kTagBytes + 3) / 4;
+  const std::size_t bound = 3 * 6 * shard + 6 * 1024;
+  CHECK(peaks[0] <= bound);
+  CHECK(peaks[1] <= bound);
+  CHECK(peaks[1] == peaks[0]);
+}

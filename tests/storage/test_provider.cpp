@@ -1,0 +1,173 @@
+// The wire codec and the provider core through its in-process driver:
+// answers, and bad input rejected with a counted reason.
+#include <doctest/doctest.h>
+
+#include "apps/storage/local_provider.hpp"
+#include "apps/storage/merkle.hpp"
+#include "apps/storage/messages.hpp"
+#include "layers/crypto.hpp"
+#include "tests/storage/helpers.hpp"
+
+using namespace bc;
+using namespace bc::storage;
+using namespace bc::storage::test;
+
+namespace {
+
+constexpr PeerId kPeer = 7;
+constexpr TimeMs kNow = 5'000;
+
+struct Fixture {
+  TempDir dir;
+  Loop loop;
+  std::unique_ptr<LocalProvider> provider;
+  PeerId peer = kPeer;  // the connection call() uses
+
+  explicit Fixture(std::uint64_t capacity = 16u << 20, ProviderOptions options = {}) {
+    auto p = LocalProvider::open(loop.get(), StoreOptions{dir.path(), capacity, {}}, options);
+    REQUIRE(p.ok());
+    provider = std::move(p).value();
+    provider->connect(kPeer, kNow);
+  }
+  ~Fixture() { loop.run(); }
+
+  // Sends one frame and returns the decoded answers.
+  std::vector<Response> call(ByteView frame) {
+    provider->deliver(peer, frame, kNow);
+    loop.run();
+    std::vector<Response> out;
+    for (auto& f : provider->take_frames()) {
+      auto r = decode_response(f.payload);
+      REQUIRE(r.ok());
+      out.push_back(std::move(r).value());
+    }
+    return out;
+  }
+  Response one(const Request& req) {
+    auto answers = call(encode_request(req));
+    REQUIRE(answers.size() == 1);
+    CHECK(answers[0].request_id == req.request_id);
+    return answers[0];
+  }
+};
+
+Error failure_code(const Response& r) {
+  auto* f = std::get_if<FailureResponse>(&r.body);
+  return f ? f->code : Error::kOk;
+}
+
+PutShardRequest put_of(const Bytes& data, const Key256& token, TimeMs expires = kNow + 1000) {
+  return PutShardRequest{shard_root(data), data, sha256(token), expires};
+}
+
+}  // namespace
+
+TEST_CASE("wire: every request and response kind round-trips") {
+  Key256 token{};
+  token[3] = 3;
+  Bytes data = test_bytes(5000, 1);
+  const Request reqs[] = {Request{1, put_of(data, token)}, Request{2, GetRangeRequest{shard_root(data), 10, 20}},
+                          Request{3, DeleteShardRequest{shard_root(data), token}},
+                          Request{4, AuditRequest{shard_root(data), sha256(data)}}};
+  for (const Request& r : reqs) {
+    RequestDecode d = decode_request(encode_request(r));
+    REQUIRE(d.status.ok());
+    CHECK(d.request.request_id == r.request_id);
+    CHECK(d.request.body.index() == r.body.index());
+  }
+  CHECK(encode_request(reqs[0]) == encode_put(1, shard_root(data), data, sha256(token), kNow + 1000));
+  const Response resps[] = {Response{5, StoredResponse{5000}}, Response{6, DataResponse{data}}, Response{7, DeletedResponse{}},
+                            Response{8, make_proof(data, 3)}, Response{9, FailureResponse{Error::kBusy, "later"}}};
+  for (const Response& r : resps) {
+    auto d = decode_response(encode_response(r));
+    REQUIRE(d.ok());
+    CHECK(d->request_id == r.request_id);
+    CHECK(d->body.index() == r.body.index());
+  }
+  auto proof = decode_response(encode_response(resps[3]));
+  CHECK(verify_proof(shard_root(data), std::get<MerkleProof>(proof->body)).ok());
+}
+
+TEST_CASE("provider: put, get-range, audit and delete over the core and the libuv store") {
+  Fixture f;
+  Key256 token{};
+  token[0] = 1;
+  const Bytes data = test_bytes(10'000, 2);
+  const ShardId id = shard_root(data);
+  CHECK(std::get<StoredResponse>(f.one(Request{1, put_of(data, token)}).body).size == data.size());
+  auto got = f.one(Request{2, GetRangeRequest{id, 100, 50}});
+  CHECK(std::get<DataResponse>(got.body).data == Bytes(data.begin() + 100, data.begin() + 150));
+  const Hash256 seed = sha256(as_bytes("seed"));
+  auto proof = std::get<MerkleProof>(f.one(Request{3, AuditRequest{id, seed}}).body);
+  CHECK(proof.leaf_index == audit_leaf_index(seed, id, data.size()));
+  CHECK(verify_proof(id, proof).ok());
+  Key256 wrong = token;
+  wrong[0] = 2;
+  CHECK(failure_code(f.one(Request{4, DeleteShardRequest{id, wrong}})) == Error::kBadToken);
+  CHECK(std::holds_alternative<DeletedResponse>(f.one(Request{5, DeleteShardRequest{id, token}}).body));
+  CHECK(failure_code(f.one(Request{6, GetRangeRequest{id, 0, 10}})) == Error::kNotFound);
+  CHECK(failure_code(f.one(Request{7, AuditRequest{id, seed}})) == Error::kNotFound);
+  CHECK(f.provider->core().stats().stored == 1);
+  CHECK(f.provider->core().stats().audits == 1);
+}
+
+TEST_CASE("provider: data that does not hash to its id, an expired put and a full disk are refused") {
+  Fixture f(20'000);
+  Key256 token{};
+  Bytes data = test_bytes(8000, 3);
+  PutShardRequest bad = put_of(data, token);
+  bad.data[5] ^= 1;
+  CHECK(failure_code(f.one(Request{1, bad})) == Error::kBadRoot);
+  CHECK(failure_code(f.one(Request{2, put_of(data, token, kNow)})) == Error::kExpired);
+  REQUIRE(failure_code(f.one(Request{3, put_of(data, token)})) == Error::kOk);
+  REQUIRE(failure_code(f.one(Request{4, put_of(test_bytes(8000, 4), token)})) == Error::kOk);
+  CHECK(failure_code(f.one(Request{5, put_of(test_bytes(8000, 5), token)})) == Error::kQuotaExceeded);
+  const auto& rejected = f.provider->core().stats().rejected;
+  CHECK(rejected.at("bad_root") == 1);
+  CHECK(rejected.at("expired") == 1);
+  CHECK(rejected.at("quota_exceeded") == 1);
+}
+
+TEST_CASE("provider: truncated and oversized frames are rejected with a reason") {
+  Fixture f;
+  Key256 token{};
+  const Bytes frame = encode_request(Request{1, put_of(test_bytes(3000, 6), token)});
+  // Cut mid-message: no request id can be trusted, so the peer is dropped.
+  CHECK(f.call(ByteView(frame).first(frame.size() - 16)).empty());
+  CHECK(f.provider->take_disconnects() == std::vector<PeerId>{kPeer});
+  CHECK(f.provider->core().stats().rejected.at("truncated") == 1);
+
+  f.provider->connect(kPeer + 1, kNow);
+  Bytes huge(kMaxRequestBytes + 8, 0);
+  f.provider->deliver(kPeer + 1, huge, kNow);
+  CHECK(f.provider->take_disconnects() == std::vector<PeerId>{kPeer + 1});
+  CHECK(f.provider->core().stats().rejected.at("oversized") == 1);
+
+  // A well-framed put whose shard is over the limit is answered, not dropped.
+  f.peer = kPeer + 2;
+  f.provider->connect(f.peer, kNow);
+  Bytes big(kMaxShardBytes + 1, 1);
+  Request req{9, PutShardRequest{shard_root(big), big, sha256(token), kNow + 1000}};
+  auto answers = f.call(encode_request(req));
+  REQUIRE(answers.size() == 1);
+  CHECK(failure_code(answers[0]) == Error::kOversized);
+  CHECK(failure_code(f.one(Request{10, GetRangeRequest{shard_root(big), 0, kMaxShardBytes + 1}})) == Error::kOversized);
+  CHECK(failure_code(f.one(Request{11, GetRangeRequest{shard_root(big), 0, 0}})) == Error::kMalformed);
+}
+
+TEST_CASE("provider: a peer cannot queue more than its in-flight limit") {
+  Fixture f(16u << 20, ProviderOptions{.max_inflight_per_peer = 2});
+  Key256 token{};
+  for (std::uint64_t i = 0; i < 4; ++i)
+    f.provider->deliver(kPeer, encode_request(Request{i, put_of(test_bytes(1000, 10 + i), token)}), kNow);
+  f.loop.run();
+  int stored = 0, busy = 0;
+  for (auto& fr : f.provider->take_frames()) {
+    auto r = decode_response(fr.payload);
+    REQUIRE(r.ok());
+    stored += std::holds_alternative<StoredResponse>(r->body);
+    busy += failure_code(*r) == Error::kBusy;
+  }
+  CHECK(stored == 2);
+  CHECK(busy == 2);
+}
