@@ -89,7 +89,7 @@ Bytes encode_manifest(const Manifest& m) {
   b.setLeafSize(kLeafSize);
   b.setFileSalt(kj::arrayPtr(m.file_salt.data(), m.file_salt.size()));
   b.setShardRoots(kj::arrayPtr(m.shard_roots.data(), m.shard_roots.size()));
-  b.setName(m.name);
+  b.setName(kj::StringPtr(m.name.c_str(), m.name.size()));  // sized: a name may hold NUL bytes
   return bc::wire::canonical_bytes(message.getRoot<capnp::AnyStruct>().asReader());
 }
 
