@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include "layers/assert.hpp"
+#include "ledger/ledger.hpp"
+#include "ledger/mempool.hpp"
+
 namespace bc::ledger {
 namespace {
 enum Kind : std::uint8_t { kHello = 1, kNewBlock = 2, kGetBlocks = 3, kBlocks = 4, kNewTx = 5 };
@@ -37,35 +41,42 @@ Bytes sync_get_blocks(std::uint64_t from, std::uint32_t max) {
 }
 Bytes sync_new_tx(ByteView tx) { return tagged(kNewTx, tx); }
 
-SyncCore::SyncCore(Ledger& ledger, Mempool& mempool, SyncOptions options,
-                   std::function<void(const BlockHeader&, TimeMs)> on_commit)
-    : ledger_(ledger), mempool_(mempool), opt_(options), on_commit_(std::move(on_commit)) {}
+std::optional<Bytes> LedgerBlocks::block_at(std::uint64_t height) const { return ledger_.block_at(height); }
 
-Bytes SyncCore::hello_msg() const {
-  return sync_hello(ledger_.genesis_hash(), ledger_.head().height, ledger_.head().hash);
+SyncCore::SyncCore(const ChainParams& params, const Hash256& genesis_hash, ChainTip head, const BlockSource& blocks,
+                   SyncOptions options)
+    : params_(params), genesis_hash_(genesis_hash), head_(head), blocks_(blocks), opt_(options) {}
+
+Bytes SyncCore::hello_msg() const { return sync_hello(genesis_hash_, head_.height, head_.hash); }
+
+TimeMs SyncCore::next_wakeup() const {
+  if (inflight_peer_) return std::min(next_tick_, inflight_since_ + opt_.request_timeout_ms);
+  return next_tick_;
 }
 
-void SyncCore::on_connect(PeerId peer, TimeMs, SyncOut& out) {
+void SyncCore::on_peer_up(PeerId peer, const Endpoint&, bool, TimeMs, Outbox& out) {
   peers_[peer] = Peer{};
-  out.sends.emplace_back(peer, hello_msg());
+  out.send_frame(peer, hello_msg());
 }
 
-void SyncCore::on_disconnect(PeerId peer) {
+void SyncCore::on_peer_down(PeerId peer, TimeMs, Outbox&) {
   peers_.erase(peer);
   if (inflight_peer_ == peer) inflight_peer_.reset();
 }
 
-void SyncCore::bad_peer(PeerId p, SyncOut& out) {
+void SyncCore::bad_peer(PeerId p, Outbox& out) {
   ++stats_.malformed;
-  out.drops.push_back(p);
-  on_disconnect(p);
+  out.disconnect(p);
+  peers_.erase(p);
+  if (inflight_peer_ == p) inflight_peer_.reset();
 }
 
-void SyncCore::on_message(PeerId peer, ByteView msg, TimeMs now, SyncOut& out) {
-  if (!peers_.count(peer)) return;
+void SyncCore::on_frame(PeerId peer, ByteView msg, TimeMs now, Outbox& out) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
   if (msg.empty()) return bad_peer(peer, out);
   const ByteView body = msg.subspan(1);
-  if (msg[0] != kHello && !peers_[peer].hello) return;  // nothing before the genesis check
+  if (msg[0] != kHello && !it->second.hello) return;  // nothing before the genesis check
   switch (msg[0]) {
     case kHello: return handle_hello(peer, body, now, out);
     case kNewBlock: return handle_new_block(peer, body, now, out);
@@ -76,66 +87,90 @@ void SyncCore::on_message(PeerId peer, ByteView msg, TimeMs now, SyncOut& out) {
   }
 }
 
-void SyncCore::handle_hello(PeerId p, ByteView body, TimeMs now, SyncOut& out) {
+void SyncCore::handle_hello(PeerId p, ByteView body, TimeMs now, Outbox& out) {
   if (body.size() != 72) return bad_peer(p, out);
-  if (!std::equal(body.begin(), body.begin() + 32, ledger_.genesis_hash().bytes.begin())) {
+  if (!std::equal(body.begin(), body.begin() + 32, genesis_hash_.bytes.begin())) {
     ++stats_.genesis_mismatch;
-    out.drops.push_back(p);
-    on_disconnect(p);
+    out.disconnect(p);
+    peers_.erase(p);
+    if (inflight_peer_ == p) inflight_peer_.reset();
     return;
   }
   auto& peer = peers_[p];
   peer.hello = true;
   // A peer that recently failed to serve what it claimed is believed only up to our head.
-  peer.height = now < peer.distrust_until ? std::min(be64_load(body.data() + 32), ledger_.head().height)
-                                          : be64_load(body.data() + 32);
+  const std::uint64_t claimed = be64_load(body.data() + 32);
+  peer.height = now < peer.distrust_until ? std::min(claimed, head_.height) : claimed;
   std::copy(body.begin() + 40, body.end(), peer.head.bytes.begin());
   maybe_request(now, out);
 }
 
-bool SyncCore::apply(ByteView block, std::optional<TimeMs> now) {
-  const auto s = ledger_.apply_block(block, now);
-  if (!s.ok()) {
-    ++stats_.blocks_rejected;
-    return false;
-  }
-  ++stats_.blocks_applied;
-  mempool_.prune(ledger_.state());
-  if (on_commit_) {
-    // The header of the block just committed, for the producer's schedule and indexes.
-    auto shell = decode_block_shell(block, ledger_.params());
-    if (shell.ok()) on_commit_(shell->header, now.value_or(0));
-  }
-  return true;
+void SyncCore::enqueue(Pending block) {
+  to_apply_.push_back(std::move(block));
+  request_next_apply();
 }
 
-void SyncCore::handle_new_block(PeerId p, ByteView body, TimeMs now, SyncOut& out) {
-  auto shell = decode_block_shell(body, ledger_.params());
+void SyncCore::request_next_apply() {
+  if (apply_asked_ || to_apply_.empty()) return;
+  const Pending& p = to_apply_.front();
+  events_.push_back(ApplyBlock{p.bytes, p.height, p.check_time});
+  apply_asked_ = true;
+}
+
+std::optional<SyncEvent> SyncCore::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  SyncEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+void SyncCore::handle_block_applied(const Status& result, TimeMs now, Outbox& out) {
+  BC_ASSERT_MSG(apply_asked_ && !to_apply_.empty(), "handle_block_applied without an ApplyBlock outstanding");
+  Pending done = std::move(to_apply_.front());
+  to_apply_.pop_front();
+  apply_asked_ = false;
+  if (!result.ok()) {
+    ++stats_.blocks_rejected;
+    // What follows a refused block cannot extend the head either.
+    to_apply_.clear();
+    if (batch_) batch_->failed = true;
+  } else {
+    ++stats_.blocks_applied;
+    BC_ASSERT(done.height == head_.height + 1);
+    head_ = ChainTip{done.height, done.hash};
+    if (done.relay_from) {
+      // Pass it on: nodes not connected to the producer hear it from us.
+      const Bytes msg = sync_new_block(done.bytes);
+      for (const auto& [id, q] : peers_)
+        if (id != *done.relay_from && q.hello && q.height < done.height) out.send_frame(id, msg);
+    }
+  }
+  request_next_apply();
+  if (to_apply_.empty()) {
+    if (batch_) return finish_batch(now, out);
+    maybe_request(now, out);
+  }
+}
+
+void SyncCore::handle_new_block(PeerId p, ByteView body, TimeMs now, Outbox& out) {
+  auto shell = decode_block_shell(body, params_);
   if (!shell.ok()) return bad_peer(p, out);
   const std::uint64_t h = shell->header.height;
   auto& peer = peers_[p];
   if (now >= peer.distrust_until) peer.height = std::max(peer.height, h);
-  const std::uint64_t ours = ledger_.head().height;
-  if (h == ours + 1) {
-    if (apply(body, now)) {
-      // Pass it on: nodes not connected to the producer hear it from us.
-      const Bytes msg = sync_new_block(body);
-      for (const auto& [id, q] : peers_)
-        if (id != p && q.hello && q.height < h) out.sends.emplace_back(id, msg);
-    }
-  }
+  if (h == next_height() && !batch_)
+    enqueue(Pending{Bytes(body.begin(), body.end()), h, header_hash(shell->header), now, p});
   maybe_request(now, out);
 }
 
-void SyncCore::handle_get_blocks(PeerId p, ByteView body, SyncOut& out) {
+void SyncCore::handle_get_blocks(PeerId p, ByteView body, Outbox& out) {
   if (body.size() != 12) return bad_peer(p, out);
   const std::uint64_t from = be64_load(body.data());
   const std::uint32_t max = std::min(get32(body.data() + 8), opt_.batch_blocks * 4);
   Bytes msg{kBlocks, 0, 0, 0, 0};
   std::uint32_t count = 0;
-  const std::uint64_t head = ledger_.head().height;
-  for (std::uint64_t h = std::max<std::uint64_t>(from, 1); h <= head && count < max; ++h) {
-    auto b = ledger_.block_at(h);
+  for (std::uint64_t h = std::max<std::uint64_t>(from, 1); h <= head_.height && count < max; ++h) {
+    auto b = blocks_.block_at(h);
     if (!b) break;
     if (count > 0 && msg.size() + b->size() > opt_.max_response_bytes) break;
     put32(msg, static_cast<std::uint32_t>(b->size()));
@@ -144,16 +179,16 @@ void SyncCore::handle_get_blocks(PeerId p, ByteView body, SyncOut& out) {
   }
   for (int i = 0; i < 4; ++i) msg[1 + i] = static_cast<std::uint8_t>(count >> (24 - 8 * i));
   stats_.blocks_served += count;
-  out.sends.emplace_back(p, std::move(msg));
+  out.send_frame(p, std::move(msg));
 }
 
-void SyncCore::handle_blocks(PeerId p, ByteView body, TimeMs now, SyncOut& out) {
+void SyncCore::handle_blocks(PeerId p, ByteView body, TimeMs now, Outbox& out) {
   if (body.size() < 4) return bad_peer(p, out);
   const std::uint32_t count = get32(body.data());
   if (count > opt_.batch_blocks * 4) return bad_peer(p, out);
+  // Split and decode the whole answer first: a malformed one changes nothing.
+  std::vector<std::pair<ByteView, BlockHeader>> blocks;
   std::size_t off = 4;
-  bool failed = false;
-  const std::uint64_t before = ledger_.head().height;
   for (std::uint32_t i = 0; i < count; ++i) {
     if (body.size() - off < 4) return bad_peer(p, out);
     const std::uint32_t len = get32(body.data() + off);
@@ -161,87 +196,93 @@ void SyncCore::handle_blocks(PeerId p, ByteView body, TimeMs now, SyncOut& out) 
     if (body.size() - off < len) return bad_peer(p, out);
     const ByteView block = body.subspan(off, len);
     off += len;
-    if (failed) continue;
-    auto shell = decode_block_shell(block, ledger_.params());
+    auto shell = decode_block_shell(block, params_);
     if (!shell.ok()) return bad_peer(p, out);
-    if (shell->header.height <= ledger_.head().height) continue;  // already have it
-    // Old blocks: checked against their parent, not our clock.
-    if (!apply(block, std::nullopt)) failed = true;
+    blocks.emplace_back(block, shell->header);
   }
   if (inflight_peer_ == p) inflight_peer_.reset();
-  if (ledger_.head().height == before) {
-    // No progress (only blocks we had): ask it again only after its next Hello.
-    if (auto it = peers_.find(p); it != peers_.end()) it->second.height = before;
+  if (batch_ || applying()) return;  // an answer we no longer wait for
+  batch_ = Batch{p, head_.height, count, false};
+  for (const auto& [block, header] : blocks) {
+    if (header.height < next_height()) continue;  // already have it
+    // Old blocks: checked against their parent, not our clock.
+    enqueue(Pending{Bytes(block.begin(), block.end()), header.height, header_hash(header), std::nullopt, std::nullopt});
   }
-  if (failed || count == 0) {
+  if (to_apply_.empty()) finish_batch(now, out);
+}
+
+void SyncCore::finish_batch(TimeMs now, Outbox& out) {
+  BC_ASSERT(batch_.has_value());
+  const Batch b = *batch_;
+  batch_.reset();
+  auto it = peers_.find(b.peer);
+  if (it != peers_.end() && head_.height == b.height_before) {
+    // No progress (only blocks we had): ask it again only after its next Hello.
+    it->second.height = b.height_before;
+  }
+  if (it != peers_.end() && (b.failed || b.blocks == 0)) {
     // A peer whose answer was blocks that do not validate, or none at all
-    // although it claimed to be ahead, is not followed
-    // again for a while: no request loop, and no stalled producer, with a lying peer.
-    if (auto it = peers_.find(p); it != peers_.end()) {
-      it->second.height = ledger_.head().height;
-      it->second.distrust_until = now + opt_.distrust_ms;
-    }
+    // although it claimed to be ahead, is not followed again for a while:
+    // no request loop, and no stalled producer, with a lying peer.
+    it->second.height = head_.height;
+    it->second.distrust_until = now + opt_.distrust_ms;
   }
   maybe_request(now, out);
 }
 
-void SyncCore::handle_new_tx(PeerId p, ByteView body, SyncOut& out) {
+void SyncCore::handle_new_tx(PeerId p, ByteView body, Outbox& out) {
   ++stats_.txs_gossiped_in;
-  auto tx = decode_tx(body, ledger_.params());
+  auto tx = decode_tx(body, params_);
   if (!tx.ok()) return bad_peer(p, out);
-  if (!remember(tx->id) || mempool_.contains(tx->id)) return;
-  Tx copy = *tx;
-  if (mempool_.add(std::move(*tx), ledger_).ok()) {
-    ++stats_.txs_admitted_from_peers;
-    gossip_tx(copy, p, out);
-  }
+  if (!remember(tx->id)) return;
+  events_.push_back(AdmitTx{std::move(*tx), p});
 }
 
-void SyncCore::maybe_request(TimeMs now, SyncOut& out) {
+void SyncCore::handle_tx_admitted(const Tx& tx, std::optional<PeerId> from, TimeMs, Outbox& out) {
+  if (from) ++stats_.txs_admitted_from_peers;
+  remember(tx.id);
+  gossip_tx(tx, from, out);
+}
+
+void SyncCore::maybe_request(TimeMs now, Outbox& out) {
+  if (applying() || batch_) return;  // the head is about to move
   if (inflight_peer_ && now - inflight_since_ < opt_.request_timeout_ms) return;
   inflight_peer_.reset();
-  const std::uint64_t ours = ledger_.head().height;
   // The peer furthest ahead; ties broken by id so the choice is deterministic.
   std::optional<PeerId> best;
-  std::uint64_t best_h = ours;
+  std::uint64_t best_h = head_.height;
   for (const auto& [id, q] : peers_)
     if (q.hello && q.height > best_h) best = id, best_h = q.height;
   if (!best) return;
-  out.sends.emplace_back(*best, sync_get_blocks(ours + 1, opt_.batch_blocks));
+  out.send_frame(*best, sync_get_blocks(head_.height + 1, opt_.batch_blocks));
   inflight_peer_ = best;
   inflight_since_ = now;
 }
 
-void SyncCore::on_tick(TimeMs now, SyncOut& out) {
+void SyncCore::on_tick(TimeMs now, Outbox& out) {
   if (now < next_tick_) {
     if (inflight_peer_ && now - inflight_since_ >= opt_.request_timeout_ms) maybe_request(now, out);
     return;
   }
   next_tick_ = now + opt_.status_interval_ms;
   const Bytes hello = hello_msg();
-  for (const auto& [id, q] : peers_) out.sends.emplace_back(id, hello);
+  for (const auto& [id, q] : peers_) out.send_frame(id, hello);
   maybe_request(now, out);
 }
 
-void SyncCore::announce_block(ByteView block_bytes, SyncOut& out) {
+void SyncCore::announce_block(ByteView block_bytes, TimeMs, Outbox& out) {
+  auto shell = decode_block_shell(block_bytes, params_);
+  BC_ASSERT_MSG(shell.ok(), "announce_block: the node's own committed block does not decode");
+  if (shell->header.height > head_.height) head_ = ChainTip{shell->header.height, header_hash(shell->header)};
   const Bytes msg = sync_new_block(block_bytes);
   for (const auto& [id, q] : peers_)
-    if (q.hello) out.sends.emplace_back(id, msg);
+    if (q.hello) out.send_frame(id, msg);
 }
 
-Status SyncCore::submit_tx(Tx tx, SyncOut& out) {
-  Tx copy = tx;
-  auto s = mempool_.add(std::move(tx), ledger_);
-  if (!s.ok()) return s;
-  remember(copy.id);
-  gossip_tx(copy, std::nullopt, out);
-  return s;
-}
-
-void SyncCore::gossip_tx(const Tx& tx, std::optional<PeerId> except, SyncOut& out) {
+void SyncCore::gossip_tx(const Tx& tx, std::optional<PeerId> except, Outbox& out) {
   const Bytes msg = sync_new_tx(encode_tx(tx));
   for (const auto& [id, q] : peers_)
-    if (q.hello && id != except) out.sends.emplace_back(id, msg);
+    if (q.hello && id != except) out.send_frame(id, msg);
 }
 
 bool SyncCore::remember(const Hash256& id) {
@@ -265,6 +306,25 @@ std::uint64_t SyncCore::best_peer_height() const {
   for (const auto& [id, q] : peers_)
     if (q.hello) h = std::max(h, q.height);
   return h;
+}
+
+void serve_sync_requests(SyncCore& core, Ledger& ledger, Mempool& mempool, TimeMs now, Outbox& out,
+                         const std::function<void(const BlockHeader&)>& on_commit) {
+  while (auto event = core.poll_event()) {
+    if (auto* apply = std::get_if<ApplyBlock>(&*event)) {
+      const Status s = ledger.apply_block(apply->bytes, apply->check_time);
+      if (s.ok()) {
+        mempool.prune(ledger.state());
+        auto shell = decode_block_shell(apply->bytes, ledger.params());
+        if (on_commit && shell.ok()) on_commit(shell->header);
+      }
+      core.handle_block_applied(s, now, out);
+    } else {
+      auto& admit = std::get<AdmitTx>(*event);
+      Tx copy = admit.tx;
+      if (mempool.add(std::move(admit.tx), ledger).ok()) core.handle_tx_admitted(copy, admit.from, now, out);
+    }
+  }
 }
 
 }  // namespace bc::ledger

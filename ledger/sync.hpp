@@ -1,9 +1,25 @@
-// Block and transaction sync between nodes, sans-I/O.
+// Block and transaction sync between nodes: a sans-I/O bc::StreamProtocol
+// (layers/core.hpp).
 //
-// Peers are opaque ids given by the driver (a TCP connection each). Inputs:
-// on_connect / on_disconnect / on_message / on_tick and the local events
-// (a block this node committed, a tx a client submitted). Outputs: frames to
-// send and peers to drop, left in a SyncOut.
+// Peers are framed-stream connections named by the driver (a TCP connection
+// each in blockcloudd, a MemNet stream in tests). Inputs: on_peer_up /
+// on_frame / on_peer_down / on_tick, the answers to the core's requests
+// (handle_block_applied, handle_tx_admitted) and announce_block for a block
+// the node committed itself. Outputs: frames and disconnects in the Outbox,
+// and requests pulled with poll_event().
+//
+// The core never touches the ledger's state: it decides which blocks to ask
+// for and in what order to commit them, and the driver validates and commits
+// (on whatever thread it likes). It reads only committed blocks, through a
+// BlockSource, to serve GetBlocks; it keeps the committed head itself from
+// what the driver reports.
+//
+// Requests (poll_event), each answered by the driver in the order made:
+//   ApplyBlock{bytes}  validate and commit this block on top of the head, then
+//                      call handle_block_applied(status). One is outstanding
+//                      at a time; the next comes after the answer.
+//   AdmitTx{tx, from}  a peer gossiped this tx: try the mempool, and if it was
+//                      admitted call handle_tx_admitted(tx, from).
 //
 // Messages (one per frame; first byte = kind; integers big-endian):
 //   1 Hello    {genesis hash 32, head height u64, head hash 32}  on connect and every status_interval
@@ -21,14 +37,17 @@
 #include <map>
 #include <optional>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
-#include "ledger/ledger.hpp"
-#include "ledger/mempool.hpp"
+#include "layers/core.hpp"
+#include "ledger/block.hpp"
+#include "ledger/tx.hpp"
 
 namespace bc::ledger {
 
-using PeerId = std::uint64_t;
+class Ledger;
+class Mempool;
 
 struct SyncOptions {
   std::uint32_t batch_blocks = 64;               // blocks per GetBlocks
@@ -39,32 +58,78 @@ struct SyncOptions {
   std::size_t seen_tx_ids = 200'000;             // dedup memory for gossip
 };
 
-struct SyncOut {
-  std::vector<std::pair<PeerId, Bytes>> sends;
-  std::vector<PeerId> drops;
-};
-
 struct SyncStats {
   std::uint64_t blocks_applied = 0, blocks_rejected = 0, blocks_served = 0;
   std::uint64_t txs_gossiped_in = 0, txs_admitted_from_peers = 0, malformed = 0, genesis_mismatch = 0;
 };
 
-class SyncCore {
+// The committed head as the core knows it.
+struct ChainTip {
+  std::uint64_t height = 0;
+  Hash256 hash;
+};
+
+// Committed blocks by height, for serving GetBlocks. Called on the core's
+// thread while the driver may be committing on another, so an implementation
+// must be safe for that (LevelDB reads are). A height above the core's head
+// is never asked for.
+class BlockSource {
  public:
-  // on_commit runs after every block this core commits (received ones).
-  SyncCore(Ledger& ledger, Mempool& mempool, SyncOptions options,
-           std::function<void(const BlockHeader&, TimeMs)> on_commit);
+  virtual ~BlockSource() = default;
+  virtual std::optional<Bytes> block_at(std::uint64_t height) const = 0;
+};
 
-  void on_connect(PeerId peer, TimeMs now, SyncOut& out);
-  void on_disconnect(PeerId peer);
-  void on_message(PeerId peer, ByteView msg, TimeMs now, SyncOut& out);
-  void on_tick(TimeMs now, SyncOut& out);
-  TimeMs next_wakeup() const { return next_tick_; }
+// A BlockSource over a Ledger's store: Ledger::block_at reads LevelDB only.
+class LedgerBlocks final : public BlockSource {
+ public:
+  explicit LedgerBlocks(const Ledger& ledger) : ledger_(ledger) {}
+  std::optional<Bytes> block_at(std::uint64_t height) const override;
 
-  // This node committed a block (it produced it): announce it.
-  void announce_block(ByteView block_bytes, SyncOut& out);
-  // A client's tx: admit it to the mempool and gossip it if admitted.
-  Status submit_tx(Tx tx, SyncOut& out);
+ private:
+  const Ledger& ledger_;
+};
+
+struct ApplyBlock {
+  Bytes bytes;
+  std::uint64_t height = 0;
+  // The driver's clock for the max_future_ms check (a new block), or nullopt
+  // for an old block (checked against its parent only).
+  std::optional<TimeMs> check_time;
+};
+struct AdmitTx {
+  Tx tx;
+  PeerId from = 0;
+};
+using SyncEvent = std::variant<ApplyBlock, AdmitTx>;
+
+class SyncCore final : public StreamProtocol {
+ public:
+  // `blocks` must outlive the core. `head` is the ledger's committed head.
+  SyncCore(const ChainParams& params, const Hash256& genesis_hash, ChainTip head, const BlockSource& blocks,
+           SyncOptions options);
+
+  void on_peer_up(PeerId peer, const Endpoint& remote, bool outbound, TimeMs now, Outbox& out) override;
+  void on_frame(PeerId peer, ByteView frame, TimeMs now, Outbox& out) override;
+  void on_peer_down(PeerId peer, TimeMs now, Outbox& out) override;
+  void on_tick(TimeMs now, Outbox& out) override;
+  TimeMs next_wakeup() const override;
+
+  // The next request for the driver, in order; nullopt when there is none.
+  std::optional<SyncEvent> poll_event();
+  // REQUIRES: an ApplyBlock was polled and not yet answered. `result` is the
+  // ledger's verdict: ok means the block is committed (durably).
+  void handle_block_applied(const Status& result, TimeMs now, Outbox& out);
+  // A tx the driver admitted to its mempool: from a peer's AdmitTx (`from`
+  // set) or from a local client (nullopt). Gossiped to every other peer.
+  void handle_tx_admitted(const Tx& tx, std::optional<PeerId> from, TimeMs now, Outbox& out);
+  // The node committed a block of its own (it produced it): the new head,
+  // announced to every peer.
+  void announce_block(ByteView block_bytes, TimeMs now, Outbox& out);
+
+  // True while blocks from peers wait to be committed or one is being
+  // committed: a producer waits, so it never builds on a head about to move.
+  bool applying() const { return !to_apply_.empty(); }
+  const ChainTip& head() const { return head_; }
 
   struct PeerView {
     PeerId id;
@@ -82,30 +147,61 @@ class SyncCore {
     Hash256 head;
     TimeMs distrust_until = 0;  // its head claims are ignored until then
   };
+  // A block waiting to be committed.
+  struct Pending {
+    Bytes bytes;
+    std::uint64_t height = 0;
+    Hash256 hash;
+    std::optional<TimeMs> check_time;
+    std::optional<PeerId> relay_from;  // a NewBlock: passed on once committed
+  };
+  // The Blocks answer being committed (at most one: one request in flight).
+  struct Batch {
+    PeerId peer = 0;
+    std::uint64_t height_before = 0;
+    std::uint32_t blocks = 0;
+    bool failed = false;
+  };
   Bytes hello_msg() const;
-  void handle_hello(PeerId p, ByteView body, TimeMs now, SyncOut& out);
-  void handle_new_block(PeerId p, ByteView body, TimeMs now, SyncOut& out);
-  void handle_get_blocks(PeerId p, ByteView body, SyncOut& out);
-  void handle_blocks(PeerId p, ByteView body, TimeMs now, SyncOut& out);
-  void handle_new_tx(PeerId p, ByteView body, SyncOut& out);
-  bool apply(ByteView block, std::optional<TimeMs> now);
-  void maybe_request(TimeMs now, SyncOut& out);
-  void gossip_tx(const Tx& tx, std::optional<PeerId> except, SyncOut& out);
+  void handle_hello(PeerId p, ByteView body, TimeMs now, Outbox& out);
+  void handle_new_block(PeerId p, ByteView body, TimeMs now, Outbox& out);
+  void handle_get_blocks(PeerId p, ByteView body, Outbox& out);
+  void handle_blocks(PeerId p, ByteView body, TimeMs now, Outbox& out);
+  void handle_new_tx(PeerId p, ByteView body, Outbox& out);
+  std::uint64_t next_height() const { return head_.height + to_apply_.size() + 1; }
+  void enqueue(Pending block);
+  void request_next_apply();
+  void finish_batch(TimeMs now, Outbox& out);
+  void maybe_request(TimeMs now, Outbox& out);
+  void gossip_tx(const Tx& tx, std::optional<PeerId> except, Outbox& out);
   bool remember(const Hash256& id);
-  void bad_peer(PeerId p, SyncOut& out);
+  void bad_peer(PeerId p, Outbox& out);
 
-  Ledger& ledger_;
-  Mempool& mempool_;
+  ChainParams params_;
+  Hash256 genesis_hash_;
+  ChainTip head_;
+  const BlockSource& blocks_;
   SyncOptions opt_;
-  std::function<void(const BlockHeader&, TimeMs)> on_commit_;
   std::map<PeerId, Peer> peers_;
   std::optional<PeerId> inflight_peer_;
   TimeMs inflight_since_ = 0;
   TimeMs next_tick_ = 0;
+  std::deque<Pending> to_apply_;  // front: the one asked of the driver, if apply_asked_
+  bool apply_asked_ = false;
+  std::optional<Batch> batch_;
+  std::deque<SyncEvent> events_;
   std::unordered_set<Hash256, Hash256Hasher> seen_;
   std::deque<Hash256> seen_order_;
   SyncStats stats_;
 };
+
+// Serves the core's requests on the calling thread, at once: ApplyBlock
+// through ledger.apply_block (then mempool.prune), AdmitTx through
+// mempool.add. For tests, the fuzzer and the simulator; blockcloudd serves
+// them on its ledger thread instead. on_commit (optional) sees each block
+// committed. Returns when the core has no request left.
+void serve_sync_requests(SyncCore& core, Ledger& ledger, Mempool& mempool, TimeMs now, Outbox& out,
+                         const std::function<void(const BlockHeader&)>& on_commit = {});
 
 // Message encoders (also used by tests).
 Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& head);

@@ -1,6 +1,10 @@
 #include "apps/daemon/ledger_node.hpp"
 
 #include <chrono>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
@@ -41,27 +45,55 @@ Hash256 need_hash(const json::object& p, const char* name) {
 }
 }  // namespace
 
+// Threads: the sync core, its connections and the timer live on the io
+// thread (with the DHT, the SAL and the RPC server); the ledger, its mempool,
+// the tx index and the producer live on the ledger thread, so validating and
+// committing a block (fsync included) never holds up the io thread. Work
+// crosses with asio::post in both directions; the io side never reads ledger
+// state, the ledger side never touches the core.
 struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   LedgerNodeConfig cfg;
   KeyPair key;
   const routing::DhtNode& dht;
   metrics::Registry& metrics;
+  metrics::Counter& m_produced;
+  // ---- ledger thread (after start()) ----
   std::unique_ptr<Ledger> ledger;
   std::unique_ptr<TxIndex> index;
   Mempool mempool;
-  std::unique_ptr<SyncCore> sync;
   std::unique_ptr<SingleProducer> producer;
+  asio::io_context ledger_io;
+  asio::executor_work_guard<asio::io_context::executor_type> ledger_work{ledger_io.get_executor()};
+  std::thread ledger_thread;
+  // ---- io thread ----
+  std::unique_ptr<LedgerBlocks> blocks;  // LevelDB reads only: safe beside a commit
+  std::unique_ptr<SyncCore> sync;
   std::unique_ptr<StreamNet> net;
   asio::steady_timer timer;
+  TimeMs timer_at = kNever;
   TimeMs next_discovery = 0;
+  TimeMs produce_at = kNever;  // the producer's next slot, as last reported by the ledger thread
+  bool producing = false;      // a production job is on the ledger thread
   bool stopped = false;
-  metrics::Counter& m_produced;
 
   Impl(asio::io_context& io, const LedgerNodeConfig& c, const KeyPair& k, const routing::DhtNode& dht,
        metrics::Registry& m)
-      : io(io), cfg(c), key(k), dht(dht), metrics(m), timer(io),
-        m_produced(m.counter("bc_ledger_blocks_produced_total", "Blocks this node produced")) {
+      : io(io), cfg(c), key(k), dht(dht), metrics(m),
+        m_produced(m.counter("bc_ledger_blocks_produced_total", "Blocks this node produced")), timer(io) {
+    open_ledger();
+    blocks = std::make_unique<LedgerBlocks>(*ledger);
+    sync = std::make_unique<SyncCore>(ledger->params(), ledger->genesis_hash(),
+                                      ChainTip{ledger->head().height, ledger->head().hash}, *blocks, SyncOptions{});
+    const TimeMs interval = cfg.block_interval_ms > 0 ? cfg.block_interval_ms : ledger->params().block_interval_ms;
+    cfg.block_interval_ms = interval;
+    if (cfg.producer) {
+      producer = std::make_unique<SingleProducer>(key, interval, AsioUdpDriver::now_ms());
+      produce_at = producer->next_wakeup();
+    }
+  }
+
+  void open_ledger() {
     auto g = load_genesis_file(cfg.genesis_file);
     if (!g.ok())
       throw std::runtime_error("--genesis " + cfg.genesis_file.string() + ": " + g.status.text());
@@ -84,48 +116,147 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     if (!ix.ok()) throw std::runtime_error(ix.status.text());
     index = std::move(*ix);
     if (auto s = index->catch_up(*ledger); !s.ok()) throw std::runtime_error("tx index: " + s.text());
-    sync = std::make_unique<SyncCore>(*ledger, mempool, SyncOptions{},
-                                      [this](const BlockHeader& h, TimeMs now) { after_commit(h, now); });
-    const TimeMs interval = cfg.block_interval_ms > 0 ? cfg.block_interval_ms : ledger->params().block_interval_ms;
-    cfg.block_interval_ms = interval;
-    if (cfg.producer) producer = std::make_unique<SingleProducer>(key, interval, AsioUdpDriver::now_ms());
   }
 
+  // ---- crossing threads ----
+  template <typename Fn>
+  void post_ledger(Fn fn) {
+    asio::post(ledger_io, std::move(fn));
+  }
+  // Runs fn on the io thread unless the node stopped (or is gone) by then.
+  template <typename Fn>
+  void post_io(Fn fn) {
+    asio::post(io, [weak = weak_from_this(), fn = std::move(fn)]() mutable {
+      if (auto self = weak.lock(); self && !self->stopped) fn();
+    });
+  }
+
+  // ---- ledger thread ----
   void after_commit(const BlockHeader& h, TimeMs now) {
+    mempool.prune(ledger->state());
     if (producer) producer->on_committed(h, now);
     if (auto s = index->catch_up(*ledger); !s.ok()) spdlog::warn("tx index: {}", s.text());
   }
 
-  void flush(SyncOut& out) {
-    for (auto& [peer, bytes] : out.sends) net->send(peer, std::move(bytes));
-    for (auto peer : out.drops) net->close(peer);
-    out = {};
+  auto commit_received(const ApplyBlock& req, TimeMs now) {
+    auto s = ledger->apply_block(req.bytes, req.check_time);
+    if (!s.ok()) return s;
+    auto shell = decode_block_shell(req.bytes, ledger->params());
+    if (shell.ok()) after_commit(shell->header, now);
+    return s;
+  }
+
+  // Builds, commits and returns the node's own block when its slot has come.
+  std::optional<Bytes> produce_on_ledger(TimeMs now) {
+    auto built = producer->on_tick(*ledger, mempool, now);
+    if (!built) return std::nullopt;
+    const auto s = ledger->apply_block(built->bytes, now);
+    if (!s.ok()) {
+      spdlog::error("own block at height {} refused: {}", built->block.header.height, s.text());
+      return std::nullopt;
+    }
+    m_produced.inc();
+    after_commit(built->block.header, now);
+    return std::move(built->bytes);
+  }
+
+  // ---- io thread ----
+  // Every input to the core goes through here: the core's outputs are
+  // carried out, its requests sent to the ledger thread, the timer re-armed.
+  template <typename Fn>
+  void input(Fn&& fn) {
+    const TimeMs now = AsioUdpDriver::now_ms();
+    Outbox out;
+    fn(now, out);
+    maybe_produce(now);
+    for (auto& f : out.frames) net->send(f.to, std::move(f.payload));
+    for (PeerId p : out.disconnects) net->close(p);
+    while (auto event = sync->poll_event()) dispatch(std::move(*event));
+    arm(now);
+  }
+
+  void dispatch(SyncEvent event) {
+    if (auto* apply = std::get_if<ApplyBlock>(&event)) {
+      post_ledger([this, req = std::move(*apply)] {
+        auto s = commit_received(req, AsioUdpDriver::now_ms());
+        post_io([this, s = std::move(s)] {
+          input([&](TimeMs now, Outbox& out) { sync->handle_block_applied(s, now, out); });
+        });
+      });
+      return;
+    }
+    post_ledger([this, admit = std::move(std::get<AdmitTx>(event))]() mutable {
+      Tx copy = admit.tx;
+      if (!mempool.add(std::move(admit.tx), *ledger).ok()) return;
+      post_io([this, tx = std::move(copy), from = admit.from] {
+        input([&](TimeMs now, Outbox& out) { sync->handle_tx_admitted(tx, from, now, out); });
+      });
+    });
+  }
+
+  // A producer makes its block on the ledger thread when its slot has come,
+  // nothing from peers waits to be committed and no peer is ahead (behind a
+  // peer, after a restore from an old copy: sync first, never fork).
+  bool can_produce() const {
+    return producer && !producing && !sync->applying() && sync->best_peer_height() <= sync->head().height;
+  }
+
+  void maybe_produce(TimeMs now) {
+    if (!can_produce() || now < produce_at) return;
+    producing = true;
+    post_ledger([this, now] {
+      std::optional<Bytes> block = produce_on_ledger(now);
+      const TimeMs next = producer->next_wakeup();
+      post_io([this, block = std::move(block), next] {
+        producing = false;
+        produce_at = next;
+        input([&](TimeMs t, Outbox& out) {
+          if (block) sync->announce_block(*block, t, out);
+        });
+      });
+    });
+  }
+
+  // The timer fires at the earliest of: the core's next_wakeup(), the next
+  // peer discovery and the producer's slot (when it may produce).
+  void arm(TimeMs now) {
+    if (stopped) return;
+    TimeMs at = std::min(sync->next_wakeup(), next_discovery);
+    if (can_produce()) at = std::min(at, produce_at);
+    if (at == timer_at) return;
+    timer_at = at;
+    timer.expires_after(std::chrono::milliseconds(std::max<TimeMs>(0, at - now)));
+    timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (!self || ec || self->stopped) return;
+      self->timer_at = kNever;
+      self->input([&](TimeMs now, Outbox& out) {
+        self->discover(now);
+        self->sync->on_tick(now, out);
+      });
+    });
   }
 
   void start() {
     auto weak = weak_from_this();
     net = std::make_unique<StreamNet>(
         io, cfg.listen, StreamNetOptions{.metrics = &metrics},
-        [weak](StreamNet::ConnId id, const Endpoint&, bool) {
-          if (auto self = weak.lock()) {
-            SyncOut out;
-            self->sync->on_connect(id, AsioUdpDriver::now_ms(), out);
-            self->flush(out);
-          }
+        [weak](StreamNet::ConnId id, const Endpoint& remote, bool outbound) {
+          if (auto self = weak.lock())
+            self->input([&](TimeMs now, Outbox& out) { self->sync->on_peer_up(id, remote, outbound, now, out); });
         },
         [weak](StreamNet::ConnId id, ByteView frame) {
-          if (auto self = weak.lock()) {
-            SyncOut out;
-            self->sync->on_message(id, frame, AsioUdpDriver::now_ms(), out);
-            self->flush(out);
-          }
+          if (auto self = weak.lock())
+            self->input([&](TimeMs now, Outbox& out) { self->sync->on_frame(id, frame, now, out); });
         },
         [weak](StreamNet::ConnId id) {
-          if (auto self = weak.lock()) self->sync->on_disconnect(id);
+          if (auto self = weak.lock())
+            self->input([&](TimeMs now, Outbox& out) { self->sync->on_peer_down(id, now, out); });
         });
     net->start();
+    ledger_thread = std::thread([this] { ledger_io.run(); });
     for (const auto& b : cfg.bootstrap) net->connect(b);
-    tick();
+    input([](TimeMs, Outbox&) {});
   }
 
   void discover(TimeMs now) {
@@ -140,42 +271,15 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  void produce(TimeMs now, SyncOut& out) {
-    if (!producer || now < producer->next_wakeup()) return;
-    // Behind a peer (our store was restored from an old copy): sync first, never fork.
-    if (sync->best_peer_height() > ledger->head().height) return;
-    auto built = producer->on_tick(*ledger, mempool, now);
-    if (!built) return;
-    const auto s = ledger->apply_block(built->bytes, now);
-    if (!s.ok()) {
-      spdlog::error("own block at height {} refused: {}", built->block.header.height, s.text());
-      return;
-    }
-    m_produced.inc();
-    mempool.prune(ledger->state());
-    after_commit(built->block.header, now);
-    sync->announce_block(built->bytes, out);
-  }
-
-  void tick() {
-    if (stopped) return;
-    const TimeMs now = AsioUdpDriver::now_ms();
-    SyncOut out;
-    discover(now);
-    sync->on_tick(now, out);
-    produce(now, out);
-    flush(out);
-    timer.expires_after(std::chrono::milliseconds(20));
-    timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-      if (auto self = weak.lock(); self && !ec) self->tick();
-    });
-  }
-
+  // Lets the commit under way finish, then ends the ledger thread.
   void stop() {
     if (stopped) return;
     stopped = true;
     timer.cancel();
     if (net) net->stop();
+    ledger_work.reset();
+    ledger_io.stop();
+    if (ledger_thread.joinable()) ledger_thread.join();
   }
 
   // ---- RPC methods ----
@@ -195,10 +299,14 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     if (!tx.ok()) throw RpcMethodError(kTxRejected, "transaction refused: " + tx.status.text());
     const Hash256 id = tx->id;
     if (index->height_of(id)) throw RpcMethodError(kTxRejected, "transaction refused: already_known: " + id.hex() + " is already committed");
-    SyncOut out;
-    const auto s = sync->submit_tx(std::move(*tx), out);
-    flush(out);
+    Tx copy = *tx;
+    const auto s = mempool.add(std::move(*tx), *ledger);
     if (!s.ok() && s.code != Error::kAlreadyKnown) throw RpcMethodError(kTxRejected, "transaction refused: " + s.text());
+    if (s.ok()) {
+      post_io([this, tx = std::move(copy)] {
+        input([&](TimeMs now, Outbox& out) { sync->handle_tx_admitted(tx, std::nullopt, now, out); });
+      });
+    }
     return json::object{{"id", id.hex()}, {"status", "pending"}};
   }
 
@@ -279,6 +387,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     return o;
   }
 
+  // ledger_status: the ledger's part (ledger thread) ...
   json::value status_json() const {
     json::object o = head_json().as_object();
     o["genesis_hash"] = ledger->genesis_hash().hex();
@@ -286,6 +395,12 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     o["block_interval_ms"] = cfg.block_interval_ms;
     o["mempool_txs"] = mempool.size();
     o["mempool_bytes"] = mempool.bytes();
+    o["tx_index_height"] = index->indexed_height();
+    return o;
+  }
+
+  // ... and the sync core's (io thread).
+  void add_sync_status(json::object& o) const {
     o["connections"] = net ? net->connections() : 0;
     json::array peers;
     for (const auto& pv : sync->peers()) peers.push_back(json::object{{"conn", pv.id}, {"height", pv.height}, {"hello", pv.hello}});
@@ -295,8 +410,26 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     o["sync"] = json::object{{"blocks_applied", st.blocks_applied}, {"blocks_rejected", st.blocks_rejected},
                              {"blocks_served", st.blocks_served}, {"malformed", st.malformed},
                              {"genesis_mismatch", st.genesis_mismatch}};
-    o["tx_index_height"] = index->indexed_height();
-    return o;
+  }
+
+  // Runs an RPC method on the ledger thread and answers on the io thread.
+  template <typename Fn>
+  void ledger_rpc(RpcReply reply, Fn fn) {
+    post_ledger([this, reply = std::move(reply), fn = std::move(fn)] {
+      json::value result;
+      int code = 0;
+      std::string message;
+      try {
+        result = fn();
+      } catch (const RpcMethodError& e) {
+        code = e.code;
+        message = e.what();
+      }
+      post_io([reply, result = std::move(result), code, message] {
+        if (code != 0) return reply.fail(code, message);
+        reply.ok(result);
+      });
+    });
   }
 };
 
@@ -313,14 +446,31 @@ std::string LedgerNode::describe() const {
          h.state_root.hex().substr(0, 16) + (impl_->producer ? " producer every " + std::to_string(impl_->cfg.block_interval_ms) + " ms" : " follower");
 }
 
+// Every ledger method runs on the ledger thread (it reads state a commit may
+// be changing); ledger_status adds the sync core's view on the io thread.
 void LedgerNode::register_methods(RpcService& rpc) {
   auto* i = impl_.get();
-  rpc.add_method("send_tx", [i](const json::object& p) { return i->send_tx(p); });
-  rpc.add_method("get_tx", [i](const json::object& p) { return i->get_tx(p); });
-  rpc.add_method("get_block", [i](const json::object& p) { return i->get_block(p); });
-  rpc.add_method("get_account", [i](const json::object& p) { return i->get_account(p); });
-  rpc.add_method("head", [i](const json::object&) { return i->head_json(); });
-  rpc.add_method("ledger_status", [i](const json::object&) { return i->status_json(); });
+  auto on_ledger = [&rpc, i](const char* name, json::value (Impl::*method)(const json::object&)) {
+    rpc.add_async_method(name, [i, method](const json::object& p, RpcReply reply) {
+      i->ledger_rpc(std::move(reply), [i, method, p] { return (i->*method)(p); });
+    });
+  };
+  on_ledger("send_tx", &Impl::send_tx);
+  on_ledger("get_tx", &Impl::get_tx);
+  on_ledger("get_block", &Impl::get_block);
+  on_ledger("get_account", &Impl::get_account);
+  rpc.add_async_method("head", [i](const json::object&, RpcReply reply) {
+    i->ledger_rpc(std::move(reply), [i] { return i->head_json(); });
+  });
+  rpc.add_async_method("ledger_status", [i](const json::object&, RpcReply reply) {
+    i->post_ledger([i, reply = std::move(reply)] {
+      json::object o = i->status_json().as_object();
+      i->post_io([i, reply, o = std::move(o)]() mutable {
+        i->add_sync_status(o);
+        reply.ok(std::move(o));
+      });
+    });
+  });
 }
 
 }  // namespace bc::apps

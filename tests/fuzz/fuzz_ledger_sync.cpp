@@ -33,12 +33,13 @@ namespace {
 constexpr SyncOptions kOpt{.batch_blocks = 8, .max_response_bytes = 1u << 20, .seen_tx_ids = 64};
 
 // Every output goes to a connected peer and stays within the size bounds.
-void check_out(const SyncOut& out, const std::set<PeerId>& connected, const Ledger& l) {
-  for (const auto& [p, m] : out.sends) {
-    require(connected.count(p) == 1);
-    require(!m.empty());
-    require(m.size() <= kOpt.max_response_bytes + 5 + 4 + l.params().max_block_bytes);
+void check_out(const Outbox& out, const std::set<PeerId>& connected, const Ledger& l) {
+  for (const auto& f : out.frames) {
+    require(connected.count(f.to) == 1);
+    require(!f.payload.empty());
+    require(f.payload.size() <= kOpt.max_response_bytes + 5 + 4 + l.params().max_block_bytes);
   }
+  require(out.writes.empty() && out.datagrams.empty());
 }
 
 }  // namespace
@@ -48,24 +49,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Head before = l.head();
   Mempool mempool;
   std::uint64_t commits = 0;
-  SyncCore core(l, mempool, kOpt, [&](const BlockHeader&, TimeMs) { ++commits; });
+  LedgerBlocks blocks(l);
+  SyncCore core(l.params(), l.genesis_hash(), ChainTip{l.head().height, l.head().hash}, blocks, kOpt);
   std::set<PeerId> connected;
   TimeMs now = 1'700'000'000'000;
 
+  // One input, its requests served at once, its outputs checked.
   auto run = [&](auto&& step) {
-    SyncOut out;
+    Outbox out;
     step(out);
+    serve_sync_requests(core, l, mempool, now, out, [&](const BlockHeader&) { ++commits; });
     check_out(out, connected, l);
-    for (PeerId p : out.drops) {
+    for (PeerId p : out.disconnects) {
       connected.erase(p);
-      core.on_disconnect(p);
+      Outbox ignored;
+      core.on_peer_down(p, now, ignored);
     }
   };
 
   // The whole input as one message.
   connected.insert(0);
-  run([&](SyncOut& o) { core.on_connect(0, now, o); });
-  run([&](SyncOut& o) { core.on_message(0, ByteView(data, size), now, o); });
+  run([&](Outbox& o) { core.on_peer_up(0, Endpoint{}, false, now, o); });
+  run([&](Outbox& o) { core.on_frame(0, ByteView(data, size), now, o); });
 
   std::size_t off = 0;
   while (size - off >= 4) {
@@ -76,25 +81,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     off += 4 + len;
     switch (op) {
       case 0:
-        if (connected.insert(peer).second) run([&](SyncOut& o) { core.on_connect(peer, now, o); });
+        if (connected.insert(peer).second) run([&](Outbox& o) { core.on_peer_up(peer, Endpoint{}, true, now, o); });
         break;
       case 1:
-        connected.erase(peer);
-        core.on_disconnect(peer);
+        if (connected.erase(peer) == 1) run([&](Outbox& o) { core.on_peer_down(peer, now, o); });
         break;
       case 2:
-        run([&](SyncOut& o) { core.on_message(peer, body, now, o); });
+        run([&](Outbox& o) { core.on_frame(peer, body, now, o); });
         break;
       case 3: {
         Bytes m(body.begin(), body.end());
         const auto& g = l.genesis_hash().bytes;
         for (std::size_t i = 0; i < g.size() && 1 + i < m.size(); ++i) m[1 + i] = g[i];
-        run([&](SyncOut& o) { core.on_message(peer, m, now, o); });
+        run([&](Outbox& o) { core.on_frame(peer, m, now, o); });
         break;
       }
       case 4:
         now += static_cast<TimeMs>(len) * 37;
-        run([&](SyncOut& o) { core.on_tick(now, o); });
+        run([&](Outbox& o) { core.on_tick(now, o); });
         break;
     }
     // The core knows only peers the driver told it about.
@@ -103,6 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The ledger moved only by blocks the core applied, and is still consistent.
   require(l.head().height == before.height + core.stats().blocks_applied);
+  require(core.head().height == l.head().height && core.head().hash == l.head().hash);
+  require(!core.applying());
   require(commits == core.stats().blocks_applied);
   require(l.computed_root() == l.head().state_root);
   require(check_supply(l.state()).empty());

@@ -9,31 +9,49 @@ using namespace bc::ledger;
 using namespace bc::ledger::test;
 
 namespace {
+// A core over a test chain, its requests served at once on this thread.
+struct Node {
+  Chain& chain;
+  Mempool mempool;
+  LedgerBlocks blocks;
+  SyncCore core;
+  Node(Chain& c, SyncOptions o = {})
+      : chain(c), blocks(*c.ledger), core(c.ledger->params(), c.ledger->genesis_hash(), tip(c), blocks, o) {}
+  static ChainTip tip(const Chain& c) { return {c.ledger->head().height, c.ledger->head().hash}; }
+  void serve(Outbox& out) { serve_sync_requests(core, *chain.ledger, mempool, chain.now, out); }
+  void frame(PeerId p, ByteView m, Outbox& out) {
+    core.on_frame(p, m, chain.now, out);
+    serve(out);
+  }
+};
+
 // Two cores wired back to back: peer id 1 on each side names the other.
 struct Pair {
   Chain& a;
   Chain& b;
-  Mempool ma, mb;
-  SyncCore sa, sb;
+  Node na, nb;
+  Mempool& ma = na.mempool;
+  Mempool& mb = nb.mempool;
+  SyncCore& sa = na.core;
+  SyncCore& sb = nb.core;
   std::size_t delivered = 0;
   std::vector<PeerId> dropped_by_a, dropped_by_b;
-  Pair(Chain& a, Chain& b, SyncOptions o = {})
-      : a(a), b(b), sa(*a.ledger, ma, o, nullptr), sb(*b.ledger, mb, o, nullptr) {}
-  void pump(SyncOut& from_a, SyncOut& from_b) {
-    for (int round = 0; round < 1000 && !(from_a.sends.empty() && from_b.sends.empty()); ++round) {
-      SyncOut na, nb;
-      for (auto& [p, m] : from_a.sends) ++delivered, sb.on_message(1, m, a.now, nb);
-      for (auto& [p, m] : from_b.sends) ++delivered, sa.on_message(1, m, a.now, na);
-      dropped_by_a.insert(dropped_by_a.end(), na.drops.begin(), na.drops.end());
-      dropped_by_b.insert(dropped_by_b.end(), nb.drops.begin(), nb.drops.end());
-      from_a = std::move(na);
-      from_b = std::move(nb);
+  Pair(Chain& a, Chain& b, SyncOptions o = {}) : a(a), b(b), na(a, o), nb(b, o) {}
+  void pump(Outbox& from_a, Outbox& from_b) {
+    for (int round = 0; round < 1000 && !(from_a.frames.empty() && from_b.frames.empty()); ++round) {
+      Outbox oa, ob;
+      for (auto& f : from_a.frames) ++delivered, nb.frame(1, f.payload, ob);
+      for (auto& f : from_b.frames) ++delivered, na.frame(1, f.payload, oa);
+      dropped_by_a.insert(dropped_by_a.end(), oa.disconnects.begin(), oa.disconnects.end());
+      dropped_by_b.insert(dropped_by_b.end(), ob.disconnects.begin(), ob.disconnects.end());
+      from_a = std::move(oa);
+      from_b = std::move(ob);
     }
   }
   void connect() {
-    SyncOut oa, ob;
-    sa.on_connect(1, a.now, oa);
-    sb.on_connect(1, a.now, ob);
+    Outbox oa, ob;
+    sa.on_peer_up(1, Endpoint{}, true, a.now, oa);
+    sb.on_peer_up(1, Endpoint{}, false, a.now, ob);
     pump(oa, ob);
   }
 };
@@ -65,16 +83,17 @@ TEST_CASE("sync: a new block is applied; a gap is requested; a tx is gossiped on
   Pair p(a, b);
   p.connect();
   grow(a, 3);  // b misses these three
-  SyncOut oa, ob;
-  p.sa.announce_block(*a.ledger->block_at(3), oa);
+  Outbox oa, ob;
+  p.sa.announce_block(*a.ledger->block_at(3), a.now, oa);
   p.pump(oa, ob);
   CHECK(b.ledger->head().height == 3);
   CHECK(b.ledger->head().state_root == a.ledger->head().state_root);
 
   // A client's tx on b reaches a's mempool, and is not echoed back forever.
   const Tx tx = b.tx(2, Transfer{b.addr(3), 5});
-  SyncOut oa2, ob2;
-  REQUIRE(p.sb.submit_tx(tx, ob2).ok());
+  Outbox oa2, ob2;
+  REQUIRE(p.mb.add(tx, *b.ledger).ok());
+  p.sb.handle_tx_admitted(tx, std::nullopt, b.now, ob2);
   p.pump(oa2, ob2);
   CHECK(p.ma.contains(tx.id));
   CHECK(p.mb.contains(tx.id));
@@ -91,18 +110,15 @@ TEST_CASE("sync: peers of another genesis and malformed messages are dropped") {
   CHECK(p.sa.stats().genesis_mismatch == 1);
 
   Chain b;
-  Mempool m;
-  SyncCore core(*b.ledger, m, {}, nullptr);
-  SyncOut out;
-  core.on_connect(7, b.now, out);
-  core.on_message(7, sync_hello(b.ledger->genesis_hash(), 0, b.ledger->head().hash), b.now, out);
+  Node n(b);
+  Outbox out;
   const Bytes junk[] = {{}, {9, 1, 2}, {3, 0, 0}, {4, 0, 0, 0, 5}, {4, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff}, {2, 1, 2, 3}, {5, 0}};
   for (const auto& j : junk) {
-    core.on_connect(7, b.now, out);
-    core.on_message(7, sync_hello(b.ledger->genesis_hash(), 0, b.ledger->head().hash), b.now, out);
-    out = {};
-    core.on_message(7, j, b.now, out);
-    CHECK_MESSAGE(out.drops == std::vector<PeerId>{7}, "message kind ", j.empty() ? -1 : j[0]);
+    n.core.on_peer_up(7, Endpoint{}, false, b.now, out);
+    n.frame(7, sync_hello(b.ledger->genesis_hash(), 0, b.ledger->head().hash), out);
+    out.clear();
+    n.frame(7, j, out);
+    CHECK_MESSAGE(out.disconnects == std::vector<PeerId>{7}, "message kind ", j.empty() ? -1 : j[0]);
   }
   CHECK(b.ledger->head().height == 0);
 }
@@ -123,35 +139,106 @@ TEST_CASE("tx index: catches up to the head and finds committed txs") {
 
 TEST_CASE("sync: a peer that claims a higher head but serves nothing is not asked in a loop") {
   Chain b;
-  Mempool m;
-  SyncCore core(*b.ledger, m, {}, nullptr);
-  SyncOut out;
-  core.on_connect(3, b.now, out);
-  out = {};
-  core.on_message(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now, out);
-  REQUIRE(out.sends.size() == 1);  // GetBlocks
-  CHECK(out.sends[0].second[0] == 3);
-  out = {};
+  Node n(b);
+  Outbox out;
+  n.core.on_peer_up(3, Endpoint{}, true, b.now, out);
+  out.clear();
+  n.frame(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), out);
+  REQUIRE(out.frames.size() == 1);  // GetBlocks
+  CHECK(out.frames[0].payload[0] == 3);
+  out.clear();
   const Bytes empty_blocks{4, 0, 0, 0, 0};
-  core.on_message(3, empty_blocks, b.now, out);
-  CHECK(out.sends.empty());
-  CHECK(core.best_peer_height() == 0);
+  n.frame(3, empty_blocks, out);
+  CHECK(out.frames.empty());
+  CHECK(n.core.best_peer_height() == 0);
 }
 
 TEST_CASE("sync: a distrusted peer's next Hello does not make us (or a producer) think we are behind") {
   Chain b;
-  Mempool m;
-  SyncCore core(*b.ledger, m, {}, nullptr);
-  SyncOut out;
-  core.on_connect(3, b.now, out);
-  core.on_message(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now, out);
+  Node n(b);
+  Outbox out;
+  n.core.on_peer_up(3, Endpoint{}, true, b.now, out);
+  n.frame(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), out);
   const Bytes empty_blocks{4, 0, 0, 0, 0};
-  core.on_message(3, empty_blocks, b.now, out);
-  out = {};
-  core.on_message(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now + 2000, out);
-  CHECK(out.sends.empty());
-  CHECK(core.best_peer_height() == 0);
+  n.frame(3, empty_blocks, out);
+  out.clear();
+  n.core.on_frame(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now + 2000, out);
+  CHECK(out.frames.empty());
+  CHECK(n.core.best_peer_height() == 0);
   // Trusted again later.
-  core.on_message(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now + 31'000, out);
-  CHECK(core.best_peer_height() == 500);
+  n.core.on_frame(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now + 31'000, out);
+  CHECK(n.core.best_peer_height() == 500);
+}
+
+namespace {
+Bytes blocks_msg(const Chain& c, std::uint64_t from, std::uint64_t to) {
+  Bytes m{4};
+  append_be64(m, 0);
+  m.resize(5);
+  std::uint32_t count = 0;
+  for (std::uint64_t h = from; h <= to; ++h, ++count) {
+    const Bytes b = *c.ledger->block_at(h);
+    for (int s = 24; s >= 0; s -= 8) m.push_back(static_cast<std::uint8_t>(b.size() >> s));
+    m.insert(m.end(), b.begin(), b.end());
+  }
+  for (int i = 0; i < 4; ++i) m[1 + i] = static_cast<std::uint8_t>(count >> (24 - 8 * i));
+  return m;
+}
+}  // namespace
+
+TEST_CASE("sync: the driver commits, one block at a time; a refused block ends the batch") {
+  Chain a, b;
+  grow(a, 5);
+  Node n(b);
+  Outbox out;
+  n.core.on_peer_up(1, Endpoint{}, true, b.now, out);
+  n.core.on_frame(1, sync_hello(a.ledger->genesis_hash(), 5, a.ledger->head().hash), b.now, out);
+  out.clear();
+  n.core.on_frame(1, blocks_msg(a, 1, 5), b.now, out);
+  // Asked for block 1 only; nothing committed by the core itself.
+  auto first = n.core.poll_event();
+  REQUIRE(first.has_value());
+  REQUIRE(std::holds_alternative<ApplyBlock>(*first));
+  CHECK(std::get<ApplyBlock>(*first).height == 1);
+  CHECK(!std::get<ApplyBlock>(*first).check_time.has_value());  // old block: no clock check
+  CHECK(!n.core.poll_event().has_value());
+  CHECK(b.ledger->head().height == 0);
+  CHECK(n.core.applying());
+
+  REQUIRE(b.ledger->apply_block(std::get<ApplyBlock>(*first).bytes).ok());
+  n.core.handle_block_applied(Status{}, b.now, out);
+  CHECK(n.core.head().height == 1);
+  CHECK(n.core.head().hash == b.ledger->head().hash);
+  auto second = n.core.poll_event();
+  REQUIRE(second.has_value());
+  CHECK(std::get<ApplyBlock>(*second).height == 2);
+
+  // The ledger refuses it (here: block 3 where 2 belongs): the rest is dropped.
+  const auto refused = b.ledger->apply_block(*a.ledger->block_at(3));
+  REQUIRE(!refused.ok());
+  out.clear();
+  n.core.handle_block_applied(refused, b.now, out);
+  CHECK(!n.core.poll_event().has_value());
+  CHECK(!n.core.applying());
+  CHECK(n.core.head().height == 1);
+  CHECK(n.core.stats().blocks_rejected == 1);
+  CHECK(n.core.best_peer_height() == 1);  // distrusted: believed only up to our head
+  CHECK(out.frames.empty());              // and not asked again at once
+}
+
+TEST_CASE("sync: a Hello and GetBlocks are answered from the core's head, not the store's") {
+  Chain a;
+  grow(a, 3);
+  Node n(a);
+  Outbox out;
+  n.core.on_peer_up(1, Endpoint{}, false, a.now, out);
+  REQUIRE(out.frames.size() == 1);
+  CHECK(out.frames[0].payload == sync_hello(a.ledger->genesis_hash(), 3, a.ledger->head().hash));
+  // A block committed by the driver but not yet reported is not served.
+  grow(a, 1);
+  n.core.on_frame(1, sync_hello(a.ledger->genesis_hash(), 0, Hash256{}), a.now, out);
+  out.clear();
+  n.core.on_frame(1, sync_get_blocks(1, 64), a.now, out);
+  REQUIRE(out.frames.size() == 1);
+  CHECK(out.frames[0].payload == blocks_msg(a, 1, 3));
 }
