@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "layers/assert.hpp"
+
 namespace bc {
 
 namespace {
@@ -25,24 +27,41 @@ Endpoint MemNet::endpoint(std::uint32_t index, std::uint16_t port) {
 
 // ---- nodes ------------------------------------------------------------------
 
-void MemNet::add_node(const Endpoint& ep, DatagramProtocol* node) {
-  if (node == nullptr) throw std::invalid_argument("MemNet::add_node: node for " + ep.to_string() + " is null");
+MemNet::NodeSlot& MemNet::attach(const Endpoint& ep, Core* core, DatagramProtocol* dgram, StreamProtocol* stream) {
+  if (core == nullptr) throw std::invalid_argument("MemNet::add_node: node for " + ep.to_string() + " is null");
   auto [it, inserted] = nodes_.try_emplace(ep);
   if (!inserted)
     throw std::invalid_argument("MemNet::add_node: endpoint " + ep.to_string() +
                                 " already has a node; remove_node() it first or use another endpoint");
-  it->second.proto = node;
+  it->second.core = core;
+  it->second.dgram = dgram;
+  it->second.stream = stream;
   it->second.incarnation = next_incarnation_++;
   schedule_tick(ep, it->second, false);
+  return it->second;
 }
 
-void MemNet::remove_node(const Endpoint& ep) { nodes_.erase(ep); }
+void MemNet::add_node(const Endpoint& ep, DatagramProtocol* node) { attach(ep, node, node, nullptr); }
+
+void MemNet::add_stream_node(const Endpoint& ep, StreamProtocol* node) { attach(ep, node, nullptr, node); }
+
+void MemNet::add_node(const Endpoint& ep, DatagramProtocol* dgram, StreamProtocol* stream) {
+  if (dgram == nullptr || stream == nullptr || static_cast<Core*>(dgram) != static_cast<Core*>(stream))
+    throw std::invalid_argument("MemNet::add_node: " + ep.to_string() + " needs one object as both protocols");
+  attach(ep, dgram, dgram, stream);
+}
+
+void MemNet::remove_node(const Endpoint& ep) {
+  close_streams_of(ep, /*notify_self=*/false);
+  nodes_.erase(ep);
+}
 
 void MemNet::set_down(const Endpoint& ep, bool down) {
   auto it = nodes_.find(ep);
   if (it == nodes_.end()) throw std::invalid_argument("MemNet::set_down: no node at " + ep.to_string());
-  NodeSlot& slot = it->second;
-  if (slot.down == down) return;
+  if (it->second.down == down) return;
+  if (down) close_streams_of(ep, /*notify_self=*/true);
+  NodeSlot& slot = nodes_.at(ep);
   slot.down = down;
   if (down) {
     slot.tick_token++;  // cancel the pending tick
@@ -99,6 +118,7 @@ void MemNet::partition(std::vector<std::set<Endpoint>> groups) {
       if (!groups_.emplace(ep, static_cast<int>(g) + 1).second)
         throw std::invalid_argument("MemNet::partition: endpoint " + ep.to_string() + " is listed in two groups");
     }
+  close_partitioned_streams();
 }
 
 void MemNet::heal() { groups_.clear(); }
@@ -163,12 +183,16 @@ void MemNet::dispatch(const Endpoint& from, Outbox& out) {
     }
     send_one(from, d.to, std::move(d.payload));
   }
+  // MemNet has no store: a core that writes runs under a driver that has one.
+  BC_ASSERT_MSG(out.writes.empty(), "MemNet carries no store writes (node %s)", from.to_string().c_str());
+  for (auto& f : out.frames) send_frame(from, f);
+  for (PeerId p : out.disconnects) close_stream(p);
   out.clear();
 }
 
 void MemNet::schedule_tick(const Endpoint& ep, NodeSlot& slot, bool after_tick) {
   if (slot.down) return;
-  TimeMs want = slot.proto->next_wakeup();
+  TimeMs want = slot.core->next_wakeup();
   if (want >= kNever) {
     slot.tick_token++;
     slot.tick_at = kNever;
@@ -189,15 +213,19 @@ void MemNet::schedule_tick(const Endpoint& ep, NodeSlot& slot, bool after_tick) 
   push(std::move(e));
 }
 
+void MemNet::run_input(const Endpoint& ep, const std::function<void(NodeSlot&, Outbox&)>& fn) {
+  Outbox out;
+  fn(nodes_.at(ep), out);
+  dispatch(ep, out);
+  auto it = nodes_.find(ep);  // fn may have removed the node
+  if (it != nodes_.end()) schedule_tick(ep, it->second, false);
+}
+
 bool MemNet::invoke(const Endpoint& ep, const Action& fn) {
   auto it = nodes_.find(ep);
   if (it == nodes_.end()) throw std::invalid_argument("MemNet::invoke: no node at " + ep.to_string());
   if (it->second.down) return false;
-  Outbox out;
-  fn(now_, out);
-  dispatch(ep, out);
-  it = nodes_.find(ep);  // fn may have removed the node
-  if (it != nodes_.end()) schedule_tick(ep, it->second, false);
+  run_input(ep, [&](NodeSlot&, Outbox& out) { fn(now_, out); });
   return true;
 }
 
@@ -216,12 +244,9 @@ void MemNet::deliver(Event& e) {
   if (it->second.down) return record(e.at, e.from, e.to, e.payload.size(), Fate::kReceiverDown);
   if (!can_reach(e.from, e.to)) return record(e.at, e.from, e.to, e.payload.size(), Fate::kPartitioned);
   if (drop_filter_ && drop_filter_(e.from, e.to, e.payload)) return record(e.at, e.from, e.to, e.payload.size(), Fate::kFiltered);
+  if (it->second.dgram == nullptr) return record(e.at, e.from, e.to, e.payload.size(), Fate::kNoReceiver);
   record(e.at, e.from, e.to, e.payload.size(), Fate::kDelivered);
-  Outbox out;
-  it->second.proto->on_datagram(e.from, e.payload, now_, out);
-  dispatch(e.to, out);
-  it = nodes_.find(e.to);
-  if (it != nodes_.end()) schedule_tick(e.to, it->second, false);
+  run_input(e.to, [&](NodeSlot& slot, Outbox& out) { slot.dgram->on_datagram(e.from, e.payload, now_, out); });
 }
 
 void MemNet::process(Event& e) {
@@ -237,7 +262,7 @@ void MemNet::process(Event& e) {
       slot.tick_at = kNever;
       stats_.ticks++;
       Outbox out;
-      slot.proto->on_tick(now_, out);
+      slot.core->on_tick(now_, out);
       dispatch(e.to, out);
       it = nodes_.find(e.to);
       if (it != nodes_.end()) schedule_tick(e.to, it->second, true);
@@ -246,7 +271,127 @@ void MemNet::process(Event& e) {
     case Kind::kAction:
       e.action();
       break;
+    case Kind::kDial:
+      dial(e);
+      break;
+    case Kind::kFrame:
+      deliver_frame(e);
+      break;
+    case Kind::kPeerDown:
+      deliver_peer_down(e);
+      break;
   }
+}
+
+// ---- framed streams ---------------------------------------------------------
+
+void MemNet::connect(const Endpoint& from, const Endpoint& to) {
+  auto it = nodes_.find(from);
+  if (it == nodes_.end()) throw std::invalid_argument("MemNet::connect: no node at " + from.to_string());
+  Event e;
+  e.at = now_ + std::max<TimeMs>(0, latency_(from, to));
+  e.kind = Kind::kDial;
+  e.from = from;
+  e.to = to;
+  e.incarnation = it->second.incarnation;
+  push(std::move(e));
+}
+
+bool MemNet::connected(const Endpoint& from, const Endpoint& to) const {
+  for (const auto& [id, end] : streams_)
+    if (end.owner == from && end.remote == to) return true;
+  return false;
+}
+
+void MemNet::dial(Event& e) {
+  auto a = nodes_.find(e.from);
+  auto b = nodes_.find(e.to);
+  if (a == nodes_.end() || b == nodes_.end() || a->second.incarnation != e.incarnation) return;
+  if (a->second.down || b->second.down || !a->second.stream || !b->second.stream || !can_reach(e.from, e.to)) return;
+  const PeerId pa = next_peer_id_++, pb = next_peer_id_++;
+  streams_[pa] = StreamEnd{e.from, a->second.incarnation, e.to, pb, now_};
+  streams_[pb] = StreamEnd{e.to, b->second.incarnation, e.from, pa, now_};
+  stats_.streams_opened++;
+  run_input(e.from, [&](NodeSlot& s, Outbox& out) { s.stream->on_peer_up(pa, e.to, true, now_, out); });
+  // The dialler's outputs may already have closed the connection.
+  if (streams_.count(pb) && nodes_.count(e.to))
+    run_input(e.to, [&](NodeSlot& s, Outbox& out) { s.stream->on_peer_up(pb, e.from, false, now_, out); });
+}
+
+void MemNet::send_frame(const Endpoint& from, Outbox::Frame& f) {
+  auto it = streams_.find(f.to);
+  if (it == streams_.end() || it->second.owner != from) return;  // closed meanwhile: lost, like TCP after a reset
+  StreamEnd& end = it->second;
+  if (!can_reach(from, end.remote)) return close_stream(f.to);
+  stats_.frames_sent++;
+  const TimeMs jitter = jitter_ > 0 ? static_cast<TimeMs>(rng_.uniform(static_cast<std::uint64_t>(jitter_) + 1)) : 0;
+  // Same-time events run in push order, so max() keeps the frames in order.
+  end.last_arrival = std::max(end.last_arrival, now_ + std::max<TimeMs>(0, latency_(from, end.remote)) + jitter);
+  Event e;
+  e.at = end.last_arrival;
+  e.kind = Kind::kFrame;
+  e.to = end.remote;
+  e.peer = end.other;
+  e.payload = std::move(f.payload);
+  push(std::move(e));
+}
+
+void MemNet::deliver_frame(Event& e) {
+  auto it = streams_.find(e.peer);
+  if (it == streams_.end()) return;  // the connection broke while the frame was in flight
+  if (!can_reach(it->second.remote, it->second.owner)) return close_stream(e.peer);
+  stats_.frames_delivered++;
+  run_input(e.to, [&](NodeSlot& s, Outbox& out) { s.stream->on_frame(e.peer, e.payload, now_, out); });
+}
+
+void MemNet::deliver_peer_down(Event& e) {
+  auto it = nodes_.find(e.to);
+  if (it == nodes_.end() || it->second.down || it->second.incarnation != e.incarnation) return;
+  run_input(e.to, [&](NodeSlot& s, Outbox& out) { s.stream->on_peer_down(e.peer, now_, out); });
+}
+
+void MemNet::close_stream(PeerId peer, const Endpoint* quiet) {
+  auto it = streams_.find(peer);
+  if (it == streams_.end()) return;
+  const StreamEnd one = it->second;
+  streams_.erase(it);
+  auto other_it = streams_.find(one.other);
+  BC_ASSERT(other_it != streams_.end());
+  const StreamEnd other = other_it->second;
+  streams_.erase(other_it);
+  stats_.streams_closed++;
+  // Each side hears of it: the side at hand now, the far side after latency.
+  const std::pair<PeerId, const StreamEnd*> sides[] = {{peer, &one}, {one.other, &other}};
+  for (const auto& [id, end] : sides) {
+    if (quiet && end->owner == *quiet) continue;
+    Event e;
+    e.at = end == &one ? now_ : now_ + std::max<TimeMs>(0, latency_(one.owner, other.owner));
+    e.kind = Kind::kPeerDown;
+    e.to = end->owner;
+    e.peer = id;
+    e.incarnation = end->incarnation;
+    push(std::move(e));
+  }
+}
+
+void MemNet::close_streams_of(const Endpoint& ep, bool notify_self) {
+  std::vector<PeerId> own;
+  for (const auto& [id, end] : streams_)
+    if (end.owner == ep) own.push_back(id);
+  for (PeerId id : own) {
+    close_stream(id, &ep);  // the far side hears of it after latency
+    if (!notify_self) continue;
+    auto slot = nodes_.find(ep);
+    if (slot != nodes_.end() && slot->second.stream)
+      run_input(ep, [&](NodeSlot& s, Outbox& out) { s.stream->on_peer_down(id, now_, out); });
+  }
+}
+
+void MemNet::close_partitioned_streams() {
+  std::vector<PeerId> cut;
+  for (const auto& [id, end] : streams_)
+    if (id < end.other && !can_reach(end.owner, end.remote)) cut.push_back(id);
+  for (PeerId id : cut) close_stream(id);
 }
 
 bool MemNet::step() {

@@ -1,5 +1,6 @@
 // MemNet: a deterministic, discrete-event, in-memory network that drives any
-// bc::DatagramProtocol (layers/runtime.hpp) for unit tests.
+// bc::DatagramProtocol and bc::StreamProtocol (layers/core.hpp) for tests and
+// the whole-node simulator (tests/sim/).
 //
 // Virtual time only moves when the test runs the network. Events are ordered
 // by (time, sequence number) and every random choice (jitter, loss,
@@ -27,6 +28,21 @@
 //   - after every input the node's next_wakeup() is re-read and one tick is
 //     scheduled at that time (replacing any earlier scheduled tick). A
 //     next_wakeup() of kNever or later means "no tick wanted".
+//
+// Framed streams (for StreamProtocol cores, like TCP between two nodes):
+//   - connect(from, to) dials: after latency(from, to), if both nodes are up,
+//     can reach each other and have a stream core, each side gets
+//     on_peer_up (the dialler with outbound = true) with its own PeerId;
+//     otherwise nothing happens (a failed dial; the caller dials again);
+//   - frames on a connection arrive complete and in order, each after
+//     latency + jitter but never before the one sent ahead of it; no loss,
+//     duplication or drop filter applies to them;
+//   - a connection breaks when its two ends are partitioned (at partition()
+//     or when a frame would cross), when either node is removed or set down,
+//     or when a core asks (out.disconnect). Both sides then get on_peer_down
+//     (the remote one after latency); frames in flight are lost. A node set
+//     down hears of its broken connections at once, before it pauses. Peer
+//     ids are never reused.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -80,6 +96,10 @@ class MemNet {
     std::uint64_t receiver_down = 0;
     std::uint64_t no_receiver = 0;
     std::uint64_t ticks = 0;  // on_tick calls
+    std::uint64_t streams_opened = 0;
+    std::uint64_t streams_closed = 0;  // broken or disconnected, counted once per connection
+    std::uint64_t frames_sent = 0;
+    std::uint64_t frames_delivered = 0;
     std::uint64_t dropped() const { return lost + partitioned + filtered + receiver_down + no_receiver; }
   };
 
@@ -95,6 +115,10 @@ class MemNet {
   // Non-owning: node must outlive its membership. Throws std::invalid_argument
   // if ep is taken. Schedules the node's first tick at its next_wakeup().
   void add_node(const Endpoint& ep, DatagramProtocol* node);
+  // The same for a node with framed-stream peers only, or with both (one
+  // object: `dgram` and `stream` must be the same Core).
+  void add_stream_node(const Endpoint& ep, StreamProtocol* node);
+  void add_node(const Endpoint& ep, DatagramProtocol* dgram, StreamProtocol* stream);
   // Forgets the node; datagrams in flight to it are dropped (kNoReceiver).
   void remove_node(const Endpoint& ep);
   void set_down(const Endpoint& ep, bool down);
@@ -122,6 +146,13 @@ class MemNet {
   // Outbox and reschedules the node's tick. Returns false (and does not run
   // fn) if the node is down. Throws std::invalid_argument if there is no node.
   bool invoke(const Endpoint& ep, const Action& fn);
+  // ---- framed streams ----
+  // Dials a connection from -> to (see the semantics above).
+  void connect(const Endpoint& from, const Endpoint& to);
+  // True if a connection from -> to (either side dialled) is up.
+  bool connected(const Endpoint& from, const Endpoint& to) const;
+  std::size_t connections() const { return streams_.size() / 2; }
+
   // Runs fn (no node attached) at virtual time t >= now(): for scripted
   // events such as churn or partitions in the middle of a run.
   void at(TimeMs t, std::function<void()> fn);
@@ -146,30 +177,53 @@ class MemNet {
 
  private:
   struct NodeSlot {
-    DatagramProtocol* proto = nullptr;
+    Core* core = nullptr;
+    DatagramProtocol* dgram = nullptr;  // null: datagrams to it find no receiver
+    StreamProtocol* stream = nullptr;   // null: dials to it fail
     bool down = false;
     std::uint64_t incarnation = 0;  // distinguishes re-added nodes at one endpoint
     std::uint64_t tick_token = 0;   // only the latest scheduled tick is live
     TimeMs tick_at = kNever;
   };
-  enum class Kind { kDeliver, kTick, kAction };
+  enum class Kind { kDeliver, kTick, kAction, kDial, kFrame, kPeerDown };
   struct Event {
     TimeMs at = 0;
     std::uint64_t seq = 0;
     Kind kind = Kind::kAction;
-    Endpoint from;  // kDeliver
-    Endpoint to;    // kDeliver, kTick
-    Bytes payload;  // kDeliver
-    std::uint64_t incarnation = 0;  // kTick
+    Endpoint from;  // kDeliver, kDial
+    Endpoint to;    // kDeliver, kTick, kDial, kFrame, kPeerDown
+    Bytes payload;  // kDeliver, kFrame
+    std::uint64_t incarnation = 0;  // kTick, kPeerDown: of `to`; kDial: of `from`
     std::uint64_t token = 0;        // kTick
+    PeerId peer = 0;                // kFrame, kPeerDown: the receiving side's id
     std::function<void()> action;   // kAction
+  };
+  // One side of a connection, keyed by its PeerId.
+  struct StreamEnd {
+    Endpoint owner;
+    std::uint64_t incarnation = 0;  // of the owner's slot
+    Endpoint remote;
+    PeerId other = 0;              // the remote side's id
+    TimeMs last_arrival = 0;       // of frames sent from this side: keeps them in order
   };
   struct Later {
     bool operator()(const Event& a, const Event& b) const { return a.at != b.at ? a.at > b.at : a.seq > b.seq; }
   };
 
   void push(Event e);
+  NodeSlot& attach(const Endpoint& ep, Core* core, DatagramProtocol* dgram, StreamProtocol* stream);
   void dispatch(const Endpoint& from, Outbox& out);
+  void send_frame(const Endpoint& from, Outbox::Frame& f);
+  void dial(Event& e);
+  void deliver_frame(Event& e);
+  void deliver_peer_down(Event& e);
+  // Ends a connection (either side's id); the sides get on_peer_down as the
+  // semantics say, except `quiet` (a removed node's own side).
+  void close_stream(PeerId peer, const Endpoint* quiet = nullptr);
+  void close_streams_of(const Endpoint& ep, bool notify_self);
+  void close_partitioned_streams();
+  // Runs one input on a node's core, carries out its outputs, reschedules its tick.
+  void run_input(const Endpoint& ep, const std::function<void(NodeSlot&, Outbox&)>& fn);
   void send_one(const Endpoint& from, const Endpoint& to, Bytes payload);
   void schedule_tick(const Endpoint& ep, NodeSlot& slot, bool after_tick);
   void process(Event& e);
@@ -184,6 +238,8 @@ class MemNet {
   std::uint64_t next_incarnation_ = 1;
   std::vector<Event> queue_;  // binary heap ordered by Later
   std::map<Endpoint, NodeSlot> nodes_;
+  std::map<PeerId, StreamEnd> streams_;
+  PeerId next_peer_id_ = 1;
 
   LatencyFn latency_;
   TimeMs jitter_ = 2;

@@ -360,3 +360,86 @@ TEST_CASE("MemNet: scripted actions run at their time, in order") {
   CHECK(net.node_seed(ea) != net.node_seed(MemNet::endpoint(1)));
   CHECK(net.node_seed(ea) == MemNet(11).node_seed(ea));
 }
+
+namespace {
+// A framed-stream core that records what happens and can send on demand.
+class StreamLog : public bc::StreamProtocol {
+ public:
+  void on_peer_up(bc::PeerId p, const Endpoint& remote, bool outbound, TimeMs, bc::Outbox&) override {
+    ups.push_back({p, remote, outbound});
+  }
+  void on_frame(bc::PeerId p, bc::ByteView f, TimeMs, bc::Outbox&) override {
+    frames.emplace_back(p, std::string(f.begin(), f.end()));
+  }
+  void on_peer_down(bc::PeerId p, TimeMs, bc::Outbox&) override { downs.push_back(p); }
+  void on_tick(TimeMs, bc::Outbox&) override {}
+  TimeMs next_wakeup() const override { return MemNet::kNever; }
+  struct Up {
+    bc::PeerId peer;
+    Endpoint remote;
+    bool outbound;
+  };
+  std::vector<Up> ups;
+  std::vector<std::pair<bc::PeerId, std::string>> frames;
+  std::vector<bc::PeerId> downs;
+};
+}  // namespace
+
+TEST_CASE("memnet streams: dial, ordered frames despite jitter, disconnect, partition and removal break them") {
+  MemNet net(5);
+  net.set_jitter(20);
+  StreamLog a, b, c;
+  const Endpoint ea = MemNet::endpoint(0), eb = MemNet::endpoint(1), ec = MemNet::endpoint(2);
+  net.add_stream_node(ea, &a);
+  net.add_stream_node(eb, &b);
+  net.add_stream_node(ec, &c);
+  net.connect(ea, eb);
+  net.run_for(100);
+  REQUIRE(a.ups.size() == 1);
+  REQUIRE(b.ups.size() == 1);
+  CHECK(a.ups[0].outbound);
+  CHECK(!b.ups[0].outbound);
+  CHECK(a.ups[0].remote == eb);
+  CHECK(b.ups[0].remote == ea);
+  CHECK(a.ups[0].peer != b.ups[0].peer);
+  CHECK(net.connected(ea, eb));
+  CHECK(net.connected(eb, ea));
+
+  net.invoke(ea, [&](TimeMs, bc::Outbox& out) {
+    for (int i = 0; i < 50; ++i) out.send_frame(a.ups[0].peer, bc::Bytes{static_cast<std::uint8_t>('0' + i)});
+  });
+  net.run_for(200);
+  REQUIRE(b.frames.size() == 50);
+  for (int i = 0; i < 50; ++i) CHECK(b.frames[i].second == std::string(1, static_cast<char>('0' + i)));
+
+  // A core's disconnect: both sides hear of it; the connection is gone.
+  net.invoke(eb, [&](TimeMs, bc::Outbox& out) { out.disconnect(b.ups[0].peer); });
+  net.run_for(100);
+  CHECK(a.downs == std::vector<bc::PeerId>{a.ups[0].peer});
+  CHECK(b.downs == std::vector<bc::PeerId>{b.ups[0].peer});
+  CHECK(!net.connected(ea, eb));
+
+  // A partition cuts live connections and refuses dials across it.
+  net.connect(ea, ec);
+  net.run_for(100);
+  REQUIRE(net.connected(ea, ec));
+  net.partition({{ea}, {ec}});
+  net.run_for(100);
+  CHECK(!net.connected(ea, ec));
+  CHECK(c.downs.size() == 1);
+  net.connect(ea, ec);
+  net.run_for(100);
+  CHECK(!net.connected(ea, ec));
+  net.heal();
+
+  // A removed node: the other side hears of it.
+  net.connect(eb, ec);
+  net.run_for(100);
+  REQUIRE(net.connected(eb, ec));
+  const auto downs_before = c.downs.size();
+  net.remove_node(eb);
+  net.run_for(100);
+  CHECK(c.downs.size() == downs_before + 1);
+  CHECK(net.connections() == 0);
+  CHECK(net.stats().streams_opened == net.stats().streams_closed);
+}
