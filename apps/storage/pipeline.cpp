@@ -9,6 +9,7 @@
 
 #include "apps/storage/detail/segment_buffers.hpp"
 #include "apps/storage/merkle.hpp"
+#include "apps/storage/put_journal.hpp"
 #include "layers/assert.hpp"
 #include "layers/crypto.hpp"
 
@@ -62,7 +63,8 @@ std::vector<ShardTransport::Answer> StorageClient::exchange(std::vector<ShardTra
   return answers;
 }
 
-Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& options, TimeMs now) {
+Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& options, TimeMs now,
+                                      PutJournal* journal) {
   Manifest m;
   m.shape = Shape{0, options.segment_size, options.data_shards, options.parity_shards};
   Status s = check_shape(m.shape);
@@ -71,22 +73,25 @@ Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& op
   if (s.ok() && options.expires_at <= now) s = fail(Error::kExpired, "expiry is in the past");
   if (!s.ok()) return s;
   m.name = options.name;
-  m.file_salt = fresh_salt();
-  SegmentCipher cipher(master_, m.file_salt);
   const std::uint32_t max_shard = (options.segment_size + kTagBytes + options.data_shards - 1) / options.data_shards;
   SegmentBuffers b(options.data_shards, options.parity_shards, max_shard);
-  for (std::uint64_t index = 0;; ++index) {
-    auto n = read_full(source, std::span(b.segment).first(options.segment_size));
-    if (!n.ok()) return n.status();
-    if (*n == 0) break;
-    s = put_segment(b, cipher, m, index, static_cast<std::uint32_t>(*n), options);
-    if (!s.ok()) {
-      (void)delete_shards(m, options.placement);  // best effort: a failed put leaves nothing paid for
-      return s;
-    }
-    m.shape.file_size += *n;
-    if (m.shape.file_size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
-    if (*n < options.segment_size) break;
+  std::uint64_t first = 0;
+  if (journal && journal->header()) {
+    auto resumed = resume_from(*journal, options, source, b, m);
+    if (!resumed.ok()) return resumed.status();
+    first = *resumed;
+  } else {
+    m.file_salt = fresh_salt();
+    if (journal) s = journal->begin({m.file_salt, options.segment_size, options.data_shards, options.parity_shards,
+                                     options.expires_at, options.name, options.placement});
+    if (!s.ok()) return s;
+  }
+  s = put_segments(source, b, m, first, options, journal);
+  if (!s.ok()) {
+    // Best effort: a failed put leaves nothing paid for, unless a journal
+    // keeps what was confirmed for a resume.
+    if (!journal) (void)delete_shards(m, options.placement);
+    return s;
   }
   s = check_manifest(m);
   if (!s.ok()) return s;
@@ -95,6 +100,63 @@ Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& op
   out.cid = content_id(out.envelope);
   out.placement = options.placement;
   return out;
+}
+
+// Reads, seals, encodes and puts segments `index`, index + 1, ... until the
+// source ends; journals each one the providers confirmed.
+Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Manifest& m, std::uint64_t index,
+                                   const PutOptions& options, PutJournal* journal) {
+  SegmentCipher cipher(master_, m.file_salt);
+  const std::size_t roots_per_segment = std::size_t{m.shape.total_shards()} * 32;
+  for (;; ++index) {
+    auto n = read_full(source, std::span(b.segment).first(options.segment_size));
+    if (!n.ok()) return n.status();
+    if (*n == 0) return Status::success();
+    const auto plain_len = static_cast<std::uint32_t>(*n);
+    const Hash256 digest = journal ? sha256(ByteView(b.segment.data(), plain_len)) : Hash256{};
+    Status s = put_segment(b, cipher, m, index, plain_len, options);
+    if (!s.ok()) return s;
+    m.shape.file_size += plain_len;
+    if (journal) {
+      const Bytes roots(m.shard_roots.end() - static_cast<std::ptrdiff_t>(roots_per_segment), m.shard_roots.end());
+      s = journal->segment_done({plain_len, digest, roots});
+      if (!s.ok()) return s;
+    }
+    if (m.shape.file_size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
+    if (plain_len < options.segment_size) return Status::success();
+  }
+}
+
+// Checks that the journal belongs to this put, reads the source past the
+// segments it recorded (each must match its digest: the file must not have
+// changed) and restores their roots. Returns the next segment's index.
+Result<std::uint64_t> StorageClient::resume_from(const PutJournal& journal, const PutOptions& options,
+                                                 const Source& source, SegmentBuffers& b, Manifest& m) {
+  const PutJournalHeader& h = *journal.header();
+  if (h.segment_size != options.segment_size || h.data_shards != options.data_shards ||
+      h.parity_shards != options.parity_shards || h.placement != options.placement || h.name != options.name ||
+      h.expires_at != options.expires_at)
+    return fail(Error::kBadShape, "the put journal " + journal.path().string() +
+                                      " was started with other options (segment size, shards, placement, name or "
+                                      "expiry); give the same ones, or remove it to start over");
+  const Status changed = fail(Error::kBadShape, "the file differs from the one the put journal " + journal.path().string() +
+                                                    " started with; remove the journal to put it from the start");
+  m.file_salt = h.file_salt;
+  for (const PutJournalSegment& seg : journal.segments()) {
+    auto n = read_full(source, std::span(b.segment).first(seg.plain_len));
+    if (!n.ok()) return n.status();
+    if (*n != seg.plain_len || sha256(ByteView(b.segment.data(), *n)) != seg.plain_digest) return changed;
+    m.shard_roots.insert(m.shard_roots.end(), seg.roots.begin(), seg.roots.end());
+    m.shape.file_size += seg.plain_len;
+  }
+  const bool ended = !journal.segments().empty() && journal.segments().back().plain_len < options.segment_size;
+  if (ended) {  // the last segment recorded was the file's end: nothing may follow
+    auto more = read_full(source, std::span(b.segment).first(1));
+    if (!more.ok()) return more.status();
+    if (*more != 0) return changed;
+  }
+  stats_.segments_resumed = journal.segments().size();
+  return journal.segments().size();
 }
 
 // Seals segment `index` (its plain_len bytes are at the start of b.segment),

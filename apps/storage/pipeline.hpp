@@ -22,6 +22,7 @@
 namespace bc::storage {
 
 struct SegmentBuffers;
+class PutJournal;
 
 // Reads up to out.size() bytes; 0 means the end of the stream.
 using Source = std::function<Result<std::size_t>(std::span<std::uint8_t> out)>;
@@ -65,6 +66,7 @@ struct PipelineStats {
   std::uint64_t missing_shards = 0;   // no answer, or a failure answer
   std::uint64_t decodes = 0;          // segments that needed parity
   std::uint64_t shards_repaired = 0;  // rebuilt and put on a new provider
+  std::uint64_t segments_resumed = 0; // taken from a put journal, not sent again
   std::size_t peak_buffer_bytes = 0;  // segment + parity buffers + one segment's messages
 };
 
@@ -72,7 +74,13 @@ class StorageClient {
  public:
   StorageClient(const Key256& master, ShardTransport& transport);
 
-  Result<StoredFile> put(const Source& source, const PutOptions& options, TimeMs now);
+  // Puts a file. With a journal, each confirmed segment is recorded before
+  // the next is sent, and a journal that already holds a put resumes it: the
+  // same options are required, the source is read again from the start and
+  // checked against the journal, and only the segments it lacks are sent.
+  // Without a journal a failed put deletes what it sent. The caller saves
+  // the result, then calls journal->finish().
+  Result<StoredFile> put(const Source& source, const PutOptions& options, TimeMs now, PutJournal* journal = nullptr);
   Status get(const StoredFile& file, const Sink& sink);
   // Deletes every shard of the file from its providers.
   Status remove(const StoredFile& file);
@@ -97,6 +105,10 @@ class StorageClient {
   const PipelineStats& stats() const { return stats_; }
 
  private:
+  Status put_segments(const Source& source, SegmentBuffers& b, Manifest& m, std::uint64_t index,
+                      const PutOptions& options, PutJournal* journal);
+  Result<std::uint64_t> resume_from(const PutJournal& journal, const PutOptions& options, const Source& source,
+                                    SegmentBuffers& b, Manifest& m);
   Status put_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index, std::uint32_t plain_len,
                      const PutOptions& options);
   Status fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);
