@@ -17,6 +17,7 @@
 #include "apps/cli/wallet.hpp"
 #include "apps/common/http_client.hpp"
 #include "apps/common/ledger_json.hpp"
+#include "layers/assert.hpp"
 #include "ledger/tx.hpp"
 
 namespace {
@@ -481,8 +482,8 @@ int run_command(const CommandTable& commands, const Options& o) {
               << " — are the CLI and the daemon the same version?\n";
     return 1;
   }
-  std::cerr << "blockcloud-cli: no command given; run `blockcloud-cli --help` for the list\n";
-  return 2;
+  // CLI11 has required exactly one command, and every command is in the table.
+  BC_UNREACHABLE("a parsed command that is not in the command table");
 }
 
 }  // namespace

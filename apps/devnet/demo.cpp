@@ -13,6 +13,7 @@
 #include "apps/common/http_client.hpp"
 #include "apps/devnet/demo_service.hpp"
 #include "apps/devnet/devnet.hpp"
+#include "layers/assert.hpp"
 
 namespace bc::devnet {
 namespace fs = std::filesystem;
@@ -219,6 +220,7 @@ int survive_a_crash(const Devnet& net) {
 
 // Steps 2 to 7 on a running devnet; returns the number that failed.
 int run_steps(const Devnet& net, const std::string& mode) {
+  BC_ASSERT(net.nodes.size() >= 3);  // the steps pick nodes 0, 1, the middle and the last
   show_routing(net, mode);
   int failures = publish_records(net);
   failures += find_records(net);
