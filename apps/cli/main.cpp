@@ -434,13 +434,14 @@ std::string parsed_command_path(const CLI::App& app) {
   return path;
 }
 
-// CLI11 reports a misspelt command as a missing one; name the word it did not know.
+// CLI11 reports a misspelt command (or an unknown option in its place) as a
+// missing command; name the word it did not know.
 std::string parse_error_text(const CLI::App& app, const CLI::ParseError& e) {
   const std::string what = e.what();
   const auto unknown = app.remaining(true);
-  if (what.find("subcommand is required") != std::string::npos && !unknown.empty())
-    return "\"" + unknown.front() + "\" is not a command";
-  return what;
+  if (what.find("subcommand is required") == std::string::npos || unknown.empty()) return what;
+  const std::string& word = unknown.front();
+  return word.starts_with('-') ? "unknown option \"" + word + "\"" : "\"" + word + "\" is not a command";
 }
 
 // Parses argv; an exit code if the program ends here (help shown, or a usage error).
