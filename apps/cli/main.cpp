@@ -2,6 +2,7 @@
 // Exit codes: 0 ok, 1 failure (daemon unreachable, operation failed, not
 // found), 2 usage error.
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -9,12 +10,14 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "apps/cli/commands.hpp"
 #include "apps/cli/format.hpp"
 #include "apps/cli/rpc.hpp"
 #include "apps/cli/service_cmds.hpp"
 #include "apps/cli/wallet.hpp"
 #include "apps/common/http_client.hpp"
 #include "apps/common/ledger_json.hpp"
+#include "layers/assert.hpp"
 #include "ledger/tx.hpp"
 
 namespace {
@@ -25,6 +28,8 @@ using bc::cli::table;
 constexpr const char* kDefaultRpc = "127.0.0.1:10000";
 
 using bc::cli::call;
+using bc::cli::CommandFn;
+using bc::cli::CommandTable;
 using bc::cli::Failure;
 using bc::cli::ms;
 using bc::cli::Options;
@@ -69,11 +74,18 @@ int cmd_peers(const Options& o, const bc::Endpoint& ep) {
   return 0;
 }
 
-int cmd_put(const Options& o, const bc::Endpoint& ep, const std::string& key, const std::string& value,
-            const std::string& encoding, double ttl) {
+// What the dht commands read from the command line.
+struct DhtArgs {
+  std::string key, value, encoding = "text";
+  double ttl = 0;
+  double watch_timeout = 60;
+};
+
+int cmd_put(const Options& o, const bc::Endpoint& ep, const DhtArgs& a) {
+  const std::string& key = a.key;
   json::object p{{"key", key}};
-  p[encoding == "text" ? "value" : encoding == "hex" ? "value_hex" : "value_base64"] = value;
-  if (ttl > 0) p["ttl"] = ttl;
+  p[a.encoding == "text" ? "value" : a.encoding == "hex" ? "value_hex" : "value_base64"] = a.value;
+  if (a.ttl > 0) p["ttl"] = a.ttl;
   const auto r = call(o, ep, "dht_put", p, ms(o.timeout_s));
   if (o.json) return print_json(r), 0;
   const auto& s = r.as_object();
@@ -85,7 +97,8 @@ int cmd_put(const Options& o, const bc::Endpoint& ep, const std::string& key, co
   return 0;
 }
 
-int cmd_get(const Options& o, const bc::Endpoint& ep, const std::string& key) {
+int cmd_get(const Options& o, const bc::Endpoint& ep, const DhtArgs& a) {
+  const std::string& key = a.key;
   const auto r = call(o, ep, "dht_get", {{"key", key}}, ms(o.timeout_s));
   const auto& s = r.as_object();
   const auto found = s.at("found").to_number<std::int64_t>();
@@ -109,7 +122,9 @@ int cmd_get(const Options& o, const bc::Endpoint& ep, const std::string& key) {
   return 0;
 }
 
-int cmd_watch(const Options& o, const bc::Endpoint& ep, const std::string& key, double timeout_s) {
+int cmd_watch(const Options& o, const bc::Endpoint& ep, const DhtArgs& a) {
+  const std::string& key = a.key;
+  const double timeout_s = a.watch_timeout;
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + ms(timeout_s);
   std::optional<std::uint64_t> cursor;
@@ -266,7 +281,8 @@ int cmd_tx(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
   const auto status = str(s.at("status"));
   if (o.json) return print_json(r), status == "unknown" ? 1 : 0;
   if (status == "unknown") {
-    std::cerr << "transaction " << a.id << " is unknown to this node (never received, or dropped from its mempool)\n";
+    std::cerr << "transaction " << a.id
+              << " is unknown to this node (never received, or dropped from its mempool); check the ID, or send it again\n";
     return 1;
   }
   std::vector<std::vector<std::string>> rows{{"id", str(s.at("id"))}, {"status", status}};
@@ -317,125 +333,175 @@ int cmd_head(const Options& o, const bc::Endpoint& ep) {
   return 0;
 }
 
-}  // namespace
+// ---- command line ----
 
-int main(int argc, char** argv) {
-  CLI::App app{"blockcloud-cli: talk to a running blockcloudd"};
+// The top-level options every command reads, and the rule that one command is given.
+void add_global_options(CLI::App& app, Options& o) {
   app.require_subcommand(1);
   app.fallthrough();  // global flags may also follow the command
-  Options o;
   if (const char* env = std::getenv("BLOCKCLOUD_RPC")) o.rpc = env;
   else o.rpc = kDefaultRpc;
   app.add_option("--rpc", o.rpc, "the daemon's RPC address IP:PORT (default $BLOCKCLOUD_RPC or 127.0.0.1:10000)");
   app.add_flag("--json", o.json, "print the raw JSON result (one object per line) for scripts");
   app.add_option("--rpc-timeout", o.timeout_s, "seconds to wait for the daemon (default 30)")
       ->check(CLI::PositiveNumber);
+}
 
-  auto* status = app.add_subcommand("status", "node id, addresses, contacts, stored values");
-  auto* peers = app.add_subcommand("peers", "the routing table: node ids, endpoints, RTT, cluster level");
-  auto* dht = app.add_subcommand("dht", "store, find and watch values in the DHT");
-  dht->require_subcommand(1);
-  dht->fallthrough();
-  std::string key, value, encoding = "text";
-  double ttl = 0, watch_timeout = 60;
-  auto* put = dht->add_subcommand("put", "sign VALUE with the node's key and store it under KEY");
-  put->add_option("KEY", key, "any text, 64 hex digits, or a k... id")->required();
-  put->add_option("VALUE", value, "the value (at most 1024 bytes)")->required();
-  put->add_option("--ttl", ttl, "seconds until it expires (default: the daemon's default_ttl_ms)")
+void add_node_commands(CLI::App& app, CommandTable& commands) {
+  commands.add(&app, "status", "node id, addresses, contacts, stored values", cmd_status);
+  commands.add(&app, "peers", "the routing table: node ids, endpoints, RTT, cluster level", cmd_peers);
+}
+
+void add_key_argument(CLI::App* c, std::string& key) {
+  c->add_option("KEY", key, "any text, 64 hex digits, or a k... id")->required();
+}
+
+void add_dht_commands(CLI::App& app, DhtArgs& a, CommandTable& commands) {
+  auto* dht = bc::cli::add_command_group(app, "dht", "store, find and watch values in the DHT");
+  auto* put = commands.add(dht, "put", "sign VALUE with the node's key and store it under KEY",
+                          [&a](const Options& o, const bc::Endpoint& ep) { return cmd_put(o, ep, a); });
+  add_key_argument(put, a.key);
+  put->add_option("VALUE", a.value, "the value (at most 1024 bytes)")->required();
+  put->add_option("--ttl", a.ttl, "seconds until it expires (default: the daemon's default_ttl_ms)")
       ->check(CLI::PositiveNumber);
-  put->add_option("--encoding", encoding, "how VALUE is written: text, hex or base64")
+  put->add_option("--encoding", a.encoding, "how VALUE is written: text, hex or base64")
       ->check(CLI::IsMember({"text", "hex", "base64"}));
-  put->fallthrough();
-  auto* get = dht->add_subcommand("get", "find the values stored under KEY");
-  get->add_option("KEY", key, "any text, 64 hex digits, or a k... id")->required();
-  get->fallthrough();
-  auto* watch = dht->add_subcommand("watch", "print values added to / expiring from KEY as they happen");
-  watch->add_option("KEY", key, "any text, 64 hex digits, or a k... id")->required();
-  watch->add_option("--timeout", watch_timeout, "stop after this many seconds (0: until Ctrl-C; default 60)")
+  auto* get = commands.add(dht, "get", "find the values stored under KEY",
+                          [&a](const Options& o, const bc::Endpoint& ep) { return cmd_get(o, ep, a); });
+  add_key_argument(get, a.key);
+  auto* watch = commands.add(dht, "watch", "print values added to / expiring from KEY as they happen",
+                            [&a](const Options& o, const bc::Endpoint& ep) { return cmd_watch(o, ep, a); });
+  add_key_argument(watch, a.key);
+  watch->add_option("--timeout", a.watch_timeout, "stop after this many seconds (0: until Ctrl-C; default 60)")
       ->check(CLI::NonNegativeNumber);
-  watch->fallthrough();
-  status->fallthrough();
-  peers->fallthrough();
+}
 
-  LedgerArgs la;
-  app.add_option("--wallet-dir", la.wallet_dir, "where account keys live (default ~/.blockcloud/wallet)");
-  auto* wallet = app.add_subcommand("wallet", "account keys on this machine");
-  wallet->require_subcommand(1);
-  wallet->fallthrough();
-  auto* wnew = wallet->add_subcommand("new", "create a key (file NAME.key, mode 0600)");
-  wnew->add_option("--name", la.name, "name of the key (default \"default\")");
-  wnew->fallthrough();
-  auto* wlist = wallet->add_subcommand("list", "names and addresses of the keys");
-  wlist->fallthrough();
-  auto* balance = app.add_subcommand("balance", "balance, stake and nonce of ADDRESS (default: your key)");
-  balance->add_option("ADDRESS", la.address, "account address a...");
-  balance->add_option("--from", la.from, "wallet key to show when ADDRESS is omitted");
-  balance->fallthrough();
-  auto add_tx_opts = [&](CLI::App* c) {
-    c->add_option("--from", la.from, "wallet key that signs (default: the only one)");
-    c->add_option("--fee", la.fee, "fee in base units (default 1)");
-    c->add_option("--nonce", la.nonce, "nonce to use (default: the account's committed nonce)");
-    c->add_option("--wait", la.wait_s, "wait up to this many seconds for the commit")->check(CLI::NonNegativeNumber);
-    c->fallthrough();
-  };
-  auto* send = app.add_subcommand("send", "transfer AMOUNT base units to ADDRESS");
-  send->add_option("ADDRESS", la.address, "recipient a...")->required();
-  send->add_option("AMOUNT", la.amount, "base units (whole number)")->required();
-  add_tx_opts(send);
-  auto* stake = app.add_subcommand("stake", "bond or unbond stake");
-  stake->add_option("ACTION", la.which, "bond or unbond")->required()->check(CLI::IsMember({"bond", "unbond"}));
-  stake->add_option("AMOUNT", la.amount, "base units (whole number)")->required();
-  add_tx_opts(stake);
-  auto* txc = app.add_subcommand("tx", "status of a transaction: pending, committed (height) or unknown");
-  txc->add_option("ID", la.id, "transaction id (64 hex digits)")->required();
-  txc->fallthrough();
-  auto* block = app.add_subcommand("block", "a block by height, \"latest\" or hash");
-  block->add_option("HEIGHT", la.which, "height, latest, or block hash")->required();
-  block->fallthrough();
-  auto* head = app.add_subcommand("head", "the node's head: height, hash, state root");
-  head->fallthrough();
-  bc::cli::ServiceCommands services(app);
+// Binds a ledger command to the arguments it reads.
+CommandFn with_ledger_args(int (*cmd)(const Options&, const bc::Endpoint&, const LedgerArgs&), const LedgerArgs& a) {
+  return [cmd, &a](const Options& o, const bc::Endpoint& ep) { return cmd(o, ep, a); };
+}
 
+void add_wallet_commands(CLI::App& app, LedgerArgs& a, CommandTable& commands) {
+  app.add_option("--wallet-dir", a.wallet_dir, "where account keys live (default ~/.blockcloud/wallet)");
+  auto* wallet = bc::cli::add_command_group(app, "wallet", "account keys on this machine");
+  auto* wnew = commands.add(wallet, "new", "create a key (file NAME.key, mode 0600)",
+                           [&a](const Options& o, const bc::Endpoint&) { return cmd_wallet_new(o, a); });
+  wnew->add_option("--name", a.name, "name of the key (default \"default\")");
+  commands.add(wallet, "list", "names and addresses of the keys",
+              [&a](const Options& o, const bc::Endpoint&) { return cmd_wallet_list(o, a); });
+}
+
+// The options of a command that signs and sends a transaction.
+void add_tx_options(CLI::App* c, LedgerArgs& a) {
+  c->add_option("--from", a.from, "wallet key that signs (default: the only one)");
+  c->add_option("--fee", a.fee, "fee in base units (default 1)");
+  c->add_option("--nonce", a.nonce, "nonce to use (default: the account's committed nonce)");
+  c->add_option("--wait", a.wait_s, "wait up to this many seconds for the commit")->check(CLI::NonNegativeNumber);
+}
+
+void add_account_commands(CLI::App& app, LedgerArgs& a, CommandTable& commands) {
+  auto* balance = commands.add(&app, "balance", "balance, stake and nonce of ADDRESS (default: your key)",
+                              with_ledger_args(cmd_balance, a));
+  balance->add_option("ADDRESS", a.address, "account address a...");
+  balance->add_option("--from", a.from, "wallet key to show when ADDRESS is omitted");
+  auto* send =
+      commands.add(&app, "send", "transfer AMOUNT base units to ADDRESS", with_ledger_args(cmd_send, a));
+  send->add_option("ADDRESS", a.address, "recipient a...")->required();
+  send->add_option("AMOUNT", a.amount, "base units (whole number)")->required();
+  add_tx_options(send, a);
+  auto* stake = commands.add(&app, "stake", "bond or unbond stake", with_ledger_args(cmd_stake, a));
+  stake->add_option("ACTION", a.which, "bond or unbond")->required()->check(CLI::IsMember({"bond", "unbond"}));
+  stake->add_option("AMOUNT", a.amount, "base units (whole number)")->required();
+  add_tx_options(stake, a);
+}
+
+void add_chain_commands(CLI::App& app, LedgerArgs& a, CommandTable& commands) {
+  auto* tx = commands.add(&app, "tx", "status of a transaction: pending, committed (height) or unknown",
+                         with_ledger_args(cmd_tx, a));
+  tx->add_option("ID", a.id, "transaction id (64 hex digits)")->required();
+  auto* block =
+      commands.add(&app, "block", "a block by height, \"latest\" or hash", with_ledger_args(cmd_block, a));
+  block->add_option("HEIGHT", a.which, "height, latest, or block hash")->required();
+  commands.add(&app, "head", "the node's head: height, hash, state root", cmd_head);
+}
+
+// "blockcloud-cli dht put" when parsing stopped inside `dht put`: where --help
+// shows the usage that was broken.
+std::string parsed_command_path(const CLI::App& app) {
+  std::string path = "blockcloud-cli";
+  for (auto subs = app.get_subcommands(); !subs.empty(); subs = subs.front()->get_subcommands())
+    path += " " + subs.front()->get_name();
+  return path;
+}
+
+// CLI11 reports a misspelt command (or an unknown option in its place) as a
+// missing command; name the word it did not know.
+std::string parse_error_text(const CLI::App& app, const CLI::ParseError& e) {
+  const std::string what = e.what();
+  const auto unknown = app.remaining(true);
+  if (what.find("subcommand is required") == std::string::npos || unknown.empty()) return what;
+  const std::string& word = unknown.front();
+  return word.starts_with('-') ? "unknown option \"" + word + "\"" : "\"" + word + "\" is not a command";
+}
+
+// Parses argv; an exit code if the program ends here (help shown, or a usage error).
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
+    return std::nullopt;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "blockcloud-cli: " << e.what() << "\nrun `blockcloud-cli --help` for usage\n";
+    std::cerr << "blockcloud-cli: " << parse_error_text(app, e) << "\nrun `" << parsed_command_path(app)
+              << " --help` for usage\n";
     return 2;
   }
-  auto ep = bc::Endpoint::parse(o.rpc);
+}
+
+// Runs the parsed command; each failure becomes one line on stderr and exit code 1.
+int run_command(const CommandTable& commands, const Options& o) {
+  const auto ep = bc::Endpoint::parse(o.rpc);
   if (!ep) {
     std::cerr << "blockcloud-cli: --rpc: expected IP:PORT such as 127.0.0.1:10000, got \"" << o.rpc << "\"\n";
     return 2;
   }
   try {
-    if (*status) return cmd_status(o, *ep);
-    if (*peers) return cmd_peers(o, *ep);
-    if (*put) return cmd_put(o, *ep, key, value, encoding, ttl);
-    if (*get) return cmd_get(o, *ep, key);
-    if (*watch) return cmd_watch(o, *ep, key, watch_timeout);
-    if (*wnew) return cmd_wallet_new(o, la);
-    if (*wlist) return cmd_wallet_list(o, la);
-    if (*balance) return cmd_balance(o, *ep, la);
-    if (*send) return cmd_send(o, *ep, la);
-    if (*stake) return cmd_stake(o, *ep, la);
-    if (*txc) return cmd_tx(o, *ep, la);
-    if (*block) return cmd_block(o, *ep, la);
-    if (*head) return cmd_head(o, *ep);
-    if (auto rc = services.run(o, *ep)) return *rc;
+    if (auto rc = commands.run_parsed(o, *ep)) return *rc;
   } catch (const Failure& f) {
     std::cerr << "blockcloud-cli: " << f.message << "\n";
     return 1;
   } catch (const bc::cli::WalletError& e) {
     std::cerr << "blockcloud-cli: " << e.what() << "\n";
     return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::cerr << "blockcloud-cli: " << e.what() << " (check the path and its permissions, or pass --wallet-dir / --key-dir)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "blockcloud-cli: unexpected answer from blockcloudd at " << o.rpc << ": " << e.what()
               << " — are the CLI and the daemon the same version?\n";
     return 1;
   }
-  return 2;
+  // CLI11 has required exactly one command, and every command is in the table.
+  BC_UNREACHABLE("a parsed command that is not in the command table");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"blockcloud-cli: talk to a running blockcloudd"};
+  Options o;
+  DhtArgs dht;
+  LedgerArgs ledger;
+  CommandTable commands;
+  add_global_options(app, o);
+  add_node_commands(app, commands);
+  add_dht_commands(app, dht, commands);
+  add_wallet_commands(app, ledger, commands);
+  add_account_commands(app, ledger, commands);
+  add_chain_commands(app, ledger, commands);
+  bc::cli::ServiceCommands services(app, commands);
+  if (auto rc = parse_command_line(app, argc, argv)) return *rc;
+  return run_command(commands, o);
 }

@@ -19,7 +19,7 @@ json::value call(const Options& o, const Endpoint& ep, const std::string& method
       msg += " — is the daemon running? start it with `blockcloudd --datadir DIR --listen IP:PORT` "
              "(its RPC listens on the listen port + 1000 unless --rpc is given) or point --rpc at it";
     else if (msg.find("timed out") != std::string::npos)
-      msg += " — the daemon is busy or --rpc points at a host that drops packets; retry or raise --timeout";
+      msg += " — the daemon is busy or --rpc points at a host that drops packets; retry or raise --rpc-timeout";
     throw Failure{msg};
   } catch (const bc::apps::RpcError& e) {
     throw Failure{"blockcloudd at " + o.rpc + " refused " + method + ": " + e.what()};

@@ -42,6 +42,23 @@ sal::ServiceId need_service(const std::string& text) {
   return *parsed.id;
 }
 
+// An owner key file (created 0600 if missing). Its errors (permissions, a
+// malformed file) say what to fix; they are this command's failure, not an
+// unexpected answer from the daemon.
+KeyPair owner_key_file(const fs::path& file) {
+  try {
+    return load_or_create_key_file(file);
+  } catch (const std::exception& e) {
+    throw Failure{e.what()};
+  }
+}
+
+// A node key as `blockcloud-cli status` prints it (64 hex digits); nullopt if `hex` is not one.
+std::optional<XOnlyPubKey> parse_node_key(const std::string& hex) {
+  auto bytes = from_hex(hex);
+  return bytes ? parse_pubkey(*bytes) : std::nullopt;
+}
+
 struct OwnedService {
   std::string name;
   KeyPair owner;
@@ -57,7 +74,7 @@ std::vector<OwnedService> owned(const fs::path& dir) {
     if (!e.is_regular_file() || e.path().extension() != ".key") continue;
     const std::string name = e.path().stem().string();
     if (!sal::is_valid_service_name(name)) continue;
-    KeyPair k = load_or_create_key_file(e.path());
+    KeyPair k = owner_key_file(e.path());
     out.push_back({name, k, sal::service_id_of(k.public_key(), name)});
   }
   return out;
@@ -86,108 +103,104 @@ std::string delegation_hex(const std::string& arg) {
 
 }  // namespace
 
-ServiceCommands::ServiceCommands(CLI::App& app) {
+ServiceCommands::ServiceCommands(CLI::App& app, CommandTable& commands) : commands_(commands) {
   app.add_option("--key-dir", key_dir_, "where service owner keys live (default ~/.blockcloud/services)");
-  auto* service = app.add_subcommand("service", "services this node owns or provides");
-  service->require_subcommand(1);
-  service->fallthrough();
+  auto* service = add_command_group(app, "service", "services this node owns or provides");
+  add_owner_commands(service);
+  add_provider_commands(service);
+  add_flow_commands(app);
+  add_node_commands(app);
+  add_rules_commands(app);
+}
 
-  create_ = service->add_subcommand("create", "make an owner key for NAME and print the service ID");
-  create_->add_option("NAME", name_, "1-63 of a-z, 0-9 and '-' (the ID is hash(owner key, name))")->required();
-  create_->fallthrough();
+CLI::App* ServiceCommands::add(CLI::App* parent, const std::string& name, const std::string& help, Method method) {
+  return commands_.add(parent, name, help,
+                       [this, method](const Options& o, const Endpoint& rpc) { return (this->*method)(o, rpc); });
+}
 
-  delegate_ = service->add_subcommand("delegate", "sign a certificate that lets a node provide SERVICE");
-  delegate_->add_option("SERVICE", service_, "a service you own (s... id; see `service create`)")->required();
-  delegate_->add_option("--to", to_, "the provider's node key, 64 hex digits (`blockcloud-cli status` on that node)")
+// What only the owner key signs: the service ID, delegations, revocations.
+void ServiceCommands::add_owner_commands(CLI::App* service) {
+  auto* create = add(service, "create", "make an owner key for NAME and print the service ID", &ServiceCommands::create);
+  create->add_option("NAME", name_, "1-63 of a-z, 0-9 and '-' (the ID is hash(owner key, name))")->required();
+
+  auto* delegate = add(service, "delegate", "sign a certificate that lets a node provide SERVICE",
+                       &ServiceCommands::delegate);
+  delegate->add_option("SERVICE", service_, "a service you own (s... id; see `service create`)")->required();
+  delegate->add_option("--to", to_, "the provider's node key, 64 hex digits (`blockcloud-cli status` on that node)")
       ->required();
-  delegate_->add_option("--days", days_, "validity in days (default 30)")->check(CLI::Range(0.001, 3650.0));
-  delegate_->add_option("--out", out_, "also write the certificate (hex) to this file");
-  delegate_->fallthrough();
+  delegate->add_option("--days", days_, "validity in days (default 30)")->check(CLI::Range(0.001, 3650.0));
+  delegate->add_option("--out", out_, "also write the certificate (hex) to this file");
 
-  revoke_ = service->add_subcommand("revoke", "publish the owner's statement revoking delegations of SERVICE");
-  revoke_->add_option("SERVICE", service_, "a service you own (s... id)")->required();
-  revoke_->add_option("--provider", revoke_keys_, "revoke every delegation to this node key (repeatable, at most 16)");
-  revoke_->add_option("--below-serial", below_serial_, "revoke every delegation with a lower serial (`service delegate` prints it)");
-  revoke_->add_option("--hours", revoke_hours_, "how long the statement is published (default 24, the DHT's longest TTL)")
+  auto* revoke = add(service, "revoke", "publish the owner's statement revoking delegations of SERVICE",
+                     &ServiceCommands::revoke);
+  revoke->add_option("SERVICE", service_, "a service you own (s... id)")->required();
+  revoke->add_option("--provider", revoke_keys_, "revoke every delegation to this node key (repeatable, at most 16)");
+  revoke->add_option("--below-serial", below_serial_,
+                     "revoke every delegation with a lower serial (`service delegate` prints it)");
+  revoke->add_option("--hours", revoke_hours_, "how long the statement is published (default 24, the DHT's longest TTL)")
       ->check(CLI::Range(0.01, 24.0));
-  revoke_->fallthrough();
+}
 
-  serve_ = service->add_subcommand("serve", "publish this node as a provider of the service in a certificate");
-  serve_->add_option("--delegation", delegation_, "the certificate from `service delegate`: hex, or @FILE")
+// What this node provides, under a certificate from the owner.
+void ServiceCommands::add_provider_commands(CLI::App* service) {
+  auto* serve = add(service, "serve", "publish this node as a provider of the service in a certificate",
+                    &ServiceCommands::serve);
+  serve->add_option("--delegation", delegation_, "the certificate from `service delegate`: hex, or @FILE")
       ->required();
-  serve_->add_option("--weight", weight_, "share of new flows among providers (default 1; 0 = standby)")
+  serve->add_option("--weight", weight_, "share of new flows among providers (default 1; 0 = standby)")
       ->check(CLI::Range(0, 65535));
-  serve_->add_option("--ttl", ttl_s_, "seconds each published record lives (default: the daemon's)")
+  serve->add_option("--ttl", ttl_s_, "seconds each published record lives (default: the daemon's)")
       ->check(CLI::Range(1.0, 86400.0));
-  serve_->add_option("--backend", backend_, "local TCP server IP:PORT that gets the service's flows");
-  serve_->fallthrough();
+  serve->add_option("--backend", backend_, "local TCP server IP:PORT that gets the service's flows");
 
-  stop_ = service->add_subcommand("stop", "withdraw this node's endpoint record for SERVICE");
-  stop_->add_option("SERVICE", service_, "s... id")->required();
-  stop_->fallthrough();
+  auto* stop = add(service, "stop", "withdraw this node's endpoint record for SERVICE", &ServiceCommands::stop);
+  stop->add_option("SERVICE", service_, "s... id")->required();
 
-  list_ = service->add_subcommand("list", "services this node provides, and owner keys on this machine");
-  list_->fallthrough();
-
-  resolve_ = app.add_subcommand("resolve", "the providers of SERVICE and their addresses, through the DSHT");
-  resolve_->add_option("SERVICE", service_, "s... id or s....bc")->required();
-  resolve_->fallthrough();
-
-  connect_ = app.add_subcommand("connect", "stdin/stdout to SERVICE (like netcat), through the node's SOCKS5 gateway");
-  connect_->add_option("SERVICE", service_, "s... id or s....bc")->required();
-  connect_->fallthrough();
-
-  forward_ = app.add_subcommand("forward", "the node accepts TCP on --listen and forwards each connection to SERVICE");
-  forward_->add_option("SERVICE", service_, "s... id or s....bc");
-  forward_->add_option("--listen", listen_, "IP:PORT the node listens on, e.g. 127.0.0.1:8080");
-  forward_->add_flag("--list", forward_list_, "show the node's forwards instead");
-  forward_->add_option("--remove", forward_remove_, "stop forward ID (from --list)");
-  forward_->fallthrough();
-
-  auto* node = app.add_subcommand("node", "this node's addresses");
-  node->require_subcommand(1);
-  node->fallthrough();
-  rebind_ = node->add_subcommand("rebind", "move the node (DHT, flows, published records) to a new local IP");
-  rebind_->add_option("--address", address_, "the new IP, e.g. 127.0.0.3 (ports stay)")->required();
-  rebind_->fallthrough();
-
-  auto* rules = app.add_subcommand("rules", "the node's service table (longest-prefix rules)");
-  rules->require_subcommand(1);
-  rules->fallthrough();
-  rules_add_ = rules->add_subcommand("add", "add a rule, e.g. `rules add s...ID/16 forward 127.0.0.5:4001 prio 5`");
-  rules_add_->add_option("RULE", rule_words_, "PREFIX ACTION [ARGS] [prio N] [weight N]")->required();
-  rules_add_->fallthrough();
-  rules_list_ = rules->add_subcommand("list", "the rules in id order, then the default");
-  rules_list_->fallthrough();
-  rules_remove_ = rules->add_subcommand("remove", "remove rule ID");
-  rules_remove_->add_option("ID", rule_id_, "as shown by `rules list`")->required();
-  rules_remove_->fallthrough();
+  add(service, "list", "services this node provides, and owner keys on this machine", &ServiceCommands::list);
 }
 
-std::optional<int> ServiceCommands::run(const Options& o, const Endpoint& rpc) {
-  if (*create_) return create(o);
-  if (*delegate_) return delegate(o);
-  if (*revoke_) return revoke(o, rpc);
-  if (*serve_) return serve(o, rpc);
-  if (*stop_) return stop(o, rpc);
-  if (*list_) return list(o, rpc);
-  if (*resolve_) return resolve(o, rpc);
-  if (*rules_add_) return rules_add(o, rpc);
-  if (*rules_list_) return rules_list(o, rpc);
-  if (*rules_remove_) return rules_remove(o, rpc);
-  if (*connect_) return connect(o, rpc);
-  if (*forward_) return forward(o, rpc);
-  if (*rebind_) return rebind(o, rpc);
-  return std::nullopt;
+// Reaching a service by ID: its providers, a flow, a forwarded TCP port.
+void ServiceCommands::add_flow_commands(CLI::App& app) {
+  auto* resolve = add(&app, "resolve", "the providers of SERVICE and their addresses, through the DSHT",
+                      &ServiceCommands::resolve);
+  resolve->add_option("SERVICE", service_, "s... id or s....bc")->required();
+
+  auto* connect = add(&app, "connect", "stdin/stdout to SERVICE (like netcat), through the node's SOCKS5 gateway",
+                      &ServiceCommands::connect);
+  connect->add_option("SERVICE", service_, "s... id or s....bc")->required();
+
+  auto* forward = add(&app, "forward", "the node accepts TCP on --listen and forwards each connection to SERVICE",
+                      &ServiceCommands::forward);
+  forward->add_option("SERVICE", service_, "s... id or s....bc");
+  forward->add_option("--listen", listen_, "IP:PORT the node listens on, e.g. 127.0.0.1:8080");
+  forward->add_flag("--list", forward_list_, "show the node's forwards instead");
+  forward->add_option("--remove", forward_remove_, "stop forward ID (from --list)");
 }
 
-int ServiceCommands::create(const Options& o) {
+void ServiceCommands::add_node_commands(CLI::App& app) {
+  auto* node = add_command_group(app, "node", "this node's addresses");
+  auto* rebind = add(node, "rebind", "move the node (DHT, flows, published records) to a new local IP",
+                     &ServiceCommands::rebind);
+  rebind->add_option("--address", address_, "the new IP, e.g. 127.0.0.3 (ports stay)")->required();
+}
+
+void ServiceCommands::add_rules_commands(CLI::App& app) {
+  auto* rules = add_command_group(app, "rules", "the node's service table (longest-prefix rules)");
+  auto* rules_add = add(rules, "add", "add a rule, e.g. `rules add s...ID/16 forward 127.0.0.5:4001 prio 5`",
+                        &ServiceCommands::rules_add);
+  rules_add->add_option("RULE", rule_words_, "PREFIX ACTION [ARGS] [prio N] [weight N]")->required();
+  add(rules, "list", "the rules in id order, then the default", &ServiceCommands::rules_list);
+  auto* rules_remove = add(rules, "remove", "remove rule ID", &ServiceCommands::rules_remove);
+  rules_remove->add_option("ID", rule_id_, "as shown by `rules list`")->required();
+}
+
+int ServiceCommands::create(const Options& o, const Endpoint& /*rpc*/) {
   if (auto why = sal::check_service_name(name_); !why.empty()) throw Failure{"NAME: " + why};
   const fs::path file = key_dir(key_dir_) / (name_ + ".key");
   if (fs::exists(file))
     throw Failure{file.string() + " already exists: service \"" + name_ +
                   "\" has an owner key here; keys are never overwritten (see `service list`)"};
-  const KeyPair owner = load_or_create_key_file(file);  // 0600, directory 0700
+  const KeyPair owner = owner_key_file(file);  // 0600, directory 0700
   const sal::ServiceId id = sal::service_id_of(owner.public_key(), name_);
   json::object r{{"name", name_},
                  {"service", sal::service_id_to_text(id)},
@@ -202,10 +215,9 @@ int ServiceCommands::create(const Options& o) {
   return 0;
 }
 
-int ServiceCommands::delegate(const Options& o) {
+int ServiceCommands::delegate(const Options& o, const Endpoint& /*rpc*/) {
   const sal::ServiceId id = need_service(service_);
-  auto provider_bytes = from_hex(to_);
-  std::optional<XOnlyPubKey> provider = provider_bytes ? parse_pubkey(*provider_bytes) : std::nullopt;
+  const std::optional<XOnlyPubKey> provider = parse_node_key(to_);
   if (!provider)
     throw Failure{"--to: expected the provider's node key, 64 hex digits as `blockcloud-cli status` prints "
                   "it on that node, got \"" + to_ + "\""};
@@ -244,9 +256,10 @@ int ServiceCommands::revoke(const Options& o, const Endpoint& rpc) {
     throw Failure{fmt::format("--provider: at most {} keys per statement", sal::kMaxRevokedProviders)};
   std::vector<XOnlyPubKey> keys;
   for (const auto& k : revoke_keys_) {
-    auto bytes = from_hex(k);
-    auto key = bytes ? parse_pubkey(*bytes) : std::nullopt;
-    if (!key) throw Failure{"--provider: expected a node key, 64 hex digits as `blockcloud-cli status` prints it, got "" + k + """};
+    const auto key = parse_node_key(k);
+    if (!key)
+      throw Failure{"--provider: expected a node key, 64 hex digits as `blockcloud-cli status` prints it, got \"" + k +
+                    "\""};
     keys.push_back(*key);
   }
   const auto mine = owner_of(key_dir(key_dir_), id, "revoke");
@@ -371,9 +384,12 @@ int ServiceCommands::connect(const Options& o, const Endpoint& rpc) {
   const sal::ServiceId id = need_service(service_);
   const auto st = call(o, rpc, "sal_status").as_object();
   if (st.at("socks").is_null())
-    throw Failure{"the node at " + o.rpc + " runs no SOCKS5 gateway (started with --socks off)"};
+    throw Failure{"the node at " + o.rpc + " runs no SOCKS5 gateway (started with --socks off); restart it with "
+                  "--socks IP:PORT, or point --rpc at a node that has one"};
   const auto gateway = Endpoint::parse(str(st.at("socks")));
-  if (!gateway) throw Failure{"the node reported an unusable SOCKS5 address: " + str(st.at("socks"))};
+  if (!gateway)
+    throw Failure{"the node reported an unusable SOCKS5 address: " + str(st.at("socks")) +
+                  "; check the --socks setting it was started with"};
   std::string err;
   const int fd = socks5_connect(*gateway, sal::service_host_name(id), err);
   if (fd < 0) throw Failure{err};

@@ -14,25 +14,38 @@
 //   node rebind --address IP     the node moves to a new local address
 // Owner keys live in ~/.blockcloud/services/NAME.key (mode 0600), or --key-dir.
 #pragma once
-#include <optional>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "apps/cli/commands.hpp"
 #include "apps/cli/rpc.hpp"
 
 namespace bc::cli {
 
 class ServiceCommands {
  public:
-  // Adds the subcommands to `app`.
-  explicit ServiceCommands(CLI::App& app);
-  // Runs the one that was parsed; nullopt if none of them was.
-  std::optional<int> run(const Options& o, const Endpoint& rpc);
+  // Adds the subcommands to `app` and registers what runs them in
+  // `commands`; the registrations refer to this object, so it must outlive
+  // the dispatch and stays where it is built.
+  ServiceCommands(CLI::App& app, CommandTable& commands);
+  ServiceCommands(const ServiceCommands&) = delete;
+  ServiceCommands& operator=(const ServiceCommands&) = delete;
 
  private:
-  int create(const Options& o);
-  int delegate(const Options& o);
+  using Method = int (ServiceCommands::*)(const Options&, const Endpoint&);
+  // A command under `parent` that runs `method` of this object.
+  CLI::App* add(CLI::App* parent, const std::string& name, const std::string& help, Method method);
+  void add_owner_commands(CLI::App* service);
+  void add_provider_commands(CLI::App* service);
+  void add_flow_commands(CLI::App& app);
+  void add_node_commands(CLI::App& app);
+  void add_rules_commands(CLI::App& app);
+
+  int create(const Options& o, const Endpoint& rpc);
+  int delegate(const Options& o, const Endpoint& rpc);
   int revoke(const Options& o, const Endpoint& rpc);
   int serve(const Options& o, const Endpoint& rpc);
   int stop(const Options& o, const Endpoint& rpc);
@@ -45,10 +58,7 @@ class ServiceCommands {
   int forward(const Options& o, const Endpoint& rpc);
   int rebind(const Options& o, const Endpoint& rpc);
 
-  CLI::App *create_ = nullptr, *delegate_ = nullptr, *serve_ = nullptr, *stop_ = nullptr,
-           *list_ = nullptr, *resolve_ = nullptr, *rules_add_ = nullptr, *rules_list_ = nullptr,
-           *rules_remove_ = nullptr, *connect_ = nullptr, *forward_ = nullptr, *rebind_ = nullptr,
-           *revoke_ = nullptr;
+  CommandTable& commands_;
   std::string key_dir_, name_, service_, to_, out_, delegation_, backend_, listen_, address_;
   bool forward_list_ = false;
   std::uint64_t forward_remove_ = 0;

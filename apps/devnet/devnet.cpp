@@ -22,6 +22,21 @@ namespace json = boost::json;
 
 fs::path devnet_file(const fs::path& dir) { return dir / "devnet.json"; }
 
+namespace {
+
+// Through a temporary file and a rename, so readers never see half a file.
+void write_atomically(const fs::path& file, const std::string& text) {
+  const auto tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << text << "\n";
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, file);
+}
+
+}  // namespace
+
 Devnet load_devnet(const fs::path& dir) {
   const auto file = devnet_file(dir);
   std::ifstream in(file);
@@ -83,17 +98,10 @@ void save_devnet(const fs::path& dir, const Devnet& net) {
   json::array accounts;
   for (const auto& a : net.accounts)
     accounts.push_back(json::object{{"name", a.name}, {"address", a.address}, {"key_file", a.key_file}});
-  const auto tmp = devnet_file(dir).string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << json::serialize(json::object{{"mode", net.mode},
-                                        {"nodes", std::move(nodes)},
-                                        {"genesis", net.genesis},
-                                        {"accounts", std::move(accounts)}})
-        << "\n";
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  }
-  fs::rename(tmp, devnet_file(dir));  // atomic: readers never see half a file
+  write_atomically(devnet_file(dir), json::serialize(json::object{{"mode", net.mode},
+                                                                  {"nodes", std::move(nodes)},
+                                                                  {"genesis", net.genesis},
+                                                                  {"accounts", std::move(accounts)}}));
 }
 
 bool node_alive(int pid) { return process_alive(pid); }
@@ -147,116 +155,151 @@ void write_ledger_genesis(const UpOptions& o, Devnet& net) {
   }
   net.genesis = genesis_file.string();
   if (fs::exists(genesis_file)) return;
-  const auto tmp = genesis_file.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << ledger::genesis_to_json(g) << "\n";
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  }
-  fs::rename(tmp, genesis_file);
+  write_atomically(genesis_file, ledger::genesis_to_json(g));
 }
 
 }  // namespace
 
-Devnet devnet_up(const UpOptions& o) {
+namespace {
+
+void check_up_options(const UpOptions& o) {
   if (o.nodes < 1 || o.nodes > 1000) throw std::runtime_error("--nodes: expected 1 to 1000");
   const int last_port = o.base_port + (o.distinct_ports ? o.nodes - 1 : 0) + o.rpc_offset;
   if (o.base_port < 1024 || last_port > 65535)
     throw std::runtime_error("--base-port: ports from " + std::to_string(o.base_port) + " to " +
                              std::to_string(last_port) + " must lie in 1024..65535");
+}
+
+fs::path require_daemon(const UpOptions& o) {
   const fs::path daemon = find_daemon(o.bin_dir);
   if (!fs::exists(daemon))
     throw std::runtime_error("blockcloudd not found at " + daemon.string() +
                              "; build it (ninja -C build blockcloudd) or pass --bin DIR");
-  fs::create_directories(o.dir);
-  if (fs::exists(devnet_file(o.dir))) {
-    auto old = load_devnet(o.dir);
-    for (const auto& n : old.nodes)
-      if (!n.stopped && node_alive(n.pid))
-        throw std::runtime_error("a devnet is already running in " + o.dir.string() + " (node " +
-                                 std::to_string(n.index) + ", pid " + std::to_string(n.pid) +
-                                 "); stop it with `blockcloud-devnet down --dir " + o.dir.string() + "`");
+  return daemon;
+}
+
+// A devnet file in `dir` whose nodes still run would be overwritten and its
+// processes orphaned.
+void refuse_running_devnet(const fs::path& dir) {
+  if (!fs::exists(devnet_file(dir))) return;
+  for (const auto& n : load_devnet(dir).nodes)
+    if (!n.stopped && node_alive(n.pid))
+      throw std::runtime_error("a devnet is already running in " + dir.string() + " (node " +
+                               std::to_string(n.index) + ", pid " + std::to_string(n.pid) +
+                               "); stop it with `blockcloud-devnet down --dir " + dir.string() + "`");
+}
+
+// Node 0 is the seed; node i joins through it and one or two random earlier nodes.
+std::vector<int> pick_seeds(int i, std::mt19937_64& rng) {
+  if (i == 0) return {};
+  std::vector<int> seeds{0};
+  const int extra = i - 1 >= 2 ? 2 : i - 1;
+  while (static_cast<int>(seeds.size()) < 1 + extra) {
+    const int s = 1 + static_cast<int>(rng() % static_cast<std::uint64_t>(i - 1));
+    if (std::find(seeds.begin(), seeds.end(), s) == seeds.end()) seeds.push_back(s);
   }
+  return seeds;
+}
+
+void add_arg(std::vector<std::string>& args, const char* flag, std::string value) {
+  args.emplace_back(flag);
+  args.push_back(std::move(value));
+}
+
+// blockcloudd's command line for node `e`, joining through `seeds`.
+std::vector<std::string> daemon_args(const UpOptions& o, const Devnet& net, const NodeEntry& e,
+                                     const std::vector<int>& seeds) {
+  std::vector<std::string> args{"--datadir", e.datadir, "--listen", e.listen.to_string(),
+                                "--rpc", e.rpc.to_string(), "--mode", o.mode,
+                                "--log-level", o.log_level};
+  for (int s : seeds) add_arg(args, "--bootstrap", net.nodes[s].listen.to_string());
+  for (const auto& d : o.dht) add_arg(args, "--dht", d);
+  if (o.ledger) {
+    add_arg(args, "--genesis", net.genesis);
+    if (e.index == 0) {
+      args.emplace_back("--producer");
+      add_arg(args, "--block-interval-ms", std::to_string(o.block_interval_ms));
+    }
+  }
+  return args;
+}
+
+// Node i's addresses, data directory (created) and command line.
+NodeEntry plan_node(const UpOptions& o, const Devnet& net, int i, std::mt19937_64& rng) {
+  NodeEntry e;
+  e.index = i;
+  const int port = o.base_port + (o.distinct_ports ? i : 0);
+  e.listen = node_ip(o.base_ip, i, port);
+  e.rpc = node_ip(o.base_ip, i, port + o.rpc_offset);
+  const fs::path datadir = fs::absolute(o.dir / ("node-" + std::to_string(i)));
+  fs::create_directories(datadir);
+  e.datadir = datadir.string();
+  e.args = daemon_args(o, net, e, pick_seeds(i, rng));
+  return e;
+}
+
+// Stops the nodes started so far and reports why the devnet did not come up.
+[[noreturn]] void abort_up(const UpOptions& o, Devnet& net, const std::string& why) {
+  devnet_down(o.dir, net, 3, true);
+  throw std::runtime_error(why);
+}
+
+// Waits for /health (the daemon is bound and serving); returns its node id.
+std::string wait_until_serving(const UpOptions& o, Devnet& net, const NodeEntry& e, const fs::path& log) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::optional<std::string> id;
+  while (!(id = health(e.rpc))) {
+    if (!node_alive(e.pid) || std::chrono::steady_clock::now() > deadline)
+      abort_up(o, net,
+               fmt::format("node {} ({}) did not come up{}; last lines of {}:\n{}", e.index, e.listen.to_string(),
+                           node_alive(e.pid) ? " within 20 s" : " (it exited)", log.string(), tail_file(log, 8)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  return *id;
+}
+
+// Spawns node `e`, records it in DIR/devnet.json at once (so `down` finds it
+// even if start-up fails), and again with its node id once it serves.
+void start_node(const UpOptions& o, const fs::path& daemon, Devnet& net, NodeEntry e) {
+  const fs::path log = fs::path(e.datadir) / "log";
+  try {
+    e.pid = spawn_detached(daemon, e.args, log);
+  } catch (const std::exception& ex) {
+    abort_up(o, net, ex.what());
+  }
+  net.nodes.push_back(e);
+  save_devnet(o.dir, net);
+  const std::string id = wait_until_serving(o, net, e, log);
+  net.nodes.back().node_id = id;
+  save_devnet(o.dir, net);
+  if (!o.quiet)
+    std::cout << fmt::format("started node {}/{}  pid {}  udp {}  rpc {}  {}\n", e.index + 1, o.nodes, e.pid,
+                             e.listen.to_string(), e.rpc.to_string(), id)
+              << std::flush;
+}
+
+void print_up_summary(const UpOptions& o, const Devnet& net) {
+  std::cout << fmt::format("devnet of {} nodes is up; described in {}\n", o.nodes, devnet_file(o.dir).string());
+  if (!o.ledger) return;
+  const std::string accounts_dir = (fs::absolute(o.dir) / "accounts").string();
+  std::cout << fmt::format("ledger: genesis {} with {} funded accounts (keys in {}, use "
+                           "`blockcloud-cli --wallet-dir {} --from account-0 ...`); node 0 produces a block every {} ms\n",
+                           net.genesis, net.accounts.size(), accounts_dir, accounts_dir, o.block_interval_ms);
+}
+
+}  // namespace
+
+Devnet devnet_up(const UpOptions& o) {
+  check_up_options(o);
+  const fs::path daemon = require_daemon(o);
+  fs::create_directories(o.dir);
+  refuse_running_devnet(o.dir);
   Devnet net;
   net.mode = o.mode;
   if (o.ledger) write_ledger_genesis(o, net);
   std::mt19937_64 rng(std::random_device{}());
-  auto fail = [&](const std::string& msg) {
-    devnet_down(o.dir, net, 3, true);
-    throw std::runtime_error(msg);
-  };
-  for (int i = 0; i < o.nodes; ++i) {
-    NodeEntry e;
-    e.index = i;
-    const int port = o.base_port + (o.distinct_ports ? i : 0);
-    e.listen = node_ip(o.base_ip, i, port);
-    e.rpc = node_ip(o.base_ip, i, port + o.rpc_offset);
-    const fs::path datadir = fs::absolute(o.dir / ("node-" + std::to_string(i)));
-    fs::create_directories(datadir);
-    e.datadir = datadir.string();
-    std::vector<std::string> args{"--datadir", e.datadir, "--listen", e.listen.to_string(),
-                                  "--rpc", e.rpc.to_string(), "--mode", o.mode,
-                                  "--log-level", o.log_level};
-    // Node 0 is the seed; the others join through it and one or two random earlier nodes.
-    if (i > 0) {
-      std::vector<int> seeds{0};
-      const int extra = i - 1 >= 2 ? 2 : i - 1;
-      while (static_cast<int>(seeds.size()) < 1 + extra) {
-        const int s = 1 + static_cast<int>(rng() % static_cast<std::uint64_t>(i - 1));
-        if (std::find(seeds.begin(), seeds.end(), s) == seeds.end()) seeds.push_back(s);
-      }
-      for (int s : seeds) {
-        args.push_back("--bootstrap");
-        args.push_back(net.nodes[s].listen.to_string());
-      }
-    }
-    for (const auto& d : o.dht) {
-      args.push_back("--dht");
-      args.push_back(d);
-    }
-    if (o.ledger) {
-      args.push_back("--genesis");
-      args.push_back(net.genesis);
-      if (i == 0) {
-        args.push_back("--producer");
-        args.push_back("--block-interval-ms");
-        args.push_back(std::to_string(o.block_interval_ms));
-      }
-    }
-    e.args = args;
-    const fs::path log = datadir / "log";
-    try {
-      e.pid = spawn_detached(daemon, args, log);
-    } catch (const std::exception& ex) {
-      fail(ex.what());
-    }
-    net.nodes.push_back(e);
-    save_devnet(o.dir, net);
-    // Wait for /health: the daemon is bound and serving.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    std::optional<std::string> id;
-    while (!(id = health(e.rpc))) {
-      if (!node_alive(e.pid) || std::chrono::steady_clock::now() > deadline)
-        fail(fmt::format("node {} ({}) did not come up{}; last lines of {}:\n{}", i, e.listen.to_string(),
-                         node_alive(e.pid) ? " within 20 s" : " (it exited)", log.string(),
-                         tail_file(log, 8)));
-      std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    }
-    net.nodes.back().node_id = *id;
-    save_devnet(o.dir, net);
-    if (!o.quiet)
-      std::cout << fmt::format("started node {}/{}  pid {}  udp {}  rpc {}  {}\n", i + 1, o.nodes, e.pid,
-                               e.listen.to_string(), e.rpc.to_string(), *id)
-                << std::flush;
-  }
-  if (!o.quiet)
-    std::cout << fmt::format("devnet of {} nodes is up; described in {}\n", o.nodes,
-                             devnet_file(o.dir).string());
-  if (!o.quiet && o.ledger)
-    std::cout << fmt::format("ledger: genesis {} with {} funded accounts (keys in {}, use "
-                             "`blockcloud-cli --wallet-dir {} --from account-0 ...`); node 0 produces a block every {} ms\n",
-                             net.genesis, net.accounts.size(), (fs::absolute(o.dir) / "accounts").string(),
-                             (fs::absolute(o.dir) / "accounts").string(), o.block_interval_ms);
+  for (int i = 0; i < o.nodes; ++i) start_node(o, daemon, net, plan_node(o, net, i, rng));
+  if (!o.quiet) print_up_summary(o, net);
   return net;
 }
 

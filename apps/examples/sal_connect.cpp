@@ -18,20 +18,91 @@
 
 namespace {
 
+constexpr const char* kProgram = "blockcloud-sal-connect";
+
+// A malformed command-line value; main prints it and exits 2.
+struct UsageError {
+  std::string message;
+};
+
+struct Args {
+  std::string service_text;
+  std::string bind_ip = "127.0.0.1";
+  std::vector<std::string> seeds;
+  double timeout_s = 20;
+};
+
+void add_options(CLI::App& app, Args& a) {
+  app.add_option("SERVICE", a.service_text, "the service ID (s... or s....bc)")->required();
+  app.add_option("--bootstrap", a.seeds, "IP:PORT of any node of the network (repeatable)")->required();
+  app.add_option("--bind", a.bind_ip, "local IP for this node's UDP and TCP sockets (default 127.0.0.1)");
+  app.add_option("--timeout", a.timeout_s, "seconds for joining and for connecting (default 20)")
+      ->check(CLI::PositiveNumber);
+}
+
+bc::sal::ServiceId need_service(const std::string& text) {
+  auto parsed = bc::sal::parse_service_id(text);
+  if (!parsed.id) throw UsageError{"SERVICE: " + parsed.error};
+  return *parsed.id;
+}
+
+// The embedded node: joins through the --bootstrap nodes, its sockets on --bind.
+bc::sal::AppNodeConfig node_config(const Args& a) {
+  bc::sal::AppNodeConfig cfg;
+  for (const auto& s : a.seeds) {
+    auto ep = bc::Endpoint::parse(s);
+    if (!ep) throw UsageError{"--bootstrap \"" + s + "\": expected IP:PORT, e.g. 127.0.0.2:9000"};
+    cfg.bootstrap.push_back(*ep);
+  }
+  auto local = bc::Endpoint::parse_ip(a.bind_ip, 0);
+  if (!local) throw UsageError{"--bind \"" + a.bind_ip + "\": expected an IP address"};
+  cfg.dht_listen = cfg.flow_listen = *local;
+  return cfg;
+}
+
+// One request and its reply over a flow: the request is written and the
+// sending side closed; the reply is copied to stdout until the provider's EOF.
 struct Exchange : std::enable_shared_from_this<Exchange> {
+  std::string service_text;
+  std::string request;
   std::unique_ptr<bc::sal::ByteStream> stream;
   std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(64 * 1024);
   std::string error;
   std::size_t received = 0;
   bool done = false;
 
+  void fail(std::string why) {
+    error = std::move(why);
+    done = true;
+  }
+
+  // Once the node has joined: opens a flow to `service` and runs the exchange on it.
+  void start(bc::sal::AppNode& node, const bc::sal::ServiceId& service, bc::TimeMs timeout_ms) {
+    node.when_joined(timeout_ms, [self = shared_from_this(), &node, service](bool joined) {
+      if (!joined) return self->fail("no bootstrap node answered within the timeout; check --bootstrap");
+      node.async_connect(service, [self](const boost::system::error_code& ec, std::unique_ptr<bc::sal::ByteStream> s) {
+        if (ec) return self->fail("connecting to " + self->service_text + ": " + ec.message());
+        self->stream = std::move(s);
+        self->send_request();
+        self->read_reply();
+      });
+    });
+  }
+
+  void send_request() {
+    stream->async_write(bc::as_bytes(request), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+      if (ec) return self->fail("sending the request: " + ec.message());
+      self->stream->shutdown_send();  // the reply ends at the provider's EOF
+    });
+  }
+
   void read_reply() {
     stream->async_read_some(buf, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-      if (ec) {
-        if (ec != boost::asio::error::eof) self->error = "reading the reply: " + ec.message();
+      if (ec == boost::asio::error::eof) {
         self->done = true;
         return;
       }
+      if (ec) return self->fail("reading the reply: " + ec.message());
       std::fwrite(self->buf.data(), 1, n, stdout);
       self->received += n;
       self->read_reply();
@@ -39,76 +110,18 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   }
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"connect to a service by ID with the embedded SAL (no daemon): stdin is sent, the reply printed"};
-  std::string service_text, bind_ip = "127.0.0.1";
-  std::vector<std::string> seeds;
-  double timeout_s = 20;
-  app.add_option("SERVICE", service_text, "the service ID (s... or s....bc)")->required();
-  app.add_option("--bootstrap", seeds, "IP:PORT of any node of the network (repeatable)")->required();
-  app.add_option("--bind", bind_ip, "local IP for this node's UDP and TCP sockets (default 127.0.0.1)");
-  app.add_option("--timeout", timeout_s, "seconds for joining and for connecting (default 20)")
-      ->check(CLI::PositiveNumber);
-  CLI11_PARSE(app, argc, argv);
-
-  auto parsed = bc::sal::parse_service_id(service_text);
-  if (!parsed.id) {
-    std::cerr << "blockcloud-sal-connect: SERVICE: " << parsed.error << "\n";
-    return 2;
-  }
-  bc::sal::AppNodeConfig cfg;
-  for (const auto& s : seeds) {
-    auto ep = bc::Endpoint::parse(s);
-    if (!ep) {
-      std::cerr << "blockcloud-sal-connect: --bootstrap \"" << s << "\": expected IP:PORT, e.g. 127.0.0.2:9000\n";
-      return 2;
-    }
-    cfg.bootstrap.push_back(*ep);
-  }
-  auto dht = bc::Endpoint::parse_ip(bind_ip, 0);
-  if (!dht) {
-    std::cerr << "blockcloud-sal-connect: --bind \"" << bind_ip << "\": expected an IP address\n";
-    return 2;
-  }
-  cfg.dht_listen = cfg.flow_listen = *dht;
-  const std::string request{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-
+// Runs an embedded node until `ex` is done, then shuts the node down; returns the exit code.
+int run_exchange(const Args& a, const bc::sal::ServiceId& service, const bc::sal::AppNodeConfig& cfg,
+                 std::shared_ptr<Exchange> ex) {
   boost::asio::io_context io;
   bc::sal::AppNode node(io, bc::KeyPair::generate(), cfg);
   try {
     node.start();
   } catch (const std::exception& e) {
-    std::cerr << "blockcloud-sal-connect: " << e.what() << "\n";
+    std::cerr << kProgram << ": " << e.what() << "\n";
     return 1;
   }
-  auto ex = std::make_shared<Exchange>();
-  const auto timeout_ms = static_cast<bc::TimeMs>(timeout_s * 1000);
-  node.when_joined(timeout_ms, [&](bool joined) {
-    if (!joined) {
-      ex->error = "no bootstrap node answered within the timeout; check --bootstrap";
-      ex->done = true;
-      return;
-    }
-    node.async_connect(*parsed.id, [&, ex](const boost::system::error_code& ec, std::unique_ptr<bc::sal::ByteStream> s) {
-      if (ec) {
-        ex->error = "connecting to " + service_text + ": " + ec.message();
-        ex->done = true;
-        return;
-      }
-      ex->stream = std::move(s);
-      ex->stream->async_write(bc::as_bytes(request), [ex](const boost::system::error_code& wec, std::size_t) {
-        if (wec) {
-          ex->error = "sending the request: " + wec.message();
-          ex->done = true;
-          return;
-        }
-        ex->stream->shutdown_send();  // the reply ends at the provider's EOF
-      });
-      ex->read_reply();
-    });
-  });
+  ex->start(node, service, static_cast<bc::TimeMs>(a.timeout_s * 1000));
   while (!ex->done && io.run_one()) {
   }
   std::fflush(stdout);
@@ -116,8 +129,28 @@ int main(int argc, char** argv) {
   node.stop();
   io.poll();
   if (!ex->error.empty()) {
-    std::cerr << "blockcloud-sal-connect: " << ex->error << "\n";
+    std::cerr << kProgram << ": " << ex->error << "\n";
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"connect to a service by ID with the embedded SAL (no daemon): stdin is sent, the reply printed"};
+  Args args;
+  add_options(app, args);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const bc::sal::ServiceId service = need_service(args.service_text);
+    const bc::sal::AppNodeConfig cfg = node_config(args);
+    auto ex = std::make_shared<Exchange>();
+    ex->service_text = args.service_text;
+    ex->request.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return run_exchange(args, service, cfg, std::move(ex));
+  } catch (const UsageError& e) {
+    std::cerr << kProgram << ": " << e.message << "\n";
+    return 2;
+  }
 }
