@@ -25,10 +25,12 @@ struct Effect {
 // Usage receipts (escrow claims) are verified here, through cache if given.
 // The fee is added to *fees (credited to the proposer by end_block).
 Status apply_tx(WorkingState& ws, const Tx& tx, std::uint64_t height, Amount* fees, SignatureCache* cache);
-// Releases the unbonding entries due at height.
-Status begin_block(WorkingState& ws, std::uint64_t height);
+// Releases the unbonding entries due at height (cannot fail: the stake is
+// already part of the supply; asserted).
+void begin_block(WorkingState& ws, std::uint64_t height);
 Status apply_effect(WorkingState& ws, const Effect& e);
-// Credits fees and the block reward to the proposer.
+// Credits fees and the block reward to the proposer; fails only when minting
+// the reward would take the supply past 2^64-1.
 Status end_block(WorkingState& ws, const Address& proposer, Amount fees);
 
 }  // namespace bc::ledger

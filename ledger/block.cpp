@@ -201,7 +201,7 @@ Result<BlockShell> decode_block_shell(ByteView data, const ChainParams& params) 
 
 Result<Block> decode_block(ByteView data, const ChainParams& params) {
   auto shell = decode_block_shell(data, params);
-  if (!shell.ok()) return Result<Block>::error(shell.status);
+  if (!shell.ok()) return Result<Block>::error(shell.status());
   Block b;
   b.header = shell->header;
   b.effects = shell->effects;
@@ -210,7 +210,7 @@ Result<Block> decode_block(ByteView data, const ChainParams& params) {
   for (std::size_t i = 0; i < shell->raw_txs.size(); ++i) {
     const RawTx& raw = shell->raw_txs[i];
     auto tx = decode_tx_parts(raw.body, raw.signature, raw.wire_size, params);
-    if (!tx.ok()) return Result<Block>::error(fail(tx.status.code, "transaction " + std::to_string(i) + ": " + tx.status.message));
+    if (!tx.ok()) return Result<Block>::error(fail(tx.status().code, "transaction " + std::to_string(i) + ": " + tx.status().message));
     b.txs.push_back(std::move(*tx));
   }
   return Result<Block>::of(std::move(b));

@@ -4,7 +4,6 @@ namespace bc::ledger {
 
 const char* to_string(Error e) {
   switch (e) {
-    case Error::kOk: return "ok";
     case Error::kMalformed: return "malformed";
     case Error::kOversized: return "oversized";
     case Error::kNotCanonical: return "not_canonical";
@@ -52,11 +51,21 @@ const char* to_string(Error e) {
   return "unknown";
 }
 
-std::string Status::text() const {
-  if (ok()) return "ok";
-  return std::string(to_string(code)) + ": " + message;
+namespace {
+
+class LedgerCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "ledger"; }
+  std::string message(int value) const override { return to_string(static_cast<Error>(value)); }
+};
+
+}  // namespace
+
+const std::error_category& ledger_category() {
+  static const LedgerCategory category;
+  return category;
 }
 
-Status fail(Error code, std::string detail) { return Status{code, std::move(detail)}; }
+std::error_code make_error_code(Error e) { return {static_cast<int>(e), ledger_category()}; }
 
 }  // namespace bc::ledger

@@ -1,16 +1,21 @@
-// Every way the ledger refuses input, with a message that says what was wrong.
-// Validation never throws on bad input: it returns a Status.
+// Every way the ledger refuses input. Validation never throws on bad input:
+// it returns a bc::Status (layers/status.hpp) whose code is one of these
+// reasons and whose message says what was wrong, with the numbers involved.
+// Error is registered as an error-code enum, so callers compare directly:
+//   if (s.code == ledger::Error::kBadNonce) ...
+// Success is an empty Status: there is no "ok" reason. Each reason's
+// message() (and to_string) is a stable snake_case name, usable as a metric
+// label.
 #pragma once
-#include <optional>
-#include <string>
-#include <utility>
+#include <system_error>
+
+#include "layers/status.hpp"
 
 namespace bc::ledger {
 
 enum class Error {
-  kOk,
-  // decoding and context-free checks
-  kMalformed,          // not a valid encoding
+  // decoding and context-free checks (0 is success in std::error_code)
+  kMalformed = 1,      // not a valid encoding
   kOversized,          // more bytes, receipts, txs or effects than allowed
   kNotCanonical,       // tx body not in Cap'n Proto canonical form
   kWrongChain,         // chain id of another network
@@ -62,31 +67,10 @@ enum class Error {
 // Stable snake_case name, usable as a metric label.
 const char* to_string(Error e);
 
-struct Status {
-  Error code = Error::kOk;
-  std::string message;
-
-  bool ok() const { return code == Error::kOk; }
-  static Status success() { return {}; }
-  // "<name>: <detail>"
-  std::string text() const;
-};
-
-Status fail(Error code, std::string detail);
-
-template <typename T>
-struct Result {
-  std::optional<T> value;
-  Status status;
-
-  bool ok() const { return value.has_value(); }
-  T& operator*() { return *value; }
-  const T& operator*() const { return *value; }
-  T* operator->() { return &*value; }
-  const T* operator->() const { return &*value; }
-
-  static Result of(T v) { return Result{std::move(v), {}}; }
-  static Result error(Status s) { return Result{std::nullopt, std::move(s)}; }
-};
+const std::error_category& ledger_category();
+std::error_code make_error_code(Error e);
 
 }  // namespace bc::ledger
+
+template <>
+struct std::is_error_code_enum<bc::ledger::Error> : std::true_type {};

@@ -36,7 +36,104 @@ bool read_u64(const json::value& v, std::uint64_t* out) {
 }
 
 using R = Result<Genesis>;
-R bad(const std::string& what) { return R::error(fail(Error::kMalformed, "genesis: " + what)); }
+Status bad(const std::string& what) { return fail(Error::kMalformed, "genesis: " + what); }
+
+Status read_chain_id(const json::object& o, Genesis& g) {
+  const auto* c = o.if_contains("chain_id");
+  if (!c) return bad("missing chain_id");
+  if (!c->is_string() || c->as_string().empty() || c->as_string().size() > 64) return bad("chain_id must be a string of 1 to 64 bytes");
+  for (char ch : c->as_string())
+    if (ch < 0x21 || ch > 0x7e) return bad("chain_id must be printable ASCII without spaces");
+  g.params.chain_id = std::string(c->as_string());
+  return {};
+}
+
+Status read_producers(const json::value& v, ChainParams& params) {
+  if (!v.is_array()) return bad("params.producers must be an array of hex public keys");
+  for (const auto& item : v.as_array()) {
+    auto raw = item.is_string() ? from_hex(std::string(item.as_string())) : std::nullopt;
+    auto pk = raw ? parse_pubkey(*raw) : std::nullopt;
+    if (!pk) return bad("params.producers: each entry must be 64 hex digits of an x-only secp256k1 public key");
+    params.producers.push_back(*pk);
+  }
+  return {};
+}
+
+// One numeric parameter; false when n is out of its range.
+bool set_param(const std::string& key, std::uint64_t n, ChainParams& p, bool* known) {
+  auto u32 = [&](std::uint32_t& f) {
+    if (n == 0 || n > UINT32_MAX) return false;
+    f = static_cast<std::uint32_t>(n);
+    return true;
+  };
+  *known = true;
+  if (key == "unbonding_delay") return n >= 1 && (p.unbonding_delay = n, true);
+  if (key == "max_tx_bytes") return u32(p.max_tx_bytes);
+  if (key == "max_receipts") return u32(p.max_receipts);
+  if (key == "max_block_bytes") return u32(p.max_block_bytes);
+  if (key == "max_block_txs") return u32(p.max_block_txs);
+  if (key == "max_block_effects") return u32(p.max_block_effects);
+  if (key == "min_fee") return p.min_fee = n, true;
+  if (key == "block_reward") return p.block_reward = n, true;
+  if (key == "block_interval_ms") return n >= 1 && n <= INT64_MAX && (p.block_interval_ms = static_cast<std::int64_t>(n), true);
+  *known = false;
+  return false;
+}
+
+Status read_params(const json::value& p, ChainParams& params) {
+  if (!p.is_object()) return bad("params must be an object");
+  for (const auto& [k, v] : p.as_object()) {
+    std::string key(k);
+    if (key == "producers") {
+      if (Status s = read_producers(v, params); !s.ok()) return s;
+      continue;
+    }
+    std::uint64_t n = 0;
+    if (!read_u64(v, &n)) return bad("params." + key + " must be a non-negative integer");
+    bool known = false;
+    const bool in_range = set_param(key, n, params, &known);
+    if (!known) return bad("unknown parameter params." + key);
+    if (!in_range) return bad("params." + key + " is out of range");
+  }
+  return {};
+}
+
+Status read_account(const json::value& item, const std::string& where, GenesisAccount& acc) {
+  if (!item.is_object()) return bad(where + " must be an object");
+  const auto& ao = item.as_object();
+  auto* addr = ao.if_contains("address");
+  auto parsed = addr && addr->is_string() ? id_from_text('a', std::string(addr->as_string())) : std::nullopt;
+  if (!parsed) return bad(where + ".address must be an account address in text form (a...)");
+  acc.address = *parsed;
+  if (auto* b = ao.if_contains("balance"); b && !read_u64(*b, &acc.balance)) return bad(where + ".balance must be a non-negative integer");
+  if (auto* b = ao.if_contains("bonded"); b && !read_u64(*b, &acc.bonded)) return bad(where + ".bonded must be a non-negative integer");
+  return {};
+}
+
+Status read_accounts(const json::value& a, std::vector<GenesisAccount>& out) {
+  if (!a.is_array()) return bad("accounts must be an array");
+  std::size_t i = 0;
+  for (const auto& item : a.as_array()) {
+    GenesisAccount acc;
+    if (Status s = read_account(item, "accounts[" + std::to_string(i++) + "]", acc); !s.ok()) return s;
+    out.push_back(acc);
+  }
+  return {};
+}
+
+Status read_genesis(const json::object& o, Genesis& g) {
+  if (Status s = read_chain_id(o, g); !s.ok()) return s;
+  if (auto* t = o.if_contains("time_ms")) {
+    std::uint64_t v = 0;
+    if (!read_u64(*t, &v) || v > INT64_MAX) return bad("time_ms must be a non-negative integer");
+    g.time = static_cast<TimeMs>(v);
+  }
+  if (auto* p = o.if_contains("params"))
+    if (Status s = read_params(*p, g.params); !s.ok()) return s;
+  if (auto* a = o.if_contains("accounts"))
+    if (Status s = read_accounts(*a, g.accounts); !s.ok()) return s;
+  return {};
+}
 
 }  // namespace
 
@@ -45,74 +142,9 @@ Result<Genesis> genesis_from_json(std::string_view text) {
   json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
   if (ec) return bad("not valid JSON: " + ec.message());
   if (!root.is_object()) return bad("top level must be an object");
-  const auto& o = root.as_object();
   Genesis g;
-  if (auto* c = o.if_contains("chain_id")) {
-    if (!c->is_string() || c->as_string().empty() || c->as_string().size() > 64) return bad("chain_id must be a string of 1 to 64 bytes");
-    for (char ch : c->as_string())
-      if (ch < 0x21 || ch > 0x7e) return bad("chain_id must be printable ASCII without spaces");
-    g.params.chain_id = std::string(c->as_string());
-  } else {
-    return bad("missing chain_id");
-  }
-  if (auto* t = o.if_contains("time_ms")) {
-    std::uint64_t v = 0;
-    if (!read_u64(*t, &v) || v > INT64_MAX) return bad("time_ms must be a non-negative integer");
-    g.time = static_cast<TimeMs>(v);
-  }
-  if (auto* p = o.if_contains("params")) {
-    if (!p->is_object()) return bad("params must be an object");
-    for (const auto& [k, v] : p->as_object()) {
-      std::string key(k);
-      if (key == "producers") {
-        if (!v.is_array()) return bad("params.producers must be an array of hex public keys");
-        for (const auto& item : v.as_array()) {
-          auto raw = item.is_string() ? from_hex(std::string(item.as_string())) : std::nullopt;
-          auto pk = raw ? parse_pubkey(*raw) : std::nullopt;
-          if (!pk) return bad("params.producers: each entry must be 64 hex digits of an x-only secp256k1 public key");
-          g.params.producers.push_back(*pk);
-        }
-        continue;
-      }
-      std::uint64_t n = 0;
-      if (!read_u64(v, &n)) return bad("params." + key + " must be a non-negative integer");
-      auto u32 = [&](std::uint32_t& f) {
-        if (n == 0 || n > UINT32_MAX) return false;
-        f = static_cast<std::uint32_t>(n);
-        return true;
-      };
-      bool ok = true;
-      if (key == "unbonding_delay") ok = n >= 1 && (g.params.unbonding_delay = n, true);
-      else if (key == "max_tx_bytes") ok = u32(g.params.max_tx_bytes);
-      else if (key == "max_receipts") ok = u32(g.params.max_receipts);
-      else if (key == "max_block_bytes") ok = u32(g.params.max_block_bytes);
-      else if (key == "max_block_txs") ok = u32(g.params.max_block_txs);
-      else if (key == "max_block_effects") ok = u32(g.params.max_block_effects);
-      else if (key == "min_fee") g.params.min_fee = n;
-      else if (key == "block_reward") g.params.block_reward = n;
-      else if (key == "block_interval_ms") ok = n >= 1 && n <= INT64_MAX && (g.params.block_interval_ms = static_cast<std::int64_t>(n), true);
-      else return bad("unknown parameter params." + key);
-      if (!ok) return bad("params." + key + " is out of range");
-    }
-  }
-  if (auto* a = o.if_contains("accounts")) {
-    if (!a->is_array()) return bad("accounts must be an array");
-    std::size_t i = 0;
-    for (const auto& item : a->as_array()) {
-      std::string where = "accounts[" + std::to_string(i++) + "]";
-      if (!item.is_object()) return bad(where + " must be an object");
-      const auto& ao = item.as_object();
-      GenesisAccount acc;
-      auto* addr = ao.if_contains("address");
-      auto parsed = addr && addr->is_string() ? id_from_text('a', std::string(addr->as_string())) : std::nullopt;
-      if (!parsed) return bad(where + ".address must be an account address in text form (a...)");
-      acc.address = *parsed;
-      if (auto* b = ao.if_contains("balance"); b && !read_u64(*b, &acc.balance)) return bad(where + ".balance must be a non-negative integer");
-      if (auto* b = ao.if_contains("bonded"); b && !read_u64(*b, &acc.bonded)) return bad(where + ".bonded must be a non-negative integer");
-      g.accounts.push_back(acc);
-    }
-  }
-  if (auto c = genesis_changes(g); !c.ok()) return R::error(c.status);
+  if (Status s = read_genesis(root.as_object(), g); !s.ok()) return s;
+  if (auto c = genesis_changes(g); !c.ok()) return std::move(c).take_status();
   return R::of(std::move(g));
 }
 
@@ -152,8 +184,10 @@ Result<Genesis> load_genesis_file(const std::filesystem::path& file) {
   std::stringstream ss;
   ss << in.rdbuf();
   auto g = genesis_from_json(ss.str());
-  if (!g.ok()) g.status.message = file.string() + ": " + g.status.message;
-  return g;
+  if (g.ok()) return g;
+  Status s = std::move(g).take_status();
+  s.message = file.string() + ": " + s.message;
+  return s;
 }
 
 Result<std::vector<Change>> genesis_changes(const Genesis& g) {

@@ -2,14 +2,14 @@
 // commit, block building, queries and proofs. Sans-I/O apart from its own
 // store: no sockets, no clock (time comes in with each call), no global RNG.
 //
-// Block validation, in layers:
-//   1. decode (bounded) and context-free header checks;
-//   2. tx bodies decoded and context-free checked in parallel;
-//   3. signatures verified in parallel on all cores (skipping IDs in the
-//      SignatureCache), while this thread applies the txs to a copy-on-write
-//      overlay and computes the tx, effects and state roots;
-//   4. any failure, or a root that differs from the header: rejected, no
-//      state change; otherwise one synced WriteBatch commits everything.
+// Block validation runs in named stages (after Bitcoin Core's
+// TestBlockValidity; docs/ledger.md, "Validation, in stages"): context-free
+// checks of the block, its header connected to the chain (the head), the tx
+// bodies' context-free checks, signatures (in parallel on all cores, skipping
+// IDs in the SignatureCache) while this thread connects the block to the
+// state (a copy-on-write overlay), then the header's commitments (tx,
+// effects and state roots). Any failure: rejected, no state change;
+// otherwise one synced WriteBatch commits everything.
 //
 // Sync-friendly: block_at()/block_by_hash() serve blocks, apply_block()
 // takes a received block, head() says where we are. For a BFT committee the
@@ -22,6 +22,7 @@
 #include <optional>
 #include <vector>
 
+#include "layers/assert.hpp"
 #include "layers/metrics.hpp"
 #include "ledger/block.hpp"
 #include "ledger/error.hpp"
@@ -47,6 +48,11 @@ struct LedgerOptions {
   bool sync = true;                   // fsync each block's batch
   leveldb::Env* env = nullptr;        // in-memory Env for fuzzing
   EffectsRule effects_rule;
+  // After every commit, assert supply conservation over the whole state
+  // (ledger/invariants.hpp) and the tree root against the head: an oracle
+  // for tests, fuzzing and simulation. Costs a pass over every entry, so it
+  // is on by default only in Debug, fuzz and sanitizer builds.
+  bool check_invariants = BC_EXPENSIVE_CHECKS_ON != 0;
   // Optional: bc_ledger_blocks_committed_total, bc_ledger_txs_committed_total,
   // bc_ledger_blocks_rejected_total{reason}, bc_ledger_height.
   metrics::Registry* metrics = nullptr;
@@ -66,7 +72,7 @@ struct PreparedBlock {
   Bytes bytes;
   std::vector<Change> changes;
   std::size_t tx_count = 0;
-  std::vector<std::optional<Hash256>> tree_undo;  // set when the tree already holds `changes`
+  TreeUndo tree_undo;  // set when the tree already holds `changes`
 };
 
 struct AccountProof {
@@ -127,7 +133,7 @@ class Ledger {
   Ledger() = default;
   Result<PreparedBlock> validate(ByteView bytes, bool keep_tree, std::optional<TimeMs> now);
   Status commit_changes(PreparedBlock&& p, bool tree_applied);
-  Status check_header(const BlockHeader& h, const Signature& sig, std::optional<TimeMs> now, bool* sig_ok_out);
+  void assert_invariants();
   void count_reject(const Status& s);
   void count_commit(std::size_t txs);
 

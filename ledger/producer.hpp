@@ -8,6 +8,7 @@
 // on_tick, vote on received proposals with Ledger::validate_block, and hand
 // a block out only once it is final.
 #pragma once
+#include <cstddef>
 #include <optional>
 
 #include "layers/crypto.hpp"
@@ -40,5 +41,26 @@ class SingleProducer final : public BlockProducer {
   TimeMs interval_;
   TimeMs next_;
 };
+
+// A block this node made and committed.
+struct ProducedBlock {
+  BlockHeader header;
+  Bytes bytes;               // to announce to peers
+  std::size_t tx_count = 0;
+  std::size_t dropped = 0;   // mempool candidates left out because they no longer applied
+};
+
+// "Produce a block", the whole ledger operation: when `producer`'s slot has
+// come, builds a block from `mempool` on top of the head, commits it (one
+// synced batch), prunes the mempool and reports the commit to `producer`.
+// The caller announces `bytes` only after this returns: a block is committed
+// before any peer sees it, so no peer holds a block its producer could lose
+// in a crash.
+// Returns nullopt when it is not the producer's slot; the committed block; or
+// why the ledger refused the producer's own block (a builder that breaks a
+// rule: a bug), with nothing committed and the slot still consumed.
+// REQUIRES: mempool and producer are the ones used with this ledger; one call
+// at a time per ledger (the ledger is not thread-safe).
+Result<std::optional<ProducedBlock>> produce_block(Ledger& ledger, Mempool& mempool, BlockProducer& producer, TimeMs now);
 
 }  // namespace bc::ledger

@@ -49,6 +49,9 @@ struct Change {
   Bytes encoding;  // empty when deleted
 };
 
+// The previous value hash of each changed key, to undo a tree update.
+using TreeUndo = std::vector<std::optional<Hash256>>;
+
 using HashMapAddr = std::unordered_map<Hash256, Account, Hash256Hasher>;
 
 // The committed state, all in memory (rebuilt from the store on open).
@@ -70,10 +73,10 @@ class State {
 
   // Applies changes to the maps and the tree. Returns the previous value
   // hash of each changed key (for revert()).
-  std::vector<std::optional<Hash256>> apply(const std::vector<Change>& changes);
+  TreeUndo apply(const std::vector<Change>& changes);
   // Only the tree: used to compute a candidate root and undo it.
-  std::vector<std::optional<Hash256>> apply_to_tree(const std::vector<Change>& changes);
-  void revert_tree(const std::vector<Change>& changes, const std::vector<std::optional<Hash256>>& old);
+  TreeUndo apply_to_tree(const std::vector<Change>& changes);
+  void revert_tree(const std::vector<Change>& changes, const TreeUndo& old);
   // Maps only (tree already updated by apply_to_tree).
   void apply_to_maps(const std::vector<Change>& changes);
 

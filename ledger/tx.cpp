@@ -71,6 +71,82 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
       b.payload);
 }
 
+bool hash32(capnp::Data::Reader d, Hash256& out) { return copy_fixed(d, out.bytes); }
+
+// One reader per payload kind; each refuses wrong field sizes with a Status.
+Status read_transfer(wire::Transfer::Reader r, TxPayload& out) {
+  Transfer t;
+  if (!hash32(r.getTo(), t.to)) return fail(Error::kMalformed, "transfer recipient must be a 32-byte address");
+  t.amount = r.getAmount();
+  out = t;
+  return {};
+}
+
+Status read_register_service(wire::RegisterService::Reader r, TxPayload& out) {
+  auto name = r.getName();
+  if (name.size() > kMaxServiceName) return fail(Error::kBadServiceName, "service name longer than 64 bytes");
+  if (has_nul(name)) return fail(Error::kBadServiceName, "service name contains a NUL byte");
+  out = RegisterService{std::string(name.cStr(), name.size())};
+  return {};
+}
+
+Status read_escrow_open(wire::EscrowOpen::Reader r, TxPayload& out) {
+  EscrowOpen e;
+  if (!hash32(r.getProvider(), e.provider)) return fail(Error::kMalformed, "escrow provider must be a 32-byte address");
+  e.amount = r.getAmount();
+  e.expires_at = r.getExpiresAt();
+  out = e;
+  return {};
+}
+
+Status read_escrow_top_up(wire::EscrowTopUp::Reader r, TxPayload& out) {
+  EscrowTopUp e;
+  if (!hash32(r.getEscrowId(), e.escrow_id)) return fail(Error::kMalformed, "escrow id must be 32 bytes");
+  e.amount = r.getAmount();
+  e.expires_at = r.getExpiresAt();
+  out = e;
+  return {};
+}
+
+Status read_escrow_claim(wire::EscrowClaim::Reader r, const ChainParams& params, TxPayload& out) {
+  EscrowClaim e;
+  if (!hash32(r.getEscrowId(), e.escrow_id)) return fail(Error::kMalformed, "escrow id must be 32 bytes");
+  auto list = r.getReceipts();
+  if (list.size() > params.max_receipts)
+    return fail(Error::kOversized, std::to_string(list.size()) + " receipts, at most " + std::to_string(params.max_receipts));
+  e.receipts.reserve(list.size());
+  for (auto rr : list) {
+    UsageReceipt u;
+    if (!hash32(rr.getEscrowId(), u.escrow_id)) return fail(Error::kMalformed, "receipt escrow id must be 32 bytes");
+    u.cumulative = rr.getCumulativeAmount();
+    if (!copy_fixed(rr.getSignature(), u.signature.bytes)) return fail(Error::kMalformed, "receipt signature must be 64 bytes");
+    e.receipts.push_back(u);
+  }
+  out = std::move(e);
+  return {};
+}
+
+Status read_escrow_close(wire::EscrowClose::Reader r, TxPayload& out) {
+  EscrowClose e;
+  if (!hash32(r.getEscrowId(), e.escrow_id)) return fail(Error::kMalformed, "escrow id must be 32 bytes");
+  out = e;
+  return {};
+}
+
+Status read_payload(wire::TxBody::Reader in, const ChainParams& params, TxPayload& out) {
+  switch (in.which()) {
+    case wire::TxBody::TRANSFER: return read_transfer(in.getTransfer(), out);
+    case wire::TxBody::BOND: out = Bond{in.getBond().getAmount()}; return {};
+    case wire::TxBody::UNBOND: out = Unbond{in.getUnbond().getAmount()}; return {};
+    case wire::TxBody::REGISTER_SERVICE: return read_register_service(in.getRegisterService(), out);
+    case wire::TxBody::ESCROW_OPEN: return read_escrow_open(in.getEscrowOpen(), out);
+    case wire::TxBody::ESCROW_TOP_UP: return read_escrow_top_up(in.getEscrowTopUp(), out);
+    case wire::TxBody::ESCROW_CLAIM: return read_escrow_claim(in.getEscrowClaim(), params, out);
+    case wire::TxBody::ESCROW_CLOSE: return read_escrow_close(in.getEscrowClose(), out);
+  }
+  return fail(Error::kMalformed, "unknown transaction kind (newer software?)");
+}
+
 // Reads a body; returns an error status for wrong sizes. kj::Exception may
 // escape for malformed pointers and is caught by the caller.
 Status read_body(wire::TxBody::Reader in, const ChainParams& params, TxBody& b) {
@@ -81,70 +157,7 @@ Status read_body(wire::TxBody::Reader in, const ChainParams& params, TxBody& b) 
   if (!copy_fixed(in.getSender(), b.sender.bytes)) return fail(Error::kMalformed, "sender public key must be 32 bytes");
   b.nonce = in.getNonce();
   b.fee = in.getFee();
-  auto hash32 = [](capnp::Data::Reader d, Hash256& out) { return copy_fixed(d, out.bytes); };
-  switch (in.which()) {
-    case wire::TxBody::TRANSFER: {
-      Transfer t;
-      auto r = in.getTransfer();
-      if (!hash32(r.getTo(), t.to)) return fail(Error::kMalformed, "transfer recipient must be a 32-byte address");
-      t.amount = r.getAmount();
-      b.payload = t;
-      break;
-    }
-    case wire::TxBody::BOND: b.payload = Bond{in.getBond().getAmount()}; break;
-    case wire::TxBody::UNBOND: b.payload = Unbond{in.getUnbond().getAmount()}; break;
-    case wire::TxBody::REGISTER_SERVICE: {
-      auto name = in.getRegisterService().getName();
-      if (name.size() > kMaxServiceName) return fail(Error::kBadServiceName, "service name longer than 64 bytes");
-      if (has_nul(name)) return fail(Error::kBadServiceName, "service name contains a NUL byte");
-      b.payload = RegisterService{std::string(name.cStr(), name.size())};
-      break;
-    }
-    case wire::TxBody::ESCROW_OPEN: {
-      auto r = in.getEscrowOpen();
-      EscrowOpen e;
-      if (!hash32(r.getProvider(), e.provider)) return fail(Error::kMalformed, "escrow provider must be a 32-byte address");
-      e.amount = r.getAmount();
-      e.expires_at = r.getExpiresAt();
-      b.payload = e;
-      break;
-    }
-    case wire::TxBody::ESCROW_TOP_UP: {
-      auto r = in.getEscrowTopUp();
-      EscrowTopUp e;
-      if (!hash32(r.getEscrowId(), e.escrow_id)) return fail(Error::kMalformed, "escrow id must be 32 bytes");
-      e.amount = r.getAmount();
-      e.expires_at = r.getExpiresAt();
-      b.payload = e;
-      break;
-    }
-    case wire::TxBody::ESCROW_CLAIM: {
-      auto r = in.getEscrowClaim();
-      EscrowClaim e;
-      if (!hash32(r.getEscrowId(), e.escrow_id)) return fail(Error::kMalformed, "escrow id must be 32 bytes");
-      auto list = r.getReceipts();
-      if (list.size() > params.max_receipts)
-        return fail(Error::kOversized, std::to_string(list.size()) + " receipts, at most " + std::to_string(params.max_receipts));
-      e.receipts.reserve(list.size());
-      for (auto rr : list) {
-        UsageReceipt u;
-        if (!hash32(rr.getEscrowId(), u.escrow_id)) return fail(Error::kMalformed, "receipt escrow id must be 32 bytes");
-        u.cumulative = rr.getCumulativeAmount();
-        if (!copy_fixed(rr.getSignature(), u.signature.bytes)) return fail(Error::kMalformed, "receipt signature must be 64 bytes");
-        e.receipts.push_back(u);
-      }
-      b.payload = std::move(e);
-      break;
-    }
-    case wire::TxBody::ESCROW_CLOSE: {
-      EscrowClose e;
-      if (!hash32(in.getEscrowClose().getEscrowId(), e.escrow_id)) return fail(Error::kMalformed, "escrow id must be 32 bytes");
-      b.payload = e;
-      break;
-    }
-    default: return fail(Error::kMalformed, "unknown transaction kind (newer software?)");
-  }
-  return {};
+  return read_payload(in, params, b.payload);
 }
 
 std::uint64_t traversal_for(std::size_t bytes) { return bytes / 8 * 2 + 64; }

@@ -43,7 +43,7 @@ Status TxIndex::catch_up(const Ledger& ledger) {
     auto bytes = ledger.block_at(h);
     if (!bytes) return fail(Error::kUnknownBlock, "block " + std::to_string(h) + " is missing from the ledger store");
     auto shell = decode_block_shell(*bytes, ledger.params());
-    if (!shell.ok()) return shell.status;
+    if (!shell.ok()) return shell.status();
     leveldb::WriteBatch batch;
     for (const auto& raw : shell->raw_txs) {
       const auto id = tx_id_of(tagged_hash("blockcloud/tx/v1", raw.body), raw.signature);

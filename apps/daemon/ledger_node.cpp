@@ -96,7 +96,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   void open_ledger() {
     auto g = load_genesis_file(cfg.genesis_file);
     if (!g.ok())
-      throw std::runtime_error("--genesis " + cfg.genesis_file.string() + ": " + g.status.text());
+      throw std::runtime_error("--genesis " + cfg.genesis_file.string() + ": " + g.status().text());
     if (cfg.producer) {
       const auto& ps = g->params.producers;
       if (!ps.empty() && std::find(ps.begin(), ps.end(), key.public_key()) == ps.end())
@@ -110,10 +110,10 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     lo.verify_threads = 2;
     lo.metrics = &metrics;
     auto l = Ledger::open(std::move(lo));
-    if (!l.ok()) throw std::runtime_error("ledger at " + cfg.dir.string() + ": " + l.status.text());
+    if (!l.ok()) throw std::runtime_error("ledger at " + cfg.dir.string() + ": " + l.status().text());
     ledger = std::move(*l);
     auto ix = TxIndex::open(cfg.dir.parent_path() / "txindex");
-    if (!ix.ok()) throw std::runtime_error(ix.status.text());
+    if (!ix.ok()) throw std::runtime_error(ix.status().text());
     index = std::move(*ix);
     if (auto s = index->catch_up(*ledger); !s.ok()) throw std::runtime_error("tx index: " + s.text());
   }
@@ -135,6 +135,10 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   void after_commit(const BlockHeader& h, TimeMs now) {
     mempool.prune(ledger->state());
     if (producer) producer->on_committed(h, now);
+    catch_up_index();
+  }
+
+  void catch_up_index() {
     if (auto s = index->catch_up(*ledger); !s.ok()) spdlog::warn("tx index: {}", s.text());
   }
 
@@ -148,16 +152,15 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
 
   // Builds, commits and returns the node's own block when its slot has come.
   std::optional<Bytes> produce_on_ledger(TimeMs now) {
-    auto built = producer->on_tick(*ledger, mempool, now);
-    if (!built) return std::nullopt;
-    const auto s = ledger->apply_block(built->bytes, now);
-    if (!s.ok()) {
-      spdlog::error("own block at height {} refused: {}", built->block.header.height, s.text());
+    auto made = produce_block(*ledger, mempool, *producer, now);
+    if (!made.ok()) {
+      spdlog::error("{}", made.status().text());
       return std::nullopt;
     }
+    if (!*made) return std::nullopt;
     m_produced.inc();
-    after_commit(built->block.header, now);
-    return std::move(built->bytes);
+    catch_up_index();
+    return std::move((*made)->bytes);
   }
 
   // ---- io thread ----
@@ -296,7 +299,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     auto bytes = from_hex(need_str(p, "tx", "the signed transaction as hex (blockcloud-cli send builds it)"));
     if (!bytes) bad_param("params.tx: not valid hex");
     auto tx = decode_tx(*bytes, ledger->params());
-    if (!tx.ok()) throw RpcMethodError(kTxRejected, "transaction refused: " + tx.status.text());
+    if (!tx.ok()) throw RpcMethodError(kTxRejected, "transaction refused: " + tx.status().text());
     const Hash256 id = tx->id;
     if (index->height_of(id)) throw RpcMethodError(kTxRejected, "transaction refused: already_known: " + id.hex() + " is already committed");
     Tx copy = *tx;
@@ -349,7 +352,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
       bad_param("give params.height (a number or \"latest\") or params.hash (64 hex digits)");
     }
     auto block = decode_block(*bytes, ledger->params());
-    if (!block.ok()) throw RpcMethodError(-32603, "stored block does not decode: " + block.status.text());
+    if (!block.ok()) throw RpcMethodError(-32603, "stored block does not decode: " + block.status().text());
     auto o = block_json(*block);
     o["size"] = bytes->size();
     return o;

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     o.verify_threads = threads;
     auto l = Ledger::open(o);
     if (!l.ok()) {
-      std::fprintf(stderr, "%s\n", l.status.text().c_str());
+      std::fprintf(stderr, "%s\n", l.status().text().c_str());
       std::exit(1);
     }
     return std::move(*l);
@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     auto prepared = c->validate_block(built.bytes);
     double v = seconds_since(t0);
     t0 = Clock::now();
-    Status s3 = prepared.ok() ? c->commit(std::move(*prepared)) : prepared.status;
+    Status s3 = prepared.ok() ? c->commit(std::move(*prepared)) : prepared.status();
     double cm = seconds_since(t0);
     if (!s.ok() || !s2.ok() || !s3.ok()) {
       std::fprintf(stderr, "apply failed: %s | %s | %s\n", s.text().c_str(), s2.text().c_str(), s3.text().c_str());

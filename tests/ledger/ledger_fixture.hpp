@@ -54,7 +54,7 @@ struct Chain {
   void reopen() {
     ledger.reset();
     auto r = Ledger::open(options());
-    REQUIRE_MESSAGE(r.ok(), r.status.text());
+    REQUIRE_MESSAGE(r.ok(), r.status().text());
     ledger = std::move(*r);
   }
   const KeyPair& key(std::size_t i) const { return tg.keys.at(i); }

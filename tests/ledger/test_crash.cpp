@@ -58,7 +58,7 @@ TEST_CASE("SIGKILL at random instants never leaves a half-written block") {
     CHECK_MESSAGE(WIFSIGNALED(status), "child exited on its own with code " << WEXITSTATUS(status));
 
     auto l = Ledger::open(o);
-    REQUIRE_MESSAGE(l.ok(), l.status.text());
+    REQUIRE_MESSAGE(l.ok(), l.status().text());
     Ledger& L = **l;
     CHECK(L.head().height >= last);
     if (L.head().height > last) ++advanced;

@@ -14,7 +14,7 @@ TEST_CASE("genesis JSON round-trips, and the same genesis gives the same chain")
   t.genesis.time = 1'700'000'000'000;
   std::string text = genesis_to_json(t.genesis);
   auto back = genesis_from_json(text);
-  REQUIRE_MESSAGE(back.ok(), back.status.text());
+  REQUIRE_MESSAGE(back.ok(), back.status().text());
   CHECK(back->params == t.genesis.params);
   CHECK(back->time == t.genesis.time);
   REQUIRE(back->accounts.size() == 5);
@@ -28,7 +28,7 @@ TEST_CASE("genesis JSON round-trips, and the same genesis gives the same chain")
 }
 
 TEST_CASE("genesis JSON errors say what is wrong") {
-  auto err = [](const std::string& j) { return genesis_from_json(j).status.message; };
+  auto err = [](const std::string& j) { return genesis_from_json(j).status().message; };
   CHECK(err("{").find("not valid JSON") != std::string::npos);
   CHECK(err("[]").find("object") != std::string::npos);
   CHECK(err(R"({"accounts":[]})").find("chain_id") != std::string::npos);
@@ -66,7 +66,7 @@ TEST_CASE("a ledger opened from a genesis file holds its accounts and supply") {
   o.genesis = *g;
   o.sync = false;
   auto l = Ledger::open(o);
-  REQUIRE_MESSAGE(l.ok(), l.status.text());
+  REQUIRE_MESSAGE(l.ok(), l.status().text());
   CHECK((*l)->head().height == 0);
   CHECK((*l)->state().supply().minted == 3000);
   CHECK((*l)->account(address_of(t.keys[1].public_key()))->balance == 1000);

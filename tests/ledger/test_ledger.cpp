@@ -119,8 +119,8 @@ TEST_CASE("a corrupted head or state is detected on open, with advice") {
     }
     auto r = Ledger::open(c.options());
     REQUIRE(!r.ok());
-    CHECK(r.status.code == Error::kCorrupt);
-    CHECK(r.status.message.find("resync") != std::string::npos);
+    CHECK(r.status().code == Error::kCorrupt);
+    CHECK(r.status().message.find("resync") != std::string::npos);
   }
   SUBCASE("head pointing at a missing block") {
     Chain c;
@@ -137,7 +137,7 @@ TEST_CASE("a corrupted head or state is detected on open, with advice") {
     }
     auto r = Ledger::open(c.options());
     REQUIRE(!r.ok());
-    CHECK(r.status.code == Error::kCorrupt);
+    CHECK(r.status().code == Error::kCorrupt);
   }
   SUBCASE("a tampered account balance") {
     Chain c;
@@ -151,8 +151,8 @@ TEST_CASE("a corrupted head or state is detected on open, with advice") {
     }
     auto r = Ledger::open(c.options());
     REQUIRE(!r.ok());
-    CHECK(r.status.code == Error::kCorrupt);
-    CHECK(r.status.message.find("root") != std::string::npos);
+    CHECK(r.status().code == Error::kCorrupt);
+    CHECK(r.status().message.find("root") != std::string::npos);
   }
   SUBCASE("an undecodable state entry") {
     Chain c;
@@ -164,7 +164,7 @@ TEST_CASE("a corrupted head or state is detected on open, with advice") {
     }
     auto r = Ledger::open(c.options());
     REQUIRE(!r.ok());
-    CHECK(r.status.code == Error::kCorrupt);
+    CHECK(r.status().code == Error::kCorrupt);
   }
   SUBCASE("another genesis") {
     Chain c;
@@ -173,7 +173,7 @@ TEST_CASE("a corrupted head or state is detected on open, with advice") {
     o.genesis.accounts[0].balance += 1;
     auto r = Ledger::open(o);
     REQUIRE(!r.ok());
-    CHECK(r.status.code == Error::kGenesisMismatch);
+    CHECK(r.status().code == Error::kGenesisMismatch);
   }
 }
 
@@ -231,7 +231,7 @@ TEST_CASE("validate then commit (the BFT split) and a stale prepared block") {
   auto built = c.ledger->build_block({&t}, c.now + 1000, c.producer);
   Hash256 root = c.ledger->computed_root();
   auto prepared = c.ledger->validate_block(built.bytes);
-  REQUIRE_MESSAGE(prepared.ok(), prepared.status.text());
+  REQUIRE_MESSAGE(prepared.ok(), prepared.status().text());
   CHECK(c.ledger->computed_root() == root);  // validation left no trace
   CHECK(c.ledger->head().height == 0);
   auto prepared2 = c.ledger->validate_block(built.bytes);

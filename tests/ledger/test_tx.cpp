@@ -47,7 +47,7 @@ TEST_CASE("every transaction kind round-trips through its wire form") {
     Bytes wire = encode_tx(tx);
     CHECK(wire.size() == tx.wire_size);
     auto back = decode_tx(wire, params());
-    REQUIRE_MESSAGE(back.ok(), back.status.text());
+    REQUIRE_MESSAGE(back.ok(), back.status().text());
     CHECK(back->id == tx.id);
     CHECK(back->digest == tx.digest);
     CHECK(back->body_bytes == tx.body_bytes);
@@ -80,14 +80,14 @@ TEST_CASE("decode rejects malformed, oversized and non-canonical input with a re
   KeyPair k = test_key(1, 0);
   Tx tx = sign_tx(body_with(Transfer{Hash256{}, 1}, k), k);
   Bytes wire = encode_tx(tx);
-  CHECK(decode_tx(Bytes{}, params()).status.code == Error::kMalformed);
+  CHECK(decode_tx(Bytes{}, params()).status().code == Error::kMalformed);
   Bytes truncated(wire.begin(), wire.end() - 8);
-  CHECK(decode_tx(truncated, params()).status.code == Error::kMalformed);
+  CHECK(decode_tx(truncated, params()).status().code == Error::kMalformed);
   Bytes garbage(64, 0xff);
   CHECK(!decode_tx(garbage, params()).ok());
   ChainParams small = params();
   small.max_tx_bytes = 64;
-  CHECK(decode_tx(wire, small).status.code == Error::kOversized);
+  CHECK(decode_tx(wire, small).status().code == Error::kOversized);
 
   // A body that is valid Cap'n Proto but not canonical (fields allocated out
   // of pointer order) is refused: its digest would not be unique.
@@ -103,7 +103,7 @@ TEST_CASE("decode rejects malformed, oversized and non-canonical input with a re
   auto seg = segs[0].asBytes();
   Bytes noncanon(seg.begin(), seg.end());
   auto r = decode_tx_parts(noncanon, tx.signature, 200, params());
-  CHECK(r.status.code == Error::kNotCanonical);
+  CHECK(r.status().code == Error::kNotCanonical);
 
   // Wrong signature length.
   capnp::MallocMessageBuilder sm;
@@ -114,8 +114,8 @@ TEST_CASE("decode rejects malformed, oversized and non-canonical input with a re
   auto flat = capnp::messageToFlatArray(sm);
   Bytes bad_sig(flat.asBytes().begin(), flat.asBytes().end());
   auto rs = decode_tx(bad_sig, params());
-  CHECK(rs.status.code == Error::kMalformed);
-  CHECK(rs.status.message.find("64 bytes") != std::string::npos);
+  CHECK(rs.status().code == Error::kMalformed);
+  CHECK(rs.status().message.find("64 bytes") != std::string::npos);
 }
 
 TEST_CASE("text fields with a NUL byte are refused (found by fuzz_ledger_block)") {
@@ -123,16 +123,16 @@ TEST_CASE("text fields with a NUL byte are refused (found by fuzz_ledger_block)"
   TxBody b = body_with(RegisterService{std::string("ab\0cd", 5)}, k);
   Tx tx = sign_tx(b, k);
   auto r = decode_tx(encode_tx(tx), params());
-  CHECK(r.status.code == Error::kBadServiceName);
+  CHECK(r.status().code == Error::kBadServiceName);
   b = body_with(Bond{1}, k);
   b.chain_id = std::string("blockcloud-devnet\0x", 19);
   r = decode_tx(encode_tx(sign_tx(b, k)), params());
-  CHECK(r.status.code == Error::kMalformed);
+  CHECK(r.status().code == Error::kMalformed);
   // A header chain id with a NUL does not decode (it would not re-encode the same).
   Block blk;
   blk.header.chain_id = std::string("blockcloud-devn\0X", 17);
   auto d = decode_block(encode_block(blk), params());
-  CHECK(d.status.code == Error::kMalformed);
+  CHECK(d.status().code == Error::kMalformed);
 }
 
 TEST_CASE("too many receipts are rejected at decode") {
@@ -144,7 +144,7 @@ TEST_CASE("too many receipts are rejected at decode") {
   p.max_tx_bytes = 1 << 16;
   Tx tx = sign_tx(body_with(c, k), k);
   auto r = decode_tx(encode_tx(tx), p);
-  CHECK(r.status.code == Error::kOversized);
+  CHECK(r.status().code == Error::kOversized);
   CHECK(check_tx_context_free(tx, p).code == Error::kOversized);
 }
 
@@ -154,7 +154,7 @@ TEST_CASE("context-free checks: chain id, fee, zero amounts, service names, empt
   p.min_fee = 2;
   auto check = [&](TxBody b) { return check_tx_context_free(sign_tx(std::move(b), k), p).code; };
   TxBody b = body_with(Bond{1}, k);
-  CHECK(check(b) == Error::kOk);
+  CHECK(!check(b));
   b.chain_id = "other-net";
   CHECK(check(b) == Error::kWrongChain);
   CHECK(check(body_with(Bond{1}, k, 1)) == Error::kFeeTooLow);
@@ -163,7 +163,7 @@ TEST_CASE("context-free checks: chain id, fee, zero amounts, service names, empt
   CHECK(check(body_with(Unbond{0}, k)) == Error::kZeroAmount);
   CHECK(check(body_with(EscrowOpen{Hash256{}, 0, 5}, k)) == Error::kZeroAmount);
   CHECK(check(body_with(EscrowTopUp{Hash256{}, 0, 0}, k)) == Error::kZeroAmount);
-  CHECK(check(body_with(EscrowTopUp{Hash256{}, 0, 9}, k)) == Error::kOk);
+  CHECK(!check(body_with(EscrowTopUp{Hash256{}, 0, 9}, k)));
   CHECK(check(body_with(RegisterService{""}, k)) == Error::kBadServiceName);
   CHECK(check(body_with(RegisterService{std::string(65, 'x')}, k)) == Error::kBadServiceName);
   CHECK(check(body_with(EscrowClaim{Hash256{}, {}}, k)) == Error::kBadReceipt);

@@ -24,7 +24,7 @@ SimNode::SimNode(const SimNodeConfig& cfg, FaultEnv& env, TimeMs now) : cfg_(cfg
   lo.sync = cfg.ledger_sync;  // each block one synced batch: what the crash model tests
   lo.env = &env;
   auto l = ledger::Ledger::open(std::move(lo));
-  BC_ASSERT_MSG(l.ok(), "node %u: ledger does not reopen from its store: %s", cfg.index, l.status.text().c_str());
+  BC_ASSERT_MSG(l.ok(), "node %u: ledger does not reopen from its store: %s", cfg.index, l.status().text().c_str());
   ledger_ = std::move(*l);
   blocks_ = std::make_unique<ledger::LedgerBlocks>(*ledger_);
   sync_ = std::make_unique<ledger::SyncCore>(ledger_->params(), ledger_->genesis_hash(),
@@ -84,13 +84,11 @@ void SimNode::serve(TimeMs now, Outbox& out) {
 void SimNode::produce(TimeMs now, Outbox& out) {
   if (!producer_ || now < producer_->next_wakeup()) return;
   if (sync_->applying() || sync_->best_peer_height() > sync_->head().height) return;  // sync first, never fork
-  auto built = producer_->on_tick(*ledger_, mempool_, now);
-  if (!built) return;
-  const auto s = ledger_->apply_block(built->bytes, now);
-  BC_ASSERT_MSG(s.ok(), "node %u: own block refused: %s", cfg_.index, s.text().c_str());
-  mempool_.prune(ledger_->state());
-  after_commit(built->block.header, now);
-  sync_->announce_block(built->bytes, now, out);
+  auto made = ledger::produce_block(*ledger_, mempool_, *producer_, now);
+  BC_ASSERT_MSG(made.ok(), "node %u: %s", cfg_.index, made.status().text().c_str());
+  if (!*made) return;
+  after_commit((*made)->header, now);
+  sync_->announce_block((*made)->bytes, now, out);
 }
 
 void SimNode::submit_tx(const ledger::Tx& tx, TimeMs now, Outbox& out) {

@@ -115,8 +115,9 @@ void World::check_restart(std::uint32_t victim, const std::vector<SimNode::Commi
   ledger::Ledger& l = nodes[victim]->ledger();
   for (const auto& c : before) {
     auto bytes = l.block_at(c.height);
-    auto shell = bytes ? ledger::decode_block_shell(*bytes, l.params()) : decltype(ledger::decode_block_shell(*bytes, l.params())){};
-    if (!bytes || !shell.ok() || ledger::header_hash(shell->header) != c.hash) {
+    auto shell = bytes ? ledger::decode_block_shell(*bytes, l.params())
+                       : Result<ledger::BlockShell>(bc::fail(ledger::Error::kUnknownBlock, "missing"));
+    if (!shell.ok() || ledger::header_hash(shell->header) != c.hash) {
       fail("node " + std::to_string(victim) + " lost block " + std::to_string(c.height) +
            " it had reported committed before the crash (head after restart: " + std::to_string(l.head().height) + ")");
       return;
