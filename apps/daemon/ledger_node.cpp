@@ -26,21 +26,17 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using namespace bc::ledger;
 
-constexpr int kInvalidParams = -32602;
+using node::Params;
+using node::Reply;
+using node::RpcError;
+
 constexpr int kTxRejected = -32010;   // the ledger refused the transaction (message says why)
 constexpr int kNotFound = -32004;
 
-[[noreturn]] void bad_param(const std::string& msg) { throw RpcMethodError(kInvalidParams, msg); }
-
-std::string need_str(const json::object& p, const char* name, const char* what) {
-  const auto* v = p.if_contains(name);
-  if (!v || !v->is_string()) bad_param(std::string("params.") + name + ": expected " + what);
-  return std::string(v->as_string());
-}
-
-Hash256 need_hash(const json::object& p, const char* name) {
-  auto h = Hash256::from_hex(need_str(p, name, "64 hex digits"));
-  if (!h) bad_param(std::string("params.") + name + ": expected 64 hex digits");
+Hash256 need_hash(const Params& p, const char* name) {
+  constexpr const char* kExpect = "give the hash as 64 hex digits";
+  auto h = Hash256::from_hex(p.string(name, kExpect));
+  if (!h) p.fail(name, "not 64 hex digits", kExpect);
   return *h;
 }
 }  // namespace
@@ -295,16 +291,15 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
                         {"chain_id", ledger->params().chain_id}};
   }
 
-  json::value send_tx(const json::object& p) {
-    auto bytes = from_hex(need_str(p, "tx", "the signed transaction as hex (blockcloud-cli send builds it)"));
-    if (!bytes) bad_param("params.tx: not valid hex");
-    auto tx = decode_tx(*bytes, ledger->params());
-    if (!tx.ok()) throw RpcMethodError(kTxRejected, "transaction refused: " + tx.status().text());
+  json::value send_tx(const Params& p) {
+    const Bytes bytes = p.hex("tx", "give the signed transaction as hex (blockcloud-cli send builds it)");
+    auto tx = decode_tx(bytes, ledger->params());
+    if (!tx.ok()) throw RpcError(kTxRejected, "transaction refused: " + tx.status().text());
     const Hash256 id = tx->id;
-    if (index->height_of(id)) throw RpcMethodError(kTxRejected, "transaction refused: already_known: " + id.hex() + " is already committed");
+    if (index->height_of(id)) throw RpcError(kTxRejected, "transaction refused: already_known: " + id.hex() + " is already committed");
     Tx copy = *tx;
     const auto s = mempool.add(std::move(*tx), *ledger);
-    if (!s.ok() && s.code != Error::kAlreadyKnown) throw RpcMethodError(kTxRejected, "transaction refused: " + s.text());
+    if (!s.ok() && s.code != Error::kAlreadyKnown) throw RpcError(kTxRejected, "transaction refused: " + s.text());
     if (s.ok()) {
       post_io([this, tx = std::move(copy)] {
         input([&](TimeMs now, Outbox& out) { sync->handle_tx_admitted(tx, std::nullopt, now, out); });
@@ -313,7 +308,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     return json::object{{"id", id.hex()}, {"status", "pending"}};
   }
 
-  json::value get_tx(const json::object& p) {
+  json::value get_tx(const Params& p) {
     const Hash256 id = need_hash(p, "id");
     json::object o{{"id", id.hex()}};
     if (auto h = index->height_of(id)) {
@@ -336,34 +331,33 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     return o;
   }
 
-  json::value get_block(const json::object& p) {
+  json::value get_block(const Params& p) {
     std::optional<Bytes> bytes;
-    if (const auto* h = p.if_contains("height")) {
+    constexpr const char* kHeightExpect = "give a height >= 0 or \"latest\"";
+    if (const auto* h = p.raw().if_contains("height")) {
       if (h->is_string() && h->as_string() == "latest") bytes = ledger->block_at(ledger->head().height);
-      else if (h->is_int64() && h->as_int64() >= 0) bytes = ledger->block_at(static_cast<std::uint64_t>(h->as_int64()));
-      else if (h->is_uint64()) bytes = ledger->block_at(h->as_uint64());
-      else bad_param("params.height: expected a height >= 0 or \"latest\"");
+      else bytes = ledger->block_at(p.u64("height", kHeightExpect));
       if (!bytes)
-        throw RpcMethodError(kNotFound, "no block at that height; the head is " + std::to_string(ledger->head().height));
-    } else if (p.if_contains("hash")) {
+        throw RpcError(kNotFound, "no block at that height; the head is " + std::to_string(ledger->head().height));
+    } else if (p.has("hash")) {
       bytes = ledger->block_by_hash(need_hash(p, "hash"));
-      if (!bytes) throw RpcMethodError(kNotFound, "no block with that hash on this node");
+      if (!bytes) throw RpcError(kNotFound, "no block with that hash on this node");
     } else {
-      bad_param("give params.height (a number or \"latest\") or params.hash (64 hex digits)");
+      p.fail("height", "missing", "give height (a number or \"latest\") or hash (64 hex digits)");
     }
     auto block = decode_block(*bytes, ledger->params());
-    if (!block.ok()) throw RpcMethodError(-32603, "stored block does not decode: " + block.status().text());
+    if (!block.ok()) throw RpcError(-32603, "stored block does not decode: " + block.status().text());
     auto o = block_json(*block);
     o["size"] = bytes->size();
     return o;
   }
 
-  json::value get_account(const json::object& p) {
-    const auto text = need_str(p, "address", "an account address (a...) or 64 hex digits");
+  json::value get_account(const Params& p) {
+    constexpr const char* kExpect = "give an account address (a... with a valid checksum) or 64 hex digits";
+    const auto text = p.string("address", kExpect);
     auto addr = parse_address(text);
-    if (!addr) bad_param("params.address: \"" + text + "\" is not an account address (a... with a valid checksum, or 64 hex digits)");
-    bool want_proof = false;
-    if (const auto* v = p.if_contains("proof"); v && v->is_bool()) want_proof = v->as_bool();
+    if (!addr) p.fail("address", "\"" + text + "\" is not an account address", kExpect);
+    const bool want_proof = p.opt_bool("proof", "give proof as true or false").value_or(false);
     json::object o{{"address", address_text(*addr)}, {"height", ledger->head().height},
                    {"state_root", ledger->head().state_root.hex()}};
     auto acc = ledger->account(*addr);
@@ -417,14 +411,14 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
 
   // Runs an RPC method on the ledger thread and answers on the io thread.
   template <typename Fn>
-  void ledger_rpc(RpcReply reply, Fn fn) {
+  void ledger_rpc(Reply reply, Fn fn) {
     post_ledger([this, reply = std::move(reply), fn = std::move(fn)] {
       json::value result;
       int code = 0;
       std::string message;
       try {
         result = fn();
-      } catch (const RpcMethodError& e) {
+      } catch (const RpcError& e) {
         code = e.code;
         message = e.what();
       }
@@ -451,10 +445,10 @@ std::string LedgerNode::describe() const {
 
 // Every ledger method runs on the ledger thread (it reads state a commit may
 // be changing); ledger_status adds the sync core's view on the io thread.
-void LedgerNode::register_methods(RpcService& rpc) {
+void LedgerNode::register_rpc(node::RpcRegistry& rpc) {
   auto* i = impl_.get();
-  auto on_ledger = [&rpc, i](const char* name, json::value (Impl::*method)(const json::object&)) {
-    rpc.add_async_method(name, [i, method](const json::object& p, RpcReply reply) {
+  auto on_ledger = [&rpc, i](const char* name, json::value (Impl::*method)(const Params&)) {
+    rpc.add_async(name, [i, method](const Params& p, Reply reply) {
       i->ledger_rpc(std::move(reply), [i, method, p] { return (i->*method)(p); });
     });
   };
@@ -462,10 +456,10 @@ void LedgerNode::register_methods(RpcService& rpc) {
   on_ledger("get_tx", &Impl::get_tx);
   on_ledger("get_block", &Impl::get_block);
   on_ledger("get_account", &Impl::get_account);
-  rpc.add_async_method("head", [i](const json::object&, RpcReply reply) {
+  rpc.add_async("head", [i](const Params&, Reply reply) {
     i->ledger_rpc(std::move(reply), [i] { return i->head_json(); });
   });
-  rpc.add_async_method("ledger_status", [i](const json::object&, RpcReply reply) {
+  rpc.add_async("ledger_status", [i](const Params&, Reply reply) {
     i->post_ledger([i, reply = std::move(reply)] {
       json::object o = i->status_json().as_object();
       i->post_io([i, reply, o = std::move(o)]() mutable {

@@ -10,9 +10,9 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "apps/daemon/rpc_service.hpp"
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
+#include "layers/node/module.hpp"
 #include "layers/runtime.hpp"
 #include "routing/dht.hpp"
 
@@ -28,15 +28,17 @@ struct LedgerNodeConfig {
   std::size_t max_peers = 8;            // dialled from the DHT's contacts
 };
 
-class LedgerNode {
+// The ledger's node::Module.
+class LedgerNode final : public node::Module {
  public:
   // Opens the ledger (throws std::runtime_error saying what is wrong and what to do).
   LedgerNode(boost::asio::io_context& io, const LedgerNodeConfig& cfg, const KeyPair& node_key,
              const routing::DhtNode& dht, metrics::Registry& metrics);
-  ~LedgerNode();
-  void start();
-  void stop();
-  void register_methods(RpcService& rpc);
+  ~LedgerNode() override;
+  std::string_view name() const override { return "ledger"; }
+  void register_rpc(node::RpcRegistry& rpc) override;
+  void start() override;
+  void stop() override;
   std::string describe() const;  // one line for the start-up log
 
  private:

@@ -13,6 +13,8 @@
 //
 // Everything runs on the io_context's thread; call methods there (or before
 // io.run()). The UDP socket carries the DHT, the TCP listener carries flows.
+// The layers are a sal::NodeStack (sal/node/node_stack.hpp), the same
+// composition blockcloudd runs.
 #pragma once
 #include <functional>
 #include <map>
@@ -27,7 +29,7 @@
 #include "layers/metrics.hpp"
 #include "routing/dht.hpp"
 #include "sal/host/host.hpp"
-#include "sal/node/service_node.hpp"
+#include "sal/node/node_stack.hpp"
 
 namespace bc::sal {
 
@@ -63,7 +65,8 @@ class AppNode {
 
   // Provides `service`: publishes this node's endpoint record, carrying the
   // owner's encoded `delegation` of the service to this node's key, and hands
-  // each new flow to on_accept. Returns "" or what is wrong with the delegation.
+  // each new flow to on_accept (NodeStack::serve: a failed publish is rolled
+  // back). Returns "" or what is wrong with the delegation.
   std::string provide(const Bytes& delegation, AcceptHandler on_accept, std::uint16_t weight = 1);
   void stop_providing(const ServiceId& service);
 
@@ -77,18 +80,17 @@ class AppNode {
   Endpoint dht_endpoint() const;
   Endpoint flow_endpoint() const;
   Host& host();
+  // The layers under this node. Throws std::logic_error before start().
+  NodeStack& stack();
 
  private:
   boost::asio::io_context& io_;
   KeyPair key_;
+  NodeId id_;
   AppNodeConfig cfg_;
   std::unique_ptr<metrics::Registry> own_metrics_;
   metrics::Registry& metrics_;
-  routing::DhtNode dht_;
-  ServiceNode core_;
-  std::unique_ptr<AsioUdpDriver> driver_;
-  std::unique_ptr<Host> host_;
-  std::map<ServiceId, Bytes> provided_;  // service -> delegation sent in OPEN_OK
+  std::unique_ptr<NodeStack> stack_;  // built by start(): nothing is bound before
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // pending timers check it
 };
 

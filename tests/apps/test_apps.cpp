@@ -1,12 +1,12 @@
-// Unit tests of apps/common: value encodings and the [dht] config mapping.
+// Unit tests of value encodings (layers/encoding.hpp) and the [dht] config mapping (apps/common).
 #include <doctest/doctest.h>
 
 #include "apps/common/dht_config.hpp"
-#include "apps/common/encoding.hpp"
+#include "layers/encoding.hpp"
 
-using bc::apps::base64_decode;
-using bc::apps::base64_encode;
-using bc::apps::is_printable_utf8;
+using bc::base64_decode;
+using bc::base64_encode;
+using bc::is_printable_utf8;
 
 TEST_CASE("base64 round-trips and matches RFC 4648 vectors") {
   const std::pair<const char*, const char*> vectors[] = {

@@ -6,7 +6,7 @@
 
 #include "layers/bytes.hpp"
 
-namespace bc::apps {
+namespace bc {
 
 std::string base64_encode(ByteView data);
 // Standard alphabet with padding (padding optional); nullopt on any other character.
@@ -15,4 +15,4 @@ std::optional<Bytes> base64_decode(std::string_view text);
 // tab and newline, so it can be shown as text.
 bool is_printable_utf8(ByteView data);
 
-}  // namespace bc::apps
+}  // namespace bc

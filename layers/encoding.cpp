@@ -1,6 +1,6 @@
-#include "apps/common/encoding.hpp"
+#include "layers/encoding.hpp"
 
-namespace bc::apps {
+namespace bc {
 namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -88,4 +88,4 @@ bool is_printable_utf8(ByteView d) {
   return true;
 }
 
-}  // namespace bc::apps
+}  // namespace bc

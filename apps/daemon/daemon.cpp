@@ -1,0 +1,149 @@
+#include "apps/daemon/daemon.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "apps/common/dht_config.hpp"
+#include "layers/ids.hpp"
+#include "layers/log.hpp"
+
+namespace bc::apps {
+namespace {
+namespace fs = std::filesystem;
+
+// The datadir exists, logging goes where the config says, the node key is loaded.
+KeyPair open_datadir(const NodeConfig& cfg) {
+  std::error_code ec;
+  fs::create_directories(cfg.datadir, ec);
+  if (ec)
+    throw std::runtime_error("cannot create datadir " + cfg.datadir.string() + ": " + ec.message() +
+                             "; choose a writable --datadir");
+  fs::path log_file;
+  if (!cfg.log_file.empty())
+    log_file = fs::path(cfg.log_file).is_absolute() ? fs::path(cfg.log_file) : cfg.datadir / cfg.log_file;
+  log::setup(cfg.log_level, log_file);
+  return load_or_create_key_file(cfg.datadir / "node.key");
+}
+
+sal::NodeStackConfig stack_config(const NodeConfig& cfg, const routing::DhtConfig& dht) {
+  sal::NodeStackConfig sc;
+  sc.dht_listen = cfg.listen;
+  // Flows are accepted on TCP at the DHT's IP, one port up (the DHT's own
+  // port carries the ledger's block sync over TCP).
+  sc.flow_listen = std::nullopt;
+  sc.bootstrap = cfg.bootstrap;
+  sc.dht = dht;
+  sc.log = [](sal::HostLogLevel level, const std::string& line) {
+    if (level == sal::HostLogLevel::kWarn) spdlog::warn("sal: {}", line);
+    else if (level == sal::HostLogLevel::kInfo) spdlog::info("sal: {}", line);
+    else spdlog::debug("sal: {}", line);
+  };
+  return sc;
+}
+
+routing::DhtModuleInfo dht_info(const NodeConfig& cfg, const routing::DhtConfig& dht, const KeyPair& key) {
+  routing::DhtModuleInfo info;
+  info.version = kVersion;
+  info.mode = mode_name(dht.mode);
+  info.rpc = cfg.rpc->to_string();
+  info.started_at_ms = AsioUdpDriver::now_ms();
+  info.node_key = key.public_key();
+  info.default_ttl_ms = dht.default_ttl_ms;
+  info.max_ttl_ms = dht.max_ttl_ms;
+  info.max_watch_timeout_ms = cfg.rpc_limits.max_watch_timeout_ms;
+  return info;
+}
+}  // namespace
+
+Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const LedgerOptions& lo,
+               sal::SalModuleConfig sal)
+    : cfg_(cfg),
+      mode_(mode_name(dht.mode)),
+      key_(open_datadir(cfg_)),
+      stack_(io_, key_, stack_config(cfg_, dht), metrics_),
+      dht_(io_, stack_.dht(), stack_.driver(), metrics_, dht_info(cfg_, dht, key_)),
+      sal_(stack_, std::move(sal)) {
+  modules_ = {&dht_, &sal_};
+  // The ledger is enabled by --genesis; without it the node is DHT and SAL only.
+  if (!lo.genesis.empty()) {
+    LedgerNodeConfig lc;
+    lc.genesis_file = lo.genesis;
+    lc.dir = cfg_.datadir / "ledger";
+    lc.listen = stack_.driver().local_endpoint();
+    lc.bootstrap = cfg_.bootstrap;
+    lc.producer = lo.producer;
+    lc.block_interval_ms = lo.block_interval_ms;
+    lc.max_peers = lo.max_peers;
+    ledger_ = std::make_unique<LedgerNode>(io_, lc, key_, stack_.dht(), metrics_);
+    modules_.push_back(ledger_.get());
+  } else if (lo.producer) {
+    throw std::runtime_error("--producer needs --genesis FILE (the chain to produce blocks for)");
+  }
+  for (auto* m : modules_) m->register_rpc(registry_);
+  rpc_ = std::make_unique<RpcService>(registry_, metrics_,
+                                      RpcServiceInfo{id_to_text('n', stack_.dht().id()), AsioUdpDriver::now_ms()});
+  server_ = std::make_unique<HttpServer>(
+      io_, *cfg_.rpc, cfg_.rpc_limits,
+      [rpc = rpc_.get()](const HttpRequest& req, Respond respond) { rpc->handle(req, std::move(respond)); },
+      metrics_);
+}
+
+Daemon::~Daemon() = default;  // each module stops itself when destroyed
+
+void Daemon::start() {
+  stack_.start();
+  server_->start();
+  spdlog::info("blockcloudd {} node {} listen udp {} rpc http://{} mode {} datadir {} bootstrap {}", kVersion,
+               id_to_text('n', stack_.dht().id()), stack_.driver().local_endpoint().to_string(),
+               server_->local_endpoint().to_string(), mode_, cfg_.datadir.string(), cfg_.bootstrap.size());
+  if (ledger_) spdlog::info("{}", ledger_->describe());  // before its thread starts
+  for (auto* m : modules_) m->start();
+  const auto socks = sal_.socks_endpoint();
+  spdlog::info("flows tcp {} socks5 {}", stack_.flow_endpoint().to_string(),
+               socks ? socks->to_string() : std::string("off"));
+}
+
+int Daemon::run() {
+  start();
+  boost::asio::signal_set signals(io_, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& e, int sig) {
+    if (e) return;
+    spdlog::info("signal {} received: shutting down", sig);
+    shut_down();
+    signals.async_wait([&](const boost::system::error_code& e2, int) {
+      if (!e2) io_.stop();  // a second signal stops at once
+    });
+  });
+  io_.run();
+  spdlog::info("blockcloudd stopped");
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+void Daemon::shut_down() {
+  for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) (*it)->stop();
+  server_->stop();
+  stack_.stop();
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  // Stops the loop once pending answers are written (or after 2 s at most).
+  auto wait = std::make_shared<std::function<void()>>();
+  *wait = [this, timer, deadline, weak = std::weak_ptr<std::function<void()>>(wait)] {
+    if (server_->open_connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      io_.stop();
+      return;
+    }
+    timer->expires_after(std::chrono::milliseconds(20));
+    timer->async_wait([next = weak.lock()](const boost::system::error_code& ec) {
+      if (!ec && next) (*next)();
+    });
+  };
+  (*wait)();
+}
+
+}  // namespace bc::apps

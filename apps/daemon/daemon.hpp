@@ -1,0 +1,71 @@
+// blockcloudd's node: a sal::NodeStack (DHT + SAL core + UDP driver +
+// flow host) with its modules (routing, SAL, and the ledger when a genesis
+// is given), their methods in one node::RpcRegistry, served over HTTP by a
+// generic RpcService. Built whole by the constructor, in dependency order;
+// run() starts it and returns after SIGINT/SIGTERM.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "apps/daemon/http_server.hpp"
+#include "apps/daemon/ledger_node.hpp"
+#include "apps/daemon/rpc_service.hpp"
+#include "layers/config.hpp"
+#include "layers/node/module.hpp"
+#include "routing/dht_module.hpp"
+#include "sal/node/node_stack.hpp"
+#include "sal/node/sal_module.hpp"
+
+namespace bc::apps {
+
+inline constexpr const char* kVersion = "0.1.0";
+
+struct LedgerOptions {
+  std::string genesis;  // empty: no ledger (a DHT and SAL node only)
+  bool producer = false;
+  std::int64_t block_interval_ms = 0;
+  std::size_t max_peers = 8;
+};
+
+class Daemon {
+ public:
+  // Creates the datadir, sets up logging, loads (or makes) the node key,
+  // binds every socket but the flow listener and the SOCKS gateway, and opens
+  // the ledger. Throws std::runtime_error saying what is wrong and what to do.
+  Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const LedgerOptions& ledger,
+         sal::SalModuleConfig sal);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Starts everything, runs the io_context until a signal, drains. Returns
+  // the exit code.
+  int run();
+
+ private:
+  // Binds the flow listener, starts the stack, the HTTP server and the modules.
+  void start();
+  // Stops the modules, the HTTP server and the stack; the loop ends once
+  // pending answers are written (2 s at most).
+  void shut_down();
+
+  NodeConfig cfg_;
+  std::string mode_;  // the DHT's mode, for the start-up log
+  KeyPair key_;
+  metrics::Registry metrics_;
+  boost::asio::io_context io_;
+  sal::NodeStack stack_;
+  routing::DhtModule dht_;
+  sal::SalModule sal_;
+  std::unique_ptr<LedgerNode> ledger_;
+  std::vector<node::Module*> modules_;  // in start order
+  node::RpcRegistry registry_;
+  std::unique_ptr<RpcService> rpc_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+}  // namespace bc::apps
