@@ -140,6 +140,7 @@ msg::FindValue read_find_value(w::FindValue::Reader f) {
   out.cluster_id = get_hash_or_zero(f.hasClusterId(), f.getClusterId());
   out.new_ttl_ms = f.getNewTtlMs();
   out.want_records = f.getWantRecords();
+  out.token = get_token(f.getToken());
   return out;
 }
 
@@ -154,6 +155,7 @@ msg::Values read_values(w::Values::Reader v) {
   out.full = v.getFull();
   out.loaded = v.getLoaded();
   out.truncated = v.getTruncated();
+  out.need_token = v.getNeedToken();
   return out;
 }
 
@@ -236,6 +238,7 @@ void write_body(const Body& body, w::Envelope::Body::Builder b) {
           f.setClusterId(data_of(m.cluster_id.view()));
           f.setNewTtlMs(m.new_ttl_ms);
           f.setWantRecords(m.want_records);
+          if (!m.token.empty()) f.setToken(data_of(m.token));
         } else if constexpr (std::is_same_v<T, msg::Values>) {
           auto v = b.initValues();
           auto rl = v.initRecords(m.records.size());
@@ -246,6 +249,7 @@ void write_body(const Body& body, w::Envelope::Body::Builder b) {
           v.setFull(m.full);
           v.setLoaded(m.loaded);
           v.setTruncated(m.truncated);
+          v.setNeedToken(m.need_token);
         } else if constexpr (std::is_same_v<T, msg::Store>) {
           auto s = b.initStore();
           record_to_builder(m.record, s.initRecord());
