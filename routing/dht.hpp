@@ -151,7 +151,16 @@ struct DhtStatus {
 // notification or is asked to put; a refused record is dropped and counted as
 // "rejected". Must be deterministic and must not call back into the node
 // (it runs inside an input; a call into the node fails a BC_ASSERT).
-using RecordValidator = std::function<bool(const Record&, TimeMs now)>;
+// The verdict also says what kind of record it accepted (RecordKind); a
+// plain bool is accepted as "kGeneric" / refused.
+struct RecordVerdict {
+  bool accepted = true;
+  RecordKind kind = RecordKind::kGeneric;
+  RecordVerdict(bool ok) : accepted(ok) {}  // NOLINT(google-explicit-constructor): bool validators
+  RecordVerdict(RecordKind k) : kind(k) {}  // NOLINT(google-explicit-constructor)
+  explicit operator bool() const { return accepted; }
+};
+using RecordValidator = std::function<RecordVerdict(const Record&, TimeMs now)>;
 
 class DhtNode final : public DatagramProtocol {
  public:

@@ -59,7 +59,9 @@ class GetOp : public std::enable_shared_from_this<GetOp> {
     res.set_status(Status::success());
     res.hops = hops_;
     res.level = level_found_;
-    for (auto& [owner, r] : newest_) res.values.push_back(r);
+    for (auto& [owner, r] : newest_) {
+      if (!node_.superseded_own(r)) res.values.push_back(r);
+    }
     node_.complete(std::move(done_), std::move(res));
   }
 
@@ -78,7 +80,7 @@ class GetOp : public std::enable_shared_from_this<GetOp> {
 void DhtNode::Impl::start_get(const Key& k, GetCallback done, bool fresh) {
   auto levels = lookup_levels();
   // We may be one of the key's storage nodes ourselves.
-  auto local = store.get(k, now);
+  auto local = local_records(k);
   if (!local.empty() && !fresh) {
     GetResult res;
     res.set_status(Status::success());

@@ -55,21 +55,12 @@ std::shared_ptr<LookupOp> DhtNode::Impl::start_outward_probe(
 void DhtNode::Impl::pump(const std::shared_ptr<LookupOp>& op) {
   if (op->completed) return;
   for (Candidate* c : op->lk.next_to_query()) {
-    Body body;
     if (op->purpose == LookupOp::Purpose::kNodes) {
-      body = msg::FindNode{op->lk.target(), static_cast<std::uint8_t>(op->level),
-                           clusters.id(op->level)};
+      send_lookup_request(op, *c, msg::FindNode{op->lk.target(), static_cast<std::uint8_t>(op->level),
+                                                clusters.id(op->level)});
     } else {
-      body = msg::FindValue{op->lk.target(), static_cast<std::uint8_t>(op->level),
-                            clusters.id(op->level),
-                            static_cast<std::uint64_t>(std::max<TimeMs>(op->new_ttl_ms, 0)),
-                            op->purpose == LookupOp::Purpose::kGet};
+      send_lookup_request(op, *c, find_value_of(*op, {}));
     }
-    NodeId cid = c->id;
-    request(
-        c->endpoint, cid, std::move(body),
-        [this, op, cid](const Envelope* resp) { on_lookup_reply(op, cid, resp); },
-        [this, op, cid]() { on_lookup_stall(op, cid); });
   }
   if (op->lk.finished() && !op->completed) {
     op->completed = true;
@@ -78,6 +69,21 @@ void DhtNode::Impl::pump(const std::shared_ptr<LookupOp>& op) {
     auto done = std::move(op->on_done);
     if (done) done(*op);
   }
+}
+
+msg::FindValue DhtNode::Impl::find_value_of(const LookupOp& op, Bytes token) const {
+  return msg::FindValue{op.lk.target(), static_cast<std::uint8_t>(op.level), clusters.id(op.level),
+                        static_cast<std::uint64_t>(std::max<TimeMs>(op.new_ttl_ms, 0)),
+                        op.purpose == LookupOp::Purpose::kGet, std::move(token)};
+}
+
+void DhtNode::Impl::send_lookup_request(const std::shared_ptr<LookupOp>& op, const Candidate& c,
+                                        Body body) {
+  NodeId cid = c.id;
+  request(
+      c.endpoint, cid, std::move(body),
+      [this, op, cid](const Envelope* resp) { on_lookup_reply(op, cid, resp); },
+      [this, op, cid]() { on_lookup_stall(op, cid); });
 }
 
 void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const NodeId& cid,
@@ -93,6 +99,15 @@ void DhtNode::Impl::on_lookup_reply(const std::shared_ptr<LookupOp>& op, const N
     op->lk.on_response(c, nodes->contacts, id);
     if (op->fill_bucket >= 0 && bucket_filled(*op)) op->lk.stop();
   } else if (auto* v = std::get_if<msg::Values>(&resp->body)) {
+    // Cut to 3x our request because the node has not seen us prove our
+    // address: ask once more with its token (the answer is still awaited).
+    const bool got_enough = op->purpose == LookupOp::Purpose::kGet && !op->exhaustive &&
+                            !v->records.empty() && !v->truncated;
+    if (v->need_token && !c.sent_token && !v->token.empty() && !got_enough) {
+      c.sent_token = true;
+      send_lookup_request(op, c, find_value_of(*op, v->token));
+      return;
+    }
     take_values(*op, c, *v);
   } else {
     op->lk.on_failure(c);

@@ -174,6 +174,11 @@ void DhtNode::Impl::publish_now(const Key& k, Published& p, PutCallback done) {
   p.last_seq = std::max<std::uint64_t>(p.last_seq + 1, static_cast<std::uint64_t>(std::max<TimeMs>(now, 0)));
   p.republish_at = now + std::max<TimeMs>(p.ttl_ms / 2, 1);
   Record r = make_record(key, k, p.payload, p.last_seq, now + p.ttl_ms);
+  // A copy of ours we hold as a storage node moves on with us.
+  RecordKind kind = RecordKind::kGeneric;
+  if (store.get_one(k, r.owner, now) && checked(r, &kind) == RecordError::kNone) {
+    store.put(r, PutContext{SourceId{}, kind}, now);
+  }
   put_record(r, std::move(done));
 }
 

@@ -15,6 +15,7 @@ AckOutcome ack_of(StoreOutcome o) {
     case StoreOutcome::kStale: return AckOutcome::kStale;
     case StoreOutcome::kNoRoom: return AckOutcome::kNoRoom;
     case StoreOutcome::kExpired: return AckOutcome::kExpired;
+    case StoreOutcome::kWrongKind: return AckOutcome::kBadRecord;
   }
   return AckOutcome::kBadRecord;
 }
@@ -91,7 +92,7 @@ void DhtNode::Impl::serve_find_value(const Endpoint& from, const Envelope& env,
   ++n_find_values_received;
   store.note_request(m.key, now);
   msg::Values v;
-  if (m.want_records) v.records = store.get(m.key, now);
+  if (m.want_records) v.records = local_records(m.key);
   v.contacts = contacts_for(m.level, m.cluster_id, m.key);
   WriteToken t = tokens.issue(from, now);
   v.token.assign(t.begin(), t.end());
@@ -99,7 +100,30 @@ void DhtNode::Impl::serve_find_value(const Endpoint& from, const Envelope& env,
       std::min<std::uint64_t>(m.new_ttl_ms, static_cast<std::uint64_t>(cfg.max_ttl_ms)));
   v.full = m.new_ttl_ms > 0 && store.is_full(m.key, new_ttl, now);
   v.loaded = store.is_loaded(m.key, now);
+  if (!address_proven(from, env, m.token)) {
+    cut_values(v, env.txid, std::min(cfg.max_datagram_bytes, kAmplificationFactor * request_bytes));
+  }
   transmit(from, envelope(std::move(v), env.txid));
+}
+
+bool DhtNode::Impl::address_proven(const Endpoint& from, const Envelope& env, ByteView token) {
+  // A verified peer answered our nonce at this address; a token came back
+  // from a VALUES we sent there.
+  if (verified_at(env.sender_id, from)) return true;
+  return !token.empty() && tokens.check(from, token, now);
+}
+
+void DhtNode::Impl::cut_values(msg::Values& v, std::uint64_t txid, std::size_t cap) const {
+  auto size = [&] { return encode(envelope(v, txid)).size(); };
+  if (size() <= cap) return;
+  v.need_token = true;
+  // Records answer a get; contacts only move a lookup on: they go first.
+  while (!v.contacts.empty() && size() > cap) v.contacts.pop_back();
+  if (!v.records.empty() && size() > cap) {
+    v.records.clear();
+    v.truncated = true;
+  }
+  BC_ASSERT(size() <= cap || (v.records.empty() && v.contacts.empty()));
 }
 
 void DhtNode::Impl::serve_store(const Endpoint& from, const Envelope& env, const msg::Store& m) {
@@ -107,16 +131,22 @@ void DhtNode::Impl::serve_store(const Endpoint& from, const Envelope& env, const
   ++n_stores_received;
   store.note_request(m.record.key, now);
   AckOutcome outcome;
+  RecordKind kind = RecordKind::kGeneric;
   if (!tokens.check(from, m.token, now)) {
     drop(DropReason::kBadToken);
     outcome = AckOutcome::kBadToken;
-  } else if (RecordError e = checked(m.record); e != RecordError::kNone) {
+  } else if (RecordError e = checked(m.record, &kind); e != RecordError::kNone) {
     count_bad_record(e);
     outcome = AckOutcome::kBadRecord;
+  } else if (superseded_own(m.record)) {
+    // Our own older record: the seq rule holds here too, held or not.
+    drop(DropReason::kReplayed);
+    outcome = AckOutcome::kStale;
   } else {
-    StoreOutcome so = store.put(m.record, now);
+    StoreOutcome so = store.put(m.record, PutContext{source_of(from), kind}, now);
     outcome = ack_of(so);
     if (so == StoreOutcome::kStale) drop(DropReason::kReplayed);
+    if (so == StoreOutcome::kWrongKind) drop(DropReason::kRejected);
     if (so == StoreOutcome::kStored || so == StoreOutcome::kReplaced) {
       notify_watchers(m.record, NotifyKind::kAdded);
     }

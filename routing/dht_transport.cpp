@@ -238,6 +238,7 @@ void DhtNode::Impl::handle(const Endpoint& from, ByteView data) {
   } else if (auto* n = std::get_if<msg::Notify>(&env.body)) {
     watches.on_notify(*n);
   } else {
+    request_bytes = data.size();
     handle_request(from, env);
   }
 }

@@ -140,6 +140,7 @@ msg::FindValue read_find_value(w::FindValue::Reader f) {
   out.cluster_id = get_hash_or_zero(f.hasClusterId(), f.getClusterId());
   out.new_ttl_ms = f.getNewTtlMs();
   out.want_records = f.getWantRecords();
+  out.token = get_token(f.getToken());
   return out;
 }
 
@@ -154,6 +155,7 @@ msg::Values read_values(w::Values::Reader v) {
   out.full = v.getFull();
   out.loaded = v.getLoaded();
   out.truncated = v.getTruncated();
+  out.need_token = v.getNeedToken();
   return out;
 }
 
@@ -204,6 +206,27 @@ Body read_body(w::Envelope::Body::Reader b) {
   throw Bad{DropReason::kMalformed};  // a union member from a newer schema
 }
 
+void write_find_value(const msg::FindValue& m, w::FindValue::Builder f) {
+  f.setKey(data_of(m.key.view()));
+  f.setLevel(m.level);
+  f.setClusterId(data_of(m.cluster_id.view()));
+  f.setNewTtlMs(m.new_ttl_ms);
+  f.setWantRecords(m.want_records);
+  if (!m.token.empty()) f.setToken(data_of(m.token));
+}
+
+void write_values(const msg::Values& m, w::Values::Builder v) {
+  auto rl = v.initRecords(static_cast<unsigned>(m.records.size()));
+  for (unsigned i = 0; i < m.records.size(); ++i) record_to_builder(m.records[i], rl[i]);
+  auto cl = v.initContacts(static_cast<unsigned>(m.contacts.size()));
+  for (unsigned i = 0; i < m.contacts.size(); ++i) put_contact(m.contacts[i], cl[i]);
+  v.setToken(data_of(m.token));
+  v.setFull(m.full);
+  v.setLoaded(m.loaded);
+  v.setTruncated(m.truncated);
+  v.setNeedToken(m.need_token);
+}
+
 void write_body(const Body& body, w::Envelope::Body::Builder b) {
   std::visit(
       [&](const auto& m) {
@@ -230,22 +253,9 @@ void write_body(const Body& body, w::Envelope::Body::Builder b) {
           auto l = b.initNodes().initContacts(m.contacts.size());
           for (unsigned i = 0; i < m.contacts.size(); ++i) put_contact(m.contacts[i], l[i]);
         } else if constexpr (std::is_same_v<T, msg::FindValue>) {
-          auto f = b.initFindValue();
-          f.setKey(data_of(m.key.view()));
-          f.setLevel(m.level);
-          f.setClusterId(data_of(m.cluster_id.view()));
-          f.setNewTtlMs(m.new_ttl_ms);
-          f.setWantRecords(m.want_records);
+          write_find_value(m, b.initFindValue());
         } else if constexpr (std::is_same_v<T, msg::Values>) {
-          auto v = b.initValues();
-          auto rl = v.initRecords(m.records.size());
-          for (unsigned i = 0; i < m.records.size(); ++i) record_to_builder(m.records[i], rl[i]);
-          auto cl = v.initContacts(m.contacts.size());
-          for (unsigned i = 0; i < m.contacts.size(); ++i) put_contact(m.contacts[i], cl[i]);
-          v.setToken(data_of(m.token));
-          v.setFull(m.full);
-          v.setLoaded(m.loaded);
-          v.setTruncated(m.truncated);
+          write_values(m, b.initValues());
         } else if constexpr (std::is_same_v<T, msg::Store>) {
           auto s = b.initStore();
           record_to_builder(m.record, s.initRecord());

@@ -96,6 +96,7 @@ struct FindValue {
   Hash256 cluster_id;
   std::uint64_t new_ttl_ms = 0;
   bool want_records = true;
+  Bytes token;  // from an earlier VALUES of the same node; empty: none
   friend bool operator==(const FindValue&, const FindValue&) = default;
 };
 struct Values {
@@ -105,6 +106,7 @@ struct Values {
   bool full = false;
   bool loaded = false;
   bool truncated = false;
+  bool need_token = false;
   friend bool operator==(const Values&, const Values&) = default;
 };
 struct Store {

@@ -31,6 +31,18 @@ struct Record {
   friend bool operator==(const Record&, const Record&) = default;
 };
 
+// What a record is to the layer above, as its RecordValidator says
+// (routing/dht.hpp). Routing does not read payloads; it only applies the
+// storage rules each kind has (routing/store.hpp):
+//   kGeneric  an application value (dht put/get): allowed only under keys
+//             that hold no kService or kPinned record;
+//   kService  a record the layer above validated for this key (a SAL
+//             endpoint record): the key is a service key from then on, and
+//             generic values under it make room for it;
+//   kPinned   a kService record that others' records may never evict (the
+//             service owner's statement, which revokes providers).
+enum class RecordKind : std::uint8_t { kGeneric, kService, kPinned };
+
 // Digest the owner signs (canonical form of every field but the signature).
 Hash256 record_digest(const Record& r);
 

@@ -36,6 +36,9 @@ inline constexpr std::size_t kMaxPending = 8192;  // outstanding requests
 // Floor of the adaptive request timeout: a spurious timeout only costs a
 // resend (the answer is still taken), but a contact fails after the retry.
 inline constexpr TimeMs kMinRtoMs = 100;
+// What QUIC allows a server toward an address not yet validated (RFC 9000,
+// 8.1): three bytes out per byte in.
+inline constexpr std::size_t kAmplificationFactor = 3;
 
 // The drop counter a record failing check_record() or the validator feeds.
 DropReason drop_of(RecordError e);
@@ -160,14 +163,31 @@ struct DhtNode::Impl {
   RecordValidator validator;  // empty: every well-signed record is accepted
   // check_record() and then the validator: every record from the network and
   // every record we are asked to put passes here.
-  RecordError checked(const Record& r) {
+  // `kind` (optional) gets the validator's RecordKind of an accepted record.
+  RecordError checked(const Record& r, RecordKind* kind = nullptr) {
     RecordError e = check_record(r, now, cfg.max_ttl_ms, &verified_sigs);
-    if (e == RecordError::kNone && validator && !validator(r, now)) e = RecordError::kRejected;
+    if (e != RecordError::kNone || !validator) return e;
+    const RecordVerdict v = validator(r, now);
+    if (!v.accepted) return RecordError::kRejected;
+    if (kind) *kind = v.kind;
     return e;
   }
   RateLimiter limiter;
   std::size_t active_lookups = 0;
   std::map<Key, Published> published;
+  // A record of ours older than the last one we published for its key.
+  bool superseded_own(const Record& r) const {
+    if (r.owner != key.public_key()) return false;
+    auto p = published.find(r.key);
+    return p != published.end() && r.seq < p->second.last_seq;
+  }
+  // Local records with our own superseded ones left out (a replay we took
+  // before we published again is never served, to us or to others).
+  std::vector<Record> local_records(const Key& k) const {
+    std::vector<Record> out = store.get(k, now);
+    std::erase_if(out, [this](const Record& r) { return superseded_own(r); });
+    return out;
+  }
   Watches watches{*this};  // the watches we hold (detail/watches.hpp)
   TimeMs next_maintenance = 0;
   // Node-wide high-water RTT (jumps up to a larger sample, decays slowly):
@@ -223,6 +243,12 @@ struct DhtNode::Impl {
             std::function<void(const Envelope*)> done = {});
   void handle(const Endpoint& from, ByteView data);
   // ---- dht_serve.cpp: answers to other nodes ----
+  // Size of the request being answered: until its sender proved its
+  // address, an answer is at most kAmplificationFactor times that.
+  std::size_t request_bytes = 0;
+  bool address_proven(const Endpoint& from, const Envelope& env, ByteView token);
+  // VALUES cut to `cap` bytes: contacts first, then records; need_token set.
+  void cut_values(msg::Values& v, std::uint64_t txid, std::size_t cap) const;
   void handle_response(const Endpoint& from, Envelope& env);
   void handle_request(const Endpoint& from, const Envelope& env);
   void serve_ping(const Endpoint& from, const Envelope& env, const msg::Ping& m);
@@ -260,6 +286,8 @@ struct DhtNode::Impl {
                                                 std::size_t needed,
                                                 std::function<void(LookupOp&)> on_done);
   void pump(const std::shared_ptr<LookupOp>& op);
+  msg::FindValue find_value_of(const LookupOp& op, Bytes token) const;
+  void send_lookup_request(const std::shared_ptr<LookupOp>& op, const Candidate& c, Body body);
   void on_lookup_reply(const std::shared_ptr<LookupOp>& op, const NodeId& cid,
                        const Envelope* resp);
   // A VALUES answer to a lookup: its records, fullness and contacts.

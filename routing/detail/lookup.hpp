@@ -35,6 +35,7 @@ struct Candidate {
   bool full = false;
   bool loaded = false;
   bool had_values = false;
+  bool sent_token = false;  // asked again with its token after a cut answer
 };
 
 class Lookup {

@@ -52,6 +52,7 @@ struct FindValue {
   clusterId @2 :Data;
   newTtlMs @3 :UInt64;    # TTL of the value the requester wants to store (fullness check); 0 for gets
   wantRecords @4 :Bool;   # false for the lookup phase of a put: records are not sent
+  token @5 :Data;         # the token of an earlier VALUES from this node: proves our address
 }
 
 struct Values {
@@ -61,6 +62,7 @@ struct Values {
   full @3 :Bool;
   loaded @4 :Bool;
   truncated @5 :Bool;     # more records exist than fitted in the datagram
+  needToken @6 :Bool;     # cut to 3x the request (address not proven): ask again with `token`
 }
 
 struct Store {

@@ -123,9 +123,18 @@ routing::RecordValidator make_record_validator(metrics::Registry* metrics, Valid
                                           {{"reason", to_string(static_cast<RecordReason>(i))}});
     }
   }
-  return [st](const routing::Record& r, TimeMs now) {
-    RecordReason reason = validate_service_record(r, now, &st->verified);
-    if (reason == RecordReason::kOk || (reason == RecordReason::kNotSal && !st->sal_only)) return true;
+  return [st](const routing::Record& r, TimeMs now) -> routing::RecordVerdict {
+    SalPayload parsed;
+    RecordReason reason = validate_service_record(r, now, &st->verified, &parsed);
+    if (reason == RecordReason::kOk) {
+      // The owner's statement (it revokes providers) must outlast any
+      // flood of others' records under its service ID.
+      return std::holds_alternative<OwnerStatement>(parsed) ? routing::RecordKind::kPinned
+                                                            : routing::RecordKind::kService;
+    }
+    // Generic values pass unless sal_only; the node's store still refuses
+    // them under any key that holds a valid SAL record (a service key).
+    if (reason == RecordReason::kNotSal && !st->sal_only) return routing::RecordKind::kGeneric;
     if (auto* c = st->rejected[static_cast<std::size_t>(reason)]) c->inc();
     return false;
   };

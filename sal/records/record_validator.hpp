@@ -56,7 +56,11 @@ struct ValidatorOptions {
   std::size_t signature_cache_entries = 4096;
 };
 
-// For DhtNode::set_record_validator(). Counts each refusal in
+// For DhtNode::set_record_validator(). Valid SAL records are accepted as
+// RecordKind::kService, owner statements as kPinned (never evicted by others'
+// records); with them in a key, the node's store refuses generic values there
+// (StoreOutcome::kWrongKind), so a service ID holds only valid SAL records
+// whatever sal_only says. Counts each refusal in
 // bc_sal_records_rejected_total{reason} when `metrics` is given (it must
 // outlive the validator). Deterministic; never calls into the node.
 routing::RecordValidator make_record_validator(metrics::Registry* metrics = nullptr,

@@ -90,7 +90,7 @@ void check_record(ByteView payload, ByteView raw) {
     }
   }
   static routing::RecordValidator validator = make_record_validator();
-  require(validator(r, kNow) == (reason == RecordReason::kOk || reason == RecordReason::kNotSal));
+  require(validator(r, kNow).accepted == (reason == RecordReason::kOk || reason == RecordReason::kNotSal));
 }
 
 }  // namespace

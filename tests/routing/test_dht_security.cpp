@@ -36,7 +36,7 @@ TEST_CASE("STORE needs a write token issued to the sender's own address") {
 
   // A asks for a token, then stores with it: accepted.
   t.net.invoke(ea, [&](TimeMs, Outbox& out) {
-    out.send(target, encode(from_key(ka, 1, msg::FindValue{key, 0, Hash256{}, 600'000, true})));
+    out.send(target, encode(from_key(ka, 1, msg::FindValue{key, 0, Hash256{}, 600'000, true, {}})));
   });
   t.net.run_for(100);
   const auto* values = last_of<msg::Values>(a);

@@ -326,6 +326,13 @@ TEST_CASE("the DHT record validator: SAL records checked and counted, other valu
   CHECK_FALSE(v(stolen, kNow));
   CHECK(v(plain, kNow));
   CHECK(reg.counter_value("bc_sal_records_rejected_total", {{"reason", "delegation_wrong_provider"}}) == 1);
+  // The kinds the DHT store keys its rules on: endpoint records make a
+  // service key, the owner's statement is pinned, plain values are generic.
+  routing::Record statement = make_statement_record(
+      owner, make_owner_statement(owner, "web", 1, 0, {other.public_key()}), 1, kNow + 60'000);
+  CHECK(v(good, kNow).kind == routing::RecordKind::kService);
+  CHECK(v(statement, kNow).kind == routing::RecordKind::kPinned);
+  CHECK(v(plain, kNow).kind == routing::RecordKind::kGeneric);
 
   auto strict = make_record_validator(&reg, ValidatorOptions{.sal_only = true});
   CHECK(strict(good, kNow));

@@ -426,7 +426,7 @@ TEST_CASE("a replayed older endpoint record and an expired one are refused and c
   for (int i = 0; i < t.size(); ++i) {
     t.net.invoke(ea, [&](TimeMs, Outbox& out) {
       out.send(t.eps[static_cast<std::size_t>(i)],
-               routing::encode(from_key(ak, txid++, routing::msg::FindValue{sid, 0, Hash256{}, 60'000, true})));
+               routing::encode(from_key(ak, txid++, routing::msg::FindValue{sid, 0, Hash256{}, 60'000, true, {}})));
     });
   }
   t.net.run_for(200);
