@@ -24,13 +24,15 @@
 //                                                 toward service/backend) or "down"
 //   bc_sal_gateway_active{gateway}                gauge: open connections
 //   bc_sal_socks_rejected_total{reason}           SOCKS5 clients refused:
-//        socks5::reject_label() reasons, "timeout", "capacity"
+//        socks5::reject_label() reasons, "timeout", "idle", "incomplete",
+//        "evicted", "capacity", "source_capacity"
 #pragma once
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <boost/asio/io_context.hpp>
 
@@ -51,14 +53,37 @@ struct GatewayStats {
 };
 
 struct SocksGatewayOptions {
-  // Where to listen. Loopback by default: a SOCKS5 server without
-  // authentication must not be reachable from other hosts.
+  // Where to listen. Loopback by default: anyone who can reach the gateway
+  // opens flows in this node's name.
   Endpoint listen = Endpoint::v4(0x7f000001, 1080);
-  // Open SOCKS connections at most (negotiating, connecting and spliced);
-  // further clients are accepted and closed at once (counted "capacity").
+  // A non-loopback `listen` is refused (the constructor throws) unless this
+  // is set. Set `username`/`password` too when you set it.
+  bool allow_non_loopback = false;
+  // RFC 1929 credentials. Both empty (the default): no authentication
+  // (method 0x00). Otherwise both must be 1..255 bytes and every client
+  // must use method 0x02 with them; wrong ones get 01 01 and are closed.
+  std::string username;
+  std::string password;
+  // Open SOCKS connections at most (negotiating, connecting and spliced),
+  // in total and from one source (an IPv4 address or IPv6 /64; on loopback
+  // every local program is the same source).
   std::size_t max_connections = 1024;
-  // Greeting and request must both arrive within this time (slow-loris guard).
+  std::size_t max_connections_per_source = 256;
+  // Connections still negotiating (greeting, authentication, request), in
+  // total and from one source. Past a cap a newcomer is still taken: the
+  // oldest negotiating connection of its own source (per-source cap) or of
+  // the source negotiating the most (total cap) is closed ("evicted").
+  // Honest clients negotiate in milliseconds, so idle ones cannot keep them
+  // out. Only when the connections cap is held by connections past their
+  // negotiation is a newcomer closed at once ("capacity").
+  std::size_t max_handshakes = 128;
+  std::size_t max_handshakes_per_source = 64;
+  // Negotiation deadlines: the whole negotiation must end within
+  // handshake_timeout, and the client may stay silent (before its first
+  // byte, or between messages) at most idle_timeout. Then it is closed
+  // ("timeout" / "idle").
   std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{5'000};
   // The connector must answer within this time; then reply 0x06 (TTL expired).
   std::chrono::milliseconds connect_timeout{15'000};
   std::size_t splice_buffer_bytes = 64 * 1024;  // per direction
@@ -86,7 +111,9 @@ struct BackendOptions {
 class SocksGateway {
  public:
   // Binds and listens at once. Throws std::runtime_error naming the address
-  // and what to do if it cannot. `connector` must outlive the gateway.
+  // and what to do if it cannot, or if it is not loopback and
+  // allow_non_loopback is not set; std::invalid_argument if the credentials
+  // are malformed. `connector` must outlive the gateway.
   SocksGateway(boost::asio::io_context& io, ServiceConnector& connector,
                SocksGatewayOptions options = {});
   ~SocksGateway();  // stop()

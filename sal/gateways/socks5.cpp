@@ -1,10 +1,14 @@
 #include "sal/gateways/socks5.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+
+#include <openssl/crypto.h>
 
 #include <boost/asio/error.hpp>
 #include <boost/system/errc.hpp>
 
+#include "layers/crypto.hpp"
 #include "sal/records/service_id.hpp"
 
 namespace bc::sal::socks5 {
@@ -29,12 +33,33 @@ bool ends_with_bc(std::string_view name) {
 
 }  // namespace
 
+UserPass::UserPass(std::string_view username, std::string_view password) {
+  if (username.empty() || username.size() > 255)
+    throw std::invalid_argument("SOCKS5 username must be 1 to 255 bytes (RFC 1929)");
+  if (password.empty() || password.size() > 255)
+    throw std::invalid_argument("SOCKS5 password must be 1 to 255 bytes (RFC 1929)");
+  user_ = sha256(as_bytes(username));
+  pass_ = sha256(as_bytes(password));
+}
+
+// Compares digests, both always, with CRYPTO_memcmp: no early exit on the
+// first wrong byte or on a wrong username.
+bool UserPass::check(ByteView username, ByteView password) const {
+  const auto u = sha256(username);
+  const auto p = sha256(password);
+  const int du = CRYPTO_memcmp(u.bytes.data(), user_.bytes.data(), u.bytes.size());
+  const int dp = CRYPTO_memcmp(p.bytes.data(), pass_.bytes.data(), p.bytes.size());
+  return (du | dp) == 0;
+}
+
 std::string_view reject_label(Reject r) {
   switch (r) {
     case Reject::kNone: return "none";
     case Reject::kBadVersion: return "bad_version";
     case Reject::kBadGreeting: return "bad_greeting";
     case Reject::kNoAcceptableMethod: return "no_acceptable_method";
+    case Reject::kBadAuthVersion: return "bad_auth_version";
+    case Reject::kBadCredentials: return "bad_credentials";
     case Reject::kBadRequestVersion: return "bad_request_version";
     case Reject::kBadReserved: return "bad_reserved";
     case Reject::kUnsupportedCommand: return "unsupported_command";
@@ -51,6 +76,8 @@ std::size_t ServerNegotiator::feed(ByteView in) {
   while (used < in.size()) {
     if (state_ == State::kGreeting) {
       used += feed_greeting(in.subspan(used));
+    } else if (state_ == State::kAuth) {
+      used += feed_auth(in.subspan(used));
     } else if (state_ == State::kRequest) {
       used += feed_request(in.subspan(used));
     } else {
@@ -85,19 +112,63 @@ std::size_t ServerNegotiator::feed_greeting(ByteView in) {
   if (have_ < need_) return used;
   const auto* first = buf_.data() + 2;
   const auto* last = buf_.data() + need_;
-  if (std::find(first, last, kMethodNoAuth) == last) {
+  const std::uint8_t method = auth_ ? kMethodUserPass : kMethodNoAuth;
+  if (std::find(first, last, method) == last) {
     out_.insert(out_.end(), {kVersion, kMethodNoneAcceptable});
     fail(Reject::kNoAcceptableMethod,
-         "SOCKS5 client does not offer method 0 (no authentication), the only one this gateway "
-         "supports; configure the client without a username/password",
+         auth_ ? "SOCKS5 client does not offer method 2 (username/password); this gateway "
+                 "requires credentials: configure the client with the gateway's username and "
+                 "password (curl --proxy-user, socks5h://user:pass@host:port)"
+               : "SOCKS5 client does not offer method 0 (no authentication), the only one this "
+                 "gateway supports; configure the client without a username/password",
          false, Reply::kGeneralFailure);
     return used;
   }
-  out_.insert(out_.end(), {kVersion, kMethodNoAuth});
+  out_.insert(out_.end(), {kVersion, method});
+  state_ = auth_ ? State::kAuth : State::kRequest;
+  have_ = 0;
+  need_ = auth_ ? 2 : 4;
+  return used;
+}
+
+// RFC 1929: VER=1 ULEN UNAME PLEN PASSWD; the length is known once ULEN and
+// then PLEN have arrived.
+std::size_t ServerNegotiator::feed_auth(ByteView in) {
+  std::size_t used = 0;
+  while (used < in.size() && have_ < need_) {
+    buf_[have_++] = in[used++];
+    if (have_ == 1 && buf_[0] != kUserPassVersion) {
+      out_.insert(out_.end(), {kUserPassVersion, 0x01});
+      fail(Reject::kBadAuthVersion,
+           "SOCKS5 username/password message has version " + std::to_string(buf_[0]) +
+               ", expected 1 (RFC 1929)",
+           false, Reply::kGeneralFailure);
+      return used;
+    }
+    if (have_ == 2) need_ = 2 + std::size_t{buf_[1]} + 1;
+    if (have_ == need_ && have_ > 2 && !plen_known_) {
+      plen_known_ = true;
+      need_ += buf_[have_ - 1];
+    }
+  }
+  if (have_ == need_ && plen_known_) finish_auth();
+  return used;
+}
+
+void ServerNegotiator::finish_auth() {
+  const std::size_t ulen = buf_[1];
+  const ByteView user{buf_.data() + 2, ulen};
+  const ByteView pass{buf_.data() + 3 + ulen, buf_[2 + ulen]};
+  if (!auth_->check(user, pass)) {
+    out_.insert(out_.end(), {kUserPassVersion, 0x01});
+    fail(Reject::kBadCredentials, "SOCKS5 username or password is wrong", false,
+         Reply::kGeneralFailure);
+    return;
+  }
+  out_.insert(out_.end(), {kUserPassVersion, 0x00});
   state_ = State::kRequest;
   have_ = 0;
   need_ = 4;
-  return used;
 }
 
 // Request: VER CMD RSV ATYP DST.ADDR DST.PORT. The length is known once

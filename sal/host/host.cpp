@@ -61,6 +61,23 @@ boost::system::error_code make_error_code(HostError e) {
   return {static_cast<int>(e), sal_error_category()};
 }
 
+namespace {
+
+AdmissionLimits admission_limits(const HostLimits& h) {
+  AdmissionLimits l;
+  l.max_connections = std::max<std::size_t>(h.max_connections, 1);
+  l.max_per_source = std::max<std::size_t>(h.max_connections_per_ip, 1);
+  l.max_pending = std::max<std::size_t>(h.max_pending_handshakes, 1);
+  l.max_pending_per_source = std::max<std::size_t>(h.max_pending_handshakes_per_ip, 1);
+  l.rate = h.handshake_rate_per_s;
+  l.burst = h.handshake_burst;
+  l.rate_per_source = h.handshake_rate_per_ip_per_s;
+  l.burst_per_source = h.handshake_burst_per_ip;
+  return l;
+}
+
+}  // namespace
+
 // ---------------------------------------------------------------- metrics
 
 HostMetrics::HostMetrics(metrics::Registry& r)
@@ -77,6 +94,12 @@ HostMetrics::HostMetrics(metrics::Registry& r)
                                "connections closed at once by a limit", {{"reason", "per_ip"}})),
       refused_rate(r.counter("bc_sal_host_refused_connections_total",
                              "connections closed at once by a limit", {{"reason", "handshake_rate"}})),
+      refused_rate_per_ip(r.counter("bc_sal_host_refused_connections_total",
+                                    "connections closed at once by a limit",
+                                    {{"reason", "handshake_rate_per_ip"}})),
+      evicted_handshakes(r.counter("bc_sal_host_refused_connections_total",
+                                   "connections closed at once by a limit",
+                                   {{"reason", "evicted_handshake"}})),
       refused_max_sessions(r.counter("bc_sal_host_refused_connections_total",
                                      "connections closed at once by a limit", {{"reason", "max_sessions"}})),
       refused_self(r.counter("bc_sal_host_refused_connections_total",
@@ -125,8 +148,7 @@ HostImpl::HostImpl(asio::io_context& io_, const KeyPair& key, const Endpoint& li
       accept_retry(io_),
       listen_ep(listen),
       timer(io_),
-      hs_tokens(cfg.limits.handshake_burst),
-      hs_at(Host::now_ms()) {
+      admission(admission_limits(cfg.limits)) {
   if (!hooks.resolve || !hooks.proof_for || !hooks.check_proof)
     throw std::invalid_argument("sal::Host needs HostHooks resolve, proof_for and check_proof");
   scratch.resize(64 * 1024);
@@ -183,12 +205,27 @@ void HostImpl::do_accept() {
   });
 }
 
-bool HostImpl::take_handshake_token(TimeMs now) {
-  const double rate = cfg.limits.handshake_rate_per_s;
-  hs_tokens = std::min(cfg.limits.handshake_burst, hs_tokens + rate * double(now - hs_at) / 1000.0);
-  hs_at = now;
-  if (hs_tokens < 1) return false;
-  hs_tokens -= 1;
+// Admission of an accepted connection: refused (counted, the caller drops
+// the socket), or admitted after closing the pending handshakes it evicts.
+bool HostImpl::admit(const std::shared_ptr<Conn>& c) {
+  auto d = admission.admit(Admission::source_key(c->remote), now());
+  for (const auto victim : d.evict) {
+    auto it = admitted.find(victim);
+    if (it == admitted.end()) continue;
+    auto old = it->second;
+    m.evicted_handshakes.inc();
+    conn_failed(old, asio::error::connection_reset, "evicted: a newer handshake needed the slot");
+  }
+  using R = Admission::Refusal;
+  switch (d.refused) {
+    case R::kNone: break;
+    case R::kSourceFull: m.refused_per_ip.inc(); return false;
+    case R::kFull: m.refused_max_connections.inc(); return false;
+    case R::kSourceRate: m.refused_rate_per_ip.inc(); return false;
+    case R::kRate: m.refused_rate.inc(); return false;
+  }
+  c->ticket = d.ticket;
+  admitted.emplace(d.ticket, c);
   return true;
 }
 
@@ -210,29 +247,19 @@ void HostImpl::on_accept(const error_code& ec, tcp::socket s) {
   error_code e2;
   const auto remote_asio = s.remote_endpoint(e2);
   if (e2) return;  // already gone
-  const Endpoint remote = from_asio(remote_asio);
-  const std::string ip = remote.ip_string();
   if (conns.size() >= cfg.limits.max_connections) {
     m.refused_max_connections.inc();
     return;  // s closes
   }
-  if (per_ip[ip] >= cfg.limits.max_connections_per_ip) {
-    m.refused_per_ip.inc();
-    return;
-  }
-  if (!take_handshake_token(now())) {
-    m.refused_rate.inc();
-    return;
-  }
   auto c = std::make_shared<Conn>(io);
-  c->sock = std::move(s);
   c->dialer = false;
-  c->remote = remote;
+  c->remote = from_asio(remote_asio);
   c->state = Conn::State::kHandshaking;
+  if (!admit(c)) return;  // s closes
+  c->sock = std::move(s);
   c->sock.non_blocking(true, e2);
   tune_socket(c->sock);
   c->tls = std::make_unique<TlsChannel>(tls_ctx, TlsRole::kServer);
-  ++per_ip[ip];
   conns.insert(c);
   m.connections.set(double(conns.size()));
   m.accepted.inc();

@@ -45,9 +45,21 @@ inline constexpr std::size_t kBindingLength = 32;
 struct HostLimits {
   std::size_t max_sessions = 4096;           // peers with a session (attached or detached)
   std::size_t max_connections = 8192;        // TCP connections, both directions, any state
-  std::size_t max_connections_per_ip = 32;   // accepted connections from one remote IP
-  double handshake_rate_per_s = 200;         // accepted connections per second (token bucket)
+  // Incoming connections (the flow port) are admitted per source, an IPv4
+  // address or an IPv6 /64 (sal/host/admission.hpp, docs/sal-host.md "Admission").
+  std::size_t max_connections_per_ip = 32;   // accepted connections from one source
+  // Accepted connections still in their TLS handshake, in total and from
+  // one source. Past a cap a newcomer is still taken and the oldest pending
+  // handshake of its own source (per-source cap) or of the source with the
+  // most pending (total cap) is closed: a flood of idle connects from one
+  // source cannot keep other sources' handshakes out.
+  std::size_t max_pending_handshakes = 256;
+  std::size_t max_pending_handshakes_per_ip = 16;
+  // Accepted connections per second (token buckets), in total and per source.
+  double handshake_rate_per_s = 200;
   double handshake_burst = 400;
+  double handshake_rate_per_ip_per_s = 50;
+  double handshake_burst_per_ip = 100;
   TimeMs handshake_timeout_ms = 5'000;       // an accepted connection must finish TLS in time
   std::size_t max_pending_connects = 4096;   // async_connect calls not yet completed
   std::size_t tls_output_bound = 256 * 1024; // session output is fed to TLS below this

@@ -172,6 +172,7 @@ bool HostImpl::process_input(const std::shared_ptr<Conn>& c) {
 void HostImpl::on_handshake(const std::shared_ptr<Conn>& c) {
   error_code ig;
   c->timer.cancel();
+  if (c->ticket) admission.established(c->ticket);  // no longer evictable
   const auto key = *c->tls->peer_node_key();
   const NodeId id = node_id_of(key);
   if (id == self_id) {
@@ -254,9 +255,10 @@ void HostImpl::close_conn(const std::shared_ptr<Conn>& c) {
   error_code ig;
   c->sock.close(ig);
   c->timer.cancel();
-  if (conns.erase(c) && !c->dialer) {
-    auto it = per_ip.find(c->remote.ip_string());
-    if (it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+  conns.erase(c);
+  if (c->ticket) {
+    admission.close(c->ticket);
+    admitted.erase(c->ticket);
   }
   m.connections.set(double(conns.size()));
 }

@@ -155,6 +155,19 @@ def test(bins, workdir):
                                capture_output=True, timeout=30)
             check(r.returncode == 0 and r.stdout == page,
                   f"curl --socks5-hostname {socks} http://<id>.bc/page.bin returns the page ({time.time() - t0:.3f} s)")
+            # 1,100 idle connections (more than the gateway's 1,024 cap) do not shut curl out.
+            host, port = socks.rsplit(":", 1)
+            idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(1100)]
+            try:
+                t0 = time.time()
+                r = subprocess.run([curl, "-s", "-m", "20", "--socks5-hostname", socks, f"http://{web}.bc/page.bin"],
+                                   capture_output=True, timeout=30)
+                took = time.time() - t0
+                check(r.returncode == 0 and r.stdout == page and took < 5,
+                      f"with 1,100 idle SOCKS5 connections open, curl still gets the page ({took:.3f} s)")
+            finally:
+                for c in idle:
+                    c.close()
         else:
             print("  skipped: curl is not installed (the SOCKS5 path is also covered by test_sal)", flush=True)
         rc, out, _ = cli(bins, n[9], "--json", "forward", "--listen", "127.0.8.11:18200", web, check_rc=0)

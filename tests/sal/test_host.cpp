@@ -279,7 +279,7 @@ TEST_CASE("sal host: connection refused when nobody listens; no provider known")
   CHECK(none.ec == make_error_code(HostError::kNoProviders));
 }
 
-TEST_CASE("sal host: limits on connections per IP; stop completes pending work") {
+TEST_CASE("sal host: limits on connections per source; stop completes pending work") {
   Loop L;
   Directory dir;
   HostConfig cfg = test_config();
@@ -293,8 +293,10 @@ TEST_CASE("sal host: limits on connections per IP; stop completes pending work")
     so->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.2"), prov.host->local_endpoint().port));
     socks.push_back(std::move(so));
   }
+  // At its cap a source's newest connection replaces its oldest pending one.
   REQUIRE(L.run_until([&] {
-    return prov.reg.counter_value("bc_sal_host_refused_connections_total", {{"reason", "per_ip"}}) == 2;
+    return prov.reg.counter_value("bc_sal_host_refused_connections_total",
+                                  {{"reason", "evicted_handshake"}}) == 2;
   }, 3000));
   CHECK(prov.host->stats().connections == 2);
   prov.host->stop();

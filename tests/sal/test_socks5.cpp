@@ -254,3 +254,69 @@ TEST_CASE("socks5: random input never consumes more than two bounded messages") 
     CHECK(whole.output() == n.output());
   }
 }
+
+namespace {
+
+Bytes user_pass(std::string_view user, std::string_view pass, std::uint8_t ver = 0x01) {
+  Bytes m{ver, static_cast<std::uint8_t>(user.size())};
+  m.insert(m.end(), user.begin(), user.end());
+  m.push_back(static_cast<std::uint8_t>(pass.size()));
+  m.insert(m.end(), pass.begin(), pass.end());
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("socks5: with credentials, method 2 and the right username/password are required") {
+  const socks5::UserPass creds("alice", "correct horse");
+  const auto name = service_host_name(some_service(7));
+  SUBCASE("right credentials, whole and byte at a time") {
+    const Bytes all = cat(cat(greeting({0x00, 0x02}), user_pass("alice", "correct horse")),
+                          domain_request(name));
+    ServerNegotiator whole(&creds);
+    CHECK(run(whole, all) == Bytes{0x05, 0x02, 0x01, 0x00});
+    CHECK(whole.state() == State::kConnecting);
+    ServerNegotiator bytes(&creds);
+    Bytes out;
+    for (auto b : all) {
+      bytes.feed(ByteView(&b, 1));
+      out.insert(out.end(), bytes.output().begin(), bytes.output().end());
+      bytes.output().clear();
+    }
+    CHECK(out == Bytes{0x05, 0x02, 0x01, 0x00});
+    CHECK(bytes.state() == State::kConnecting);
+    CHECK(bytes.service() == some_service(7));
+  }
+  SUBCASE("no-auth only: 05 FF") {
+    ServerNegotiator n(&creds);
+    CHECK(run(n, greeting({0x00})) == Bytes{0x05, 0xFF});
+    CHECK(n.reject() == Reject::kNoAcceptableMethod);
+    CHECK(n.error().find("requires credentials") != std::string::npos);
+  }
+  SUBCASE("wrong password, wrong user, prefix, empty: 01 01 and failed") {
+    for (const auto& [u, p] : std::vector<std::pair<std::string, std::string>>{
+             {"alice", "wrong"}, {"bob", "correct horse"}, {"alice", "correct hors"},
+             {"alice", "correct horse!"}, {"", ""}, {"alice", ""}}) {
+      ServerNegotiator n(&creds);
+      run(n, greeting({0x02}));
+      std::size_t used = 0;
+      CHECK(run(n, cat(user_pass(u, p), domain_request(name)), &used) == Bytes{0x01, 0x01});
+      CHECK(n.failed());
+      CHECK(n.reject() == Reject::kBadCredentials);
+      CHECK(used == user_pass(u, p).size());
+      CHECK(socks5::reject_label(n.reject()) == "bad_credentials");
+    }
+  }
+  SUBCASE("wrong sub-negotiation version") {
+    ServerNegotiator n(&creds);
+    run(n, greeting({0x02}));
+    CHECK(run(n, user_pass("alice", "correct horse", 0x05)) == Bytes{0x01, 0x01});
+    CHECK(n.reject() == Reject::kBadAuthVersion);
+  }
+  SUBCASE("without credentials configured, a client offering only method 2 gets 05 FF") {
+    ServerNegotiator n;
+    CHECK(run(n, greeting({0x02})) == Bytes{0x05, 0xFF});
+  }
+  CHECK_THROWS_AS(socks5::UserPass("", "x"), std::invalid_argument);
+  CHECK_THROWS_AS(socks5::UserPass("x", std::string(256, 'p')), std::invalid_argument);
+}

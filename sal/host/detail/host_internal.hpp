@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "sal/host/admission.hpp"
 #include "sal/host/host.hpp"
 
 namespace bc::sal {
@@ -39,6 +40,7 @@ struct Conn {
   bool dialer = false;
   Endpoint remote;
   std::optional<NodeId> pin;
+  Admission::Ticket ticket = 0;  // accepted connections: their admission
   std::shared_ptr<Peer> peer;  // set once attached
   bool waiting_read = false;
   bool writing = false;
@@ -95,6 +97,8 @@ struct HostMetrics {
   metrics::Counter& refused_max_connections;
   metrics::Counter& refused_per_ip;
   metrics::Counter& refused_rate;
+  metrics::Counter& refused_rate_per_ip;
+  metrics::Counter& evicted_handshakes;
   metrics::Counter& refused_max_sessions;
   metrics::Counter& refused_self;
   metrics::Counter& handshake_failures;
@@ -137,7 +141,8 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
 
   std::unordered_map<NodeId, std::shared_ptr<Peer>, Hash256Hasher> peers;
   std::unordered_set<std::shared_ptr<Conn>> conns;
-  std::unordered_map<std::string, std::size_t> per_ip;
+  Admission admission;  // of accepted connections
+  std::unordered_map<Admission::Ticket, std::shared_ptr<Conn>> admitted;
   std::unordered_map<ServiceId, AcceptHandler, Hash256Hasher> listeners;
   std::unordered_set<std::shared_ptr<ConnectOp>> ops;
   HostStats st;
@@ -148,8 +153,6 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   std::uint64_t timer_gen = 0;
   TimeMs last_expire = 0;
 
-  double hs_tokens;
-  TimeMs hs_at;
   std::vector<std::uint8_t> scratch;  // TLS plaintext on its way to a session
 
   static TimeMs now() { return Host::now_ms(); }
@@ -173,7 +176,7 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   void start_write(const std::shared_ptr<Conn>& c);
   void conn_failed(const std::shared_ptr<Conn>& c, const error_code& ec, const char* why);
   void close_conn(const std::shared_ptr<Conn>& c);
-  bool take_handshake_token(TimeMs now);
+  bool admit(const std::shared_ptr<Conn>& c);  // false: refused (counted)
 
   // sessions
   std::shared_ptr<Peer> find_peer(const NodeId& id) const;
