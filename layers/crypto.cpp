@@ -19,6 +19,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "layers/private_dir.hpp"
+
 namespace bc {
 
 namespace {
@@ -208,16 +210,6 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
-// Creates every missing directory on the way to dir with mode 0700, so a new
-// data directory is private from the start.
-void make_private_dirs(const std::filesystem::path& dir) {
-  if (dir.empty() || std::filesystem::exists(dir)) return;
-  make_private_dirs(dir.parent_path());
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    throw std::runtime_error("cannot create directory " + dir.string() + ": " + errno_text() +
-                             " (check permissions of the parent directory)");
-}
-
 std::string mode_text(mode_t mode) {
   char buf[8];
   std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
@@ -263,7 +255,7 @@ struct Fd {
 }  // namespace
 
 KeyPair load_or_create_key_file(const std::filesystem::path& file) {
-  make_private_dirs(file.parent_path());
+  if (auto dirs = create_private_dirs(file.parent_path()); !dirs.ok()) throw std::runtime_error(dirs.message);
   for (int attempt = 0; attempt < 3; ++attempt) {
     Fd in{::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
     if (in.fd >= 0) return read_key_file(in.fd, file);

@@ -7,9 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "simulations/pingpong.hpp"
-#ifdef BLOCKCLOUD_SIM_HAVE_DHT
 #include "simulations/dht_scenario.hpp"
-#endif
 
 int main(int argc, char** argv) {
   CLI::App app{"blockcloud-sim: runs Blockcloud protocol cores at scale on SimGrid"};
@@ -24,18 +22,14 @@ int main(int argc, char** argv) {
   ping->add_option("--engine", pp.engine, "queue (one network actor, the default) or actors (one actor per node)")
       ->check(CLI::IsMember({"queue", "actors"}));
 
-#ifdef BLOCKCLOUD_SIM_HAVE_DHT
   bc::sim::DhtOptions dht;
   auto* dcmd = app.add_subcommand("dht", "run the DHT with churn and workloads; JSON summary on stdout");
   bc::sim::add_dht_options(*dcmd, dht);
-#endif
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (ping->parsed()) return bc::sim::run_pingpong(pp, argv[0]);
-#ifdef BLOCKCLOUD_SIM_HAVE_DHT
     if (dcmd->parsed()) return bc::sim::run_dht(dht, argv[0]);
-#endif
   } catch (const std::exception& e) {
     std::fprintf(stderr, "blockcloud-sim: %s\n", e.what());
     return 1;

@@ -7,15 +7,16 @@
 #include <numeric>
 #include <set>
 
-#include "apps/storage/erasure.hpp"
+#include "apps/storage/detail/segment_buffers.hpp"
 #include "apps/storage/merkle.hpp"
+#include "apps/storage/put_journal.hpp"
 #include "layers/assert.hpp"
 #include "layers/crypto.hpp"
 
 namespace bc::storage {
-namespace {
-
 Status unavailable(std::string detail) { return bc::fail(make_error_code(Errc::kUnavailable), std::move(detail)); }
+
+namespace {
 
 // Fills `out` from the source until it is full or the source ends.
 Result<std::size_t> read_full(const Source& source, std::span<std::uint8_t> out) {
@@ -30,6 +31,8 @@ Result<std::size_t> read_full(const Source& source, std::span<std::uint8_t> out)
   return got;
 }
 
+}  // namespace
+
 Status check_placement(const std::vector<std::size_t>& placement, std::uint32_t shards, std::size_t providers) {
   if (placement.size() != shards) return fail(Error::kBadShape, "placement needs one provider per shard");
   std::set<std::size_t> distinct(placement.begin(), placement.end());
@@ -38,6 +41,8 @@ Status check_placement(const std::vector<std::size_t>& placement, std::uint32_t 
   return Status::success();
 }
 
+namespace {
+
 Salt fresh_salt() {
   Salt s;
   random_bytes(s);
@@ -45,22 +50,6 @@ Salt fresh_salt() {
 }
 
 }  // namespace
-
-// The buffers of one put or get: a segment buffer k shards wide (the sealed
-// segment, then zero padding, is exactly the k data shards) and m parity
-// shards. Allocated once per call.
-struct StorageClient::Buffers {
-  Buffers(std::uint32_t k, std::uint32_t m, std::uint32_t max_shard)
-      : coder(k, m), segment(std::size_t{k} * max_shard), parity(m, Bytes(max_shard)) {}
-  std::uint8_t* shard(std::uint32_t j, std::uint32_t shard_size) {
-    return j < coder.data_shards() ? segment.data() + std::size_t{j} * shard_size : parity[j - coder.data_shards()].data();
-  }
-  std::size_t allocated() const { return segment.size() + parity.size() * (parity.empty() ? 0 : parity[0].size()); }
-
-  ErasureCoder coder;
-  Bytes segment;
-  std::vector<Bytes> parity;
-};
 
 StorageClient::StorageClient(const Key256& master, ShardTransport& transport)
     : master_(master), transport_(transport), strikes_(transport.providers(), 0) {}
@@ -74,7 +63,8 @@ std::vector<ShardTransport::Answer> StorageClient::exchange(std::vector<ShardTra
   return answers;
 }
 
-Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& options, TimeMs now) {
+Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& options, TimeMs now,
+                                      PutJournal* journal) {
   Manifest m;
   m.shape = Shape{0, options.segment_size, options.data_shards, options.parity_shards};
   Status s = check_shape(m.shape);
@@ -83,22 +73,25 @@ Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& op
   if (s.ok() && options.expires_at <= now) s = fail(Error::kExpired, "expiry is in the past");
   if (!s.ok()) return s;
   m.name = options.name;
-  m.file_salt = fresh_salt();
-  SegmentCipher cipher(master_, m.file_salt);
   const std::uint32_t max_shard = (options.segment_size + kTagBytes + options.data_shards - 1) / options.data_shards;
-  Buffers b(options.data_shards, options.parity_shards, max_shard);
-  for (std::uint64_t index = 0;; ++index) {
-    auto n = read_full(source, std::span(b.segment).first(options.segment_size));
-    if (!n.ok()) return n.status();
-    if (*n == 0) break;
-    s = put_segment(b, cipher, m, index, static_cast<std::uint32_t>(*n), options);
-    if (!s.ok()) {
-      (void)delete_shards(m, options.placement);  // best effort: a failed put leaves nothing paid for
-      return s;
-    }
-    m.shape.file_size += *n;
-    if (m.shape.file_size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
-    if (*n < options.segment_size) break;
+  SegmentBuffers b(options.data_shards, options.parity_shards, max_shard);
+  std::uint64_t first = 0;
+  if (journal && journal->header()) {
+    auto resumed = resume_from(*journal, options, source, b, m);
+    if (!resumed.ok()) return resumed.status();
+    first = *resumed;
+  } else {
+    m.file_salt = fresh_salt();
+    if (journal) s = journal->begin({m.file_salt, options.segment_size, options.data_shards, options.parity_shards,
+                                     options.expires_at, options.name, options.placement});
+    if (!s.ok()) return s;
+  }
+  s = put_segments(source, b, m, first, options, journal);
+  if (!s.ok()) {
+    // Best effort: a failed put leaves nothing paid for, unless a journal
+    // keeps what was confirmed for a resume.
+    if (!journal) (void)delete_shards(m, options.placement);
+    return s;
   }
   s = check_manifest(m);
   if (!s.ok()) return s;
@@ -109,32 +102,100 @@ Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& op
   return out;
 }
 
+// Reads, seals, encodes and puts segments `index`, index + 1, ... until the
+// source ends; journals each one the providers confirmed.
+Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Manifest& m, std::uint64_t index,
+                                   const PutOptions& options, PutJournal* journal) {
+  SegmentCipher cipher(master_, m.file_salt);
+  const std::size_t roots_per_segment = std::size_t{m.shape.total_shards()} * 32;
+  for (;; ++index) {
+    auto n = read_full(source, std::span(b.segment).first(options.segment_size));
+    if (!n.ok()) return n.status();
+    if (*n == 0) return Status::success();
+    const auto plain_len = static_cast<std::uint32_t>(*n);
+    const Hash256 digest = journal ? sha256(ByteView(b.segment.data(), plain_len)) : Hash256{};
+    Status s = put_segment(b, cipher, m, index, plain_len, options);
+    if (!s.ok()) return s;
+    m.shape.file_size += plain_len;
+    if (journal) {
+      const Bytes roots(m.shard_roots.end() - static_cast<std::ptrdiff_t>(roots_per_segment), m.shard_roots.end());
+      s = journal->segment_done({plain_len, digest, roots});
+      if (!s.ok()) return s;
+    }
+    if (m.shape.file_size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
+    if (plain_len < options.segment_size) return Status::success();
+  }
+}
+
+// Checks that the journal belongs to this put, reads the source past the
+// segments it recorded (each must match its digest: the file must not have
+// changed) and restores their roots. Returns the next segment's index.
+Result<std::uint64_t> StorageClient::resume_from(const PutJournal& journal, const PutOptions& options,
+                                                 const Source& source, SegmentBuffers& b, Manifest& m) {
+  const PutJournalHeader& h = *journal.header();
+  if (h.segment_size != options.segment_size || h.data_shards != options.data_shards ||
+      h.parity_shards != options.parity_shards || h.placement != options.placement || h.name != options.name ||
+      h.expires_at != options.expires_at)
+    return fail(Error::kBadShape, "the put journal " + journal.path().string() +
+                                      " was started with other options (segment size, shards, placement, name or "
+                                      "expiry); give the same ones, or remove it to start over");
+  const Status changed = fail(Error::kBadShape, "the file differs from the one the put journal " + journal.path().string() +
+                                                    " started with; remove the journal to put it from the start");
+  m.file_salt = h.file_salt;
+  for (const PutJournalSegment& seg : journal.segments()) {
+    auto n = read_full(source, std::span(b.segment).first(seg.plain_len));
+    if (!n.ok()) return n.status();
+    if (*n != seg.plain_len || sha256(ByteView(b.segment.data(), *n)) != seg.plain_digest) return changed;
+    m.shard_roots.insert(m.shard_roots.end(), seg.roots.begin(), seg.roots.end());
+    m.shape.file_size += seg.plain_len;
+  }
+  const bool ended = !journal.segments().empty() && journal.segments().back().plain_len < options.segment_size;
+  if (ended) {  // the last segment recorded was the file's end: nothing may follow
+    auto more = read_full(source, std::span(b.segment).first(1));
+    if (!more.ok()) return more.status();
+    if (*more != 0) return changed;
+  }
+  stats_.segments_resumed = journal.segments().size();
+  return journal.segments().size();
+}
+
 // Seals segment `index` (its plain_len bytes are at the start of b.segment),
 // encodes it and puts its k + m shards; appends their roots to m.
-Status StorageClient::put_segment(Buffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index,
+Status StorageClient::put_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index,
                                   std::uint32_t plain_len, const PutOptions& options) {
   const std::uint32_t k = options.data_shards, total = m.shape.total_shards();
   const std::size_t sealed_len = plain_len + kTagBytes;
   const std::uint32_t shard_size = static_cast<std::uint32_t>((sealed_len + k - 1) / k);
   cipher.seal(index, ByteView(b.segment.data(), plain_len), std::span(b.segment).first(sealed_len));
   std::memset(b.segment.data() + sealed_len, 0, std::size_t{k} * shard_size - sealed_len);
-  std::vector<const std::uint8_t*> data(k);
-  std::vector<std::uint8_t*> parity(options.parity_shards);
-  for (std::uint32_t j = 0; j < k; ++j) data[j] = b.shard(j, shard_size);
-  for (std::uint32_t j = k; j < total; ++j) parity[j - k] = b.shard(j, shard_size);
-  b.coder.encode(data, parity, shard_size);
+  b.encode_parity(shard_size);
 
-  std::vector<ShardTransport::Call> calls;
-  std::map<std::uint64_t, std::uint32_t> expected;  // request id -> shard index
+  std::vector<ShardPut> puts;
   for (std::uint32_t j = 0; j < total; ++j) {
     const ByteView shard(b.shard(j, shard_size), shard_size);
     const ShardId root = shard_root(shard);
     m.shard_roots.insert(m.shard_roots.end(), root.bytes.begin(), root.bytes.end());
-    const Key256 token = delete_token(master_, m.file_salt, root);
-    expected[next_request_] = j;
-    calls.push_back({options.placement[j], encode_put(next_request_++, root, shard, sha256(token), options.expires_at)});
+    puts.push_back({options.placement[j], root, shard});
   }
-  for (auto& a : exchange(std::move(calls), b.allocated())) {
+  Status s = send_puts(puts, m.file_salt, options.expires_at, b.allocated());
+  if (!s.ok()) return s;
+  ++stats_.segments;
+  stats_.bytes += plain_len;
+  return Status::success();
+}
+
+// Puts each shard on its provider (with the shard's delete token) and waits
+// for every provider to confirm it stored exactly that many bytes.
+Status StorageClient::send_puts(const std::vector<ShardPut>& puts, const Salt& file_salt, TimeMs expires_at,
+                                std::size_t held_bytes) {
+  std::vector<ShardTransport::Call> calls;
+  std::map<std::uint64_t, std::size_t> expected;  // request id -> index in puts
+  for (std::size_t p = 0; p < puts.size(); ++p) {
+    const Key256 token = delete_token(master_, file_salt, puts[p].root);
+    expected[next_request_] = p;
+    calls.push_back({puts[p].provider, encode_put(next_request_++, puts[p].root, puts[p].shard, sha256(token), expires_at)});
+  }
+  for (auto& a : exchange(std::move(calls), held_bytes)) {
     auto r = decode_response(a.response);
     if (!r.ok()) return fail(error_of(r.status()), "provider " + std::to_string(a.provider) + ": " + r.status().message);
     auto e = expected.find(r->request_id);
@@ -142,13 +203,12 @@ Status StorageClient::put_segment(Buffers& b, SegmentCipher& cipher, Manifest& m
     if (auto* f = std::get_if<FailureResponse>(&r->body))
       return fail(f->code, "provider " + std::to_string(a.provider) + " refused a shard: " + f->reason);
     auto* stored = std::get_if<StoredResponse>(&r->body);
-    if (!stored || stored->size != shard_size) return fail(Error::kMalformed, "provider answered a put with something else");
+    if (!stored || stored->size != puts[e->second].shard.size())
+      return fail(Error::kMalformed, "provider answered a put with something else");
     expected.erase(e);
     ++stats_.shards_sent;
   }
   if (!expected.empty()) return unavailable(std::to_string(expected.size()) + " providers did not answer a put");
-  ++stats_.segments;
-  stats_.bytes += plain_len;
   return Status::success();
 }
 
@@ -167,7 +227,7 @@ Status StorageClient::get(const StoredFile& file, const Sink& sink) {
   const Shape& shape = m->shape;
   if (shape.segment_count() == 0) return Status::success();
   SegmentCipher cipher(master_, m->file_salt);
-  Buffers b(shape.data_shards, shape.parity_shards, shape.max_shard_size());
+  SegmentBuffers b(shape.data_shards, shape.parity_shards, shape.max_shard_size());
   for (std::uint64_t i = 0; i < shape.segment_count(); ++i) {
     Status s = fetch_segment(b, *m, file.placement, i);
     if (!s.ok()) return s;
@@ -186,7 +246,7 @@ Status StorageClient::get(const StoredFile& file, const Sink& sink) {
 // first the providers with the fewest strikes (data shards before parity on
 // a tie: no decoding), then others for each shard that failed; decodes the
 // missing data shards.
-Status StorageClient::fetch_segment(Buffers& b, const Manifest& m, const std::vector<std::size_t>& placement,
+Status StorageClient::fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement,
                                     std::uint64_t i) {
   const std::uint32_t k = m.shape.data_shards, total = m.shape.total_shards(), size = m.shape.shard_size(i);
   std::vector<std::uint32_t> order(total);
@@ -272,21 +332,32 @@ Status StorageClient::audit(const StoredFile& file, std::uint64_t segment, std::
   if (!m.ok()) return m.status();
   if (segment >= m->shape.segment_count() || shard >= m->shape.total_shards())
     return fail(Error::kNotFound, "no such segment or shard");
-  const ShardId root = m->root(segment, shard);
-  const std::uint64_t id = next_request_++;
-  auto answers = exchange({{file.placement[shard], encode_request(Request{id, AuditRequest{root, seed}})}}, 0);
+  const std::uint64_t id = next_request_;
+  auto answers = exchange({audit_call(*m, file.placement, segment, shard, seed)}, 0);
   for (auto& a : answers) {
     auto r = decode_response(a.response);
-    if (!r.ok() || r->request_id != id) continue;
-    if (auto* f = std::get_if<FailureResponse>(&r->body)) return fail(f->code, "audit refused: " + f->reason);
-    auto* proof = std::get_if<MerkleProof>(&r->body);
-    if (!proof) return fail(Error::kBadProof, "not a proof");
-    if (proof->shard_size != m->shape.shard_size(segment) ||
-        proof->leaf_index != audit_leaf_index(seed, root, proof->shard_size))
-      return fail(Error::kBadProof, "proof for another leaf or size");
-    return verify_proof(root, *proof);
+    if (r.ok() && r->request_id == id) return check_audit_answer(*m, segment, shard, seed, *r);
   }
   return unavailable("the provider did not answer the audit");
+}
+
+ShardTransport::Call StorageClient::audit_call(const Manifest& m, const std::vector<std::size_t>& placement,
+                                               std::uint64_t segment, std::uint32_t shard, const Hash256& seed) {
+  return {placement[shard], encode_request(Request{next_request_++, AuditRequest{m.root(segment, shard), seed}})};
+}
+
+// kOk when the provider's answer is a proof for the challenged leaf that
+// leads to the manifest's root of that shard.
+Status check_audit_answer(const Manifest& m, std::uint64_t segment, std::uint32_t shard, const Hash256& seed,
+                          const Response& answer) {
+  const ShardId root = m.root(segment, shard);
+  if (auto* f = std::get_if<FailureResponse>(&answer.body)) return fail(f->code, "audit refused: " + f->reason);
+  auto* proof = std::get_if<MerkleProof>(&answer.body);
+  if (!proof) return fail(Error::kBadProof, "not a proof");
+  if (proof->shard_size != m.shape.shard_size(segment) ||
+      proof->leaf_index != audit_leaf_index(seed, root, proof->shard_size))
+    return fail(Error::kBadProof, "proof for another leaf or size");
+  return verify_proof(root, *proof);
 }
 
 }  // namespace bc::storage

@@ -21,6 +21,9 @@
 
 namespace bc::storage {
 
+struct SegmentBuffers;
+class PutJournal;
+
 // Reads up to out.size() bytes; 0 means the end of the stream.
 using Source = std::function<Result<std::size_t>(std::span<std::uint8_t> out)>;
 // Takes the next run of plaintext.
@@ -43,6 +46,17 @@ struct StoredFile {
   std::vector<std::size_t> placement;
 };
 
+// What one audit of every shard of every segment found (verify()).
+struct FileHealth {
+  std::uint32_t data_shards = 0;                // k: a segment needs k good shards
+  std::uint64_t audits = 0;
+  std::vector<std::uint64_t> failed;            // per shard index: segments whose audit failed
+  std::uint32_t worst_segment_good = 0;         // fewest shards of one segment that passed
+  // The shard indexes with a failed audit: what repair() should rebuild.
+  std::vector<std::uint32_t> unhealthy() const;
+  bool recoverable() const { return worst_segment_good >= data_shards; }
+};
+
 struct PipelineStats {
   std::uint64_t segments = 0;
   std::uint64_t bytes = 0;            // plaintext
@@ -51,6 +65,8 @@ struct PipelineStats {
   std::uint64_t bad_shards = 0;       // failed the root check
   std::uint64_t missing_shards = 0;   // no answer, or a failure answer
   std::uint64_t decodes = 0;          // segments that needed parity
+  std::uint64_t shards_repaired = 0;  // rebuilt and put on a new provider
+  std::uint64_t segments_resumed = 0; // taken from a put journal, not sent again
   std::size_t peak_buffer_bytes = 0;  // segment + parity buffers + one segment's messages
 };
 
@@ -58,7 +74,13 @@ class StorageClient {
  public:
   StorageClient(const Key256& master, ShardTransport& transport);
 
-  Result<StoredFile> put(const Source& source, const PutOptions& options, TimeMs now);
+  // Puts a file. With a journal, each confirmed segment is recorded before
+  // the next is sent, and a journal that already holds a put resumes it: the
+  // same options are required, the source is read again from the start and
+  // checked against the journal, and only the segments it lacks are sent.
+  // Without a journal a failed put deletes what it sent. The caller saves
+  // the result, then calls journal->finish().
+  Result<StoredFile> put(const Source& source, const PutOptions& options, TimeMs now, PutJournal* journal = nullptr);
   Status get(const StoredFile& file, const Sink& sink);
   // Deletes every shard of the file from its providers.
   Status remove(const StoredFile& file);
@@ -66,15 +88,47 @@ class StorageClient {
   // provider's proof leads to the manifest's root.
   Status audit(const StoredFile& file, std::uint64_t segment, std::uint32_t shard, const Hash256& seed);
 
+  // Audits every shard of every segment once, each with a fresh random
+  // challenge: a missing shard always fails; a corrupted one fails when the
+  // challenge lands on a bad leaf (get() checks every byte).
+  Result<FileHealth> verify(const StoredFile& file);
+  // Rebuilds shard indexes `lost` of every segment from any k good shards
+  // and puts them on `replacements` (one provider per lost shard, none that
+  // keeps another shard of the file), kept until expires_at. The manifest and
+  // CID do not change (a rebuilt shard has its old root); the returned file
+  // has the new placement. Old copies are deleted where their provider still
+  // answers. Fails, changing nothing the caller holds, when a segment has
+  // fewer than k good shards or a replacement refuses a shard.
+  Result<StoredFile> repair(const StoredFile& file, const std::vector<std::uint32_t>& lost,
+                            const std::vector<std::size_t>& replacements, TimeMs expires_at);
+
   const PipelineStats& stats() const { return stats_; }
 
  private:
-  struct Buffers;
-  Status put_segment(Buffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index, std::uint32_t plain_len,
+  Status put_segments(const Source& source, SegmentBuffers& b, Manifest& m, std::uint64_t index,
+                      const PutOptions& options, PutJournal* journal);
+  Result<std::uint64_t> resume_from(const PutJournal& journal, const PutOptions& options, const Source& source,
+                                    SegmentBuffers& b, Manifest& m);
+  Status put_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index, std::uint32_t plain_len,
                      const PutOptions& options);
-  Status fetch_segment(Buffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);
+  Status fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);
   Result<Manifest> open_file(const StoredFile& file) const;
+  ShardTransport::Call audit_call(const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t segment,
+                                  std::uint32_t shard, const Hash256& seed);
+  std::uint32_t audit_segment(const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t segment,
+                              FileHealth& health);
+  Status rebuild_segment(SegmentBuffers& b, const Manifest& m, const StoredFile& file, std::uint64_t segment,
+                         const std::vector<std::uint32_t>& lost, const std::vector<std::size_t>& replacements,
+                         TimeMs expires_at);
+  void forget_old_copies(const Manifest& m, const std::vector<std::size_t>& old_placement,
+                         const std::vector<std::size_t>& new_placement, const std::vector<std::uint32_t>& lost);
   Status delete_shards(const Manifest& m, const std::vector<std::size_t>& placement);
+  struct ShardPut {
+    std::size_t provider;
+    ShardId root;
+    ByteView shard;
+  };
+  Status send_puts(const std::vector<ShardPut>& puts, const Salt& file_salt, TimeMs expires_at, std::size_t held_bytes);
   std::vector<ShardTransport::Answer> exchange(std::vector<ShardTransport::Call> calls, std::size_t held_bytes);
 
   Key256 master_;

@@ -1,0 +1,85 @@
+// The put journal: what a put has durably done, so a client killed mid-put
+// resumes (`storage put --resume`) without sending again what providers
+// confirmed. Once puts are paid, the escrows go here too, so a resumed put
+// never pays twice (docs/storage.md "Resuming a put").
+//
+// The file is a header record and one record per confirmed segment, each
+// [u32 length][payload][first 8 bytes of SHA-256(payload)], fdatasync'ed
+// before put() moves on. A torn or corrupt last record (a crash mid-append)
+// is dropped; anything else that does not decode is an error.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/storage/cipher.hpp"
+#include "apps/storage/format.hpp"
+#include "layers/runtime.hpp"
+
+namespace bc::storage {
+
+// The options a put was started with; a resume must match them.
+struct PutJournalHeader {
+  Salt file_salt{};
+  std::uint32_t segment_size = 0;
+  std::uint32_t data_shards = 0;
+  std::uint32_t parity_shards = 0;
+  TimeMs expires_at = 0;
+  std::string name;
+  std::vector<std::size_t> placement;
+};
+
+// One confirmed segment: its plaintext digest (to check the source did not
+// change) and its k + m shard roots.
+struct PutJournalSegment {
+  std::uint32_t plain_len = 0;
+  Hash256 plain_digest;
+  Bytes roots;
+};
+
+// What a journal file holds: its records up to valid_bytes; what follows is
+// a torn record. Fails only on a whole, checksummed record that is not what
+// belongs there. Bounded: records over 64 KiB are never read.
+struct PutJournalContents {
+  std::optional<PutJournalHeader> header;
+  std::vector<PutJournalSegment> segments;
+  std::size_t valid_bytes = 0;
+};
+Result<PutJournalContents> parse_put_journal(ByteView file, const std::filesystem::path& path);
+// One record as it is appended to the file.
+Bytes encode_put_journal_record(const PutJournalHeader& header);
+Bytes encode_put_journal_record(const PutJournalSegment& segment);
+
+class PutJournal {
+ public:
+  // Opens the journal at `path`, reading what an earlier attempt recorded
+  // (nothing if the file does not exist).
+  static Result<PutJournal> open(const std::filesystem::path& path);
+  PutJournal(PutJournal&&) noexcept;
+  PutJournal& operator=(PutJournal&&) noexcept;
+  ~PutJournal();
+
+  const std::optional<PutJournalHeader>& header() const { return header_; }
+  const std::vector<PutJournalSegment>& segments() const { return segments_; }
+
+  // Starts a fresh journal. REQUIRES: !header().
+  Status begin(const PutJournalHeader& header);
+  // Records segment `segments().size()` as confirmed. REQUIRES: header().
+  Status segment_done(const PutJournalSegment& segment);
+  // Deletes the journal: call once the StoredFile is saved.
+  Status finish();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit PutJournal(std::filesystem::path path) : path_(std::move(path)) {}
+  Status load();
+  Status append(const Bytes& record);
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::optional<PutJournalHeader> header_;
+  std::vector<PutJournalSegment> segments_;
+};
+
+}  // namespace bc::storage
