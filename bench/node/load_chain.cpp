@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   auto g = load_genesis_file(genesis_file);
-  if (!g.ok()) die(genesis_file + ": " + g.status.text());
+  if (!g.ok()) die(genesis_file + ": " + g.status().text());
   if (txs_per_block > g->params.max_block_txs)
     die("--txs " + std::to_string(txs_per_block) + " exceeds the chain's max_block_txs " +
         std::to_string(g->params.max_block_txs));
@@ -109,10 +109,10 @@ int main(int argc, char** argv) {
   lo.dir = ledger_dir;
   lo.genesis = *g;
   auto opened = Ledger::open(std::move(lo));
-  if (!opened.ok()) die(ledger_dir + ": " + opened.status.text());
+  if (!opened.ok()) die(ledger_dir + ": " + opened.status().text());
   auto& ledger = **opened;
   auto index = TxIndex::open(txindex_dir);
-  if (!index.ok()) die(txindex_dir + ": " + index.status.text());
+  if (!index.ok()) die(txindex_dir + ": " + index.status().text());
   Accounts accounts = load_accounts(accounts_dir, *g, ledger);
   WorkerPool pool;
   const std::uint64_t from_height = ledger.head().height;
