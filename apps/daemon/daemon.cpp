@@ -11,6 +11,7 @@
 #include "apps/common/dht_config.hpp"
 #include "layers/ids.hpp"
 #include "layers/log.hpp"
+#include "layers/private_dir.hpp"
 
 namespace bc::apps {
 namespace {
@@ -18,11 +19,9 @@ namespace fs = std::filesystem;
 
 // The datadir exists, logging goes where the config says, the node key is loaded.
 KeyPair open_datadir(const NodeConfig& cfg) {
-  std::error_code ec;
-  fs::create_directories(cfg.datadir, ec);
-  if (ec)
-    throw std::runtime_error("cannot create datadir " + cfg.datadir.string() + ": " + ec.message() +
-                             "; choose a writable --datadir");
+  // 0700 whatever the umask: the key, the ledger and RPC credentials live here.
+  if (auto made = create_private_dirs(cfg.datadir); !made.ok())
+    throw std::runtime_error("cannot create datadir: " + made.message + "; choose a writable --datadir");
   fs::path log_file;
   if (!cfg.log_file.empty())
     log_file = fs::path(cfg.log_file).is_absolute() ? fs::path(cfg.log_file) : cfg.datadir / cfg.log_file;

@@ -2,6 +2,7 @@
 // UDP on --listen; the JSON-RPC, /metrics and /health are served over HTTP on
 // --rpc; both run on one io thread. This file reads the flags and the config.
 #include <csignal>
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,8 @@
 namespace {
 struct SalFlags {
   std::string socks;  // IP:PORT, "off", or empty for the default
+  bool socks_allow_remote = false;
+  std::string socks_username, socks_password_file;
   std::vector<std::string> rules;
   std::vector<std::string> fallbacks;  // --address-fallback IPs
 };
@@ -20,8 +23,12 @@ struct SalFlags {
 // The config file's [sal] table under the flags: --socks and
 // --address-fallback replace the file's, --rule adds to its rules.
 void merge_sal_table(const bc::ConfigTable& t, SalFlags& sf) {
-  bc::table_reject_unknown(t, "sal.", {"socks", "rules", "address_fallback"});
+  bc::table_reject_unknown(t, "sal.", {"socks", "socks_username", "socks_password_file", "rules", "address_fallback"});
   if (sf.socks.empty()) sf.socks = bc::table_text(t, "sal.", "socks", "IP:PORT or \"off\"").value_or("");
+  if (sf.socks_username.empty())
+    sf.socks_username = bc::table_text(t, "sal.", "socks_username", "a user name of 1 to 255 bytes").value_or("");
+  if (sf.socks_password_file.empty())
+    sf.socks_password_file = bc::table_text(t, "sal.", "socks_password_file", "a file holding the password").value_or("");
   auto rules = bc::table_strings(t, "sal.", "rules", "an array of rule strings (docs/sal-table.md)")
                    .value_or(std::vector<std::string>{});
   rules.insert(rules.end(), sf.rules.begin(), sf.rules.end());
@@ -29,6 +36,16 @@ void merge_sal_table(const bc::ConfigTable& t, SalFlags& sf) {
   if (sf.fallbacks.empty())
     sf.fallbacks = bc::table_strings(t, "sal.", "address_fallback", "an array of IP addresses")
                        .value_or(std::vector<std::string>{});
+}
+
+// The first line of a file holding a secret (so it is not on the command
+// line, where other local users can read it).
+std::string read_secret_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line) || line.empty())
+    throw std::runtime_error("--socks-password-file " + path + ": cannot read a password from its first line");
+  return line;
 }
 
 // The SAL module's settings from the flags; the SOCKS gateway defaults to
@@ -42,7 +59,9 @@ bc::sal::SalModuleConfig sal_config(const bc::NodeConfig& cfg, const SalFlags& s
     sc.fallback_addresses.push_back(*ip);
   }
   if (sf.socks.empty()) {
-    bc::Endpoint s = *cfg.rpc;
+    // One port above the RPC, on loopback even when the RPC is remote: a
+    // remote gateway is opted into with --socks-allow-remote and --socks.
+    bc::Endpoint s = bc::is_loopback(*cfg.rpc) ? *cfg.rpc : bc::Endpoint::v4(0x7f000001, cfg.rpc->port);
     s.port = static_cast<std::uint16_t>(s.port == 65535 ? 0 : s.port + 1);
     sc.socks = s;
   } else if (sf.socks != "off") {
@@ -50,6 +69,11 @@ bc::sal::SalModuleConfig sal_config(const bc::NodeConfig& cfg, const SalFlags& s
     if (!s) throw std::runtime_error("--socks: expected IP:PORT or off, got \"" + sf.socks + "\"");
     sc.socks = *s;
   }
+  sc.socks_allow_remote = sf.socks_allow_remote;
+  sc.socks_username = sf.socks_username;
+  if (!sf.socks_password_file.empty()) sc.socks_password = read_secret_file(sf.socks_password_file);
+  if (sc.socks_username.empty() != sc.socks_password.empty())
+    throw std::runtime_error("SOCKS5 credentials need both --socks-user and --socks-password-file (or neither)");
   return sc;
 }
 }  // namespace
@@ -75,6 +99,11 @@ int main(int argc, char** argv) {
   app.add_option("--dht", flags.dht, "set a [dht] config key, KEY=VALUE (repeatable), e.g. --dht k=16");
   SalFlags sf;
   app.add_option("--socks", sf.socks, "SOCKS5 gateway IP:PORT for <service-id>.bc names, or off (default: the RPC IP, RPC port + 1)");
+  app.add_flag("--socks-allow-remote", sf.socks_allow_remote,
+               "allow a non-loopback --socks (anyone who reaches it opens flows as this node; set credentials too)");
+  app.add_option("--socks-user", sf.socks_username, "require this SOCKS5 user name (RFC 1929); needs --socks-password-file");
+  app.add_option("--socks-password-file", sf.socks_password_file, "file whose first line is the SOCKS5 password")
+      ->check(CLI::ExistingFile);
   app.add_option("--address-fallback", sf.fallbacks,
                  "where to move if the listen address disappears, in order (repeatable; default: the lowest "
                  "other address of the same kind)");

@@ -14,6 +14,7 @@
 #include "apps/common/http_client.hpp"
 #include "apps/devnet/process.hpp"
 #include "layers/crypto.hpp"
+#include "layers/private_dir.hpp"
 #include "ledger/genesis.hpp"
 
 namespace bc::devnet {
@@ -23,6 +24,11 @@ namespace json = boost::json;
 fs::path devnet_file(const fs::path& dir) { return dir / "devnet.json"; }
 
 namespace {
+
+// Node data directories hold keys and ledgers: 0700 whatever the umask.
+void make_private_dir(const fs::path& dir) {
+  if (auto made = create_private_dirs(dir); !made.ok()) throw std::runtime_error(made.message);
+}
 
 // Through a temporary file and a rename, so readers never see half a file.
 void write_atomically(const fs::path& file, const std::string& text) {
@@ -232,7 +238,7 @@ NodeEntry plan_node(const UpOptions& o, const Devnet& net, int i, std::mt19937_6
   e.listen = node_ip(o.base_ip, i, port);
   e.rpc = node_ip(o.base_ip, i, port + o.rpc_offset);
   const fs::path datadir = fs::absolute(o.dir / ("node-" + std::to_string(i)));
-  fs::create_directories(datadir);
+  make_private_dir(datadir);
   e.datadir = datadir.string();
   e.args = daemon_args(o, net, e, pick_seeds(i, rng));
   return e;
@@ -292,7 +298,7 @@ void print_up_summary(const UpOptions& o, const Devnet& net) {
 Devnet devnet_up(const UpOptions& o) {
   check_up_options(o);
   const fs::path daemon = require_daemon(o);
-  fs::create_directories(o.dir);
+  make_private_dir(o.dir);
   refuse_running_devnet(o.dir);
   Devnet net;
   net.mode = o.mode;

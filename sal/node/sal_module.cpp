@@ -67,6 +67,9 @@ void SalModule::start() {
   if (config_.socks) {
     SocksGatewayOptions so;
     so.listen = *config_.socks;
+    so.allow_non_loopback = config_.socks_allow_remote;
+    so.username = config_.socks_username;
+    so.password = config_.socks_password;
     so.metrics = &stack_.metrics();
     socks_ = std::make_unique<SocksGateway>(stack_.io(), stack_.host(), so);
     socks_->start();

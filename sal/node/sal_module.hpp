@@ -31,6 +31,8 @@ struct SalModuleConfig {
   std::vector<std::string> rules;
   // The SOCKS5 gateway's address; nullopt: no gateway.
   std::optional<Endpoint> socks;
+  bool socks_allow_remote = false;  // else a non-loopback `socks` is refused at start
+  std::string socks_username, socks_password;  // RFC 1929; both empty: no authentication
   // When the listen address disappears from the host, move to the first of
   // these that is present (else the lowest other address of the same kind).
   std::vector<Endpoint> fallback_addresses;

@@ -52,10 +52,12 @@ def start_with_config(bins, config, datadir):
     into this test's scratch space) and waits until it answers."""
     proc = subprocess.Popen([bins.daemon, "--config", config, "--datadir", datadir, "--listen", LISTEN,
                              "--rpc", RPC, "--socks", "off"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: os.umask(0))
     try:
         bcnet.wait_rpc(RPC, proc, "blockcloudd from the installed config")
         check(True, "blockcloudd starts from the config install-service wrote")
+        check(oct(os.stat(datadir).st_mode & 0o777) == "0o700", "under umask 000 the new datadir is still 0700")
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -75,7 +77,7 @@ def test(bins, workdir):
     if not shutil.which("systemd-analyze"):
         raise bcnet.TestFailure("systemd-analyze is missing: run scripts/bootstrap (it installs systemd)")
     verify_with_systemd(unit, os.path.join(dest, "opt/bc/bin/blockcloudd"), workdir)
-    start_with_config(bins, config, os.path.join(workdir, "data"))
+    start_with_config(bins, config, os.path.join(workdir, "fresh", "data"))
 
     with open(config, "a") as f:
         f.write("# edited by the operator\n")
