@@ -141,10 +141,10 @@ void DhtNode::publish(const Key& key, Bytes payload, TimeMs ttl_ms, TimeMs now, 
   Impl& m = *impl_;
   if (payload.size() > kMaxPayloadBytes) {
     PutResult res;
-    res.set_status(fail(Errc::kPayloadTooLarge,
+    res.status = fail(Errc::kPayloadTooLarge,
                         "payload of " + std::to_string(payload.size()) + " bytes is over the " +
                             std::to_string(kMaxPayloadBytes) +
-                            "-byte limit; store a hash or a pointer instead"));
+                            "-byte limit; store a hash or a pointer instead");
     m.complete(std::move(done), std::move(res));
     return;
   }

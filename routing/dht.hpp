@@ -92,35 +92,22 @@ struct Contact {
 
 // `status` says whether the put succeeded and, if not, why (code
 // routing::Errc::kRecordInvalid, kPayloadTooLarge or kNotStored; the message
-// is for people). `ok` and `error` repeat status.ok() and status.message for
-// callers that read them; set_status() sets all three.
+// is for people).
 struct PutResult {
   Status status;
   int stored = 0;          // nodes that acknowledged the store, over all levels
   int hops = 0;            // lookup rounds of the widest level used
-  bool ok = false;
-  std::string error;
-  void set_status(Status s) {
-    ok = s.ok();
-    error = s.message;
-    status = std::move(s);
-  }
+  bool ok() const { return status.ok(); }
 };
 
 // A get always completes with an ok status (the lookup ran); `values` may
-// still be empty (nobody holds the key). `ok` and `error` as in PutResult.
+// still be empty (nobody holds the key).
 struct GetResult {
   Status status;
   std::vector<Record> values;  // valid, unexpired, one per owner (highest seq)
   int hops = 0;
   int level = -1;          // cluster level the values were found in; -1 if none
-  bool ok = false;
-  std::string error;
-  void set_status(Status s) {
-    ok = s.ok();
-    error = s.message;
-    status = std::move(s);
-  }
+  bool ok() const { return status.ok(); }
 };
 
 struct WatchEvent {

@@ -56,7 +56,7 @@ class GetOp : public std::enable_shared_from_this<GetOp> {
   void finish() {
     state_ = State::kDone;
     GetResult res;
-    res.set_status(Status::success());
+    res.status = Status::success();
     res.hops = hops_;
     res.level = level_found_;
     for (auto& [owner, r] : newest_) {
@@ -83,7 +83,7 @@ void DhtNode::Impl::start_get(const Key& k, GetCallback done, bool fresh) {
   auto local = local_records(k);
   if (!local.empty() && !fresh) {
     GetResult res;
-    res.set_status(Status::success());
+    res.status = Status::success();
     res.level = levels.front();
     res.values = std::move(local);
     complete(std::move(done), std::move(res));

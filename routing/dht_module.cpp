@@ -196,7 +196,7 @@ struct DhtModule::Impl : std::enable_shared_from_this<Impl> {
     auto self = shared_from_this();
     driver.call([&](TimeMs now, Outbox& out) {
       node.publish(key, std::move(payload), ttl_ms, now, out, [self, reply, key, t0, ttl_ms, size](const PutResult& r) {
-        if (!r.ok) return reply.fail(node::kOperationFailed, "put failed: " + with_hint(r.error));
+        if (!r.ok()) return reply.fail(node::kOperationFailed, "put failed: " + with_hint(r.status.message));
         json::object o;
         o["key"] = key.hex();
         o["key_text"] = id_to_text('k', key);
@@ -216,7 +216,7 @@ struct DhtModule::Impl : std::enable_shared_from_this<Impl> {
     const auto t0 = steady_ms();
     driver.call([&](TimeMs now, Outbox& out) {
       node.get(key, now, out, [reply, key, t0](const GetResult& r) {
-        if (!r.ok) return reply.fail(node::kOperationFailed, "get failed: " + with_hint(r.error));
+        if (!r.ok()) return reply.fail(node::kOperationFailed, "get failed: " + with_hint(r.status.message));
         const TimeMs now = AsioUdpDriver::now_ms();
         json::array values;
         for (const auto& rec : r.values) values.push_back(record_json(rec, now));

@@ -145,12 +145,12 @@ void PutOp::finish() {
   res.stored = stored_;
   res.hops = hops_;
   if (stored_ > 0) {
-    res.set_status(Status::success());
+    res.status = Status::success();
   } else {
     std::string why = "no storage node accepted the record";
     if (!problems_.empty()) why += " (" + problems_.back() + ")";
     why += "; check that the node is bootstrapped and peers are reachable";
-    res.set_status(fail(Errc::kNotStored, std::move(why)));
+    res.status = fail(Errc::kNotStored, std::move(why));
   }
   node_.complete(std::move(done_), std::move(res));
 }
@@ -158,11 +158,11 @@ void PutOp::finish() {
 void DhtNode::Impl::put_record(const Record& r, PutCallback done) {
   if (RecordError e = checked(r); e != RecordError::kNone) {
     PutResult res;
-    res.set_status(fail(Errc::kRecordInvalid,
+    res.status = fail(Errc::kRecordInvalid,
                         std::string("record rejected before sending: ") + to_string(e) +
                             (e == RecordError::kRejected
                                  ? " (its payload failed this node's record validator)"
-                                 : " (re-sign it with a fresh expiry and a payload <= 1024 bytes)")));
+                                 : " (re-sign it with a fresh expiry and a payload <= 1024 bytes)"));
     complete(std::move(done), std::move(res));
     return;
   }

@@ -173,7 +173,7 @@ class Scenario {
       static_cast<DhtNode&>(p).publish(ukeys_[k].key, ukeys_[k].payload, kRecordTtlMs, now, out,
                                        [this, k](const routing::PutResult& res) {
                                          // May run on a worker thread (sim_net.hpp).
-                                         if (res.ok) ukeys_[k].stored = true;
+                                         if (res.ok()) ukeys_[k].stored = true;
                                        });
     });
   }
@@ -190,7 +190,7 @@ class Scenario {
     }
     const std::uint32_t k = stored[rng_.uniform(stored.size())];
     start_get(ukeys_[k].key, false, [this, k](const routing::GetResult& res) {
-      if (!res.ok) return false;
+      if (!res.ok()) return false;
       return std::any_of(res.values.begin(), res.values.end(),
                          [&](const routing::Record& r) { return r.payload == ukeys_[k].payload; });
     });
@@ -204,7 +204,7 @@ class Scenario {
     }
     for (std::uint32_t g = 0; g < gets; ++g) {
       net_.at(to_us(t0_s_ + (0.4 + 0.55 * rng_.unit()) * opt_.duration_s), [this] {
-        start_get(hot_key_, true, [](const routing::GetResult& res) { return res.ok && !res.values.empty(); });
+        start_get(hot_key_, true, [](const routing::GetResult& res) { return res.ok() && !res.values.empty(); });
       });
     }
   }
@@ -223,7 +223,7 @@ class Scenario {
     net_.call(r, [this, v](DatagramProtocol& p, TimeMs now, Outbox& out) {
       static_cast<DhtNode&>(p).publish(hot_key_, Bytes(v.begin(), v.end()), kRecordTtlMs, now, out,
                                        [this](const routing::PutResult& res) {
-                                         if (res.ok) hot_puts_ok_.fetch_add(1);
+                                         if (res.ok()) hot_puts_ok_.fetch_add(1);
                                        });
     });
   }

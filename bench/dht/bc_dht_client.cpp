@@ -396,9 +396,9 @@ int main(int argc, char** argv) {
               for (const auto& rec : r.values) {
                 if (rec.owner == key.public_key() && rec.payload == payloads[k]) found = true;
               }
-              if (!r.ok) note_error("get: " + r.error);
+              if (!r.ok()) note_error("get: " + r.status.message);
               else if (!found) note_error(r.values.empty() ? "get: no value" : "get: wrong value");
-              done(r.ok && found);
+              done(r.ok() && found);
             });
           });
         },
@@ -423,9 +423,9 @@ int main(int argc, char** argv) {
             // Signing is part of our put, so it is inside the timed region.
             auto rec = bc::routing::make_record(key, keys[i], payloads[i], 1, now + cfg.default_ttl_ms);
             node.put(rec, now, out, [&, i, done](const bc::routing::PutResult& r) {
-              stored[i] = r.ok;
-              if (!r.ok) note_error("put: " + r.error);
-              done(r.ok);
+              stored[i] = r.ok();
+              if (!r.ok()) note_error("put: " + r.status.message);
+              done(r.ok());
             });
           });
         },

@@ -82,7 +82,7 @@ Result<ServiceId> NodeStack::serve(const Bytes& delegation, AcceptHandler on_acc
     core_.publisher().serve(*d, {host_->local_endpoint()}, options.weight, options.ttl_ms, now, out,
                             [this, alive = std::weak_ptr<bool>(alive_), service, generation,
                              done = std::move(done)](const routing::PutResult& r) {
-                              if (!r.ok && !alive.expired()) roll_back(service, generation);
+                              if (!r.ok() && !alive.expired()) roll_back(service, generation);
                               if (done) done(r);
                             });
   });

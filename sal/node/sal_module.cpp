@@ -201,10 +201,10 @@ void SalModule::serve(const Params& p, const Reply& reply) {
   }
   const ServeOptions opts{static_cast<std::uint16_t>(weight), static_cast<TimeMs>(ttl_s) * 1000};
   auto served = stack_.serve(delegation, std::move(on_accept), opts, [this, reply, id, conn](const routing::PutResult& r) {
-    if (!r.ok) {
+    if (!r.ok()) {
       // The stack rolled this serve back: its backend goes too (unless a later serve replaced it).
       if (auto it = backends_.find(id); conn && it != backends_.end() && it->second.get() == conn) drop_backend(id);
-      return reply.fail(node::kOperationFailed, "serve failed: " + r.error);
+      return reply.fail(node::kOperationFailed, "serve failed: " + r.status.message);
     }
     json::object o;
     o["service"] = service_id_to_text(id);
@@ -226,7 +226,7 @@ void SalModule::stop_serving(const Params& p, const Reply& reply) {
     p.fail("service", "this node does not serve " + service_id_to_text(id), "see service_list");
   drop_backend(id);
   stack_.stop_serving(id, [reply, id](const routing::PutResult& r) {
-    if (!r.ok) return reply.fail(node::kOperationFailed, "withdrawal not stored: " + r.error);
+    if (!r.ok()) return reply.fail(node::kOperationFailed, "withdrawal not stored: " + r.status.message);
     reply.ok(json::object{{"service", service_id_to_text(id)}, {"withdrawn", true}});
   });
 }
@@ -241,7 +241,7 @@ void SalModule::revoke(const Params& p, const Reply& reply) {
     const ServiceId id = rec->key;
     std::string err = stack_.core().publisher().keep_signed_statement(
         *rec, now, out, [reply, id](const routing::PutResult& r) {
-          if (!r.ok) return reply.fail(node::kOperationFailed, "statement not stored: " + r.error);
+          if (!r.ok()) return reply.fail(node::kOperationFailed, "statement not stored: " + r.status.message);
           reply.ok(json::object{{"service", service_id_to_text(id)}, {"stored", r.stored}});
         });
     if (!err.empty()) reply.fail(node::kInvalidParams, node::invalid_params_text("record", "statement refused: " + err, kExpect));

@@ -14,10 +14,12 @@ namespace {
 
 constexpr TimeMs kNoWakeup = std::numeric_limits<TimeMs>::max() / 2;
 
-void fail(const Publisher::Done& done, std::string error) {
+// Refuses a call before anything is sent: the caller's argument
+// (kInvalidArgument) or the publisher's state (kFailedPrecondition).
+void fail(const Publisher::Done& done, bc::Errc code, std::string error) {
   if (!done) return;
   routing::PutResult r;
-  r.error = std::move(error);
+  r.status = bc::fail(code, std::move(error));
   done(r);
 }
 
@@ -75,7 +77,7 @@ void Publisher::serve(const Delegation& d, std::vector<Endpoint> addresses, std:
                       TimeMs ttl_ms, TimeMs now, Outbox& out, Done done) {
   if (addresses.empty()) {
     errors_.inc();
-    fail(done, "serve() needs at least one address; use stop() to withdraw");
+    fail(done, bc::Errc::kInvalidArgument, "serve() needs at least one address; use stop() to withdraw");
     return;
   }
   const ServiceId id = d.service();
@@ -86,7 +88,7 @@ void Publisher::serve(const Delegation& d, std::vector<Endpoint> addresses, std:
   s.ttl_ms = ttl_ms > 0 ? ttl_ms : cfg_.default_ttl_ms;
   if (std::string err = publish_endpoint(id, s, now, out, done); !err.empty()) {
     errors_.inc();
-    fail(done, err);
+    fail(done, bc::Errc::kInvalidArgument, err);
     return;
   }
   served_[id] = std::move(s);
@@ -97,19 +99,19 @@ void Publisher::set_addresses(const ServiceId& service, std::vector<Endpoint> ad
   auto it = served_.find(service);
   if (it == served_.end()) {
     errors_.inc();
-    fail(done, "not serving " + service_id_to_text(service) + "; call serve() first");
+    fail(done, bc::Errc::kFailedPrecondition, "not serving " + service_id_to_text(service) + "; call serve() first");
     return;
   }
   if (addresses.empty()) {
     errors_.inc();
-    fail(done, "set_addresses() needs at least one address; use stop() to withdraw");
+    fail(done, bc::Errc::kInvalidArgument, "set_addresses() needs at least one address; use stop() to withdraw");
     return;
   }
   Served next = it->second;
   next.addresses = std::move(addresses);
   if (std::string err = publish_endpoint(service, next, now, out, done); !err.empty()) {
     errors_.inc();
-    fail(done, err);
+    fail(done, bc::Errc::kInvalidArgument, err);
     return;
   }
   it->second = std::move(next);
@@ -123,7 +125,7 @@ void Publisher::set_all_addresses(std::vector<Endpoint> addresses, TimeMs now, O
 void Publisher::stop(const ServiceId& service, TimeMs now, Outbox& out, Done done) {
   auto it = served_.find(service);
   if (it == served_.end()) {
-    fail(done, "not serving " + service_id_to_text(service));
+    fail(done, bc::Errc::kFailedPrecondition, "not serving " + service_id_to_text(service));
     return;
   }
   const Delegation d = it->second.delegation;
@@ -132,7 +134,7 @@ void Publisher::stop(const ServiceId& service, TimeMs now, Outbox& out, Done don
   // is pushed to watchers; it needs a delegation still valid.
   if (check_delegation(d, now) != DelegationError::kNone) {
     node_.unpublish(service);
-    fail(done, "delegation no longer valid: the last record simply expires");
+    fail(done, bc::Errc::kFailedPrecondition, "delegation no longer valid: the last record simply expires");
     return;
   }
   const TimeMs ttl = std::min(cfg_.withdrawal_ttl_ms, d.expires_at - now);  // > 0: checked above
@@ -157,12 +159,12 @@ void Publisher::publish_statement(const KeyPair& owner, const OwnerStatement& st
                                   TimeMs now, Outbox& out, Done done) {
   if (owner.public_key() != statement.owner || !verify_owner_statement(statement)) {
     errors_.inc();
-    fail(done, "owner statement is not signed by this owner key; create it with make_owner_statement()");
+    fail(done, bc::Errc::kInvalidArgument, "owner statement is not signed by this owner key; create it with make_owner_statement()");
     return;
   }
   if (!build_statement_payload(statement).ok()) {
     errors_.inc();
-    fail(done, "owner statement does not fit a DHT record (at most 16 revoked keys)");
+    fail(done, bc::Errc::kInvalidArgument, "owner statement does not fit a DHT record (at most 16 revoked keys)");
     return;
   }
   const ServiceId id = statement.service();

@@ -186,10 +186,10 @@ void Resolver::on_lookup(const ServiceId& id, std::uint64_t generation, const ro
   std::vector<Callback> waiters = std::move(e.waiters);
   e.waiters.clear();
   Resolution r;
-  if (!g.ok) {
+  if (!g.ok()) {
     lookup_failures_.inc();
     r.service = id;
-    r.error = "DSHT lookup for " + service_id_to_text(id) + " failed: " + g.error;
+    r.error = "DSHT lookup for " + service_id_to_text(id) + " failed: " + g.status.message;
   } else {
     // Replace the view by what the storage nodes hold now, keeping anything
     // newer a watch pushed meanwhile.

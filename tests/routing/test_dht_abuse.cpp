@@ -96,7 +96,7 @@ TEST_CASE("512 junk STOREs over 64 throwaway owners cannot push an honest value 
   TestNet t(30, 41);
   t.bootstrap_all();
   const Key key = key_of("abuse/honest");
-  REQUIRE(t.publish(4, key, Bytes{'h'}, 10 * 60 * 1000).ok);
+  REQUIRE(t.publish(4, key, Bytes{'h'}, 10 * 60 * 1000).ok());
 
   ScriptedPeer attacker;
   const Endpoint ea = MemNet::endpoint(700);
@@ -125,8 +125,8 @@ TEST_CASE("512 junk STOREs over 64 throwaway owners cannot push an honest value 
   t.net.run_for(5000);
   CHECK(found);
   // The owner's next put still lands, and a new honest owner gets in.
-  CHECK(t.publish(4, key, Bytes{'h', '2'}, 10 * 60 * 1000).ok);
-  CHECK(t.publish(7, key, Bytes{'n'}, 10 * 60 * 1000).ok);
+  CHECK(t.publish(4, key, Bytes{'h', '2'}, 10 * 60 * 1000).ok());
+  CHECK(t.publish(7, key, Bytes{'n'}, 10 * 60 * 1000).ok());
 }
 
 TEST_CASE("a replay of the owner's own older record is refused by its node and never served to it") {
@@ -134,7 +134,7 @@ TEST_CASE("a replay of the owner's own older record is refused by its node and n
   t.bootstrap_all();
   const Key key = key_of("abuse/own-seq");
   const KeyPair owner = test_key(42, 3);
-  REQUIRE(t.publish(3, key, Bytes{'n', 'e', 'w'}, 10 * 60 * 1000).ok);
+  REQUIRE(t.publish(3, key, Bytes{'n', 'e', 'w'}, 10 * 60 * 1000).ok());
   const Record old = make_record(owner, key, Bytes{'o', 'l', 'd'}, 1, t.net.now() + 10 * 60 * 1000);
 
   ScriptedPeer attacker;
@@ -234,7 +234,7 @@ TEST_CASE("a generic value under a key that holds service records is refused") {
         {make_record(test_key(4400, 1), key, Bytes{'g'}, 1, t.net.now() + 600'000)});
   REQUIRE(t.get(9, key).values.size() == 1);
 
-  REQUIRE(t.publish(2, key, Bytes{'S'}, 600'000).ok);
+  REQUIRE(t.publish(2, key, Bytes{'S'}, 600'000).ok());
   GetResult g = t.get(9, key);
   REQUIRE(g.values.size() == 1);
   CHECK(g.values[0].payload == Bytes{'S'});

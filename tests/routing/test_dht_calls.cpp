@@ -23,9 +23,9 @@ TEST_CASE("a callback runs before the input call returns, after the node is cons
   t.node(0).publish(Key{}, Bytes(kMaxPayloadBytes + 1, 0x55), 60'000, 1000, out,
                     [&](const PutResult& r) {
                       called = true;
-                      CHECK_FALSE(r.ok);
+                      CHECK_FALSE(r.ok());
                       CHECK(r.status.code == routing::Errc::kPayloadTooLarge);
-                      CHECK(r.error == r.status.message);
+                      CHECK(r.status.message == r.status.message);
                       CHECK(r.status.name() == "payload_too_large");
                     });
   CHECK(called);
@@ -39,7 +39,7 @@ TEST_CASE("a record that fails its checks is refused before sending, with kRecor
   t.node(0).put(r, 1000, out, [&](const PutResult& p) { got = p; });
   REQUIRE(got.has_value());
   CHECK(got->status.code == routing::Errc::kRecordInvalid);
-  CHECK(got->error.find("record rejected before sending: expired") == 0);
+  CHECK(got->status.message.find("record rejected before sending: expired") == 0);
   CHECK(out.datagrams.empty());
 }
 
@@ -47,7 +47,7 @@ TEST_CASE("a put that reaches nobody reports kNotStored") {
   TestNet t(1, 43);
   Record r = make_record(test_key(43, 9), Key{}, Bytes{1, 2, 3}, 1, t.net.now() + 60'000);
   PutResult p = t.put(0, r);
-  CHECK_FALSE(p.ok);
+  CHECK_FALSE(p.ok());
   CHECK(p.status.code == routing::Errc::kNotStored);
   CHECK(p.stored == 0);
 }
@@ -110,7 +110,7 @@ TEST_CASE("a callback may call the API again: its messages join the same Outbox"
   net.invoke(eps[3], [&](TimeMs now, Outbox& out) {
     d.enter(now, out);
     node.publish(k, Bytes{7, 7}, 60'000, now, out, [&](const PutResult& p) {
-      REQUIRE(p.ok);
+      REQUIRE(p.ok());
       // The put finished inside an input (the last STORE_ACK's datagram):
       // the driver's Outbox of that input is still open.
       REQUIRE(d.current != nullptr);
@@ -122,7 +122,7 @@ TEST_CASE("a callback may call the API again: its messages join the same Outbox"
   });
   net.run_until([&] { return second.has_value(); }, net.now() + 30'000);
   REQUIRE(second.has_value());
-  CHECK(second->ok);
+  CHECK(second->ok());
   REQUIRE(second->values.size() == 1);
   CHECK(second->values[0].payload == Bytes{7, 7});
   // A node never STOREs to itself, so the get was not answered from its own

@@ -36,8 +36,8 @@ double busiest_store_share(Mode mode, int nodes, int owners, std::uint64_t seed)
     Record r = make_record(test_key(seed + 1, static_cast<std::uint64_t>(o)), key,
                            Bytes{static_cast<std::uint8_t>(o)}, 1, t.net.now() + 600'000);
     PutResult p = t.put(o % nodes, r);
-    CHECK_MESSAGE(p.ok, "put ", o, ": ", p.error);
-    if (p.ok) ++ok;
+    CHECK_MESSAGE(p.ok(), "put ", o, ": ", p.status.message);
+    if (p.ok()) ++ok;
     t.net.run_for(100);
   }
   CHECK(ok == owners);
@@ -92,7 +92,7 @@ TEST_CASE("Coral clusters form per region; gets find same-region values in level
   // A put from region 0 is found by another region-0 node in its level-2 cluster.
   Key key = key_of("regional-service");
   PutResult p = t.publish(2, key, Bytes{42}, 600'000);
-  REQUIRE(p.ok);
+  REQUIRE(p.ok());
   CHECK(p.stored >= 16);  // level 2 and level 0 (level 1 collapses into level 2)
   int level2 = 0;
   for (int reader : {4, 10, 16, 22, 28}) {

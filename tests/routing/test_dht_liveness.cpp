@@ -159,7 +159,7 @@ TEST_CASE("gets move past departed contacts after their RTO, not request_timeout
   for (int k = 0; k < keys; ++k) {
     REQUIRE(t.publish(static_cast<int>(pick.uniform(80)), key_of("rto-" + std::to_string(k)),
                       Bytes(8, static_cast<std::uint8_t>(k)), 3'600'000)
-                .ok);
+                .ok());
   }
   // A quarter of the nodes leave; the others still hold them in their tables.
   std::set<int> down;
@@ -176,7 +176,7 @@ TEST_CASE("gets move past departed contacts after their RTO, not request_timeout
     TimeMs start = t.net.now();
     GetResult g = t.get(reader, key_of("rto-" + std::to_string(k)));
     slowest = std::max(slowest, t.net.now() - start);
-    if (g.ok && g.values.size() == 1) ++found;
+    if (g.ok() && g.values.size() == 1) ++found;
   }
   CHECK(found == keys);
   // MemNet RTT is ~10 ms: a dead contact costs about the 100 ms RTO floor,

@@ -64,10 +64,10 @@ TEST_CASE("put and get from random nodes always succeed") {
     std::string text = "endpoint-" + std::to_string(k);
     Bytes payload(text.begin(), text.end());
     PutResult p = t.publish(owner, key, payload, 600'000);
-    CHECK_MESSAGE(p.ok, p.error);
+    CHECK_MESSAGE(p.ok(), p.status.message);
     CHECK(p.stored >= 8);
     GetResult g = t.get(reader, key);
-    REQUIRE(g.ok);
+    REQUIRE(g.ok());
     if (g.values.size() == 1 && g.values[0].payload == payload &&
         g.values[0].owner == test_key(12, static_cast<std::uint64_t>(owner)).public_key()) {
       ++ok;
@@ -94,7 +94,7 @@ TEST_CASE("values survive 25% of nodes going down") {
     Bytes payload(16, static_cast<std::uint8_t>(k));
     PutResult p = t.publish(static_cast<int>(pick.uniform(120)), key_of("churn-" + std::to_string(k)),
                             payload, 3'600'000);
-    REQUIRE(p.ok);
+    REQUIRE(p.ok());
   }
   std::vector<int> order(120);
   for (int i = 0; i < 120; ++i) order[i] = i;
@@ -108,7 +108,7 @@ TEST_CASE("values survive 25% of nodes going down") {
       int reader = alive[pick.uniform(alive.size())];
       GetResult g = t.get(reader, key_of("churn-" + std::to_string(k)));
       ++total;
-      if (g.ok && g.values.size() == 1 && g.values[0].payload == Bytes(16, static_cast<std::uint8_t>(k))) {
+      if (g.ok() && g.values.size() == 1 && g.values[0].payload == Bytes(16, static_cast<std::uint8_t>(k))) {
         ++found;
       }
     }
@@ -124,9 +124,9 @@ TEST_CASE("an owner replaces its value only with a higher seq; replays are rejec
   TimeMs exp = t.net.now() + 600'000;
   Record v1 = make_record(owner, key, Bytes{1}, 10, exp);
   Record v2 = make_record(owner, key, Bytes{2}, 11, exp);
-  REQUIRE(t.put(3, v1).ok);
+  REQUIRE(t.put(3, v1).ok());
   PutResult p2 = t.put(5, v2);
-  REQUIRE(p2.ok);
+  REQUIRE(p2.ok());
   GetResult g = t.get(7, key);
   REQUIRE(g.values.size() == 1);
   CHECK(g.values[0].seq == 11);
@@ -135,9 +135,9 @@ TEST_CASE("an owner replaces its value only with a higher seq; replays are rejec
   // Replaying the older record: every storage node refuses it as stale.
   std::uint64_t replayed_before = t.dropped_total("replayed");
   PutResult p3 = t.put(9, v1);
-  CHECK_FALSE(p3.ok);
+  CHECK_FALSE(p3.ok());
   CHECK(p3.stored == 0);
-  CHECK(p3.error.find("stale") != std::string::npos);
+  CHECK(p3.status.message.find("stale") != std::string::npos);
   CHECK(t.dropped_total("replayed") >= replayed_before + 8);
   g = t.get(11, key);
   REQUIRE(g.values.size() == 1);
@@ -147,8 +147,8 @@ TEST_CASE("an owner replaces its value only with a higher seq; replays are rejec
   Record forged = v2;
   forged.seq = 12;
   PutResult p4 = t.put(2, forged);
-  CHECK_FALSE(p4.ok);
-  CHECK(p4.error.find("bad") != std::string::npos);
+  CHECK_FALSE(p4.ok());
+  CHECK(p4.status.message.find("bad") != std::string::npos);
 }
 
 TEST_CASE("a fresh get sees past a stale copy that a plain get answers from its own store") {
@@ -157,7 +157,7 @@ TEST_CASE("a fresh get sees past a stale copy that a plain get answers from its 
   KeyPair owner = test_key(2000, 1);
   Key key = key_of("moving-provider");
   TimeMs exp = t.net.now() + 600'000;
-  REQUIRE(t.put(3, make_record(owner, key, Bytes{1}, 10, exp)).ok);
+  REQUIRE(t.put(3, make_record(owner, key, Bytes{1}, 10, exp)).ok());
   // A storage node misses the owner's update while it is away (a node that
   // was moving, say), so it keeps the old copy.
   int holder = -1;
@@ -165,7 +165,7 @@ TEST_CASE("a fresh get sees past a stale copy that a plain get answers from its 
     if (t.node(i).status().stored_values == 1) holder = i;
   REQUIRE(holder >= 0);
   t.net.set_down(t.eps[static_cast<std::size_t>(holder)], true);
-  REQUIRE(t.put(3, make_record(owner, key, Bytes{2}, 11, exp)).ok);
+  REQUIRE(t.put(3, make_record(owner, key, Bytes{2}, 11, exp)).ok());
   t.net.set_down(t.eps[static_cast<std::size_t>(holder)], false);
 
   GetResult plain = t.get(holder, key);
@@ -178,7 +178,7 @@ TEST_CASE("a fresh get sees past a stale copy that a plain get answers from its 
   });
   t.net.run_until([&] { return fresh.has_value(); }, t.net.now() + 30'000);
   REQUIRE(fresh.has_value());
-  CHECK(fresh->ok);
+  CHECK(fresh->ok());
   REQUIRE(fresh->values.size() == 1);
   CHECK(fresh->values[0].seq == 11);
   CHECK(fresh->values[0].payload == Bytes{2});
@@ -189,8 +189,8 @@ TEST_CASE("publish increases seq across calls; records expire and disappear") {
   TestNet t(40, 15);
   t.bootstrap_all();
   Key key = key_of("expiring");
-  REQUIRE(t.publish(4, key, Bytes{1}, 600'000).ok);
-  REQUIRE(t.publish(4, key, Bytes{2}, 600'000).ok);
+  REQUIRE(t.publish(4, key, Bytes{1}, 600'000).ok());
+  REQUIRE(t.publish(4, key, Bytes{2}, 600'000).ok());
   GetResult g = t.get(20, key);
   REQUIRE(g.values.size() == 1);
   CHECK(g.values[0].payload == Bytes{2});
@@ -198,13 +198,13 @@ TEST_CASE("publish increases seq across calls; records expire and disappear") {
 
   Key short_key = key_of("short-lived");
   Record r = make_record(test_key(1000, 2), short_key, Bytes{9}, 1, t.net.now() + 5'000);
-  REQUIRE(t.put(6, r).ok);
+  REQUIRE(t.put(6, r).ok());
   CHECK(t.get(30, short_key).values.size() == 1);
   t.net.run_for(6'000);
   std::size_t held = 0;
   for (int i = 0; i < t.size(); ++i) held += t.node(i).status().stored_values;
   GetResult gone = t.get(30, short_key);
-  CHECK(gone.ok);
+  CHECK(gone.ok());
   CHECK(gone.values.empty());
   CHECK(gone.level == -1);
   // Only the published (600 s) record is still held anywhere.
@@ -212,7 +212,7 @@ TEST_CASE("publish increases seq across calls; records expire and disappear") {
 
   // Republish: a published record outlives its TTL while published.
   Key live = key_of("republished");
-  REQUIRE(t.publish(8, live, Bytes{7}, 20'000).ok);
+  REQUIRE(t.publish(8, live, Bytes{7}, 20'000).ok());
   t.net.run_for(45'000);
   GetResult still = t.get(25, live);
   REQUIRE(still.values.size() == 1);
@@ -228,7 +228,7 @@ TEST_CASE("levels collapse on a one-region network: a put or get is a single loo
   Key key = key_of("collapse");
   std::uint64_t before = lookups(3);
   PutResult p = t.publish(3, key, Bytes{1}, 600'000);
-  REQUIRE(p.ok);
+  REQUIRE(p.ok());
   CHECK(p.stored == 8);  // one level: replicas copies, not three times that
   CHECK(lookups(3) - before == 1);
   // A reader that is not a storage node runs one lookup, answered in level 2.
@@ -248,7 +248,7 @@ TEST_CASE("a node whose seed is down keeps trying and joins when it comes back")
   TestNet t(20, 17);
   t.bootstrap_all();
   Key key = key_of("late-join");
-  REQUIRE(t.publish(5, key, Bytes{3}, 600'000).ok);
+  REQUIRE(t.publish(5, key, Bytes{3}, 600'000).ok());
   metrics::Registry reg;
   Endpoint ep = MemNet::endpoint(50);
   DhtNode late(test_key(17, 50), ep, t.cfg, t.net.node_seed(ep), reg);
@@ -273,7 +273,7 @@ TEST_CASE("a node that moves to a new address is re-verified there and stays rea
   TestNet t(24, 61);
   t.bootstrap_all();
   const Key key = key_of("moving-node");
-  REQUIRE(t.publish(7, key, Bytes{1, 2, 3}, 600'000).ok);
+  REQUIRE(t.publish(7, key, Bytes{1, 2, 3}, 600'000).ok());
   const Key watched = key_of("watched-by-the-mover");
   std::vector<Bytes> events;
   t.net.invoke(t.eps[7], [&](TimeMs now, Outbox& out) {
@@ -291,7 +291,7 @@ TEST_CASE("a node that moves to a new address is re-verified there and stays rea
   t.net.run_for(3'000);
   CHECK(t.node(7).endpoint() == new_ep);
   // Its watch followed it: an event published now reaches the new address.
-  REQUIRE(t.publish(11, watched, Bytes{9, 9}, 600'000).ok);
+  REQUIRE(t.publish(11, watched, Bytes{9, 9}, 600'000).ok());
   t.net.run_for(1'000);
   REQUIRE(events.size() == 1);
   CHECK(events[0] == Bytes{9, 9});
@@ -311,9 +311,9 @@ TEST_CASE("a node that moves to a new address is re-verified there and stays rea
   CHECK(count_at(new_ep) > 0);
   // It still serves and stores from there.
   GetResult g = t.get(3, key);
-  REQUIRE(g.ok);
+  REQUIRE(g.ok());
   CHECK(g.values.size() == 1);
-  CHECK(t.publish(7, key_of("moved-put"), Bytes{4}, 600'000).ok);
+  CHECK(t.publish(7, key_of("moved-put"), Bytes{4}, 600'000).ok());
   CHECK(t.get(12, key_of("moved-put")).values.size() == 1);
 }
 

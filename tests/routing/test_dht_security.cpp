@@ -128,7 +128,7 @@ TEST_CASE("garbage datagrams are counted and harmless") {
   CHECK(t.dropped_total("malformed") > 0);
   // The network still works.
   Key key = key_of("after-garbage");
-  REQUIRE(t.publish(2, key, Bytes{5}, 600'000).ok);
+  REQUIRE(t.publish(2, key, Bytes{5}, 600'000).ok());
   CHECK(t.get(4, key).values.size() == 1);
 }
 
@@ -197,10 +197,10 @@ TEST_CASE("a record validator refuses payloads at storage nodes, in gets and in 
   Record good = make_record(owner, key, Bytes{0x01, 7}, 1, t.net.now() + 600'000);
   Record bad = make_record(test_key(2300, 2), key, Bytes{0x02, 7}, 1, t.net.now() + 600'000);
 
-  CHECK(t.put(3, good).ok);
+  CHECK(t.put(3, good).ok());
   PutResult refused = t.put(4, bad);
-  CHECK_FALSE(refused.ok);
-  CHECK(refused.error.find("validator") != std::string::npos);
+  CHECK_FALSE(refused.ok());
+  CHECK(refused.status.message.find("validator") != std::string::npos);
 
   // A node without the validator stores the bad record; the others refuse it
   // when it arrives and leave it out of get results.
@@ -212,7 +212,7 @@ TEST_CASE("a record validator refuses payloads at storage nodes, in gets and in 
     if (i != 5) CHECK(t.node(i).status().stored_values <= 1);
   }
   GetResult g = t.get(9, key);
-  REQUIRE(g.ok);
+  REQUIRE(g.ok());
   REQUIRE(g.values.size() == 1);
   CHECK(g.values[0].owner == owner.public_key());
 }

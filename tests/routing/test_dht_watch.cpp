@@ -26,14 +26,14 @@ TEST_CASE("watch reports added, replaced and expired records once each") {
 
   KeyPair owner = test_key(3100, 1);
   Record v1 = make_record(owner, key, Bytes{1}, 1, t.net.now() + 10'000);
-  REQUIRE(t.put(10, v1).ok);
+  REQUIRE(t.put(10, v1).ok());
   t.net.run_for(1'000);
   REQUIRE(events.size() == 1);
   CHECK(events[0].kind == WatchEvent::Kind::kAdded);
   CHECK(events[0].record == v1);
 
   Record v2 = make_record(owner, key, Bytes{2}, 2, t.net.now() + 10'000);
-  REQUIRE(t.put(20, v2).ok);
+  REQUIRE(t.put(20, v2).ok());
   t.net.run_for(1'000);
   REQUIRE(events.size() == 2);
   CHECK(events[1].kind == WatchEvent::Kind::kAdded);
@@ -47,7 +47,7 @@ TEST_CASE("watch reports added, replaced and expired records once each") {
   // Subscriptions are refreshed: a put long after the first watch TTL still notifies.
   t.net.run_for(t.cfg.watch_ttl_ms * 2);
   Record v3 = make_record(owner, key, Bytes{3}, 3, t.net.now() + 600'000);
-  REQUIRE(t.put(30, v3).ok);
+  REQUIRE(t.put(30, v3).ok());
   t.net.run_for(1'000);
   REQUIRE(events.size() == 4);
   CHECK(events[3].record.seq == 3);
@@ -55,7 +55,7 @@ TEST_CASE("watch reports added, replaced and expired records once each") {
   // After unwatch nothing more is reported.
   t.node(3).unwatch(wid);
   Record v4 = make_record(owner, key, Bytes{4}, 4, t.net.now() + 600'000);
-  REQUIRE(t.put(30, v4).ok);
+  REQUIRE(t.put(30, v4).ok());
   t.net.run_for(1'000);
   CHECK(events.size() == 4);
 }
@@ -72,7 +72,7 @@ TEST_CASE("a watcher that is itself a storage node of the key is told of what it
   });
   t.net.run_for(2'000);
   PutResult p = t.publish(1, key, Bytes{'h', 'i'}, 60'000);
-  REQUIRE(p.ok);
+  REQUIRE(p.ok());
   t.net.run_for(1'000);
   REQUIRE(events.size() == 1);
   CHECK(events[0].kind == WatchEvent::Kind::kAdded);

@@ -41,7 +41,7 @@ TEST_CASE("node stack: serve refuses an unusable delegation and rolls back a fai
   REQUIRE(served);
   CHECK(*served == d.service());
   REQUIRE(L.run_until([&] { return result.has_value(); }, 5000));
-  CHECK_FALSE(result->ok);
+  CHECK_FALSE(result->ok());
   L.run_for(50);  // the withdrawal is posted
   CHECK_FALSE(stack.serving(d.service()));
   CHECK(stack.host().stats().listeners == 0);

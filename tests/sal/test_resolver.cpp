@@ -128,7 +128,7 @@ TEST_CASE("resolve finds a delegated provider; repeats hit the cache; concurrent
   Delegation d = t.delegate(3, "web");
   const ServiceId sid = d.service();
   routing::PutResult p = t.serve(3, d, {addr("10.0.0.3:443"), addr("[2001:db8::3]:443")}, 60'000, 5);
-  REQUIRE_MESSAGE(p.ok, p.error);
+  REQUIRE_MESSAGE(p.ok(), p.status.message);
   CHECK(p.stored > 0);
 
   Resolution r = t.resolve(10, sid);
@@ -187,7 +187,7 @@ TEST_CASE("not found is cached briefly, and a provider that appears is pushed in
 
   // The provider starts; node 9 watches the service it just used, so the
   // cache knows within seconds, without another lookup.
-  REQUIRE(t.serve(4, d, {addr("10.0.0.4:25")}).ok);
+  REQUIRE(t.serve(4, d, {addr("10.0.0.4:25")}).ok());
   t.net.run_for(2'000);
   CHECK(t.cached_count(9, sid) == 1);
   Resolution hit = t.resolve(9, sid);
@@ -202,7 +202,7 @@ TEST_CASE("watched services follow providers joining, moving, stopping and vanis
   Delegation d3 = t.delegate(3, "api", 1);
   Delegation d4 = t.delegate(4, "api", 2);
   const ServiceId sid = d3.service();
-  REQUIRE(t.serve(3, d3, {addr("10.0.0.3:80")}).ok);
+  REQUIRE(t.serve(3, d3, {addr("10.0.0.3:80")}).ok());
   int changes = 0;
   t.node(12).res.set_change_listener([&](const ServiceId& s) { changes += s == sid; });
   REQUIRE(t.resolve(12, sid).endpoints.size() == 1);
@@ -210,7 +210,7 @@ TEST_CASE("watched services follow providers joining, moving, stopping and vanis
   CHECK(t.node(12).res.watch_count() == 1);
 
   // A second provider joins.
-  REQUIRE(t.serve(4, d4, {addr("10.0.0.4:80")}, 20'000).ok);
+  REQUIRE(t.serve(4, d4, {addr("10.0.0.4:80")}, 20'000).ok());
   t.net.run_for(2'000);
   CHECK(t.cached_count(12, sid) == 2);
   CHECK(changes >= 1);
@@ -228,7 +228,7 @@ TEST_CASE("watched services follow providers joining, moving, stopping and vanis
   });
   t.net.run_for(2'000);
   REQUIRE(moved.has_value());
-  CHECK(moved->ok);
+  CHECK(moved->ok());
   bool saw_move = false;
   view = t.node(12).res.cached(sid, t.net.now());
   REQUIRE(view.has_value());
@@ -270,7 +270,7 @@ TEST_CASE("the publisher republishes before expiry and never past the delegation
   // A delegation with 50 s left, a requested TTL of 30 s.
   Delegation d = t.delegate(2, "short", 1, 50'000);
   const ServiceId sid = d.service();
-  REQUIRE(t.serve(2, d, {addr("10.0.0.2:8080")}, 30'000).ok);
+  REQUIRE(t.serve(2, d, {addr("10.0.0.2:8080")}, 30'000).ok());
   // 40 s later the first record (30 s) would have expired; the republished
   // one is there, and its expiry is clamped to the delegation's.
   t.net.run_for(40'000);
@@ -293,8 +293,8 @@ TEST_CASE("an owner statement revokes providers by serial and by key") {
   Delegation d3 = t.delegate(3, "db", 1);
   Delegation d4 = t.delegate(4, "db", 5);
   const ServiceId sid = d3.service();
-  REQUIRE(t.serve(3, d3, {addr("10.0.0.3:5432")}).ok);
-  REQUIRE(t.serve(4, d4, {addr("10.0.0.4:5432")}).ok);
+  REQUIRE(t.serve(3, d3, {addr("10.0.0.3:5432")}).ok());
+  REQUIRE(t.serve(4, d4, {addr("10.0.0.4:5432")}).ok());
   REQUIRE(t.resolve(12, sid).endpoints.size() == 2);
 
   // The owner (its key on node 7) revokes serials below 2: provider 3 goes.
@@ -305,7 +305,7 @@ TEST_CASE("an owner statement revokes providers by serial and by key") {
   });
   t.net.run_until([&] { return put.has_value(); }, t.net.now() + 30'000);
   REQUIRE(put.has_value());
-  REQUIRE_MESSAGE(put->ok, put->error);
+  REQUIRE_MESSAGE(put->ok(), put->status.message);
   t.net.run_for(2'000);
   Resolution r = t.resolve(12, sid);  // watched: answered from the pushed view
   REQUIRE(r.endpoints.size() == 1);
@@ -324,7 +324,7 @@ TEST_CASE("an owner statement revokes providers by serial and by key") {
                                     now, out, [&](const routing::PutResult& p) { put = p; });
   });
   t.net.run_until([&] { return put.has_value(); }, t.net.now() + 30'000);
-  REQUIRE(put->ok);
+  REQUIRE(put->ok());
   t.net.run_for(2'000);
   CHECK(t.resolve(12, sid).endpoints.empty());
 
@@ -340,8 +340,8 @@ TEST_CASE("an owner statement revokes providers by serial and by key") {
   });
   t.net.run_until([&] { return forged.has_value(); }, t.net.now() + 30'000);
   REQUIRE(forged.has_value());
-  CHECK_FALSE(forged->ok);
-  CHECK(forged->error.find("validator") != std::string::npos);
+  CHECK_FALSE(forged->ok());
+  CHECK(forged->status.message.find("validator") != std::string::npos);
   CHECK(t.node(9).counter("bc_sal_records_rejected_total", {{"reason", "statement_not_by_owner"}}) == 1);
 }
 
@@ -356,8 +356,8 @@ TEST_CASE("records without a valid delegation are refused by storage nodes and c
 
   // Through the publisher: refused before anything is sent.
   routing::PutResult refused = t.serve(5, fake, {addr("10.6.6.6:443")});
-  CHECK_FALSE(refused.ok);
-  CHECK(refused.error.find("bad_signature") != std::string::npos);
+  CHECK_FALSE(refused.ok());
+  CHECK(refused.status.message.find("bad_signature") != std::string::npos);
   CHECK(t.node(5).counter("bc_sal_publish_errors_total") == 1);
 
   // Node 5 without a validator publishes it anyway: every other node refuses it.
@@ -376,7 +376,7 @@ TEST_CASE("records without a valid delegation are refused by storage nodes and c
   CHECK(t.dht_dropped_total("rejected") > 0);
   CHECK(t.sal_rejected_total("bad_delegation_signature") > 0);
   // And no resolver sees it, while a real provider is found.
-  REQUIRE(t.serve(3, t.delegate(3, "web"), {addr("10.0.0.3:443")}).ok);
+  REQUIRE(t.serve(3, t.delegate(3, "web"), {addr("10.0.0.3:443")}).ok());
   Resolution r = t.resolve(11, sid);
   REQUIRE(r.endpoints.size() == 1);
   CHECK(r.endpoints[0].provider_id == t.node(3).dht.id());
@@ -386,7 +386,7 @@ TEST_CASE("a replayed older endpoint record and an expired one are refused and c
   SalNet t(20, 507);
   Delegation d = t.delegate(3, "files");
   const ServiceId sid = d.service();
-  REQUIRE(t.serve(3, d, {addr("10.0.0.3:21")}).ok);
+  REQUIRE(t.serve(3, d, {addr("10.0.0.3:21")}).ok());
   // The attacker recorded the first record as it travelled...
   routing::GetResult first;
   {
@@ -406,7 +406,7 @@ TEST_CASE("a replayed older endpoint record and an expired one are refused and c
     t.node(3).pub.set_addresses(sid, {addr("10.0.7.3:21")}, now, out, [&](const routing::PutResult& p) { moved = p; });
   });
   t.net.run_until([&] { return moved.has_value(); }, t.net.now() + 30'000);
-  REQUIRE(moved->ok);
+  REQUIRE(moved->ok());
 
   // ...and the attacker replays the old record to the nodes holding the new
   // one, with valid write tokens, and sends every node a record of the
@@ -470,7 +470,7 @@ TEST_CASE("the resolver's cache and watches are bounded") {
   std::vector<ServiceId> ids;
   for (int i = 0; i < 6; ++i) {
     Delegation d = t.delegate(2 + i, "svc-" + std::to_string(i));
-    REQUIRE(t.serve(2 + i, d, {addr("10.0.0.9:1000")}).ok);
+    REQUIRE(t.serve(2 + i, d, {addr("10.0.0.9:1000")}).ok());
     ids.push_back(d.service());
   }
   for (int round = 0; round < 2; ++round) {
@@ -491,7 +491,7 @@ TEST_CASE("a statement the owner signed elsewhere is kept by a node: checked, st
   SalNet t(16, 707);
   Delegation d3 = t.delegate(3, "kept", 1);
   const ServiceId sid = d3.service();
-  REQUIRE(t.serve(3, d3, {addr("10.0.0.3:80")}).ok);
+  REQUIRE(t.serve(3, d3, {addr("10.0.0.3:80")}).ok());
   REQUIRE(t.resolve(12, sid).endpoints.size() == 1);
 
   const TimeMs now = t.net.now();
@@ -513,7 +513,7 @@ TEST_CASE("a statement the owner signed elsewhere is kept by a node: checked, st
   CHECK(kept == "");
   t.net.run_until([&] { return put.has_value(); }, t.net.now() + 30'000);
   REQUIRE(put.has_value());
-  CHECK(put->ok);
+  CHECK(put->ok());
   t.net.run_for(2'000);
   CHECK(t.resolve(12, sid).endpoints.empty());  // provider 3 is revoked
   const auto puts = [&] { return t.node(9).counter("bc_sal_publishes_total", {{"kind", "statement"}}); };
