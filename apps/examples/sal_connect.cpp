@@ -128,6 +128,7 @@ int run_exchange(const Args& a, const bc::sal::ServiceId& service, const bc::sal
   if (ex->stream) ex->stream->close();
   node.stop();
   io.poll();
+  ex->stream.reset();  // its timers belong to `io`, which dies first; the caller may still hold `ex`
   if (!ex->error.empty()) {
     std::cerr << kProgram << ": " << ex->error << "\n";
     return 1;
