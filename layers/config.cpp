@@ -214,13 +214,13 @@ NodeConfig parse_config_toml(std::string_view text, const std::string& src) {
       const auto* t = v.as_table();
       if (!t) fail(key, loc, "a table [rpc_limits]", type_name(v));
       parse_rpc_limits(*t, cfg.rpc_limits, src);
-    } else if (key == "dht" || key == "sal") {
+    } else if (key == "dht" || key == "sal" || key == "ledger") {
       const auto* t = v.as_table();
       if (!t) fail(key, loc, "a table [" + key + "]", type_name(v));
-      parse_generic_table(*t, key, src, key == "dht" ? cfg.dht : cfg.sal);
+      parse_generic_table(*t, key, src, key == "dht" ? cfg.dht : key == "sal" ? cfg.sal : cfg.ledger);
     } else {
       throw ConfigError(key + " (" + loc + "): unknown key; known keys: datadir, listen, rpc, "
-                        "rpc_allow_remote, bootstrap, log_level, log_file, [rpc_limits], [dht], [sal]");
+                        "rpc_allow_remote, bootstrap, log_level, log_file, [rpc_limits], [dht], [sal], [ledger]");
     }
   }
   return cfg;
@@ -318,6 +318,14 @@ std::optional<std::string> table_text(const ConfigTable& t, const std::string& p
   const auto* s = std::get_if<std::string>(&it->second.value);
   if (!s) fail(prefix + key, it->second.source, expected, describe(it->second));
   return *s;
+}
+
+std::optional<bool> table_bool(const ConfigTable& t, const std::string& prefix, const std::string& key) {
+  auto it = t.find(key);
+  if (it == t.end()) return std::nullopt;
+  const auto* b = std::get_if<bool>(&it->second.value);
+  if (!b) fail(prefix + key, it->second.source, "true or false", describe(it->second));
+  return *b;
 }
 
 std::optional<std::vector<std::string>> table_strings(const ConfigTable& t, const std::string& prefix,

@@ -52,6 +52,7 @@ struct NodeConfig {
   RpcLimits rpc_limits;
   ConfigTable dht;                         // [dht] keys, mapped by the application
   ConfigTable sal;                         // [sal] keys, mapped by the application
+  ConfigTable ledger;                      // [ledger] keys, mapped by the application
 };
 
 // Command-line values; unset ones leave the file's (or the default) value.
@@ -91,6 +92,8 @@ std::optional<std::string> table_string(const ConfigTable& t, const std::string&
 // Any string; `expected` describes it in the error ("IP:PORT or off").
 std::optional<std::string> table_text(const ConfigTable& t, const std::string& prefix, const std::string& key,
                                       const std::string& expected);
+// true or false.
+std::optional<bool> table_bool(const ConfigTable& t, const std::string& prefix, const std::string& key);
 // A list of strings (a TOML array of strings).
 std::optional<std::vector<std::string>> table_strings(const ConfigTable& t, const std::string& prefix,
                                                       const std::string& key, const std::string& expected);

@@ -2,6 +2,7 @@
 // UDP on --listen; the JSON-RPC, /metrics and /health are served over HTTP on
 // --rpc; both run on one io thread. This file reads the flags and the config.
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -46,6 +47,22 @@ std::string read_secret_file(const std::string& path) {
   if (!in || !std::getline(in, line) || line.empty())
     throw std::runtime_error("--socks-password-file " + path + ": cannot read a password from its first line");
   return line;
+}
+
+// The config file's [ledger] table under the flags: a flag given on the
+// command line (`given`) wins over the file's key.
+void merge_ledger_table(const bc::ConfigTable& t, const CLI::App& app, bc::apps::LedgerOptions& lf) {
+  bc::table_reject_unknown(t, "ledger.", {"genesis", "producer", "block_interval_ms", "peers"});
+  auto given = [&](const char* flag) { return app.count(flag) > 0; };
+  if (!given("--genesis")) lf.genesis = bc::table_text(t, "ledger.", "genesis", "a genesis JSON file path").value_or(lf.genesis);
+  if (!given("--producer")) lf.producer = bc::table_bool(t, "ledger.", "producer").value_or(lf.producer);
+  if (!given("--block-interval-ms"))
+    lf.block_interval_ms = bc::table_int(t, "ledger.", "block_interval_ms", 10, 3'600'000).value_or(lf.block_interval_ms);
+  if (!given("--ledger-peers"))
+    lf.max_peers = static_cast<std::size_t>(bc::table_int(t, "ledger.", "peers", 1, 256).value_or(
+        static_cast<std::int64_t>(lf.max_peers)));
+  if (!lf.genesis.empty() && !std::filesystem::is_regular_file(lf.genesis))
+    throw bc::ConfigError("ledger.genesis: " + lf.genesis + " is not a file; give the genesis JSON's path");
 }
 
 // The SAL module's settings from the flags; the SOCKS gateway defaults to
@@ -135,6 +152,7 @@ int main(int argc, char** argv) {
     bc::finalize_config(cfg);
     const auto dht_cfg = bc::apps::dht_config_from_table(cfg.dht);
     merge_sal_table(cfg.sal, sf);
+    merge_ledger_table(cfg.ledger, app, lf);
     bc::apps::Daemon daemon(cfg, dht_cfg, lf, sal_config(cfg, sf));
     return daemon.run();
   } catch (const bc::ConfigError& e) {

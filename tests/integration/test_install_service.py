@@ -79,6 +79,14 @@ def test(bins, workdir):
     verify_with_systemd(unit, os.path.join(dest, "opt/bc/bin/blockcloudd"), workdir)
     start_with_config(bins, config, os.path.join(workdir, "fresh", "data"))
 
+    bad = os.path.join(workdir, "bad-ledger.toml")
+    with open(config) as f, open(bad, "w") as out:
+        out.write(f.read() + "[ledger]\nproducr = true\n")
+    p = subprocess.run([bins.daemon, "--config", bad, "--datadir", os.path.join(workdir, "bad")],
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 2 and "ledger.producr" in p.stderr and "known keys: genesis, producer" in p.stderr,
+          "a misspelt [ledger] key stops the daemon naming it and the known keys")
+
     with open(config, "a") as f:
         f.write("# edited by the operator\n")
     rc, out = install("--bin-dir", bins.dir, "--destdir", dest, "--prefix", "/opt/bc")

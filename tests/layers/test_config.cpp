@@ -114,6 +114,26 @@ address_fallback = ["10.0.0.2"]
                        doctest::Contains("sal.rules (n.toml:3:9): expected an array of strings"), bc::ConfigError);
 }
 
+TEST_CASE("config: the [ledger] table keeps its keys for the application; booleans are checked") {
+  const auto cfg = bc::parse_config_toml(R"(
+datadir = "/tmp/node1"
+[ledger]
+genesis = "genesis.json"
+producer = true
+block_interval_ms = 500
+peers = "eight"
+)", "node.toml");
+  CHECK(bc::table_text(cfg.ledger, "ledger.", "genesis", "a path") == "genesis.json");
+  CHECK(bc::table_bool(cfg.ledger, "ledger.", "producer") == true);
+  CHECK(bc::table_int(cfg.ledger, "ledger.", "block_interval_ms", 10, 3'600'000) == 500);
+  CHECK_FALSE(bc::table_bool(cfg.ledger, "ledger.", "missing").has_value());
+  CHECK_THROWS_WITH_AS(bc::table_bool(cfg.ledger, "ledger.", "genesis"),
+                       doctest::Contains("ledger.genesis (node.toml:4:11): expected true or false"), bc::ConfigError);
+  CHECK_THROWS_WITH_AS(bc::table_int(cfg.ledger, "ledger.", "peers", 1, 256),
+                       doctest::Contains("ledger.peers (node.toml:7:9): expected an integer from 1 to 256"),
+                       bc::ConfigError);
+}
+
 TEST_CASE("config: flags override the file and defaults are filled") {
   auto cfg = bc::parse_config_toml("datadir = \"/a\"\nlisten = \"127.0.0.5:7000\"\nbootstrap = [\"127.0.0.9:1\"]\n");
   bc::ConfigOverrides f;
