@@ -41,8 +41,8 @@
 // peer claimed to be ahead, is a fault: the peer is dropped and its address
 // banned (connections from or to it closed at once) for distrust_ms, doubled
 // for each further fault while remembered, at most max_ban_ms. A peer's claims
-// never block the node: the core only decides whom to ask; the producer is
-// paused by blocks being committed (applying()), not by claims.
+// never block the node: the core only decides whom to ask; a producer is
+// paused by blocks being committed, not by claims (producer_may_build).
 #pragma once
 #include <deque>
 #include <functional>
