@@ -80,7 +80,7 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
       m_frames_in = &opt.metrics->counter("bc_stream_frames_received_total", "Frames received over TCP");
       m_refused = &opt.metrics->counter("bc_stream_refused_total", "Inbound connections closed at once: over the total or per-IP cap");
       m_evicted = &opt.metrics->counter("bc_stream_partial_evictions_total", "Connections closed for holding the largest partial frame when the partial-frame budget was exceeded");
-      m_fair = &opt.metrics->counter("bc_stream_fair_evictions_total", "Inbound connections closed to give a less-represented source address a slot");
+      m_fair = &opt.metrics->counter("bc_stream_fair_evictions_total", "Inbound connections closed to give a slot to a less-represented source address or to a peer this node dials");
       m_conns = &opt.metrics->gauge("bc_stream_connections", "Open TCP connections to other nodes");
     }
   }
@@ -109,7 +109,10 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
       if (c->inbound) ++inbound, ++per_ip[c->remote.ip];
     const std::size_t mine = per_ip[conn->remote.ip];
     const bool too_many_here = mine >= opt.max_inbound_per_ip;
-    if (!too_many_here && inbound >= opt.max_inbound) make_room(per_ip, mine);
+    if (!too_many_here && inbound >= opt.max_inbound) {
+      make_room(per_ip, mine);
+      if (known(conn->remote.ip) && inbound_count() >= opt.max_inbound) evict_unknown();
+    }
     if (too_many_here || inbound_count() >= opt.max_inbound) {
       ++st.refused;
       if (too_many_here) ++st.refused_per_ip;
@@ -139,6 +142,22 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
     for (const auto& [id, c] : conns)
       if (c->inbound && c->remote.ip == top->first) newest = c;  // ids ascend: the last is the newest
     BC_ASSERT(newest != nullptr);
+    ++st.fair_evictions;
+    if (m_fair) m_fair->inc();
+    drop(newest);
+  }
+
+  // An address this node dials (a configured peer or a contact it chose).
+  bool known(const std::array<std::uint8_t, 16>& ip) const {
+    return std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.first.ip == ip; });
+  }
+
+  // Closes the newest inbound connection from an address this node does not dial, if any.
+  void evict_unknown() {
+    std::shared_ptr<Conn> newest;
+    for (const auto& [id, c] : conns)
+      if (c->inbound && !known(c->remote.ip)) newest = c;  // ids ascend: the last is the newest
+    if (!newest) return;
     ++st.fair_evictions;
     if (m_fair) m_fair->inc();
     drop(newest);

@@ -16,7 +16,11 @@
 // and per remote IP; when the inbound slots are full, a newcomer from an
 // address holding fewer than the most-represented address, less one, takes
 // the slot of that address's newest connection (fair shares between sources:
-// a flood from a few addresses cannot keep a new source out).
+// a flood from a few addresses cannot keep a new source out); failing that, a
+// newcomer from the address of a peer this node dials (connect()) takes the
+// slot of the newest connection from an address it does not dial, so peers
+// that know each other stay reachable both ways during a flood from many
+// addresses.
 //
 // Memory bounds against hostile peers: a frame's announced length is never
 // allocated up front; the body grows as bytes arrive, read_chunk_bytes at a
@@ -51,7 +55,7 @@ struct StreamNetStats {
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t oversized = 0, queue_overflows = 0, connects = 0, accepts = 0, refused = 0;
   std::uint64_t refused_per_ip = 0;     // part of refused: the remote address had too many
-  std::uint64_t fair_evictions = 0;     // inbound closed to make room for a less-represented source
+  std::uint64_t fair_evictions = 0;     // inbound closed to make room for a less-represented source or a dialled peer
   std::uint64_t partial_evictions = 0;  // closed for holding the largest partial frame
   std::uint64_t partial_bytes = 0;      // now: bytes held for partially received frames
   std::uint64_t partial_bytes_peak = 0;

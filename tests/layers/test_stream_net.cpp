@@ -195,3 +195,21 @@ TEST_CASE("stream_net: inbound connections never take the slots of peers the nod
   REQUIRE(srv.run_until([&] { return srv.net->stats().connects == 1; }));
   CHECK(srv.net->connections() == 3);
 }
+
+TEST_CASE("stream_net: with the inbound slots full and shared evenly, a peer this node dials still gets in") {
+  Server srv(StreamNetOptions{.max_inbound = 2, .max_inbound_per_ip = 8});
+  StreamNet peer(srv.io, *bc::Endpoint::parse("127.0.0.6:0"), StreamNetOptions{}, nullptr, nullptr, nullptr);
+  peer.start();
+  srv.net->connect(peer.local_endpoint());  // srv knows 127.0.0.6
+  REQUIRE(srv.run_until([&] { return srv.net->stats().connects == 1; }));
+  std::vector<std::shared_ptr<tcp::socket>> clients{dial_from(srv, "127.0.0.7"), dial_from(srv, "127.0.0.8")};
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts == 2; }));
+  // A stranger: one connection per address everywhere, nothing to even out.
+  clients.push_back(dial_from(srv, "127.0.0.9"));
+  REQUIRE(srv.run_until([&] { return srv.net->stats().refused == 1; }));
+  // The known peer's address: the newest stranger makes room.
+  clients.push_back(dial_from(srv, "127.0.0.6"));
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts == 3; }));
+  CHECK(srv.net->stats().fair_evictions == 1);
+  CHECK(srv.net->connections() == 3);  // 1 outbound + 2 inbound
+}
