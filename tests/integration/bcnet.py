@@ -70,9 +70,11 @@ def basic_auth(user, password):
 
 
 def cli_auth(addr):
-    """blockcloud-cli arguments that authenticate to the daemon at addr."""
+    """blockcloud-cli arguments that authenticate to the daemon at addr
+    (none for a daemon that writes no cookie, such as an older build a
+    benchmark compares against)."""
     c = _CREDENTIALS.get(addr)
-    return ["--datadir", c] if isinstance(c, str) else []
+    return ["--datadir", c] if isinstance(c, str) and os.path.exists(os.path.join(c, ".cookie")) else []
 
 
 def http(addr, method, path, body=None, timeout=10, auth=True, headers=None):
