@@ -129,6 +129,19 @@ def check_browser_attack():
     check(rpc(RPC, "dht_get", {"key": "web-attack"})["values"] == [], "no refused put was stored")
 
 
+def check_slow_body():
+    s = socket.create_connection((IP, RPC_PORT), timeout=5)
+    s.sendall((f"POST /rpc HTTP/1.1\r\nHost: {RPC}\r\nContent-Type: application/json\r\n"
+               f"Authorization: {cookie_auth()}\r\nContent-Length: 100\r\n\r\n{{").encode())
+    t0 = time.time()
+    try:
+        closed = s.recv(100) == b""
+    except socket.timeout:
+        closed = False
+    s.close()
+    check(closed and time.time() - t0 < 3, f"a body not sent within body_timeout_ms is closed ({time.time() - t0:.1f} s)")
+
+
 def check_slowloris():
     socks = []
     try:
@@ -217,11 +230,16 @@ def test(bins, workdir):
     _, out, _ = run([bins.cli, "--json", "rpcauth", "alice"], check_rc=0)
     alice = json.loads(out)
     check(alice["rpc_auth"].startswith("alice:") and "$" in alice["rpc_auth"], "blockcloud-cli rpcauth prints a line")
-    p = start(bins, d, "--rpc-auth", alice["rpc_auth"])
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(workdir, "node.toml")
+    with open(conf, "w") as f:
+        f.write("[rpc_limits]\nbody_timeout_ms = 800\n")
+    p = start(bins, d, "--rpc-auth", alice["rpc_auth"], "--config", conf)
     try:
         check_cookie_and_credentials(bins, d, alice["password"])
         check_cli(bins, d, alice["password"], workdir)
         check_browser_attack()
+        check_slow_body()
         check_slowloris()
         check_long_polls()
         check_forward_add(bins, workdir)
