@@ -98,6 +98,23 @@ bc::sal::SalModuleConfig sal_config(const bc::NodeConfig& cfg, const SalFlags& s
     throw std::runtime_error("SOCKS5 credentials need both --socks-user and --socks-password-file (or neither)");
   return sc;
 }
+
+// The SAL module's flags: the SOCKS gateway, forwards, address fallbacks, rules.
+void add_sal_options(CLI::App& app, SalFlags& sf) {
+  app.add_option("--socks", sf.socks, "SOCKS5 gateway IP:PORT for <service-id>.bc names, or off (default: the RPC IP, RPC port + 1)");
+  app.add_flag("--socks-allow-remote", sf.socks_allow_remote,
+               "allow a non-loopback --socks (anyone who reaches it opens flows as this node; set credentials too)");
+  app.add_option("--socks-user", sf.socks_username, "require this SOCKS5 user name (RFC 1929); needs --socks-password-file");
+  app.add_option("--socks-password-file", sf.socks_password_file, "file whose first line is the SOCKS5 password")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--forward-allow-remote", sf.forward_allow_remote,
+               "let forward_add listen on non-loopback addresses (anyone who reaches them opens flows as this node)");
+  app.add_option("--address-fallback", sf.fallbacks,
+                 "where to move if the listen address disappears, in order (repeatable; default: the lowest "
+                 "other address of the same kind)");
+  app.add_option("--rule", sf.rules, "a service table rule (repeatable), e.g. \"s...ID/16 forward 127.0.0.5:4001\"");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,18 +141,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-file", log_file, "also log to this file (relative to datadir)");
   app.add_option("--dht", flags.dht, "set a [dht] config key, KEY=VALUE (repeatable), e.g. --dht k=16");
   SalFlags sf;
-  app.add_option("--socks", sf.socks, "SOCKS5 gateway IP:PORT for <service-id>.bc names, or off (default: the RPC IP, RPC port + 1)");
-  app.add_flag("--socks-allow-remote", sf.socks_allow_remote,
-               "allow a non-loopback --socks (anyone who reaches it opens flows as this node; set credentials too)");
-  app.add_option("--socks-user", sf.socks_username, "require this SOCKS5 user name (RFC 1929); needs --socks-password-file");
-  app.add_option("--socks-password-file", sf.socks_password_file, "file whose first line is the SOCKS5 password")
-      ->check(CLI::ExistingFile);
-  app.add_flag("--forward-allow-remote", sf.forward_allow_remote,
-               "let forward_add listen on non-loopback addresses (anyone who reaches them opens flows as this node)");
-  app.add_option("--address-fallback", sf.fallbacks,
-                 "where to move if the listen address disappears, in order (repeatable; default: the lowest "
-                 "other address of the same kind)");
-  app.add_option("--rule", sf.rules, "a service table rule (repeatable), e.g. \"s...ID/16 forward 127.0.0.5:4001\"");
+  add_sal_options(app, sf);
   bc::apps::LedgerOptions lf;
   app.add_option("--genesis", lf.genesis, "genesis JSON of the ledger to run (enables the ledger; data in DATADIR/ledger)")
       ->check(CLI::ExistingFile);
