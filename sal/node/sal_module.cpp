@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "layers/asio_endpoint.hpp"
+#include "layers/config.hpp"
 #include "layers/ids.hpp"
 #include "layers/local_addresses.hpp"
 #include "routing/record_codec.hpp"
@@ -266,6 +267,11 @@ json::value SalModule::forward_add(const Params& p) {
   const ServiceId id = need_service(p);
   ForwardOptions fo;
   fo.listen = need_endpoint(p, "listen", "give IP:PORT to accept connections on, e.g. 127.0.0.1:8080");
+  // Anyone who reaches a forward opens flows as this node: off loopback only
+  // when the operator said so at start-up.
+  if (!config_.forward_allow_remote && !is_loopback(fo.listen))
+    p.fail("listen", fo.listen.to_string() + " is not a loopback address",
+           "use 127.0.0.1 (or another 127.x address), or start blockcloudd with --forward-allow-remote");
   fo.service = id;
   fo.metrics = &stack_.metrics();
   std::unique_ptr<ForwardListener> f;

@@ -32,6 +32,7 @@ struct SalModuleConfig {
   // The SOCKS5 gateway's address; nullopt: no gateway.
   std::optional<Endpoint> socks;
   bool socks_allow_remote = false;  // else a non-loopback `socks` is refused at start
+  bool forward_allow_remote = false;  // else forward_add refuses a non-loopback `listen`
   std::string socks_username, socks_password;  // RFC 1929; both empty: no authentication
   // When the listen address disappears from the host, move to the first of
   // these that is present (else the lowest other address of the same kind).
