@@ -24,8 +24,8 @@ void fail(const Publisher::Done& done, Status status) {
   done(r);
 }
 
-void fail(const Publisher::Done& done, bc::Errc code, std::string error) {
-  fail(done, bc::fail(code, std::move(error)));
+void fail(const Publisher::Done& done, bc::Errc code, std::string detail) {
+  fail(done, bc::fail(code, std::move(detail)));
 }
 
 }  // namespace
