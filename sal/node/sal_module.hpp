@@ -72,7 +72,7 @@ class SalModule final : public node::Module {
   // and a second is short next to a flow's 60 s detached timeout).
   void watch_local_address();
   void on_address_check();
-  std::string rebind(const Endpoint& ip);
+  Status rebind(const Endpoint& ip);
   void drop_backend(const ServiceId& id);
 
   NodeStack& stack_;
