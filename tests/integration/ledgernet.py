@@ -28,7 +28,12 @@ class LedgerNet:
 
     def kill(self, node):
         pid = self.pids[node]
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            # It exited on its own: a crash, or a port taken by another run.
+            raise TestFailure(f"node {node} (pid {pid}) was already gone before kill -9; "
+                              f"see its log under {self.net.dir}") from None
         while pid_alive(pid):
             time.sleep(0.01)
         try:
