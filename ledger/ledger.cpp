@@ -146,6 +146,8 @@ Status Ledger::check_tx_stateless(const Tx& tx) {
 
 Result<PreparedBlock> Ledger::validate_block(ByteView bytes, std::optional<TimeMs> now) { return validate(bytes, false, now, nullptr); }
 
+std::optional<Bytes> Ledger::certificate_bytes_at(std::uint64_t height) const { return store_->certificate(height); }
+
 std::optional<CommitCertificate> Ledger::certificate_at(std::uint64_t height) const {
   auto bytes = store_->certificate(height);
   if (!bytes) return std::nullopt;

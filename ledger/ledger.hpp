@@ -132,6 +132,7 @@ class Ledger {
   Status commit(PreparedBlock&& prepared, const CommitCertificate* cert = nullptr);
   // The certificate stored with the block at `height` (certified chains).
   std::optional<CommitCertificate> certificate_at(std::uint64_t height) const;
+  std::optional<Bytes> certificate_bytes_at(std::uint64_t height) const;
 
   // Proposer side: applies candidates in order on top of the head, drops
   // those that fail (reported in `dropped`), stops at the block limits, and
