@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "layers/assert.hpp"
+#include "ledger/detail/apply_tx.hpp"
 
 namespace bc::ledger {
 
@@ -40,16 +41,8 @@ Status escrow_of(const WorkingState& ws, const Hash256& id, Escrow* out) {
   return {};
 }
 
-// What every payload kind may read and write: the overlay, the tx, the block
-// height and the sender's account with the fee and the tx's spend already
-// debited and the nonce bumped (written by the payload's function, last).
-struct TxContext {
-  WorkingState& ws;
-  const Tx& tx;
-  std::uint64_t height;
-  Account& sender;
-  SignatureCache* cache;
-};
+using detail::TxContext;
+using detail::apply_payload;
 
 Status apply_payload(TxContext& c, const Transfer& t) {
   if (t.to == c.tx.sender) {
@@ -62,24 +55,6 @@ Status apply_payload(TxContext& c, const Transfer& t) {
     return fail(Error::kOverflow, "balance of " + address_text(t.to) + " would exceed 2^64-1");
   c.ws.put_account(c.tx.sender, c.sender);
   c.ws.put_account(t.to, to);
-  return {};
-}
-
-Status apply_payload(TxContext& c, const Bond& t) {
-  if (!checked_add(c.sender.bonded, t.amount, &c.sender.bonded)) return fail(Error::kOverflow, "bonded stake would exceed 2^64-1");
-  c.ws.put_account(c.tx.sender, c.sender);
-  return {};
-}
-
-Status apply_payload(TxContext& c, const Unbond& t) {
-  if (c.sender.bonded < t.amount)
-    return fail(Error::kInsufficientStake, "account " + address_text(c.tx.sender) + " has " + amt(c.sender.bonded) +
-                                               " bonded, cannot unbond " + amt(t.amount));
-  std::uint64_t release = 0;
-  if (__builtin_add_overflow(c.height, c.ws.params().unbonding_delay, &release)) return fail(Error::kOverflow, "release height overflows");
-  c.sender.bonded -= t.amount;
-  c.ws.put_account(c.tx.sender, c.sender);
-  c.ws.put_unbonding(escrow_id_of(c.tx.sender, c.tx.body.nonce), Unbonding{c.tx.sender, t.amount, release});
   return {};
 }
 
@@ -209,20 +184,67 @@ void begin_block(WorkingState& ws, std::uint64_t height) {
   }
 }
 
-Status apply_effect(WorkingState& ws, const Effect& e) {
-  Supply s = ws.supply();
-  if (e.kind == Effect::Kind::kReward) {
-    if (!checked_add(s.minted, e.amount, &s.minted)) return fail(Error::kOverflow, "minted supply would exceed 2^64-1");
-    credit(ws, e.account, e.amount);  // the reward is in the new minted total
+namespace {
+
+Status slash_bonded(WorkingState& ws, const Effect& e, Supply& s) {
+  auto a = ws.account(e.account);
+  if (!a) return fail(Error::kBadEffect, "slash of unknown account " + address_text(e.account));
+  if (a->bonded < e.amount)
+    return fail(Error::kBadEffect, "slash of " + amt(e.amount) + " exceeds the " + amt(a->bonded) + " bonded by " + address_text(e.account));
+  if (!checked_add(s.burned, e.amount, &s.burned)) return fail(Error::kOverflow, "burned supply would exceed 2^64-1");
+  a->bonded -= e.amount;
+  ws.put_account(e.account, *a);
+  return {};
+}
+
+Status slash_unbonding(WorkingState& ws, const Effect& e, Supply& s) {
+  auto u = ws.unbonding(e.account);
+  if (!u) return fail(Error::kBadEffect, "slash of unknown unbonding entry " + e.account.hex());
+  if (u->amount < e.amount) return fail(Error::kBadEffect, "slash of " + amt(e.amount) + " exceeds the unbonding " + amt(u->amount));
+  if (!checked_add(s.burned, e.amount, &s.burned)) return fail(Error::kOverflow, "burned supply would exceed 2^64-1");
+  u->amount -= e.amount;
+  ws.put_unbonding(e.account, *u);
+  return {};
+}
+
+// Jail (until height + downtime_jail_blocks, window reset) or ban.
+Status set_status(WorkingState& ws, const Effect& e, std::uint64_t height) {
+  auto v = ws.validator(e.account);
+  if (!v) return fail(Error::kBadEffect, "jail or ban of " + address_text(e.account) + ", which is not a validator");
+  if (e.amount != 0) return fail(Error::kBadEffect, "a jail or ban carries no amount");
+  if (v->status == Validator::Status::kBanned) return fail(Error::kBadEffect, "validator " + address_text(e.account) + " is already banned");
+  if (e.kind == Effect::Kind::kBan) {
+    v->status = Validator::Status::kBanned;
   } else {
-    auto a = ws.account(e.account);
-    if (!a) return fail(Error::kBadEffect, "slash of unknown account " + address_text(e.account));
-    if (a->bonded < e.amount)
-      return fail(Error::kBadEffect, "slash of " + amt(e.amount) + " exceeds the " + amt(a->bonded) + " bonded by " + address_text(e.account));
-    a->bonded -= e.amount;
-    if (!checked_add(s.burned, e.amount, &s.burned)) return fail(Error::kOverflow, "burned supply would exceed 2^64-1");
-    ws.put_account(e.account, *a);
+    if (v->status != Validator::Status::kActive) return fail(Error::kBadEffect, "validator " + address_text(e.account) + " is not active");
+    std::uint64_t until = 0;
+    if (__builtin_add_overflow(height, ws.params().downtime_jail_blocks, &until)) until = UINT64_MAX;
+    v->status = Validator::Status::kJailed;
+    v->jailed_until = until;
+    v->missed_bits = {};
+    v->missed = v->tracked = 0;
   }
+  ws.put_validator(e.account, *v);
+  return {};
+}
+
+}  // namespace
+
+Status apply_effect(WorkingState& ws, const Effect& e, std::uint64_t height) {
+  Supply s = ws.supply();
+  Status st;
+  switch (e.kind) {
+    case Effect::Kind::kReward:
+      if (!checked_add(s.minted, e.amount, &s.minted)) return fail(Error::kOverflow, "minted supply would exceed 2^64-1");
+      credit(ws, e.account, e.amount);  // the reward is in the new minted total
+      break;
+    case Effect::Kind::kFeeShare: credit(ws, e.account, e.amount); break;  // fees left their senders in this block
+    case Effect::Kind::kSlash: st = slash_bonded(ws, e, s); break;
+    case Effect::Kind::kSlashUnbonding: st = slash_unbonding(ws, e, s); break;
+    case Effect::Kind::kJail:
+    case Effect::Kind::kBan: st = set_status(ws, e, height); break;
+  }
+  if (!st.ok()) return st;
   ws.set_supply(s);
   return {};
 }
@@ -230,7 +252,7 @@ Status apply_effect(WorkingState& ws, const Effect& e) {
 Status end_block(WorkingState& ws, const Address& proposer, Amount fees) {
   Amount reward = ws.params().block_reward;
   if (reward > 0) {
-    if (Status s = apply_effect(ws, Effect{Effect::Kind::kReward, proposer, reward, Hash256{}}); !s.ok()) return s;
+    if (Status s = apply_effect(ws, Effect{Effect::Kind::kReward, proposer, reward, Hash256{}}, 0); !s.ok()) return s;
   }
   if (fees > 0) credit(ws, proposer, fees);  // paid by this block's senders
   return {};

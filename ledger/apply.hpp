@@ -11,9 +11,16 @@
 
 namespace bc::ledger {
 
-// Consensus output: a reward (minted to a balance) or a slash (burned from bonded stake).
+// Consensus output (docs/staking.md, "Evidence, penalties and rewards"):
+// never a user transaction; `reason` names what justifies it.
+//   kReward          minted to the account's balance
+//   kSlash           burned from the account's bonded stake
+//   kFeeShare        credited from this block's fees (already taken from senders)
+//   kSlashUnbonding  burned from the unbonding entry whose id is `account`
+//   kJail            validator jailed until height + downtime_jail_blocks (amount 0)
+//   kBan             validator banned for good (amount 0)
 struct Effect {
-  enum class Kind : std::uint8_t { kReward = 0, kSlash = 1 };
+  enum class Kind : std::uint8_t { kReward = 0, kSlash = 1, kFeeShare = 2, kSlashUnbonding = 3, kJail = 4, kBan = 5 };
   Kind kind = Kind::kReward;
   Address account;
   Amount amount = 0;
@@ -28,7 +35,10 @@ Status apply_tx(WorkingState& ws, const Tx& tx, std::uint64_t height, Amount* fe
 // Releases the unbonding entries due at height (cannot fail: the stake is
 // already part of the supply; asserted).
 void begin_block(WorkingState& ws, std::uint64_t height);
-Status apply_effect(WorkingState& ws, const Effect& e);
+// Applies one effect in block `height`; checks before it writes. A
+// kFeeShare is not checked against the block's fees here: derive_effects
+// makes them sum to the fees exactly.
+Status apply_effect(WorkingState& ws, const Effect& e, std::uint64_t height);
 // Credits fees and the block reward to the proposer; fails only when minting
 // the reward would take the supply past 2^64-1.
 Status end_block(WorkingState& ws, const Address& proposer, Amount fees);

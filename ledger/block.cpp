@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "layers/wire/decode.hpp"
+#include "ledger/detail/cert_wire.hpp"
 #include "ledger/hash.hpp"
-#include "ledger/wire/ledger.capnp.h"
 
 namespace bc::ledger {
 
@@ -34,6 +34,7 @@ void write_header(const BlockHeader& h, wire::BlockHeader::Builder out) {
   out.setAuditRoot(ptr(h.audit_root.view()));
   out.setEffectsRoot(ptr(h.effects_root.view()));
   out.setTxCount(h.tx_count);
+  if (h.last_commit_hash) out.setLastCommitHash(ptr(h.last_commit_hash->view()));
 }
 
 bool read_header(wire::BlockHeader::Reader in, BlockHeader& h) {
@@ -43,9 +44,47 @@ bool read_header(wire::BlockHeader::Reader in, BlockHeader& h) {
   h.height = in.getHeight();
   h.time = in.getTime();
   h.tx_count = in.getTxCount();
+  h.last_commit_hash.reset();
+  if (in.hasLastCommitHash()) {
+    Hash256 lc;
+    if (!copy_fixed(in.getLastCommitHash(), lc.bytes)) return false;
+    h.last_commit_hash = lc;
+  }
   return copy_fixed(in.getPrevHash(), h.prev_hash.bytes) && copy_fixed(in.getProposer(), h.proposer.bytes) &&
          copy_fixed(in.getTxRoot(), h.tx_root.bytes) && copy_fixed(in.getStateRoot(), h.state_root.bytes) &&
          copy_fixed(in.getAuditRoot(), h.audit_root.bytes) && copy_fixed(in.getEffectsRoot(), h.effects_root.bytes);
+}
+
+Status read_effects(capnp::List<wire::Effect>::Reader effects, BlockShell& shell) {
+  for (unsigned i = 0; i < effects.size(); ++i) {
+    auto e = effects[i];
+    Effect out;
+    const auto kind = static_cast<std::uint16_t>(e.getKind());
+    if (kind > static_cast<std::uint16_t>(Effect::Kind::kBan)) return fail(Error::kMalformed, "effect " + std::to_string(i) + ": unknown kind");
+    out.kind = static_cast<Effect::Kind>(kind);
+    out.amount = e.getAmount();
+    if (!copy_fixed(e.getAccount(), out.account.bytes) || !copy_fixed(e.getReason(), out.reason.bytes))
+      return fail(Error::kMalformed, "effect " + std::to_string(i) + ": account and reason must be 32 bytes");
+    shell.effects.push_back(out);
+  }
+  return {};
+}
+
+// The parent's certificate and the evidence, bounded (kMaxBlockEvidence).
+Status read_consensus_parts(wire::Block::Reader r, BlockShell& shell) {
+  if (r.hasLastCommit()) {
+    CommitCertificate c;
+    if (!detail::read_certificate(r.getLastCommit(), c))
+      return fail(Error::kMalformed, "last commit: a field has the wrong size, or more than " + std::to_string(kMaxCommittee) + " precommits");
+    shell.last_commit = std::move(c);
+  }
+  auto ev = r.getEvidence();
+  if (ev.size() > kMaxBlockEvidence)
+    return fail(Error::kOversized, std::to_string(ev.size()) + " pieces of evidence, at most " + std::to_string(kMaxBlockEvidence));
+  shell.evidence.resize(ev.size());
+  for (unsigned i = 0; i < ev.size(); ++i)
+    if (!detail::read_evidence(ev[i], shell.evidence[i])) return fail(Error::kMalformed, "evidence " + std::to_string(i) + ": bad vote");
+  return {};
 }
 
 Bytes encode_effect(const Effect& e) {
@@ -102,7 +141,8 @@ void sign_block(Block& b, const KeyPair& proposer) {
 }
 
 Bytes encode_block(const Block& b) {
-  std::size_t words = 256 + b.effects.size() * 16;
+  std::size_t words = 256 + b.effects.size() * 16 + b.evidence.size() * 64;
+  if (b.last_commit) words += 16 + b.last_commit->precommits.size() * 16;
   for (const auto& t : b.txs) words += t.body_bytes.size() / 8 + 16;
   // One segment large enough for everything: decoders accept one segment.
   capnp::MallocMessageBuilder msg(static_cast<unsigned>(words), capnp::AllocationStrategy::FIXED_SIZE);
@@ -116,12 +156,15 @@ Bytes encode_block(const Block& b) {
   auto effects = root.initEffects(static_cast<unsigned>(b.effects.size()));
   for (unsigned i = 0; i < b.effects.size(); ++i) {
     const Effect& e = b.effects[i];
-    effects[i].setKind(e.kind == Effect::Kind::kReward ? wire::Effect::Kind::REWARD : wire::Effect::Kind::SLASH);
+    effects[i].setKind(static_cast<wire::Effect::Kind>(e.kind));  // the enums share their numbers
     effects[i].setAccount(ptr(e.account.view()));
     effects[i].setAmount(e.amount);
     effects[i].setReason(ptr(e.reason.view()));
   }
   root.setSignature(ptr(b.signature.view()));
+  if (b.last_commit) detail::write_certificate(*b.last_commit, root.initLastCommit());
+  auto ev = root.initEvidence(static_cast<unsigned>(b.evidence.size()));
+  for (unsigned i = 0; i < b.evidence.size(); ++i) detail::write_evidence(b.evidence[i], ev[i]);
   kj::Array<capnp::word> flat = capnp::messageToFlatArray(msg);
   auto bytes = flat.asBytes();
   return Bytes(bytes.begin(), bytes.end());
@@ -175,21 +218,9 @@ Result<BlockShell> decode_block_shell(ByteView data, const ChainParams& params) 
       raw.wire_size = 8 + 24 + (body.size() + 7) / 8 * 8 + 64;
       shell.raw_txs.push_back(raw);
     }
-    for (unsigned i = 0; i < effects.size(); ++i) {
-      auto e = effects[i];
-      Effect out;
-      out.kind = e.getKind() == wire::Effect::Kind::SLASH ? Effect::Kind::kSlash : Effect::Kind::kReward;
-      if (e.getKind() != wire::Effect::Kind::SLASH && e.getKind() != wire::Effect::Kind::REWARD) {
-        status = fail(Error::kMalformed, "effect " + std::to_string(i) + ": unknown kind");
-        return;
-      }
-      out.amount = e.getAmount();
-      if (!copy_fixed(e.getAccount(), out.account.bytes) || !copy_fixed(e.getReason(), out.reason.bytes)) {
-        status = fail(Error::kMalformed, "effect " + std::to_string(i) + ": account and reason must be 32 bytes");
-        return;
-      }
-      shell.effects.push_back(out);
-    }
+    status = read_effects(effects, shell);
+    if (!status.ok()) return;
+    status = read_consensus_parts(r, shell);
   });
   if (err != bc::wire::DecodeError::kOk) {
     Error code = err == bc::wire::DecodeError::kOversized ? Error::kOversized : Error::kMalformed;
@@ -206,6 +237,8 @@ Result<Block> decode_block(ByteView data, const ChainParams& params) {
   b.header = shell->header;
   b.effects = shell->effects;
   b.signature = shell->signature;
+  b.last_commit = shell->last_commit;
+  b.evidence = shell->evidence;
   b.txs.reserve(shell->raw_txs.size());
   for (std::size_t i = 0; i < shell->raw_txs.size(); ++i) {
     const RawTx& raw = shell->raw_txs[i];

@@ -2,6 +2,7 @@
 // bounded decoding. Block hash = tagged_hash("blockcloud/block-header/v1",
 // canonical header); the proposer signs it.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "layers/crypto.hpp"
 #include "layers/runtime.hpp"
 #include "ledger/apply.hpp"
+#include "ledger/certificate.hpp"
 #include "ledger/error.hpp"
 #include "ledger/tx.hpp"
 #include "ledger/types.hpp"
@@ -26,6 +28,9 @@ struct BlockHeader {
   Hash256 audit_root;  // reserved for Proof-of-Service audit results
   Hash256 effects_root;
   std::uint32_t tx_count = 0;
+  // Certified chains: certificate_hash of the block's last_commit. Unset
+  // otherwise, and then the header hashes as it did before the field existed.
+  std::optional<Hash256> last_commit_hash;
   friend bool operator==(const BlockHeader&, const BlockHeader&) = default;
 };
 
@@ -41,6 +46,8 @@ struct Block {
   std::vector<Tx> txs;
   std::vector<Effect> effects;
   Signature signature;
+  std::optional<CommitCertificate> last_commit;  // the parent's certificate (certified chains)
+  std::vector<DuplicateVoteEvidence> evidence;   // at most kMaxBlockEvidence
 };
 
 Hash256 header_hash(const BlockHeader& h);
@@ -61,6 +68,8 @@ struct BlockShell {
   std::vector<RawTx> raw_txs;
   std::vector<Effect> effects;
   Signature signature;
+  std::optional<CommitCertificate> last_commit;
+  std::vector<DuplicateVoteEvidence> evidence;
   std::size_t size = 0;
   // Keeps an aligned copy when the input was misaligned.
   std::shared_ptr<void> storage;

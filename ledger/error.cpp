@@ -39,6 +39,14 @@ const char* to_string(Error e) {
     case Error::kStateRootMismatch: return "state_root_mismatch";
     case Error::kBadEffect: return "bad_effect";
     case Error::kUnknownBlock: return "unknown_block";
+    case Error::kUncertified: return "uncertified";
+    case Error::kBadEvidence: return "bad_evidence";
+    case Error::kBadKeyProof: return "bad_key_proof";
+    case Error::kKeyTaken: return "key_taken";
+    case Error::kNotValidator: return "not_validator";
+    case Error::kNotJailed: return "not_jailed";
+    case Error::kStillJailed: return "still_jailed";
+    case Error::kBanned: return "banned";
     case Error::kAlreadyKnown: return "already_known";
     case Error::kMempoolFull: return "mempool_full";
     case Error::kAccountLimit: return "account_limit";

@@ -40,6 +40,12 @@ enum class Error {
   kBadReceipt,
   kReceiptExceedsEscrow,
   kNothingToClaim,
+  kBadKeyProof,        // bond's consensus key proof does not verify
+  kKeyTaken,           // consensus key registered by another account, or a different key
+  kNotValidator,
+  kNotJailed,
+  kStillJailed,        // unjail before jailed_until
+  kBanned,             // banned for good (double sign)
   // blocks
   kBadHeight,
   kBadPrevHash,
@@ -52,6 +58,8 @@ enum class Error {
   kStateRootMismatch,
   kBadEffect,
   kUnknownBlock,
+  kUncertified,        // certified chain: certificate missing or invalid
+  kBadEvidence,
   // mempool
   kAlreadyKnown,
   kMempoolFull,

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "layers/ids.hpp"
+#include "ledger/validators.hpp"
 
 namespace bc::ledger {
 
@@ -59,6 +60,8 @@ Status read_producers(const json::value& v, ChainParams& params) {
   return {};
 }
 
+bool set_staking_param(const std::string& key, std::uint64_t n, ChainParams& p, bool* known);
+
 // One numeric parameter; false when n is out of its range.
 bool set_param(const std::string& key, std::uint64_t n, ChainParams& p, bool* known) {
   auto u32 = [&](std::uint32_t& f) {
@@ -76,6 +79,22 @@ bool set_param(const std::string& key, std::uint64_t n, ChainParams& p, bool* kn
   if (key == "min_fee") return p.min_fee = n, true;
   if (key == "block_reward") return p.block_reward = n, true;
   if (key == "block_interval_ms") return n >= 1 && n <= INT64_MAX && (p.block_interval_ms = static_cast<std::int64_t>(n), true);
+  return set_staking_param(key, n, p, known);
+}
+
+// The staking parameters; ranges are checked as a whole by check_staking_params.
+bool set_staking_param(const std::string& key, std::uint64_t n, ChainParams& p, bool* known) {
+  auto u32 = [&](std::uint32_t& f) { return n <= UINT32_MAX && (f = static_cast<std::uint32_t>(n), true); };
+  *known = true;
+  if (key == "epoch_length") return p.epoch_length = n, true;
+  if (key == "min_stake") return p.min_stake = n, true;
+  if (key == "max_validators") return u32(p.max_validators);
+  if (key == "evidence_slash_bps") return u32(p.evidence_slash_bps);
+  if (key == "downtime_window") return u32(p.downtime_window);
+  if (key == "downtime_min_signed_bps") return u32(p.downtime_min_signed_bps);
+  if (key == "downtime_slash_bps") return u32(p.downtime_slash_bps);
+  if (key == "downtime_jail_blocks") return p.downtime_jail_blocks = n, true;
+  if (key == "proposer_bonus_bps") return u32(p.proposer_bonus_bps);
   *known = false;
   return false;
 }
@@ -107,6 +126,12 @@ Status read_account(const json::value& item, const std::string& where, GenesisAc
   acc.address = *parsed;
   if (auto* b = ao.if_contains("balance"); b && !read_u64(*b, &acc.balance)) return bad(where + ".balance must be a non-negative integer");
   if (auto* b = ao.if_contains("bonded"); b && !read_u64(*b, &acc.bonded)) return bad(where + ".bonded must be a non-negative integer");
+  if (auto* k = ao.if_contains("consensus_key")) {
+    auto raw = k->is_string() ? from_hex(std::string(k->as_string())) : std::nullopt;
+    auto pk = raw ? parse_pubkey(*raw) : std::nullopt;
+    if (!pk) return bad(where + ".consensus_key must be 64 hex digits of an x-only secp256k1 public key");
+    acc.consensus_key = *pk;
+  }
   return {};
 }
 
@@ -159,6 +184,15 @@ std::string genesis_to_json(const Genesis& g) {
   params["min_fee"] = g.params.min_fee;
   params["block_reward"] = g.params.block_reward;
   params["block_interval_ms"] = g.params.block_interval_ms;
+  params["epoch_length"] = g.params.epoch_length;
+  params["min_stake"] = std::to_string(g.params.min_stake);
+  params["max_validators"] = g.params.max_validators;
+  params["evidence_slash_bps"] = g.params.evidence_slash_bps;
+  params["downtime_window"] = g.params.downtime_window;
+  params["downtime_min_signed_bps"] = g.params.downtime_min_signed_bps;
+  params["downtime_slash_bps"] = g.params.downtime_slash_bps;
+  params["downtime_jail_blocks"] = g.params.downtime_jail_blocks;
+  params["proposer_bonus_bps"] = g.params.proposer_bonus_bps;
   json::array producers;
   for (const auto& p : g.params.producers) producers.emplace_back(to_hex(p.view()));
   params["producers"] = std::move(producers);
@@ -168,6 +202,7 @@ std::string genesis_to_json(const Genesis& g) {
     o["address"] = address_text(a.address);
     o["balance"] = std::to_string(a.balance);
     o["bonded"] = std::to_string(a.bonded);
+    if (a.consensus_key) o["consensus_key"] = to_hex(a.consensus_key->view());
     accounts.push_back(std::move(o));
   }
   json::object root;
@@ -190,10 +225,38 @@ Result<Genesis> load_genesis_file(const std::filesystem::path& file) {
   return s;
 }
 
+namespace {
+
+// The validator and key-owner entries of one genesis account.
+Status genesis_validator(const GenesisAccount& a, std::set<XOnlyPubKey>& keys, std::vector<Change>& out) {
+  if (!a.consensus_key) return {};
+  if (!keys.insert(*a.consensus_key).second)
+    return fail(Error::kMalformed, "genesis: consensus key " + to_hex(a.consensus_key->view()) + " is listed twice");
+  Validator v;
+  v.consensus_key = *a.consensus_key;
+  out.push_back(Change{Kind::kValidator, a.address, v, encode_validator(v)});
+  KeyOwner k{a.address};
+  out.push_back(Change{Kind::kKeyOwner, key_owner_id(*a.consensus_key), k, encode_key_owner(k)});
+  return {};
+}
+
+// Committee[0] from the genesis entries (docs/staking.md).
+Change genesis_committee(const std::vector<Change>& entries) {
+  State scratch;
+  scratch.apply(entries);
+  Committee c = compute_validator_set(WorkingState(scratch), 0);
+  Bytes enc = encode_committee(c);
+  return Change{Kind::kCommittee, committee_id(0), std::move(c), std::move(enc)};
+}
+
+}  // namespace
+
 Result<std::vector<Change>> genesis_changes(const Genesis& g) {
   using RC = Result<std::vector<Change>>;
+  if (std::string why = check_staking_params(g.params); !why.empty()) return RC::error(fail(Error::kMalformed, "genesis: params." + why));
   std::vector<Change> out;
   std::set<Address> seen;
+  std::set<XOnlyPubKey> keys;
   Supply supply;
   for (const auto& a : g.accounts) {
     if (!seen.insert(a.address).second)
@@ -202,9 +265,11 @@ Result<std::vector<Change>> genesis_changes(const Genesis& g) {
       return RC::error(fail(Error::kOverflow, "genesis: total supply exceeds 2^64-1"));
     Account acc{a.balance, 0, a.bonded};
     out.push_back(Change{Kind::kAccount, a.address, acc, encode_account(acc)});
+    if (Status s = genesis_validator(a, keys, out); !s.ok()) return RC::error(std::move(s));
   }
   out.push_back(Change{Kind::kSupply, Hash256{}, supply, encode_supply(supply)});
   out.push_back(Change{Kind::kParams, Hash256{}, g.params, encode_params(g.params)});
+  out.push_back(genesis_committee(out));
   return RC::of(std::move(out));
 }
 

@@ -3,10 +3,13 @@
 //   {"chain_id": "blockcloud-devnet", "time_ms": 0,
 //    "params": {"unbonding_delay": 10, "min_fee": 1, "block_reward": 0,
 //               "block_interval_ms": 1000, "producers": ["<64 hex x-only key>"], ...},
-//    "accounts": [{"address": "a...", "balance": 1000000, "bonded": 0}]}
+//    "accounts": [{"address": "a...", "balance": 1000000, "bonded": 0,
+//                  "consensus_key": "<64 hex x-only key>" (optional: a validator)}]}
+// Staking parameters (epoch_length, min_stake, ...) are in docs/staking.md.
 // Amounts are JSON integers or decimal strings (for values above 2^53).
 #pragma once
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,9 +24,14 @@
 namespace bc::ledger {
 
 struct GenesisAccount {
+  GenesisAccount(Address a = {}, Amount bal = 0, Amount bond = 0, std::optional<XOnlyPubKey> key = std::nullopt)
+      : address(a), balance(bal), bonded(bond), consensus_key(key) {}
   Address address;
   Amount balance = 0;
   Amount bonded = 0;
+  // Set: a validator voting with this key (docs/staking.md). A genesis with
+  // any validator in its committee makes a certified chain.
+  std::optional<XOnlyPubKey> consensus_key;
 };
 
 struct Genesis {
@@ -36,8 +44,9 @@ Result<Genesis> genesis_from_json(std::string_view json);
 std::string genesis_to_json(const Genesis& g);
 Result<Genesis> load_genesis_file(const std::filesystem::path& file);
 
-// State entries of the genesis (accounts, supply, params); fails on a
-// duplicate address or a supply above 2^64-1.
+// State entries of the genesis (accounts, validators, the epoch-0
+// committee, supply, params); fails on a duplicate address or consensus key,
+// staking parameters out of range or a supply above 2^64-1.
 Result<std::vector<Change>> genesis_changes(const Genesis& g);
 // Height 0, no parent, no proposer, no signature.
 Block genesis_block(const Genesis& g, const Hash256& state_root);

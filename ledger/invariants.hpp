@@ -10,4 +10,9 @@ namespace bc::ledger {
 // every escrow has claimed <= deposited; otherwise what is wrong.
 std::string check_supply(const State& state);
 
+// Empty when every validator owns its consensus key (and every key owner is
+// that key's validator), and every committee has distinct keys of validators
+// with non-zero power, at most max_validators of them; otherwise what is wrong.
+std::string check_staking(const State& state);
+
 }  // namespace bc::ledger

@@ -3,6 +3,8 @@
 #include "layers/assert.hpp"
 #include "ledger/detail/validate.hpp"
 #include "ledger/invariants.hpp"
+#include "ledger/consensus_effects.hpp"
+#include "ledger/validators.hpp"
 
 namespace bc::ledger {
 
@@ -25,6 +27,9 @@ Status load_one(State& s, Kind kind, const Hash256& id, ByteView b) {
     case Kind::kUnbonding: if (auto x = decode_unbonding(b)) v = *x; break;
     case Kind::kSupply: if (auto x = decode_supply(b)) v = *x; break;
     case Kind::kParams: if (auto x = decode_params(b)) v = *x; break;
+    case Kind::kValidator: if (auto x = decode_validator(b)) v = *x; break;
+    case Kind::kKeyOwner: if (auto x = decode_key_owner(b)) v = *x; break;
+    case Kind::kCommittee: if (auto x = decode_committee(b)) v = *x; break;
   }
   if (std::holds_alternative<std::monostate>(v))
     return fail(Error::kCorrupt, std::string("undecodable state entry of kind '") + static_cast<char>(kind) + "' id " + id.hex());
@@ -103,6 +108,13 @@ Result<std::unique_ptr<Ledger>> Ledger::open(LedgerOptions options) {
   return R::of(std::move(l));
 }
 
+const Committee* Ledger::committee_for(std::uint64_t height) const { return state_.committee(epoch_of(height, state_.params())); }
+
+bool Ledger::certified() const {
+  const Committee* c = state_.committee(0);
+  return c != nullptr && !c->members.empty();
+}
+
 std::optional<Account> Ledger::account(const Address& a) const {
   const Account* p = state_.account(a);
   return p ? std::optional(*p) : std::nullopt;
@@ -132,23 +144,59 @@ Status Ledger::check_tx_stateless(const Tx& tx) {
   return {};
 }
 
-Result<PreparedBlock> Ledger::validate_block(ByteView bytes, std::optional<TimeMs> now) { return validate(bytes, false, now); }
+Result<PreparedBlock> Ledger::validate_block(ByteView bytes, std::optional<TimeMs> now) { return validate(bytes, false, now, nullptr); }
+
+std::optional<Bytes> Ledger::certificate_bytes_at(std::uint64_t height) const { return store_->certificate(height); }
+
+std::optional<CommitCertificate> Ledger::certificate_at(std::uint64_t height) const {
+  auto bytes = store_->certificate(height);
+  if (!bytes) return std::nullopt;
+  auto c = decode_certificate(*bytes);
+  BC_ASSERT_MSG(c.ok(), "stored certificate of height %llu does not decode", static_cast<unsigned long long>(height));
+  return *c;
+}
+
+Status Ledger::check_certificate(const CommitCertificate* cert, std::uint64_t height, const Hash256& hash) {
+  if (!certified()) return {};
+  if (!cert) return fail(Error::kUncertified, "block " + std::to_string(height) + " comes without a commit certificate; this chain needs one");
+  const Committee* set = committee_for(height);
+  BC_ASSERT(set != nullptr);  // the block connects to the head, whose state holds its epoch's set
+  return verify_certificate(*cert, genesis_hash_, *set, height, hash, cache_.get());
+}
+
+namespace {
+// What a certified chain's block brings to stage 5 besides its transactions.
+ConsensusInput consensus_input(const Hash256& chain, const BlockShell& shell, const Committee& set) {
+  const CommitteeMember* proposer = find_member(set, shell.header.proposer);
+  BC_ASSERT(proposer != nullptr);  // stage 2 checked it
+  return ConsensusInput{chain, shell.header.height, proposer->address, shell.last_commit ? &*shell.last_commit : nullptr, &shell.evidence, 0};
+}
+}  // namespace
 
 // The stages of ledger/detail/validate.hpp, in order. The tree holds the
 // block's changes from stage 5 on; they stay (keep_tree, for the commit that
-// follows) only when every stage passed.
-Result<PreparedBlock> Ledger::validate(ByteView bytes, bool keep_tree, std::optional<TimeMs> now) {
+// follows) only when every stage passed. With `cert`, the block's own
+// certificate is checked after stage 2 (certified chains).
+Result<PreparedBlock> Ledger::validate(ByteView bytes, bool keep_tree, std::optional<TimeMs> now, const CommitCertificate* cert) {
   const ChainParams& params = state_.params();
   auto shell = detail::check_block_context_free(bytes, params);
   if (!shell.ok()) return std::move(shell).take_status();
   const BlockHeader& h = shell->header;
-  const detail::ChainContext chain{head_, params, now, options_.max_future_ms};
+  const bool cert_chain = certified();
+  const Committee* set = cert_chain && h.height == head_.height + 1 ? committee_for(h.height) : nullptr;
+  const detail::ChainContext chain{head_, params, now, options_.max_future_ms, set};
   if (Status s = detail::check_header_connects(h, shell->signature, chain); !s.ok()) return s;
+  const detail::CommitContext cc{cert_chain, genesis_hash_, cert_chain && h.height >= 2 ? committee_for(h.height - 1) : nullptr, cache_.get()};
+  if (Status s = detail::check_last_commit(*shell, cc); !s.ok()) return s;
+  if (keep_tree)
+    if (Status s = check_certificate(cert, h.height, header_hash(h)); !s.ok()) return s;
   auto txs = detail::check_txs_context_free(*shell, params, *pool_);
   if (!txs.ok()) return std::move(txs).take_status();
 
   detail::SignatureCheck signatures(*txs, *cache_, *pool_);  // on the workers from here
-  auto changes = detail::connect_block(state_, h, shell->effects, *txs, options_.effects_rule, cache_.get());
+  std::optional<ConsensusInput> in;
+  if (cert_chain) in = consensus_input(genesis_hash_, *shell, *set);
+  auto changes = detail::connect_block(state_, h, shell->effects, *txs, options_.effects_rule, cache_.get(), in ? &*in : nullptr);
   TreeUndo undo;
   Status commitments;
   if (changes.ok()) {
@@ -160,25 +208,27 @@ Result<PreparedBlock> Ledger::validate(ByteView bytes, bool keep_tree, std::opti
   if (changes.ok() && (!verdict.ok() || !keep_tree)) state_.revert_tree(*changes, undo);
   if (!verdict.ok()) return with_prefix("block " + std::to_string(h.height) + ": ", std::move(verdict));
 
-  PreparedBlock out{Block{h, {}, shell->effects, shell->signature}, header_hash(h), Bytes(bytes.begin(), bytes.end()),
-                    std::move(*changes), txs->size(), {}};
+  PreparedBlock out{Block{h, {}, shell->effects, shell->signature, shell->last_commit, shell->evidence}, header_hash(h),
+                    Bytes(bytes.begin(), bytes.end()), std::move(*changes), txs->size(), {}};
   if (keep_tree) out.tree_undo = std::move(undo);
   return out;
 }
 
-Status Ledger::commit(PreparedBlock&& p) {
+Status Ledger::commit(PreparedBlock&& p, const CommitCertificate* cert) {
   if (p.block.header.prev_hash != head_.hash || p.block.header.height != head_.height + 1)
     return fail(Error::kBadPrevHash, "prepared block " + std::to_string(p.block.header.height) + " no longer extends the head; validate it again");
-  return commit_changes(std::move(p), false);
+  if (Status s = check_certificate(cert, p.block.header.height, p.hash); !s.ok()) return s;
+  return commit_changes(std::move(p), false, cert);
 }
 
-Status Ledger::commit_changes(PreparedBlock&& p, bool tree_applied) {
+Status Ledger::commit_changes(PreparedBlock&& p, bool tree_applied, const CommitCertificate* cert) {
   BC_ASSERT(!tree_applied || p.tree_undo.size() == p.changes.size());
   TreeUndo old;
   if (!tree_applied) old = state_.apply_to_tree(p.changes);
   Hash256 root = state_.root();
+  const Bytes cert_bytes = cert && certified() ? encode_certificate(*cert) : Bytes{};
   Status s = root == p.block.header.state_root
-                 ? store_->commit_block(p.changes, p.hash, p.block.header.height, p.bytes, root)
+                 ? store_->commit_block(p.changes, p.hash, p.block.header.height, p.bytes, root, cert_bytes)
                  : fail(Error::kStateRootMismatch, "state moved since validation; validate the block again");
   if (!s.ok()) {
     state_.revert_tree(p.changes, tree_applied ? p.tree_undo : old);
@@ -192,20 +242,21 @@ Status Ledger::commit_changes(PreparedBlock&& p, bool tree_applied) {
 }
 
 void Ledger::assert_invariants() {
-  const std::string broken = check_supply(state_);
+  std::string broken = check_supply(state_);
+  if (broken.empty()) broken = check_staking(state_);
   BC_ASSERT_MSG(broken.empty(), "after block %llu: %s", static_cast<unsigned long long>(head_.height), broken.c_str());
   BC_ASSERT(state_.root() == head_.state_root);
 }
 
-Status Ledger::apply_block(ByteView bytes, std::optional<TimeMs> now) {
+Status Ledger::apply_block(ByteView bytes, const CommitCertificate* cert, std::optional<TimeMs> now) {
   // The tree keeps the block's changes from validation to commit (or is
   // reverted on any failure), so the state root is computed once.
-  auto prepared = validate(bytes, /*keep_tree=*/true, now);
+  auto prepared = validate(bytes, /*keep_tree=*/true, now, cert);
   if (!prepared.ok()) {
     count_reject(prepared.status());
     return prepared.status();
   }
-  Status s = commit_changes(std::move(*prepared), true);
+  Status s = commit_changes(std::move(*prepared), true, cert);
   if (!s.ok()) count_reject(s);
   return s;
 }
@@ -222,7 +273,47 @@ void Ledger::count_commit(std::size_t txs) {
   options_.metrics->gauge("bc_ledger_height", "Height of the committed head").set(static_cast<double>(head_.height));
 }
 
-Ledger::Built Ledger::build_block(const std::vector<const Tx*>& candidates, TimeMs time, const KeyPair& proposer, std::vector<Effect> effects) {
+void Ledger::fill_txs(WorkingState& ws, const std::vector<const Tx*>& candidates, Amount* fees, Built& out) {
+  const ChainParams& params = state_.params();
+  const std::uint64_t height = out.block.header.height;
+  std::size_t bytes = 1024 + out.block.effects.size() * 128;
+  for (const Tx* tx : candidates) {
+    if (out.block.txs.size() >= params.max_block_txs || bytes + tx->wire_size + 16 > params.max_block_bytes) break;
+    Status s = check_tx_stateless(*tx);
+    if (s.ok()) s = apply_tx(ws, *tx, height, fees, cache_.get());
+    if (!s.ok()) {
+      out.dropped.emplace_back(tx->id, std::move(s));
+      continue;
+    }
+    bytes += tx->wire_size + 16;
+    out.block.txs.push_back(*tx);
+  }
+}
+
+// Certified chains: the head's certificate, the evidence that still checks
+// (one at a time, so a bad one is dropped, not the block) and the derived effects.
+void Ledger::add_consensus_parts(WorkingState& ws, Amount fees, std::vector<DuplicateVoteEvidence> evidence, Built& out) {
+  Block& b = out.block;
+  if (b.header.height >= 2) {
+    b.last_commit = certificate_at(head_.height);
+    BC_ASSERT_MSG(b.last_commit.has_value(), "certified chain without a certificate for its head %llu", static_cast<unsigned long long>(head_.height));
+    b.header.last_commit_hash = certificate_hash(*b.last_commit);
+  }
+  const CommitteeMember* me = find_member(*committee_for(b.header.height), b.header.proposer);
+  ConsensusInput in{genesis_hash_, b.header.height, me ? me->address : address_of(b.header.proposer),
+                    b.last_commit ? &*b.last_commit : nullptr, &b.evidence, fees};
+  for (auto& e : evidence) {
+    if (b.evidence.size() >= kMaxBlockEvidence) break;
+    b.evidence.push_back(e);
+    WorkingState probe = ws;
+    if (!derive_and_apply(probe, in).ok()) b.evidence.pop_back();
+  }
+  auto derived = derive_and_apply(ws, in);
+  if (derived.ok()) b.effects = std::move(*derived);  // otherwise validation refuses the block with the reason
+}
+
+Ledger::Built Ledger::build_block(const std::vector<const Tx*>& candidates, TimeMs time, const KeyPair& proposer, std::vector<Effect> effects,
+                                  std::vector<DuplicateVoteEvidence> evidence) {
   Built out;
   const ChainParams& params = state_.params();
   BlockHeader& h = out.block.header;
@@ -235,26 +326,19 @@ Ledger::Built Ledger::build_block(const std::vector<const Tx*>& candidates, Time
   WorkingState ws(state_);
   Amount fees = 0;
   begin_block(ws, h.height);
-  std::size_t bytes = 1024 + effects.size() * 128;
-  for (const Tx* tx : candidates) {
-    if (out.block.txs.size() >= params.max_block_txs || bytes + tx->wire_size + 16 > params.max_block_bytes) break;
-    Status s = check_tx_stateless(*tx);
-    if (s.ok()) s = apply_tx(ws, *tx, h.height, &fees, cache_.get());
-    if (!s.ok()) {
-      out.dropped.emplace_back(tx->id, std::move(s));
-      continue;
+  fill_txs(ws, candidates, &fees, out);
+  if (certified()) {
+    add_consensus_parts(ws, fees, std::move(evidence), out);
+  } else {
+    if (options_.effects_rule(h, effects, ws).ok()) {
+      for (const auto& e : effects)
+        if (apply_effect(ws, e, h.height).ok()) out.block.effects.push_back(e);
     }
-    bytes += tx->wire_size + 16;
-    out.block.txs.push_back(*tx);
+    // Fails only when the reward would take the minted supply past 2^64-1; the
+    // block is built anyway and validation refuses it with that reason.
+    (void)end_block(ws, address_of(h.proposer), fees);
   }
-  if (options_.effects_rule(h, effects, ws).ok()) {
-    for (const auto& e : effects) {
-      if (apply_effect(ws, e).ok()) out.block.effects.push_back(e);
-    }
-  }
-  // Fails only when the reward would take the minted supply past 2^64-1; the
-  // block is built anyway and validation refuses it with that reason.
-  (void)end_block(ws, address_of(h.proposer), fees);
+  close_epoch(ws, h.height);
   auto changes = ws.changes();
   const TreeUndo old = state_.apply_to_tree(changes);
   h.state_root = state_.root();

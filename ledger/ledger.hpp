@@ -99,19 +99,40 @@ class Ledger {
   Hash256 computed_root() { return state_.root(); }
   std::optional<Account> account(const Address& a) const;
   AccountProof prove_account(const Address& a);
+  // Proof of any state entry against head().state_root, e.g. the committee of
+  // an epoch (Kind::kCommittee, committee_id(epoch)) for a light client that
+  // checks certificates.
+  SmtProof prove_entry(Kind kind, const Hash256& id) { return state_.tree().prove(state_key(kind, id)); }
   SignatureCache& sig_cache() { return *cache_; }
   const Hash256& genesis_hash() const { return genesis_hash_; }
+  // The validator set of the epoch of `height` (docs/staking.md); null when
+  // that epoch's committee is not written yet (beyond the next boundary).
+  // Valid until the next commit.
+  const Committee* committee_for(std::uint64_t height) const;
+  // True when the genesis committee is non-empty: every block then needs a
+  // commit certificate (docs/staking.md, "When a certificate is required").
+  bool certified() const;
 
   // Received block: validate and commit. No state change on error. With
   // `now` (the driver's clock), a block more than max_future_ms ahead of it
   // is refused (bad_time); without, block time is only checked against the
   // parent (catching up on old blocks).
-  Status apply_block(ByteView bytes, std::optional<TimeMs> now = std::nullopt);
+  // On a certified chain (certified()) this form refuses every block
+  // (kUncertified): use the one with the block's certificate.
+  Status apply_block(ByteView bytes, std::optional<TimeMs> now = std::nullopt) { return apply_block(bytes, nullptr, now); }
   Status apply_block(const Block& block, std::optional<TimeMs> now = std::nullopt) { return apply_block(encode_block(block), now); }
+  // `cert`: the block's commit certificate, required and verified against
+  // committee_for(height) on a certified chain, stored with the block;
+  // ignored (may be null) otherwise.
+  Status apply_block(ByteView bytes, const CommitCertificate* cert, std::optional<TimeMs> now = std::nullopt);
   // Validation only (leaves no trace but signature-cache entries).
   Result<PreparedBlock> validate_block(ByteView bytes, std::optional<TimeMs> now = std::nullopt);
   // Commits a block validated against the current head.
-  Status commit(PreparedBlock&& prepared);
+  // On a certified chain `cert` is required and verified, as in apply_block.
+  Status commit(PreparedBlock&& prepared, const CommitCertificate* cert = nullptr);
+  // The certificate stored with the block at `height` (certified chains).
+  std::optional<CommitCertificate> certificate_at(std::uint64_t height) const;
+  std::optional<Bytes> certificate_bytes_at(std::uint64_t height) const;
 
   // Proposer side: applies candidates in order on top of the head, drops
   // those that fail (reported in `dropped`), stops at the block limits, and
@@ -121,7 +142,11 @@ class Ledger {
     Bytes bytes;
     std::vector<std::pair<Hash256, Status>> dropped;
   };
-  Built build_block(const std::vector<const Tx*>& candidates, TimeMs time, const KeyPair& proposer, std::vector<Effect> effects = {});
+  // On a certified chain `proposer` is a member's consensus key; the block
+  // carries the head's stored certificate as last_commit and `evidence`, and
+  // its effects are the ones the ledger derives (`effects` is ignored).
+  Built build_block(const std::vector<const Tx*>& candidates, TimeMs time, const KeyPair& proposer, std::vector<Effect> effects = {},
+                    std::vector<DuplicateVoteEvidence> evidence = {});
 
   // Mempool admission helper: context-free checks and signature (cached).
   Status check_tx_stateless(const Tx& tx);
@@ -131,8 +156,11 @@ class Ledger {
 
  private:
   Ledger() = default;
-  Result<PreparedBlock> validate(ByteView bytes, bool keep_tree, std::optional<TimeMs> now);
-  Status commit_changes(PreparedBlock&& p, bool tree_applied);
+  Result<PreparedBlock> validate(ByteView bytes, bool keep_tree, std::optional<TimeMs> now, const CommitCertificate* cert);
+  Status check_certificate(const CommitCertificate* cert, std::uint64_t height, const Hash256& hash);
+  Status commit_changes(PreparedBlock&& p, bool tree_applied, const CommitCertificate* cert);
+  void fill_txs(WorkingState& ws, const std::vector<const Tx*>& candidates, Amount* fees, Built& out);
+  void add_consensus_parts(WorkingState& ws, Amount fees, std::vector<DuplicateVoteEvidence> evidence, Built& out);
   void assert_invariants();
   void count_reject(const Status& s);
   void count_commit(std::size_t txs);

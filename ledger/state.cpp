@@ -4,47 +4,38 @@
 #include <cstring>
 
 #include "layers/crypto.hpp"
+#include "ledger/detail/entry_codec.hpp"
 #include "ledger/hash.hpp"
 
 namespace bc::ledger {
 
 namespace {
 
-void put32(Bytes& out, const std::array<std::uint8_t, 32>& b) { out.insert(out.end(), b.begin(), b.end()); }
+using detail::EntryReader;
+using detail::put32;
 
-// Sequential reader over a fixed encoding; any short read fails the whole decode.
-struct Reader {
-  ByteView b;
-  std::size_t pos = 0;
-  bool ok = true;
-  std::uint64_t u64() {
-    if (pos + 8 > b.size()) return ok = false, 0;
-    std::uint64_t v = be64_load(b.data() + pos);
-    pos += 8;
-    return v;
-  }
-  std::uint8_t u8() {
-    if (pos + 1 > b.size()) return ok = false, 0;
-    return b[pos++];
-  }
-  void fixed32(std::array<std::uint8_t, 32>& out) {
-    if (pos + 32 > b.size()) {
-      ok = false;
-      return;
-    }
-    std::memcpy(out.data(), b.data() + pos, 32);
-    pos += 32;
-  }
-  std::string str(std::size_t n) {
-    if (pos + n > b.size()) return ok = false, std::string();
-    std::string s(reinterpret_cast<const char*>(b.data() + pos), n);
-    pos += n;
-    return s;
-  }
-  bool done() const { return ok && pos == b.size(); }
-};
+bool expect_kind(EntryReader& r, Kind k) { return r.u8() == static_cast<std::uint8_t>(k) && r.ok; }
 
-bool expect_kind(Reader& r, Kind k) { return r.u8() == static_cast<std::uint8_t>(k) && r.ok; }
+std::array<std::uint64_t, 9> staking_params(const ChainParams& p) {
+  return {p.epoch_length,       p.min_stake,          p.max_validators,       p.evidence_slash_bps,  p.downtime_window,
+          p.downtime_min_signed_bps, p.downtime_slash_bps, p.downtime_jail_blocks, p.proposer_bonus_bps};
+}
+
+// False when a value is out of the range check_staking_params allows.
+bool set_staking_params(const std::array<std::uint64_t, 9>& v, ChainParams& p) {
+  for (std::size_t i : {2u, 3u, 4u, 5u, 6u, 8u})
+    if (v[i] > UINT32_MAX) return false;
+  p.epoch_length = v[0];
+  p.min_stake = v[1];
+  p.max_validators = static_cast<std::uint32_t>(v[2]);
+  p.evidence_slash_bps = static_cast<std::uint32_t>(v[3]);
+  p.downtime_window = static_cast<std::uint32_t>(v[4]);
+  p.downtime_min_signed_bps = static_cast<std::uint32_t>(v[5]);
+  p.downtime_slash_bps = static_cast<std::uint32_t>(v[6]);
+  p.downtime_jail_blocks = v[7];
+  p.proposer_bonus_bps = static_cast<std::uint32_t>(v[8]);
+  return check_staking_params(p).empty();
+}
 
 }  // namespace
 
@@ -70,7 +61,7 @@ Bytes encode_account(const Account& a) {
   return out;
 }
 std::optional<Account> decode_account(ByteView b) {
-  Reader r{b};
+  EntryReader r{b};
   if (!expect_kind(r, Kind::kAccount)) return std::nullopt;
   Account a;
   a.balance = r.u64();
@@ -90,7 +81,7 @@ Bytes encode_escrow(const Escrow& e) {
   return out;
 }
 std::optional<Escrow> decode_escrow(ByteView b) {
-  Reader r{b};
+  EntryReader r{b};
   if (!expect_kind(r, Kind::kEscrow)) return std::nullopt;
   Escrow e;
   r.fixed32(e.client.bytes);
@@ -112,7 +103,7 @@ Bytes encode_service(const Service& s) {
   return out;
 }
 std::optional<Service> decode_service(ByteView b) {
-  Reader r{b};
+  EntryReader r{b};
   if (!expect_kind(r, Kind::kService)) return std::nullopt;
   Service s;
   r.fixed32(s.owner.bytes);
@@ -129,7 +120,7 @@ Bytes encode_unbonding(const Unbonding& u) {
   return out;
 }
 std::optional<Unbonding> decode_unbonding(ByteView b) {
-  Reader r{b};
+  EntryReader r{b};
   if (!expect_kind(r, Kind::kUnbonding)) return std::nullopt;
   Unbonding u;
   r.fixed32(u.owner.bytes);
@@ -145,7 +136,7 @@ Bytes encode_supply(const Supply& s) {
   return out;
 }
 std::optional<Supply> decode_supply(ByteView b) {
-  Reader r{b};
+  EntryReader r{b};
   if (!expect_kind(r, Kind::kSupply)) return std::nullopt;
   Supply s;
   s.minted = r.u64();
@@ -168,10 +159,11 @@ Bytes encode_params(const ChainParams& p) {
   append_be64(out, static_cast<std::uint64_t>(p.block_interval_ms));
   append_be64(out, p.producers.size());
   for (const auto& k : p.producers) put32(out, k.bytes);
+  for (std::uint64_t v : staking_params(p)) append_be64(out, v);
   return out;
 }
 std::optional<ChainParams> decode_params(ByteView b) {
-  Reader r{b};
+  EntryReader r{b};
   if (!expect_kind(r, Kind::kParams)) return std::nullopt;
   ChainParams p;
   p.chain_id = r.str(r.u8());
@@ -188,7 +180,10 @@ std::optional<ChainParams> decode_params(ByteView b) {
   if (!r.ok || n > 1024) return std::nullopt;
   p.producers.resize(n);
   for (auto& k : p.producers) r.fixed32(k.bytes);
-  return r.done() ? std::optional(p) : std::nullopt;
+  std::array<std::uint64_t, 9> staking{};
+  for (auto& v : staking) v = r.u64();
+  if (!r.done() || !set_staking_params(staking, p)) return std::nullopt;
+  return p;
 }
 
 Bytes encode_entry(const EntryValue& v) {
@@ -201,7 +196,10 @@ Bytes encode_entry(const EntryValue& v) {
         else if constexpr (std::is_same_v<T, Service>) return encode_service(x);
         else if constexpr (std::is_same_v<T, Unbonding>) return encode_unbonding(x);
         else if constexpr (std::is_same_v<T, Supply>) return encode_supply(x);
-        else return encode_params(x);
+        else if constexpr (std::is_same_v<T, ChainParams>) return encode_params(x);
+        else if constexpr (std::is_same_v<T, Validator>) return encode_validator(x);
+        else if constexpr (std::is_same_v<T, KeyOwner>) return encode_key_owner(x);
+        else return encode_committee(x);
       },
       v);
 }
@@ -224,6 +222,25 @@ const Unbonding* State::unbonding(const Hash256& id) const {
   auto it = unbondings_.find(id);
   return it == unbondings_.end() ? nullptr : &it->second;
 }
+
+namespace {
+template <typename T, typename Map>
+const T* find_in(const Map& m, const Hash256& id) {
+  auto it = m.find(id);
+  return it == m.end() ? nullptr : &it->second;
+}
+
+// Sets or erases one map entry from a change.
+template <typename T, typename Map>
+void put_or_erase(Map& m, const Change& c) {
+  if (std::holds_alternative<std::monostate>(c.value)) m.erase(c.id);
+  else m[c.id] = std::get<T>(c.value);
+}
+}  // namespace
+
+const Validator* State::validator(const Address& a) const { return find_in<Validator>(validators_, a); }
+const KeyOwner* State::key_owner(const XOnlyPubKey& key) const { return find_in<KeyOwner>(key_owners_, key_owner_id(key)); }
+const Committee* State::committee(std::uint64_t epoch) const { return find_in<Committee>(committees_, committee_id(epoch)); }
 
 std::vector<Hash256> State::unbondings_due(std::uint64_t height) const {
   std::vector<Hash256> out;
@@ -252,18 +269,9 @@ void State::apply_to_maps(const std::vector<Change>& changes) {
   for (const auto& c : changes) {
     const bool del = std::holds_alternative<std::monostate>(c.value);
     switch (c.kind) {
-      case Kind::kAccount:
-        if (del) accounts_.erase(c.id);
-        else accounts_[c.id] = std::get<Account>(c.value);
-        break;
-      case Kind::kEscrow:
-        if (del) escrows_.erase(c.id);
-        else escrows_[c.id] = std::get<Escrow>(c.value);
-        break;
-      case Kind::kService:
-        if (del) services_.erase(c.id);
-        else services_[c.id] = std::get<Service>(c.value);
-        break;
+      case Kind::kAccount: put_or_erase<Account>(accounts_, c); break;
+      case Kind::kEscrow: put_or_erase<Escrow>(escrows_, c); break;
+      case Kind::kService: put_or_erase<Service>(services_, c); break;
       case Kind::kUnbonding: {
         auto it = unbondings_.find(c.id);
         if (it != unbondings_.end()) {
@@ -283,6 +291,9 @@ void State::apply_to_maps(const std::vector<Change>& changes) {
       case Kind::kParams:
         if (!del) params_ = std::get<ChainParams>(c.value);
         break;
+      case Kind::kValidator: put_or_erase<Validator>(validators_, c); break;
+      case Kind::kKeyOwner: put_or_erase<KeyOwner>(key_owners_, c); break;
+      case Kind::kCommittee: put_or_erase<Committee>(committees_, c); break;
     }
   }
 }
@@ -330,13 +341,44 @@ std::optional<Unbonding> WorkingState::unbonding(const Hash256& id) const {
   return lookup<Unbonding>(unbondings_, base_.unbonding(id), id);
 }
 
+std::optional<Validator> WorkingState::validator(const Address& a) const { return lookup<Validator>(validators_, base_.validator(a), a); }
+std::optional<KeyOwner> WorkingState::key_owner(const XOnlyPubKey& key) const {
+  return lookup<KeyOwner>(key_owners_, base_.key_owner(key), key_owner_id(key));
+}
+std::optional<Committee> WorkingState::committee(std::uint64_t epoch) const {
+  return lookup<Committee>(committees_, base_.committee(epoch), committee_id(epoch));
+}
+
+std::vector<std::pair<Hash256, Unbonding>> WorkingState::unbondings_of(const Address& owner) const {
+  std::vector<std::pair<Hash256, Unbonding>> out;
+  for (const auto& [id, u] : base_.unbondings())
+    if (u.owner == owner && !unbondings_.count(id)) out.emplace_back(id, u);
+  for (const auto& [id, u] : unbondings_)
+    if (u && u->owner == owner) out.emplace_back(id, *u);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+std::vector<std::pair<Address, Validator>> WorkingState::all_validators() const {
+  std::vector<std::pair<Address, Validator>> out;
+  for (const auto& [a, v] : base_.validators())
+    if (!validators_.count(a)) out.emplace_back(a, v);
+  for (const auto& [a, v] : validators_)
+    if (v) out.emplace_back(a, *v);
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  return out;
+}
+
 std::vector<Change> WorkingState::changes() const {
   std::vector<Change> out;
-  out.reserve(accounts_.size() + escrows_.size() + services_.size() + unbondings_.size() + 1);
+  out.reserve(accounts_.size() + escrows_.size() + services_.size() + unbondings_.size() + validators_.size() + 2);
   collect<Account>(accounts_, Kind::kAccount, out);
   collect<Escrow>(escrows_, Kind::kEscrow, out);
   collect<Service>(services_, Kind::kService, out);
   collect<Unbonding>(unbondings_, Kind::kUnbonding, out);
+  collect<Validator>(validators_, Kind::kValidator, out);
+  collect<KeyOwner>(key_owners_, Kind::kKeyOwner, out);
+  collect<Committee>(committees_, Kind::kCommittee, out);
   if (!(supply_ == base_.supply())) out.push_back(Change{Kind::kSupply, Hash256{}, supply_, encode_supply(supply_)});
   return out;
 }

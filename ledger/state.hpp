@@ -5,11 +5,14 @@
 //   key = tagged_hash("blockcloud/state-key/v1", kind || id)
 //   value_hash = tagged_hash("blockcloud/state-value/v1", encoding)
 // with kinds 'a' account (id = address), 'e' escrow, 's' service,
-// 'u' unbonding, 'g' supply and 'p' chain parameters (id = zero).
+// 'u' unbonding, 'g' supply, 'p' chain parameters (id = zero), 'v' validator
+// (id = address), 'k' key owner (id = consensus key) and 'c' committee
+// (id = committee_id(epoch)); docs/staking.md.
 #pragma once
 #include <functional>
 #include <optional>
 #include <set>
+#include <string>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -20,7 +23,10 @@
 
 namespace bc::ledger {
 
-enum class Kind : std::uint8_t { kAccount = 'a', kEscrow = 'e', kService = 's', kUnbonding = 'u', kSupply = 'g', kParams = 'p' };
+enum class Kind : std::uint8_t {
+  kAccount = 'a', kEscrow = 'e', kService = 's', kUnbonding = 'u', kSupply = 'g', kParams = 'p',
+  kValidator = 'v', kKeyOwner = 'k', kCommittee = 'c',
+};
 
 Hash256 state_key(Kind kind, const Hash256& id);
 Hash256 state_value_hash(ByteView encoding);
@@ -37,8 +43,26 @@ std::optional<Service> decode_service(ByteView b);
 std::optional<Unbonding> decode_unbonding(ByteView b);
 std::optional<Supply> decode_supply(ByteView b);
 std::optional<ChainParams> decode_params(ByteView b);
+Bytes encode_validator(const Validator& v);
+Bytes encode_key_owner(const KeyOwner& k);
+Bytes encode_committee(const Committee& c);
+std::optional<Validator> decode_validator(ByteView b);
+std::optional<KeyOwner> decode_key_owner(ByteView b);
+// Refuses more than kMaxCommittee members, zero power or unsorted members.
+std::optional<Committee> decode_committee(ByteView b);
 
-using EntryValue = std::variant<std::monostate, Account, Escrow, Service, Unbonding, Supply, ChainParams>;
+inline constexpr std::size_t kMaxCommittee = 1000;  // as bft::kMaxValidators
+// Empty when the staking parameters are in range, else what is wrong.
+std::string check_staking_params(const ChainParams& p);
+// State ids of the staking entries.
+Hash256 committee_id(std::uint64_t epoch);
+inline Hash256 key_owner_id(const XOnlyPubKey& key) {
+  Hash256 h;
+  h.bytes = key.bytes;
+  return h;
+}
+
+using EntryValue = std::variant<std::monostate, Account, Escrow, Service, Unbonding, Supply, ChainParams, Validator, KeyOwner, Committee>;
 Bytes encode_entry(const EntryValue& v);  // empty for monostate
 
 // One entry written (or deleted: value is monostate) by a block.
@@ -61,6 +85,9 @@ class State {
   const Escrow* escrow(const Hash256& id) const;
   const Service* service(const Hash256& id) const;
   const Unbonding* unbonding(const Hash256& id) const;
+  const Validator* validator(const Address& a) const;
+  const KeyOwner* key_owner(const XOnlyPubKey& key) const;
+  const Committee* committee(std::uint64_t epoch) const;
   const Supply& supply() const { return supply_; }
   const ChainParams& params() const { return params_; }
 
@@ -68,6 +95,9 @@ class State {
   const std::unordered_map<Hash256, Escrow, Hash256Hasher>& escrows() const { return escrows_; }
   const std::unordered_map<Hash256, Service, Hash256Hasher>& services() const { return services_; }
   const std::unordered_map<Hash256, Unbonding, Hash256Hasher>& unbondings() const { return unbondings_; }
+  const std::unordered_map<Hash256, Validator, Hash256Hasher>& validators() const { return validators_; }
+  const std::unordered_map<Hash256, KeyOwner, Hash256Hasher>& key_owners() const { return key_owners_; }
+  const std::unordered_map<Hash256, Committee, Hash256Hasher>& committees() const { return committees_; }
   // Unbonding IDs with release_height <= height, in (height, id) order.
   std::vector<Hash256> unbondings_due(std::uint64_t height) const;
 
@@ -89,6 +119,9 @@ class State {
   std::unordered_map<Hash256, Service, Hash256Hasher> services_;
   std::unordered_map<Hash256, Unbonding, Hash256Hasher> unbondings_;
   std::set<std::pair<std::uint64_t, Hash256>> unbond_queue_;
+  std::unordered_map<Hash256, Validator, Hash256Hasher> validators_;
+  std::unordered_map<Hash256, KeyOwner, Hash256Hasher> key_owners_;
+  std::unordered_map<Hash256, Committee, Hash256Hasher> committees_;
   Supply supply_;
   ChainParams params_;
   SparseMerkleTree tree_;
@@ -105,6 +138,13 @@ class WorkingState {
   std::optional<Escrow> escrow(const Hash256& id) const;
   std::optional<Service> service(const Hash256& id) const;
   std::optional<Unbonding> unbonding(const Hash256& id) const;
+  std::optional<Validator> validator(const Address& a) const;
+  std::optional<KeyOwner> key_owner(const XOnlyPubKey& key) const;
+  std::optional<Committee> committee(std::uint64_t epoch) const;
+  // The unbonding entries of `owner` as this overlay sees them, by id.
+  std::vector<std::pair<Hash256, Unbonding>> unbondings_of(const Address& owner) const;
+  // Validator entries as this overlay sees them, by address.
+  std::vector<std::pair<Address, Validator>> all_validators() const;
   const Supply& supply() const { return supply_; }
 
   void put_account(const Address& a, const Account& v) { accounts_[a] = v; }
@@ -113,6 +153,9 @@ class WorkingState {
   void put_service(const Hash256& id, const Service& v) { services_[id] = v; }
   void put_unbonding(const Hash256& id, const Unbonding& v) { unbondings_[id] = v; }
   void delete_unbonding(const Hash256& id) { unbondings_[id] = std::nullopt; }
+  void put_validator(const Address& a, const Validator& v) { validators_[a] = v; }
+  void put_key_owner(const XOnlyPubKey& key, const KeyOwner& k) { key_owners_[key_owner_id(key)] = k; }
+  void put_committee(const Committee& c) { committees_[committee_id(c.epoch)] = c; }
   void set_supply(const Supply& s) { supply_ = s; }
 
   const State& base() const { return base_; }
@@ -126,6 +169,9 @@ class WorkingState {
   std::unordered_map<Hash256, std::optional<Escrow>, Hash256Hasher> escrows_;
   std::unordered_map<Hash256, std::optional<Service>, Hash256Hasher> services_;
   std::unordered_map<Hash256, std::optional<Unbonding>, Hash256Hasher> unbondings_;
+  std::unordered_map<Hash256, std::optional<Validator>, Hash256Hasher> validators_;
+  std::unordered_map<Hash256, std::optional<KeyOwner>, Hash256Hasher> key_owners_;
+  std::unordered_map<Hash256, std::optional<Committee>, Hash256Hasher> committees_;
   Supply supply_;
 };
 

@@ -31,6 +31,12 @@ std::string height_db_key(std::uint64_t h) {
   return k;
 }
 
+std::string cert_db_key(std::uint64_t h) {
+  std::string k = height_db_key(h);
+  k[0] = 'C';
+  return k;
+}
+
 leveldb::Slice slice(ByteView v) { return {reinterpret_cast<const char*>(v.data()), v.size()}; }
 ByteView view(const std::string& s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 
@@ -102,8 +108,14 @@ Status Store::load_state(const std::function<Status(Kind, const Hash256&, ByteVi
   return {};
 }
 
+std::optional<Bytes> Store::certificate(std::uint64_t height) const {
+  std::string v;
+  if (!db_->Get(leveldb::ReadOptions(), cert_db_key(height), &v).ok()) return std::nullopt;
+  return Bytes(v.begin(), v.end());
+}
+
 Status Store::commit_block(const std::vector<Change>& changes, const Hash256& hash, std::uint64_t height, ByteView block_bytes,
-                           const Hash256& state_root) {
+                           const Hash256& state_root, ByteView certificate) {
   leveldb::WriteBatch batch;
   for (const auto& c : changes) {
     if (c.encoding.empty()) batch.Delete(state_db_key(c.kind, c.id));
@@ -111,6 +123,7 @@ Status Store::commit_block(const std::vector<Change>& changes, const Hash256& ha
   }
   batch.Put(block_db_key(hash), slice(block_bytes));
   batch.Put(height_db_key(height), slice(hash.view()));
+  if (!certificate.empty()) batch.Put(cert_db_key(height), slice(certificate));
   std::uint8_t head[72];
   be64_store(head, height);
   std::memcpy(head + 8, hash.data(), 32);

@@ -2,9 +2,10 @@
 //   "S" kind id(32)   -> state entry encoding        (ledger/state.hpp)
 //   "B" hash(32)      -> block bytes                 (ledger/block.hpp)
 //   "N" height(8, BE) -> block hash                  (height index)
+//   "C" height(8, BE) -> commit certificate          (certified chains; ledger/certificate.hpp)
 //   "head"            -> height(8) hash(32) state_root(32)
 // Every block is one WriteBatch written with sync=true: its state changes,
-// its bytes, its index entry and the new head, all or nothing.
+// its bytes, its index entry, its certificate and the new head, all or nothing.
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -45,9 +46,10 @@ class Store {
   std::optional<Hash256> hash_at(std::uint64_t height) const;
   // Calls fn for every state entry; stops with the first error.
   Status load_state(const std::function<Status(Kind, const Hash256&, ByteView)>& fn) const;
-  // The one write per block.
+  std::optional<Bytes> certificate(std::uint64_t height) const;
+  // The one write per block; `certificate` empty: none (uncertified chains).
   Status commit_block(const std::vector<Change>& changes, const Hash256& hash, std::uint64_t height, ByteView block_bytes,
-                      const Hash256& state_root);
+                      const Hash256& state_root, ByteView certificate = {});
 
   // Raw access for tests that simulate corruption.
   Status put_raw(const std::string& key, ByteView value);

@@ -1,6 +1,7 @@
 #include "ledger/sync.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 #include "layers/assert.hpp"
 #include "ledger/ledger.hpp"
@@ -32,7 +33,13 @@ Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& he
   b.insert(b.end(), head.bytes.begin(), head.bytes.end());
   return b;
 }
-Bytes sync_new_block(ByteView block) { return tagged(kNewBlock, block); }
+Bytes sync_new_block(ByteView block, ByteView certificate) {
+  Bytes b{kNewBlock};
+  put32(b, static_cast<std::uint32_t>(block.size()));
+  b.insert(b.end(), block.begin(), block.end());
+  b.insert(b.end(), certificate.begin(), certificate.end());
+  return b;
+}
 Bytes sync_get_blocks(std::uint64_t from, std::uint32_t max) {
   Bytes b{kGetBlocks};
   append_be64(b, from);
@@ -42,6 +49,14 @@ Bytes sync_get_blocks(std::uint64_t from, std::uint32_t max) {
 Bytes sync_new_tx(ByteView tx) { return tagged(kNewTx, tx); }
 
 std::optional<Bytes> LedgerBlocks::block_at(std::uint64_t height) const { return ledger_.block_at(height); }
+std::optional<Bytes> LedgerBlocks::certificate_at(std::uint64_t height) const { return ledger_.certificate_bytes_at(height); }
+
+Status apply_sync_block(Ledger& ledger, const ApplyBlock& req) {
+  if (req.certificate.empty()) return ledger.apply_block(req.bytes, nullptr, req.check_time);
+  auto cert = decode_certificate(req.certificate);
+  if (!cert.ok()) return cert.status();
+  return ledger.apply_block(req.bytes, &*cert, req.check_time);
+}
 
 SyncCore::SyncCore(const ChainParams& params, const Hash256& genesis_hash, ChainTip head, const BlockSource& blocks,
                    SyncOptions options)
@@ -170,7 +185,7 @@ void SyncCore::enqueue(Pending block) {
 void SyncCore::request_next_apply() {
   if (apply_asked_ || to_apply_.empty()) return;
   const Pending& p = to_apply_.front();
-  events_.push_back(ApplyBlock{p.bytes, p.height, p.check_time});
+  events_.push_back(ApplyBlock{p.bytes, p.height, p.check_time, p.certificate});
   apply_asked_ = true;
 }
 
@@ -197,7 +212,7 @@ void SyncCore::handle_block_applied(const Status& result, TimeMs now, Outbox& ou
     head_ = ChainTip{done.height, done.hash};
     if (done.relay_from) {
       // Pass it on: nodes not connected to the producer hear it from us.
-      const Bytes msg = sync_new_block(done.bytes);
+      const Bytes msg = sync_new_block(done.bytes, done.certificate);
       for (const auto& [id, q] : peers_)
         if (id != *done.relay_from && q.hello && q.height < done.height) out.send_frame(id, msg);
     }
@@ -210,13 +225,15 @@ void SyncCore::handle_block_applied(const Status& result, TimeMs now, Outbox& ou
 }
 
 void SyncCore::handle_new_block(PeerId p, ByteView body, TimeMs now, Outbox& out) {
-  auto shell = decode_block_shell(body, params_);
+  if (body.size() < 4 || body.size() - 4 < get32(body.data())) return bad_peer(p, out);
+  const ByteView block = body.subspan(4, get32(body.data())), cert = body.subspan(4 + block.size());
+  auto shell = decode_block_shell(block, params_);
   if (!shell.ok()) return bad_peer(p, out);
   const std::uint64_t h = shell->header.height;
   auto& peer = peers_[p];
   peer.height = std::max(peer.height, h);
   if (h == next_height() && !batch_)
-    enqueue(Pending{Bytes(body.begin(), body.end()), h, header_hash(shell->header), now, p});
+    enqueue(Pending{Bytes(block.begin(), block.end()), Bytes(cert.begin(), cert.end()), h, header_hash(shell->header), now, p});
   maybe_request(now, out);
 }
 
@@ -229,9 +246,12 @@ void SyncCore::handle_get_blocks(PeerId p, ByteView body, Outbox& out) {
   for (std::uint64_t h = std::max<std::uint64_t>(from, 1); h <= head_.height && count < max; ++h) {
     auto b = blocks_.block_at(h);
     if (!b) break;
-    if (count > 0 && msg.size() + b->size() > opt_.max_response_bytes) break;
+    const Bytes c = blocks_.certificate_at(h).value_or(Bytes{});
+    if (count > 0 && msg.size() + b->size() + c.size() > opt_.max_response_bytes) break;
     put32(msg, static_cast<std::uint32_t>(b->size()));
     msg.insert(msg.end(), b->begin(), b->end());
+    put32(msg, static_cast<std::uint32_t>(c.size()));
+    msg.insert(msg.end(), c.begin(), c.end());
     ++count;
   }
   for (int i = 0; i < 4; ++i) msg[1 + i] = static_cast<std::uint8_t>(count >> (24 - 8 * i));
@@ -244,26 +264,32 @@ void SyncCore::handle_blocks(PeerId p, ByteView body, TimeMs now, Outbox& out) {
   const std::uint32_t count = get32(body.data());
   if (count > opt_.batch_blocks * 4) return bad_peer(p, out);
   // Split and decode the whole answer first: a malformed one changes nothing.
-  std::vector<std::pair<ByteView, BlockHeader>> blocks;
+  std::vector<std::tuple<ByteView, ByteView, BlockHeader>> blocks;
   std::size_t off = 4;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    if (body.size() - off < 4) return bad_peer(p, out);
+  auto next_part = [&](ByteView* part) {
+    if (body.size() - off < 4) return false;
     const std::uint32_t len = get32(body.data() + off);
     off += 4;
-    if (body.size() - off < len) return bad_peer(p, out);
-    const ByteView block = body.subspan(off, len);
+    if (body.size() - off < len) return false;
+    *part = body.subspan(off, len);
     off += len;
+    return true;
+  };
+  for (std::uint32_t i = 0; i < count; ++i) {
+    ByteView block, cert;
+    if (!next_part(&block) || !next_part(&cert)) return bad_peer(p, out);
     auto shell = decode_block_shell(block, params_);
     if (!shell.ok()) return bad_peer(p, out);
-    blocks.emplace_back(block, shell->header);
+    blocks.emplace_back(block, cert, shell->header);
   }
   if (inflight_peer_ == p) inflight_peer_.reset();
   if (batch_ || applying()) return;  // an answer we no longer wait for
   batch_ = Batch{p, head_.height, count, false};
-  for (const auto& [block, header] : blocks) {
+  for (const auto& [block, cert, header] : blocks) {
     if (header.height < next_height()) continue;  // already have it
     // Old blocks: checked against their parent, not our clock.
-    enqueue(Pending{Bytes(block.begin(), block.end()), header.height, header_hash(header), std::nullopt, std::nullopt});
+    enqueue(Pending{Bytes(block.begin(), block.end()), Bytes(cert.begin(), cert.end()), header.height, header_hash(header), std::nullopt,
+                    std::nullopt});
   }
   if (to_apply_.empty()) finish_batch(now, out);
 }
@@ -333,11 +359,11 @@ void SyncCore::on_tick(TimeMs now, Outbox& out) {
   maybe_request(now, out);
 }
 
-void SyncCore::announce_block(ByteView block_bytes, TimeMs, Outbox& out) {
+void SyncCore::announce_block(ByteView block_bytes, TimeMs, Outbox& out, ByteView certificate) {
   auto shell = decode_block_shell(block_bytes, params_);
   BC_ASSERT_MSG(shell.ok(), "announce_block: the node's own committed block does not decode");
   if (shell->header.height > head_.height) head_ = ChainTip{shell->header.height, header_hash(shell->header)};
-  const Bytes msg = sync_new_block(block_bytes);
+  const Bytes msg = sync_new_block(block_bytes, certificate);
   for (const auto& [id, q] : peers_)
     if (q.hello) out.send_frame(id, msg);
 }
@@ -375,7 +401,7 @@ void serve_sync_requests(SyncCore& core, Ledger& ledger, Mempool& mempool, TimeM
                          const std::function<void(const BlockHeader&)>& on_commit) {
   while (auto event = core.poll_event()) {
     if (auto* apply = std::get_if<ApplyBlock>(&*event)) {
-      const Status s = ledger.apply_block(apply->bytes, apply->check_time);
+      const Status s = apply_sync_block(ledger, *apply);
       if (s.ok()) {
         mempool.prune(ledger.state());
         auto shell = decode_block_shell(apply->bytes, ledger.params());

@@ -15,17 +15,22 @@
 // what the driver reports.
 //
 // Requests (poll_event), each answered by the driver in the order made:
-//   ApplyBlock{bytes}  validate and commit this block on top of the head, then
-//                      call handle_block_applied(status). One is outstanding
-//                      at a time; the next comes after the answer.
+//   ApplyBlock{bytes, certificate}  validate and commit this block on top of
+//                      the head (with its commit certificate on a certified
+//                      chain, docs/staking.md), then call
+//                      handle_block_applied(status). One is outstanding at a
+//                      time; the next comes after the answer.
 //   AdmitTx{tx, from}  a peer gossiped this tx: try the mempool, and if it was
 //                      admitted call handle_tx_admitted(tx, from).
 //
 // Messages (one per frame; first byte = kind; integers big-endian):
 //   1 Hello    {genesis hash 32, head height u64, head hash 32}  on connect and every status_interval
-//   2 NewBlock {block bytes}                                      a freshly committed block
+//   2 NewBlock {len u32, block bytes, certificate bytes}          a freshly committed block
 //   3 GetBlocks{from height u64, max count u32}
-//   4 Blocks   {count u32, then count x (len u32, block bytes)}  answer, in height order
+//   4 Blocks   {count u32, then count x (len u32, block bytes, len u32, certificate bytes)}
+//                                                                 answer, in height order
+// A certificate is empty on a chain without validators; the ledger refuses a
+// certified chain's block without a valid one, so sync accepts only those.
 //   5 NewTx    {SignedTx bytes}                                   gossip of admitted txs
 // A peer with another genesis, or that sends a malformed message, is dropped.
 // A node behind a peer asks it for blocks in batches and applies them in
@@ -95,6 +100,8 @@ class BlockSource {
  public:
   virtual ~BlockSource() = default;
   virtual std::optional<Bytes> block_at(std::uint64_t height) const = 0;
+  // The commit certificate stored with that block; nullopt: none.
+  virtual std::optional<Bytes> certificate_at(std::uint64_t) const { return std::nullopt; }
 };
 
 // A BlockSource over a Ledger's store: Ledger::block_at reads LevelDB only.
@@ -102,6 +109,7 @@ class LedgerBlocks final : public BlockSource {
  public:
   explicit LedgerBlocks(const Ledger& ledger) : ledger_(ledger) {}
   std::optional<Bytes> block_at(std::uint64_t height) const override;
+  std::optional<Bytes> certificate_at(std::uint64_t height) const override;
 
  private:
   const Ledger& ledger_;
@@ -113,6 +121,7 @@ struct ApplyBlock {
   // The driver's clock for the max_future_ms check (a new block), or nullopt
   // for an old block (checked against its parent only).
   std::optional<TimeMs> check_time;
+  Bytes certificate;  // encoded CommitCertificate; empty: none
 };
 struct AdmitTx {
   Tx tx;
@@ -142,7 +151,8 @@ class SyncCore final : public StreamProtocol {
   void handle_tx_admitted(const Tx& tx, std::optional<PeerId> from, TimeMs now, Outbox& out);
   // The node committed a block of its own (it produced it): the new head,
   // announced to every peer.
-  void announce_block(ByteView block_bytes, TimeMs now, Outbox& out);
+  // `certificate`: its encoded commit certificate (certified chains).
+  void announce_block(ByteView block_bytes, TimeMs now, Outbox& out, ByteView certificate = {});
 
   // True while blocks from peers wait to be committed or one is being
   // committed: a producer waits, so it never builds on a head about to move.
@@ -190,6 +200,7 @@ class SyncCore final : public StreamProtocol {
   // A block waiting to be committed.
   struct Pending {
     Bytes bytes;
+    Bytes certificate;
     std::uint64_t height = 0;
     Hash256 hash;
     std::optional<TimeMs> check_time;
@@ -252,7 +263,10 @@ void serve_sync_requests(SyncCore& core, Ledger& ledger, Mempool& mempool, TimeM
 
 // Message encoders (also used by tests).
 Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& head);
-Bytes sync_new_block(ByteView block);
+Bytes sync_new_block(ByteView block, ByteView certificate = {});
+// Applies an ApplyBlock request: decodes its certificate (if any) and calls
+// ledger.apply_block. What serve_sync_requests and blockcloudd both do.
+Status apply_sync_block(Ledger& ledger, const ApplyBlock& req);
 Bytes sync_get_blocks(std::uint64_t from, std::uint32_t max);
 Bytes sync_new_tx(ByteView tx);
 

@@ -40,7 +40,12 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
           t.setTo(ptr(p.to.view()));
           t.setAmount(p.amount);
         } else if constexpr (std::is_same_v<T, Bond>) {
-          out.initBond().setAmount(p.amount);
+          auto bond = out.initBond();
+          bond.setAmount(p.amount);
+          if (p.consensus_key) {
+            bond.setConsensusKey(ptr(p.consensus_key->view()));
+            bond.setKeyProof(ptr(p.key_proof.view()));
+          }
         } else if constexpr (std::is_same_v<T, Unbond>) {
           out.initUnbond().setAmount(p.amount);
         } else if constexpr (std::is_same_v<T, RegisterService>) {
@@ -66,6 +71,8 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
           }
         } else if constexpr (std::is_same_v<T, EscrowClose>) {
           out.initEscrowClose().setEscrowId(ptr(p.escrow_id.view()));
+        } else if constexpr (std::is_same_v<T, Unjail>) {
+          out.initUnjail();
         }
       },
       b.payload);
@@ -79,6 +86,24 @@ Status read_transfer(wire::Transfer::Reader r, TxPayload& out) {
   if (!hash32(r.getTo(), t.to)) return fail(Error::kMalformed, "transfer recipient must be a 32-byte address");
   t.amount = r.getAmount();
   out = t;
+  return {};
+}
+
+// A key comes with its proof; without a key both fields are empty.
+Status read_bond(wire::Bond::Reader r, TxPayload& out) {
+  Bond b;
+  b.amount = r.getAmount();
+  auto key = r.getConsensusKey();
+  auto proof = r.getKeyProof();
+  if (key.size() == 0 && proof.size() == 0) {
+    out = b;
+    return {};
+  }
+  XOnlyPubKey k;
+  if (!copy_fixed(key, k.bytes)) return fail(Error::kMalformed, "bond consensus key must be 32 bytes");
+  if (!copy_fixed(proof, b.key_proof.bytes)) return fail(Error::kMalformed, "bond key proof must be a 64-byte signature");
+  b.consensus_key = k;
+  out = b;
   return {};
 }
 
@@ -136,13 +161,14 @@ Status read_escrow_close(wire::EscrowClose::Reader r, TxPayload& out) {
 Status read_payload(wire::TxBody::Reader in, const ChainParams& params, TxPayload& out) {
   switch (in.which()) {
     case wire::TxBody::TRANSFER: return read_transfer(in.getTransfer(), out);
-    case wire::TxBody::BOND: out = Bond{in.getBond().getAmount()}; return {};
+    case wire::TxBody::BOND: return read_bond(in.getBond(), out);
     case wire::TxBody::UNBOND: out = Unbond{in.getUnbond().getAmount()}; return {};
     case wire::TxBody::REGISTER_SERVICE: return read_register_service(in.getRegisterService(), out);
     case wire::TxBody::ESCROW_OPEN: return read_escrow_open(in.getEscrowOpen(), out);
     case wire::TxBody::ESCROW_TOP_UP: return read_escrow_top_up(in.getEscrowTopUp(), out);
     case wire::TxBody::ESCROW_CLAIM: return read_escrow_claim(in.getEscrowClaim(), params, out);
     case wire::TxBody::ESCROW_CLOSE: return read_escrow_close(in.getEscrowClose(), out);
+    case wire::TxBody::UNJAIL: out = Unjail{}; return {};
   }
   return fail(Error::kMalformed, "unknown transaction kind (newer software?)");
 }
@@ -165,7 +191,8 @@ std::uint64_t traversal_for(std::size_t bytes) { return bytes / 8 * 2 + 64; }
 }  // namespace
 
 const char* payload_name(const TxPayload& p) {
-  static const char* names[] = {"transfer", "bond", "unbond", "register_service", "escrow_open", "escrow_top_up", "escrow_claim", "escrow_close"};
+  static const char* names[] = {"transfer", "bond", "unbond", "register_service", "escrow_open", "escrow_top_up", "escrow_claim", "escrow_close", "unjail"};
+  static_assert(sizeof(names) / sizeof(names[0]) == std::variant_size_v<TxPayload>);
   return names[p.index()];
 }
 
@@ -206,6 +233,18 @@ Hash256 receipt_digest(std::string_view chain_id, const Hash256& escrow_id, Amou
 
 UsageReceipt sign_receipt(const KeyPair& client, std::string_view chain_id, const Hash256& escrow_id, Amount cumulative) {
   return UsageReceipt{escrow_id, cumulative, client.sign(receipt_digest(chain_id, escrow_id, cumulative))};
+}
+
+Hash256 key_proof_digest(std::string_view chain_id, const Address& account) {
+  Bytes buf;
+  buf.push_back(static_cast<std::uint8_t>(chain_id.size()));
+  buf.insert(buf.end(), chain_id.begin(), chain_id.end());
+  buf.insert(buf.end(), account.bytes.begin(), account.bytes.end());
+  return tagged_hash("blockcloud/consensus-key/v1", buf);
+}
+
+Bond bond_with_key(Amount amount, const KeyPair& consensus, std::string_view chain_id, const Address& account) {
+  return Bond{amount, consensus.public_key(), consensus.sign(key_proof_digest(chain_id, account))};
 }
 
 Amount tx_spend(const TxBody& body) {

@@ -5,6 +5,7 @@
 // body); the sender signs digest; id = tagged_hash("blockcloud/tx-id/v1",
 // digest || signature), so the ID names the signed transaction.
 #pragma once
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -21,7 +22,13 @@ struct Transfer {
   Amount amount = 0;
 };
 struct Bond {
+  Bond(Amount a = 0, std::optional<XOnlyPubKey> key = std::nullopt, Signature proof = {})
+      : amount(a), consensus_key(key), key_proof(proof) {}
   Amount amount = 0;
+  // Set: registers (or confirms) the sender as a validator voting with this
+  // key; key_proof is the key's signature over key_proof_digest.
+  std::optional<XOnlyPubKey> consensus_key;
+  Signature key_proof;
 };
 struct Unbond {
   Amount amount = 0;
@@ -51,8 +58,9 @@ struct EscrowClaim {
 struct EscrowClose {
   Hash256 escrow_id;
 };
+struct Unjail {};
 
-using TxPayload = std::variant<Transfer, Bond, Unbond, RegisterService, EscrowOpen, EscrowTopUp, EscrowClaim, EscrowClose>;
+using TxPayload = std::variant<Transfer, Bond, Unbond, RegisterService, EscrowOpen, EscrowTopUp, EscrowClaim, EscrowClose, Unjail>;
 const char* payload_name(const TxPayload& p);
 
 struct TxBody {
@@ -97,6 +105,12 @@ Hash256 escrow_id_of(const Address& client, std::uint64_t nonce);
 // What a client signs to pay `cumulative` in total to an escrow's provider.
 Hash256 receipt_digest(std::string_view chain_id, const Hash256& escrow_id, Amount cumulative);
 UsageReceipt sign_receipt(const KeyPair& client, std::string_view chain_id, const Hash256& escrow_id, Amount cumulative);
+
+// Proof that the bonding account holds its consensus key (docs/staking.md):
+// tagged_hash("blockcloud/consensus-key/v1", len(chain_id) || chain_id || account).
+Hash256 key_proof_digest(std::string_view chain_id, const Address& account);
+// A Bond payload that registers `consensus` as the vote key of `account`.
+Bond bond_with_key(Amount amount, const KeyPair& consensus, std::string_view chain_id, const Address& account);
 
 // Balance the tx takes from its sender beyond the fee (transfers, bonds, escrow deposits).
 Amount tx_spend(const TxBody& body);

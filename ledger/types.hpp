@@ -1,5 +1,6 @@
 // Plain values of the ledger: amounts, addresses, state entries, chain parameters.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,6 +41,43 @@ struct Unbonding {
   friend bool operator==(const Unbonding&, const Unbonding&) = default;
 };
 
+// An account registered as a validator (docs/staking.md). Its stake is the
+// account's `bonded`; this record holds what consensus needs besides.
+struct Validator {
+  enum class Status : std::uint8_t { kActive = 0, kJailed = 1, kBanned = 2 };
+  XOnlyPubKey consensus_key;  // signs votes; one account per key (KeyOwner)
+  Status status = Status::kActive;
+  std::uint64_t jailed_until = 0;  // an unjail is accepted from this height
+  // Downtime window: bit (h % downtime_window) set when the validator missed
+  // the certificate of height h; `missed` counts the set bits, `tracked` the
+  // heights recorded since it was (re)activated, capped at the window.
+  std::array<std::uint8_t, 16> missed_bits{};
+  std::uint32_t missed = 0;
+  std::uint32_t tracked = 0;
+  friend bool operator==(const Validator&, const Validator&) = default;
+};
+
+// Which account registered a consensus key (keeps keys unique in a set).
+struct KeyOwner {
+  Address address;
+  friend bool operator==(const KeyOwner&, const KeyOwner&) = default;
+};
+
+// One member of an epoch's validator set; power = bonded stake at the snapshot.
+struct CommitteeMember {
+  Address address;
+  XOnlyPubKey consensus_key;
+  Amount power = 0;
+  friend bool operator==(const CommitteeMember&, const CommitteeMember&) = default;
+};
+
+// The validator set of one epoch, by power descending then address ascending.
+struct Committee {
+  std::uint64_t epoch = 0;
+  std::vector<CommitteeMember> members;
+  friend bool operator==(const Committee&, const Committee&) = default;
+};
+
 struct Escrow {
   Address client;
   XOnlyPubKey client_key;  // verifies usage receipts
@@ -77,6 +115,16 @@ struct ChainParams {
   Amount block_reward = 0;                // minted to the proposer each block
   std::int64_t block_interval_ms = 1000;  // for the producer
   std::vector<XOnlyPubKey> producers;     // empty: any proposer (tests only)
+  // Staking and the committee (docs/staking.md); rates in basis points.
+  std::uint64_t epoch_length = 100;
+  Amount min_stake = 1;
+  std::uint32_t max_validators = 100;
+  std::uint32_t evidence_slash_bps = 500;
+  std::uint32_t downtime_window = 100;    // 1..128
+  std::uint32_t downtime_min_signed_bps = 5000;
+  std::uint32_t downtime_slash_bps = 0;
+  std::uint64_t downtime_jail_blocks = 100;
+  std::uint32_t proposer_bonus_bps = 1000;
   friend bool operator==(const ChainParams&, const ChainParams&) = default;
 };
 

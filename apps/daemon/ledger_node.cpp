@@ -141,7 +141,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   }
 
   auto commit_received(const ApplyBlock& req, TimeMs now) {
-    auto s = ledger->apply_block(req.bytes, req.check_time);
+    auto s = apply_sync_block(*ledger, req);
     if (!s.ok()) return s;
     auto shell = decode_block_shell(req.bytes, ledger->params());
     if (shell.ok()) after_commit(shell->header, now);

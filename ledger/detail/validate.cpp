@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "layers/assert.hpp"
+#include "ledger/validators.hpp"
 
 namespace bc::ledger::detail {
 
@@ -35,8 +36,12 @@ Status check_time(const BlockHeader& h, const ChainContext& c) {
   return {};
 }
 
-Status check_proposer(const BlockHeader& h, const Signature& sig, const ChainParams& p) {
-  if (!p.producers.empty()) {
+Status check_proposer(const BlockHeader& h, const Signature& sig, const ChainParams& p, const Committee* committee) {
+  if (committee) {
+    if (!find_member(*committee, h.proposer))
+      return fail(Error::kBadProposer, "proposer " + to_hex(h.proposer.view()) + " is not in the validator set of epoch " +
+                                           std::to_string(committee->epoch));
+  } else if (!p.producers.empty()) {
     bool allowed = false;
     for (const auto& k : p.producers) allowed = allowed || k == h.proposer;
     if (!allowed) return fail(Error::kBadProposer, "proposer " + to_hex(h.proposer.view()) + " is not a configured block producer");
@@ -58,7 +63,22 @@ Status check_header_connects(const BlockHeader& h, const Signature& sig, const C
   if (h.prev_hash != c.head.hash)
     return fail(Error::kBadPrevHash, "block's parent " + h.prev_hash.hex() + " is not our head " + c.head.hash.hex());
   if (Status s = check_time(h, c); !s.ok()) return s;
-  return check_proposer(h, sig, c.params);
+  return check_proposer(h, sig, c.params, c.committee);
+}
+
+Status check_last_commit(const BlockShell& shell, const CommitContext& c) {
+  const BlockHeader& h = shell.header;
+  const bool wants = c.certified && h.height >= 2;
+  if (!wants) {
+    if (shell.last_commit || h.last_commit_hash) return fail(Error::kUncertified, "block carries a last commit where none belongs");
+    if (!c.certified && !shell.evidence.empty()) return fail(Error::kBadEvidence, "this chain has no validators; a block carries no evidence");
+    return {};
+  }
+  if (!shell.last_commit) return fail(Error::kUncertified, "block " + std::to_string(h.height) + " lacks its parent's certificate");
+  if (!h.last_commit_hash || *h.last_commit_hash != certificate_hash(*shell.last_commit))
+    return fail(Error::kUncertified, "header's last commit hash does not match the block's last commit");
+  BC_ASSERT(c.parent_set != nullptr);
+  return with_prefix("last commit: ", verify_certificate(*shell.last_commit, c.chain, *c.parent_set, h.height - 1, h.prev_hash, c.cache));
 }
 
 Result<std::vector<Tx>> check_txs_context_free(const BlockShell& shell, const ChainParams& params, WorkerPool& pool) {
@@ -120,9 +140,9 @@ Status apply_txs(WorkingState& ws, const std::vector<Tx>& txs, std::uint64_t hei
   return {};
 }
 
-Status apply_effects(WorkingState& ws, const std::vector<Effect>& effects) {
+Status apply_effects(WorkingState& ws, const std::vector<Effect>& effects, std::uint64_t height) {
   for (std::size_t i = 0; i < effects.size(); ++i) {
-    if (Status s = apply_effect(ws, effects[i]); !s.ok()) return with_prefix("effect " + std::to_string(i) + ": ", std::move(s));
+    if (Status s = apply_effect(ws, effects[i], height); !s.ok()) return with_prefix("effect " + std::to_string(i) + ": ", std::move(s));
   }
   return {};
 }
@@ -130,15 +150,27 @@ Status apply_effects(WorkingState& ws, const std::vector<Effect>& effects) {
 }  // namespace
 
 Result<std::vector<Change>> connect_block(const State& state, const BlockHeader& h, const std::vector<Effect>& effects,
-                                          const std::vector<Tx>& txs, const EffectsRule& rule, SignatureCache* cache) {
+                                          const std::vector<Tx>& txs, const EffectsRule& rule, SignatureCache* cache,
+                                          const ConsensusInput* consensus) {
   BC_ASSERT(rule);
   WorkingState ws(state);
   Amount fees = 0;
   begin_block(ws, h.height);
   if (Status s = apply_txs(ws, txs, h.height, &fees, cache); !s.ok()) return s;
-  if (Status s = rule(h, effects, ws); !s.ok()) return s;
-  if (Status s = apply_effects(ws, effects); !s.ok()) return s;
-  if (Status s = end_block(ws, address_of(h.proposer), fees); !s.ok()) return s;
+  if (consensus) {
+    ConsensusInput in = *consensus;
+    in.fees = fees;
+    auto derived = derive_and_apply(ws, in);
+    if (!derived.ok()) return std::move(derived).take_status();
+    if (*derived != effects)
+      return fail(Error::kBadEffect, "block carries " + std::to_string(effects.size()) + " effects, the consensus rules give " +
+                                         std::to_string(derived->size()) + " (or they differ)");
+  } else {
+    if (Status s = rule(h, effects, ws); !s.ok()) return s;
+    if (Status s = apply_effects(ws, effects, h.height); !s.ok()) return s;
+    if (Status s = end_block(ws, address_of(h.proposer), fees); !s.ok()) return s;
+  }
+  close_epoch(ws, h.height);
   return ws.changes();
 }
 

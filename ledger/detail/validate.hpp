@@ -4,7 +4,8 @@
 // first failure (docs/ledger.md, "Validation, in stages"):
 //
 //   1. check_block_context_free   the bytes and the chain parameters only
-//   2. check_header_connects      + the head and the caller's clock
+//   2. check_header_connects      + the head, the caller's clock, the block's validator set
+//   2b. check_last_commit         + the genesis hash and the parent's validator set
 //   3. check_txs_context_free     the bytes and the chain parameters (workers)
 //   4. SignatureCheck             the txs and the signature cache; runs on the
 //                                 workers while 5 and 6 run on this thread
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "ledger/block.hpp"
+#include "ledger/consensus_effects.hpp"
 #include "ledger/ledger.hpp"
 #include "ledger/sig_cache.hpp"
 #include "ledger/state.hpp"
@@ -43,11 +45,26 @@ struct ChainContext {
   const ChainParams& params;
   std::optional<TimeMs> now;  // the caller's clock, if it passed one
   TimeMs max_future_ms = 0;
+  const Committee* committee = nullptr;  // certified chains: the set of the block's height
 };
 // Stage 2, connect to the chain: chain id, height = head + 1, parent = head,
 // time not before the parent's nor (with a clock) max_future_ms ahead of it,
-// proposer among the configured producers, proposer's signature.
+// proposer among the configured producers (certified chains: a member of the
+// block's validator set, by consensus key), proposer's signature.
 Status check_header_connects(const BlockHeader& h, const Signature& sig, const ChainContext& chain);
+
+// What stage 2b may read besides the block.
+struct CommitContext {
+  bool certified = false;
+  Hash256 chain;                          // genesis hash
+  const Committee* parent_set = nullptr;  // committee_for(height - 1) when certified
+  SignatureCache* cache = nullptr;
+};
+// Stage 2b, the parent's certificate (docs/staking.md): a certified chain's
+// block from height 2 carries a valid last_commit for its parent and the
+// header commits to it; block 1 and uncertified chains carry none, nor any
+// evidence on an uncertified chain.
+Status check_last_commit(const BlockShell& shell, const CommitContext& c);
 
 // Stage 3, context-free per transaction: bodies decoded and checked on the
 // workers (no state, no signatures); a transaction ID seen twice is refused.
@@ -74,11 +91,15 @@ class SignatureCheck {
 };
 
 // Stage 5, connect to the state: releases due unbondings, applies the txs in
-// order, asks the effects rule, applies the effects and pays the proposer, all
-// on an overlay of `state`. Returns the block's changes; `state` is untouched.
-// Receipt signatures in escrow claims are checked here, through `cache`.
+// order, then either (uncertified) asks the effects rule, applies the effects
+// and pays the proposer, or (certified: `consensus` set) derives the
+// penalties and rewards and requires the block's effects to equal them; on an
+// epoch boundary writes the next committee. All on an overlay of `state`.
+// Returns the block's changes; `state` is untouched. Receipt signatures in
+// escrow claims are checked here, through `cache`.
 Result<std::vector<Change>> connect_block(const State& state, const BlockHeader& h, const std::vector<Effect>& effects,
-                                          const std::vector<Tx>& txs, const EffectsRule& rule, SignatureCache* cache);
+                                          const std::vector<Tx>& txs, const EffectsRule& rule, SignatureCache* cache,
+                                          const ConsensusInput* consensus = nullptr);
 
 // Stage 6, commitments: the header's tx, effects and state roots against the
 // roots of the decoded txs, the effects and the state after stage 5.

@@ -16,7 +16,10 @@ struct Transfer {
 }
 
 struct Bond {
-  amount @0 :UInt64;  # balance -> bonded stake
+  amount @0 :UInt64;     # balance -> bonded stake
+  consensusKey @1 :Data; # empty, or 32 bytes: registers the sender as a validator with this vote key
+  keyProof @2 :Data;     # with a key: its BIP340 signature over
+                         # tagged_hash("blockcloud/consensus-key/v1", chainId || sender address)
 }
 
 struct Unbond {
@@ -56,6 +59,8 @@ struct EscrowClose {
   escrowId @0 :Data;
 }
 
+struct Unjail {}       # a jailed (not banned) validator asks to rejoin the set
+
 struct TxBody {
   chainId @0 :Text;    # replay protection across networks
   sender @1 :Data;     # 32-byte x-only secp256k1 public key
@@ -70,6 +75,7 @@ struct TxBody {
     escrowTopUp @9 :EscrowTopUp;
     escrowClaim @10 :EscrowClaim;
     escrowClose @11 :EscrowClose;
+    unjail @12 :Unjail;
   }
 }
 
@@ -87,7 +93,44 @@ struct Effect {
   enum Kind {
     reward @0;         # minted to the account's balance
     slash @1;          # burned from the account's bonded stake
+    feeShare @2;       # credited from the block's fees
+    slashUnbonding @3; # burned from the unbonding entry whose id is `account`
+    jail @4;           # validator jailed (amount 0)
+    ban @5;            # validator banned for good (amount 0)
   }
+}
+
+# The signing form of a committee vote: field for field the `Vote` of
+# consensus/bft/wire/bft.capnp (same ordinals and widths, so the same
+# canonical bytes), which the ledger cannot import. Signed as
+# tagged_hash("blockcloud/bft-vote/v1", canonical form with signature null).
+struct VoteSignBytes {
+  chainId @0 :Data;     # 32 bytes: the genesis hash
+  type @1 :UInt16;      # 1 prevote, 2 precommit (bft VoteType)
+  height @2 :UInt64;
+  round @3 :UInt32;
+  valueHash @4 :Data;   # 32 bytes, or empty for nil
+  validator @5 :Data;   # 32-byte consensus key
+  signature @6 :Data;   # 64 bytes (null while hashing)
+}
+
+struct CommitSig {
+  validator @0 :Data;   # 32-byte consensus key of a member of the set
+  signature @1 :Data;   # its precommit for (height, round, blockHash)
+}
+
+# +2/3 of the power of the set of `height` precommitted `blockHash`.
+struct CommitCertificate {
+  height @0 :UInt64;
+  round @1 :UInt32;
+  blockHash @2 :Data;
+  precommits @3 :List(CommitSig);
+}
+
+# Two votes of one validator at one (height, round, type) for different values.
+struct DuplicateVoteEvidence {
+  voteA @0 :VoteSignBytes;
+  voteB @1 :VoteSignBytes;
 }
 
 struct BlockHeader {
@@ -101,6 +144,7 @@ struct BlockHeader {
   auditRoot @7 :Data;   # reserved for Proof-of-Service audit results
   effectsRoot @8 :Data; # Merkle root of the consensus effects
   txCount @9 :UInt32;
+  lastCommitHash @10 :Data; # certified chains: certificate_hash(lastCommit); null otherwise
 }
 
 struct Block {
@@ -108,4 +152,6 @@ struct Block {
   txs @1 :List(SignedTx);
   effects @2 :List(Effect);
   signature @3 :Data;   # proposer's BIP340 signature over the header hash
+  lastCommit @4 :CommitCertificate;        # the parent's certificate (certified chains)
+  evidence @5 :List(DuplicateVoteEvidence);
 }

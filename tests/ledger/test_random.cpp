@@ -18,6 +18,9 @@ Hash256 rebuilt_root(const State& s) {
   for (const auto& [id, v] : s.escrows()) put(Kind::kEscrow, id, encode_escrow(v));
   for (const auto& [id, v] : s.services()) put(Kind::kService, id, encode_service(v));
   for (const auto& [id, v] : s.unbondings()) put(Kind::kUnbonding, id, encode_unbonding(v));
+  for (const auto& [id, v] : s.validators()) put(Kind::kValidator, id, encode_validator(v));
+  for (const auto& [id, v] : s.key_owners()) put(Kind::kKeyOwner, id, encode_key_owner(v));
+  for (const auto& [id, v] : s.committees()) put(Kind::kCommittee, id, encode_committee(v));
   put(Kind::kSupply, Hash256{}, encode_supply(s.supply()));
   put(Kind::kParams, Hash256{}, encode_params(s.params()));
   return t.root();

@@ -2,7 +2,7 @@
 // gossip, genesis mismatch and malformed input.
 #include "ledger/sync.hpp"
 #include "ledger/tx_index.hpp"
-#include "tests/ledger/ledger_fixture.hpp"
+#include "tests/ledger/cert_fixture.hpp"
 
 using namespace bc;
 using namespace bc::ledger;
@@ -187,6 +187,7 @@ Bytes blocks_msg(const Chain& c, std::uint64_t from, std::uint64_t to) {
     const Bytes b = *c.ledger->block_at(h);
     for (int s = 24; s >= 0; s -= 8) m.push_back(static_cast<std::uint8_t>(b.size() >> s));
     m.insert(m.end(), b.begin(), b.end());
+    for (int i = 0; i < 4; ++i) m.push_back(0);  // no certificate: a chain without validators
   }
   for (int i = 0; i < 4; ++i) m[1 + i] = static_cast<std::uint8_t>(count >> (24 - 8 * i));
   return m;
@@ -250,4 +251,29 @@ TEST_CASE("sync: a Hello and GetBlocks are answered from the core's head, not th
   n.core.on_frame(1, sync_get_blocks(1, 64), a.now, out);
   REQUIRE(out.frames.size() == 1);
   CHECK(out.frames[0].payload == blocks_msg(a, 1, 3));
+}
+
+TEST_CASE("sync on a certified chain: blocks travel with their certificates; one without is refused") {
+  CertChain a(8, 4, 100), b(8, 4, 100);
+  REQUIRE(a.ledger->genesis_hash() == b.ledger->genesis_hash());
+  for (int i = 0; i < 5; ++i) a.step();
+  Pair p(a, b);
+  p.connect();
+  CHECK(b.ledger->head().height == 5);
+  CHECK(b.ledger->certificate_at(5) == a.ledger->certificate_at(5));
+  // A new block announced with its certificate is committed.
+  auto six = a.step();
+  Outbox oa, ob;
+  p.sa.announce_block(six.bytes, a.now, oa, *a.ledger->certificate_bytes_at(6));
+  p.pump(oa, ob);
+  CHECK(b.ledger->head().height == 6);
+  // Without it, the ledger refuses the block; B then fetches it from A's
+  // store, certificate included, and commits that.
+  auto seven = a.step();
+  Outbox oa2, ob2;
+  p.sa.announce_block(seven.bytes, a.now, oa2);
+  p.pump(oa2, ob2);
+  CHECK(p.nb.core.stats().blocks_rejected == 1);
+  CHECK(b.ledger->head().height == 7);
+  CHECK(b.ledger->certificate_at(7) == a.ledger->certificate_at(7));
 }

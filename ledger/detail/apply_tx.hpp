@@ -1,0 +1,32 @@
+// What apply_tx (ledger/apply.cpp) hands each payload kind's function, and
+// the staking payloads' functions (ledger/detail/apply_staking.cpp). Private
+// to ledger/.
+#pragma once
+#include <cstdint>
+
+#include "ledger/error.hpp"
+#include "ledger/sig_cache.hpp"
+#include "ledger/state.hpp"
+#include "ledger/tx.hpp"
+
+namespace bc::ledger::detail {
+
+// The overlay, the tx, the block height and the sender's account with the
+// fee and the tx's spend already debited and the nonce bumped (written by
+// the payload's function, last, after every check passed).
+struct TxContext {
+  WorkingState& ws;
+  const Tx& tx;
+  std::uint64_t height;
+  Account& sender;
+  SignatureCache* cache;
+};
+
+// Balance -> bonded; with a consensus key, registers the sender as a validator.
+Status apply_payload(TxContext& c, const Bond& t);
+// Bonded -> an Unbonding entry released after unbonding_delay.
+Status apply_payload(TxContext& c, const Unbond& t);
+// A jailed validator rejoins the candidates of the next epoch.
+Status apply_payload(TxContext& c, const Unjail& t);
+
+}  // namespace bc::ledger::detail
