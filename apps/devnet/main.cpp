@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
     c->add_option("--balance", o.balance, "base units per test account (default 1000000000)");
     c->add_option("--block-interval-ms", o.block_interval_ms, "ms between blocks of node 0 (default 1000)")
         ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
+    c->add_option("--storage-providers", o.storage_providers, "the last N nodes are storage providers (default 0)")
+        ->check(CLI::Range(0, 1000));
+    c->add_option("--storage-capacity", o.storage_capacity, "bytes each storage provider offers (default 4GiB)");
   };
   auto* up = app.add_subcommand("up", "start N daemons, wait until each answers /health, write DIR/devnet.json");
   add_up_options(up, true);
@@ -49,6 +52,8 @@ int main(int argc, char** argv) {
     // The demo's default is bigger than up's so lookups need real hops
     // (with 8 replicas per key, 8 nodes would all hold every record).
     if (*demo && demo->count("--nodes") == 0) o.nodes = 16;
+    if (o.storage_providers > o.nodes)
+      throw CLI::ValidationError("--storage-providers", "more storage providers than --nodes");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
