@@ -288,9 +288,15 @@ int StorageCommands::rm(const Options& o, const Endpoint& rpc) {
   auto session = open_session(o, rpc, bootstrap_, bind_);
   auto transport = session->node->transport(e.providers);
   storage::StorageClient client(dir.master_key(false), *transport);
-  check(client.remove(e.stored()), "deleting the shards");
+  const Status s = client.remove(e.stored());
+  const std::string down = down_report(*transport);
+  // Shards on providers that are gone cannot be deleted; they expire unpaid.
+  if (!s.ok() && down.empty()) throw Failure{"deleting the shards: " + s.message};
   dir.remove(e.cid);
   std::cout << "removed " << cid_text(e.cid) << "\n";
+  if (!s.ok())
+    std::cerr << "some providers did not answer; their shards are left to expire in "
+              << human_duration(std::max<TimeMs>(0, e.expires_at - now_ms()) / 1000) << ":" << down << "\n";
   return 0;
 }
 

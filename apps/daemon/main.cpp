@@ -93,6 +93,14 @@ std::uint64_t parse_capacity(const std::string& text, const std::string& what) {
   return static_cast<std::uint64_t>(n) << it->second;
 }
 
+void add_storage_flags(CLI::App& app, StorageFlags& stf) {
+  app.add_flag("--storage", stf.enabled, "be a storage provider (the [storage] table's enabled = true)");
+  app.add_option("--storage-capacity", stf.capacity, "bytes offered to storage clients, e.g. 4GiB (default 10GiB)");
+  app.add_option("--storage-price", stf.price, "storage price in base units per GiB per day (default 1)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--storage-dir", stf.dir, "where shards and the index live (default DATADIR/storage)");
+}
+
 // The [storage] table under the flags; nullopt when the node is no provider.
 std::optional<bc::storage::StorageModuleConfig> storage_config(const bc::ConfigTable& t, const bc::NodeConfig& cfg,
                                                                const StorageFlags& f) {
@@ -184,11 +192,7 @@ int main(int argc, char** argv) {
   app.add_option("--ledger-peers", lf.max_peers, "ledger peers to dial from the DHT's contacts (default 8)")
       ->check(CLI::Range(1, 256));
   StorageFlags stf;
-  app.add_flag("--storage", stf.enabled, "be a storage provider (the [storage] table's enabled = true)");
-  app.add_option("--storage-capacity", stf.capacity, "bytes offered to storage clients, e.g. 4GiB (default 10GiB)");
-  app.add_option("--storage-price", stf.price, "storage price in base units per GiB per day (default 1)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--storage-dir", stf.dir, "where shards and the index live (default DATADIR/storage)");
+  add_storage_flags(app, stf);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -66,6 +66,7 @@ bool SalTransport::settled() const {
 
 std::vector<ShardTransport::Answer> SalTransport::exchange(std::vector<Call> calls) {
   answers_.clear();
+  if (io_.stopped()) io_.restart();  // it ran out of work once; run_one would return at once
   for (auto& c : calls) {
     BC_ASSERT(c.provider < links_.size());
     Link& l = links_[c.provider];
