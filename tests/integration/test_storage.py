@@ -11,6 +11,7 @@ import glob
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -62,13 +63,13 @@ class Storage:
             return json.load(f)
 
 
-def get_identical(st, cid, out, digest, what):
+def get_identical(st, cid, out, digest, what, mib=MIB):
     if os.path.exists(out):
         os.remove(out)
     t0 = time.time()
     _, _, err = st.cli("get", cid, "-o", out)
     dt = time.time() - t0
-    check(sha_file(out) == digest, f"{what}: get is byte-identical ({MIB / dt:.1f} MiB/s through the CLI)")
+    check(sha_file(out) == digest, f"{what}: get is byte-identical ({mib / dt:.1f} MiB/s through the CLI)")
     return err
 
 
@@ -98,7 +99,7 @@ def resume_after_kill(st, workdir):
     r = json.loads(out)
     check(r["segments_resumed"] > 0 and r["segments_resumed"] + r["segments"] == 16,
           f"put --resume sent only the missing segments ({r['segments_resumed']} kept, {r['segments']} sent)")
-    get_identical(st, r["id"], os.path.join(workdir, "resume.out"), digest, "the resumed file")
+    get_identical(st, r["id"], os.path.join(workdir, "resume.out"), digest, "the resumed file", 64)
 
 
 def scenario(bins, workdir):
@@ -131,6 +132,8 @@ def scenario(bins, workdir):
         placement = st.entry(cid)["providers"]
         check(len(placement) == 6, "4+2 shards on 6 distinct providers")
         get_identical(st, cid, os.path.join(workdir, "out0.bin"), digest, "all providers up")
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        check(peak < 128, f"the CLI's peak RSS over the put and get of {MIB} MiB: {peak:.0f} MiB (< 128 MiB)")
 
         kill_providers(st, services, placement[0:2])  # two data shards: every segment needs parity
         err = get_identical(st, cid, os.path.join(workdir, "out1.bin"), digest, "2 providers killed")
