@@ -104,7 +104,9 @@ void StorageModule::on_refresh() {
   if (stopped_) return;
   if (!serving_) serve();
   publish_ad();
-  timer_.expires_after(std::chrono::milliseconds(config_.refresh_ms));
+  // Until the service and the listing are out (no DHT contacts yet at start), retry each second.
+  const TimeMs period = serving_ && published_ ? config_.refresh_ms : std::min<TimeMs>(config_.refresh_ms, 1'000);
+  timer_.expires_after(std::chrono::milliseconds(period));
   std::weak_ptr<bool> alive = alive_;
   timer_.async_wait([this, alive](const boost::system::error_code& ec) {
     if (!ec && alive.lock()) on_refresh();

@@ -9,7 +9,7 @@
 // flows go to a ProviderService. The node also publishes an advertisement
 // (service ID, capacity, free bytes, price) under the storage directory key
 // (directory.hpp), refreshed while free space changes. A serve or publish
-// that fails (no DHT contacts yet at start-up) is retried every few seconds.
+// that fails (no DHT contacts yet at start-up) is retried each second.
 //
 // RPC: storage_status.
 //
