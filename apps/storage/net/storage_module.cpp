@@ -19,6 +19,11 @@ KeyPair open_owner_key(const std::filesystem::path& dir) {
     throw std::runtime_error("storage dir " + dir.string() + ": " + made.message + "; choose a writable [storage] dir");
   return load_or_create_key_file(dir / "owner.key");
 }
+// The first failure in a row is a warning, then one line a minute (a lone
+// node retries each second).
+void log_retry(std::uint64_t& failures, const char* what, const std::string& why) {
+  if (failures++ % 60 == 0) spdlog::warn("storage: {} failed ({}); retrying each second ({} failures in a row)", what, why, failures);
+}
 }  // namespace
 
 StorageModule::StorageModule(sal::NodeStack& stack, StorageModuleConfig config)
@@ -75,8 +80,9 @@ void StorageModule::serve() {
       sal::ServeOptions{}, [this, alive](const routing::PutResult& r) {
         if (!alive.lock()) return;
         serving_ = r.ok();
-        if (r.ok()) spdlog::info("storage: serving {} ({} copies of the record)", sal::service_id_to_text(service_), r.stored);
-        else spdlog::warn("storage: publishing the service failed ({}); retrying", r.status.message);
+        if (!r.ok()) return log_retry(serve_failures_, "publishing the service", r.status.message);
+        serve_failures_ = 0;
+        spdlog::info("storage: serving {} ({} copies of the record)", sal::service_id_to_text(service_), r.stored);
       });
   BC_ASSERT(served.ok());  // our own fresh delegation of our own key
 }
@@ -94,8 +100,10 @@ void StorageModule::publish_ad() {
                          [this, alive, ad](const routing::PutResult& r) {
                            if (!alive.lock()) return;
                            publishing_ = false;
-                           if (r.ok()) published_ = ad;
-                           else spdlog::warn("storage: directory publish failed ({}); retrying", r.status.message);
+                           if (!r.ok())
+                             return log_retry(listing_failures_, "listing in the storage directory", r.status.message);
+                           published_ = ad;
+                           listing_failures_ = 0;
                          });
   });
 }

@@ -64,6 +64,7 @@ class StorageModule final : public node::Module {
   bool serving_ = false;             // the endpoint record is published
   std::optional<ProviderAd> published_;  // the advertisement last stored
   bool publishing_ = false;
+  std::uint64_t serve_failures_ = 0, listing_failures_ = 0;  // in a row, for the log
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
