@@ -1,6 +1,7 @@
 #include "layers/stream_net.hpp"
 
 #include "layers/asio_endpoint.hpp"
+#include "layers/assert.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -59,6 +60,7 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
   metrics::Counter* m_frames_in = nullptr;
   metrics::Counter* m_refused = nullptr;
   metrics::Counter* m_evicted = nullptr;
+  metrics::Counter* m_fair = nullptr;
   metrics::Gauge* m_conns = nullptr;
 
   Impl(asio::io_context& io, const Endpoint& bind, StreamNetOptions o, OnConnect c, OnFrame f, OnClose cl)
@@ -78,6 +80,7 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
       m_frames_in = &opt.metrics->counter("bc_stream_frames_received_total", "Frames received over TCP");
       m_refused = &opt.metrics->counter("bc_stream_refused_total", "Inbound connections closed at once: over the total or per-IP cap");
       m_evicted = &opt.metrics->counter("bc_stream_partial_evictions_total", "Connections closed for holding the largest partial frame when the partial-frame budget was exceeded");
+      m_fair = &opt.metrics->counter("bc_stream_fair_evictions_total", "Inbound connections closed to give a slot to a less-represented source address or to a peer this node dials");
       m_conns = &opt.metrics->gauge("bc_stream_connections", "Open TCP connections to other nodes");
     }
   }
@@ -90,26 +93,74 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
     auto conn = std::make_shared<Conn>(io);
     acceptor.async_accept(conn->socket, [self = shared_from_this(), conn](const boost::system::error_code& ec) {
       if (self->stopped) return;
-      if (!ec) {
-        boost::system::error_code ig;
-        conn->remote = from_asio(conn->socket.remote_endpoint(ig));
-        std::size_t inbound = 0, same_ip = 0;
-        for (const auto& [id, c] : self->conns)
-          if (c->inbound) ++inbound, same_ip += c->remote.ip == conn->remote.ip;
-        const bool per_ip = same_ip >= self->opt.max_inbound_per_ip;
-        if (per_ip || inbound >= self->opt.max_inbound || self->conns.size() >= self->opt.max_connections) {
-          ++self->st.refused;
-          if (per_ip) ++self->st.refused_per_ip;
-          if (self->m_refused) self->m_refused->inc();
-          conn->socket.close(ig);
-        } else {
-          ++self->st.accepts;
-          conn->inbound = true;
-          self->open(conn);
-        }
-      }
+      if (!ec) self->admit(conn);
       self->accept();
     });
+  }
+
+  // Inbound admission: the per-IP cap, then the total inbound cap, where a
+  // newcomer may take the newest slot of the most-represented address.
+  void admit(const std::shared_ptr<Conn>& conn) {
+    boost::system::error_code ig;
+    conn->remote = from_asio(conn->socket.remote_endpoint(ig));
+    std::map<std::array<std::uint8_t, 16>, std::size_t> per_ip;
+    std::size_t inbound = 0;
+    for (const auto& [id, c] : conns)
+      if (c->inbound) ++inbound, ++per_ip[c->remote.ip];
+    const std::size_t mine = per_ip[conn->remote.ip];
+    const bool too_many_here = mine >= opt.max_inbound_per_ip;
+    if (!too_many_here && inbound >= opt.max_inbound) {
+      make_room(per_ip, mine);
+      if (known(conn->remote.ip) && inbound_count() >= opt.max_inbound) evict_unknown();
+    }
+    if (too_many_here || inbound_count() >= opt.max_inbound) {
+      ++st.refused;
+      if (too_many_here) ++st.refused_per_ip;
+      if (m_refused) m_refused->inc();
+      conn->socket.close(ig);
+      return;
+    }
+    ++st.accepts;
+    conn->inbound = true;
+    open(conn);
+  }
+
+  std::size_t inbound_count() const {
+    std::size_t n = 0;
+    for (const auto& [id, c] : conns) n += c->inbound;
+    return n;
+  }
+
+  // Closes the newest inbound connection of the address holding the most,
+  // if it holds more than `mine` + 1 (so the shares get more even, never less).
+  void make_room(const std::map<std::array<std::uint8_t, 16>, std::size_t>& per_ip, std::size_t mine) {
+    auto top = per_ip.begin();
+    for (auto it = per_ip.begin(); it != per_ip.end(); ++it)
+      if (it->second > top->second) top = it;
+    if (top == per_ip.end() || top->second <= mine + 1) return;
+    std::shared_ptr<Conn> newest;
+    for (const auto& [id, c] : conns)
+      if (c->inbound && c->remote.ip == top->first) newest = c;  // ids ascend: the last is the newest
+    BC_ASSERT(newest != nullptr);
+    ++st.fair_evictions;
+    if (m_fair) m_fair->inc();
+    drop(newest);
+  }
+
+  // An address this node dials (a configured peer or a contact it chose).
+  bool known(const std::array<std::uint8_t, 16>& ip) const {
+    return std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.first.ip == ip; });
+  }
+
+  // Closes the newest inbound connection from an address this node does not dial, if any.
+  void evict_unknown() {
+    std::shared_ptr<Conn> newest;
+    for (const auto& [id, c] : conns)
+      if (c->inbound && !known(c->remote.ip)) newest = c;  // ids ascend: the last is the newest
+    if (!newest) return;
+    ++st.fair_evictions;
+    if (m_fair) m_fair->inc();
+    drop(newest);
   }
 
   void open(const std::shared_ptr<Conn>& conn) {
@@ -143,12 +194,17 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
       if (self->stopped) return;
       auto& w = self->wanted[peer];
       w.dialling = false;
-      if (ec || self->conns.size() >= self->opt.max_connections) return self->retry_later(peer);
+      if (ec || self->outbound_count() >= self->opt.max_outbound) return self->retry_later(peer);
       ++self->st.connects;
       w.connected = true;
-      w.backoff_ms = 250;
       self->open(conn);
     });
+  }
+
+  std::size_t outbound_count() const {
+    std::size_t n = 0;
+    for (const auto& [id, c] : conns) n += c->dialled.has_value();
+    return n;
   }
 
   void retry_later(const Endpoint& peer) {
@@ -228,6 +284,8 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
     const Bytes frame = std::move(conn->body);
     conn->body = {};
     conn->want = conn->got = 0;
+    // A dialled peer that speaks is redialled promptly next time it drops.
+    if (conn->dialled && !stopped) wanted[*conn->dialled].backoff_ms = 250;
     if (on_frame) on_frame(conn->id, frame);
     if (!conn->closed) read_header(conn);
   }

@@ -6,12 +6,25 @@
 // max_frame_bytes closes the connection (counted). Each connection has a
 // bounded send queue; a peer that does not drain it is disconnected rather
 // than buffered without bound. Peers added with connect() are redialled with
-// exponential backoff (250 ms .. 8 s) while they are down.
+// exponential backoff (250 ms .. 8 s) while they are down; the backoff
+// resets only once a connection has delivered a frame, so a peer that
+// accepts and closes at once is not redialled in a tight loop.
+//
+// Slots: outbound connections (to peers added with connect()) have their own
+// cap, max_outbound, which inbound connections never use up, so a node can
+// always reach the peers it chose. Inbound connections are capped in total
+// and per remote IP; when the inbound slots are full, a newcomer from an
+// address holding fewer than the most-represented address, less one, takes
+// the slot of that address's newest connection (fair shares between sources:
+// a flood from a few addresses cannot keep a new source out); failing that, a
+// newcomer from the address of a peer this node dials (connect()) takes the
+// slot of the newest connection from an address it does not dial, so peers
+// that know each other stay reachable both ways during a flood from many
+// addresses.
 //
 // Memory bounds against hostile peers: a frame's announced length is never
 // allocated up front; the body grows as bytes arrive, read_chunk_bytes at a
-// time. Inbound connections are capped in total and per remote IP (excess
-// sockets closed at once, counted). Bytes held for partially received frames
+// time. Inbound connections over the caps are closed at once (counted). Bytes held for partially received frames
 // across all connections are capped at max_partial_bytes: past it, the
 // connection with the largest partial frame is closed (counted).
 #pragma once
@@ -30,7 +43,7 @@ namespace bc {
 struct StreamNetOptions {
   std::size_t max_frame_bytes = 32u << 20;
   std::size_t max_queue_bytes = 96u << 20;  // per connection
-  std::size_t max_connections = 64;         // inbound + outbound
+  std::size_t max_outbound = 32;            // dialled connections (never taken by inbound ones)
   std::size_t max_inbound = 64;             // accepted connections
   std::size_t max_inbound_per_ip = 8;       // accepted connections from one remote address
   std::size_t max_partial_bytes = 256u << 20;  // all partial frames together; keep >= max_frame_bytes
@@ -42,6 +55,7 @@ struct StreamNetStats {
   std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t oversized = 0, queue_overflows = 0, connects = 0, accepts = 0, refused = 0;
   std::uint64_t refused_per_ip = 0;     // part of refused: the remote address had too many
+  std::uint64_t fair_evictions = 0;     // inbound closed to make room for a less-represented source or a dialled peer
   std::uint64_t partial_evictions = 0;  // closed for holding the largest partial frame
   std::uint64_t partial_bytes = 0;      // now: bytes held for partially received frames
   std::uint64_t partial_bytes_peak = 0;

@@ -50,12 +50,31 @@ SyncCore::SyncCore(const ChainParams& params, const Hash256& genesis_hash, Chain
 Bytes SyncCore::hello_msg() const { return sync_hello(genesis_hash_, head_.height, head_.hash); }
 
 TimeMs SyncCore::next_wakeup() const {
-  if (inflight_peer_) return std::min(next_tick_, inflight_since_ + opt_.request_timeout_ms);
-  return next_tick_;
+  TimeMs at = next_tick_;
+  if (inflight_peer_) at = std::min(at, inflight_since_ + opt_.request_timeout_ms);
+  for (const auto& [id, q] : peers_)
+    at = std::min(at, q.last_heard + (q.hello ? opt_.idle_timeout_ms : opt_.hello_timeout_ms));
+  return at;
 }
 
-void SyncCore::on_peer_up(PeerId peer, const Endpoint&, bool, TimeMs, Outbox& out) {
-  peers_[peer] = Peer{};
+bool SyncCore::banned(const Endpoint& remote, TimeMs now) const {
+  auto it = bans_.find(remote.ip);
+  return it != bans_.end() && now < it->second.until;
+}
+
+bool SyncCore::producer_may_build(TimeMs started, TimeMs now) const {
+  if (applying()) return false;
+  const bool settling = now < started + opt_.hello_timeout_ms;
+  return !settling || (heard_hello_ && !requesting());
+}
+
+void SyncCore::on_peer_up(PeerId peer, const Endpoint& remote, bool outbound, TimeMs now, Outbox& out) {
+  if (banned(remote, now)) {
+    ++stats_.refused_banned;
+    out.disconnect(peer);
+    return;
+  }
+  peers_[peer] = Peer{.remote = remote, .outbound = outbound, .last_heard = now};
   out.send_frame(peer, hello_msg());
 }
 
@@ -64,11 +83,51 @@ void SyncCore::on_peer_down(PeerId peer, TimeMs, Outbox&) {
   if (inflight_peer_ == peer) inflight_peer_.reset();
 }
 
-void SyncCore::bad_peer(PeerId p, Outbox& out) {
-  ++stats_.malformed;
+void SyncCore::forget(PeerId p, Outbox& out) {
   out.disconnect(p);
   peers_.erase(p);
   if (inflight_peer_ == p) inflight_peer_.reset();
+}
+
+void SyncCore::bad_peer(PeerId p, Outbox& out) {
+  ++stats_.malformed;
+  forget(p, out);
+}
+
+// Drops the peer and bans its address: distrust_ms for a first fault, doubled
+// for each further one while the address is remembered, capped at max_ban_ms.
+void SyncCore::fault(PeerId p, std::uint64_t& counter, TimeMs now, Outbox& out) {
+  auto it = peers_.find(p);
+  BC_ASSERT(it != peers_.end());
+  ++counter;
+  Ban& ban = bans_[it->second.remote.ip];
+  ban.faults = std::min<std::uint32_t>(ban.faults + 1, 32);
+  TimeMs length = opt_.distrust_ms;
+  for (std::uint32_t i = 1; i < ban.faults && length < opt_.max_ban_ms; ++i) length *= 2;
+  ban.until = now + std::min(length, opt_.max_ban_ms);
+  forget(p, out);
+  prune_bans(now);
+}
+
+// A ban is remembered for max_ban_ms after it ends (so repeated faults grow
+// it); the table never holds more than max_banned addresses.
+void SyncCore::prune_bans(TimeMs now) {
+  std::erase_if(bans_, [&](const auto& b) { return now >= b.second.until + opt_.max_ban_ms; });
+  while (bans_.size() > opt_.max_banned) {
+    auto soonest = bans_.begin();
+    for (auto it = bans_.begin(); it != bans_.end(); ++it)
+      if (it->second.until < soonest->second.until) soonest = it;
+    bans_.erase(soonest);
+  }
+}
+
+void SyncCore::expire_deadlines(TimeMs now, Outbox& out) {
+  if (inflight_peer_ && now - inflight_since_ >= opt_.request_timeout_ms)
+    fault(*inflight_peer_, stats_.request_timeouts, now, out);
+  std::vector<std::pair<PeerId, bool>> late;  // (peer, had said Hello)
+  for (const auto& [id, q] : peers_)
+    if (now >= q.last_heard + (q.hello ? opt_.idle_timeout_ms : opt_.hello_timeout_ms)) late.emplace_back(id, q.hello);
+  for (const auto& [id, hello] : late) fault(id, hello ? stats_.idle_timeouts : stats_.hello_timeouts, now, out);
 }
 
 void SyncCore::on_frame(PeerId peer, ByteView msg, TimeMs now, Outbox& out) {
@@ -77,6 +136,7 @@ void SyncCore::on_frame(PeerId peer, ByteView msg, TimeMs now, Outbox& out) {
   if (msg.empty()) return bad_peer(peer, out);
   const ByteView body = msg.subspan(1);
   if (msg[0] != kHello && !it->second.hello) return;  // nothing before the genesis check
+  it->second.last_heard = now;  // only frames that count keep the deadlines away
   switch (msg[0]) {
     case kHello: return handle_hello(peer, body, now, out);
     case kNewBlock: return handle_new_block(peer, body, now, out);
@@ -91,16 +151,13 @@ void SyncCore::handle_hello(PeerId p, ByteView body, TimeMs now, Outbox& out) {
   if (body.size() != 72) return bad_peer(p, out);
   if (!std::equal(body.begin(), body.begin() + 32, genesis_hash_.bytes.begin())) {
     ++stats_.genesis_mismatch;
-    out.disconnect(p);
-    peers_.erase(p);
-    if (inflight_peer_ == p) inflight_peer_.reset();
-    return;
+    return forget(p, out);
   }
   auto& peer = peers_[p];
   peer.hello = true;
-  // A peer that recently failed to serve what it claimed is believed only up to our head.
-  const std::uint64_t claimed = be64_load(body.data() + 32);
-  peer.height = now < peer.distrust_until ? std::min(claimed, head_.height) : claimed;
+  heard_hello_ = true;
+  // A claim only decides whom we ask; a peer that cannot back it is dropped and banned.
+  peer.height = be64_load(body.data() + 32);
   std::copy(body.begin() + 40, body.end(), peer.head.bytes.begin());
   maybe_request(now, out);
 }
@@ -157,7 +214,7 @@ void SyncCore::handle_new_block(PeerId p, ByteView body, TimeMs now, Outbox& out
   if (!shell.ok()) return bad_peer(p, out);
   const std::uint64_t h = shell->header.height;
   auto& peer = peers_[p];
-  if (now >= peer.distrust_until) peer.height = std::max(peer.height, h);
+  peer.height = std::max(peer.height, h);
   if (h == next_height() && !batch_)
     enqueue(Pending{Bytes(body.begin(), body.end()), h, header_hash(shell->header), now, p});
   maybe_request(now, out);
@@ -216,16 +273,13 @@ void SyncCore::finish_batch(TimeMs now, Outbox& out) {
   const Batch b = *batch_;
   batch_.reset();
   auto it = peers_.find(b.peer);
-  if (it != peers_.end() && head_.height == b.height_before) {
+  if (it != peers_.end() && (b.failed || b.blocks == 0)) {
+    // Blocks that do not validate, or none at all although it claimed to be
+    // ahead: no request loop with a lying peer.
+    fault(b.peer, stats_.bad_answers, now, out);
+  } else if (it != peers_.end() && head_.height == b.height_before) {
     // No progress (only blocks we had): ask it again only after its next Hello.
     it->second.height = b.height_before;
-  }
-  if (it != peers_.end() && (b.failed || b.blocks == 0)) {
-    // A peer whose answer was blocks that do not validate, or none at all
-    // although it claimed to be ahead, is not followed again for a while:
-    // no request loop, and no stalled producer, with a lying peer.
-    it->second.height = head_.height;
-    it->second.distrust_until = now + opt_.distrust_ms;
   }
   maybe_request(now, out);
 }
@@ -244,15 +298,24 @@ void SyncCore::handle_tx_admitted(const Tx& tx, std::optional<PeerId> from, Time
   gossip_tx(tx, from, out);
 }
 
-void SyncCore::maybe_request(TimeMs now, Outbox& out) {
-  if (applying() || batch_) return;  // the head is about to move
-  if (inflight_peer_ && now - inflight_since_ < opt_.request_timeout_ms) return;
-  inflight_peer_.reset();
-  // The peer furthest ahead; ties broken by id so the choice is deterministic.
+// The peer to ask for blocks: an outbound peer ahead of us (one this node
+// chose to dial) before any inbound one, so connections others open cannot
+// steer catch-up away from configured peers; then the furthest ahead, ties
+// broken by id so the choice is deterministic.
+std::optional<PeerId> SyncCore::pick_source() const {
   std::optional<PeerId> best;
-  std::uint64_t best_h = head_.height;
-  for (const auto& [id, q] : peers_)
-    if (q.hello && q.height > best_h) best = id, best_h = q.height;
+  std::pair<bool, std::uint64_t> best_rank{false, head_.height};
+  for (const auto& [id, q] : peers_) {
+    if (!q.hello || q.height <= head_.height) continue;
+    const std::pair<bool, std::uint64_t> rank{q.outbound, q.height};
+    if (!best || rank > best_rank) best = id, best_rank = rank;
+  }
+  return best;
+}
+
+void SyncCore::maybe_request(TimeMs now, Outbox& out) {
+  if (applying() || batch_ || inflight_peer_) return;  // the head is about to move, or an answer is awaited
+  const auto best = pick_source();
   if (!best) return;
   out.send_frame(*best, sync_get_blocks(head_.height + 1, opt_.batch_blocks));
   inflight_peer_ = best;
@@ -260,13 +323,13 @@ void SyncCore::maybe_request(TimeMs now, Outbox& out) {
 }
 
 void SyncCore::on_tick(TimeMs now, Outbox& out) {
-  if (now < next_tick_) {
-    if (inflight_peer_ && now - inflight_since_ >= opt_.request_timeout_ms) maybe_request(now, out);
-    return;
+  expire_deadlines(now, out);
+  if (now >= next_tick_) {
+    next_tick_ = now + opt_.status_interval_ms;
+    const Bytes hello = hello_msg();
+    for (const auto& [id, q] : peers_) out.send_frame(id, hello);
+    prune_bans(now);
   }
-  next_tick_ = now + opt_.status_interval_ms;
-  const Bytes hello = hello_msg();
-  for (const auto& [id, q] : peers_) out.send_frame(id, hello);
   maybe_request(now, out);
 }
 
@@ -297,7 +360,7 @@ bool SyncCore::remember(const Hash256& id) {
 
 std::vector<SyncCore::PeerView> SyncCore::peers() const {
   std::vector<PeerView> v;
-  for (const auto& [id, q] : peers_) v.push_back({id, q.height, q.hello});
+  for (const auto& [id, q] : peers_) v.push_back({id, q.height, q.hello, q.outbound});
   return v;
 }
 

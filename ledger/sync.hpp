@@ -29,8 +29,20 @@
 //   5 NewTx    {SignedTx bytes}                                   gossip of admitted txs
 // A peer with another genesis, or that sends a malformed message, is dropped.
 // A node behind a peer asks it for blocks in batches and applies them in
-// order; one request in flight at a time, re-asked of another peer after
-// request_timeout_ms.
+// order; one request in flight at a time, to an outbound peer (one the node
+// chose) before any inbound one.
+//
+// Deadlines (all measured on the `now` the driver passes in):
+//   hello_timeout_ms    a connection that has not said Hello by then is dropped;
+//   idle_timeout_ms     a peer that has sent nothing for that long is dropped
+//                       (honest peers say Hello every status_interval_ms);
+//   request_timeout_ms  a peer that has not answered GetBlocks by then is dropped.
+// Each of these, and an answer that does not move us forward although the
+// peer claimed to be ahead, is a fault: the peer is dropped and its address
+// banned (connections from or to it closed at once) for distrust_ms, doubled
+// for each further fault while remembered, at most max_ban_ms. A peer's claims
+// never block the node: the core only decides whom to ask; a producer is
+// paused by blocks being committed, not by claims (producer_may_build).
 #pragma once
 #include <deque>
 #include <functional>
@@ -52,15 +64,21 @@ class Mempool;
 struct SyncOptions {
   std::uint32_t batch_blocks = 64;               // blocks per GetBlocks
   std::size_t max_response_bytes = 16u << 20;    // a Blocks answer stops after this many bytes
-  TimeMs request_timeout_ms = 5000;
+  TimeMs request_timeout_ms = 5000;              // GetBlocks answer deadline
   TimeMs status_interval_ms = 2000;
-  TimeMs distrust_ms = 30'000;                   // after a peer's answer did not move us forward
+  TimeMs hello_timeout_ms = 5000;                // from on_peer_up to the peer's Hello
+  TimeMs idle_timeout_ms = 15'000;               // longest silence of a peer after its Hello
+  TimeMs distrust_ms = 30'000;                   // first ban of a faulty peer's address
+  TimeMs max_ban_ms = 30 * 60'000;               // bans double per fault up to this
+  std::size_t max_banned = 4096;                 // addresses remembered; the soonest-expiring go first
   std::size_t seen_tx_ids = 200'000;             // dedup memory for gossip
 };
 
 struct SyncStats {
   std::uint64_t blocks_applied = 0, blocks_rejected = 0, blocks_served = 0;
   std::uint64_t txs_gossiped_in = 0, txs_admitted_from_peers = 0, malformed = 0, genesis_mismatch = 0;
+  // Faults (each drops the peer and bans its address) and refusals of banned addresses.
+  std::uint64_t hello_timeouts = 0, idle_timeouts = 0, request_timeouts = 0, bad_answers = 0, refused_banned = 0;
 };
 
 // The committed head as the core knows it.
@@ -128,13 +146,28 @@ class SyncCore final : public StreamProtocol {
 
   // True while blocks from peers wait to be committed or one is being
   // committed: a producer waits, so it never builds on a head about to move.
+  // Only blocks a peer really sent count: a claimed head never makes this true.
   bool applying() const { return !to_apply_.empty(); }
+  // Whether a block producer may build on the head now (`started`: when the
+  // node started). Never while blocks from peers are being committed
+  // (applying()). Within hello_timeout_ms of the start, also not before some
+  // peer has said Hello and while a GetBlocks is outstanding, so a producer
+  // restarted from an older copy of its store first learns it is behind.
+  // After that, no claim and no unanswered request holds it.
+  bool producer_may_build(TimeMs started, TimeMs now) const;
+  // A GetBlocks is outstanding (it ends by an answer or request_timeout_ms).
+  bool requesting() const { return inflight_peer_.has_value(); }
+  // Some peer has said Hello since the core started.
+  bool heard_hello() const { return heard_hello_; }
+  // `remote`'s address is banned at `now` (connections to or from it are closed at once).
+  bool banned(const Endpoint& remote, TimeMs now) const;
   const ChainTip& head() const { return head_; }
 
   struct PeerView {
     PeerId id;
     std::uint64_t height;
     bool hello;
+    bool outbound;
   };
   std::vector<PeerView> peers() const;
   std::uint64_t best_peer_height() const;
@@ -142,10 +175,17 @@ class SyncCore final : public StreamProtocol {
 
  private:
   struct Peer {
+    Endpoint remote;
+    bool outbound = false;
     bool hello = false;
     std::uint64_t height = 0;
     Hash256 head;
-    TimeMs distrust_until = 0;  // its head claims are ignored until then
+    TimeMs last_heard = 0;  // connect time until its first frame
+  };
+  using Address = std::array<std::uint8_t, 16>;
+  struct Ban {
+    std::uint32_t faults = 0;
+    TimeMs until = 0;
   };
   // A block waiting to be committed.
   struct Pending {
@@ -176,6 +216,11 @@ class SyncCore final : public StreamProtocol {
   void gossip_tx(const Tx& tx, std::optional<PeerId> except, Outbox& out);
   bool remember(const Hash256& id);
   void bad_peer(PeerId p, Outbox& out);
+  void forget(PeerId p, Outbox& out);
+  void fault(PeerId p, std::uint64_t& counter, TimeMs now, Outbox& out);
+  void expire_deadlines(TimeMs now, Outbox& out);
+  void prune_bans(TimeMs now);
+  std::optional<PeerId> pick_source() const;
 
   ChainParams params_;
   Hash256 genesis_hash_;
@@ -183,6 +228,8 @@ class SyncCore final : public StreamProtocol {
   const BlockSource& blocks_;
   SyncOptions opt_;
   std::map<PeerId, Peer> peers_;
+  std::map<Address, Ban> bans_;
+  bool heard_hello_ = false;
   std::optional<PeerId> inflight_peer_;
   TimeMs inflight_since_ = 0;
   TimeMs next_tick_ = 0;

@@ -32,6 +32,7 @@ using node::RpcError;
 
 constexpr int kTxRejected = -32010;   // the ledger refused the transaction (message says why)
 constexpr int kNotFound = -32004;
+constexpr TimeMs kSettleMs = SyncOptions{}.hello_timeout_ms;  // the producer's start-up window
 
 Hash256 need_hash(const Params& p, const char* name) {
   constexpr const char* kExpect = "give the hash as 64 hex digits";
@@ -70,6 +71,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   TimeMs timer_at = kNever;
   TimeMs next_discovery = 0;
   TimeMs produce_at = kNever;  // the producer's next slot, as last reported by the ledger thread
+  TimeMs started_at = 0;       // start(): the producer's start-up window counts from here
   bool producing = false;      // a production job is on the ledger thread
   bool stopped = false;
 
@@ -193,15 +195,16 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  // A producer makes its block on the ledger thread when its slot has come,
-  // nothing from peers waits to be committed and no peer is ahead (behind a
-  // peer, after a restore from an old copy: sync first, never fork).
-  bool can_produce() const {
-    return producer && !producing && !sync->applying() && sync->best_peer_height() <= sync->head().height;
+  // A producer makes its block on the ledger thread when its slot has come and
+  // nothing from peers waits to be committed (SyncCore::producer_may_build).
+  // A peer's claim of a higher head never holds it: a single producer is the
+  // source of its chain, and sync fetches what peers really serve beside it.
+  bool can_produce(TimeMs now) const {
+    return producer && !producing && sync->producer_may_build(started_at, now);
   }
 
   void maybe_produce(TimeMs now) {
-    if (!can_produce() || now < produce_at) return;
+    if (!can_produce(now) || now < produce_at) return;
     producing = true;
     post_ledger([this, now] {
       std::optional<Bytes> block = produce_on_ledger(now);
@@ -221,7 +224,9 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   void arm(TimeMs now) {
     if (stopped) return;
     TimeMs at = std::min(sync->next_wakeup(), next_discovery);
-    if (can_produce()) at = std::min(at, produce_at);
+    if (can_produce(now)) at = std::min(at, produce_at);
+    // Held only by the start-up window: wake when it closes.
+    else if (producer && !producing && !sync->applying()) at = std::min(at, std::max(produce_at, started_at + kSettleMs));
     if (at == timer_at) return;
     timer_at = at;
     timer.expires_after(std::chrono::milliseconds(std::max<TimeMs>(0, at - now)));
@@ -252,6 +257,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
           if (auto self = weak.lock())
             self->input([&](TimeMs now, Outbox& out) { self->sync->on_peer_down(id, now, out); });
         });
+    started_at = AsioUdpDriver::now_ms();
     net->start();
     ledger_thread = std::thread([this] { ledger_io.run(); });
     for (const auto& b : cfg.bootstrap) net->connect(b);
@@ -400,13 +406,16 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   void add_sync_status(json::object& o) const {
     o["connections"] = net ? net->connections() : 0;
     json::array peers;
-    for (const auto& pv : sync->peers()) peers.push_back(json::object{{"conn", pv.id}, {"height", pv.height}, {"hello", pv.hello}});
+    for (const auto& pv : sync->peers())
+      peers.push_back(json::object{{"conn", pv.id}, {"height", pv.height}, {"hello", pv.hello}, {"outbound", pv.outbound}});
     o["peers"] = std::move(peers);
     o["best_peer_height"] = sync->best_peer_height();
     const auto& st = sync->stats();
     o["sync"] = json::object{{"blocks_applied", st.blocks_applied}, {"blocks_rejected", st.blocks_rejected},
                              {"blocks_served", st.blocks_served}, {"malformed", st.malformed},
-                             {"genesis_mismatch", st.genesis_mismatch}};
+                             {"genesis_mismatch", st.genesis_mismatch}, {"hello_timeouts", st.hello_timeouts},
+                             {"idle_timeouts", st.idle_timeouts}, {"request_timeouts", st.request_timeouts},
+                             {"bad_answers", st.bad_answers}, {"refused_banned", st.refused_banned}};
   }
 
   // Runs an RPC method on the ledger thread and answers on the io thread.

@@ -152,3 +152,64 @@ TEST_CASE("stream_net: outbound connections come from the node's own listen addr
   CHECK_FALSE(outbound_seen);
   CHECK(seen.ip_string() == "127.0.0.2");
 }
+
+namespace {
+std::shared_ptr<tcp::socket> dial_from(Server& srv, const char* source_ip) {
+  auto s = std::make_shared<tcp::socket>(srv.io);
+  s->open(tcp::v4());
+  s->bind({asio::ip::make_address(source_ip), 0});
+  s->connect({asio::ip::make_address("127.0.0.1"), srv.net->local_endpoint().port});
+  return s;
+}
+}  // namespace
+
+TEST_CASE("stream_net: with the inbound slots full, a new source takes a slot from the most-represented one") {
+  Server srv(StreamNetOptions{.max_inbound = 4, .max_inbound_per_ip = 8});
+  std::vector<std::shared_ptr<tcp::socket>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(srv.dial());
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts == 4; }));
+  clients.push_back(dial_from(srv, "127.0.0.3"));
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts == 5; }));
+  CHECK(srv.net->stats().fair_evictions == 1);
+  CHECK(srv.net->connections() == 4);
+  // The flooding source cannot take it back: 3 against 1 is as even as 4 slots get.
+  clients.push_back(srv.dial());
+  REQUIRE(srv.run_until([&] { return srv.net->stats().refused == 1; }));
+  CHECK(srv.net->stats().fair_evictions == 1);
+  // A third source still gets in, at the flood's expense again.
+  clients.push_back(dial_from(srv, "127.0.0.4"));
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts == 6; }));
+  CHECK(srv.net->stats().fair_evictions == 2);
+  CHECK(srv.net->connections() == 4);
+}
+
+TEST_CASE("stream_net: inbound connections never take the slots of peers the node dials") {
+  Server srv(StreamNetOptions{.max_outbound = 1, .max_inbound = 2, .max_inbound_per_ip = 8});
+  std::vector<std::shared_ptr<tcp::socket>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(srv.dial());
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts + srv.net->stats().refused == 3; }));
+  CHECK(srv.net->stats().accepts == 2);
+  StreamNet peer(srv.io, *bc::Endpoint::parse("127.0.0.5:0"), StreamNetOptions{}, nullptr, nullptr, nullptr);
+  peer.start();
+  srv.net->connect(peer.local_endpoint());
+  REQUIRE(srv.run_until([&] { return srv.net->stats().connects == 1; }));
+  CHECK(srv.net->connections() == 3);
+}
+
+TEST_CASE("stream_net: with the inbound slots full and shared evenly, a peer this node dials still gets in") {
+  Server srv(StreamNetOptions{.max_inbound = 2, .max_inbound_per_ip = 8});
+  StreamNet peer(srv.io, *bc::Endpoint::parse("127.0.0.6:0"), StreamNetOptions{}, nullptr, nullptr, nullptr);
+  peer.start();
+  srv.net->connect(peer.local_endpoint());  // srv knows 127.0.0.6
+  REQUIRE(srv.run_until([&] { return srv.net->stats().connects == 1; }));
+  std::vector<std::shared_ptr<tcp::socket>> clients{dial_from(srv, "127.0.0.7"), dial_from(srv, "127.0.0.8")};
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts == 2; }));
+  // A stranger: one connection per address everywhere, nothing to even out.
+  clients.push_back(dial_from(srv, "127.0.0.9"));
+  REQUIRE(srv.run_until([&] { return srv.net->stats().refused == 1; }));
+  // The known peer's address: the newest stranger makes room.
+  clients.push_back(dial_from(srv, "127.0.0.6"));
+  REQUIRE(srv.run_until([&] { return srv.net->stats().accepts == 3; }));
+  CHECK(srv.net->stats().fair_evictions == 1);
+  CHECK(srv.net->connections() == 3);  // 1 outbound + 2 inbound
+}

@@ -137,7 +137,7 @@ TEST_CASE("tx index: catches up to the head and finds committed txs") {
   CHECK(!(*ix)->height_of(Hash256{}).has_value());
 }
 
-TEST_CASE("sync: a peer that claims a higher head but serves nothing is not asked in a loop") {
+TEST_CASE("sync: a peer that claims a higher head but serves nothing is dropped, not asked in a loop") {
   Chain b;
   Node n(b);
   Outbox out;
@@ -150,10 +150,12 @@ TEST_CASE("sync: a peer that claims a higher head but serves nothing is not aske
   const Bytes empty_blocks{4, 0, 0, 0, 0};
   n.frame(3, empty_blocks, out);
   CHECK(out.frames.empty());
+  CHECK(out.disconnects == std::vector<PeerId>{3});
+  CHECK(n.core.stats().bad_answers == 1);
   CHECK(n.core.best_peer_height() == 0);
 }
 
-TEST_CASE("sync: a distrusted peer's next Hello does not make us (or a producer) think we are behind") {
+TEST_CASE("sync: a peer dropped for a lie is refused while its address is banned, then heard again") {
   Chain b;
   Node n(b);
   Outbox out;
@@ -162,11 +164,16 @@ TEST_CASE("sync: a distrusted peer's next Hello does not make us (or a producer)
   const Bytes empty_blocks{4, 0, 0, 0, 0};
   n.frame(3, empty_blocks, out);
   out.clear();
-  n.core.on_frame(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now + 2000, out);
+  // Reconnecting during the ban: closed at once, without a Hello.
+  n.core.on_peer_up(4, Endpoint{}, true, b.now + 2000, out);
+  CHECK(out.disconnects == std::vector<PeerId>{4});
   CHECK(out.frames.empty());
-  CHECK(n.core.best_peer_height() == 0);
-  // Trusted again later.
-  n.core.on_frame(3, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now + 31'000, out);
+  CHECK(n.core.stats().refused_banned == 1);
+  // After the ban (30 s): a peer like any other.
+  out.clear();
+  n.core.on_peer_up(5, Endpoint{}, true, b.now + 31'000, out);
+  CHECK(out.disconnects.empty());
+  n.core.on_frame(5, sync_hello(b.ledger->genesis_hash(), 500, Hash256{}), b.now + 31'000, out);
   CHECK(n.core.best_peer_height() == 500);
 }
 
@@ -222,8 +229,10 @@ TEST_CASE("sync: the driver commits, one block at a time; a refused block ends t
   CHECK(!n.core.applying());
   CHECK(n.core.head().height == 1);
   CHECK(n.core.stats().blocks_rejected == 1);
-  CHECK(n.core.best_peer_height() == 1);  // distrusted: believed only up to our head
-  CHECK(out.frames.empty());              // and not asked again at once
+  CHECK(n.core.stats().bad_answers == 1);
+  CHECK(out.disconnects == std::vector<PeerId>{1});  // dropped and banned: not asked again
+  CHECK(n.core.best_peer_height() == 0);
+  CHECK(out.frames.empty());
 }
 
 TEST_CASE("sync: a Hello and GetBlocks are answered from the core's head, not the store's") {

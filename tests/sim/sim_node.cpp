@@ -14,7 +14,7 @@ KeyPair node_key(std::uint64_t seed, std::uint32_t index) {
 }
 }  // namespace
 
-SimNode::SimNode(const SimNodeConfig& cfg, FaultEnv& env, TimeMs now) : cfg_(cfg) {
+SimNode::SimNode(const SimNodeConfig& cfg, FaultEnv& env, TimeMs now) : cfg_(cfg), started_(now) {
   dht_ = std::make_unique<routing::DhtNode>(node_key(cfg.seed, cfg.index), cfg.endpoint, routing::DhtConfig{},
                                             cfg.seed, metrics_);
   ledger::LedgerOptions lo;
@@ -83,7 +83,7 @@ void SimNode::serve(TimeMs now, Outbox& out) {
 
 void SimNode::produce(TimeMs now, Outbox& out) {
   if (!producer_ || now < producer_->next_wakeup()) return;
-  if (sync_->applying() || sync_->best_peer_height() > sync_->head().height) return;  // sync first, never fork
+  if (!sync_->producer_may_build(started_, now)) return;  // committing peers' blocks, or still learning the head
   auto made = ledger::produce_block(*ledger_, mempool_, *producer_, now);
   BC_ASSERT_MSG(made.ok(), "node %u: %s", cfg_.index, made.status().text().c_str());
   if (!*made) return;

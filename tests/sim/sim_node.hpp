@@ -71,6 +71,7 @@ class SimNode final : public DatagramProtocol, public StreamProtocol {
   std::unique_ptr<ledger::SyncCore> sync_;
   std::unique_ptr<ledger::SingleProducer> producer_;
   std::vector<Committed> committed_;
+  TimeMs started_ = 0;  // for SyncCore::producer_may_build
 };
 
 }  // namespace bc::sim
