@@ -43,6 +43,11 @@ def sha_file(path):
     return h.hexdigest()
 
 
+def sanitized(binary):
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 class Storage:
     def __init__(self, bins, net, workdir):
         self.bins, self.net = bins, net
@@ -133,7 +138,10 @@ def scenario(bins, workdir):
         check(len(placement) == 6, "4+2 shards on 6 distinct providers")
         get_identical(st, cid, os.path.join(workdir, "out0.bin"), digest, "all providers up")
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        check(peak < 128, f"the CLI's peak RSS over the put and get of {MIB} MiB: {peak:.0f} MiB (< 128 MiB)")
+        if sanitized(bins.cli):  # ASan's shadow memory and quarantine, not ours
+            print(f"  the CLI's peak RSS (ASan build, not checked): {peak:.0f} MiB", flush=True)
+        else:
+            check(peak < 128, f"the CLI's peak RSS over the put and get of {MIB} MiB: {peak:.0f} MiB (< 128 MiB)")
 
         kill_providers(st, services, placement[0:2])  # two data shards: every segment needs parity
         err = get_identical(st, cid, os.path.join(workdir, "out1.bin"), digest, "2 providers killed")
