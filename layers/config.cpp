@@ -69,13 +69,20 @@ void parse_rpc_limits(const toml::table& t, RpcLimits& lim, const std::string& s
       lim.max_body_bytes = static_cast<std::size_t>(need_int(v, key, loc, 1024, 64 << 20));
     else if (k == "max_connections")
       lim.max_connections = static_cast<int>(need_int(v, key, loc, 1, 10000));
+    else if (k == "reserved_connections")
+      lim.reserved_connections = static_cast<int>(need_int(v, key, loc, 1, 1000));
     else if (k == "header_timeout_ms")
       lim.header_timeout_ms = need_int(v, key, loc, 100, 600'000);
+    else if (k == "body_timeout_ms")
+      lim.body_timeout_ms = need_int(v, key, loc, 100, 600'000);
+    else if (k == "max_pending_per_client")
+      lim.max_pending_per_client = static_cast<int>(need_int(v, key, loc, 1, 10000));
     else if (k == "max_watch_timeout_ms")
       lim.max_watch_timeout_ms = need_int(v, key, loc, 0, 3'600'000);
     else
       throw ConfigError(key + " (" + loc + "): unknown key; known keys in [rpc_limits]: "
-                        "max_body_bytes, max_connections, header_timeout_ms, max_watch_timeout_ms");
+                        "max_body_bytes, max_connections, reserved_connections, header_timeout_ms, body_timeout_ms, "
+                        "max_pending_per_client, max_watch_timeout_ms");
   }
 }
 
@@ -202,6 +209,11 @@ NodeConfig parse_config_toml(std::string_view text, const std::string& src) {
     } else if (key == "rpc_allow_remote") {
       if (!v.is_boolean()) fail(key, loc, "true or false", type_name(v));
       cfg.rpc_allow_remote = *v.value<bool>();
+    } else if (key == "rpc_auth") {
+      const auto* arr = v.as_array();
+      if (!arr) fail(key, loc, "an array of \"name:salt$hmac\" strings", type_name(v));
+      for (auto&& item : *arr)
+        cfg.rpc_auth.push_back(need_string(item, key, where(src, item.source()), "a \"name:salt$hmac\" string"));
     } else if (key == "bootstrap") {
       const auto* arr = v.as_array();
       if (!arr) fail(key, loc, "an array of IP:PORT strings", type_name(v));
@@ -227,7 +239,8 @@ NodeConfig parse_config_toml(std::string_view text, const std::string& src) {
       parse_generic_table(*t, key, src, generic_table(cfg, key));
     } else {
       throw ConfigError(key + " (" + loc + "): unknown key; known keys: datadir, listen, rpc, "
-                        "rpc_allow_remote, bootstrap, log_level, log_file, [rpc_limits], [dht], [sal], [ledger], [storage]");
+                        "rpc_allow_remote, rpc_auth, bootstrap, log_level, log_file, [rpc_limits], [dht], [sal], [ledger], "
+                        "[storage]");
     }
   }
   return cfg;
@@ -251,6 +264,7 @@ void apply_overrides(NodeConfig& cfg, const ConfigOverrides& f) {
   if (f.listen) cfg.listen = parse_endpoint_or_throw(*f.listen, "--listen");
   if (f.rpc) cfg.rpc = parse_endpoint_or_throw(*f.rpc, "--rpc");
   if (f.rpc_allow_remote) cfg.rpc_allow_remote = *f.rpc_allow_remote;
+  cfg.rpc_auth.insert(cfg.rpc_auth.end(), f.rpc_auth.begin(), f.rpc_auth.end());
   if (!f.bootstrap.empty()) {
     cfg.bootstrap.clear();
     for (const auto& b : f.bootstrap) cfg.bootstrap.push_back(parse_endpoint_or_throw(b, "--bootstrap"));
@@ -274,9 +288,9 @@ void finalize_config(NodeConfig& cfg) {
   if (!cfg.rpc) cfg.rpc = default_rpc_endpoint(cfg.listen);
   if (!cfg.rpc_allow_remote && !is_loopback(*cfg.rpc))
     throw ConfigError("rpc: " + cfg.rpc->to_string() +
-                      " is not a loopback address; the RPC has no authentication, so bind it to "
-                      "127.0.0.1 (or another 127.x address) or pass --rpc-allow-remote if you "
-                      "really want it reachable from the network");
+                      " is not a loopback address; bind it to 127.0.0.1 (or another 127.x address), "
+                      "or pass --rpc-allow-remote if you really want it reachable from the network "
+                      "(every request still needs the cookie or an rpc_auth user; use TLS in front)");
 }
 
 std::optional<std::int64_t> table_int(const ConfigTable& t, const std::string& prefix,

@@ -36,8 +36,11 @@ using ConfigTable = std::map<std::string, ConfigValue>;
 
 struct RpcLimits {
   std::size_t max_body_bytes = 64 * 1024;  // request bodies above this get 413
-  int max_connections = 64;                // further connections get 503 and are closed
-  std::int64_t header_timeout_ms = 5000;   // time to send a full request
+  int max_connections = 64;                // requests in progress at once; further ones get 503
+  int reserved_connections = 8;            // more connections, only for /health and /metrics
+  std::int64_t header_timeout_ms = 5000;   // time to send a request's header (and keep-alive idle limit)
+  std::int64_t body_timeout_ms = 10'000;   // time to send the body after the header
+  int max_pending_per_client = 16;         // calls in progress (long-polls) from one client IP
   std::int64_t max_watch_timeout_ms = 60'000;  // cap on dht_watch long-polls
 };
 
@@ -46,6 +49,9 @@ struct NodeConfig {
   Endpoint listen = *Endpoint::parse("127.0.0.1:9000");
   std::optional<Endpoint> rpc;             // default: see default_rpc_endpoint()
   bool rpc_allow_remote = false;           // allow a non-loopback RPC bind
+  // Users allowed besides the cookie: "name:salt$hmac" lines
+  // (`blockcloud-cli rpcauth NAME` prints one); checked by the daemon.
+  std::vector<std::string> rpc_auth;
   std::vector<Endpoint> bootstrap;
   std::string log_level = "info";
   std::string log_file;                    // empty: stderr only; relative: inside datadir
@@ -60,6 +66,7 @@ struct NodeConfig {
 struct ConfigOverrides {
   std::optional<std::string> datadir, listen, rpc, log_level, log_file;
   std::optional<bool> rpc_allow_remote;
+  std::vector<std::string> rpc_auth;       // added to the file's list
   std::vector<std::string> bootstrap;      // replaces the file's list when non-empty
   std::vector<std::string> dht;            // "key=value" entries for [dht]
 };

@@ -315,6 +315,18 @@ struct DhtModule::Impl : std::enable_shared_from_this<Impl> {
     auto shared_reply = std::make_shared<Reply>(reply);
     entry->waiters.push_back({cursor, shared_reply, timer});
     std::weak_ptr<WatchEntry> weak_entry = entry;
+    // A caller that goes away frees its waiter slot at once.
+    if (reply.on_cancel)
+      reply.on_cancel([weak_entry, weak_reply = std::weak_ptr<Reply>(shared_reply)] {
+        auto e = weak_entry.lock();
+        auto r = weak_reply.lock();
+        if (!e || !r) return;
+        std::erase_if(e->waiters, [&](const Waiter& w) {
+          if (w.reply != r) return false;
+          w.timer->cancel();
+          return true;
+        });
+      });
     auto self = shared_from_this();
     timer->async_wait([self, weak_entry, shared_reply, cursor](const boost::system::error_code& ec) {
       auto e = weak_entry.lock();

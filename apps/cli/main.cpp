@@ -346,6 +346,7 @@ void add_global_options(CLI::App& app, Options& o) {
   app.add_flag("--json", o.json, "print the raw JSON result (one object per line) for scripts");
   app.add_option("--rpc-timeout", o.timeout_s, "seconds to wait for the daemon (default 30)")
       ->check(CLI::PositiveNumber);
+  bc::cli::add_credential_options(app, o);
 }
 
 void add_node_commands(CLI::App& app, CommandTable& commands) {
@@ -504,6 +505,8 @@ int main(int argc, char** argv) {
   add_chain_commands(app, ledger, commands);
   bc::cli::ServiceCommands services(app, commands);
   bc::cli::StorageCommands storage(app, commands);
+  bc::cli::RpcAuthArgs rpcauth;
+  bc::cli::add_rpcauth_command(app, rpcauth, commands);
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;
   return run_command(commands, o);
 }

@@ -38,8 +38,8 @@ TimeMs now_ms() {
 
 sal::ServiceId need_service(const std::string& text) {
   auto parsed = sal::parse_service_id(text);
-  if (!parsed.id) throw Failure{"SERVICE: " + parsed.error};
-  return *parsed.id;
+  if (!parsed) throw Failure{"SERVICE: " + parsed.status().message};
+  return *parsed;
 }
 
 // An owner key file (created 0600 if missing). Its errors (permissions, a
@@ -195,7 +195,7 @@ void ServiceCommands::add_rules_commands(CLI::App& app) {
 }
 
 int ServiceCommands::create(const Options& o, const Endpoint& /*rpc*/) {
-  if (auto why = sal::check_service_name(name_); !why.empty()) throw Failure{"NAME: " + why};
+  if (Status s = sal::check_service_name(name_); !s.ok()) throw Failure{"NAME: " + s.message};
   const fs::path file = key_dir(key_dir_) / (name_ + ".key");
   if (fs::exists(file))
     throw Failure{file.string() + " already exists: service \"" + name_ +

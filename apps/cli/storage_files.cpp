@@ -51,8 +51,8 @@ std::vector<sal::ServiceId> services_from(const json::value& v, const fs::path& 
   std::vector<sal::ServiceId> ids;
   for (const auto& s : v.as_array()) {
     auto p = sal::parse_service_id(std::string(s.as_string()));
-    if (!p.id) throw Failure{file.string() + ": a provider is not a service ID (" + p.error + ")"};
-    ids.push_back(*p.id);
+    if (!p.ok()) throw Failure{file.string() + ": a provider is not a service ID (" + p.status().message + ")"};
+    ids.push_back(*p);
   }
   return ids;
 }

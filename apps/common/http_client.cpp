@@ -24,10 +24,22 @@ std::string describe(const beast::error_code& ec) {
   if (ec == beast::error::timeout) return "timed out";
   return ec.message();
 }
+
+// An HTTP-level refusal (401, 403, 415, 503...) with the daemon's reason.
+std::string refusal_text(const Endpoint& to, const HttpResponse& resp, const json::value& body) {
+  std::string reason = resp.body.substr(0, 200);
+  if (const auto* o = body.if_object())
+    if (const auto* e = o->if_contains("error"); e && e->is_string()) reason = std::string(e->as_string());
+  std::string text = "blockcloudd at " + to.to_string() + " answered HTTP " + std::to_string(resp.status) + ": " + reason;
+  if (resp.status == 401)
+    text += " — give --datadir DIR (the daemon's, to read DIR/.cookie) or --rpc-user and --rpc-password-file";
+  return text;
+}
 }  // namespace
 
 HttpResponse http_request(const Endpoint& to, const std::string& method, const std::string& target,
-                          const std::string& body, std::chrono::milliseconds timeout) {
+                          const std::string& body, std::chrono::milliseconds timeout,
+                          const std::optional<RpcCredentials>& auth) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
@@ -35,6 +47,7 @@ HttpResponse http_request(const Endpoint& to, const std::string& method, const s
   req.set(http::field::user_agent, "blockcloud-cli");
   req.set(http::field::connection, "close");
   if (!body.empty()) req.set(http::field::content_type, "application/json");
+  if (auth) req.set(http::field::authorization, basic_authorization(*auth));
   req.body() = body;
   req.prepare_payload();
 
@@ -66,11 +79,12 @@ HttpResponse http_request(const Endpoint& to, const std::string& method, const s
 }
 
 json::value rpc_call(const Endpoint& to, const std::string& method, const json::value& params,
-                     std::chrono::milliseconds timeout) {
+                     std::chrono::milliseconds timeout, const std::optional<RpcCredentials>& auth) {
   json::object req{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
-  const auto resp = http_request(to, "POST", "/rpc", json::serialize(req), timeout);
+  const auto resp = http_request(to, "POST", "/rpc", json::serialize(req), timeout, auth);
   json::error_code ec;
   auto v = json::parse(resp.body, ec);
+  if (resp.status != 200) throw TransportError(refusal_text(to, resp, v));
   if (ec || !v.is_object())
     throw TransportError("blockcloudd at " + to.to_string() + " answered HTTP " +
                          std::to_string(resp.status) + " with a body that is not JSON-RPC: " +

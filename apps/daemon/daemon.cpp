@@ -57,6 +57,17 @@ routing::DhtModuleInfo dht_info(const NodeConfig& cfg, const routing::DhtConfig&
   info.max_watch_timeout_ms = cfg.rpc_limits.max_watch_timeout_ms;
   return info;
 }
+
+// The configured rpc_auth users; a malformed line stops the daemon.
+std::vector<RpcUser> rpc_users(const NodeConfig& cfg) {
+  std::vector<RpcUser> users;
+  for (const auto& line : cfg.rpc_auth) {
+    auto u = parse_rpcauth_line(line);
+    if (!u.ok()) throw ConfigError("rpc_auth: \"" + line + "\": " + u.status().message);
+    users.push_back(std::move(*u));
+  }
+  return users;
+}
 }  // namespace
 
 Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const LedgerOptions& lo,
@@ -88,15 +99,30 @@ Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const Ledge
     modules_.push_back(storage_.get());
   }
   for (auto* m : modules_) m->register_rpc(registry_);
-  rpc_ = std::make_unique<RpcService>(registry_, metrics_,
-                                      RpcServiceInfo{id_to_text('n', stack_.dht().id()), AsioUdpDriver::now_ms()});
+  auto users = rpc_users(cfg_);
   server_ = std::make_unique<HttpServer>(
-      io_, *cfg_.rpc, cfg_.rpc_limits,
-      [rpc = rpc_.get()](const HttpRequest& req, Respond respond) { rpc->handle(req, std::move(respond)); },
+      io_, *cfg_.rpc, cfg_.rpc_limits, std::vector<std::string>{"/health", "/metrics"},
+      [this](const HttpRequest& req, const HttpRequestContext& ctx, Respond respond) {
+        rpc_->handle(req, ctx, std::move(respond));
+      },
       metrics_);
+  // Written once the port is ours, so a cookie always belongs to a daemon
+  // that listens.
+  auto cookie = write_cookie_file(cfg_.datadir);
+  if (!cookie.ok())
+    throw std::runtime_error("cannot write the RPC cookie: " + cookie.status().message +
+                             "; check that the datadir is writable");
+  cookie_ = *cookie;
+  RpcServiceInfo info{id_to_text('n', stack_.dht().id()), AsioUdpDriver::now_ms(),
+                      cfg_.rpc_limits.max_pending_per_client};
+  rpc_ = std::make_unique<RpcService>(registry_, metrics_, std::move(info),
+                                      RpcAccess(*cfg_.rpc, RpcAuthenticator(cookie_, std::move(users))));
 }
 
-Daemon::~Daemon() = default;  // each module stops itself when destroyed
+// Each module stops itself when destroyed.
+Daemon::~Daemon() {
+  if (!cookie_.password.empty()) remove_cookie_file(cfg_.datadir, cookie_);
+}
 
 void Daemon::start() {
   stack_.start();

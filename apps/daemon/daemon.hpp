@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "apps/common/rpc_auth.hpp"
 #include "apps/daemon/http_server.hpp"
 #include "apps/daemon/ledger_node.hpp"
 #include "apps/daemon/rpc_service.hpp"
@@ -35,9 +36,10 @@ struct LedgerOptions {
 class Daemon {
  public:
   // Creates the datadir, sets up logging, loads (or makes) the node key,
-  // binds every socket but the flow listener and the SOCKS gateway, and opens
-  // the ledger. Throws std::runtime_error saying what is wrong and what to do.
-  // `storage` (optional) makes the node a storage provider.
+  // binds every socket but the flow listener and the SOCKS gateway, opens
+  // the ledger and writes the RPC cookie (DATADIR/.cookie, removed again by
+  // the destructor). Throws std::runtime_error saying what is wrong and what
+  // to do. `storage` (optional) makes the node a storage provider.
   Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const LedgerOptions& ledger,
          sal::SalModuleConfig sal, std::optional<storage::StorageModuleConfig> storage = std::nullopt);
   ~Daemon();
@@ -67,6 +69,7 @@ class Daemon {
   std::unique_ptr<storage::StorageModule> storage_;
   std::vector<node::Module*> modules_;  // in start order
   node::RpcRegistry registry_;
+  RpcCredentials cookie_;
   std::unique_ptr<RpcService> rpc_;
   std::unique_ptr<HttpServer> server_;
 };

@@ -18,6 +18,7 @@ namespace {
 struct SalFlags {
   std::string socks;  // IP:PORT, "off", or empty for the default
   bool socks_allow_remote = false;
+  bool forward_allow_remote = false;
   std::string socks_username, socks_password_file;
   std::vector<std::string> rules;
   std::vector<std::string> fallbacks;  // --address-fallback IPs
@@ -26,7 +27,10 @@ struct SalFlags {
 // The config file's [sal] table under the flags: --socks and
 // --address-fallback replace the file's, --rule adds to its rules.
 void merge_sal_table(const bc::ConfigTable& t, SalFlags& sf) {
-  bc::table_reject_unknown(t, "sal.", {"socks", "socks_username", "socks_password_file", "rules", "address_fallback"});
+  bc::table_reject_unknown(t, "sal.", {"socks", "socks_username", "socks_password_file", "rules", "address_fallback",
+                                       "forward_allow_remote"});
+  if (!sf.forward_allow_remote)
+    sf.forward_allow_remote = bc::table_bool(t, "sal.", "forward_allow_remote").value_or(false);
   if (sf.socks.empty()) sf.socks = bc::table_text(t, "sal.", "socks", "IP:PORT or \"off\"").value_or("");
   if (sf.socks_username.empty())
     sf.socks_username = bc::table_text(t, "sal.", "socks_username", "a user name of 1 to 255 bytes").value_or("");
@@ -145,12 +149,30 @@ bc::sal::SalModuleConfig sal_config(const bc::NodeConfig& cfg, const SalFlags& s
     sc.socks = *s;
   }
   sc.socks_allow_remote = sf.socks_allow_remote;
+  sc.forward_allow_remote = sf.forward_allow_remote;
   sc.socks_username = sf.socks_username;
   if (!sf.socks_password_file.empty()) sc.socks_password = read_secret_file(sf.socks_password_file);
   if (sc.socks_username.empty() != sc.socks_password.empty())
     throw std::runtime_error("SOCKS5 credentials need both --socks-user and --socks-password-file (or neither)");
   return sc;
 }
+
+// The SAL module's flags: the SOCKS gateway, forwards, address fallbacks, rules.
+void add_sal_options(CLI::App& app, SalFlags& sf) {
+  app.add_option("--socks", sf.socks, "SOCKS5 gateway IP:PORT for <service-id>.bc names, or off (default: the RPC IP, RPC port + 1)");
+  app.add_flag("--socks-allow-remote", sf.socks_allow_remote,
+               "allow a non-loopback --socks (anyone who reaches it opens flows as this node; set credentials too)");
+  app.add_option("--socks-user", sf.socks_username, "require this SOCKS5 user name (RFC 1929); needs --socks-password-file");
+  app.add_option("--socks-password-file", sf.socks_password_file, "file whose first line is the SOCKS5 password")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--forward-allow-remote", sf.forward_allow_remote,
+               "let forward_add listen on non-loopback addresses (anyone who reaches them opens flows as this node)");
+  app.add_option("--address-fallback", sf.fallbacks,
+                 "where to move if the listen address disappears, in order (repeatable; default: the lowest "
+                 "other address of the same kind)");
+  app.add_option("--rule", sf.rules, "a service table rule (repeatable), e.g. \"s...ID/16 forward 127.0.0.5:4001\"");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,7 +187,11 @@ int main(int argc, char** argv) {
   app.add_option("--datadir", datadir, "data directory (node.key lives here); required here or in the config");
   app.add_option("--listen", listen, "UDP address of the DHT, IP:PORT (default 127.0.0.1:9000)");
   app.add_option("--rpc", rpc, "HTTP address of the RPC, IP:PORT (default: listen IP if loopback, else 127.0.0.1; port = listen port + 1000)");
-  app.add_flag("--rpc-allow-remote", allow_remote, "allow a non-loopback --rpc (the RPC has no authentication)");
+  app.add_flag("--rpc-allow-remote", allow_remote,
+               "allow a non-loopback --rpc (requests still need the cookie or an --rpc-auth user; put TLS in front)");
+  app.add_option("--rpc-auth", flags.rpc_auth,
+                 "an RPC user besides the cookie, NAME:SALT$HMAC as printed by `blockcloud-cli rpcauth NAME` "
+                 "(repeatable; adds to the config's rpc_auth)");
   app.add_option("--bootstrap", flags.bootstrap, "IP:PORT of a node to join through (repeatable)");
   app.add_option("--mode", mode, "DHT mode: coral (clusters, sloppy puts) or kademlia")
       ->check(CLI::IsMember({"coral", "kademlia"}));
@@ -173,16 +199,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-file", log_file, "also log to this file (relative to datadir)");
   app.add_option("--dht", flags.dht, "set a [dht] config key, KEY=VALUE (repeatable), e.g. --dht k=16");
   SalFlags sf;
-  app.add_option("--socks", sf.socks, "SOCKS5 gateway IP:PORT for <service-id>.bc names, or off (default: the RPC IP, RPC port + 1)");
-  app.add_flag("--socks-allow-remote", sf.socks_allow_remote,
-               "allow a non-loopback --socks (anyone who reaches it opens flows as this node; set credentials too)");
-  app.add_option("--socks-user", sf.socks_username, "require this SOCKS5 user name (RFC 1929); needs --socks-password-file");
-  app.add_option("--socks-password-file", sf.socks_password_file, "file whose first line is the SOCKS5 password")
-      ->check(CLI::ExistingFile);
-  app.add_option("--address-fallback", sf.fallbacks,
-                 "where to move if the listen address disappears, in order (repeatable; default: the lowest "
-                 "other address of the same kind)");
-  app.add_option("--rule", sf.rules, "a service table rule (repeatable), e.g. \"s...ID/16 forward 127.0.0.5:4001\"");
+  add_sal_options(app, sf);
   bc::apps::LedgerOptions lf;
   app.add_option("--genesis", lf.genesis, "genesis JSON of the ledger to run (enables the ledger; data in DATADIR/ledger)")
       ->check(CLI::ExistingFile);

@@ -1,7 +1,9 @@
 #include "apps/daemon/rpc_service.hpp"
 
 #include <fstream>
+#include <array>
 #include <map>
+#include <utility>
 #include <unistd.h>
 
 #include <boost/beast/http.hpp>
@@ -9,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "layers/asio_driver.hpp"
+#include "layers/assert.hpp"
 
 namespace bc::apps {
 namespace {
@@ -23,20 +26,27 @@ double resident_bytes() {
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
 }
 
-// One JSON-RPC call in progress: answers exactly once.
+// One JSON-RPC call in progress: answers exactly once, and gives back its
+// client's pending slot (`release`) when answered, abandoned or dropped.
 struct Call {
   json::value id;
   Respond respond;
+  std::function<void()> release;
   bool done = false;
+  ~Call() { finish(); }
+  void finish() {
+    done = true;
+    if (auto r = std::exchange(release, nullptr)) r();
+  }
   void ok(json::value result) {
     if (done) return;
-    done = true;
+    finish();
     json::object o{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
     respond(make_json_response(200, json::serialize(o)));
   }
   void fail(int code, const std::string& message) {
     if (done) return;
-    done = true;
+    finish();
     json::object o{{"jsonrpc", "2.0"}, {"id", id}, {"error", json::object{{"code", code}, {"message", message}}}};
     respond(make_json_response(200, json::serialize(o)));
   }
@@ -49,13 +59,18 @@ struct Request {
 };
 }  // namespace
 
-struct RpcService::Impl {
-  Impl(const node::RpcRegistry& registry, metrics::Registry& metrics, RpcServiceInfo info)
-      : registry(registry), metrics(metrics), info(std::move(info)),
+struct RpcService::Impl : std::enable_shared_from_this<Impl> {
+  Impl(const node::RpcRegistry& registry, metrics::Registry& metrics, RpcServiceInfo info, RpcAccess access)
+      : registry(registry), metrics(metrics), info(std::move(info)), access(std::move(access)),
         m_uptime(metrics.gauge("bc_process_uptime_seconds", "Seconds since blockcloudd started")),
         m_start(metrics.gauge("bc_process_start_time_seconds", "Unix time blockcloudd started")),
         m_rss(metrics.gauge("bc_process_resident_memory_bytes", "Resident memory of blockcloudd")),
-        m_errors(metrics.counter("bc_rpc_errors_total", "JSON-RPC requests answered with an error")) {
+        m_errors(metrics.counter("bc_rpc_errors_total", "JSON-RPC requests answered with an error")),
+        m_refused(metrics.counter("bc_rpc_refused_total",
+                                  "HTTP requests refused before any method ran: host, origin, credentials or "
+                                  "content type")),
+        m_client_limited(metrics.counter("bc_rpc_client_limited_total",
+                                         "JSON-RPC calls refused: the client IP had max_pending_per_client in progress")) {
     m_start.set(static_cast<double>(this->info.started_at_ms) / 1000.0);
     for (const auto& m : registry.names()) m_requests[m] = &request_counter(m);
     m_invalid = &request_counter("invalid");
@@ -64,10 +79,14 @@ struct RpcService::Impl {
   const node::RpcRegistry& registry;
   metrics::Registry& metrics;
   RpcServiceInfo info;
+  RpcAccess access;
+  std::map<std::array<std::uint8_t, 16>, int> pending;  // calls in progress by client IP
   metrics::Gauge& m_uptime;
   metrics::Gauge& m_start;
   metrics::Gauge& m_rss;
   metrics::Counter& m_errors;
+  metrics::Counter& m_refused;
+  metrics::Counter& m_client_limited;
   std::map<std::string, metrics::Counter*> m_requests;
   metrics::Counter* m_invalid = nullptr;
 
@@ -75,15 +94,19 @@ struct RpcService::Impl {
     return metrics.counter("bc_rpc_requests_total", "JSON-RPC requests by method", {{"method", method}});
   }
 
-  void handle(const HttpRequest& req, Respond respond) {
+  void handle(const HttpRequest& req, const HttpRequestContext& ctx, Respond respond) {
     std::string path(req.target());
     if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
+    if (auto refusal = access.refuse(req, path)) {
+      m_refused.inc();
+      return respond(std::move(*refusal));
+    }
     if (path == "/health") return health(req, std::move(respond));
     if (path == "/metrics") return prometheus(req, std::move(respond));
     if (path == "/rpc") {
       if (req.method() != http::verb::post)
         return respond(make_json_response(405, R"({"error":"use POST /rpc with a JSON-RPC 2.0 request body"})"));
-      return rpc(req.body(), std::move(respond));
+      return rpc(req.body(), ctx, std::move(respond));
     }
     respond(make_json_response(404, R"({"error":"unknown path; endpoints: POST /rpc, GET /metrics, GET /health"})"));
   }
@@ -144,11 +167,38 @@ struct RpcService::Impl {
     return std::nullopt;
   }
 
-  void rpc(const std::string& body, Respond respond) {
+  // Counts the call against its client's pending limit; false (after
+  // answering) if the client is at the limit.
+  bool admit(Call& call, const HttpRequestContext& ctx) {
+    int& n = pending[ctx.client.ip];
+    if (n >= info.max_pending_per_client) {
+      m_client_limited.inc();
+      m_errors.inc();
+      call.fail(node::kLimitReached, "this client (" + ctx.client.ip_string() + ") already has " + std::to_string(n) +
+                                         " calls in progress (rpc_limits.max_pending_per_client); wait for them");
+      return false;
+    }
+    ++n;
+    call.release = [weak = weak_from_this(), ip = ctx.client.ip] {
+      auto self = weak.lock();
+      if (!self) return;
+      auto it = self->pending.find(ip);
+      BC_ASSERT(it != self->pending.end() && it->second > 0);
+      if (--it->second == 0) self->pending.erase(it);
+    };
+    return true;
+  }
+
+  void rpc(const std::string& body, const HttpRequestContext& ctx, Respond respond) {
     auto call = std::make_shared<Call>();
     call->respond = std::move(respond);
     auto req = parse(body, *call);
-    if (!req) return;
+    if (!req || !admit(*call, ctx)) return;
+    // A client that goes away gives its slot back at once; a long-poll also
+    // drops what it holds (Reply::on_cancel).
+    ctx.on_disconnect([weak = std::weak_ptr<Call>(call)] {
+      if (auto c = weak.lock()) c->finish();
+    });
     auto counter = m_requests.find(req->method);
     (counter == m_requests.end() ? m_invalid : counter->second)->inc();
     metrics::Counter* errors = &m_errors;
@@ -159,15 +209,19 @@ struct RpcService::Impl {
                                 errors->inc();
                                 if (code == node::kInternalError) spdlog::error("rpc {} failed: {}", method, message);
                                 call->fail(code, message);
-                              }});
+                              },
+                              ctx.on_disconnect});
   }
 };
 
-RpcService::RpcService(const node::RpcRegistry& registry, metrics::Registry& metrics, RpcServiceInfo info)
-    : impl_(std::make_shared<Impl>(registry, metrics, std::move(info))) {}
+RpcService::RpcService(const node::RpcRegistry& registry, metrics::Registry& metrics, RpcServiceInfo info,
+                       RpcAccess access)
+    : impl_(std::make_shared<Impl>(registry, metrics, std::move(info), std::move(access))) {}
 
 RpcService::~RpcService() = default;
 
-void RpcService::handle(const HttpRequest& req, Respond respond) { impl_->handle(req, std::move(respond)); }
+void RpcService::handle(const HttpRequest& req, const HttpRequestContext& ctx, Respond respond) {
+  impl_->handle(req, ctx, std::move(respond));
+}
 
 }  // namespace bc::apps

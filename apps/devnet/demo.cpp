@@ -24,7 +24,7 @@ namespace {
 
 json::object rpc(const NodeEntry& n, const std::string& method, json::object params,
                  std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  return apps::rpc_call(n.rpc, method, params, timeout).as_object();
+  return apps::rpc_call(n.rpc, method, params, timeout, node_cookie(n)).as_object();
 }
 
 std::string short_id(const std::string& id) { return id.size() > 12 ? id.substr(0, 12) + "…" : id; }
@@ -240,9 +240,9 @@ void summarize_and_stop(const UpOptions& o, Devnet& net, int failures, bool keep
                               : fmt::format("   {} step(s) failed; node logs are in {}/node-*/log\n", failures,
                                             o.dir.string()));
   if (keep) {
-    std::cout << fmt::format("   the network keeps running; try\n     blockcloud-cli --rpc {} dht get greeting\n"
+    std::cout << fmt::format("   the network keeps running; try\n     blockcloud-cli --rpc {} --datadir {} dht get greeting\n"
                              "   stop it with: blockcloud-devnet down --dir {}\n",
-                             net.nodes[0].rpc.to_string(), o.dir.string());
+                             net.nodes[0].rpc.to_string(), net.nodes[0].datadir, o.dir.string());
     return;
   }
   std::cout << "\n== 10. Shutting the network down\n   ";

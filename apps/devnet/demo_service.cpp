@@ -28,7 +28,7 @@ using boost::asio::ip::tcp;
 namespace {
 
 json::object rpc(const NodeEntry& n, const std::string& method, json::object params) {
-  return apps::rpc_call(n.rpc, method, params, std::chrono::seconds(15)).as_object();
+  return apps::rpc_call(n.rpc, method, params, std::chrono::seconds(15), node_cookie(n)).as_object();
 }
 
 // The provider's backend: answers every byte in capitals, until EOF. Runs

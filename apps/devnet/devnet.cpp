@@ -352,7 +352,7 @@ int devnet_status(const fs::path& dir) {
     if (alive) {
       ++alive_count;
       try {
-        const auto s = apps::rpc_call(n.rpc, "status", json::object{}, std::chrono::seconds(3)).as_object();
+        const auto s = apps::rpc_call(n.rpc, "status", json::object{}, std::chrono::seconds(3), node_cookie(n)).as_object();
         const auto& c = s.at("contacts").as_array();
         peers = std::to_string(c[0].to_number<std::int64_t>());
         stored = std::to_string(s.at("stored_values").to_number<std::int64_t>());

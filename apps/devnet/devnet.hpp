@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/rpc_auth.hpp"
 #include "layers/runtime.hpp"
 
 namespace bc::devnet {
@@ -20,6 +21,14 @@ struct NodeEntry {
   bool stopped = false;
   std::vector<std::string> args;  // blockcloudd's arguments, to restart it by hand
 };
+
+// The node's RPC cookie (DATADIR/.cookie); nullopt if it cannot be read
+// (the call then fails with 401, saying so).
+inline std::optional<apps::RpcCredentials> node_cookie(const NodeEntry& n) {
+  auto c = apps::read_cookie_file(n.datadir);
+  if (!c.ok()) return std::nullopt;
+  return *c;
+}
 
 // A funded test account of the devnet's genesis; its key file is mode 0600.
 struct DevnetAccount {

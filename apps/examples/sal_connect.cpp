@@ -42,8 +42,8 @@ void add_options(CLI::App& app, Args& a) {
 
 bc::sal::ServiceId need_service(const std::string& text) {
   auto parsed = bc::sal::parse_service_id(text);
-  if (!parsed.id) throw UsageError{"SERVICE: " + parsed.error};
-  return *parsed.id;
+  if (!parsed) throw UsageError{"SERVICE: " + parsed.status().message};
+  return *parsed;
 }
 
 // The embedded node: joins through the --bootstrap nodes, its sockets on --bind.
@@ -67,21 +67,21 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::string request;
   std::unique_ptr<bc::sal::ByteStream> stream;
   std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(64 * 1024);
-  std::string error;
+  bc::Status status;  // why the exchange failed, once done
   std::size_t received = 0;
   bool done = false;
 
-  void fail(std::string why) {
-    error = std::move(why);
+  void fail(bc::Errc code, std::string why) {
+    status = bc::fail(code, std::move(why));
     done = true;
   }
 
   // Once the node has joined: opens a flow to `service` and runs the exchange on it.
   void start(bc::sal::AppNode& node, const bc::sal::ServiceId& service, bc::TimeMs timeout_ms) {
     node.when_joined(timeout_ms, [self = shared_from_this(), &node, service](bool joined) {
-      if (!joined) return self->fail("no bootstrap node answered within the timeout; check --bootstrap");
+      if (!joined) return self->fail(bc::Errc::kUnavailable, "no bootstrap node answered within the timeout; check --bootstrap");
       node.async_connect(service, [self](const boost::system::error_code& ec, std::unique_ptr<bc::sal::ByteStream> s) {
-        if (ec) return self->fail("connecting to " + self->service_text + ": " + ec.message());
+        if (ec) return self->fail(bc::Errc::kUnavailable, "connecting to " + self->service_text + ": " + ec.message());
         self->stream = std::move(s);
         self->send_request();
         self->read_reply();
@@ -91,7 +91,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 
   void send_request() {
     stream->async_write(bc::as_bytes(request), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-      if (ec) return self->fail("sending the request: " + ec.message());
+      if (ec) return self->fail(bc::Errc::kIo, "sending the request: " + ec.message());
       self->stream->shutdown_send();  // the reply ends at the provider's EOF
     });
   }
@@ -102,7 +102,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
         self->done = true;
         return;
       }
-      if (ec) return self->fail("reading the reply: " + ec.message());
+      if (ec) return self->fail(bc::Errc::kIo, "reading the reply: " + ec.message());
       std::fwrite(self->buf.data(), 1, n, stdout);
       self->received += n;
       self->read_reply();
@@ -129,8 +129,8 @@ int run_exchange(const Args& a, const bc::sal::ServiceId& service, const bc::sal
   node.stop();
   io.poll();
   ex->stream.reset();  // its timers belong to `io`, which dies first; the caller may still hold `ex`
-  if (!ex->error.empty()) {
-    std::cerr << kProgram << ": " << ex->error << "\n";
+  if (!ex->status.ok()) {
+    std::cerr << kProgram << ": " << ex->status.message << "\n";
     return 1;
   }
   return 0;

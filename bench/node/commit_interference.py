@@ -40,7 +40,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from bcnet import Bins, TestFailure, http, metric_values, rpc, run  # noqa: E402
+from bcnet import Bins, TestFailure, cli_auth, http, metric_values, register_datadir, rpc, run  # noqa: E402
 
 TEMPLATE_IP = "127.0.24.2"     # the devnet that makes the genesis and keys
 NET_PREFIX = "127.0.23."       # run k uses .(10+4k) .. .(12+4k)
@@ -179,6 +179,7 @@ def make_chain(tools, after_bins, work, blocks, txs, accounts):
 
 
 def daemon_args(d, ip, genesis=None, producer=False, bootstrap=()):
+    register_datadir(rpc_addr(ip), d)
     a = ["--datadir", d, "--listen", f"{ip}:{PORT}", "--rpc", f"{ip}:{PORT + RPC_OFFSET}", "--mode", "coral",
          "--log-level", "info"]
     for b in bootstrap:
@@ -238,9 +239,9 @@ def setup_sal(bins, work, m_ip, s_ip, backend):
     sid = json.loads(out)["service"]
     prov_key = rpc(rpc_addr(s_ip), "status")["node_key"]
     _, out, _ = run([bins.cli, "--key-dir", keys, "--json", "service", "delegate", sid, "--to", prov_key], check_rc=0)
-    run([bins.cli, "--rpc", rpc_addr(s_ip), "service", "serve", "--delegation", json.loads(out)["delegation"],
+    run([bins.cli, "--rpc", rpc_addr(s_ip), *cli_auth(rpc_addr(s_ip)), "service", "serve", "--delegation", json.loads(out)["delegation"],
          "--backend", backend.addr], check_rc=0)
-    run([bins.cli, "--rpc", rpc_addr(m_ip), "forward", "--listen", f"{m_ip}:{FORWARD_PORT}", sid], check_rc=0)
+    run([bins.cli, "--rpc", rpc_addr(m_ip), *cli_auth(rpc_addr(m_ip)), "forward", "--listen", f"{m_ip}:{FORWARD_PORT}", sid], check_rc=0)
     reader = StreamReader((m_ip, FORWARD_PORT))
     wait_for("no data through the SAL flow (app -> M -> S -> backend)", lambda: reader.bytes > 0, 20)
     return reader

@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   auto parsed = bc::sal::parse_service_id(service_text);
-  if (!parsed.id) die("--service: " + parsed.error);
+  if (!parsed) die("--service: " + parsed.status().message);
   auto tls_to = bc::Endpoint::parse(tls_text);
   if (!tls_to) die("--tls: expected IP:PORT");
   bc::sal::AppNodeConfig cfg;
@@ -190,11 +190,11 @@ int main(int argc, char** argv) {
     if (!ok) die("the app node did not join through --bootstrap");
     settle(io, 300);  // let the join's lookups finish; not timed
     base_cold.push_back(plain_tls_connect(ctx, *tls_to, bind_ip));
-    cold.push_back(sal_connect(io, *node, *parsed.id));
+    cold.push_back(sal_connect(io, *node, *parsed));
   }
   for (int r = 0; r < runs; ++r) {
     base_cached.push_back(plain_tls_connect(ctx, *tls_to, bind_ip));
-    cached.push_back(sal_connect(io, *node, *parsed.id));
+    cached.push_back(sal_connect(io, *node, *parsed));
   }
   node->stop();
   io.restart();

@@ -29,7 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from bcnet import Bins, Devnet, TestFailure, rpc, run  # noqa: E402
+from bcnet import Bins, Devnet, TestFailure, cli_auth, rpc, run  # noqa: E402
 
 NET_IP, NET_PORT = "127.0.20.2", 9950        # devnet nodes 127.0.20.2-5
 BACKEND_IP = "127.0.20.250"
@@ -222,9 +222,9 @@ def main():
         sid = json.loads(out)["service"]
         prov_key = rpc(n[1]["rpc"], "status")["node_key"]
         _, out, _ = run([bins.cli, "--key-dir", keys, "--json", "service", "delegate", sid, "--to", prov_key], check_rc=0)
-        run([bins.cli, "--rpc", n[1]["rpc"], "service", "serve", "--delegation", json.loads(out)["delegation"],
+        run([bins.cli, "--rpc", n[1]["rpc"], *cli_auth(n[1]["rpc"]), "service", "serve", "--delegation", json.loads(out)["delegation"],
              "--backend", backend.addr], check_rc=0)
-        run([bins.cli, "--rpc", n[2]["rpc"], "forward", "--listen", f"{FORWARD[0]}:{FORWARD[1]}", sid], check_rc=0)
+        run([bins.cli, "--rpc", n[2]["rpc"], *cli_auth(n[2]["rpc"]), "forward", "--listen", f"{FORWARD[0]}:{FORWARD[1]}", sid], check_rc=0)
         for name, client, acc, to in (("srv", False, ST_SERVER, backend.addr),
                                       ("cli", True, ST_CLIENT, f"{ST_SERVER[0]}:{ST_SERVER[1]}")):
             conf = os.path.join(work, f"stunnel-{name}.conf")

@@ -22,6 +22,10 @@ namespace bc::node {
 struct Reply {
   std::function<void(boost::json::value result)> ok;
   std::function<void(int code, const std::string& message)> fail;
+  // Set by the server: registers a function to run once if the caller goes
+  // away before the answer, so a long-poll can free what it holds. Empty:
+  // the caller is never known to leave.
+  std::function<void(std::function<void()>)> on_cancel;
 };
 
 // Answers at once: returns the result or throws RpcError.

@@ -232,12 +232,12 @@ void ServerNegotiator::finish_request() {
     return;
   }
   auto parsed = parse_service_id(host_);
-  if (!parsed.id) {
-    fail(Reject::kBadServiceId, "SOCKS5 target '" + host_ + "': " + parsed.error, true,
+  if (!parsed) {
+    fail(Reject::kBadServiceId, "SOCKS5 target '" + host_ + "': " + parsed.status().message, true,
          Reply::kHostUnreachable);
     return;
   }
-  service_ = *parsed.id;
+  service_ = *parsed;
   state_ = State::kConnecting;
 }
 

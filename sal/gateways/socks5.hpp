@@ -148,7 +148,7 @@ class ServerNegotiator {
   std::string host_;
   std::uint16_t port_ = 0;
   Reject reject_ = Reject::kNone;
-  std::string error_;
+  std::string error_;  // kFailed's detail beside its typed reason reject_, not an operation's result
 };
 
 }  // namespace bc::sal::socks5

@@ -154,7 +154,7 @@ HostImpl::HostImpl(asio::io_context& io_, const KeyPair& key, const Endpoint& li
   scratch.resize(64 * 1024);
 }
 
-std::unique_ptr<tcp::acceptor> HostImpl::open_acceptor(const Endpoint& at, std::string& error) {
+Result<std::unique_ptr<tcp::acceptor>> HostImpl::open_acceptor(const Endpoint& at) {
   auto a = std::make_unique<tcp::acceptor>(io);
   const auto ep = to_tcp(at);
   error_code ec;
@@ -163,18 +163,17 @@ std::unique_ptr<tcp::acceptor> HostImpl::open_acceptor(const Endpoint& at, std::
   if (!ec) a->bind(ep, ec);
   if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    error = "cannot listen for SAL connections on TCP " + at.to_string() + ": " + ec.message() +
-            " — " + bind_advice(ec);
-    return nullptr;
+    return fail(bc::Errc::kIo, "cannot listen for SAL connections on TCP " + at.to_string() + ": " + ec.message() +
+                                   " — " + bind_advice(ec));
   }
   return a;
 }
 
 void HostImpl::start() {
   if (running) return;
-  std::string error;
-  acceptor = open_acceptor(listen_ep, error);
-  if (!acceptor) throw std::runtime_error(error);
+  auto opened = open_acceptor(listen_ep);
+  if (!opened) throw std::runtime_error(opened.status().message);
+  acceptor = std::move(opened).value();
   listen_ep = from_asio(acceptor->local_endpoint());
   running = true;
   do_accept();
@@ -273,19 +272,18 @@ void HostImpl::on_accept(const error_code& ec, tcp::socket s) {
   start_read(c);
 }
 
-std::string HostImpl::rebind(Endpoint to) {
-  if (stopped) return "the SAL host is stopped; create a new one";
+Status HostImpl::rebind(Endpoint to) {
+  if (stopped) return fail(bc::Errc::kFailedPrecondition, "the SAL host is stopped; create a new one");
   if (to.port == 0) to.port = listen_ep.port;
-  std::string error;
-  auto a = open_acceptor(to, error);
+  auto a = open_acceptor(to);
   if (!a) {
-    log(HostLogLevel::kWarn, "rebind failed, keeping " + listen_ep.to_string() + ": " + error);
-    return error;
+    log(HostLogLevel::kWarn, "rebind failed, keeping " + listen_ep.to_string() + ": " + a.status().message);
+    return std::move(a).take_status();
   }
   const Endpoint old = listen_ep;
   error_code ig;
   if (acceptor) acceptor->close(ig);
-  acceptor = std::move(a);
+  acceptor = std::move(a).value();
   listen_ep = from_asio(acceptor->local_endpoint());
   ++st.rebinds;
   m.rebinds.inc();
@@ -303,7 +301,7 @@ std::string HostImpl::rebind(Endpoint to) {
     }
   }
   if (running) do_accept();
-  return "";
+  return Status::success();
 }
 
 // ---------------------------------------------------------------- timer
@@ -366,7 +364,7 @@ void Host::async_connect(const ServiceId& service, ConnectHandler handler) {
   impl_->connect(service, std::move(handler));
 }
 
-std::string Host::rebind(const Endpoint& new_listen) { return impl_->rebind(new_listen); }
+Status Host::rebind(const Endpoint& new_listen) { return impl_->rebind(new_listen); }
 
 Endpoint Host::local_endpoint() const { return impl_->listen_ep; }
 const NodeId& Host::node_id() const { return impl_->self_id; }

@@ -165,11 +165,11 @@ class Host final : public ServiceConnector {
 
   // This node's address changed: listen on `new_listen` (port 0 keeps the
   // current port), close every connection on the old address and redial the
-  // sessions we dialled from the new one. Returns "" or what went wrong (the
-  // old listener is kept then).
-  std::string rebind(const Endpoint& new_listen);
+  // sessions we dialled from the new one. Fails with kIo (cannot listen
+  // there; the old listener is kept) or kFailedPrecondition (stopped).
+  Status rebind(const Endpoint& new_listen);
   // The daemon's hook for address changes (same as rebind).
-  std::string on_local_address_changed(const Endpoint& new_listen) { return rebind(new_listen); }
+  Status on_local_address_changed(const Endpoint& new_listen) { return rebind(new_listen); }
 
   Endpoint local_endpoint() const;  // the bound listen address (real port)
   const NodeId& node_id() const;

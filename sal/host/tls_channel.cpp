@@ -112,14 +112,14 @@ struct TlsChannel::Access {
     if (count != 1)
       return refuse("peer sent " + std::to_string(count) +
                     " certificates; a Blockcloud node sends exactly one");
-    NodeCertCheck check = verify_node_cert(X509_STORE_CTX_get0_cert(sctx), ch->ctx_->now());
-    if (!check.ok()) return refuse(check.error);
-    NodeId id = node_id_of(*check.node_key);
+    Result<XOnlyPubKey> check = verify_node_cert(X509_STORE_CTX_get0_cert(sctx), ch->ctx_->now());
+    if (!check.ok()) return refuse(check.status().message);
+    NodeId id = node_id_of(*check);
     if (ch->expected_peer_ && *ch->expected_peer_ != id)
       return refuse("peer is node " + hex_id(id) + ", not the expected node " +
                     hex_id(*ch->expected_peer_) +
                     " (the endpoint now belongs to another node; resolve the service again)");
-    ch->peer_key_ = check.node_key;
+    ch->peer_key_ = *check;
     return 1;
   }
 

@@ -158,7 +158,7 @@ class TlsChannel {
   Bytes early_;  // plaintext written before the handshake completed
   std::optional<XOnlyPubKey> peer_key_;
   std::string verify_error_;  // why our certificate check refused the peer
-  std::string error_;
+  std::string error_;         // the failed state's detail (failed() is the state), not an operation's result
   bool done_ = false;
   bool closed_ = false;
   bool peer_closed_ = false;

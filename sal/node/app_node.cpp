@@ -62,10 +62,10 @@ void AppNode::async_connect(const ServiceId& service, ConnectHandler handler) {
   host().async_connect(service, std::move(handler));
 }
 
-std::string AppNode::provide(const Bytes& delegation, AcceptHandler on_accept, std::uint16_t weight) {
-  if (!on_accept) return "give an accept handler (flows of a provided service go to the app)";
+Status AppNode::provide(const Bytes& delegation, AcceptHandler on_accept, std::uint16_t weight) {
+  if (!on_accept) return fail(bc::Errc::kInvalidArgument, "give an accept handler (flows of a provided service go to the app)");
   auto served = stack().serve(delegation, std::move(on_accept), ServeOptions{.weight = weight}, nullptr);
-  return served ? "" : served.status().message;
+  return served ? Status::success() : std::move(served).take_status();
 }
 
 void AppNode::stop_providing(const ServiceId& service) {
@@ -73,8 +73,8 @@ void AppNode::stop_providing(const ServiceId& service) {
   stack_->stop_serving(service, nullptr);
 }
 
-std::string AppNode::rebind(const Endpoint& ip) {
-  if (!stack_) return "call start() first";
+Status AppNode::rebind(const Endpoint& ip) {
+  if (!stack_) return fail(bc::Errc::kFailedPrecondition, "call start() first");
   return stack_->rebind(ip);
 }
 

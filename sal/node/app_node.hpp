@@ -66,14 +66,15 @@ class AppNode {
   // Provides `service`: publishes this node's endpoint record, carrying the
   // owner's encoded `delegation` of the service to this node's key, and hands
   // each new flow to on_accept (NodeStack::serve: a failed publish is rolled
-  // back). Returns "" or what is wrong with the delegation.
-  std::string provide(const Bytes& delegation, AcceptHandler on_accept, std::uint16_t weight = 1);
+  // back). Fails (with NodeStack::serve's reasons) when the delegation does
+  // not decode or cannot be used by this node.
+  Status provide(const Bytes& delegation, AcceptHandler on_accept, std::uint16_t weight = 1);
   void stop_providing(const ServiceId& service);
 
   // This host's address changed: move the DHT socket, the flow listener and
-  // the published records to `ip` (ports stay); open flows survive. Returns
-  // "" or what went wrong (then nothing moved).
-  std::string rebind(const Endpoint& ip);
+  // the published records to `ip` (ports stay); open flows survive. On
+  // failure nothing moved.
+  Status rebind(const Endpoint& ip);
 
   const NodeId& node_id() const;
   XOnlyPubKey node_key() const;

@@ -64,11 +64,8 @@ void NodeStack::stop() {
 
 Result<ServiceId> NodeStack::serve(const Bytes& delegation, AcceptHandler on_accept, ServeOptions options,
                                    Publisher::Done done) {
-  const char* why = nullptr;
-  auto d = decode_delegation(delegation, &why);
-  if (!d)
-    return fail(make_error_code(Errc::kMalformedRecord),
-                std::string("the delegation does not decode: ") + (why ? why : "malformed"));
+  Result<Delegation> d = decode_delegation(delegation);
+  if (!d) return fail(make_error_code(Errc::kMalformedRecord), "the delegation does not decode: " + d.status().message);
   const ServiceId service = d->service();
   if (auto e = check_delegation_for(*d, service, key_.public_key(), AsioUdpDriver::now_ms());
       e != DelegationError::kNone)
@@ -108,6 +105,6 @@ void NodeStack::stop_serving(const ServiceId& service, Publisher::Done done) {
   driver_.call([&](TimeMs now, Outbox& out) { core_.publisher().stop(service, now, out, std::move(done)); });
 }
 
-std::string NodeStack::rebind(const Endpoint& ip) { return move_node(driver_, *host_, core_, ip); }
+Status NodeStack::rebind(const Endpoint& ip) { return move_node(driver_, *host_, core_, ip); }
 
 }  // namespace bc::sal

@@ -78,9 +78,9 @@ class NodeStack {
   void stop_serving(const ServiceId& service, Publisher::Done done);
 
   // This host's address changed: move the DHT socket, the flow listener and
-  // the published records to `ip` (ports stay); open flows survive. Returns
-  // "" or what went wrong (then nothing moved).
-  std::string rebind(const Endpoint& ip);
+  // the published records to `ip` (ports stay); open flows survive. On
+  // failure (see move_node) nothing moved.
+  Status rebind(const Endpoint& ip);
 
   const KeyPair& key() const { return key_; }
   boost::asio::io_context& io() { return io_; }

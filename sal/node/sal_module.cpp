@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "layers/asio_endpoint.hpp"
+#include "layers/config.hpp"
 #include "layers/ids.hpp"
 #include "layers/local_addresses.hpp"
 #include "routing/record_codec.hpp"
@@ -26,8 +27,8 @@ constexpr const char* kDelegationExpect =
 
 ServiceId need_service(const Params& p) {
   auto parsed = parse_service_id(p.string("service", kServiceExpect));
-  if (!parsed.id) p.fail("service", parsed.error, kServiceExpect);
-  return *parsed.id;
+  if (!parsed) p.fail("service", parsed.status().message, kServiceExpect);
+  return *parsed;
 }
 
 Endpoint need_endpoint(const Params& p, const char* name, const char* expect) {
@@ -57,7 +58,7 @@ json::object rule_json(const Rule& r) { return json::object{{"id", r.id}, {"rule
 SalModule::SalModule(NodeStack& stack, SalModuleConfig config) : stack_(stack), config_(std::move(config)) {
   for (const auto& line : config_.rules) {
     auto added = add_rule_text(table_, line);
-    if (!added) throw std::invalid_argument("service table rule \"" + line + "\": " + added.error);
+    if (!added) throw std::invalid_argument("service table rule \"" + line + "\": " + added.status().message);
   }
 }
 
@@ -103,8 +104,8 @@ void SalModule::on_address_check() {
   if (to_asio_address(bound).is_unspecified() || is_local_address(bound)) return;
   if (auto to = replacement_address(bound, local_ip_addresses(), config_.fallback_addresses)) {
     spdlog::warn("address {} disappeared from this host: moving to {}", bound.ip_string(), to->ip_string());
-    if (std::string err = rebind(*to); !err.empty())
-      spdlog::warn("moving to {} failed: {}; trying again in {} ms", to->ip_string(), err, config_.address_check_ms);
+    if (Status s = rebind(*to); !s.ok())
+      spdlog::warn("moving to {} failed: {}; trying again in {} ms", to->ip_string(), s.message, config_.address_check_ms);
     warned_no_address_ = false;
   } else if (!warned_no_address_) {
     spdlog::warn("address {} disappeared from this host and no other address of its kind is up; flows wait "
@@ -114,12 +115,12 @@ void SalModule::on_address_check() {
   }
 }
 
-std::string SalModule::rebind(const Endpoint& ip) {
+Status SalModule::rebind(const Endpoint& ip) {
   const Endpoint dht_old = stack_.dht().endpoint();
-  if (std::string err = stack_.rebind(ip); !err.empty()) return err;
+  if (Status s = stack_.rebind(ip); !s.ok()) return s;
   spdlog::info("node moved: udp {} -> {}, flows on {}", dht_old.to_string(), stack_.dht().endpoint().to_string(),
                stack_.flow_endpoint().to_string());
-  return "";
+  return Status::success();
 }
 
 void SalModule::drop_backend(const ServiceId& id) {
@@ -159,7 +160,7 @@ void SalModule::resolve(const Params& p, const Reply& reply) {
   const ServiceId id = need_service(p);
   stack_.driver().call([&](TimeMs now, Outbox& out) {
     stack_.core().resolver().resolve(id, now, out, [reply](const Resolution& r) {
-      if (!r.ok) return reply.fail(node::kOperationFailed, "resolve failed: " + r.error);
+      if (!r.ok()) return reply.fail(node::kOperationFailed, "resolve failed: " + r.status.message);
       const TimeMs now = AsioUdpDriver::now_ms();
       json::array eps;
       for (const auto& e : r.endpoints) eps.push_back(endpoint_json(e, now));
@@ -178,9 +179,8 @@ void SalModule::resolve(const Params& p, const Reply& reply) {
 // The serving itself (checks, listen, publish, rollback) is NodeStack::serve.
 void SalModule::serve(const Params& p, const Reply& reply) {
   const Bytes delegation = p.hex("delegation", kDelegationExpect);
-  const char* why = nullptr;
-  auto d = decode_delegation(delegation, &why);
-  if (!d) p.fail("delegation", std::string("not a valid certificate: ") + (why ? why : "malformed"), kDelegationExpect);
+  Result<Delegation> d = decode_delegation(delegation);
+  if (!d) p.fail("delegation", "not a valid certificate: " + d.status().message, kDelegationExpect);
   const ServiceId id = d->service();
   if (p.has("service") && need_service(p) != id)
     p.fail("service", "the delegation is for service " + service_id_to_text(id) + ", not this one",
@@ -239,12 +239,13 @@ void SalModule::revoke(const Params& p, const Reply& reply) {
   if (!rec) p.fail("record", std::string("does not decode: ") + routing::to_string(why), kExpect);
   stack_.driver().call([&](TimeMs now, Outbox& out) {
     const ServiceId id = rec->key;
-    std::string err = stack_.core().publisher().keep_signed_statement(
+    Status st = stack_.core().publisher().keep_signed_statement(
         *rec, now, out, [reply, id](const routing::PutResult& r) {
           if (!r.ok()) return reply.fail(node::kOperationFailed, "statement not stored: " + r.status.message);
           reply.ok(json::object{{"service", service_id_to_text(id)}, {"stored", r.stored}});
         });
-    if (!err.empty()) reply.fail(node::kInvalidParams, node::invalid_params_text("record", "statement refused: " + err, kExpect));
+    if (!st.ok())
+      reply.fail(node::kInvalidParams, node::invalid_params_text("record", "statement refused: " + st.message, kExpect));
   });
 }
 
@@ -266,6 +267,11 @@ json::value SalModule::forward_add(const Params& p) {
   const ServiceId id = need_service(p);
   ForwardOptions fo;
   fo.listen = need_endpoint(p, "listen", "give IP:PORT to accept connections on, e.g. 127.0.0.1:8080");
+  // Anyone who reaches a forward opens flows as this node: off loopback only
+  // when the operator said so at start-up.
+  if (!config_.forward_allow_remote && !is_loopback(fo.listen))
+    p.fail("listen", fo.listen.to_string() + " is not a loopback address",
+           "use 127.0.0.1 (or another 127.x address), or start blockcloudd with --forward-allow-remote");
   fo.service = id;
   fo.metrics = &stack_.metrics();
   std::unique_ptr<ForwardListener> f;
@@ -301,15 +307,15 @@ void SalModule::register_node(node::RpcRegistry& rpc) {
     const std::string text = p.string("address", kExpect);
     auto ip = Endpoint::parse_ip(text, 0);
     if (!ip) p.fail("address", "\"" + text + "\" is not an IP address", kExpect);
-    if (std::string err = rebind(*ip); !err.empty()) throw RpcError(node::kOperationFailed, "rebind failed: " + err);
+    if (Status s = rebind(*ip); !s.ok()) throw RpcError(node::kOperationFailed, "rebind failed: " + s.message);
     return json::object{{"listen", stack_.dht().endpoint().to_string()},
                         {"flow_listen", stack_.flow_endpoint().to_string()}};
   });
   rpc.add("rules_add", [this](const Params& p) -> json::value {
     const std::string line = p.string("rule", std::string("give a rule: ") + kRuleSyntax);
     auto added = add_rule_text(table_, line);
-    if (!added) p.fail("rule", added.error, std::string("give a rule: ") + kRuleSyntax);
-    return rule_json(*table_.get(*added.id));  // just added: present
+    if (!added) p.fail("rule", added.status().message, std::string("give a rule: ") + kRuleSyntax);
+    return rule_json(*table_.get(*added));  // just added: present
   });
   rpc.add("rules_list", [this](const Params&) -> json::value {
     json::array arr;

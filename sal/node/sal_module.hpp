@@ -32,6 +32,7 @@ struct SalModuleConfig {
   // The SOCKS5 gateway's address; nullopt: no gateway.
   std::optional<Endpoint> socks;
   bool socks_allow_remote = false;  // else a non-loopback `socks` is refused at start
+  bool forward_allow_remote = false;  // else forward_add refuses a non-loopback `listen`
   std::string socks_username, socks_password;  // RFC 1929; both empty: no authentication
   // When the listen address disappears from the host, move to the first of
   // these that is present (else the lowest other address of the same kind).
@@ -71,7 +72,7 @@ class SalModule final : public node::Module {
   // and a second is short next to a flow's 60 s detached timeout).
   void watch_local_address();
   void on_address_check();
-  std::string rebind(const Endpoint& ip);
+  Status rebind(const Endpoint& ip);
   void drop_backend(const ServiceId& id);
 
   NodeStack& stack_;

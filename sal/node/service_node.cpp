@@ -69,26 +69,26 @@ HostHooks host_hooks(AsioUdpDriver& driver, ServiceNode& core) {
   return hooks;
 }
 
-std::string move_node(AsioUdpDriver& driver, Host& host, ServiceNode& core, const Endpoint& new_ip) {
+Status move_node(AsioUdpDriver& driver, Host& host, ServiceNode& core, const Endpoint& new_ip) {
   const Endpoint dht_old = driver.local_endpoint();
   Endpoint dht_new = new_ip;
   dht_new.port = dht_old.port;
   try {
     driver.rebind(dht_new);
-  } catch (const std::exception& e) {
-    return e.what();
+  } catch (const std::exception& e) {  // the driver's contract: it throws when it cannot bind
+    return fail(bc::Errc::kIo, e.what());
   }
   Endpoint flow_new = new_ip;
   flow_new.port = host.local_endpoint().port;
-  if (std::string err = host.rebind(flow_new); !err.empty()) {
+  if (Status s = host.rebind(flow_new); !s.ok()) {
     driver.rebind(dht_old);  // stay whole: both on the old address
-    return err;
+    return s;
   }
   driver.call([&](TimeMs now, Outbox& out) {
     core.dht().set_endpoint(driver.local_endpoint(), now, out);
     core.publisher().set_all_addresses({host.local_endpoint()}, now, out);
   });
-  return "";
+  return Status::success();
 }
 
 bool delegation_proves(const ServiceId& service, const XOnlyPubKey& peer, ByteView proof, TimeMs now) {

@@ -52,9 +52,9 @@ HostHooks host_hooks(AsioUdpDriver& driver, ServiceNode& core);
 
 // Moves a node to a new IP (its address changed): the DHT socket (`driver`,
 // which runs `core`), the flow listener (`host`, same port as before) and the
-// published records, all or nothing. Io thread only. Returns "" or what went
-// wrong (then everything stays on the old address).
-std::string move_node(AsioUdpDriver& driver, Host& host, ServiceNode& core, const Endpoint& new_ip);
+// published records, all or nothing. Io thread only. Fails with kIo saying
+// what went wrong (then everything stays on the old address).
+Status move_node(AsioUdpDriver& driver, Host& host, ServiceNode& core, const Endpoint& new_ip);
 
 // The opener's check of a provider's proof (HostHooks::check_proof): the
 // proof is an encoded delegation of `service` to `peer`, valid at `now`.

@@ -48,10 +48,7 @@ void fill_body(const OwnerStatement& s, wire::OwnerStatement::Builder b) {
   for (unsigned i = 0; i < list.size(); ++i) list.set(i, ptr(s.revoked_providers[i].view()));
 }
 
-bool fail(const char** why, const char* reason) {
-  if (why) *why = reason;
-  return false;
-}
+Status malformed(const char* reason) { return fail(make_error_code(Errc::kMalformedRecord), reason); }
 
 template <std::size_t N>
 bool copy_exact(capnp::Data::Reader in, std::array<std::uint8_t, N>& out) {
@@ -91,7 +88,7 @@ Hash256 owner_statement_digest(const OwnerStatement& s) {
 
 Delegation make_delegation(const KeyPair& owner, std::string name, const XOnlyPubKey& provider,
                            std::uint64_t serial, TimeMs not_before, TimeMs expires_at) {
-  if (std::string e = check_service_name(name); !e.empty()) throw std::invalid_argument(e);
+  if (Status s = check_service_name(name); !s.ok()) throw std::invalid_argument(s.message);
   if (expires_at <= not_before) {
     throw std::invalid_argument("delegation expires_at must be after not_before");
   }
@@ -114,7 +111,7 @@ Delegation make_delegation(const KeyPair& owner, std::string name, const XOnlyPu
 OwnerStatement make_owner_statement(const KeyPair& owner, std::string name, std::uint64_t seq,
                                     std::uint64_t min_serial,
                                     std::vector<XOnlyPubKey> revoked_providers) {
-  if (std::string e = check_service_name(name); !e.empty()) throw std::invalid_argument(e);
+  if (Status s = check_service_name(name); !s.ok()) throw std::invalid_argument(s.message);
   if (revoked_providers.size() > kMaxRevokedProviders) {
     throw std::invalid_argument("an owner statement lists at most 16 revoked provider keys (got " +
                                 std::to_string(revoked_providers.size()) +
@@ -178,21 +175,18 @@ void delegation_to_builder(const Delegation& d, wire::Delegation::Builder out) {
   out.setSignature(ptr(d.signature.view()));
 }
 
-bool delegation_from_reader(wire::Delegation::Reader in, Delegation& out, const char** why) {
+Result<Delegation> delegation_from_reader(wire::Delegation::Reader in) {
+  Delegation out;
   if (!in.hasOwnerKey() || !copy_exact(in.getOwnerKey(), out.owner.bytes)) {
-    return fail(why, "delegation_bad_owner_key");
+    return malformed("delegation_bad_owner_key");
   }
-  if (!read_name(in.getName(), out.name)) return fail(why, "delegation_bad_name");
-  if (!copy_exact(in.getProviderKey(), out.provider.bytes)) {
-    return fail(why, "delegation_bad_provider_key");
-  }
-  if (!copy_exact(in.getSignature(), out.signature.bytes)) {
-    return fail(why, "delegation_bad_signature_size");
-  }
+  if (!read_name(in.getName(), out.name)) return malformed("delegation_bad_name");
+  if (!copy_exact(in.getProviderKey(), out.provider.bytes)) return malformed("delegation_bad_provider_key");
+  if (!copy_exact(in.getSignature(), out.signature.bytes)) return malformed("delegation_bad_signature_size");
   out.serial = in.getSerial();
   out.not_before = in.getNotBefore();
   out.expires_at = in.getExpiresAt();
-  return true;
+  return out;
 }
 
 void owner_statement_to_builder(const OwnerStatement& s, wire::OwnerStatement::Builder out) {
@@ -200,25 +194,22 @@ void owner_statement_to_builder(const OwnerStatement& s, wire::OwnerStatement::B
   out.setSignature(ptr(s.signature.view()));
 }
 
-bool owner_statement_from_reader(wire::OwnerStatement::Reader in, OwnerStatement& out,
-                                 const char** why) {
-  if (!copy_exact(in.getOwnerKey(), out.owner.bytes)) return fail(why, "statement_bad_owner_key");
-  if (!read_name(in.getName(), out.name)) return fail(why, "statement_bad_name");
+Result<OwnerStatement> owner_statement_from_reader(wire::OwnerStatement::Reader in) {
+  OwnerStatement out;
+  if (!copy_exact(in.getOwnerKey(), out.owner.bytes)) return malformed("statement_bad_owner_key");
+  if (!read_name(in.getName(), out.name)) return malformed("statement_bad_name");
   auto list = in.getRevokedProviders();
-  if (list.size() > kMaxRevokedProviders) return fail(why, "statement_too_many_revoked");
-  out.revoked_providers.clear();
+  if (list.size() > kMaxRevokedProviders) return malformed("statement_too_many_revoked");
   out.revoked_providers.reserve(list.size());
   for (auto k : list) {
     XOnlyPubKey key;
-    if (!copy_exact(k, key.bytes)) return fail(why, "statement_bad_revoked_key");
+    if (!copy_exact(k, key.bytes)) return malformed("statement_bad_revoked_key");
     out.revoked_providers.push_back(key);
   }
-  if (!copy_exact(in.getSignature(), out.signature.bytes)) {
-    return fail(why, "statement_bad_signature_size");
-  }
+  if (!copy_exact(in.getSignature(), out.signature.bytes)) return malformed("statement_bad_signature_size");
   out.seq = in.getSeq();
   out.min_serial = in.getMinSerial();
-  return true;
+  return out;
 }
 
 Bytes encode_delegation(const Delegation& d) {
@@ -229,25 +220,16 @@ Bytes encode_delegation(const Delegation& d) {
   return Bytes(bytes.begin(), bytes.end());
 }
 
-std::optional<Delegation> decode_delegation(ByteView data, const char** why) {
+Result<Delegation> decode_delegation(ByteView data) {
   const bc::wire::DecodeLimits limits{.max_bytes = kMaxEncodedDelegationBytes,
                                       .traversal_words = kMaxEncodedDelegationBytes / 8,
                                       .nesting = 4,
                                       .max_segments = 2};
-  Delegation d;
-  bool ok = false;
-  const char* field_why = "malformed";
+  Result<Delegation> out = malformed("malformed");
   const auto err = bc::wire::decode<wire::Delegation>(
-      data, limits, [&](wire::Delegation::Reader r) { ok = delegation_from_reader(r, d, &field_why); });
-  if (err != bc::wire::DecodeError::kOk) {
-    if (why) *why = bc::wire::to_string(err);
-    return std::nullopt;
-  }
-  if (!ok) {
-    if (why) *why = field_why;
-    return std::nullopt;
-  }
-  return d;
+      data, limits, [&](wire::Delegation::Reader r) { out = delegation_from_reader(r); });
+  if (err != bc::wire::DecodeError::kOk) return malformed(bc::wire::to_string(err));
+  return out;
 }
 
 }  // namespace bc::sal

@@ -21,6 +21,8 @@
 #include "layers/crypto.hpp"
 #include "layers/runtime.hpp"
 #include "layers/sig_cache.hpp"
+#include "layers/status.hpp"
+#include "sal/errc.hpp"
 #include "sal/records/service_id.hpp"
 #include "sal/records/wire/records.capnp.h"
 
@@ -95,19 +97,21 @@ bool verify_owner_statement(const OwnerStatement& s, SignatureCache* verified = 
 
 // ---- wire ----------------------------------------------------------------
 // Builders write every field. Readers check every size (keys 32, signature
-// 64, name rules, list bounds) and return false with *why set to a stable
-// snake_case reason; they may throw kj::Exception on a malformed message
-// (run them inside bc::wire::decode()).
+// 64, name rules, list bounds); a refusal is Errc::kMalformedRecord whose
+// message is a stable snake_case reason ("delegation_bad_name", ...). They
+// may throw kj::Exception on a malformed message (run them inside
+// bc::wire::decode()).
 void delegation_to_builder(const Delegation& d, wire::Delegation::Builder out);
-bool delegation_from_reader(wire::Delegation::Reader in, Delegation& out, const char** why);
+Result<Delegation> delegation_from_reader(wire::Delegation::Reader in);
 void owner_statement_to_builder(const OwnerStatement& s, wire::OwnerStatement::Builder out);
-bool owner_statement_from_reader(wire::OwnerStatement::Reader in, OwnerStatement& out,
-                                 const char** why);
+Result<OwnerStatement> owner_statement_from_reader(wire::OwnerStatement::Reader in);
 
 // A delegation as one standalone message (flow handshakes carry it).
 inline constexpr std::size_t kMaxEncodedDelegationBytes = 512;
 Bytes encode_delegation(const Delegation& d);
-// Bounded decode (size, traversal and nesting limits); nullopt with *why set.
-std::optional<Delegation> decode_delegation(ByteView data, const char** why = nullptr);
+// Bounded decode (size, traversal and nesting limits). A refusal is
+// Errc::kMalformedRecord with a stable snake_case reason as message: the
+// wire decoder's ("truncated", "too_large", ...) or the reader's.
+Result<Delegation> decode_delegation(ByteView data);
 
 }  // namespace bc::sal

@@ -16,53 +16,61 @@ namespace {
 
 kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
 
-PayloadBuild finish(capnp::MallocMessageBuilder& message) {
-  PayloadBuild out;
+Result<Bytes> finish(capnp::MallocMessageBuilder& message) {
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
-  out.payload.reserve(kSalPayloadMagic.size() + bytes.size());
-  out.payload.assign(kSalPayloadMagic.begin(), kSalPayloadMagic.end());
-  out.payload.insert(out.payload.end(), bytes.begin(), bytes.end());
-  if (out.payload.size() > routing::kMaxPayloadBytes) {
-    out.error = "SAL payload is " + std::to_string(out.payload.size()) + " bytes, over the DHT's " +
-                std::to_string(routing::kMaxPayloadBytes) +
-                "-byte limit; use fewer addresses or revoked keys";
-    out.payload.clear();
+  Bytes payload;
+  payload.reserve(kSalPayloadMagic.size() + bytes.size());
+  payload.assign(kSalPayloadMagic.begin(), kSalPayloadMagic.end());
+  payload.insert(payload.end(), bytes.begin(), bytes.end());
+  if (payload.size() > routing::kMaxPayloadBytes) {
+    return fail(make_error_code(bc::Errc::kOversized),
+                "SAL payload is " + std::to_string(payload.size()) + " bytes, over the DHT's " +
+                    std::to_string(routing::kMaxPayloadBytes) + "-byte limit; use fewer addresses or revoked keys");
   }
-  return out;
+  return payload;
 }
 
-bool fail(const char** why, const char* reason) {
-  if (why) *why = reason;
-  return false;
-}
+Status invalid(std::string what) { return fail(make_error_code(bc::Errc::kInvalidArgument), std::move(what)); }
 
-bool read_endpoint(wire::EndpointInfo::Reader in, EndpointInfo& out, const char** why) {
+Status malformed(const char* reason) { return fail(make_error_code(Errc::kMalformedRecord), reason); }
+
+Result<EndpointInfo> read_endpoint(wire::EndpointInfo::Reader in) {
+  EndpointInfo out;
   auto addrs = in.getAddresses();
-  if (addrs.size() > kMaxAddresses) return fail(why, "too_many_addresses");
+  if (addrs.size() > kMaxAddresses) return malformed("too_many_addresses");
   for (auto a : addrs) {
     Endpoint e;
     auto ip = a.getIp();
-    if (ip.size() != e.ip.size()) return fail(why, "address_bad_ip_size");
+    if (ip.size() != e.ip.size()) return malformed("address_bad_ip_size");
     std::memcpy(e.ip.data(), ip.begin(), ip.size());
     e.port = a.getPort();
-    if (e.port == 0) return fail(why, "address_port_zero");
+    if (e.port == 0) return malformed("address_port_zero");
     out.addresses.push_back(e);
   }
   out.weight = in.getWeight();
   auto hints = in.getClusterHints();
-  if (hints.size() > kMaxClusterHints) return fail(why, "too_many_cluster_hints");
+  if (hints.size() > kMaxClusterHints) return malformed("too_many_cluster_hints");
   for (auto h : hints) {
     ClusterHint c;
     c.level = h.getLevel();
-    if (c.level < 1 || c.level > 2) return fail(why, "cluster_hint_bad_level");
+    if (c.level < 1 || c.level > 2) return malformed("cluster_hint_bad_level");
     auto id = h.getId();
-    if (id.size() != Hash256::size()) return fail(why, "cluster_hint_bad_id_size");
+    if (id.size() != Hash256::size()) return malformed("cluster_hint_bad_id_size");
     std::memcpy(c.id.data(), id.begin(), id.size());
     out.cluster_hints.push_back(c);
   }
-  if (!in.hasDelegation()) return fail(why, "no_delegation");
-  return delegation_from_reader(in.getDelegation(), out.delegation, why);
+  if (!in.hasDelegation()) return malformed(kNoDelegation);
+  Result<Delegation> d = delegation_from_reader(in.getDelegation());
+  if (!d) return std::move(d).take_status();
+  out.delegation = std::move(d).value();
+  return out;
+}
+
+template <typename T>
+Result<SalPayload> as_payload(Result<T> r) {
+  if (!r) return std::move(r).take_status();
+  return SalPayload(std::move(r).value());
 }
 
 }  // namespace
@@ -80,27 +88,20 @@ bool has_sal_magic(ByteView payload) {
          std::equal(kSalPayloadMagic.begin(), kSalPayloadMagic.end(), payload.begin());
 }
 
-PayloadBuild build_endpoint_payload(const EndpointInfo& info) {
-  PayloadBuild err;
+Result<Bytes> build_endpoint_payload(const EndpointInfo& info) {
   if (info.addresses.size() > kMaxAddresses) {
-    err.error = "an endpoint record holds at most 8 addresses (got " +
-                std::to_string(info.addresses.size()) + "); publish the most useful ones";
-    return err;
+    return invalid("an endpoint record holds at most 8 addresses (got " + std::to_string(info.addresses.size()) +
+                   "); publish the most useful ones");
   }
   for (const Endpoint& e : info.addresses) {
-    if (e.port == 0) {
-      err.error = "address " + e.ip_string() + " has port 0; give the port the service listens on";
-      return err;
-    }
+    if (e.port == 0) return invalid("address " + e.ip_string() + " has port 0; give the port the service listens on");
   }
   if (info.cluster_hints.size() > kMaxClusterHints) {
-    err.error = "at most 2 cluster hints (levels 1 and 2) fit an endpoint record";
-    return err;
+    return invalid("at most 2 cluster hints (levels 1 and 2) fit an endpoint record");
   }
   for (const ClusterHint& h : info.cluster_hints) {
     if (h.level < 1 || h.level > 2) {
-      err.error = "cluster hint level must be 1 or 2 (level 0 is global and never hinted)";
-      return err;
+      return invalid("cluster hint level must be 1 or 2 (level 0 is global and never hinted)");
     }
   }
   capnp::MallocMessageBuilder message(128);
@@ -121,50 +122,32 @@ PayloadBuild build_endpoint_payload(const EndpointInfo& info) {
   return finish(message);
 }
 
-PayloadBuild build_statement_payload(const OwnerStatement& statement) {
+Result<Bytes> build_statement_payload(const OwnerStatement& statement) {
   if (statement.revoked_providers.size() > kMaxRevokedProviders) {
-    PayloadBuild err;
-    err.error = "an owner statement lists at most 16 revoked provider keys; raise min_serial instead";
-    return err;
+    return invalid("an owner statement lists at most 16 revoked provider keys; raise min_serial instead");
   }
   capnp::MallocMessageBuilder message(128);
   owner_statement_to_builder(statement, message.initRoot<wire::SalPayload>().initStatement());
   return finish(message);
 }
 
-std::optional<SalPayload> decode_sal_payload(ByteView payload, const char** why) {
-  if (!has_sal_magic(payload)) {
-    fail(why, "no_magic");
-    return std::nullopt;
-  }
+Result<SalPayload> decode_sal_payload(ByteView payload) {
+  if (!has_sal_magic(payload)) return malformed("no_magic");
   const ByteView body = payload.subspan(kSalPayloadMagic.size());
   const bc::wire::DecodeLimits limits{.max_bytes = routing::kMaxPayloadBytes - kSalPayloadMagic.size(),
                                       .traversal_words = 256,
                                       .nesting = 8,
                                       .max_segments = 2};
-  std::optional<SalPayload> out;
-  const char* field_why = "malformed";
+  Result<SalPayload> out = malformed("malformed");
   const auto err = bc::wire::decode<wire::SalPayload>(body, limits, [&](wire::SalPayload::Reader r) {
     switch (r.which()) {
-      case wire::SalPayload::ENDPOINT: {
-        EndpointInfo e;
-        if (read_endpoint(r.getEndpoint(), e, &field_why)) out = std::move(e);
-        break;
-      }
-      case wire::SalPayload::STATEMENT: {
-        OwnerStatement s;
-        if (owner_statement_from_reader(r.getStatement(), s, &field_why)) out = std::move(s);
-        break;
-      }
+      case wire::SalPayload::ENDPOINT: out = as_payload(read_endpoint(r.getEndpoint())); break;
+      case wire::SalPayload::STATEMENT: out = as_payload(owner_statement_from_reader(r.getStatement())); break;
       default:
-        field_why = "unknown_payload_kind";  // a newer schema's union member
+        out = malformed("unknown_payload_kind");  // a newer schema's union member
     }
   });
-  if (err != bc::wire::DecodeError::kOk) {
-    fail(why, bc::wire::to_string(err));
-    return std::nullopt;
-  }
-  if (!out) fail(why, field_why);
+  if (err != bc::wire::DecodeError::kOk) return malformed(bc::wire::to_string(err));
   return out;
 }
 
@@ -173,16 +156,16 @@ routing::Record make_statement_record(const KeyPair& owner, const OwnerStatement
   if (owner.public_key() != statement.owner) {
     throw std::invalid_argument("the statement record must be signed by the statement's owner key");
   }
-  PayloadBuild p = build_statement_payload(statement);
-  if (!p.ok()) throw std::invalid_argument(p.error);
-  return routing::make_record(owner, statement.service(), std::move(p.payload), record_seq, expires_at);
+  Result<Bytes> p = build_statement_payload(statement);
+  if (!p) throw std::invalid_argument(p.status().message);
+  return routing::make_record(owner, statement.service(), std::move(p).value(), record_seq, expires_at);
 }
 
 routing::Record make_endpoint_record(const KeyPair& provider, const EndpointInfo& info,
                                      std::uint64_t seq, TimeMs expires_at) {
-  PayloadBuild p = build_endpoint_payload(info);
-  if (!p.ok()) throw std::invalid_argument(p.error);
-  return routing::make_record(provider, info.delegation.service(), std::move(p.payload), seq, expires_at);
+  Result<Bytes> p = build_endpoint_payload(info);
+  if (!p) throw std::invalid_argument(p.status().message);
+  return routing::make_record(provider, info.delegation.service(), std::move(p).value(), seq, expires_at);
 }
 
 }  // namespace bc::sal

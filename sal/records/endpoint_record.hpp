@@ -54,21 +54,19 @@ using SalPayload = std::variant<EndpointInfo, OwnerStatement>;
 // The provider's Coral cluster ids at levels 1 and 2 (zero ids skipped).
 std::vector<ClusterHint> cluster_hints_of(const routing::DhtStatus& status);
 
-struct PayloadBuild {
-  Bytes payload;      // valid when error is empty
-  std::string error;  // what is wrong and how to fix it
-  bool ok() const { return error.empty(); }
-};
-// Encodes with the magic; refuses (with a clear error) more than 8 addresses,
-// port 0, more than 2 hints or a hint level outside 1..2, and a payload over
-// routing::kMaxPayloadBytes.
-PayloadBuild build_endpoint_payload(const EndpointInfo& info);
-PayloadBuild build_statement_payload(const OwnerStatement& statement);
+// Encodes with the magic. Refuses with kInvalidArgument (saying what to fix)
+// more than 8 addresses, port 0, more than 2 hints or a hint level outside
+// 1..2, and with kOversized a payload over routing::kMaxPayloadBytes.
+Result<Bytes> build_endpoint_payload(const EndpointInfo& info);
+Result<Bytes> build_statement_payload(const OwnerStatement& statement);
 
-// Bounded decode (1024 bytes with the magic, 256 traversal words, nesting 8). nullopt with
-// *why set to a stable snake_case reason ("no_magic", "truncated",
-// "delegation_bad_name", ...). Checks sizes only, not signatures.
-std::optional<SalPayload> decode_sal_payload(ByteView payload, const char** why = nullptr);
+// The refusal reason of an endpoint record without a delegation.
+inline constexpr const char* kNoDelegation = "no_delegation";
+// Bounded decode (1024 bytes with the magic, 256 traversal words, nesting 8).
+// A refusal is Errc::kMalformedRecord whose message is a stable snake_case
+// reason ("no_magic", "truncated", "delegation_bad_name", kNoDelegation, ...).
+// Checks sizes only, not signatures.
+Result<SalPayload> decode_sal_payload(ByteView payload);
 bool has_sal_magic(ByteView payload);
 
 // Owner side: the DHT record carrying a statement, signed by the owner key.

@@ -74,9 +74,9 @@ Hash256 cert_spki_digest(X509* cert) {
   return h;
 }
 
-NodeCertCheck reject(std::string why) {
+Status reject(std::string why) {
   ERR_clear_error();
-  return NodeCertCheck{std::nullopt, "peer certificate rejected: " + std::move(why)};
+  return fail(bc::Errc::kPermissionDenied, "peer certificate rejected: " + std::move(why));
 }
 
 }  // namespace
@@ -204,7 +204,7 @@ Bytes NodeIdentity::cert_der() const {
   return out;
 }
 
-NodeCertCheck verify_node_cert(X509* cert, TimeMs now) {
+Result<XOnlyPubKey> verify_node_cert(X509* cert, TimeMs now) {
   if (cert == nullptr) return reject("no certificate");
   if (X509_get_version(cert) != X509_VERSION_3) return reject("not an X.509 v3 certificate");
 
@@ -248,10 +248,10 @@ NodeCertCheck verify_node_cert(X509* cert, TimeMs now) {
   if (!verify(decoded->first, digest, decoded->second))
     return reject("node key signature over the certificate key does not verify");
   ERR_clear_error();
-  return NodeCertCheck{decoded->first, {}};
+  return decoded->first;
 }
 
-NodeCertCheck verify_node_cert_der(ByteView der, TimeMs now) {
+Result<XOnlyPubKey> verify_node_cert_der(ByteView der, TimeMs now) {
   if (der.empty() || der.size() > kMaxNodeCertDer)
     return reject("DER size " + std::to_string(der.size()) + " outside 1.." +
                   std::to_string(kMaxNodeCertDer));

@@ -19,6 +19,7 @@
 #include "layers/crypto.hpp"
 #include "layers/ids.hpp"
 #include "layers/runtime.hpp"
+#include "layers/status.hpp"
 
 namespace bc::sal {
 
@@ -81,21 +82,15 @@ class NodeIdentity {
   TimeMs not_after_ = 0;
 };
 
-// Outcome of checking a peer's certificate.
-struct NodeCertCheck {
-  std::optional<XOnlyPubKey> node_key;  // set when the certificate is valid
-  std::string error;                    // why not, otherwise
-
-  bool ok() const { return node_key.has_value(); }
-};
-
 // The verification rules of docs/sal-tls.md: X.509 v3, within its validity
 // window at `now`, self-signature valid, certificate key Ed25519 or P-256, no
 // unknown critical extension, our extension present exactly once and exactly
 // well-formed, node key valid, and its signature over the certificate key valid.
-NodeCertCheck verify_node_cert(X509* cert, TimeMs now);
+// Gives the node key the certificate proves, or kPermissionDenied saying which
+// rule failed ("peer certificate rejected: expired (...)").
+Result<XOnlyPubKey> verify_node_cert(X509* cert, TimeMs now);
 // Same from DER (at most kMaxNodeCertDer bytes, no trailing bytes).
-NodeCertCheck verify_node_cert_der(ByteView der, TimeMs now);
+Result<XOnlyPubKey> verify_node_cert_der(ByteView der, TimeMs now);
 
 // Building blocks, public for tests and tools.
 // tagged_hash(kNodeCertTag, DER SubjectPublicKeyInfo of key).

@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "layers/assert.hpp"
 #include "layers/ids.hpp"
 #include "sal/records/record_validator.hpp"
 
@@ -16,11 +17,15 @@ constexpr TimeMs kNoWakeup = std::numeric_limits<TimeMs>::max() / 2;
 
 // Refuses a call before anything is sent: the caller's argument
 // (kInvalidArgument) or the publisher's state (kFailedPrecondition).
-void fail(const Publisher::Done& done, bc::Errc code, std::string error) {
+void fail(const Publisher::Done& done, Status status) {
   if (!done) return;
   routing::PutResult r;
-  r.status = bc::fail(code, std::move(error));
+  r.status = std::move(status);
   done(r);
+}
+
+void fail(const Publisher::Done& done, bc::Errc code, std::string detail) {
+  fail(done, bc::fail(code, std::move(detail)));
 }
 
 }  // namespace
@@ -45,32 +50,34 @@ Publisher::Publisher(routing::DhtNode& node, const XOnlyPubKey& node_key, metric
   }
 }
 
-std::string Publisher::publish_endpoint(const ServiceId& id, Served& s, TimeMs now, Outbox& out,
+Status Publisher::publish_endpoint(const ServiceId& id, Served& s, TimeMs now, Outbox& out,
                                         Done done) {
   const Delegation& d = s.delegation;
   if (DelegationError e = check_delegation_for(d, id, node_key_, now); e != DelegationError::kNone) {
-    return std::string("delegation for ") + service_id_to_text(id) + " cannot be used: " + to_string(e) +
-           (e == DelegationError::kExpired ? " (ask the owner for a renewed delegation)" : "");
+    return bc::fail(bc::Errc::kPermissionDenied,
+                    std::string("delegation for ") + service_id_to_text(id) + " cannot be used: " + to_string(e) +
+                        (e == DelegationError::kExpired ? " (ask the owner for a renewed delegation)" : ""));
   }
   const TimeMs remaining = d.expires_at - now;
   if (remaining < cfg_.min_ttl_ms) {
-    return "delegation for " + service_id_to_text(id) + " expires in " + std::to_string(remaining) +
-           " ms, under the " + std::to_string(cfg_.min_ttl_ms) + " ms minimum; ask the owner to renew it";
+    return bc::fail(bc::Errc::kFailedPrecondition,
+                    "delegation for " + service_id_to_text(id) + " expires in " + std::to_string(remaining) +
+                        " ms, under the " + std::to_string(cfg_.min_ttl_ms) + " ms minimum; ask the owner to renew it");
   }
   EndpointInfo info;
   info.addresses = s.addresses;
   info.weight = s.weight;
   info.cluster_hints = cluster_hints_of(node_.status());
   info.delegation = d;
-  PayloadBuild p = build_endpoint_payload(info);
-  if (!p.ok()) return p.error;
+  Result<Bytes> p = build_endpoint_payload(info);
+  if (!p) return std::move(p).take_status();
   const TimeMs ttl = std::min(s.ttl_ms, remaining);
   // Ahead of DhtNode's own republish (ttl/2), so every record's TTL is
   // clamped to the delegation's remaining life.
   s.refresh_at = now + std::max<TimeMs>(ttl / 3, 1);
   endpoint_publishes_.inc();
-  node_.publish(id, std::move(p.payload), ttl, now, out, std::move(done));
-  return {};
+  node_.publish(id, std::move(p).value(), ttl, now, out, std::move(done));
+  return Status::success();
 }
 
 void Publisher::serve(const Delegation& d, std::vector<Endpoint> addresses, std::uint16_t weight,
@@ -86,9 +93,9 @@ void Publisher::serve(const Delegation& d, std::vector<Endpoint> addresses, std:
   s.addresses = std::move(addresses);
   s.weight = weight;
   s.ttl_ms = ttl_ms > 0 ? ttl_ms : cfg_.default_ttl_ms;
-  if (std::string err = publish_endpoint(id, s, now, out, done); !err.empty()) {
+  if (Status st = publish_endpoint(id, s, now, out, done); !st.ok()) {
     errors_.inc();
-    fail(done, bc::Errc::kInvalidArgument, err);
+    fail(done, std::move(st));
     return;
   }
   served_[id] = std::move(s);
@@ -109,9 +116,9 @@ void Publisher::set_addresses(const ServiceId& service, std::vector<Endpoint> ad
   }
   Served next = it->second;
   next.addresses = std::move(addresses);
-  if (std::string err = publish_endpoint(service, next, now, out, done); !err.empty()) {
+  if (Status st = publish_endpoint(service, next, now, out, done); !st.ok()) {
     errors_.inc();
-    fail(done, bc::Errc::kInvalidArgument, err);
+    fail(done, std::move(st));
     return;
   }
   it->second = std::move(next);
@@ -140,9 +147,10 @@ void Publisher::stop(const ServiceId& service, TimeMs now, Outbox& out, Done don
   const TimeMs ttl = std::min(cfg_.withdrawal_ttl_ms, d.expires_at - now);  // > 0: checked above
   EndpointInfo info;
   info.delegation = d;
-  PayloadBuild p = build_endpoint_payload(info);
+  Result<Bytes> p = build_endpoint_payload(info);
+  BC_ASSERT_MSG(p.ok(), "a withdrawal (no addresses, no hints) always encodes: %s", p.status().text().c_str());
   withdrawals_.inc();
-  node_.publish(service, std::move(p.payload), ttl, now, out, std::move(done));
+  node_.publish(service, std::move(p).value(), ttl, now, out, std::move(done));
   node_.unpublish(service);  // no republish; the put already under way goes on
 }
 
@@ -179,21 +187,23 @@ void Publisher::publish_statement(const KeyPair& owner, const OwnerStatement& st
 
 void Publisher::withdraw_statement(const ServiceId& service) { statements_.erase(service); }
 
-std::string Publisher::keep_signed_statement(const routing::Record& record, TimeMs now, Outbox& out, Done done) {
+Status Publisher::keep_signed_statement(const routing::Record& record, TimeMs now, Outbox& out, Done done) {
   // 24 h: DhtConfig's default max_ttl_ms; storage nodes refuse longer.
   if (routing::RecordError e = routing::check_record(record, now, 24 * 3600 * 1000); e != routing::RecordError::kNone)
-    return std::string("the record is not valid (") + routing::to_string(e) + "); sign it again";
+    return bc::fail(bc::Errc::kInvalidArgument, std::string("the record is not valid (") + routing::to_string(e) + "); sign it again");
   SalPayload parsed;
   if (RecordReason r = validate_service_record(record, now, nullptr, &parsed); r != RecordReason::kOk)
-    return explain(r);
-  if (!std::holds_alternative<OwnerStatement>(parsed)) return "not an owner statement record";
+    return bc::fail(bc::Errc::kInvalidArgument, explain(r));
+  if (!std::holds_alternative<OwnerStatement>(parsed))
+    return bc::fail(bc::Errc::kInvalidArgument, "not an owner statement record");
   auto& k = kept_[record.key];
-  if (k.record.seq > record.seq) return "a newer statement for this service is already kept";
+  if (k.record.seq > record.seq)
+    return bc::fail(bc::Errc::kFailedPrecondition, "a newer statement for this service is already kept");
   k.record = record;
   k.reput_at = now + cfg_.statement_reput_ms;
   statement_publishes_.inc();
   node_.put(record, now, out, std::move(done));
-  return "";
+  return Status::success();
 }
 
 void Publisher::on_tick(TimeMs now, Outbox& out) {
@@ -202,7 +212,7 @@ void Publisher::on_tick(TimeMs now, Outbox& out) {
       ++it;
       continue;
     }
-    if (std::string err = publish_endpoint(it->first, it->second, now, out, nullptr); !err.empty()) {
+    if (!publish_endpoint(it->first, it->second, now, out, nullptr).ok()) {
       // The delegation ran out (or is about to): stop; the last record
       // expires no later than the delegation.
       delegation_ended_.inc();

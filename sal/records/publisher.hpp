@@ -72,8 +72,9 @@ class Publisher {
   // owner key, which never reaches the node): checked as every node checks
   // it, stored now, and stored again every statement_reput_ms until it
   // expires, so nodes that join meanwhile learn it. A later one for the same
-  // service replaces it. Returns "" or why it was refused.
-  std::string keep_signed_statement(const routing::Record& record, TimeMs now, Outbox& out, Done done);
+  // service replaces it. Refuses an invalid or non-statement record
+  // (kInvalidArgument) and one older than the kept one (kFailedPrecondition).
+  Status keep_signed_statement(const routing::Record& record, TimeMs now, Outbox& out, Done done);
 
   void on_tick(TimeMs now, Outbox& out);
   TimeMs next_wakeup() const;
@@ -98,8 +99,8 @@ class Publisher {
     std::uint64_t last_seq = 0;
     TimeMs refresh_at = 0;
   };
-  // Builds and publishes s's record now; error text if it could not.
-  std::string publish_endpoint(const ServiceId& id, Served& s, TimeMs now, Outbox& out, Done done);
+  // Builds and publishes s's record now, or says why it could not.
+  Status publish_endpoint(const ServiceId& id, Served& s, TimeMs now, Outbox& out, Done done);
   void put_statement(Statement& st, TimeMs now, Outbox& out, Done done);
 
   routing::DhtNode& node_;

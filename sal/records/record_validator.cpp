@@ -82,11 +82,9 @@ std::string explain(RecordReason r) {
 RecordReason validate_service_record(const routing::Record& record, TimeMs now,
                                      SignatureCache* verified, SalPayload* parsed) {
   if (!has_sal_magic(record.payload)) return RecordReason::kNotSal;
-  const char* why = nullptr;
-  std::optional<SalPayload> p = decode_sal_payload(record.payload, &why);
+  Result<SalPayload> p = decode_sal_payload(record.payload);
   if (!p) {
-    return std::string_view(why ? why : "") == "no_delegation" ? RecordReason::kNoDelegation
-                                                              : RecordReason::kMalformedPayload;
+    return p.status().message == kNoDelegation ? RecordReason::kNoDelegation : RecordReason::kMalformedPayload;
   }
   if (auto* ep = std::get_if<EndpointInfo>(&*p)) {
     const Delegation& d = ep->delegation;

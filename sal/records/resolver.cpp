@@ -59,7 +59,6 @@ void Resolver::set_change_listener(ChangeListener listener) { listener_ = std::m
 Resolution Resolver::answer(const ServiceId& id, const Entry& e, TimeMs now, bool from_cache) const {
   Resolution r;
   r.service = id;
-  r.ok = true;
   r.from_cache = from_cache;
   for (const auto& [key, h] : e.endpoints) {
     const Delegation& d = h.info.delegation;
@@ -146,7 +145,8 @@ void Resolver::resolve(const ServiceId& service, TimeMs now, Outbox& out, Callba
       overflow_.inc();
       Resolution r;
       r.service = service;
-      r.error = "too many resolves are waiting for " + service_id_to_text(service) + "; retry shortly";
+      r.status = fail(bc::Errc::kResourceExhausted,
+                      "too many resolves are waiting for " + service_id_to_text(service) + "; retry shortly");
       if (done) done(r);
       return;
     }
@@ -189,7 +189,7 @@ void Resolver::on_lookup(const ServiceId& id, std::uint64_t generation, const ro
   if (!g.ok()) {
     lookup_failures_.inc();
     r.service = id;
-    r.error = "DSHT lookup for " + service_id_to_text(id) + " failed: " + g.status.message;
+    r.status = fail(g.status.code, "DSHT lookup for " + service_id_to_text(id) + " failed: " + g.status.message);
   } else {
     // Replace the view by what the storage nodes hold now, keeping anything
     // newer a watch pushed meanwhile.

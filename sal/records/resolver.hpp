@@ -33,6 +33,7 @@
 #include "layers/metrics.hpp"
 #include "layers/core.hpp"
 #include "layers/sig_cache.hpp"
+#include "layers/status.hpp"
 #include "routing/dht.hpp"
 #include "sal/records/delegation.hpp"
 #include "sal/records/endpoint_record.hpp"
@@ -53,10 +54,13 @@ struct ResolvedEndpoint {
 
 struct Resolution {
   ServiceId service;
-  bool ok = false;           // false: the lookup failed (error says why); nothing is known
+  // Not ok: the lookup failed (kResourceExhausted: too many waiting; else the
+  // DSHT's reason); nothing is known.
+  Status status;
   std::vector<ResolvedEndpoint> endpoints;  // ok and empty: no valid endpoint (not found)
   bool from_cache = false;
-  std::string error;
+
+  bool ok() const { return status.ok(); }
 };
 
 struct ResolverConfig {

@@ -30,25 +30,24 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string check_service_name(std::string_view name) {
-  if (name.empty()) return "service name is empty; use 1 to 63 characters of a-z, 0-9 and '-'";
+Status check_service_name(std::string_view name) {
+  const auto bad = [](std::string why) { return fail(bc::Errc::kInvalidArgument, std::move(why)); };
+  if (name.empty()) return bad("service name is empty; use 1 to 63 characters of a-z, 0-9 and '-'");
   if (name.size() > kMaxServiceNameChars) {
-    return "service name has " + std::to_string(name.size()) +
-           " characters; at most 63 are allowed (it must fit a DNS label)";
+    return bad("service name has " + std::to_string(name.size()) +
+               " characters; at most 63 are allowed (it must fit a DNS label)");
   }
   for (std::size_t i = 0; i < name.size(); ++i) {
     if (!name_char_ok(name[i])) {
-      return "service name has a character other than a-z, 0-9 or '-' at position " + std::to_string(i) +
-             " (use lowercase letters, digits and '-')";
+      return bad("service name has a character other than a-z, 0-9 or '-' at position " + std::to_string(i) +
+                 " (use lowercase letters, digits and '-')");
     }
   }
-  if (name.front() == '-' || name.back() == '-') {
-    return "service name starts or ends with '-'; a DNS label may not";
-  }
-  return {};
+  if (name.front() == '-' || name.back() == '-') return bad("service name starts or ends with '-'; a DNS label may not");
+  return Status::success();
 }
 
-bool is_valid_service_name(std::string_view name) { return check_service_name(name).empty(); }
+bool is_valid_service_name(std::string_view name) { return check_service_name(name).ok(); }
 
 ServiceId service_id_of(const XOnlyPubKey& owner, std::string_view name) {
   Bytes data(owner.bytes.begin(), owner.bytes.end());
@@ -62,40 +61,33 @@ std::string service_host_name(const ServiceId& id) {
   return service_id_to_text(id) + std::string(kServiceHostSuffix);
 }
 
-ServiceIdParse parse_service_id(std::string_view text) {
-  ServiceIdParse out;
+Result<ServiceId> parse_service_id(std::string_view text) {
+  const auto bad = [](std::string why) { return fail(bc::Errc::kInvalidArgument, std::move(why)); };
   std::string_view t = text;
   if (!t.empty() && t.back() == '.') t.remove_suffix(1);  // fully qualified "x.bc."
   if (t.size() >= kServiceHostSuffix.size() &&
       iequals(t.substr(t.size() - kServiceHostSuffix.size()), kServiceHostSuffix)) {
     t.remove_suffix(kServiceHostSuffix.size());
   }
-  if (t.empty()) {
-    out.error = "service id is empty; expected 's' followed by 58 base32 characters, optionally with '.bc'";
-    return out;
-  }
+  if (t.empty()) return bad("service id is empty; expected 's' followed by 58 base32 characters, optionally with '.bc'");
   if (t.find('.') != std::string_view::npos) {
-    out.error = "'" + std::string(text) + "' is not a service id: the only suffix allowed is '.bc'";
-    return out;
+    return bad("'" + std::string(text) + "' is not a service id: the only suffix allowed is '.bc'");
   }
   if (t[0] != 's' && t[0] != 'S') {
-    out.error = "service id must start with 's' (got '" + std::string(1, t[0]) +
-                "'; 'n' is a node id, 'k' a DHT key, 'a' an account)";
-    return out;
+    return bad("service id must start with 's' (got '" + std::string(1, t[0]) +
+               "'; 'n' is a node id, 'k' a DHT key, 'a' an account)");
   }
   if (t.size() != kIdTextChars) {
-    out.error = "service id has " + std::to_string(t.size()) + " characters; expected 59 ('s' + 58 base32)";
-    return out;
+    return bad("service id has " + std::to_string(t.size()) + " characters; expected 59 ('s' + 58 base32)");
   }
   for (std::size_t i = 1; i < t.size(); ++i) {
     if (!base32_char(t[i])) {
-      out.error = "service id has a character outside base32 (a-z, 2-7) at position " + std::to_string(i);
-      return out;
+      return bad("service id has a character outside base32 (a-z, 2-7) at position " + std::to_string(i));
     }
   }
-  out.id = id_from_text('s', t);
-  if (!out.id) out.error = "service id checksum does not match: a character is mistyped; copy it again";
-  return out;
+  std::optional<ServiceId> id = id_from_text('s', t);
+  if (!id) return bad("service id checksum does not match: a character is mistyped; copy it again");
+  return *id;
 }
 
 }  // namespace bc::sal

@@ -15,6 +15,7 @@
 
 #include "layers/bytes.hpp"
 #include "layers/crypto.hpp"
+#include "layers/status.hpp"
 
 namespace bc::sal {
 
@@ -23,8 +24,9 @@ using ServiceId = Hash256;
 inline constexpr std::size_t kMaxServiceNameChars = 63;
 inline constexpr std::string_view kServiceHostSuffix = ".bc";
 
-// Empty string if `name` is valid, otherwise what is wrong and how to fix it.
-std::string check_service_name(std::string_view name);
+// Success if `name` is valid, otherwise kInvalidArgument saying what is wrong
+// and how to fix it.
+Status check_service_name(std::string_view name);
 bool is_valid_service_name(std::string_view name);
 
 // The ID of service `name` owned by `owner`. Does not check the name (callers
@@ -36,11 +38,8 @@ std::string service_id_to_text(const ServiceId& id);
 // "s....bc"
 std::string service_host_name(const ServiceId& id);
 
-struct ServiceIdParse {
-  std::optional<ServiceId> id;
-  std::string error;  // set when !id: what was wrong and what is expected
-};
 // Accepts "<id>" and "<id>.bc" (a trailing '.' after "bc" too), any case.
-ServiceIdParse parse_service_id(std::string_view text);
+// Refuses with kInvalidArgument saying what was wrong and what is expected.
+Result<ServiceId> parse_service_id(std::string_view text);
 
 }  // namespace bc::sal

@@ -10,14 +10,14 @@ namespace bc::sal {
 
 namespace {
 
-std::string range_error(const char* name, long long value, long long lo, long long hi) {
-  return std::string("endpoint picker ") + name + " = " + std::to_string(value) + " is out of range: use " +
-         std::to_string(lo) + ".." + std::to_string(hi);
+Status range_error(const char* name, long long value, long long lo, long long hi) {
+  return fail(bc::Errc::kInvalidArgument, std::string("endpoint picker ") + name + " = " + std::to_string(value) +
+                                              " is out of range: use " + std::to_string(lo) + ".." + std::to_string(hi));
 }
 
 }  // namespace
 
-std::string PickerConfig::validate() const {
+Status PickerConfig::validate() const {
   if (connect_timeout_ms < 50 || connect_timeout_ms > 30'000)
     return range_error("connect_timeout_ms", connect_timeout_ms, 50, 30'000);
   if (max_attempts < 1 || max_attempts > 64)
@@ -31,13 +31,13 @@ std::string PickerConfig::validate() const {
   if (max_failure_entries < 1 || max_failure_entries > 1'000'000)
     return range_error("max_failure_entries", static_cast<long long>(max_failure_entries), 1, 1'000'000);
   if (level2_rtt_ms < 0 || level1_rtt_ms < level2_rtt_ms)
-    return "endpoint picker cluster thresholds need 0 <= level2_rtt_ms <= level1_rtt_ms (got " +
-           std::to_string(level2_rtt_ms) + ", " + std::to_string(level1_rtt_ms) + ")";
-  return {};
+    return fail(bc::Errc::kInvalidArgument, "endpoint picker cluster thresholds need 0 <= level2_rtt_ms <= level1_rtt_ms (got " +
+                                                std::to_string(level2_rtt_ms) + ", " + std::to_string(level1_rtt_ms) + ")");
+  return Status::success();
 }
 
 EndpointPicker::EndpointPicker(PickerConfig cfg) : cfg_(cfg) {
-  if (auto err = cfg_.validate(); !err.empty()) throw std::invalid_argument(err);
+  if (Status s = cfg_.validate(); !s.ok()) throw std::invalid_argument(s.message);
 }
 
 int EndpointPicker::effective_level(const Candidate& c) const {

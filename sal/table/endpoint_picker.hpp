@@ -68,8 +68,9 @@ struct PickerConfig {
   TimeMs level2_rtt_ms = 20;                 // Coral's cluster thresholds, to place candidates
   TimeMs level1_rtt_ms = 60;                 //   that have an RTT but no level
 
-  // Empty if valid, else what is out of range and the allowed range.
-  std::string validate() const;
+  // Success if valid, else kInvalidArgument naming what is out of range and
+  // the allowed range.
+  Status validate() const;
 };
 
 class EndpointPicker {

@@ -23,6 +23,8 @@ std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 std::string expected(std::string what, std::string_view form) { return what + " (expected: " + std::string(form) + ")"; }
 
+Status bad(std::string what) { return fail(bc::Errc::kInvalidArgument, std::move(what)); }
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -66,22 +68,19 @@ bool is_option_keyword(std::string_view tok) {
   return t == "prio" || t == "priority" || t == "weight";
 }
 
-bool parse_targets(std::string_view list, std::vector<ForwardTarget>& out, std::string& error) {
+Status parse_targets(std::string_view list, std::vector<ForwardTarget>& out) {
   if (list.empty()) {
-    error = expected("forward needs at least one target", kForwardForm);
-    return false;
+    return bad(expected("forward needs at least one target", kForwardForm));
   }
   std::size_t start = 0;
   while (true) {
     const std::size_t comma = list.find(',', start);
     const std::string_view piece = list.substr(start, comma == std::string_view::npos ? list.npos : comma - start);
     if (piece.empty()) {
-      error = expected("empty forward target in " + quoted(list) + " (two commas or a trailing comma)", kForwardForm);
-      return false;
+      return bad(expected("empty forward target in " + quoted(list) + " (two commas or a trailing comma)", kForwardForm));
     }
     if (out.size() >= kMaxForwardTargets) {
-      error = "too many forward targets: at most " + std::to_string(kMaxForwardTargets);
-      return false;
+      return bad("too many forward targets: at most " + std::to_string(kMaxForwardTargets));
     }
     ForwardTarget t;
     std::string_view addr = piece;
@@ -89,21 +88,19 @@ bool parse_targets(std::string_view list, std::vector<ForwardTarget>& out, std::
       addr = piece.substr(0, star);
       const auto w = parse_uint(piece.substr(star + 1), kMaxWeight);
       if (!w || *w == 0) {
-        error = expected("forward target " + quoted(piece) + " has a bad weight: use *1..*" + std::to_string(kMaxWeight),
-                         kForwardForm);
-        return false;
+        return bad(expected("forward target " + quoted(piece) + " has a bad weight: use *1..*" + std::to_string(kMaxWeight),
+                         kForwardForm));
       }
       t.weight = static_cast<std::uint32_t>(*w);
     }
     const auto ep = Endpoint::parse(addr);
     if (!ep) {
-      error = expected("forward target " + quoted(addr) + " is not an address with a port (IPv6 goes in brackets)",
-                       kForwardForm);
-      return false;
+      return bad(expected("forward target " + quoted(addr) + " is not an address with a port (IPv6 goes in brackets)",
+                       kForwardForm));
     }
     t.endpoint = *ep;
     out.push_back(t);
-    if (comma == std::string_view::npos) return true;
+    if (comma == std::string_view::npos) return Status::success();
     start = comma + 1;
   }
 }
@@ -126,8 +123,8 @@ std::optional<TimeMs> parse_duration(std::string_view s) {
 
 }  // namespace
 
-PrefixParse parse_prefix(std::string_view text) {
-  auto fail = [&](std::string what) { return PrefixParse{std::nullopt, expected(std::move(what), kPrefixForm)}; };
+Result<ServicePrefix> parse_prefix(std::string_view text) {
+  auto fail = [&](std::string what) { return bad(expected(std::move(what), kPrefixForm)); };
   std::string_view svc = text;
   std::optional<int> bits;
   if (const auto slash = text.find('/'); slash != std::string_view::npos) {
@@ -140,7 +137,7 @@ PrefixParse parse_prefix(std::string_view text) {
 
   if (svc == "*") {
     if (bits && *bits != 0) return fail("* means every service (/0); for a longer prefix give hex digits");
-    return {ServicePrefix::make(Hash256{}, 0), {}};
+    return ServicePrefix::make(Hash256{}, 0);
   }
   if (svc.size() > 3 && lower(svc.substr(svc.size() - 3)) == ".bc") svc = svc.substr(0, svc.size() - 3);
   if (svc.front() == 's' || svc.front() == 'S') {
@@ -148,7 +145,7 @@ PrefixParse parse_prefix(std::string_view text) {
     if (!id)
       return fail("service id " + quoted(svc) +
                   " is not valid: it must be 's' and 58 base32 characters with a correct checksum (copy it whole)");
-    return {ServicePrefix::make(*id, bits.value_or(256)), {}};
+    return ServicePrefix::make(*id, bits.value_or(256));
   }
   if (svc.size() > 64 || !is_hex(svc))
     return fail(quoted(svc) + " is neither a service id, <id>.bc, a hex prefix of 1..64 digits nor *");
@@ -160,19 +157,19 @@ PrefixParse parse_prefix(std::string_view text) {
   padded.resize(64, '0');
   const auto id = Hash256::from_hex(padded);
   if (!id) return fail("hex prefix " + quoted(svc) + " does not decode");
-  return {ServicePrefix::make(*id, bits.value_or(digit_bits)), {}};
+  return ServicePrefix::make(*id, bits.value_or(digit_bits));
 }
 
-RuleParse parse_rule(std::string_view line) {
+Result<Rule> parse_rule(std::string_view line) {
   if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
   const auto tok = split_blanks(line);
-  auto fail = [](std::string what) { return RuleParse{std::nullopt, std::move(what)}; };
+  const auto fail = bad;
   if (tok.empty()) return fail(std::string("empty rule (expected: ") + kRuleSyntax + ")");
 
   Rule r;
   auto prefix = parse_prefix(tok[0]);
-  if (!prefix) return fail(prefix.error);
-  r.prefix = *prefix.prefix;
+  if (!prefix) return std::move(prefix).take_status();
+  r.prefix = *prefix;
   if (tok.size() < 2)
     return fail(std::string("missing action after ") + quoted(tok[0]) + " (expected: " + kRuleSyntax + ")");
 
@@ -182,8 +179,7 @@ RuleParse parse_rule(std::string_view line) {
     r.action = RuleAction::Forward;
     std::string list;  // targets may be split by blanks after commas
     while (i < tok.size() && !is_option_keyword(tok[i])) list += tok[i++];
-    std::string err;
-    if (!parse_targets(list, r.targets, err)) return fail(err);
+    if (Status s = parse_targets(list, r.targets); !s.ok()) return s;
   } else if (action == "demux") {
     r.action = RuleAction::Demux;
     if (i >= tok.size() || is_option_keyword(tok[i])) return fail(expected("demux needs a listener name", kDemuxForm));
@@ -226,8 +222,8 @@ RuleParse parse_rule(std::string_view line) {
     }
     i += 2;
   }
-  if (auto err = validate_rule(r); !err.empty()) return fail(err);
-  return {std::move(r), {}};
+  if (Status s = validate_rule(r); !s.ok()) return s;
+  return r;
 }
 
 std::string format_prefix(const ServicePrefix& p) {
@@ -263,10 +259,10 @@ std::string format_rule(const Rule& r) {
   return out;
 }
 
-AddResult add_rule_text(ServiceTable& table, std::string_view line) {
-  auto parsed = parse_rule(line);
-  if (!parsed) return {std::nullopt, parsed.error};
-  return table.add(std::move(*parsed.rule));
+Result<RuleId> add_rule_text(ServiceTable& table, std::string_view line) {
+  Result<Rule> parsed = parse_rule(line);
+  if (!parsed) return std::move(parsed).take_status();
+  return table.add(std::move(parsed).value());
 }
 
 }  // namespace bc::sal

@@ -31,28 +31,18 @@ namespace bc::sal {
 // The whole syntax in a few lines, for usage and error messages.
 extern const char* const kRuleSyntax;
 
-struct RuleParse {
-  std::optional<Rule> rule;  // id 0
-  std::string error;         // what was wrong and the expected form, when rule is empty
-  explicit operator bool() const { return rule.has_value(); }
-};
-
-struct PrefixParse {
-  std::optional<ServicePrefix> prefix;
-  std::string error;
-  explicit operator bool() const { return prefix.has_value(); }
-};
-
-// One rule; leading/trailing blanks and a trailing "# comment" are ignored.
-RuleParse parse_rule(std::string_view line);
+// One rule (id 0); leading/trailing blanks and a trailing "# comment" are
+// ignored. Refused with kInvalidArgument saying what was wrong and the
+// expected form.
+Result<Rule> parse_rule(std::string_view line);
 // The <service>[/<bits>] part alone (also for `rules remove`/lookups by prefix).
-PrefixParse parse_prefix(std::string_view text);
+Result<ServicePrefix> parse_prefix(std::string_view text);
 
 std::string format_rule(const Rule& r);
 
 // parse_rule() then table.add(): the new rule id, or the parse or add error
 // (for the config loader and the CLI's `rules add`).
-AddResult add_rule_text(ServiceTable& table, std::string_view line);
+Result<RuleId> add_rule_text(ServiceTable& table, std::string_view line);
 // "*" for /0, the service id text for /256, otherwise "<hex digits>/<bits>".
 std::string format_prefix(const ServicePrefix& p);
 

@@ -53,55 +53,56 @@ bool valid_listener_char(char c) {
 
 }  // namespace
 
-std::string validate_rule(const Rule& r) {
+Status validate_rule(const Rule& r) {
+  const auto bad = [](std::string why) { return fail(bc::Errc::kInvalidArgument, std::move(why)); };
   if (r.prefix.bits < 0 || r.prefix.bits > 256)
-    return "prefix length " + std::to_string(r.prefix.bits) + " is out of range: use 0..256 bits";
+    return bad("prefix length " + std::to_string(r.prefix.bits) + " is out of range: use 0..256 bits");
   if (mask_prefix(r.prefix.id, r.prefix.bits) != r.prefix.id)
-    return "prefix has bits set past its length " + std::to_string(r.prefix.bits) + ": build it with ServicePrefix::make";
+    return bad("prefix has bits set past its length " + std::to_string(r.prefix.bits) + ": build it with ServicePrefix::make");
   if (r.weight < 1 || r.weight > kMaxWeight)
-    return "rule weight " + std::to_string(r.weight) + " is out of range: use 1.." + std::to_string(kMaxWeight);
+    return bad("rule weight " + std::to_string(r.weight) + " is out of range: use 1.." + std::to_string(kMaxWeight));
   const bool fwd = r.action == RuleAction::Forward;
   const bool dmx = r.action == RuleAction::Demux;
   if (!fwd && !r.targets.empty())
-    return std::string("a ") + action_name(r.action) + " rule has forward targets: only forward rules take targets";
+    return bad(std::string("a ") + action_name(r.action) + " rule has forward targets: only forward rules take targets");
   if (!dmx && !r.listener.empty())
-    return std::string("a ") + action_name(r.action) + " rule names a listener: only demux rules take one";
+    return bad(std::string("a ") + action_name(r.action) + " rule names a listener: only demux rules take one");
   switch (r.action) {
     case RuleAction::Forward: {
-      if (r.targets.empty()) return "a forward rule needs at least one target endpoint";
+      if (r.targets.empty()) return bad("a forward rule needs at least one target endpoint");
       if (r.targets.size() > kMaxForwardTargets)
-        return "a forward rule has " + std::to_string(r.targets.size()) + " targets: at most " +
-               std::to_string(kMaxForwardTargets) + " allowed";
+        return bad("a forward rule has " + std::to_string(r.targets.size()) + " targets: at most " +
+               std::to_string(kMaxForwardTargets) + " allowed");
       std::set<Endpoint> seen;
       for (const auto& t : r.targets) {
-        if (t.endpoint.port == 0) return "forward target " + t.endpoint.to_string() + " has port 0: give a real port";
+        if (t.endpoint.port == 0) return bad("forward target " + t.endpoint.to_string() + " has port 0: give a real port");
         if (t.weight < 1 || t.weight > kMaxWeight)
-          return "forward target " + t.endpoint.to_string() + " has weight " + std::to_string(t.weight) +
-                 ": use 1.." + std::to_string(kMaxWeight);
+          return bad("forward target " + t.endpoint.to_string() + " has weight " + std::to_string(t.weight) +
+                 ": use 1.." + std::to_string(kMaxWeight));
         if (!seen.insert(t.endpoint).second)
-          return "forward target " + t.endpoint.to_string() + " is listed twice: list it once with a weight";
+          return bad("forward target " + t.endpoint.to_string() + " is listed twice: list it once with a weight");
       }
       break;
     }
     case RuleAction::Demux: {
       if (r.listener.empty() || r.listener.size() > kMaxListenerName)
-        return "demux listener name must be 1.." + std::to_string(kMaxListenerName) + " characters";
+        return bad("demux listener name must be 1.." + std::to_string(kMaxListenerName) + " characters");
       for (char c : r.listener)
         if (!valid_listener_char(c))
-          return "demux listener name \"" + r.listener + "\" has a character outside [A-Za-z0-9._-]";
+          return bad("demux listener name \"" + r.listener + "\" has a character outside [A-Za-z0-9._-]");
       break;
     }
     case RuleAction::Delay:
       if (r.delay_timeout_ms < kMinDelayTimeoutMs || r.delay_timeout_ms > kMaxDelayTimeoutMs)
-        return "delay timeout " + std::to_string(r.delay_timeout_ms) + " ms is out of range: use " +
-               std::to_string(kMinDelayTimeoutMs) + ".." + std::to_string(kMaxDelayTimeoutMs) + " ms";
+        return bad("delay timeout " + std::to_string(r.delay_timeout_ms) + " ms is out of range: use " +
+               std::to_string(kMinDelayTimeoutMs) + ".." + std::to_string(kMaxDelayTimeoutMs) + " ms");
       break;
     case RuleAction::Drop:
       break;
     default:
-      return "unknown rule action " + std::to_string(static_cast<int>(r.action));
+      return bad("unknown rule action " + std::to_string(static_cast<int>(r.action)));
   }
-  return {};
+  return Status::success();
 }
 
 const ForwardTarget& pick_target(const Rule& r, Rng& rng) {
@@ -169,28 +170,29 @@ ServiceTable::ServiceTable(TableConfig cfg) : cfg_(cfg) {
   d.prefix = ServicePrefix::make(Hash256{}, 0);
   d.action = RuleAction::Delay;
   d.delay_timeout_ms = cfg_.default_delay_timeout_ms;
-  if (auto err = validate_rule(d); !err.empty()) throw std::invalid_argument("service table default rule: " + err);
+  if (Status s = validate_rule(d); !s.ok()) throw std::invalid_argument("service table default rule: " + s.message);
   default_ = std::make_shared<const Rule>(std::move(d));
 }
 
-AddResult ServiceTable::add(Rule r) {
+Result<RuleId> ServiceTable::add(Rule r) {
   if (r.prefix.bits < 0 || r.prefix.bits > 256)
-    return {std::nullopt, "prefix length " + std::to_string(r.prefix.bits) + " is out of range: use 0..256 bits"};
+    return fail(bc::Errc::kInvalidArgument,
+                "prefix length " + std::to_string(r.prefix.bits) + " is out of range: use 0..256 bits");
   r.prefix = ServicePrefix::make(r.prefix.id, r.prefix.bits);
   // Only DELAY uses a timeout: reset it elsewhere so equal rules compare and print equal.
   if (r.action != RuleAction::Delay) r.delay_timeout_ms = kDefaultDelayTimeoutMs;
-  if (auto err = validate_rule(r); !err.empty()) return {std::nullopt, err};
+  if (Status s = validate_rule(r); !s.ok()) return s;
   auto& map = by_len_[static_cast<std::size_t>(r.prefix.bits)];
   auto it = map.find(r.prefix.id);
   if (it != map.end()) {
     for (const auto& existing : it->second.rules)
       if (existing->same_content(r))
-        return {std::nullopt, "the same rule already exists as rule " + std::to_string(existing->id) +
-                                  ": remove it first or change the rule"};
+        return fail(bc::Errc::kAlreadyExists, "the same rule already exists as rule " + std::to_string(existing->id) +
+                                                  ": remove it first or change the rule");
   }
   if (by_id_.size() >= cfg_.max_rules)
-    return {std::nullopt, "service table is full (" + std::to_string(cfg_.max_rules) +
-                              " rules): remove rules or raise max_rules"};
+    return fail(bc::Errc::kResourceExhausted,
+                "service table is full (" + std::to_string(cfg_.max_rules) + " rules): remove rules or raise max_rules");
   r.id = next_id_++;
   auto stored = std::make_shared<const Rule>(std::move(r));
   by_id_.emplace(stored->id, stored);
@@ -202,7 +204,7 @@ AddResult ServiceTable::add(Rule r) {
   if (filter.empty()) filter.assign(65536 / 64, 0);
   filter_set(filter, top16(stored->prefix.id, stored->prefix.bits));
   if (new_length) rebuild_lengths();
-  return {stored->id, {}};
+  return stored->id;
 }
 
 bool ServiceTable::remove(RuleId id) {

@@ -27,6 +27,7 @@
 
 #include "layers/bytes.hpp"
 #include "layers/runtime.hpp"
+#include "layers/status.hpp"
 
 namespace bc::sal {
 
@@ -80,8 +81,9 @@ struct Rule {
   friend bool operator==(const Rule&, const Rule&) = default;
 };
 
-// Empty if the rule is valid, else what is wrong and what is allowed.
-std::string validate_rule(const Rule& r);
+// Success if the rule is valid, else kInvalidArgument saying what is wrong and
+// what is allowed.
+Status validate_rule(const Rule& r);
 
 // The outcome of a lookup. `rule` stays valid after the table changes.
 struct Decision {
@@ -99,13 +101,6 @@ struct TableConfig {
   TimeMs default_delay_timeout_ms = kDefaultDelayTimeoutMs;
 };
 
-// add() either gives the new rule's id or says why the rule was refused.
-struct AddResult {
-  std::optional<RuleId> id;
-  std::string error;
-  explicit operator bool() const { return id.has_value(); }
-};
-
 class ServiceTable {
  public:
   // Throws std::invalid_argument if the config is out of range (max_rules 1..1,000,000,
@@ -113,9 +108,10 @@ class ServiceTable {
   explicit ServiceTable(TableConfig cfg = {});
 
   // Adds a copy of r (its prefix masked, its id replaced, delay_timeout_ms
-  // reset to the default unless it is a DELAY rule). Refused: an invalid
-  // rule, a rule equal to an existing one, or a full table.
-  AddResult add(Rule r);
+  // reset to the default unless it is a DELAY rule). Gives the new rule's id.
+  // Refused: an invalid rule (kInvalidArgument), a rule equal to an existing
+  // one (kAlreadyExists), or a full table (kResourceExhausted).
+  Result<RuleId> add(Rule r);
   // False if no rule has this id (the built-in default cannot be removed).
   bool remove(RuleId id);
   void clear();

@@ -26,10 +26,9 @@ void require(bool ok) {
 }
 
 void check_payload(ByteView payload) {
-  const char* why = nullptr;
-  auto p = decode_sal_payload(payload, &why);
+  auto p = decode_sal_payload(payload);
   if (!p) {
-    require(why != nullptr && std::string(why).size() > 0);
+    require(p.status().code == sal::Errc::kMalformedRecord && !p.status().message.empty());
     return;
   }
   if (auto* e = std::get_if<EndpointInfo>(&*p)) {
@@ -40,19 +39,19 @@ void check_payload(ByteView payload) {
     require(is_valid_service_name(e->delegation.name));
     // Rebuilding may need more bytes than a hostile encoding that shares
     // pointers; when it fits, it must decode to the same value.
-    PayloadBuild b = build_endpoint_payload(*e);
+    Result<Bytes> b = build_endpoint_payload(*e);
     if (b.ok()) {
-      auto again = decode_sal_payload(b.payload);
-      require(again.has_value() && std::get<EndpointInfo>(*again) == *e);
+      auto again = decode_sal_payload(*b);
+      require(again.ok() && std::get<EndpointInfo>(*again) == *e);
     }
   } else {
     const auto& s = std::get<OwnerStatement>(*p);
     require(s.revoked_providers.size() <= kMaxRevokedProviders);
     require(is_valid_service_name(s.name));
-    PayloadBuild b = build_statement_payload(s);
+    Result<Bytes> b = build_statement_payload(s);
     if (b.ok()) {
-      auto again = decode_sal_payload(b.payload);
-      require(again.has_value() && std::get<OwnerStatement>(*again) == s);
+      auto again = decode_sal_payload(*b);
+      require(again.ok() && std::get<OwnerStatement>(*again) == s);
     }
   }
 }
@@ -80,7 +79,7 @@ void check_record(ByteView payload, ByteView raw) {
   require(std::string(to_string(reason)) != "unknown");
   // Accepted only with every rule met (seeds carry genuinely signed ones).
   if (reason == RecordReason::kOk) {
-    require(p.has_value());
+    require(p.ok());
     if (auto* e = std::get_if<EndpointInfo>(&*p)) {
       require(check_delegation_for(e->delegation, r.key, r.owner, kNow) == DelegationError::kNone);
       require(r.expires_at <= e->delegation.expires_at);
@@ -103,14 +102,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   // Not a payload: try it as a standalone delegation, and as a payload body.
-  const char* why = nullptr;
-  if (auto d = decode_delegation(in, &why)) {
+  if (auto d = decode_delegation(in)) {
     require(is_valid_service_name(d->name));
     auto again = decode_delegation(encode_delegation(*d));
-    require(again.has_value() && *again == *d);
+    require(again.ok() && *again == *d);
     require(std::string(to_string(check_delegation(*d, kNow))) != "unknown");
   } else {
-    require(why != nullptr);
+    require(d.status().code == sal::Errc::kMalformedRecord && !d.status().message.empty());
   }
   Bytes with_magic(kSalPayloadMagic.begin(), kSalPayloadMagic.end());
   with_magic.insert(with_magic.end(), in.begin(), in.end());

@@ -1,5 +1,7 @@
 """Shared helpers for the multi-process tests: run the binaries, call the
-JSON-RPC, and always clean up the daemons a test started."""
+JSON-RPC (with the daemon's cookie), and always clean up the daemons a test
+started."""
+import base64
 import json
 import os
 import signal
@@ -40,11 +42,52 @@ def run(args, timeout=60, check_rc=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def http(addr, method, path, body=None, timeout=10):
-    """Returns (status, body text)."""
+# RPC address -> the daemon's datadir (its .cookie is read at each request,
+# so a restarted daemon's new cookie is used) or a (user, password) pair.
+_CREDENTIALS = {}
+
+
+def register_datadir(addr, datadir):
+    """Requests to `addr` authenticate with DATADIR/.cookie from now on."""
+    _CREDENTIALS[addr] = datadir
+
+
+def credentials(addr):
+    """(user, password) for addr, or None if unknown or no cookie yet."""
+    c = _CREDENTIALS.get(addr)
+    if c is None or isinstance(c, tuple):
+        return c
+    try:
+        with open(os.path.join(c, ".cookie")) as f:
+            user, _, password = f.read().strip().partition(":")
+        return user, password
+    except FileNotFoundError:
+        return None
+
+
+def basic_auth(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def cli_auth(addr):
+    """blockcloud-cli arguments that authenticate to the daemon at addr
+    (none for a daemon that writes no cookie, such as an older build a
+    benchmark compares against)."""
+    c = _CREDENTIALS.get(addr)
+    return ["--datadir", c] if isinstance(c, str) and os.path.exists(os.path.join(c, ".cookie")) else []
+
+
+def http(addr, method, path, body=None, timeout=10, auth=True, headers=None):
+    """Returns (status, body text). Sends the daemon's credentials when known
+    and `auth`; `headers` adds or replaces headers."""
     req = urllib.request.Request(f"http://{addr}{path}", data=body, method=method)
     if body is not None:
         req.add_header("Content-Type", "application/json")
+    c = credentials(addr) if auth else None
+    if c:
+        req.add_header("Authorization", basic_auth(*c))
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read().decode()
@@ -132,6 +175,8 @@ class Devnet:
             raise TestFailure(f"devnet up failed ({rc}):\n{out}\n{err}")
         with open(os.path.join(self.dir, "devnet.json")) as f:
             self.nodes = json.load(f)["nodes"]
+        for n in self.nodes:
+            register_datadir(n["rpc"], n["datadir"])
         print(f"  devnet of {len(self.nodes)} nodes up in {time.time() - t0:.1f} s", flush=True)
         return out
 

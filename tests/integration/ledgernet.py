@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from bcnet import TestFailure, pid_alive, rpc, run
+from bcnet import TestFailure, cli_auth, pid_alive, rpc, run
 
 
 class LedgerNet:
@@ -20,7 +20,7 @@ class LedgerNet:
         self.pids = {n["index"]: n["pid"] for n in self.nodes}
 
     def cli(self, node, *args, timeout=60):
-        return run([self.bins.cli, "--rpc", self.nodes[node]["rpc"], "--wallet-dir", self.wallet] + list(args),
+        return run([self.bins.cli, "--rpc", self.nodes[node]["rpc"], *cli_auth(self.nodes[node]["rpc"]), "--wallet-dir", self.wallet] + list(args),
                    timeout=timeout)
 
     def head(self, node, timeout=5):

@@ -54,6 +54,7 @@ def start_with_config(bins, config, datadir):
                              "--rpc", RPC, "--socks", "off"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: os.umask(0))
+    bcnet.register_datadir(RPC, datadir)
     try:
         bcnet.wait_rpc(RPC, proc, "blockcloudd from the installed config")
         check(True, "blockcloudd starts from the config install-service wrote")

@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bcnet import check, main, rpc, run, wait_rpc  # noqa: E402
+from bcnet import check, main, register_datadir, rpc, run, wait_rpc  # noqa: E402
 import test_sal_flows as flows  # noqa: E402
 
 SKIP = 77
@@ -54,6 +54,7 @@ def test(bins, workdir):
         p = subprocess.Popen([bins.daemon, "--datadir", d, "--listen", listen, "--rpc", rpc_addr, *extra],
                              stdout=log, stderr=subprocess.STDOUT)
         procs.append(p)
+        register_datadir(rpc_addr, d)
         return {"rpc": rpc_addr, "dir": d, "status": wait_rpc(rpc_addr, p, f"{name} (see {d}/log)")}
 
     try:

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 
-from bcnet import Devnet, TestFailure, check, main, rpc, run
+from bcnet import Devnet, TestFailure, check, cli_auth, main, rpc, run
 
 BASE_IP, PORT = "127.0.8.2", 9800  # this test's own range: 127.0.8.2-17, spares 127.0.8.100-199
 NODES = 16
@@ -67,7 +67,7 @@ class ShaBackend:
 
 
 def cli(bins, node, *args, check_rc=None, timeout=60):
-    return run([bins.cli, "--rpc", node["rpc"], *args], check_rc=check_rc, timeout=timeout)
+    return run([bins.cli, "--rpc", node["rpc"], *cli_auth(node["rpc"]), *args], check_rc=check_rc, timeout=timeout)
 
 
 def make_service(bins, keys, name, providers, backend, ttl=None):
@@ -85,7 +85,7 @@ def make_service(bins, keys, name, providers, backend, ttl=None):
 def transfer(bins, client, sid, nbytes, during=None):
     """Sends nbytes of seeded random data through `connect`; runs during()
     once a quarter is sent. Returns (local sha, backend answer)."""
-    proc = subprocess.Popen([bins.cli, "--rpc", client["rpc"], "connect", sid], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([bins.cli, "--rpc", client["rpc"], *cli_auth(client["rpc"]), "connect", sid], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     rng = random.Random(nbytes)
     h, sent, chunk = hashlib.sha256(), 0, 1 << 20
@@ -181,7 +181,7 @@ def test(bins, workdir):
                     break
                 body += b
         check(body.endswith(page) and body.startswith(b"HTTP/1.0 200"), "forward --listen reaches the page")
-        r = subprocess.run([bins.cli, "--rpc", n[12]["rpc"], "connect", web], input=b"GET /page.bin HTTP/1.0\r\n\r\n",
+        r = subprocess.run([bins.cli, "--rpc", n[12]["rpc"], *cli_auth(n[12]["rpc"]), "connect", web], input=b"GET /page.bin HTTP/1.0\r\n\r\n",
                            capture_output=True, timeout=30)
         check(r.returncode == 0 and r.stdout.endswith(page), "connect SERVICE (stdin/stdout) reaches the page")
         # The C++ API in an app of its own: it joins the DSHT itself, no daemon involved.

@@ -10,13 +10,13 @@ import shutil
 import subprocess
 import time
 
-from bcnet import Devnet, check, main, rpc, run, wait_rpc
+from bcnet import Devnet, check, cli_auth, main, register_datadir, rpc, run, wait_rpc
 
 BASE_IP, PORT = "127.0.6.2", 9600  # this test's own range: 127.0.6.2-7
 
 
 def cli(bins, node, *args, check_rc=None):
-    return run([bins.cli, "--rpc", node["rpc"], *args], check_rc=check_rc)
+    return run([bins.cli, "--rpc", node["rpc"], *cli_auth(node["rpc"]), *args], check_rc=check_rc)
 
 
 def test(bins, workdir):
@@ -82,13 +82,13 @@ def test(bins, workdir):
                          check_rc=0)
         cli(bins, n[5], "service", "serve", "--delegation", json.loads(out)["delegation"], check_rc=0)
         check(rpc(n[1]["rpc"], "resolve", {"service": sid})["found"] == 1, "node 5 serves under a new certificate")
-        rc, _, err = run([bins.cli, "--key-dir", os.path.join(workdir, "nobody"), "--rpc", n[0]["rpc"], "service",
+        rc, _, err = run([bins.cli, "--key-dir", os.path.join(workdir, "nobody"), "--rpc", n[0]["rpc"], *cli_auth(n[0]["rpc"]), "service",
                           "revoke", sid, "--provider", node5_key])
         check(rc == 1 and "only the owner" in err, "revoking without the owner key is refused")
-        rc, _, err = run([bins.cli, "--key-dir", keys, "--rpc", n[0]["rpc"], "service", "revoke", sid])
+        rc, _, err = run([bins.cli, "--key-dir", keys, "--rpc", n[0]["rpc"], *cli_auth(n[0]["rpc"]), "service", "revoke", sid])
         check(rc == 1 and "--provider" in err, "a revoke naming nothing to revoke is refused, saying what to name")
         t2 = time.time()
-        rc, out, _ = run([bins.cli, "--key-dir", keys, "--rpc", n[0]["rpc"], "service", "revoke", sid,
+        rc, out, _ = run([bins.cli, "--key-dir", keys, "--rpc", n[0]["rpc"], *cli_auth(n[0]["rpc"]), "service", "revoke", sid,
                           "--provider", node5_key], check_rc=0)
         check("revoked" in out, f"the owner revokes node 5: {out.strip()}")
         revoked = False
@@ -119,6 +119,7 @@ def test(bins, workdir):
                     f'[sal]\nsocks = "off"\nrules = ["{sid}/16 drop prio 3"]\n')
         proc = subprocess.Popen([bins.daemon, "--config", conf, "--rule", f"{sid} forward 127.0.6.201:5000"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        register_datadir("127.0.6.20:9720", d)
         try:
             wait_rpc("127.0.6.20:9720", proc, "the daemon started with --config")
             rules = rpc("127.0.6.20:9720", "rules_list")["rules"]

@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 
-from bcnet import Devnet, TestFailure, check, http, main, metric_values, pid_alive, rpc, rpc_raw, run
+from bcnet import Devnet, TestFailure, check, cli_auth, http, main, metric_values, pid_alive, rpc, rpc_raw, run
 
 BASE_IP, PORT = "127.0.1.2", 9300  # this test's own range: 127.0.1.2-5
 
@@ -21,24 +21,24 @@ def test(bins, workdir):
         net.wait_routing(3, limit_s=20)
         check(True, "every node knows the other 3")
 
-        rc, out, _ = run([bins.cli, "--rpc", n[1]["rpc"], "status"], check_rc=0)
+        rc, out, _ = run([bins.cli, "--rpc", n[1]["rpc"], *cli_auth(n[1]["rpc"]), "status"], check_rc=0)
         check(n[1]["node_id"] in out and "contacts" in out, "cli status shows the node id and contacts")
-        rc, out, _ = run([bins.cli, "--rpc", n[1]["rpc"], "peers"], check_rc=0)
+        rc, out, _ = run([bins.cli, "--rpc", n[1]["rpc"], *cli_auth(n[1]["rpc"]), "peers"], check_rc=0)
         check(out.count("127.0.1.") >= 3, "cli peers lists the other nodes")
 
         # Watch on node 3 first, then put on node 0 and get on node 2.
-        watch = subprocess.Popen([bins.cli, "--rpc", n[3]["rpc"], "--json", "dht", "watch", "smoke-key",
+        watch = subprocess.Popen([bins.cli, "--rpc", n[3]["rpc"], *cli_auth(n[3]["rpc"]), "--json", "dht", "watch", "smoke-key",
                                   "--timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)
-        rc, out, err = run([bins.cli, "--rpc", n[0]["rpc"], "dht", "put", "smoke-key", "hello smoke",
+        rc, out, err = run([bins.cli, "--rpc", n[0]["rpc"], *cli_auth(n[0]["rpc"]), "dht", "put", "smoke-key", "hello smoke",
                             "--ttl", "300"], check_rc=0)
         check("stored" in out, f"cli put succeeds: {out.splitlines()[0]}")
-        rc, out, err = run([bins.cli, "--rpc", n[2]["rpc"], "dht", "get", "smoke-key"], check_rc=0)
+        rc, out, err = run([bins.cli, "--rpc", n[2]["rpc"], *cli_auth(n[2]["rpc"]), "dht", "get", "smoke-key"], check_rc=0)
         check("hello smoke" in out and n[0]["node_id"] in out, "cli get on another node shows value and owner")
-        rc, out, err = run([bins.cli, "--rpc", n[2]["rpc"], "--json", "dht", "get", "smoke-key"], check_rc=0)
+        rc, out, err = run([bins.cli, "--rpc", n[2]["rpc"], *cli_auth(n[2]["rpc"]), "--json", "dht", "get", "smoke-key"], check_rc=0)
         got = json.loads(out)
         check(got["found"] >= 1 and got["values"][0]["value"] == "hello smoke", "cli --json get prints the raw result")
-        rc, out, err = run([bins.cli, "--rpc", n[2]["rpc"], "dht", "get", "no-such-key"])
+        rc, out, err = run([bins.cli, "--rpc", n[2]["rpc"], *cli_auth(n[2]["rpc"]), "dht", "get", "no-such-key"])
         check(rc == 1 and "no value found" in err, "get of an unknown key exits 1 and says so")
 
         seen = False
@@ -63,16 +63,16 @@ def test(bins, workdir):
         check(status == 200 and json.loads(text)["status"] == "ok", "/health answers ok")
 
         # Bad input: clear messages and the documented exit codes.
-        rc, out, err = run([bins.cli, "--rpc", n[0]["rpc"], "dht", "put", "only-a-key"])
+        rc, out, err = run([bins.cli, "--rpc", n[0]["rpc"], *cli_auth(n[0]["rpc"]), "dht", "put", "only-a-key"])
         check(rc == 2 and "VALUE is required" in err, "cli put without a value exits 2 naming VALUE")
         rc, out, err = run([bins.cli, "--rpc", "not-an-address", "status"])
         check(rc == 2 and "IP:PORT" in err, "cli with a malformed --rpc exits 2 explaining the form")
         rc, out, err = run([bins.cli, "--rpc", "127.0.1.250:9999", "status"])
         check(rc == 1 and "is the daemon running" in err, "cli against no daemon exits 1 with advice")
-        rc, out, err = run([bins.cli, "--rpc", n[0]["rpc"], "frobnicate"])
+        rc, out, err = run([bins.cli, "--rpc", n[0]["rpc"], *cli_auth(n[0]["rpc"]), "frobnicate"])
         check(rc == 2, "cli with an unknown command exits 2")
         long_value = "x" * 2000
-        rc, out, err = run([bins.cli, "--rpc", n[0]["rpc"], "dht", "put", "k", long_value])
+        rc, out, err = run([bins.cli, "--rpc", n[0]["rpc"], *cli_auth(n[0]["rpc"]), "dht", "put", "k", long_value])
         check(rc == 1 and "at most 1024 bytes" in err, "an oversized value is refused with the limit")
 
         # JSON-RPC errors are error objects with clear messages; limits hold.

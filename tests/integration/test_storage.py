@@ -17,7 +17,7 @@ import signal
 import subprocess
 import time
 
-from bcnet import Devnet, TestFailure, check, main, rpc, run
+from bcnet import Devnet, TestFailure, check, cli_auth, main, rpc, run
 
 BASE_IP, PORT = "127.0.31.2", 9310  # this test's own range: 127.0.31.2-9, the client on 127.0.31.100
 CLIENT_IP = "127.0.31.100"
@@ -57,7 +57,8 @@ class Storage:
     def args(self, *a):
         # Joins through any live node (the daemon's RPC says its DHT address).
         rpc_node = next(n for n in self.net.nodes if n["index"] not in self.killed)
-        return [self.bins.cli, "--rpc", rpc_node["rpc"], "--rpc-timeout", "60", "storage", "--storage-dir",
+        return [self.bins.cli, "--rpc", rpc_node["rpc"], *cli_auth(rpc_node["rpc"]), "--rpc-timeout", "60", "storage",
+                "--storage-dir",
                 self.dir, "--bind", CLIENT_IP] + list(a)
 
     def cli(self, *a, rc=0, timeout=600):

@@ -31,10 +31,14 @@ rpc = "127.0.0.2:9100"
 bootstrap = ["127.0.0.3:9000", "127.0.0.4:9000"]
 log_level = "debug"
 log_file = "node.log"
+rpc_auth = ["alice:00$ab"]
 
 [rpc_limits]
 max_body_bytes = 4096
 max_connections = 8
+reserved_connections = 2
+body_timeout_ms = 3000
+max_pending_per_client = 4
 
 [dht]
 mode = "kademlia"
@@ -50,6 +54,10 @@ rate_limit_per_s = 10.5
   CHECK(cfg.log_level == "debug");
   CHECK(cfg.rpc_limits.max_body_bytes == 4096);
   CHECK(cfg.rpc_limits.max_connections == 8);
+  CHECK(cfg.rpc_limits.reserved_connections == 2);
+  CHECK(cfg.rpc_limits.body_timeout_ms == 3000);
+  CHECK(cfg.rpc_limits.max_pending_per_client == 4);
+  CHECK(cfg.rpc_auth == std::vector<std::string>{"alice:00$ab"});
   CHECK(bc::table_string(cfg.dht, "dht.", "mode", {"coral", "kademlia"}) == "kademlia");
   CHECK(bc::table_int(cfg.dht, "dht.", "k", 1, 64) == 16);
   CHECK(bc::table_double(cfg.dht, "dht.", "rate_limit_per_s", 0, 1e6) == doctest::Approx(10.5));
@@ -80,6 +88,8 @@ TEST_CASE("config: errors name the key, the place and the expected form") {
   e = error_of([] { bc::parse_config_toml("[rpc_limits]\nmax_connections = 0\n"); });
   CHECK(contains(e, "rpc_limits.max_connections"));
   CHECK(contains(e, "from 1 to"));
+  e = error_of([] { bc::parse_config_toml("rpc_auth = \"alice\"\n"); });
+  CHECK(contains(e, "rpc_auth"));
 
   const auto cfg = bc::parse_config_toml("[dht]\nk = \"eight\"\nalpha = 99\nbogus = 1\n", "d.toml");
   e = error_of([&] { bc::table_int(cfg.dht, "dht.", "k", 1, 64); });

@@ -38,12 +38,16 @@ TEST_CASE("sal app node: provide a service by delegation, connect to it by ID th
   const Delegation d = make_delegation(owner, "echo", prov.node_key(), 1, now - 1000, now + 3'600'000);
   // A delegation naming another node's key is refused, and nothing is provided.
   const Delegation other = make_delegation(owner, "echo", cli.node_key(), 1, now - 1000, now + 3'600'000);
-  CHECK(prov.provide(encode_delegation(other), [](auto, auto&) {}).find("cannot be used") != std::string::npos);
-  CHECK(prov.provide(Bytes{1, 2, 3}, [](auto, auto&) {}).find("does not decode") != std::string::npos);
+  const Status wrong_node = prov.provide(encode_delegation(other), [](auto, auto&) {});
+  CHECK(wrong_node.code == bc::Errc::kPermissionDenied);
+  CHECK(wrong_node.message.find("cannot be used") != std::string::npos);
+  const Status garbage = prov.provide(Bytes{1, 2, 3}, [](auto, auto&) {});
+  CHECK(garbage.code == sal::Errc::kMalformedRecord);
+  CHECK(garbage.message.find("does not decode") != std::string::npos);
 
   REQUIRE(prov.provide(encode_delegation(d), [](std::unique_ptr<ByteStream> s, const XOnlyPubKey&) {
             std::make_shared<Echo>(std::move(s))->start();
-          }) == "");
+          }).ok());
   L.run_for(300);  // the endpoint record reaches its storage nodes
   const double ms = connect_and_echo(L, cli.host(), d.service(), "hello by service ID");
   MESSAGE("embedded app: connect by ID (cold: DSHT lookup, TCP, TLS, OPEN) and echo in " << ms << " ms");
@@ -69,7 +73,7 @@ TEST_CASE("sal app node: provide a service by delegation, connect to it by ID th
     return got;
   };
   CHECK(echo_once("before the move") == "before the move");
-  CHECK(prov.rebind(*Endpoint::parse("127.0.0.24:0")) == "");
+  CHECK(prov.rebind(*Endpoint::parse("127.0.0.24:0")).ok());
   CHECK(prov.dht_endpoint().ip_string() == "127.0.0.24");
   CHECK(prov.flow_endpoint().ip_string() == "127.0.0.24");
   CHECK(echo_once("after the move") == "after the move");

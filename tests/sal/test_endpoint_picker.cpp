@@ -195,19 +195,19 @@ TEST_CASE("endpoint_picker: failure memory is capped and expires") {
 
 TEST_CASE("endpoint_picker: config is checked with a clear message") {
   PickerConfig cfg;
-  CHECK(cfg.validate().empty());
+  CHECK(cfg.validate().ok());
   cfg.connect_timeout_ms = 0;
-  CHECK(cfg.validate().find("connect_timeout_ms") != std::string::npos);
+  CHECK(cfg.validate().message.find("connect_timeout_ms") != std::string::npos);
   CHECK_THROWS_AS(EndpointPicker{cfg}, std::invalid_argument);
   cfg = {};
   cfg.backoff_base_ms = cfg.backoff_max_ms + 1;
-  CHECK(cfg.validate().find("backoff_base_ms") != std::string::npos);
+  CHECK(cfg.validate().message.find("backoff_base_ms") != std::string::npos);
   cfg = {};
   cfg.forget_after_ms = cfg.backoff_max_ms - 1;
-  CHECK(cfg.validate().find("forget_after_ms") != std::string::npos);
+  CHECK(cfg.validate().message.find("forget_after_ms") != std::string::npos);
   cfg = {};
   cfg.max_attempts = 0;
-  CHECK(cfg.validate().find("max_attempts") != std::string::npos);
+  CHECK(cfg.validate().message.find("max_attempts") != std::string::npos);
 }
 
 TEST_CASE("endpoint_picker: FORWARD rule targets become candidates with their weights") {

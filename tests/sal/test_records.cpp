@@ -60,8 +60,10 @@ TEST_CASE("service names follow DNS label rules") {
   CHECK_FALSE(is_valid_service_name("a.b"));
   CHECK_FALSE(is_valid_service_name("-a"));
   CHECK_FALSE(is_valid_service_name("a-"));
-  CHECK(check_service_name("A").find("position 0") != std::string::npos);
-  CHECK(check_service_name(std::string(64, 'x')).find("63") != std::string::npos);
+  CHECK(check_service_name("web").ok());
+  CHECK(check_service_name("A").code == bc::Errc::kInvalidArgument);
+  CHECK(check_service_name("A").message.find("position 0") != std::string::npos);
+  CHECK(check_service_name(std::string(64, 'x')).message.find("63") != std::string::npos);
 }
 
 TEST_CASE("a service id commits to the owner key and the name") {
@@ -84,23 +86,27 @@ TEST_CASE("service id text form: bare, .bc, any case; clear errors") {
   std::string upper;
   for (char c : text) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   for (const std::string& form : {text, text + ".bc", text + ".BC", text + ".bc.", upper + ".Bc"}) {
-    ServiceIdParse p = parse_service_id(form);
-    REQUIRE_MESSAGE(p.id.has_value(), form << ": " << p.error);
-    CHECK(*p.id == s);
+    Result<ServiceId> p = parse_service_id(form);
+    REQUIRE_MESSAGE(p.ok(), form << ": " << p.status().text());
+    CHECK(*p == s);
   }
-  CHECK(parse_service_id("").error.find("empty") != std::string::npos);
-  CHECK(parse_service_id(".bc").error.find("empty") != std::string::npos);
-  CHECK(parse_service_id(text + ".com").error.find(".bc") != std::string::npos);
-  CHECK(parse_service_id(id_to_text('n', s)).error.find("node id") != std::string::npos);
-  CHECK(parse_service_id(text.substr(0, 58)).error.find("58 characters") != std::string::npos);
+  const auto refusal = [](std::string_view t) {
+    Result<ServiceId> p = parse_service_id(t);
+    CHECK_FALSE(p.ok());
+    CHECK(p.status().code == bc::Errc::kInvalidArgument);
+    return p.status().message;
+  };
+  CHECK(refusal("").find("empty") != std::string::npos);
+  CHECK(refusal(".bc").find("empty") != std::string::npos);
+  CHECK(refusal(text + ".com").find(".bc") != std::string::npos);
+  CHECK(refusal(id_to_text('n', s)).find("node id") != std::string::npos);
+  CHECK(refusal(text.substr(0, 58)).find("58 characters") != std::string::npos);
   std::string bad_char = text;
   bad_char[10] = '1';  // '1' is not in base32
-  CHECK(parse_service_id(bad_char).error.find("base32") != std::string::npos);
+  CHECK(refusal(bad_char).find("base32") != std::string::npos);
   std::string typo = text;
   typo[20] = typo[20] == 'a' ? 'b' : 'a';
-  ServiceIdParse p = parse_service_id(typo);
-  CHECK_FALSE(p.id.has_value());
-  CHECK(p.error.find("checksum") != std::string::npos);
+  CHECK(refusal(typo).find("checksum") != std::string::npos);
 }
 
 TEST_CASE("delegation certificates: signed by the owner, bounded in time, bound to a provider") {
@@ -146,21 +152,22 @@ TEST_CASE("a delegation round-trips through its standalone encoding; bad bytes a
   Bytes b = encode_delegation(d);
   CHECK(b.size() <= kMaxEncodedDelegationBytes);
   auto back = decode_delegation(b);
-  REQUIRE(back.has_value());
+  REQUIRE(back.ok());
   CHECK(*back == d);
-  const char* why = nullptr;
-  CHECK_FALSE(decode_delegation(ByteView(b.data(), b.size() - 8), &why));
-  CHECK(std::string(why) == "truncated");
-  CHECK_FALSE(decode_delegation(Bytes(600, 0), &why));
-  CHECK(std::string(why) == "oversized");
+  const auto refusal = [](const Result<Delegation>& r) {
+    CHECK_FALSE(r.ok());
+    CHECK(r.status().code == sal::Errc::kMalformedRecord);
+    return r.status().message;
+  };
+  CHECK(refusal(decode_delegation(ByteView(b.data(), b.size() - 8))) == "truncated");
+  CHECK(refusal(decode_delegation(Bytes(600, 0))) == "oversized");
   Bytes odd = b;
   odd.resize(odd.size() + 8, 0);
-  CHECK_FALSE(decode_delegation(odd, &why));
+  CHECK(refusal(decode_delegation(odd)) == "trailing_data");
   // A name that breaks the rules is refused by the decoder.
   Delegation bad = d;
   bad.name = "BAD";
-  CHECK_FALSE(decode_delegation(encode_delegation(bad), &why));
-  CHECK(std::string(why) == "delegation_bad_name");
+  CHECK(refusal(decode_delegation(encode_delegation(bad))) == "delegation_bad_name");
 }
 
 TEST_CASE("owner statements revoke by serial and by provider key") {
@@ -187,11 +194,11 @@ TEST_CASE("SAL payloads: round trip, bounds, clear build errors") {
   KeyPair owner = key("owner"), provider = key("provider");
   Delegation d = make_delegation(owner, std::string(63, 'n'), provider.public_key(), 1, kNow, kNow + kHour);
   EndpointInfo info = info_for(d);
-  PayloadBuild b = build_endpoint_payload(info);
+  Result<Bytes> b = build_endpoint_payload(info);
   REQUIRE(b.ok());
-  CHECK(has_sal_magic(b.payload));
-  auto back = decode_sal_payload(b.payload);
-  REQUIRE(back.has_value());
+  CHECK(has_sal_magic(*b));
+  auto back = decode_sal_payload(*b);
+  REQUIRE(back.ok());
   REQUIRE(std::holds_alternative<EndpointInfo>(*back));
   CHECK(std::get<EndpointInfo>(*back) == info);
 
@@ -202,31 +209,34 @@ TEST_CASE("SAL payloads: round trip, bounds, clear build errors") {
   Hash256 c1;
   c1.bytes[1] = 1;
   big.cluster_hints = {{1, c1}, {2, c1}};
-  PayloadBuild bb = build_endpoint_payload(big);
-  REQUIRE_MESSAGE(bb.ok(), bb.error);
-  CHECK(bb.payload.size() <= routing::kMaxPayloadBytes);
+  Result<Bytes> bb = build_endpoint_payload(big);
+  REQUIRE_MESSAGE(bb.ok(), bb.status().text());
+  CHECK(bb->size() <= routing::kMaxPayloadBytes);
   std::vector<XOnlyPubKey> revoked(16, provider.public_key());
-  PayloadBuild sb = build_statement_payload(make_owner_statement(owner, std::string(63, 'n'), 1, 1, revoked));
-  REQUIRE_MESSAGE(sb.ok(), sb.error);
-  CHECK(sb.payload.size() <= routing::kMaxPayloadBytes);
+  Result<Bytes> sb = build_statement_payload(make_owner_statement(owner, std::string(63, 'n'), 1, 1, revoked));
+  REQUIRE_MESSAGE(sb.ok(), sb.status().text());
+  CHECK(sb->size() <= routing::kMaxPayloadBytes);
 
+  const auto refusal = [](const Result<Bytes>& r) {
+    CHECK(r.status().code == bc::Errc::kInvalidArgument);
+    return r.status().message;
+  };
   EndpointInfo nine = big;
   nine.addresses.push_back(ep("127.0.0.1:1"));
-  CHECK(build_endpoint_payload(nine).error.find("at most 8 addresses") != std::string::npos);
+  CHECK(refusal(build_endpoint_payload(nine)).find("at most 8 addresses") != std::string::npos);
   EndpointInfo port0 = info;
   port0.addresses[0].port = 0;
-  CHECK(build_endpoint_payload(port0).error.find("port 0") != std::string::npos);
+  CHECK(refusal(build_endpoint_payload(port0)).find("port 0") != std::string::npos);
   EndpointInfo level0 = info;
   level0.cluster_hints = {{0, c1}};
-  CHECK(build_endpoint_payload(level0).error.find("level") != std::string::npos);
+  CHECK(refusal(build_endpoint_payload(level0)).find("level") != std::string::npos);
 
-  const char* why = nullptr;
-  CHECK_FALSE(decode_sal_payload(Bytes{1, 2, 3}, &why));
-  CHECK(std::string(why) == "no_magic");
-  Bytes cut = b.payload;
+  auto no_magic = decode_sal_payload(Bytes{1, 2, 3});
+  CHECK(no_magic.status().code == sal::Errc::kMalformedRecord);
+  CHECK(no_magic.status().message == "no_magic");
+  Bytes cut = *b;
   cut.resize(cut.size() - 16);
-  CHECK_FALSE(decode_sal_payload(cut, &why));
-  CHECK(std::string(why) == "truncated");
+  CHECK(decode_sal_payload(cut).status().message == "truncated");
 }
 
 TEST_CASE("validate_service_record gives every reason") {
@@ -278,8 +288,8 @@ TEST_CASE("validate_service_record gives every reason") {
 
   // A valid delegation for "mail" published under web's key.
   Delegation mail = make_delegation(owner, "mail", provider.public_key(), 1, kNow - 1, kNow + kHour);
-  PayloadBuild mp = build_endpoint_payload(info_for(mail));
-  CHECK(reason(routing::make_record(provider, sid, mp.payload, 1, kNow + 1000)) ==
+  Result<Bytes> mp = build_endpoint_payload(info_for(mail));
+  CHECK(reason(routing::make_record(provider, sid, mp.value(), 1, kNow + 1000)) ==
         RecordReason::kDelegationWrongService);
   // Another node replays the provider's delegation under its own key.
   CHECK(reason(make_endpoint_record(other, info_for(d), 1, kNow + 1000)) == RecordReason::kDelegationWrongProvider);
@@ -296,13 +306,13 @@ TEST_CASE("validate_service_record gives every reason") {
   OwnerStatement st = make_owner_statement(owner, "web", 1, 2);
   CHECK(reason(make_statement_record(owner, st, 1, kNow + 1000)) == RecordReason::kOk);
   OwnerStatement mail_st = make_owner_statement(owner, "mail", 1, 2);
-  CHECK(reason(routing::make_record(owner, sid, build_statement_payload(mail_st).payload, 1, kNow + 1000)) ==
+  CHECK(reason(routing::make_record(owner, sid, build_statement_payload(mail_st).value(), 1, kNow + 1000)) ==
         RecordReason::kStatementWrongService);
-  CHECK(reason(routing::make_record(other, sid, build_statement_payload(st).payload, 1, kNow + 1000)) ==
+  CHECK(reason(routing::make_record(other, sid, build_statement_payload(st).value(), 1, kNow + 1000)) ==
         RecordReason::kStatementNotByOwner);
   OwnerStatement bent = st;
   bent.min_serial = 0;
-  CHECK(reason(routing::make_record(owner, sid, build_statement_payload(bent).payload, 1, kNow + 1000)) ==
+  CHECK(reason(routing::make_record(owner, sid, build_statement_payload(bent).value(), 1, kNow + 1000)) ==
         RecordReason::kBadStatementSignature);
   CHECK_THROWS_AS(make_statement_record(other, st, 1, kNow + 1000), std::invalid_argument);
 

@@ -132,7 +132,7 @@ TEST_CASE("resolve finds a delegated provider; repeats hit the cache; concurrent
   CHECK(p.stored > 0);
 
   Resolution r = t.resolve(10, sid);
-  REQUIRE(r.ok);
+  REQUIRE(r.ok());
   CHECK_FALSE(r.from_cache);
   REQUIRE(r.endpoints.size() == 1);
   const ResolvedEndpoint& e = r.endpoints[0];
@@ -172,7 +172,7 @@ TEST_CASE("not found is cached briefly, and a provider that appears is pushed in
   Delegation d = t.delegate(4, "mail");
   const ServiceId sid = d.service();
   Resolution r = t.resolve(9, sid);
-  REQUIRE(r.ok);
+  REQUIRE(r.ok());
   CHECK(r.endpoints.empty());
   Resolution neg = t.resolve(9, sid);
   CHECK(neg.from_cache);
@@ -253,7 +253,7 @@ TEST_CASE("watched services follow providers joining, moving, stopping and vanis
   t.net.run_for(20'000 + 3'000);
   CHECK(t.cached_count(12, sid) == 0);
   Resolution gone = t.resolve(12, sid);
-  CHECK(gone.ok);
+  CHECK(gone.ok());
   CHECK(gone.endpoints.empty());
   CHECK(t.node(12).counter("bc_sal_resolver_watch_events_total", {{"kind", "expired"}}) >= 1);
   // Only the first resolve went to the DSHT: everything else came by watch.
@@ -334,7 +334,7 @@ TEST_CASE("an owner statement revokes providers by serial and by key") {
   std::optional<routing::PutResult> forged;
   OwnerStatement first = make_owner_statement(t.owner, "db", 3, 0);
   t.net.invoke(t.eps[9], [&](TimeMs now, Outbox& out) {
-    t.node(9).dht.put(routing::make_record(t.node(9).key, sid, build_statement_payload(first).payload, 1,
+    t.node(9).dht.put(routing::make_record(t.node(9).key, sid, build_statement_payload(first).value(), 1,
                                            now + 60'000),
                       now, out, [&](const routing::PutResult& p) { forged = p; });
   });
@@ -367,7 +367,7 @@ TEST_CASE("records without a valid delegation are refused by storage nodes and c
   info.delegation = fake;
   std::optional<routing::PutResult> sneaked;
   t.net.invoke(t.eps[5], [&](TimeMs now, Outbox& out) {
-    t.node(5).dht.publish(sid, build_endpoint_payload(info).payload, 60'000, now, out,
+    t.node(5).dht.publish(sid, build_endpoint_payload(info).value(), 60'000, now, out,
                           [&](const routing::PutResult& p) { sneaked = p; });
   });
   t.net.run_until([&] { return sneaked.has_value(); }, t.net.now() + 30'000);
@@ -501,16 +501,17 @@ TEST_CASE("a statement the owner signed elsewhere is kept by a node: checked, st
   tampered.seq = 2;  // no longer matches the owner's signature
   const routing::Record endpoint = make_endpoint_record(
       t.node(3).key, EndpointInfo{{addr("10.0.0.3:80")}, 1, {}, d3}, 1, now + 60'000);
-  std::string refused_tampered, refused_endpoint, kept = "not run";
+  Status refused_tampered, refused_endpoint, kept = bc::fail(bc::Errc::kCancelled, "not run");
   std::optional<routing::PutResult> put;
   t.net.invoke(t.eps[9], [&](TimeMs n, Outbox& out) {
     refused_tampered = t.node(9).pub.keep_signed_statement(tampered, n, out, nullptr);
     refused_endpoint = t.node(9).pub.keep_signed_statement(endpoint, n, out, nullptr);
     kept = t.node(9).pub.keep_signed_statement(rec, n, out, [&](const routing::PutResult& p) { put = p; });
   });
-  CHECK(refused_tampered.find("not valid") != std::string::npos);
-  CHECK(refused_endpoint.find("not an owner statement") != std::string::npos);
-  CHECK(kept == "");
+  CHECK(refused_tampered.code == bc::Errc::kInvalidArgument);
+  CHECK(refused_tampered.message.find("not valid") != std::string::npos);
+  CHECK(refused_endpoint.message.find("not an owner statement") != std::string::npos);
+  CHECK(kept.ok());
   t.net.run_until([&] { return put.has_value(); }, t.net.now() + 30'000);
   REQUIRE(put.has_value());
   CHECK(put->ok());

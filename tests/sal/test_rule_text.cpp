@@ -18,17 +18,17 @@ Endpoint ep(const char* text) { return *Endpoint::parse(text); }
 
 Rule parsed(const std::string& line) {
   auto r = parse_rule(line);
-  INFO("line: " << line << " error: " << r.error);
+  INFO("line: " << line << " error: " << r.status().message);
   REQUIRE(r);
-  return *r.rule;
+  return *r;
 }
 
 std::string error_of(const std::string& line) {
   auto r = parse_rule(line);
   INFO("line: " << line);
   REQUIRE_FALSE(r);
-  CHECK_FALSE(r.error.empty());
-  return r.error;
+  CHECK_FALSE(r.status().message.empty());
+  return r.status().message;
 }
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
@@ -129,8 +129,8 @@ TEST_CASE("rule_text: print then parse gives the same rule") {
     INFO("text: " << text);
     auto back = parse_rule(text);
     REQUIRE(back);
-    CHECK(*back.rule == r);
-    CHECK(format_rule(*back.rule) == text);
+    CHECK(*back == r);
+    CHECK(format_rule(*back) == text);
   }
   CHECK(format_prefix(ServicePrefix::make(id, 0)) == "*");
   CHECK(format_prefix(ServicePrefix::make(id, 256)) == id_to_text('s', id));
@@ -213,10 +213,10 @@ TEST_CASE("rule_text: errors say what was wrong and show the expected form") {
 TEST_CASE("rule_text: parse_prefix alone") {
   auto p = parse_prefix("ff00/12");
   REQUIRE(p);
-  CHECK(p.prefix->bits == 12);
+  CHECK(p->bits == 12);
   CHECK_FALSE(parse_prefix("/8"));
   CHECK_FALSE(parse_prefix(std::string(65, 'a')));
-  CHECK(has(parse_prefix("").error, "no service given"));
+  CHECK(has(parse_prefix("").status().message, "no service given"));
 }
 
 TEST_CASE("rule_text: config lines into a table, and the table printed back loads the same") {
@@ -230,7 +230,7 @@ TEST_CASE("rule_text: config lines into a table, and the table printed back load
   ServiceTable t;
   for (const auto& l : lines) {
     auto res = add_rule_text(t, l);
-    INFO(l << ": " << res.error);
+    INFO(l << ": " << res.status().message);
     CHECK(res);
   }
   Rng rng(1);
@@ -242,10 +242,10 @@ TEST_CASE("rule_text: config lines into a table, and the table printed back load
 
   auto bad = add_rule_text(t, "ff/8 explode");
   CHECK_FALSE(bad);
-  CHECK(has(bad.error, "unknown action"));
+  CHECK(has(bad.status().message, "unknown action"));
   auto dup = add_rule_text(t, "ff/8 drop");
   CHECK_FALSE(dup);
-  CHECK(has(dup.error, "already exists"));
+  CHECK(has(dup.status().message, "already exists"));
 
   ServiceTable copy;
   for (const auto& r : t.list()) REQUIRE(add_rule_text(copy, format_rule(r)));
@@ -280,13 +280,13 @@ TEST_CASE("rule_text: mutated lines either parse to a rule that round-trips or g
     auto r = parse_rule(line);
     if (r) {
       ++ok;
-      CHECK(validate_rule(*r.rule).empty());
-      auto back = parse_rule(format_rule(*r.rule));
+      CHECK(validate_rule(*r).ok());
+      auto back = parse_rule(format_rule(*r));
       REQUIRE(back);
-      CHECK(*back.rule == *r.rule);
+      CHECK(*back == *r);
     } else {
       ++refused;
-      CHECK_FALSE(r.error.empty());
+      CHECK_FALSE(r.status().message.empty());
     }
   }
   MESSAGE("mutated rule lines: " << ok << " parsed and round-tripped, " << refused << " refused with a message");

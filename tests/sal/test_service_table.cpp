@@ -86,8 +86,8 @@ TEST_CASE("service_table: a rule at /0 overrides the default") {
   REQUIRE(id);
   auto d = t.lookup(sid("x"), rng);
   CHECK(d.action == RuleAction::Drop);
-  CHECK(d.rule_id == *id.id);
-  CHECK(t.remove(*id.id));
+  CHECK(d.rule_id == *id);
+  CHECK(t.remove(*id));
   CHECK(t.lookup(sid("x"), rng).action == RuleAction::Delay);
 }
 
@@ -110,29 +110,29 @@ TEST_CASE("service_table: longest prefix beats shorter, whatever the priority") 
 
   auto d = t.lookup(svc, rng);
   CHECK(d.action == RuleAction::Forward);
-  CHECK(d.rule_id == *r256.id);
+  CHECK(d.rule_id == *r256);
   REQUIRE(d.target);
   CHECK(*d.target == ep("127.0.0.2:4000"));
 
   d = t.lookup(from_hex64("abcd99"), rng);  // shares 16 bits
   CHECK(d.action == RuleAction::Demux);
   CHECK(d.listener() == "web");
-  CHECK(d.rule_id == *r16.id);
+  CHECK(d.rule_id == *r16);
 
   d = t.lookup(from_hex64("ab99"), rng);  // shares 8 bits: the priority-1000 rule
   CHECK(d.action == RuleAction::Drop);
-  CHECK(d.rule_id == *r8hi.id);
+  CHECK(d.rule_id == *r8hi);
 
   d = t.lookup(from_hex64("a0"), rng);  // shares 4 bits
-  CHECK(d.rule_id == *r4.id);
+  CHECK(d.rule_id == *r4);
 
   d = t.lookup(from_hex64("b0"), rng);  // nothing
   CHECK(d.rule_id == kDefaultRuleId);
 
   // Removing the /256 rule falls back to the /16 one.
-  CHECK(t.remove(*r256.id));
-  CHECK(t.lookup(svc, rng).rule_id == *r16.id);
-  CHECK_FALSE(t.remove(*r256.id));
+  CHECK(t.remove(*r256));
+  CHECK(t.lookup(svc, rng).rule_id == *r16);
+  CHECK_FALSE(t.remove(*r256));
 }
 
 TEST_CASE("service_table: highest priority wins over weight within a prefix") {
@@ -145,9 +145,9 @@ TEST_CASE("service_table: highest priority wins over weight within a prefix") {
   for (int i = 0; i < 1000; ++i) REQUIRE(t.lookup(sid("svc"), rng).listener() == "prio");
   auto m = t.matching(sid("svc"));
   REQUIRE(m.size() == 1);
-  CHECK(m[0]->id == *prio.id);
+  CHECK(m[0]->id == *prio);
   // Removing the winner lets the lower priority take over.
-  CHECK(t.remove(*prio.id));
+  CHECK(t.remove(*prio));
   CHECK(t.lookup(sid("svc"), rng).listener() == "heavy");
 }
 
@@ -238,13 +238,13 @@ TEST_CASE("service_table: ids are stable, never reused, and list is in id order"
   auto b = t.add(demux(ServicePrefix::make(sid("b"), 256), "b"));
   auto c = t.add(demux(ServicePrefix::make(sid("c"), 8), "c"));
   REQUIRE((a && b && c));
-  CHECK(*a.id == 1);
-  CHECK(*b.id == 2);
-  CHECK(*c.id == 3);
-  CHECK(t.remove(*b.id));
+  CHECK(*a == 1);
+  CHECK(*b == 2);
+  CHECK(*c == 3);
+  CHECK(t.remove(*b));
   auto d = t.add(demux(ServicePrefix::make(sid("b"), 256), "b"));
   REQUIRE(d);
-  CHECK(*d.id == 4);
+  CHECK(*d == 4);
   auto l = t.list();
   REQUIRE(l.size() == 3);
   CHECK(l[0].id == 1);
@@ -262,15 +262,15 @@ TEST_CASE("service_table: the prefix is masked on add") {
   Rule r = demux(ServicePrefix{sid("unmasked"), 8}, "m");  // bits past /8 still set
   auto id = t.add(r);
   REQUIRE(id);
-  CHECK(t.get(*id.id)->prefix == ServicePrefix::make(sid("unmasked"), 8));
-  CHECK(t.lookup(sid("unmasked"), rng).rule_id == *id.id);
+  CHECK(t.get(*id)->prefix == ServicePrefix::make(sid("unmasked"), 8));
+  CHECK(t.lookup(sid("unmasked"), rng).rule_id == *id);
 
   // A timeout on a non-DELAY rule means nothing: it is reset, so the same rule is refused as a duplicate.
   Rule odd = demux(ServicePrefix::make(sid("unmasked"), 8), "m");
   odd.delay_timeout_ms = 9;
   auto dup = t.add(odd);
   CHECK_FALSE(dup);
-  CHECK(dup.error.find("already exists") != std::string::npos);
+  CHECK(dup.status().message.find("already exists") != std::string::npos);
 }
 
 TEST_CASE("service_table: invalid, duplicate rules and a full table are refused with a reason") {
@@ -279,29 +279,30 @@ TEST_CASE("service_table: invalid, duplicate rules and a full table are refused 
 
   auto bad_bits = t.add(demux(ServicePrefix{sid("x"), 257}, "web"));
   CHECK_FALSE(bad_bits);
-  CHECK(bad_bits.error.find("0..256") != std::string::npos);
+  CHECK(bad_bits.status().code == bc::Errc::kInvalidArgument);
+  CHECK(bad_bits.status().message.find("0..256") != std::string::npos);
 
   auto no_targets = t.add(forward(p, {}));
   CHECK_FALSE(no_targets);
-  CHECK(no_targets.error.find("at least one target") != std::string::npos);
+  CHECK(no_targets.status().message.find("at least one target") != std::string::npos);
 
   auto dup_target = t.add(forward(p, {{ep("127.0.0.2:1"), 1}, {ep("127.0.0.2:1"), 2}}));
   CHECK_FALSE(dup_target);
-  CHECK(dup_target.error.find("listed twice") != std::string::npos);
+  CHECK(dup_target.status().message.find("listed twice") != std::string::npos);
 
   auto zero_w = t.add(forward(p, {{ep("127.0.0.2:1"), 0}}));
   CHECK_FALSE(zero_w);
-  CHECK(zero_w.error.find("weight") != std::string::npos);
+  CHECK(zero_w.status().message.find("weight") != std::string::npos);
 
   auto bad_name = t.add(demux(p, "has space"));
   CHECK_FALSE(bad_name);
-  CHECK(bad_name.error.find("A-Za-z0-9") != std::string::npos);
+  CHECK(bad_name.status().message.find("A-Za-z0-9") != std::string::npos);
 
   auto long_delay = simple(p, RuleAction::Delay);
   long_delay.delay_timeout_ms = 120'000;
   auto ld = t.add(long_delay);
   CHECK_FALSE(ld);
-  CHECK(ld.error.find("60000") != std::string::npos);
+  CHECK(ld.status().message.find("60000") != std::string::npos);
 
   auto drop_with_listener = simple(p, RuleAction::Drop);
   drop_with_listener.listener = "x";
@@ -311,23 +312,25 @@ TEST_CASE("service_table: invalid, duplicate rules and a full table are refused 
   for (int i = 0; i < 65; ++i) many.push_back({Endpoint::v4(0x7f000002, static_cast<std::uint16_t>(1000 + i)), 1});
   auto too_many = t.add(forward(p, many));
   CHECK_FALSE(too_many);
-  CHECK(too_many.error.find("at most 64") != std::string::npos);
+  CHECK(too_many.status().message.find("at most 64") != std::string::npos);
 
   CHECK(t.size() == 0);
   auto first = t.add(demux(p, "web"));
   REQUIRE(first);
   auto again = t.add(demux(p, "web"));
   CHECK_FALSE(again);
-  CHECK(again.error.find("already exists as rule 1") != std::string::npos);
+  CHECK(again.status().code == bc::Errc::kAlreadyExists);
+  CHECK(again.status().message.find("already exists as rule 1") != std::string::npos);
 
   REQUIRE(t.add(demux(p, "web2")));
   REQUIRE(t.add(demux(p, "web3")));
   auto full = t.add(demux(p, "web4"));
   CHECK_FALSE(full);
-  CHECK(full.error.find("full (3 rules)") != std::string::npos);
+  CHECK(full.status().code == bc::Errc::kResourceExhausted);
+  CHECK(full.status().message.find("full (3 rules)") != std::string::npos);
   CHECK(t.size() == 3);
   // Room again after a removal.
-  CHECK(t.remove(*first.id));
+  CHECK(t.remove(*first));
   CHECK(t.add(demux(p, "web4")));
 
   CHECK_THROWS_AS(ServiceTable(TableConfig{.max_rules = 0}), std::invalid_argument);
@@ -350,7 +353,7 @@ TEST_CASE("service_table: lookups with 10,000 rules match a linear scan, and are
     const int len = kLengths[rng.uniform(std::size(kLengths))];
     Rule r = demux(ServicePrefix::make(h, len), "l" + std::to_string(i), static_cast<std::uint32_t>(rng.uniform(3)));
     auto res = t.add(r);
-    if (res) rules.push_back(*t.get(*res.id));
+    if (res) rules.push_back(*t.get(*res));
   }
   CHECK(t.size() == rules.size());
   CHECK(rules.size() > 9'900);  // only exact duplicates (short prefixes) are refused
@@ -421,9 +424,9 @@ TEST_CASE("service_table: removing one of two prefixes with the same leading bit
   auto ra = t.add(demux(ServicePrefix::make(a, 24), "a"));
   auto rb = t.add(demux(ServicePrefix::make(b, 24), "b"));
   REQUIRE((ra && rb));
-  CHECK(t.remove(*ra.id));
+  CHECK(t.remove(*ra));
   CHECK(t.lookup(a, rng).rule_id == kDefaultRuleId);
-  CHECK(t.lookup(b, rng).rule_id == *rb.id);
-  CHECK(t.remove(*rb.id));
+  CHECK(t.lookup(b, rng).rule_id == *rb);
+  CHECK(t.remove(*rb));
   CHECK(t.lookup(b, rng).rule_id == kDefaultRuleId);
 }

@@ -161,10 +161,10 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   // lifecycle
   void start();
   void stop();
-  std::unique_ptr<tcp::acceptor> open_acceptor(const Endpoint& at, std::string& error);
+  Result<std::unique_ptr<tcp::acceptor>> open_acceptor(const Endpoint& at);
   void do_accept();
   void on_accept(const error_code& ec, tcp::socket s);
-  std::string rebind(Endpoint to);
+  Status rebind(Endpoint to);
 
   // connections
   void dial(const Endpoint& to, std::optional<NodeId> pin,
