@@ -151,6 +151,13 @@ void parse_generic_table(const toml::table& t, const std::string& name, const st
   }
 }
 
+ConfigTable& generic_table(NodeConfig& cfg, const std::string& name) {
+  if (name == "dht") return cfg.dht;
+  if (name == "sal") return cfg.sal;
+  if (name == "ledger") return cfg.ledger;
+  return cfg.storage;
+}
+
 }  // namespace
 
 bool is_loopback(const Endpoint& e) {
@@ -226,13 +233,14 @@ NodeConfig parse_config_toml(std::string_view text, const std::string& src) {
       const auto* t = v.as_table();
       if (!t) fail(key, loc, "a table [rpc_limits]", type_name(v));
       parse_rpc_limits(*t, cfg.rpc_limits, src);
-    } else if (key == "dht" || key == "sal" || key == "ledger") {
+    } else if (key == "dht" || key == "sal" || key == "ledger" || key == "storage") {
       const auto* t = v.as_table();
       if (!t) fail(key, loc, "a table [" + key + "]", type_name(v));
-      parse_generic_table(*t, key, src, key == "dht" ? cfg.dht : key == "sal" ? cfg.sal : cfg.ledger);
+      parse_generic_table(*t, key, src, generic_table(cfg, key));
     } else {
       throw ConfigError(key + " (" + loc + "): unknown key; known keys: datadir, listen, rpc, "
-                        "rpc_allow_remote, rpc_auth, bootstrap, log_level, log_file, [rpc_limits], [dht], [sal], [ledger]");
+                        "rpc_allow_remote, rpc_auth, bootstrap, log_level, log_file, [rpc_limits], [dht], [sal], [ledger], "
+                        "[storage]");
     }
   }
   return cfg;

@@ -59,6 +59,7 @@ struct NodeConfig {
   ConfigTable dht;                         // [dht] keys, mapped by the application
   ConfigTable sal;                         // [sal] keys, mapped by the application
   ConfigTable ledger;                      // [ledger] keys, mapped by the application
+  ConfigTable storage;                     // [storage] keys, mapped by the application
 };
 
 // Command-line values; unset ones leave the file's (or the default) value.

@@ -14,6 +14,7 @@
 #include "apps/cli/format.hpp"
 #include "apps/cli/rpc.hpp"
 #include "apps/cli/service_cmds.hpp"
+#include "apps/cli/storage_cmds.hpp"
 #include "apps/cli/wallet.hpp"
 #include "apps/common/http_client.hpp"
 #include "apps/common/ledger_json.hpp"
@@ -503,6 +504,7 @@ int main(int argc, char** argv) {
   add_account_commands(app, ledger, commands);
   add_chain_commands(app, ledger, commands);
   bc::cli::ServiceCommands services(app, commands);
+  bc::cli::StorageCommands storage(app, commands);
   bc::cli::RpcAuthArgs rpcauth;
   bc::cli::add_rpcauth_command(app, rpcauth, commands);
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;

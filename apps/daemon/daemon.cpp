@@ -71,7 +71,7 @@ std::vector<RpcUser> rpc_users(const NodeConfig& cfg) {
 }  // namespace
 
 Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const LedgerOptions& lo,
-               sal::SalModuleConfig sal)
+               sal::SalModuleConfig sal, std::optional<storage::StorageModuleConfig> storage)
     : cfg_(cfg),
       mode_(mode_name(dht.mode)),
       key_(open_datadir(cfg_)),
@@ -93,6 +93,10 @@ Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const Ledge
     modules_.push_back(ledger_.get());
   } else if (lo.producer) {
     throw std::runtime_error("--producer needs --genesis FILE (the chain to produce blocks for)");
+  }
+  if (storage) {
+    storage_ = std::make_unique<storage::StorageModule>(stack_, std::move(*storage));
+    modules_.push_back(storage_.get());
   }
   for (auto* m : modules_) m->register_rpc(registry_);
   auto users = rpc_users(cfg_);

@@ -1,6 +1,6 @@
 // blockcloudd's node: a sal::NodeStack (DHT + SAL core + UDP driver +
-// flow host) with its modules (routing, SAL, and the ledger when a genesis
-// is given), their methods in one node::RpcRegistry, served over HTTP by a
+// flow host) with its modules (routing, SAL, the ledger when a genesis
+// is given, storage when [storage] enables it), their methods in one node::RpcRegistry, served over HTTP by a
 // generic RpcService. Built whole by the constructor, in dependency order;
 // run() starts it and returns after SIGINT/SIGTERM.
 #pragma once
@@ -15,6 +15,7 @@
 #include "apps/daemon/http_server.hpp"
 #include "apps/daemon/ledger_node.hpp"
 #include "apps/daemon/rpc_service.hpp"
+#include "apps/storage/net/storage_module.hpp"
 #include "layers/config.hpp"
 #include "layers/node/module.hpp"
 #include "routing/dht_module.hpp"
@@ -38,9 +39,9 @@ class Daemon {
   // binds every socket but the flow listener and the SOCKS gateway, opens
   // the ledger and writes the RPC cookie (DATADIR/.cookie, removed again by
   // the destructor). Throws std::runtime_error saying what is wrong and what
-  // to do.
+  // to do. `storage` (optional) makes the node a storage provider.
   Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const LedgerOptions& ledger,
-         sal::SalModuleConfig sal);
+         sal::SalModuleConfig sal, std::optional<storage::StorageModuleConfig> storage = std::nullopt);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -65,6 +66,7 @@ class Daemon {
   routing::DhtModule dht_;
   sal::SalModule sal_;
   std::unique_ptr<LedgerNode> ledger_;
+  std::unique_ptr<storage::StorageModule> storage_;
   std::vector<node::Module*> modules_;  // in start order
   node::RpcRegistry registry_;
   RpcCredentials cookie_;

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
@@ -67,6 +69,62 @@ void merge_ledger_table(const bc::ConfigTable& t, const CLI::App& app, bc::apps:
         static_cast<std::int64_t>(lf.max_peers)));
   if (!lf.genesis.empty() && !std::filesystem::is_regular_file(lf.genesis))
     throw bc::ConfigError("ledger.genesis: " + lf.genesis + " is not a file; give the genesis JSON's path");
+}
+
+struct StorageFlags {
+  bool enabled = false;
+  std::string capacity, dir;
+  std::int64_t price = -1;
+};
+
+// "1073741824", "512MiB", "4GiB", "1TiB" (also K/M/G/T and KB/MB/GB/TB as powers of 1024).
+std::uint64_t parse_capacity(const std::string& text, const std::string& what) {
+  std::size_t used = 0;
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::map<std::string, int> kShift{{"", 0}, {"B", 0}, {"K", 10}, {"KB", 10}, {"KIB", 10},
+                                                 {"M", 20}, {"MB", 20}, {"MIB", 20}, {"G", 30}, {"GB", 30},
+                                                 {"GIB", 30}, {"T", 40}, {"TB", 40}, {"TIB", 40}};
+  const auto it = kShift.find(unit);
+  if (used == 0 || it == kShift.end() || n == 0 || n > (~0ULL >> it->second))
+    throw bc::ConfigError(what + ": expected a size such as 4GiB or 1073741824, got \"" + text + "\"");
+  return static_cast<std::uint64_t>(n) << it->second;
+}
+
+void add_storage_flags(CLI::App& app, StorageFlags& stf) {
+  app.add_flag("--storage", stf.enabled, "be a storage provider (the [storage] table's enabled = true)");
+  app.add_option("--storage-capacity", stf.capacity, "bytes offered to storage clients, e.g. 4GiB (default 10GiB)");
+  app.add_option("--storage-price", stf.price, "storage price in base units per GiB per day (default 1)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--storage-dir", stf.dir, "where shards and the index live (default DATADIR/storage)");
+}
+
+// The [storage] table under the flags; nullopt when the node is no provider.
+std::optional<bc::storage::StorageModuleConfig> storage_config(const bc::ConfigTable& t, const bc::NodeConfig& cfg,
+                                                               const StorageFlags& f) {
+  bc::table_reject_unknown(t, "storage.", {"enabled", "capacity", "price", "dir"});
+  const bool enabled = f.enabled || bc::table_bool(t, "storage.", "enabled").value_or(false);
+  if (!enabled) return std::nullopt;
+  bc::storage::StorageModuleConfig sc;
+  std::string capacity = f.capacity;
+  if (capacity.empty()) {
+    if (auto it = t.find("capacity"); it != t.end() && std::holds_alternative<std::int64_t>(it->second.value))
+      capacity = std::to_string(std::get<std::int64_t>(it->second.value));
+    else
+      capacity = bc::table_text(t, "storage.", "capacity", "a size such as \"4GiB\" or a byte count").value_or("10GiB");
+  }
+  sc.capacity_bytes = parse_capacity(capacity, f.capacity.empty() ? "storage.capacity" : "--storage-capacity");
+  sc.price = f.price >= 0 ? static_cast<std::uint64_t>(f.price)
+                          : static_cast<std::uint64_t>(bc::table_int(t, "storage.", "price", 0, INT64_MAX).value_or(1));
+  std::string dir = f.dir.empty() ? bc::table_text(t, "storage.", "dir", "a directory path").value_or("") : f.dir;
+  sc.dir = dir.empty() ? cfg.datadir / "storage" : std::filesystem::path(dir).is_absolute() ? std::filesystem::path(dir) : cfg.datadir / dir;
+  return sc;
 }
 
 // The SAL module's settings from the flags; the SOCKS gateway defaults to
@@ -150,6 +208,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
   app.add_option("--ledger-peers", lf.max_peers, "ledger peers to dial from the DHT's contacts (default 8)")
       ->check(CLI::Range(1, 256));
+  StorageFlags stf;
+  add_storage_flags(app, stf);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -170,7 +230,7 @@ int main(int argc, char** argv) {
     const auto dht_cfg = bc::apps::dht_config_from_table(cfg.dht);
     merge_sal_table(cfg.sal, sf);
     merge_ledger_table(cfg.ledger, app, lf);
-    bc::apps::Daemon daemon(cfg, dht_cfg, lf, sal_config(cfg, sf));
+    bc::apps::Daemon daemon(cfg, dht_cfg, lf, sal_config(cfg, sf), storage_config(cfg.storage, cfg, stf));
     return daemon.run();
   } catch (const bc::ConfigError& e) {
     std::cerr << "blockcloudd: configuration error: " << e.what() << "\n";

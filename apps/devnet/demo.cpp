@@ -12,6 +12,7 @@
 
 #include "apps/common/http_client.hpp"
 #include "apps/devnet/demo_service.hpp"
+#include "apps/devnet/demo_storage.hpp"
 #include "apps/devnet/devnet.hpp"
 #include "layers/assert.hpp"
 
@@ -198,10 +199,10 @@ int watch_a_change(const Devnet& net) {
   return 1;
 }
 
-// Step 7: node 0, the seed and publisher of "greeting", is killed; another
+// Step 8: node 0, the seed and publisher of "greeting", is killed; another
 // node still finds the record. Returns 1 if it does not.
 int survive_a_crash(const Devnet& net) {
-  std::cout << "\n== 7. Surviving a crash\n";
+  std::cout << "\n== 8. Surviving a crash\n";
   const auto& victim = net.nodes[0];
   ::kill(victim.pid, SIGKILL);
   std::cout << fmt::format("   SIGKILLed {}, the seed and publisher of \"greeting\"\n", who(victim));
@@ -218,7 +219,7 @@ int survive_a_crash(const Devnet& net) {
   }
 }
 
-// Steps 2 to 7 on a running devnet; returns the number that failed.
+// Steps 2 to 8 on a running devnet; returns the number that failed.
 int run_steps(const Devnet& net, const std::string& mode) {
   BC_ASSERT(net.nodes.size() >= 3);  // the steps pick nodes 0, 1, the middle and the last
   show_routing(net, mode);
@@ -226,15 +227,16 @@ int run_steps(const Devnet& net, const std::string& mode) {
   failures += find_records(net);
   failures += watch_a_change(net);
   failures += demo_service(net);
+  failures += demo_storage(net);
   failures += survive_a_crash(net);
   return failures;
 }
 
-// Steps 8 and 9: what worked, then the network stops unless --keep.
+// Steps 9 and 10: what worked, then the network stops unless --keep.
 void summarize_and_stop(const UpOptions& o, Devnet& net, int failures, bool keep, bool temp_dir) {
-  std::cout << "\n== 8. Summary\n";
+  std::cout << "\n== 9. Summary\n";
   std::cout << (failures == 0 ? "   every put was found from another node, the watch saw the change, a service was reached by ID\n"
-                                "   and followed to its new address, and a crash lost nothing\n"
+                                "   and followed to its new address, a file was stored and read back, and a crash lost nothing\n"
                               : fmt::format("   {} step(s) failed; node logs are in {}/node-*/log\n", failures,
                                             o.dir.string()));
   if (keep) {
@@ -243,7 +245,7 @@ void summarize_and_stop(const UpOptions& o, Devnet& net, int failures, bool keep
                              net.nodes[0].rpc.to_string(), net.nodes[0].datadir, o.dir.string());
     return;
   }
-  std::cout << "\n== 9. Shutting the network down\n   ";
+  std::cout << "\n== 10. Shutting the network down\n   ";
   devnet_down(o.dir, net, 5, false);
   if (temp_dir && failures == 0) fs::remove_all(o.dir);
 }
@@ -251,7 +253,8 @@ void summarize_and_stop(const UpOptions& o, Devnet& net, int failures, bool keep
 }  // namespace
 
 int run_demo(UpOptions o, bool keep) {
-  o.ledger = false;  // the demo is about the DHT and the SAL
+  o.ledger = false;  // the demo is about the DHT, the SAL and storage
+  if (o.storage_providers == 0) o.storage_providers = std::min(o.nodes, 6);
   const bool temp_dir = use_temp_dir_if_none(o);
   if (o.nodes < 3) throw std::runtime_error("--nodes: the demo needs at least 3 nodes");
   std::cout << fmt::format("== 1. Starting {} blockcloudd nodes ({} mode) in {}\n", o.nodes, o.mode,

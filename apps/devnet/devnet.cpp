@@ -227,6 +227,10 @@ std::vector<std::string> daemon_args(const UpOptions& o, const Devnet& net, cons
       add_arg(args, "--block-interval-ms", std::to_string(o.block_interval_ms));
     }
   }
+  if (e.index >= o.nodes - o.storage_providers) {
+    args.emplace_back("--storage");
+    add_arg(args, "--storage-capacity", o.storage_capacity);
+  }
   return args;
 }
 

@@ -62,6 +62,10 @@ struct UpOptions {
   int accounts = 8;
   std::uint64_t balance = 1'000'000'000;
   std::int64_t block_interval_ms = 1000;
+  // Storage: the last `storage_providers` nodes run a storage provider
+  // ([storage] enabled) offering `storage_capacity` each.
+  int storage_providers = 0;
+  std::string storage_capacity = "4GiB";
 };
 
 std::filesystem::path devnet_file(const std::filesystem::path& dir);

@@ -9,9 +9,21 @@
 // in a temporary directory. Each measurement is repeated --runs times and the
 // median printed.
 //
-//   bc-bench-storage [--size-mib 256] [--runs 3] [--dir /tmp]
+// With --bootstrap IP:PORT (any node of a devnet started with
+// `blockcloud-devnet up --storage-providers 6`), put and get run through the
+// network instead: a client node (storage::StorageNode) joins, reads the
+// storage directory and uses six listed providers over SAL flows (TLS over
+// loopback TCP, each provider a daemon with its own store); loopback TCP joins
+// the limit, and the time to the first plaintext byte of a get is printed.
+//
+//   bc-bench-storage [--size-mib 256] [--runs 3] [--dir /tmp] [--bootstrap IP:PORT]
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <thread>
 
 #include <algorithm>
 #include <chrono>
@@ -19,12 +31,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "apps/storage/cipher.hpp"
 #include "apps/storage/erasure.hpp"
+#include "apps/storage/net/storage_node.hpp"
 #include "apps/storage/pipeline.hpp"
+#include "sal/host/host.hpp"
 #include "layers/crypto.hpp"
 
 using namespace bc;
@@ -110,7 +125,82 @@ double disk_rate(const std::filesystem::path& dir) {
 
 struct PipelineRates {
   double put, get;
+  double first_byte_ms = 0;
 };
+
+// One TCP stream over loopback, 256 MiB in 1 MiB writes, bytes per second.
+double loopback_tcp_rate() {
+  const int ls = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (ls < 0 || ::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ls, 1) != 0 ||
+      ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    std::perror("loopback socket");
+    std::exit(1);
+  }
+  constexpr std::size_t kTotal = 256 * kMiB;
+  std::thread writer([a] {
+    const int c = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(c, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) std::exit(1);
+    const Bytes buf = filled(kMiB, 9);
+    for (std::size_t sent = 0; sent < kTotal;) {
+      const ssize_t n = ::write(c, buf.data(), std::min(buf.size(), kTotal - sent));
+      if (n <= 0) std::exit(1);
+      sent += static_cast<std::size_t>(n);
+    }
+    ::close(c);
+  });
+  const int s = ::accept(ls, nullptr, nullptr);
+  Bytes buf(kMiB);
+  const auto t0 = Clock::now();
+  std::size_t got = 0;
+  for (ssize_t n; (n = ::read(s, buf.data(), buf.size())) > 0;) got += static_cast<std::size_t>(n);
+  const double rate = static_cast<double>(got) / seconds_since(t0);
+  writer.join();
+  ::close(s);
+  ::close(ls);
+  return rate;
+}
+
+// Put then get one file of `size` bytes over `transport`.
+PipelineRates measure(ShardTransport& transport, const PutOptions& options, TimeMs now, std::size_t size) {
+  Key256 master{};
+  master[0] = 1;
+  StorageClient client(master, transport);
+  Bytes chunk = filled(kMiB, 4);
+  std::size_t produced = 0;
+  Source source = [&](std::span<std::uint8_t> out) -> Result<std::size_t> {
+    const std::size_t n = std::min({out.size(), size - produced, chunk.size()});
+    std::memcpy(out.data(), chunk.data(), n);
+    chunk[produced % chunk.size()] ^= 1;  // no two segments alike
+    produced += n;
+    return n;
+  };
+  auto t0 = Clock::now();
+  auto file = client.put(source, options, now);
+  const double put = static_cast<double>(size) / seconds_since(t0);
+  if (!file.ok()) {
+    std::fprintf(stderr, "put: %s\n", file.status().text().c_str());
+    std::exit(1);
+  }
+  std::size_t got = 0;
+  double first_byte_ms = 0;
+  t0 = Clock::now();
+  Status s = client.get(*file, [&](ByteView d) {
+    if (got == 0) first_byte_ms = seconds_since(t0) * 1000;
+    got += d.size();
+    return Status::success();
+  });
+  const double get = static_cast<double>(size) / seconds_since(t0);
+  if (!s.ok() || got != size) {
+    std::fprintf(stderr, "get: %s\n", s.text().c_str());
+    std::exit(1);
+  }
+  (void)client.remove(*file);
+  return {put, get, first_byte_ms};
+}
 
 PipelineRates pipeline_rates(const std::filesystem::path& dir, std::size_t size) {
   std::vector<std::filesystem::path> dirs;
@@ -122,40 +212,34 @@ PipelineRates pipeline_rates(const std::filesystem::path& dir, std::size_t size)
   }
   Key256 master{};
   master[0] = 1;
-  StorageClient client(master, **net);
-  Bytes chunk = filled(kMiB, 4);
-  std::size_t produced = 0;
-  Source source = [&](std::span<std::uint8_t> out) -> Result<std::size_t> {
-    const std::size_t n = std::min({out.size(), size - produced, chunk.size()});
-    std::memcpy(out.data(), chunk.data(), n);
-    chunk[produced % chunk.size()] ^= 1;  // no two segments alike
-    produced += n;
-    return n;
-  };
   PutOptions options;
   options.expires_at = (*net)->now() + 1'000'000;
   options.placement = {0, 1, 2, 3, 4, 5};
-  auto t0 = Clock::now();
-  auto file = client.put(source, options, (*net)->now());
-  const double put = size / seconds_since(t0);
-  if (!file.ok()) {
-    std::fprintf(stderr, "put: %s\n", file.status().text().c_str());
-    std::exit(1);
-  }
-  std::size_t got = 0;
-  t0 = Clock::now();
-  Status s = client.get(*file, [&](ByteView d) {
-    got += d.size();
-    return Status::success();
-  });
-  const double get = size / seconds_since(t0);
-  if (!s.ok() || got != size) {
-    std::fprintf(stderr, "get: %s\n", s.text().c_str());
-    std::exit(1);
-  }
+  const PipelineRates r = measure(**net, options, (*net)->now(), size);
   net.value().reset();
   for (const auto& d : dirs) std::filesystem::remove_all(d);
-  return {put, get};
+  return r;
+}
+
+// The same over a devnet's listed providers, reached through `bootstrap`.
+PipelineRates network_rates(const Endpoint& bootstrap, std::size_t size) {
+  boost::asio::io_context io;
+  StorageNode node(io, {bootstrap});
+  auto fail = [](const std::string& what, const Status& s) {
+    std::fprintf(stderr, "%s: %s\n", what.c_str(), s.text().c_str());
+    std::exit(1);
+  };
+  if (Status s = node.join(10'000); !s.ok()) fail("join", s);
+  auto ads = node.providers(10'000);
+  if (!ads.ok()) fail("storage directory", ads.status());
+  if (ads->size() < 6) fail("storage directory", Status(make_error_code(Errc::kUnavailable), "fewer than 6 providers listed"));
+  std::vector<sal::ServiceId> chosen;
+  for (std::size_t i = 0; i < 6; ++i) chosen.push_back((*ads)[i].service);
+  auto transport = node.transport(chosen);
+  PutOptions options;
+  options.expires_at = sal::Host::now_ms() + 3'600'000;
+  options.placement = {0, 1, 2, 3, 4, 5};
+  return measure(*transport, options, sal::Host::now_ms(), size);
 }
 
 }  // namespace
@@ -164,37 +248,47 @@ int main(int argc, char** argv) {
   std::size_t size_mib = 256;
   int runs = 3;
   std::filesystem::path base = std::filesystem::temp_directory_path();
+  std::optional<Endpoint> bootstrap;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--size-mib") size_mib = std::stoul(argv[i + 1]);
     else if (flag == "--runs") runs = std::stoi(argv[i + 1]);
     else if (flag == "--dir") base = argv[i + 1];
+    else if (flag == "--bootstrap" && !(bootstrap = Endpoint::parse(argv[i + 1])))
+      return std::fprintf(stderr, "--bootstrap: expected IP:PORT\n"), 2;
   }
   const std::filesystem::path dir = base / ("bc-bench-storage-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  std::vector<double> aes, sha, ec, disk, put, get, put_limit, get_limit;
+  std::vector<double> aes, sha, ec, disk, tcp, put, get, put_limit, get_limit, first;
   for (int r = 0; r < runs; ++r) {
     aes.push_back(aes_gcm_rate());
     sha.push_back(sha256_rate());
     ec.push_back(isal_encode_rate());
     disk.push_back(disk_rate(dir));
-    put_limit.push_back(std::min({aes.back(), sha.back() / 1.5, ec.back(), disk.back() / 1.5}));
-    get_limit.push_back(std::min(aes.back(), sha.back()));
-    const PipelineRates p = pipeline_rates(dir, size_mib * kMiB);
+    // Over the network a put sends 1.5 bytes per plaintext byte, a get receives 1.0.
+    tcp.push_back(bootstrap ? loopback_tcp_rate() : 1e18);
+    put_limit.push_back(std::min({aes.back(), sha.back() / 1.5, ec.back(), disk.back() / 1.5, tcp.back() / 1.5}));
+    get_limit.push_back(std::min({aes.back(), sha.back(), tcp.back()}));
+    const PipelineRates p = bootstrap ? network_rates(*bootstrap, size_mib * kMiB) : pipeline_rates(dir, size_mib * kMiB);
+    first.push_back(p.first_byte_ms);
     put.push_back(p.put);
     get.push_back(p.get);
     std::printf("run %d: aes-gcm %.0f  sha256 %.0f  isa-l 4+2 %.0f  disk+fsync %.0f  | put %.0f  get %.0f MB/s\n", r + 1,
                 aes.back() / 1e6, sha.back() / 1e6, ec.back() / 1e6, disk.back() / 1e6, put.back() / 1e6, get.back() / 1e6);
   }
   std::filesystem::remove_all(dir);
-  std::printf("\nmedians of %d runs, %zu MiB file, 4+2, 4 MiB segments, 6 in-process providers:\n", runs, size_mib);
+  std::printf("\nmedians of %d runs, %zu MiB file, 4+2, 4 MiB segments, 6 %s providers:\n", runs, size_mib,
+              bootstrap ? "devnet (over SAL flows)" : "in-process");
   std::printf("  AES-256-GCM          %8.0f MB/s\n", median(aes) / 1e6);
   std::printf("  SHA-256              %8.0f MB/s\n", median(sha) / 1e6);
   std::printf("  ISA-L encode 4+2     %8.0f MB/s (data bytes)\n", median(ec) / 1e6);
   std::printf("  disk write + fsync   %8.0f MB/s (1 MiB files)\n", median(disk) / 1e6);
-  std::printf("  put limit            %8.0f MB/s  (min of AES, SHA/1.5, ISA-L, disk/1.5)\n", median(put_limit) / 1e6);
-  std::printf("  get limit            %8.0f MB/s  (min of AES, SHA)\n", median(get_limit) / 1e6);
+  if (bootstrap) std::printf("  loopback TCP         %8.0f MB/s (one stream)\n", median(tcp) / 1e6);
+  std::printf("  put limit            %8.0f MB/s  (min of AES, SHA/1.5, ISA-L, disk/1.5%s)\n", median(put_limit) / 1e6,
+              bootstrap ? ", TCP/1.5" : "");
+  std::printf("  get limit            %8.0f MB/s  (min of AES, SHA%s)\n", median(get_limit) / 1e6, bootstrap ? ", TCP" : "");
   std::printf("  put                  %8.0f MB/s  ratio %.2f\n", median(put) / 1e6, median(put) / median(put_limit));
   std::printf("  get                  %8.0f MB/s  ratio %.2f\n", median(get) / 1e6, median(get) / median(get_limit));
+  std::printf("  get first byte       %8.1f ms\n", median(first));
   return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The README's main job: `blockcloud-devnet demo` (what scripts/demo runs)
 starts a network, stores and finds records, watches a key, reaches a service
-by ID and follows it to a new address, survives a crash and shuts down; it
+by ID and follows it to a new address, stores a file on storage providers
+and reads it back, survives a crash and shuts down; it
 exits 0 only if every step worked."""
 import json
 import os
@@ -21,6 +22,7 @@ def test(bins, workdir):
     check(rc == 0, f"the demo exits 0 ({time.time() - t0:.1f} s)" + ("" if rc == 0 else f"\n{tail}"))
     check('got "HELLO, SERVICE"' in out, "the service is reached by ID")
     check('got "STILL THERE?"' in out, "the open connection follows the provider to its new address")
+    check("got it back: identical" in out, "a file is stored on the storage providers and read back whole")
     check("a crash lost nothing" in out, "the summary reports every step worked")
     with open(os.path.join(d, "devnet.json")) as f:
         pids = [n["pid"] for n in json.load(f)["nodes"] if n["pid"] > 0]

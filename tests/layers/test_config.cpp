@@ -144,6 +144,23 @@ peers = "eight"
                        bc::ConfigError);
 }
 
+TEST_CASE("config: the [storage] table is kept apart from the others") {
+  const auto cfg = bc::parse_config_toml(R"(
+datadir = "/tmp/node1"
+[storage]
+enabled = true
+capacity = "4GiB"
+price = 3
+)", "node.toml");
+  CHECK(bc::table_bool(cfg.storage, "storage.", "enabled") == true);
+  CHECK(bc::table_text(cfg.storage, "storage.", "capacity", "a size") == "4GiB");
+  CHECK(bc::table_int(cfg.storage, "storage.", "price", 0, 1000) == 3);
+  CHECK(cfg.ledger.empty());
+  CHECK(cfg.sal.empty());
+  CHECK_THROWS_WITH_AS(bc::parse_config_toml("datadir = \"/x\"\nstorage = 3\n", "n.toml"),
+                       doctest::Contains("a table [storage]"), bc::ConfigError);
+}
+
 TEST_CASE("config: flags override the file and defaults are filled") {
   auto cfg = bc::parse_config_toml("datadir = \"/a\"\nlisten = \"127.0.0.5:7000\"\nbootstrap = [\"127.0.0.9:1\"]\n");
   bc::ConfigOverrides f;

@@ -1,0 +1,404 @@
+#include "apps/cli/storage_cmds.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include <boost/asio/io_context.hpp>
+#include <fmt/format.h>
+
+#include "apps/cli/format.hpp"
+#include "apps/cli/storage_files.hpp"
+#include "apps/storage/net/storage_node.hpp"
+#include "apps/storage/put_journal.hpp"
+#include "sal/records/service_id.hpp"
+
+namespace bc::cli {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using storage::ProviderAd;
+
+namespace {
+
+TimeMs now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void check(const Status& s, const std::string& what) {
+  if (!s.ok()) throw Failure{what + ": " + s.message};
+}
+
+// A progress line on stderr when it is a terminal, redrawn at most 10 times a second.
+class Progress {
+ public:
+  Progress(std::string verb, std::uint64_t total) : verb_(std::move(verb)), total_(total), on_(::isatty(2) == 1) {}
+  ~Progress() { finish(); }
+  void add(std::uint64_t n) {
+    done_ += n;
+    const auto now = std::chrono::steady_clock::now();
+    if (!on_ || now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    draw(now);
+  }
+  void finish() {
+    if (!on_ || finished_) return;
+    finished_ = true;
+    draw(std::chrono::steady_clock::now());
+    std::fputc('\n', stderr);
+  }
+
+ private:
+  void draw(std::chrono::steady_clock::time_point now) {
+    const double s = std::chrono::duration<double>(now - start_).count();
+    const double rate = s > 0 ? static_cast<double>(done_) / s : 0;
+    std::fprintf(stderr, "\r%s %s / %s (%3.0f%%) %s/s   ", verb_.c_str(), human_bytes(done_).c_str(),
+                 human_bytes(total_).c_str(), total_ ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 100.0,
+                 human_bytes(static_cast<std::uint64_t>(rate)).c_str());
+    std::fflush(stderr);
+  }
+  std::string verb_;
+  std::uint64_t total_, done_ = 0;
+  bool on_, finished_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
+};
+
+// The embedded node, joined through the daemon (or --bootstrap).
+struct Session {
+  boost::asio::io_context io;
+  std::unique_ptr<storage::StorageNode> node;
+  TimeMs timeout_ms = 0;
+  ~Session() { node.reset(); }
+
+  std::vector<ProviderAd> directory() {
+    auto ads = node->providers(timeout_ms);
+    check(ads.status(), "reading the storage directory");
+    return std::move(ads).value();
+  }
+};
+
+std::vector<Endpoint> bootstrap_of(const Options& o, const Endpoint& rpc, const std::vector<std::string>& flags) {
+  std::vector<Endpoint> seeds;
+  for (const auto& s : flags) {
+    auto ep = Endpoint::parse(s);
+    if (!ep) throw Failure{"--bootstrap \"" + s + "\": expected IP:PORT, e.g. 127.0.0.2:9000"};
+    seeds.push_back(*ep);
+  }
+  if (!seeds.empty()) return seeds;
+  const auto st = call(o, rpc, "status");
+  auto ep = Endpoint::parse(std::string(st.at("listen").as_string()));
+  if (!ep) throw Failure{"the daemon's status has no DHT address; pass --bootstrap IP:PORT"};
+  return {*ep};
+}
+
+std::unique_ptr<Session> open_session(const Options& o, const Endpoint& rpc, const std::vector<std::string>& bootstrap,
+                                      const std::string& bind) {
+  auto ip = Endpoint::parse_ip(bind, 0);
+  if (!ip) throw Failure{"--bind \"" + bind + "\": expected an IP address"};
+  auto s = std::make_unique<Session>();
+  s->timeout_ms = static_cast<TimeMs>(o.timeout_s * 1000);
+  s->node = std::make_unique<storage::StorageNode>(s->io, bootstrap_of(o, rpc, bootstrap), *ip);
+  check(s->node->join(s->timeout_ms), "joining the network");
+  return s;
+}
+
+// k + m listed providers with room for one shard of every segment, in random order.
+std::vector<sal::ServiceId> choose_providers(std::vector<ProviderAd> ads, std::size_t count, std::uint64_t per_provider,
+                                             const std::set<sal::ServiceId>& exclude) {
+  std::erase_if(ads, [&](const ProviderAd& a) { return a.free_bytes < per_provider || exclude.count(a.service); });
+  std::shuffle(ads.begin(), ads.end(), std::mt19937_64(std::random_device{}()));
+  if (ads.size() < count)
+    throw Failure{fmt::format("{} storage providers with {} free are listed; this needs {} (start more, e.g. "
+                              "`blockcloud-devnet up --storage-providers 8`, or lower --parity-shards)",
+                              ads.size(), human_bytes(per_provider), count)};
+  std::vector<sal::ServiceId> out;
+  for (std::size_t i = 0; i < count; ++i) out.push_back(ads[i].service);
+  return out;
+}
+
+storage::Source file_source(std::ifstream& in, Progress& progress) {
+  return [&in, &progress](std::span<std::uint8_t> out) -> Result<std::size_t> {
+    in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(out.size()));
+    if (in.bad()) return Status(make_error_code(Errc::kIo), "reading the file failed");
+    const auto n = static_cast<std::size_t>(in.gcount());
+    progress.add(n);
+    return n;
+  };
+}
+
+std::string down_report(const storage::SalTransport& t) {
+  std::string s;
+  for (std::size_t i = 0; i < t.providers(); ++i)
+    if (t.down(i)) s += "\n  provider " + sal::service_id_to_text(t.service(i)) + ": " + t.why_down(i);
+  return s;
+}
+
+}  // namespace
+
+StorageCommands::StorageCommands(CLI::App& app, CommandTable& commands) : commands_(commands) {
+  auto* st = add_command_group(app, "storage", "store files on the network: encrypted here, erasure-coded over providers");
+  st->add_option("--storage-dir", dir_, "master key and file records (default ~/.blockcloud/storage)");
+  st->add_option("--bootstrap", bootstrap_, "IP:PORT of a node to join through (default: the daemon's DHT address)");
+  st->add_option("--bind", bind_, "local IP of the embedded node's sockets (default 127.0.0.1)");
+  auto* put = add(st, "put", "store FILE; prints its ID", &StorageCommands::put);
+  put->add_option("FILE", file_, "the file to store")->required()->check(CLI::ExistingFile);
+  put->add_flag("--resume", resume_, "finish an interrupted put of FILE, sending only what is missing");
+  put->add_option("--name", name_, "a name kept in the encrypted manifest (default: FILE's name)");
+  put->add_option("--data-shards,-k", data_shards_, "k: shards a segment needs (default 4)")->check(CLI::Range(1, 32));
+  put->add_option("--parity-shards,-m", parity_shards_, "m: providers that may be lost (default 2)")->check(CLI::Range(0, 32));
+  put->add_option("--segment-mib", segment_mib_, "segment size in MiB (default 4)")->check(CLI::Range(1, 16));
+  put->add_option("--days", days_, "how long providers keep it (default 30)")->check(CLI::Range(0.001, 3650.0));
+  auto* get = add(st, "get", "fetch ID, check every shard, decrypt", &StorageCommands::get);
+  get->add_option("ID", id_, "file ID (f...) or a unique prefix")->required();
+  get->add_option("-o,--output", out_, "write here (default: standard output)");
+  add(st, "ls", "files stored from this storage directory", &StorageCommands::ls);
+  add(st, "rm", "delete every shard of ID from its providers", &StorageCommands::rm)
+      ->add_option("ID", id_, "file ID or a unique prefix")->required();
+  add(st, "status", "where ID's shards are and whether their providers are listed", &StorageCommands::status)
+      ->add_option("ID", id_, "file ID or a unique prefix")->required();
+  add(st, "verify", "audit every shard of ID with fresh Merkle challenges", &StorageCommands::verify)
+      ->add_option("ID", id_, "file ID or a unique prefix")->required();
+  add(st, "repair", "rebuild ID's failed shards on new providers", &StorageCommands::repair)
+      ->add_option("ID", id_, "file ID or a unique prefix")->required();
+  add(st, "providers", "the storage providers listed in the directory", &StorageCommands::providers);
+}
+
+CLI::App* StorageCommands::add(CLI::App* parent, const std::string& name, const std::string& help, Method method) {
+  return commands_.add(parent, name, help,
+                       [this, method](const Options& o, const Endpoint& rpc) { return (this->*method)(o, rpc); });
+}
+
+int StorageCommands::put(const Options& o, const Endpoint& rpc) {
+  const StorageDir dir(dir_);
+  const Key256 master = dir.master_key(true);
+  const std::string source = fs::absolute(file_).string();
+  const std::uint64_t size = fs::file_size(source);
+  auto pending = dir.load_pending(source);
+  if (resume_ && !pending) throw Failure{"no unfinished put of " + file_ + " to resume; run it without --resume"};
+  if (!resume_ && pending) dir.drop_pending(source);  // a fresh start: the earlier attempt's shards expire unpaid
+  auto session = open_session(o, rpc, bootstrap_, bind_);
+  PendingPut p;
+  if (resume_) {
+    p = *pending;
+  } else {
+    p = {source, name_.empty() ? fs::path(file_).filename().string() : name_, segment_mib_ << 20, data_shards_,
+         parity_shards_, now_ms() + static_cast<TimeMs>(days_ * 86'400'000), {}};
+    const storage::Shape shape{size, p.segment_size, p.data_shards, p.parity_shards};
+    const std::uint64_t per_provider = shape.segment_count() * shape.max_shard_size();
+    p.providers = choose_providers(session->directory(), p.data_shards + p.parity_shards, per_provider, {});
+    dir.save_pending(p);
+  }
+  auto journal = storage::PutJournal::open(dir.journal_path(source));
+  check(journal.status(), "opening the put journal");
+  auto transport = session->node->transport(p.providers);
+  storage::StorageClient client(master, *transport);
+  storage::PutOptions opts{p.segment_size, p.data_shards, p.parity_shards, p.name, p.expires_at, {}};
+  for (std::size_t j = 0; j < p.providers.size(); ++j) opts.placement.push_back(j);
+  std::ifstream in(source, std::ios::binary);
+  if (!in) throw Failure{"cannot read " + source};
+  Progress progress("put", size);
+  auto stored = client.put(file_source(in, progress), opts, now_ms(), &*journal);
+  progress.finish();
+  if (!stored.ok())
+    throw Failure{"put failed: " + stored.status().message + down_report(*transport) +
+                  "\nwhat was confirmed is kept: `blockcloud-cli storage put --resume " + file_ + "` finishes it"};
+  const FileEntry e{stored->cid, p.name, size, stored->envelope, p.providers, now_ms(), p.expires_at};
+  dir.save(e);
+  check(journal->finish(), "removing the finished put journal");
+  dir.drop_pending(source);
+  const auto& st = client.stats();
+  if (o.json)
+    return print_json(json::object{{"id", cid_text(e.cid)}, {"size", size}, {"segments", st.segments},
+                                   {"shards_sent", st.shards_sent}, {"segments_resumed", st.segments_resumed}}),
+           0;
+  std::cout << cid_text(e.cid) << "\n";
+  std::cerr << fmt::format("stored {} ({}) as {}+{} shards on {} providers{}\n", p.name, human_bytes(size),
+                           p.data_shards, p.parity_shards, p.providers.size(),
+                           st.segments_resumed ? fmt::format(", {} segments resumed", st.segments_resumed) : "");
+  return 0;
+}
+
+int StorageCommands::get(const Options& o, const Endpoint& rpc) {
+  const StorageDir dir(dir_);
+  const FileEntry e = dir.find(id_);
+  const Key256 master = dir.master_key(false);
+  auto session = open_session(o, rpc, bootstrap_, bind_);
+  auto transport = session->node->transport(e.providers);
+  storage::StorageClient client(master, *transport);
+  const fs::path part = out_.empty() ? fs::path() : fs::path(out_ + ".part");
+  std::ofstream file;
+  if (!out_.empty()) {
+    file.open(part, std::ios::binary | std::ios::trunc);
+    if (!file) throw Failure{"cannot write " + part.string()};
+  }
+  std::ostream& out = out_.empty() ? std::cout : file;
+  Progress progress("get", e.size);
+  const Status s = client.get(e.stored(), [&](ByteView data) {
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    progress.add(data.size());
+    return out ? Status::success() : Status(make_error_code(Errc::kIo), "writing the output failed");
+  });
+  progress.finish();
+  if (!s.ok()) {
+    if (!out_.empty()) fs::remove(part);
+    throw Failure{"get failed: " + s.message + down_report(*transport)};
+  }
+  out.flush();
+  if (!out_.empty()) {
+    file.close();
+    fs::rename(part, out_);
+  }
+  const auto& st = client.stats();
+  if (st.missing_shards + st.bad_shards > 0)
+    std::cerr << fmt::format("{} shards missing and {} bad were replaced by others ({} segments decoded)\n",
+                             st.missing_shards, st.bad_shards, st.decodes);
+  return 0;
+}
+
+int StorageCommands::ls(const Options& o, const Endpoint&) {
+  const auto files = StorageDir(dir_).list();
+  if (o.json) {
+    json::array a;
+    for (const auto& e : files)
+      a.push_back(json::object{{"id", cid_text(e.cid)}, {"name", e.name}, {"size", e.size},
+                               {"providers", e.providers.size()}, {"expires_at_ms", e.expires_at}});
+    return print_json(a), 0;
+  }
+  std::vector<std::vector<std::string>> rows{{"ID", "NAME", "SIZE", "PROVIDERS", "EXPIRES IN"}};
+  for (const auto& e : files)
+    rows.push_back({cid_text(e.cid), e.name, human_bytes(e.size), std::to_string(e.providers.size()),
+                    human_duration(std::max<TimeMs>(0, e.expires_at - now_ms()) / 1000)});
+  std::cout << table(rows) << fmt::format("{} file(s)\n", files.size());
+  return 0;
+}
+
+int StorageCommands::rm(const Options& o, const Endpoint& rpc) {
+  const StorageDir dir(dir_);
+  const FileEntry e = dir.find(id_);
+  auto session = open_session(o, rpc, bootstrap_, bind_);
+  auto transport = session->node->transport(e.providers);
+  storage::StorageClient client(dir.master_key(false), *transport);
+  const Status s = client.remove(e.stored());
+  const std::string down = down_report(*transport);
+  // Shards on providers that are gone cannot be deleted; they expire unpaid.
+  if (!s.ok() && down.empty()) throw Failure{"deleting the shards: " + s.message};
+  dir.remove(e.cid);
+  std::cout << "removed " << cid_text(e.cid) << "\n";
+  if (!s.ok())
+    std::cerr << "some providers did not answer; their shards are left to expire in "
+              << human_duration(std::max<TimeMs>(0, e.expires_at - now_ms()) / 1000) << ":" << down << "\n";
+  return 0;
+}
+
+int StorageCommands::status(const Options& o, const Endpoint& rpc) {
+  const StorageDir dir(dir_);
+  const FileEntry e = dir.find(id_);
+  auto session = open_session(o, rpc, bootstrap_, bind_);
+  std::map<sal::ServiceId, ProviderAd> listed;
+  for (auto& a : session->directory()) listed[a.service] = a;
+  std::cout << table({{"id", cid_text(e.cid)},
+                      {"name", e.name},
+                      {"size", human_bytes(e.size)},
+                      {"expires in", human_duration(std::max<TimeMs>(0, e.expires_at - now_ms()) / 1000)}});
+  std::vector<std::vector<std::string>> rows{{"SHARD", "PROVIDER", "LISTED", "FREE"}};
+  std::size_t unlisted = 0;
+  for (std::size_t j = 0; j < e.providers.size(); ++j) {
+    auto it = listed.find(e.providers[j]);
+    unlisted += it == listed.end();
+    rows.push_back({std::to_string(j), sal::service_id_to_text(e.providers[j]), it == listed.end() ? "no" : "yes",
+                    it == listed.end() ? "-" : human_bytes(it->second.free_bytes)});
+  }
+  std::cout << table(rows)
+            << (unlisted ? fmt::format("{} provider(s) not listed: run `storage verify` and `storage repair`\n", unlisted)
+                         : std::string("every provider is listed (`storage verify` audits the shards)\n"));
+  return 0;
+}
+
+int StorageCommands::verify(const Options& o, const Endpoint& rpc) {
+  const StorageDir dir(dir_);
+  const FileEntry e = dir.find(id_);
+  auto session = open_session(o, rpc, bootstrap_, bind_);
+  auto transport = session->node->transport(e.providers);
+  storage::StorageClient client(dir.master_key(false), *transport);
+  auto health = client.verify(e.stored());
+  check(health.status(), "verify");
+  std::vector<std::vector<std::string>> rows{{"SHARD", "PROVIDER", "FAILED SEGMENTS"}};
+  for (std::size_t j = 0; j < e.providers.size(); ++j)
+    rows.push_back({std::to_string(j), sal::service_id_to_text(e.providers[j]), std::to_string(health->failed[j])});
+  std::cout << table(rows);
+  const auto bad = health->unhealthy();
+  if (bad.empty()) {
+    std::cout << fmt::format("healthy: {} audits passed\n", health->audits);
+    return 0;
+  }
+  std::cout << fmt::format("{} of {} shards failed; {}\n", bad.size(), e.providers.size(),
+                           health->recoverable() ? "recoverable: run `storage repair`"
+                                                 : "NOT recoverable: some segment has fewer than k good shards");
+  return 1;
+}
+
+int StorageCommands::repair(const Options& o, const Endpoint& rpc) {
+  const StorageDir dir(dir_);
+  FileEntry e = dir.find(id_);
+  auto session = open_session(o, rpc, bootstrap_, bind_);
+  const std::set<sal::ServiceId> current(e.providers.begin(), e.providers.end());
+  std::vector<ProviderAd> ads = session->directory();
+  std::erase_if(ads, [&](const ProviderAd& a) { return current.count(a.service) > 0; });
+  std::vector<sal::ServiceId> all = e.providers;
+  for (const auto& a : ads) all.push_back(a.service);
+  auto transport = session->node->transport(all);
+  storage::StorageClient client(dir.master_key(false), *transport);
+  auto health = client.verify(e.stored());
+  check(health.status(), "verify");
+  const auto lost = health->unhealthy();
+  if (lost.empty()) return std::cout << "healthy: nothing to repair\n", 0;
+  if (!health->recoverable()) throw Failure{"not recoverable: some segment has fewer than k good shards"};
+  // New providers, most free space first; the SAL connects to each on first use.
+  std::vector<std::size_t> order(ads.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ads[a].free_bytes > ads[b].free_bytes; });
+  if (order.size() < lost.size())
+    throw Failure{fmt::format("{} shard(s) to rebuild but {} other provider(s) listed; start more providers",
+                              lost.size(), order.size())};
+  std::vector<std::size_t> replacements;
+  for (std::size_t x = 0; x < lost.size(); ++x) replacements.push_back(e.providers.size() + order[x]);
+  Progress progress("repair", e.size);
+  auto repaired = client.repair(e.stored(), lost, replacements, e.expires_at);
+  progress.finish();
+  if (!repaired.ok()) throw Failure{"repair failed: " + repaired.status().message + down_report(*transport)};
+  for (std::size_t j = 0; j < e.providers.size(); ++j) e.providers[j] = transport->service(repaired->placement[j]);
+  dir.save(e);
+  std::cout << fmt::format("repaired {} shard(s) of {}: {} rebuilt\n", lost.size(), cid_text(e.cid),
+                           client.stats().shards_repaired);
+  return 0;
+}
+
+int StorageCommands::providers(const Options& o, const Endpoint& rpc) {
+  auto session = open_session(o, rpc, bootstrap_, bind_);
+  const auto ads = session->directory();
+  if (o.json) {
+    json::array a;
+    for (const auto& ad : ads)
+      a.push_back(json::object{{"service", sal::service_id_to_text(ad.service)}, {"capacity_bytes", ad.capacity_bytes},
+                               {"free_bytes", ad.free_bytes}, {"price", ad.price}});
+    return print_json(a), 0;
+  }
+  std::vector<std::vector<std::string>> rows{{"SERVICE", "CAPACITY", "FREE", "PRICE/GiB/DAY"}};
+  for (const auto& ad : ads)
+    rows.push_back({sal::service_id_to_text(ad.service), human_bytes(ad.capacity_bytes), human_bytes(ad.free_bytes),
+                    std::to_string(ad.price)});
+  std::cout << table(rows) << fmt::format("{} provider(s)\n", ads.size());
+  return 0;
+}
+
+}  // namespace bc::cli

@@ -1,0 +1,60 @@
+#include "apps/storage/net/directory.hpp"
+
+#include <set>
+
+namespace bc::storage {
+namespace {
+constexpr std::uint8_t kAdVersion = 1;
+
+void put_be64(Bytes& b, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+std::uint64_t get_be64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+}  // namespace
+
+routing::Key storage_directory_key() { return tagged_hash("blockcloud/storage/directory/v1", ByteView{}); }
+
+Bytes encode_provider_ad(const ProviderAd& ad) {
+  Bytes b;
+  b.reserve(kProviderAdBytes);
+  b.push_back(kAdVersion);
+  b.insert(b.end(), ad.service.bytes.begin(), ad.service.bytes.end());
+  put_be64(b, ad.capacity_bytes);
+  put_be64(b, ad.free_bytes);
+  put_be64(b, ad.price);
+  return b;
+}
+
+std::optional<ProviderAd> decode_provider_ad(ByteView payload) {
+  if (payload.size() != kProviderAdBytes || payload[0] != kAdVersion) return std::nullopt;
+  ProviderAd ad;
+  std::copy_n(payload.data() + 1, 32, ad.service.bytes.begin());
+  ad.capacity_bytes = get_be64(payload.data() + 33);
+  ad.free_bytes = get_be64(payload.data() + 41);
+  ad.price = get_be64(payload.data() + 49);
+  if (ad.free_bytes > ad.capacity_bytes) return std::nullopt;
+  return ad;
+}
+
+void find_storage_providers(sal::NodeStack& stack, std::function<void(std::vector<ProviderAd>)> done) {
+  stack.driver().call([&](TimeMs now, Outbox& out) {
+    auto on_values = [done = std::move(done)](const routing::GetResult& r) {
+      std::vector<ProviderAd> ads;
+      std::set<sal::ServiceId> seen;
+      for (const auto& rec : r.values) {
+        auto ad = decode_provider_ad(rec.payload);
+        if (!ad || !seen.insert(ad->service).second) continue;
+        ad->node = rec.owner;
+        ads.push_back(*ad);
+      }
+      done(std::move(ads));
+    };
+    stack.dht().get(storage_directory_key(), now, out, std::move(on_values), routing::DhtNode::GetOptions{true});
+  });
+}
+
+}  // namespace bc::storage

@@ -1,0 +1,45 @@
+// The storage directory (docs/storage.md "Finding providers"): one
+// well-known DHT key under which every storage provider node publishes a
+// short advertisement, signed by its node key like any DHT record:
+//
+//   key     = tagged_hash("blockcloud/storage/directory/v1", "")
+//   payload = 0x01 || service_id(32) || be64(capacity) || be64(free) || be64(price)   (57 bytes)
+//
+// A client reads the key with a fresh get (every level, newest record per
+// owner) and connects to the service IDs through the SAL, which checks each
+// provider's delegation: the advertisement only says where to look, never
+// whom to trust. Prices are base units per GiB per day, as the operator set.
+#pragma once
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "layers/bytes.hpp"
+#include "layers/crypto.hpp"
+#include "routing/record.hpp"
+#include "sal/node/node_stack.hpp"
+
+namespace bc::storage {
+
+inline constexpr std::size_t kProviderAdBytes = 57;
+
+struct ProviderAd {
+  sal::ServiceId service;
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t free_bytes = 0;
+  std::uint64_t price = 0;  // base units per GiB per day
+  XOnlyPubKey node;         // who published it (the record's owner); not encoded
+  friend bool operator==(const ProviderAd&, const ProviderAd&) = default;
+};
+
+routing::Key storage_directory_key();
+Bytes encode_provider_ad(const ProviderAd& ad);
+// nullopt for anything but exactly kProviderAdBytes of version 1.
+std::optional<ProviderAd> decode_provider_ad(ByteView payload);
+
+// Reads the directory through `stack`'s DHT (fresh get). `done` gets every
+// decodable advertisement, one per service ID (the node's newest), on the
+// io thread. Io thread only.
+void find_storage_providers(sal::NodeStack& stack, std::function<void(std::vector<ProviderAd>)> done);
+
+}  // namespace bc::storage

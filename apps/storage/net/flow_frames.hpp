@@ -1,0 +1,67 @@
+// Storage frames over a SAL flow (docs/storage.md "Wire protocol"): each
+// Cap'n Proto message is sent as a u32 big-endian length and that many
+// bytes, the framing layers/stream_net.hpp uses over TCP.
+//
+// FramedFlow owns one sal::ByteStream: it reads frames and hands each to
+// on_frame, and queues frames to write (one write outstanding, as the stream
+// requires). A frame announced longer than max_frame, a read or write error,
+// the peer's EOF, or more than max_queued bytes waiting to be written ends
+// the flow: on_close runs once, and no callback runs after it or after
+// close(). The announced length is checked before anything is buffered, so a
+// hostile peer costs at most max_frame bytes of buffer.
+//
+// Threads: the stream's io thread only. Callbacks may call close() or send().
+#pragma once
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "layers/bytes.hpp"
+#include "sal/host/stream.hpp"
+
+namespace bc::storage {
+
+inline constexpr std::size_t kFrameHeaderBytes = 4;
+
+class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
+ public:
+  using OnFrame = std::function<void(ByteView frame)>;
+  // Why the flow ended, for logs ("eof", "frame of 9000000 bytes over 4198400", ...).
+  using OnClose = std::function<void(const std::string& why)>;
+
+  // Starts reading at once.
+  static std::shared_ptr<FramedFlow> start(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame,
+                                           std::size_t max_queued, OnFrame on_frame, OnClose on_close);
+  ~FramedFlow();
+
+  // Queues one frame. Ignored once the flow has ended.
+  void send(ByteView frame);
+  // Ends the flow without calling on_close. Idempotent.
+  void close();
+  bool open() const { return !closed_; }
+  std::size_t queued_bytes() const { return queued_; }
+
+ private:
+  FramedFlow(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame, std::size_t max_queued, OnFrame on_frame,
+             OnClose on_close);
+  void read_more();
+  void on_read(std::size_t n);
+  void write_next();
+  void fail(const std::string& why);
+
+  std::unique_ptr<sal::ByteStream> stream_;
+  std::size_t max_frame_;
+  std::size_t max_queued_;
+  OnFrame on_frame_;
+  OnClose on_close_;
+  Bytes in_;              // bytes read and not yet consumed
+  std::size_t in_used_ = 0;
+  std::deque<Bytes> out_;  // frames with their headers; front is being written
+  std::size_t queued_ = 0;
+  bool writing_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace bc::storage

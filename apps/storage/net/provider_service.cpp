@@ -1,0 +1,121 @@
+#include "apps/storage/net/provider_service.hpp"
+
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "layers/assert.hpp"
+#include "sal/host/host.hpp"
+
+namespace bc::storage {
+namespace {
+// Answers a peer may leave unread before its flow is dropped: the in-flight
+// limit's worth of full shards, and some.
+constexpr std::size_t kMaxQueuedBytes = 24 * kMaxResponseBytes;
+constexpr auto kBackstop = std::chrono::milliseconds(5);
+}  // namespace
+
+ProviderService::ProviderService(boost::asio::io_context& io)
+    : io_(io), loop_(std::make_unique<uv_loop_t>()), backend_(io), backstop_(io) {
+  BC_ASSERT(uv_loop_init(loop_.get()) == 0);
+}
+
+Result<std::unique_ptr<ProviderService>> ProviderService::open(boost::asio::io_context& io, StoreOptions store,
+                                                               ProviderOptions options) {
+  std::unique_ptr<ProviderService> s(new ProviderService(io));
+  auto p = LocalProvider::open(s->loop_.get(), std::move(store), options);
+  if (!p.ok()) return p.status();
+  s->provider_ = std::move(p).value();
+  // A duplicate, so Asio may close its descriptor while libuv keeps its own.
+  const int fd = ::dup(uv_backend_fd(s->loop_.get()));
+  if (fd < 0) return fail(Error::kIo, "dup of the libuv backend descriptor failed");
+  s->backend_.assign(fd);
+  s->watch_backend();
+  return s;
+}
+
+ProviderService::~ProviderService() {
+  *alive_ = false;
+  close_flows();
+  backend_.close();
+  backstop_.cancel();
+  // Store work in flight finishes (its completions answer peers that are gone).
+  while (provider_ && !provider_->idle()) uv_run(loop_.get(), UV_RUN_ONCE);
+  provider_.reset();
+  uv_run(loop_.get(), UV_RUN_NOWAIT);
+  BC_ASSERT(uv_loop_close(loop_.get()) == 0);
+}
+
+void ProviderService::accept(std::unique_ptr<sal::ByteStream> stream) {
+  const PeerId peer = next_peer_++;
+  std::weak_ptr<bool> alive = alive_;
+  auto flow = FramedFlow::start(
+      std::move(stream), kMaxRequestBytes, kMaxQueuedBytes,
+      [this, alive, peer](ByteView frame) {
+        if (alive.lock()) on_frame(peer, frame);
+      },
+      [this, alive, peer](const std::string&) {
+        if (alive.lock()) on_flow_closed(peer);
+      });
+  flows_[peer] = std::move(flow);
+  provider_->connect(peer, sal::Host::now_ms());
+}
+
+void ProviderService::close_flows() {
+  const TimeMs now = sal::Host::now_ms();
+  for (auto& [peer, flow] : flows_) {
+    flow->close();
+    provider_->disconnect(peer, now);
+  }
+  flows_.clear();
+}
+
+void ProviderService::on_frame(PeerId peer, ByteView frame) {
+  provider_->deliver(peer, frame, sal::Host::now_ms());
+  pump();
+}
+
+void ProviderService::on_flow_closed(PeerId peer) {
+  flows_.erase(peer);
+  provider_->disconnect(peer, sal::Host::now_ms());
+  pump();
+}
+
+void ProviderService::pump() {
+  uv_run(loop_.get(), UV_RUN_NOWAIT);
+  for (auto& f : provider_->take_frames()) {
+    auto it = flows_.find(f.to);
+    if (it != flows_.end()) it->second->send(f.payload);  // else: the peer left; its answer is dropped
+  }
+  for (PeerId d : provider_->take_disconnects()) {
+    auto it = flows_.find(d);
+    if (it == flows_.end()) continue;
+    it->second->close();
+    flows_.erase(it);
+  }
+  if (!provider_->idle()) arm_backstop();
+}
+
+void ProviderService::watch_backend() {
+  std::weak_ptr<bool> alive = alive_;
+  backend_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [this, alive](const boost::system::error_code& ec) {
+                        if (ec || !alive.lock()) return;
+                        pump();
+                        watch_backend();
+                      });
+}
+
+void ProviderService::arm_backstop() {
+  if (backstop_armed_) return;
+  backstop_armed_ = true;
+  backstop_.expires_after(kBackstop);
+  std::weak_ptr<bool> alive = alive_;
+  backstop_.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (ec || !alive.lock()) return;
+    backstop_armed_ = false;
+    pump();
+  });
+}
+
+}  // namespace bc::storage

@@ -1,0 +1,65 @@
+// A storage provider served over SAL flows: ProviderCore and its ShardStore
+// (through LocalProvider) on a libuv loop that is driven from an Asio
+// io_context, one FramedFlow per accepted flow, each flow one core peer.
+//
+// The libuv loop runs on the io thread: its backend (epoll) descriptor is
+// watched by Asio, and uv_run(UV_RUN_NOWAIT) runs whatever completed. The
+// disk work itself runs on libuv's thread pool, so the io thread never
+// blocks on it. Asio waits on descriptors edge-triggered with no
+// speculative retry, so a completion signalled between a uv_run and the next
+// wait could be missed: a short timer also runs the loop while store work is
+// pending.
+//
+// Threads: io thread only. `io` must outlive the service.
+#pragma once
+#include <map>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "apps/storage/local_provider.hpp"
+#include "apps/storage/net/flow_frames.hpp"
+
+namespace bc::storage {
+
+class ProviderService {
+ public:
+  // Opens (and recovers) the shard store in options.dir. kIo or kCorrupt
+  // when it cannot.
+  static Result<std::unique_ptr<ProviderService>> open(boost::asio::io_context& io, StoreOptions store,
+                                                       ProviderOptions options = {});
+  // Closes every flow and waits (blocking, briefly) for store work in flight.
+  ~ProviderService();
+
+  // Serves one flow until it ends (the SAL's AcceptHandler body).
+  void accept(std::unique_ptr<sal::ByteStream> stream);
+  // Closes every flow; later flows are still accepted until destruction.
+  void close_flows();
+
+  std::size_t flows() const { return flows_.size(); }
+  const ProviderStats& stats() const { return provider_->core().stats(); }
+  const ShardStore& store() const { return provider_->store(); }
+
+ private:
+  explicit ProviderService(boost::asio::io_context& io);
+  void on_frame(PeerId peer, ByteView frame);
+  void on_flow_closed(PeerId peer);
+  // Runs the uv loop once, sends the core's frames, applies its disconnects.
+  void pump();
+  void watch_backend();
+  void arm_backstop();
+
+  boost::asio::io_context& io_;
+  std::unique_ptr<uv_loop_s> loop_;
+  std::unique_ptr<LocalProvider> provider_;
+  boost::asio::posix::stream_descriptor backend_;
+  boost::asio::steady_timer backstop_;
+  bool backstop_armed_ = false;
+  std::map<PeerId, std::shared_ptr<FramedFlow>> flows_;
+  PeerId next_peer_ = 1;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace bc::storage

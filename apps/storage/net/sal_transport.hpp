@@ -1,0 +1,67 @@
+// The storage client's ShardTransport over the network: provider i is a
+// service ID, reached through a sal::ServiceConnector (sal::Host, or an
+// app's sal::AppNode), one flow per provider carrying framed requests
+// (flow_frames.hpp).
+//
+// exchange() is synchronous, as the pipeline wants: it sends the calls
+// (connecting first where needed) and runs the io_context until every call
+// was answered, its flow ended, or the deadline passed. A provider that
+// cannot be reached, ends its flow or misses the deadline is marked down
+// and answers nothing for the rest of this transport's life: one exchange
+// waits for it at most once, and the pipeline reads other shards instead.
+//
+// Threads: the io_context's thread; exchange() runs the io_context itself,
+// so it must not be called from inside one of its handlers.
+#pragma once
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "apps/storage/local_provider.hpp"
+#include "apps/storage/net/flow_frames.hpp"
+
+namespace bc::storage {
+
+struct SalTransportOptions {
+  TimeMs exchange_timeout_ms = 30'000;  // one exchange, connects included
+};
+
+class SalTransport final : public ShardTransport {
+ public:
+  SalTransport(boost::asio::io_context& io, sal::ServiceConnector& connector, std::vector<sal::ServiceId> providers,
+               SalTransportOptions options = {});
+  ~SalTransport() override;  // closes the flows
+
+  std::size_t providers() const override { return links_.size(); }
+  std::vector<Answer> exchange(std::vector<Call> calls) override;
+
+  const sal::ServiceId& service(std::size_t provider) const { return links_.at(provider).service; }
+  bool down(std::size_t provider) const { return links_.at(provider).state == State::kDown; }
+  // Why the provider was marked down ("" while it is not).
+  const std::string& why_down(std::size_t provider) const { return links_.at(provider).why; }
+
+ private:
+  enum class State { kIdle, kConnecting, kOpen, kDown };
+  struct Link {
+    sal::ServiceId service;
+    State state = State::kIdle;
+    std::shared_ptr<FramedFlow> flow;
+    std::vector<Bytes> waiting;   // requests queued while connecting
+    std::size_t expected = 0;     // answers still due in this exchange
+    std::string why;
+  };
+  void connect(std::size_t i);
+  void mark_down(std::size_t i, std::string why);
+  bool settled() const;
+
+  boost::asio::io_context& io_;
+  sal::ServiceConnector& connector_;
+  SalTransportOptions options_;
+  std::vector<Link> links_;
+  std::vector<Answer> answers_;  // of the current exchange
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace bc::storage

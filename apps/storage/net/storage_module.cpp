@@ -1,0 +1,148 @@
+#include "apps/storage/net/storage_module.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "layers/assert.hpp"
+#include "layers/private_dir.hpp"
+#include "sal/records/delegation.hpp"
+#include "sal/records/service_id.hpp"
+
+namespace bc::storage {
+namespace {
+constexpr const char* kServiceName = "storage";
+constexpr TimeMs kDelegationLifetimeMs = 365LL * 24 * 3600 * 1000;
+constexpr TimeMs kAdTtlMs = 10 * 60 * 1000;
+
+KeyPair open_owner_key(const std::filesystem::path& dir) {
+  if (auto made = create_private_dirs(dir); !made.ok())
+    throw std::runtime_error("storage dir " + dir.string() + ": " + made.message + "; choose a writable [storage] dir");
+  return load_or_create_key_file(dir / "owner.key");
+}
+// The first failure in a row is a warning, then one line a minute (a lone
+// node retries each second).
+void log_retry(std::uint64_t& failures, const char* what, const std::string& why) {
+  if (failures++ % 60 == 0) spdlog::warn("storage: {} failed ({}); retrying each second ({} failures in a row)", what, why, failures);
+}
+}  // namespace
+
+StorageModule::StorageModule(sal::NodeStack& stack, StorageModuleConfig config)
+    : stack_(stack), config_(std::move(config)), owner_(open_owner_key(config_.dir)), timer_(stack.io()) {
+  if (config_.capacity_bytes == 0) throw std::runtime_error("storage.capacity: must be more than 0 bytes");
+  service_ = sal::service_id_of(owner_.public_key(), kServiceName);
+  auto p = ProviderService::open(stack_.io(), StoreOptions{config_.dir, config_.capacity_bytes, {}});
+  if (!p.ok())
+    throw std::runtime_error("storage dir " + config_.dir.string() + ": " + p.status().message +
+                             "; check the disk, or move the damaged store away");
+  provider_ = std::move(p).value();
+}
+
+StorageModule::~StorageModule() { stop(); }
+
+void StorageModule::register_rpc(node::RpcRegistry& rpc) {
+  rpc.add("storage_status", [this](const node::Params&) { return status(); });
+}
+
+void StorageModule::start() {
+  const auto& r = provider_->store().recovery();
+  spdlog::info("storage: service {} in {} capacity {} bytes used {} price {}; recovered {} shards ({} orphans removed, "
+               "{} entries dropped)",
+               sal::service_id_to_text(service_), config_.dir.string(), config_.capacity_bytes,
+               provider_->store().used_bytes(), config_.price, r.shards, r.orphans_removed, r.entries_dropped);
+  serve();
+  publish_ad();
+  on_refresh();
+}
+
+void StorageModule::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  *alive_ = false;
+  timer_.cancel();
+  if (stack_.serving(service_)) stack_.stop_serving(service_, nullptr);
+  stack_.driver().call([&](TimeMs, Outbox&) { stack_.dht().unpublish(storage_directory_key()); });
+  provider_->close_flows();
+}
+
+// Serves the storage service; a failed publish rolls back and is retried by on_refresh.
+void StorageModule::serve() {
+  const TimeMs now = sal::Host::now_ms();
+  const auto d = sal::make_delegation(owner_, kServiceName, stack_.key().public_key(), static_cast<std::uint64_t>(now),
+                                      now - 60'000, now + kDelegationLifetimeMs);
+  std::weak_ptr<bool> alive = alive_;
+  ProviderService* provider = provider_.get();
+  serving_ = true;  // until the publish says otherwise (it may answer at once)
+  auto served = stack_.serve(
+      sal::encode_delegation(d),
+      [alive, provider](std::unique_ptr<sal::ByteStream> flow, const XOnlyPubKey&) {
+        if (alive.lock()) provider->accept(std::move(flow));
+      },
+      sal::ServeOptions{}, [this, alive](const routing::PutResult& r) {
+        if (!alive.lock()) return;
+        serving_ = r.ok();
+        if (!r.ok()) return log_retry(serve_failures_, "publishing the service", r.status.message);
+        serve_failures_ = 0;
+        spdlog::info("storage: serving {} ({} copies of the record)", sal::service_id_to_text(service_), r.stored);
+      });
+  BC_ASSERT(served.ok());  // our own fresh delegation of our own key
+}
+
+void StorageModule::publish_ad() {
+  const auto& store = provider_->store();
+  ProviderAd ad{service_, config_.capacity_bytes,
+                config_.capacity_bytes - std::min(config_.capacity_bytes, store.used_bytes() + store.reserved_bytes()),
+                config_.price, {}};
+  if (publishing_ || (published_ && *published_ == ad)) return;
+  publishing_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  stack_.driver().call([&](TimeMs now, Outbox& out) {
+    stack_.dht().publish(storage_directory_key(), encode_provider_ad(ad), kAdTtlMs, now, out,
+                         [this, alive, ad](const routing::PutResult& r) {
+                           if (!alive.lock()) return;
+                           publishing_ = false;
+                           if (!r.ok())
+                             return log_retry(listing_failures_, "listing in the storage directory", r.status.message);
+                           published_ = ad;
+                           listing_failures_ = 0;
+                         });
+  });
+}
+
+void StorageModule::on_refresh() {
+  if (stopped_) return;
+  if (!serving_) serve();
+  publish_ad();
+  // Until the service and the listing are out (no DHT contacts yet at start), retry each second.
+  const TimeMs period = serving_ && published_ ? config_.refresh_ms : std::min<TimeMs>(config_.refresh_ms, 1'000);
+  timer_.expires_after(std::chrono::milliseconds(period));
+  std::weak_ptr<bool> alive = alive_;
+  timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (!ec && alive.lock()) on_refresh();
+  });
+}
+
+boost::json::value StorageModule::status() const {
+  const auto& store = provider_->store();
+  const auto& st = provider_->stats();
+  boost::json::object o;
+  o["service"] = sal::service_id_to_text(service_);
+  o["serving"] = serving_;
+  o["listed"] = published_.has_value();
+  o["dir"] = config_.dir.string();
+  o["capacity_bytes"] = config_.capacity_bytes;
+  o["used_bytes"] = store.used_bytes();
+  o["reserved_bytes"] = store.reserved_bytes();
+  o["price"] = config_.price;
+  o["flows"] = provider_->flows();
+  o["requests"] = st.requests;
+  o["stored"] = st.stored;
+  o["served"] = st.served;
+  o["deleted"] = st.deleted;
+  o["audits"] = st.audits;
+  boost::json::object rejected;
+  for (const auto& [why, n] : st.rejected) rejected[why] = n;
+  o["rejected"] = std::move(rejected);
+  return o;
+}
+
+}  // namespace bc::storage
