@@ -1,0 +1,118 @@
+#include "consensus/pos/probe_core.hpp"
+
+#include <algorithm>
+
+#include "consensus/pos/codec.hpp"
+#include "layers/assert.hpp"
+
+namespace bc::pos {
+
+ProbeCore::ProbeCore(KeyPair key, PosParams params, std::uint64_t probe_timeout_ms)
+    : key_(std::move(key)), params_(params), probe_timeout_ms_(probe_timeout_ms) {
+  BC_ASSERT(params_.max_attempts >= 1 && probe_timeout_ms_ > 0);
+}
+
+void ProbeCore::start_epoch(std::uint64_t epoch, TimeMs epoch_start, const Hash256& secret, std::vector<Offer> offers) {
+  BC_ASSERT(!active_);
+  active_ = true;
+  offers_ = std::move(offers);
+  reports_.assign(offers_.size(), Report{});
+  pending_.clear();
+  for (std::size_t s = 0; s < offers_.size(); ++s) {
+    Report& r = reports_[s];
+    r.epoch = epoch;
+    r.offer_id = offer_id(offers_[s]);
+    r.secret = secret;
+    r.probes.resize(params_.probes_per_auditor);
+    for (const ProbeTime& t : probe_schedule(secret, epoch, r.offer_id, params_.probes_per_auditor, params_.epoch_ms)) {
+      r.probes[t.index].index = t.index;
+      r.probes[t.index].scheduled_ms = t.at_ms;
+      r.probes[t.index].attempts = 0;  // set when graded
+      pending_[next_id_++] = Pending{&offers_[s], s, t.index, 0, epoch_start + static_cast<TimeMs>(t.at_ms), false};
+    }
+  }
+}
+
+void ProbeCore::send(std::uint64_t id, Pending& p, TimeMs now) {
+  ++p.attempt;
+  p.in_flight = true;
+  p.due = now + static_cast<TimeMs>(probe_timeout_ms_);
+  sends_.push_back(ProbeSend{id, reports_[p.slot].offer_id, p.offer->service_id, p.offer->probe_request, p.attempt});
+  ++counters_.sent;
+}
+
+ProbeOutcome ProbeCore::grade(const Offer& o, const ProbeAnswer& a) const {
+  if (a.response_hash != o.expected_response_hash) return ProbeOutcome::kWrong;
+  if (a.ttfb_ms > o.max_latency_ms || a.throughput_bps < o.min_throughput_bps) return ProbeOutcome::kSlow;
+  return ProbeOutcome::kPass;
+}
+
+void ProbeCore::record(const Pending& p, ProbeOutcome outcome, const ProbeAnswer& answer) {
+  ProbeRecord& rec = reports_[p.slot].probes[p.index];
+  rec.attempts = std::max<std::uint8_t>(p.attempt, 1);
+  rec.outcome = outcome;
+  rec.connect_ms = answer.connect_ms;
+  rec.ttfb_ms = answer.ttfb_ms;
+  rec.throughput_bps = answer.throughput_bps;
+  rec.response_hash = answer.response_hash;
+  (outcome == ProbeOutcome::kPass ? counters_.passed : counters_.failed)++;
+}
+
+void ProbeCore::handle_answer(std::uint64_t probe_id, const ProbeAnswer& answer, TimeMs, Outbox&) {
+  auto it = pending_.find(probe_id);
+  if (it == pending_.end() || !it->second.in_flight) return;  // late: already retried or graded
+  record(it->second, grade(*it->second.offer, answer), answer);
+  pending_.erase(it);
+}
+
+void ProbeCore::on_tick(TimeMs now, Outbox&) {
+  std::vector<std::pair<std::uint64_t, Pending>> retries;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    Pending& p = it->second;
+    if (p.due > now) {
+      ++it;
+    } else if (!p.in_flight) {
+      send(it->first, p, now);
+      ++it;
+    } else if (p.attempt < params_.max_attempts) {
+      // Re-send unchanged under a new id: a late answer to the old attempt is ignored.
+      Pending again = p;
+      again.in_flight = false;
+      again.due = now + static_cast<TimeMs>(params_.retry_gap_ms);
+      retries.emplace_back(next_id_++, again);
+      ++counters_.contained;
+      it = pending_.erase(it);
+    } else {
+      record(p, ProbeOutcome::kTimeout, ProbeAnswer{});
+      it = pending_.erase(it);
+    }
+  }
+  for (auto& [id, p] : retries) pending_.emplace(id, p);
+}
+
+TimeMs ProbeCore::next_wakeup() const {
+  TimeMs next = kNever;
+  for (const auto& [id, p] : pending_) next = std::min(next, p.due);
+  return next;
+}
+
+std::optional<ProbeSend> ProbeCore::poll_send() {
+  if (sends_.empty()) return std::nullopt;
+  ProbeSend s = std::move(sends_.front());
+  sends_.pop_front();
+  return s;
+}
+
+std::vector<Report> ProbeCore::finish_epoch() {
+  BC_ASSERT(active_);
+  for (auto& [id, p] : pending_) record(p, ProbeOutcome::kTimeout, ProbeAnswer{});
+  pending_.clear();
+  sends_.clear();
+  active_ = false;
+  std::vector<Report> out = std::move(reports_);
+  reports_.clear();
+  for (Report& r : out) sign_report(r, key_);
+  return out;
+}
+
+}  // namespace bc::pos

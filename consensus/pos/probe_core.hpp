@@ -1,0 +1,87 @@
+// The auditor's probe core (docs/proof-of-service.md, "Probe schedule",
+// "Probes look like clients"): sans-I/O (layers/core.hpp).
+//
+// For one epoch it holds the auditor's offers and probe secret, asks the
+// driver to send each probe at its secret time (ProbeCore::Event::send), re-sends
+// a probe that timed out unchanged after retry_gap_ms, at most
+// max_attempts in all, grades each answer against the offer, and at
+// finish_epoch() signs one Report per offer. The driver carries a probe as
+// an ordinary client request over a fresh SAL client identity and answers
+// with handle_answer(); the core never sees a socket or a clock.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "consensus/pos/schedule.hpp"
+#include "consensus/pos/types.hpp"
+#include "layers/core.hpp"
+
+namespace bc::pos {
+
+// What the driver measured for one attempt.
+struct ProbeAnswer {
+  std::uint32_t connect_ms = 0;
+  std::uint32_t ttfb_ms = 0;
+  std::uint64_t throughput_bps = 0;
+  Hash256 response_hash;
+};
+
+struct ProbeSend {
+  std::uint64_t probe_id = 0;  // unique per attempt; echo it in handle_answer
+  Hash256 offer_id;
+  Hash256 service_id;
+  Bytes request;
+  std::uint8_t attempt = 1;
+};
+
+class ProbeCore final : public Core {
+ public:
+  // probe_timeout_ms: how long one attempt may stay unanswered.
+  ProbeCore(KeyPair key, PosParams params, std::uint64_t probe_timeout_ms);
+
+  // Starts epoch `epoch` at `epoch_start` with the secret committed for it.
+  // Precondition: the previous epoch is finished.
+  void start_epoch(std::uint64_t epoch, TimeMs epoch_start, const Hash256& secret, std::vector<Offer> offers);
+  // Grades every open probe as timed out and returns one signed report per offer.
+  std::vector<Report> finish_epoch();
+
+  void handle_answer(std::uint64_t probe_id, const ProbeAnswer& answer, TimeMs now, Outbox& out);
+  void on_tick(TimeMs now, Outbox& out) override;
+  TimeMs next_wakeup() const override;
+
+  std::optional<ProbeSend> poll_send();
+
+  struct Counters {
+    std::uint64_t sent = 0, passed = 0, failed = 0, contained = 0;  // contained: re-sent after a timeout
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  struct Pending {
+    const Offer* offer = nullptr;
+    std::size_t slot = 0;  // index into reports_
+    std::uint32_t index = 0;
+    std::uint8_t attempt = 0;
+    TimeMs due = 0;        // next send, or the attempt's deadline once sent
+    bool in_flight = false;
+  };
+  void send(std::uint64_t id, Pending& p, TimeMs now);
+  void record(const Pending& p, ProbeOutcome outcome, const ProbeAnswer& answer);
+  ProbeOutcome grade(const Offer& o, const ProbeAnswer& a) const;
+
+  KeyPair key_;
+  PosParams params_;
+  std::uint64_t probe_timeout_ms_;
+  std::vector<Offer> offers_;
+  std::vector<Report> reports_;
+  std::map<std::uint64_t, Pending> pending_;  // by probe id
+  std::deque<ProbeSend> sends_;
+  std::uint64_t next_id_ = 1;
+  bool active_ = false;
+  Counters counters_;
+};
+
+}  // namespace bc::pos
