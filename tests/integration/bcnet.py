@@ -4,6 +4,7 @@ started."""
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -214,7 +215,10 @@ def main(test_fn, time_limit_s):
     ap.add_argument("--bin", required=True, help="directory holding blockcloudd, blockcloud-cli, blockcloud-devnet")
     ap.add_argument("--workdir", required=True, help="scratch directory for this test")
     a = ap.parse_args()
-    os.makedirs(a.workdir, exist_ok=True)
+    # Each run starts empty (a previous run's chain would not match a changed
+    # genesis); its logs stay until the next run.
+    shutil.rmtree(a.workdir, ignore_errors=True)
+    os.makedirs(a.workdir)
 
     def on_alarm(signum, frame):
         raise TestFailure(f"test exceeded its {time_limit_s} s limit")
