@@ -331,7 +331,9 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
                       });
   }
 
-  void drop(const std::shared_ptr<Conn>& conn) {
+  void drop(const std::shared_ptr<Conn>& ref) {
+    // `ref` may be the map's own element, which conns.erase destroys.
+    const std::shared_ptr<Conn> conn = ref;
     if (conn->closed) return;
     conn->closed = true;
     boost::system::error_code ig;
