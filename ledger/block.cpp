@@ -14,27 +14,21 @@ namespace bc::ledger {
 
 namespace {
 
-kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
-
-template <std::size_t N>
-bool copy_fixed(capnp::Data::Reader in, std::array<std::uint8_t, N>& out) {
-  if (in.size() != N) return false;
-  std::memcpy(out.data(), in.begin(), N);
-  return true;
-}
+using bc::wire::bytes_ptr;
+using bc::wire::copy_fixed;
 
 void write_header(const BlockHeader& h, wire::BlockHeader::Builder out) {
   out.setChainId(kj::StringPtr(h.chain_id.c_str(), h.chain_id.size()));  // explicit length: NUL-safe
   out.setHeight(h.height);
-  out.setPrevHash(ptr(h.prev_hash.view()));
+  out.setPrevHash(bytes_ptr(h.prev_hash.view()));
   out.setTime(h.time);
-  out.setProposer(ptr(h.proposer.view()));
-  out.setTxRoot(ptr(h.tx_root.view()));
-  out.setStateRoot(ptr(h.state_root.view()));
-  out.setAuditRoot(ptr(h.audit_root.view()));
-  out.setEffectsRoot(ptr(h.effects_root.view()));
+  out.setProposer(bytes_ptr(h.proposer.view()));
+  out.setTxRoot(bytes_ptr(h.tx_root.view()));
+  out.setStateRoot(bytes_ptr(h.state_root.view()));
+  out.setAuditRoot(bytes_ptr(h.audit_root.view()));
+  out.setEffectsRoot(bytes_ptr(h.effects_root.view()));
   out.setTxCount(h.tx_count);
-  if (h.last_commit_hash) out.setLastCommitHash(ptr(h.last_commit_hash->view()));
+  if (h.last_commit_hash) out.setLastCommitHash(bytes_ptr(h.last_commit_hash->view()));
 }
 
 bool read_header(wire::BlockHeader::Reader in, BlockHeader& h) {
@@ -150,18 +144,18 @@ Bytes encode_block(const Block& b) {
   write_header(b.header, root.initHeader());
   auto txs = root.initTxs(static_cast<unsigned>(b.txs.size()));
   for (unsigned i = 0; i < b.txs.size(); ++i) {
-    txs[i].setBody(ptr(b.txs[i].body_bytes));
-    txs[i].setSignature(ptr(b.txs[i].signature.view()));
+    txs[i].setBody(bytes_ptr(b.txs[i].body_bytes));
+    txs[i].setSignature(bytes_ptr(b.txs[i].signature.view()));
   }
   auto effects = root.initEffects(static_cast<unsigned>(b.effects.size()));
   for (unsigned i = 0; i < b.effects.size(); ++i) {
     const Effect& e = b.effects[i];
     effects[i].setKind(static_cast<wire::Effect::Kind>(e.kind));  // the enums share their numbers
-    effects[i].setAccount(ptr(e.account.view()));
+    effects[i].setAccount(bytes_ptr(e.account.view()));
     effects[i].setAmount(e.amount);
-    effects[i].setReason(ptr(e.reason.view()));
+    effects[i].setReason(bytes_ptr(e.reason.view()));
   }
-  root.setSignature(ptr(b.signature.view()));
+  root.setSignature(bytes_ptr(b.signature.view()));
   if (b.last_commit) detail::write_certificate(*b.last_commit, root.initLastCommit());
   auto ev = root.initEvidence(static_cast<unsigned>(b.evidence.size()));
   for (unsigned i = 0; i < b.evidence.size(); ++i) detail::write_evidence(b.evidence[i], ev[i]);

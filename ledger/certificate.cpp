@@ -15,14 +15,8 @@ namespace bc::ledger {
 
 namespace {
 
-kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
-
-template <std::size_t N>
-bool copy_fixed(capnp::Data::Reader in, std::array<std::uint8_t, N>& out) {
-  if (in.size() != N) return false;
-  std::memcpy(out.data(), in.begin(), N);
-  return true;
-}
+using bc::wire::bytes_ptr;
+using bc::wire::copy_fixed;
 
 // Reads a vote; the chain id is checked by the caller's digest, not here.
 bool read_vote(wire::VoteSignBytes::Reader in, VoteRecord& v) {
@@ -45,23 +39,23 @@ bool read_vote(wire::VoteSignBytes::Reader in, VoteRecord& v) {
 namespace detail {
 
 void write_vote_record(const Hash256& chain, const VoteRecord& v, bool with_signature, wire::VoteSignBytes::Builder out) {
-  out.setChainId(ptr(chain.view()));
+  out.setChainId(bytes_ptr(chain.view()));
   out.setType(static_cast<std::uint16_t>(v.type));
   out.setHeight(v.height);
   out.setRound(v.round);
-  if (v.value) out.setValueHash(ptr(v.value->view()));
-  out.setValidator(ptr(v.validator.view()));
-  if (with_signature) out.setSignature(ptr(v.signature.view()));
+  if (v.value) out.setValueHash(bytes_ptr(v.value->view()));
+  out.setValidator(bytes_ptr(v.validator.view()));
+  if (with_signature) out.setSignature(bytes_ptr(v.signature.view()));
 }
 
 void write_certificate(const CommitCertificate& c, wire::CommitCertificate::Builder out) {
   out.setHeight(c.height);
   out.setRound(c.round);
-  out.setBlockHash(ptr(c.block_hash.view()));
+  out.setBlockHash(bytes_ptr(c.block_hash.view()));
   auto list = out.initPrecommits(static_cast<unsigned>(c.precommits.size()));
   for (unsigned i = 0; i < c.precommits.size(); ++i) {
-    list[i].setValidator(ptr(c.precommits[i].validator.view()));
-    list[i].setSignature(ptr(c.precommits[i].signature.view()));
+    list[i].setValidator(bytes_ptr(c.precommits[i].validator.view()));
+    list[i].setSignature(bytes_ptr(c.precommits[i].signature.view()));
   }
 }
 

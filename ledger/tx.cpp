@@ -15,21 +15,15 @@ namespace bc::ledger {
 
 namespace {
 
-kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+using bc::wire::bytes_ptr;
+using bc::wire::copy_fixed;
 // Explicit length: the implicit std::string -> kj::StringPtr conversion stops at a NUL.
 kj::StringPtr text(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
 bool has_nul(capnp::Text::Reader t) { return std::memchr(t.cStr(), 0, t.size()) != nullptr; }
 
-template <std::size_t N>
-bool copy_fixed(capnp::Data::Reader in, std::array<std::uint8_t, N>& out) {
-  if (in.size() != N) return false;
-  std::memcpy(out.data(), in.begin(), N);
-  return true;
-}
-
 void write_body(const TxBody& b, wire::TxBody::Builder out) {
   out.setChainId(text(b.chain_id));
-  out.setSender(ptr(b.sender.view()));
+  out.setSender(bytes_ptr(b.sender.view()));
   out.setNonce(b.nonce);
   out.setFee(b.fee);
   std::visit(
@@ -37,14 +31,14 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
         using T = std::decay_t<decltype(p)>;
         if constexpr (std::is_same_v<T, Transfer>) {
           auto t = out.initTransfer();
-          t.setTo(ptr(p.to.view()));
+          t.setTo(bytes_ptr(p.to.view()));
           t.setAmount(p.amount);
         } else if constexpr (std::is_same_v<T, Bond>) {
           auto bond = out.initBond();
           bond.setAmount(p.amount);
           if (p.consensus_key) {
-            bond.setConsensusKey(ptr(p.consensus_key->view()));
-            bond.setKeyProof(ptr(p.key_proof.view()));
+            bond.setConsensusKey(bytes_ptr(p.consensus_key->view()));
+            bond.setKeyProof(bytes_ptr(p.key_proof.view()));
           }
         } else if constexpr (std::is_same_v<T, Unbond>) {
           out.initUnbond().setAmount(p.amount);
@@ -52,25 +46,25 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
           out.initRegisterService().setName(text(p.name));
         } else if constexpr (std::is_same_v<T, EscrowOpen>) {
           auto e = out.initEscrowOpen();
-          e.setProvider(ptr(p.provider.view()));
+          e.setProvider(bytes_ptr(p.provider.view()));
           e.setAmount(p.amount);
           e.setExpiresAt(p.expires_at);
         } else if constexpr (std::is_same_v<T, EscrowTopUp>) {
           auto e = out.initEscrowTopUp();
-          e.setEscrowId(ptr(p.escrow_id.view()));
+          e.setEscrowId(bytes_ptr(p.escrow_id.view()));
           e.setAmount(p.amount);
           e.setExpiresAt(p.expires_at);
         } else if constexpr (std::is_same_v<T, EscrowClaim>) {
           auto e = out.initEscrowClaim();
-          e.setEscrowId(ptr(p.escrow_id.view()));
+          e.setEscrowId(bytes_ptr(p.escrow_id.view()));
           auto list = e.initReceipts(static_cast<unsigned>(p.receipts.size()));
           for (unsigned i = 0; i < p.receipts.size(); ++i) {
-            list[i].setEscrowId(ptr(p.receipts[i].escrow_id.view()));
+            list[i].setEscrowId(bytes_ptr(p.receipts[i].escrow_id.view()));
             list[i].setCumulativeAmount(p.receipts[i].cumulative);
-            list[i].setSignature(ptr(p.receipts[i].signature.view()));
+            list[i].setSignature(bytes_ptr(p.receipts[i].signature.view()));
           }
         } else if constexpr (std::is_same_v<T, EscrowClose>) {
-          out.initEscrowClose().setEscrowId(ptr(p.escrow_id.view()));
+          out.initEscrowClose().setEscrowId(bytes_ptr(p.escrow_id.view()));
         } else if constexpr (std::is_same_v<T, Unjail>) {
           out.initUnjail();
         }
@@ -274,8 +268,8 @@ Tx sign_tx(TxBody body, const KeyPair& key) {
 Bytes encode_tx(const Tx& tx) {
   capnp::MallocMessageBuilder msg(tx.body_bytes.size() / 8 + 32);
   auto root = msg.initRoot<wire::SignedTx>();
-  root.setBody(ptr(tx.body_bytes));
-  root.setSignature(ptr(tx.signature.view()));
+  root.setBody(bytes_ptr(tx.body_bytes));
+  root.setSignature(bytes_ptr(tx.signature.view()));
   kj::Array<capnp::word> words = capnp::messageToFlatArray(msg);
   auto bytes = words.asBytes();
   return Bytes(bytes.begin(), bytes.end());

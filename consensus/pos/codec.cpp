@@ -23,7 +23,7 @@ struct Reject {
   Error error;
 };
 
-kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+using bc::wire::bytes_ptr;
 
 template <typename Fixed>
 void read_fixed(capnp::Data::Reader in, Fixed& out) {
@@ -37,13 +37,13 @@ Bytes read_bytes(capnp::Data::Reader d, std::size_t max) {
 }
 
 void write_offer(const Offer& o, wire::Offer::Builder b, bool with_signature) {
-  b.setServiceId(ptr(o.service_id.view()));
-  b.setOwner(ptr(o.owner.view()));
-  b.setProvider(ptr(o.provider.view()));
+  b.setServiceId(bytes_ptr(o.service_id.view()));
+  b.setOwner(bytes_ptr(o.owner.view()));
+  b.setProvider(bytes_ptr(o.provider.view()));
   b.setKind(o.kind == ServiceKind::kStorage ? wire::ServiceKind::STORAGE : wire::ServiceKind::GENERIC);
-  b.setProbeRequest(ptr(ByteView(o.probe_request)));
-  b.setExpectedResponseHash(ptr(o.expected_response_hash.view()));
-  b.setStorageRoot(ptr(o.storage_root.view()));
+  b.setProbeRequest(bytes_ptr(ByteView(o.probe_request)));
+  b.setExpectedResponseHash(bytes_ptr(o.expected_response_hash.view()));
+  b.setStorageRoot(bytes_ptr(o.storage_root.view()));
   b.setStorageChunks(o.storage_chunks);
   b.setDeltaBps(o.delta_bps);
   b.setMaxLatencyMs(o.max_latency_ms);
@@ -51,7 +51,7 @@ void write_offer(const Offer& o, wire::Offer::Builder b, bool with_signature) {
   b.setPrice(o.price);
   b.setBond(o.bond);
   b.setNonce(o.nonce);
-  if (with_signature) b.setSignature(ptr(o.signature.view()));
+  if (with_signature) b.setSignature(bytes_ptr(o.signature.view()));
 }
 
 Offer read_offer(wire::Offer::Reader r, const PosLimits& limits) {
@@ -109,7 +109,7 @@ void write_probe(const ProbeRecord& p, wire::ProbeRecord::Builder b) {
   b.setConnectMs(p.connect_ms);
   b.setTtfbMs(p.ttfb_ms);
   b.setThroughputBps(p.throughput_bps);
-  b.setResponseHash(ptr(p.response_hash.view()));
+  b.setResponseHash(bytes_ptr(p.response_hash.view()));
 }
 
 ProbeRecord read_probe(wire::ProbeRecord::Reader r) {
@@ -127,14 +127,14 @@ ProbeRecord read_probe(wire::ProbeRecord::Reader r) {
 }
 
 void write_evidence(const StorageEvidence& e, wire::StorageEvidence::Builder b, bool with_signature) {
-  b.setOfferId(ptr(e.offer_id.view()));
+  b.setOfferId(bytes_ptr(e.offer_id.view()));
   b.setProbeIndex(e.probe_index);
   b.setChunk(e.chunk);
   b.setLeaf(e.leaf);
-  b.setLeafBytes(ptr(ByteView(e.leaf_bytes)));
+  b.setLeafBytes(bytes_ptr(ByteView(e.leaf_bytes)));
   auto path = b.initPath(static_cast<unsigned>(e.path.size()));
-  for (std::size_t i = 0; i < e.path.size(); ++i) path.set(static_cast<unsigned>(i), ptr(e.path[i].view()));
-  if (with_signature) b.setProviderSignature(ptr(e.provider_signature.view()));
+  for (std::size_t i = 0; i < e.path.size(); ++i) path.set(static_cast<unsigned>(i), bytes_ptr(e.path[i].view()));
+  if (with_signature) b.setProviderSignature(bytes_ptr(e.provider_signature.view()));
 }
 
 StorageEvidence read_evidence(wire::StorageEvidence::Reader r, const PosLimits& limits) {
@@ -154,14 +154,14 @@ StorageEvidence read_evidence(wire::StorageEvidence::Reader r, const PosLimits& 
 
 void write_report(const Report& rep, wire::Report::Builder b, bool with_signature) {
   b.setEpoch(rep.epoch);
-  b.setOfferId(ptr(rep.offer_id.view()));
-  b.setAuditor(ptr(rep.auditor.view()));
-  b.setSecret(ptr(rep.secret.view()));
+  b.setOfferId(bytes_ptr(rep.offer_id.view()));
+  b.setAuditor(bytes_ptr(rep.auditor.view()));
+  b.setSecret(bytes_ptr(rep.secret.view()));
   auto probes = b.initProbes(static_cast<unsigned>(rep.probes.size()));
   for (std::size_t i = 0; i < rep.probes.size(); ++i) write_probe(rep.probes[i], probes[static_cast<unsigned>(i)]);
   auto ev = b.initEvidence(static_cast<unsigned>(rep.evidence.size()));
   for (std::size_t i = 0; i < rep.evidence.size(); ++i) write_evidence(rep.evidence[i], ev[static_cast<unsigned>(i)], true);
-  if (with_signature) b.setSignature(ptr(rep.signature.view()));
+  if (with_signature) b.setSignature(bytes_ptr(rep.signature.view()));
 }
 
 Report read_report(wire::Report::Reader r, const PosLimits& limits) {

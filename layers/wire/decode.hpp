@@ -19,7 +19,9 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <array>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -88,6 +90,17 @@ Bytes canonical_bytes(capnp::AnyStruct::Reader root);
 // Accepts any typed struct reader (converted implicitly).
 Hash256 canonical_hash(std::string_view tag, capnp::AnyStruct::Reader root);
 Hash256 canonical_hash(std::string_view tag, capnp::MessageBuilder& message);
+
+// Bytes as a Cap'n Proto Data value to set on a builder.
+inline kj::ArrayPtr<const kj::byte> bytes_ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+
+// Copies a fixed-size Data field; false when its size is not exactly N.
+template <std::size_t N>
+bool copy_fixed(capnp::Data::Reader in, std::array<std::uint8_t, N>& out) {
+  if (in.size() != N) return false;
+  std::memcpy(out.data(), in.begin(), N);
+  return true;
+}
 
 // ---- implementation ---------------------------------------------------------
 
