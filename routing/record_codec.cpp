@@ -13,7 +13,7 @@
 namespace bc::routing {
 namespace {
 
-kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+using bc::wire::bytes_ptr;
 
 std::nullopt_t fail(RecordDecodeError* error, RecordDecodeError e) {
   if (error) *error = e;
@@ -36,12 +36,12 @@ const char* to_string(RecordDecodeError e) {
 }
 
 void record_to_builder(const Record& r, wire::Record::Builder out) {
-  out.setKey(ptr(r.key.view()));
-  out.setOwner(ptr(r.owner.view()));
+  out.setKey(bytes_ptr(r.key.view()));
+  out.setOwner(bytes_ptr(r.owner.view()));
   out.setSeq(r.seq);
   out.setExpiresAt(r.expires_at);
-  out.setPayload(ptr(ByteView(r.payload)));
-  out.setSignature(ptr(r.signature.view()));
+  out.setPayload(bytes_ptr(ByteView(r.payload)));
+  out.setSignature(bytes_ptr(r.signature.view()));
 }
 
 std::optional<Record> record_from_reader(wire::Record::Reader in, RecordDecodeError* error) {

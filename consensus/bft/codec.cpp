@@ -16,7 +16,7 @@ namespace {
 constexpr std::string_view kVoteTag = "blockcloud/bft-vote/v1";
 constexpr std::string_view kProposalTag = "blockcloud/bft-proposal/v1";
 
-kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+using bc::wire::bytes_ptr;
 
 using detail::Reject;
 
@@ -27,13 +27,13 @@ void read_fixed(capnp::Data::Reader in, Fixed& out) {
 }
 
 void write_vote(const Vote& v, wire::Vote::Builder b, bool with_signature) {
-  b.setChainId(ptr(v.chain_id.view()));
+  b.setChainId(bytes_ptr(v.chain_id.view()));
   b.setType(v.type == VoteType::kPrevote ? wire::VoteType::PREVOTE : wire::VoteType::PRECOMMIT);
   b.setHeight(v.height);
   b.setRound(v.round);
-  if (v.value) b.setValueHash(ptr(v.value->view()));
-  b.setValidator(ptr(v.validator.view()));
-  if (with_signature) b.setSignature(ptr(v.signature.view()));
+  if (v.value) b.setValueHash(bytes_ptr(v.value->view()));
+  b.setValidator(bytes_ptr(v.validator.view()));
+  if (with_signature) b.setSignature(bytes_ptr(v.signature.view()));
 }
 
 Vote read_vote(wire::Vote::Reader r) {
@@ -57,13 +57,13 @@ Vote read_vote(wire::Vote::Reader r) {
 }
 
 void write_proposal(const Proposal& p, wire::Proposal::Builder b, bool with_signature) {
-  b.setChainId(ptr(p.chain_id.view()));
+  b.setChainId(bytes_ptr(p.chain_id.view()));
   b.setHeight(p.height);
   b.setRound(p.round);
   b.setPolRound(p.pol_round);
-  b.setValueHash(ptr(p.value_hash.view()));
-  b.setProposer(ptr(p.proposer.view()));
-  if (with_signature) b.setSignature(ptr(p.signature.view()));
+  b.setValueHash(bytes_ptr(p.value_hash.view()));
+  b.setProposer(bytes_ptr(p.proposer.view()));
+  if (with_signature) b.setSignature(bytes_ptr(p.signature.view()));
 }
 
 Proposal read_proposal(wire::Proposal::Reader r) {
@@ -103,7 +103,7 @@ void detail::write_message(const Message& m, wire::Message::Builder b) {
   if (auto* p = std::get_if<ProposalMsg>(&m)) {
     auto pb = b.initProposal();
     write_proposal(p->proposal, pb.initProposal(), true);
-    pb.setValue(ptr(ByteView(p->value)));
+    pb.setValue(bytes_ptr(ByteView(p->value)));
     write_votes(p->pol_prevotes, pb.initPolPrevotes(p->pol_prevotes.size()));
   } else if (auto* v = std::get_if<Vote>(&m)) {
     write_vote(*v, b.initVote(), true);
@@ -111,8 +111,8 @@ void detail::write_message(const Message& m, wire::Message::Builder b) {
     auto cb = b.initCertificate();
     cb.setHeight(c->height);
     cb.setRound(c->round);
-    cb.setValueHash(ptr(c->value_hash.view()));
-    cb.setValue(ptr(ByteView(c->value)));
+    cb.setValueHash(bytes_ptr(c->value_hash.view()));
+    cb.setValue(bytes_ptr(ByteView(c->value)));
     write_votes(c->precommits, cb.initPrecommits(c->precommits.size()));
   } else {
     const auto& e = std::get<DuplicateVoteEvidence>(m);

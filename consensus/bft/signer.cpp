@@ -13,7 +13,7 @@
 namespace bc::bft {
 namespace {
 
-kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+using bc::wire::bytes_ptr;
 
 Status corrupt(std::string detail) { return fail(make_error_code(Error::kCorrupt), std::move(detail)); }
 
@@ -51,8 +51,8 @@ Bytes encode_signer_record(const SignerRecord& r) {
   for (std::size_t i = 0; i < r.signed_in_round.size(); ++i) detail::write_message(r.signed_in_round[i], list[i]);
   b.setLockedRound(r.lock.locked_value ? r.lock.locked_round : -1);
   if (r.lock.locked_value) {
-    b.setLockedValueHash(ptr(r.lock.locked_value->hash.view()));
-    b.setLockedValue(ptr(ByteView(r.lock.locked_value->bytes)));
+    b.setLockedValueHash(bytes_ptr(r.lock.locked_value->hash.view()));
+    b.setLockedValue(bytes_ptr(ByteView(r.lock.locked_value->bytes)));
   }
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();

@@ -16,7 +16,7 @@ namespace {
 constexpr std::string_view kDelegationTag = "blockcloud/sal-delegation/v1";
 constexpr std::string_view kStatementTag = "blockcloud/sal-owner-statement/v1";
 
-kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+using bc::wire::bytes_ptr;
 
 // Verifies once per (signer, digest, signature) when a cache is given.
 bool verify_cached(const XOnlyPubKey& key, const Hash256& digest, const Signature& sig,
@@ -31,21 +31,21 @@ bool verify_cached(const XOnlyPubKey& key, const Hash256& digest, const Signatur
 }
 
 void fill_body(const Delegation& d, wire::Delegation::Builder b) {
-  b.setOwnerKey(ptr(d.owner.view()));
+  b.setOwnerKey(bytes_ptr(d.owner.view()));
   b.setName(d.name);
-  b.setProviderKey(ptr(d.provider.view()));
+  b.setProviderKey(bytes_ptr(d.provider.view()));
   b.setSerial(d.serial);
   b.setNotBefore(d.not_before);
   b.setExpiresAt(d.expires_at);
 }
 
 void fill_body(const OwnerStatement& s, wire::OwnerStatement::Builder b) {
-  b.setOwnerKey(ptr(s.owner.view()));
+  b.setOwnerKey(bytes_ptr(s.owner.view()));
   b.setName(s.name);
   b.setSeq(s.seq);
   b.setMinSerial(s.min_serial);
   auto list = b.initRevokedProviders(static_cast<unsigned>(s.revoked_providers.size()));
-  for (unsigned i = 0; i < list.size(); ++i) list.set(i, ptr(s.revoked_providers[i].view()));
+  for (unsigned i = 0; i < list.size(); ++i) list.set(i, bytes_ptr(s.revoked_providers[i].view()));
 }
 
 Status malformed(const char* reason) { return fail(make_error_code(Errc::kMalformedRecord), reason); }
@@ -172,7 +172,7 @@ bool verify_owner_statement(const OwnerStatement& s, SignatureCache* verified) {
 
 void delegation_to_builder(const Delegation& d, wire::Delegation::Builder out) {
   fill_body(d, out);
-  out.setSignature(ptr(d.signature.view()));
+  out.setSignature(bytes_ptr(d.signature.view()));
 }
 
 Result<Delegation> delegation_from_reader(wire::Delegation::Reader in) {
@@ -191,7 +191,7 @@ Result<Delegation> delegation_from_reader(wire::Delegation::Reader in) {
 
 void owner_statement_to_builder(const OwnerStatement& s, wire::OwnerStatement::Builder out) {
   fill_body(s, out);
-  out.setSignature(ptr(s.signature.view()));
+  out.setSignature(bytes_ptr(s.signature.view()));
 }
 
 Result<OwnerStatement> owner_statement_from_reader(wire::OwnerStatement::Reader in) {

@@ -14,7 +14,7 @@
 namespace bc::sal {
 namespace {
 
-kj::ArrayPtr<const kj::byte> ptr(ByteView v) { return kj::arrayPtr(v.data(), v.size()); }
+using bc::wire::bytes_ptr;
 
 Result<Bytes> finish(capnp::MallocMessageBuilder& message) {
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
@@ -116,7 +116,7 @@ Result<Bytes> build_endpoint_payload(const EndpointInfo& info) {
   auto hints = ep.initClusterHints(static_cast<unsigned>(info.cluster_hints.size()));
   for (unsigned i = 0; i < hints.size(); ++i) {
     hints[i].setLevel(info.cluster_hints[i].level);
-    hints[i].setId(ptr(info.cluster_hints[i].id.view()));
+    hints[i].setId(bytes_ptr(info.cluster_hints[i].id.view()));
   }
   delegation_to_builder(info.delegation, ep.initDelegation());
   return finish(message);
