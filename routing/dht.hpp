@@ -96,6 +96,7 @@ struct Contact {
 struct PutResult {
   Status status;
   int stored = 0;          // nodes that acknowledged the store, over all levels
+  int nodes = 0;           // distinct nodes among them
   int hops = 0;            // lookup rounds of the widest level used
   bool ok() const { return status.ok(); }
 };

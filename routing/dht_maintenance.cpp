@@ -64,7 +64,9 @@ void DhtNode::Impl::run_timers() {
   for (const Record& r : store.expire(now)) notify_watchers(r, NotifyKind::kExpired);
   watch_table.expire(now);
   for (auto& [k, p] : published) {
-    if (p.active && p.republish_at <= now) publish_now(k, p, nullptr);
+    if (!p.active || p.in_flight) continue;
+    const bool thin = thin_and_grown(p) && now >= p.put_done_at + kThinRepublishMs;
+    if (p.republish_at <= now || thin) publish_now(k, p, nullptr);
   }
   watches.refresh_due();
   if (now >= next_maintenance) maintenance();
@@ -79,7 +81,9 @@ TimeMs DhtNode::Impl::wakeup() {
   t = std::min(t, store.next_expiry());
   t = std::min(t, watch_table.next_expiry());
   for (const auto& [k, p] : published) {
-    if (p.active) t = std::min(t, p.republish_at);
+    if (!p.active || p.in_flight) continue;
+    t = std::min(t, p.republish_at);
+    if (thin_and_grown(p)) t = std::min(t, p.put_done_at + kThinRepublishMs);
   }
   t = std::min(t, watches.next_refresh());
   return t;

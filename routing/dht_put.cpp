@@ -124,15 +124,17 @@ void PutOp::send_stores() {
   const std::vector<StoreTarget> targets = targets_;
   for (const StoreTarget& t : targets) {
     msg::Store s{record_, t.token, static_cast<std::uint8_t>(level_)};
-    node_.request(t.endpoint, t.id, std::move(s), [self](const Envelope* e) { self->on_store_answer(e); });
+    node_.request(t.endpoint, t.id, std::move(s),
+                  [self, id = t.id](const Envelope* e) { self->on_store_answer(id, e); });
   }
 }
 
-void PutOp::on_store_answer(const Envelope* e) {
+void PutOp::on_store_answer(const NodeId& from, const Envelope* e) {
   BC_ASSERT(state_ == State::kStoring && acks_outstanding_ > 0);
   const auto* ack = e ? std::get_if<msg::StoreAck>(&e->body) : nullptr;
   if (ack && is_success(ack->outcome)) {
     ++stored_;
+    stored_at_.insert(from);
   } else if (ack) {
     problems_.push_back(std::string("a node answered ") + to_string(ack->outcome));
   }
@@ -143,6 +145,7 @@ void PutOp::finish() {
   enter(State::kDone);
   PutResult res;
   res.stored = stored_;
+  res.nodes = static_cast<int>(stored_at_.size());
   res.hops = hops_;
   if (stored_ > 0) {
     res.status = Status::success();
@@ -179,7 +182,15 @@ void DhtNode::Impl::publish_now(const Key& k, Published& p, PutCallback done) {
   if (store.get_one(k, r.owner, now) && checked(r, &kind) == RecordError::kNone) {
     store.put(r, PutContext{SourceId{}, kind}, now);
   }
-  put_record(r, std::move(done));
+  p.in_flight = true;
+  put_record(r, [this, k, done = std::move(done)](const PutResult& res) {
+    Published& q = published.at(k);  // never erased (unpublish only deactivates)
+    q.in_flight = false;
+    q.put_done_at = now;
+    q.nodes = res.nodes;
+    q.contacts_then = tables[0].size();
+    if (done) done(res);
+  });
 }
 
 }  // namespace bc::routing

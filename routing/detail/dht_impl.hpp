@@ -119,7 +119,18 @@ struct Published {
   std::uint64_t last_seq = 0;
   TimeMs republish_at = 0;
   bool active = true;
+  // The last put: whether one is under way, when it ended, on how many
+  // distinct nodes it landed and how many global contacts we had then. A
+  // record published while the network was still forming sits on few nodes;
+  // it goes out again as the routing table grows (thin_and_grown).
+  bool in_flight = false;
+  TimeMs put_done_at = 0;
+  int nodes = 0;
+  std::size_t contacts_then = 0;
 };
+
+// A thin record is put again at most this often while the table grows.
+inline constexpr TimeMs kThinRepublishMs = 2'000;
 
 struct DhtNode::Impl {
   Impl(KeyPair identity, Endpoint self, DhtConfig config, std::uint64_t rng_seed,
@@ -298,6 +309,10 @@ struct DhtNode::Impl {
   void put_record(const Record& r, PutCallback done);
   void start_get(const Key& key, GetCallback done, bool fresh);
   void publish_now(const Key& k, Published& p, PutCallback done);
+  // Fewer copies than `replicas` and more global contacts than at that put.
+  bool thin_and_grown(const Published& p) const {
+    return p.nodes < cfg.replicas && tables[0].size() > p.contacts_then;
+  }
 
   // ---- dht_maintenance.cpp: timers, bootstrap, join, refresh ----
   void bootstrap(const std::vector<Endpoint>& seed_list);

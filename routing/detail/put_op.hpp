@@ -15,6 +15,7 @@
 // STORE's done): it is freed when the last of them is gone.
 #pragma once
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,7 @@ class PutOp : public std::enable_shared_from_this<PutOp> {
   void on_lookup_done(LookupOp& op);       // -> kProbingOutward or kStoring
   void on_probe_done(LookupOp& more);      // -> kStoring
   void send_stores();                      // -> kStoring, or the next level
-  void on_store_answer(const Envelope* e); // the last answer -> the next level
+  void on_store_answer(const NodeId& from, const Envelope* e);  // the last answer -> the next level
   void finish();                           // -> kDone
   // Every responder of `op`, shuffled, appended to fallback_ (at most
   // `replicas`): where copies go when the key is hot everywhere we looked.
@@ -61,6 +62,7 @@ class PutOp : public std::enable_shared_from_this<PutOp> {
   std::vector<StoreTarget> targets_;
   std::vector<StoreTarget> fallback_;
   int stored_ = 0;
+  std::set<NodeId> stored_at_;
   int hops_ = 0;
   int acks_outstanding_ = 0;
   std::vector<std::string> problems_;

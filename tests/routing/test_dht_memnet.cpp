@@ -341,3 +341,27 @@ TEST_CASE("a joining node fills its distant buckets with a bounded number of dat
   MESSAGE("datagrams sent by the joining node: ", sent);
   CHECK(sent < 200);  // 241 when every refresh ran at once to convergence
 }
+
+TEST_CASE("a record published while the network was forming spreads to nodes that join later") {
+  TestNet t(12, 17);
+  auto join = [&](int i) {
+    t.net.invoke(t.eps[static_cast<std::size_t>(i)],
+                 [&, i](TimeMs now, Outbox& out) { t.node(i).bootstrap({t.eps[0]}, now, out); });
+  };
+  join(1);
+  t.net.run_for(2'000);
+  Key key = key_of("early-bird");
+  PutResult early = t.publish(1, key, Bytes{3}, 600'000);
+  REQUIRE(early.ok());
+  CHECK(early.nodes == 1);  // node 0 was the only other node
+  for (int i = 2; i < t.size(); ++i) join(i);
+  t.net.run_for(20'000);  // far less than the 300 s TTL/2 republish
+  int holders = 0;
+  for (int i = 0; i < t.size(); ++i) holders += i != 1 && t.node(i).status().stored_values > 0;
+  CHECK(holders >= t.cfg.replicas);
+  // The early node leaves: the record is still found.
+  t.net.remove_node(t.eps[0]);
+  GetResult g = t.get(7, key);
+  REQUIRE(g.values.size() == 1);
+  CHECK(g.values[0].payload == Bytes{3});
+}
