@@ -10,7 +10,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <numeric>
 #include <random>
 #include <set>
 
@@ -84,6 +83,19 @@ struct Session {
     auto ads = node->providers(timeout_ms);
     check(ads.status(), "reading the storage directory");
     return std::move(ads).value();
+  }
+  // Listed providers outside `exclude`, from up to kSpareLookups directory
+  // lookups merged until `need` are found: a lookup that met dead nodes (the
+  // very providers being replaced) can miss some advertisements.
+  std::vector<ProviderAd> spares(const std::set<sal::ServiceId>& exclude, std::size_t need) {
+    constexpr int kSpareLookups = 5;
+    std::map<sal::ServiceId, ProviderAd> found;
+    for (int i = 0; i < kSpareLookups && found.size() < need; ++i)
+      for (auto& a : directory())
+        if (!exclude.contains(a.service)) found.emplace(a.service, a);
+    std::vector<ProviderAd> out;
+    for (auto& [id, a] : found) out.push_back(a);
+    return out;
   }
 };
 
@@ -351,27 +363,30 @@ int StorageCommands::repair(const Options& o, const Endpoint& rpc) {
   const StorageDir dir(dir_);
   FileEntry e = dir.find(id_);
   auto session = open_session(o, rpc, bootstrap_, bind_);
-  const std::set<sal::ServiceId> current(e.providers.begin(), e.providers.end());
-  std::vector<ProviderAd> ads = session->directory();
-  std::erase_if(ads, [&](const ProviderAd& a) { return current.count(a.service) > 0; });
+  std::vector<std::uint32_t> lost;
+  {
+    auto current = session->node->transport(e.providers);
+    storage::StorageClient checker(dir.master_key(false), *current);
+    auto health = checker.verify(e.stored());
+    check(health.status(), "verify");
+    lost = health->unhealthy();
+    if (lost.empty()) return std::cout << "healthy: nothing to repair\n", 0;
+    if (!health->recoverable()) throw Failure{"not recoverable: some segment has fewer than k good shards"};
+  }
+  // New providers, most free space first; the SAL connects to each on first use.
+  std::vector<ProviderAd> ads = session->spares({e.providers.begin(), e.providers.end()}, lost.size());
+  if (ads.size() < lost.size())
+    throw Failure{fmt::format("{} shard(s) to rebuild but {} other provider(s) listed; start more providers",
+                              lost.size(), ads.size())};
+  std::sort(ads.begin(), ads.end(), [](const ProviderAd& a, const ProviderAd& b) { return a.free_bytes > b.free_bytes; });
   std::vector<sal::ServiceId> all = e.providers;
-  for (const auto& a : ads) all.push_back(a.service);
+  std::vector<std::size_t> replacements;
+  for (std::size_t x = 0; x < lost.size(); ++x) {
+    replacements.push_back(all.size());
+    all.push_back(ads[x].service);
+  }
   auto transport = session->node->transport(all);
   storage::StorageClient client(dir.master_key(false), *transport);
-  auto health = client.verify(e.stored());
-  check(health.status(), "verify");
-  const auto lost = health->unhealthy();
-  if (lost.empty()) return std::cout << "healthy: nothing to repair\n", 0;
-  if (!health->recoverable()) throw Failure{"not recoverable: some segment has fewer than k good shards"};
-  // New providers, most free space first; the SAL connects to each on first use.
-  std::vector<std::size_t> order(ads.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ads[a].free_bytes > ads[b].free_bytes; });
-  if (order.size() < lost.size())
-    throw Failure{fmt::format("{} shard(s) to rebuild but {} other provider(s) listed; start more providers",
-                              lost.size(), order.size())};
-  std::vector<std::size_t> replacements;
-  for (std::size_t x = 0; x < lost.size(); ++x) replacements.push_back(e.providers.size() + order[x]);
   Progress progress("repair", e.size);
   auto repaired = client.repair(e.stored(), lost, replacements, e.expires_at);
   progress.finish();
