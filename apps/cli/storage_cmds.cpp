@@ -18,6 +18,7 @@
 
 #include "apps/cli/format.hpp"
 #include "apps/cli/storage_files.hpp"
+#include "apps/storage/messages.hpp"
 #include "apps/storage/net/storage_node.hpp"
 #include "apps/storage/put_journal.hpp"
 #include "sal/records/service_id.hpp"
@@ -111,6 +112,18 @@ std::vector<Endpoint> bootstrap_of(const Options& o, const Endpoint& rpc, const 
   auto ep = Endpoint::parse(std::string(st.at("listen").as_string()));
   if (!ep) throw Failure{"the daemon's status has no DHT address; pass --bootstrap IP:PORT"};
   return {*ep};
+}
+
+// The transport's providers from `first` on that answer a request (an audit
+// of a shard nobody has: any answer will do), in order. A listed
+// advertisement outlives a dead provider until its TTL runs out.
+std::vector<std::size_t> answering(storage::SalTransport& transport, std::size_t first) {
+  std::vector<storage::ShardTransport::Call> probes;
+  for (std::size_t i = first; i < transport.providers(); ++i)
+    probes.push_back({i, storage::encode_request({i, storage::AuditRequest{storage::ShardId{}, Hash256{}}})});
+  std::set<std::size_t> answered;
+  for (const auto& a : transport.exchange(std::move(probes))) answered.insert(a.provider);
+  return {answered.begin(), answered.end()};
 }
 
 std::unique_ptr<Session> open_session(const Options& o, const Endpoint& rpc, const std::vector<std::string>& bootstrap,
@@ -373,19 +386,17 @@ int StorageCommands::repair(const Options& o, const Endpoint& rpc) {
     if (lost.empty()) return std::cout << "healthy: nothing to repair\n", 0;
     if (!health->recoverable()) throw Failure{"not recoverable: some segment has fewer than k good shards"};
   }
-  // New providers, most free space first; the SAL connects to each on first use.
-  std::vector<ProviderAd> ads = session->spares({e.providers.begin(), e.providers.end()}, lost.size());
-  if (ads.size() < lost.size())
-    throw Failure{fmt::format("{} shard(s) to rebuild but {} other provider(s) listed; start more providers",
-                              lost.size(), ads.size())};
+  // New providers, most free space first, among those that answer.
+  std::vector<ProviderAd> ads = session->spares({e.providers.begin(), e.providers.end()}, lost.size() + 2);
   std::sort(ads.begin(), ads.end(), [](const ProviderAd& a, const ProviderAd& b) { return a.free_bytes > b.free_bytes; });
   std::vector<sal::ServiceId> all = e.providers;
-  std::vector<std::size_t> replacements;
-  for (std::size_t x = 0; x < lost.size(); ++x) {
-    replacements.push_back(all.size());
-    all.push_back(ads[x].service);
-  }
+  for (const auto& a : ads) all.push_back(a.service);
   auto transport = session->node->transport(all);
+  const auto alive = answering(*transport, e.providers.size());
+  if (alive.size() < lost.size())
+    throw Failure{fmt::format("{} shard(s) to rebuild but {} other provider(s) answer ({} listed); start more providers",
+                              lost.size(), alive.size(), ads.size())};
+  const std::vector<std::size_t> replacements(alive.begin(), alive.begin() + static_cast<std::ptrdiff_t>(lost.size()));
   storage::StorageClient client(dir.master_key(false), *transport);
   Progress progress("repair", e.size);
   auto repaired = client.repair(e.stored(), lost, replacements, e.expires_at);

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""Storage through the network (issue 11, test 1) on a devnet of 8 storage
-providers: `blockcloud-cli storage put` a random file (48 MiB; 1 GiB with
-BC_LONG=1), kill the providers of two data shards and get it back
+"""Storage through the network (issue 11, tests 1 and 2) on a devnet of 9
+storage providers: `blockcloud-cli storage put` a random file (48 MiB; 1 GiB
+with BC_LONG=1), kill the providers of two data shards and get it back
 byte-identical (parity decoded); `storage verify` names the lost shards,
-`storage repair` rebuilds them on the two spare providers, then two more
-providers are killed and the file is still byte-identical. A put killed
-mid-way is finished by `put --resume`, which sends only what is missing.
-Figures (put and get MiB/s through the CLI) are printed."""
+`storage repair` rebuilds them on two spare providers. A provider that
+silently deletes 10% of its shard files is caught by `storage verify` and its
+shard is rebuilt on the last spare. Then two more providers are killed and
+the file is still byte-identical. A put killed mid-way is finished by
+`put --resume`, which sends only what is missing. Figures (put and get MiB/s
+through the CLI) are printed."""
 import glob
 import hashlib
 import json
@@ -19,9 +21,9 @@ import time
 
 from bcnet import Devnet, TestFailure, check, cli_auth, main, rpc, run
 
-BASE_IP, PORT = "127.0.31.2", 9310  # this test's own range: 127.0.31.2-9, the client on 127.0.31.100
+BASE_IP, PORT = "127.0.31.2", 9310  # this test's own range: 127.0.31.2-10, the client on 127.0.31.100
 CLIENT_IP = "127.0.31.100"
-NODES = 8
+NODES = 9
 MIB = 1024 if os.environ.get("BC_LONG") == "1" else 48
 
 
@@ -85,6 +87,39 @@ def kill_providers(st, services, victims):
         os.kill(n["pid"], signal.SIGKILL)
         st.killed.add(n["index"])
         print(f"  killed node {n['index']} (provider {s[:12]}...)", flush=True)
+
+
+def delete_tenth_of_shards(node):
+    """What a dishonest provider does behind the client's back: unlinks 10%
+    of its shard files (at least one) while it keeps running and answering."""
+    shards = sorted(glob.glob(os.path.join(node["datadir"], "storage", "shards", "**", "*"), recursive=True))
+    shards = [f for f in shards if os.path.isfile(f)]
+    check(len(shards) >= 1, f"node {node['index']} holds shard files ({len(shards)})")
+    victims = shards[::10]
+    for f in victims:
+        os.remove(f)
+    print(f"  node {node['index']} silently deleted {len(victims)} of its {len(shards)} shard files", flush=True)
+    return len(victims)
+
+
+def cheater_caught_and_repaired(st, services, cid):
+    """A provider deleting 10% of its shards fails `storage verify`; `storage
+    repair` moves its shard to a spare and verify passes again."""
+    before = st.entry(cid)["providers"]
+    cheater = before[5]
+    deleted = delete_tenth_of_shards(services[cheater])
+    rc, out, _ = st.cli("verify", cid, rc=1)
+    row = next(line for line in out.splitlines() if line.split()[:2] == ["5", cheater])
+    failed = int(row.split()[2])
+    check(failed >= deleted and "1 of 6 shards failed" in out and "recoverable" in out,
+          f"verify caught the provider that deleted 10%: shard 5 failed {failed} segment audits")
+    _, out, _ = st.cli("repair", cid)
+    check("repaired 1 shard(s)" in out, "repair rebuilt the cheater's shard")
+    after = st.entry(cid)["providers"]
+    check(after[5] != cheater and after[5] not in before and after[:5] == before[:5],
+          "the cheater's shard lives on a spare provider now; the others did not move")
+    st.cli("verify", cid)
+    check(True, "verify after the cheater's repair: every shard passes")
 
 
 def resume_after_kill(st, workdir):
@@ -153,10 +188,12 @@ def scenario(bins, workdir):
         check("repaired 2 shard(s)" in out, "repair rebuilt the 2 lost shards")
         new = st.entry(cid)["providers"]
         check(set(new[0:2]).isdisjoint(placement) and new[2:] == placement[2:],
-              "the rebuilt shards live on the 2 spare providers; the others did not move")
+              "the rebuilt shards live on 2 spare providers; the others did not move")
         st.cli("verify", cid)
         check(True, "verify after repair: every shard passes")
+        cheater_caught_and_repaired(st, services, cid)
 
+        new = st.entry(cid)["providers"]
         kill_providers(st, services, new[2:4])
         get_identical(st, cid, os.path.join(workdir, "out2.bin"), digest, "2 more providers killed after repair")
         st.cli("rm", cid)
