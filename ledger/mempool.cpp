@@ -36,6 +36,15 @@ void Mempool::remove_from(const Address& sender, std::uint64_t nonce) {
   for (auto n : nonces) remove(sender, n);
 }
 
+std::size_t Mempool::drop(const Hash256& id) {
+  const auto it = by_id_.find(id);
+  if (it == by_id_.end()) return 0;
+  const auto [sender, nonce] = it->second;
+  const std::size_t before = size();
+  remove_from(sender, nonce);
+  return before - size();
+}
+
 Status Mempool::add(Tx tx, Ledger& ledger) {
   if (contains(tx.id)) return fail(Error::kAlreadyKnown, "transaction " + tx.id.hex() + " is already pending");
   if (Status s = ledger.check_tx_stateless(tx); !s.ok()) return s;

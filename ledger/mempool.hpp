@@ -37,6 +37,10 @@ class Mempool {
   std::vector<const Tx*> select(const State& state, std::size_t max_txs, std::size_t max_bytes) const;
   // After a block: drop included/stale txs and those that no longer fit the sender's funds.
   void prune(const State& state);
+  // A tx the block builder found invalid against the state (an unjail of an
+  // account that is not jailed, say): it leaves the pool with its sender's
+  // later txs, which wait on its nonce. Returns how many left.
+  std::size_t drop(const Hash256& id);
 
   bool contains(const Hash256& id) const { return by_id_.count(id) != 0; }
   std::size_t size() const { return by_id_.size(); }

@@ -35,8 +35,10 @@ Result<std::optional<ProducedBlock>> produce_block(Ledger& ledger, Mempool& memp
   }
   BC_ASSERT(ledger.head().height == height);
   mempool.prune(ledger.state());
+  for (const auto& [id, why] : built->dropped) mempool.drop(id);
   producer.on_committed(built->block.header, now);
-  return Made{ProducedBlock{std::move(built->block.header), std::move(built->bytes), built->block.txs.size(), built->dropped.size()}};
+  return Made{ProducedBlock{std::move(built->block.header), std::move(built->bytes), built->block.txs.size(),
+                            std::move(built->dropped)}};
 }
 
 }  // namespace bc::ledger

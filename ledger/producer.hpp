@@ -47,7 +47,8 @@ struct ProducedBlock {
   BlockHeader header;
   Bytes bytes;               // to announce to peers
   std::size_t tx_count = 0;
-  std::size_t dropped = 0;   // mempool candidates left out because they no longer applied
+  // Mempool candidates that did not apply, and why; they left the mempool.
+  std::vector<std::pair<Hash256, Status>> dropped;
 };
 
 // "Produce a block", the whole ledger operation: when `producer`'s slot has

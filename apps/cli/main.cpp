@@ -257,6 +257,8 @@ int send_payload(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a, 
       std::cout << fmt::format("committed {} at height {}\n", id, str(t.as_object().at("height")));
       return 0;
     }
+    if (status == "dropped")
+      throw Failure{"transaction " + id + " was dropped by the block producer: " + str(t.as_object().at("reason"))};
     if (status == "unknown")
       throw Failure{"transaction " + id + " left the mempool without being committed (replaced or evicted); check the nonce and balance"};
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -287,6 +289,7 @@ int cmd_tx(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
     return 1;
   }
   std::vector<std::vector<std::string>> rows{{"id", str(s.at("id"))}, {"status", status}};
+  if (status == "dropped") rows.push_back({"reason", str(s.at("reason"))});
   if (status == "committed") {
     rows.push_back({"height", str(s.at("height"))});
     rows.push_back({"block", str(s.at("block_hash"))});
@@ -332,6 +335,33 @@ int cmd_head(const Options& o, const bc::Endpoint& ep) {
   std::cout << table({{"chain", str(s.at("chain_id"))}, {"height", str(s.at("height"))}, {"hash", str(s.at("hash"))},
                       {"state root", str(s.at("state_root"))}});
   return 0;
+}
+
+int cmd_validators(const Options& o, const bc::Endpoint& ep) {
+  const auto r = call(o, ep, "validators", {}, ms(o.timeout_s));
+  if (o.json) return print_json(r), 0;
+  const auto& s = r.as_object();
+  std::vector<std::vector<std::string>> rows{{"ADDRESS", "STATUS", "BONDED", "POWER", "MISSED", "CONSENSUS KEY"}};
+  for (const auto& v : s.at("validators").as_array()) {
+    const auto& x = v.as_object();
+    rows.push_back({str(x.at("address")), str(x.at("status")), str(x.at("bonded")), str(x.at("power")),
+                    str(x.at("missed")) + "/" + str(x.at("tracked")), str(x.at("consensus_key")).substr(0, 16) + "..."});
+  }
+  std::cout << table(rows);
+  const auto& committee = s.at("committee").as_array();
+  if (s.at("epoch").is_null())
+    std::cout << fmt::format("{} validator(s); no committee is written for height {} yet\n", rows.size() - 1,
+                             str(s.at("next_height")));
+  else
+    std::cout << fmt::format("{} validator(s); height {} is certified by the {} member(s) of epoch {} (total power {}){}\n",
+                             rows.size() - 1, str(s.at("next_height")), committee.size(), str(s.at("epoch")),
+                             str(s.at("total_power")),
+                             s.at("certified").as_bool() ? "" : "; this chain has no genesis committee: one producer makes blocks");
+  return 0;
+}
+
+int cmd_unjail(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
+  return send_payload(o, ep, a, bc::ledger::Unjail{});
 }
 
 // ---- command line ----
@@ -415,6 +445,9 @@ void add_account_commands(CLI::App& app, LedgerArgs& a, CommandTable& commands) 
   stake->add_option("ACTION", a.which, "bond or unbond")->required()->check(CLI::IsMember({"bond", "unbond"}));
   stake->add_option("AMOUNT", a.amount, "base units (whole number)")->required();
   add_tx_options(stake, a);
+  auto* unjail = commands.add(&app, "unjail", "return your jailed validator to the set (from its jailed_until height)",
+                             with_ledger_args(cmd_unjail, a));
+  add_tx_options(unjail, a);
 }
 
 void add_chain_commands(CLI::App& app, LedgerArgs& a, CommandTable& commands) {
@@ -425,6 +458,8 @@ void add_chain_commands(CLI::App& app, LedgerArgs& a, CommandTable& commands) {
       commands.add(&app, "block", "a block by height, \"latest\" or hash", with_ledger_args(cmd_block, a));
   block->add_option("HEIGHT", a.which, "height, latest, or block hash")->required();
   commands.add(&app, "head", "the node's head: height, hash, state root", cmd_head);
+  commands.add(&app, "validators", "registered validators, their stake and status, and the next block's committee",
+               cmd_validators);
 }
 
 // "blockcloud-cli dht put" when parsing stopped inside `dht put`: where --help

@@ -61,4 +61,13 @@ std::optional<Amount> parse_amount(std::string_view text) {
   return v;
 }
 
+const char* validator_status_name(ledger::Validator::Status s) {
+  switch (s) {
+    case ledger::Validator::Status::kActive: return "active";
+    case ledger::Validator::Status::kJailed: return "jailed";
+    case ledger::Validator::Status::kBanned: return "banned";
+  }
+  return "unknown";
+}
+
 }  // namespace bc::apps

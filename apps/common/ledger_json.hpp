@@ -14,6 +14,8 @@ namespace bc::apps {
 
 boost::json::object tx_json(const ledger::Tx& tx);
 boost::json::object block_json(const ledger::Block& b);
+// "active", "jailed" or "banned".
+const char* validator_status_name(ledger::Validator::Status s);
 // "a..." (checksummed) or 64 hex digits.
 std::optional<ledger::Address> parse_address(std::string_view text);
 // Decimal base units, 1..2^64-1 digits only; nullopt otherwise.

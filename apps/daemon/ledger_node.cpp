@@ -1,6 +1,9 @@
 #include "apps/daemon/ledger_node.hpp"
 
 #include <chrono>
+#include <deque>
+#include <unordered_map>
+#include <map>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -59,6 +62,11 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<Ledger> ledger;
   std::unique_ptr<TxIndex> index;
   Mempool mempool;
+  // Why recent pending txs were dropped by our producer (get_tx reports it),
+  // the oldest forgotten first beyond kRememberedDrops.
+  static constexpr std::size_t kRememberedDrops = 4096;
+  std::unordered_map<Hash256, std::string, Hash256Hasher> drops;
+  std::deque<Hash256> drop_order;
   std::unique_ptr<SingleProducer> producer;
   asio::io_context ledger_io;
   asio::executor_work_guard<asio::io_context::executor_type> ledger_work{ledger_io.get_executor()};
@@ -157,8 +165,18 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     }
     if (!*made) return std::nullopt;
     m_produced.inc();
+    for (const auto& [id, why] : (*made)->dropped) remember_drop(id, why);
     catch_up_index();
     return std::move((*made)->bytes);
+  }
+
+  void remember_drop(const Hash256& id, const Status& why) {
+    if (!drops.emplace(id, why.text()).second) return;
+    drop_order.push_back(id);
+    if (drop_order.size() > kRememberedDrops) {
+      drops.erase(drop_order.front());
+      drop_order.pop_front();
+    }
   }
 
   // ---- io thread ----
@@ -331,6 +349,9 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
       o["confirmations"] = ledger->head().height - *h + 1;
     } else if (mempool.contains(id)) {
       o["status"] = "pending";
+    } else if (auto d = drops.find(id); d != drops.end()) {
+      o["status"] = "dropped";
+      o["reason"] = d->second;
     } else {
       o["status"] = "unknown";
     }
@@ -388,6 +409,46 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
       o["height"] = pr.height;
     }
     return o;
+  }
+
+  // validators: every registered validator with its status and stake, and
+  // the committee that certifies the next block (docs/staking.md).
+  json::value validators(const Params&) {
+    const std::uint64_t next = ledger->head().height + 1;
+    const Committee* committee = ledger->committee_for(next);
+    std::map<Address, Amount> power;
+    json::array members;
+    Amount total = 0;
+    if (committee) {
+      for (const auto& m : committee->members) {
+        power[m.address] = m.power;
+        total += m.power;
+        members.push_back(json::object{{"address", address_text(m.address)},
+                                       {"consensus_key", to_hex(m.consensus_key.view())},
+                                       {"power", std::to_string(m.power)}});
+      }
+    }
+    json::array all;
+    for (const auto& [addr, v] : ledger->state().validators()) {
+      const auto it = power.find(addr);
+      all.push_back(json::object{{"address", address_text(addr)},
+                                 {"consensus_key", to_hex(v.consensus_key.view())},
+                                 {"status", validator_status_name(v.status)},
+                                 {"jailed_until", v.jailed_until},
+                                 {"bonded", std::to_string(ledger->account(addr).value_or(Account{}).bonded)},
+                                 {"power", it == power.end() ? std::string("0") : std::to_string(it->second)},
+                                 {"missed", v.missed},
+                                 {"tracked", v.tracked}});
+    }
+    const auto& params = ledger->params();
+    return json::object{{"height", ledger->head().height},
+                        {"certified", ledger->certified()},
+                        {"next_height", next},
+                        {"epoch", committee ? json::value(committee->epoch) : json::value(nullptr)},
+                        {"epoch_length", params.epoch_length},
+                        {"total_power", std::to_string(total)},
+                        {"committee", std::move(members)},
+                        {"validators", std::move(all)}};
   }
 
   // ledger_status: the ledger's part (ledger thread) ...
@@ -465,6 +526,7 @@ void LedgerNode::register_rpc(node::RpcRegistry& rpc) {
   on_ledger("get_tx", &Impl::get_tx);
   on_ledger("get_block", &Impl::get_block);
   on_ledger("get_account", &Impl::get_account);
+  on_ledger("validators", &Impl::validators);
   rpc.add_async("head", [i](const Params&, Reply reply) {
     i->ledger_rpc(std::move(reply), [i] { return i->head_json(); });
   });

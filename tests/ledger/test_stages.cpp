@@ -166,3 +166,23 @@ TEST_CASE("produce_block: the ledger refusing its own block is reported, nothing
   CHECK(c.ledger->head().height == 0);
   CHECK(outsider.next_wakeup() == c.now + 1000);  // the slot is consumed: no retry storm
 }
+
+TEST_CASE("produce_block: a pending tx that no longer applies leaves the mempool with its sender's later ones") {
+  Chain c;
+  Mempool pool;
+  SingleProducer producer(c.producer, 1000, c.now);
+  const Tx unjail = c.tx(0, Unjail{});  // account 0 is no validator: admitted (fee and nonce fine), never applies
+  REQUIRE(pool.add(unjail, *c.ledger).ok());
+  REQUIRE(pool.add(c.tx(0, Transfer{c.addr(5), 7}, 1, 1), *c.ledger).ok());  // nonce 1 waits on nonce 0
+  REQUIRE(pool.add(c.tx(1, Transfer{c.addr(5), 7}), *c.ledger).ok());        // another sender
+  auto made = produce_block(*c.ledger, pool, producer, c.now);
+  REQUIRE_MESSAGE(made.ok(), made.status().text());
+  REQUIRE(made->has_value());
+  const ProducedBlock& block = **made;
+  CHECK(block.tx_count == 1);
+  REQUIRE(block.dropped.size() == 2);  // the unjail, then the transfer its nonce was waiting for
+  CHECK(block.dropped[0].first == unjail.id);
+  CHECK(!block.dropped[0].second.ok());
+  CHECK(block.dropped[1].second.code == Error::kBadNonce);
+  CHECK(pool.size() == 0);  // not retried at every block
+}
