@@ -60,6 +60,14 @@ def test(bins, workdir):
         check(rc == 1 and "nonce" in err, f"reused nonce refused: {err.strip()}")
         rc, out, err = ln.cli(1, "send", "anotanaddress", "5", "--from", "account-3")
         check(rc == 1 and "not an account address" in err, "bad address refused")
+        # Admitted but refused by the block builder: dropped with its reason, and the nonce is free again.
+        rc, out, err = ln.cli(0, "unjail", "--from", "account-3", "--wait", "15")
+        check(rc == 1 and "dropped by the block producer: not_validator" in err, f"unjail of a non-validator: {err.strip()}")
+        rc, out, err = ln.cli(0, "send", ln.accounts[2]["address"], "5", "--from", "account-3", "--wait", "15")
+        check(rc == 0 and "committed" in out, "the sender's next transaction reuses the dropped one's nonce and commits")
+        rc, out, err = ln.cli(0, "--json", "validators")
+        v = json.loads(out)
+        check(rc == 0 and v["certified"] is False and v["validators"] == [], "validators: none on a single-producer chain")
 
         # Kill node 2, keep transferring, restart it, measure the catch-up.
         h_killed = ln.head(2)["height"]
