@@ -2,12 +2,14 @@
 // SimGrid. See docs/simulation.md.
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "simulations/pingpong.hpp"
 #include "simulations/dht_scenario.hpp"
+#include "simulations/pos_scenario.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"blockcloud-sim: runs Blockcloud protocol cores at scale on SimGrid"};
@@ -26,10 +28,18 @@ int main(int argc, char** argv) {
   auto* dcmd = app.add_subcommand("dht", "run the DHT with churn and workloads; JSON summary on stdout");
   bc::sim::add_dht_options(*dcmd, dht);
 
+  bc::sim::PosSimOptions pos;
+  auto* pcmd = app.add_subcommand("pos", "run Proof-of-Service (consensus/pos) with honest and cheating providers");
+  bc::sim::add_pos_options(*pcmd, pos);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (ping->parsed()) return bc::sim::run_pingpong(pp, argv[0]);
     if (dcmd->parsed()) return bc::sim::run_dht(dht, argv[0]);
+    if (pcmd->parsed()) {
+      if (pos.continents > pos.regions) throw std::invalid_argument("--continents must not exceed --regions");
+      return bc::sim::run_pos(pos);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "blockcloud-sim: %s\n", e.what());
     return 1;
