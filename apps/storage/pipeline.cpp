@@ -113,7 +113,8 @@ Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Mani
   for (;;) {
     const std::size_t roots_before = m.shard_roots.size();
     std::vector<ShardPut> puts;
-    auto batch = read_window(source, w, cipher, m, index, options, journal != nullptr, puts);
+    Status read_error = Status::success();
+    auto batch = read_window(source, w, cipher, m, index, options, journal != nullptr, puts, read_error);
     if (!batch.ok()) return batch.status();
     if (batch->empty()) return Status::success();
     Status s = send_puts(puts, m.file_salt, options.expires_at, w.allocated());
@@ -129,22 +130,28 @@ Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Mani
       if (!s.ok()) return s;
     }
     index += batch->size();
+    if (!read_error.ok()) return read_error;  // after the segments read before it are sent and journaled
     if (batch->back().plain_len < options.segment_size) return Status::success();
   }
 }
 
 // Reads up to kSegmentsInFlight segments from `index` on into w's slots,
 // seals and encodes each, appends their roots to m and their shards to puts.
-// Stops early at the source's end (a short or empty segment).
+// Stops early at the source's end (a short or empty segment). A read error
+// after some segments were read goes to read_error, so those are still sent.
 Result<std::vector<StorageClient::ReadSegment>> StorageClient::read_window(
     const Source& source, SegmentWindow& w, SegmentCipher& cipher, Manifest& m, std::uint64_t index,
-    const PutOptions& options, bool journaled, std::vector<ShardPut>& puts) {
+    const PutOptions& options, bool journaled, std::vector<ShardPut>& puts, Status& read_error) {
   std::vector<ReadSegment> batch;
   std::uint64_t size = m.shape.file_size;
   for (std::size_t slot = 0; slot < kSegmentsInFlight; ++slot) {
     SegmentBuffers& b = w.at(slot);
     auto n = read_full(source, std::span(b.segment).first(options.segment_size));
-    if (!n.ok()) return n.status();
+    if (!n.ok() && batch.empty()) return n.status();
+    if (!n.ok()) {
+      read_error = n.status();
+      break;
+    }
     if (*n == 0) break;
     const auto plain_len = static_cast<std::uint32_t>(*n);
     size += plain_len;

@@ -130,7 +130,7 @@ class StorageClient {
   };
   Result<std::vector<ReadSegment>> read_window(const Source& source, SegmentWindow& w, SegmentCipher& cipher, Manifest& m,
                                                std::uint64_t index, const PutOptions& options, bool journaled,
-                                               std::vector<ShardPut>& puts);
+                                               std::vector<ShardPut>& puts, Status& read_error);
   void seal_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index, std::uint32_t plain_len,
                     const PutOptions& options, std::vector<ShardPut>& puts);
   Status fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);
