@@ -103,28 +103,65 @@ Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& op
 }
 
 // Reads, seals, encodes and puts segments `index`, index + 1, ... until the
-// source ends; journals each one the providers confirmed.
+// source ends, kSegmentsInFlight segments per exchange; journals each one
+// the providers confirmed, in order.
 Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Manifest& m, std::uint64_t index,
                                    const PutOptions& options, PutJournal* journal) {
   SegmentCipher cipher(master_, m.file_salt);
+  SegmentWindow w(b, static_cast<std::uint32_t>(b.segment.size() / options.data_shards));
   const std::size_t roots_per_segment = std::size_t{m.shape.total_shards()} * 32;
-  for (;; ++index) {
-    auto n = read_full(source, std::span(b.segment).first(options.segment_size));
-    if (!n.ok()) return n.status();
-    if (*n == 0) return Status::success();
-    const auto plain_len = static_cast<std::uint32_t>(*n);
-    const Hash256 digest = journal ? sha256(ByteView(b.segment.data(), plain_len)) : Hash256{};
-    Status s = put_segment(b, cipher, m, index, plain_len, options);
+  for (;;) {
+    const std::size_t roots_before = m.shard_roots.size();
+    std::vector<ShardPut> puts;
+    Status read_error = Status::success();
+    auto batch = read_window(source, w, cipher, m, index, options, journal != nullptr, puts, read_error);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return Status::success();
+    Status s = send_puts(puts, m.file_salt, options.expires_at, w.allocated());
     if (!s.ok()) return s;
-    m.shape.file_size += plain_len;
-    if (journal) {
-      const Bytes roots(m.shard_roots.end() - static_cast<std::ptrdiff_t>(roots_per_segment), m.shard_roots.end());
-      s = journal->segment_done({plain_len, digest, roots});
+    for (std::size_t t = 0; t < batch->size(); ++t) {
+      const std::uint32_t plain_len = (*batch)[t].plain_len;
+      m.shape.file_size += plain_len;
+      ++stats_.segments;
+      stats_.bytes += plain_len;
+      if (!journal) continue;
+      const auto from = m.shard_roots.begin() + static_cast<std::ptrdiff_t>(roots_before + t * roots_per_segment);
+      s = journal->segment_done({plain_len, (*batch)[t].digest, Bytes(from, from + static_cast<std::ptrdiff_t>(roots_per_segment))});
       if (!s.ok()) return s;
     }
-    if (m.shape.file_size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
-    if (plain_len < options.segment_size) return Status::success();
+    index += batch->size();
+    if (!read_error.ok()) return read_error;  // after the segments read before it are sent and journaled
+    if (batch->back().plain_len < options.segment_size) return Status::success();
   }
+}
+
+// Reads up to kSegmentsInFlight segments from `index` on into w's slots,
+// seals and encodes each, appends their roots to m and their shards to puts.
+// Stops early at the source's end (a short or empty segment). A read error
+// after some segments were read goes to read_error, so those are still sent.
+Result<std::vector<StorageClient::ReadSegment>> StorageClient::read_window(
+    const Source& source, SegmentWindow& w, SegmentCipher& cipher, Manifest& m, std::uint64_t index,
+    const PutOptions& options, bool journaled, std::vector<ShardPut>& puts, Status& read_error) {
+  std::vector<ReadSegment> batch;
+  std::uint64_t size = m.shape.file_size;
+  for (std::size_t slot = 0; slot < kSegmentsInFlight; ++slot) {
+    SegmentBuffers& b = w.at(slot);
+    auto n = read_full(source, std::span(b.segment).first(options.segment_size));
+    if (!n.ok() && batch.empty()) return n.status();
+    if (!n.ok()) {
+      read_error = n.status();
+      break;
+    }
+    if (*n == 0) break;
+    const auto plain_len = static_cast<std::uint32_t>(*n);
+    size += plain_len;
+    if (size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
+    const Hash256 digest = journaled ? sha256(ByteView(b.segment.data(), plain_len)) : Hash256{};
+    seal_segment(b, cipher, m, index + slot, plain_len, options, puts);
+    batch.push_back({plain_len, digest});
+    if (plain_len < options.segment_size) break;
+  }
+  return batch;
 }
 
 // Checks that the journal belongs to this put, reads the source past the
@@ -159,29 +196,22 @@ Result<std::uint64_t> StorageClient::resume_from(const PutJournal& journal, cons
   return journal.segments().size();
 }
 
-// Seals segment `index` (its plain_len bytes are at the start of b.segment),
-// encodes it and puts its k + m shards; appends their roots to m.
-Status StorageClient::put_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index,
-                                  std::uint32_t plain_len, const PutOptions& options) {
+// Seals segment `index` (its plain_len bytes are at the start of b.segment)
+// and encodes it; appends its k + m roots to m and its shards to puts.
+void StorageClient::seal_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index,
+                                 std::uint32_t plain_len, const PutOptions& options, std::vector<ShardPut>& puts) {
   const std::uint32_t k = options.data_shards, total = m.shape.total_shards();
   const std::size_t sealed_len = plain_len + kTagBytes;
   const std::uint32_t shard_size = static_cast<std::uint32_t>((sealed_len + k - 1) / k);
   cipher.seal(index, ByteView(b.segment.data(), plain_len), std::span(b.segment).first(sealed_len));
   std::memset(b.segment.data() + sealed_len, 0, std::size_t{k} * shard_size - sealed_len);
   b.encode_parity(shard_size);
-
-  std::vector<ShardPut> puts;
   for (std::uint32_t j = 0; j < total; ++j) {
     const ByteView shard(b.shard(j, shard_size), shard_size);
     const ShardId root = shard_root(shard);
     m.shard_roots.insert(m.shard_roots.end(), root.bytes.begin(), root.bytes.end());
     puts.push_back({options.placement[j], root, shard});
   }
-  Status s = send_puts(puts, m.file_salt, options.expires_at, b.allocated());
-  if (!s.ok()) return s;
-  ++stats_.segments;
-  stats_.bytes += plain_len;
-  return Status::success();
 }
 
 // Puts each shard on its provider (with the shard's delete token) and waits
@@ -227,71 +257,108 @@ Status StorageClient::get(const StoredFile& file, const Sink& sink) {
   const Shape& shape = m->shape;
   if (shape.segment_count() == 0) return Status::success();
   SegmentCipher cipher(master_, m->file_salt);
-  SegmentBuffers b(shape.data_shards, shape.parity_shards, shape.max_shard_size());
-  for (std::uint64_t i = 0; i < shape.segment_count(); ++i) {
-    Status s = fetch_segment(b, *m, file.placement, i);
+  SegmentBuffers first(shape.data_shards, shape.parity_shards, shape.max_shard_size());
+  SegmentWindow w(first, shape.max_shard_size());
+  for (std::uint64_t i = 0; i < shape.segment_count();) {
+    // The first segment alone, so its bytes reach the sink after one round trip.
+    const std::size_t count = i == 0 ? 1 : std::min<std::uint64_t>(kSegmentsInFlight, shape.segment_count() - i);
+    Status s = fetch_segments(w, count, *m, file.placement, i);
     if (!s.ok()) return s;
-    const std::uint32_t plain = shape.plain_len(i);
-    s = cipher.open(i, ByteView(b.segment.data(), plain + kTagBytes), std::span(b.segment).first(plain));
-    if (!s.ok()) return s;
-    s = sink(ByteView(b.segment.data(), plain));
-    if (!s.ok()) return s;
-    ++stats_.segments;
-    stats_.bytes += plain;
+    for (std::size_t t = 0; t < count; ++t, ++i) {
+      SegmentBuffers& b = w.at(t);
+      const std::uint32_t plain = shape.plain_len(i);
+      s = cipher.open(i, ByteView(b.segment.data(), plain + kTagBytes), std::span(b.segment).first(plain));
+      if (!s.ok()) return s;
+      s = sink(ByteView(b.segment.data(), plain));
+      if (!s.ok()) return s;
+      ++stats_.segments;
+      stats_.bytes += plain;
+    }
   }
   return Status::success();
 }
 
-// Collects k shards of segment i that match their roots into b, asking
-// first the providers with the fewest strikes (data shards before parity on
-// a tie: no decoding), then others for each shard that failed; decodes the
-// missing data shards.
 Status StorageClient::fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement,
                                     std::uint64_t i) {
-  const std::uint32_t k = m.shape.data_shards, total = m.shape.total_shards(), size = m.shape.shard_size(i);
-  std::vector<std::uint32_t> order(total);
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::uint32_t x, std::uint32_t y) { return strikes_[placement[x]] < strikes_[placement[y]]; });
+  SegmentWindow w(b, m.shape.max_shard_size());
+  return fetch_segments(w, 1, m, placement, i);
+}
+
+namespace {
+
+// One segment being fetched: which shards to ask for next, which arrived.
+struct SegmentFetch {
+  std::uint64_t index;
+  SegmentBuffers* b;
+  std::uint32_t size;                 // shard size of this segment
+  std::vector<std::uint32_t> order;   // shard indexes, best provider first
+  std::size_t next = 0;               // order[next] is the next shard to ask for
   std::array<bool, kMaxTotalShards> present{};
   std::uint32_t good = 0;
-  std::size_t next = 0;
-  while (good < k) {
-    if (next + (k - good) > total) return fail(Error::kNotEnoughShards, "segment " + std::to_string(i) + ": fewer than k good shards");
+};
+
+}  // namespace
+
+// Collects k shards of each segment that match their roots, asking first the
+// providers with the fewest strikes (data shards before parity on a tie: no
+// decoding), then others for each shard that failed, every segment's
+// requests of a round in one exchange; decodes the missing data shards.
+Status StorageClient::fetch_segments(SegmentWindow& w, std::size_t count, const Manifest& m,
+                                     const std::vector<std::size_t>& placement, std::uint64_t first) {
+  const std::uint32_t k = m.shape.data_shards, total = m.shape.total_shards();
+  std::vector<SegmentFetch> segs;
+  for (std::size_t t = 0; t < count; ++t) {
+    SegmentFetch f{first + t, &w.at(t), m.shape.shard_size(first + t), std::vector<std::uint32_t>(total)};
+    std::iota(f.order.begin(), f.order.end(), 0u);
+    std::stable_sort(f.order.begin(), f.order.end(),
+                     [&](std::uint32_t x, std::uint32_t y) { return strikes_[placement[x]] < strikes_[placement[y]]; });
+    segs.push_back(std::move(f));
+  }
+  for (;;) {
     std::vector<ShardTransport::Call> calls;
-    std::map<std::uint64_t, std::uint32_t> asked;
-    for (std::uint32_t want = k - good; want > 0; --want, ++next) {
-      const std::uint32_t j = order[next];
-      asked[next_request_] = j;
-      calls.push_back({placement[j], encode_request(Request{next_request_++, GetRangeRequest{m.root(i, j), 0, size}})});
+    std::map<std::uint64_t, std::pair<SegmentFetch*, std::uint32_t>> asked;  // request id -> segment, shard
+    for (SegmentFetch& f : segs) {
+      if (f.good >= k) continue;
+      if (f.next + (k - f.good) > total)
+        return fail(Error::kNotEnoughShards, "segment " + std::to_string(f.index) + ": fewer than k good shards");
+      for (std::uint32_t want = k - f.good; want > 0; --want, ++f.next) {
+        const std::uint32_t j = f.order[f.next];
+        asked[next_request_] = {&f, j};
+        calls.push_back({placement[j], encode_request(Request{next_request_++, GetRangeRequest{m.root(f.index, j), 0, f.size}})});
+      }
     }
-    for (auto& a : exchange(std::move(calls), b.allocated())) {
+    if (calls.empty()) break;
+    for (auto& a : exchange(std::move(calls), w.allocated())) {
       auto r = decode_response(a.response);
       if (!r.ok()) continue;
       auto it = asked.find(r->request_id);
       if (it == asked.end()) continue;
-      const std::uint32_t j = it->second;
+      auto [f, j] = it->second;
       asked.erase(it);
       auto* d = std::get_if<DataResponse>(&r->body);
-      if (!d || d->data.size() != size || shard_root(d->data) != m.root(i, j)) {
+      if (!d || d->data.size() != f->size || shard_root(d->data) != m.root(f->index, j)) {
         ++(d ? stats_.bad_shards : stats_.missing_shards);
         ++strikes_[placement[j]];
         continue;
       }
-      std::memcpy(b.shard(j, size), d->data.data(), size);
-      present[j] = true;
-      ++good;
+      std::memcpy(f->b->shard(j, f->size), d->data.data(), f->size);
+      f->present[j] = true;
+      ++f->good;
       ++stats_.shards_fetched;
     }
-    for (const auto& [id, j] : asked) {
+    for (const auto& [id, asked_shard] : asked) {
       ++stats_.missing_shards;
-      ++strikes_[placement[j]];
+      ++strikes_[placement[asked_shard.second]];
     }
   }
-  std::vector<std::uint8_t*> shards(total);
-  for (std::uint32_t j = 0; j < total; ++j) shards[j] = b.shard(j, size);
-  if (std::count(present.begin(), present.begin() + k, true) < k) ++stats_.decodes;
-  return b.coder.reconstruct_data(shards, std::span<const bool>(present.data(), total), size);
+  for (SegmentFetch& f : segs) {
+    std::vector<std::uint8_t*> shards(total);
+    for (std::uint32_t j = 0; j < total; ++j) shards[j] = f.b->shard(j, f.size);
+    if (std::count(f.present.begin(), f.present.begin() + k, true) < k) ++stats_.decodes;
+    Status s = f.b->coder.reconstruct_data(shards, std::span<const bool>(f.present.data(), total), f.size);
+    if (!s.ok()) return s;
+  }
+  return Status::success();
 }
 
 Status StorageClient::remove(const StoredFile& file) {

@@ -3,10 +3,16 @@
 // Merkle roots -> putShard, and back: fetch k good shards per segment (each
 // checked against its root), decode, decrypt (tag checked), stream out.
 //
-// Memory: one segment buffer (k shards wide), m parity buffers and the
-// requests of one segment, allocated once per call and reused; per segment
-// only the k + m shard roots (32 bytes each) are kept. stats() reports the
-// peak, which does not grow with the file.
+// Memory: up to kSegmentsInFlight segment buffers (k shards wide each, plus
+// m parity buffers) and the requests of those segments, allocated once per
+// call and reused; per segment only the k + m shard roots (32 bytes each) are
+// kept. stats() reports the peak, which does not grow with the file.
+//
+// Throughput: a put seals and encodes kSegmentsInFlight segments and sends
+// all their shards in one exchange; a get asks for the first segment alone
+// (the first byte comes early), then for kSegmentsInFlight segments at a
+// time. Each provider then has several shards to store or read at once, and
+// one round trip serves several segments.
 //
 // Not thread-safe; one call at a time. The master key stays in this object.
 #pragma once
@@ -22,7 +28,11 @@
 namespace bc::storage {
 
 struct SegmentBuffers;
+class SegmentWindow;
 class PutJournal;
+
+// Segments whose shards travel in one exchange.
+inline constexpr std::size_t kSegmentsInFlight = 3;
 
 // Reads up to out.size() bytes; 0 means the end of the stream.
 using Source = std::function<Result<std::size_t>(std::span<std::uint8_t> out)>;
@@ -109,9 +119,24 @@ class StorageClient {
                       const PutOptions& options, PutJournal* journal);
   Result<std::uint64_t> resume_from(const PutJournal& journal, const PutOptions& options, const Source& source,
                                     SegmentBuffers& b, Manifest& m);
-  Status put_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index, std::uint32_t plain_len,
-                     const PutOptions& options);
+  struct ShardPut {
+    std::size_t provider;
+    ShardId root;
+    ByteView shard;
+  };
+  struct ReadSegment {
+    std::uint32_t plain_len;
+    Hash256 digest;  // of the plaintext, for the journal
+  };
+  Result<std::vector<ReadSegment>> read_window(const Source& source, SegmentWindow& w, SegmentCipher& cipher, Manifest& m,
+                                               std::uint64_t index, const PutOptions& options, bool journaled,
+                                               std::vector<ShardPut>& puts, Status& read_error);
+  void seal_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index, std::uint32_t plain_len,
+                    const PutOptions& options, std::vector<ShardPut>& puts);
   Status fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);
+  // Fetches segments first .. first + count - 1 into w's slots 0 .. count - 1.
+  Status fetch_segments(SegmentWindow& w, std::size_t count, const Manifest& m, const std::vector<std::size_t>& placement,
+                        std::uint64_t first);
   Result<Manifest> open_file(const StoredFile& file) const;
   ShardTransport::Call audit_call(const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t segment,
                                   std::uint32_t shard, const Hash256& seed);
@@ -123,11 +148,6 @@ class StorageClient {
   void forget_old_copies(const Manifest& m, const std::vector<std::size_t>& old_placement,
                          const std::vector<std::size_t>& new_placement, const std::vector<std::uint32_t>& lost);
   Status delete_shards(const Manifest& m, const std::vector<std::size_t>& placement);
-  struct ShardPut {
-    std::size_t provider;
-    ShardId root;
-    ByteView shard;
-  };
   Status send_puts(const std::vector<ShardPut>& puts, const Salt& file_salt, TimeMs expires_at, std::size_t held_bytes);
   std::vector<ShardTransport::Answer> exchange(std::vector<ShardTransport::Call> calls, std::size_t held_bytes);
 

@@ -1,6 +1,7 @@
 // The client pipeline's working memory and the helpers its put, get and
 // repair share (private to apps/storage).
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,31 @@ struct SegmentBuffers {
   ErasureCoder coder;
   Bytes segment;
   std::vector<Bytes> parity;
+};
+
+// The buffers of the segments in one exchange (at most kSegmentsInFlight):
+// slot 0 is the caller's, the others are allocated when first used, so a
+// one-segment file costs one segment's buffers.
+class SegmentWindow {
+ public:
+  SegmentWindow(SegmentBuffers& first, std::uint32_t max_shard) : first_(first), max_shard_(max_shard) {}
+  SegmentBuffers& at(std::size_t slot) {
+    if (slot == 0) return first_;
+    while (more_.size() < slot)
+      more_.push_back(std::make_unique<SegmentBuffers>(first_.coder.data_shards(),
+                                                       static_cast<std::uint32_t>(first_.parity.size()), max_shard_));
+    return *more_[slot - 1];
+  }
+  std::size_t allocated() const {
+    std::size_t n = first_.allocated();
+    for (const auto& b : more_) n += b->allocated();
+    return n;
+  }
+
+ private:
+  SegmentBuffers& first_;
+  std::uint32_t max_shard_;
+  std::vector<std::unique_ptr<SegmentBuffers>> more_;
 };
 
 Status unavailable(std::string detail);
