@@ -1,0 +1,99 @@
+// The ledger as the committee's Application (consensus/node/ledger_app.hpp):
+// a proposal built from the mempool, validated against the ledger, committed
+// with the certificate of +2/3 precommits that the next block then carries.
+#include <doctest/doctest.h>
+
+#include "../ledger/cert_fixture.hpp"
+#include "consensus/bft/codec.hpp"
+#include "consensus/node/ledger_app.hpp"
+
+using namespace bc;
+using namespace bc::ledger;
+using namespace bc::ledger::test;
+
+namespace {
+
+// The precommits of `signers` for `value` at (height, round 0) as the core makes them.
+bft::CommitCertificate precommits(const CertChain& c, std::uint64_t height, const bft::Value& value,
+                                  const std::vector<std::size_t>& signers) {
+  bft::CommitCertificate cert{height, 0, value.hash, value.bytes, {}};
+  for (std::size_t i : signers) {
+    bft::Vote v{c.ledger->genesis_hash(), bft::VoteType::kPrecommit, height, 0, value.hash, {}, {}};
+    bft::sign_vote(v, vote_key(i));
+    cert.precommits.push_back(v);
+  }
+  return cert;
+}
+
+}  // namespace
+
+TEST_CASE("block time is the proposer's clock, strictly after the parent") {
+  CHECK(consensus::block_time(1000, 500) == 1000);
+  CHECK(consensus::block_time(400, 500) == 501);
+  CHECK(consensus::block_time(500, 500) == 501);
+}
+
+TEST_CASE("a decided block commits with its certificate and the next block carries it") {
+  CertChain c(6, 4, 1000);
+  Mempool pool;
+  TimeMs clock = c.now;
+  consensus::LedgerApplication app(*c.ledger, pool, vote_key(0), [&] { return clock; });
+  CHECK(app.is_member(1));
+
+  auto set = app.validators(1);
+  REQUIRE(set.has_value());
+  CHECK(set->size() == 4);
+  auto set2 = app.validators(2);  // same epoch: advanced once
+  REQUIRE(set2.has_value());
+  CHECK(set2->members().size() == 4);
+
+  clock += 1000;
+  bft::Value v1 = app.propose_value(1, clock);
+  CHECK(app.valid_value(1, v1));
+  bft::Value forged = v1;
+  forged.hash.bytes[0] ^= 1;
+  CHECK_FALSE(app.valid_value(1, forged));
+  CHECK_FALSE(app.valid_value(2, v1));
+
+  // 3 of 4 equal powers: more than 2/3.
+  bft::Decided d{1, v1, precommits(c, 1, v1, {0, 1, 2})};
+  Status s = app.commit_decided(d);
+  REQUIRE_MESSAGE(s.ok(), s.text());
+  CHECK(c.ledger->head().height == 1);
+  CHECK(c.ledger->head().hash == v1.hash);
+  CHECK(app.commit_decided(d).ok());  // again (sync got there first): no harm
+
+  auto served = app.certificate(1);
+  REQUIRE(served.has_value());
+  CHECK(served->value == v1.bytes);
+  CHECK(consensus::to_ledger_certificate(*served) == *c.ledger->certificate_at(1));
+
+  clock += 1000;
+  bft::Value v2 = app.propose_value(2, clock);
+  auto b2 = decode_block(v2.bytes, c.ledger->params());
+  REQUIRE(b2.ok());
+  REQUIRE(b2->last_commit.has_value());
+  CHECK(*b2->last_commit == *c.ledger->certificate_at(1));
+  CHECK(app.valid_value(2, v2));
+}
+
+TEST_CASE("a decision with too few precommits is refused and commits nothing") {
+  CertChain c(6, 4, 1000);
+  Mempool pool;
+  TimeMs clock = c.now + 1000;
+  consensus::LedgerApplication app(*c.ledger, pool, vote_key(1), [&] { return clock; });
+  bft::Value v1 = app.propose_value(1, clock);
+  CHECK(app.commit_decided(bft::Decided{1, v1, precommits(c, 1, v1, {0, 1})}).code == Error::kUncertified);
+  CHECK(c.ledger->head().height == 0);
+}
+
+TEST_CASE("a block too far ahead of this node's clock is not valid") {
+  CertChain c(6, 4, 1000);
+  Mempool pool;
+  TimeMs clock = c.now + 1000;
+  consensus::LedgerApplication app(*c.ledger, pool, vote_key(0), [&] { return clock; });
+  bft::Value v1 = app.propose_value(1, clock + 60'000);
+  CHECK_FALSE(app.valid_value(1, v1));
+  clock += 60'000;
+  CHECK(app.valid_value(1, v1));
+}
