@@ -68,7 +68,7 @@ class Load:
 def test_with(rounds):
     def test(bins, workdir):
         net = Devnet(bins, os.path.join(workdir, "net"), 4, BASE_IP, PORT,
-                     extra=["--accounts", "4", "--block-interval-ms", str(INTERVAL_MS)])
+                     extra=["--validators", "0", "--accounts", "4", "--block-interval-ms", str(INTERVAL_MS)])
         ln = None
         try:
             net.up()
