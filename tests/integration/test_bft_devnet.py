@@ -111,11 +111,7 @@ def check_agreement(ln, load):
             if hashes.setdefault(h, block_hash) != block_hash:
                 raise TestFailure(f"height {h} has two blocks: {hashes[h]} and {block_hash} (node {n})")
     check(True, f"all {NODES} nodes hold the same block at every height 1..{target}")
-    for tx_id, height in load.committed:
-        for n in range(NODES):
-            t = rpc(ln.nodes[n]["rpc"], "get_tx", {"id": tx_id})
-            if t["status"] != "committed" or t["height"] != height:
-                raise TestFailure(f"tx {tx_id} seen committed at {height} is {t} on node {n}")
+    load.check_committed_on(range(NODES))
     check(len(load.committed) > 0,
           f"every one of the {len(load.committed)} transfers a client saw committed is on every node")
     return target
