@@ -36,7 +36,7 @@ from bcnet import Bins, Devnet, TestFailure, rpc  # noqa: E402
 from ledgernet import LedgerNet  # noqa: E402
 
 NODES = 4
-BASE_IP, BASE_PORT = "127.0.77.2", 9770
+BASE_IP, BASE_PORT = "127.0.78.2", 9770
 SUSTAINED_SHARE = 0.95
 
 
