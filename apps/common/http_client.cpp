@@ -78,10 +78,7 @@ HttpResponse http_request(const Endpoint& to, const std::string& method, const s
   return out;
 }
 
-json::value rpc_call(const Endpoint& to, const std::string& method, const json::value& params,
-                     std::chrono::milliseconds timeout, const std::optional<RpcCredentials>& auth) {
-  json::object req{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
-  const auto resp = http_request(to, "POST", "/rpc", json::serialize(req), timeout, auth);
+json::value rpc_result(const Endpoint& to, const HttpResponse& resp) {
   json::error_code ec;
   auto v = json::parse(resp.body, ec);
   if (resp.status != 200) throw TransportError(refusal_text(to, resp, v));
@@ -103,6 +100,73 @@ json::value rpc_call(const Endpoint& to, const std::string& method, const json::
   if (auto* r = obj.if_contains("result")) return *r;
   throw TransportError("blockcloudd at " + to.to_string() +
                        " answered without \"result\" or \"error\"; is it a blockcloudd RPC port?");
+}
+
+std::string rpc_request_body(const std::string& method, const json::value& params) {
+  return json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}});
+}
+
+json::value rpc_call(const Endpoint& to, const std::string& method, const json::value& params,
+                     std::chrono::milliseconds timeout, const std::optional<RpcCredentials>& auth) {
+  return rpc_result(to, http_request(to, "POST", "/rpc", rpc_request_body(method, params), timeout, auth));
+}
+
+struct RpcSession::Conn {
+  asio::io_context io;
+  beast::tcp_stream stream{io};
+  beast::flat_buffer buffer;
+};
+
+RpcSession::RpcSession(Endpoint to, std::optional<RpcCredentials> auth, std::chrono::milliseconds timeout)
+    : to_(to), auth_(std::move(auth)), timeout_(timeout) {}
+RpcSession::~RpcSession() = default;
+
+HttpResponse RpcSession::exchange(const std::string& body) {
+  http::request<http::string_body> req{http::verb::post, "/rpc", 11};
+  req.set(http::field::host, to_.to_string());
+  req.set(http::field::content_type, "application/json");
+  if (auth_) req.set(http::field::authorization, basic_authorization(*auth_));
+  req.keep_alive(true);
+  req.body() = body;
+  req.prepare_payload();
+  // A fresh connection is tried once more; a reused one may have been
+  // closed by the daemon's idle limit since the last call.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool fresh = !conn_;
+    if (fresh) conn_ = std::make_unique<Conn>();
+    Conn& c = *conn_;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(16 << 20);
+    beast::error_code result;
+    c.io.restart();
+    c.stream.expires_after(timeout_);
+    auto send = [&] {
+      http::async_write(c.stream, req, [&](beast::error_code ec, std::size_t) {
+        if (ec) { result = ec; return; }
+        http::async_read(c.stream, c.buffer, parser, [&](beast::error_code ec2, std::size_t) { result = ec2; });
+      });
+    };
+    if (fresh)
+      c.stream.async_connect(to_tcp(to_), [&](beast::error_code ec) { ec ? void(result = ec) : send(); });
+    else
+      send();
+    c.io.run();
+    if (!result) {
+      HttpResponse out{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
+      if (!parser.get().keep_alive()) conn_.reset();
+      return out;
+    }
+    conn_.reset();
+    if (fresh || result == beast::error::timeout)
+      throw TransportError("cannot reach blockcloudd at " + to_.to_string() + ": " + describe(result));
+  }
+  throw TransportError("blockcloudd at " + to_.to_string() + " closed the connection twice");
+}
+
+json::value RpcSession::call_raw(const std::string& body) { return rpc_result(to_, exchange(body)); }
+
+json::value RpcSession::call(const std::string& method, const json::value& params) {
+  return call_raw(rpc_request_body(method, params));
 }
 
 }  // namespace bc::apps

@@ -2,6 +2,7 @@
 // top of it, for blockcloud-cli and blockcloud-devnet.
 #pragma once
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -44,5 +45,36 @@ HttpResponse http_request(const Endpoint& to, const std::string& method, const s
 boost::json::value rpc_call(const Endpoint& to, const std::string& method,
                             const boost::json::value& params, std::chrono::milliseconds timeout,
                             const std::optional<RpcCredentials>& auth);
+
+// The pieces of rpc_call, for clients that keep a connection open
+// (apps/common/rpc_session.hpp): the request body, and the "result" of an
+// answer from `to`, throwing as rpc_call does.
+std::string rpc_request_body(const std::string& method, const boost::json::value& params);
+boost::json::value rpc_result(const Endpoint& to, const HttpResponse& resp);
+
+// One keep-alive HTTP connection to a daemon for many JSON-RPC calls in a
+// row (load generators, head watchers), so a call costs no TCP handshake
+// and leaves no TIME_WAIT socket behind. Connects on first use and again
+// once after the daemon closed an idle connection. Not thread-safe: one
+// session per thread. Throws as rpc_call does.
+class RpcSession {
+ public:
+  RpcSession(Endpoint to, std::optional<RpcCredentials> auth, std::chrono::milliseconds timeout);
+  ~RpcSession();
+  RpcSession(const RpcSession&) = delete;
+  RpcSession& operator=(const RpcSession&) = delete;
+
+  boost::json::value call(const std::string& method, const boost::json::value& params);
+  // `body` is a JSON-RPC request already serialised (rpc_request_body).
+  boost::json::value call_raw(const std::string& body);
+
+ private:
+  struct Conn;
+  HttpResponse exchange(const std::string& body);
+  Endpoint to_;
+  std::optional<RpcCredentials> auth_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<Conn> conn_;
+};
 
 }  // namespace bc::apps

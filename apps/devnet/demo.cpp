@@ -1,4 +1,4 @@
-// `blockcloud-devnet demo`: the DHT and the SAL at work on a local network, explained.
+// `blockcloud-devnet demo`: the DHT, the SAL, storage and the committee at work on a local network, explained.
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "apps/common/http_client.hpp"
+#include "apps/devnet/demo_ledger.hpp"
 #include "apps/devnet/demo_service.hpp"
 #include "apps/devnet/demo_storage.hpp"
 #include "apps/devnet/devnet.hpp"
@@ -199,27 +200,29 @@ int watch_a_change(const Devnet& net) {
   return 1;
 }
 
-// Step 8: node 0, the seed and publisher of "greeting", is killed; another
-// node still finds the record. Returns 1 if it does not.
+// Step 9: node 0, the seed and publisher of "greeting" and a validator, is
+// killed; another node still finds the record, and the other validators go
+// on finalising blocks. Returns the number of checks that failed.
 int survive_a_crash(const Devnet& net) {
-  std::cout << "\n== 8. Surviving a crash\n";
+  std::cout << "\n== 9. Surviving a crash\n";
   const auto& victim = net.nodes[0];
   ::kill(victim.pid, SIGKILL);
-  std::cout << fmt::format("   SIGKILLed {}, the seed and publisher of \"greeting\"\n", who(victim));
+  std::cout << fmt::format("   SIGKILLed {}, the seed and publisher of \"greeting\"{}\n", who(victim),
+                           net.genesis.empty() ? "" : ", and a validator");
   const auto& asker = net.nodes[net.nodes.size() / 2];
   try {
     const auto r = rpc(asker, "dht_get", {{"key", "greeting"}});
     const bool found = r.at("found").to_number<std::int64_t>() > 0;
     std::cout << fmt::format("   {} looked up \"greeting\": {} ({} hops, {} ms): the other replicas still hold it\n",
                              who(asker), found ? "found" : "NOT FOUND", s(r.at("hops")), s(r.at("latency_ms")));
-    return found ? 0 : 1;
+    return (found ? 0 : 1) + chain_goes_on(net, victim, net.nodes[1]);
   } catch (const std::exception& e) {
     std::cout << fmt::format("   {} could not get \"greeting\": {}\n", who(asker), e.what());
     return 1;
   }
 }
 
-// Steps 2 to 8 on a running devnet; returns the number that failed.
+// Steps 2 to 9 on a running devnet; returns the number that failed.
 int run_steps(const Devnet& net, const std::string& mode) {
   BC_ASSERT(net.nodes.size() >= 3);  // the steps pick nodes 0, 1, the middle and the last
   show_routing(net, mode);
@@ -228,15 +231,17 @@ int run_steps(const Devnet& net, const std::string& mode) {
   failures += watch_a_change(net);
   failures += demo_service(net);
   failures += demo_storage(net);
+  failures += demo_committee(net);
   failures += survive_a_crash(net);
   return failures;
 }
 
-// Steps 9 and 10: what worked, then the network stops unless --keep.
+// Steps 10 and 11: what worked, then the network stops unless --keep.
 void summarize_and_stop(const UpOptions& o, Devnet& net, int failures, bool keep, bool temp_dir) {
-  std::cout << "\n== 9. Summary\n";
+  std::cout << "\n== 10. Summary\n";
   std::cout << (failures == 0 ? "   every put was found from another node, the watch saw the change, a service was reached by ID\n"
-                                "   and followed to its new address, a file was stored and read back, and a crash lost nothing\n"
+                                "   and followed to its new address, a file was stored and read back, a committee finalised a transfer,\n"
+                                "   and a crash lost nothing\n"
                               : fmt::format("   {} step(s) failed; node logs are in {}/node-*/log\n", failures,
                                             o.dir.string()));
   if (keep) {
@@ -245,7 +250,7 @@ void summarize_and_stop(const UpOptions& o, Devnet& net, int failures, bool keep
                              net.nodes[0].rpc.to_string(), net.nodes[0].datadir, o.dir.string());
     return;
   }
-  std::cout << "\n== 10. Shutting the network down\n   ";
+  std::cout << "\n== 11. Shutting the network down\n   ";
   devnet_down(o.dir, net, 5, false);
   if (temp_dir && failures == 0) fs::remove_all(o.dir);
 }
@@ -253,7 +258,6 @@ void summarize_and_stop(const UpOptions& o, Devnet& net, int failures, bool keep
 }  // namespace
 
 int run_demo(UpOptions o, bool keep) {
-  o.ledger = false;  // the demo is about the DHT, the SAL and storage
   if (o.storage_providers == 0) o.storage_providers = std::min(o.nodes, 6);
   const bool temp_dir = use_temp_dir_if_none(o);
   if (o.nodes < 3) throw std::runtime_error("--nodes: the demo needs at least 3 nodes");

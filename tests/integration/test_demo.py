@@ -2,7 +2,8 @@
 """The README's main job: `blockcloud-devnet demo` (what scripts/demo runs)
 starts a network, stores and finds records, watches a key, reaches a service
 by ID and follows it to a new address, stores a file on storage providers
-and reads it back, survives a crash and shuts down; it
+and reads it back, has a transfer finalised by a committee of 4 validators,
+survives a crash (the chain going on without the killed validator) and shuts down; it
 exits 0 only if every step worked."""
 import json
 import os
@@ -23,6 +24,8 @@ def test(bins, workdir):
     check('got "HELLO, SERVICE"' in out, "the service is reached by ID")
     check('got "STILL THERE?"' in out, "the open connection follows the provider to its new address")
     check("got it back: identical" in out, "a file is stored on the storage providers and read back whole")
+    check("in a block carrying a commit certificate" in out, "a transfer is finalised by the committee")
+    check("without validator 0 the others finalised" in out, "the chain goes on after a validator is killed")
     check("a crash lost nothing" in out, "the summary reports every step worked")
     with open(os.path.join(d, "devnet.json")) as f:
         pids = [n["pid"] for n in json.load(f)["nodes"] if n["pid"] > 0]
