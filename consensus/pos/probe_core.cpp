@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "consensus/pos/codec.hpp"
+#include "ledger/pos/codec.hpp"
 #include "layers/assert.hpp"
 
 namespace bc::pos {

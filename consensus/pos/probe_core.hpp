@@ -16,8 +16,8 @@
 #include <optional>
 #include <vector>
 
-#include "consensus/pos/schedule.hpp"
-#include "consensus/pos/types.hpp"
+#include "ledger/pos/schedule.hpp"
+#include "ledger/pos/types.hpp"
 #include "layers/core.hpp"
 
 namespace bc::pos {

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <map>
 
-#include "consensus/pos/codec.hpp"
+#include "ledger/pos/codec.hpp"
 #include "consensus/pos/probe_core.hpp"
-#include "consensus/pos/schedule.hpp"
-#include "consensus/pos/settle.hpp"
+#include "ledger/pos/schedule.hpp"
+#include "ledger/pos/settle.hpp"
 
 using namespace bc;
 using namespace bc::pos;
