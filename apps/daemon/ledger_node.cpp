@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/common/ledger_json.hpp"
+#include "apps/daemon/pos_rpc.hpp"
 #include "layers/asio_driver.hpp"
 #include "layers/ids.hpp"
 #include "layers/stream_net.hpp"
@@ -527,6 +528,12 @@ void LedgerNode::register_rpc(node::RpcRegistry& rpc) {
   on_ledger("get_block", &Impl::get_block);
   on_ledger("get_account", &Impl::get_account);
   on_ledger("validators", &Impl::validators);
+  for (const auto& entry : {std::pair{"get_offer", &pos_get_offer}, std::pair{"list_offers", &pos_list_offers}}) {
+    auto* method = entry.second;
+    rpc.add_async(entry.first, [i, method](const Params& p, Reply reply) {
+      i->ledger_rpc(std::move(reply), [i, method, p] { return method(*i->ledger, p); });
+    });
+  }
   rpc.add_async("head", [i](const Params&, Reply reply) {
     i->ledger_rpc(std::move(reply), [i] { return i->head_json(); });
   });
