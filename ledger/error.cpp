@@ -55,6 +55,12 @@ const char* to_string(Error e) {
     case Error::kStorage: return "storage";
     case Error::kCorrupt: return "corrupt";
     case Error::kGenesisMismatch: return "genesis_mismatch";
+    case Error::kBadOffer: return "bad_offer";
+    case Error::kUnknownService: return "unknown_service";
+    case Error::kNotOfferOwner: return "not_offer_owner";
+    case Error::kOfferExists: return "offer_exists";
+    case Error::kUnknownOffer: return "unknown_offer";
+    case Error::kOfferNotActive: return "offer_not_active";
   }
   return "unknown";
 }

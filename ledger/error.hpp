@@ -70,6 +70,13 @@ enum class Error {
   kStorage,
   kCorrupt,
   kGenesisMismatch,
+  // Proof-of-Service (docs/proof-of-service.md, "Ledger rules")
+  kBadOffer,           // offer fields out of range, or its owner signature fails
+  kUnknownService,     // the offer's service is not registered by its owner
+  kNotOfferOwner,      // the sender is not the offer's owner
+  kOfferExists,
+  kUnknownOffer,
+  kOfferNotActive,     // withdrawn or banned
 };
 
 // Stable snake_case name, usable as a metric label.

@@ -24,6 +24,7 @@ std::string check_supply(const State& state) {
     if (e.claimed > e.deposited) return "escrow " + id.hex() + " paid out more than was deposited";
     held += e.remaining();
   }
+  for (const auto& [id, o] : state.offers()) held += o.bond;  // provider bonds are locked apart from balances
   held += state.supply().burned;
   if (held != state.supply().minted)
     return "supply not conserved: minted " + u128(state.supply().minted) + ", held+burned " + u128(held);

@@ -30,6 +30,7 @@ Status load_one(State& s, Kind kind, const Hash256& id, ByteView b) {
     case Kind::kValidator: if (auto x = decode_validator(b)) v = *x; break;
     case Kind::kKeyOwner: if (auto x = decode_key_owner(b)) v = *x; break;
     case Kind::kCommittee: if (auto x = decode_committee(b)) v = *x; break;
+    case Kind::kOffer: if (auto x = decode_offer(b)) v = *x; break;
   }
   if (std::holds_alternative<std::monostate>(v))
     return fail(Error::kCorrupt, std::string("undecodable state entry of kind '") + static_cast<char>(kind) + "' id " + id.hex());

@@ -199,7 +199,8 @@ Bytes encode_entry(const EntryValue& v) {
         else if constexpr (std::is_same_v<T, ChainParams>) return encode_params(x);
         else if constexpr (std::is_same_v<T, Validator>) return encode_validator(x);
         else if constexpr (std::is_same_v<T, KeyOwner>) return encode_key_owner(x);
-        else return encode_committee(x);
+        else if constexpr (std::is_same_v<T, Committee>) return encode_committee(x);
+        else return encode_offer(x);
       },
       v);
 }
@@ -241,6 +242,7 @@ void put_or_erase(Map& m, const Change& c) {
 const Validator* State::validator(const Address& a) const { return find_in<Validator>(validators_, a); }
 const KeyOwner* State::key_owner(const XOnlyPubKey& key) const { return find_in<KeyOwner>(key_owners_, key_owner_id(key)); }
 const Committee* State::committee(std::uint64_t epoch) const { return find_in<Committee>(committees_, committee_id(epoch)); }
+const ProviderOffer* State::offer(const Hash256& id) const { return find_in<ProviderOffer>(offers_, id); }
 
 std::vector<Hash256> State::unbondings_due(std::uint64_t height) const {
   std::vector<Hash256> out;
@@ -294,6 +296,7 @@ void State::apply_to_maps(const std::vector<Change>& changes) {
       case Kind::kValidator: put_or_erase<Validator>(validators_, c); break;
       case Kind::kKeyOwner: put_or_erase<KeyOwner>(key_owners_, c); break;
       case Kind::kCommittee: put_or_erase<Committee>(committees_, c); break;
+      case Kind::kOffer: put_or_erase<ProviderOffer>(offers_, c); break;
     }
   }
 }
@@ -359,6 +362,20 @@ std::vector<std::pair<Hash256, Unbonding>> WorkingState::unbondings_of(const Add
   return out;
 }
 
+std::optional<ProviderOffer> WorkingState::offer(const Hash256& id) const {
+  return lookup<ProviderOffer>(offers_, base_.offer(id), id);
+}
+
+std::vector<std::pair<Hash256, ProviderOffer>> WorkingState::all_offers() const {
+  std::vector<std::pair<Hash256, ProviderOffer>> out;
+  for (const auto& [id, o] : base_.offers())
+    if (!offers_.count(id)) out.emplace_back(id, o);
+  for (const auto& [id, o] : offers_)
+    if (o) out.emplace_back(id, *o);
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  return out;
+}
+
 std::vector<std::pair<Address, Validator>> WorkingState::all_validators() const {
   std::vector<std::pair<Address, Validator>> out;
   for (const auto& [a, v] : base_.validators())
@@ -379,6 +396,7 @@ std::vector<Change> WorkingState::changes() const {
   collect<Validator>(validators_, Kind::kValidator, out);
   collect<KeyOwner>(key_owners_, Kind::kKeyOwner, out);
   collect<Committee>(committees_, Kind::kCommittee, out);
+  collect<ProviderOffer>(offers_, Kind::kOffer, out);
   if (!(supply_ == base_.supply())) out.push_back(Change{Kind::kSupply, Hash256{}, supply_, encode_supply(supply_)});
   return out;
 }

@@ -7,7 +7,8 @@
 // with kinds 'a' account (id = address), 'e' escrow, 's' service,
 // 'u' unbonding, 'g' supply, 'p' chain parameters (id = zero), 'v' validator
 // (id = address), 'k' key owner (id = consensus key) and 'c' committee
-// (id = committee_id(epoch)); docs/staking.md.
+// (id = committee_id(epoch)); docs/staking.md; 'o' provider offer (id =
+// pos::offer_id), docs/proof-of-service.md.
 #pragma once
 #include <functional>
 #include <optional>
@@ -25,7 +26,7 @@ namespace bc::ledger {
 
 enum class Kind : std::uint8_t {
   kAccount = 'a', kEscrow = 'e', kService = 's', kUnbonding = 'u', kSupply = 'g', kParams = 'p',
-  kValidator = 'v', kKeyOwner = 'k', kCommittee = 'c',
+  kValidator = 'v', kKeyOwner = 'k', kCommittee = 'c', kOffer = 'o',
 };
 
 Hash256 state_key(Kind kind, const Hash256& id);
@@ -50,6 +51,10 @@ std::optional<Validator> decode_validator(ByteView b);
 std::optional<KeyOwner> decode_key_owner(ByteView b);
 // Refuses more than kMaxCommittee members, zero power or unsorted members.
 std::optional<Committee> decode_committee(ByteView b);
+Bytes encode_offer(const ProviderOffer& o);
+// Refuses an offer encoding over kMaxOfferBytes or an unknown status.
+std::optional<ProviderOffer> decode_offer(ByteView b);
+inline constexpr std::size_t kMaxOfferBytes = 16u << 10;
 
 inline constexpr std::size_t kMaxCommittee = 1000;  // as bft::kMaxValidators
 // Empty when the staking parameters are in range, else what is wrong.
@@ -62,7 +67,8 @@ inline Hash256 key_owner_id(const XOnlyPubKey& key) {
   return h;
 }
 
-using EntryValue = std::variant<std::monostate, Account, Escrow, Service, Unbonding, Supply, ChainParams, Validator, KeyOwner, Committee>;
+using EntryValue =
+    std::variant<std::monostate, Account, Escrow, Service, Unbonding, Supply, ChainParams, Validator, KeyOwner, Committee, ProviderOffer>;
 Bytes encode_entry(const EntryValue& v);  // empty for monostate
 
 // One entry written (or deleted: value is monostate) by a block.
@@ -88,6 +94,7 @@ class State {
   const Validator* validator(const Address& a) const;
   const KeyOwner* key_owner(const XOnlyPubKey& key) const;
   const Committee* committee(std::uint64_t epoch) const;
+  const ProviderOffer* offer(const Hash256& id) const;
   const Supply& supply() const { return supply_; }
   const ChainParams& params() const { return params_; }
 
@@ -98,6 +105,7 @@ class State {
   const std::unordered_map<Hash256, Validator, Hash256Hasher>& validators() const { return validators_; }
   const std::unordered_map<Hash256, KeyOwner, Hash256Hasher>& key_owners() const { return key_owners_; }
   const std::unordered_map<Hash256, Committee, Hash256Hasher>& committees() const { return committees_; }
+  const std::unordered_map<Hash256, ProviderOffer, Hash256Hasher>& offers() const { return offers_; }
   // Unbonding IDs with release_height <= height, in (height, id) order.
   std::vector<Hash256> unbondings_due(std::uint64_t height) const;
 
@@ -122,6 +130,7 @@ class State {
   std::unordered_map<Hash256, Validator, Hash256Hasher> validators_;
   std::unordered_map<Hash256, KeyOwner, Hash256Hasher> key_owners_;
   std::unordered_map<Hash256, Committee, Hash256Hasher> committees_;
+  std::unordered_map<Hash256, ProviderOffer, Hash256Hasher> offers_;
   Supply supply_;
   ChainParams params_;
   SparseMerkleTree tree_;
@@ -141,6 +150,9 @@ class WorkingState {
   std::optional<Validator> validator(const Address& a) const;
   std::optional<KeyOwner> key_owner(const XOnlyPubKey& key) const;
   std::optional<Committee> committee(std::uint64_t epoch) const;
+  std::optional<ProviderOffer> offer(const Hash256& id) const;
+  // Offer entries as this overlay sees them, by id.
+  std::vector<std::pair<Hash256, ProviderOffer>> all_offers() const;
   // The unbonding entries of `owner` as this overlay sees them, by id.
   std::vector<std::pair<Hash256, Unbonding>> unbondings_of(const Address& owner) const;
   // Validator entries as this overlay sees them, by address.
@@ -156,6 +168,7 @@ class WorkingState {
   void put_validator(const Address& a, const Validator& v) { validators_[a] = v; }
   void put_key_owner(const XOnlyPubKey& key, const KeyOwner& k) { key_owners_[key_owner_id(key)] = k; }
   void put_committee(const Committee& c) { committees_[committee_id(c.epoch)] = c; }
+  void put_offer(const Hash256& id, const ProviderOffer& o) { offers_[id] = o; }
   void set_supply(const Supply& s) { supply_ = s; }
 
   const State& base() const { return base_; }
@@ -172,6 +185,7 @@ class WorkingState {
   std::unordered_map<Hash256, std::optional<Validator>, Hash256Hasher> validators_;
   std::unordered_map<Hash256, std::optional<KeyOwner>, Hash256Hasher> key_owners_;
   std::unordered_map<Hash256, std::optional<Committee>, Hash256Hasher> committees_;
+  std::unordered_map<Hash256, std::optional<ProviderOffer>, Hash256Hasher> offers_;
   Supply supply_;
 };
 

@@ -9,6 +9,7 @@
 #include "layers/ids.hpp"
 #include "layers/wire/decode.hpp"
 #include "ledger/hash.hpp"
+#include "ledger/pos/codec.hpp"
 #include "ledger/wire/ledger.capnp.h"
 
 namespace bc::ledger {
@@ -67,6 +68,10 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
           out.initEscrowClose().setEscrowId(bytes_ptr(p.escrow_id.view()));
         } else if constexpr (std::is_same_v<T, Unjail>) {
           out.initUnjail();
+        } else if constexpr (std::is_same_v<T, PosOffer>) {
+          out.initPosOffer().setOffer(bytes_ptr(pos::encode(pos::Message{p.offer})));
+        } else if constexpr (std::is_same_v<T, PosWithdraw>) {
+          out.initPosWithdraw().setOfferId(bytes_ptr(p.offer_id.view()));
         }
       },
       b.payload);
@@ -152,6 +157,25 @@ Status read_escrow_close(wire::EscrowClose::Reader r, TxPayload& out) {
   return {};
 }
 
+// The embedded pos frame is decoded with the pos codec's bounds, capped by the tx size.
+Status read_pos_offer(wire::PosOffer::Reader r, const ChainParams& params, TxPayload& out) {
+  auto frame = r.getOffer();
+  pos::PosLimits limits;
+  limits.max_frame_bytes = params.max_tx_bytes;
+  auto m = pos::decode(ByteView(frame.begin(), frame.size()), limits);
+  if (!m.ok()) return fail(Error::kMalformed, "offer frame: " + m.status().text());
+  if (!std::holds_alternative<pos::Offer>(*m)) return fail(Error::kMalformed, "offer frame holds a report, not an offer");
+  out = PosOffer{std::get<pos::Offer>(std::move(*m))};
+  return {};
+}
+
+Status read_pos_withdraw(wire::PosWithdraw::Reader r, TxPayload& out) {
+  PosWithdraw w;
+  if (!hash32(r.getOfferId(), w.offer_id)) return fail(Error::kMalformed, "offer id must be 32 bytes");
+  out = w;
+  return {};
+}
+
 Status read_payload(wire::TxBody::Reader in, const ChainParams& params, TxPayload& out) {
   switch (in.which()) {
     case wire::TxBody::TRANSFER: return read_transfer(in.getTransfer(), out);
@@ -163,6 +187,8 @@ Status read_payload(wire::TxBody::Reader in, const ChainParams& params, TxPayloa
     case wire::TxBody::ESCROW_CLAIM: return read_escrow_claim(in.getEscrowClaim(), params, out);
     case wire::TxBody::ESCROW_CLOSE: return read_escrow_close(in.getEscrowClose(), out);
     case wire::TxBody::UNJAIL: out = Unjail{}; return {};
+    case wire::TxBody::POS_OFFER: return read_pos_offer(in.getPosOffer(), params, out);
+    case wire::TxBody::POS_WITHDRAW: return read_pos_withdraw(in.getPosWithdraw(), out);
   }
   return fail(Error::kMalformed, "unknown transaction kind (newer software?)");
 }
@@ -185,7 +211,8 @@ std::uint64_t traversal_for(std::size_t bytes) { return bytes / 8 * 2 + 64; }
 }  // namespace
 
 const char* payload_name(const TxPayload& p) {
-  static const char* names[] = {"transfer", "bond", "unbond", "register_service", "escrow_open", "escrow_top_up", "escrow_claim", "escrow_close", "unjail"};
+  static const char* names[] = {"transfer", "bond", "unbond", "register_service", "escrow_open", "escrow_top_up", "escrow_claim", "escrow_close", "unjail",
+                                "pos_offer", "pos_withdraw"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::variant_size_v<TxPayload>);
   return names[p.index()];
 }
@@ -246,6 +273,7 @@ Amount tx_spend(const TxBody& body) {
   if (auto* b = std::get_if<Bond>(&body.payload)) return b->amount;
   if (auto* e = std::get_if<EscrowOpen>(&body.payload)) return e->amount;
   if (auto* e = std::get_if<EscrowTopUp>(&body.payload)) return e->amount;
+  if (auto* o = std::get_if<PosOffer>(&body.payload)) return o->offer.bond;
   return 0;
 }
 
@@ -354,6 +382,7 @@ Status check_tx_context_free(const Tx& tx, const ChainParams& params) {
     if (r->name.empty() || r->name.size() > kMaxServiceName)
       return fail(Error::kBadServiceName, "service name must be 1 to 64 bytes");
   }
+  if (auto* o = std::get_if<PosOffer>(&b.payload)) return check_offer_fields(o->offer);
   if (auto* c = std::get_if<EscrowClaim>(&b.payload)) {
     if (c->receipts.empty()) return fail(Error::kBadReceipt, "claim carries no usage receipt");
     if (c->receipts.size() > params.max_receipts)

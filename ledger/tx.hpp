@@ -13,6 +13,7 @@
 #include "layers/bytes.hpp"
 #include "layers/crypto.hpp"
 #include "ledger/error.hpp"
+#include "ledger/pos/types.hpp"
 #include "ledger/types.hpp"
 
 namespace bc::ledger {
@@ -59,8 +60,18 @@ struct EscrowClose {
   Hash256 escrow_id;
 };
 struct Unjail {};
+// Proof-of-Service (docs/proof-of-service.md, "Ledger rules"): registers
+// `offer` and locks offer.bond from the sender (its owner).
+struct PosOffer {
+  pos::Offer offer;
+};
+// Ends an active offer: its bond leaves through an Unbonding entry.
+struct PosWithdraw {
+  Hash256 offer_id;
+};
 
-using TxPayload = std::variant<Transfer, Bond, Unbond, RegisterService, EscrowOpen, EscrowTopUp, EscrowClaim, EscrowClose, Unjail>;
+using TxPayload =
+    std::variant<Transfer, Bond, Unbond, RegisterService, EscrowOpen, EscrowTopUp, EscrowClaim, EscrowClose, Unjail, PosOffer, PosWithdraw>;
 const char* payload_name(const TxPayload& p);
 
 struct TxBody {
@@ -112,7 +123,13 @@ Hash256 key_proof_digest(std::string_view chain_id, const Address& account);
 // A Bond payload that registers `consensus` as the vote key of `account`.
 Bond bond_with_key(Amount amount, const KeyPair& consensus, std::string_view chain_id, const Address& account);
 
-// Balance the tx takes from its sender beyond the fee (transfers, bonds, escrow deposits).
+// The offer's own rules (docs/proof-of-service.md, "Ledger rules"): kind,
+// delta_bps in 5000..10000, a non-zero bond, a probe (generic: a request and
+// a latency bound; storage: chunks), and its owner's signature. kBadOffer or
+// kZeroAmount with what is wrong.
+Status check_offer_fields(const pos::Offer& o);
+
+// Balance the tx takes from its sender beyond the fee (transfers, bonds, escrow deposits, offer bonds).
 Amount tx_spend(const TxBody& body);
 
 }  // namespace bc::ledger

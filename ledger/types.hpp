@@ -96,7 +96,26 @@ struct Service {
   friend bool operator==(const Service&, const Service&) = default;
 };
 
-// Totals that make supply auditable: minted == balances + bonded + unbonding + escrowed + burned.
+// A provider's Proof-of-Service offer on chain (docs/proof-of-service.md,
+// "Ledger rules"); its id is pos::offer_id of the offer. The bond is locked
+// here, apart from every balance, until a withdraw moves it to an Unbonding
+// entry; settlement slashes from it.
+struct ProviderOffer {
+  enum class Status : std::uint8_t { kActive = 0, kWithdrawn = 1, kBanned = 2 };
+  Address account;              // the owner's account: locked the bond, gets it back
+  XOnlyPubKey owner;            // pos::Offer::owner (signed the offer)
+  XOnlyPubKey provider;         // pos::Offer::provider
+  Hash256 service_id;
+  Bytes offer;                  // the signed pos::Offer in its pos wire form, as registered
+  Amount bond = 0;              // locked now
+  Status status = Status::kActive;
+  std::uint64_t registered_at = 0;  // height
+  Hash256 unbonding;            // kWithdrawn: the Unbonding entry returning the bond
+  std::uint32_t reputation_bps = 10000;
+  friend bool operator==(const ProviderOffer&, const ProviderOffer&) = default;
+};
+
+// Totals that make supply auditable: minted == balances + bonded + unbonding + escrowed + offer bonds + burned.
 struct Supply {
   Amount minted = 0;
   Amount burned = 0;

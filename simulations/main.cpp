@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   bc::sim::add_dht_options(*dcmd, dht);
 
   bc::sim::PosSimOptions pos;
-  auto* pcmd = app.add_subcommand("pos", "run Proof-of-Service (consensus/pos) with honest and cheating providers");
+  auto* pcmd = app.add_subcommand("pos", "run Proof-of-Service (ledger/pos, consensus/pos) with honest and cheating providers");
   bc::sim::add_pos_options(*pcmd, pos);
 
   CLI11_PARSE(app, argc, argv);

@@ -7,11 +7,11 @@
 #include <memory>
 #include <queue>
 
-#include "consensus/pos/assign.hpp"
-#include "consensus/pos/codec.hpp"
+#include "ledger/pos/assign.hpp"
+#include "ledger/pos/codec.hpp"
 #include "consensus/pos/probe_core.hpp"
-#include "consensus/pos/schedule.hpp"
-#include "consensus/pos/settle.hpp"
+#include "ledger/pos/schedule.hpp"
+#include "ledger/pos/settle.hpp"
 #include "simulations/latency_model.hpp"
 #include "simulations/pos_stats.hpp"
 #include "simulations/proc_stats.hpp"

@@ -1,4 +1,4 @@
-// `blockcloud-sim pos`: the real Proof-of-Service code (consensus/pos/) at
+// `blockcloud-sim pos`: the real Proof-of-Service code (ledger/pos/, consensus/pos/) at
 // scale. Providers (honest, or cheaters failing a fraction x of requests)
 // are probed by stake-weighted auditors through ProbeCore over a simulated
 // network with loss and jitter; reports are signed and settled each epoch

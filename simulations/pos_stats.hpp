@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "consensus/pos/probe_core.hpp"
-#include "consensus/pos/settle.hpp"
+#include "ledger/pos/settle.hpp"
 #include "simulations/pos_scenario.hpp"
 
 namespace bc::sim {

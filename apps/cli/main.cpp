@@ -12,6 +12,7 @@
 
 #include "apps/cli/commands.hpp"
 #include "apps/cli/format.hpp"
+#include "apps/cli/provider_cmds.hpp"
 #include "apps/cli/rpc.hpp"
 #include "apps/cli/service_cmds.hpp"
 #include "apps/cli/storage_cmds.hpp"
@@ -541,6 +542,13 @@ int main(int argc, char** argv) {
   add_chain_commands(app, ledger, commands);
   bc::cli::add_validator_commands(app, commands);
   bc::cli::ServiceCommands services(app, commands);
+  bc::cli::ProviderCommands providers(
+      app, commands,
+      {[&ledger](const Options& o, const bc::Endpoint& ep, bc::ledger::TxPayload p) { return send_payload(o, ep, ledger, std::move(p)); },
+       [&ledger] { return bc::cli::wallet_get(wallet_dir(ledger), ledger.from); },
+       [&ledger](CLI::App* c) { add_tx_options(c, ledger); },
+       [&ledger](CLI::App* c) { c->add_option("--from", ledger.from, "wallet key (default: the only one)"); },
+       [&ledger] { return ledger.wait_s; }});
   bc::cli::StorageCommands storage(app, commands);
   bc::cli::RpcAuthArgs rpcauth;
   bc::cli::add_rpcauth_command(app, rpcauth, commands);

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "layers/ids.hpp"
+#include "ledger/pos/codec.hpp"
 
 namespace bc::apps {
 namespace json = boost::json;
@@ -26,6 +27,12 @@ json::object tx_json(const Tx& tx) {
           o["amount"] = std::to_string(p.amount);
         } else if constexpr (std::is_same_v<T, RegisterService>) {
           o["name"] = p.name;
+        } else if constexpr (std::is_same_v<T, PosOffer>) {
+          o["offer_id"] = pos::offer_id(p.offer).hex();
+          o["service_id"] = p.offer.service_id.hex();
+          o["bond"] = std::to_string(p.offer.bond);
+        } else if constexpr (std::is_same_v<T, PosWithdraw>) {
+          o["offer_id"] = p.offer_id.hex();
         }
       },
       tx.body.payload);

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/common/ledger_json.hpp"
+#include "apps/daemon/pos_rpc.hpp"
 #include "layers/asio_driver.hpp"
 #include "layers/ids.hpp"
 #include "layers/stream_net.hpp"
@@ -579,6 +580,7 @@ void LedgerNode::register_rpc(node::RpcRegistry& rpc) {
   rpc.add_async("validator_status", [i](const Params&, Reply reply) {
     i->ledger_rpc(std::move(reply), [i] { return i->validator_status(); });
   });
+  register_pos_rpc(rpc, [i](Reply r, LedgerRead read) { i->ledger_rpc(std::move(r), [i, read] { return read(*i->ledger); }); });
   rpc.add_async("head", [i](const Params&, Reply reply) {
     i->ledger_rpc(std::move(reply), [i] { return i->head_json(); });
   });

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "consensus/pos/codec.hpp"
+#include "ledger/pos/codec.hpp"
 #include "layers/assert.hpp"
 
 namespace bc::pos {
@@ -58,15 +58,33 @@ void ProbeCore::record(const Pending& p, ProbeOutcome outcome, const ProbeAnswer
   (outcome == ProbeOutcome::kPass ? counters_.passed : counters_.failed)++;
 }
 
-void ProbeCore::handle_answer(std::uint64_t probe_id, const ProbeAnswer& answer, TimeMs, Outbox&) {
+void ProbeCore::retry(std::map<std::uint64_t, Pending>::iterator it, TimeMs now) {
+  // Re-send unchanged under a new id: a late answer to the old attempt is ignored.
+  Pending again = it->second;
+  again.in_flight = false;
+  again.due = now + static_cast<TimeMs>(params_.retry_gap_ms);
+  pending_.erase(it);
+  pending_.emplace(next_id_++, again);
+  ++counters_.contained;
+}
+
+void ProbeCore::handle_answer(std::uint64_t probe_id, const ProbeAnswer& answer, TimeMs now, Outbox&) {
   auto it = pending_.find(probe_id);
   if (it == pending_.end() || !it->second.in_flight) return;  // late: already retried or graded
-  record(it->second, grade(*it->second.offer, answer), answer);
+  const ProbeOutcome outcome = grade(*it->second.offer, answer);
+  // A correct answer past the bound is treated like a timeout: network
+  // jitter, not the provider, is the likely cause of one slow answer, and a
+  // provider that is slow every time is still graded slow on the last attempt.
+  if (outcome == ProbeOutcome::kSlow && it->second.attempt < params_.max_attempts) {
+    retry(it, now);
+    return;
+  }
+  record(it->second, outcome, answer);
   pending_.erase(it);
 }
 
 void ProbeCore::on_tick(TimeMs now, Outbox&) {
-  std::vector<std::pair<std::uint64_t, Pending>> retries;
+  std::vector<std::uint64_t> retries;  // re-sent after the loop: retry() inserts new ids
   for (auto it = pending_.begin(); it != pending_.end();) {
     Pending& p = it->second;
     if (p.due > now) {
@@ -75,19 +93,14 @@ void ProbeCore::on_tick(TimeMs now, Outbox&) {
       send(it->first, p, now);
       ++it;
     } else if (p.attempt < params_.max_attempts) {
-      // Re-send unchanged under a new id: a late answer to the old attempt is ignored.
-      Pending again = p;
-      again.in_flight = false;
-      again.due = now + static_cast<TimeMs>(params_.retry_gap_ms);
-      retries.emplace_back(next_id_++, again);
-      ++counters_.contained;
-      it = pending_.erase(it);
+      retries.push_back(it->first);
+      ++it;
     } else {
       record(p, ProbeOutcome::kTimeout, ProbeAnswer{});
       it = pending_.erase(it);
     }
   }
-  for (auto& [id, p] : retries) pending_.emplace(id, p);
+  for (std::uint64_t id : retries) retry(pending_.find(id), now);
 }
 
 TimeMs ProbeCore::next_wakeup() const {

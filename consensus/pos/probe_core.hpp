@@ -3,8 +3,9 @@
 //
 // For one epoch it holds the auditor's offers and probe secret, asks the
 // driver to send each probe at its secret time (ProbeCore::Event::send), re-sends
-// a probe that timed out unchanged after retry_gap_ms, at most
-// max_attempts in all, grades each answer against the offer, and at
+// a probe that timed out, or was answered correctly but too slowly,
+// unchanged after retry_gap_ms, at most max_attempts in all, grades each
+// answer against the offer, and at
 // finish_epoch() signs one Report per offer. The driver carries a probe as
 // an ordinary client request over a fresh SAL client identity and answers
 // with handle_answer(); the core never sees a socket or a clock.
@@ -15,8 +16,8 @@
 #include <optional>
 #include <vector>
 
-#include "consensus/pos/schedule.hpp"
-#include "consensus/pos/types.hpp"
+#include "ledger/pos/schedule.hpp"
+#include "ledger/pos/types.hpp"
 #include "layers/core.hpp"
 
 namespace bc::pos {
@@ -55,7 +56,7 @@ class ProbeCore final : public Core {
   std::optional<ProbeSend> poll_send();
 
   struct Counters {
-    std::uint64_t sent = 0, passed = 0, failed = 0, contained = 0;  // contained: re-sent after a timeout
+    std::uint64_t sent = 0, passed = 0, failed = 0, contained = 0;  // contained: re-sent after a timeout or a slow answer
   };
   const Counters& counters() const { return counters_; }
 
@@ -69,6 +70,8 @@ class ProbeCore final : public Core {
     bool in_flight = false;
   };
   void send(std::uint64_t id, Pending& p, TimeMs now);
+  // Schedules the same probe again retry_gap_ms after now, under a new id.
+  void retry(std::map<std::uint64_t, Pending>::iterator it, TimeMs now);
   void record(const Pending& p, ProbeOutcome outcome, const ProbeAnswer& answer);
   ProbeOutcome grade(const Offer& o, const ProbeAnswer& a) const;
 

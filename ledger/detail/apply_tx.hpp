@@ -28,5 +28,9 @@ Status apply_payload(TxContext& c, const Bond& t);
 Status apply_payload(TxContext& c, const Unbond& t);
 // A jailed validator rejoins the candidates of the next epoch.
 Status apply_payload(TxContext& c, const Unjail& t);
+// Proof-of-Service (ledger/detail/apply_pos.cpp): registers an offer and
+// locks its bond; ends one, moving the bond to an Unbonding entry.
+Status apply_payload(TxContext& c, const PosOffer& t);
+Status apply_payload(TxContext& c, const PosWithdraw& t);
 
 }  // namespace bc::ledger::detail

@@ -61,6 +61,15 @@ struct EscrowClose {
 
 struct Unjail {}       # a jailed (not banned) validator asks to rejoin the set
 
+# Proof-of-Service (docs/proof-of-service.md, "Ledger rules").
+struct PosOffer {
+  offer @0 :Data;      # a pos Offer frame (ledger/pos/wire/pos.capnp Message), signed by its owner
+}
+
+struct PosWithdraw {
+  offerId @0 :Data;    # 32 bytes: the bond goes to an unbonding entry, released after the unbonding delay
+}
+
 struct TxBody {
   chainId @0 :Text;    # replay protection across networks
   sender @1 :Data;     # 32-byte x-only secp256k1 public key
@@ -76,6 +85,8 @@ struct TxBody {
     escrowClaim @10 :EscrowClaim;
     escrowClose @11 :EscrowClose;
     unjail @12 :Unjail;
+    posOffer @13 :PosOffer;
+    posWithdraw @14 :PosWithdraw;
   }
 }
 

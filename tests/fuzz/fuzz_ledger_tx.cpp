@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ledger/pos/codec.hpp"
 #include "ledger/tx.hpp"
 
 using namespace bc;
@@ -30,6 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(tx->body_bytes.size() % 8 == 0);
   if (auto* c = std::get_if<EscrowClaim>(&tx->body.payload)) require(c->receipts.size() <= params.max_receipts);
   if (auto* r = std::get_if<RegisterService>(&tx->body.payload)) require(r->name.size() <= kMaxServiceName);
+  if (auto* o = std::get_if<PosOffer>(&tx->body.payload)) require(o->offer.probe_request.size() <= pos::PosLimits{}.max_probe_request_bytes);
 
   auto again = decode_tx(encode_tx(*tx), params);
   require(again.ok());

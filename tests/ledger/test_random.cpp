@@ -21,6 +21,7 @@ Hash256 rebuilt_root(const State& s) {
   for (const auto& [id, v] : s.validators()) put(Kind::kValidator, id, encode_validator(v));
   for (const auto& [id, v] : s.key_owners()) put(Kind::kKeyOwner, id, encode_key_owner(v));
   for (const auto& [id, v] : s.committees()) put(Kind::kCommittee, id, encode_committee(v));
+  for (const auto& [id, v] : s.offers()) put(Kind::kOffer, id, encode_offer(v));
   put(Kind::kSupply, Hash256{}, encode_supply(s.supply()));
   put(Kind::kParams, Hash256{}, encode_params(s.params()));
   return t.root();

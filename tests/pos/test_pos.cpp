@@ -8,10 +8,10 @@
 #include <random>
 #include <set>
 
-#include "consensus/pos/assign.hpp"
-#include "consensus/pos/codec.hpp"
-#include "consensus/pos/schedule.hpp"
-#include "consensus/pos/settle.hpp"
+#include "ledger/pos/assign.hpp"
+#include "ledger/pos/codec.hpp"
+#include "ledger/pos/schedule.hpp"
+#include "ledger/pos/settle.hpp"
 
 using namespace bc;
 using namespace bc::pos;

@@ -1,15 +1,15 @@
-// The auditor's probe core: probes leave at their secret times, a timeout is
-// re-sent unchanged up to max_attempts, answers are graded against the
+// The auditor's probe core: probes leave at their secret times, a timeout or
+// a correct but slow answer is re-sent unchanged up to max_attempts, answers are graded against the
 // offer, and the signed reports pass the settlement's schedule check.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <map>
 
-#include "consensus/pos/codec.hpp"
+#include "ledger/pos/codec.hpp"
 #include "consensus/pos/probe_core.hpp"
-#include "consensus/pos/schedule.hpp"
-#include "consensus/pos/settle.hpp"
+#include "ledger/pos/schedule.hpp"
+#include "ledger/pos/settle.hpp"
 
 using namespace bc;
 using namespace bc::pos;
@@ -59,6 +59,7 @@ ProbeAnswer good(const Offer& o) { return ProbeAnswer{5, 20, 5000, o.expected_re
 TEST_CASE("probe core: sends at the secret times, grades answers, reports pass the schedule check") {
   PosParams p;
   p.epoch_ms = 600'000;
+  p.max_attempts = 1;  // grade the slow answer at once (re-asking it has its own case)
   const Offer o = offer();
   const Hash256 secret = sha256(as_bytes("probe secret"));
   ProbeCore core(key(3), p, 5000);
@@ -114,4 +115,60 @@ TEST_CASE("probe core: a timeout is re-sent unchanged, at most 3 attempts, then 
   CHECK(sends == 3 + 2 + 1 + 1);
   CHECK(core.counters().contained == 3);  // two re-sends of the first, one of the second
   CHECK(check_schedule(r, probe_commitment(sha256(as_bytes("s")), key(3).public_key(), 1), p).ok());
+}
+
+TEST_CASE("probe core: a correct answer past the latency bound is asked again like a timeout") {
+  PosParams p;
+  p.epoch_ms = 600'000;
+  p.probes_per_auditor = 3;
+  const Offer o = offer();
+  const Hash256 secret = sha256(as_bytes("late"));
+  ProbeCore core(key(3), p, 5000);
+  core.start_epoch(1, 0, secret, {o});
+  int sends = 0;
+  std::vector<std::pair<Bytes, std::uint8_t>> seen;
+  auto reports = run(core, p, 0, [&](const ProbeSend& s, TimeMs) -> std::optional<ProbeAnswer> {
+    ++sends;
+    seen.emplace_back(s.request, s.attempt);
+    ProbeAnswer a = good(o);
+    // Probe 1: slow once, then in time. Probe 2: slow on all three attempts. Probe 3: in time.
+    if (sends == 1 || (sends >= 3 && sends <= 5)) a.ttfb_ms = o.max_latency_ms + 1;
+    return a;
+  });
+  const Report& r = reports[0];
+  auto schedule = probe_schedule(secret, 1, offer_id(o), 3, p.epoch_ms);
+  const ProbeRecord& first = r.probes[schedule[0].index];
+  CHECK(first.outcome == ProbeOutcome::kPass);
+  CHECK(first.attempts == 2);
+  const ProbeRecord& second = r.probes[schedule[1].index];
+  CHECK(second.outcome == ProbeOutcome::kSlow);  // slow every time: the provider, not the network
+  CHECK(second.attempts == 3);
+  CHECK(second.ttfb_ms == o.max_latency_ms + 1);
+  const ProbeRecord& third = r.probes[schedule[2].index];
+  CHECK(third.outcome == ProbeOutcome::kPass);
+  CHECK(third.attempts == 1);
+  CHECK(sends == 2 + 3 + 1);
+  for (const auto& [request, attempt] : seen) CHECK(request == o.probe_request);  // unchanged
+  CHECK(core.counters().contained == 3);
+  CHECK(core.counters().passed == 2);
+  CHECK(core.counters().failed == 1);
+  CHECK(check_schedule(r, probe_commitment(secret, key(3).public_key(), 1), p).ok());
+}
+
+TEST_CASE("probe core: a wrong answer is not asked again") {
+  PosParams p;
+  p.epoch_ms = 600'000;
+  p.probes_per_auditor = 2;
+  const Offer o = offer();
+  ProbeCore core(key(3), p, 5000);
+  core.start_epoch(1, 0, sha256(as_bytes("w")), {o});
+  int sends = 0;
+  auto reports = run(core, p, 0, [&](const ProbeSend&, TimeMs) -> std::optional<ProbeAnswer> {
+    ProbeAnswer a = good(o);
+    if (++sends == 1) a.response_hash = sha256(as_bytes("wrong"));
+    return a;
+  });
+  CHECK(sends == 2);
+  CHECK(core.counters().contained == 0);
+  CHECK(auditor_score(reports[0]) == kBps / 2);
 }

@@ -2,12 +2,12 @@
 //
 // decode() is bounded (layers/wire/decode.hpp): it never throws on hostile
 // input, never allocates beyond `limits`, and says why it refused with an
-// Error (consensus/pos/errors.hpp) usable as a drop-counter label.
+// Error (ledger/pos/errors.hpp) usable as a drop-counter label.
 // Signatures are NOT checked by decode(); verify_* do that.
 #pragma once
 #include <cstddef>
 
-#include "consensus/pos/types.hpp"
+#include "ledger/pos/types.hpp"
 #include "layers/status.hpp"
 
 namespace bc::pos {

@@ -1,8 +1,8 @@
-#include "consensus/pos/schedule.hpp"
+#include "ledger/pos/schedule.hpp"
 
 #include <algorithm>
 
-#include "consensus/pos/errors.hpp"
+#include "ledger/pos/errors.hpp"
 #include "layers/assert.hpp"
 
 namespace bc::pos {

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "consensus/pos/types.hpp"
+#include "ledger/pos/types.hpp"
 
 namespace bc::pos {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "consensus/pos/assign.hpp"
-#include "consensus/pos/errors.hpp"
-#include "consensus/pos/types.hpp"
+#include "ledger/pos/assign.hpp"
+#include "ledger/pos/errors.hpp"
+#include "ledger/pos/types.hpp"
 
 namespace bc::pos {
 

@@ -1,8 +1,8 @@
-#include "consensus/pos/assign.hpp"
+#include "ledger/pos/assign.hpp"
 
 #include <algorithm>
 
-#include "consensus/pos/codec.hpp"
+#include "ledger/pos/codec.hpp"
 #include "layers/assert.hpp"
 
 namespace bc::pos {

@@ -1,4 +1,4 @@
-#include "consensus/pos/errors.hpp"
+#include "ledger/pos/errors.hpp"
 
 #include <string>
 

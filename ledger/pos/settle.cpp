@@ -1,10 +1,10 @@
-#include "consensus/pos/settle.hpp"
+#include "ledger/pos/settle.hpp"
 
 #include <algorithm>
 #include <set>
 
-#include "consensus/pos/codec.hpp"
-#include "consensus/pos/schedule.hpp"
+#include "ledger/pos/codec.hpp"
+#include "ledger/pos/schedule.hpp"
 #include "layers/assert.hpp"
 
 namespace bc::pos {

@@ -1,4 +1,4 @@
-#include "consensus/pos/codec.hpp"
+#include "ledger/pos/codec.hpp"
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -6,8 +6,8 @@
 #include <cstring>
 #include <optional>
 
-#include "consensus/pos/errors.hpp"
-#include "consensus/pos/wire/pos.capnp.h"
+#include "ledger/pos/errors.hpp"
+#include "ledger/pos/wire/pos.capnp.h"
 #include "layers/assert.hpp"
 #include "layers/wire/decode.hpp"
 

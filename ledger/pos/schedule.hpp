@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "consensus/pos/types.hpp"
+#include "ledger/pos/types.hpp"
 #include "layers/status.hpp"
 
 namespace bc::pos {

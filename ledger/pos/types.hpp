@@ -1,5 +1,5 @@
 // The values and messages of Proof-of-Service (docs/proof-of-service.md,
-// "Messages" and "Parameters"). Plain structs; consensus/pos/codec.hpp turns
+// "Messages" and "Parameters"). Plain structs; ledger/pos/codec.hpp turns
 // them into bytes, digests and signatures.
 #pragma once
 #include <cstdint>
