@@ -18,6 +18,7 @@ class LedgerNet:
         self.accounts = d["accounts"]
         self.wallet = os.path.join(net.dir, "accounts")
         self.pids = {n["index"]: n["pid"] for n in self.nodes}
+        self.launch = {}  # node -> command prefix its daemon runs under (e.g. nsenter into a namespace)
 
     def cli(self, node, *args, timeout=60):
         return run([self.bins.cli, "--rpc", self.nodes[node]["rpc"], *cli_auth(self.nodes[node]["rpc"]), "--wallet-dir", self.wallet] + list(args),
@@ -44,7 +45,7 @@ class LedgerNet:
     def restart(self, node, wait_s=30):
         n = self.nodes[node]
         log = open(os.path.join(n["datadir"], "log"), "ab")
-        p = subprocess.Popen([self.bins.daemon] + n["args"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+        p = subprocess.Popen(self.launch.get(node, []) + [self.bins.daemon] + n["args"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                              start_new_session=True)
         log.close()
         self.pids[node] = p.pid
