@@ -17,8 +17,8 @@ import random
 import sys
 import time
 
-from bcnet import Devnet, TestFailure, check, http, main, rpc
-from ledgernet import LedgerNet
+from bcnet import TestFailure, check, http, main, rpc
+from ledgernet import committee_args, running_devnet
 from test_ledger_crash import Load
 
 BASE_IP, PORT = "127.0.51.2", 9510  # this test's own range: 127.0.51.2-7
@@ -137,13 +137,7 @@ def halt_and_resume(ln):
 
 def test_with(rounds):
     def test(bins, workdir):
-        net = Devnet(bins, os.path.join(workdir, "net"), NODES, BASE_IP, PORT,
-                     extra=["--validators", str(VALIDATORS), "--accounts", "4",
-                            "--block-interval-ms", str(INTERVAL_MS)])
-        ln = None
-        try:
-            net.up()
-            ln = LedgerNet(bins, net)
+        with running_devnet(bins, workdir, NODES, BASE_IP, PORT, committee_args(VALIDATORS, INTERVAL_MS)) as (net, ln):
             ln.wait_heads(3, 30)
             check_roles(ln)
             load = Load(ln, [0, 1, 2, 3])
@@ -154,10 +148,6 @@ def test_with(rounds):
             target = check_agreement(ln, load)
             check_certified(ln, min(target, 40))
             halt_and_resume(ln)
-        finally:
-            if ln:
-                ln.kill_all()
-            net.stop()
     return test
 
 

@@ -23,8 +23,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bcnet import Devnet, TestFailure, check, main, register_datadir, rpc  # noqa: E402
-from ledgernet import LedgerNet  # noqa: E402
+from bcnet import TestFailure, check, main, register_datadir, rpc  # noqa: E402
+from ledgernet import committee_args, running_devnet  # noqa: E402
 from netns import Hosts, in_namespace  # noqa: E402
 from test_bft_devnet import check_agreement, max_head, wait_progress  # noqa: E402
 from test_ledger_crash import Load  # noqa: E402
@@ -141,26 +141,19 @@ def run_cycle(ln, hosts, load, side_a, side_b, hold_s):
 def test_with(cycles):
     def test(bins, workdir):
         hosts = Hosts(SUBNET, VALIDATORS)
-        net = Devnet(bins, os.path.join(workdir, "net"), VALIDATORS, BASE_IP, PORT,
-                     extra=["--validators", str(VALIDATORS), "--accounts", "4",
-                            "--block-interval-ms", str(INTERVAL_MS)])
-        ln = None
         try:
-            net.up()
-            ln = LedgerNet(bins, net)
-            move_into_hosts(ln, net, hosts)
-            ln.wait_heads(max_head(ln, range(VALIDATORS)) + 2, 30)
-            load = Load(ln, list(range(VALIDATORS)))
-            load.start()
-            time.sleep(2)
-            for side_a, side_b, hold_s in cycles:
-                run_cycle(ln, hosts, load, side_a, side_b, hold_s)
-            load.finish()
-            check_agreement(ln, load)
+            with running_devnet(bins, workdir, VALIDATORS, BASE_IP, PORT,
+                                committee_args(VALIDATORS, INTERVAL_MS)) as (net, ln):
+                move_into_hosts(ln, net, hosts)
+                ln.wait_heads(max_head(ln, range(VALIDATORS)) + 2, 30)
+                load = Load(ln, list(range(VALIDATORS)))
+                load.start()
+                time.sleep(2)
+                for side_a, side_b, hold_s in cycles:
+                    run_cycle(ln, hosts, load, side_a, side_b, hold_s)
+                load.finish()
+                check_agreement(ln, load)
         finally:
-            if ln:
-                ln.kill_all()
-            net.stop()
             hosts.close()
     return test
 
