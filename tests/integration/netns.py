@@ -41,7 +41,8 @@ def _net_ns(pid):
 class Hosts:
     """`count` namespaces on one bridge: host i has PREFIX.(i + 1)/24, this
     namespace PREFIX.254. A host's namespace lives as long as its holder
-    process (`unshare -n sleep`); close() ends them."""
+    process (`unshare -n sleep`); close() ends them, and so does the death
+    of the process that made them."""
 
     def __init__(self, prefix, count):
         self.prefix = prefix
@@ -62,7 +63,8 @@ class Hosts:
         return f"{self.prefix}.{i + 1}"
 
     def _add(self, i):
-        holder = subprocess.Popen(["unshare", "-n", "sleep", "infinity"], stdin=subprocess.DEVNULL)
+        holder = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", "--", "unshare", "-n", "sleep", "infinity"],
+                                  stdin=subprocess.DEVNULL)
         self.holders.append(holder)
         deadline = time.time() + 5
         while _net_ns(holder.pid) == _net_ns("self"):  # until unshare has made its namespace
@@ -78,8 +80,10 @@ class Hosts:
         self.inside(i, "ip", "link", "set", f"bc-n{i}", "up")
 
     def enter(self, i):
-        """The command prefix that runs a program in host i's namespace."""
-        return ["nsenter", "-t", str(self.holders[i].pid), "-n", "--"]
+        """The command prefix that runs a program in host i's namespace. The
+        program gets SIGKILL when the process that started it dies, so a test
+        killed hard leaves no daemon behind in a namespace nothing reaches."""
+        return ["nsenter", "-t", str(self.holders[i].pid), "-n", "--", "setpriv", "--pdeathsig", "KILL", "--"]
 
     def inside(self, i, *cmd):
         run(self.enter(i) + list(cmd), check_rc=0)
