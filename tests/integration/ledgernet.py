@@ -1,12 +1,13 @@
 """Helpers for the ledger tests: CLI transfers, restarting a killed node with
 its recorded arguments, and comparing chains across nodes."""
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
 
-from bcnet import TestFailure, cli_auth, pid_alive, rpc, run
+from bcnet import Devnet, TestFailure, cli_auth, pid_alive, rpc, run
 
 
 class LedgerNet:
@@ -18,6 +19,7 @@ class LedgerNet:
         self.accounts = d["accounts"]
         self.wallet = os.path.join(net.dir, "accounts")
         self.pids = {n["index"]: n["pid"] for n in self.nodes}
+        self.launch = {}  # node -> command prefix its daemon runs under (e.g. nsenter into a namespace)
 
     def cli(self, node, *args, timeout=60):
         return run([self.bins.cli, "--rpc", self.nodes[node]["rpc"], *cli_auth(self.nodes[node]["rpc"]), "--wallet-dir", self.wallet] + list(args),
@@ -44,7 +46,7 @@ class LedgerNet:
     def restart(self, node, wait_s=30):
         n = self.nodes[node]
         log = open(os.path.join(n["datadir"], "log"), "ab")
-        p = subprocess.Popen([self.bins.daemon] + n["args"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+        p = subprocess.Popen(self.launch.get(node, []) + [self.bins.daemon] + n["args"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                              start_new_session=True)
         log.close()
         self.pids[node] = p.pid
@@ -88,3 +90,24 @@ class LedgerNet:
             b = rpc(self.nodes[node]["rpc"], "get_block", {"height": h})
             out.append((b["hash"], b["state_root"]))
         return out
+
+
+def committee_args(validators, interval_ms, accounts=4):
+    """blockcloud-devnet up arguments for a certified chain made by `validators`."""
+    return ["--validators", str(validators), "--accounts", str(accounts), "--block-interval-ms", str(interval_ms)]
+
+
+@contextlib.contextmanager
+def running_devnet(bins, workdir, nodes, base_ip, port, extra):
+    """Yields (Devnet, LedgerNet) of a devnet up in WORKDIR/net; afterwards
+    every daemon it started is killed, whatever happened."""
+    net = Devnet(bins, os.path.join(workdir, "net"), nodes, base_ip, port, extra=extra)
+    ln = None
+    try:
+        net.up()
+        ln = LedgerNet(bins, net)
+        yield net, ln
+    finally:
+        if ln:
+            ln.kill_all()
+        net.stop()

@@ -17,8 +17,8 @@ import random
 import sys
 import time
 
-from bcnet import Devnet, TestFailure, check, http, main, rpc
-from ledgernet import LedgerNet
+from bcnet import TestFailure, check, http, main, rpc
+from ledgernet import committee_args, running_devnet
 from test_ledger_crash import Load
 
 BASE_IP, PORT = "127.0.51.2", 9510  # this test's own range: 127.0.51.2-7
@@ -103,15 +103,18 @@ def kill_rounds(ln, load, rounds, rnd):
 
 
 def check_agreement(ln, load):
-    target = max_head(ln, range(NODES))
+    """Every node holds the same block at every height up to the highest
+    head; every transfer a client saw committed is on every node."""
+    nodes = range(len(ln.nodes))
+    target = max_head(ln, nodes)
     ln.wait_heads(target, 30)
     hashes = {}
-    for n in range(NODES):
+    for n in nodes:
         for h, (block_hash, _) in enumerate(ln.chain(n, target), start=1):
             if hashes.setdefault(h, block_hash) != block_hash:
                 raise TestFailure(f"height {h} has two blocks: {hashes[h]} and {block_hash} (node {n})")
-    check(True, f"all {NODES} nodes hold the same block at every height 1..{target}")
-    load.check_committed_on(range(NODES))
+    check(True, f"all {len(nodes)} nodes hold the same block at every height 1..{target}")
+    load.check_committed_on(nodes)
     check(len(load.committed) > 0,
           f"every one of the {len(load.committed)} transfers a client saw committed is on every node")
     return target
@@ -134,13 +137,7 @@ def halt_and_resume(ln):
 
 def test_with(rounds):
     def test(bins, workdir):
-        net = Devnet(bins, os.path.join(workdir, "net"), NODES, BASE_IP, PORT,
-                     extra=["--validators", str(VALIDATORS), "--accounts", "4",
-                            "--block-interval-ms", str(INTERVAL_MS)])
-        ln = None
-        try:
-            net.up()
-            ln = LedgerNet(bins, net)
+        with running_devnet(bins, workdir, NODES, BASE_IP, PORT, committee_args(VALIDATORS, INTERVAL_MS)) as (net, ln):
             ln.wait_heads(3, 30)
             check_roles(ln)
             load = Load(ln, [0, 1, 2, 3])
@@ -151,10 +148,6 @@ def test_with(rounds):
             target = check_agreement(ln, load)
             check_certified(ln, min(target, 40))
             halt_and_resume(ln)
-        finally:
-            if ln:
-                ln.kill_all()
-            net.stop()
     return test
 
 

@@ -13,31 +13,14 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bcnet import check, main, register_datadir, rpc, run, wait_rpc  # noqa: E402
+from bcnet import check, main, register_datadir, rpc, wait_rpc  # noqa: E402
+from netns import in_namespace, ip  # noqa: E402
 import test_sal_flows as flows  # noqa: E402
 
-SKIP = 77
 ADDRS = ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4"]
-
-
-def in_namespace():
-    """Re-runs this script in a new user + network namespace (once)."""
-    if os.environ.get("BC_IN_NETNS") == "1":
-        return
-    unshare = shutil.which("unshare")
-    if not unshare or subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode != 0:
-        print("skipped: this machine does not allow user network namespaces (unshare -rn)", flush=True)
-        sys.exit(SKIP)
-    env = dict(os.environ, BC_IN_NETNS="1")
-    sys.exit(subprocess.run([unshare, "-rn", sys.executable, *sys.argv], env=env).returncode)
-
-
-def ip(*args):
-    run(["ip", *args], check_rc=0)
 
 
 def test(bins, workdir):
