@@ -3,6 +3,10 @@
 #include "layers/asio_endpoint.hpp"
 #include "layers/assert.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -167,6 +171,10 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
     conn->id = next_id++;
     boost::system::error_code ig;
     conn->socket.set_option(tcp::no_delay(true), ig);
+    if (opt.user_timeout_ms > 0) {
+      const unsigned ms = opt.user_timeout_ms;
+      ::setsockopt(conn->socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);  // best effort
+    }
     conns[conn->id] = conn;
     gauge();
     if (on_connect) on_connect(conn->id, conn->remote, conn->dialled.has_value());
@@ -190,7 +198,18 @@ struct StreamNet::Impl : std::enable_shared_from_this<Impl> {
       if (!ig) conn->socket.bind(tcp::endpoint(local, 0), ig);
       if (ig) conn->socket.close(ig);  // fall back to the kernel's choice of source
     }
-    conn->socket.async_connect(target, [self = shared_from_this(), conn, peer](const boost::system::error_code& ec) {
+    auto deadline = std::make_shared<asio::steady_timer>(io);
+    auto connect_done = std::make_shared<bool>(false);
+    if (opt.dial_timeout_ms > 0) {
+      deadline->expires_after(std::chrono::milliseconds(opt.dial_timeout_ms));
+      deadline->async_wait([conn, connect_done](const boost::system::error_code& ec) {
+        boost::system::error_code ig2;
+        if (!ec && !*connect_done) conn->socket.close(ig2);  // the connect completes with operation_aborted
+      });
+    }
+    conn->socket.async_connect(target, [self = shared_from_this(), conn, peer, deadline, connect_done](const boost::system::error_code& ec) {
+      *connect_done = true;
+      deadline->cancel();
       if (self->stopped) return;
       auto& w = self->wanted[peer];
       w.dialling = false;

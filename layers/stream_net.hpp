@@ -22,6 +22,8 @@
 // that know each other stay reachable both ways during a flood from many
 // addresses.
 //
+// Silent paths: see user_timeout_ms and dial_timeout_ms below.
+//
 // Memory bounds against hostile peers: a frame's announced length is never
 // allocated up front; the body grows as bytes arrive, read_chunk_bytes at a
 // time. Inbound connections over the caps are closed at once (counted). Bytes held for partially received frames
@@ -48,6 +50,14 @@ struct StreamNetOptions {
   std::size_t max_inbound_per_ip = 8;       // accepted connections from one remote address
   std::size_t max_partial_bytes = 256u << 20;  // all partial frames together; keep >= max_frame_bytes
   std::size_t read_chunk_bytes = 64u << 10;    // body growth per read
+  // A path that silently drops packets (a partition, a dead peer) must not
+  // leave a connection stalled in TCP's backed-off retransmissions after
+  // the path heals: a connection whose sent data stays unacknowledged for
+  // user_timeout_ms is closed (TCP_USER_TIMEOUT) and, if dialled, redialled;
+  // a dial that has not connected within dial_timeout_ms is abandoned and
+  // retried with the usual backoff. 0: the kernel's defaults (minutes).
+  unsigned user_timeout_ms = 5000;
+  unsigned dial_timeout_ms = 3000;
   metrics::Registry* metrics = nullptr;     // bc_stream_* counters
 };
 
