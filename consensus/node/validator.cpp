@@ -1,5 +1,7 @@
 #include "consensus/node/validator.hpp"
 
+#include "layers/assert.hpp"
+
 namespace bc::consensus {
 
 Result<std::unique_ptr<Validator>> Validator::create(bft::BftOptions options, ledger::Ledger& ledger,
@@ -60,6 +62,7 @@ ValidatorStep Validator::run(Fn&& fn) {
       continue;
     }
     const auto* decided = std::get_if<bft::Decided>(&*event);
+    BC_ASSERT(decided != nullptr);  // BftEvent is Decided or EvidenceFound
     const bool fresh = decided->height > ledger_.head().height;
     step.fatal = app_->commit_decided(*decided);
     if (!step.fatal.ok()) return step;
