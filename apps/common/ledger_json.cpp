@@ -39,6 +39,42 @@ json::object tx_json(const Tx& tx) {
   return o;
 }
 
+namespace {
+const char* effect_kind_name(Effect::Kind k) {
+  switch (k) {
+    case Effect::Kind::kReward: return "reward";
+    case Effect::Kind::kSlash: return "slash";
+    case Effect::Kind::kFeeShare: return "fee_share";
+    case Effect::Kind::kSlashUnbonding: return "slash_unbonding";
+    case Effect::Kind::kJail: return "jail";
+    case Effect::Kind::kBan: return "ban";
+  }
+  return "unknown";
+}
+
+// Consensus outputs with their reasons (an evidence hash for a slash or ban).
+json::array effects_json(const std::vector<Effect>& effects) {
+  json::array out;
+  for (const auto& e : effects)
+    out.push_back(json::object{{"kind", effect_kind_name(e.kind)},
+                               {"account", address_text(e.account)},  // an unbonding id for slash_unbonding
+                               {"amount", std::to_string(e.amount)},
+                               {"reason", e.reason.hex()}});
+  return out;
+}
+
+json::array evidence_json(const std::vector<DuplicateVoteEvidence>& evidence) {
+  json::array out;
+  for (const auto& e : evidence)
+    out.push_back(json::object{{"hash", evidence_hash(e).hex()},
+                               {"validator", to_hex(e.a.validator.view())},
+                               {"height", e.a.height},
+                               {"round", e.a.round},
+                               {"type", e.a.type == VoteKind::kPrevote ? "prevote" : "precommit"}});
+  return out;
+}
+}  // namespace
+
 json::object block_json(const Block& b) {
   const auto& h = b.header;
   json::array txs;
@@ -52,7 +88,9 @@ json::object block_json(const Block& b) {
                       {"state_root", h.state_root.hex()},
                       {"effects_root", h.effects_root.hex()},
                       {"tx_count", h.tx_count},
-                      {"txs", std::move(txs)}};
+                      {"txs", std::move(txs)},
+                      {"effects", effects_json(b.effects)},
+                      {"evidence", evidence_json(b.evidence)}};
 }
 
 std::optional<Address> parse_address(std::string_view text) {

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/daemon/bft_status.hpp"
+#include "consensus/node/equivocator.hpp"
 #include "consensus/node/validator.hpp"
 #include "layers/asio_driver.hpp"
 #include "layers/stream_net.hpp"
@@ -50,6 +51,7 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
   // ---- ledger thread ----
   BftReport report;
   std::unique_ptr<consensus::Validator> validator;
+  std::unique_ptr<consensus::Equivocator> equivocator;  // test-only fault (cfg.test_equivocate)
   asio::steady_timer timer;  // on ledger_io
   TimeMs timer_at = kNever;
   bool failed = false;  // the store or the ledger failed: the core is stopped
@@ -92,6 +94,7 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
       on_committed(h);
     }
     report.update(validator->core());
+    if (equivocator) equivocator->apply(step.frames);
     if (!step.frames.empty() || !step.disconnects.empty()) {
       post_io([frames = std::move(step.frames), gone = std::move(step.disconnects)](Impl& self) mutable {
         for (auto& f : frames) self.net->send(f.to, std::move(f.payload));
@@ -131,6 +134,11 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
                                           cfg.consensus_key, std::move(*store), [] { return AsioUdpDriver::now_ms(); });
     if (!v.ok()) return stop_core(v.status());
     validator = std::move(*v);
+    if (cfg.test_equivocate) {
+      equivocator = std::make_unique<consensus::Equivocator>(cfg.consensus_key, bft_options(ledger, cfg.block_interval_ms).limits);
+      spdlog::warn("consensus: TEST FAULT: this validator signs two votes in every slot (--test-fault equivocate); "
+                   "the committee will slash 5% of its stake and ban it for good");
+    }
     spdlog::info("consensus: validator {} at height {} ({} peers configured, signer record in {})",
                  to_hex(cfg.consensus_key.public_key().view()).substr(0, 16), validator->core().height(),
                  cfg.peers.size(), cfg.dir.string());
@@ -185,6 +193,9 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
     if (!validator) return o;
     for (auto& [k, v] : report.status(validator->core())) o[k] = v;
     o["peers"] = validator->peers();
+    const auto& ev = validator->evidence();
+    o["evidence"] = json::object{{"pending", ev.size()}, {"found", ev.stats().added}, {"done", ev.stats().pruned}};
+    if (equivocator) o["test_fault"] = json::object{{"equivocate", true}, {"forged_votes", equivocator->forged()}};
     return o;
   }
 };

@@ -33,6 +33,10 @@ struct BftNodeConfig {
   std::vector<Endpoint> peers;   // the other validators' consensus endpoints, always (re)dialled
   std::filesystem::path dir;     // DATADIR/bft: the signer's record, so kill -9 never signs twice
   TimeMs block_interval_ms = 1000;  // timeout_commit: the pause after a decision, the pace of an idle chain
+  // TEST ONLY (--test-fault equivocate, refused without BC_TEST_FAULTS=1):
+  // double-sign every vote (consensus/node/equivocator.hpp) so the node is
+  // slashed and banned. Never set in production.
+  bool test_equivocate = false;
 };
 
 // Whether a node with `key` validates `ledger`'s next height, and why not if

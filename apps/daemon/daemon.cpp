@@ -1,6 +1,7 @@
 #include "apps/daemon/daemon.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 
@@ -69,6 +70,18 @@ std::vector<RpcUser> rpc_users(const NodeConfig& cfg) {
   }
   return users;
 }
+// --test-fault: a validator that misbehaves on purpose, for the fault tests
+// only. Needs BC_TEST_FAULTS=1 as well, so no config file or stray flag can
+// get an operator's stake slashed.
+void check_test_fault(const std::string& fault) {
+  if (fault.empty()) return;
+  const char* env = std::getenv("BC_TEST_FAULTS");
+  if (env == nullptr || std::string(env) != "1")
+    throw ConfigError("--test-fault " + fault + " makes this validator misbehave so that it is slashed; it is for tests "
+                      "only. Remove the flag, or set BC_TEST_FAULTS=1 in the environment of a test network");
+  if (fault != "equivocate") throw ConfigError("--test-fault: unknown fault \"" + fault + "\"; the only one is equivocate");
+}
+
 // Consensus settings for a node that may validate: the node key is the
 // consensus key, the signer's record lives in DATADIR/bft, and consensus
 // messages go over TCP at the DHT's IP, port + 2 unless --bft-listen says.
@@ -83,6 +96,7 @@ BftNodeConfig bft_config(const LedgerOptions& lo, const fs::path& datadir, const
     c.listen.port = static_cast<std::uint16_t>(dht.port + 2);
   }
   for (const auto& p : lo.bft_peers) c.peers.push_back(parse_endpoint_or_throw(p, "--bft-peer"));
+  c.test_equivocate = lo.test_fault == "equivocate";  // checked by check_test_fault
   return c;
 }
 }  // namespace
@@ -96,6 +110,7 @@ Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const Ledge
       dht_(io_, stack_.dht(), stack_.driver(), metrics_, dht_info(cfg_, dht, key_)),
       sal_(stack_, std::move(sal)) {
   modules_ = {&dht_, &sal_};
+  check_test_fault(lo.test_fault);  // refused here unless BC_TEST_FAULTS=1 and a known fault
   // The ledger is enabled by --genesis; without it the node is DHT and SAL only.
   if (!lo.genesis.empty()) {
     LedgerNodeConfig lc;
@@ -107,10 +122,13 @@ Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const Ledge
     lc.block_interval_ms = lo.block_interval_ms;
     lc.max_peers = lo.max_peers;
     if (lo.validator) lc.bft = bft_config(lo, cfg_.datadir, lc.listen, key_);
+    else if (!lo.test_fault.empty()) throw ConfigError("--test-fault needs a validator; drop --no-validator");
     ledger_ = std::make_unique<LedgerNode>(io_, lc, key_, stack_.dht(), metrics_);
     modules_.push_back(ledger_.get());
   } else if (lo.producer) {
     throw std::runtime_error("--producer needs --genesis FILE (the chain to produce blocks for)");
+  } else if (!lo.test_fault.empty()) {
+    throw ConfigError("--test-fault needs a validator of a certified chain; give --genesis FILE");
   }
   if (storage) {
     storage_ = std::make_unique<storage::StorageModule>(stack_, std::move(*storage));

@@ -36,6 +36,9 @@ struct LedgerOptions {
   bool validator = true;
   std::string bft_listen;              // IP:PORT for consensus messages (TCP); "" : the DHT's IP, port + 2
   std::vector<std::string> bft_peers;  // the other validators' IP:PORT, always dialled
+  // TEST ONLY: --test-fault NAME (hidden; "equivocate" is the one fault).
+  // Refused unless BC_TEST_FAULTS=1 is in the environment.
+  std::string test_fault;
 };
 
 class Daemon {

@@ -103,6 +103,24 @@ std::uint64_t parse_capacity(const std::string& text, const std::string& what) {
   return static_cast<std::uint64_t>(n) << it->second;
 }
 
+// The ledger's and the committee's flags; the config file's [ledger] table is merged under them.
+void add_ledger_flags(CLI::App& app, bc::apps::LedgerOptions& lf) {
+  app.add_option("--genesis", lf.genesis, "genesis JSON of the ledger to run (enables the ledger; data in DATADIR/ledger)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--producer", lf.producer, "make blocks (this node's key must be a producer in the genesis)");
+  app.add_option("--block-interval-ms", lf.block_interval_ms, "producer: ms between blocks (default: the genesis' block_interval_ms)")
+      ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
+  app.add_flag("!--no-validator", lf.validator,
+               "follow a certified chain by block sync even when this node's key is in its committee");
+  app.add_option("--bft-listen", lf.bft_listen,
+                 "validator: TCP IP:PORT for consensus messages (default: the listen IP, listen port + 2)");
+  app.add_option("--bft-peer", lf.bft_peers, "validator: IP:PORT of another validator's --bft-listen (repeatable)");
+  // Hidden (empty group): a test-only fault switch, docs/consensus.md.
+  app.add_option("--test-fault", lf.test_fault, "TEST ONLY, needs BC_TEST_FAULTS=1: equivocate")->group("");
+  app.add_option("--ledger-peers", lf.max_peers, "ledger peers to dial from the DHT's contacts (default 8)")
+      ->check(CLI::Range(1, 256));
+}
+
 void add_storage_flags(CLI::App& app, StorageFlags& stf) {
   app.add_flag("--storage", stf.enabled, "be a storage provider (the [storage] table's enabled = true)");
   app.add_option("--storage-capacity", stf.capacity, "bytes offered to storage clients, e.g. 4GiB (default 10GiB)");
@@ -207,18 +225,7 @@ int main(int argc, char** argv) {
   SalFlags sf;
   add_sal_options(app, sf);
   bc::apps::LedgerOptions lf;
-  app.add_option("--genesis", lf.genesis, "genesis JSON of the ledger to run (enables the ledger; data in DATADIR/ledger)")
-      ->check(CLI::ExistingFile);
-  app.add_flag("--producer", lf.producer, "make blocks (this node's key must be a producer in the genesis)");
-  app.add_option("--block-interval-ms", lf.block_interval_ms, "producer: ms between blocks (default: the genesis' block_interval_ms)")
-      ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
-  app.add_flag("!--no-validator", lf.validator,
-               "follow a certified chain by block sync even when this node's key is in its committee");
-  app.add_option("--bft-listen", lf.bft_listen,
-                 "validator: TCP IP:PORT for consensus messages (default: the listen IP, listen port + 2)");
-  app.add_option("--bft-peer", lf.bft_peers, "validator: IP:PORT of another validator's --bft-listen (repeatable)");
-  app.add_option("--ledger-peers", lf.max_peers, "ledger peers to dial from the DHT's contacts (default 8)")
-      ->check(CLI::Range(1, 256));
+  add_ledger_flags(app, lf);
   StorageFlags stf;
   add_storage_flags(app, stf);
   try {

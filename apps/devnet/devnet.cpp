@@ -170,6 +170,7 @@ void write_ledger_genesis(const UpOptions& o, Devnet& net) {
   ledger::Genesis g;
   g.params.chain_id = "blockcloud-devnet";
   g.params.block_interval_ms = o.block_interval_ms;
+  if (o.epoch_length > 0) g.params.epoch_length = o.epoch_length;
   g.time = 0;
   add_block_makers(o, g);
   for (int i = 0; i < o.accounts; ++i) {

@@ -66,6 +66,7 @@ struct UpOptions {
   int accounts = 8;
   std::uint64_t balance = 1'000'000'000;
   std::int64_t block_interval_ms = 1000;
+  std::uint64_t epoch_length = 0;  // blocks per validator-set epoch; 0: the chain's default (100)
   // Storage: the last `storage_providers` nodes run a storage provider
   // ([storage] enabled) offering `storage_capacity` each.
   int storage_providers = 0;

@@ -30,6 +30,9 @@ void add_up_options(CLI::App* c, bc::devnet::UpOptions& o, bool dir_required) {
       ->check(CLI::Range(0, 100));
   c->add_option("--block-interval-ms", o.block_interval_ms, "ms between blocks (default 1000)")
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
+  c->add_option("--epoch-length", o.epoch_length,
+                 "blocks per epoch: bonds, unbonds and slashes change the committee at epoch boundaries (default 100)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}));
   c->add_option("--storage-providers", o.storage_providers, "the last N nodes are storage providers (default 0)")
       ->check(CLI::Range(0, 1000));
   c->add_option("--storage-capacity", o.storage_capacity, "bytes each storage provider offers (default 4GiB)");

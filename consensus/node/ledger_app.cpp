@@ -61,7 +61,8 @@ bft::Value LedgerApplication::propose_value(std::uint64_t height, TimeMs now) {
   BC_ASSERT(height == ledger_.head().height + 1);
   const auto& p = ledger_.params();
   auto candidates = mempool_.select(ledger_.state(), p.max_block_txs, p.max_block_bytes - kBlockHeadroom);
-  auto built = ledger_.build_block(candidates, block_time(now, ledger_.head().time), key_);
+  evidence_.prune(ledger_.state(), height);
+  auto built = ledger_.build_block(candidates, block_time(now, ledger_.head().time), key_, {}, evidence_.for_block(height));
   // Txs the builder refused would be refused again at the next height.
   for (const auto& [id, why] : built.dropped) mempool_.drop(id);
   return bft::Value{ledger::header_hash(built.block.header), std::move(built.bytes)};
@@ -90,7 +91,10 @@ Status LedgerApplication::commit_decided(const bft::Decided& decided) {
   }
   const auto cert = to_ledger_certificate(decided.certificate);
   Status s = ledger_.apply_block(decided.value.bytes, &cert);
-  if (s.ok()) mempool_.prune(ledger_.state());
+  if (s.ok()) {
+    mempool_.prune(ledger_.state());
+    evidence_.prune(ledger_.state(), ledger_.head().height + 1);  // what this block applied leaves
+  }
   return s;
 }
 

@@ -4,13 +4,16 @@
 //   validators(h)     committee_for(h) as a ValidatorSet: the epoch's fresh
 //                     set advanced once per height since the epoch's first.
 //   propose_value(h)  a block built from the mempool on top of the head, at
-//                     the block time rule (block_time below).
+//                     the block time rule (block_time below), carrying the
+//                     pending evidence (add_evidence) the ledger still takes.
 //   valid_value(h, v) the ledger's full validation against the head, with
 //                     the driver's clock (a block too far ahead is refused).
 //   certificate(h)    the certificate stored with block h, as a bft message.
 //   commit_decided(d) commits the decided block with the ledger form of the
 //                     +2/3 precommits, so block h+1 carries it as last_commit
 //                     and sync serves it.
+//   add_evidence(e)   the core's EvidenceFound: pooled for this node's next
+//                     proposal (consensus/node/evidence_pool.hpp).
 //
 // Thread safety: none. Lives on the thread that owns the Ledger and Mempool
 // (the daemon's ledger thread); the core that calls it lives there too.
@@ -20,6 +23,7 @@
 #include <optional>
 
 #include "consensus/bft/core.hpp"
+#include "consensus/node/evidence_pool.hpp"
 #include "ledger/certificate.hpp"
 #include "ledger/ledger.hpp"
 #include "ledger/mempool.hpp"
@@ -57,6 +61,11 @@ class LedgerApplication final : public bft::Application {
   // Whether this node's key is in committee_for(height).
   bool is_member(std::uint64_t height) const;
 
+  // Evidence the core found or verified: offered in this node's next blocks
+  // until the ledger has applied it (or can no longer).
+  void add_evidence(const bft::DuplicateVoteEvidence& e) { evidence_.add(e); }
+  const EvidencePool& evidence() const { return evidence_; }
+
  private:
   std::optional<Hash256> held_hash(std::uint64_t height) const;  // of the committed block at height
 
@@ -65,6 +74,7 @@ class LedgerApplication final : public bft::Application {
   KeyPair key_;
   Clock clock_;
   std::map<std::uint64_t, bft::ValidatorSet> sets_;  // by height, a few recent ones
+  EvidencePool evidence_;
 };
 
 }  // namespace bc::consensus

@@ -1,5 +1,7 @@
 #include "consensus/node/validator.hpp"
 
+#include "layers/assert.hpp"
+
 namespace bc::consensus {
 
 Result<std::unique_ptr<Validator>> Validator::create(bft::BftOptions options, ledger::Ledger& ledger,
@@ -55,8 +57,12 @@ ValidatorStep Validator::run(Fn&& fn) {
   step.frames = std::move(out.frames);
   step.disconnects = std::move(out.disconnects);
   while (auto event = core_->poll_event()) {
+    if (const auto* found = std::get_if<bft::EvidenceFound>(&*event)) {
+      app_->add_evidence(found->evidence);  // the core relays it; the pool takes it to a block
+      continue;
+    }
     const auto* decided = std::get_if<bft::Decided>(&*event);
-    if (!decided) continue;  // evidence: kept by the core, served to peers
+    BC_ASSERT(decided != nullptr);  // BftEvent is Decided or EvidenceFound
     const bool fresh = decided->height > ledger_.head().height;
     step.fatal = app_->commit_decided(*decided);
     if (!step.fatal.ok()) return step;

@@ -49,6 +49,8 @@ class Validator {
   TimeMs next_wakeup() const { return core_->next_wakeup(); }
 
   const bft::BftCore& core() const { return *core_; }
+  // Evidence waiting for a block (kept across cores: resync keeps the pool).
+  const EvidencePool& evidence() const { return app_->evidence(); }
   std::size_t peers() const { return peers_.size(); }
 
  private:

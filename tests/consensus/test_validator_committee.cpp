@@ -1,13 +1,17 @@
 // Four Validators (consensus/node/validator.hpp) on four real ledgers with
 // one genesis, joined by an in-memory network: they finalise the same
 // blocks, each block carries its parent's certificate, and a validator that
-// restarts from its ledger and store rejoins without signing twice.
+// restarts from its ledger and store rejoins without signing twice; a
+// validator that double-signs (consensus/node/equivocator.hpp) is slashed
+// and banned on chain by the others' blocks, once.
 #include <doctest/doctest.h>
 
 #include <deque>
 
 #include "../ledger/cert_fixture.hpp"
+#include "consensus/node/equivocator.hpp"
 #include "consensus/node/validator.hpp"
+#include "ledger/invariants.hpp"
 
 using namespace bc;
 using namespace bc::ledger;
@@ -22,6 +26,7 @@ struct LiveCommittee {
   std::vector<Mempool> pools = std::vector<Mempool>(kN);
   std::vector<TempDir> stores = std::vector<TempDir>(kN);
   std::vector<std::unique_ptr<consensus::Validator>> nodes = std::vector<std::unique_ptr<consensus::Validator>>(kN);
+  std::vector<std::unique_ptr<consensus::Equivocator>> faulty = std::vector<std::unique_ptr<consensus::Equivocator>>(kN);
   std::deque<std::tuple<std::size_t, std::size_t, Bytes>> wire;  // to, from, frame
   TimeMs now = 1'700'000'000'000;
 
@@ -57,6 +62,7 @@ struct LiveCommittee {
 
   void take(std::size_t from, consensus::ValidatorStep step) {
     REQUIRE_MESSAGE(step.fatal.ok(), step.fatal.text());
+    if (faulty[from]) faulty[from]->apply(step.frames);
     for (auto& f : step.frames) wire.emplace_back(static_cast<std::size_t>(f.to - 1), from, std::move(f.payload));
   }
 
@@ -126,4 +132,75 @@ TEST_CASE("a restarted validator rejoins and the chain goes on; two of four down
   c.run_until([&] { return c.chains[3]->ledger->head().height >= resumed + 2; });
   CHECK(c.chains[3]->ledger->head().height >= resumed + 2);
   CHECK(c.chains[3]->ledger->block_at(resumed) == c.chains[0]->ledger->block_at(resumed));
+}
+
+namespace {
+// The heights whose block carries evidence, and the effects against `who`, on one ledger.
+struct Punishment {
+  std::vector<std::uint64_t> evidence_heights;
+  std::vector<std::pair<std::uint64_t, Effect>> effects;
+  std::vector<Hash256> evidence_hashes;
+};
+Punishment punishment_on(const Ledger& l, const Address& who) {
+  Punishment p;
+  for (std::uint64_t h = 1; h <= l.head().height; ++h) {
+    auto b = decode_block(*l.block_at(h), l.params());
+    REQUIRE(b.ok());
+    if (!b->evidence.empty()) p.evidence_heights.push_back(h);
+    for (const auto& e : b->evidence) p.evidence_hashes.push_back(evidence_hash(e));
+    for (const auto& e : b->effects)
+      if (e.account == who && e.kind != Effect::Kind::kReward && e.kind != Effect::Kind::kFeeShare) p.effects.emplace_back(h, e);
+  }
+  return p;
+}
+}  // namespace
+
+TEST_CASE("a validator that double-signs is slashed 5% and banned by the committee's blocks, once") {
+  LiveCommittee c;
+  c.run_until([&] { return c.min_height() >= 2; });
+  const Address offender = c.chains[3]->addr(3);
+  const Amount bonded = c.chains[0]->ledger->account(offender)->bonded;
+  c.faulty[3] = std::make_unique<consensus::Equivocator>(vote_key(3), bft::CodecLimits{});
+  auto banned = [&](std::size_t i) {
+    const Validator* v = c.chains[i]->ledger->state().validator(offender);
+    return v && v->status == Validator::Status::kBanned;
+  };
+  c.run_until([&] { return banned(0); });
+  REQUIRE(banned(0));
+  const std::uint64_t at_ban = c.chains[0]->ledger->head().height;
+  // The offender goes on double-signing; the chain goes on finalising, and
+  // its later evidence is never offered (the ledger applied the first).
+  c.run_until([&] { return c.min_height() >= at_ban + 4; });
+  REQUIRE(c.min_height() >= at_ban + 4);
+  c.expect_agreement(at_ban + 4);
+  CHECK(c.faulty[3]->forged() > 4);
+
+  const Ledger& l = *c.chains[0]->ledger;
+  const Punishment p = punishment_on(l, offender);
+  REQUIRE(p.evidence_heights.size() == 1);  // applied evidence is not re-included
+  REQUIRE(p.evidence_hashes.size() == 1);
+  REQUIRE(p.effects.size() == 2);
+  CHECK(p.effects[0].second.kind == Effect::Kind::kSlash);
+  CHECK(p.effects[0].second.amount == bonded / 20);  // 5%
+  CHECK(p.effects[1].second.kind == Effect::Kind::kBan);
+  for (const auto& [h, e] : p.effects) {
+    CHECK(h == p.evidence_heights[0]);
+    CHECK(e.reason == p.evidence_hashes[0]);  // the reason is the evidence
+  }
+  CHECK(l.account(offender)->bonded == bonded - bonded / 20);
+  CHECK(l.state().supply().burned == bonded / 20);
+  for (std::size_t i = 0; i < kN; ++i) {
+    CHECK(banned(i));
+    CHECK(check_supply(c.chains[i]->ledger->state()) == "");
+    CHECK(check_staking(c.chains[i]->ledger->state()) == "");
+  }
+  // Evidence of the slot being decided waits in the pools until the next
+  // commit prunes it: once the offender stops, every pool empties.
+  c.faulty[3].reset();
+  const std::uint64_t stopped = c.min_height();
+  c.run_until([&] { return c.min_height() >= stopped + 2; });
+  for (std::size_t i = 0; i < kN; ++i) {
+    CHECK(c.nodes[i]->evidence().size() == 0);
+    if (i != 3) CHECK(c.nodes[i]->evidence().stats().pruned > 0);
+  }
 }
