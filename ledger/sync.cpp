@@ -201,7 +201,12 @@ void SyncCore::handle_block_applied(const Status& result, TimeMs now, Outbox& ou
   Pending done = std::move(to_apply_.front());
   to_apply_.pop_front();
   apply_asked_ = false;
-  if (!result.ok()) {
+  if (!result.ok() && done.height <= head_.height) {
+    // The node reached this height another way while the block was being
+    // applied (its own committee committed it, announce_block): not the
+    // serving peer's fault, and what follows may still extend the head.
+    ++stats_.blocks_superseded;
+  } else if (!result.ok()) {
     ++stats_.blocks_rejected;
     // What follows a refused block cannot extend the head either.
     to_apply_.clear();

@@ -81,6 +81,7 @@ struct SyncOptions {
 
 struct SyncStats {
   std::uint64_t blocks_applied = 0, blocks_rejected = 0, blocks_served = 0;
+  std::uint64_t blocks_superseded = 0;  // refused because the node committed that height meanwhile
   std::uint64_t txs_gossiped_in = 0, txs_admitted_from_peers = 0, malformed = 0, genesis_mismatch = 0;
   // Faults (each drops the peer and bans its address) and refusals of banned addresses.
   std::uint64_t hello_timeouts = 0, idle_timeouts = 0, request_timeouts = 0, bad_answers = 0, refused_banned = 0;

@@ -15,6 +15,7 @@
 #include "apps/cli/rpc.hpp"
 #include "apps/cli/service_cmds.hpp"
 #include "apps/cli/storage_cmds.hpp"
+#include "apps/cli/validator_cmds.hpp"
 #include "apps/cli/wallet.hpp"
 #include "apps/common/http_client.hpp"
 #include "apps/common/ledger_json.hpp"
@@ -538,6 +539,7 @@ int main(int argc, char** argv) {
   add_wallet_commands(app, ledger, commands);
   add_account_commands(app, ledger, commands);
   add_chain_commands(app, ledger, commands);
+  bc::cli::add_validator_commands(app, commands);
   bc::cli::ServiceCommands services(app, commands);
   bc::cli::StorageCommands storage(app, commands);
   bc::cli::RpcAuthArgs rpcauth;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/common/dht_config.hpp"
+#include "layers/config.hpp"
 #include "layers/ids.hpp"
 #include "layers/log.hpp"
 #include "layers/private_dir.hpp"
@@ -68,6 +69,22 @@ std::vector<RpcUser> rpc_users(const NodeConfig& cfg) {
   }
   return users;
 }
+// Consensus settings for a node that may validate: the node key is the
+// consensus key, the signer's record lives in DATADIR/bft, and consensus
+// messages go over TCP at the DHT's IP, port + 2 unless --bft-listen says.
+BftNodeConfig bft_config(const LedgerOptions& lo, const fs::path& datadir, const Endpoint& dht, const KeyPair& key) {
+  BftNodeConfig c{key, dht, {}, datadir / "bft"};
+  if (!lo.bft_listen.empty()) {
+    c.listen = parse_endpoint_or_throw(lo.bft_listen, "--bft-listen");
+  } else {
+    if (dht.port > 65533)
+      throw ConfigError("--listen port " + std::to_string(dht.port) +
+                        " leaves no port for consensus (listen port + 2); set --bft-listen IP:PORT");
+    c.listen.port = static_cast<std::uint16_t>(dht.port + 2);
+  }
+  for (const auto& p : lo.bft_peers) c.peers.push_back(parse_endpoint_or_throw(p, "--bft-peer"));
+  return c;
+}
 }  // namespace
 
 Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const LedgerOptions& lo,
@@ -89,6 +106,7 @@ Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const Ledge
     lc.producer = lo.producer;
     lc.block_interval_ms = lo.block_interval_ms;
     lc.max_peers = lo.max_peers;
+    if (lo.validator) lc.bft = bft_config(lo, cfg_.datadir, lc.listen, key_);
     ledger_ = std::make_unique<LedgerNode>(io_, lc, key_, stack_.dht(), metrics_);
     modules_.push_back(ledger_.get());
   } else if (lo.producer) {

@@ -31,6 +31,11 @@ struct LedgerOptions {
   bool producer = false;
   std::int64_t block_interval_ms = 0;
   std::size_t max_peers = 8;
+  // On a certified chain the node validates when its key (the consensus
+  // key) is in the committee, unless this is false; it follows otherwise.
+  bool validator = true;
+  std::string bft_listen;              // IP:PORT for consensus messages (TCP); "" : the DHT's IP, port + 2
+  std::vector<std::string> bft_peers;  // the other validators' IP:PORT, always dialled
 };
 
 class Daemon {

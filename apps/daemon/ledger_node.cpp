@@ -68,6 +68,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<Hash256, std::string, Hash256Hasher> drops;
   std::deque<Hash256> drop_order;
   std::unique_ptr<SingleProducer> producer;
+  std::unique_ptr<BftNode> bft;  // a validator of a certified chain
   asio::io_context ledger_io;
   asio::executor_work_guard<asio::io_context::executor_type> ledger_work{ledger_io.get_executor()};
   std::thread ledger_thread;
@@ -97,6 +98,36 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
       producer = std::make_unique<SingleProducer>(key, interval, AsioUdpDriver::now_ms());
       produce_at = producer->next_wakeup();
     }
+    if (cfg.bft) open_bft();
+  }
+
+  // On a certified chain the committee makes the blocks: this node joins it
+  // when its key is in the next height's committee (and validating is not
+  // turned off), and follows by block sync otherwise.
+  void open_bft() {
+    if (cfg.producer && ledger->certified())
+      throw std::runtime_error("--producer: the genesis " + cfg.genesis_file.string() +
+                               " has validators, so its committee makes the blocks; run without --producer");
+    if (!cfg.bft) return;
+    const Membership m = validator_membership(*ledger, key.public_key());
+    if (!m.member) {
+      if (ledger->certified()) spdlog::info("consensus: following by block sync: {}", m.why);
+      return;
+    }
+    cfg.bft->block_interval_ms = cfg.block_interval_ms;
+    bft = std::make_unique<BftNode>(io, ledger_io, *ledger, mempool, *cfg.bft, metrics,
+                                    [this](std::uint64_t height) { on_bft_committed(height); });
+  }
+
+  // Ledger thread: the committee committed `height`; sync announces it with its certificate.
+  void on_bft_committed(std::uint64_t height) {
+    catch_up_index();
+    auto bytes = ledger->block_at(height);
+    auto cert = ledger->certificate_bytes_at(height);
+    if (!bytes || !cert) return;
+    post_io([this, bytes = std::move(*bytes), cert = std::move(*cert)] {
+      input([&](TimeMs now, Outbox& out) { sync->announce_block(bytes, now, out, cert); });
+    });
   }
 
   void open_ledger() {
@@ -153,6 +184,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     if (!s.ok()) return s;
     auto shell = decode_block_shell(req.bytes, ledger->params());
     if (shell.ok()) after_commit(shell->header, now);
+    if (bft) bft->on_synced();
     return s;
   }
 
@@ -278,6 +310,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     started_at = AsioUdpDriver::now_ms();
     net->start();
     ledger_thread = std::thread([this] { ledger_io.run(); });
+    if (bft) bft->start();
     for (const auto& b : cfg.bootstrap) net->connect(b);
     input([](TimeMs, Outbox&) {});
   }
@@ -300,9 +333,11 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     stopped = true;
     timer.cancel();
     if (net) net->stop();
+    if (bft) bft->stop();
     ledger_work.reset();
     ledger_io.stop();
     if (ledger_thread.joinable()) ledger_thread.join();
+    bft.reset();  // its timer is on ledger_io: gone before ledger_io is
   }
 
   // ---- RPC methods ----
@@ -376,6 +411,8 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     if (!block.ok()) throw RpcError(-32603, "stored block does not decode: " + block.status().text());
     auto o = block_json(*block);
     o["size"] = bytes->size();
+    if (auto c = ledger->certificate_at(block->header.height))  // a certified chain: who finalised it
+      o["certificate"] = json::object{{"round", c->round}, {"signers", c->precommits.size()}};
     return o;
   }
 
@@ -451,6 +488,17 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
                         {"validators", std::move(all)}};
   }
 
+  // validator_status: the committee core's view, or why this node follows.
+  json::value validator_status() const {
+    if (bft) return bft->status();
+    json::object o{{"validator", false}, {"running", false}, {"head", ledger->head().height}};
+    const Membership m = validator_membership(*ledger, key.public_key());
+    o["why"] = !cfg.bft && ledger->certified() ? "validating is turned off (--no-validator)"
+               : m.member ? "this node's key joined the committee after start-up; restart the node to validate"
+                          : m.why;
+    return o;
+  }
+
   // ledger_status: the ledger's part (ledger thread) ...
   json::value status_json() const {
     json::object o = head_json().as_object();
@@ -473,7 +521,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
     o["best_peer_height"] = sync->best_peer_height();
     const auto& st = sync->stats();
     o["sync"] = json::object{{"blocks_applied", st.blocks_applied}, {"blocks_rejected", st.blocks_rejected},
-                             {"blocks_served", st.blocks_served}, {"malformed", st.malformed},
+                             {"blocks_served", st.blocks_served}, {"blocks_superseded", st.blocks_superseded}, {"malformed", st.malformed},
                              {"genesis_mismatch", st.genesis_mismatch}, {"hello_timeouts", st.hello_timeouts},
                              {"idle_timeouts", st.idle_timeouts}, {"request_timeouts", st.request_timeouts},
                              {"bad_answers", st.bad_answers}, {"refused_banned", st.refused_banned}};
@@ -510,7 +558,8 @@ void LedgerNode::stop() { impl_->stop(); }
 std::string LedgerNode::describe() const {
   const auto& h = impl_->ledger->head();
   return "ledger " + impl_->ledger->params().chain_id + " height " + std::to_string(h.height) + " state root " +
-         h.state_root.hex().substr(0, 16) + (impl_->producer ? " producer every " + std::to_string(impl_->cfg.block_interval_ms) + " ms" : " follower");
+         h.state_root.hex().substr(0, 16) + (impl_->producer ? " producer every " + std::to_string(impl_->cfg.block_interval_ms) + " ms"
+                          : impl_->bft ? " validator" : " follower");
 }
 
 // Every ledger method runs on the ledger thread (it reads state a commit may
@@ -527,6 +576,9 @@ void LedgerNode::register_rpc(node::RpcRegistry& rpc) {
   on_ledger("get_block", &Impl::get_block);
   on_ledger("get_account", &Impl::get_account);
   on_ledger("validators", &Impl::validators);
+  rpc.add_async("validator_status", [i](const Params&, Reply reply) {
+    i->ledger_rpc(std::move(reply), [i] { return i->validator_status(); });
+  });
   rpc.add_async("head", [i](const Params&, Reply reply) {
     i->ledger_rpc(std::move(reply), [i] { return i->head_json(); });
   });

@@ -6,10 +6,12 @@
 #pragma once
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 
+#include "apps/daemon/bft_node.hpp"
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "layers/node/module.hpp"
@@ -26,6 +28,9 @@ struct LedgerNodeConfig {
   bool producer = false;
   TimeMs block_interval_ms = 0;         // 0: the genesis' block_interval_ms
   std::size_t max_peers = 8;            // dialled from the DHT's contacts
+  // A validator of a certified chain (docs/operator-guide.md): runs the
+  // committee with this consensus key; without, the node follows by sync.
+  std::optional<BftNodeConfig> bft;
 };
 
 // The ledger's node::Module.

@@ -58,7 +58,8 @@ std::string read_secret_file(const std::string& path) {
 // The config file's [ledger] table under the flags: a flag given on the
 // command line (`given`) wins over the file's key.
 void merge_ledger_table(const bc::ConfigTable& t, const CLI::App& app, bc::apps::LedgerOptions& lf) {
-  bc::table_reject_unknown(t, "ledger.", {"genesis", "producer", "block_interval_ms", "peers"});
+  bc::table_reject_unknown(t, "ledger.", {"genesis", "producer", "block_interval_ms", "peers", "validator",
+                                          "bft_listen", "bft_peers"});
   auto given = [&](const char* flag) { return app.count(flag) > 0; };
   if (!given("--genesis")) lf.genesis = bc::table_text(t, "ledger.", "genesis", "a genesis JSON file path").value_or(lf.genesis);
   if (!given("--producer")) lf.producer = bc::table_bool(t, "ledger.", "producer").value_or(lf.producer);
@@ -67,6 +68,11 @@ void merge_ledger_table(const bc::ConfigTable& t, const CLI::App& app, bc::apps:
   if (!given("--ledger-peers"))
     lf.max_peers = static_cast<std::size_t>(bc::table_int(t, "ledger.", "peers", 1, 256).value_or(
         static_cast<std::int64_t>(lf.max_peers)));
+  if (!given("--no-validator")) lf.validator = bc::table_bool(t, "ledger.", "validator").value_or(lf.validator);
+  if (!given("--bft-listen"))
+    lf.bft_listen = bc::table_text(t, "ledger.", "bft_listen", "IP:PORT for consensus messages").value_or(lf.bft_listen);
+  if (!given("--bft-peer"))
+    lf.bft_peers = bc::table_strings(t, "ledger.", "bft_peers", "an array of IP:PORT").value_or(lf.bft_peers);
   if (!lf.genesis.empty() && !std::filesystem::is_regular_file(lf.genesis))
     throw bc::ConfigError("ledger.genesis: " + lf.genesis + " is not a file; give the genesis JSON's path");
 }
@@ -206,6 +212,11 @@ int main(int argc, char** argv) {
   app.add_flag("--producer", lf.producer, "make blocks (this node's key must be a producer in the genesis)");
   app.add_option("--block-interval-ms", lf.block_interval_ms, "producer: ms between blocks (default: the genesis' block_interval_ms)")
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
+  app.add_flag("!--no-validator", lf.validator,
+               "follow a certified chain by block sync even when this node's key is in its committee");
+  app.add_option("--bft-listen", lf.bft_listen,
+                 "validator: TCP IP:PORT for consensus messages (default: the listen IP, listen port + 2)");
+  app.add_option("--bft-peer", lf.bft_peers, "validator: IP:PORT of another validator's --bft-listen (repeatable)");
   app.add_option("--ledger-peers", lf.max_peers, "ledger peers to dial from the DHT's contacts (default 8)")
       ->check(CLI::Range(1, 256));
   StorageFlags stf;

@@ -140,17 +140,38 @@ Endpoint node_ip(const std::string& base_ip, int i, int port) {
   return Endpoint::v4(addr, static_cast<std::uint16_t>(port));
 }
 
-// DIR/genesis.json (kept if present, so a restarted devnet keeps its chain):
-// node 0's key is the only producer; `accounts` keys in DIR/accounts (0600).
+// Node i's key (DIR/node-i/node.key, made if missing): its node id, and on
+// a certified devnet its consensus key.
+KeyPair node_key(const UpOptions& o, int i) {
+  return load_or_create_key_file(fs::absolute(o.dir / ("node-" + std::to_string(i))) / "node.key");
+}
+
+// The chain's block makers: node 0 as the single producer, or nodes
+// 0..validators-1 bonded as the committee (the chain is then certified).
+// The devnet never jails for downtime: its nodes are stopped and killed on
+// purpose, by hand and by tests.
+void add_block_makers(const UpOptions& o, ledger::Genesis& g) {
+  if (o.validators == 0) {
+    g.params.producers = {node_key(o, 0).public_key()};
+    return;
+  }
+  g.params.downtime_min_signed_bps = 0;
+  for (int i = 0; i < o.validators; ++i) {
+    const auto key = node_key(o, i);
+    g.accounts.push_back({ledger::address_of(key.public_key()), o.balance, o.validator_stake, key.public_key()});
+  }
+}
+
+// DIR/genesis.json (kept if present, so a restarted devnet keeps its chain)
+// with `accounts` funded keys in DIR/accounts (0600).
 void write_ledger_genesis(const UpOptions& o, Devnet& net) {
   const fs::path genesis_file = fs::absolute(o.dir / "genesis.json");
   const fs::path accounts_dir = fs::absolute(o.dir / "accounts");
-  const auto producer = load_or_create_key_file(fs::absolute(o.dir / "node-0") / "node.key");
   ledger::Genesis g;
   g.params.chain_id = "blockcloud-devnet";
   g.params.block_interval_ms = o.block_interval_ms;
-  g.params.producers = {producer.public_key()};
   g.time = 0;
+  add_block_makers(o, g);
   for (int i = 0; i < o.accounts; ++i) {
     const std::string name = "account-" + std::to_string(i);
     const fs::path file = accounts_dir / (name + ".key");
@@ -170,7 +191,10 @@ namespace {
 
 void check_up_options(const UpOptions& o) {
   if (o.nodes < 1 || o.nodes > 1000) throw std::runtime_error("--nodes: expected 1 to 1000");
-  const int last_port = o.base_port + (o.distinct_ports ? o.nodes - 1 : 0) + o.rpc_offset;
+  if (o.validators > o.nodes)
+    throw std::runtime_error("--validators " + std::to_string(o.validators) + " needs at least as many --nodes (got " +
+                             std::to_string(o.nodes) + "); raise --nodes or lower --validators");
+  const int last_port = o.base_port + (o.distinct_ports ? o.nodes - 1 : 0) + std::max(o.rpc_offset, 2);
   if (o.base_port < 1024 || last_port > 65535)
     throw std::runtime_error("--base-port: ports from " + std::to_string(o.base_port) + " to " +
                              std::to_string(last_port) + " must lie in 1024..65535");
@@ -212,6 +236,19 @@ void add_arg(std::vector<std::string>& args, const char* flag, std::string value
   args.push_back(std::move(value));
 }
 
+// Consensus messages: TCP at the node's IP, its listen port + 2.
+Endpoint bft_endpoint(const UpOptions& o, int i) {
+  const int port = o.base_port + (o.distinct_ports ? i : 0) + 2;
+  return node_ip(o.base_ip, i, port);
+}
+
+// A validator listens for consensus messages and dials every other validator.
+void add_bft_args(const UpOptions& o, const NodeEntry& e, std::vector<std::string>& args) {
+  add_arg(args, "--bft-listen", bft_endpoint(o, e.index).to_string());
+  for (int v = 0; v < o.validators; ++v)
+    if (v != e.index) add_arg(args, "--bft-peer", bft_endpoint(o, v).to_string());
+}
+
 // blockcloudd's command line for node `e`, joining through `seeds`.
 std::vector<std::string> daemon_args(const UpOptions& o, const Devnet& net, const NodeEntry& e,
                                      const std::vector<int>& seeds) {
@@ -222,10 +259,11 @@ std::vector<std::string> daemon_args(const UpOptions& o, const Devnet& net, cons
   for (const auto& d : o.dht) add_arg(args, "--dht", d);
   if (o.ledger) {
     add_arg(args, "--genesis", net.genesis);
-    if (e.index == 0) {
+    if (o.validators == 0 && e.index == 0) {
       args.emplace_back("--producer");
       add_arg(args, "--block-interval-ms", std::to_string(o.block_interval_ms));
     }
+    if (e.index < o.validators) add_bft_args(o, e, args);
   }
   if (e.index >= o.nodes - o.storage_providers) {
     args.emplace_back("--storage");
@@ -292,14 +330,21 @@ void print_up_summary(const UpOptions& o, const Devnet& net) {
   std::cout << fmt::format("devnet of {} nodes is up; described in {}\n", o.nodes, devnet_file(o.dir).string());
   if (!o.ledger) return;
   const std::string accounts_dir = (fs::absolute(o.dir) / "accounts").string();
+  const std::string makers =
+      o.validators == 0 ? fmt::format("node 0 produces a block every {} ms", o.block_interval_ms)
+                        : fmt::format("nodes 0-{} are the committee and finalise a block about every {} ms, the others follow",
+                                      o.validators - 1, o.block_interval_ms);
   std::cout << fmt::format("ledger: genesis {} with {} funded accounts (keys in {}, use "
-                           "`blockcloud-cli --wallet-dir {} --from account-0 ...`); node 0 produces a block every {} ms\n",
-                           net.genesis, net.accounts.size(), accounts_dir, accounts_dir, o.block_interval_ms);
+                           "`blockcloud-cli --wallet-dir {} --from account-0 ...`); {}\n",
+                           net.genesis, net.accounts.size(), accounts_dir, accounts_dir, makers);
 }
 
 }  // namespace
 
-Devnet devnet_up(const UpOptions& o) {
+Devnet devnet_up(const UpOptions& options) {
+  UpOptions o = options;
+  if (!o.ledger && o.validators > 0) throw std::runtime_error("--validators needs the ledger; drop --no-ledger");
+  if (o.validators < 0) o.validators = o.ledger ? std::min(4, o.nodes) : 0;
   check_up_options(o);
   const fs::path daemon = require_daemon(o);
   make_private_dir(o.dir);

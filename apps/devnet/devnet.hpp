@@ -57,8 +57,12 @@ struct UpOptions {
   std::vector<std::string> dht;  // extra --dht KEY=VALUE for every node
   bool quiet = false;
   // Ledger: DIR/genesis.json with `accounts` funded test accounts (keys in
-  // DIR/accounts/), node 0 the block producer.
+  // DIR/accounts/). With validators > 0 the genesis bonds the keys of nodes
+  // 0..validators-1 as the committee (a certified chain) and the other nodes
+  // follow; with 0, node 0 is the single block producer. -1: 4 (at most nodes).
   bool ledger = true;
+  int validators = -1;
+  std::uint64_t validator_stake = 1'000'000;
   int accounts = 8;
   std::uint64_t balance = 1'000'000'000;
   std::int64_t block_interval_ms = 1000;

@@ -24,7 +24,11 @@ void add_up_options(CLI::App* c, bc::devnet::UpOptions& o, bool dir_required) {
   c->add_flag("!--no-ledger", o.ledger, "DHT only: no genesis, no ledger");
   c->add_option("--accounts", o.accounts, "funded test accounts in the genesis (default 8)")->check(CLI::Range(1, 10000));
   c->add_option("--balance", o.balance, "base units per test account (default 1000000000)");
-  c->add_option("--block-interval-ms", o.block_interval_ms, "ms between blocks of node 0 (default 1000)")
+  c->add_option("--validators", o.validators,
+                 "nodes 0..K-1 are bonded validators in the genesis and run the committee, the rest follow; "
+                 "0: node 0 is the single producer (default 4, at most --nodes)")
+      ->check(CLI::Range(0, 100));
+  c->add_option("--block-interval-ms", o.block_interval_ms, "ms between blocks (default 1000)")
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
   c->add_option("--storage-providers", o.storage_providers, "the last N nodes are storage providers (default 0)")
       ->check(CLI::Range(0, 1000));

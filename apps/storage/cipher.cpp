@@ -87,7 +87,7 @@ Status AeadKey::open(std::span<const std::uint8_t, 12> nonce, ByteView aad, Byte
   if (n > 0) BC_ASSERT(EVP_DecryptUpdate(c, out.data(), &len, sealed.data(), static_cast<int>(n)) == 1);
   BC_ASSERT(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) == 1);
   if (EVP_DecryptFinal_ex(c, out.data() + n, &len) != 1) {
-    std::memset(out.data(), 0, n);
+    if (n > 0) std::memset(out.data(), 0, n);  // an empty span may hold a null pointer
     return fail(Error::kAuthFailed, "AES-GCM tag mismatch");
   }
   return Status::success();

@@ -20,7 +20,7 @@ def balances(ln, node):
 
 def test(bins, workdir):
     net = Devnet(bins, os.path.join(workdir, "net"), 4, BASE_IP, PORT,
-                 extra=["--accounts", "8", "--block-interval-ms", str(INTERVAL_MS)])
+                 extra=["--validators", "0", "--accounts", "8", "--block-interval-ms", str(INTERVAL_MS)])
     ln = None
     try:
         out = net.up()

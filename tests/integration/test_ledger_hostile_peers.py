@@ -137,7 +137,7 @@ def heights(ln):
 
 def test(bins, workdir):
     net = Devnet(bins, os.path.join(workdir, "net"), 3, BASE_IP, PORT,
-                 extra=["--accounts", "2", "--block-interval-ms", str(INTERVAL_MS)])
+                 extra=["--validators", "0", "--accounts", "2", "--block-interval-ms", str(INTERVAL_MS)])
     ln = None
     attackers = []
     try:

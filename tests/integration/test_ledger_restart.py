@@ -53,7 +53,7 @@ def kill_and_restart(ln, load, victim):
 
 def test(bins, workdir):
     net = Devnet(bins, os.path.join(workdir, "net"), 3, BASE_IP, PORT,
-                 extra=["--accounts", "3", "--block-interval-ms", str(INTERVAL_MS)])
+                 extra=["--validators", "0", "--accounts", "3", "--block-interval-ms", str(INTERVAL_MS)])
     ln = load = None
     try:
         net.up()

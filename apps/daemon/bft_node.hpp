@@ -1,0 +1,70 @@
+// The committee's driver in blockcloudd (docs/consensus.md, "Daemon
+// wiring"): a consensus::Validator on the ledger thread, its frames over a
+// StreamNet of its own (TCP, beside the ledger's sync transport) on the io
+// thread. LedgerNode makes one on a certified chain when the node's key is
+// in the committee (validator_membership below); otherwise the node follows
+// by block sync.
+//
+// Threads: the core, the ledger and the mempool are on the ledger thread
+// (validating and committing a block never holds up the io thread); the
+// StreamNet on the io thread. Frames cross with asio::post; the store writes
+// of an input are durable (consensus::FileStore) before its frames are
+// posted to the io thread, so no vote leaves that a restart could forget.
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/value.hpp>
+
+#include "layers/crypto.hpp"
+#include "layers/metrics.hpp"
+#include "ledger/ledger.hpp"
+#include "ledger/mempool.hpp"
+
+namespace bc::apps {
+
+struct BftNodeConfig {
+  KeyPair consensus_key;         // the node key: the genesis or a bond registers it
+  Endpoint listen;               // TCP for consensus messages
+  std::vector<Endpoint> peers;   // the other validators' consensus endpoints, always (re)dialled
+  std::filesystem::path dir;     // DATADIR/bft: the signer's record, so kill -9 never signs twice
+  TimeMs block_interval_ms = 1000;  // timeout_commit: the pause after a decision, the pace of an idle chain
+};
+
+// Whether a node with `key` validates `ledger`'s next height, and why not if
+// it does not (for the start-up log): the chain must be certified and the
+// key a member of committee_for(head + 1).
+struct Membership {
+  bool member = false;
+  std::string why;
+};
+Membership validator_membership(const ledger::Ledger& ledger, const XOnlyPubKey& key);
+
+class BftNode {
+ public:
+  // Called on the ledger thread after the committee committed `height`.
+  using OnCommitted = std::function<void(std::uint64_t height)>;
+  // REQUIRES: ledger.certified(). Nothing runs before start().
+  BftNode(boost::asio::io_context& io, boost::asio::io_context& ledger_io, ledger::Ledger& ledger,
+          ledger::Mempool& mempool, BftNodeConfig cfg, metrics::Registry& metrics, OnCommitted on_committed);
+  ~BftNode();
+  // io thread: opens the transport (throws naming the address if it cannot
+  // bind); the core starts on the ledger thread.
+  void start();
+  // io thread, before the ledger thread ends. Idempotent.
+  void stop();
+  // Ledger thread: block sync committed blocks; a core behind them restarts at the head.
+  void on_synced();
+  // Ledger thread: height, round, step, last commit time, votes seen, drops.
+  boost::json::value status() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace bc::apps
