@@ -190,6 +190,15 @@ std::string down_report(const storage::SalTransport& t) {
   return s;
 }
 
+// What a get read instead of the plain data shards, "" when nothing. A
+// provider the nearness probe found down is never asked (fetch_order puts
+// it last), so its loss shows as decoded segments, not as missing shards.
+std::string degraded_report(const storage::PipelineStats& st, const storage::SalTransport& t) {
+  if (st.decodes + st.missing_shards + st.bad_shards == 0) return "";
+  return fmt::format("{} segments decoded from parity; {} shards missing and {} bad were replaced by others{}\n",
+                     st.decodes, st.missing_shards, st.bad_shards, down_report(t));
+}
+
 struct RepairTargets {
   std::unique_ptr<storage::SalTransport> transport;  // the file's providers, then the listed spares
   std::vector<std::size_t> replacements;             // transport index per lost shard
@@ -351,10 +360,7 @@ int StorageCommands::get(const Options& o, const Endpoint& rpc) {
     file.close();
     fs::rename(part, out_);
   }
-  const auto& st = client.stats();
-  if (st.missing_shards + st.bad_shards > 0)
-    std::cerr << fmt::format("{} shards missing and {} bad were replaced by others ({} segments decoded)\n",
-                             st.missing_shards, st.bad_shards, st.decodes);
+  std::cerr << degraded_report(client.stats(), *transport);
   return 0;
 }
 
