@@ -44,9 +44,9 @@ void SalTransport::release(std::size_t i) {
   if (l.state != State::kDown) l.state = State::kIdle;
 }
 
-void SalTransport::send_on_flow(Link& l, ByteView request) {
+void SalTransport::send_on_flow(Link& l, Bytes request) {
   if (l.sent_at == Clock::time_point{}) l.sent_at = Clock::now();
-  l.flow->send(request);
+  l.flow->send(std::move(request));
 }
 
 void SalTransport::connect(std::size_t i) {
@@ -71,7 +71,7 @@ void SalTransport::connect(std::size_t i) {
           if (alive.lock()) mark_down(i, "flow ended: " + why);
         });
     l.state = State::kOpen;
-    for (auto& w : l.waiting) send_on_flow(l, w);
+    for (auto& w : l.waiting) send_on_flow(l, std::move(w));
     l.waiting.clear();
   });
 }
@@ -93,7 +93,7 @@ void SalTransport::post(std::vector<Call> calls) {
     if (l.state == State::kDown) continue;
     ++l.expected;
     if (l.state == State::kOpen) {
-      send_on_flow(l, c.request);
+      send_on_flow(l, std::move(c.request));
       continue;
     }
     l.waiting.push_back(std::move(c.request));
@@ -101,6 +101,9 @@ void SalTransport::post(std::vector<Call> calls) {
   }
 }
 
+// Waits per provider: until it answers or goes down, or grace_ms after its
+// probe went out on its open flow; a connect still under way is waited for
+// (the connect is not nearness), all within the exchange timeout.
 std::vector<std::int64_t> SalTransport::measure_rtts(const Bytes& probe, TimeMs grace_ms) {
   BC_ASSERT(grace_ms >= 0 && !probe.empty());
   std::vector<Call> calls;
@@ -108,14 +111,20 @@ std::vector<std::int64_t> SalTransport::measure_rtts(const Bytes& probe, TimeMs 
     if (links_[i].state != State::kDown) calls.push_back({i, probe});
   post(std::move(calls));
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.exchange_timeout_ms);
-  auto stop_at = deadline;
-  auto answered = [&] {
-    return std::any_of(links_.begin(), links_.end(),
-                       [](const Link& l) { return l.answered_at != Clock::time_point{}; });
-  };
-  while (!settled() && Clock::now() < stop_at) {
-    io_.run_one_until(stop_at);
-    if (stop_at == deadline && answered()) stop_at = std::min(deadline, Clock::now() + std::chrono::milliseconds(grace_ms));
+  const auto grace = std::chrono::milliseconds(grace_ms);
+  for (;;) {
+    const auto now = Clock::now();
+    auto wake = deadline;
+    bool waiting = false;
+    for (const Link& l : links_) {
+      if (l.expected == 0) continue;
+      const bool probe_out = l.state == State::kOpen && l.sent_at != Clock::time_point{};
+      if (probe_out && now >= l.sent_at + grace) continue;  // a straggler
+      waiting = true;
+      if (probe_out) wake = std::min(wake, l.sent_at + grace);
+    }
+    if (!waiting || now >= deadline) break;
+    io_.run_one_until(wake);
   }
   answers_.clear();
   std::vector<std::int64_t> rtt(links_.size(), -1);

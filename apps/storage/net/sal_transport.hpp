@@ -42,10 +42,10 @@ class SalTransport final : public ShardTransport {
   // of a shard nobody holds) to each provider not down and returns, per
   // provider, the microseconds from the probe's send on its open flow (the
   // connect is not counted) to its answer; -1 for a provider that is down,
-  // or did not answer by grace_ms after the first answer (nor within the
-  // exchange timeout). Such a straggler is not marked down: its flow is
-  // closed (a late answer cannot mix with a later exchange's) and a later
-  // exchange connects again.
+  // or did not answer within grace_ms of its own probe's send (a connect
+  // still under way is waited for, up to the exchange timeout). Such a
+  // straggler is not marked down: its flow is closed (a late answer cannot
+  // mix with a later exchange's) and a later exchange connects again.
   std::vector<std::int64_t> measure_rtts(const Bytes& probe, TimeMs grace_ms);
 
   const sal::ServiceId& service(std::size_t provider) const { return links_.at(provider).service; }
@@ -67,7 +67,7 @@ class SalTransport final : public ShardTransport {
     Clock::time_point answered_at{};  // its last answer came
   };
   void connect(std::size_t i);
-  void send_on_flow(Link& l, ByteView request);
+  void send_on_flow(Link& l, Bytes request);
   void post(std::vector<Call> calls);
   void mark_down(std::size_t i, std::string why);
   void release(std::size_t i);
