@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -20,6 +22,7 @@
 #include "apps/cli/storage_files.hpp"
 #include "apps/storage/messages.hpp"
 #include "apps/storage/net/storage_node.hpp"
+#include "apps/storage/placement.hpp"
 #include "apps/storage/put_journal.hpp"
 #include "sal/records/service_id.hpp"
 
@@ -85,17 +88,25 @@ struct Session {
     check(ads.status(), "reading the storage directory");
     return std::move(ads).value();
   }
-  // Listed providers outside `exclude`, from up to kSpareLookups directory
-  // lookups merged until `need` are found: a lookup that met dead nodes (the
-  // very providers being replaced) can miss some advertisements.
-  std::vector<ProviderAd> spares(const std::set<sal::ServiceId>& exclude, std::size_t need) {
+  // Listed providers, from up to kSpareLookups directory lookups merged
+  // until `need` outside `exclude` are found: a lookup that met dead nodes
+  // (the very providers being replaced) can miss some advertisements.
+  std::map<sal::ServiceId, ProviderAd> listed(const std::set<sal::ServiceId>& exclude, std::size_t need) {
     constexpr int kSpareLookups = 5;
     std::map<sal::ServiceId, ProviderAd> found;
-    for (int i = 0; i < kSpareLookups && found.size() < need; ++i)
+    std::size_t spares = 0;
+    for (int i = 0; i < kSpareLookups && spares < need; ++i)
       for (auto& a : directory())
-        if (!exclude.contains(a.service)) found.emplace(a.service, a);
-    std::vector<ProviderAd> out;
-    for (auto& [id, a] : found) out.push_back(a);
+        if (found.emplace(a.service, a).second && !exclude.contains(a.service)) ++spares;
+    return found;
+  }
+  // Placement candidates for these ads (placement.hpp): clusters from the
+  // ads, the level we share from our DHT contacts, and a tie break.
+  std::vector<storage::PlacementCandidate> candidates(const std::vector<ProviderAd>& ads,
+                                                      const std::function<std::uint64_t(const ProviderAd&)>& tiebreak) {
+    const std::vector<int> levels = node->cluster_levels(ads);
+    std::vector<storage::PlacementCandidate> out;
+    for (std::size_t i = 0; i < ads.size(); ++i) out.push_back({ads[i].cluster1, ads[i].cluster2, levels[i], tiebreak(ads[i])});
     return out;
   }
 };
@@ -137,18 +148,29 @@ std::unique_ptr<Session> open_session(const Options& o, const Endpoint& rpc, con
   return s;
 }
 
-// k + m listed providers with room for one shard of every segment, in random order.
-std::vector<sal::ServiceId> choose_providers(std::vector<ProviderAd> ads, std::size_t count, std::uint64_t per_provider,
-                                             const std::set<sal::ServiceId>& exclude) {
-  std::erase_if(ads, [&](const ProviderAd& a) { return a.free_bytes < per_provider || exclude.count(a.service); });
-  std::shuffle(ads.begin(), ads.end(), std::mt19937_64(std::random_device{}()));
+// k + m listed providers with room for one shard of every segment, spread
+// over Coral clusters (placement.hpp); equal candidates in random order.
+std::vector<sal::ServiceId> choose_providers(Session& session, std::vector<ProviderAd> ads, std::size_t count,
+                                             std::uint64_t per_provider) {
+  std::erase_if(ads, [&](const ProviderAd& a) { return a.free_bytes < per_provider; });
   if (ads.size() < count)
     throw Failure{fmt::format("{} storage providers with {} free are listed; this needs {} (start more, e.g. "
                               "`blockcloud-devnet up --storage-providers 8`, or lower --parity-shards)",
                               ads.size(), human_bytes(per_provider), count)};
+  std::mt19937_64 rng(std::random_device{}());
+  auto picked = storage::choose_placement(session.candidates(ads, [&](const ProviderAd&) { return rng(); }), count);
+  check(picked.status(), "choosing providers");
   std::vector<sal::ServiceId> out;
-  for (std::size_t i = 0; i < count; ++i) out.push_back(ads[i].service);
+  for (std::size_t i : *picked) out.push_back(ads[i].service);
   return out;
+}
+
+// A get's sources by nearness: one probe per provider measures the RTT over
+// its flow (the flows are then open for the get itself).
+void measure_nearness(storage::SalTransport& transport, storage::StorageClient& client) {
+  constexpr TimeMs kGraceMs = 60;  // Coral's level-1 threshold: a slower answer is far anyway
+  const Bytes probe = storage::encode_request({0, storage::AuditRequest{storage::ShardId{}, Hash256{}}});
+  client.set_nearness(transport.measure_rtts(probe, kGraceMs));
 }
 
 storage::Source file_source(std::ifstream& in, Progress& progress) {
@@ -166,6 +188,60 @@ std::string down_report(const storage::SalTransport& t) {
   for (std::size_t i = 0; i < t.providers(); ++i)
     if (t.down(i)) s += "\n  provider " + sal::service_id_to_text(t.service(i)) + ": " + t.why_down(i);
   return s;
+}
+
+// What a get read instead of the plain data shards, "" when nothing. A
+// provider the nearness probe found down is never asked (fetch_order puts
+// it last), so its loss shows as decoded segments, not as missing shards.
+std::string degraded_report(const storage::PipelineStats& st, const storage::SalTransport& t) {
+  if (st.decodes + st.missing_shards + st.bad_shards == 0) return "";
+  return fmt::format("{} segments decoded from parity; {} shards missing and {} bad were replaced by others{}\n",
+                     st.decodes, st.missing_shards, st.bad_shards, down_report(t));
+}
+
+struct RepairTargets {
+  std::unique_ptr<storage::SalTransport> transport;  // the file's providers, then the listed spares
+  std::vector<std::size_t> replacements;             // transport index per lost shard
+};
+
+// Replacements for the lost shards among the listed spares that answer,
+// spread over clusters together with the surviving providers
+// (placement.hpp); most free space first among equals.
+RepairTargets repair_targets(Session& session, const std::vector<sal::ServiceId>& providers,
+                             const std::vector<std::uint32_t>& lost) {
+  const std::set<sal::ServiceId> current(providers.begin(), providers.end());
+  auto listed = session.listed(current, lost.size() + 2);
+  std::vector<ProviderAd> spares;
+  for (const auto& [id, a] : listed)
+    if (!current.contains(id)) spares.push_back(a);
+  std::vector<sal::ServiceId> all = providers;
+  for (const auto& a : spares) all.push_back(a.service);
+  RepairTargets out{session.node->transport(all), {}};
+  const auto alive = answering(*out.transport, providers.size());
+  if (alive.size() < lost.size())
+    throw Failure{fmt::format("{} shard(s) to rebuild but {} other provider(s) answer ({} listed); start more providers",
+                              lost.size(), alive.size(), spares.size())};
+  std::vector<ProviderAd> ads;         // the survivors (fixed), then the answering spares
+  std::vector<std::size_t> transport;  // candidate -> transport index
+  for (std::size_t j = 0; j < providers.size(); ++j) {
+    if (std::find(lost.begin(), lost.end(), j) != lost.end()) continue;
+    auto it = listed.find(providers[j]);
+    ProviderAd unlisted;  // no clusters known: a cluster of its own
+    unlisted.service = providers[j];
+    ads.push_back(it != listed.end() ? it->second : unlisted);
+    transport.push_back(j);
+  }
+  std::vector<std::size_t> fixed(ads.size());
+  std::iota(fixed.begin(), fixed.end(), std::size_t{0});
+  for (std::size_t i : alive) {
+    ads.push_back(spares[i - providers.size()]);
+    transport.push_back(i);
+  }
+  auto picked = storage::choose_placement(
+      session.candidates(ads, [](const ProviderAd& a) { return UINT64_MAX - a.free_bytes; }), lost.size(), fixed);
+  check(picked.status(), "choosing replacement providers");
+  for (std::size_t c : *picked) out.replacements.push_back(transport[c]);
+  return out;
 }
 
 }  // namespace
@@ -220,7 +296,7 @@ int StorageCommands::put(const Options& o, const Endpoint& rpc) {
          parity_shards_, now_ms() + static_cast<TimeMs>(days_ * 86'400'000), {}};
     const storage::Shape shape{size, p.segment_size, p.data_shards, p.parity_shards};
     const std::uint64_t per_provider = shape.segment_count() * shape.max_shard_size();
-    p.providers = choose_providers(session->directory(), p.data_shards + p.parity_shards, per_provider, {});
+    p.providers = choose_providers(*session, session->directory(), p.data_shards + p.parity_shards, per_provider);
     dir.save_pending(p);
   }
   auto journal = storage::PutJournal::open(dir.journal_path(source));
@@ -260,6 +336,7 @@ int StorageCommands::get(const Options& o, const Endpoint& rpc) {
   auto session = open_session(o, rpc, bootstrap_, bind_);
   auto transport = session->node->transport(e.providers);
   storage::StorageClient client(master, *transport);
+  measure_nearness(*transport, client);
   const fs::path part = out_.empty() ? fs::path() : fs::path(out_ + ".part");
   std::ofstream file;
   if (!out_.empty()) {
@@ -283,10 +360,7 @@ int StorageCommands::get(const Options& o, const Endpoint& rpc) {
     file.close();
     fs::rename(part, out_);
   }
-  const auto& st = client.stats();
-  if (st.missing_shards + st.bad_shards > 0)
-    std::cerr << fmt::format("{} shards missing and {} bad were replaced by others ({} segments decoded)\n",
-                             st.missing_shards, st.bad_shards, st.decodes);
+  std::cerr << degraded_report(client.stats(), *transport);
   return 0;
 }
 
@@ -386,17 +460,7 @@ int StorageCommands::repair(const Options& o, const Endpoint& rpc) {
     if (lost.empty()) return std::cout << "healthy: nothing to repair\n", 0;
     if (!health->recoverable()) throw Failure{"not recoverable: some segment has fewer than k good shards"};
   }
-  // New providers, most free space first, among those that answer.
-  std::vector<ProviderAd> ads = session->spares({e.providers.begin(), e.providers.end()}, lost.size() + 2);
-  std::sort(ads.begin(), ads.end(), [](const ProviderAd& a, const ProviderAd& b) { return a.free_bytes > b.free_bytes; });
-  std::vector<sal::ServiceId> all = e.providers;
-  for (const auto& a : ads) all.push_back(a.service);
-  auto transport = session->node->transport(all);
-  const auto alive = answering(*transport, e.providers.size());
-  if (alive.size() < lost.size())
-    throw Failure{fmt::format("{} shard(s) to rebuild but {} other provider(s) answer ({} listed); start more providers",
-                              lost.size(), alive.size(), ads.size())};
-  const std::vector<std::size_t> replacements(alive.begin(), alive.begin() + static_cast<std::ptrdiff_t>(lost.size()));
+  auto [transport, replacements] = repair_targets(*session, e.providers, lost);
   storage::StorageClient client(dir.master_key(false), *transport);
   Progress progress("repair", e.size);
   auto repaired = client.repair(e.stored(), lost, replacements, e.expires_at);

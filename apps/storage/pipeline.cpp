@@ -9,6 +9,7 @@
 
 #include "apps/storage/detail/segment_buffers.hpp"
 #include "apps/storage/merkle.hpp"
+#include "apps/storage/placement.hpp"
 #include "apps/storage/put_journal.hpp"
 #include "layers/assert.hpp"
 #include "layers/crypto.hpp"
@@ -53,6 +54,11 @@ Salt fresh_salt() {
 
 StorageClient::StorageClient(const Key256& master, ShardTransport& transport)
     : master_(master), transport_(transport), strikes_(transport.providers(), 0) {}
+
+void StorageClient::set_nearness(std::vector<std::int64_t> rtt_us) {
+  BC_ASSERT(rtt_us.empty() || rtt_us.size() == transport_.providers());
+  rtt_us_ = std::move(rtt_us);
+}
 
 std::vector<ShardTransport::Answer> StorageClient::exchange(std::vector<ShardTransport::Call> calls,
                                                              std::size_t held_bytes) {
@@ -299,20 +305,16 @@ struct SegmentFetch {
 
 }  // namespace
 
-// Collects k shards of each segment that match their roots, asking first the
-// providers with the fewest strikes (data shards before parity on a tie: no
-// decoding), then others for each shard that failed, every segment's
+// Collects k shards of each segment that match their roots, asking in
+// fetch_order (the fewest strikes, then the nearest cluster level, data
+// shards before parity), then others for each shard that failed, every segment's
 // requests of a round in one exchange; decodes the missing data shards.
 Status StorageClient::fetch_segments(SegmentWindow& w, std::size_t count, const Manifest& m,
                                      const std::vector<std::size_t>& placement, std::uint64_t first) {
   const std::uint32_t k = m.shape.data_shards, total = m.shape.total_shards();
   std::vector<SegmentFetch> segs;
   for (std::size_t t = 0; t < count; ++t) {
-    SegmentFetch f{first + t, &w.at(t), m.shape.shard_size(first + t), std::vector<std::uint32_t>(total)};
-    std::iota(f.order.begin(), f.order.end(), 0u);
-    std::stable_sort(f.order.begin(), f.order.end(),
-                     [&](std::uint32_t x, std::uint32_t y) { return strikes_[placement[x]] < strikes_[placement[y]]; });
-    segs.push_back(std::move(f));
+    segs.push_back({first + t, &w.at(t), m.shape.shard_size(first + t), fetch_order(placement, k, strikes_, rtt_us_)});
   }
   for (;;) {
     std::vector<ShardTransport::Call> calls;

@@ -112,6 +112,11 @@ class StorageClient {
   Result<StoredFile> repair(const StoredFile& file, const std::vector<std::uint32_t>& lost,
                             const std::vector<std::size_t>& replacements, TimeMs expires_at);
 
+  // The RTT the caller measured to each transport provider, in
+  // microseconds (-1: not measured). Gets then ask for shards by
+  // fetch_order (placement.hpp): the nearest Coral cluster level first.
+  void set_nearness(std::vector<std::int64_t> rtt_us);
+
   const PipelineStats& stats() const { return stats_; }
 
  private:
@@ -156,6 +161,7 @@ class StorageClient {
   std::uint64_t next_request_ = 1;
   PipelineStats stats_;
   std::vector<std::uint32_t> strikes_;  // per provider: bad or missing answers, to try others first
+  std::vector<std::int64_t> rtt_us_;    // per provider, or empty: nothing measured
 };
 
 }  // namespace bc::storage

@@ -78,6 +78,9 @@ def get_identical(st, cid, out, digest, what, mib=MIB):
     _, _, err = st.cli("get", cid, "-o", out)
     dt = time.time() - t0
     check(sha_file(out) == digest, f"{what}: get is byte-identical ({mib / dt:.1f} MiB/s through the CLI)")
+    for line in err.splitlines():  # what the get read instead of data shards, if anything
+        if "decoded" in line or line.startswith("  provider "):
+            print(f"  get: {line.strip()}", flush=True)
     return err
 
 

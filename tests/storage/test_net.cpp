@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <deque>
+#include <set>
 
 #include <boost/asio/post.hpp>
 
@@ -89,6 +90,8 @@ struct Connector final : sal::ServiceConnector {
   std::vector<sal::ServiceId> ids;
   std::vector<ProviderService*> providers;
   std::vector<bool> down;
+  std::set<std::size_t> silent;  // connect, then never answer
+  std::vector<std::unique_ptr<sal::ByteStream>> parked;
   explicit Connector(asio::io_context& io) : io(io) {}
   void async_connect(const sal::ServiceId& service, sal::ConnectHandler h) override {
     const auto i = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), service) - ids.begin());
@@ -98,7 +101,10 @@ struct Connector final : sal::ServiceConnector {
       return;
     }
     auto [client, server] = stream_pair(io);
-    providers[i]->accept(std::move(server));
+    if (silent.count(i))
+      parked.push_back(std::move(server));
+    else
+      providers[i]->accept(std::move(server));
     auto held = std::make_shared<std::unique_ptr<sal::ByteStream>>(std::move(client));
     asio::post(io, [h, held] { h({}, std::move(*held)); });
   }
@@ -174,16 +180,25 @@ TEST_CASE("storage net: a peer's EOF ends the flow once; close() silences the ca
   drain(io);
 }
 
-TEST_CASE("storage net: a provider advertisement round-trips; anything but 57 bytes of version 1 is refused") {
-  ProviderAd ad{sha256(as_bytes("svc")), 4ull << 30, 3ull << 30, 7, {}};
+TEST_CASE("storage net: a provider advertisement round-trips (v1: 57 bytes, v2 with clusters: 121); others are refused") {
+  ProviderAd ad{sha256(as_bytes("svc")), 4ull << 30, 3ull << 30, 7, {}, {}, {}};
   const Bytes b = encode_provider_ad(ad);
   CHECK(b.size() == kProviderAdBytes);
   CHECK(decode_provider_ad(b) == ad);
-  Bytes shorter(b.begin(), b.end() - 1), longer = b, v2 = b, overfull = b;
+  ProviderAd clustered = ad;
+  clustered.cluster1 = sha256(as_bytes("level 1"));
+  clustered.cluster2 = sha256(as_bytes("level 2"));
+  const Bytes c = encode_provider_ad(clustered);
+  CHECK(c.size() == kProviderAdV2Bytes);
+  CHECK(c[0] == 2);
+  CHECK(decode_provider_ad(c) == clustered);
+  Bytes shorter(b.begin(), b.end() - 1), longer = b, v2 = b, overfull = b, v1_long = c, v2_short(c.begin(), c.end() - 1);
   longer.push_back(0);
-  v2[0] = 2;
+  v2[0] = 2;            // 57 bytes claiming version 2
+  v1_long[0] = 1;       // 121 bytes claiming version 1
   overfull[41] = 0xff;  // free > capacity
-  for (const Bytes& bad : {shorter, longer, v2, overfull, Bytes{}}) CHECK_FALSE(decode_provider_ad(bad).has_value());
+  for (const Bytes& bad : {shorter, longer, v2, overfull, v1_long, v2_short, Bytes{}})
+    CHECK_FALSE(decode_provider_ad(bad).has_value());
 }
 
 TEST_CASE("storage net: put and get through SalTransport and ProviderServices; 2 providers unreachable, still whole") {
@@ -223,4 +238,34 @@ TEST_CASE("storage net: put and get through SalTransport and ProviderServices; 2
   CHECK(t.down(3));
   CHECK(t.why_down(0).find("connect") != std::string::npos);
   CHECK(client.stats().decodes > 0);
+}
+
+TEST_CASE("storage net: measure_rtts times each provider's answer; down and silent ones get -1, the silent one stays usable") {
+  asio::io_context io;
+  Connector conn(io);
+  std::vector<std::unique_ptr<test::TempDir>> dirs;
+  std::vector<std::unique_ptr<ProviderService>> services;
+  for (std::size_t i = 0; i < 4; ++i) {
+    dirs.push_back(std::make_unique<test::TempDir>());
+    auto s = ProviderService::open(io, StoreOptions{dirs.back()->path(), 64u << 20, {}});
+    REQUIRE(s.ok());
+    services.push_back(std::move(s).value());
+    conn.ids.push_back(sha256(as_bytes("provider " + std::to_string(i))));
+    conn.providers.push_back(services.back().get());
+    conn.down.push_back(i == 1);
+  }
+  conn.silent.insert(2);
+  SalTransport t(io, conn, conn.ids, SalTransportOptions{5'000});
+  const Bytes probe = encode_request({7, AuditRequest{ShardId{}, Hash256{}}});
+  const auto rtt = t.measure_rtts(probe, 50);
+  REQUIRE(rtt.size() == 4);
+  CHECK(rtt[0] >= 0);
+  CHECK(rtt[3] >= 0);
+  CHECK(rtt[1] == -1);
+  CHECK(t.down(1));
+  CHECK(rtt[2] == -1);
+  CHECK_FALSE(t.down(2));  // a straggler is not marked down: its flow is closed and reopened when needed
+  // The next exchange reaches the measured providers on their open flows.
+  auto answers = t.exchange({{0, probe}, {3, probe}});
+  CHECK(answers.size() == 2);
 }

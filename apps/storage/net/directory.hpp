@@ -4,6 +4,10 @@
 //
 //   key     = tagged_hash("blockcloud/storage/directory/v1", "")
 //   payload = 0x01 || service_id(32) || be64(capacity) || be64(free) || be64(price)   (57 bytes)
+//          or 0x02 || the same || cluster1(32) || cluster2(32)                       (121 bytes)
+//
+// Version 2 adds the Coral cluster IDs the provider's node is in at levels 1
+// and 2, so a client can spread a file's shards over clusters (placement.hpp).
 //
 // A client reads the key with a fresh get (every level, newest record per
 // owner) and connects to the service IDs through the SAL, which checks each
@@ -22,19 +26,24 @@
 namespace bc::storage {
 
 inline constexpr std::size_t kProviderAdBytes = 57;
+inline constexpr std::size_t kProviderAdV2Bytes = 121;
 
 struct ProviderAd {
   sal::ServiceId service;
   std::uint64_t capacity_bytes = 0;
   std::uint64_t free_bytes = 0;
   std::uint64_t price = 0;  // base units per GiB per day
+  // The provider node's Coral cluster IDs (levels 1 and 2); encoded (as
+  // version 2) only when both are known.
+  std::optional<Hash256> cluster1, cluster2;
   XOnlyPubKey node;         // who published it (the record's owner); not encoded
   friend bool operator==(const ProviderAd&, const ProviderAd&) = default;
 };
 
 routing::Key storage_directory_key();
 Bytes encode_provider_ad(const ProviderAd& ad);
-// nullopt for anything but exactly kProviderAdBytes of version 1.
+// nullopt for anything but kProviderAdBytes of version 1 or
+// kProviderAdV2Bytes of version 2.
 std::optional<ProviderAd> decode_provider_ad(ByteView payload);
 
 // Reads the directory through `stack`'s DHT (fresh get). `done` gets every

@@ -53,20 +53,16 @@ void FramedFlow::fail(const std::string& why) {
   if (on_close_) on_close_(why);
 }
 
-void FramedFlow::send(ByteView frame) {
+void FramedFlow::send(Bytes frame) {
   if (closed_) return;
   BC_ASSERT(frame.size() <= 0xffffffffu);
   if (queued_ + frame.size() + kFrameHeaderBytes > max_queued_)
     return fail("over " + std::to_string(max_queued_) + " bytes waiting to be written (the peer does not read)");
-  Bytes b(kFrameHeaderBytes + frame.size());
   const auto n = static_cast<std::uint32_t>(frame.size());
-  b[0] = static_cast<std::uint8_t>(n >> 24);
-  b[1] = static_cast<std::uint8_t>(n >> 16);
-  b[2] = static_cast<std::uint8_t>(n >> 8);
-  b[3] = static_cast<std::uint8_t>(n);
-  if (!frame.empty()) std::memcpy(b.data() + kFrameHeaderBytes, frame.data(), frame.size());
-  queued_ += b.size();
-  out_.push_back(std::move(b));
+  out_.push_back(Bytes{static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                       static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
+  queued_ += kFrameHeaderBytes + frame.size();
+  if (!frame.empty()) out_.push_back(std::move(frame));  // an empty write would be a no-op round
   if (!writing_) write_next();
 }
 

@@ -36,8 +36,10 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
                                            std::size_t max_queued, OnFrame on_frame, OnClose on_close);
   ~FramedFlow();
 
-  // Queues one frame. Ignored once the flow has ended.
-  void send(ByteView frame);
+  // Queues one frame, taking its bytes without a copy: the length header
+  // goes out as a write of its own, so a frame of a shard's size is never
+  // copied (or zero-filled) here. Ignored once the flow has ended.
+  void send(Bytes frame);
   // Ends the flow without calling on_close. Idempotent.
   void close();
   bool open() const { return !closed_; }
@@ -58,7 +60,7 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
   OnClose on_close_;
   Bytes in_;              // bytes read and not yet consumed
   std::size_t in_used_ = 0;
-  std::deque<Bytes> out_;  // frames with their headers; front is being written
+  std::deque<Bytes> out_;  // each frame's header, then its bytes; front is being written
   std::size_t queued_ = 0;
   bool writing_ = false;
   bool closed_ = false;

@@ -85,7 +85,7 @@ void ProviderService::pump() {
   uv_run(loop_.get(), UV_RUN_NOWAIT);
   for (auto& f : provider_->take_frames()) {
     auto it = flows_.find(f.to);
-    if (it != flows_.end()) it->second->send(f.payload);  // else: the peer left; its answer is dropped
+    if (it != flows_.end()) it->second->send(std::move(f.payload));  // else: the peer left; its answer is dropped
   }
   for (PeerId d : provider_->take_disconnects()) {
     auto it = flows_.find(d);

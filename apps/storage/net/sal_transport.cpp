@@ -1,5 +1,6 @@
 #include "apps/storage/net/sal_transport.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "layers/assert.hpp"
@@ -12,7 +13,8 @@ constexpr std::size_t kMaxQueuedBytes = 64 * kMaxRequestBytes;
 SalTransport::SalTransport(boost::asio::io_context& io, sal::ServiceConnector& connector,
                            std::vector<sal::ServiceId> providers, SalTransportOptions options)
     : io_(io), connector_(connector), options_(options) {
-  for (const auto& p : providers) links_.push_back(Link{p});
+  links_.resize(providers.size());
+  for (std::size_t i = 0; i < providers.size(); ++i) links_[i].service = providers[i];
 }
 
 SalTransport::~SalTransport() {
@@ -31,6 +33,22 @@ void SalTransport::mark_down(std::size_t i, std::string why) {
   l.why = std::move(why);
 }
 
+// Back to idle, not down: its flow is closed (an answer still on its way is
+// lost with it) and the next exchange that needs it connects again.
+void SalTransport::release(std::size_t i) {
+  Link& l = links_[i];
+  if (l.flow) l.flow->close();
+  l.flow.reset();
+  l.waiting.clear();
+  l.expected = 0;
+  if (l.state != State::kDown) l.state = State::kIdle;
+}
+
+void SalTransport::send_on_flow(Link& l, Bytes request) {
+  if (l.sent_at == Clock::time_point{}) l.sent_at = Clock::now();
+  l.flow->send(std::move(request));
+}
+
 void SalTransport::connect(std::size_t i) {
   links_[i].state = State::kConnecting;
   std::weak_ptr<bool> alive = alive_;
@@ -46,14 +64,14 @@ void SalTransport::connect(std::size_t i) {
           if (!alive.lock()) return;
           Link& link = links_[i];
           if (link.expected == 0) return;  // an answer after its exchange gave up: dropped
-          --link.expected;
+          if (--link.expected == 0) link.answered_at = Clock::now();
           answers_.push_back({i, Bytes(frame.begin(), frame.end())});
         },
         [this, alive, i](const std::string& why) {
           if (alive.lock()) mark_down(i, "flow ended: " + why);
         });
     l.state = State::kOpen;
-    for (auto& w : l.waiting) l.flow->send(w);
+    for (auto& w : l.waiting) send_on_flow(l, std::move(w));
     l.waiting.clear();
   });
 }
@@ -64,23 +82,65 @@ bool SalTransport::settled() const {
   return true;
 }
 
-std::vector<ShardTransport::Answer> SalTransport::exchange(std::vector<Call> calls) {
+// Starts an exchange: sends each call on its provider's flow, connecting first where needed.
+void SalTransport::post(std::vector<Call> calls) {
   answers_.clear();
   if (io_.stopped()) io_.restart();  // it ran out of work once; run_one would return at once
+  for (auto& l : links_) l.sent_at = l.answered_at = Clock::time_point{};
   for (auto& c : calls) {
     BC_ASSERT(c.provider < links_.size());
     Link& l = links_[c.provider];
     if (l.state == State::kDown) continue;
     ++l.expected;
     if (l.state == State::kOpen) {
-      l.flow->send(c.request);
+      send_on_flow(l, std::move(c.request));
       continue;
     }
     l.waiting.push_back(std::move(c.request));
     if (l.state == State::kIdle) connect(c.provider);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.exchange_timeout_ms);
-  while (!settled() && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
+}
+
+// Waits per provider: until it answers or goes down, or grace_ms after its
+// probe went out on its open flow; a connect still under way is waited for
+// (the connect is not nearness), all within the exchange timeout.
+std::vector<std::int64_t> SalTransport::measure_rtts(const Bytes& probe, TimeMs grace_ms) {
+  BC_ASSERT(grace_ms >= 0 && !probe.empty());
+  std::vector<Call> calls;
+  for (std::size_t i = 0; i < links_.size(); ++i)
+    if (links_[i].state != State::kDown) calls.push_back({i, probe});
+  post(std::move(calls));
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.exchange_timeout_ms);
+  const auto grace = std::chrono::milliseconds(grace_ms);
+  for (;;) {
+    const auto now = Clock::now();
+    auto wake = deadline;
+    bool waiting = false;
+    for (const Link& l : links_) {
+      if (l.expected == 0) continue;
+      const bool probe_out = l.state == State::kOpen && l.sent_at != Clock::time_point{};
+      if (probe_out && now >= l.sent_at + grace) continue;  // a straggler
+      waiting = true;
+      if (probe_out) wake = std::min(wake, l.sent_at + grace);
+    }
+    if (!waiting || now >= deadline) break;
+    io_.run_one_until(wake);
+  }
+  answers_.clear();
+  std::vector<std::int64_t> rtt(links_.size(), -1);
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    const Link& l = links_[i];
+    if (l.expected > 0) release(i);
+    else if (l.state == State::kOpen && l.answered_at != Clock::time_point{})
+      rtt[i] = std::chrono::duration_cast<std::chrono::microseconds>(l.answered_at - l.sent_at).count();
+  }
+  return rtt;
+}
+
+std::vector<ShardTransport::Answer> SalTransport::exchange(std::vector<Call> calls) {
+  post(std::move(calls));
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.exchange_timeout_ms);
+  while (!settled() && Clock::now() < deadline) io_.run_one_until(deadline);
   for (std::size_t i = 0; i < links_.size(); ++i)
     if (links_[i].expected > 0) mark_down(i, "no answer within " + std::to_string(options_.exchange_timeout_ms) + " ms");
   return std::move(answers_);

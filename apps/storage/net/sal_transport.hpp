@@ -13,6 +13,7 @@
 // Threads: the io_context's thread; exchange() runs the io_context itself,
 // so it must not be called from inside one of its handlers.
 #pragma once
+#include <chrono>
 #include <map>
 #include <memory>
 #include <vector>
@@ -37,12 +38,23 @@ class SalTransport final : public ShardTransport {
   std::size_t providers() const override { return links_.size(); }
   std::vector<Answer> exchange(std::vector<Call> calls) override;
 
+  // Sends `probe` (a request every provider answers at once, e.g. an audit
+  // of a shard nobody holds) to each provider not down and returns, per
+  // provider, the microseconds from the probe's send on its open flow (the
+  // connect is not counted) to its answer; -1 for a provider that is down,
+  // or did not answer within grace_ms of its own probe's send (a connect
+  // still under way is waited for, up to the exchange timeout). Such a
+  // straggler is not marked down: its flow is closed (a late answer cannot
+  // mix with a later exchange's) and a later exchange connects again.
+  std::vector<std::int64_t> measure_rtts(const Bytes& probe, TimeMs grace_ms);
+
   const sal::ServiceId& service(std::size_t provider) const { return links_.at(provider).service; }
   bool down(std::size_t provider) const { return links_.at(provider).state == State::kDown; }
   // Why the provider was marked down ("" while it is not).
   const std::string& why_down(std::size_t provider) const { return links_.at(provider).why; }
 
  private:
+  using Clock = std::chrono::steady_clock;
   enum class State { kIdle, kConnecting, kOpen, kDown };
   struct Link {
     sal::ServiceId service;
@@ -51,9 +63,14 @@ class SalTransport final : public ShardTransport {
     std::vector<Bytes> waiting;   // requests queued while connecting
     std::size_t expected = 0;     // answers still due in this exchange
     std::string why;
+    Clock::time_point sent_at{};      // this exchange's first request went out on the open flow
+    Clock::time_point answered_at{};  // its last answer came
   };
   void connect(std::size_t i);
+  void send_on_flow(Link& l, Bytes request);
+  void post(std::vector<Call> calls);
   void mark_down(std::size_t i, std::string why);
+  void release(std::size_t i);
   bool settled() const;
 
   boost::asio::io_context& io_;

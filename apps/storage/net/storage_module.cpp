@@ -89,9 +89,16 @@ void StorageModule::serve() {
 
 void StorageModule::publish_ad() {
   const auto& store = provider_->store();
-  ProviderAd ad{service_, config_.capacity_bytes,
+  // Our Coral clusters, so clients can spread a file over clusters; a
+  // cluster change republishes like a change of free space.
+  const routing::DhtStatus dht = stack_.dht().status();
+  ProviderAd ad{service_,
+                config_.capacity_bytes,
                 config_.capacity_bytes - std::min(config_.capacity_bytes, store.used_bytes() + store.reserved_bytes()),
-                config_.price, {}};
+                config_.price,
+                dht.cluster_ids[1],
+                dht.cluster_ids[2],
+                {}};
   if (publishing_ || (published_ && *published_ == ad)) return;
   publishing_ = true;
   std::weak_ptr<bool> alive = alive_;

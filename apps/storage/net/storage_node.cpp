@@ -1,11 +1,18 @@
 #include "apps/storage/net/storage_node.hpp"
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 
+#include "layers/ids.hpp"
+#include "routing/dht.hpp"
+
 namespace bc::storage {
 namespace {
+// placement.cpp's nearness_level uses the DHT's default cluster thresholds.
+static_assert(routing::DhtConfig{}.level2_rtt_ms == 20 && routing::DhtConfig{}.level1_rtt_ms == 60);
+
 sal::AppNodeConfig node_config(std::vector<Endpoint> bootstrap, const Endpoint& bind_ip) {
   sal::AppNodeConfig cfg;
   cfg.bootstrap = std::move(bootstrap);
@@ -55,6 +62,17 @@ Result<std::vector<ProviderAd>> StorageNode::providers(TimeMs timeout_ms) {
     return Status(make_error_code(Errc::kUnavailable), "the storage directory lookup did not finish within " +
                                                            std::to_string(timeout_ms) + " ms");
   return std::move(**found);
+}
+
+std::vector<int> StorageNode::cluster_levels(const std::vector<ProviderAd>& ads) {
+  std::map<NodeId, int> level;
+  for (const auto& c : app_.stack().dht().contacts()) level[c.id] = c.level;
+  std::vector<int> out;
+  for (const auto& ad : ads) {
+    auto it = level.find(node_id_of(ad.node));
+    out.push_back(it == level.end() ? -1 : it->second);
+  }
+  return out;
 }
 
 std::unique_ptr<SalTransport> StorageNode::transport(std::vector<sal::ServiceId> providers,

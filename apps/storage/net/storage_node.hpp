@@ -36,6 +36,10 @@ class StorageNode {
   Status join(TimeMs timeout_ms);
   // Reads the storage directory (docs/storage.md "Finding providers").
   Result<std::vector<ProviderAd>> providers(TimeMs timeout_ms);
+  // The innermost Coral cluster level this node shares with each ad's
+  // publishing node (2, 1, 0), from its DHT contacts (measured RTT); -1 for
+  // a node that is not a contact.
+  std::vector<int> cluster_levels(const std::vector<ProviderAd>& ads);
   // A transport to these providers (index i = providers[i]). It must be
   // destroyed before this node.
   std::unique_ptr<SalTransport> transport(std::vector<sal::ServiceId> providers, SalTransportOptions options = {});
