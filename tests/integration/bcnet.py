@@ -141,7 +141,7 @@ def pid_alive(pid):
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rpartition(")")[2].split()[0]
         return state not in ("Z", "X")
-    except (FileNotFoundError, IndexError):
+    except (OSError, IndexError):  # gone: no file, or reaped between open and read (ESRCH)
         return False
 
 
