@@ -167,13 +167,15 @@ struct BlockSeen {
 };
 
 // Polls `node`'s head until every sent transfer is seen committed, or until
-// `deadline_us`; marks each transfer's commit time and lists the blocks.
+// drain_us after the senders stopped; marks each transfer's commit time and
+// lists the blocks.
+// `height` is the head before the first transfer was sent, so no block
+// with one of them is missed however late this thread starts.
 std::vector<BlockSeen> watch_commits(const Node& node, const Load& load, Timeline& tl, int poll_ms,
-                                     const std::atomic<bool>& sending, std::int64_t drain_us) {
+                                     const std::atomic<bool>& sending, std::int64_t drain_us, std::uint64_t height) {
   std::unordered_map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < load.ids.size(); ++i) index.emplace(load.ids[i], i);
   auto rpc = session_to(node);
-  std::uint64_t height = rpc.call("head", json::object{}).at("height").to_number<std::uint64_t>();
   std::vector<BlockSeen> blocks;
   std::size_t seen = 0;
   std::int64_t stop_at = -1;
@@ -238,6 +240,26 @@ json::object report(const Load& load, const Timeline& tl, double rate, double se
   };
 }
 
+// For up to 5 transfers that were accepted but never seen final: what the
+// node they were sent to says of them now (get_tx), to tell a lost transfer
+// from a late one.
+json::array unfinalised_sample(const Devnet& d, const Load& load, const Timeline& tl, std::size_t senders) {
+  json::array out;
+  for (std::size_t i = 0; i < load.ids.size() && out.size() < 5; ++i) {
+    if (tl.sent_us[i] < 0 || tl.committed_us[i] >= 0) continue;
+    const std::size_t node = ((i % load.accounts) % senders) % d.nodes.size();
+    json::object o{{"id", load.ids[i]}, {"sent_to", node}, {"account", i % load.accounts}};
+    try {
+      auto rpc = session_to(d.nodes[node]);
+      o["get_tx"] = rpc.call("get_tx", json::object{{"id", load.ids[i]}});
+    } catch (const std::exception& e) {
+      o["get_tx"] = e.what();
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -275,12 +297,15 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "bc-bench-finality: %zu transfers from %zu accounts signed; offering %.0f tx/s for %.1f s\n", n,
                load.accounts, rate, seconds);
 
+  const auto start_height =
+      session_to(d.nodes[observe]).call("head", json::object{}).at("height").to_number<std::uint64_t>();
   Timeline tl(n);
   std::atomic<bool> sending{true};
   std::vector<BlockSeen> blocks;
   std::thread watcher([&] {
     try {
-      blocks = watch_commits(d.nodes[observe], load, tl, poll_ms, sending, static_cast<std::int64_t>(drain_s * 1e6));
+      blocks = watch_commits(d.nodes[observe], load, tl, poll_ms, sending, static_cast<std::int64_t>(drain_s * 1e6),
+                             start_height);
     } catch (const std::exception& e) {
       die(std::string("watching node ") + std::to_string(observe) + ": " + e.what());
     }
@@ -291,6 +316,7 @@ int main(int argc, char** argv) {
   sending = false;
   watcher.join();
   auto out = report(load, tl, rate, seconds, blocks);
+  out["unfinalised_sample"] = unfinalised_sample(d, load, tl, senders);
   if (!limit.empty()) out["limit"] = limit;
   std::printf("%s\n", json::serialize(out).c_str());
   return 0;

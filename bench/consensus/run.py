@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -46,10 +47,12 @@ def parse_args():
     ap.add_argument("--runs", type=int, default=3, help="runs per chain kind (default 3)")
     ap.add_argument("--seconds", type=float, default=10, help="load window per rate (default 10)")
     ap.add_argument("--rates", default="100,1000,5000", help="latency rates, tx/s")
-    ap.add_argument("--ladder", default="2000,3000,4000,6000,8000,10000,12000",
+    ap.add_argument("--ladder", default="1000,1500,2000,3000,4000,6000,8000,10000",
                     help="rates tried in order for the sustained figure, tx/s ('' to skip)")
     ap.add_argument("--block-interval-ms", type=int, default=50, help="the chains' block interval (default 50)")
     ap.add_argument("--accounts", type=int, default=1000, help="funded accounts that send (default 1000)")
+    ap.add_argument("--senders", type=int, default=32,
+                    help="sender threads, each with a keep-alive connection to one node (default 32)")
     ap.add_argument("--kinds", default="bft,single", help="chain kinds to run: bft, single")
     ap.add_argument("--json", help="also write every measurement here")
     return ap.parse_args()
@@ -65,9 +68,10 @@ def start_devnet(bins, kind, args, dir):
     return net
 
 
-def measure(bins, dir, rate, seconds, limit_runs=0):
+def measure(bins, dir, rate, args, limit_runs=0):
+    seconds = args.seconds
     cmd = [os.path.join(bins.dir, "bc-bench-finality"), "--devnet", dir, "--rate", str(rate),
-           "--seconds", str(seconds)]
+           "--seconds", str(seconds), "--senders", str(args.senders)]
     if limit_runs:
         cmd += ["--limit-runs", str(limit_runs)]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
@@ -96,7 +100,7 @@ def one_run(bins, kind, args, rates, ladder):
         net = start_devnet(bins, kind, args, dir)
         out = {"kind": kind, "rates": {}, "ladder": []}
         for i, rate in enumerate(rates):
-            m = measure(bins, dir, rate, args.seconds, limit_runs=3 if i == 0 else 0)
+            m = measure(bins, dir, rate, args, limit_runs=3 if i == 0 else 0)
             if i == 0:
                 out["raw_verify_s"] = m["limit"]["raw_verify_s"]
                 print(f"  {kind:6} raw BIP340 verify on all cores: {m['limit']['raw_verify_s']:.0f}/s "
@@ -105,7 +109,7 @@ def one_run(bins, kind, args, rates, ladder):
             out["rates"][str(rate)] = m
         out["sustained_tx_s"] = 0
         for rate in ladder:
-            m = measure(bins, dir, rate, args.seconds)
+            m = measure(bins, dir, rate, args)
             show(kind, m)
             out["ladder"].append(m)
             if not sustained(m):
@@ -147,6 +151,7 @@ def summarise(results, rates):
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the devnet on the way out
     args = parse_args()
     bins = Bins(args.bin)
     rates = [int(x) for x in args.rates.split(",") if x]
