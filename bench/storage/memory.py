@@ -15,7 +15,6 @@ tests/integration/test_storage.py.
   BC_LONG=1 bench/storage/memory.py --bin build/bin --workdir /tmp/bc-storage-memory [--gib 10]
 """
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -24,31 +23,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "integration"))
-from bcnet import Bins, Devnet, TestFailure, check, cli_auth, run  # noqa: E402
+from bcnet import Bins, Devnet, TestFailure, check, cli_auth, run, sha_file, write_random  # noqa: E402
 
 BASE_IP, PORT = "127.0.36.2", 9360  # this script's own range: 127.0.36.2-7, the client on 127.0.36.100
 CLIENT_IP = "127.0.36.100"
 PROVIDERS = 6
 LIMIT_MIB = 128
-CHUNK = 1 << 20
-
-
-def write_random(path, mib):
-    h = hashlib.sha256()
-    with open(path, "wb") as f:
-        for _ in range(mib):
-            b = os.urandom(CHUNK)
-            h.update(b)
-            f.write(b)
-    return h.hexdigest()
-
-
-def sha_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(CHUNK):
-            h.update(b)
-    return h.hexdigest()
 
 
 def timed_cli(bins, net, client_dir, *args):

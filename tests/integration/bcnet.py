@@ -2,6 +2,7 @@
 JSON-RPC (with the daemon's cookie), and always clean up the daemons a test
 started."""
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -134,6 +135,26 @@ def metric_values(text):
         except ValueError:
             pass
     return out
+
+
+def write_random(path, mib):
+    """Writes mib MiB of random bytes to path; returns their SHA-256 hex."""
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            b = os.urandom(1 << 20)
+            h.update(b)
+            f.write(b)
+    return h.hexdigest()
+
+
+def sha_file(path):
+    """SHA-256 hex of a file, read 1 MiB at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(1 << 20):
+            h.update(b)
+    return h.hexdigest()
 
 
 def pid_alive(pid):

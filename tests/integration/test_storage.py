@@ -10,7 +10,6 @@ the file is still byte-identical. A put killed mid-way is finished by
 `put --resume`, which sends only what is missing. Figures (put and get MiB/s
 through the CLI) are printed."""
 import glob
-import hashlib
 import json
 import os
 import resource
@@ -19,30 +18,12 @@ import signal
 import subprocess
 import time
 
-from bcnet import Devnet, TestFailure, check, cli_auth, main, rpc, run
+from bcnet import Devnet, TestFailure, check, cli_auth, main, rpc, run, sha_file, write_random
 
 BASE_IP, PORT = "127.0.31.2", 9310  # this test's own range: 127.0.31.2-10, the client on 127.0.31.100
 CLIENT_IP = "127.0.31.100"
 NODES = 9
 MIB = 1024 if os.environ.get("BC_LONG") == "1" else 48
-
-
-def write_random(path, mib):
-    h = hashlib.sha256()
-    with open(path, "wb") as f:
-        for _ in range(mib):
-            b = os.urandom(1 << 20)
-            h.update(b)
-            f.write(b)
-    return h.hexdigest()
-
-
-def sha_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(1 << 20):
-            h.update(b)
-    return h.hexdigest()
 
 
 def sanitized(binary):

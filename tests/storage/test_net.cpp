@@ -110,6 +110,24 @@ struct Connector final : sal::ServiceConnector {
   }
 };
 
+// n provider services on temporary directories, reachable (none down)
+// through conn as "provider 0" .. "provider n-1".
+struct Providers {
+  std::vector<std::unique_ptr<test::TempDir>> dirs;
+  std::vector<std::unique_ptr<ProviderService>> services;
+  Providers(asio::io_context& io, Connector& conn, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      dirs.push_back(std::make_unique<test::TempDir>());
+      auto s = ProviderService::open(io, StoreOptions{dirs.back()->path(), 64u << 20, {}});
+      REQUIRE(s.ok());
+      services.push_back(std::move(s).value());
+      conn.ids.push_back(sha256(as_bytes("provider " + std::to_string(i))));
+      conn.providers.push_back(services.back().get());
+      conn.down.push_back(false);
+    }
+  }
+};
+
 // Runs what is ready (poll() stops the io_context when it runs out of work).
 void drain(asio::io_context& io) {
   io.restart();
@@ -204,17 +222,8 @@ TEST_CASE("storage net: a provider advertisement round-trips (v1: 57 bytes, v2 w
 TEST_CASE("storage net: put and get through SalTransport and ProviderServices; 2 providers unreachable, still whole") {
   asio::io_context io;
   Connector conn(io);
-  std::vector<std::unique_ptr<test::TempDir>> dirs;
-  std::vector<std::unique_ptr<ProviderService>> services;
-  for (std::size_t i = 0; i < 6; ++i) {
-    dirs.push_back(std::make_unique<test::TempDir>());
-    auto s = ProviderService::open(io, StoreOptions{dirs.back()->path(), 64u << 20, {}});
-    REQUIRE(s.ok());
-    services.push_back(std::move(s).value());
-    conn.ids.push_back(sha256(as_bytes("provider " + std::to_string(i))));
-    conn.providers.push_back(services.back().get());
-    conn.down.push_back(false);
-  }
+  Providers providers(io, conn, 6);
+  const auto& services = providers.services;
   const Bytes data = test::test_bytes(5 * test::kSegment + 4321, 9);
   PutOptions opts = test::options();
   opts.expires_at = sal::Host::now_ms() + 3'600'000;  // the providers check expiry against their clock
@@ -243,17 +252,8 @@ TEST_CASE("storage net: put and get through SalTransport and ProviderServices; 2
 TEST_CASE("storage net: measure_rtts times each provider's answer; down and silent ones get -1, the silent one stays usable") {
   asio::io_context io;
   Connector conn(io);
-  std::vector<std::unique_ptr<test::TempDir>> dirs;
-  std::vector<std::unique_ptr<ProviderService>> services;
-  for (std::size_t i = 0; i < 4; ++i) {
-    dirs.push_back(std::make_unique<test::TempDir>());
-    auto s = ProviderService::open(io, StoreOptions{dirs.back()->path(), 64u << 20, {}});
-    REQUIRE(s.ok());
-    services.push_back(std::move(s).value());
-    conn.ids.push_back(sha256(as_bytes("provider " + std::to_string(i))));
-    conn.providers.push_back(services.back().get());
-    conn.down.push_back(i == 1);
-  }
+  Providers providers(io, conn, 4);
+  conn.down[1] = true;
   conn.silent.insert(2);
   SalTransport t(io, conn, conn.ids, SalTransportOptions{5'000});
   const Bytes probe = encode_request({7, AuditRequest{ShardId{}, Hash256{}}});
