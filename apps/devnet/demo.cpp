@@ -23,10 +23,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::object rpc(const NodeEntry& n, const std::string& method, json::object params,
-                 std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  return apps::rpc_call(n.rpc, method, params, timeout, node_cookie(n)).as_object();
-}
 
 std::string short_id(const std::string& id) { return id.size() > 12 ? id.substr(0, 12) + "…" : id; }
 std::string who(const NodeEntry& n) { return fmt::format("node {} ({})", n.index, short_id(n.node_id)); }
@@ -40,7 +36,7 @@ void wait_for_routing(const Devnet& net, std::chrono::seconds limit) {
     std::size_t ready = 0;
     for (const auto& n : net.nodes) {
       try {
-        const auto st = rpc(n, "status", {});
+        const auto st = node_rpc(n, "status", {});
         if (st.at("contacts").as_array()[0].to_number<std::size_t>() >= needed) ++ready;
       } catch (const std::exception&) {
       }
@@ -78,7 +74,7 @@ void show_routing(const Devnet& net, const std::string& mode) {
   wait_for_routing(net, std::chrono::seconds(15));
   std::int64_t lo = INT64_MAX, hi = 0, all = 0, in_l2 = 0;
   for (const auto& n : net.nodes) {
-    const auto c = rpc(n, "status", {}).at("contacts").as_array();
+    const auto c = node_rpc(n, "status", {}).at("contacts").as_array();
     lo = std::min(lo, c[0].to_number<std::int64_t>());
     hi = std::max(hi, c[0].to_number<std::int64_t>());
     all += c[0].to_number<std::int64_t>();
@@ -101,7 +97,7 @@ int publish_records(const Devnet& net) {
     const auto& node = net.nodes[i % net.nodes.size()];
     const auto& [key, value] = records[i];
     try {
-      const auto r = rpc(node, "dht_put", {{"key", key}, {"value", value}, {"ttl", 600}});
+      const auto r = node_rpc(node, "dht_put", {{"key", key}, {"value", value}, {"ttl", 600}});
       std::cout << fmt::format("   {} put \"{}\" = \"{}\"\n      -> stored on {} nodes (the closest to the key) after {} lookup hop(s) in {} ms\n",
                                who(node), key, value, s(r.at("stored")), s(r.at("hops")), s(r.at("latency_ms")));
     } catch (const std::exception& e) {
@@ -125,7 +121,7 @@ std::optional<std::string> owner_of_value(const json::array& values, const std::
 // Looks `record` up from `node`; returns whether it was found with its value.
 bool find_record(const Devnet& net, const NodeEntry& node, const Record& record) {
   const auto& [key, value] = record;
-  const auto r = rpc(node, "dht_get", {{"key", key}});
+  const auto r = node_rpc(node, "dht_get", {{"key", key}});
   const auto owner = owner_of_value(r.at("values").as_array(), value);
   std::string owner_node = owner.value_or("");
   for (const auto& m : net.nodes)
@@ -162,7 +158,7 @@ int find_records(const Devnet& net) {
 bool await_watch_event(const NodeEntry& watcher, const std::string& key, const std::string& value,
                        json::value cursor, std::chrono::steady_clock::time_point t0) {
   while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
-    auto ev = rpc(watcher, "dht_watch", {{"key", key}, {"timeout_ms", 5000}, {"cursor", cursor}});
+    auto ev = node_rpc(watcher, "dht_watch", {{"key", key}, {"timeout_ms", 5000}, {"cursor", cursor}});
     cursor = ev.at("cursor");
     bool seen = false;
     for (const auto& e : ev.at("events").as_array()) {
@@ -186,11 +182,11 @@ int watch_a_change(const Devnet& net) {
   const auto& writer = net.nodes[1];
   const std::string key = "sensor/42/temperature";
   try {
-    auto sub = rpc(watcher, "dht_watch", {{"key", key}, {"timeout_ms", 0}});
+    auto sub = node_rpc(watcher, "dht_watch", {{"key", key}, {"timeout_ms", 0}});
     std::cout << fmt::format("   {} subscribes to \"{}\" at the key's storage nodes\n", who(watcher), key);
     std::this_thread::sleep_for(std::chrono::milliseconds(700));  // let the subscription reach them
     const auto t0 = std::chrono::steady_clock::now();
-    rpc(writer, "dht_put", {{"key", key}, {"value", "23.0 C"}, {"ttl", 600}});
+    node_rpc(writer, "dht_put", {{"key", key}, {"value", "23.0 C"}, {"ttl", 600}});
     std::cout << fmt::format("   {} puts \"{}\" = \"23.0 C\"\n", who(writer), key);
     if (await_watch_event(watcher, key, "23.0 C", sub.at("cursor"), t0)) return 0;
     std::cout << "   the watch saw no change within 10 s\n";
@@ -211,7 +207,7 @@ int survive_a_crash(const Devnet& net) {
                            net.genesis.empty() ? "" : ", and a validator");
   const auto& asker = net.nodes[net.nodes.size() / 2];
   try {
-    const auto r = rpc(asker, "dht_get", {{"key", "greeting"}});
+    const auto r = node_rpc(asker, "dht_get", {{"key", "greeting"}});
     const bool found = r.at("found").to_number<std::int64_t>() > 0;
     std::cout << fmt::format("   {} looked up \"greeting\": {} ({} hops, {} ms): the other replicas still hold it\n",
                              who(asker), found ? "found" : "NOT FOUND", s(r.at("hops")), s(r.at("latency_ms")));

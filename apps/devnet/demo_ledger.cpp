@@ -7,7 +7,6 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "apps/common/http_client.hpp"
 #include "apps/common/ledger_json.hpp"
 #include "layers/crypto.hpp"
 #include "ledger/tx.hpp"
@@ -18,15 +17,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr ledger::Amount kDemoAmount = 2500;
 
-json::object rpc(const NodeEntry& n, const std::string& method, json::object params) {
-  return apps::rpc_call(n.rpc, method, params, std::chrono::seconds(10), node_cookie(n)).as_object();
-}
 
-std::uint64_t height_of(const NodeEntry& n) { return rpc(n, "head", {}).at("height").to_number<std::uint64_t>(); }
+std::uint64_t height_of(const NodeEntry& n) { return node_rpc(n, "head", {}).at("height").to_number<std::uint64_t>(); }
 
 // The committee as node 0 sees it; returns its size.
 std::size_t show_committee(const NodeEntry& n) {
-  const auto v = rpc(n, "validators", {});
+  const auto v = node_rpc(n, "validators", {});
   const auto& members = v.at("committee").as_array();
   std::cout << fmt::format("   the committee of epoch {}: {} validators (nodes 0..{}), {} voting power in all; a block is\n"
                            "   final once validators with more than 2/3 of it precommit to it\n",
@@ -39,9 +35,9 @@ std::size_t show_committee(const NodeEntry& n) {
 // to `via`; returns its id.
 std::string send_transfer(const Devnet& net, const NodeEntry& via) {
   const KeyPair key = load_or_create_key_file(net.accounts.at(0).key_file);
-  const auto acc = rpc(via, "get_account", {{"address", net.accounts.at(0).address}});
+  const auto acc = node_rpc(via, "get_account", {{"address", net.accounts.at(0).address}});
   ledger::TxBody body;
-  body.chain_id = json::value_to<std::string>(rpc(via, "head", {}).at("chain_id"));
+  body.chain_id = json::value_to<std::string>(node_rpc(via, "head", {}).at("chain_id"));
   body.sender = key.public_key();
   body.nonce = acc.at("nonce").to_number<std::uint64_t>();
   body.fee = 1;
@@ -49,7 +45,7 @@ std::string send_transfer(const Devnet& net, const NodeEntry& via) {
   if (!to) throw std::runtime_error("devnet.json: account 1 has no valid address");
   body.payload = ledger::Transfer{*to, kDemoAmount};
   const auto tx = ledger::sign_tx(std::move(body), key);
-  rpc(via, "send_tx", {{"tx", to_hex(ledger::encode_tx(tx))}});
+  node_rpc(via, "send_tx", {{"tx", to_hex(ledger::encode_tx(tx))}});
   return tx.id.hex();
 }
 
@@ -57,7 +53,7 @@ std::string send_transfer(const Devnet& net, const NodeEntry& via) {
 std::optional<std::uint64_t> await_commit(const NodeEntry& where, const std::string& id) {
   const auto deadline = Clock::now() + std::chrono::seconds(15);
   while (Clock::now() < deadline) {
-    const auto t = rpc(where, "get_tx", {{"id", id}});
+    const auto t = node_rpc(where, "get_tx", {{"id", id}});
     if (t.at("status").as_string() == "committed") return t.at("height").to_number<std::uint64_t>();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -66,7 +62,7 @@ std::optional<std::uint64_t> await_commit(const NodeEntry& where, const std::str
 
 // "round R, precommits of S validators" from block h's certificate on n.
 std::string certificate_text(const NodeEntry& n, std::uint64_t h) {
-  const auto b = rpc(n, "get_block", {{"height", h}});
+  const auto b = node_rpc(n, "get_block", {{"height", h}});
   const auto* c = b.if_contains("certificate");
   if (!c) return "NO certificate";
   return fmt::format("a commit certificate: round {}, precommits of {} validators",

@@ -27,9 +27,6 @@ using boost::asio::ip::tcp;
 
 namespace {
 
-json::object rpc(const NodeEntry& n, const std::string& method, json::object params) {
-  return apps::rpc_call(n.rpc, method, params, std::chrono::seconds(15), node_cookie(n)).as_object();
-}
 
 // The provider's backend: answers every byte in capitals, until EOF. Runs
 // its own io_context on a thread; the destructor stops it.
@@ -102,7 +99,7 @@ int demo_service(const Devnet& net) {
     ShoutingBackend backend;
     // The owner's key stays with the owner (here: in this process).
     const KeyPair owner = KeyPair::generate();
-    const std::string provider_key = rpc(provider, "status", {}).at("node_key").as_string().c_str();
+    const std::string provider_key = node_rpc(provider, "status", {}).at("node_key").as_string().c_str();
     const auto key_bytes = from_hex(provider_key);
     const auto provider_pub = key_bytes ? parse_pubkey(*key_bytes) : std::nullopt;
     if (!provider_pub) throw std::runtime_error("node " + std::to_string(provider.index) + " reported no node key");
@@ -113,13 +110,13 @@ int demo_service(const Devnet& net) {
     std::cout << fmt::format("   the owner names a service \"shout\": its ID is {}\n"
                              "   (a hash of the owner's key and the name: nobody else can publish under it)\n",
                              sid);
-    rpc(provider, "service_serve", {{"delegation", to_hex(sal::encode_delegation(d))},
+    node_rpc(provider, "service_serve", {{"delegation", to_hex(sal::encode_delegation(d))},
                                     {"backend", backend.address().to_string()}});
     std::cout << fmt::format("   the owner delegates node {}, which serves it from a backend on {}\n",
                              provider.index, backend.address().to_string());
     Endpoint listen = client.rpc;
     listen.port = 0;
-    const auto fwd = rpc(client, "forward_add", {{"listen", listen.to_string()}, {"service", sid}});
+    const auto fwd = node_rpc(client, "forward_add", {{"listen", listen.to_string()}, {"service", sid}});
     const std::string fwd_at = fwd.at("listen").as_string().c_str();
     std::cout << fmt::format("   node {} forwards {} to the service by ID (an app could use its SOCKS5 gateway)\n",
                              client.index, fwd_at);
@@ -138,7 +135,7 @@ int demo_service(const Devnet& net) {
     if (a != "HELLO, SERVICE") ++failures;
 
     const std::string to = moved_ip(provider.listen);
-    rpc(provider, "node_rebind", {{"address", to}});
+    node_rpc(provider, "node_rebind", {{"address", to}});
     std::cout << fmt::format("   node {} moves from {} to {} while the connection stays open\n", provider.index,
                              provider.listen.ip_string(), to);
     const auto t1 = std::chrono::steady_clock::now();
@@ -148,7 +145,7 @@ int demo_service(const Devnet& net) {
                              "redialled, found the new address and resumed the flow; nothing lost)\n",
                              a, moved_ms);
     if (a != "STILL THERE?") ++failures;
-    rpc(provider, "node_rebind", {{"address", provider.listen.ip_string()}});  // home again
+    node_rpc(provider, "node_rebind", {{"address", provider.listen.ip_string()}});  // home again
   } catch (const std::exception& e) {
     ++failures;
     std::cout << fmt::format("   the service step failed: {}\n", e.what());

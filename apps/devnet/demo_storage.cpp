@@ -28,7 +28,7 @@ std::map<sal::ServiceId, int> provider_nodes(const Devnet& net) {
   std::map<sal::ServiceId, int> out;
   for (const auto& n : net.nodes) {
     try {
-      const auto st = apps::rpc_call(n.rpc, "storage_status", {}, std::chrono::seconds(5), node_cookie(n)).as_object();
+      const auto st = node_rpc(n, "storage_status", {}, std::chrono::seconds(5));
       if (auto id = sal::parse_service_id(std::string(st.at("service").as_string())); id.ok()) out[*id] = n.index;
     } catch (const std::exception&) {
       // not a provider

@@ -18,10 +18,16 @@
 #include "ledger/genesis.hpp"
 
 namespace bc::devnet {
+
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
 fs::path devnet_file(const fs::path& dir) { return dir / "devnet.json"; }
+
+json::object node_rpc(const NodeEntry& n, const std::string& method, json::object params,
+                      std::chrono::milliseconds timeout) {
+  return apps::rpc_call(n.rpc, method, params, timeout, node_cookie(n)).as_object();
+}
 
 namespace {
 
@@ -398,7 +404,7 @@ int devnet_status(const fs::path& dir) {
     if (alive) {
       ++alive_count;
       try {
-        const auto s = apps::rpc_call(n.rpc, "status", json::object{}, std::chrono::seconds(3), node_cookie(n)).as_object();
+        const auto s = node_rpc(n, "status", {}, std::chrono::seconds(3));
         const auto& c = s.at("contacts").as_array();
         peers = std::to_string(c[0].to_number<std::int64_t>());
         stored = std::to_string(s.at("stored_values").to_number<std::int64_t>());

@@ -1,10 +1,13 @@
 // blockcloud-devnet: a local network of blockcloudd processes on loopback
 // addresses, described by DIR/devnet.json.
 #pragma once
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 #include "apps/common/rpc_auth.hpp"
 #include "layers/runtime.hpp"
@@ -29,6 +32,11 @@ inline std::optional<apps::RpcCredentials> node_cookie(const NodeEntry& n) {
   if (!c.ok()) return std::nullopt;
   return *c;
 }
+
+// Calls `method` on node n with its cookie; the result object. Throws
+// apps::TransportError or apps::RpcError (their messages say what failed).
+boost::json::object node_rpc(const NodeEntry& n, const std::string& method, boost::json::object params = {},
+                             std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
 // A funded test account of the devnet's genesis; its key file is mode 0600.
 struct DevnetAccount {
