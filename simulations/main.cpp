@@ -1,5 +1,6 @@
-// blockcloud-sim: the Blockcloud DHT (routing::DhtNode) at 10k-100k nodes on
-// SimGrid. See docs/simulation.md.
+// blockcloud-sim: Blockcloud protocol cores at scale: the DHT (routing::DhtNode)
+// at 10k-100k nodes on SimGrid, Proof-of-Service (pos) and the BFT committee
+// (bft). See docs/simulation.md.
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -7,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "simulations/bft_scenario.hpp"
 #include "simulations/pingpong.hpp"
 #include "simulations/dht_scenario.hpp"
 #include "simulations/pos_scenario.hpp"
@@ -32,6 +34,10 @@ int main(int argc, char** argv) {
   auto* pcmd = app.add_subcommand("pos", "run Proof-of-Service (ledger/pos, consensus/pos) with honest and cheating providers");
   bc::sim::add_pos_options(*pcmd, pos);
 
+  bc::sim::BftSimOptions bft;
+  auto* bcmd = app.add_subcommand("bft", "run the BFT committee (consensus/bft BftCore) over the latency model: finality beside its floor");
+  bc::sim::add_bft_options(*bcmd, bft);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (ping->parsed()) return bc::sim::run_pingpong(pp, argv[0]);
@@ -40,6 +46,7 @@ int main(int argc, char** argv) {
       if (pos.continents > pos.regions) throw std::invalid_argument("--continents must not exceed --regions");
       return bc::sim::run_pos(pos);
     }
+    if (bcmd->parsed()) return bc::sim::run_bft(bft);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "blockcloud-sim: %s\n", e.what());
     return 1;
