@@ -72,10 +72,11 @@ std::string render_text(const json::object& s) {
   out += buf;
   const auto& t = s.at("traffic").as_object();
   std::snprintf(buf, sizeof buf,
-                "sent per live validator per height: %.0f frames, %.0f bytes, %.1f certificates served; "
+                "per live validator per height: sent %.0f frames, %.0f bytes, %.1f certificates served; "
+                "%.1f messages for a height not entered yet\n"
                 "finalised %.0f bytes/s (%.1f tx/s of 1 KiB) at the mean block interval\n",
                 num(t, "frames_per_validator_height"), num(t, "bytes_per_validator_height"),
-                num(t, "certificates_served_per_validator_height"),
+                num(t, "certificates_served_per_validator_height"), num(t, "future_height_per_validator_height"),
                 num(t, "finalised_bytes_per_s"), num(t, "kib_tx_per_s"));
   out += buf;
   std::snprintf(buf, sizeof buf, "virtual %.3f s, wall %.3f s, peak RSS %.1f MiB", num(s, "virtual_s"),
@@ -136,6 +137,7 @@ std::string BftStats::render(double virtual_s, double wall_s, double rss_mib) co
   t["frames_per_validator_height"] = std::round(static_cast<double>(frames_) / per);
   t["bytes_per_validator_height"] = std::round(static_cast<double>(bytes_) / per);
   t["certificates_served_per_validator_height"] = round3(static_cast<double>(certificates_served_) / per);
+  t["future_height_per_validator_height"] = round3(static_cast<double>(future_) / per);
   const double interval_s = mean(intervals_ms_) / 1000;
   t["finalised_bytes_per_s"] = interval_s > 0 ? std::round(opt_.block_bytes / interval_s) : 0.0;
   t["kib_tx_per_s"] = interval_s > 0 ? round3(opt_.block_bytes / 1024.0 / interval_s) : 0.0;

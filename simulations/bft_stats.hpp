@@ -39,6 +39,8 @@ class BftStats {
   void on_evidence() { ++evidence_; }
   void on_drops(std::uint64_t n) { drops_ += n; }
   void on_certificates_served(std::uint64_t n) { certificates_served_ += n; }
+  // Messages a core set aside because they were for a height it had not entered yet.
+  void on_future(std::uint64_t n) { future_ += n; }
 
   void progress_line(std::uint64_t height, double virtual_s) const;
   // JSON when opt.json, else a readable table.
@@ -51,7 +53,7 @@ class BftStats {
   BftCommitteeInfo info_;
   std::vector<BftSample> samples_;
   std::vector<double> intervals_ms_;  // decision to next decision, per live validator
-  std::uint64_t frames_ = 0, bytes_ = 0, evidence_ = 0, drops_ = 0, certificates_served_ = 0;
+  std::uint64_t frames_ = 0, bytes_ = 0, evidence_ = 0, drops_ = 0, certificates_served_ = 0, future_ = 0;
 };
 
 }  // namespace bc::sim

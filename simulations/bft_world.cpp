@@ -50,7 +50,9 @@ class BftWorld {
         rng_(opt.seed),
         model_(rng_.fork(), opt.regions, opt.continents),
         members_(make_committee(opt, rng_, model_)),
-        queue_(1000, 8192),
+        // 1 ms buckets over 1 s: a drained bucket keeps its capacity, so a
+        // longer ring would hold the peak of every millisecond it covers.
+        queue_(1000, 1024),
         stats_(opt, info()) {
     build_floor_committee();
     std::vector<bft::Validator> vs;
@@ -274,6 +276,7 @@ const BftStats& BftWorld::run() {
     if (!n.core) continue;
     for (const auto& [why, count] : n.core->stats().drops) stats_.on_drops(count);
     stats_.on_certificates_served(n.core->stats().certificates_served);
+    stats_.on_future(n.core->stats().future);
   }
   return stats_;
 }
