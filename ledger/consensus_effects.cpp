@@ -21,19 +21,12 @@ Status emit(WorkingState& ws, const ConsensusInput& in, Effects& out, Effect e) 
   return {};
 }
 
-// The stake the offender still has: bonded, and unbondings begun at or after the offence.
+// The double-vote penalty of `e`'s offender, appended to out.
 Status punish(WorkingState& ws, const ConsensusInput& in, const DuplicateVoteEvidence& e, const Address& who, Effects& out) {
-  const ChainParams& p = ws.params();
-  const Hash256 reason = evidence_hash(e);
-  const Amount bonded = ws.account(who).value_or(Account{}).bonded;
-  if (Amount cut = bps_of(bonded, p.evidence_slash_bps); cut > 0)
-    if (Status s = emit(ws, in, out, Effect{Effect::Kind::kSlash, who, cut, reason}); !s.ok()) return s;
-  for (const auto& [id, u] : ws.unbondings_of(who)) {
-    if (u.release_height - p.unbonding_delay < e.a.height) continue;  // left before the offence
-    if (Amount cut = bps_of(u.amount, p.evidence_slash_bps); cut > 0)
-      if (Status s = emit(ws, in, out, Effect{Effect::Kind::kSlashUnbonding, id, cut, reason}); !s.ok()) return s;
-  }
-  return emit(ws, in, out, Effect{Effect::Kind::kBan, who, 0, reason});
+  auto effects = punish_offender(ws, who, e.a.height, evidence_hash(e), in.height);
+  if (!effects.ok()) return effects.status();
+  out.insert(out.end(), effects->begin(), effects->end());
+  return {};
 }
 
 Status apply_evidence(WorkingState& ws, const ConsensusInput& in, Effects& out) {
@@ -134,6 +127,28 @@ Status apply_rewards(WorkingState& ws, const ConsensusInput& in, Effects& out) {
 }
 
 }  // namespace
+
+// The stake the offender still has: bonded, and unbondings begun at or after the offence.
+Result<std::vector<Effect>> punish_offender(WorkingState& ws, const Address& who, std::uint64_t offence_height, const Hash256& reason,
+                                            std::uint64_t height) {
+  const ChainParams& p = ws.params();
+  Effects out;
+  auto emit_one = [&](Effect e) {
+    if (Status s = apply_effect(ws, e, height); !s.ok()) return s;
+    out.push_back(e);
+    return Status{};
+  };
+  const Amount bonded = ws.account(who).value_or(Account{}).bonded;
+  if (Amount cut = bps_of(bonded, p.evidence_slash_bps); cut > 0)
+    if (Status s = emit_one(Effect{Effect::Kind::kSlash, who, cut, reason}); !s.ok()) return s;
+  for (const auto& [id, u] : ws.unbondings_of(who)) {
+    if (u.release_height - p.unbonding_delay < offence_height) continue;  // left before the offence
+    if (Amount cut = bps_of(u.amount, p.evidence_slash_bps); cut > 0)
+      if (Status s = emit_one(Effect{Effect::Kind::kSlashUnbonding, id, cut, reason}); !s.ok()) return s;
+  }
+  if (Status s = emit_one(Effect{Effect::Kind::kBan, who, 0, reason}); !s.ok()) return s;
+  return out;
+}
 
 Result<std::vector<Effect>> derive_and_apply(WorkingState& ws, const ConsensusInput& in) {
   Effects out;

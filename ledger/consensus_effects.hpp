@@ -28,4 +28,13 @@ struct ConsensusInput {
 // caller discards the overlay.
 Result<std::vector<Effect>> derive_and_apply(WorkingState& ws, const ConsensusInput& in);
 
+// The double-vote penalty (docs/staking.md, "Evidence"), shared with the
+// contradicting Proof-of-Service reports: burns evidence_slash_bps of who's
+// bonded stake and of its unbondings begun at or after offence_height, then
+// bans it; each effect carries `reason` and is applied to ws in block
+// `height` as it is derived. Fails (ws partly written) only when who is not
+// a validator or is already banned: callers check that first.
+Result<std::vector<Effect>> punish_offender(WorkingState& ws, const Address& who, std::uint64_t offence_height, const Hash256& reason,
+                                            std::uint64_t height);
+
 }  // namespace bc::ledger

@@ -61,6 +61,13 @@ const char* to_string(Error e) {
     case Error::kOfferExists: return "offer_exists";
     case Error::kUnknownOffer: return "unknown_offer";
     case Error::kOfferNotActive: return "offer_not_active";
+    case Error::kLate: return "late";
+    case Error::kTooEarly: return "too_early";
+    case Error::kNotAssigned: return "not_assigned";
+    case Error::kBadCommitment: return "bad_commitment";
+    case Error::kBadSchedule: return "bad_schedule";
+    case Error::kDuplicate: return "duplicate";
+    case Error::kBadReport: return "bad_report";
   }
   return "unknown";
 }

@@ -77,6 +77,13 @@ enum class Error {
   kOfferExists,
   kUnknownOffer,
   kOfferNotActive,     // withdrawn or banned
+  kLate,               // a commit, reveal or report after its window
+  kTooEarly,           // a commit or reveal before its window
+  kNotAssigned,        // the auditor was not drawn for the offer in that epoch
+  kBadCommitment,      // no commitment, or a reveal or probe secret that does not match it
+  kBadSchedule,        // a report's probe times, indexes or attempts differ from probe_schedule
+  kDuplicate,          // the same commit, reveal or report again
+  kBadReport,          // a report whose auditor signature does not verify
 };
 
 // Stable snake_case name, usable as a metric label.

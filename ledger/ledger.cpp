@@ -4,6 +4,7 @@
 #include "ledger/detail/validate.hpp"
 #include "ledger/invariants.hpp"
 #include "ledger/consensus_effects.hpp"
+#include "ledger/pos_ledger.hpp"
 #include "ledger/validators.hpp"
 
 namespace bc::ledger {
@@ -31,6 +32,9 @@ Status load_one(State& s, Kind kind, const Hash256& id, ByteView b) {
     case Kind::kKeyOwner: if (auto x = decode_key_owner(b)) v = *x; break;
     case Kind::kCommittee: if (auto x = decode_committee(b)) v = *x; break;
     case Kind::kOffer: if (auto x = decode_offer(b)) v = *x; break;
+    case Kind::kPosCommit: if (auto x = decode_pos_commit(b)) v = *x; break;
+    case Kind::kPosSeed: if (auto x = decode_pos_seed(b)) v = *x; break;
+    case Kind::kPosReport: if (auto x = decode_pos_report(b)) v = *x; break;
   }
   if (std::holds_alternative<std::monostate>(v))
     return fail(Error::kCorrupt, std::string("undecodable state entry of kind '") + static_cast<char>(kind) + "' id " + id.hex());
@@ -327,6 +331,7 @@ Ledger::Built Ledger::build_block(const std::vector<const Tx*>& candidates, Time
   WorkingState ws(state_);
   Amount fees = 0;
   begin_block(ws, h.height);
+  begin_pos_block(ws, h.height, h.prev_hash);
   fill_txs(ws, candidates, &fees, out);
   if (certified()) {
     add_consensus_parts(ws, fees, std::move(evidence), out);

@@ -1,5 +1,6 @@
-// Byte encoding of the Proof-of-Service offer entry (ledger/state.hpp;
-// docs/proof-of-service.md, "Ledger rules").
+// Byte encodings of the Proof-of-Service entries: offers, commitments,
+// epoch seeds and report records (ledger/state.hpp; docs/proof-of-service.md,
+// "Ledger rules").
 #include "ledger/detail/entry_codec.hpp"
 #include "ledger/state.hpp"
 
@@ -21,6 +22,7 @@ Bytes encode_offer(const ProviderOffer& o) {
   append_be64(out, o.registered_at);
   put32(out, o.unbonding.bytes);
   append_be64(out, o.reputation_bps);
+  append_be64(out, o.ended_at);
   append_be64(out, o.offer.size());
   out.insert(out.end(), o.offer.begin(), o.offer.end());
   return out;
@@ -41,12 +43,75 @@ std::optional<ProviderOffer> decode_offer(ByteView b) {
   o.registered_at = r.u64();
   r.fixed32(o.unbonding.bytes);
   const std::uint64_t rep = r.u64();
+  o.ended_at = r.u64();
   const std::uint64_t n = r.u64();
   if (!r.ok || rep > 10000 || n > kMaxOfferBytes) return std::nullopt;
   o.reputation_bps = static_cast<std::uint32_t>(rep);
   const std::string bytes = r.str(static_cast<std::size_t>(n));
   o.offer.assign(bytes.begin(), bytes.end());
   return r.done() ? std::optional(o) : std::nullopt;
+}
+
+Bytes encode_pos_commit(const PosCommitment& c) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kPosCommit)};
+  put32(out, c.auditor.bytes);
+  append_be64(out, c.epoch);
+  put32(out, c.probe_commitment.bytes);
+  put32(out, c.seed_commit.bytes);
+  out.push_back(c.reveal ? 1 : 0);
+  if (c.reveal) put32(out, c.reveal->bytes);
+  return out;
+}
+
+std::optional<PosCommitment> decode_pos_commit(ByteView b) {
+  EntryReader r{b};
+  if (r.u8() != static_cast<std::uint8_t>(Kind::kPosCommit) || !r.ok) return std::nullopt;
+  PosCommitment c;
+  r.fixed32(c.auditor.bytes);
+  c.epoch = r.u64();
+  r.fixed32(c.probe_commitment.bytes);
+  r.fixed32(c.seed_commit.bytes);
+  const std::uint8_t revealed = r.u8();
+  if (revealed > 1) return std::nullopt;
+  if (revealed) r.fixed32(c.reveal.emplace().bytes);
+  return r.done() ? std::optional(c) : std::nullopt;
+}
+
+Bytes encode_pos_seed(const PosSeed& s) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kPosSeed)};
+  put32(out, s.seed.bytes);
+  return out;
+}
+
+std::optional<PosSeed> decode_pos_seed(ByteView b) {
+  EntryReader r{b};
+  if (r.u8() != static_cast<std::uint8_t>(Kind::kPosSeed) || !r.ok) return std::nullopt;
+  PosSeed s;
+  r.fixed32(s.seed.bytes);
+  return r.done() ? std::optional(s) : std::nullopt;
+}
+
+Bytes encode_pos_report(const PosReportRecord& rec) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kPosReport)};
+  put32(out, rec.digest.bytes);
+  out.push_back(rec.contradicted ? 1 : 0);
+  append_be64(out, rec.report.size());
+  out.insert(out.end(), rec.report.begin(), rec.report.end());
+  return out;
+}
+
+std::optional<PosReportRecord> decode_pos_report(ByteView b) {
+  EntryReader r{b};
+  if (r.u8() != static_cast<std::uint8_t>(Kind::kPosReport) || !r.ok) return std::nullopt;
+  PosReportRecord rec;
+  r.fixed32(rec.digest.bytes);
+  const std::uint8_t contradicted = r.u8();
+  const std::uint64_t n = r.u64();
+  if (!r.ok || contradicted > 1 || n > kMaxOfferBytes) return std::nullopt;
+  rec.contradicted = contradicted == 1;
+  const std::string bytes = r.str(static_cast<std::size_t>(n));
+  rec.report.assign(bytes.begin(), bytes.end());
+  return r.done() ? std::optional(rec) : std::nullopt;
 }
 
 }  // namespace bc::ledger

@@ -200,7 +200,10 @@ Bytes encode_entry(const EntryValue& v) {
         else if constexpr (std::is_same_v<T, Validator>) return encode_validator(x);
         else if constexpr (std::is_same_v<T, KeyOwner>) return encode_key_owner(x);
         else if constexpr (std::is_same_v<T, Committee>) return encode_committee(x);
-        else return encode_offer(x);
+        else if constexpr (std::is_same_v<T, ProviderOffer>) return encode_offer(x);
+        else if constexpr (std::is_same_v<T, PosCommitment>) return encode_pos_commit(x);
+        else if constexpr (std::is_same_v<T, PosSeed>) return encode_pos_seed(x);
+        else return encode_pos_report(x);
       },
       v);
 }
@@ -243,6 +246,9 @@ const Validator* State::validator(const Address& a) const { return find_in<Valid
 const KeyOwner* State::key_owner(const XOnlyPubKey& key) const { return find_in<KeyOwner>(key_owners_, key_owner_id(key)); }
 const Committee* State::committee(std::uint64_t epoch) const { return find_in<Committee>(committees_, committee_id(epoch)); }
 const ProviderOffer* State::offer(const Hash256& id) const { return find_in<ProviderOffer>(offers_, id); }
+const PosCommitment* State::pos_commit(const Hash256& id) const { return find_in<PosCommitment>(pos_commits_, id); }
+const PosSeed* State::pos_seed(std::uint64_t epoch) const { return find_in<PosSeed>(pos_seeds_, committee_id(epoch)); }
+const PosReportRecord* State::pos_report(const Hash256& id) const { return find_in<PosReportRecord>(pos_reports_, id); }
 
 std::vector<Hash256> State::unbondings_due(std::uint64_t height) const {
   std::vector<Hash256> out;
@@ -297,6 +303,9 @@ void State::apply_to_maps(const std::vector<Change>& changes) {
       case Kind::kKeyOwner: put_or_erase<KeyOwner>(key_owners_, c); break;
       case Kind::kCommittee: put_or_erase<Committee>(committees_, c); break;
       case Kind::kOffer: put_or_erase<ProviderOffer>(offers_, c); break;
+      case Kind::kPosCommit: put_or_erase<PosCommitment>(pos_commits_, c); break;
+      case Kind::kPosSeed: put_or_erase<PosSeed>(pos_seeds_, c); break;
+      case Kind::kPosReport: put_or_erase<PosReportRecord>(pos_reports_, c); break;
     }
   }
 }
@@ -366,6 +375,20 @@ std::optional<ProviderOffer> WorkingState::offer(const Hash256& id) const {
   return lookup<ProviderOffer>(offers_, base_.offer(id), id);
 }
 
+std::optional<PosCommitment> WorkingState::pos_commit(const Hash256& id) const {
+  return lookup<PosCommitment>(pos_commits_, base_.pos_commit(id), id);
+}
+std::optional<PosSeed> WorkingState::pos_seed(std::uint64_t epoch) const {
+  return lookup<PosSeed>(pos_seeds_, base_.pos_seed(epoch), committee_id(epoch));
+}
+std::optional<PosReportRecord> WorkingState::pos_report(const Hash256& id) const {
+  return lookup<PosReportRecord>(pos_reports_, base_.pos_report(id), id);
+}
+WorkingState::AssignmentDraw WorkingState::cached_assignments(std::uint64_t epoch) const {
+  auto it = assignments_.find(epoch);
+  return it == assignments_.end() ? nullptr : it->second;
+}
+
 std::vector<std::pair<Hash256, ProviderOffer>> WorkingState::all_offers() const {
   std::vector<std::pair<Hash256, ProviderOffer>> out;
   for (const auto& [id, o] : base_.offers())
@@ -397,6 +420,9 @@ std::vector<Change> WorkingState::changes() const {
   collect<KeyOwner>(key_owners_, Kind::kKeyOwner, out);
   collect<Committee>(committees_, Kind::kCommittee, out);
   collect<ProviderOffer>(offers_, Kind::kOffer, out);
+  collect<PosCommitment>(pos_commits_, Kind::kPosCommit, out);
+  collect<PosSeed>(pos_seeds_, Kind::kPosSeed, out);
+  collect<PosReportRecord>(pos_reports_, Kind::kPosReport, out);
   if (!(supply_ == base_.supply())) out.push_back(Change{Kind::kSupply, Hash256{}, supply_, encode_supply(supply_)});
   return out;
 }

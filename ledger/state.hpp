@@ -8,9 +8,13 @@
 // 'u' unbonding, 'g' supply, 'p' chain parameters (id = zero), 'v' validator
 // (id = address), 'k' key owner (id = consensus key) and 'c' committee
 // (id = committee_id(epoch)); docs/staking.md; 'o' provider offer (id =
-// pos::offer_id), docs/proof-of-service.md.
+// pos::offer_id), 'm' PoS commitment (id = pos_commit_id(auditor, epoch)),
+// 'd' epoch seed (id = committee_id(epoch)) and 'r' report record (id =
+// pos_report_id(epoch, offer, auditor)), docs/proof-of-service.md.
 #pragma once
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "layers/bytes.hpp"
+#include "ledger/pos/assign.hpp"
 #include "ledger/smt.hpp"
 #include "ledger/types.hpp"
 
@@ -27,6 +32,7 @@ namespace bc::ledger {
 enum class Kind : std::uint8_t {
   kAccount = 'a', kEscrow = 'e', kService = 's', kUnbonding = 'u', kSupply = 'g', kParams = 'p',
   kValidator = 'v', kKeyOwner = 'k', kCommittee = 'c', kOffer = 'o',
+  kPosCommit = 'm', kPosSeed = 'd', kPosReport = 'r',
 };
 
 Hash256 state_key(Kind kind, const Hash256& id);
@@ -55,6 +61,13 @@ Bytes encode_offer(const ProviderOffer& o);
 // Refuses an offer encoding over kMaxOfferBytes or an unknown status.
 std::optional<ProviderOffer> decode_offer(ByteView b);
 inline constexpr std::size_t kMaxOfferBytes = 16u << 10;
+Bytes encode_pos_commit(const PosCommitment& c);
+std::optional<PosCommitment> decode_pos_commit(ByteView b);
+Bytes encode_pos_seed(const PosSeed& s);
+std::optional<PosSeed> decode_pos_seed(ByteView b);
+Bytes encode_pos_report(const PosReportRecord& r);
+// Refuses a report frame over kMaxOfferBytes.
+std::optional<PosReportRecord> decode_pos_report(ByteView b);
 
 inline constexpr std::size_t kMaxCommittee = 1000;  // as bft::kMaxValidators
 // Empty when the staking parameters are in range, else what is wrong.
@@ -68,7 +81,8 @@ inline Hash256 key_owner_id(const XOnlyPubKey& key) {
 }
 
 using EntryValue =
-    std::variant<std::monostate, Account, Escrow, Service, Unbonding, Supply, ChainParams, Validator, KeyOwner, Committee, ProviderOffer>;
+    std::variant<std::monostate, Account, Escrow, Service, Unbonding, Supply, ChainParams, Validator, KeyOwner, Committee, ProviderOffer,
+                 PosCommitment, PosSeed, PosReportRecord>;
 Bytes encode_entry(const EntryValue& v);  // empty for monostate
 
 // One entry written (or deleted: value is monostate) by a block.
@@ -95,6 +109,9 @@ class State {
   const KeyOwner* key_owner(const XOnlyPubKey& key) const;
   const Committee* committee(std::uint64_t epoch) const;
   const ProviderOffer* offer(const Hash256& id) const;
+  const PosCommitment* pos_commit(const Hash256& id) const;
+  const PosSeed* pos_seed(std::uint64_t epoch) const;
+  const PosReportRecord* pos_report(const Hash256& id) const;
   const Supply& supply() const { return supply_; }
   const ChainParams& params() const { return params_; }
 
@@ -106,6 +123,9 @@ class State {
   const std::unordered_map<Hash256, KeyOwner, Hash256Hasher>& key_owners() const { return key_owners_; }
   const std::unordered_map<Hash256, Committee, Hash256Hasher>& committees() const { return committees_; }
   const std::unordered_map<Hash256, ProviderOffer, Hash256Hasher>& offers() const { return offers_; }
+  const std::unordered_map<Hash256, PosCommitment, Hash256Hasher>& pos_commits() const { return pos_commits_; }
+  const std::unordered_map<Hash256, PosSeed, Hash256Hasher>& pos_seeds() const { return pos_seeds_; }
+  const std::unordered_map<Hash256, PosReportRecord, Hash256Hasher>& pos_reports() const { return pos_reports_; }
   // Unbonding IDs with release_height <= height, in (height, id) order.
   std::vector<Hash256> unbondings_due(std::uint64_t height) const;
 
@@ -131,6 +151,9 @@ class State {
   std::unordered_map<Hash256, KeyOwner, Hash256Hasher> key_owners_;
   std::unordered_map<Hash256, Committee, Hash256Hasher> committees_;
   std::unordered_map<Hash256, ProviderOffer, Hash256Hasher> offers_;
+  std::unordered_map<Hash256, PosCommitment, Hash256Hasher> pos_commits_;
+  std::unordered_map<Hash256, PosSeed, Hash256Hasher> pos_seeds_;
+  std::unordered_map<Hash256, PosReportRecord, Hash256Hasher> pos_reports_;
   Supply supply_;
   ChainParams params_;
   SparseMerkleTree tree_;
@@ -151,6 +174,14 @@ class WorkingState {
   std::optional<KeyOwner> key_owner(const XOnlyPubKey& key) const;
   std::optional<Committee> committee(std::uint64_t epoch) const;
   std::optional<ProviderOffer> offer(const Hash256& id) const;
+  std::optional<PosCommitment> pos_commit(const Hash256& id) const;
+  std::optional<PosSeed> pos_seed(std::uint64_t epoch) const;
+  std::optional<PosReportRecord> pos_report(const Hash256& id) const;
+  // The auditor draw of `epoch` (ledger/pos_ledger.hpp), computed at most
+  // once per overlay: its inputs are fixed for the epoch. Null until cached.
+  using AssignmentDraw = std::shared_ptr<const std::vector<pos::Assignment>>;
+  AssignmentDraw cached_assignments(std::uint64_t epoch) const;
+  void cache_assignments(std::uint64_t epoch, AssignmentDraw draw) const { assignments_[epoch] = std::move(draw); }
   // Offer entries as this overlay sees them, by id.
   std::vector<std::pair<Hash256, ProviderOffer>> all_offers() const;
   // The unbonding entries of `owner` as this overlay sees them, by id.
@@ -169,6 +200,9 @@ class WorkingState {
   void put_key_owner(const XOnlyPubKey& key, const KeyOwner& k) { key_owners_[key_owner_id(key)] = k; }
   void put_committee(const Committee& c) { committees_[committee_id(c.epoch)] = c; }
   void put_offer(const Hash256& id, const ProviderOffer& o) { offers_[id] = o; }
+  void put_pos_commit(const Hash256& id, const PosCommitment& c) { pos_commits_[id] = c; }
+  void put_pos_seed(std::uint64_t epoch, const PosSeed& s) { pos_seeds_[committee_id(epoch)] = s; }
+  void put_pos_report(const Hash256& id, const PosReportRecord& r) { pos_reports_[id] = r; }
   void set_supply(const Supply& s) { supply_ = s; }
 
   const State& base() const { return base_; }
@@ -186,6 +220,10 @@ class WorkingState {
   std::unordered_map<Hash256, std::optional<KeyOwner>, Hash256Hasher> key_owners_;
   std::unordered_map<Hash256, std::optional<Committee>, Hash256Hasher> committees_;
   std::unordered_map<Hash256, std::optional<ProviderOffer>, Hash256Hasher> offers_;
+  std::unordered_map<Hash256, std::optional<PosCommitment>, Hash256Hasher> pos_commits_;
+  std::unordered_map<Hash256, std::optional<PosSeed>, Hash256Hasher> pos_seeds_;
+  std::unordered_map<Hash256, std::optional<PosReportRecord>, Hash256Hasher> pos_reports_;
+  mutable std::map<std::uint64_t, AssignmentDraw> assignments_;  // a cache, not state: never in changes()
   Supply supply_;
 };
 

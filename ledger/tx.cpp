@@ -22,6 +22,26 @@ using bc::wire::copy_fixed;
 kj::StringPtr text(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
 bool has_nul(capnp::Text::Reader t) { return std::memchr(t.cStr(), 0, t.size()) != nullptr; }
 
+// The Proof-of-Service payloads (docs/proof-of-service.md, "Ledger rules").
+void write_pos_payload(const PosOffer& p, wire::TxBody::Builder out) {
+  out.initPosOffer().setOffer(bytes_ptr(pos::encode(pos::Message{p.offer})));
+}
+void write_pos_payload(const PosWithdraw& p, wire::TxBody::Builder out) { out.initPosWithdraw().setOfferId(bytes_ptr(p.offer_id.view())); }
+void write_pos_payload(const PosCommit& p, wire::TxBody::Builder out) {
+  auto c = out.initPosCommit();
+  c.setEpoch(p.epoch);
+  c.setProbeCommitment(bytes_ptr(p.probe_commitment.view()));
+  c.setSeedCommit(bytes_ptr(p.seed_commit.view()));
+}
+void write_pos_payload(const PosReveal& p, wire::TxBody::Builder out) {
+  auto r = out.initPosReveal();
+  r.setEpoch(p.epoch);
+  r.setR(bytes_ptr(p.r.view()));
+}
+void write_pos_payload(const PosReport& p, wire::TxBody::Builder out) {
+  out.initPosReport().setReport(bytes_ptr(pos::encode(pos::Message{p.report})));
+}
+
 void write_body(const TxBody& b, wire::TxBody::Builder out) {
   out.setChainId(text(b.chain_id));
   out.setSender(bytes_ptr(b.sender.view()));
@@ -68,10 +88,8 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
           out.initEscrowClose().setEscrowId(bytes_ptr(p.escrow_id.view()));
         } else if constexpr (std::is_same_v<T, Unjail>) {
           out.initUnjail();
-        } else if constexpr (std::is_same_v<T, PosOffer>) {
-          out.initPosOffer().setOffer(bytes_ptr(pos::encode(pos::Message{p.offer})));
-        } else if constexpr (std::is_same_v<T, PosWithdraw>) {
-          out.initPosWithdraw().setOfferId(bytes_ptr(p.offer_id.view()));
+        } else {
+          write_pos_payload(p, out);
         }
       },
       b.payload);
@@ -157,15 +175,45 @@ Status read_escrow_close(wire::EscrowClose::Reader r, TxPayload& out) {
   return {};
 }
 
-// The embedded pos frame is decoded with the pos codec's bounds, capped by the tx size.
-Status read_pos_offer(wire::PosOffer::Reader r, const ChainParams& params, TxPayload& out) {
-  auto frame = r.getOffer();
+// An embedded pos frame is decoded with the pos codec's bounds, capped by the tx size.
+Result<pos::Message> read_pos_frame(capnp::Data::Reader frame, const ChainParams& params, const char* what) {
   pos::PosLimits limits;
   limits.max_frame_bytes = params.max_tx_bytes;
   auto m = pos::decode(ByteView(frame.begin(), frame.size()), limits);
-  if (!m.ok()) return fail(Error::kMalformed, "offer frame: " + m.status().text());
+  if (!m.ok()) return fail(Error::kMalformed, std::string(what) + " frame: " + m.status().text());
+  return m;
+}
+
+Status read_pos_offer(wire::PosOffer::Reader r, const ChainParams& params, TxPayload& out) {
+  auto m = read_pos_frame(r.getOffer(), params, "offer");
+  if (!m.ok()) return m.status();
   if (!std::holds_alternative<pos::Offer>(*m)) return fail(Error::kMalformed, "offer frame holds a report, not an offer");
   out = PosOffer{std::get<pos::Offer>(std::move(*m))};
+  return {};
+}
+
+Status read_pos_report(wire::PosReport::Reader r, const ChainParams& params, TxPayload& out) {
+  auto m = read_pos_frame(r.getReport(), params, "report");
+  if (!m.ok()) return m.status();
+  if (!std::holds_alternative<pos::Report>(*m)) return fail(Error::kMalformed, "report frame holds an offer, not a report");
+  out = PosReport{std::get<pos::Report>(std::move(*m))};
+  return {};
+}
+
+Status read_pos_commit(wire::PosCommit::Reader r, TxPayload& out) {
+  PosCommit c;
+  c.epoch = r.getEpoch();
+  if (!hash32(r.getProbeCommitment(), c.probe_commitment)) return fail(Error::kMalformed, "probe commitment must be 32 bytes");
+  if (!hash32(r.getSeedCommit(), c.seed_commit)) return fail(Error::kMalformed, "seed commitment must be 32 bytes");
+  out = c;
+  return {};
+}
+
+Status read_pos_reveal(wire::PosReveal::Reader r, TxPayload& out) {
+  PosReveal v;
+  v.epoch = r.getEpoch();
+  if (!hash32(r.getR(), v.r)) return fail(Error::kMalformed, "seed reveal must be 32 bytes");
+  out = v;
   return {};
 }
 
@@ -189,6 +237,9 @@ Status read_payload(wire::TxBody::Reader in, const ChainParams& params, TxPayloa
     case wire::TxBody::UNJAIL: out = Unjail{}; return {};
     case wire::TxBody::POS_OFFER: return read_pos_offer(in.getPosOffer(), params, out);
     case wire::TxBody::POS_WITHDRAW: return read_pos_withdraw(in.getPosWithdraw(), out);
+    case wire::TxBody::POS_COMMIT: return read_pos_commit(in.getPosCommit(), out);
+    case wire::TxBody::POS_REPORT: return read_pos_report(in.getPosReport(), params, out);
+    case wire::TxBody::POS_REVEAL: return read_pos_reveal(in.getPosReveal(), out);
   }
   return fail(Error::kMalformed, "unknown transaction kind (newer software?)");
 }
@@ -212,7 +263,7 @@ std::uint64_t traversal_for(std::size_t bytes) { return bytes / 8 * 2 + 64; }
 
 const char* payload_name(const TxPayload& p) {
   static const char* names[] = {"transfer", "bond", "unbond", "register_service", "escrow_open", "escrow_top_up", "escrow_claim", "escrow_close", "unjail",
-                                "pos_offer", "pos_withdraw"};
+                                "pos_offer", "pos_withdraw", "pos_commit", "pos_reveal", "pos_report"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::variant_size_v<TxPayload>);
   return names[p.index()];
 }
@@ -383,6 +434,10 @@ Status check_tx_context_free(const Tx& tx, const ChainParams& params) {
       return fail(Error::kBadServiceName, "service name must be 1 to 64 bytes");
   }
   if (auto* o = std::get_if<PosOffer>(&b.payload)) return check_offer_fields(o->offer);
+  if (auto* r = std::get_if<PosReport>(&b.payload)) {
+    if (!pos::verify_report(r->report).ok())
+      return fail(Error::kBadReport, "report is not signed by its auditor key " + to_hex(r->report.auditor.view()));
+  }
   if (auto* c = std::get_if<EscrowClaim>(&b.payload)) {
     if (c->receipts.empty()) return fail(Error::kBadReceipt, "claim carries no usage receipt");
     if (c->receipts.size() > params.max_receipts)

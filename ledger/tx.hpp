@@ -70,8 +70,25 @@ struct PosWithdraw {
   Hash256 offer_id;
 };
 
-using TxPayload =
-    std::variant<Transfer, Bond, Unbond, RegisterService, EscrowOpen, EscrowTopUp, EscrowClaim, EscrowClose, Unjail, PosOffer, PosWithdraw>;
+// A validator's commitments for a later epoch (sent by epoch - 2): its
+// probe secret's and its seed reveal's (docs/proof-of-service.md, "The seed").
+struct PosCommit {
+  std::uint64_t epoch = 0;
+  Hash256 probe_commitment;  // pos::probe_commitment(secret, consensus key, epoch)
+  Hash256 seed_commit;       // pos::seed_commitment(r, consensus key, epoch)
+};
+// The seed reveal r of a PosCommit, sent in epoch - 1.
+struct PosReveal {
+  std::uint64_t epoch = 0;
+  Hash256 r;
+};
+// An auditor's signed report; any account may send it and pay its fee.
+struct PosReport {
+  pos::Report report;
+};
+
+using TxPayload = std::variant<Transfer, Bond, Unbond, RegisterService, EscrowOpen, EscrowTopUp, EscrowClaim, EscrowClose, Unjail, PosOffer,
+                               PosWithdraw, PosCommit, PosReveal, PosReport>;
 const char* payload_name(const TxPayload& p);
 
 struct TxBody {
@@ -104,7 +121,8 @@ Bytes encode_tx(const Tx& tx);
 Result<Tx> decode_tx(ByteView data, const ChainParams& params);
 // Decodes body bytes + signature already extracted from a block.
 Result<Tx> decode_tx_parts(ByteView body_words, const Signature& sig, std::size_t wire_size, const ChainParams& params);
-// Checks that need no state: chain id, min fee, non-zero amounts, name and receipt bounds.
+// Checks that need no state: chain id, min fee, non-zero amounts, name and
+// receipt bounds, an offer's fields and a report's auditor signature.
 Status check_tx_context_free(const Tx& tx, const ChainParams& params);
 bool verify_tx_signature(const Tx& tx);
 

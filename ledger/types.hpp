@@ -2,6 +2,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -112,7 +113,34 @@ struct ProviderOffer {
   std::uint64_t registered_at = 0;  // height
   Hash256 unbonding;            // kWithdrawn: the Unbonding entry returning the bond
   std::uint32_t reputation_bps = 10000;
+  std::uint64_t ended_at = 0;   // height of the withdraw or ban; 0 while active
   friend bool operator==(const ProviderOffer&, const ProviderOffer&) = default;
+};
+
+// An auditor's commitments for one epoch (posCommit), and its seed reveal
+// once posReveal brings it (docs/proof-of-service.md, "Ledger rules").
+struct PosCommitment {
+  XOnlyPubKey auditor;          // the sender's consensus key
+  std::uint64_t epoch = 0;
+  Hash256 probe_commitment;     // pos::probe_commitment(secret, auditor, epoch)
+  Hash256 seed_commit;          // pos::seed_commitment(r, auditor, epoch)
+  std::optional<Hash256> reveal;  // r, once revealed in epoch - 1
+  friend bool operator==(const PosCommitment&, const PosCommitment&) = default;
+};
+
+// The epoch seed seed_e, written by the first block of epoch e.
+struct PosSeed {
+  Hash256 seed;
+  friend bool operator==(const PosSeed&, const PosSeed&) = default;
+};
+
+// The first accepted report of one (epoch, offer, auditor): its digest, for
+// replays, and its bytes, for the evidence a different report makes.
+struct PosReportRecord {
+  Hash256 digest;               // pos::report_digest
+  bool contradicted = false;    // a different report of the auditor was proven (and punished)
+  Bytes report;                 // the pos frame of the report, as included
+  friend bool operator==(const PosReportRecord&, const PosReportRecord&) = default;
 };
 
 // Totals that make supply auditable: minted == balances + bonded + unbonding + escrowed + offer bonds + burned.

@@ -99,7 +99,7 @@ class PosWorld {
   void make_auditors() {
     for (std::uint32_t i = 0; i < opt_.auditors; ++i) {
       Auditor a{seeded_key(rng_), model_.place(rng_), 1 + rng_.uniform(1000)};
-      stakes_.push_back(StakeEntry{a.key.public_key(), a.key.public_key(), a.stake});
+      stakes_.push_back(StakeEntry{a.key.public_key(), account_address(a.key.public_key()), a.stake});
       auditors_.push_back(std::move(a));
     }
   }

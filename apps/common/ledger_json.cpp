@@ -33,6 +33,12 @@ json::object tx_json(const Tx& tx) {
           o["bond"] = std::to_string(p.offer.bond);
         } else if constexpr (std::is_same_v<T, PosWithdraw>) {
           o["offer_id"] = p.offer_id.hex();
+        } else if constexpr (std::is_same_v<T, PosCommit> || std::is_same_v<T, PosReveal>) {
+          o["epoch"] = p.epoch;
+        } else if constexpr (std::is_same_v<T, PosReport>) {
+          o["epoch"] = p.report.epoch;
+          o["offer_id"] = p.report.offer_id.hex();
+          o["auditor"] = to_hex(p.report.auditor.view());
         }
       },
       tx.body.payload);

@@ -70,6 +70,7 @@ Status apply_payload(TxContext& c, const PosWithdraw& t) {
   o->bond = 0;
   o->status = ProviderOffer::Status::kWithdrawn;
   o->unbonding = unbonding;
+  o->ended_at = c.height;  // still audited in the epochs it was active at the start of
   c.ws.put_offer(t.offer_id, *o);
   c.ws.put_account(c.tx.sender, c.sender);
   return {};

@@ -32,5 +32,12 @@ Status apply_payload(TxContext& c, const Unjail& t);
 // locks its bond; ends one, moving the bond to an Unbonding entry.
 Status apply_payload(TxContext& c, const PosOffer& t);
 Status apply_payload(TxContext& c, const PosWithdraw& t);
+// A validator's commitments for a later epoch and their seed reveal
+// (ledger/detail/apply_pos_commit.cpp).
+Status apply_payload(TxContext& c, const PosCommit& t);
+Status apply_payload(TxContext& c, const PosReveal& t);
+// An auditor's report: recorded once; a different one of the same auditor,
+// epoch and offer burns the auditor's stake (ledger/detail/apply_pos_report.cpp).
+Status apply_payload(TxContext& c, const PosReport& t);
 
 }  // namespace bc::ledger::detail

@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "layers/assert.hpp"
+#include "ledger/pos_ledger.hpp"
 #include "ledger/validators.hpp"
 
 namespace bc::ledger::detail {
@@ -156,6 +157,7 @@ Result<std::vector<Change>> connect_block(const State& state, const BlockHeader&
   WorkingState ws(state);
   Amount fees = 0;
   begin_block(ws, h.height);
+  begin_pos_block(ws, h.height, h.prev_hash);
   if (Status s = apply_txs(ws, txs, h.height, &fees, cache); !s.ok()) return s;
   if (consensus) {
     ConsensusInput in = *consensus;

@@ -26,8 +26,9 @@ std::vector<XOnlyPubKey> draw_for(const Hash256& seed, const Offer& offer, const
                                   const std::vector<StakeEntry>& sorted, std::uint32_t k) {
   std::vector<const StakeEntry*> eligible;
   unsigned __int128 total = 0;
+  const Hash256 owner = account_address(offer.owner);
   for (const StakeEntry& s : sorted) {
-    if (s.owner == offer.owner || s.auditor == offer.provider) continue;
+    if (s.owner == owner || s.auditor == offer.provider) continue;
     eligible.push_back(&s);
     total += s.stake;
   }
@@ -51,6 +52,8 @@ std::vector<XOnlyPubKey> draw_for(const Hash256& seed, const Offer& offer, const
 }
 
 }  // namespace
+
+Hash256 account_address(const XOnlyPubKey& key) { return tagged_hash("blockcloud/account/v1", key.view()); }
 
 Hash256 derive_seed(const Hash256& prev, std::uint64_t epoch, std::vector<std::pair<XOnlyPubKey, Hash256>> reveals) {
   std::sort(reveals.begin(), reveals.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

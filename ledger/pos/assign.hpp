@@ -10,12 +10,17 @@
 
 namespace bc::pos {
 
-// One bonded auditor: its key, the owner it acts for, its stake (> 0).
+// One bonded auditor: its key, the account address of the owner it acts
+// for (what the ledger knows of a committee member), its stake (> 0).
 struct StakeEntry {
   XOnlyPubKey auditor;
-  XOnlyPubKey owner;
+  Hash256 owner;  // account_address of the owner's key
   std::uint64_t stake = 0;
 };
+
+// The account address of a key: tagged_hash("blockcloud/account/v1", key),
+// the same function as ledger::address_of (test_pos_ledger checks they agree).
+Hash256 account_address(const XOnlyPubKey& key);
 
 struct Assignment {
   Hash256 offer_id;
@@ -28,8 +33,8 @@ Hash256 derive_seed(const Hash256& prev, std::uint64_t epoch, std::vector<std::p
 Hash256 seed_commitment(const Hash256& reveal, const XOnlyPubKey& validator, std::uint64_t epoch);
 
 // For each offer (result in offer_id order), k auditors by stake-weighted
-// sampling without replacement, never one whose owner is the offer's owner
-// or whose key is its provider key. The order of `offers` and `stakes` does
+// sampling without replacement, never one whose owner is the offer owner's
+// address (account_address(offer.owner)) or whose key is its provider key. The order of `offers` and `stakes` does
 // not matter. Precondition: every stake > 0, keys distinct.
 std::vector<Assignment> assign_auditors(const Hash256& seed, const std::vector<Offer>& offers,
                                         const std::vector<StakeEntry>& stakes, std::uint32_t k);

@@ -70,6 +70,21 @@ struct PosWithdraw {
   offerId @0 :Data;    # 32 bytes: the bond goes to an unbonding entry, released after the unbonding delay
 }
 
+struct PosCommit {
+  epoch @0 :UInt64;           # the epoch committed for; sent by epoch - 2
+  probeCommitment @1 :Data;   # 32 bytes: pos probe_commitment(secret, consensus key, epoch)
+  seedCommit @2 :Data;        # 32 bytes: pos seed_commitment(r, consensus key, epoch)
+}
+
+struct PosReveal {
+  epoch @0 :UInt64;           # sent in epoch - 1
+  r @1 :Data;                 # 32 bytes: the seed reveal committed to
+}
+
+struct PosReport {
+  report @0 :Data;     # a pos Report frame (ledger/pos/wire/pos.capnp Message), signed by its auditor
+}
+
 struct TxBody {
   chainId @0 :Text;    # replay protection across networks
   sender @1 :Data;     # 32-byte x-only secp256k1 public key
@@ -87,6 +102,9 @@ struct TxBody {
     unjail @12 :Unjail;
     posOffer @13 :PosOffer;
     posWithdraw @14 :PosWithdraw;
+    posCommit @15 :PosCommit;
+    posReport @16 :PosReport;
+    posReveal @17 :PosReveal;
   }
 }
 

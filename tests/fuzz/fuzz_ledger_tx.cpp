@@ -32,6 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto* c = std::get_if<EscrowClaim>(&tx->body.payload)) require(c->receipts.size() <= params.max_receipts);
   if (auto* r = std::get_if<RegisterService>(&tx->body.payload)) require(r->name.size() <= kMaxServiceName);
   if (auto* o = std::get_if<PosOffer>(&tx->body.payload)) require(o->offer.probe_request.size() <= pos::PosLimits{}.max_probe_request_bytes);
+  if (auto* r = std::get_if<PosReport>(&tx->body.payload))
+    require(r->report.probes.size() <= pos::PosLimits{}.max_probes && r->report.evidence.size() <= pos::PosLimits{}.max_evidence);
 
   auto again = decode_tx(encode_tx(*tx), params);
   require(again.ok());

@@ -22,6 +22,9 @@ Hash256 rebuilt_root(const State& s) {
   for (const auto& [id, v] : s.key_owners()) put(Kind::kKeyOwner, id, encode_key_owner(v));
   for (const auto& [id, v] : s.committees()) put(Kind::kCommittee, id, encode_committee(v));
   for (const auto& [id, v] : s.offers()) put(Kind::kOffer, id, encode_offer(v));
+  for (const auto& [id, v] : s.pos_commits()) put(Kind::kPosCommit, id, encode_pos_commit(v));
+  for (const auto& [id, v] : s.pos_seeds()) put(Kind::kPosSeed, id, encode_pos_seed(v));
+  for (const auto& [id, v] : s.pos_reports()) put(Kind::kPosReport, id, encode_pos_report(v));
   put(Kind::kSupply, Hash256{}, encode_supply(s.supply()));
   put(Kind::kParams, Hash256{}, encode_params(s.params()));
   return t.root();

@@ -76,10 +76,10 @@ std::vector<ProbeOutcome> passes(std::uint32_t c, std::uint32_t failures = 0) {
   return v;
 }
 
-// Auditors 10..10+n, owner = auditor key, stake 100 each.
+// Auditors 10..10+n, owner = the auditor key's account, stake 100 each.
 std::vector<StakeEntry> stakes(int n) {
   std::vector<StakeEntry> out;
-  for (int i = 0; i < n; ++i) out.push_back({key(10 + i).public_key(), key(10 + i).public_key(), 100});
+  for (int i = 0; i < n; ++i) out.push_back({key(10 + i).public_key(), account_address(key(10 + i).public_key()), 100});
   return out;
 }
 

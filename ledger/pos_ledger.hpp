@@ -1,0 +1,47 @@
+// The ledger's Proof-of-Service epoch rules (docs/proof-of-service.md,
+// "Ledger rules"): the ids of the PoS entries, which offers an epoch audits,
+// the epoch seed and the auditor draw. Every node derives the same values
+// from the same state.
+#pragma once
+#include <cstdint>
+
+#include "ledger/pos/types.hpp"
+#include "ledger/state.hpp"
+#include "ledger/types.hpp"
+
+namespace bc::ledger {
+
+// A commitment may be sent at most this many epochs ahead of its epoch's
+// earliest window (epoch <= epoch_of(height) + 2 + kPosCommitLead).
+inline constexpr std::uint64_t kPosCommitLead = 8;
+
+// The PoS parameters of the chain: pos::PosParams's defaults with
+// epoch_ms = epoch_length * block_interval_ms, the epoch's nominal span
+// (the time base of the probe schedule).
+pos::PosParams pos_params(const ChainParams& p);
+// tagged_hash("blockcloud/pos-commit-id/v1", auditor || epoch).
+Hash256 pos_commit_id(const XOnlyPubKey& auditor, std::uint64_t epoch);
+// tagged_hash("blockcloud/pos-report-id/v1", epoch || offer_id || auditor).
+Hash256 pos_report_id(std::uint64_t epoch, const Hash256& offer_id, const XOnlyPubKey& auditor);
+// The reason of the penalty for contradicting reports: tagged_hash(
+// "blockcloud/pos-report-evidence/v1", the two report digests in order).
+Hash256 report_evidence_hash(const pos::ReportEvidence& e);
+// The first height of `epoch`: epoch * epoch_length + 1 (epoch_of's inverse).
+std::uint64_t first_height_of(std::uint64_t epoch, const ChainParams& p);
+// The offers `epoch` audits: registered before its first height and not
+// withdrawn or banned before it.
+bool active_at_start(const ProviderOffer& o, std::uint64_t epoch, const ChainParams& p);
+
+// At the start of block `height`, before its transactions: the first block
+// of epoch e writes seed_e (entry 'd'):
+//   e == 0: prev_hash, the genesis hash;
+//   else    derive_seed(seed_{e-1}, e, the reveals of committee(e)'s members
+//           for e); a chain without seed_{e-1} chains prev_hash instead.
+void begin_pos_block(WorkingState& ws, std::uint64_t height, const Hash256& prev_hash);
+
+// The auditor draw of `epoch`: assign_auditors(seed_epoch, the offers active
+// at its start, committee(epoch) as {consensus key, address, power},
+// auditors_per_offer), cached in `ws`. Null while the epoch has no seed.
+WorkingState::AssignmentDraw assignments_of(const WorkingState& ws, std::uint64_t epoch);
+
+}  // namespace bc::ledger
