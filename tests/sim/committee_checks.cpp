@@ -27,7 +27,8 @@ void CommitteeWorld::fail(const std::string& what) {
     << " (reproduce: BC_COMMITTEE_SEED=" << result_.seed << " test_sim -tc='committee*')";
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     CommitteeNode& n = *nodes_[i];
-    s << "\n  node " << i << (roles_[i] ? " byzantine" : "") << " skew " << n.config().skew_ms;
+    s << "\n  node " << i << (roles_[i] ? " byzantine" : "") << " stake " << n.config().genesis.accounts[i].bonded
+      << " skew " << n.config().skew_ms;
     if (!n.up()) {
       s << " down";
       continue;
@@ -35,7 +36,10 @@ void CommitteeWorld::fail(const std::string& what) {
     const auto& core = n.validator().core();
     s << " ledger " << n.ledger().head().height << " core h" << core.height() << " r" << core.round() << " step "
       << static_cast<int>(core.step()) << " peers " << n.validator().peers() << " evidence "
-      << n.validator().evidence().size();
+      << n.validator().evidence().size() << " locked r" << core.lock().locked_round << " accepted "
+      << core.stats().messages_accepted << " dup " << core.stats().duplicates << " stale " << core.stats().stale
+      << " future " << core.stats().future << " served " << core.stats().certificates_served << " skips "
+      << core.stats().rounds_skipped;
     for (const auto& [why, count] : core.stats().drops) s << " " << why << "=" << count;
   }
   result_.failure = s.str();

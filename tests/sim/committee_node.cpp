@@ -51,12 +51,14 @@ std::string CommitteeNode::boot() {
   ledger_ = std::move(*l);
   mempool_ = std::make_unique<ledger::Mempool>();
   auto store = std::make_unique<SimCoreStore>(records_, power_, "node " + std::to_string(cfg_.index) + "'s core store");
+  const std::uint64_t opened_at = ledger_->head().height;
   bft::BftOptions options = cfg_.options;
   options.chain_id = ledger_->genesis_hash();
   auto v = consensus::Validator::create(std::move(options), *ledger_, *mempool_, cfg_.key, std::move(store),
                                         [this] { return local_time(cfg_.sim_clock()); });
   if (!v.ok()) return "the validator does not start: " + v.status().text();
   validator_ = std::move(*v);
+  committed_from_record_ = ledger_->head().height > opened_at;
   return {};
 }
 

@@ -71,6 +71,9 @@ class CommitteeNode {
   void crash();
   void arm_crash_at_write(bool write_lands);
   bool up() const { return validator_ != nullptr; }
+  // The last boot committed a block from the core's decided record: the
+  // crash fell between that record and the ledger's commit.
+  bool committed_from_record() const { return committed_from_record_; }
   // The power went out during the last input: the driver must crash() it.
   bool power_lost() const { return !power_.on; }
 
@@ -86,6 +89,7 @@ class CommitteeNode {
   FaultEnv env_;
   std::map<std::string, Bytes, std::less<>> records_;  // the core store's durable part
   PowerState power_;
+  bool committed_from_record_ = false;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<ledger::Mempool> mempool_;
   std::unique_ptr<consensus::Validator> validator_;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
 
 #include "layers/assert.hpp"
 #include "tests/sim/committee_world.hpp"
@@ -76,7 +79,6 @@ void CommitteeWorld::setup_faults() {
         loop_.at(loop_.now() + 1000, [this, v = c.victim] {
           if (nodes_[v]->up()) crash(v);
         });
-        result_.crashes_at_write++;
       } else {
         crash(c.victim);
       }
@@ -85,8 +87,10 @@ void CommitteeWorld::setup_faults() {
       });
     });
   }
-  for (TimeMs t = start_; t < plan_.last_fault + options_.liveness_bound_ms + options_.slash_bound_ms; t += kRedialMs)
+  for (TimeMs t = start_; t < plan_.last_fault + options_.liveness_bound_ms + options_.slash_bound_ms; t += kRedialMs) {
     loop_.at(t, [this] { redial(); });
+    loop_.at(t + kRedialMs / 2, [this] { block_sync(); });
+  }
 }
 
 void CommitteeWorld::schedule_workload() {
@@ -97,6 +101,7 @@ void CommitteeWorld::schedule_workload() {
 void CommitteeWorld::boot(int i) {
   CommitteeNode& node = *nodes_[i];
   if (std::string why = node.boot(); !why.empty()) return fail("node " + std::to_string(i) + ": " + why);
+  result_.commits_from_record += node.committed_from_record();
   check_restart(i);
   oracle_.forget(i);
   input(i, [&](consensus::Validator& v, TimeMs now) { return v.start(now); });
@@ -136,6 +141,43 @@ void CommitteeWorld::redial() {
         connect(i, j);
 }
 
+// Block sync, which runs beside consensus in blockcloudd (ledger/sync.hpp),
+// modelled rather than run: a node two or more blocks behind a node it can
+// reach takes up to 16 of the blocks it lacks, with their certificates, from
+// that node's ledger, then its validator resyncs (a new core at the new
+// head), as the daemon's on_synced does. Catching up by certificates alone
+// (the core's own way) costs a commit timeout and a propose timeout per
+// height, so a node behind a coalition of +2/3 that decides without it
+// would never catch up without this.
+void CommitteeWorld::block_sync() {
+  const int n = static_cast<int>(nodes_.size());
+  for (int i = 0; i < n && result_.ok; ++i) {
+    if (!nodes_[i]->up()) continue;
+    ledger::Ledger& mine = nodes_[i]->ledger();
+    int from = -1;
+    for (int j = 0; j < n; ++j) {
+      if (j == i || !nodes_[j]->up() || !plan_.reachable(i, j, loop_.now())) continue;
+      const std::uint64_t have = from < 0 ? mine.head().height + 1 : nodes_[from]->ledger().head().height;
+      if (nodes_[j]->ledger().head().height > have) from = j;
+    }
+    if (from < 0) continue;
+    const ledger::Ledger& theirs = nodes_[from]->ledger();
+    const std::uint64_t before = mine.head().height;
+    const std::uint64_t upto = std::min(theirs.head().height, before + 16);
+    for (std::uint64_t h = before + 1; h <= upto; ++h) {
+      const auto cert = theirs.certificate_at(h);
+      Status s = mine.apply_block(*theirs.block_at(h), cert ? &*cert : nullptr);
+      if (!s.ok())
+        return fail("block sync: node " + std::to_string(i) + " refused block " + std::to_string(h) + " of node " +
+                    std::to_string(from) + ": " + s.text());
+      nodes_[i]->mempool().prune(mine.state());
+    }
+    result_.blocks_synced += mine.head().height - before;
+    note_chain(i);
+    input(i, [](consensus::Validator& v, TimeMs now) { return v.resync(now); });
+  }
+}
+
 template <typename Fn>
 void CommitteeWorld::input(int i, Fn&& fn) {
   CommitteeNode& node = *nodes_[i];
@@ -147,9 +189,13 @@ void CommitteeWorld::input(int i, Fn&& fn) {
 // went out in it (then nothing of it leaves).
 void CommitteeWorld::take(int i, consensus::ValidatorStep step) {
   CommitteeNode& node = *nodes_[i];
-  if (node.power_lost()) return crash(i);
+  if (node.power_lost()) {
+    result_.crashes_at_write++;
+    return crash(i);
+  }
   if (!step.fatal.ok()) return fail("node " + std::to_string(i) + " stopped: " + step.fatal.text());
   if (!step.committed.empty()) note_chain(i);
+  if (trace_) trace(i, step.frames);
   for (auto& f : step.frames) {
     auto to = net_->peer_of(i, f.to);
     if (!to) return fail("node " + std::to_string(i) + " sent a frame to an unknown peer id");
@@ -164,6 +210,27 @@ void CommitteeWorld::take(int i, consensus::ValidatorStep step) {
     input(*j, [&](consensus::Validator& v, TimeMs now) { return v.peer_down(ids->second, now); });
   }
   if (node.up()) schedule_tick(i);
+}
+
+// BC_COMMITTEE_TRACE=1: each node's own proposals and votes as they leave.
+void CommitteeWorld::trace(int i, const std::vector<Outbox::Frame>& frames) {
+  std::set<Bytes> seen;  // one line per message, not per peer
+  const XOnlyPubKey& me = nodes_[i]->config().key.public_key();
+  const auto at = static_cast<long long>(loop_.now() - start_);
+  for (const auto& f : frames) {
+    if (!seen.insert(f.payload).second) continue;
+    auto m = bft::decode(f.payload, bft::CodecLimits{});
+    if (!m.ok()) continue;
+    if (const auto* v = std::get_if<bft::Vote>(&*m); v && v->validator == me) {
+      std::printf("%6lld n%d vote h%llu r%u %s %s\n", at, i, static_cast<unsigned long long>(v->height), v->round,
+                  v->type == bft::VoteType::kPrevote ? "prevote" : "precommit",
+                  v->value ? v->value->hex().substr(0, 6).c_str() : "nil");
+    } else if (const auto* p = std::get_if<bft::ProposalMsg>(&*m); p && p->proposal.proposer == me) {
+      std::printf("%6lld n%d proposal h%llu r%u pol%d %s proof %zu\n", at, i,
+                  static_cast<unsigned long long>(p->proposal.height), p->proposal.round, p->proposal.pol_round,
+                  p->proposal.value_hash.hex().substr(0, 6).c_str(), p->pol_prevotes.size());
+    }
+  }
 }
 
 void CommitteeWorld::schedule_tick(int i) {

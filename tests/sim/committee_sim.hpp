@@ -61,7 +61,9 @@ struct CommitteeSimResult {
   std::uint64_t offenders_banned = 0;    // slashed and banned on every honest ledger
   std::uint64_t invalid_proposals = 0;   // invalid blocks the Byzantine proposers sent
   std::uint64_t crashes = 0;
-  std::uint64_t crashes_at_write = 0;
+  std::uint64_t crashes_at_write = 0;     // at a core-store write (before or after it landed)
+  std::uint64_t commits_from_record = 0;  // restarts that committed the block only the core's decided record held
+  std::uint64_t blocks_synced = 0;       // taken by block sync rather than decided by the core
   std::uint64_t txs = 0;                 // transfers in the committed chain
   std::uint64_t deliveries = 0;
 };

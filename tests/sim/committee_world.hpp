@@ -3,6 +3,7 @@
 // committee_sim.cpp drives the nodes, committee_checks.cpp holds the checks,
 // committee_byzantine.cpp what the Byzantine nodes send.
 #pragma once
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,10 +35,12 @@ class CommitteeWorld {
   void crash(int i);
   void connect(int i, int j);
   void redial();
+  void block_sync();
   template <typename Fn>
   void input(int i, Fn&& fn);
   void take(int i, consensus::ValidatorStep step);
   void schedule_tick(int i);
+  void trace(int i, const std::vector<Outbox::Frame>& frames);
   void deliver(int to, PeerId conn, const Bytes& frame);
   void submit_transfer();
   bool run_phase(TimeMs end, const std::function<bool()>& done);
@@ -83,6 +86,7 @@ class CommitteeWorld {
   std::set<VoteSlot> equivocations_;
   std::set<XOnlyPubKey> offenders_;
   std::uint64_t height_at_fault_ = 0;
+  bool trace_ = std::getenv("BC_COMMITTEE_TRACE") != nullptr;
 };
 
 }  // namespace bc::sim

@@ -5,6 +5,7 @@
 //   BC_COMMITTEE_FIRST=5001                              start there (default 1)
 //   BC_COMMITTEE_SEED=1234 test_sim -tc='committee*'     one seed, to reproduce a failure
 //   BC_COMMITTEE_PROGRESS=500                            a progress line every 500 seeds
+//   BC_COMMITTEE_TRACE=1                                 each node's proposals and votes (with one seed)
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -23,7 +24,7 @@ std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
 
 struct Totals {
   std::uint64_t seeds = 0, failures = 0, byzantine_runs = 0, equivocations = 0, offenders = 0, banned = 0;
-  std::uint64_t invalid = 0, crashes = 0, crashes_at_write = 0, txs = 0, max_height = 0;
+  std::uint64_t invalid = 0, crashes = 0, crashes_at_write = 0, from_record = 0, synced = 0, txs = 0, max_height = 0;
   std::int64_t worst_recovery = 0, virtual_ms = 0;
   std::uint64_t worst_recovery_seed = 0;
 
@@ -36,6 +37,8 @@ struct Totals {
     invalid += r.invalid_proposals;
     crashes += r.crashes;
     crashes_at_write += r.crashes_at_write;
+    from_record += r.commits_from_record;
+    synced += r.blocks_synced;
     txs += r.txs;
     max_height = std::max(max_height, r.max_height);
     virtual_ms += r.end_ms;
@@ -48,14 +51,16 @@ struct Totals {
   void print(const char* what, double secs) const {
     std::printf("committee_sim %s: %llu seeds in %.1f s (%.0f ms a seed, %.1f virtual s a seed), %llu failed; "
                 "%llu with Byzantine validators, %llu equivocations seen by %llu offenders, %llu slashed and banned "
-                "on chain; %llu invalid proposals; %llu crashes (%llu at a store write); worst recovery after the "
-                "last fault %lld ms (seed %llu); highest height %llu; %llu transfers committed\n",
+                "on chain; %llu invalid proposals; %llu crashes (%llu at a store write, %llu restarts committed from the decided record); worst recovery after the "
+                "last fault %lld ms (seed %llu); highest height %llu; %llu blocks taken by block sync; %llu transfers committed\n",
                 what, (unsigned long long)seeds, secs, seeds ? 1000.0 * secs / static_cast<double>(seeds) : 0.0,
                 seeds ? static_cast<double>(virtual_ms) / 1000.0 / static_cast<double>(seeds) : 0.0,
                 (unsigned long long)failures, (unsigned long long)byzantine_runs, (unsigned long long)equivocations,
                 (unsigned long long)offenders, (unsigned long long)banned, (unsigned long long)invalid,
-                (unsigned long long)crashes, (unsigned long long)crashes_at_write, (long long)worst_recovery,
-                (unsigned long long)worst_recovery_seed, (unsigned long long)max_height, (unsigned long long)txs);
+                (unsigned long long)crashes, (unsigned long long)crashes_at_write, (unsigned long long)from_record,
+                (long long)worst_recovery,
+                (unsigned long long)worst_recovery_seed, (unsigned long long)max_height, (unsigned long long)synced,
+                (unsigned long long)txs);
     std::fflush(stdout);
   }
 };
