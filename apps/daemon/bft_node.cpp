@@ -9,6 +9,7 @@
 
 #include "apps/daemon/bft_status.hpp"
 #include "consensus/node/equivocator.hpp"
+#include "consensus/node/file_store.hpp"
 #include "consensus/node/validator.hpp"
 #include "layers/asio_driver.hpp"
 #include "layers/stream_net.hpp"
@@ -131,7 +132,8 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
     auto store = consensus::FileStore::open(cfg.dir);
     if (!store.ok()) return stop_core(store.status());
     auto v = consensus::Validator::create(bft_options(ledger, cfg.block_interval_ms), ledger, mempool,
-                                          cfg.consensus_key, std::move(*store), [] { return AsioUdpDriver::now_ms(); });
+                                          cfg.consensus_key, std::make_unique<consensus::FileStore>(std::move(*store)),
+                                          [] { return AsioUdpDriver::now_ms(); });
     if (!v.ok()) return stop_core(v.status());
     validator = std::move(*v);
     if (cfg.test_equivocate) {

@@ -61,6 +61,9 @@ void BftCore::resume(TimeMs now, Outbox& out) {
     valid_round_ = lock_.locked_round;
     valid_value_ = lock_.locked_value;
     valid_values_[valid_value_->hash] = valid_value_->bytes;
+    // The proof of the lock back in the vote set: a re-proposal carries it.
+    for (const Vote& v : lock_.proof)
+      if (v.height == height_ && verify_vote(v, *set_, cache_).ok()) add_vote(v, out);
   }
   enter_new_round(recovered_.round, now, out);
   adopt_last_signed(now, out);

@@ -148,7 +148,7 @@ bool BftCore::rule_prevotes(TimeMs now, Outbox& out) {
     if (valid(v)) {
       flags.lock_rule = true;
       if (step_ == Step::kPrevote) {
-        lock_ = Lock{static_cast<std::int32_t>(round_), v};
+        lock_ = Lock{static_cast<std::int32_t>(round_), v, pv->votes_for(v.hash)};
         enter_precommit(v.hash, now, out);
       }
       valid_round_ = static_cast<std::int32_t>(round_);

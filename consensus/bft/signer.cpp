@@ -35,6 +35,12 @@ SignerRecord read_record(wire::SignerRecord::Reader r, const CodecLimits& limits
     auto bytes = r.getLockedValue();
     v.bytes.assign(bytes.begin(), bytes.end());
     out.lock.locked_value = std::move(v);
+    if (r.getLockProof().size() > limits.max_votes) throw detail::Reject{Error::kCorrupt};
+    for (auto m : r.getLockProof()) {
+      Message vote = detail::read_message(m, limits);
+      if (!std::holds_alternative<Vote>(vote)) throw detail::Reject{Error::kCorrupt};
+      out.lock.proof.push_back(std::get<Vote>(std::move(vote)));
+    }
   }
   return out;
 }
@@ -53,6 +59,8 @@ Bytes encode_signer_record(const SignerRecord& r) {
   if (r.lock.locked_value) {
     b.setLockedValueHash(bytes_ptr(r.lock.locked_value->hash.view()));
     b.setLockedValue(bytes_ptr(ByteView(r.lock.locked_value->bytes)));
+    auto proof = b.initLockProof(r.lock.proof.size());
+    for (std::size_t i = 0; i < r.lock.proof.size(); ++i) detail::write_message(Message{r.lock.proof[i]}, proof[i]);
   }
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();

@@ -24,6 +24,11 @@ inline constexpr std::string_view kSignerKey = "bft/signer";
 struct Lock {
   std::int32_t locked_round = -1;
   std::optional<Value> locked_value;
+  // The +2/3 prevotes of locked_round for locked_value: the proof of lock a
+  // re-proposal of the value carries (rule 28). Persisted with the lock, so
+  // a restarted node can still prove it; without it, a locked node whose
+  // power the others need would block the height for good.
+  std::vector<Vote> proof;
 };
 
 struct SignerRecord {

@@ -1,5 +1,6 @@
 // The durable store of a validator's core (BftCore's kSignerKey and
-// kDecidedKey) in a directory under DATADIR: one file per key.
+// kDecidedKey) in a directory under DATADIR: one file per key (the
+// CoreStore of the daemon).
 //
 // apply() makes a StoreWrite durable before it returns when w.sync is set:
 // each value is written to a temporary file, fsynced, renamed over the key's
@@ -15,21 +16,23 @@
 #include <string_view>
 
 #include "consensus/bft/core.hpp"
+#include "consensus/node/core_store.hpp"
 #include "layers/core.hpp"
 #include "layers/status.hpp"
 
 namespace bc::consensus {
 
-class FileStore {
+class FileStore final : public CoreStore {
  public:
   // Creates `dir` if missing. kIo with the path if it cannot.
   static Result<FileStore> open(std::filesystem::path dir);
 
   // Every op of w, in order; kIo with the path on the first failure (the
   // driver must then stop: a vote whose record is not durable must not leave).
-  Status apply(const StoreWrite& w);
+  Status apply(const StoreWrite& w) override;
   // nullopt if the key was never written or was deleted.
-  std::optional<Bytes> get(std::string_view key) const;
+  std::optional<Bytes> get(std::string_view key) const override;
+  std::string where() const override { return dir_.string(); }
 
   // The core's Recovery from this store.
   bft::Recovery recovery() const;

@@ -6,7 +6,8 @@ namespace bc::consensus {
 
 Result<std::unique_ptr<Validator>> Validator::create(bft::BftOptions options, ledger::Ledger& ledger,
                                                      ledger::Mempool& mempool, std::optional<KeyPair> key,
-                                                     FileStore store, LedgerApplication::Clock clock) {
+                                                     std::unique_ptr<CoreStore> store, LedgerApplication::Clock clock) {
+  BC_ASSERT(store != nullptr);
   // A follower never proposes; its Application still needs a key to hold.
   auto app = std::make_unique<LedgerApplication>(ledger, mempool, key.value_or(KeyPair::generate()), std::move(clock));
   std::unique_ptr<Validator> v(new Validator(std::move(options), ledger, std::move(key), std::move(store), std::move(app)));
@@ -18,11 +19,11 @@ Result<std::unique_ptr<Validator>> Validator::create(bft::BftOptions options, le
 // The core records a decision (kDecidedKey) before the ledger commits it; a
 // crash between the two leaves the block only in the record.
 Status Validator::commit_recorded_decision() {
-  auto bytes = store_.get(bft::kDecidedKey);
+  auto bytes = store_->get(bft::kDecidedKey);
   if (!bytes) return {};
   auto m = bft::decode(*bytes, options_.limits);
   if (!m.ok() || !std::holds_alternative<bft::CommitCertificate>(*m))
-    return fail(make_error_code(Errc::kCorrupt), "the decided record in " + store_.dir().string() +
+    return fail(make_error_code(Errc::kCorrupt), "the decided record in " + store_->where() +
                                                      " does not decode; remove that file to start from the ledger's head");
   const auto& cert = std::get<bft::CommitCertificate>(*m);
   if (cert.height != ledger_.head().height + 1) return {};
@@ -32,7 +33,7 @@ Status Validator::commit_recorded_decision() {
 // A core at the ledger's head + 1: its decided record is the head's stored
 // certificate, its signer record the store's.
 Status Validator::make_core() {
-  bft::Recovery recovery{store_.get(bft::kSignerKey), std::nullopt};
+  bft::Recovery recovery{store_->get(bft::kSignerKey), std::nullopt};
   const std::uint64_t head = ledger_.head().height;
   if (head > 0) {
     auto cert = app_->certificate(head);
@@ -51,7 +52,7 @@ ValidatorStep Validator::run(Fn&& fn) {
   Outbox out;
   fn(out);
   for (const auto& w : out.writes) {
-    step.fatal = store_.apply(w);
+    step.fatal = store_->apply(w);
     if (!step.fatal.ok()) return step;  // nothing leaves that the store does not cover
   }
   step.frames = std::move(out.frames);

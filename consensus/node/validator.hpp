@@ -1,5 +1,5 @@
 // One validator of the committee on its ledger: BftCore + LedgerApplication
-// + the durable FileStore, the part of the daemon's driver that runs on the
+// + its durable CoreStore (FileStore in the daemon), the part of the daemon's driver that runs on the
 // ledger thread (docs/consensus.md, "Daemon wiring"). The transport is the
 // caller's: it hands frames and peer changes in and sends the frames that
 // come out, after the call returns (every store write of that input is
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "consensus/bft/core.hpp"
-#include "consensus/node/file_store.hpp"
+#include "consensus/node/core_store.hpp"
 #include "consensus/node/ledger_app.hpp"
 
 namespace bc::consensus {
@@ -37,7 +37,7 @@ class Validator {
   // decides from certificates but never signs.
   static Result<std::unique_ptr<Validator>> create(bft::BftOptions options, ledger::Ledger& ledger,
                                                    ledger::Mempool& mempool, std::optional<KeyPair> key,
-                                                   FileStore store, LedgerApplication::Clock clock);
+                                                   std::unique_ptr<CoreStore> store, LedgerApplication::Clock clock);
 
   ValidatorStep start(TimeMs now);
   ValidatorStep peer_up(PeerId peer, const Endpoint& remote, bool outbound, TimeMs now);
@@ -54,7 +54,7 @@ class Validator {
   std::size_t peers() const { return peers_.size(); }
 
  private:
-  Validator(bft::BftOptions options, ledger::Ledger& ledger, std::optional<KeyPair> key, FileStore store,
+  Validator(bft::BftOptions options, ledger::Ledger& ledger, std::optional<KeyPair> key, std::unique_ptr<CoreStore> store,
             std::unique_ptr<LedgerApplication> app)
       : options_(std::move(options)), ledger_(ledger), key_(std::move(key)), store_(std::move(store)),
         app_(std::move(app)) {}
@@ -66,7 +66,7 @@ class Validator {
   bft::BftOptions options_;
   ledger::Ledger& ledger_;
   std::optional<KeyPair> key_;
-  FileStore store_;
+  std::unique_ptr<CoreStore> store_;
   std::unique_ptr<LedgerApplication> app_;
   std::unique_ptr<bft::BftCore> core_;
   struct Peer {

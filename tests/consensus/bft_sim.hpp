@@ -9,6 +9,13 @@
 // and reorders (harsher than TCP, which only loses frames when a connection
 // breaks: a Byzantine peer can send in any order anyway).
 //
+// The fault model (event loop, lossy network, partitions, crash plans, the
+// Byzantine coalition and the equivocation oracle) is shared with the
+// committee simulation on whole nodes: tests/sim/committee_faults.hpp.
+// This one runs the core alone on toy values, so it covers many more
+// decisions per second; tests/sim/committee_sim.hpp runs the same faults on
+// Validators over real ledgers.
+//
 // One seed fixes everything: the committee (4..10 validators with random
 // stakes), the Byzantine validators (under 1/3 of the power; they equivocate
 // with votes signed outside their core and withhold votes), loss,

@@ -146,7 +146,8 @@ TEST_SUITE("bft_codec") {
     CHECK_FALSE(signer.sign_vote(Vote{c.chain, VoteType::kPrevote, 3, 0, value, {}, {}}, Lock{}, again).has_value());
     CHECK_FALSE(signer.sign_vote(Vote{c.chain, VoteType::kPrecommit, 2, 9, value, {}, {}}, Lock{}, again).has_value());
     // What was written restores a signer that behaves the same.
-    Lock lock{1, Value{value, Bytes{7}}};
+    // The lock goes with its proof (the prevotes of its round), so a restarted node can re-propose it.
+    Lock lock{1, Value{value, Bytes{7}}, {signed_vote(c, 1, VoteType::kPrevote, 1, value), signed_vote(c, 2, VoteType::kPrevote, 1, value)}};
     Outbox third;
     REQUIRE(signer.sign_vote(Vote{c.chain, VoteType::kPrecommit, 3, 1, value, {}, {}}, lock, third).has_value());
     auto record = decode_signer_record(*third.writes[0].ops[0].value, CodecLimits{});
@@ -157,6 +158,7 @@ TEST_SUITE("bft_codec") {
     CHECK(record->signed_in_round.size() == 2);
     CHECK(record->lock.locked_round == 1);
     CHECK(record->lock.locked_value == lock.locked_value);
+    CHECK(record->lock.proof == lock.proof);
     Signer restored(c.keys[0], *record);
     Outbox after;
     auto resent = restored.sign_vote(Vote{c.chain, VoteType::kPrecommit, 3, 1, std::nullopt, {}, {}}, Lock{}, after);

@@ -230,6 +230,37 @@ TEST_SUITE("bft_core_rules") {
     CHECK(h.my_vote(VoteType::kPrevote, 1)->value == VoteValue{});
   }
 
+  TEST_CASE("a validator restarted while locked re-proposes its value with the proof of lock") {
+    // Without the proof its re-proposal convinces nobody, and where the
+    // others need its power to reach +2/3 the height never ends.
+    Harness h;
+    const Value a = FakeApp::value("a");
+    h.feed(h.proposal(0, a));
+    h.feed(h.vote(h.other(0), VoteType::kPrevote, 0, a.hash));
+    h.feed(h.vote(h.other(1), VoteType::kPrevote, 0, a.hash));  // rule 36: locked on a in round 0
+    REQUIRE(h.core->lock().locked_round == 0);
+    h.boot();  // all memory lost but the store: the prevotes of round 0 too
+    std::uint32_t mine = 3;
+    while (h.proposer(mine) != h.me && mine < 40) ++mine;
+    REQUIRE(h.proposer(mine) == h.me);
+    h.sent.clear();
+    for (int k = 0; k < 2; ++k) h.feed(h.vote(h.other(k), VoteType::kPrevote, mine, std::nullopt));  // rule 55
+    REQUIRE(h.core->round() == mine);
+    const ProposalMsg* sent = nullptr;
+    for (const auto& m : h.sent)
+      if (auto* p = std::get_if<ProposalMsg>(&m); p && p->proposal.round == mine) sent = p;
+    REQUIRE(sent != nullptr);
+    CHECK(sent->proposal.pol_round == 0);
+    CHECK(sent->proposal.value_hash == a.hash);
+    std::int64_t power = 0;
+    for (const Vote& v : sent->pol_prevotes) {
+      CHECK(verify_vote(v, *h.set).ok());
+      CHECK((v.type == VoteType::kPrevote && v.round == 0 && v.value == VoteValue(a.hash)));
+      power += h.set->power_of(*h.set->index_of(v.validator));
+    }
+    CHECK(h.set->two_thirds(power));
+  }
+
   TEST_CASE("an equivocation becomes evidence, an event and a relayed message") {
     Harness h;
     const Value a = FakeApp::value("a");

@@ -10,6 +10,7 @@
 
 #include "../ledger/cert_fixture.hpp"
 #include "consensus/node/equivocator.hpp"
+#include "consensus/node/file_store.hpp"
 #include "consensus/node/validator.hpp"
 #include "ledger/invariants.hpp"
 
@@ -42,7 +43,8 @@ struct LiveCommittee {
     o.chain_id = chains[i]->ledger->genesis_hash();
     auto store = consensus::FileStore::open(stores[i].path);
     REQUIRE(store.ok());
-    auto v = consensus::Validator::create(o, *chains[i]->ledger, pools[i], vote_key(i), std::move(*store),
+    auto v = consensus::Validator::create(o, *chains[i]->ledger, pools[i], vote_key(i),
+                                          std::make_unique<consensus::FileStore>(std::move(*store)),
                                           [this] { return now; });
     REQUIRE_MESSAGE(v.ok(), v.status().text());
     nodes[i] = std::move(*v);

@@ -53,6 +53,8 @@ leveldb::Status FaultEnv::NewWritableFile(const std::string& f, leveldb::Writabl
     if (active_) {
       files_[f] = FileState{};
       new_since_dir_sync_.insert(f);
+    } else {
+      created_while_off_.insert(f);
     }
   }
   *r = new FaultFile(*this, f, file);
@@ -71,6 +73,8 @@ leveldb::Status FaultEnv::NewAppendableFile(const std::string& f, leveldb::Writa
       // A file from before is durable up to its size now.
       files_[f] = FileState{existed ? size : 0, existed ? size : 0};
       if (!existed) new_since_dir_sync_.insert(f);
+    } else if (!active_ && !existed) {
+      created_while_off_.insert(f);
     }
   }
   *r = new FaultFile(*this, f, file);
@@ -78,9 +82,10 @@ leveldb::Status FaultEnv::NewAppendableFile(const std::string& f, leveldb::Writa
 }
 
 leveldb::Status FaultEnv::RemoveFile(const std::string& f) {
-  leveldb::Status s = target()->RemoveFile(f);
   std::lock_guard lock(mu_);
-  if (s.ok() && active_) {
+  if (!active_) return leveldb::Status::OK();  // the power is out: nothing happens to the disk
+  leveldb::Status s = target()->RemoveFile(f);
+  if (s.ok()) {
     files_.erase(f);
     new_since_dir_sync_.erase(f);
   }
@@ -88,9 +93,10 @@ leveldb::Status FaultEnv::RemoveFile(const std::string& f) {
 }
 
 leveldb::Status FaultEnv::RenameFile(const std::string& from, const std::string& to) {
-  leveldb::Status s = target()->RenameFile(from, to);
   std::lock_guard lock(mu_);
-  if (s.ok() && active_) {
+  if (!active_) return leveldb::Status::OK();  // the power is out: nothing happens to the disk
+  leveldb::Status s = target()->RenameFile(from, to);
+  if (s.ok()) {
     if (auto it = files_.find(from); it != files_.end()) {
       files_[to] = it->second;
       files_.erase(from);
@@ -153,13 +159,18 @@ leveldb::Status FaultEnv::truncate(const std::string& f, std::uint64_t size) {
 void FaultEnv::drop_unsynced() {
   std::lock_guard lock(mu_);
   BC_ASSERT_MSG(!active_, "drop_unsynced() without crash()");
+  for (const auto& f : created_while_off_) (void)target()->RemoveFile(f);
+  created_while_off_.clear();
   for (const auto& f : new_since_dir_sync_) {
     (void)target()->RemoveFile(f);
     files_.erase(f);
   }
   new_since_dir_sync_.clear();
   for (auto& [f, st] : files_) {
-    if (st.size == st.synced) continue;
+    // The file's real size, not st.size: appends after crash() are not
+    // counted there, yet they reached the in-memory file and must go too.
+    std::uint64_t real = 0;
+    if (!target()->GetFileSize(f, &real).ok() || real == st.synced) continue;
     const leveldb::Status s = truncate(f, st.synced);
     BC_ASSERT_MSG(s.ok(), "truncate %s: %s", f.c_str(), s.ToString().c_str());
     st.size = st.synced;

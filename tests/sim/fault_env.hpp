@@ -9,7 +9,10 @@
 // every new file). crash() then: stops recording (writes after it are lost),
 // and, once the database is closed, drop_unsynced() truncates every file to
 // its last synced size and deletes files created since the last directory
-// sync. Renames and deletions are treated as durable at once.
+// sync. Renames and deletions are treated as durable at once. Between
+// crash() and drop_unsynced() (a node that runs on for the rest of one input
+// after its power went out) renames and deletions do nothing and files
+// created then are deleted.
 //
 // Thread safety: LevelDB calls it from its own threads; one mutex guards the
 // bookkeeping.
@@ -62,6 +65,7 @@ class FaultEnv final : private MemEnvHolder, public leveldb::EnvWrapper {
   bool active_ = true;
   std::map<std::string, FileState> files_;
   std::set<std::string> new_since_dir_sync_;
+  std::set<std::string> created_while_off_;
 };
 
 }  // namespace bc::sim

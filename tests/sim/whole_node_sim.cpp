@@ -8,6 +8,7 @@
 #include "layers/memnet.hpp"
 #include "ledger/invariants.hpp"
 #include "tests/sim/sim_node.hpp"
+#include "tests/sim/transfers.hpp"
 
 namespace bc::sim {
 namespace {
@@ -24,7 +25,7 @@ struct World {
   std::vector<std::unique_ptr<FaultEnv>> envs;
   std::vector<std::unique_ptr<SimNode>> nodes;  // null while crashed
   std::vector<SimNodeConfig> configs;
-  std::map<std::size_t, std::uint64_t> next_nonce;
+  TransferWorkload workload{tg.keys};
   SimReport report;
 
   World(std::uint64_t s, SimOptions o)
@@ -72,22 +73,8 @@ struct World {
 
   void send_transfer() {
     const std::uint32_t target = static_cast<std::uint32_t>(rng.uniform(nodes.size()));
-    const std::size_t from = rng.uniform(kAccounts), to = rng.uniform(kAccounts);
     if (!nodes[target] || net.is_down(configs[target].endpoint)) return;
-    ledger::Ledger& l = nodes[target]->ledger();
-    const KeyPair& key = tg.keys[from];
-    const auto acc = l.account(ledger::address_of(key.public_key()));
-    const std::uint64_t committed = acc ? acc->nonce : 0;
-    std::uint64_t nonce = std::max(next_nonce[from], committed);
-    if (nonce - committed > 4) nonce = committed;  // a gap (txs lost with a crash): start again
-    next_nonce[from] = nonce + 1;
-    ledger::TxBody b;
-    b.chain_id = l.params().chain_id;
-    b.sender = key.public_key();
-    b.nonce = nonce;
-    b.fee = 1;
-    b.payload = ledger::Transfer{ledger::address_of(tg.keys[to].public_key()), 1 + rng.uniform(100)};
-    const ledger::Tx tx = ledger::sign_tx(b, key);
+    const ledger::Tx tx = workload.next(rng, nodes[target]->ledger());
     net.invoke(configs[target].endpoint, [&](TimeMs now, Outbox& out) { nodes[target]->submit_tx(tx, now, out); });
   }
 

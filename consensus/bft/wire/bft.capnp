@@ -73,4 +73,5 @@ struct SignerRecord {
   lockedRound @4 :Int32;    # -1: not locked
   lockedValueHash @5 :Data;
   lockedValue @6 :Data;
+  lockProof @7 :List(Message);  # the prevotes of lockedRound for the locked value (each a vote)
 }
