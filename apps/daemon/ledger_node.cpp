@@ -18,6 +18,8 @@ LedgerNode::Impl::Impl(asio::io_context& io, const LedgerNodeConfig& c, const Ke
     : io(io), cfg(c), key(k), dht(dht), metrics(m),
       m_produced(m.counter("bc_ledger_blocks_produced_total", "Blocks this node produced")), timer(io) {
   open_ledger();
+  checks = std::make_unique<TxChecks>(ledger->params(), ledger->sig_cache(),
+                                      std::max(1u, std::thread::hardware_concurrency()));
   blocks = std::make_unique<LedgerBlocks>(*ledger);
   sync = std::make_unique<SyncCore>(ledger->params(), ledger->genesis_hash(),
                                     ChainTip{ledger->head().height, ledger->head().hash}, *blocks, SyncOptions{});
@@ -114,6 +116,7 @@ void LedgerNode::Impl::stop() {
   timer.cancel();
   if (net) net->stop();
   if (bft) bft->stop();
+  if (checks) checks->stop();  // no check posts to the ledger thread after this
   ledger_work.reset();
   ledger_io.stop();
   if (ledger_thread.joinable()) ledger_thread.join();

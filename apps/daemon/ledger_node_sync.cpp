@@ -89,11 +89,16 @@ void LedgerNode::Impl::dispatch(SyncEvent event) {
     });
     return;
   }
-  post_ledger([this, admit = std::move(std::get<AdmitTx>(event))]() mutable {
-    Tx copy = admit.tx;
-    if (!mempool.add(std::move(admit.tx), *ledger).ok()) return;
-    post_io([this, tx = std::move(copy), from = admit.from] {
-      input([&](TimeMs now, Outbox& out) { sync->handle_tx_admitted(tx, from, now, out); });
+  // A relayed tx: its signature on a worker, then the mempool on the ledger thread.
+  auto& admit = std::get<AdmitTx>(event);
+  checks->check_tx(std::move(admit.tx), [this, from = admit.from](Status checked, Tx tx) {
+    if (!checked.ok()) return;
+    post_ledger([this, from, tx = std::move(tx)]() mutable {
+      Tx copy = tx;
+      if (!mempool.add(std::move(tx), *ledger).ok()) return;
+      post_io([this, tx = std::move(copy), from] {
+        input([&](TimeMs now, Outbox& out) { sync->handle_tx_admitted(tx, from, now, out); });
+      });
     });
   });
 }

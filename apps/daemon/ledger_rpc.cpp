@@ -40,18 +40,28 @@ json::value LedgerNode::Impl::head_json() const {
                       {"chain_id", ledger->params().chain_id}};
 }
 
-json::value LedgerNode::Impl::send_tx(const Params& p) {
-  const Bytes bytes = p.hex("tx", "give the signed transaction as hex (blockcloud-cli send builds it)");
-  auto tx = decode_tx(bytes, ledger->params());
-  if (!tx.ok()) throw RpcError(kTxRejected, "transaction refused: " + tx.status().text());
-  const Hash256 id = tx->id;
+// send_tx: decoding and the signature on a check worker (the answer to a
+// malformed or badly signed tx comes from there), the rest on the ledger
+// thread. The answers are those of one pass in the order decode, committed,
+// mempool: a tx that is committed or pending passed the worker's checks once.
+void LedgerNode::Impl::send_tx(const Params& p, Reply reply) {
+  Bytes bytes = p.hex("tx", "give the signed transaction as hex (blockcloud-cli send builds it)");
+  checks->check_bytes(std::move(bytes), [this, reply = std::move(reply)](Result<Tx> tx) {
+    if (!tx.ok())
+      return post_io([reply, why = tx.status().text()] { reply.fail(kTxRejected, "transaction refused: " + why); });
+    ledger_rpc(reply, [this, tx = std::move(*tx)] { return admit_checked(tx); });
+  });
+}
+
+// Ledger thread: the stateful half (its signature is in the cache by now).
+json::value LedgerNode::Impl::admit_checked(const Tx& tx) {
+  const Hash256 id = tx.id;
   if (index->height_of(id))
     throw RpcError(kTxRejected, "transaction refused: already_known: " + id.hex() + " is already committed");
-  Tx copy = *tx;
-  const auto s = mempool.add(std::move(*tx), *ledger);
+  const auto s = mempool.add(tx, *ledger);
   if (!s.ok() && s.code != Error::kAlreadyKnown) throw RpcError(kTxRejected, "transaction refused: " + s.text());
   if (s.ok()) {
-    post_io([this, tx = std::move(copy)] {
+    post_io([this, tx] {
       input([&](TimeMs now, Outbox& out) { sync->handle_tx_admitted(tx, std::nullopt, now, out); });
     });
   }
@@ -228,7 +238,7 @@ void LedgerNode::Impl::register_rpc(node::RpcRegistry& rpc) {
       i->ledger_rpc(std::move(reply), [i, method, p] { return (i->*method)(p); });
     });
   };
-  on_ledger("send_tx", &Impl::send_tx);
+  rpc.add_async("send_tx", [i](const Params& p, Reply reply) { i->send_tx(p, std::move(reply)); });
   on_ledger("get_tx", &Impl::get_tx);
   on_ledger("get_block", &Impl::get_block);
   on_ledger("get_account", &Impl::get_account);

@@ -3,6 +3,7 @@
 //   ledger_node.cpp        lifecycle: opening the ledger and the committee, start, stop
 //   ledger_node_sync.cpp   block sync and production: the sync core's inputs and outputs
 //   ledger_rpc.cpp         the JSON-RPC methods
+//   tx_checks.hpp          admission's state-free half (decode, signature) on workers
 //
 // Threads (the contract every function below keeps):
 //   io thread      the sync core, its StreamNet, the timer, the RPC server;
@@ -11,6 +12,9 @@
 //                  committee (BftNode) and the drop record; validating and
 //                  committing a block (fsync included) runs here, so it never
 //                  holds up the io thread. It never touches the sync core.
+//   check workers (TxChecks) decode and verify the txs clients send and peers
+//                  relay before the ledger thread sees them; they touch
+//                  nothing above but the ledger's thread-safe SignatureCache.
 // Work crosses with post_ledger() / post_io() in both directions.
 #pragma once
 #include <deque>
@@ -27,6 +31,7 @@
 #include <boost/json.hpp>
 
 #include "apps/daemon/ledger_node.hpp"
+#include "apps/daemon/tx_checks.hpp"
 #include "layers/asio_driver.hpp"
 #include "layers/node/params.hpp"
 #include "layers/node/rpc_registry.hpp"
@@ -57,6 +62,8 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   std::deque<Hash256> drop_order;
   std::unique_ptr<ledger::SingleProducer> producer;
   std::unique_ptr<BftNode> bft;  // a validator of a certified chain
+  // ---- check workers (created with the ledger, stopped before the ledger thread) ----
+  std::unique_ptr<TxChecks> checks;
   boost::asio::io_context ledger_io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> ledger_work{ledger_io.get_executor()};
   std::thread ledger_thread;
@@ -120,7 +127,9 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
 
   // ledger_rpc.cpp: the methods, each on the ledger thread (ledger_rpc)
   boost::json::value head_json() const;
-  boost::json::value send_tx(const node::Params& p);
+  // send_tx: checked on a worker, then admit_checked on the ledger thread.
+  void send_tx(const node::Params& p, node::Reply reply);
+  boost::json::value admit_checked(const ledger::Tx& tx);
   boost::json::value get_tx(const node::Params& p);
   boost::json::value get_block(const node::Params& p);
   boost::json::value get_account(const node::Params& p);
