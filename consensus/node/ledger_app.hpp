@@ -5,7 +5,8 @@
 //                     set advanced once per height since the epoch's first.
 //   propose_value(h)  a block built from the mempool on top of the head, at
 //                     the block time rule (block_time below), carrying the
-//                     pending evidence (add_evidence) the ledger still takes.
+//                     pending evidence (add_evidence) the ledger still takes,
+//                     with at most budget().max_txs() txs (proposal_budget.hpp).
 //   valid_value(h, v) the ledger's full validation against the head, with
 //                     the driver's clock (a block too far ahead is refused).
 //   certificate(h)    the certificate stored with block h, as a bft message.
@@ -24,6 +25,7 @@
 
 #include "consensus/bft/core.hpp"
 #include "consensus/node/evidence_pool.hpp"
+#include "consensus/node/proposal_budget.hpp"
 #include "ledger/certificate.hpp"
 #include "ledger/ledger.hpp"
 #include "ledger/mempool.hpp"
@@ -46,7 +48,10 @@ class LedgerApplication final : public bft::Application {
  public:
   using Clock = std::function<TimeMs()>;
   // key: this node's consensus key (the proposer signs blocks with it).
-  LedgerApplication(ledger::Ledger& ledger, ledger::Mempool& mempool, KeyPair key, Clock clock);
+  // budget_ms: the time building and validating a proposal should take
+  // (Validator passes half of timeout_propose(0)).
+  LedgerApplication(ledger::Ledger& ledger, ledger::Mempool& mempool, KeyPair key, Clock clock,
+                    TimeMs budget_ms = bft::BftOptions{}.propose_ms / 2);
 
   std::optional<bft::ValidatorSet> validators(std::uint64_t height) override;
   bft::Value propose_value(std::uint64_t height, TimeMs now) override;
@@ -65,6 +70,9 @@ class LedgerApplication final : public bft::Application {
   // until the ledger has applied it (or can no longer).
   void add_evidence(const bft::DuplicateVoteEvidence& e) { evidence_.add(e); }
   const EvidencePool& evidence() const { return evidence_; }
+  // The proposal size this node measured (built and validated blocks feed it).
+  ProposalBudget& budget() { return budget_; }
+  const ProposalBudget& budget() const { return budget_; }
 
  private:
   std::optional<Hash256> held_hash(std::uint64_t height) const;  // of the committed block at height
@@ -75,6 +83,7 @@ class LedgerApplication final : public bft::Application {
   Clock clock_;
   std::map<std::uint64_t, bft::ValidatorSet> sets_;  // by height, a few recent ones
   EvidencePool evidence_;
+  ProposalBudget budget_;
 };
 
 }  // namespace bc::consensus
