@@ -46,8 +46,9 @@ void LedgerNode::Impl::open_bft() {
     return;
   }
   cfg.bft->block_interval_ms = cfg.block_interval_ms;
-  bft = std::make_unique<BftNode>(io, ledger_io, *ledger, mempool, *cfg.bft, metrics,
-                                  [this](std::uint64_t height) { on_bft_committed(height); });
+  bft = std::make_unique<BftNode>(
+      io, ledger_io, *ledger, mempool, *cfg.bft, metrics, [this](std::uint64_t height) { on_bft_committed(height); },
+      [this](const Hash256& id, const Status& why) { remember_drop(id, why); });
 }
 
 void LedgerNode::Impl::open_ledger() {

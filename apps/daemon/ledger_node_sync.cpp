@@ -60,6 +60,7 @@ std::optional<Bytes> LedgerNode::Impl::produce_on_ledger(TimeMs now) {
   return std::move((*made)->bytes);
 }
 
+// A tx our producer or our committee proposal refused (it left the mempool).
 void LedgerNode::Impl::remember_drop(const Hash256& id, const Status& why) {
   if (!drops.emplace(id, why.text()).second) return;
   drop_order.push_back(id);

@@ -67,7 +67,10 @@ bft::Value LedgerApplication::propose_value(std::uint64_t height, TimeMs now) {
   auto built = ledger_.build_block(candidates, block_time(now, ledger_.head().time), key_, {}, evidence_.for_block(height));
   budget_.record(built.block.txs.size(), clock_() - started);
   // Txs the builder refused would be refused again at the next height.
-  for (const auto& [id, why] : built.dropped) mempool_.drop(id);
+  for (const auto& [id, why] : built.dropped) {
+    mempool_.drop(id);
+    if (on_dropped_) on_dropped_(id, why);
+  }
   return bft::Value{ledger::header_hash(built.block.header), std::move(built.bytes)};
 }
 

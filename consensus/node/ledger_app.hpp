@@ -47,6 +47,9 @@ bft::CommitCertificate to_bft_certificate(const ledger::CommitCertificate& c, co
 class LedgerApplication final : public bft::Application {
  public:
   using Clock = std::function<TimeMs()>;
+  // A tx the block builder refused (it left the mempool with its sender's
+  // later txs): what get_tx reports as its drop reason.
+  using OnDropped = std::function<void(const Hash256& id, const Status& why)>;
   // key: this node's consensus key (the proposer signs blocks with it).
   // budget_ms: the time building and validating a proposal should take
   // (Validator passes half of timeout_propose(0)).
@@ -62,6 +65,8 @@ class LedgerApplication final : public bft::Application {
   // first, same hash): ok. Another block at that height: kCorrupt, a
   // safety failure the operator must see.
   Status commit_decided(const bft::Decided& decided);
+
+  void on_dropped(OnDropped fn) { on_dropped_ = std::move(fn); }
 
   // Whether this node's key is in committee_for(height).
   bool is_member(std::uint64_t height) const;
@@ -84,6 +89,7 @@ class LedgerApplication final : public bft::Application {
   std::map<std::uint64_t, bft::ValidatorSet> sets_;  // by height, a few recent ones
   EvidencePool evidence_;
   ProposalBudget budget_;
+  OnDropped on_dropped_;
 };
 
 }  // namespace bc::consensus

@@ -130,3 +130,20 @@ TEST_CASE("a proposal carries no more txs than the budget allows") {
   CHECK(app.valid_value(1, v1));
   CHECK(pool.size() == pending);  // the rest waits for the next height
 }
+
+TEST_CASE("a tx the proposal refuses leaves the mempool and is reported with its reason") {
+  CertChain c(6, 4, 1000);
+  Mempool pool;
+  TimeMs clock = c.now + 1000;
+  consensus::LedgerApplication app(*c.ledger, pool, vote_key(0), [&] { return clock; });
+  std::vector<std::pair<Hash256, std::string>> dropped;
+  app.on_dropped([&](const Hash256& id, const Status& why) { dropped.emplace_back(id, why.name()); });
+  const Tx unjail = c.tx(5, Unjail{});  // account 5 is no validator: admitted, refused by the builder
+  REQUIRE(pool.add(unjail, *c.ledger).ok());
+  bft::Value v1 = app.propose_value(1, clock);
+  REQUIRE(dropped.size() == 1);
+  CHECK(dropped[0].first == unjail.id);
+  CHECK(dropped[0].second == "not_validator");
+  CHECK_FALSE(pool.contains(unjail.id));
+  CHECK(app.valid_value(1, v1));
+}

@@ -55,8 +55,9 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<ledger::Ledger> ledger;
   std::unique_ptr<ledger::TxIndex> index;
   ledger::Mempool mempool;
-  // Why recent pending txs were dropped by our producer (get_tx reports it),
-  // the oldest forgotten first beyond kRememberedDrops.
+  // Why recent pending txs were dropped by our block builder, the single
+  // producer or this validator's proposals (get_tx reports it), the oldest
+  // forgotten first beyond kRememberedDrops.
   static constexpr std::size_t kRememberedDrops = 4096;
   std::unordered_map<Hash256, std::string, Hash256Hasher> drops;
   std::deque<Hash256> drop_order;
