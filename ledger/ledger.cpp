@@ -3,6 +3,7 @@
 #include "layers/assert.hpp"
 #include "ledger/detail/validate.hpp"
 #include "ledger/invariants.hpp"
+#include "ledger/tx_check.hpp"
 #include "ledger/consensus_effects.hpp"
 #include "ledger/pos_ledger.hpp"
 #include "ledger/validators.hpp"
@@ -141,13 +142,7 @@ std::optional<Bytes> Ledger::block_at(std::uint64_t height) const {
 
 std::optional<Bytes> Ledger::block_by_hash(const Hash256& hash) const { return store_->block(hash); }
 
-Status Ledger::check_tx_stateless(const Tx& tx) {
-  if (Status s = check_tx_context_free(tx, params()); !s.ok()) return s;
-  if (cache_->contains(tx.id)) return {};
-  if (!verify_tx_signature(tx)) return fail(Error::kBadSignature, "transaction signature does not verify under the sender's key");
-  cache_->insert(tx.id);
-  return {};
-}
+Status Ledger::check_tx_stateless(const Tx& tx) { return ledger::check_tx_stateless(tx, params(), *cache_); }
 
 Result<PreparedBlock> Ledger::validate_block(ByteView bytes, std::optional<TimeMs> now) { return validate(bytes, false, now, nullptr); }
 

@@ -49,6 +49,7 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
   ledger::Mempool& mempool;
   BftNodeConfig cfg;
   OnCommitted on_committed;
+  OnDropped on_dropped;
   // ---- ledger thread ----
   BftReport report;
   std::unique_ptr<consensus::Validator> validator;
@@ -61,8 +62,9 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
   bool stopped = false;
 
   Impl(asio::io_context& io, asio::io_context& lio, ledger::Ledger& l, ledger::Mempool& mp, BftNodeConfig c,
-       metrics::Registry& m, OnCommitted cb)
-      : io(io), ledger_io(lio), ledger(l), mempool(mp), cfg(std::move(c)), on_committed(std::move(cb)), report(m),
+       metrics::Registry& m, OnCommitted cb, OnDropped dropped)
+      : io(io), ledger_io(lio), ledger(l), mempool(mp), cfg(std::move(c)), on_committed(std::move(cb)),
+        on_dropped(std::move(dropped)), report(m),
         timer(lio) {}
 
   // Runs fn on the ledger thread while the node and its core are alive.
@@ -136,6 +138,7 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
                                           [] { return AsioUdpDriver::now_ms(); });
     if (!v.ok()) return stop_core(v.status());
     validator = std::move(*v);
+    validator->on_dropped(on_dropped);
     if (cfg.test_equivocate) {
       equivocator = std::make_unique<consensus::Equivocator>(cfg.consensus_key, bft_options(ledger, cfg.block_interval_ms).limits);
       spdlog::warn("consensus: TEST FAULT: this validator signs two votes in every slot (--test-fault equivocate); "
@@ -203,8 +206,9 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
 };
 
 BftNode::BftNode(asio::io_context& io, asio::io_context& ledger_io, ledger::Ledger& ledger, ledger::Mempool& mempool,
-                 BftNodeConfig cfg, metrics::Registry& metrics, OnCommitted on_committed)
-    : impl_(std::make_shared<Impl>(io, ledger_io, ledger, mempool, std::move(cfg), metrics, std::move(on_committed))) {
+                 BftNodeConfig cfg, metrics::Registry& metrics, OnCommitted on_committed, OnDropped on_dropped)
+    : impl_(std::make_shared<Impl>(io, ledger_io, ledger, mempool, std::move(cfg), metrics, std::move(on_committed),
+                                   std::move(on_dropped))) {
   BC_ASSERT(ledger.certified());
   impl_->open_net();
 }

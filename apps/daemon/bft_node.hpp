@@ -20,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
 
+#include "consensus/node/ledger_app.hpp"
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "ledger/ledger.hpp"
@@ -52,9 +53,12 @@ class BftNode {
  public:
   // Called on the ledger thread after the committee committed `height`.
   using OnCommitted = std::function<void(std::uint64_t height)>;
+  // Called on the ledger thread when this node's proposal refused a pending tx.
+  using OnDropped = consensus::LedgerApplication::OnDropped;
   // REQUIRES: ledger.certified(). Nothing runs before start().
   BftNode(boost::asio::io_context& io, boost::asio::io_context& ledger_io, ledger::Ledger& ledger,
-          ledger::Mempool& mempool, BftNodeConfig cfg, metrics::Registry& metrics, OnCommitted on_committed);
+          ledger::Mempool& mempool, BftNodeConfig cfg, metrics::Registry& metrics, OnCommitted on_committed,
+          OnDropped on_dropped);
   ~BftNode();
   // io thread: opens the transport (throws naming the address if it cannot
   // bind); the core starts on the ledger thread.

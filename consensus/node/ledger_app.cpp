@@ -33,8 +33,9 @@ bft::CommitCertificate to_bft_certificate(const ledger::CommitCertificate& c, co
   return out;
 }
 
-LedgerApplication::LedgerApplication(ledger::Ledger& ledger, ledger::Mempool& mempool, KeyPair key, Clock clock)
-    : ledger_(ledger), mempool_(mempool), key_(std::move(key)), clock_(std::move(clock)) {}
+LedgerApplication::LedgerApplication(ledger::Ledger& ledger, ledger::Mempool& mempool, KeyPair key, Clock clock,
+                                     TimeMs budget_ms)
+    : ledger_(ledger), mempool_(mempool), key_(std::move(key)), clock_(std::move(clock)), budget_(budget_ms) {}
 
 // The epoch's fresh set advanced once per height since its first height
 // (docs/consensus.md, "Proposer"); memoised for the last few heights.
@@ -60,18 +61,26 @@ std::optional<bft::ValidatorSet> LedgerApplication::validators(std::uint64_t hei
 bft::Value LedgerApplication::propose_value(std::uint64_t height, TimeMs now) {
   BC_ASSERT(height == ledger_.head().height + 1);
   const auto& p = ledger_.params();
-  auto candidates = mempool_.select(ledger_.state(), p.max_block_txs, p.max_block_bytes - kBlockHeadroom);
+  const TimeMs started = clock_();
+  auto candidates = mempool_.select(ledger_.state(), budget_.max_txs(p.max_block_txs), p.max_block_bytes - kBlockHeadroom);
   evidence_.prune(ledger_.state(), height);
   auto built = ledger_.build_block(candidates, block_time(now, ledger_.head().time), key_, {}, evidence_.for_block(height));
+  budget_.record(built.block.txs.size(), clock_() - started);
   // Txs the builder refused would be refused again at the next height.
-  for (const auto& [id, why] : built.dropped) mempool_.drop(id);
+  for (const auto& [id, why] : built.dropped) {
+    mempool_.drop(id);
+    if (on_dropped_) on_dropped_(id, why);
+  }
   return bft::Value{ledger::header_hash(built.block.header), std::move(built.bytes)};
 }
 
 bool LedgerApplication::valid_value(std::uint64_t height, const bft::Value& value) {
   if (height != ledger_.head().height + 1) return false;
-  auto prepared = ledger_.validate_block(value.bytes, clock_());
-  return prepared.ok() && prepared->hash == value.hash && prepared->block.header.height == height;
+  const TimeMs started = clock_();
+  auto prepared = ledger_.validate_block(value.bytes, started);
+  if (!prepared.ok()) return false;
+  budget_.record(prepared->tx_count, clock_() - started);
+  return prepared->hash == value.hash && prepared->block.header.height == height;
 }
 
 std::optional<bft::CommitCertificate> LedgerApplication::certificate(std::uint64_t height) {

@@ -5,7 +5,8 @@
 //                     set advanced once per height since the epoch's first.
 //   propose_value(h)  a block built from the mempool on top of the head, at
 //                     the block time rule (block_time below), carrying the
-//                     pending evidence (add_evidence) the ledger still takes.
+//                     pending evidence (add_evidence) the ledger still takes,
+//                     with at most budget().max_txs() txs (proposal_budget.hpp).
 //   valid_value(h, v) the ledger's full validation against the head, with
 //                     the driver's clock (a block too far ahead is refused).
 //   certificate(h)    the certificate stored with block h, as a bft message.
@@ -24,6 +25,7 @@
 
 #include "consensus/bft/core.hpp"
 #include "consensus/node/evidence_pool.hpp"
+#include "consensus/node/proposal_budget.hpp"
 #include "ledger/certificate.hpp"
 #include "ledger/ledger.hpp"
 #include "ledger/mempool.hpp"
@@ -45,8 +47,14 @@ bft::CommitCertificate to_bft_certificate(const ledger::CommitCertificate& c, co
 class LedgerApplication final : public bft::Application {
  public:
   using Clock = std::function<TimeMs()>;
+  // A tx the block builder refused (it left the mempool with its sender's
+  // later txs): what get_tx reports as its drop reason.
+  using OnDropped = std::function<void(const Hash256& id, const Status& why)>;
   // key: this node's consensus key (the proposer signs blocks with it).
-  LedgerApplication(ledger::Ledger& ledger, ledger::Mempool& mempool, KeyPair key, Clock clock);
+  // budget_ms: the time building and validating a proposal should take
+  // (Validator passes half of timeout_propose(0)).
+  LedgerApplication(ledger::Ledger& ledger, ledger::Mempool& mempool, KeyPair key, Clock clock,
+                    TimeMs budget_ms = bft::BftOptions{}.propose_ms / 2);
 
   std::optional<bft::ValidatorSet> validators(std::uint64_t height) override;
   bft::Value propose_value(std::uint64_t height, TimeMs now) override;
@@ -58,6 +66,8 @@ class LedgerApplication final : public bft::Application {
   // safety failure the operator must see.
   Status commit_decided(const bft::Decided& decided);
 
+  void on_dropped(OnDropped fn) { on_dropped_ = std::move(fn); }
+
   // Whether this node's key is in committee_for(height).
   bool is_member(std::uint64_t height) const;
 
@@ -65,6 +75,9 @@ class LedgerApplication final : public bft::Application {
   // until the ledger has applied it (or can no longer).
   void add_evidence(const bft::DuplicateVoteEvidence& e) { evidence_.add(e); }
   const EvidencePool& evidence() const { return evidence_; }
+  // The proposal size this node measured (built and validated blocks feed it).
+  ProposalBudget& budget() { return budget_; }
+  const ProposalBudget& budget() const { return budget_; }
 
  private:
   std::optional<Hash256> held_hash(std::uint64_t height) const;  // of the committed block at height
@@ -75,6 +88,8 @@ class LedgerApplication final : public bft::Application {
   Clock clock_;
   std::map<std::uint64_t, bft::ValidatorSet> sets_;  // by height, a few recent ones
   EvidencePool evidence_;
+  ProposalBudget budget_;
+  OnDropped on_dropped_;
 };
 
 }  // namespace bc::consensus

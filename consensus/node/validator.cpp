@@ -9,7 +9,11 @@ Result<std::unique_ptr<Validator>> Validator::create(bft::BftOptions options, le
                                                      std::unique_ptr<CoreStore> store, LedgerApplication::Clock clock) {
   BC_ASSERT(store != nullptr);
   // A follower never proposes; its Application still needs a key to hold.
-  auto app = std::make_unique<LedgerApplication>(ledger, mempool, key.value_or(KeyPair::generate()), std::move(clock));
+  // Half of timeout_propose(0) for building and validating a proposal: the
+  // other half for the network and the validators' queues.
+  const TimeMs budget_ms = options.propose_ms / 2;
+  auto app = std::make_unique<LedgerApplication>(ledger, mempool, key.value_or(KeyPair::generate()), std::move(clock),
+                                                 budget_ms);
   std::unique_ptr<Validator> v(new Validator(std::move(options), ledger, std::move(key), std::move(store), std::move(app)));
   if (Status s = v->commit_recorded_decision(); !s.ok()) return s;
   if (Status s = v->make_core(); !s.ok()) return s;

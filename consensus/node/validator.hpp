@@ -52,6 +52,8 @@ class Validator {
   // Evidence waiting for a block (kept across cores: resync keeps the pool).
   const EvidencePool& evidence() const { return app_->evidence(); }
   std::size_t peers() const { return peers_.size(); }
+  // Called when this node's proposal left a tx out as invalid (LedgerApplication::OnDropped).
+  void on_dropped(LedgerApplication::OnDropped fn) { app_->on_dropped(std::move(fn)); }
 
  private:
   Validator(bft::BftOptions options, ledger::Ledger& ledger, std::optional<KeyPair> key, std::unique_ptr<CoreStore> store,

@@ -97,3 +97,53 @@ TEST_CASE("a block too far ahead of this node's clock is not valid") {
   clock += 60'000;
   CHECK(app.valid_value(1, v1));
 }
+
+TEST_CASE("the proposal cap follows the measured time per tx") {
+  consensus::ProposalBudget b(150);
+  CHECK(b.max_txs(20000) == 20000);  // nothing measured yet: the chain's limit
+  b.record(10, 50);                   // too small a block to tell a per-tx cost
+  CHECK(b.cost_us() == 0);
+  b.record(1000, 20);                 // 20 us per tx: 150 ms holds 3,750 builds plus validations
+  CHECK(b.cost_us() == doctest::Approx(20.0));
+  CHECK(b.max_txs(20000) == 3750);
+  CHECK(b.max_txs(1000) == 1000);     // never above the chain's limit
+  for (int i = 0; i < 40; ++i) b.record(100, 100);  // 1 ms per tx: recent samples dominate
+  CHECK(b.cost_us() > 900);
+  CHECK(b.max_txs(20000) == consensus::ProposalBudget::kFloorTxs);  // 75 would fit; the floor keeps the chain moving
+}
+
+TEST_CASE("a proposal carries no more txs than the budget allows") {
+  CertChain c(6, 4, 1000);
+  Mempool pool;
+  TimeMs clock = c.now + 1000;
+  consensus::LedgerApplication app(*c.ledger, pool, vote_key(0), [&] { return clock; }, 150);
+  const std::size_t pending = consensus::ProposalBudget::kFloorTxs + 40;
+  for (std::size_t i = 0; i < pending; ++i) {
+    const std::size_t from = i % 6;
+    REQUIRE(pool.add(c.tx(from, Transfer{c.addr((from + 1) % 6), 1}, 1, c.nonce(from) + i / 6), *c.ledger).ok());
+  }
+  app.budget().record(1000, 1000);  // 1 ms per tx measured: the floor
+  bft::Value v1 = app.propose_value(1, clock);
+  auto block = decode_block(v1.bytes, c.ledger->params());
+  REQUIRE(block.ok());
+  CHECK(block->txs.size() == consensus::ProposalBudget::kFloorTxs);
+  CHECK(app.valid_value(1, v1));
+  CHECK(pool.size() == pending);  // the rest waits for the next height
+}
+
+TEST_CASE("a tx the proposal refuses leaves the mempool and is reported with its reason") {
+  CertChain c(6, 4, 1000);
+  Mempool pool;
+  TimeMs clock = c.now + 1000;
+  consensus::LedgerApplication app(*c.ledger, pool, vote_key(0), [&] { return clock; });
+  std::vector<std::pair<Hash256, std::string>> dropped;
+  app.on_dropped([&](const Hash256& id, const Status& why) { dropped.emplace_back(id, why.name()); });
+  const Tx unjail = c.tx(5, Unjail{});  // account 5 is no validator: admitted, refused by the builder
+  REQUIRE(pool.add(unjail, *c.ledger).ok());
+  bft::Value v1 = app.propose_value(1, clock);
+  REQUIRE(dropped.size() == 1);
+  CHECK(dropped[0].first == unjail.id);
+  CHECK(dropped[0].second == "not_validator");
+  CHECK_FALSE(pool.contains(unjail.id));
+  CHECK(app.valid_value(1, v1));
+}

@@ -1,0 +1,261 @@
+// The ledger's JSON-RPC methods (docs/ledger.md, "JSON-RPC methods"): each
+// runs on the ledger thread, which owns the state a commit may be changing;
+// ledger_status adds the sync core's view on the io thread.
+#include <map>
+
+#include <boost/json.hpp>
+
+#include "apps/common/ledger_json.hpp"
+#include "apps/daemon/detail/ledger_node_impl.hpp"
+#include "apps/daemon/pos_rpc.hpp"
+#include "layers/ids.hpp"
+#include "ledger/validators.hpp"
+
+namespace bc::apps {
+namespace json = boost::json;
+using namespace bc::ledger;
+
+using node::Params;
+using node::Reply;
+using node::RpcError;
+
+namespace {
+constexpr int kTxRejected = -32010;  // the ledger refused the transaction (message says why)
+constexpr int kNotFound = -32004;
+
+Hash256 need_hash(const Params& p, const char* name) {
+  constexpr const char* kExpect = "give the hash as 64 hex digits";
+  auto h = Hash256::from_hex(p.string(name, kExpect));
+  if (!h) p.fail(name, "not 64 hex digits", kExpect);
+  return *h;
+}
+}  // namespace
+
+json::value LedgerNode::Impl::head_json() const {
+  const auto& h = ledger->head();
+  return json::object{{"height", h.height},
+                      {"hash", h.hash.hex()},
+                      {"state_root", h.state_root.hex()},
+                      {"time_ms", h.time},
+                      {"chain_id", ledger->params().chain_id}};
+}
+
+// send_tx: decoding and the signature on a check worker (the answer to a
+// malformed or badly signed tx comes from there), the rest on the ledger
+// thread. The answers are those of one pass in the order decode, committed,
+// mempool: a tx that is committed or pending passed the worker's checks once.
+void LedgerNode::Impl::send_tx(const Params& p, Reply reply) {
+  Bytes bytes = p.hex("tx", "give the signed transaction as hex (blockcloud-cli send builds it)");
+  checks->check_bytes(std::move(bytes), [this, reply = std::move(reply)](Result<Tx> tx) {
+    if (!tx.ok())
+      return post_io([reply, why = tx.status().text()] { reply.fail(kTxRejected, "transaction refused: " + why); });
+    ledger_rpc(reply, [this, tx = std::move(*tx)] { return admit_checked(tx); });
+  });
+}
+
+// Ledger thread: the stateful half (its signature is in the cache by now).
+json::value LedgerNode::Impl::admit_checked(const Tx& tx) {
+  const Hash256 id = tx.id;
+  if (index->height_of(id))
+    throw RpcError(kTxRejected, "transaction refused: already_known: " + id.hex() + " is already committed");
+  const auto s = mempool.add(tx, *ledger);
+  if (!s.ok() && s.code != Error::kAlreadyKnown) throw RpcError(kTxRejected, "transaction refused: " + s.text());
+  if (s.ok()) {
+    post_io([this, tx] {
+      input([&](TimeMs now, Outbox& out) { sync->handle_tx_admitted(tx, std::nullopt, now, out); });
+    });
+  }
+  return json::object{{"id", id.hex()}, {"status", "pending"}};
+}
+
+json::value LedgerNode::Impl::get_tx(const Params& p) {
+  const Hash256 id = need_hash(p, "id");
+  json::object o{{"id", id.hex()}};
+  if (auto h = index->height_of(id)) {
+    o["status"] = "committed";
+    o["height"] = *h;
+    if (auto b = ledger->block_at(*h)) {
+      auto block = decode_block(*b, ledger->params());
+      if (block.ok()) {
+        o["block_hash"] = header_hash(block->header).hex();
+        for (const auto& t : block->txs)
+          if (t.id == id) o["tx"] = tx_json(t);
+      }
+    }
+    o["confirmations"] = ledger->head().height - *h + 1;
+  } else if (mempool.contains(id)) {
+    o["status"] = "pending";
+  } else if (auto d = drops.find(id); d != drops.end()) {
+    o["status"] = "dropped";
+    o["reason"] = d->second;
+  } else {
+    o["status"] = "unknown";
+  }
+  return o;
+}
+
+json::value LedgerNode::Impl::get_block(const Params& p) {
+  std::optional<Bytes> bytes;
+  constexpr const char* kHeightExpect = "give a height >= 0 or \"latest\"";
+  if (const auto* h = p.raw().if_contains("height")) {
+    if (h->is_string() && h->as_string() == "latest") bytes = ledger->block_at(ledger->head().height);
+    else bytes = ledger->block_at(p.u64("height", kHeightExpect));
+    if (!bytes)
+      throw RpcError(kNotFound, "no block at that height; the head is " + std::to_string(ledger->head().height));
+  } else if (p.has("hash")) {
+    bytes = ledger->block_by_hash(need_hash(p, "hash"));
+    if (!bytes) throw RpcError(kNotFound, "no block with that hash on this node");
+  } else {
+    p.fail("height", "missing", "give height (a number or \"latest\") or hash (64 hex digits)");
+  }
+  auto block = decode_block(*bytes, ledger->params());
+  if (!block.ok()) throw RpcError(-32603, "stored block does not decode: " + block.status().text());
+  auto o = block_json(*block);
+  o["size"] = bytes->size();
+  if (auto c = ledger->certificate_at(block->header.height))  // a certified chain: who finalised it
+    o["certificate"] = json::object{{"round", c->round}, {"signers", c->precommits.size()}};
+  return o;
+}
+
+json::value LedgerNode::Impl::get_account(const Params& p) {
+  constexpr const char* kExpect = "give an account address (a... with a valid checksum) or 64 hex digits";
+  const auto text = p.string("address", kExpect);
+  auto addr = parse_address(text);
+  if (!addr) p.fail("address", "\"" + text + "\" is not an account address", kExpect);
+  const bool want_proof = p.opt_bool("proof", "give proof as true or false").value_or(false);
+  json::object o{{"address", address_text(*addr)}, {"height", ledger->head().height},
+                 {"state_root", ledger->head().state_root.hex()}};
+  auto acc = ledger->account(*addr);
+  o["exists"] = acc.has_value();
+  const Account a = acc.value_or(Account{});
+  o["balance"] = std::to_string(a.balance);
+  o["nonce"] = a.nonce;
+  o["bonded"] = std::to_string(a.bonded);
+  if (want_proof) {
+    auto pr = ledger->prove_account(*addr);
+    json::array sib;
+    for (const auto& s : pr.proof.siblings) sib.push_back(json::value(s.hex()));
+    json::object proof{{"siblings", std::move(sib)}, {"encoded", to_hex(pr.proof.encode())},
+                       {"verified", verify_account_proof(pr.state_root, *addr, pr.account, pr.proof)}};
+    if (pr.proof.other_leaf)
+      proof["other_leaf"] = json::object{{"key", pr.proof.other_leaf->first.hex()},
+                                         {"value_hash", pr.proof.other_leaf->second.hex()}};
+    else
+      proof["other_leaf"] = nullptr;
+    o["proof"] = std::move(proof);
+    o["state_root"] = pr.state_root.hex();
+    o["height"] = pr.height;
+  }
+  return o;
+}
+
+// validators: every registered validator with its status and stake, and
+// the committee that certifies the next block (docs/staking.md).
+json::value LedgerNode::Impl::validators(const Params&) {
+  const std::uint64_t next = ledger->head().height + 1;
+  const Committee* committee = ledger->committee_for(next);
+  std::map<Address, Amount> power;
+  json::array members;
+  Amount total = 0;
+  if (committee) {
+    for (const auto& m : committee->members) {
+      power[m.address] = m.power;
+      total += m.power;
+      members.push_back(json::object{{"address", address_text(m.address)},
+                                     {"consensus_key", to_hex(m.consensus_key.view())},
+                                     {"power", std::to_string(m.power)}});
+    }
+  }
+  json::array all;
+  for (const auto& [addr, v] : ledger->state().validators()) {
+    const auto it = power.find(addr);
+    all.push_back(json::object{{"address", address_text(addr)},
+                               {"consensus_key", to_hex(v.consensus_key.view())},
+                               {"status", validator_status_name(v.status)},
+                               {"jailed_until", v.jailed_until},
+                               {"bonded", std::to_string(ledger->account(addr).value_or(Account{}).bonded)},
+                               {"power", it == power.end() ? std::string("0") : std::to_string(it->second)},
+                               {"missed", v.missed},
+                               {"tracked", v.tracked}});
+  }
+  const auto& params = ledger->params();
+  return json::object{{"height", ledger->head().height},
+                      {"certified", ledger->certified()},
+                      {"next_height", next},
+                      {"epoch", committee ? json::value(committee->epoch) : json::value(nullptr)},
+                      {"epoch_length", params.epoch_length},
+                      {"total_power", std::to_string(total)},
+                      {"committee", std::move(members)},
+                      {"validators", std::move(all)}};
+}
+
+// validator_status: the committee core's view, or why this node follows.
+json::value LedgerNode::Impl::validator_status() const {
+  if (bft) return bft->status();
+  json::object o{{"validator", false}, {"running", false}, {"head", ledger->head().height}};
+  const Membership m = validator_membership(*ledger, key.public_key());
+  o["why"] = !cfg.bft && ledger->certified() ? "validating is turned off (--no-validator)"
+             : m.member ? "this node's key joined the committee after start-up; restart the node to validate"
+                        : m.why;
+  return o;
+}
+
+// ledger_status: the ledger's part (ledger thread) ...
+json::value LedgerNode::Impl::status_json() const {
+  json::object o = head_json().as_object();
+  o["genesis_hash"] = ledger->genesis_hash().hex();
+  o["producer"] = producer != nullptr;
+  o["block_interval_ms"] = cfg.block_interval_ms;
+  o["mempool_txs"] = mempool.size();
+  o["mempool_bytes"] = mempool.bytes();
+  o["tx_index_height"] = index->indexed_height();
+  return o;
+}
+
+// ... and the sync core's (io thread).
+void LedgerNode::Impl::add_sync_status(json::object& o) const {
+  o["connections"] = net ? net->connections() : 0;
+  json::array peers;
+  for (const auto& pv : sync->peers())
+    peers.push_back(json::object{{"conn", pv.id}, {"height", pv.height}, {"hello", pv.hello}, {"outbound", pv.outbound}});
+  o["peers"] = std::move(peers);
+  o["best_peer_height"] = sync->best_peer_height();
+  const auto& st = sync->stats();
+  o["sync"] = json::object{{"blocks_applied", st.blocks_applied}, {"blocks_rejected", st.blocks_rejected},
+                           {"blocks_served", st.blocks_served},     {"blocks_superseded", st.blocks_superseded},
+                           {"malformed", st.malformed},             {"genesis_mismatch", st.genesis_mismatch},
+                           {"hello_timeouts", st.hello_timeouts},   {"idle_timeouts", st.idle_timeouts},
+                           {"request_timeouts", st.request_timeouts}, {"bad_answers", st.bad_answers},
+                           {"refused_banned", st.refused_banned}};
+}
+
+// Every ledger method runs on the ledger thread (it reads state a commit may
+// be changing); ledger_status adds the sync core's view on the io thread.
+void LedgerNode::Impl::register_rpc(node::RpcRegistry& rpc) {
+  auto* i = this;
+  auto on_ledger = [&rpc, i](const char* name, json::value (Impl::*method)(const Params&)) {
+    rpc.add_async(name, [i, method](const Params& p, Reply reply) {
+      i->ledger_rpc(std::move(reply), [i, method, p] { return (i->*method)(p); });
+    });
+  };
+  rpc.add_async("send_tx", [i](const Params& p, Reply reply) { i->send_tx(p, std::move(reply)); });
+  on_ledger("get_tx", &Impl::get_tx);
+  on_ledger("get_block", &Impl::get_block);
+  on_ledger("get_account", &Impl::get_account);
+  on_ledger("validators", &Impl::validators);
+  rpc.add_async("validator_status",
+                [i](const Params&, Reply reply) { i->ledger_rpc(std::move(reply), [i] { return i->validator_status(); }); });
+  register_pos_rpc(rpc, [i](Reply r, LedgerRead read) { i->ledger_rpc(std::move(r), [i, read] { return read(*i->ledger); }); });
+  rpc.add_async("head", [i](const Params&, Reply reply) { i->ledger_rpc(std::move(reply), [i] { return i->head_json(); }); });
+  rpc.add_async("ledger_status", [i](const Params&, Reply reply) {
+    i->post_ledger([i, reply = std::move(reply)] {
+      json::object o = i->status_json().as_object();
+      i->post_io([i, reply, o = std::move(o)]() mutable {
+        i->add_sync_status(o);
+        reply.ok(std::move(o));
+      });
+    });
+  });
+}
+
+}  // namespace bc::apps
