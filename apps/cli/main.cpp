@@ -173,7 +173,7 @@ int cmd_watch(const Options& o, const bc::Endpoint& ep, const DhtArgs& a) {
 // ---- ledger ----
 
 struct LedgerArgs {
-  std::string wallet_dir, from, name, address, amount, fee = "1", id, which;
+  std::string wallet_dir, from, name, address, amount, fee = "1", id, which, consensus_key;
   double wait_s = 0;
   std::int64_t nonce = -1;
 };
@@ -274,10 +274,26 @@ int cmd_send(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
   return send_payload(o, ep, a, bc::ledger::Transfer{*to, need_amount(a.amount, "AMOUNT")});
 }
 
+// A bond that registers the node key in FILE as the account's vote key,
+// with its proof of possession: the account validates from the epoch after next.
+bc::ledger::Bond bond_registering_key(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a,
+                                      bc::ledger::Amount amount) {
+  if (!std::filesystem::is_regular_file(a.consensus_key))
+    throw Failure{"--consensus-key: " + a.consensus_key + " is not a key file; give the validator node's key (DATADIR/node.key)"};
+  const auto consensus = bc::load_or_create_key_file(a.consensus_key);
+  const auto account = bc::cli::wallet_get(wallet_dir(a), a.from).address;
+  const auto head = call(o, ep, "head", {}, ms(o.timeout_s)).as_object();
+  return bc::ledger::bond_with_key(amount, consensus, std::string(head.at("chain_id").as_string()), account);
+}
+
 int cmd_stake(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
   const auto amount = need_amount(a.amount, "AMOUNT");
-  if (a.which == "bond") return send_payload(o, ep, a, bc::ledger::Bond{amount});
-  return send_payload(o, ep, a, bc::ledger::Unbond{amount});
+  if (a.which == "unbond") {
+    if (!a.consensus_key.empty()) throw Failure{"--consensus-key goes with `stake bond`, not `stake unbond`"};
+    return send_payload(o, ep, a, bc::ledger::Unbond{amount});
+  }
+  if (a.consensus_key.empty()) return send_payload(o, ep, a, bc::ledger::Bond{amount});
+  return send_payload(o, ep, a, bond_registering_key(o, ep, a, amount));
 }
 
 int cmd_tx(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
@@ -446,6 +462,9 @@ void add_account_commands(CLI::App& app, LedgerArgs& a, CommandTable& commands) 
   auto* stake = commands.add(&app, "stake", "bond or unbond stake", with_ledger_args(cmd_stake, a));
   stake->add_option("ACTION", a.which, "bond or unbond")->required()->check(CLI::IsMember({"bond", "unbond"}));
   stake->add_option("AMOUNT", a.amount, "base units (whole number)")->required();
+  stake->add_option("--consensus-key", a.consensus_key,
+                    "bond: register this node key file (DATADIR/node.key) as the account's vote key; "
+                    "the node validates once the account is in an epoch's committee");
   add_tx_options(stake, a);
   auto* unjail = commands.add(&app, "unjail", "return your jailed validator to the set (from its jailed_until height)",
                              with_ledger_args(cmd_unjail, a));

@@ -175,9 +175,10 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void start() {
-    // Posted before any connection can report: the validator exists before its first input.
+    net->start();  // throws if it cannot bind: then no core runs
+    // Posted before any connection can report (their callbacks run on this
+    // thread after we return): the validator exists before its first input.
     post_ledger([](Impl& s) { s.open_validator(); });
-    net->start();
     for (const auto& p : cfg.peers) net->connect(p);
   }
 

@@ -34,21 +34,50 @@ LedgerNode::Impl::Impl(asio::io_context& io, const LedgerNodeConfig& c, const Ke
 
 // On a certified chain the committee makes the blocks: this node joins it
 // when its key is in the next height's committee (and validating is not
-// turned off), and follows by block sync otherwise.
+// turned off), and follows by block sync otherwise, until a commit brings
+// its key into the committee (join_committee_if_member).
 void LedgerNode::Impl::open_bft() {
   if (cfg.producer && ledger->certified())
     throw std::runtime_error("--producer: the genesis " + cfg.genesis_file.string() +
                              " has validators, so its committee makes the blocks; run without --producer");
   if (!cfg.bft) return;
+  cfg.bft->block_interval_ms = cfg.block_interval_ms;
   const Membership m = validator_membership(*ledger, key.public_key());
   if (!m.member) {
     if (ledger->certified()) spdlog::info("consensus: following by block sync: {}", m.why);
     return;
   }
-  cfg.bft->block_interval_ms = cfg.block_interval_ms;
-  bft = std::make_unique<BftNode>(
+  bft = make_bft();
+}
+
+std::unique_ptr<BftNode> LedgerNode::Impl::make_bft() {
+  return std::make_unique<BftNode>(
       io, ledger_io, *ledger, mempool, *cfg.bft, metrics, [this](std::uint64_t height) { on_bft_committed(height); },
       [this](const Hash256& id, const Status& why) { remember_drop(id, why); });
+}
+
+// Ledger thread, after a commit: a follower whose key the commit brought into
+// the next height's committee (a bond with its key, two epochs on) starts
+// validating. The core is made here, where the ledger may be read; its
+// transport opens on the io thread. A node that leaves the committee keeps its
+// core, which signs nothing at heights whose set lacks its key.
+void LedgerNode::Impl::join_committee_if_member() {
+  if (bft || !cfg.bft || !ledger->certified()) return;
+  if (!validator_membership(*ledger, key.public_key()).member) return;
+  spdlog::info("consensus: this node's key is in the committee of height {}; validating from now on",
+               ledger->head().height + 1);
+  bft = make_bft();
+  post_io([this, node = bft.get()] { start_bft(*node); });
+}
+
+// io thread: opens the core's transport; a node that cannot keeps following.
+void LedgerNode::Impl::start_bft(BftNode& node) {
+  try {
+    node.start();
+    bft_started = &node;
+  } catch (const std::exception& e) {
+    spdlog::error("consensus: cannot start validating: {}; this node keeps following by block sync", e.what());
+  }
 }
 
 void LedgerNode::Impl::open_ledger() {
@@ -93,7 +122,10 @@ void LedgerNode::Impl::start() {
   started_at = AsioUdpDriver::now_ms();
   net->start();
   ledger_thread = std::thread([this] { ledger_io.run(); });
-  if (bft) bft->start();
+  if (bft) {
+    bft->start();  // throws at start-up: the operator fixes --bft-listen
+    bft_started = bft.get();
+  }
   for (const auto& b : cfg.bootstrap) net->connect(b);
   input([](TimeMs, Outbox&) {});
 }
@@ -116,7 +148,7 @@ void LedgerNode::Impl::stop() {
   stopped = true;
   timer.cancel();
   if (net) net->stop();
-  if (bft) bft->stop();
+  if (bft_started) bft_started->stop();
   if (checks) checks->stop();  // no check posts to the ledger thread after this
   ledger_work.reset();
   ledger_io.stop();

@@ -43,6 +43,7 @@ Status LedgerNode::Impl::commit_received(const ApplyBlock& req, TimeMs now) {
   auto shell = decode_block_shell(req.bytes, ledger->params());
   if (shell.ok()) after_commit(shell->header, now);
   if (bft) bft->on_synced();
+  join_committee_if_member();
   return s;
 }
 

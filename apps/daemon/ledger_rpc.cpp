@@ -195,7 +195,7 @@ json::value LedgerNode::Impl::validator_status() const {
   json::object o{{"validator", false}, {"running", false}, {"head", ledger->head().height}};
   const Membership m = validator_membership(*ledger, key.public_key());
   o["why"] = !cfg.bft && ledger->certified() ? "validating is turned off (--no-validator)"
-             : m.member ? "this node's key joined the committee after start-up; restart the node to validate"
+             : m.member ? "this node's key is in the committee; it starts validating at the next commit"
                         : m.why;
   return o;
 }

@@ -249,7 +249,9 @@ Endpoint bft_endpoint(const UpOptions& o, int i) {
   return node_ip(o.base_ip, i, port);
 }
 
-// A validator listens for consensus messages and dials every other validator.
+// Consensus: each node listens and dials the genesis validators. A follower
+// has a core only once its key is in a committee (a bond with
+// `stake bond --consensus-key DATADIR/node.key`), and then joins with no restart.
 void add_bft_args(const UpOptions& o, const NodeEntry& e, std::vector<std::string>& args) {
   add_arg(args, "--bft-listen", bft_endpoint(o, e.index).to_string());
   for (int v = 0; v < o.validators; ++v)
@@ -270,7 +272,7 @@ std::vector<std::string> daemon_args(const UpOptions& o, const Devnet& net, cons
       args.emplace_back("--producer");
       add_arg(args, "--block-interval-ms", std::to_string(o.block_interval_ms));
     }
-    if (e.index < o.validators) add_bft_args(o, e, args);
+    if (o.validators > 0) add_bft_args(o, e, args);
   }
   if (e.index >= o.nodes - o.storage_providers) {
     args.emplace_back("--storage");

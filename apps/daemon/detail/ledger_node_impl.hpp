@@ -62,7 +62,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<Hash256, std::string, Hash256Hasher> drops;
   std::deque<Hash256> drop_order;
   std::unique_ptr<ledger::SingleProducer> producer;
-  std::unique_ptr<BftNode> bft;  // a validator of a certified chain
+  std::unique_ptr<BftNode> bft;  // a validator of a certified chain (made at start-up or on joining)
   // ---- check workers (created with the ledger, stopped before the ledger thread) ----
   std::unique_ptr<TxChecks> checks;
   boost::asio::io_context ledger_io;
@@ -79,12 +79,16 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   TimeMs started_at = 0;       // start(): the producer's start-up window counts from here
   bool producing = false;      // a production job is on the ledger thread
   bool stopped = false;
+  BftNode* bft_started = nullptr;  // the committee node whose transport start() opened
 
   // ledger_node.cpp: lifecycle (io thread unless said otherwise)
   Impl(boost::asio::io_context& io, const LedgerNodeConfig& c, const KeyPair& k, const routing::DhtNode& dht,
        metrics::Registry& m);
   void open_ledger();
   void open_bft();
+  std::unique_ptr<BftNode> make_bft();
+  void join_committee_if_member();  // ledger thread
+  void start_bft(BftNode& node);
   void start();
   void stop();
   void discover(TimeMs now);
