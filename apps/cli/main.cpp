@@ -275,7 +275,7 @@ int cmd_send(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
 }
 
 // A bond that registers the node key in FILE as the account's vote key,
-// with its proof of possession: the account validates from the epoch after next.
+// with its proof of possession: the account validates from the next epoch.
 bc::ledger::Bond bond_registering_key(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a,
                                       bc::ledger::Amount amount) {
   if (!std::filesystem::is_regular_file(a.consensus_key))

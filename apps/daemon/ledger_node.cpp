@@ -57,7 +57,7 @@ std::unique_ptr<BftNode> LedgerNode::Impl::make_bft() {
 }
 
 // Ledger thread, after a commit: a follower whose key the commit brought into
-// the next height's committee (a bond with its key, two epochs on) starts
+// the next height's committee (a bond with its key, an epoch on) starts
 // validating. The core is made here, where the ledger may be read; its
 // transport opens on the io thread. A node that leaves the committee keeps its
 // core, which signs nothing at heights whose set lacks its key.

@@ -10,7 +10,7 @@ while its key is in no committee.
 1. The follower says why it does not validate; `stake bond --consensus-key`
    with a missing file is refused, saying what to give.
 2. account-0 bonds the validators' stake with the follower's node key as its
-   vote key. Within two epochs the committee has 5 members, and the follower,
+   vote key. From the next epoch the committee has 5 members, and the follower,
    still the same process, runs a core that decides heights.
 3. The new member's votes count: with validator 0 killed, 4 of 5 equal
    powers are more than 2/3, and the chain keeps finalising (without the new
