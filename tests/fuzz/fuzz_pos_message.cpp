@@ -31,7 +31,7 @@ void exercise_offer(const Offer& o) {
   for (std::uint8_t i = 1; i <= 4; ++i) {
     XOnlyPubKey k;
     k.bytes[0] = i;
-    stakes.push_back({k, i == 1 ? o.owner : k, i * 100u});
+    stakes.push_back({k, account_address(i == 1 ? o.owner : k), i * 100u});
   }
   auto a = assign_auditors(o.service_id, {o}, stakes, 3);
   require(a.size() == 1 && a[0].auditors.size() <= 3);
