@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from bcnet import Devnet, TestFailure, cli_auth, pid_alive, rpc, run
+from bcnet import Devnet, TestFailure, check, cli_auth, pid_alive, rpc, run
 
 
 class LedgerNet:
@@ -82,6 +82,18 @@ class LedgerNet:
             if time.time() > deadline:
                 raise TestFailure(f"nodes did not reach height {at_least} within {limit_s} s: {heads}")
             time.sleep(0.1)
+
+    def check_same_chain(self, nodes, target, limit_s):
+        """Waits until `nodes` reach `target`, then checks that they hold the
+        same block at every height 1..target."""
+        nodes = list(nodes)
+        self.wait_heads(target, limit_s, nodes)
+        hashes = {}
+        for n in nodes:
+            for h, (block_hash, _) in enumerate(self.chain(n, target), start=1):
+                if hashes.setdefault(h, block_hash) != block_hash:
+                    raise TestFailure(f"height {h} has two blocks: {hashes[h]} and {block_hash} (node {n})")
+        check(True, f"nodes {nodes} hold the same block at every height 1..{target}")
 
     def chain(self, node, upto):
         """[(hash, state_root)] for heights 1..upto."""

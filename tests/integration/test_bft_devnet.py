@@ -107,13 +107,7 @@ def check_agreement(ln, load):
     head; every transfer a client saw committed is on every node."""
     nodes = range(len(ln.nodes))
     target = max_head(ln, nodes)
-    ln.wait_heads(target, 30)
-    hashes = {}
-    for n in nodes:
-        for h, (block_hash, _) in enumerate(ln.chain(n, target), start=1):
-            if hashes.setdefault(h, block_hash) != block_hash:
-                raise TestFailure(f"height {h} has two blocks: {hashes[h]} and {block_hash} (node {n})")
-    check(True, f"all {len(nodes)} nodes hold the same block at every height 1..{target}")
+    ln.check_same_chain(nodes, target, 30)
     load.check_committed_on(nodes)
     check(len(load.committed) > 0,
           f"every one of the {len(load.committed)} transfers a client saw committed is on every node")

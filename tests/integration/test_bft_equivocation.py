@@ -134,17 +134,6 @@ def check_supply(ln, slashed):
           f"supply conserved: the genesis accounts hold {held} = {total} at genesis - {slashed} slashed")
 
 
-def check_agreement(ln):
-    target = max(ln.head(n)["height"] for n in range(NODES))
-    ln.wait_heads(target, 20)
-    hashes = {}
-    for n in range(NODES):
-        for h, (block_hash, _) in enumerate(ln.chain(n, target), start=1):
-            if hashes.setdefault(h, block_hash) != block_hash:
-                raise TestFailure(f"height {h} has two blocks: {hashes[h]} and {block_hash} (node {n})")
-    check(True, f"all {NODES} nodes hold the same block at every height 1..{target}")
-
-
 def test(bins, workdir):
     net = Devnet(bins, os.path.join(workdir, "net"), NODES, BASE_IP, PORT,
                  extra=["--validators", str(VALIDATORS), "--accounts", "3", "--epoch-length", str(EPOCH),
@@ -172,7 +161,7 @@ def test(bins, workdir):
         load.finish()
         slashed = check_punishment(ln, key, by_key[key]["address"], bonded_before)
         check_supply(ln, slashed)
-        check_agreement(ln)
+        ln.check_same_chain(range(NODES), max(ln.head(n)["height"] for n in range(NODES)), 20)
         load.check_committed_on(range(NODES))
         s = rpc(ln.nodes[OFFENDER]["rpc"], "validator_status")
         check(len(load.committed) > 0,

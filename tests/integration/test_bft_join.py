@@ -58,17 +58,6 @@ def wait_joined(ln, since):
                       f"see {ln.nodes[JOINER]['datadir']}/log")
 
 
-def check_agreement(ln, nodes):
-    target = max(ln.head(n)["height"] for n in nodes)
-    ln.wait_heads(target, 20, nodes)
-    hashes = {}
-    for n in nodes:
-        for h, (block_hash, _) in enumerate(ln.chain(n, target), start=1):
-            if hashes.setdefault(h, block_hash) != block_hash:
-                raise TestFailure(f"height {h} has two blocks: {hashes[h]} and {block_hash} (node {n})")
-    check(True, f"nodes {list(nodes)} hold the same block at every height 1..{target}")
-
-
 def test(bins, workdir):
     net = Devnet(bins, os.path.join(workdir, "net"), NODES, BASE_IP, PORT,
                  extra=["--validators", str(VALIDATORS), "--accounts", "1", "--epoch-length", str(EPOCH),
@@ -94,7 +83,7 @@ def test(bins, workdir):
         ln.wait_heads(at_kill + 5, 20, live)
         check(True, f"with validator {KILLED} killed, 4 of 5 equal powers finalise: heights {at_kill} -> "
                     f"{at_kill + 5} or above on every live node")
-        check_agreement(ln, live)
+        ln.check_same_chain(live, max(ln.head(n)["height"] for n in live), 20)
     finally:
         if ln:
             ln.kill_all()
