@@ -49,23 +49,86 @@ void LedgerNode::Impl::send_tx(const Params& p, Reply reply) {
   checks->check_bytes(std::move(bytes), [this, reply = std::move(reply)](Result<Tx> tx) {
     if (!tx.ok())
       return post_io([reply, why = tx.status().text()] { reply.fail(kTxRejected, "transaction refused: " + why); });
-    ledger_rpc(reply, [this, tx = std::move(*tx)] { return admit_checked(tx); });
+    ledger_rpc(reply, [this, tx = std::move(*tx)] {
+      std::vector<Tx> admitted;
+      auto result = admit_checked(tx, admitted);
+      gossip_admitted(std::move(admitted));
+      return result;
+    });
   });
 }
 
+// send_txs: send_tx for a batch, so a client with many transactions pays
+// one call, one HTTP round trip and one ledger-thread hop for all of them.
+// Each is checked on the workers and admitted on its own, in the given
+// order (one account's nonces may follow each other in a batch).
+void LedgerNode::Impl::send_txs(const Params& p, Reply reply) {
+  const std::string expect = "give txs as an array of 1 to " + std::to_string(kMaxTxBatch) +
+                             " signed transactions, each as hex (blockcloud-cli send builds one)";
+  const auto* txs = p.raw().if_contains("txs");
+  if (!txs || !txs->is_array()) p.fail("txs", "missing or not an array", expect);
+  const auto& list = txs->as_array();
+  if (list.empty() || list.size() > kMaxTxBatch) p.fail("txs", std::to_string(list.size()) + " entries", expect);
+  std::vector<Bytes> bytes;
+  bytes.reserve(list.size());
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto b = list[i].is_string() ? from_hex(list[i].as_string()) : std::nullopt;
+    if (!b) p.fail("txs", "entry " + std::to_string(i) + " is not a hex string", expect);
+    bytes.push_back(std::move(*b));
+  }
+  auto batch = std::make_shared<CheckedBatch>(bytes.size(), std::move(reply));
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    checks->check_bytes(std::move(bytes[i]), [this, batch, i](Result<Tx> tx) {
+      batch->checked[i].emplace(std::move(tx));
+      // The last check to finish hands the batch to the ledger thread; the
+      // acq_rel decrement orders every worker's write before that read.
+      if (batch->left.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        ledger_rpc(batch->reply, [this, batch] { return admit_batch(*batch); });
+    });
+  }
+}
+
+// Ledger thread: each checked tx admitted as send_tx would; one answer per
+// tx, {"id", "status"} or {"error"} (with "id" once the tx decoded).
+json::value LedgerNode::Impl::admit_batch(CheckedBatch& batch) {
+  json::array results;
+  std::vector<Tx> admitted;
+  for (auto& checked : batch.checked) {
+    const Result<Tx>& tx = *checked;
+    if (!tx.ok()) {
+      results.push_back(json::object{{"error", "transaction refused: " + tx.status().text()}});
+      continue;
+    }
+    try {
+      results.push_back(admit_checked(*tx, admitted));
+    } catch (const RpcError& e) {
+      results.push_back(json::object{{"id", tx->id.hex()}, {"error", e.what()}});
+    }
+  }
+  gossip_admitted(std::move(admitted));
+  return json::object{{"results", std::move(results)}};
+}
+
 // Ledger thread: the stateful half (its signature is in the cache by now).
-json::value LedgerNode::Impl::admit_checked(const Tx& tx) {
+// A tx new to the mempool is appended to `admitted` for gossip.
+json::value LedgerNode::Impl::admit_checked(const Tx& tx, std::vector<Tx>& admitted) {
   const Hash256 id = tx.id;
   if (index->height_of(id))
     throw RpcError(kTxRejected, "transaction refused: already_known: " + id.hex() + " is already committed");
   const auto s = mempool.add(tx, *ledger);
   if (!s.ok() && s.code != Error::kAlreadyKnown) throw RpcError(kTxRejected, "transaction refused: " + s.text());
-  if (s.ok()) {
-    post_io([this, tx] {
-      input([&](TimeMs now, Outbox& out) { sync->handle_tx_admitted(tx, std::nullopt, now, out); });
-    });
-  }
+  if (s.ok()) admitted.push_back(tx);
   return json::object{{"id", id.hex()}, {"status", "pending"}};
+}
+
+// Hands newly admitted txs to the sync core (on the io thread) for gossip.
+void LedgerNode::Impl::gossip_admitted(std::vector<Tx> admitted) {
+  if (admitted.empty()) return;
+  post_io([this, admitted = std::move(admitted)] {
+    input([&](TimeMs now, Outbox& out) {
+      for (const auto& tx : admitted) sync->handle_tx_admitted(tx, std::nullopt, now, out);
+    });
+  });
 }
 
 json::value LedgerNode::Impl::get_tx(const Params& p) {
@@ -239,6 +302,7 @@ void LedgerNode::Impl::register_rpc(node::RpcRegistry& rpc) {
     });
   };
   rpc.add_async("send_tx", [i](const Params& p, Reply reply) { i->send_tx(p, std::move(reply)); });
+  rpc.add_async("send_txs", [i](const Params& p, Reply reply) { i->send_txs(p, std::move(reply)); });
   on_ledger("get_tx", &Impl::get_tx);
   on_ledger("get_block", &Impl::get_block);
   on_ledger("get_account", &Impl::get_account);

@@ -6,7 +6,9 @@
 // measured machine nothing during the window. Transfer i is due at
 // t0 + i / rate; sender threads (each with a keep-alive RPC connection to
 // one node, each owning a fixed set of accounts so one account's nonces
-// arrive in order) send it at its due time or, when behind, at once.
+// arrive in order) send it at its due time or, when behind, at once; with
+// --batch B > 1 a sender sends every transfer that is due by then, up to B,
+// in one send_txs call (a client with many transactions batches them).
 // A watcher polls the observed node's head every --poll-ms and reads each
 // new block: a transfer's latency is the time from its send_tx call to the
 // watcher's first sight of it in a committed block (the poll interval adds
@@ -87,8 +89,8 @@ apps::RpcSession session_to(const Node& n) {
 // The load, signed in advance: transfer i comes from account i % accounts
 // with that account's next nonce.
 struct Load {
-  std::vector<std::string> bodies;  // send_tx JSON-RPC requests
-  std::vector<std::string> ids;     // tx ids (hex)
+  std::vector<std::string> hex;  // signed transfers
+  std::vector<std::string> ids;  // tx ids (hex)
   std::size_t accounts = 0;
 };
 
@@ -105,7 +107,7 @@ Load sign_load(const Devnet& d, const std::string& chain_id, apps::RpcSession& n
   const std::size_t na = keys.size();
   Load load;
   load.accounts = na;
-  load.bodies.resize(n);
+  load.hex.resize(n);
   load.ids.resize(n);
   std::vector<std::uint64_t> nonce_of(n);
   for (std::size_t i = 0; i < n; ++i) nonce_of[i] = nonce[i % na]++;
@@ -120,7 +122,7 @@ Load sign_load(const Devnet& d, const std::string& chain_id, apps::RpcSession& n
     body.payload = Transfer{addrs[(from + 1) % na], 1};
     const Tx tx = sign_tx(std::move(body), keys[from]);
     load.ids[i] = tx.id.hex();
-    load.bodies[i] = apps::rpc_request_body("send_tx", json::object{{"tx", to_hex(encode_tx(tx))}});
+    load.hex[i] = to_hex(encode_tx(tx));
   });
   return load;
 }
@@ -130,6 +132,7 @@ struct Timeline {
   std::vector<std::atomic<std::int64_t>> sent_us;       // -1: not sent or refused
   std::vector<std::atomic<std::int64_t>> committed_us;  // -1: not seen committed
   std::atomic<std::size_t> refused{0};
+  std::atomic<std::size_t> calls{0};  // send_tx and send_txs calls made
   std::mutex mu;
   std::string first_refusal;
   explicit Timeline(std::size_t n) : t0(Clock::now()), sent_us(n), committed_us(n) {
@@ -140,23 +143,57 @@ struct Timeline {
   }
 };
 
+// The JSON-RPC request for transfers [first, last) of `mine`: send_tx for
+// one, send_txs for more (serialised by hand: the hex needs no escaping).
+std::string request_body(const Load& load, const std::vector<std::size_t>& mine, std::size_t first, std::size_t last) {
+  if (last - first == 1) return apps::rpc_request_body("send_tx", json::object{{"tx", load.hex[mine[first]]}});
+  std::string body = R"({"jsonrpc":"2.0","id":1,"method":"send_txs","params":{"txs":[)";
+  for (std::size_t k = first; k < last; ++k) {
+    if (k > first) body += ',';
+    body += '"';
+    body += load.hex[mine[k]];
+    body += '"';
+  }
+  return body + "]}}";
+}
+
+void count_refusal(Timeline& tl, const std::string& why) {
+  if (tl.refused++ == 0) {
+    std::lock_guard lock(tl.mu);
+    tl.first_refusal = why;
+  }
+}
+
 // Sender t owns the accounts a with a % senders == t and sends their
-// transfers, in order, to node t % nodes.
-void run_sender(std::size_t t, std::size_t senders, const Devnet& d, const Load& load, double rate, Timeline& tl) {
+// transfers, in order, to node t % nodes: each at its due time, or with
+// every other transfer already due (up to `batch`) when it is behind.
+void run_sender(std::size_t t, std::size_t senders, std::size_t batch, const Devnet& d, const Load& load, double rate,
+                Timeline& tl) {
   auto rpc = session_to(d.nodes[t % d.nodes.size()]);  // refusals are counted; transport errors too
-  for (std::size_t i = 0; i < load.bodies.size(); ++i) {
-    if ((i % load.accounts) % senders != t) continue;
-    std::this_thread::sleep_until(tl.t0 + std::chrono::microseconds(static_cast<std::int64_t>(i * 1e6 / rate)));
+  std::vector<std::size_t> mine;
+  for (std::size_t i = 0; i < load.hex.size(); ++i)
+    if ((i % load.accounts) % senders == t) mine.push_back(i);
+  const auto due = [&](std::size_t i) {
+    return tl.t0 + std::chrono::microseconds(static_cast<std::int64_t>(static_cast<double>(i) * 1e6 / rate));
+  };
+  for (std::size_t k = 0; k < mine.size();) {
+    std::this_thread::sleep_until(due(mine[k]));
+    std::size_t end = k + 1;
+    for (const auto now = Clock::now(); end < mine.size() && end - k < batch && due(mine[end]) <= now;) ++end;
     const std::int64_t at = tl.now_us();
+    ++tl.calls;
     try {
-      rpc.call_raw(load.bodies[i]);
-      tl.sent_us[i] = at;
-    } catch (const std::exception& e) {
-      if (tl.refused++ == 0) {
-        std::lock_guard lock(tl.mu);
-        tl.first_refusal = e.what();
+      const auto result = rpc.call_raw(request_body(load, mine, k, end));
+      const auto* results = end - k > 1 ? &result.at("results").as_array() : nullptr;
+      for (std::size_t j = k; j < end; ++j) {
+        const auto* error = results ? (*results)[j - k].as_object().if_contains("error") : nullptr;
+        if (error) count_refusal(tl, std::string(error->as_string()));
+        else tl.sent_us[mine[j]] = at;
       }
+    } catch (const std::exception& e) {
+      for (std::size_t j = k; j < end; ++j) count_refusal(tl, e.what());
     }
+    k = end;
   }
 }
 
@@ -227,6 +264,7 @@ json::object report(const Load& load, const Timeline& tl, double rate, double se
       {"seconds", seconds},
       {"sent", sent},
       {"refused", tl.refused.load()},
+      {"calls", tl.calls.load()},
       {"first_refusal", tl.first_refusal},
       {"sent_tx_s", last_sent > 0 ? static_cast<double>(sent) / (static_cast<double>(last_sent) / 1e6) : 0.0},
       {"committed", lat_ms.size()},
@@ -266,12 +304,15 @@ int main(int argc, char** argv) {
   CLI::App app{"Open-loop transfer load on a running devnet; finality latency per transfer"};
   std::string dir;
   double rate = 1000, seconds = 10, drain_s = 30;
-  std::size_t senders = 0, observe = 0, limit_runs = 0;
+  std::size_t senders = 0, observe = 0, limit_runs = 0, batch = 1;
   int poll_ms = 2;
   app.add_option("--devnet", dir, "the devnet's directory (blockcloud-devnet up --dir)")->required();
   app.add_option("--rate", rate, "offered transfers per second (default 1000)")->check(CLI::Range(1.0, 1e6));
   app.add_option("--seconds", seconds, "length of the load window (default 10)")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--senders", senders, "sender threads, each with its own connection (default 2 per node)");
+  app.add_option("--batch", batch,
+                 "most transfers per call: those already due go together in one send_txs (default 1: send_tx each)")
+      ->check(CLI::Range(1, 100));
   app.add_option("--observe", observe, "index of the node whose commits are timed (default 0)");
   app.add_option("--poll-ms", poll_ms, "head poll interval of the watcher (default 2)")->check(CLI::Range(1, 1000));
   app.add_option("--drain-s", drain_s, "how long to wait for the last transfers after the window (default 30)");
@@ -311,12 +352,13 @@ int main(int argc, char** argv) {
     }
   });
   std::vector<std::thread> threads;
-  for (std::size_t t = 0; t < senders; ++t) threads.emplace_back([&, t] { run_sender(t, senders, d, load, rate, tl); });
+  for (std::size_t t = 0; t < senders; ++t) threads.emplace_back([&, t] { run_sender(t, senders, batch, d, load, rate, tl); });
   for (auto& t : threads) t.join();
   sending = false;
   watcher.join();
   auto out = report(load, tl, rate, seconds, blocks);
   out["unfinalised_sample"] = unfinalised_sample(d, load, tl, senders);
+  out["batch"] = batch;
   if (!limit.empty()) out["limit"] = limit;
   std::printf("%s\n", json::serialize(out).c_str());
   return 0;

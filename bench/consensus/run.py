@@ -54,6 +54,9 @@ def parse_args():
     ap.add_argument("--senders", type=int, default=32,
                     help="sender threads, each with a keep-alive connection to one node (default 32)")
     ap.add_argument("--kinds", default="bft,single", help="chain kinds to run: bft, single")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="most transfers per call: a sender behind schedule sends those due in one send_txs "
+                         "(default 1: one send_tx each)")
     ap.add_argument("--json", help="also write every measurement here")
     return ap.parse_args()
 
@@ -71,7 +74,7 @@ def start_devnet(bins, kind, args, dir):
 def measure(bins, dir, rate, args, limit_runs=0):
     seconds = args.seconds
     cmd = [os.path.join(bins.dir, "bc-bench-finality"), "--devnet", dir, "--rate", str(rate),
-           "--seconds", str(seconds), "--senders", str(args.senders)]
+           "--seconds", str(seconds), "--senders", str(args.senders), "--batch", str(args.batch)]
     if limit_runs:
         cmd += ["--limit-runs", str(limit_runs)]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)

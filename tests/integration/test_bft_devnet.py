@@ -9,15 +9,19 @@ followers on loopback under a steady load of CLI transfers.
 3. Afterwards no height has two different block hashes on any two nodes, and
    every transfer a client saw committed is committed at that height on
    every node.
+0. Before that, a batch of signed transfers sent with send_txs (through
+   bc-bench-finality --batch) is finalised whole; a malformed batch entry
+   gets its own refusal.
 4. 2 of the 4 validators down: no new height for several seconds; one comes
    back: the chain resumes."""
 import argparse
+import json
 import os
 import random
 import sys
 import time
 
-from bcnet import TestFailure, check, http, main, rpc
+from bcnet import TestFailure, check, http, main, rpc, rpc_raw, run
 from ledgernet import committee_args, running_devnet
 from test_ledger_crash import Load
 
@@ -71,6 +75,24 @@ def check_roles(ln):
     check(True, "/metrics shows bc_bft_height, _round, _step, _last_commit_seconds, _votes_seen_total")
     rc, out, err = ln.cli(0, "validator", "status")
     check(rc == 0 and "height" in out and "votes seen" in out, "blockcloud-cli validator status answers on a validator")
+
+
+def check_batch_submit(ln, net, bins):
+    """send_txs: one answer per entry, and batches of real transfers finalise."""
+    node = ln.nodes[1]["rpc"]
+    r = rpc(node, "send_txs", {"txs": ["00"]})["results"]
+    check(len(r) == 1 and r[0]["error"].startswith("transaction refused"),
+          f"send_txs answers a malformed entry with its own refusal ({r[0]['error'][:60]}...)")
+    err = rpc_raw(node, "send_txs", {"txs": []}).get("error", {})
+    check("txs" in err.get("message", ""), f"an empty batch is invalid params: {err.get('message')}")
+    rc, out, errtext = run([os.path.join(bins.dir, "bc-bench-finality"), "--devnet", net.dir, "--rate", "2000",
+                            "--seconds", "0.1", "--batch", "20", "--senders", "2", "--drain-s", "20"], timeout=90)
+    if rc != 0:
+        raise TestFailure(f"bc-bench-finality --batch 20 failed: {errtext.strip()}")
+    rep = json.loads(out.strip().splitlines()[-1])
+    check(rep["refused"] == 0 and rep["committed"] == 200 and rep["calls"] < 200,
+          f"200 transfers sent in {rep['calls']} calls (send_txs batches) all finalised ({rep['committed']} "
+          f"committed, {rep['refused']} refused, p50 {rep['latency_p50_ms']:.0f} ms)")
 
 
 def check_certified(ln, upto):
@@ -134,6 +156,7 @@ def test_with(rounds):
         with running_devnet(bins, workdir, NODES, BASE_IP, PORT, committee_args(VALIDATORS, INTERVAL_MS)) as (net, ln):
             ln.wait_heads(3, 30)
             check_roles(ln)
+            check_batch_submit(ln, net, bins)
             load = Load(ln, [0, 1, 2, 3])
             load.start()
             kill_rounds(ln, load, rounds, random.Random(int(os.environ.get("BC_SEED", "4242"))))

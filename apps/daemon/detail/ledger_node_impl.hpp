@@ -17,12 +17,14 @@
 //                  nothing above but the ledger's thread-safe SignatureCache.
 // Work crosses with post_ledger() / post_io() in both directions.
 #pragma once
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -134,7 +136,18 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   boost::json::value head_json() const;
   // send_tx: checked on a worker, then admit_checked on the ledger thread.
   void send_tx(const node::Params& p, node::Reply reply);
-  boost::json::value admit_checked(const ledger::Tx& tx);
+  // send_txs: a batch of send_tx, each checked and admitted on its own.
+  static constexpr std::size_t kMaxTxBatch = 1000;
+  struct CheckedBatch {
+    CheckedBatch(std::size_t n, node::Reply r) : checked(n), left(n), reply(std::move(r)) {}
+    std::vector<std::optional<Result<ledger::Tx>>> checked;  // written by the workers, one slot each
+    std::atomic<std::size_t> left;                          // checks not finished yet
+    node::Reply reply;
+  };
+  void send_txs(const node::Params& p, node::Reply reply);
+  boost::json::value admit_batch(CheckedBatch& batch);
+  boost::json::value admit_checked(const ledger::Tx& tx, std::vector<ledger::Tx>& admitted);
+  void gossip_admitted(std::vector<ledger::Tx> admitted);
   boost::json::value get_tx(const node::Params& p);
   boost::json::value get_block(const node::Params& p);
   boost::json::value get_account(const node::Params& p);
