@@ -349,6 +349,13 @@ Ledger::Built Ledger::build_block(const std::vector<const Tx*>& candidates, Time
   h.tx_count = static_cast<std::uint32_t>(out.block.txs.size());
   sign_block(out.block, proposer);
   out.bytes = encode_block(out.block);
+  out.prepared.block.header = h;
+  out.prepared.block.effects = out.block.effects;
+  out.prepared.block.signature = out.block.signature;
+  out.prepared.hash = header_hash(h);
+  out.prepared.bytes = out.bytes;
+  out.prepared.changes = std::move(changes);
+  out.prepared.tx_count = out.block.txs.size();
   return out;
 }
 

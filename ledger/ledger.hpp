@@ -141,6 +141,9 @@ class Ledger {
     Block block;
     Bytes bytes;
     std::vector<std::pair<Hash256, Status>> dropped;
+    // The same block as validate_block would prepare it, for commit(): the
+    // proposer's own block need not be executed a second time.
+    PreparedBlock prepared;
   };
   // On a certified chain `proposer` is a member's consensus key; the block
   // carries the head's stored certificate as last_commit and `evidence`, and

@@ -66,6 +66,7 @@ bft::Value LedgerApplication::propose_value(std::uint64_t height, TimeMs now) {
   evidence_.prune(ledger_.state(), height);
   auto built = ledger_.build_block(candidates, block_time(now, ledger_.head().time), key_, {}, evidence_.for_block(height));
   budget_.record(built.block.txs.size(), clock_() - started);
+  keep_prepared(std::move(built.prepared));
   // Txs the builder refused would be refused again at the next height.
   for (const auto& [id, why] : built.dropped) {
     mempool_.drop(id);
@@ -80,7 +81,31 @@ bool LedgerApplication::valid_value(std::uint64_t height, const bft::Value& valu
   auto prepared = ledger_.validate_block(value.bytes, started);
   if (!prepared.ok()) return false;
   budget_.record(prepared->tx_count, clock_() - started);
-  return prepared->hash == value.hash && prepared->block.header.height == height;
+  if (prepared->hash != value.hash || prepared->block.header.height != height) return false;
+  keep_prepared(std::move(*prepared));
+  return true;
+}
+
+void LedgerApplication::keep_prepared(ledger::PreparedBlock&& prepared) {
+  constexpr std::size_t kKeptPrepared = 4;  // proposals of the last rounds at this height
+  if (!prepared_.empty() && prepared_.begin()->second.block.header.prev_hash != prepared.block.header.prev_hash)
+    prepared_.clear();
+  if (prepared_.size() >= kKeptPrepared) prepared_.erase(prepared_.begin());
+  const Hash256 hash = prepared.hash;
+  prepared_.insert_or_assign(hash, std::move(prepared));
+}
+
+// From the work of propose_value or valid_value when there is some; the
+// ledger refuses it (and the block is executed afresh) if the head or the
+// state moved since.
+Status LedgerApplication::commit_block(const bft::Decided& decided, const ledger::CommitCertificate& cert) {
+  auto node = prepared_.extract(decided.value.hash);
+  prepared_.clear();
+  if (!node.empty()) {
+    Status s = ledger_.commit(std::move(node.mapped()), &cert);
+    if (s.ok() || (s.code != ledger::Error::kBadPrevHash && s.code != ledger::Error::kStateRootMismatch)) return s;
+  }
+  return ledger_.apply_block(decided.value.bytes, &cert);
 }
 
 std::optional<bft::CommitCertificate> LedgerApplication::certificate(std::uint64_t height) {
@@ -99,7 +124,7 @@ Status LedgerApplication::commit_decided(const bft::Decided& decided) {
                                                      " but this node holds another one there");
   }
   const auto cert = to_ledger_certificate(decided.certificate);
-  Status s = ledger_.apply_block(decided.value.bytes, &cert);
+  Status s = commit_block(decided, cert);
   if (s.ok()) {
     mempool_.prune(ledger_.state());
     evidence_.prune(ledger_.state(), ledger_.head().height + 1);  // what this block applied leaves

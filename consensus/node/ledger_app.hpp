@@ -12,7 +12,9 @@
 //   certificate(h)    the certificate stored with block h, as a bft message.
 //   commit_decided(d) commits the decided block with the ledger form of the
 //                     +2/3 precommits, so block h+1 carries it as last_commit
-//                     and sync serves it.
+//                     and sync serves it. A block this node built or
+//                     validated at this head is committed from that work
+//                     (Ledger::commit), not executed again.
 //   add_evidence(e)   the core's EvidenceFound: pooled for this node's next
 //                     proposal (consensus/node/evidence_pool.hpp).
 //
@@ -81,6 +83,8 @@ class LedgerApplication final : public bft::Application {
 
  private:
   std::optional<Hash256> held_hash(std::uint64_t height) const;  // of the committed block at height
+  void keep_prepared(ledger::PreparedBlock&& prepared);
+  Status commit_block(const bft::Decided& decided, const ledger::CommitCertificate& cert);
 
   ledger::Ledger& ledger_;
   ledger::Mempool& mempool_;
@@ -90,6 +94,9 @@ class LedgerApplication final : public bft::Application {
   EvidencePool evidence_;
   ProposalBudget budget_;
   OnDropped on_dropped_;
+  // Blocks built or validated on top of the current head, by hash (a few
+  // rounds' proposals at most); cleared when the head moves.
+  std::map<Hash256, ledger::PreparedBlock> prepared_;
 };
 
 }  // namespace bc::consensus

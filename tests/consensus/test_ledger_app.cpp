@@ -147,3 +147,30 @@ TEST_CASE("a tx the proposal refuses leaves the mempool and is reported with its
   CHECK_FALSE(pool.contains(unjail.id));
   CHECK(app.valid_value(1, v1));
 }
+
+// The proposer commits from its build and a validator from its validation
+// (neither executes the block again): both must reach the state that a
+// node executing the block afresh (sync's apply_block) reaches.
+TEST_CASE("a decided block commits from the work that built or validated it, to the state of a fresh execution") {
+  CertChain proposer(6, 4, 1000), validator(6, 4, 1000), follower(6, 4, 1000);
+  Mempool pool, other_pool;
+  TimeMs clock = proposer.now + 1000;
+  consensus::LedgerApplication p_app(*proposer.ledger, pool, vote_key(0), [&] { return clock; });
+  consensus::LedgerApplication v_app(*validator.ledger, other_pool, vote_key(1), [&] { return clock; });
+  for (std::size_t from = 0; from < 6; ++from)
+    REQUIRE(pool.add(proposer.tx(from, Transfer{proposer.addr((from + 1) % 6), 10 + from}), *proposer.ledger).ok());
+  bft::Value v1 = p_app.propose_value(1, clock);
+  REQUIRE(v_app.valid_value(1, v1));
+  const bft::Decided d{1, v1, precommits(proposer, 1, v1, {0, 1, 2})};
+  REQUIRE(p_app.commit_decided(d).ok());
+  REQUIRE(v_app.commit_decided(d).ok());
+  const auto cert = consensus::to_ledger_certificate(d.certificate);
+  REQUIRE(follower.ledger->apply_block(v1.bytes, &cert).ok());
+  for (const auto* c : {&proposer, &validator}) {
+    CHECK(c->ledger->head().hash == follower.ledger->head().hash);
+    CHECK(c->ledger->head().state_root == follower.ledger->head().state_root);
+    CHECK(c->ledger->computed_root() == follower.ledger->computed_root());
+    CHECK(c->ledger->account(proposer.addr(1))->balance == follower.ledger->account(proposer.addr(1))->balance);
+  }
+  CHECK(pool.size() == 0);  // the committed transfers left the mempool
+}
