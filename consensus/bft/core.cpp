@@ -124,6 +124,17 @@ bool BftCore::enter_height(std::uint64_t height, TimeMs now) {
   return true;
 }
 
+void BftCore::advance_height(TimeMs now, Outbox& out) {
+  if (!enter_height(height_ + 1, now)) return;
+  enter_new_round(0, now, out);
+  auto held = std::move(held_);
+  held_.clear();
+  for (auto& [peer, h] : held) {
+    if (h.proposal) handle_proposal(peer, std::move(*h.proposal), /*own=*/false, now, out);
+    for (const Vote& v : h.votes) handle_vote(peer, v, now, out);
+  }
+}
+
 TimeMs BftCore::timeout_of(TimeoutKind kind, std::uint32_t round) const {
   const TimeMs r = round;
   switch (kind) {
@@ -151,8 +162,8 @@ void BftCore::on_tick(TimeMs now, Outbox& out) {
     // validators(height) was not known: ask again.
     if (set_ == nullptr) {
       resume(now, out);
-    } else if (enter_height(height_ + 1, now)) {
-      enter_new_round(0, now, out);
+    } else {
+      advance_height(now, out);
     }
   }
   std::vector<Timeout> due;
@@ -181,7 +192,7 @@ void BftCore::fire_timeout(const Timeout& t, TimeMs now, Outbox& out) {
       return;
     case TimeoutKind::kCommit:
       BC_ASSERT(decided_);
-      if (enter_height(height_ + 1, now)) enter_new_round(0, now, out);
+      advance_height(now, out);
       return;
   }
 }
@@ -258,6 +269,7 @@ void BftCore::on_peer_up(PeerId peer, const Endpoint& remote, bool outbound, Tim
 
 void BftCore::on_peer_down(PeerId peer, TimeMs now, Outbox& out) {
   peers_.erase(peer);
+  held_.erase(peer);
   served_at_.erase(peer);
   round_served_at_.erase(peer);
 }

@@ -92,6 +92,7 @@ struct BftStats {
   std::uint64_t duplicates = 0;
   std::uint64_t stale = 0;           // a lower height or a round already left
   std::uint64_t future = 0;          // a higher height: not verifiable yet
+  std::uint64_t held = 0;            // of those, kept for the next height and handled when it starts
   std::uint64_t certificates_served = 0;
   std::uint64_t rounds_skipped = 0;
   std::uint64_t decisions = 0;
@@ -122,6 +123,8 @@ class BftCore final : public StreamProtocol {
   const Lock& lock() const { return lock_; }
   const std::vector<DuplicateVoteEvidence>& evidence() const { return evidence_; }
   const BftStats& stats() const { return stats_; }
+  // Votes of the next height kept per peer until it starts (plus one proposal).
+  static constexpr std::size_t kHeldVotesPerPeer = 8;
 
  private:
   enum class TimeoutKind { kPropose, kPrevote, kPrecommit, kCommit };
@@ -144,6 +147,7 @@ class BftCore final : public StreamProtocol {
 
   // core.cpp: heights, timers, gossip, peers
   bool enter_height(std::uint64_t height, TimeMs now);
+  void advance_height(TimeMs now, Outbox& out);  // enter height_ + 1, round 0, then the held messages
   void schedule(TimeoutKind kind, TimeMs delay, TimeMs now);
   void fire_timeout(const Timeout& t, TimeMs now, Outbox& out);
   void gossip(TimeMs now, Outbox& out);
@@ -181,6 +185,7 @@ class BftCore final : public StreamProtocol {
   bool accept_proof_of_lock(ProposalMsg& m, Outbox& out);
   void record_evidence(const DuplicateVoteEvidence& e, Outbox& out);
   bool check_height(PeerId from, std::uint64_t height, TimeMs now, Outbox& out);
+  bool hold_for_next_height(PeerId from, Message& m);
 
   BftOptions opt_;
   Application& app_;
@@ -219,6 +224,15 @@ class BftCore final : public StreamProtocol {
   std::map<PeerId, TimeMs> served_at_;        // certificates
   std::map<PeerId, TimeMs> round_served_at_;  // votes of a round the peer lags in
   std::map<std::uint64_t, CommitCertificate> certificates_;
+  // Proposals and votes of height_ + 1 that arrived before this node entered
+  // it (a peer that committed first): at most one proposal and
+  // kHeldVotesPerPeer votes per peer, checked in full only when the height
+  // starts. Without them a proposal would wait for its sender's next gossip.
+  struct Held {
+    std::optional<ProposalMsg> proposal;
+    std::vector<Vote> votes;
+  };
+  std::map<PeerId, Held> held_;
 
   std::deque<BftEvent> events_;
   std::vector<DuplicateVoteEvidence> evidence_;

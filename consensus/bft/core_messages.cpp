@@ -8,6 +8,7 @@
 namespace bc::bft {
 
 void BftCore::handle(PeerId from, Message m, TimeMs now, Outbox& out) {
+  if (hold_for_next_height(from, m)) return;
   if (auto* v = std::get_if<Vote>(&m)) {
     handle_vote(from, *v, now, out);
   } else if (auto* p = std::get_if<ProposalMsg>(&m)) {
@@ -30,6 +31,30 @@ bool BftCore::check_height(PeerId from, std::uint64_t height, TimeMs now, Outbox
     stats_.future++;  // its set is not known yet; the sender re-sends it
     return false;
   }
+  return true;
+}
+
+// A proposal or vote of the next height, from a peer whose slot for it has
+// room: kept (unchecked: the next height's set may differ) until
+// advance_height hands it to the handlers. A hostile peer can fill only its
+// own slots, and those are bounded.
+bool BftCore::hold_for_next_height(PeerId from, Message& m) {
+  if (set_ == nullptr) return false;
+  auto* p = std::get_if<ProposalMsg>(&m);
+  auto* v = std::get_if<Vote>(&m);
+  const std::uint64_t height = p ? p->proposal.height : v ? v->height : 0;
+  if (height != height_ + 1 || (p && p->proposal.chain_id != opt_.chain_id) || (v && v->chain_id != opt_.chain_id))
+    return false;
+  Held& slot = held_[from];
+  stats_.future++;
+  if (p && !slot.proposal) {
+    slot.proposal = std::move(*p);
+  } else if (v && slot.votes.size() < kHeldVotesPerPeer) {
+    slot.votes.push_back(*v);
+  } else {
+    return true;  // the slot is full: the sender's gossip re-sends it
+  }
+  stats_.held++;
   return true;
 }
 

@@ -110,8 +110,9 @@ struct Harness {
     sign_vote(v, keys[who]);
     return v;
   }
-  ProposalMsg proposal(std::uint32_t round, const Value& v, std::int32_t pol = -1, std::vector<Vote> proof = {}) {
-    ProposalMsg m{Proposal{options.chain_id, 1, round, pol, v.hash, {}, {}}, v.bytes, std::move(proof)};
+  ProposalMsg proposal(std::uint32_t round, const Value& v, std::int32_t pol = -1, std::vector<Vote> proof = {},
+                       std::uint64_t height = 1) {
+    ProposalMsg m{Proposal{options.chain_id, height, round, pol, v.hash, {}, {}}, v.bytes, std::move(proof)};
     sign_proposal(m.proposal, keys[proposer(round)]);
     return m;
   }
@@ -202,6 +203,41 @@ TEST_SUITE("bft_core_rules") {
     h.boot();  // a restart from the store
     CHECK(h.core->height() == 2);
     CHECK(h.core->round() == 0);
+  }
+
+  TEST_CASE("a proposal and votes of the next height that arrive during the commit pause are handled when it starts") {
+    Harness h;
+    const Value a = FakeApp::value("a"), b = FakeApp::value("b");
+    h.feed(h.proposal(0, a));
+    for (int k = 0; k < 3; ++k) h.feed(h.vote(h.other(k), VoteType::kPrecommit, 0, a.hash));
+    REQUIRE(h.core->poll_event().has_value());  // decided height 1; timeout_commit runs
+    REQUIRE(h.core->height() == 1);
+    // A peer that committed first already proposes and prevotes height 2.
+    h.feed(h.proposal(0, b, -1, {}, 2));
+    h.feed(h.vote(h.other(0), VoteType::kPrevote, 0, b.hash, 2));
+    CHECK(h.core->stats().held == 2);
+    for (int k = 0; k < 10; ++k) h.feed(h.vote(h.other(0), VoteType::kPrevote, 0, b.hash, 2));  // one peer's slots are bounded
+    CHECK(h.core->stats().held == h.core->kHeldVotesPerPeer + 1);
+    h.advance(h.options.commit_ms);
+    REQUIRE(h.core->height() == 2);
+    // Without waiting for the proposer's gossip: this node prevotes b at once.
+    std::optional<Vote> prevote;
+    for (const auto& m : h.sent)
+      if (auto* v = std::get_if<Vote>(&m); v && v->height == 2 && v->validator == h.keys[h.me].public_key()) prevote = *v;
+    REQUIRE(prevote.has_value());
+    CHECK(prevote->type == VoteType::kPrevote);
+    CHECK(prevote->value == VoteValue(b.hash));
+    // The held prevote counts like any other once the height starts: with
+    // this node's own it makes 2 of 4; a third completes +2/3 and this node
+    // precommits.
+    const auto precommitted = [&] {
+      for (const auto& m : h.sent)
+        if (auto* v = std::get_if<Vote>(&m); v && v->height == 2 && v->type == VoteType::kPrecommit) return true;
+      return false;
+    };
+    CHECK_FALSE(precommitted());
+    h.feed(h.vote(h.other(1), VoteType::kPrevote, 0, b.hash, 2));
+    CHECK(precommitted());
   }
 
   TEST_CASE("a restart after a precommit keeps the lock and re-sends the same vote, never another") {
