@@ -67,6 +67,7 @@ struct ShardStore::Op {
   Bytes data;  // put: the shard; read: the bytes read
   ShardMeta meta;
   Key256 token{};
+  std::optional<TimeMs> collect_before;  // kRemove by the garbage collector: no token, expired entries only
   std::uint64_t offset = 0;
   std::uint32_t length = 0;
   Done done;
@@ -169,6 +170,7 @@ Status ShardStore::recover() {
       continue;
     }
     used_ += meta.size;
+    expiry_[id] = meta.expires_at;
     ++recovery_.shards;
   }
   leveldb::WriteOptions wo;
@@ -214,17 +216,41 @@ void ShardStore::remove(const ShardId& id, const Key256& token, Done done) {
   op->queue_index_work(Op::Step::kLookup);
 }
 
+void ShardStore::collect(const ShardId& id, TimeMs expired_before, Done done) {
+  BC_ASSERT(done);
+  if (writing_.count(id)) return done(fail(Error::kBusy, "a put or delete of this shard is under way"));
+  auto* op = new Op(Op::Kind::kRemove, this, id);
+  op->collect_before = expired_before;
+  op->done = std::move(done);
+  writing_.insert(id);
+  ++pending_;
+  op->queue_index_work(Op::Step::kLookup);
+}
+
+std::vector<ShardId> ShardStore::expired(TimeMs before, std::size_t max) const {
+  std::vector<ShardId> out;
+  for (const auto& [id, expires_at] : expiry_) {
+    if (out.size() >= max) break;
+    if (expires_at < before && !writing_.count(id)) out.push_back(id);
+  }
+  return out;
+}
+
 void ShardStore::finish(Op* op, Status s) {
   BC_ASSERT(pending_ > 0);
   if (op->kind == Op::Kind::kPut) {
     BC_ASSERT(reserved_ >= op->meta.size);
     reserved_ -= op->meta.size;
-    if (s.ok() && !op->found) used_ += op->meta.size;
+    if (s.ok() && !op->found) {
+      used_ += op->meta.size;
+      expiry_[op->id] = op->meta.expires_at;
+    }
     writing_.erase(op->id);
   } else if (op->kind == Op::Kind::kRemove) {
     if (s.ok()) {
       BC_ASSERT(used_ >= op->freed);
       used_ -= op->freed;
+      expiry_.erase(op->id);
     }
     writing_.erase(op->id);
   }
@@ -263,7 +289,12 @@ void ShardStore::Op::index_work(uv_work_t* w) {
     return;
   }
   if (op->kind != Kind::kRemove) return;
-  if (sha256(op->token) != op->found->delete_token_hash) {
+  if (op->collect_before) {
+    if (op->found->expires_at >= *op->collect_before) {
+      op->work_status = fail(Error::kBusy, "the shard has not expired");
+      return;
+    }
+  } else if (sha256(op->token) != op->found->delete_token_hash) {
     op->work_status = fail(Error::kBadToken, "the delete token does not match");
     return;
   }
