@@ -83,6 +83,7 @@ struct ShardStore::Op {
   std::optional<ShardMeta> found;
   Status work_status;
   std::uint64_t freed = 0;
+  TimeMs freed_expiry = 0;  // the deleted entry's expiry
 
   Op(Kind k, ShardStore* s, const ShardId& i) : kind(k), store(s), id(i) {
     fs.data = this;
@@ -170,7 +171,7 @@ Status ShardStore::recover() {
       continue;
     }
     used_ += meta.size;
-    expiry_[id] = meta.expires_at;
+    by_expiry_.emplace(meta.expires_at, id);
     ++recovery_.shards;
   }
   leveldb::WriteOptions wo;
@@ -229,10 +230,8 @@ void ShardStore::collect(const ShardId& id, TimeMs expired_before, Done done) {
 
 std::vector<ShardId> ShardStore::expired(TimeMs before, std::size_t max) const {
   std::vector<ShardId> out;
-  for (const auto& [id, expires_at] : expiry_) {
-    if (out.size() >= max) break;
-    if (expires_at < before && !writing_.count(id)) out.push_back(id);
-  }
+  for (auto it = by_expiry_.begin(); it != by_expiry_.end() && it->first < before && out.size() < max; ++it)
+    if (!writing_.count(it->second)) out.push_back(it->second);
   return out;
 }
 
@@ -243,14 +242,15 @@ void ShardStore::finish(Op* op, Status s) {
     reserved_ -= op->meta.size;
     if (s.ok() && !op->found) {
       used_ += op->meta.size;
-      expiry_[op->id] = op->meta.expires_at;
+      by_expiry_.emplace(op->meta.expires_at, op->id);
     }
     writing_.erase(op->id);
   } else if (op->kind == Op::Kind::kRemove) {
     if (s.ok()) {
       BC_ASSERT(used_ >= op->freed);
       used_ -= op->freed;
-      expiry_.erase(op->id);
+      const std::size_t erased = by_expiry_.erase({op->freed_expiry, op->id});
+      BC_ASSERT(erased == 1);  // every index entry is in by_expiry_
     }
     writing_.erase(op->id);
   }
@@ -303,6 +303,7 @@ void ShardStore::Op::index_work(uv_work_t* w) {
   ls = db.Write(sync, &batch);
   if (!ls.ok()) op->work_status = fail(Error::kIo, "index delete: " + ls.ToString());
   op->freed = op->found->size;
+  op->freed_expiry = op->found->expires_at;
 }
 
 void ShardStore::Op::after_index_work(uv_work_t* w, int status) {

@@ -19,8 +19,9 @@
 #include <functional>
 #include <memory>
 #include <string_view>
-#include <map>
+#include <set>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "apps/storage/cipher.hpp"
@@ -108,7 +109,7 @@ class ShardStore {
   std::uint64_t reserved_ = 0;
   std::size_t pending_ = 0;
   std::unordered_set<ShardId, Hash256Hasher> writing_;  // ids with a put or delete under way
-  std::map<ShardId, TimeMs> expiry_;  // every index entry's expiry, for the garbage collector
+  std::set<std::pair<TimeMs, ShardId>> by_expiry_;  // every index entry, soonest expiry first (garbage collector)
   RecoveryReport recovery_;
 };
 

@@ -4,8 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include "layers/assert.hpp"
-#include "ledger/types.hpp"
 #include "layers/private_dir.hpp"
+#include "ledger/types.hpp"
 #include "sal/records/delegation.hpp"
 #include "sal/records/service_id.hpp"
 
