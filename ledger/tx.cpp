@@ -70,6 +70,7 @@ void write_body(const TxBody& b, wire::TxBody::Builder out) {
           e.setProvider(bytes_ptr(p.provider.view()));
           e.setAmount(p.amount);
           e.setExpiresAt(p.expires_at);
+          if (!p.roots_commitment.is_zero()) e.setRootsCommitment(bytes_ptr(p.roots_commitment.view()));
         } else if constexpr (std::is_same_v<T, EscrowTopUp>) {
           auto e = out.initEscrowTopUp();
           e.setEscrowId(bytes_ptr(p.escrow_id.view()));
@@ -137,6 +138,9 @@ Status read_escrow_open(wire::EscrowOpen::Reader r, TxPayload& out) {
   if (!hash32(r.getProvider(), e.provider)) return fail(Error::kMalformed, "escrow provider must be a 32-byte address");
   e.amount = r.getAmount();
   e.expires_at = r.getExpiresAt();
+  // Empty means none; a zero hash is never spelled out, so one body has one encoding.
+  if (r.hasRootsCommitment() && (!hash32(r.getRootsCommitment(), e.roots_commitment) || e.roots_commitment.is_zero()))
+    return fail(Error::kMalformed, "escrow roots commitment must be empty or 32 bytes, not all zero");
   out = e;
   return {};
 }

@@ -41,6 +41,9 @@ struct EscrowOpen {
   Address provider;
   Amount amount = 0;
   std::uint64_t expires_at = 0;
+  // What the escrow pays for, committed on chain (a storage put: the
+  // provider's shard roots, docs/storage.md "Payment"); zero: nothing.
+  Hash256 roots_commitment;
 };
 struct EscrowTopUp {
   Hash256 escrow_id;

@@ -568,7 +568,10 @@ int main(int argc, char** argv) {
        [&ledger](CLI::App* c) { add_tx_options(c, ledger); },
        [&ledger](CLI::App* c) { c->add_option("--from", ledger.from, "wallet key (default: the only one)"); },
        [&ledger] { return ledger.wait_s; }});
-  bc::cli::StorageCommands storage(app, commands);
+  bc::cli::StorageCommands storage(
+      app, commands,
+      {[&ledger] { return bc::cli::wallet_get(wallet_dir(ledger), ledger.from); },
+       [&ledger](CLI::App* c) { c->add_option("--from", ledger.from, "wallet key that pays for storage (default: the only one)"); }});
   bc::cli::RpcAuthArgs rpcauth;
   bc::cli::add_rpcauth_command(app, rpcauth, commands);
   if (auto rc = parse_command_line(app, argc, argv)) return *rc;

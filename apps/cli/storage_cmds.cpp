@@ -20,6 +20,7 @@
 
 #include "apps/cli/format.hpp"
 #include "apps/cli/storage_files.hpp"
+#include "apps/cli/storage_pay.hpp"
 #include "apps/storage/messages.hpp"
 #include "apps/storage/net/storage_node.hpp"
 #include "apps/storage/placement.hpp"
@@ -165,6 +166,14 @@ std::vector<sal::ServiceId> choose_providers(Session& session, std::vector<Provi
   return out;
 }
 
+json::array escrow_ids_json(const std::vector<storage::ProviderEscrow>& escrows) {
+  json::array a;
+  for (const auto& x : escrows)
+    a.push_back(json::object{{"shard", x.shard}, {"id", x.id.hex()}, {"provider", ledger::address_text(x.provider)},
+                             {"amount", std::to_string(x.amount)}});
+  return a;
+}
+
 // A get's sources by nearness: one probe per provider measures the RTT over
 // its flow (the flows are then open for the get itself).
 void measure_nearness(storage::SalTransport& transport, storage::StorageClient& client) {
@@ -202,6 +211,7 @@ std::string degraded_report(const storage::PipelineStats& st, const storage::Sal
 struct RepairTargets {
   std::unique_ptr<storage::SalTransport> transport;  // the file's providers, then the listed spares
   std::vector<std::size_t> replacements;             // transport index per lost shard
+  std::vector<ProviderAd> replacement_ads;           // their advertisements (account, price)
 };
 
 // Replacements for the lost shards among the listed spares that answer,
@@ -240,13 +250,17 @@ RepairTargets repair_targets(Session& session, const std::vector<sal::ServiceId>
   auto picked = storage::choose_placement(
       session.candidates(ads, [](const ProviderAd& a) { return UINT64_MAX - a.free_bytes; }), lost.size(), fixed);
   check(picked.status(), "choosing replacement providers");
-  for (std::size_t c : *picked) out.replacements.push_back(transport[c]);
+  for (std::size_t c : *picked) {
+    out.replacements.push_back(transport[c]);
+    out.replacement_ads.push_back(ads[c]);
+  }
   return out;
 }
 
 }  // namespace
 
-StorageCommands::StorageCommands(CLI::App& app, CommandTable& commands) : commands_(commands) {
+StorageCommands::StorageCommands(CLI::App& app, CommandTable& commands, StoragePayer payer)
+    : commands_(commands), payer_(std::move(payer)) {
   auto* st = add_command_group(app, "storage", "store files on the network: encrypted here, erasure-coded over providers");
   st->add_option("--storage-dir", dir_, "master key and file records (default ~/.blockcloud/storage)");
   st->add_option("--bootstrap", bootstrap_, "IP:PORT of a node to join through (default: the daemon's DHT address)");
@@ -258,7 +272,8 @@ StorageCommands::StorageCommands(CLI::App& app, CommandTable& commands) : comman
   put->add_option("--data-shards,-k", data_shards_, "k: shards a segment needs (default 4)")->check(CLI::Range(1, 32));
   put->add_option("--parity-shards,-m", parity_shards_, "m: providers that may be lost (default 2)")->check(CLI::Range(0, 32));
   put->add_option("--segment-mib", segment_mib_, "segment size in MiB (default 4)")->check(CLI::Range(1, 16));
-  put->add_option("--days", days_, "how long providers keep it (default 30)")->check(CLI::Range(0.001, 3650.0));
+  put->add_option("--days", days_, "how long providers keep it, paid (default 30)")->check(CLI::Range(0.0001, 3650.0));
+  payer_.add_from(put);
   auto* get = add(st, "get", "fetch ID, check every shard, decrypt", &StorageCommands::get);
   get->add_option("ID", id_, "file ID (f...) or a unique prefix")->required();
   get->add_option("-o,--output", out_, "write here (default: standard output)");
@@ -269,9 +284,13 @@ StorageCommands::StorageCommands(CLI::App& app, CommandTable& commands) : comman
       ->add_option("ID", id_, "file ID or a unique prefix")->required();
   add(st, "verify", "audit every shard of ID with fresh Merkle challenges", &StorageCommands::verify)
       ->add_option("ID", id_, "file ID or a unique prefix")->required();
-  add(st, "repair", "rebuild ID's failed shards on new providers", &StorageCommands::repair)
-      ->add_option("ID", id_, "file ID or a unique prefix")->required();
+  auto* repair = add(st, "repair", "rebuild ID's failed shards on new providers (and pay them instead)", &StorageCommands::repair);
+  repair->add_option("ID", id_, "file ID or a unique prefix")->required();
+  payer_.add_from(repair);
   add(st, "providers", "the storage providers listed in the directory", &StorageCommands::providers);
+  auto* pay = add(st, "pay", "audit ID, then send each provider that passed the receipt it earned", &StorageCommands::pay);
+  pay->add_option("ID", id_, "file ID or a unique prefix")->required();
+  payer_.add_from(pay);
 }
 
 CLI::App* StorageCommands::add(CLI::App* parent, const std::string& name, const std::string& help, Method method) {
@@ -296,15 +315,27 @@ int StorageCommands::put(const Options& o, const Endpoint& rpc) {
          parity_shards_, now_ms() + static_cast<TimeMs>(days_ * 86'400'000), {}};
     const storage::Shape shape{size, p.segment_size, p.data_shards, p.parity_shards};
     const std::uint64_t per_provider = shape.segment_count() * shape.max_shard_size();
-    p.providers = choose_providers(*session, session->directory(), p.data_shards + p.parity_shards, per_provider);
+    const auto ads = session->directory();
+    p.providers = choose_providers(*session, ads, p.data_shards + p.parity_shards, per_provider);
+    for (const auto& id : p.providers) {
+      const auto ad = std::find_if(ads.begin(), ads.end(), [&](const ProviderAd& a) { return a.service == id; });
+      p.accounts.push_back(provider_account(*ad));
+      p.prices.push_back(ad->price);
+    }
     dir.save_pending(p);
   }
   auto journal = storage::PutJournal::open(dir.journal_path(source));
   check(journal.status(), "opening the put journal");
+  // Escrows are planned and journaled before any shard is sent (docs/storage.md "Payment").
+  PutPayment payment = plan_put_payment(o, rpc, payer_.key, p, size, *journal, now_ms());
+  if (!payment.note.empty()) std::cerr << "note: " << payment.note << "\n";
   auto transport = session->node->transport(p.providers);
   storage::StorageClient client(master, *transport);
   storage::PutOptions opts{p.segment_size, p.data_shards, p.parity_shards, p.name, p.expires_at, {}};
   for (std::size_t j = 0; j < p.providers.size(); ++j) opts.placement.push_back(j);
+  opts.on_journal_begun = [&payment](storage::PutJournal& j) {
+    return payment.escrows.empty() ? Status::success() : j.record_escrows(payment.escrows);
+  };
   std::ifstream in(source, std::ios::binary);
   if (!in) throw Failure{"cannot read " + source};
   Progress progress("put", size);
@@ -313,19 +344,28 @@ int StorageCommands::put(const Options& o, const Endpoint& rpc) {
   if (!stored.ok())
     throw Failure{"put failed: " + stored.status().message + down_report(*transport) +
                   "\nwhat was confirmed is kept: `blockcloud-cli storage put --resume " + file_ + "` finishes it"};
-  const FileEntry e{stored->cid, p.name, size, stored->envelope, p.providers, now_ms(), p.expires_at};
+  FileEntry e{stored->cid, p.name, size, stored->envelope, p.providers, now_ms(), p.expires_at, {}, {}, {}};
+  if (!payment.escrows.empty()) {  // the shards are confirmed: open the escrows committing their roots
+    auto m = storage::open_manifest(master, stored->envelope);
+    check(m.status(), "opening the manifest just made");
+    open_escrows(*payment.ledger, *payment.payer, payment.escrows, *m, p.expires_at - now_ms());
+    e.payer = ledger::address_text(payment.payer->address);
+    e.escrows = payment.escrows;
+  }
   dir.save(e);
   check(journal->finish(), "removing the finished put journal");
   dir.drop_pending(source);
   const auto& st = client.stats();
   if (o.json)
     return print_json(json::object{{"id", cid_text(e.cid)}, {"size", size}, {"segments", st.segments},
-                                   {"shards_sent", st.shards_sent}, {"segments_resumed", st.segments_resumed}}),
+                                   {"shards_sent", st.shards_sent}, {"segments_resumed", st.segments_resumed},
+                                   {"escrows", escrow_ids_json(e.escrows)}}),
            0;
   std::cout << cid_text(e.cid) << "\n";
-  std::cerr << fmt::format("stored {} ({}) as {}+{} shards on {} providers{}\n", p.name, human_bytes(size),
+  std::cerr << fmt::format("stored {} ({}) as {}+{} shards on {} providers{}{}\n", p.name, human_bytes(size),
                            p.data_shards, p.parity_shards, p.providers.size(),
-                           st.segments_resumed ? fmt::format(", {} segments resumed", st.segments_resumed) : "");
+                           st.segments_resumed ? fmt::format(", {} segments resumed", st.segments_resumed) : "",
+                           e.escrows.empty() ? "" : fmt::format(", paid through {} escrows", e.escrows.size()));
   return 0;
 }
 
@@ -460,14 +500,17 @@ int StorageCommands::repair(const Options& o, const Endpoint& rpc) {
     if (lost.empty()) return std::cout << "healthy: nothing to repair\n", 0;
     if (!health->recoverable()) throw Failure{"not recoverable: some segment has fewer than k good shards"};
   }
-  auto [transport, replacements] = repair_targets(*session, e.providers, lost);
+  auto [transport, replacements, replacement_ads] = repair_targets(*session, e.providers, lost);
   storage::StorageClient client(dir.master_key(false), *transport);
   Progress progress("repair", e.size);
   auto repaired = client.repair(e.stored(), lost, replacements, e.expires_at);
   progress.finish();
   if (!repaired.ok()) throw Failure{"repair failed: " + repaired.status().message + down_report(*transport)};
   for (std::size_t j = 0; j < e.providers.size(); ++j) e.providers[j] = transport->service(repaired->placement[j]);
+  dir.save(e);  // the new placement first: what is stored where matters more than who is paid
+  const std::string paid = repay_after_repair(o, rpc, payer_.key, e, lost, replacement_ads, dir.master_key(false), now_ms());
   dir.save(e);
+  if (!paid.empty()) std::cout << paid << "\n";
   std::cout << fmt::format("repaired {} shard(s) of {}: {} rebuilt\n", lost.size(), cid_text(e.cid),
                            client.stats().shards_repaired);
   return 0;
@@ -489,6 +532,27 @@ int StorageCommands::providers(const Options& o, const Endpoint& rpc) {
                     std::to_string(ad.price)});
   std::cout << table(rows) << fmt::format("{} provider(s)\n", ads.size());
   return 0;
+}
+
+int StorageCommands::pay(const Options& o, const Endpoint& rpc) {
+  const StorageDir dir(dir_);
+  FileEntry e = dir.find(id_);
+  if (e.escrows.empty()) return std::cout << "not paid through escrows (stored without a ledger or price): nothing to pay\n", 0;
+  const auto ledger = ledger_link(o, rpc);
+  if (!ledger) throw Failure{"the daemon runs no ledger; pay through a node of the chain the escrows are on (--rpc)"};
+  const WalletKey payer = payer_.key();
+  if (ledger::address_text(payer.address) != e.payer)
+    throw Failure{"the escrows were opened by " + e.payer + "; pass --from with that wallet key"};
+  auto session = open_session(o, rpc, bootstrap_, bind_);
+  auto transport = session->node->transport(e.providers);
+  storage::StorageClient client(dir.master_key(false), *transport);
+  auto health = client.verify(e.stored());
+  check(health.status(), "verify before paying");
+  auto rows = pay_providers(*ledger, payer, e, *health, *transport, now_ms());
+  dir.save(e);
+  rows.insert(rows.begin(), {"SHARD", "ESCROW", "PAID", "NOW"});
+  std::cout << table(rows);
+  return health->unhealthy().empty() ? 0 : 1;
 }
 
 }  // namespace bc::cli

@@ -6,6 +6,7 @@
 //   storage status ID             where the shards are, which providers are listed now
 //   storage verify ID             audit every shard with fresh Merkle challenges
 //   storage repair ID             rebuild shards that failed onto new providers
+//   storage pay ID                audit, then send receipts to the providers that passed
 //   storage providers             the storage directory
 // The CLI embeds a node (storage::StorageNode) that joins the network through
 // the daemon's DHT address (RPC `status`, or --bootstrap) and reaches
@@ -13,6 +14,7 @@
 // this process; the daemon sees neither.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,14 +22,21 @@
 
 #include "apps/cli/commands.hpp"
 #include "apps/cli/rpc.hpp"
+#include "apps/cli/wallet.hpp"
 
 namespace bc::cli {
+
+// The wallet key that pays for storage (--from), from the ledger commands.
+struct StoragePayer {
+  std::function<WalletKey()> key;          // throws when there is no such key
+  std::function<void(CLI::App*)> add_from; // adds --from to a command
+};
 
 class StorageCommands {
  public:
   // Adds `storage ...` to `app`; the registrations refer to this object, so
   // it must outlive the dispatch.
-  StorageCommands(CLI::App& app, CommandTable& commands);
+  StorageCommands(CLI::App& app, CommandTable& commands, StoragePayer payer);
   StorageCommands(const StorageCommands&) = delete;
   StorageCommands& operator=(const StorageCommands&) = delete;
 
@@ -43,8 +52,10 @@ class StorageCommands {
   int verify(const Options& o, const Endpoint& rpc);
   int repair(const Options& o, const Endpoint& rpc);
   int providers(const Options& o, const Endpoint& rpc);
+  int pay(const Options& o, const Endpoint& rpc);
 
   CommandTable& commands_;
+  StoragePayer payer_;
   std::string dir_, file_, id_, out_, name_, bind_ = "127.0.0.1";
   std::vector<std::string> bootstrap_;
   bool resume_ = false;

@@ -57,6 +57,32 @@ std::vector<sal::ServiceId> services_from(const json::value& v, const fs::path& 
   return ids;
 }
 
+json::array escrows_json(const std::vector<storage::ProviderEscrow>& escrows) {
+  json::array a;
+  for (const auto& e : escrows)
+    a.push_back(json::object{{"shard", e.shard}, {"id", e.id.hex()}, {"nonce", e.nonce}, {"provider", e.provider.hex()},
+                             {"amount", std::to_string(e.amount)}, {"paid", std::to_string(e.paid)}});
+  return a;
+}
+
+Hash256 hash_from(const json::value& v) {
+  auto h = Hash256::from_hex(std::string(v.as_string()));
+  if (!h) throw std::invalid_argument("not 64 hex digits");
+  return *h;
+}
+
+std::vector<storage::ProviderEscrow> escrows_from(const json::object& o, const char* key) {
+  std::vector<storage::ProviderEscrow> out;
+  if (!o.contains(key)) return out;  // a record from before payment
+  for (const auto& v : o.at(key).as_array()) {
+    const auto& e = v.as_object();
+    out.push_back({e.at("shard").to_number<std::uint32_t>(), hash_from(e.at("id")), e.at("nonce").to_number<std::uint64_t>(),
+                   hash_from(e.at("provider")), std::stoull(std::string(e.at("amount").as_string())),
+                   std::stoull(std::string(e.at("paid").as_string()))});
+  }
+  return out;
+}
+
 json::value parse_json_file(const fs::path& file) {
   boost::system::error_code ec;
   auto v = json::parse(read_text(file), ec);
@@ -79,6 +105,9 @@ FileEntry entry_from(const fs::path& file) {
     e.providers = services_from(o.at("providers"), file);
     e.stored_at = o.at("stored_at_ms").to_number<std::int64_t>();
     e.expires_at = o.at("expires_at_ms").to_number<std::int64_t>();
+    if (o.contains("payer")) e.payer = std::string(o.at("payer").as_string());
+    e.escrows = escrows_from(o, "escrows");
+    e.dropped_escrows = escrows_from(o, "dropped_escrows");
     return e;
   } catch (const std::exception& ex) {
     throw Failure{file.string() + ": not a stored-file record (" + ex.what() + "); remove it or restore it"};
@@ -137,7 +166,10 @@ void StorageDir::save(const FileEntry& e) const {
                  {"envelope", to_hex(e.envelope)},
                  {"providers", services_json(e.providers)},
                  {"stored_at_ms", e.stored_at},
-                 {"expires_at_ms", e.expires_at}};
+                 {"expires_at_ms", e.expires_at},
+                 {"payer", e.payer},
+                 {"escrows", escrows_json(e.escrows)},
+                 {"dropped_escrows", escrows_json(e.dropped_escrows)}};
   write_atomically(dir_ / "files" / (cid_text(e.cid) + ".json"), json::serialize(o));
 }
 
@@ -184,6 +216,10 @@ std::optional<PendingPut> StorageDir::load_pending(const std::string& source) co
     p.parity_shards = o.at("parity_shards").to_number<std::uint32_t>();
     p.expires_at = o.at("expires_at_ms").to_number<std::int64_t>();
     p.providers = services_from(o.at("providers"), file);
+    if (o.contains("accounts"))
+      for (const auto& a : o.at("accounts").as_array()) p.accounts.push_back(hash_from(a));
+    if (o.contains("prices"))
+      for (const auto& a : o.at("prices").as_array()) p.prices.push_back(a.to_number<std::uint64_t>());
     return p;
   } catch (const std::exception& ex) {
     throw Failure{file.string() + ": not an unfinished-put record (" + ex.what() + "); remove it and put again"};
@@ -198,6 +234,11 @@ void StorageDir::save_pending(const PendingPut& p) const {
                  {"parity_shards", p.parity_shards},
                  {"expires_at_ms", p.expires_at},
                  {"providers", services_json(p.providers)}};
+  json::array accounts, prices;
+  for (const auto& a : p.accounts) accounts.emplace_back(a.hex());
+  for (auto price : p.prices) prices.emplace_back(price);
+  o["accounts"] = std::move(accounts);
+  o["prices"] = std::move(prices);
   write_atomically(pending_path(p.file).string() + ".json", json::serialize(o));
 }
 

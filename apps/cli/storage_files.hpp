@@ -5,7 +5,8 @@
 //                         manifest key and delete token derives from it; it
 //                         never leaves this machine
 //   files/<cid>.json      one stored file: its encrypted manifest, its
-//                         providers in shard order, size, name, expiry
+//                         providers in shard order, size, name, expiry,
+//                         and its escrows when it is paid
 //   puts/<tag>.journal    an unfinished put (apps/storage/put_journal.hpp) and
 //   puts/<tag>.json       its providers and options, for `storage put --resume`
 //
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "apps/storage/pipeline.hpp"
+#include "apps/storage/put_journal.hpp"
 #include "sal/host/stream.hpp"
 
 namespace bc::cli {
@@ -31,6 +33,12 @@ struct FileEntry {
   std::vector<sal::ServiceId> providers;  // shard index j is on providers[j]
   TimeMs stored_at = 0;
   TimeMs expires_at = 0;
+  // Payment (docs/storage.md "Payment"): the account that opened the
+  // escrows (empty: the file is not paid), the escrow of each paid shard
+  // index, and escrows no longer paid (their provider failed and was
+  // replaced): the client closes them after they expire.
+  std::string payer;
+  std::vector<storage::ProviderEscrow> escrows, dropped_escrows;
 
   storage::StoredFile stored() const;  // placement 0..n-1 over `providers`
 };
@@ -42,6 +50,10 @@ struct PendingPut {
   std::uint32_t segment_size = 0, data_shards = 0, parity_shards = 0;
   TimeMs expires_at = 0;
   std::vector<sal::ServiceId> providers;
+  // Per provider, from its advertisement: its ledger account (zero: none
+  // known, not paid) and its price (base units per GiB per day).
+  std::vector<Hash256> accounts;
+  std::vector<std::uint64_t> prices;
 };
 
 class StorageDir {

@@ -37,7 +37,9 @@ json::value LedgerNode::Impl::head_json() const {
                       {"hash", h.hash.hex()},
                       {"state_root", h.state_root.hex()},
                       {"time_ms", h.time},
-                      {"chain_id", ledger->params().chain_id}};
+                      {"chain_id", ledger->params().chain_id},
+                      {"block_interval_ms", ledger->params().block_interval_ms},
+                      {"min_fee", std::to_string(ledger->params().min_fee)}};
 }
 
 // send_tx: decoding and the signature on a check worker (the answer to a
@@ -180,6 +182,20 @@ json::value LedgerNode::Impl::get_block(const Params& p) {
   return o;
 }
 
+json::value LedgerNode::Impl::get_escrow(const Params& p) {
+  const Hash256 id = need_hash(p, "id");
+  const Escrow* e = ledger->state().escrow(id);
+  if (!e)
+    throw RpcError(kNotFound, "no escrow " + id.hex() + " on this node's ledger (never opened, or closed; or wait for its block)");
+  return json::object{{"id", id.hex()},
+                      {"client", address_text(e->client)},
+                      {"provider", address_text(e->provider)},
+                      {"deposited", std::to_string(e->deposited)},
+                      {"claimed", std::to_string(e->claimed)},
+                      {"expires_at", e->expires_at},
+                      {"height", ledger->head().height}};
+}
+
 json::value LedgerNode::Impl::get_account(const Params& p) {
   constexpr const char* kExpect = "give an account address (a... with a valid checksum) or 64 hex digits";
   const auto text = p.string("address", kExpect);
@@ -306,6 +322,7 @@ void LedgerNode::Impl::register_rpc(node::RpcRegistry& rpc) {
   on_ledger("get_tx", &Impl::get_tx);
   on_ledger("get_block", &Impl::get_block);
   on_ledger("get_account", &Impl::get_account);
+  on_ledger("get_escrow", &Impl::get_escrow);
   on_ledger("validators", &Impl::validators);
   rpc.add_async("validator_status",
                 [i](const Params&, Reply reply) { i->ledger_rpc(std::move(reply), [i] { return i->validator_status(); }); });

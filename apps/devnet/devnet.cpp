@@ -187,6 +187,14 @@ void write_ledger_genesis(const UpOptions& o, Devnet& net) {
     g.accounts.push_back({addr, o.balance, 0});
     net.accounts.push_back({name, ledger::address_text(addr), file.string()});
   }
+  // Storage providers are paid to their service owner's account (docs/storage.md
+  // "Payment"): its key is made here, where the provider will find it, and
+  // funded so the provider can pay the fees of its claims.
+  for (int i = std::max(0, o.nodes - o.storage_providers); i < o.nodes; ++i) {
+    const fs::path storage_dir = fs::absolute(o.dir / ("node-" + std::to_string(i))) / "storage";
+    make_private_dir(storage_dir);
+    g.accounts.push_back({ledger::address_of(load_or_create_key_file(storage_dir / "owner.key").public_key()), o.balance, 0});
+  }
   net.genesis = genesis_file.string();
   if (fs::exists(genesis_file)) return;
   write_atomically(genesis_file, ledger::genesis_to_json(g));
@@ -277,6 +285,8 @@ std::vector<std::string> daemon_args(const UpOptions& o, const Devnet& net, cons
   if (e.index >= o.nodes - o.storage_providers) {
     args.emplace_back("--storage");
     add_arg(args, "--storage-capacity", o.storage_capacity);
+    add_arg(args, "--storage-price", std::to_string(o.storage_price));
+    if (o.storage_gc_grace_s >= 0) add_arg(args, "--storage-gc-grace-s", std::to_string(o.storage_gc_grace_s));
   }
   return args;
 }

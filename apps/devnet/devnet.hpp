@@ -79,6 +79,8 @@ struct UpOptions {
   // ([storage] enabled) offering `storage_capacity` each.
   int storage_providers = 0;
   std::string storage_capacity = "4GiB";
+  std::uint64_t storage_price = 1;
+  std::int64_t storage_gc_grace_s = -1;  // -1: the daemon's default  // base units per GiB per day; owners' accounts are funded in the genesis
 };
 
 std::filesystem::path devnet_file(const std::filesystem::path& dir);

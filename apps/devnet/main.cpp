@@ -36,6 +36,9 @@ void add_up_options(CLI::App* c, bc::devnet::UpOptions& o, bool dir_required) {
   c->add_option("--storage-providers", o.storage_providers, "the last N nodes are storage providers (default 0)")
       ->check(CLI::Range(0, 1000));
   c->add_option("--storage-capacity", o.storage_capacity, "bytes each storage provider offers (default 4GiB)");
+  c->add_option("--storage-price", o.storage_price, "each storage provider's price, base units per GiB per day (default 1)");
+  c->add_option("--storage-gc-grace-s", o.storage_gc_grace_s, "providers delete shards this long after they expire (default 3600)")
+      ->check(CLI::NonNegativeNumber);
 }
 }  // namespace
 

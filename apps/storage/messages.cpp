@@ -72,6 +72,13 @@ decltype(Request::body) read_request_body(wire::Request::Reader r) {
     case wire::Request::AUDIT:
       return AuditRequest{fixed<Hash256>(r.getAudit().getShardId(), "shard id is not 32 bytes"),
                           fixed<Hash256>(r.getAudit().getSeed(), "seed is not 32 bytes")};
+    case wire::Request::RECEIPT: {
+      auto p = r.getReceipt();
+      ReceiptRequest out{fixed<Hash256>(p.getEscrowId(), "escrow id is not 32 bytes"), p.getCumulative(),
+                         fixed<Signature>(p.getSignature(), "receipt signature is not 64 bytes")};
+      if (out.cumulative == 0) throw Reject{Error::kMalformed, "a receipt for nothing"};
+      return out;
+    }
   }
   throw Reject{Error::kMalformed, "unknown request kind"};
 }
@@ -99,6 +106,7 @@ decltype(Response::body) read_response_body(wire::Response::Reader r) {
       return DataResponse{Bytes(d.begin(), d.end())};
     }
     case wire::Response::DELETED: return DeletedResponse{};
+    case wire::Response::RECEIPT_TAKEN: return ReceiptTakenResponse{r.getReceiptTaken()};
     case wire::Response::PROOF: return read_proof(r.getProof());
     case wire::Response::FAILURE: {
       auto f = r.getFailure();
@@ -133,11 +141,16 @@ Bytes encode_request(const Request& r) {
     auto o = b.initDelete();
     o.setShardId(view(d->shard.view()));
     o.setDeleteToken(kj::arrayPtr(d->delete_token.data(), d->delete_token.size()));
-  } else {
-    const auto& a = std::get<AuditRequest>(r.body);
+  } else if (auto* a = std::get_if<AuditRequest>(&r.body)) {
     auto o = b.initAudit();
-    o.setShardId(view(a.shard.view()));
-    o.setSeed(view(a.seed.view()));
+    o.setShardId(view(a->shard.view()));
+    o.setSeed(view(a->seed.view()));
+  } else {
+    const auto& rc = std::get<ReceiptRequest>(r.body);
+    auto o = b.initReceipt();
+    o.setEscrowId(view(rc.escrow_id.view()));
+    o.setCumulative(rc.cumulative);
+    o.setSignature(view(rc.signature.view()));
   }
   return to_bytes(message);
 }
@@ -165,6 +178,8 @@ Bytes encode_response(const Response& r) {
     b.setData(view(d->data));
   } else if (std::holds_alternative<DeletedResponse>(r.body)) {
     b.setDeleted();
+  } else if (auto* t = std::get_if<ReceiptTakenResponse>(&r.body)) {
+    b.setReceiptTaken(t->cumulative);
   } else if (auto* p = std::get_if<MerkleProof>(&r.body)) {
     auto o = b.initProof();
     o.setLeafIndex(p->leaf_index);

@@ -10,6 +10,7 @@
 #include "apps/storage/cipher.hpp"
 #include "apps/storage/format.hpp"
 #include "apps/storage/merkle.hpp"
+#include "layers/crypto.hpp"
 #include "layers/runtime.hpp"
 
 namespace bc::storage {
@@ -33,9 +34,16 @@ struct AuditRequest {
   ShardId shard;
   Hash256 seed;
 };
+// A usage receipt the client signed for the provider's escrow (payment.hpp).
+struct ReceiptRequest {
+  Hash256 escrow_id;
+  std::uint64_t cumulative = 0;
+  Signature signature;
+  friend bool operator==(const ReceiptRequest&, const ReceiptRequest&) = default;
+};
 struct Request {
   std::uint64_t request_id = 0;
-  std::variant<PutShardRequest, GetRangeRequest, DeleteShardRequest, AuditRequest> body;
+  std::variant<PutShardRequest, GetRangeRequest, DeleteShardRequest, AuditRequest, ReceiptRequest> body;
 };
 
 struct StoredResponse {
@@ -49,9 +57,12 @@ struct FailureResponse {
   Error code = Error::kMalformed;
   std::string reason;
 };
+struct ReceiptTakenResponse {
+  std::uint64_t cumulative = 0;
+};
 struct Response {
   std::uint64_t request_id = 0;
-  std::variant<StoredResponse, DataResponse, DeletedResponse, MerkleProof, FailureResponse> body;
+  std::variant<StoredResponse, DataResponse, DeletedResponse, MerkleProof, FailureResponse, ReceiptTakenResponse> body;
 };
 
 Bytes encode_request(const Request& r);

@@ -90,6 +90,7 @@ Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& op
     m.file_salt = fresh_salt();
     if (journal) s = journal->begin({m.file_salt, options.segment_size, options.data_shards, options.parity_shards,
                                      options.expires_at, options.name, options.placement});
+    if (s.ok() && journal && options.on_journal_begun) s = options.on_journal_begun(*journal);
     if (!s.ok()) return s;
   }
   s = put_segments(source, b, m, first, options, journal);

@@ -47,6 +47,9 @@ struct PutOptions {
   TimeMs expires_at = 0;  // the providers keep the shards until then
   // Provider of shard index j; k + m distinct providers of the transport.
   std::vector<std::size_t> placement;
+  // Runs once a fresh journal holds its header, before any shard is sent:
+  // a paid put records its escrows there (payment.hpp). An error stops the put.
+  std::function<Status(PutJournal&)> on_journal_begun;
 };
 
 // What the owner keeps to get, verify or delete the file.

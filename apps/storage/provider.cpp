@@ -35,6 +35,7 @@ void ProviderCore::on_frame(PeerId peer, ByteView frame, TimeMs now, Outbox& out
     }
     return reject(peer, *d.request_id, d.status, out);
   }
+  if (auto* receipt = std::get_if<ReceiptRequest>(&d.request.body)) return take_receipt(peer, d.request.request_id, *receipt, out);
   if (p->second >= options_.max_inflight_per_peer)
     return reject(peer, d.request.request_id, fail(Error::kBusy, "too many requests in flight"), out);
   start(peer, std::move(d.request), now, out);
@@ -76,6 +77,26 @@ void ProviderCore::start(PeerId peer, Request req, TimeMs now, Outbox& out) {
   ++peers_[peer];
   pending_.emplace(task.ticket, pending);
   tasks_.push_back(std::move(task));
+}
+
+// A receipt needs no disk work: it is kept (the highest per escrow) for the
+// driver's next claim, and acknowledged at once. Whether it is signed by the
+// escrow's client is for the ledger to say when the provider claims.
+void ProviderCore::take_receipt(PeerId peer, std::uint64_t request_id, const ReceiptRequest& r, Outbox& out) {
+  if (receipts_.size() >= kMaxQueuedReceipts && !receipts_.contains(r.escrow_id))
+    return reject(peer, request_id, fail(Error::kBusy, "too many receipts waiting for a claim"), out);
+  auto [it, fresh] = receipts_.emplace(r.escrow_id, r);
+  if (!fresh && it->second.cumulative < r.cumulative) it->second = r;
+  ++stats_.receipts;
+  ++stats_.answered;
+  out.send_frame(peer, encode_response(Response{request_id, ReceiptTakenResponse{r.cumulative}}));
+}
+
+std::vector<ReceiptRequest> ProviderCore::take_receipts() {
+  std::vector<ReceiptRequest> out;
+  for (auto& [id, r] : receipts_) out.push_back(r);
+  receipts_.clear();
+  return out;
 }
 
 std::optional<StoreTask> ProviderCore::poll_event() {

@@ -9,6 +9,9 @@
 // "stored" is never said before the shard is durable. An audit reads the
 // whole shard and the core builds the Merkle proof.
 //
+// A usage receipt (payment) is answered at once and kept, the highest per
+// escrow, until the driver takes them for its claims (take_receipts).
+//
 // A frame that is not a request (no request id readable) disconnects the
 // peer; any other rejection is answered with a failure and counted by reason.
 #pragma once
@@ -42,7 +45,7 @@ struct StoreTask {
 
 struct ProviderStats {
   std::uint64_t requests = 0, answered = 0, disconnects = 0;
-  std::uint64_t stored = 0, served = 0, deleted = 0, audits = 0;
+  std::uint64_t stored = 0, served = 0, deleted = 0, audits = 0, receipts = 0;
   std::map<std::string, std::uint64_t> rejected;  // by storage::Error name
 };
 
@@ -62,8 +65,14 @@ class ProviderCore final : public StreamProtocol {
   void handle_read_done(std::uint64_t ticket, Result<Bytes> r, TimeMs now, Outbox& out);
   void handle_remove_done(std::uint64_t ticket, const Status& s, TimeMs now, Outbox& out);
 
+  // The usage receipts received since the last call, the highest per
+  // escrow (docs/storage.md "Payment"): the driver claims with them.
+  std::vector<ReceiptRequest> take_receipts();
+
   const ProviderStats& stats() const { return stats_; }
   std::size_t inflight() const { return pending_.size(); }
+  // Escrows with a receipt waiting; a receipt for another escrow past it is refused (busy).
+  static constexpr std::size_t kMaxQueuedReceipts = 4096;
 
  private:
   enum class Purpose { kPut, kGet, kDelete, kAudit };
@@ -76,6 +85,7 @@ class ProviderCore final : public StreamProtocol {
     std::uint64_t size = 0;  // kPut
   };
   void start(PeerId peer, Request req, TimeMs now, Outbox& out);
+  void take_receipt(PeerId peer, std::uint64_t request_id, const ReceiptRequest& r, Outbox& out);
   void reject(PeerId peer, std::uint64_t request_id, const Status& s, Outbox& out);
   void answer(const Pending& p, Response r, Outbox& out);
   std::optional<Pending> take(std::uint64_t ticket);
@@ -85,6 +95,7 @@ class ProviderCore final : public StreamProtocol {
   std::map<PeerId, std::size_t> peers_;  // peer -> requests in flight
   std::map<std::uint64_t, Pending> pending_;
   std::deque<StoreTask> tasks_;
+  std::map<Hash256, ReceiptRequest> receipts_;  // escrow -> its highest receipt
   std::uint64_t next_ticket_ = 1;
   ProviderStats stats_;
 };

@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::uint32_t kMaxRecordBytes = 64u << 10;
 constexpr std::size_t kCheckBytes = 8;
-constexpr std::uint8_t kHeaderTag = 'H', kSegmentTag = 'S';
+constexpr std::uint8_t kHeaderTag = 'H', kSegmentTag = 'S', kEscrowsTag = 'E';
 
 Status io_error(const std::filesystem::path& path, const char* what) {
   return fail(Error::kIo, std::string("put journal ") + path.string() + ": " + what + ": " + std::strerror(errno));
@@ -103,6 +103,40 @@ std::optional<PutJournalSegment> decode_segment(ByteView payload, std::size_t ro
   return s;
 }
 
+Bytes encode_escrows(const std::vector<ProviderEscrow>& escrows) {
+  Bytes out{kEscrowsTag};
+  put_le(out, escrows.size(), 4);
+  for (const auto& e : escrows) {
+    put_le(out, e.shard, 4);
+    out.insert(out.end(), e.id.bytes.begin(), e.id.bytes.end());
+    put_le(out, e.nonce, 8);
+    out.insert(out.end(), e.provider.bytes.begin(), e.provider.bytes.end());
+    put_le(out, e.amount, 8);
+  }
+  return out;
+}
+
+// At most one escrow per shard index, in increasing shard order.
+std::optional<std::vector<ProviderEscrow>> decode_escrows(ByteView payload, std::uint32_t total_shards) {
+  Reader r{payload, 1};
+  const std::size_t count = r.le(4);
+  if (r.bad || count > total_shards) return std::nullopt;
+  std::vector<ProviderEscrow> out(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto& e = out[i];
+    e.shard = static_cast<std::uint32_t>(r.le(4));
+    const ByteView id = r.take(32);
+    if (!r.bad) std::memcpy(e.id.bytes.data(), id.data(), 32);
+    e.nonce = r.le(8);
+    const ByteView provider = r.take(32);
+    if (!r.bad) std::memcpy(e.provider.bytes.data(), provider.data(), 32);
+    e.amount = r.le(8);
+    if (r.bad || e.shard >= total_shards || (i > 0 && e.shard <= out[i - 1].shard)) return std::nullopt;
+  }
+  if (!r.done()) return std::nullopt;
+  return out;
+}
+
 // [u32 length][payload][first kCheckBytes of SHA-256(payload)]
 Bytes frame(const Bytes& payload) {
   BC_ASSERT(!payload.empty() && payload.size() <= kMaxRecordBytes);
@@ -127,7 +161,7 @@ Result<PutJournal> PutJournal::open(const std::filesystem::path& path) {
 
 PutJournal::PutJournal(PutJournal&& o) noexcept
     : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), header_(std::move(o.header_)),
-      segments_(std::move(o.segments_)) {}
+      escrows_(std::move(o.escrows_)), segments_(std::move(o.segments_)) {}
 
 PutJournal& PutJournal::operator=(PutJournal&& o) noexcept {
   if (this != &o) {
@@ -135,6 +169,7 @@ PutJournal& PutJournal::operator=(PutJournal&& o) noexcept {
     path_ = std::move(o.path_);
     fd_ = std::exchange(o.fd_, -1);
     header_ = std::move(o.header_);
+    escrows_ = std::move(o.escrows_);
     segments_ = std::move(o.segments_);
   }
   return *this;
@@ -154,11 +189,15 @@ Result<PutJournalContents> parse_put_journal(ByteView file, const std::filesyste
     const ByteView payload = file.subspan(pos + 4, n);
     const Hash256 check = sha256(payload);
     if (std::memcmp(check.bytes.data(), file.data() + pos + 4 + n, kCheckBytes) != 0) break;  // torn tail
+    const std::uint32_t total = out.header ? out.header->data_shards + out.header->parity_shards : 0;
     if (!out.header) {
       out.header = payload[0] == kHeaderTag ? decode_header(payload) : std::nullopt;
       if (!out.header) return corrupt(path, "the first record is not a put header");
+    } else if (payload[0] == kEscrowsTag && !out.escrows && out.segments.empty()) {
+      out.escrows = decode_escrows(payload, total);
+      if (!out.escrows) return corrupt(path, "the escrows record does not decode");
     } else {
-      const std::size_t roots = std::size_t{out.header->data_shards + out.header->parity_shards} * 32;
+      const std::size_t roots = std::size_t{total} * 32;
       auto seg = payload[0] == kSegmentTag ? decode_segment(payload, roots) : std::nullopt;
       if (!seg) return corrupt(path, "record " + std::to_string(out.segments.size() + 1) + " is not a segment");
       out.segments.push_back(std::move(*seg));
@@ -171,6 +210,7 @@ Result<PutJournalContents> parse_put_journal(ByteView file, const std::filesyste
 
 Bytes encode_put_journal_record(const PutJournalHeader& header) { return frame(encode_header(header)); }
 Bytes encode_put_journal_record(const PutJournalSegment& segment) { return frame(encode_segment(segment)); }
+Bytes encode_put_journal_record(const std::vector<ProviderEscrow>& escrows) { return frame(encode_escrows(escrows)); }
 
 // Reads every record; a torn or corrupt last record is cut off the file so
 // the next append starts at a record boundary.
@@ -184,6 +224,7 @@ Status PutJournal::load() {
   auto parsed = parse_put_journal(file, path_);
   if (!parsed.ok()) return parsed.status();
   header_ = std::move(parsed->header);
+  escrows_ = std::move(parsed->escrows);
   segments_ = std::move(parsed->segments);
   if (parsed->valid_bytes != file.size() && ::ftruncate(fd_, static_cast<off_t>(parsed->valid_bytes)) != 0)
     return io_error(path_, "cannot cut a torn record");
@@ -206,6 +247,13 @@ Status PutJournal::begin(const PutJournalHeader& header) {
   BC_ASSERT_MSG(!header_, "a put journal is begun once");
   Status s = append(encode_put_journal_record(header));
   if (s.ok()) header_ = header;
+  return s;
+}
+
+Status PutJournal::record_escrows(const std::vector<ProviderEscrow>& escrows) {
+  BC_ASSERT_MSG(header_.has_value() && !escrows_ && segments_.empty(), "escrows are journaled once, before any segment");
+  Status s = append(encode_put_journal_record(escrows));
+  if (s.ok()) escrows_ = escrows;
   return s;
 }
 

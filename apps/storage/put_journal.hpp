@@ -3,7 +3,8 @@
 // confirmed. Once puts are paid, the escrows go here too, so a resumed put
 // never pays twice (docs/storage.md "Resuming a put").
 //
-// The file is a header record and one record per confirmed segment, each
+// The file is a header record, an escrows record when the put is paid, and
+// one record per confirmed segment, each
 // [u32 length][payload][first 8 bytes of SHA-256(payload)], fdatasync'ed
 // before put() moves on. A torn or corrupt last record (a crash mid-append)
 // is dropped; anything else that does not decode is an error.
@@ -30,6 +31,19 @@ struct PutJournalHeader {
   std::vector<std::size_t> placement;
 };
 
+// One provider's escrow for this put (payment.hpp): recorded before any
+// shard is sent, so a resumed put opens the same escrows (same nonces, so
+// the same IDs) and never a second set.
+struct ProviderEscrow {
+  std::uint32_t shard = 0;    // the shard index the provider holds
+  Hash256 id;                 // ledger::escrow_id_of(client, nonce)
+  std::uint64_t nonce = 0;    // the client's nonce reserved for its EscrowOpen
+  Hash256 provider;           // the provider's ledger account (ledger::Address)
+  std::uint64_t amount = 0;   // deposited, base units
+  std::uint64_t paid = 0;     // the highest cumulative receipt signed so far (file records)
+  friend bool operator==(const ProviderEscrow&, const ProviderEscrow&) = default;
+};
+
 // One confirmed segment: its plaintext digest (to check the source did not
 // change) and its k + m shard roots.
 struct PutJournalSegment {
@@ -43,6 +57,7 @@ struct PutJournalSegment {
 // belongs there. Bounded: records over 64 KiB are never read.
 struct PutJournalContents {
   std::optional<PutJournalHeader> header;
+  std::optional<std::vector<ProviderEscrow>> escrows;  // an 'E' record right after the header
   std::vector<PutJournalSegment> segments;
   std::size_t valid_bytes = 0;
 };
@@ -50,6 +65,7 @@ Result<PutJournalContents> parse_put_journal(ByteView file, const std::filesyste
 // One record as it is appended to the file.
 Bytes encode_put_journal_record(const PutJournalHeader& header);
 Bytes encode_put_journal_record(const PutJournalSegment& segment);
+Bytes encode_put_journal_record(const std::vector<ProviderEscrow>& escrows);
 
 class PutJournal {
  public:
@@ -62,9 +78,14 @@ class PutJournal {
 
   const std::optional<PutJournalHeader>& header() const { return header_; }
   const std::vector<PutJournalSegment>& segments() const { return segments_; }
+  // The put's escrows, when it is paid.
+  const std::optional<std::vector<ProviderEscrow>>& escrows() const { return escrows_; }
 
   // Starts a fresh journal. REQUIRES: !header().
   Status begin(const PutJournalHeader& header);
+  // Records the put's escrows before any shard is sent.
+  // REQUIRES: header(), !escrows(), segments().empty().
+  Status record_escrows(const std::vector<ProviderEscrow>& escrows);
   // Records segment `segments().size()` as confirmed. REQUIRES: header().
   Status segment_done(const PutJournalSegment& segment);
   // Deletes the journal: call once the StoredFile is saved.
@@ -79,6 +100,7 @@ class PutJournal {
   std::filesystem::path path_;
   int fd_ = -1;
   std::optional<PutJournalHeader> header_;
+  std::optional<std::vector<ProviderEscrow>> escrows_;
   std::vector<PutJournalSegment> segments_;
 };
 

@@ -67,6 +67,7 @@ struct ShardStore::Op {
   Bytes data;  // put: the shard; read: the bytes read
   ShardMeta meta;
   Key256 token{};
+  std::optional<TimeMs> collect_before;  // kRemove by the garbage collector: no token, expired entries only
   std::uint64_t offset = 0;
   std::uint32_t length = 0;
   Done done;
@@ -82,6 +83,7 @@ struct ShardStore::Op {
   std::optional<ShardMeta> found;
   Status work_status;
   std::uint64_t freed = 0;
+  TimeMs freed_expiry = 0;  // the deleted entry's expiry
 
   Op(Kind k, ShardStore* s, const ShardId& i) : kind(k), store(s), id(i) {
     fs.data = this;
@@ -169,6 +171,7 @@ Status ShardStore::recover() {
       continue;
     }
     used_ += meta.size;
+    by_expiry_.emplace(meta.expires_at, id);
     ++recovery_.shards;
   }
   leveldb::WriteOptions wo;
@@ -214,17 +217,40 @@ void ShardStore::remove(const ShardId& id, const Key256& token, Done done) {
   op->queue_index_work(Op::Step::kLookup);
 }
 
+void ShardStore::collect(const ShardId& id, TimeMs expired_before, Done done) {
+  BC_ASSERT(done);
+  if (writing_.count(id)) return done(fail(Error::kBusy, "a put or delete of this shard is under way"));
+  auto* op = new Op(Op::Kind::kRemove, this, id);
+  op->collect_before = expired_before;
+  op->done = std::move(done);
+  writing_.insert(id);
+  ++pending_;
+  op->queue_index_work(Op::Step::kLookup);
+}
+
+std::vector<ShardId> ShardStore::expired(TimeMs before, std::size_t max) const {
+  std::vector<ShardId> out;
+  for (auto it = by_expiry_.begin(); it != by_expiry_.end() && it->first < before && out.size() < max; ++it)
+    if (!writing_.count(it->second)) out.push_back(it->second);
+  return out;
+}
+
 void ShardStore::finish(Op* op, Status s) {
   BC_ASSERT(pending_ > 0);
   if (op->kind == Op::Kind::kPut) {
     BC_ASSERT(reserved_ >= op->meta.size);
     reserved_ -= op->meta.size;
-    if (s.ok() && !op->found) used_ += op->meta.size;
+    if (s.ok() && !op->found) {
+      used_ += op->meta.size;
+      by_expiry_.emplace(op->meta.expires_at, op->id);
+    }
     writing_.erase(op->id);
   } else if (op->kind == Op::Kind::kRemove) {
     if (s.ok()) {
       BC_ASSERT(used_ >= op->freed);
       used_ -= op->freed;
+      const std::size_t erased = by_expiry_.erase({op->freed_expiry, op->id});
+      BC_ASSERT(erased == 1);  // every index entry is in by_expiry_
     }
     writing_.erase(op->id);
   }
@@ -263,7 +289,12 @@ void ShardStore::Op::index_work(uv_work_t* w) {
     return;
   }
   if (op->kind != Kind::kRemove) return;
-  if (sha256(op->token) != op->found->delete_token_hash) {
+  if (op->collect_before) {
+    if (op->found->expires_at >= *op->collect_before) {
+      op->work_status = fail(Error::kBusy, "the shard has not expired");
+      return;
+    }
+  } else if (sha256(op->token) != op->found->delete_token_hash) {
     op->work_status = fail(Error::kBadToken, "the delete token does not match");
     return;
   }
@@ -272,6 +303,7 @@ void ShardStore::Op::index_work(uv_work_t* w) {
   ls = db.Write(sync, &batch);
   if (!ls.ok()) op->work_status = fail(Error::kIo, "index delete: " + ls.ToString());
   op->freed = op->found->size;
+  op->freed_expiry = op->found->expires_at;
 }
 
 void ShardStore::Op::after_index_work(uv_work_t* w, int status) {

@@ -19,7 +19,10 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <set>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "apps/storage/cipher.hpp"
 #include "apps/storage/format.hpp"
@@ -76,6 +79,14 @@ class ShardStore {
   // otherwise, kNotFound when absent).
   void remove(const ShardId& id, const Key256& token, Done done);
 
+  // Garbage collection (docs/storage.md "Garbage collection"): up to `max`
+  // shards whose expiry is before `before`, from memory (no disk access).
+  std::vector<ShardId> expired(TimeMs before, std::size_t max) const;
+  // Deletes shard `id` if its index entry expired before `expired_before`
+  // (checked again against the index), by the delete order above: the index
+  // entry goes first (synced), then the file. kBusy when it has not expired.
+  void collect(const ShardId& id, TimeMs expired_before, Done done);
+
   std::uint64_t used_bytes() const { return used_; }
   std::uint64_t reserved_bytes() const { return reserved_; }
   std::uint64_t capacity_bytes() const { return options_.capacity_bytes; }
@@ -98,6 +109,7 @@ class ShardStore {
   std::uint64_t reserved_ = 0;
   std::size_t pending_ = 0;
   std::unordered_set<ShardId, Hash256Hasher> writing_;  // ids with a put or delete under way
+  std::set<std::pair<TimeMs, ShardId>> by_expiry_;  // every index entry, soonest expiry first (garbage collector)
   RecoveryReport recovery_;
 };
 

@@ -34,6 +34,8 @@ struct EscrowOpen {
   provider @0 :Data;   # 32-byte account address of the provider
   amount @1 :UInt64;   # locked from the client's balance
   expiresAt @2 :UInt64;# block height from which the client may close and take back the rest
+  rootsCommitment @3 :Data;  # empty, or 32 bytes (not all zero): what the escrow pays for, e.g. a storage
+                             # provider's shard roots (docs/storage.md "Payment")
 }
 
 struct EscrowTopUp {

@@ -39,6 +39,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(again.ok());
   require(again->id == tx->id && again->digest == tx->digest && again->body_bytes == tx->body_bytes);
 
+  // A re-signed body carries every field: the escrow's roots commitment survives its encoder.
+  if (auto* e = std::get_if<EscrowOpen>(&tx->body.payload)) {
+    static const std::uint8_t kSecret[32] = {1};
+    static const KeyPair key = *KeyPair::from_secret(ByteView(kSecret, 32));
+    TxBody body = tx->body;
+    body.sender = key.public_key();
+    auto resigned = decode_tx(encode_tx(sign_tx(body, key)), params);
+    require(resigned.ok() && std::get<EscrowOpen>(resigned->body.payload).roots_commitment == e->roots_commitment);
+  }
+
   Status s = check_tx_context_free(*tx, params);
   require(s.ok() || !s.message.empty());
   (void)verify_tx_signature(*tx);

@@ -29,9 +29,11 @@ void check_request(ByteView data) {
   if (auto* p = std::get_if<PutShardRequest>(&d.request.body))
     require(!p->data.empty() && p->data.size() <= kMaxShardBytes);
   if (auto* g = std::get_if<GetRangeRequest>(&d.request.body)) require(g->length > 0 && g->length <= kMaxShardBytes);
+  if (auto* r = std::get_if<ReceiptRequest>(&d.request.body)) require(r->cumulative > 0);
   RequestDecode again = decode_request(encode_request(d.request));
   require(again.status.ok() && again.request.request_id == d.request.request_id);
   require(again.request.body.index() == d.request.body.index());
+  if (auto* r = std::get_if<ReceiptRequest>(&d.request.body)) require(std::get<ReceiptRequest>(again.request.body) == *r);
 }
 
 void check_response(ByteView data) {

@@ -6,9 +6,18 @@ byte-identical (parity decoded); `storage verify` names the lost shards,
 `storage repair` rebuilds them on two spare providers. A provider that
 silently deletes 10% of its shard files is caught by `storage verify` and its
 shard is rebuilt on the last spare. Then two more providers are killed and
-the file is still byte-identical. A put killed mid-way is finished by
-`put --resume`, which sends only what is missing. Figures (put and get MiB/s
-through the CLI) are printed."""
+the file is still byte-identical. That devnet runs no ledger: puts say they
+are not paid and work as before.
+
+Payment (issue 11, test 2's payment half) on a second devnet of 7 providers
+with a ledger: a put killed mid-way is finished by `put --resume`, which
+sends only what is missing and opens one escrow per provider, committing its
+shard roots, once (the payer's nonce moves by exactly 6); `storage pay`
+sends receipts after a passing verify and the providers claim them (their
+balances rise by what they claimed); a provider that deletes shard files
+fails verify, gets no receipt, is repaired away, and its balance stays put
+while its replacement gets a new escrow and is paid. Figures (put and get
+MiB/s through the CLI) are printed."""
 import glob
 import json
 import os
@@ -36,11 +45,12 @@ class Storage:
         self.bins, self.net = bins, net
         self.dir = os.path.join(workdir, "client")
         self.killed = set()  # node indexes
+        self.wallet = []  # ["--wallet-dir", DIR] on a ledger devnet
 
     def args(self, *a):
         # Joins through any live node (the daemon's RPC says its DHT address).
         rpc_node = next(n for n in self.net.nodes if n["index"] not in self.killed)
-        return [self.bins.cli, "--rpc", rpc_node["rpc"], *cli_auth(rpc_node["rpc"]), "--rpc-timeout", "60", "storage",
+        return [self.bins.cli, "--rpc", rpc_node["rpc"], *cli_auth(rpc_node["rpc"]), "--rpc-timeout", "60", *self.wallet, "storage",
                 "--storage-dir",
                 self.dir, "--bind", CLIENT_IP] + list(a)
 
@@ -106,25 +116,32 @@ def cheater_caught_and_repaired(st, services, cid):
     check(True, "verify after the cheater's repair: every shard passes")
 
 
-def resume_after_kill(st, workdir):
-    """Kills a put once its journal holds a few segments; --resume finishes it."""
+PAYER = ["--from", "account-0"]
+PRICE = 10_000_000_000  # base units per GiB per day: a few hundred units earned per second on a 1 MiB shard
+
+
+def resume_after_kill(st, workdir, mib=32):
+    """Kills a put once its journal holds the escrows and a few segments;
+    --resume finishes it and opens the escrows once."""
     path = os.path.join(workdir, "resume.bin")
-    digest = write_random(path, 64)
-    p = subprocess.Popen(st.args("put", path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    digest = write_random(path, mib)
+    p = subprocess.Popen(st.args("put", path, "--days", "0.01", *PAYER), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and p.poll() is None:
         journals = glob.glob(os.path.join(st.dir, "puts", "*.journal"))
-        if journals and os.path.getsize(journals[0]) > 700:  # the header and 2 segments (~250 bytes each)
+        # the header (~100 bytes), the escrows (6 x 84) and 2 segments (~250 bytes each)
+        if journals and os.path.getsize(journals[0]) > 1200:
             p.kill()
             break
         time.sleep(0.005)
     p.wait()
-    check(p.returncode == -signal.SIGKILL, "a put was killed mid-way (its journal held confirmed segments)")
-    _, out, _ = st.cli("--json", "put", path, "--resume")
+    check(p.returncode == -signal.SIGKILL, "a put was killed mid-way (its journal held escrows and confirmed segments)")
+    _, out, _ = st.cli("--json", "put", path, "--resume", *PAYER)
     r = json.loads(out)
-    check(r["segments_resumed"] > 0 and r["segments_resumed"] + r["segments"] == 16,
+    check(r["segments_resumed"] > 0 and r["segments_resumed"] + r["segments"] == mib // 4,
           f"put --resume sent only the missing segments ({r['segments_resumed']} kept, {r['segments']} sent)")
-    get_identical(st, r["id"], os.path.join(workdir, "resume.out"), digest, "the resumed file", 64)
+    get_identical(st, r["id"], os.path.join(workdir, "resume.out"), digest, "the resumed file", mib)
+    return r
 
 
 def scenario(bins, workdir):
@@ -150,8 +167,9 @@ def scenario(bins, workdir):
         src = os.path.join(workdir, "file.bin")
         digest = write_random(src, MIB)
         t0 = time.time()
-        _, out, _ = st.cli("--json", "put", src)
+        _, out, err = st.cli("--json", "put", src)
         dt = time.time() - t0
+        check("not paid" in err, "a put on a --no-ledger devnet says it is not paid, and stores")
         cid = json.loads(out)["id"]
         check(cid.startswith("f"), f"put {MIB} MiB as {cid[:16]}... ({MIB / dt:.1f} MiB/s through the CLI)")
         placement = st.entry(cid)["providers"]
@@ -186,25 +204,92 @@ def scenario(bins, workdir):
         net.stop()
 
 
-def resume_scenario(bins, workdir):
-    net = Devnet(bins, os.path.join(workdir, "net-resume"), 6, "127.0.31.20", PORT,
-                 ["--no-ledger", "--storage-providers", "6", "--storage-capacity", "1GiB"])
+def balance(node, address):
+    return int(rpc(node["rpc"], "get_account", {"address": address})["balance"])
+
+
+def wait_claimed(node, escrow, amount, limit_s=20):
+    """The provider claims each refresh (5 s); the claim commits a block later."""
+    deadline = time.time() + limit_s
+    while time.time() < deadline:
+        if int(rpc(node["rpc"], "get_escrow", {"id": escrow})["claimed"]) >= amount:
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def paid_scenario(bins, workdir):
+    net = Devnet(bins, os.path.join(workdir, "net-paid"), 7, "127.0.31.20", PORT,
+                 ["--storage-providers", "7", "--storage-capacity", "1GiB", "--storage-price", str(PRICE),
+                  "--block-interval-ms", "250"])
     try:
         net.up()
-        net.wait_routing(5)
+        net.wait_routing(6)
+        node0 = net.nodes[0]
+        accounts = {rpc(n["rpc"], "storage_status")["service"]: rpc(n["rpc"], "storage_status")["account"] for n in net.nodes}
         st = Storage(bins, net, workdir)
-        st.dir = os.path.join(workdir, "client-resume")
+        st.dir = os.path.join(workdir, "client-paid")
+        st.wallet = ["--wallet-dir", os.path.join(net.dir, "accounts")]
         deadline = time.time() + 30
-        while len(json.loads(st.cli("--json", "providers")[1])) < 6 and time.time() < deadline:
+        while len(json.loads(st.cli("--json", "providers")[1])) < 7 and time.time() < deadline:
             time.sleep(0.5)
-        resume_after_kill(st, workdir)
+        with open(os.path.join(net.dir, "devnet.json")) as f:
+            payer = json.load(f)["accounts"][0]["address"]
+        nonce0 = rpc(node0["rpc"], "get_account", {"address": payer})["nonce"]
+        r = resume_after_kill(st, workdir)
+        cid, escrows = r["id"], r["escrows"]
+        nonce1 = rpc(node0["rpc"], "get_account", {"address": payer})["nonce"]
+        check(len(escrows) == 6 and nonce1 - nonce0 == 6,
+              f"the killed and resumed put opened one escrow set: 6 escrows, the payer's nonce moved {nonce0} -> {nonce1}")
+        entry = st.entry(cid)
+        for e in escrows:
+            on_chain = rpc(node0["rpc"], "get_escrow", {"id": e["id"]})
+            provider = entry["providers"][e["shard"]]
+            check(on_chain["deposited"] == e["amount"] and on_chain["provider"] == accounts[provider] and on_chain["client"] == payer,
+                  f"escrow of shard {e['shard']} on chain: {e['amount']} base units from the payer to its provider's account")
+        pay_and_repair(st, net, accounts, cid)
     finally:
         net.stop()
 
 
+def pay_and_repair(st, net, accounts, cid):
+    node0 = net.nodes[0]
+    services = {rpc(n["rpc"], "storage_status")["service"]: n for n in net.nodes}
+    time.sleep(0.3)  # let some of the period pass: receipts pay pro rata (~900 units/s per provider)
+    _, out, _ = st.cli("pay", cid, *PAYER)
+    check(out.count("receipt sent") == 6, "storage pay: every provider passed verify and got a receipt")
+    entry = st.entry(cid)
+    before = {s: balance(node0, accounts[s]) for s in entry["providers"]}
+    for e in entry["escrows"]:
+        check(wait_claimed(node0, e["id"], int(e["paid"])), f"the provider of shard {e['shard']} claimed {e['paid']}")
+    s0 = entry["providers"][0]
+    paid0 = int(entry["escrows"][0]["paid"])
+    grown = balance(node0, accounts[s0]) - before[s0]
+    check(grown == paid0 - 1 or grown == paid0, f"a provider's balance rose by what it claimed ({grown}; claimed {paid0}, fee 1)")
+
+    cheater = entry["providers"][5]
+    cheater_balance = balance(node0, accounts[cheater])  # its one receipt is claimed (above)
+    delete_tenth_of_shards(services[cheater])
+    cheater_escrow = next(e for e in entry["escrows"] if e["shard"] == 5)
+    _, out, _ = st.cli("pay", cid, *PAYER, rc=1)
+    check("FAILED its audit: not paid" in out and out.count("receipt sent") == 5,
+          "storage pay after the cheat: the cheater failed verify and got no receipt; the 5 others did")
+    _, out, _ = st.cli("repair", cid, *PAYER)
+    check("no longer paid" in out and "new escrow" in out, "repair dropped the cheater's escrow and opened one for its replacement")
+    _, out, _ = st.cli("pay", cid, *PAYER)
+    entry = st.entry(cid)
+    check(out.count("receipt sent") == 6 and all(e["id"] != cheater_escrow["id"] for e in entry["escrows"]),
+          "storage pay after the repair: 6 receipts, none for the cheater's escrow")
+    for e in entry["escrows"]:  # these waits span claim rounds: the cheater had its chance to claim too
+        check(wait_claimed(node0, e["id"], int(e["paid"])), f"shard {e['shard']}'s provider claimed {e['paid']}")
+    on_chain = rpc(node0["rpc"], "get_escrow", {"id": cheater_escrow["id"]})
+    check(int(on_chain["claimed"]) == int(cheater_escrow["paid"]) and balance(node0, accounts[cheater]) == cheater_balance,
+          f"the cheater lost its payment: its escrow stays at {on_chain['claimed']} claimed, its balance did not move")
+
+
 def test(bins, workdir):
     scenario(bins, workdir)
-    resume_scenario(bins, workdir)
+    paid_scenario(bins, workdir)
 
 
 if __name__ == "__main__":

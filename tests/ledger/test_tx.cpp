@@ -135,6 +135,47 @@ TEST_CASE("text fields with a NUL byte are refused (found by fuzz_ledger_block)"
   CHECK(d.status().code == Error::kMalformed);
 }
 
+namespace {
+// A canonical signed EscrowOpen whose rootsCommitment field holds `roots` bytes.
+Bytes escrow_open_with_commitment(const KeyPair& k, const Bytes& roots) {
+  capnp::MallocMessageBuilder bm;
+  auto b = bm.initRoot<wire::TxBody>();
+  b.setChainId("blockcloud-devnet");
+  b.setSender(kj::arrayPtr(k.public_key().bytes.data(), 32));
+  auto e = b.initEscrowOpen();
+  const Address provider = address_of(test_key(1, 2).public_key());
+  e.setProvider(kj::arrayPtr(provider.bytes.data(), 32));
+  e.setAmount(10);
+  e.setExpiresAt(50);
+  e.setRootsCommitment(kj::arrayPtr(roots.data(), roots.size()));
+  kj::Array<capnp::word> words = bm.getRoot<capnp::AnyStruct>().asReader().canonicalize();
+  auto bytes = words.asBytes();
+  capnp::MallocMessageBuilder sm;
+  auto st = sm.initRoot<wire::SignedTx>();
+  st.setBody(bytes);
+  std::uint8_t sig[64] = {};
+  st.setSignature(kj::arrayPtr(sig, 64));
+  auto flat = capnp::messageToFlatArray(sm);
+  return Bytes(flat.asBytes().begin(), flat.asBytes().end());
+}
+}  // namespace
+
+TEST_CASE("an escrow's roots commitment round-trips; a zero or short one does not decode") {
+  KeyPair k = test_key(1, 0);
+  const Address provider = address_of(test_key(1, 2).public_key());
+  for (const Hash256& roots : {Hash256{}, sha256(ByteView(provider.view()))}) {
+    auto back = decode_tx(encode_tx(sign_tx(body_with(EscrowOpen{provider, 10, 50, roots}, k), k)), params());
+    REQUIRE(back.ok());
+    CHECK(std::get<EscrowOpen>(back->body.payload).roots_commitment == roots);
+  }
+  // The commitment is signed: another commitment is another body and digest.
+  CHECK(sign_tx(body_with(EscrowOpen{provider, 10, 50, sha256(ByteView(provider.view()))}, k), k).digest !=
+        sign_tx(body_with(EscrowOpen{provider, 10, 50}, k), k).digest);
+  CHECK(decode_tx(escrow_open_with_commitment(k, Bytes(32, 0)), params()).status().code == Error::kMalformed);
+  CHECK(decode_tx(escrow_open_with_commitment(k, Bytes(31, 7)), params()).status().code == Error::kMalformed);
+  CHECK(decode_tx(escrow_open_with_commitment(k, Bytes(32, 7)), params()).ok());
+}
+
 TEST_CASE("too many receipts are rejected at decode") {
   KeyPair k = test_key(1, 0);
   Hash256 eid{};

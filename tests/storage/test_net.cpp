@@ -16,6 +16,7 @@
 #include "apps/storage/net/provider_service.hpp"
 #include "apps/storage/net/sal_transport.hpp"
 #include "sal/host/host.hpp"
+#include "sal/records/service_id.hpp"
 #include "tests/storage/pipeline_fixture.hpp"
 
 using namespace bc;
@@ -217,6 +218,25 @@ TEST_CASE("storage net: a provider advertisement round-trips (v1: 57 bytes, v2 w
   overfull[41] = 0xff;  // free > capacity
   for (const Bytes& bad : {shorter, longer, v2, overfull, v1_long, v2_short, Bytes{}})
     CHECK_FALSE(decode_provider_ad(bad).has_value());
+}
+
+TEST_CASE("storage net: a v3 advertisement carries the owner whose key names the service; a foreign owner is refused") {
+  const KeyPair owner = KeyPair::generate(), thief = KeyPair::generate();
+  ProviderAd ad{sal::service_id_of(owner.public_key(), kStorageServiceName), 4ull << 30, 3ull << 30, 7, {}, {}, {}};
+  ad.owner = owner.public_key();
+  const Bytes b = encode_provider_ad(ad);
+  CHECK(b.size() == kProviderAdV3Bytes);
+  CHECK(b[0] == 3);
+  CHECK(decode_provider_ad(b) == ad);  // unknown clusters stay unknown
+  ad.cluster1 = sha256(as_bytes("level 1"));
+  CHECK(decode_provider_ad(encode_provider_ad(ad)) == ad);
+  // Another key cannot claim the service (and so be paid for it).
+  ProviderAd stolen = ad;
+  stolen.owner = thief.public_key();
+  CHECK_FALSE(decode_provider_ad(encode_provider_ad(stolen)).has_value());
+  Bytes bad_key = encode_provider_ad(ad);
+  std::fill(bad_key.end() - 32, bad_key.end(), 0xff);  // not a point on the curve
+  CHECK_FALSE(decode_provider_ad(bad_key).has_value());
 }
 
 TEST_CASE("storage net: put and get through SalTransport and ProviderServices; 2 providers unreachable, still whole") {

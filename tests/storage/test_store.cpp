@@ -189,3 +189,38 @@ TEST_CASE("shard store: a torn file with no entry and an entry whose file was tr
   CHECK(store->used_bytes() == 0);
   CHECK(error_of(read_sync(loop, *store, a.id, 0, 10).status()) == Error::kNotFound);
 }
+
+TEST_CASE("shard store: garbage collection deletes only expired shards, index first, and survives a reopen") {
+  TempDir dir;
+  Loop loop;
+  auto store = open_store(loop, dir, 10u << 20);
+  const Stored old_shard = make_shard(10'000, 21), live = make_shard(20'000, 22);
+  Status put_old{make_error_code(Errc::kInternal), "not called"};
+  store->put(old_shard.id, old_shard.data, ShardMeta{old_shard.data.size(), 5'000, sha256(old_shard.token)},
+             [&](Status st) { put_old = st; });
+  loop.run();
+  REQUIRE(put_old.ok());
+  REQUIRE(put_sync(loop, *store, live).ok());  // expires at 1e9
+  CHECK(store->expired(5'000, 64).empty());    // not before its expiry
+  const auto due = store->expired(6'000, 64);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0] == old_shard.id);
+  // The index is checked again: a collect before the expiry refuses.
+  Status early{make_error_code(Errc::kInternal), "not called"};
+  store->collect(live.id, 6'000, [&](Status st) { early = st; });
+  loop.run();
+  CHECK(early.code == Error::kBusy);
+  Status collected{make_error_code(Errc::kInternal), "not called"};
+  store->collect(old_shard.id, 6'000, [&](Status st) { collected = st; });
+  loop.run();
+  REQUIRE(collected.ok());
+  CHECK_FALSE(std::filesystem::exists(store->shard_path(old_shard.id)));
+  CHECK(store->used_bytes() == live.data.size());
+  CHECK(store->expired(6'000, 64).empty());
+  CHECK(read_sync(loop, *store, old_shard.id, 0, 10).status().code == Error::kNotFound);
+  store.reset();
+  auto reopened = open_store(loop, dir, 10u << 20);
+  CHECK(reopened->recovery().shards == 1);
+  CHECK(reopened->used_bytes() == live.data.size());
+  CHECK(reopened->expired(2'000'000'000, 64) == std::vector<ShardId>{live.id});  // expiries rebuilt from the index
+}

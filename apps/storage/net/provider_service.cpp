@@ -81,6 +81,22 @@ void ProviderService::on_flow_closed(PeerId peer) {
   pump();
 }
 
+void ProviderService::collect_expired(TimeMs before, std::size_t max, std::function<void(std::size_t)> done) {
+  const auto ids = provider_->store().expired(before, max);
+  if (ids.empty()) return done(0);
+  struct Round {
+    std::size_t left, collected = 0;
+    std::function<void(std::size_t)> done;
+  };
+  auto round = std::make_shared<Round>(Round{ids.size(), 0, std::move(done)});
+  for (const auto& id : ids)
+    provider_->store().collect(id, before, [round](const Status& s) {
+      round->collected += s.ok();
+      if (--round->left == 0) round->done(round->collected);
+    });
+  arm_backstop();  // the store's work completes through the loop
+}
+
 void ProviderService::pump() {
   uv_run(loop_.get(), UV_RUN_NOWAIT);
   for (auto& f : provider_->take_frames()) {

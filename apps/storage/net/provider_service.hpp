@@ -12,6 +12,7 @@
 //
 // Threads: io thread only. `io` must outlive the service.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -41,6 +42,11 @@ class ProviderService {
   std::size_t flows() const { return flows_.size(); }
   const ProviderStats& stats() const { return provider_->core().stats(); }
   const ShardStore& store() const { return provider_->store(); }
+  // Garbage collection: deletes up to `max` shards whose expiry is before
+  // `before` (ShardStore::collect); `done(count)` after the last, on the io thread.
+  void collect_expired(TimeMs before, std::size_t max, std::function<void(std::size_t collected)> done);
+  // The usage receipts clients sent since the last call (ProviderCore::take_receipts).
+  std::vector<ReceiptRequest> take_receipts() { return provider_->core().take_receipts(); }
 
  private:
   explicit ProviderService(boost::asio::io_context& io);

@@ -5,12 +5,13 @@
 
 #include "layers/assert.hpp"
 #include "layers/private_dir.hpp"
+#include "ledger/types.hpp"
 #include "sal/records/delegation.hpp"
 #include "sal/records/service_id.hpp"
 
 namespace bc::storage {
 namespace {
-constexpr const char* kServiceName = "storage";
+constexpr const char* kServiceName = kStorageServiceName;
 constexpr TimeMs kDelegationLifetimeMs = 365LL * 24 * 3600 * 1000;
 constexpr TimeMs kAdTtlMs = 10 * 60 * 1000;
 
@@ -41,6 +42,7 @@ StorageModule::~StorageModule() { stop(); }
 
 void StorageModule::register_rpc(node::RpcRegistry& rpc) {
   rpc.add("storage_status", [this](const node::Params&) { return status(); });
+  claimer_ = std::make_unique<EscrowClaimer>(rpc, owner_);
 }
 
 void StorageModule::start() {
@@ -98,6 +100,7 @@ void StorageModule::publish_ad() {
                 config_.price,
                 dht.cluster_ids[1],
                 dht.cluster_ids[2],
+                owner_.public_key(),  // its account is paid (docs/storage.md "Payment")
                 {}};
   if (publishing_ || (published_ && *published_ == ad)) return;
   publishing_ = true;
@@ -119,12 +122,30 @@ void StorageModule::on_refresh() {
   if (stopped_) return;
   if (!serving_) serve();
   publish_ad();
+  if (claimer_) {
+    claimer_->add(provider_->take_receipts());
+    claimer_->step();
+  }
+  collect_garbage();
   // Until the service and the listing are out (no DHT contacts yet at start), retry each second.
   const TimeMs period = serving_ && published_ ? config_.refresh_ms : std::min<TimeMs>(config_.refresh_ms, 1'000);
   timer_.expires_after(std::chrono::milliseconds(period));
   std::weak_ptr<bool> alive = alive_;
   timer_.async_wait([this, alive](const boost::system::error_code& ec) {
     if (!ec && alive.lock()) on_refresh();
+  });
+}
+
+void StorageModule::collect_garbage() {
+  constexpr std::size_t kPerRound = 64;
+  if (collecting_) return;
+  collecting_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  provider_->collect_expired(sal::Host::now_ms() - config_.gc_grace_ms, kPerRound, [this, alive](std::size_t n) {
+    if (!alive.lock()) return;
+    collecting_ = false;
+    collected_ += n;
+    if (n > 0) spdlog::info("storage: garbage-collected {} expired shard(s)", n);
   });
 }
 
@@ -146,6 +167,13 @@ boost::json::value StorageModule::status() const {
   o["served"] = st.served;
   o["deleted"] = st.deleted;
   o["audits"] = st.audits;
+  o["account"] = ledger::address_text(ledger::address_of(owner_.public_key()));
+  o["receipts"] = st.receipts;
+  o["collected"] = collected_;
+  if (claimer_) {
+    o["claims_sent"] = claimer_->stats().sent;
+    o["claims_refused"] = claimer_->stats().refused;
+  }
   boost::json::object rejected;
   for (const auto& [why, n] : st.rejected) rejected[why] = n;
   o["rejected"] = std::move(rejected);

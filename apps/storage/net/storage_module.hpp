@@ -11,6 +11,13 @@
 // (directory.hpp), refreshed while free space changes. A serve or publish
 // that fails (no DHT contacts yet at start-up) is retried each second.
 //
+// Garbage collection: each refresh deletes up to 64 shards whose expiry
+// plus gc_grace_ms has passed.
+//
+// Payment (docs/storage.md "Payment"): the owner key's account is
+// advertised; clients' usage receipts are claimed on the node's ledger each
+// refresh (EscrowClaimer); a node without a ledger only counts them.
+//
 // RPC: storage_status.
 //
 // Threads: io thread only. `stack` must outlive the module.
@@ -22,6 +29,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "apps/storage/net/directory.hpp"
+#include "apps/storage/net/escrow_claims.hpp"
 #include "apps/storage/net/provider_service.hpp"
 #include "layers/node/module.hpp"
 #include "sal/node/node_stack.hpp"
@@ -33,6 +41,9 @@ struct StorageModuleConfig {
   std::uint64_t capacity_bytes = 0;  // > 0
   std::uint64_t price = 0;           // base units per GiB per day
   TimeMs refresh_ms = 5'000;         // retry and free-space refresh period
+  // Shards are garbage-collected this long after their expiry (the
+  // payment grace period, docs/storage.md "Garbage collection").
+  TimeMs gc_grace_ms = 60 * 60 * 1000;
 };
 
 class StorageModule final : public node::Module {
@@ -53,6 +64,7 @@ class StorageModule final : public node::Module {
   void serve();
   void publish_ad();
   void on_refresh();
+  void collect_garbage();
   boost::json::value status() const;
 
   sal::NodeStack& stack_;
@@ -60,12 +72,15 @@ class StorageModule final : public node::Module {
   KeyPair owner_;
   sal::ServiceId service_;
   std::unique_ptr<ProviderService> provider_;
+  std::unique_ptr<EscrowClaimer> claimer_;  // made in register_rpc
   boost::asio::steady_timer timer_;
   bool serving_ = false;             // the endpoint record is published
   std::optional<ProviderAd> published_;  // the advertisement last stored
   bool publishing_ = false;
   std::uint64_t serve_failures_ = 0, listing_failures_ = 0;  // in a row, for the log
   bool stopped_ = false;
+  bool collecting_ = false;
+  std::uint64_t collected_ = 0;  // shards garbage-collected since start
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -29,6 +29,15 @@ struct AuditChallenge {
   seed @1 :Data;             # 32 bytes
 }
 
+# A usage receipt for the provider's escrow (docs/storage.md "Payment"):
+# the client's signature over ledger receipt_digest(chainId, escrowId,
+# cumulative); the provider claims with the latest one (EscrowClaim).
+struct Receipt {
+  escrowId @0 :Data;         # 32 bytes
+  cumulative @1 :UInt64;     # everything paid so far, base units; > 0
+  signature @2 :Data;        # 64 bytes (BIP340), checked by the ledger on claim
+}
+
 struct Request {
   requestId @0 :UInt64;
   union {
@@ -36,6 +45,7 @@ struct Request {
     get @2 :GetRange;
     delete @3 :DeleteShard;
     audit @4 :AuditChallenge;
+    receipt @5 :Receipt;
   }
 }
 
@@ -59,6 +69,7 @@ struct Response {
     deleted @3 :Void;
     proof @4 :AuditProof;
     failure @5 :Failure;
+    receiptTaken @6 :UInt64; # the receipt's cumulative amount, queued for a claim
   }
 }
 

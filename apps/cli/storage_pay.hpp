@@ -1,0 +1,99 @@
+// Paying storage providers through the daemon's ledger (docs/storage.md
+// "Payment"): the client's side. A put opens one escrow per paid provider,
+// committing that provider's shard roots; `storage pay` sends each provider
+// that passed a fresh audit a cumulative usage receipt; a repair stops
+// paying the replaced provider and opens an escrow for its replacement.
+//
+// Every function talks to the daemon's JSON-RPC (head, get_account,
+// get_escrow, send_tx) and throws Failure saying what was wrong and what to do.
+#pragma once
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/cli/rpc.hpp"
+#include "apps/cli/storage_files.hpp"
+#include "apps/cli/wallet.hpp"
+#include "apps/storage/net/directory.hpp"
+#include "apps/storage/payment.hpp"
+
+namespace bc::cli {
+
+// The daemon's ledger as payment needs it.
+struct LedgerLink {
+  Options options;
+  Endpoint rpc;
+  std::string chain_id;
+  TimeMs block_interval_ms = 1000;
+  storage::Amount min_fee = 1;
+  std::uint64_t height = 0;
+};
+
+// nullopt when the daemon runs no ledger (e.g. a `--no-ledger` devnet):
+// storage is then unpaid. Throws Failure when the daemon cannot be reached.
+std::optional<LedgerLink> ledger_link(const Options& o, const Endpoint& rpc);
+
+// The escrows a put opens: one per provider with an account and a price,
+// for its shard bytes over the storage period, with nonces reserved from
+// the payer's next one. Throws Failure when the payer cannot afford them
+// (naming the amount needed and the balance).
+std::vector<storage::ProviderEscrow> plan_put_escrows(const LedgerLink& ledger, const WalletKey& payer, const PendingPut& p,
+                                                      std::uint64_t file_size, TimeMs now);
+
+// Opens every escrow of `escrows` not on chain yet, each committing its
+// provider's shard roots from `m`, with its reserved nonce, and waits until
+// all are on chain. A resumed put calls it again and opens only what is
+// missing, so it never pays twice. Throws Failure when a reserved nonce was
+// used by another transaction or the ledger refuses one.
+void open_escrows(const LedgerLink& ledger, const WalletKey& payer, const std::vector<storage::ProviderEscrow>& escrows,
+                  const storage::Manifest& m, TimeMs period_ms);
+
+// An escrow for a repaired shard on a new provider, for the rest of the
+// period, opened and waited for. nullopt when the provider has no account or price.
+std::optional<storage::ProviderEscrow> open_replacement_escrow(const LedgerLink& ledger, const WalletKey& payer,
+                                                               const storage::Manifest& m, std::uint32_t shard,
+                                                               const std::optional<Hash256>& account, std::uint64_t price,
+                                                               TimeMs now, TimeMs expires_at);
+
+// The escrow's state on chain; nullopt when it is not open.
+struct EscrowOnChain {
+  storage::Amount deposited = 0, claimed = 0;
+  std::uint64_t expires_at = 0;
+};
+std::optional<EscrowOnChain> escrow_on_chain(const LedgerLink& ledger, const Hash256& id);
+
+// The provider's ledger account from its advertisement (version 3), or zero.
+Hash256 provider_account(const storage::ProviderAd& ad);
+
+// How a put is paid: the ledger, the payer and the escrows (from the
+// journal on a resume), or nothing and a note saying why not.
+struct PutPayment {
+  std::optional<LedgerLink> ledger;
+  std::optional<WalletKey> payer;
+  std::vector<storage::ProviderEscrow> escrows;
+  std::string note;  // why the put is not paid, "" when it is
+};
+// Decides before any shard is sent. A journal that already holds escrows
+// (a resume) keeps them; one that holds a header but no segments (a crash
+// before the escrows were journaled) gets them now.
+PutPayment plan_put_payment(const Options& o, const Endpoint& rpc, const std::function<WalletKey()>& payer_key,
+                            const PendingPut& p, std::uint64_t file_size, storage::PutJournal& journal, TimeMs now);
+
+// `storage pay`: sends each provider whose shard passed `health` the
+// receipt it earned by `now` over `transport` (provider j holds shard j)
+// and records what was acknowledged in e. Returns one line per escrow.
+std::vector<std::vector<std::string>> pay_providers(const LedgerLink& ledger, const WalletKey& payer, FileEntry& e,
+                                                    const storage::FileHealth& health, storage::ShardTransport& transport,
+                                                    TimeMs now);
+
+// After a repair moved shards `lost` to the providers of `ads` (same
+// order): their old escrows are no longer paid (moved to dropped_escrows, to
+// be closed once expired) and each new provider with an account and a price
+// gets an escrow for the rest of the period, committing the same roots.
+// Returns what changed, "" when the file is not paid.
+std::string repay_after_repair(const Options& o, const Endpoint& rpc, const std::function<WalletKey()>& payer_key,
+                               FileEntry& e, const std::vector<std::uint32_t>& lost,
+                               const std::vector<storage::ProviderAd>& ads, const Key256& master, TimeMs now);
+
+}  // namespace bc::cli
