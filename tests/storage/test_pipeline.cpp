@@ -122,8 +122,8 @@ TEST_CASE("pipeline: a put that does not fit is refused with the provider's reas
 TEST_CASE("pipeline: memory stays bounded by the segments in flight whatever the file size") {
   Net n(6, 256u << 20);
   std::size_t peaks[2] = {};
-  // 256 KiB (more than one window of segments) and 4 MiB
-  const std::size_t sizes[2] = {4 * kSegment, 64 * kSegment};
+  // Two windows of segments, and 4 MiB
+  const std::size_t sizes[2] = {2 * kSegmentsInFlight * kSegment, 64 * kSegment};
   for (int t = 0; t < 2; ++t) {
     StorageClient client(master_key(), *n.net);
     std::uint64_t produced = 0;
@@ -145,12 +145,12 @@ TEST_CASE("pipeline: memory stays bounded by the segments in flight whatever the
     CHECK(consumed == sizes[t]);
     peaks[t] = std::max(peaks[t], client.stats().peak_buffer_bytes);
   }
-  // Per segment in flight: the segment (k shards wide) + m parity shards +
-  // its messages, with framing: about 3 x 1.5 segments; never a multiple of
-  // the file.
+  // Per segment in flight at most: a segment buffer (k shards wide) + m
+  // parity shards + its messages or shards being checked, with framing:
+  // about 3 x 1.5 segments; never a multiple of the file. (The peak itself
+  // depends on how the worker thread and the network interleave.)
   const std::size_t shard = (kSegment + kTagBytes + 3) / 4;
   const std::size_t bound = kSegmentsInFlight * (3 * 6 * shard + 6 * 1024);
   CHECK(peaks[0] <= bound);
   CHECK(peaks[1] <= bound);
-  CHECK(peaks[1] == peaks[0]);
 }
