@@ -37,11 +37,13 @@ struct StorageClient::GetWindow {
     Segment* seg;
     std::uint32_t shard;
   };
-  // A worker job: a shard to check (data), or the segment to decode (no data).
+  // A worker job: a shard to check (data, a view into the answer it came
+  // in), or the segment to decode.
   struct Job {
     Segment* seg;
     std::uint32_t shard = 0;
-    Bytes data;
+    Bytes answer;
+    ByteView data;
     bool decode = false;
     bool good = false;
   };
@@ -90,7 +92,7 @@ Status StorageClient::start_fetches(GetWindow& g) {
       if (std::count(s.present.begin(), s.present.begin() + k, true) < k) ++stats_.decodes;
       s.decoding = true;
       const std::uint64_t tag = g.next_tag++;
-      g.jobs[tag] = {&s, 0, {}, true};
+      g.jobs[tag] = {&s, 0, {}, {}, true};
       g.worker->submit(tag, [&s, &g] {
         std::vector<std::uint8_t*> shards(g.m.shape.total_shards());
         for (std::uint32_t j = 0; j < shards.size(); ++j) shards[j] = s.b->shard(j, s.size);
@@ -112,6 +114,19 @@ Status StorageClient::start_fetches(GetWindow& g) {
   return Status::success();
 }
 
+// An answer that is not a data response: a failure (or garbage) for one of
+// our requests counts against its provider; the shard is asked elsewhere.
+void StorageClient::take_failed_answer(GetWindow& g, const ShardTransport::Answer& a) {
+  auto r = decode_response(a.response);
+  if (!r.ok()) return;
+  auto it = g.asked.find(r->request_id);
+  if (it == g.asked.end()) return;
+  ++(std::holds_alternative<DataResponse>(r->body) ? stats_.bad_shards : stats_.missing_shards);
+  ++strikes_[g.placement[it->second.shard]];
+  --it->second.seg->pending;
+  g.asked.erase(it);
+}
+
 // Waits for answers (or the worker); hands each shard that came to the
 // worker to check. A wrong or missing answer counts against its provider.
 Status StorageClient::await_shards(GetWindow& g) {
@@ -121,21 +136,23 @@ Status StorageClient::await_shards(GetWindow& g) {
   }
   ShardTransport::Collected got = transport_.collect();
   for (auto& a : got.answers) {
-    auto r = decode_response(a.response);
-    if (!r.ok()) continue;
-    auto it = g.asked.find(r->request_id);
+    const auto view = decode_data_view(a.response);
+    if (!view) {
+      take_failed_answer(g, a);
+      continue;
+    }
+    auto it = g.asked.find(view->request_id);
     if (it == g.asked.end()) continue;
     const GetWindow::Asked asked = it->second;
     g.asked.erase(it);
-    auto* d = std::get_if<DataResponse>(&r->body);
-    if (!d || d->data.size() != asked.seg->size) {
-      ++(d ? stats_.bad_shards : stats_.missing_shards);
+    if (view->data.size() != asked.seg->size) {
+      ++stats_.bad_shards;
       ++strikes_[g.placement[asked.shard]];
       --asked.seg->pending;
       continue;
     }
     const std::uint64_t tag = g.next_tag++;
-    GetWindow::Job& job = g.jobs[tag] = {asked.seg, asked.shard, std::move(d->data)};
+    GetWindow::Job& job = g.jobs[tag] = {asked.seg, asked.shard, std::move(a.response), view->data};
     g.worker->submit(tag, [&job, root = g.m.root(asked.seg->index, asked.shard)] {
       job.good = shard_root(job.data) == root;
       if (job.good) std::memcpy(job.seg->b->shard(job.shard, job.seg->size), job.data.data(), job.data.size());
@@ -154,7 +171,7 @@ Status StorageClient::await_shards(GetWindow& g) {
   }
   std::size_t held = 0;
   for (const auto& b : g.buffers) held += b->allocated();
-  for (const auto& [tag, job] : g.jobs) held += job.data.size();
+  for (const auto& [tag, job] : g.jobs) held += job.answer.size();
   stats_.peak_buffer_bytes = std::max(stats_.peak_buffer_bytes, held);
   return Status::success();
 }

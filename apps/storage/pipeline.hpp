@@ -4,12 +4,12 @@
 // checked against its root), decode, decrypt (tag checked), stream out.
 //
 // Memory: a put holds two segment buffers (k shards wide each, plus m
-// parity buffers) and the requests of at most kSegmentsInFlight segments; a
-// get holds kSegmentsInFlight segment buffers and the shards being checked.
+// parity buffers) and the requests of at most kPutSegmentsInFlight segments;
+// a get holds kSegmentsInFlight segment buffers and the shards being checked.
 // Per segment only the k + m shard roots (32 bytes each) are kept. stats()
 // reports the peak, which does not grow with the file.
 //
-// Throughput: both run a sliding window of kSegmentsInFlight segments over
+// Throughput: both run a sliding window of segments over
 // ShardTransport::send/collect, and a worker thread (detail/cpu_worker.hpp)
 // does the CPU work (a put's sealing, Reed-Solomon, shard roots and
 // requests; a get's root checks, decoding and decryption) while the
@@ -39,9 +39,12 @@ class SegmentWindow;
 class PutJournal;
 class CpuWorker;
 
-// Segments a put or get has in flight (between read and confirmed, or
-// first asked for and sunk); repair fetches this many per exchange.
+// Segments a get has in flight (first asked for, not yet sunk); repair
+// fetches this many per exchange.
 inline constexpr std::size_t kSegmentsInFlight = 4;
+// Segments a put has in flight (read, not yet confirmed): only two of them
+// in segment buffers, the others as requests on their way.
+inline constexpr std::size_t kPutSegmentsInFlight = 8;
 
 // Reads up to out.size() bytes; 0 means the end of the stream.
 using Source = std::function<Result<std::size_t>(std::span<std::uint8_t> out)>;
@@ -157,6 +160,7 @@ class StorageClient {
   struct GetWindow;
   Status start_fetches(GetWindow& g);
   Status await_shards(GetWindow& g);
+  void take_failed_answer(GetWindow& g, const ShardTransport::Answer& a);
   void take_checked(GetWindow& g);
   Status fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);
   // Fetches segments first .. first + count - 1 into w's slots 0 .. count - 1.

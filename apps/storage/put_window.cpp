@@ -146,7 +146,7 @@ Status StorageClient::await_puts(CpuWorker& worker, std::map<std::uint64_t, PutA
 }
 
 // Reads, seals, encodes and puts segments `index`, index + 1, ... until the
-// source ends: at most kSegmentsInFlight between read and confirmed, two of
+// source ends: at most kPutSegmentsInFlight between read and confirmed, two of
 // them in segment buffers. Journals each segment the providers confirmed,
 // in order. On failure the roots of every segment sent are in m (for the
 // caller's clean-up), after the confirmed ones.
@@ -164,7 +164,7 @@ Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Mani
   const std::uint32_t k = options.data_shards, total = m.shape.total_shards();
   CpuWorker worker([this] { transport_.wake(); });  // last: its job under way ends before the above go
   for (;;) {
-    while (!source_ended && !free_buffers.empty() && segs.size() < kSegmentsInFlight) {
+    while (!source_ended && !free_buffers.empty() && segs.size() < kPutSegmentsInFlight) {
       SegmentBuffers* buf = free_buffers.back();
       auto n = read_full(source, std::span(buf->segment).first(options.segment_size));
       if (!n.ok()) read_error = n.status();  // the segments read before it are still sent and journaled
