@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 
 #include "apps/storage/detail/cpu_worker.hpp"
@@ -63,6 +64,15 @@ struct StorageClient::GetWindow {
   std::uint64_t next_tag = 0;
   std::uint64_t next_start = 0;      // the next segment to start fetching
   std::uint64_t sunk = 0;            // segments handed to the sink
+  std::vector<std::uint64_t> done_here;  // jobs run on the caller's thread
+
+  // Runs a job on the worker; the first segment's on this thread, as the
+  // hand-offs between threads would delay the first byte.
+  void run(std::uint64_t tag, std::function<void()> job) {
+    if (sunk > 0) return worker->submit(tag, std::move(job));
+    job();
+    done_here.push_back(tag);
+  }
 };
 
 // Starts segments up to the window (one until the first reached the sink),
@@ -93,7 +103,7 @@ Status StorageClient::start_fetches(GetWindow& g) {
       s.decoding = true;
       const std::uint64_t tag = g.next_tag++;
       g.jobs[tag] = {&s, 0, {}, {}, true};
-      g.worker->submit(tag, [&s, &g] {
+      g.run(tag, [&s, &g] {
         std::vector<std::uint8_t*> shards(g.m.shape.total_shards());
         for (std::uint32_t j = 0; j < shards.size(); ++j) shards[j] = s.b->shard(j, s.size);
         s.status = s.b->coder.reconstruct_data(shards, std::span<const bool>(s.present.data(), shards.size()), s.size);
@@ -153,7 +163,7 @@ Status StorageClient::await_shards(GetWindow& g) {
     }
     const std::uint64_t tag = g.next_tag++;
     GetWindow::Job& job = g.jobs[tag] = {asked.seg, asked.shard, std::move(a.response), view->data};
-    g.worker->submit(tag, [&job, root = g.m.root(asked.seg->index, asked.shard)] {
+    g.run(tag, [&job, root = g.m.root(asked.seg->index, asked.shard)] {
       job.good = shard_root(job.data) == root;
       if (job.good) std::memcpy(job.seg->b->shard(job.shard, job.seg->size), job.data.data(), job.data.size());
     });
@@ -178,7 +188,10 @@ Status StorageClient::await_shards(GetWindow& g) {
 
 // Applies what the worker finished: checked shards and decoded segments.
 void StorageClient::take_checked(GetWindow& g) {
-  for (std::uint64_t tag : g.worker->take_done()) {
+  std::vector<std::uint64_t> done = g.worker->take_done();
+  done.insert(done.end(), g.done_here.begin(), g.done_here.end());
+  g.done_here.clear();
+  for (std::uint64_t tag : done) {
     auto it = g.jobs.find(tag);
     BC_ASSERT(it != g.jobs.end());
     GetWindow::Job& job = it->second;
