@@ -159,7 +159,7 @@ class StorageClient {
   // The get's sliding window (get_window.cpp).
   struct GetWindow;
   Status start_fetches(GetWindow& g);
-  Status await_shards(GetWindow& g);
+  void await_shards(GetWindow& g);
   void take_failed_answer(GetWindow& g, const ShardTransport::Answer& a);
   void take_checked(GetWindow& g);
   Status fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);

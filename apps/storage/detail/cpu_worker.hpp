@@ -19,7 +19,8 @@ namespace bc::storage {
 
 class CpuWorker {
  public:
-  // on_done runs on the worker thread after each job (a transport's wake()).
+  // on_done runs on the worker thread after each job, once the job is
+  // reported (a transport's wake()).
   explicit CpuWorker(std::function<void()> on_done);
   // Waits for the job under way; jobs not yet started are dropped.
   ~CpuWorker();
