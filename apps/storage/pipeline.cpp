@@ -17,9 +17,6 @@
 namespace bc::storage {
 Status unavailable(std::string detail) { return bc::fail(make_error_code(Errc::kUnavailable), std::move(detail)); }
 
-namespace {
-
-// Fills `out` from the source until it is full or the source ends.
 Result<std::size_t> read_full(const Source& source, std::span<std::uint8_t> out) {
   std::size_t got = 0;
   while (got < out.size()) {
@@ -31,8 +28,6 @@ Result<std::size_t> read_full(const Source& source, std::span<std::uint8_t> out)
   }
   return got;
 }
-
-}  // namespace
 
 Status check_placement(const std::vector<std::size_t>& placement, std::uint32_t shards, std::size_t providers) {
   if (placement.size() != shards) return fail(Error::kBadShape, "placement needs one provider per shard");

@@ -31,22 +31,6 @@ struct StorageClient::PutSegment {
   bool sent = false;
 };
 
-namespace {
-
-Result<std::size_t> read_full(const Source& source, std::span<std::uint8_t> out) {
-  std::size_t got = 0;
-  while (got < out.size()) {
-    Result<std::size_t> n = source(out.subspan(got));
-    if (!n.ok()) return n.status();
-    if (*n == 0) break;
-    BC_ASSERT(*n <= out.size() - got);
-    got += *n;
-  }
-  return got;
-}
-
-}  // namespace
-
 // Worker thread: seals segment s (its plain_len bytes are at the start of
 // its buffer), encodes it, and builds one put request per shard, with
 // request ids first_id, first_id + 1, ...
