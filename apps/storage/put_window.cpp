@@ -146,6 +146,15 @@ Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Mani
   bool source_ended = false;
   Status read_error = Status::success();
   const std::uint32_t k = options.data_shards, total = m.shape.total_shards();
+  // A failed put: what was confirmed in order is journaled, and every sent
+  // segment's roots are in m, so the caller can delete them.
+  auto abandon = [&](Status failed) {
+    Status journaled = retire_confirmed(segs, m, journal);
+    if (!journaled.ok()) return journaled;
+    for (const PutSegment& seg : segs)
+      if (seg.sent) m.shard_roots.insert(m.shard_roots.end(), seg.roots.begin(), seg.roots.end());
+    return failed;
+  };
   CpuWorker worker([this] { transport_.wake(); });  // last: its job under way ends before the above go
   for (;;) {
     while (!source_ended && !free_buffers.empty() && segs.size() < kPutSegmentsInFlight) {
@@ -157,7 +166,7 @@ Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Mani
         break;
       }
       size += *n;
-      if (size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
+      if (size >= kMaxFileSize) return abandon(fail(Error::kBadShape, "file too large"));
       free_buffers.pop_back();
       PutSegment& s = segs.emplace_back();
       s.index = index++;
@@ -176,12 +185,7 @@ Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Mani
     if (!s.ok()) return s;
     if (segs.empty() && source_ended) return read_error;
     s = await_puts(worker, asked);
-    if (s.ok()) continue;
-    Status journaled = retire_confirmed(segs, m, journal);
-    if (!journaled.ok()) return journaled;
-    for (const PutSegment& seg : segs)
-      if (seg.sent) m.shard_roots.insert(m.shard_roots.end(), seg.roots.begin(), seg.roots.end());
-    return s;
+    if (!s.ok()) return abandon(s);
   }
 }
 
