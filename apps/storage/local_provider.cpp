@@ -2,6 +2,9 @@
 
 #include <uv.h>
 
+#include <map>
+#include <utility>
+
 #include "layers/assert.hpp"
 
 namespace bc::storage {
@@ -101,6 +104,24 @@ Result<std::unique_ptr<InProcessNetwork>> InProcessNetwork::open(const std::vect
 }
 
 void InProcessNetwork::set_down(std::size_t provider, bool down) { down_.at(provider) = down; }
+
+void ShardTransport::send(std::vector<Call> calls) {
+  held_.insert(held_.end(), std::make_move_iterator(calls.begin()), std::make_move_iterator(calls.end()));
+}
+
+ShardTransport::Collected ShardTransport::collect() {
+  Collected out;
+  out.settled = true;
+  if (held_.empty()) return out;
+  std::map<std::size_t, std::size_t> unanswered;  // provider -> calls without an answer
+  for (const Call& c : held_) ++unanswered[c.provider];
+  out.answers = exchange(std::exchange(held_, {}));
+  for (const Answer& a : out.answers)
+    if (auto it = unanswered.find(a.provider); it != unanswered.end() && it->second > 0) --it->second;
+  for (const auto& [provider, n] : unanswered)
+    if (n > 0) out.gave_up.push_back(provider);
+  return out;
+}
 
 std::vector<ShardTransport::Answer> InProcessNetwork::exchange(std::vector<Call> calls) {
   for (auto& c : calls) {

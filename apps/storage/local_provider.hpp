@@ -53,11 +53,33 @@ class ShardTransport {
     std::size_t provider;
     Bytes response;
   };
+  // What collect() brought.
+  struct Collected {
+    std::vector<Answer> answers;
+    // Providers given up on: their calls not answered yet never will be.
+    std::vector<std::size_t> gave_up;
+    // No call is outstanding any more: whatever was not answered never will be.
+    bool settled = false;
+  };
   virtual ~ShardTransport() = default;
   virtual std::size_t providers() const = 0;
   // Delivers every call and returns the answers that came back, in any
   // order; a provider that is down or dropped the peer answers nothing.
+  // REQUIRES: no call sent with send() is outstanding.
   virtual std::vector<Answer> exchange(std::vector<Call> calls) = 0;
+
+  // The sliding window: send() hands calls over (they go out at once where
+  // the transport can), collect() waits until at least one answer came, a
+  // provider was given up, wake() was called, or nothing is outstanding.
+  // These defaults hold calls until collect() and then run one exchange().
+  virtual void send(std::vector<Call> calls);
+  virtual Collected collect();
+  // Thread-safe: makes a collect() waiting now, or the next one, return at
+  // once (a worker thread's result is ready).
+  virtual void wake() {}
+
+ private:
+  std::vector<Call> held_;  // the defaults' calls not yet exchanged
 };
 
 // Several LocalProviders on one loop, each reached as one peer; a provider

@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "apps/storage/wire/storage.capnp.h"
@@ -230,6 +231,21 @@ Response failure_response(std::uint64_t request_id, const Status& status) {
   Error e = error_of(status);
   if (e == Error::kUnknownCode) e = Error::kIo;
   return Response{request_id, FailureResponse{e, status.message.substr(0, kMaxReasonBytes)}};
+}
+
+std::optional<DataView> decode_data_view(ByteView frame) {
+  // The decoder reads an aligned frame in place; a misaligned one it copies,
+  // and a view into that copy would dangle.
+  if (reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(capnp::word) != 0) return std::nullopt;
+  std::optional<DataView> out;
+  auto err = bc::wire::decode<wire::Response>(frame, limits_for(frame, kMaxResponseBytes), [&](wire::Response::Reader r) {
+    if (r.which() != wire::Response::DATA) return;
+    auto d = r.getData();
+    if (d.size() > kMaxShardBytes) return;
+    out = DataView{r.getRequestId(), ByteView(d.begin(), d.size())};
+  });
+  if (err != bc::wire::DecodeError::kOk) return std::nullopt;
+  return out;
 }
 
 }  // namespace bc::storage

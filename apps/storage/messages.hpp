@@ -81,6 +81,14 @@ struct RequestDecode {
 };
 RequestDecode decode_request(ByteView frame);
 Result<Response> decode_response(ByteView frame);
+// A well-formed data response's request id and data, the data a view into
+// `frame` (no copy: the client's get path); nullopt for anything else (then
+// decode_response says what it is) and for a frame not 8-byte aligned.
+struct DataView {
+  std::uint64_t request_id = 0;
+  ByteView data;
+};
+std::optional<DataView> decode_data_view(ByteView frame);
 
 // A failure Response for `status` (its storage::Error; others map to kIo).
 Response failure_response(std::uint64_t request_id, const Status& status);

@@ -17,9 +17,6 @@
 namespace bc::storage {
 Status unavailable(std::string detail) { return bc::fail(make_error_code(Errc::kUnavailable), std::move(detail)); }
 
-namespace {
-
-// Fills `out` from the source until it is full or the source ends.
 Result<std::size_t> read_full(const Source& source, std::span<std::uint8_t> out) {
   std::size_t got = 0;
   while (got < out.size()) {
@@ -31,8 +28,6 @@ Result<std::size_t> read_full(const Source& source, std::span<std::uint8_t> out)
   }
   return got;
 }
-
-}  // namespace
 
 Status check_placement(const std::vector<std::size_t>& placement, std::uint32_t shards, std::size_t providers) {
   if (placement.size() != shards) return fail(Error::kBadShape, "placement needs one provider per shard");
@@ -109,68 +104,6 @@ Result<StoredFile> StorageClient::put(const Source& source, const PutOptions& op
   return out;
 }
 
-// Reads, seals, encodes and puts segments `index`, index + 1, ... until the
-// source ends, kSegmentsInFlight segments per exchange; journals each one
-// the providers confirmed, in order.
-Status StorageClient::put_segments(const Source& source, SegmentBuffers& b, Manifest& m, std::uint64_t index,
-                                   const PutOptions& options, PutJournal* journal) {
-  SegmentCipher cipher(master_, m.file_salt);
-  SegmentWindow w(b, static_cast<std::uint32_t>(b.segment.size() / options.data_shards));
-  const std::size_t roots_per_segment = std::size_t{m.shape.total_shards()} * 32;
-  for (;;) {
-    const std::size_t roots_before = m.shard_roots.size();
-    std::vector<ShardPut> puts;
-    Status read_error = Status::success();
-    auto batch = read_window(source, w, cipher, m, index, options, journal != nullptr, puts, read_error);
-    if (!batch.ok()) return batch.status();
-    if (batch->empty()) return Status::success();
-    Status s = send_puts(puts, m.file_salt, options.expires_at, w.allocated());
-    if (!s.ok()) return s;
-    for (std::size_t t = 0; t < batch->size(); ++t) {
-      const std::uint32_t plain_len = (*batch)[t].plain_len;
-      m.shape.file_size += plain_len;
-      ++stats_.segments;
-      stats_.bytes += plain_len;
-      if (!journal) continue;
-      const auto from = m.shard_roots.begin() + static_cast<std::ptrdiff_t>(roots_before + t * roots_per_segment);
-      s = journal->segment_done({plain_len, (*batch)[t].digest, Bytes(from, from + static_cast<std::ptrdiff_t>(roots_per_segment))});
-      if (!s.ok()) return s;
-    }
-    index += batch->size();
-    if (!read_error.ok()) return read_error;  // after the segments read before it are sent and journaled
-    if (batch->back().plain_len < options.segment_size) return Status::success();
-  }
-}
-
-// Reads up to kSegmentsInFlight segments from `index` on into w's slots,
-// seals and encodes each, appends their roots to m and their shards to puts.
-// Stops early at the source's end (a short or empty segment). A read error
-// after some segments were read goes to read_error, so those are still sent.
-Result<std::vector<StorageClient::ReadSegment>> StorageClient::read_window(
-    const Source& source, SegmentWindow& w, SegmentCipher& cipher, Manifest& m, std::uint64_t index,
-    const PutOptions& options, bool journaled, std::vector<ShardPut>& puts, Status& read_error) {
-  std::vector<ReadSegment> batch;
-  std::uint64_t size = m.shape.file_size;
-  for (std::size_t slot = 0; slot < kSegmentsInFlight; ++slot) {
-    SegmentBuffers& b = w.at(slot);
-    auto n = read_full(source, std::span(b.segment).first(options.segment_size));
-    if (!n.ok() && batch.empty()) return n.status();
-    if (!n.ok()) {
-      read_error = n.status();
-      break;
-    }
-    if (*n == 0) break;
-    const auto plain_len = static_cast<std::uint32_t>(*n);
-    size += plain_len;
-    if (size >= kMaxFileSize) return fail(Error::kBadShape, "file too large");
-    const Hash256 digest = journaled ? sha256(ByteView(b.segment.data(), plain_len)) : Hash256{};
-    seal_segment(b, cipher, m, index + slot, plain_len, options, puts);
-    batch.push_back({plain_len, digest});
-    if (plain_len < options.segment_size) break;
-  }
-  return batch;
-}
-
 // Checks that the journal belongs to this put, reads the source past the
 // segments it recorded (each must match its digest: the file must not have
 // changed) and restores their roots. Returns the next segment's index.
@@ -201,24 +134,6 @@ Result<std::uint64_t> StorageClient::resume_from(const PutJournal& journal, cons
   }
   stats_.segments_resumed = journal.segments().size();
   return journal.segments().size();
-}
-
-// Seals segment `index` (its plain_len bytes are at the start of b.segment)
-// and encodes it; appends its k + m roots to m and its shards to puts.
-void StorageClient::seal_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index,
-                                 std::uint32_t plain_len, const PutOptions& options, std::vector<ShardPut>& puts) {
-  const std::uint32_t k = options.data_shards, total = m.shape.total_shards();
-  const std::size_t sealed_len = plain_len + kTagBytes;
-  const std::uint32_t shard_size = static_cast<std::uint32_t>((sealed_len + k - 1) / k);
-  cipher.seal(index, ByteView(b.segment.data(), plain_len), std::span(b.segment).first(sealed_len));
-  std::memset(b.segment.data() + sealed_len, 0, std::size_t{k} * shard_size - sealed_len);
-  b.encode_parity(shard_size);
-  for (std::uint32_t j = 0; j < total; ++j) {
-    const ByteView shard(b.shard(j, shard_size), shard_size);
-    const ShardId root = shard_root(shard);
-    m.shard_roots.insert(m.shard_roots.end(), root.bytes.begin(), root.bytes.end());
-    puts.push_back({options.placement[j], root, shard});
-  }
 }
 
 // Puts each shard on its provider (with the shard's delete token) and waits
@@ -256,33 +171,6 @@ Result<Manifest> StorageClient::open_file(const StoredFile& file) const {
   Status s = check_placement(file.placement, m->shape.total_shards(), transport_.providers());
   if (!s.ok()) return s;
   return m;
-}
-
-Status StorageClient::get(const StoredFile& file, const Sink& sink) {
-  auto m = open_file(file);
-  if (!m.ok()) return m.status();
-  const Shape& shape = m->shape;
-  if (shape.segment_count() == 0) return Status::success();
-  SegmentCipher cipher(master_, m->file_salt);
-  SegmentBuffers first(shape.data_shards, shape.parity_shards, shape.max_shard_size());
-  SegmentWindow w(first, shape.max_shard_size());
-  for (std::uint64_t i = 0; i < shape.segment_count();) {
-    // The first segment alone, so its bytes reach the sink after one round trip.
-    const std::size_t count = i == 0 ? 1 : std::min<std::uint64_t>(kSegmentsInFlight, shape.segment_count() - i);
-    Status s = fetch_segments(w, count, *m, file.placement, i);
-    if (!s.ok()) return s;
-    for (std::size_t t = 0; t < count; ++t, ++i) {
-      SegmentBuffers& b = w.at(t);
-      const std::uint32_t plain = shape.plain_len(i);
-      s = cipher.open(i, ByteView(b.segment.data(), plain + kTagBytes), std::span(b.segment).first(plain));
-      if (!s.ok()) return s;
-      s = sink(ByteView(b.segment.data(), plain));
-      if (!s.ok()) return s;
-      ++stats_.segments;
-      stats_.bytes += plain;
-    }
-  }
-  return Status::success();
 }
 
 Status StorageClient::fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement,

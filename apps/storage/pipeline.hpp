@@ -3,20 +3,27 @@
 // Merkle roots -> putShard, and back: fetch k good shards per segment (each
 // checked against its root), decode, decrypt (tag checked), stream out.
 //
-// Memory: up to kSegmentsInFlight segment buffers (k shards wide each, plus
-// m parity buffers) and the requests of those segments, allocated once per
-// call and reused; per segment only the k + m shard roots (32 bytes each) are
-// kept. stats() reports the peak, which does not grow with the file.
+// Memory: a put holds two segment buffers (k shards wide each, plus m
+// parity buffers) and the requests of at most kPutSegmentsInFlight segments;
+// a get holds kSegmentsInFlight segment buffers and the shards being checked.
+// Per segment only the k + m shard roots (32 bytes each) are kept. stats()
+// reports the peak, which does not grow with the file.
 //
-// Throughput: a put seals and encodes kSegmentsInFlight segments and sends
-// all their shards in one exchange; a get asks for the first segment alone
-// (the first byte comes early), then for kSegmentsInFlight segments at a
-// time. Each provider then has several shards to store or read at once, and
-// one round trip serves several segments.
+// Throughput: both run a sliding window of segments over
+// ShardTransport::send/collect, and a worker thread (detail/cpu_worker.hpp)
+// does the CPU work (a put's sealing, Reed-Solomon, shard roots and
+// requests; a get's root checks, decoding and decryption) while the
+// caller's thread drives the network. A get asks for the first segment
+// alone (the first byte comes early), then keeps the window full. Each
+// provider then has several shards to store or read at once.
+//
+// The Source and the Sink are called on the caller's thread.
 //
 // Not thread-safe; one call at a time. The master key stays in this object.
 #pragma once
+#include <deque>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -30,9 +37,14 @@ namespace bc::storage {
 struct SegmentBuffers;
 class SegmentWindow;
 class PutJournal;
+class CpuWorker;
 
-// Segments whose shards travel in one exchange.
-inline constexpr std::size_t kSegmentsInFlight = 3;
+// Segments a get has in flight (first asked for, not yet sunk); repair
+// fetches this many per exchange.
+inline constexpr std::size_t kSegmentsInFlight = 4;
+// Segments a put has in flight (read, not yet confirmed): only two of them
+// in segment buffers, the others as requests on their way.
+inline constexpr std::size_t kPutSegmentsInFlight = 8;
 
 // Reads up to out.size() bytes; 0 means the end of the stream.
 using Source = std::function<Result<std::size_t>(std::span<std::uint8_t> out)>;
@@ -132,15 +144,27 @@ class StorageClient {
     ShardId root;
     ByteView shard;
   };
-  struct ReadSegment {
-    std::uint32_t plain_len;
-    Hash256 digest;  // of the plaintext, for the journal
+  // The put's sliding window (put_window.cpp).
+  struct PutSegment;
+  struct PutAsked {
+    PutSegment* segment;
+    std::size_t provider;
+    std::uint32_t size;  // of the shard
   };
-  Result<std::vector<ReadSegment>> read_window(const Source& source, SegmentWindow& w, SegmentCipher& cipher, Manifest& m,
-                                               std::uint64_t index, const PutOptions& options, bool journaled,
-                                               std::vector<ShardPut>& puts, Status& read_error);
-  void seal_segment(SegmentBuffers& b, SegmentCipher& cipher, Manifest& m, std::uint64_t index, std::uint32_t plain_len,
-                    const PutOptions& options, std::vector<ShardPut>& puts);
+  void seal_segment(PutSegment& s, SegmentCipher& cipher, const PutOptions& options, const Salt& salt,
+                    bool journaled) const;
+  void send_sealed(CpuWorker& worker, std::deque<PutSegment>& segs, std::vector<SegmentBuffers*>& free_buffers,
+                   std::map<std::uint64_t, PutAsked>& asked);
+  Status await_puts(CpuWorker& worker, std::map<std::uint64_t, PutAsked>& asked);
+  Status check_put_answer(const ShardTransport::Answer& a, std::map<std::uint64_t, PutAsked>& asked);
+  Status retire(const PutSegment& s, Manifest& m, PutJournal* journal);
+  Status retire_confirmed(std::deque<PutSegment>& segs, Manifest& m, PutJournal* journal);
+  // The get's sliding window (get_window.cpp).
+  struct GetWindow;
+  Status start_fetches(GetWindow& g);
+  void await_shards(GetWindow& g);
+  void take_failed_answer(GetWindow& g, const ShardTransport::Answer& a);
+  void take_checked(GetWindow& g);
   Status fetch_segment(SegmentBuffers& b, const Manifest& m, const std::vector<std::size_t>& placement, std::uint64_t index);
   // Fetches segments first .. first + count - 1 into w's slots 0 .. count - 1.
   Status fetch_segments(SegmentWindow& w, std::size_t count, const Manifest& m, const std::vector<std::size_t>& placement,

@@ -4,7 +4,10 @@
 // Hardware limit: the slowest of AES-256-GCM, SHA-256, ISA-L 4+2 encoding and
 // disk write + fsync, in plaintext bytes per second, with the erasure
 // overhead applied (a put hashes and writes 1.5 bytes per plaintext byte; a
-// get hashes 1.0 and decrypts 1.0). Pipeline: put and get of one file over
+// get hashes 1.0 and decrypts 1.0). A get is held to the limit of the steps
+// it runs (AES, SHA, TCP: higher, so stricter); its ratio to the put limit,
+// which is the single limit read literally, is printed beside it
+// (docs/storage.md "Measured figures"). Pipeline: put and get of one file over
 // six in-process providers (one libuv loop, LevelDB indexes, fsync per shard)
 // in a temporary directory. Each measurement is repeated --runs times and the
 // median printed.
@@ -288,7 +291,8 @@ int main(int argc, char** argv) {
               bootstrap ? ", TCP/1.5" : "");
   std::printf("  get limit            %8.0f MB/s  (min of AES, SHA%s)\n", median(get_limit) / 1e6, bootstrap ? ", TCP" : "");
   std::printf("  put                  %8.0f MB/s  ratio %.2f\n", median(put) / 1e6, median(put) / median(put_limit));
-  std::printf("  get                  %8.0f MB/s  ratio %.2f\n", median(get) / 1e6, median(get) / median(get_limit));
+  std::printf("  get                  %8.0f MB/s  ratio %.2f  (%.2f to the put limit, the issue's one limit read literally)\n",
+              median(get) / 1e6, median(get) / median(get_limit), median(get) / median(put_limit));
   std::printf("  get first byte       %8.1f ms\n", median(first));
   return 0;
 }

@@ -50,6 +50,18 @@ void check_response(ByteView data) {
   require(again.ok() && again->request_id == r->request_id && again->body.index() == r->body.index());
 }
 
+// The in-place data decoder agrees with the full one on an aligned copy.
+void check_data_view(ByteView data) {
+  const Bytes aligned(data.begin(), data.end());
+  auto v = decode_data_view(aligned);
+  auto r = decode_response(aligned);
+  auto* d = r.ok() ? std::get_if<DataResponse>(&r->body) : nullptr;
+  require(v.has_value() == (d != nullptr));
+  if (!v) return;
+  require(v->request_id == r->request_id && Bytes(v->data.begin(), v->data.end()) == d->data);
+  require(v->data.empty() || (v->data.data() >= aligned.data() && v->data.data() + v->data.size() <= aligned.data() + aligned.size()));
+}
+
 void drive_core(ByteView data) {
   ProviderCore core(ProviderOptions{.max_inflight_per_peer = 4});
   Outbox out;
@@ -72,6 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ByteView in(data, size);
   check_request(in);
   check_response(in);
+  check_data_view(in);
   drive_core(in);
   return 0;
 }

@@ -1,7 +1,9 @@
 // The client pipeline's working memory and the helpers its put, get and
 // repair share (private to apps/storage).
 #pragma once
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,6 +65,10 @@ class SegmentWindow {
 };
 
 Status unavailable(std::string detail);
+// Fills `out` from the source (a pipeline Source) until it is full or the
+// source ends; the bytes read.
+Result<std::size_t> read_full(const std::function<Result<std::size_t>(std::span<std::uint8_t>)>& source,
+                              std::span<std::uint8_t> out);
 // An audit answer proves the challenged leaf of shard `shard` of `segment`.
 Status check_audit_answer(const Manifest& m, std::uint64_t segment, std::uint32_t shard, const Hash256& seed,
                           const Response& answer);

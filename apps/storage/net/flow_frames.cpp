@@ -112,8 +112,9 @@ void FramedFlow::on_read(std::size_t n) {
     std::memmove(in_.data(), in_.data() + pos, in_used_ - pos);
     in_used_ -= pos;
   }
-  // A large buffer left from a big frame is given back once it is consumed.
-  if (in_used_ == 0 && in_.size() > 4 * kReadChunk) Bytes().swap(in_);
+  // The buffer keeps the size of the largest frame so far (at most
+  // max_frame): freeing and growing it for every shard-sized frame cost a
+  // zero-fill and fresh pages each time.
   read_more();
 }
 

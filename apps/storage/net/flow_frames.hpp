@@ -8,7 +8,8 @@
 // the peer's EOF, or more than max_queued bytes waiting to be written ends
 // the flow: on_close runs once, and no callback runs after it or after
 // close(). The announced length is checked before anything is buffered, so a
-// hostile peer costs at most max_frame bytes of buffer.
+// hostile peer costs at most max_frame bytes of buffer. The read buffer keeps
+// the size of the largest frame so far for the flow's life.
 //
 // Threads: the stream's io thread only. Callbacks may call close() or send().
 #pragma once

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <boost/asio/post.hpp>
+
 #include "layers/assert.hpp"
 
 namespace bc::storage {
@@ -25,6 +27,7 @@ SalTransport::~SalTransport() {
 
 void SalTransport::mark_down(std::size_t i, std::string why) {
   Link& l = links_[i];
+  if (l.state != State::kDown) gave_up_.push_back(i);
   if (l.flow) l.flow->close();
   l.flow.reset();
   l.waiting.clear();
@@ -64,7 +67,9 @@ void SalTransport::connect(std::size_t i) {
           if (!alive.lock()) return;
           Link& link = links_[i];
           if (link.expected == 0) return;  // an answer after its exchange gave up: dropped
-          if (--link.expected == 0) link.answered_at = Clock::now();
+          const auto now = Clock::now();
+          if (--link.expected == 0) link.answered_at = now;
+          link.give_up_at = now + std::chrono::milliseconds(options_.exchange_timeout_ms);
           answers_.push_back({i, Bytes(frame.begin(), frame.end())});
         },
         [this, alive, i](const std::string& why) {
@@ -82,16 +87,19 @@ bool SalTransport::settled() const {
   return true;
 }
 
-// Starts an exchange: sends each call on its provider's flow, connecting first where needed.
-void SalTransport::post(std::vector<Call> calls) {
-  answers_.clear();
+// Sends each call on its provider's flow, connecting first where needed; a
+// call to a provider that is down is given up at once.
+void SalTransport::send(std::vector<Call> calls) {
   if (io_.stopped()) io_.restart();  // it ran out of work once; run_one would return at once
-  for (auto& l : links_) l.sent_at = l.answered_at = Clock::time_point{};
+  const auto give_up_at = Clock::now() + std::chrono::milliseconds(options_.exchange_timeout_ms);
   for (auto& c : calls) {
     BC_ASSERT(c.provider < links_.size());
     Link& l = links_[c.provider];
-    if (l.state == State::kDown) continue;
-    ++l.expected;
+    if (l.state == State::kDown) {
+      gave_up_.push_back(c.provider);
+      continue;
+    }
+    if (l.expected++ == 0) l.give_up_at = give_up_at;
     if (l.state == State::kOpen) {
       send_on_flow(l, std::move(c.request));
       continue;
@@ -99,6 +107,40 @@ void SalTransport::post(std::vector<Call> calls) {
     l.waiting.push_back(std::move(c.request));
     if (l.state == State::kIdle) connect(c.provider);
   }
+}
+
+SalTransport::Clock::time_point SalTransport::give_up_overdue() {
+  const auto now = Clock::now();
+  auto next = Clock::time_point::max();
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    const Link& l = links_[i];
+    if (l.expected == 0) continue;
+    if (now >= l.give_up_at) mark_down(i, "no answer within " + std::to_string(options_.exchange_timeout_ms) + " ms");
+    else next = std::min(next, l.give_up_at);
+  }
+  return next;
+}
+
+ShardTransport::Collected SalTransport::collect() {
+  if (io_.stopped()) io_.restart();
+  for (;;) {
+    io_.poll();  // everything already readable, so answers come in batches
+    const auto next = give_up_overdue();
+    if (!answers_.empty() || !gave_up_.empty() || settled() || woken_.exchange(false)) break;
+    if (io_.run_one_until(next) == 0 && io_.stopped()) io_.restart();
+  }
+  Collected out;
+  out.answers = std::move(answers_);
+  out.gave_up = std::move(gave_up_);
+  out.settled = settled();
+  answers_.clear();
+  gave_up_.clear();
+  return out;
+}
+
+void SalTransport::wake() {
+  woken_.store(true);
+  boost::asio::post(io_, [] {});  // makes a run_one_until under way return
 }
 
 // Waits per provider: until it answers or goes down, or grace_ms after its
@@ -109,7 +151,10 @@ std::vector<std::int64_t> SalTransport::measure_rtts(const Bytes& probe, TimeMs 
   std::vector<Call> calls;
   for (std::size_t i = 0; i < links_.size(); ++i)
     if (links_[i].state != State::kDown) calls.push_back({i, probe});
-  post(std::move(calls));
+  BC_ASSERT(settled());
+  answers_.clear();
+  for (auto& l : links_) l.sent_at = l.answered_at = Clock::time_point{};
+  send(std::move(calls));
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.exchange_timeout_ms);
   const auto grace = std::chrono::milliseconds(grace_ms);
   for (;;) {
@@ -127,6 +172,7 @@ std::vector<std::int64_t> SalTransport::measure_rtts(const Bytes& probe, TimeMs 
     io_.run_one_until(wake);
   }
   answers_.clear();
+  gave_up_.clear();
   std::vector<std::int64_t> rtt(links_.size(), -1);
   for (std::size_t i = 0; i < links_.size(); ++i) {
     const Link& l = links_[i];
@@ -138,12 +184,14 @@ std::vector<std::int64_t> SalTransport::measure_rtts(const Bytes& probe, TimeMs 
 }
 
 std::vector<ShardTransport::Answer> SalTransport::exchange(std::vector<Call> calls) {
-  post(std::move(calls));
-  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.exchange_timeout_ms);
-  while (!settled() && Clock::now() < deadline) io_.run_one_until(deadline);
-  for (std::size_t i = 0; i < links_.size(); ++i)
-    if (links_[i].expected > 0) mark_down(i, "no answer within " + std::to_string(options_.exchange_timeout_ms) + " ms");
-  return std::move(answers_);
+  BC_ASSERT(settled());
+  send(std::move(calls));
+  std::vector<Answer> all;
+  for (;;) {
+    Collected c = collect();
+    all.insert(all.end(), std::make_move_iterator(c.answers.begin()), std::make_move_iterator(c.answers.end()));
+    if (c.settled) return all;
+  }
 }
 
 }  // namespace bc::storage

@@ -3,16 +3,19 @@
 // app's sal::AppNode), one flow per provider carrying framed requests
 // (flow_frames.hpp).
 //
-// exchange() is synchronous, as the pipeline wants: it sends the calls
-// (connecting first where needed) and runs the io_context until every call
-// was answered, its flow ended, or the deadline passed. A provider that
-// cannot be reached, ends its flow or misses the deadline is marked down
-// and answers nothing for the rest of this transport's life: one exchange
-// waits for it at most once, and the pipeline reads other shards instead.
+// send() puts the calls on their flows (connecting first where needed);
+// collect() runs the io_context until an answer came, a provider was given
+// up, or wake() was called; exchange() is send() and collect() until every
+// call settled. A provider that cannot be reached, ends its flow, or has
+// calls outstanding and answers none for exchange_timeout_ms is marked down
+// and answers nothing for the rest of this transport's life: it is waited
+// for at most once, and the pipeline reads other shards instead.
 //
-// Threads: the io_context's thread; exchange() runs the io_context itself,
-// so it must not be called from inside one of its handlers.
+// Threads: the io_context's thread, except wake() (any thread). send(),
+// collect() and exchange() run the io_context themselves, so they must not
+// be called from inside one of its handlers.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -26,7 +29,9 @@
 namespace bc::storage {
 
 struct SalTransportOptions {
-  TimeMs exchange_timeout_ms = 30'000;  // one exchange, connects included
+  // A provider with calls outstanding that answers none for this long
+  // (connect included) is marked down.
+  TimeMs exchange_timeout_ms = 30'000;
 };
 
 class SalTransport final : public ShardTransport {
@@ -37,6 +42,9 @@ class SalTransport final : public ShardTransport {
 
   std::size_t providers() const override { return links_.size(); }
   std::vector<Answer> exchange(std::vector<Call> calls) override;
+  void send(std::vector<Call> calls) override;
+  Collected collect() override;
+  void wake() override;
 
   // Sends `probe` (a request every provider answers at once, e.g. an audit
   // of a shard nobody holds) to each provider not down and returns, per
@@ -61,23 +69,27 @@ class SalTransport final : public ShardTransport {
     State state = State::kIdle;
     std::shared_ptr<FramedFlow> flow;
     std::vector<Bytes> waiting;   // requests queued while connecting
-    std::size_t expected = 0;     // answers still due in this exchange
+    std::size_t expected = 0;     // answers still due
+    Clock::time_point give_up_at{};  // while expected > 0: no answer by then marks it down
     std::string why;
     Clock::time_point sent_at{};      // this exchange's first request went out on the open flow
     Clock::time_point answered_at{};  // its last answer came
   };
   void connect(std::size_t i);
   void send_on_flow(Link& l, Bytes request);
-  void post(std::vector<Call> calls);
   void mark_down(std::size_t i, std::string why);
   void release(std::size_t i);
   bool settled() const;
+  // Marks down each provider whose give_up_at passed; the earliest one still ahead.
+  Clock::time_point give_up_overdue();
 
   boost::asio::io_context& io_;
   sal::ServiceConnector& connector_;
   SalTransportOptions options_;
   std::vector<Link> links_;
-  std::vector<Answer> answers_;  // of the current exchange
+  std::vector<Answer> answers_;       // not yet collected
+  std::vector<std::size_t> gave_up_;  // marked down since the last collect
+  std::atomic<bool> woken_{false};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
