@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "ledger/apply.hpp"
 #include "ledger/pos/types.hpp"
 #include "ledger/state.hpp"
 #include "ledger/types.hpp"
@@ -43,5 +44,28 @@ void begin_pos_block(WorkingState& ws, std::uint64_t height, const Hash256& prev
 // at its start, committee(epoch) as {consensus key, address, power},
 // auditors_per_offer), cached in `ws`. Null while the epoch has no seed.
 WorkingState::AssignmentDraw assignments_of(const WorkingState& ws, std::uint64_t epoch);
+
+// ---- Settlement on the ledger (docs/proof-of-service.md) ----------------------
+// tagged_hash("blockcloud/pos-usage-id/v1", epoch || provider || escrow_id).
+Hash256 pos_usage_id(std::uint64_t epoch, const Address& provider, const Hash256& escrow_id);
+
+// An escrow claim of `pay` in block `height`: held in a PosUsage entry (true)
+// when the escrow's provider account has an offer with auditors drawn for
+// epoch_of(height); otherwise (false) nothing is written and the caller pays
+// at once. The pay has already left the escrow.
+bool hold_usage(WorkingState& ws, const Escrow& escrow, const Hash256& escrow_id, Amount pay, std::uint64_t height);
+
+// Applies one of the settlement's effect kinds (kBurnOfferBond, kOfferBan,
+// kOfferWarning, kUsagePay, kUsageRefund); checks before it writes. Burned
+// amounts are added to *supply, which the caller stores.
+Status apply_pos_effect(WorkingState& ws, const Effect& e, std::uint64_t height, Supply* supply);
+
+// After the block's transactions, on every chain: the penalties of the
+// contradictions its posReports proved (ws.pos_offences()), then, in the
+// first block of epoch E + 2 (E >= 0), the settlement of epoch E. Applies
+// each effect as it derives it and returns them in order: the block's
+// effects list starts with exactly these. Fails only on a broken invariant
+// (kBadEffect, kOverflow), with ws partly written.
+Result<std::vector<Effect>> pos_block_effects(WorkingState& ws, std::uint64_t height);
 
 }  // namespace bc::ledger

@@ -1,5 +1,5 @@
 // Byte encodings of the Proof-of-Service entries: offers, commitments,
-// epoch seeds and report records (ledger/state.hpp; docs/proof-of-service.md,
+// epoch seeds, report records and held usage pay (ledger/state.hpp; docs/proof-of-service.md,
 // "Ledger rules").
 #include "ledger/detail/entry_codec.hpp"
 #include "ledger/state.hpp"
@@ -112,6 +112,26 @@ std::optional<PosReportRecord> decode_pos_report(ByteView b) {
   const std::string bytes = r.str(static_cast<std::size_t>(n));
   rec.report.assign(bytes.begin(), bytes.end());
   return r.done() ? std::optional(rec) : std::nullopt;
+}
+
+Bytes encode_pos_usage(const PosUsage& u) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kPosUsage)};
+  put32(out, u.provider.bytes);
+  put32(out, u.client.bytes);
+  append_be64(out, u.epoch);
+  append_be64(out, u.amount);
+  return out;
+}
+
+std::optional<PosUsage> decode_pos_usage(ByteView b) {
+  EntryReader r{b};
+  if (r.u8() != static_cast<std::uint8_t>(Kind::kPosUsage) || !r.ok) return std::nullopt;
+  PosUsage u;
+  r.fixed32(u.provider.bytes);
+  r.fixed32(u.client.bytes);
+  u.epoch = r.u64();
+  u.amount = r.u64();
+  return r.done() ? std::optional(u) : std::nullopt;
 }
 
 }  // namespace bc::ledger

@@ -143,7 +143,19 @@ struct PosReportRecord {
   friend bool operator==(const PosReportRecord&, const PosReportRecord&) = default;
 };
 
-// Totals that make supply auditable: minted == balances + bonded + unbonding + escrowed + offer bonds + burned.
+// Usage pay held for audit (docs/proof-of-service.md, "Settlement on the
+// ledger"): what an escrow claim in `epoch` owed a provider whose offer was
+// audited in that epoch. Settlement of the epoch pays it scaled by the
+// provider's score and refunds the rest to the escrow's client.
+struct PosUsage {
+  Address provider;             // the escrow's provider account
+  Address client;               // the escrow's client account: gets what is withheld
+  std::uint64_t epoch = 0;
+  Amount amount = 0;            // held, apart from every balance
+  friend bool operator==(const PosUsage&, const PosUsage&) = default;
+};
+
+// Totals that make supply auditable: minted == balances + bonded + unbonding + escrowed + offer bonds + held usage + burned.
 struct Supply {
   Amount minted = 0;
   Amount burned = 0;
