@@ -179,6 +179,9 @@ Status apply_tx(WorkingState& ws, const Tx& tx, std::uint64_t height, Amount* fe
 }
 
 void begin_block(WorkingState& ws, std::uint64_t height) {
+  // A withdrawn offer bond may still be burned by the unfinished settlement:
+  // nothing unbonds until it is done (docs/proof-of-service.md, "Settlement in slices").
+  if (ws.base().pos_settling()) return;
   for (const Hash256& id : ws.base().unbondings_due(height)) {
     auto u = ws.unbonding(id);
     BC_ASSERT_MSG(u.has_value(), "unbonding %s is due but missing", id.hex().c_str());

@@ -44,7 +44,8 @@ struct Effect {
 // The fee is added to *fees (credited to the proposer by end_block).
 Status apply_tx(WorkingState& ws, const Tx& tx, std::uint64_t height, Amount* fees, SignatureCache* cache);
 // Releases the unbonding entries due at height (cannot fail: the stake is
-// already part of the supply; asserted).
+// already part of the supply; asserted), none while a Proof-of-Service
+// settlement is unfinished (State::pos_settling): they wait for its end.
 void begin_block(WorkingState& ws, std::uint64_t height);
 // Applies one effect in block `height`; checks before it writes. A
 // kFeeShare is not checked against the block's fees here: derive_effects

@@ -37,6 +37,7 @@ Status load_one(State& s, Kind kind, const Hash256& id, ByteView b) {
     case Kind::kPosSeed: if (auto x = decode_pos_seed(b)) v = *x; break;
     case Kind::kPosReport: if (auto x = decode_pos_report(b)) v = *x; break;
     case Kind::kPosUsage: if (auto x = decode_pos_usage(b)) v = *x; break;
+    case Kind::kPosSettling: if (auto x = decode_pos_settling(b)) v = *x; break;
   }
   if (std::holds_alternative<std::monostate>(v))
     return fail(Error::kCorrupt, std::string("undecodable state entry of kind '") + static_cast<char>(kind) + "' id " + id.hex());

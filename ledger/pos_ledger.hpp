@@ -3,6 +3,7 @@
 // the epoch seed and the auditor draw. Every node derives the same values
 // from the same state.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "ledger/apply.hpp"
@@ -60,12 +61,18 @@ bool hold_usage(WorkingState& ws, const Escrow& escrow, const Hash256& escrow_id
 // amounts are added to *supply, which the caller stores.
 Status apply_pos_effect(WorkingState& ws, const Effect& e, std::uint64_t height, Supply* supply);
 
+// The most settlement effects one block carries (a quarter of the default
+// max_block_effects: the rest is for penalties and the consensus effects).
+inline constexpr std::size_t kSettleEffectsPerBlock = 256;
+
 // After the block's transactions, on every chain: the penalties of the
-// contradictions its posReports proved (ws.pos_offences()), then, in the
-// first block of epoch E + 2 (E >= 0), the settlement of epoch E. Applies
-// each effect as it derives it and returns them in order: the block's
-// effects list starts with exactly these. Fails only on a broken invariant
-// (kBadEffect, kOverflow), with ws partly written.
+// contradictions its posReports proved (ws.pos_offences()), then the
+// settlement of epoch E from the first block of epoch E + 2 (E >= 0), in
+// slices of at most kSettleEffectsPerBlock effects per block, epochs in
+// order, the unfinished one kept in ws.pos_settling(). Applies each effect
+// as it derives it and returns them in order: the block's effects list
+// starts with exactly these. Fails only on a broken invariant (kBadEffect,
+// kOverflow), with ws partly written.
 Result<std::vector<Effect>> pos_block_effects(WorkingState& ws, std::uint64_t height);
 
 }  // namespace bc::ledger

@@ -1,8 +1,9 @@
 // The block's Proof-of-Service effects (docs/proof-of-service.md,
 // "Settlement on the ledger"): the penalties of the contradictions proven by
-// the block's reports, and in the first block of epoch E + 2 the settlement
-// of epoch E: slashes, bans and warnings from the offer bonds, the held usage
-// pay by score, report fees to the agreeing auditors, reputations. Every node
+// the block's reports, and from the first block of epoch E + 2 the settlement
+// of epoch E in slices of at most kSettleEffectsPerBlock effects: slashes,
+// bans and warnings from the offer bonds, report fees to the agreeing
+// auditors, reputations, then the held usage pay by score. Every node
 // derives the same list from the same state.
 #include <algorithm>
 #include <cstring>
@@ -21,14 +22,15 @@ namespace {
 
 using Effects = std::vector<Effect>;
 
-// What one settlement carries from offer to offer.
+// What one block's settlement work carries from offer to offer.
 struct Ledgering {
   WorkingState& ws;
   std::uint64_t height = 0;
   std::uint64_t epoch = 0;              // the epoch settled
   Effects& out;
-  std::map<Address, std::uint32_t> pay_scale;  // provider account -> lowest pay scale of its audited offers
-  std::map<Address, Amount> fees;              // auditor account -> report fees
+  std::size_t first = 0;                // out's size before the settlement's effects
+  std::map<Address, Amount> fees;       // auditor account -> report fees of this slice
+  std::size_t used() const { return out.size() - first; }
 };
 
 Status emit(Ledgering& l, Effect e) {
@@ -51,13 +53,15 @@ T decode_stored(const Bytes& frame, const Hash256& id) {
   return std::get<T>(std::move(*m));
 }
 
-// settle_epoch's input from the entries of epoch e: the offers drawn, their
-// auditors' probe commitments, reputations and uncontradicted reports.
-pos::SettleInput settle_input(const WorkingState& ws, std::uint64_t e, const std::vector<pos::Assignment>& draw) {
+// settle_epoch's input for some offers of epoch e: the offers, their
+// auditors' probe commitments, reputations and uncontradicted reports. Each
+// offer's settlement depends on its own entries only, so a slice settles
+// exactly as the whole epoch would.
+pos::SettleInput settle_input(const WorkingState& ws, std::uint64_t e, std::vector<pos::Assignment> slice) {
   pos::SettleInput in;
   in.epoch = e;
-  in.assignments = draw;
-  for (const pos::Assignment& a : draw) {
+  in.assignments = std::move(slice);
+  for (const pos::Assignment& a : in.assignments) {
     auto o = ws.offer(a.offer_id);
     BC_ASSERT(o.has_value());  // drawn from the offer entries, never deleted
     in.offers.push_back(decode_stored<pos::Offer>(o->offer, a.offer_id));
@@ -85,20 +89,15 @@ Status burn_bond(Ledgering& l, const Hash256& offer_id, Amount amount, const Has
   return cut == 0 ? Status{} : emit(l, Effect{Effect::Kind::kBurnOfferBond, offer_id, cut, reason});
 }
 
-// One offer's outcome: its grade's effects, its reputation, its provider's
-// pay scale and its agreeing auditors' fees.
-Status settle_offer(Ledgering& l, const pos::Settlement& s, const pos::Assignment& a, const Committee* set, const pos::PosParams& p) {
+// One offer's outcome: its grade's effects, its reputation and pay scale,
+// its agreeing auditors' fees.
+Status settle_offer(Ledgering& l, const pos::Settlement& s, const Committee* set, const pos::PosParams& p) {
   auto o = l.ws.offer(s.offer_id);
   BC_ASSERT(o.has_value());
   const Hash256 reason = reason_of(pos::to_string(s.grade), s.offer_id, l.epoch);
-  if (s.grade != pos::Grade::kUnaudited) {
-    o->reputation_bps = s.reputation_bps;
-    l.ws.put_offer(s.offer_id, *o);
-  }
-  if (!a.auditors.empty()) {
-    auto [it, fresh] = l.pay_scale.emplace(o->account, s.pay_scale_bps);
-    if (!fresh) it->second = std::min(it->second, s.pay_scale_bps);
-  }
+  if (s.grade != pos::Grade::kUnaudited) o->reputation_bps = s.reputation_bps;
+  o->pay_scale_bps = s.pay_scale_bps;  // read by the usage phase of this epoch
+  l.ws.put_offer(s.offer_id, *o);
   for (const XOnlyPubKey& k : s.agreeing) {
     const CommitteeMember* m = set ? find_member(*set, k) : nullptr;
     BC_ASSERT(m != nullptr);  // drawn from this committee
@@ -115,12 +114,69 @@ Status settle_offer(Ledgering& l, const pos::Settlement& s, const pos::Assignmen
   }
 }
 
-// The held usage of the epoch: paid by the provider's scale, the rest back
-// to the escrow's client.
-Status release_usage(Ledgering& l) {
-  for (const auto& [id, u] : l.ws.pos_usages_of(l.epoch)) {
-    auto scale = l.pay_scale.find(u.provider);
-    const std::uint32_t bps = scale == l.pay_scale.end() ? 0 : scale->second;
+Status pay_fees(Ledgering& l) {
+  const Hash256 reason = reason_of("report-fee", Hash256{}, l.epoch);
+  for (const auto& [addr, fee] : l.fees)
+    if (fee > 0)
+      if (Status s = emit(l, Effect{Effect::Kind::kReward, addr, fee, reason}); !s.ok()) return s;
+  l.fees.clear();
+  return {};
+}
+
+// The most effects one drawn offer can add: burn and ban, and a fee to
+// each of its auditors.
+std::size_t offer_cost(const pos::Assignment& a) {
+  const std::size_t cost = 2 + a.auditors.size();
+  BC_ASSERT_MSG(cost <= kSettleEffectsPerBlock, "an offer with %zu auditors does not fit one settlement slice", a.auditors.size());
+  return cost;
+}
+
+// The offers phase: the next drawn offers in offer_id order whose effects
+// fit the block's budget (always at least one), then their fees.
+Status settle_offers(Ledgering& l, const std::vector<pos::Assignment>& draw, const Committee* set, PosSettling& st) {
+  std::vector<pos::Assignment> sorted = draw;
+  std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.offer_id < y.offer_id; });
+  BC_ASSERT(st.offers_done <= sorted.size());
+  std::size_t end = st.offers_done, cost = l.used();
+  while (end < sorted.size() && (cost == 0 || cost + offer_cost(sorted[end]) <= kSettleEffectsPerBlock)) cost += offer_cost(sorted[end++]);
+  const pos::PosParams p = pos_params(l.ws.params());
+  std::vector<pos::Assignment> slice(sorted.begin() + static_cast<std::ptrdiff_t>(st.offers_done), sorted.begin() + static_cast<std::ptrdiff_t>(end));
+  // The storage Merkle check comes with the storage service's tree; until
+  // then no storage evidence proves malice on chain.
+  const pos::EpochResult r =
+      pos::settle_epoch(settle_input(l.ws, l.epoch, std::move(slice)), p, [](const pos::Offer&, const pos::StorageEvidence&) { return true; });
+  for (const pos::Settlement& s : r.settlements)
+    if (Status e = settle_offer(l, s, set, p); !e.ok()) return e;
+  if (Status e = pay_fees(l); !e.ok()) return e;
+  st.offers_done = end;
+  if (end == sorted.size()) st.phase = PosSettling::Phase::kUsage;
+  return {};
+}
+
+// Provider account -> lowest pay scale of its offers drawn with auditors.
+std::map<Address, std::uint32_t> pay_scales(const WorkingState& ws, const std::vector<pos::Assignment>& draw) {
+  std::map<Address, std::uint32_t> out;
+  for (const pos::Assignment& a : draw) {
+    if (a.auditors.empty()) continue;
+    auto o = ws.offer(a.offer_id);
+    BC_ASSERT(o.has_value());
+    auto [it, fresh] = out.emplace(o->account, o->pay_scale_bps);
+    if (!fresh) it->second = std::min(it->second, o->pay_scale_bps);
+  }
+  return out;
+}
+
+// The usage phase: held entries of the epoch in id order, paid by their
+// provider's scale, the rest back to the client, each entry whole and
+// deleted, while two more effects fit. *done when none is left.
+Status release_usage(Ledgering& l, const std::vector<pos::Assignment>& draw, bool* done) {
+  const auto held = l.ws.pos_usages_of(l.epoch);
+  const auto scale = held.empty() ? std::map<Address, std::uint32_t>{} : pay_scales(l.ws, draw);
+  std::size_t i = 0;
+  for (; i < held.size() && l.used() + 2 <= kSettleEffectsPerBlock; ++i) {
+    const auto& [id, u] = held[i];
+    auto it = scale.find(u.provider);
+    const std::uint32_t bps = it == scale.end() ? 0 : it->second;
     const Amount pay = static_cast<Amount>(static_cast<unsigned __int128>(u.amount) * bps / pos::kBps);
     const Hash256 reason = reason_of("usage", u.provider, l.epoch);
     if (pay > 0)
@@ -128,14 +184,7 @@ Status release_usage(Ledgering& l) {
     if (u.amount > pay)
       if (Status s = emit(l, Effect{Effect::Kind::kUsageRefund, id, u.amount - pay, reason}); !s.ok()) return s;
   }
-  return {};
-}
-
-Status pay_fees(Ledgering& l) {
-  const Hash256 reason = reason_of("report-fee", Hash256{}, l.epoch);
-  for (const auto& [addr, fee] : l.fees)
-    if (fee > 0)
-      if (Status s = emit(l, Effect{Effect::Kind::kReward, addr, fee, reason}); !s.ok()) return s;
+  *done = i == held.size();
   return {};
 }
 
@@ -149,23 +198,50 @@ void forget_epoch(WorkingState& ws, std::uint64_t e, const std::vector<pos::Assi
       if (const Hash256 id = pos_commit_id(m.consensus_key, e); ws.pos_commit(id)) ws.delete_pos_commit(id);
 }
 
-Status settle(WorkingState& ws, std::uint64_t height, std::uint64_t e, Effects& out) {
-  const pos::PosParams p = pos_params(ws.params());
-  auto draw = assignments_of(ws, e);
+// This block's part of the settlement `st` names; *done when the epoch is settled.
+Status settle_slice(Ledgering& l, PosSettling& st, bool* done) {
+  *done = true;
+  l.epoch = st.epoch;
+  auto draw = assignments_of(l.ws, st.epoch);
   if (!draw) return {};  // no seed: nothing was audited
-  const auto set = ws.committee(e);
-  const pos::SettleInput in = settle_input(ws, e, *draw);
-  // The storage Merkle check comes with the storage service's tree; until
-  // then no storage evidence proves malice on chain.
-  const pos::EpochResult r = pos::settle_epoch(in, p, [](const pos::Offer&, const pos::StorageEvidence&) { return true; });
-  Ledgering l{ws, height, e, out, {}, {}};
-  std::map<Hash256, const pos::Assignment*> by_offer;
-  for (const pos::Assignment& a : *draw) by_offer[a.offer_id] = &a;
-  for (const pos::Settlement& s : r.settlements)
-    if (Status st = settle_offer(l, s, *by_offer.at(s.offer_id), set ? &*set : nullptr, p); !st.ok()) return st;
-  if (Status st = release_usage(l); !st.ok()) return st;
-  if (Status st = pay_fees(l); !st.ok()) return st;
-  forget_epoch(ws, e, *draw, set ? &*set : nullptr);
+  const auto set = l.ws.committee(st.epoch);
+  const Committee* members = set ? &*set : nullptr;
+  if (st.phase == PosSettling::Phase::kOffers) {
+    if (Status s = settle_offers(l, *draw, members, st); !s.ok()) return s;
+    if (st.phase == PosSettling::Phase::kOffers) {
+      *done = false;
+      return {};
+    }
+  }
+  if (Status s = release_usage(l, *draw, done); !s.ok() || !*done) return s;
+  forget_epoch(l.ws, st.epoch, *draw, members);
+  return {};
+}
+
+// Settles what is due, in epoch order, within the block's budget: the
+// stored unfinished settlement first, else epoch E = now - 2 at the first
+// block of now; the next epoch follows in the same block once due.
+Status settle_due(WorkingState& ws, std::uint64_t height, Effects& out) {
+  const ChainParams& p = ws.params();
+  const std::uint64_t now = epoch_of(height, p);
+  std::optional<PosSettling> st = ws.pos_settling();
+  const bool stored = st.has_value();
+  if (!st) {
+    if (now < 2 || height != first_height_of(now, p)) return {};
+    st = PosSettling{now - 2, PosSettling::Phase::kOffers, 0};
+  }
+  Ledgering l{ws, height, st->epoch, out, out.size(), {}};
+  for (;;) {
+    bool done = false;
+    if (Status s = settle_slice(l, *st, &done); !s.ok()) return s;
+    if (!done) {
+      ws.put_pos_settling(*st);
+      return {};
+    }
+    if (st->epoch + 3 > now) break;  // epoch + 1 is settled from the first block of epoch + 3
+    st = PosSettling{st->epoch + 1, PosSettling::Phase::kOffers, 0};
+  }
+  if (stored) ws.delete_pos_settling();
   return {};
 }
 
@@ -178,10 +254,7 @@ Result<std::vector<Effect>> pos_block_effects(WorkingState& ws, std::uint64_t he
     if (!effects.ok()) return effects.status();
     out.insert(out.end(), effects->begin(), effects->end());
   }
-  const ChainParams& p = ws.params();
-  const std::uint64_t now = epoch_of(height, p);
-  if (now >= 2 && height == first_height_of(now, p))
-    if (Status s = settle(ws, height, now - 2, out); !s.ok()) return s;
+  if (Status s = settle_due(ws, height, out); !s.ok()) return s;
   return out;
 }
 

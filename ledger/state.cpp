@@ -204,7 +204,8 @@ Bytes encode_entry(const EntryValue& v) {
         else if constexpr (std::is_same_v<T, PosCommitment>) return encode_pos_commit(x);
         else if constexpr (std::is_same_v<T, PosSeed>) return encode_pos_seed(x);
         else if constexpr (std::is_same_v<T, PosReportRecord>) return encode_pos_report(x);
-        else return encode_pos_usage(x);
+        else if constexpr (std::is_same_v<T, PosUsage>) return encode_pos_usage(x);
+        else return encode_pos_settling(x);
       },
       v);
 }
@@ -251,6 +252,7 @@ const PosCommitment* State::pos_commit(const Hash256& id) const { return find_in
 const PosSeed* State::pos_seed(std::uint64_t epoch) const { return find_in<PosSeed>(pos_seeds_, committee_id(epoch)); }
 const PosReportRecord* State::pos_report(const Hash256& id) const { return find_in<PosReportRecord>(pos_reports_, id); }
 const PosUsage* State::pos_usage(const Hash256& id) const { return find_in<PosUsage>(pos_usages_, id); }
+const PosSettling* State::pos_settling() const { return find_in<PosSettling>(pos_settling_, Hash256{}); }
 
 std::vector<Hash256> State::unbondings_due(std::uint64_t height) const {
   std::vector<Hash256> out;
@@ -309,6 +311,7 @@ void State::apply_to_maps(const std::vector<Change>& changes) {
       case Kind::kPosSeed: put_or_erase<PosSeed>(pos_seeds_, c); break;
       case Kind::kPosReport: put_or_erase<PosReportRecord>(pos_reports_, c); break;
       case Kind::kPosUsage: put_or_erase<PosUsage>(pos_usages_, c); break;
+      case Kind::kPosSettling: put_or_erase<PosSettling>(pos_settling_, c); break;
     }
   }
 }
@@ -390,6 +393,9 @@ std::optional<PosReportRecord> WorkingState::pos_report(const Hash256& id) const
 std::optional<PosUsage> WorkingState::pos_usage(const Hash256& id) const {
   return lookup<PosUsage>(pos_usages_, base_.pos_usage(id), id);
 }
+std::optional<PosSettling> WorkingState::pos_settling() const {
+  return lookup<PosSettling>(pos_settling_, base_.pos_settling(), Hash256{});
+}
 std::vector<std::pair<Hash256, PosUsage>> WorkingState::pos_usages_of(std::uint64_t epoch) const {
   std::vector<std::pair<Hash256, PosUsage>> out;
   for (const auto& [id, u] : base_.pos_usages())
@@ -439,6 +445,7 @@ std::vector<Change> WorkingState::changes() const {
   collect<PosSeed>(pos_seeds_, Kind::kPosSeed, out);
   collect<PosReportRecord>(pos_reports_, Kind::kPosReport, out);
   collect<PosUsage>(pos_usages_, Kind::kPosUsage, out);
+  collect<PosSettling>(pos_settling_, Kind::kPosSettling, out);
   if (!(supply_ == base_.supply())) out.push_back(Change{Kind::kSupply, Hash256{}, supply_, encode_supply(supply_)});
   return out;
 }

@@ -11,7 +11,8 @@
 // pos::offer_id), 'm' PoS commitment (id = pos_commit_id(auditor, epoch)),
 // 'd' epoch seed (id = committee_id(epoch)) and 'r' report record (id =
 // pos_report_id(epoch, offer, auditor)) and 'h' held usage pay (id =
-// pos_usage_id(epoch, provider, escrow)), docs/proof-of-service.md.
+// pos_usage_id(epoch, provider, escrow)) and 'l' the settlement in progress
+// (id zero, at most one), docs/proof-of-service.md.
 #pragma once
 #include <functional>
 #include <map>
@@ -34,6 +35,7 @@ enum class Kind : std::uint8_t {
   kAccount = 'a', kEscrow = 'e', kService = 's', kUnbonding = 'u', kSupply = 'g', kParams = 'p',
   kValidator = 'v', kKeyOwner = 'k', kCommittee = 'c', kOffer = 'o',
   kPosCommit = 'm', kPosSeed = 'd', kPosReport = 'r', kPosUsage = 'h',
+  kPosSettling = 'l',
 };
 
 Hash256 state_key(Kind kind, const Hash256& id);
@@ -71,6 +73,8 @@ Bytes encode_pos_report(const PosReportRecord& r);
 std::optional<PosReportRecord> decode_pos_report(ByteView b);
 Bytes encode_pos_usage(const PosUsage& u);
 std::optional<PosUsage> decode_pos_usage(ByteView b);
+Bytes encode_pos_settling(const PosSettling& s);
+std::optional<PosSettling> decode_pos_settling(ByteView b);
 
 inline constexpr std::size_t kMaxCommittee = 1000;  // as bft::kMaxValidators
 // Empty when the staking parameters are in range, else what is wrong.
@@ -85,7 +89,7 @@ inline Hash256 key_owner_id(const XOnlyPubKey& key) {
 
 using EntryValue =
     std::variant<std::monostate, Account, Escrow, Service, Unbonding, Supply, ChainParams, Validator, KeyOwner, Committee, ProviderOffer,
-                 PosCommitment, PosSeed, PosReportRecord, PosUsage>;
+                 PosCommitment, PosSeed, PosReportRecord, PosUsage, PosSettling>;
 Bytes encode_entry(const EntryValue& v);  // empty for monostate
 
 // One entry written (or deleted: value is monostate) by a block.
@@ -116,6 +120,7 @@ class State {
   const PosSeed* pos_seed(std::uint64_t epoch) const;
   const PosReportRecord* pos_report(const Hash256& id) const;
   const PosUsage* pos_usage(const Hash256& id) const;
+  const PosSettling* pos_settling() const;
   const Supply& supply() const { return supply_; }
   const ChainParams& params() const { return params_; }
 
@@ -160,6 +165,7 @@ class State {
   std::unordered_map<Hash256, PosSeed, Hash256Hasher> pos_seeds_;
   std::unordered_map<Hash256, PosReportRecord, Hash256Hasher> pos_reports_;
   std::unordered_map<Hash256, PosUsage, Hash256Hasher> pos_usages_;
+  std::unordered_map<Hash256, PosSettling, Hash256Hasher> pos_settling_;  // at most the one entry, id zero
   Supply supply_;
   ChainParams params_;
   SparseMerkleTree tree_;
@@ -184,6 +190,7 @@ class WorkingState {
   std::optional<PosSeed> pos_seed(std::uint64_t epoch) const;
   std::optional<PosReportRecord> pos_report(const Hash256& id) const;
   std::optional<PosUsage> pos_usage(const Hash256& id) const;
+  std::optional<PosSettling> pos_settling() const;
   // Held usage entries of `epoch` as this overlay sees them, by id.
   std::vector<std::pair<Hash256, PosUsage>> pos_usages_of(std::uint64_t epoch) const;
   // A contradiction proven by a posReport of this block, punished by the
@@ -226,6 +233,8 @@ class WorkingState {
   void delete_pos_commit(const Hash256& id) { pos_commits_[id] = std::nullopt; }
   void put_pos_usage(const Hash256& id, const PosUsage& u) { pos_usages_[id] = u; }
   void delete_pos_usage(const Hash256& id) { pos_usages_[id] = std::nullopt; }
+  void put_pos_settling(const PosSettling& s) { pos_settling_[Hash256{}] = s; }
+  void delete_pos_settling() { pos_settling_[Hash256{}] = std::nullopt; }
   void set_supply(const Supply& s) { supply_ = s; }
 
   const State& base() const { return base_; }
@@ -247,6 +256,7 @@ class WorkingState {
   std::unordered_map<Hash256, std::optional<PosSeed>, Hash256Hasher> pos_seeds_;
   std::unordered_map<Hash256, std::optional<PosReportRecord>, Hash256Hasher> pos_reports_;
   std::unordered_map<Hash256, std::optional<PosUsage>, Hash256Hasher> pos_usages_;
+  std::unordered_map<Hash256, std::optional<PosSettling>, Hash256Hasher> pos_settling_;
   std::vector<PosOffence> offences_;  // this block's, in tx order: not state
   mutable std::map<std::uint64_t, AssignmentDraw> assignments_;  // a cache, not state: never in changes()
   Supply supply_;

@@ -2,8 +2,10 @@
 // ledger"): epoch 2 is audited, its client pays through an escrow, and the
 // first block of epoch 4 settles it: held usage paid by score, the rest back
 // to the client, report fees to the agreeing auditors, the bond of a
-// provider below delta burned, reputations updated; and contradictions
-// punished by block effects. Supply and staking invariants after every block.
+// provider below delta burned, reputations updated; more effects than one
+// block's budget settled in slices over several blocks, alike on a second
+// ledger and across a restart; and contradictions punished by block
+// effects. Supply and staking invariants after every block.
 #include <doctest/doctest.h>
 
 #include <array>
@@ -66,6 +68,43 @@ struct Settling : PosChain {
     return b->effects;
   }
   Hash256 usage_id() const { return pos_usage_id(2, addr(kOwner), escrow); }
+};
+
+// Settling with kSliced more escrows opened to the offer's account and
+// claimed in the last block of epoch 2, and the reports {1, 1, 0} (median
+// 9375) in epoch 3: 301 held entries, 602 usage effects, more than two
+// blocks' settlement budget.
+constexpr std::size_t kSliced = 300;
+constexpr Amount kSmallUsage = 50;
+struct Sliced : Settling {
+  Sliced() {
+    const std::string chain = ledger->params().chain_id;
+    const std::uint64_t client = nonce(kClient), owner = nonce(kOwner);
+    std::vector<Tx> txs;
+    for (std::size_t i = 0; i < kSliced; ++i) txs.push_back(tx(kClient, EscrowOpen{addr(kOwner), 100, 1000}, 1, client + i));
+    for (std::size_t i = 0; i < kSliced; ++i) {
+      const Hash256 id = escrow_id_of(addr(kClient), client + i);
+      txs.push_back(tx(kOwner, EscrowClaim{id, {sign_receipt(key(kClient), chain, id, kSmallUsage)}}, 1, owner + i));
+    }
+    REQUIRE(include(txs).ok());
+    REQUIRE(ledger->state().pos_usages().size() == kSliced + 1);
+    REQUIRE(epoch_now() == 3);
+    send_reports({1, 1, 0});
+  }
+  // Blocks from the first of epoch 4 while a settlement is stored, invariants after each: their effects.
+  std::vector<std::vector<Effect>> settle_sliced() {
+    advance_to(4);
+    std::vector<std::vector<Effect>> out;
+    do {
+      REQUIRE(include(std::vector<Tx>{}).ok());
+      expect_invariants(*this);
+      auto b = decode_block(*ledger->block_at(ledger->head().height), ledger->params());
+      REQUIRE(b.ok());
+      out.push_back(b->effects);
+      if (const PosSettling* st = ledger->state().pos_settling()) CHECK(st->epoch == 2);
+    } while (ledger->state().pos_settling() != nullptr && out.size() < 10);
+    return out;
+  }
 };
 
 std::size_t count(const std::vector<Effect>& effects, Effect::Kind k) {
@@ -258,4 +297,75 @@ TEST_CASE("pos contradiction: a second contradiction of one auditor in the same 
   REQUIRE(c.ledger->apply_block(built.bytes).ok());
   CHECK(count(built.block.effects, Effect::Kind::kBan) == 1);
   expect_invariants(c);
+}
+
+TEST_CASE("pos settle: more effects than one block's budget settle in slices over several blocks, with the totals of one settlement") {
+  Sliced c;
+  const Amount provider = c.acct(PosChain::kOwner).balance, client = c.acct(kClient).balance, minted = c.ledger->state().supply().minted;
+  std::vector<Amount> auditors;
+  for (std::size_t a : c.assigned) auditors.push_back(c.acct(a).balance);
+  // A validator's unbonding falls due inside the settlement: it waits for the end.
+  while (c.ledger->head().height + 3 < first_height_of(4, c.ledger->params())) REQUIRE(c.include(std::vector<Tx>{}).ok());
+  REQUIRE(c.include(c.tx(0, Unbond{100})).ok());  // due at first_height_of(4) + 1
+  const Amount validator = c.acct(0).balance;
+
+  const std::vector<std::vector<Effect>> slices = c.settle_sliced();
+  REQUIRE(slices.size() == 3);  // 4 + 602 effects, 256 a block
+  CHECK(slices[0].size() == kSettleEffectsPerBlock);
+  CHECK(slices[1].size() == kSettleEffectsPerBlock);
+  std::size_t pays = 0, refunds = 0, rewards = 0;
+  for (const auto& e : slices) {
+    CHECK(e.size() <= kSettleEffectsPerBlock);
+    pays += count(e, Effect::Kind::kUsagePay), refunds += count(e, Effect::Kind::kUsageRefund), rewards += count(e, Effect::Kind::kReward);
+  }
+  CHECK(pays == kSliced + 1);
+  CHECK(refunds == kSliced + 1);
+  CHECK(rewards == 3);
+  const Amount small_pay = kSmallUsage * 9375 / 10000, pay = kUsage * 9375 / 10000;
+  CHECK(c.acct(PosChain::kOwner).balance == provider + pay + kSliced * small_pay);
+  CHECK(c.acct(kClient).balance == client + (kUsage - pay) + kSliced * (kSmallUsage - small_pay));
+  const Amount fee = c.params_pos().report_fee;
+  for (std::size_t i = 0; i < 3; ++i) CHECK(c.acct(c.assigned[i]).balance == auditors[i] + fee);
+  CHECK(c.ledger->state().supply().minted == minted + 3 * fee);
+  CHECK(c.ledger->state().pos_usages().empty());
+  CHECK(c.ledger->state().offer(c.offer_id)->pay_scale_bps == 9375);
+  for (std::size_t a : c.assigned) CHECK(c.ledger->state().pos_report(pos_report_id(2, c.offer_id, PosChain::vote(a).public_key())) == nullptr);
+  // Due at the second settling block, released in the first block after the settlement.
+  CHECK(c.acct(0).balance == validator);
+  REQUIRE(c.include(std::vector<Tx>{}).ok());
+  CHECK(c.acct(0).balance == validator + 100);
+  expect_invariants(c);
+}
+
+TEST_CASE("pos settle: a sliced settlement is the same on a second ledger and across a restart in its middle") {
+  Sliced a;
+  a.advance_to(4);
+  REQUIRE(a.include(std::vector<Tx>{}).ok());
+  const PosSettling* st = a.ledger->state().pos_settling();
+  REQUIRE(st != nullptr);
+  const PosSettling before = *st;
+  CHECK(before.phase == PosSettling::Phase::kUsage);
+  a.reopen();  // the settlement in progress is rebuilt from the store
+  REQUIRE(a.ledger->state().pos_settling() != nullptr);
+  CHECK(*a.ledger->state().pos_settling() == before);
+  const std::size_t left = a.ledger->state().pos_usages().size();
+  CHECK(left == kSliced + 1 - (kSettleEffectsPerBlock - 4) / 2);
+  while (a.ledger->state().pos_settling() != nullptr) {
+    REQUIRE(a.include(std::vector<Tx>{}).ok());
+    expect_invariants(a);
+  }
+  CHECK(a.ledger->state().pos_usages().empty());
+  Chain b(8);
+  b.ledger.reset();
+  std::filesystem::remove_all(b.dir.path);
+  b.tg.genesis.params.epoch_length = PosChain::kEpoch;
+  b.reopen();
+  REQUIRE(b.ledger->genesis_hash() == a.ledger->genesis_hash());
+  for (std::uint64_t h = 1; h <= a.ledger->head().height; ++h) {
+    const Status s = b.ledger->apply_block(*a.ledger->block_at(h));
+    REQUIRE_MESSAGE(s.ok(), "height " << h << ": " << s.text());
+    if (h == first_height_of(4, a.ledger->params())) CHECK(*b.ledger->state().pos_settling() == before);
+  }
+  CHECK(b.ledger->head().state_root == a.ledger->head().state_root);
+  expect_invariants(b);
 }
