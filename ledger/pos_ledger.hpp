@@ -61,14 +61,16 @@ bool hold_usage(WorkingState& ws, const Escrow& escrow, const Hash256& escrow_id
 // amounts are added to *supply, which the caller stores.
 Status apply_pos_effect(WorkingState& ws, const Effect& e, std::uint64_t height, Supply* supply);
 
-// The most settlement effects one block carries (a quarter of the default
-// max_block_effects: the rest is for penalties and the consensus effects).
+// The most settlement effects one block carries: a quarter of
+// max_block_effects (the rest is for penalties and the consensus effects),
+// at most kSettleEffectsPerBlock, at least 16 (an offer costs 2 + k).
 inline constexpr std::size_t kSettleEffectsPerBlock = 256;
+std::size_t settle_effects_per_block(const ChainParams& p);
 
 // After the block's transactions, on every chain: the penalties of the
 // contradictions its posReports proved (ws.pos_offences()), then the
 // settlement of epoch E from the first block of epoch E + 2 (E >= 0), in
-// slices of at most kSettleEffectsPerBlock effects per block, epochs in
+// slices of at most settle_effects_per_block effects per block, epochs in
 // order, the unfinished one kept in ws.pos_settling(). Applies each effect
 // as it derives it and returns them in order: the block's effects list
 // starts with exactly these. Fails only on a broken invariant (kBadEffect,

@@ -1,7 +1,7 @@
 // The block's Proof-of-Service effects (docs/proof-of-service.md,
 // "Settlement on the ledger"): the penalties of the contradictions proven by
 // the block's reports, and from the first block of epoch E + 2 the settlement
-// of epoch E in slices of at most kSettleEffectsPerBlock effects: slashes,
+// of epoch E in slices of at most settle_effects_per_block effects: slashes,
 // bans and warnings from the offer bonds, report fees to the agreeing
 // auditors, reputations, then the held usage pay by score. Every node
 // derives the same list from the same state.
@@ -29,6 +29,7 @@ struct Ledgering {
   std::uint64_t epoch = 0;              // the epoch settled
   Effects& out;
   std::size_t first = 0;                // out's size before the settlement's effects
+  std::size_t budget = 0;               // settle_effects_per_block
   std::map<Address, Amount> fees;       // auditor account -> report fees of this slice
   std::size_t used() const { return out.size() - first; }
 };
@@ -125,11 +126,7 @@ Status pay_fees(Ledgering& l) {
 
 // The most effects one drawn offer can add: burn and ban, and a fee to
 // each of its auditors.
-std::size_t offer_cost(const pos::Assignment& a) {
-  const std::size_t cost = 2 + a.auditors.size();
-  BC_ASSERT_MSG(cost <= kSettleEffectsPerBlock, "an offer with %zu auditors does not fit one settlement slice", a.auditors.size());
-  return cost;
-}
+std::size_t offer_cost(const pos::Assignment& a) { return 2 + a.auditors.size(); }
 
 // The offers phase: the next drawn offers in offer_id order whose effects
 // fit the block's budget (always at least one), then their fees.
@@ -138,7 +135,7 @@ Status settle_offers(Ledgering& l, const std::vector<pos::Assignment>& draw, con
   std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.offer_id < y.offer_id; });
   BC_ASSERT(st.offers_done <= sorted.size());
   std::size_t end = st.offers_done, cost = l.used();
-  while (end < sorted.size() && (cost == 0 || cost + offer_cost(sorted[end]) <= kSettleEffectsPerBlock)) cost += offer_cost(sorted[end++]);
+  while (end < sorted.size() && (cost == 0 || cost + offer_cost(sorted[end]) <= l.budget)) cost += offer_cost(sorted[end++]);
   const pos::PosParams p = pos_params(l.ws.params());
   std::vector<pos::Assignment> slice(sorted.begin() + static_cast<std::ptrdiff_t>(st.offers_done), sorted.begin() + static_cast<std::ptrdiff_t>(end));
   // The storage Merkle check comes with the storage service's tree; until
@@ -173,7 +170,7 @@ Status release_usage(Ledgering& l, const std::vector<pos::Assignment>& draw, boo
   const auto held = l.ws.pos_usages_of(l.epoch);
   const auto scale = held.empty() ? std::map<Address, std::uint32_t>{} : pay_scales(l.ws, draw);
   std::size_t i = 0;
-  for (; i < held.size() && l.used() + 2 <= kSettleEffectsPerBlock; ++i) {
+  for (; i < held.size() && l.used() + 2 <= l.budget; ++i) {
     const auto& [id, u] = held[i];
     auto it = scale.find(u.provider);
     const std::uint32_t bps = it == scale.end() ? 0 : it->second;
@@ -230,7 +227,7 @@ Status settle_due(WorkingState& ws, std::uint64_t height, Effects& out) {
     if (now < 2 || height != first_height_of(now, p)) return {};
     st = PosSettling{now - 2, PosSettling::Phase::kOffers, 0};
   }
-  Ledgering l{ws, height, st->epoch, out, out.size(), {}};
+  Ledgering l{ws, height, st->epoch, out, out.size(), settle_effects_per_block(p), {}};
   for (;;) {
     bool done = false;
     if (Status s = settle_slice(l, *st, &done); !s.ok()) return s;
@@ -246,6 +243,10 @@ Status settle_due(WorkingState& ws, std::uint64_t height, Effects& out) {
 }
 
 }  // namespace
+
+std::size_t settle_effects_per_block(const ChainParams& p) {
+  return std::clamp<std::size_t>(p.max_block_effects / 4, 16, kSettleEffectsPerBlock);
+}
 
 Result<std::vector<Effect>> pos_block_effects(WorkingState& ws, std::uint64_t height) {
   Effects out;

@@ -310,12 +310,14 @@ TEST_CASE("pos settle: more effects than one block's budget settle in slices ove
   const Amount validator = c.acct(0).balance;
 
   const std::vector<std::vector<Effect>> slices = c.settle_sliced();
+  const std::size_t budget = settle_effects_per_block(c.ledger->params());
+  REQUIRE(budget == 256);
   REQUIRE(slices.size() == 3);  // 4 + 602 effects, 256 a block
-  CHECK(slices[0].size() == kSettleEffectsPerBlock);
-  CHECK(slices[1].size() == kSettleEffectsPerBlock);
+  CHECK(slices[0].size() == budget);
+  CHECK(slices[1].size() == budget);
   std::size_t pays = 0, refunds = 0, rewards = 0;
   for (const auto& e : slices) {
-    CHECK(e.size() <= kSettleEffectsPerBlock);
+    CHECK(e.size() <= budget);
     pays += count(e, Effect::Kind::kUsagePay), refunds += count(e, Effect::Kind::kUsageRefund), rewards += count(e, Effect::Kind::kReward);
   }
   CHECK(pays == kSliced + 1);
@@ -349,7 +351,7 @@ TEST_CASE("pos settle: a sliced settlement is the same on a second ledger and ac
   REQUIRE(a.ledger->state().pos_settling() != nullptr);
   CHECK(*a.ledger->state().pos_settling() == before);
   const std::size_t left = a.ledger->state().pos_usages().size();
-  CHECK(left == kSliced + 1 - (kSettleEffectsPerBlock - 4) / 2);
+  CHECK(left == kSliced + 1 - (settle_effects_per_block(a.ledger->params()) - 4) / 2);
   while (a.ledger->state().pos_settling() != nullptr) {
     REQUIRE(a.include(std::vector<Tx>{}).ok());
     expect_invariants(a);
