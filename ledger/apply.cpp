@@ -4,26 +4,27 @@
 
 #include "layers/assert.hpp"
 #include "ledger/detail/apply_tx.hpp"
+#include "ledger/pos_ledger.hpp"
 
 namespace bc::ledger {
 
-namespace {
-
-std::string amt(Amount a) { return std::to_string(a); }
-
-Status insufficient(const Address& who, Amount have, Amount need) {
-  return fail(Error::kInsufficientFunds, "account " + address_text(who) + " has " + amt(have) + ", needs " + amt(need));
-}
-
-// Moves funds already counted in the supply to a balance: a refund, a
-// release, fees, a reward just minted. The supply is conserved and below
-// 2^64 and these funds are held apart from the balance, so the sum cannot
-// overflow (asserted: an overflow means the supply was not conserved).
+namespace detail {
 void credit(WorkingState& ws, const Address& to, Amount amount) {
   Account a = ws.account(to).value_or(Account{});
   const bool fits = checked_add(a.balance, amount, &a.balance);
   BC_ASSERT_MSG(fits, "crediting %s to %s overflows: supply not conserved", std::to_string(amount).c_str(), address_text(to).c_str());
   ws.put_account(to, a);
+}
+}  // namespace detail
+
+namespace {
+
+using detail::credit;
+
+std::string amt(Amount a) { return std::to_string(a); }
+
+Status insufficient(const Address& who, Amount have, Amount need) {
+  return fail(Error::kInsufficientFunds, "account " + address_text(who) + " has " + amt(have) + ", needs " + amt(need));
 }
 
 Hash256 receipt_cache_key(const Hash256& digest, const XOnlyPubKey& key, const Signature& sig) {
@@ -125,11 +126,14 @@ Status apply_payload(TxContext& c, const EscrowClaim& t) {
   // pay <= the escrow's remaining funds, which are part of the supply
   // (< 2^64) besides the provider's balance: the credit cannot overflow.
   const Amount pay = last - e.claimed;
-  const bool fits = checked_add(c.sender.balance, pay, &c.sender.balance);
-  BC_ASSERT(fits);
   e.claimed = last;
-  c.ws.put_account(c.tx.sender, c.sender);
   c.ws.put_escrow(t.escrow_id, e);
+  // An audited provider's pay waits for its epoch's settlement (docs/proof-of-service.md).
+  if (!hold_usage(c.ws, e, t.escrow_id, pay, c.height)) {
+    const bool fits = checked_add(c.sender.balance, pay, &c.sender.balance);
+    BC_ASSERT(fits);
+  }
+  c.ws.put_account(c.tx.sender, c.sender);
   return {};
 }
 
@@ -175,6 +179,9 @@ Status apply_tx(WorkingState& ws, const Tx& tx, std::uint64_t height, Amount* fe
 }
 
 void begin_block(WorkingState& ws, std::uint64_t height) {
+  // A withdrawn offer bond may still be burned by the unfinished settlement:
+  // nothing unbonds until it is done (docs/proof-of-service.md, "Settlement in slices").
+  if (ws.base().pos_settling()) return;
   for (const Hash256& id : ws.base().unbondings_due(height)) {
     auto u = ws.unbonding(id);
     BC_ASSERT_MSG(u.has_value(), "unbonding %s is due but missing", id.hex().c_str());
@@ -243,6 +250,11 @@ Status apply_effect(WorkingState& ws, const Effect& e, std::uint64_t height) {
     case Effect::Kind::kSlashUnbonding: st = slash_unbonding(ws, e, s); break;
     case Effect::Kind::kJail:
     case Effect::Kind::kBan: st = set_status(ws, e, height); break;
+    case Effect::Kind::kBurnOfferBond:
+    case Effect::Kind::kOfferBan:
+    case Effect::Kind::kOfferWarning:
+    case Effect::Kind::kUsagePay:
+    case Effect::Kind::kUsageRefund: st = apply_pos_effect(ws, e, height, &s); break;
   }
   if (!st.ok()) return st;
   ws.set_supply(s);

@@ -19,8 +19,19 @@ namespace bc::ledger {
 //   kSlashUnbonding  burned from the unbonding entry whose id is `account`
 //   kJail            validator jailed until height + downtime_jail_blocks (amount 0)
 //   kBan             validator banned for good (amount 0)
+// Proof-of-Service settlement (docs/proof-of-service.md, "Settlement on the
+// ledger"); `account` names the entry the effect acts on:
+//   kBurnOfferBond   burned from the bond of the offer whose id is `account`
+//   kOfferBan        that offer banned for good (amount 0)
+//   kOfferWarning    that offer warned: missed probes within delta (amount 0)
+//   kUsagePay        from the held usage entry `account` to its provider
+//   kUsageRefund     from the held usage entry `account` back to its client
 struct Effect {
-  enum class Kind : std::uint8_t { kReward = 0, kSlash = 1, kFeeShare = 2, kSlashUnbonding = 3, kJail = 4, kBan = 5 };
+  enum class Kind : std::uint8_t {
+    kReward = 0, kSlash = 1, kFeeShare = 2, kSlashUnbonding = 3, kJail = 4, kBan = 5,
+    kBurnOfferBond = 6, kOfferBan = 7, kOfferWarning = 8, kUsagePay = 9, kUsageRefund = 10,
+  };
+  static constexpr Kind kLastKind = Kind::kUsageRefund;
   Kind kind = Kind::kReward;
   Address account;
   Amount amount = 0;
@@ -33,7 +44,8 @@ struct Effect {
 // The fee is added to *fees (credited to the proposer by end_block).
 Status apply_tx(WorkingState& ws, const Tx& tx, std::uint64_t height, Amount* fees, SignatureCache* cache);
 // Releases the unbonding entries due at height (cannot fail: the stake is
-// already part of the supply; asserted).
+// already part of the supply; asserted), none while a Proof-of-Service
+// settlement is unfinished (State::pos_settling): they wait for its end.
 void begin_block(WorkingState& ws, std::uint64_t height);
 // Applies one effect in block `height`; checks before it writes. A
 // kFeeShare is not checked against the block's fees here: derive_effects

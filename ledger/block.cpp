@@ -54,7 +54,7 @@ Status read_effects(capnp::List<wire::Effect>::Reader effects, BlockShell& shell
     auto e = effects[i];
     Effect out;
     const auto kind = static_cast<std::uint16_t>(e.getKind());
-    if (kind > static_cast<std::uint16_t>(Effect::Kind::kBan)) return fail(Error::kMalformed, "effect " + std::to_string(i) + ": unknown kind");
+    if (kind > static_cast<std::uint16_t>(Effect::kLastKind)) return fail(Error::kMalformed, "effect " + std::to_string(i) + ": unknown kind");
     out.kind = static_cast<Effect::Kind>(kind);
     out.amount = e.getAmount();
     if (!copy_fixed(e.getAccount(), out.account.bytes) || !copy_fixed(e.getReason(), out.reason.bytes))

@@ -25,6 +25,10 @@ std::string check_supply(const State& state) {
     held += e.remaining();
   }
   for (const auto& [id, o] : state.offers()) held += o.bond;  // provider bonds are locked apart from balances
+  for (const auto& [id, u] : state.pos_usages()) {
+    if (u.amount == 0) return "held usage " + id.hex() + " is empty but kept";
+    held += u.amount;  // usage pay held for its epoch's settlement
+  }
   held += state.supply().burned;
   if (held != state.supply().minted)
     return "supply not conserved: minted " + u128(state.supply().minted) + ", held+burned " + u128(held);

@@ -6,8 +6,9 @@
 
 namespace bc::ledger {
 
-// Empty when minted == balances + bonded + unbonding + escrowed + burned and
-// every escrow has claimed <= deposited; otherwise what is wrong.
+// Empty when minted == balances + bonded + unbonding + escrowed + offer bonds
+// + held usage + burned, every escrow has claimed <= deposited and no held
+// usage entry is empty; otherwise what is wrong.
 std::string check_supply(const State& state);
 
 // Empty when every validator owns its consensus key (and every key owner is

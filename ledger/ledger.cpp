@@ -36,6 +36,8 @@ Status load_one(State& s, Kind kind, const Hash256& id, ByteView b) {
     case Kind::kPosCommit: if (auto x = decode_pos_commit(b)) v = *x; break;
     case Kind::kPosSeed: if (auto x = decode_pos_seed(b)) v = *x; break;
     case Kind::kPosReport: if (auto x = decode_pos_report(b)) v = *x; break;
+    case Kind::kPosUsage: if (auto x = decode_pos_usage(b)) v = *x; break;
+    case Kind::kPosSettling: if (auto x = decode_pos_settling(b)) v = *x; break;
   }
   if (std::holds_alternative<std::monostate>(v))
     return fail(Error::kCorrupt, std::string("undecodable state entry of kind '") + static_cast<char>(kind) + "' id " + id.hex());
@@ -309,7 +311,7 @@ void Ledger::add_consensus_parts(WorkingState& ws, Amount fees, std::vector<Dupl
     if (!derive_and_apply(probe, in).ok()) b.evidence.pop_back();
   }
   auto derived = derive_and_apply(ws, in);
-  if (derived.ok()) b.effects = std::move(*derived);  // otherwise validation refuses the block with the reason
+  if (derived.ok()) b.effects.insert(b.effects.end(), derived->begin(), derived->end());  // otherwise validation refuses the block
 }
 
 Ledger::Built Ledger::build_block(const std::vector<const Tx*>& candidates, TimeMs time, const KeyPair& proposer, std::vector<Effect> effects,
@@ -328,6 +330,10 @@ Ledger::Built Ledger::build_block(const std::vector<const Tx*>& candidates, Time
   begin_block(ws, h.height);
   begin_pos_block(ws, h.height, h.prev_hash);
   fill_txs(ws, candidates, &fees, out);
+  auto pos_effects = pos_block_effects(ws, h.height);
+  BC_ASSERT_MSG(pos_effects.ok(), "the Proof-of-Service effects of block %llu fail on the state they come from: %s",
+                static_cast<unsigned long long>(h.height), pos_effects.status().text().c_str());
+  out.block.effects = std::move(*pos_effects);
   if (certified()) {
     add_consensus_parts(ws, fees, std::move(evidence), out);
   } else {

@@ -3,8 +3,10 @@
 // the epoch seed and the auditor draw. Every node derives the same values
 // from the same state.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
+#include "ledger/apply.hpp"
 #include "ledger/pos/types.hpp"
 #include "ledger/state.hpp"
 #include "ledger/types.hpp"
@@ -43,5 +45,36 @@ void begin_pos_block(WorkingState& ws, std::uint64_t height, const Hash256& prev
 // at its start, committee(epoch) as {consensus key, address, power},
 // auditors_per_offer), cached in `ws`. Null while the epoch has no seed.
 WorkingState::AssignmentDraw assignments_of(const WorkingState& ws, std::uint64_t epoch);
+
+// ---- Settlement on the ledger (docs/proof-of-service.md) ----------------------
+// tagged_hash("blockcloud/pos-usage-id/v1", epoch || provider || escrow_id).
+Hash256 pos_usage_id(std::uint64_t epoch, const Address& provider, const Hash256& escrow_id);
+
+// An escrow claim of `pay` in block `height`: held in a PosUsage entry (true)
+// when the escrow's provider account has an offer with auditors drawn for
+// epoch_of(height); otherwise (false) nothing is written and the caller pays
+// at once. The pay has already left the escrow.
+bool hold_usage(WorkingState& ws, const Escrow& escrow, const Hash256& escrow_id, Amount pay, std::uint64_t height);
+
+// Applies one of the settlement's effect kinds (kBurnOfferBond, kOfferBan,
+// kOfferWarning, kUsagePay, kUsageRefund); checks before it writes. Burned
+// amounts are added to *supply, which the caller stores.
+Status apply_pos_effect(WorkingState& ws, const Effect& e, std::uint64_t height, Supply* supply);
+
+// The most settlement effects one block carries: a quarter of
+// max_block_effects (the rest is for penalties and the consensus effects),
+// at most kSettleEffectsPerBlock, at least 16 (an offer costs 2 + k).
+inline constexpr std::size_t kSettleEffectsPerBlock = 256;
+std::size_t settle_effects_per_block(const ChainParams& p);
+
+// After the block's transactions, on every chain: the penalties of the
+// contradictions its posReports proved (ws.pos_offences()), then the
+// settlement of epoch E from the first block of epoch E + 2 (E >= 0), in
+// slices of at most settle_effects_per_block effects per block, epochs in
+// order, the unfinished one kept in ws.pos_settling(). Applies each effect
+// as it derives it and returns them in order: the block's effects list
+// starts with exactly these. Fails only on a broken invariant (kBadEffect,
+// kOverflow), with ws partly written.
+Result<std::vector<Effect>> pos_block_effects(WorkingState& ws, std::uint64_t height);
 
 }  // namespace bc::ledger

@@ -1,5 +1,5 @@
 // Byte encodings of the Proof-of-Service entries: offers, commitments,
-// epoch seeds and report records (ledger/state.hpp; docs/proof-of-service.md,
+// epoch seeds, report records, held usage pay and the settlement in progress (ledger/state.hpp; docs/proof-of-service.md,
 // "Ledger rules").
 #include "ledger/detail/entry_codec.hpp"
 #include "ledger/state.hpp"
@@ -23,6 +23,7 @@ Bytes encode_offer(const ProviderOffer& o) {
   put32(out, o.unbonding.bytes);
   append_be64(out, o.reputation_bps);
   append_be64(out, o.ended_at);
+  append_be64(out, o.pay_scale_bps);
   append_be64(out, o.offer.size());
   out.insert(out.end(), o.offer.begin(), o.offer.end());
   return out;
@@ -44,9 +45,11 @@ std::optional<ProviderOffer> decode_offer(ByteView b) {
   r.fixed32(o.unbonding.bytes);
   const std::uint64_t rep = r.u64();
   o.ended_at = r.u64();
+  const std::uint64_t pay = r.u64();
   const std::uint64_t n = r.u64();
-  if (!r.ok || rep > 10000 || n > kMaxOfferBytes) return std::nullopt;
+  if (!r.ok || rep > 10000 || pay > 10000 || n > kMaxOfferBytes) return std::nullopt;
   o.reputation_bps = static_cast<std::uint32_t>(rep);
+  o.pay_scale_bps = static_cast<std::uint32_t>(pay);
   const std::string bytes = r.str(static_cast<std::size_t>(n));
   o.offer.assign(bytes.begin(), bytes.end());
   return r.done() ? std::optional(o) : std::nullopt;
@@ -112,6 +115,46 @@ std::optional<PosReportRecord> decode_pos_report(ByteView b) {
   const std::string bytes = r.str(static_cast<std::size_t>(n));
   rec.report.assign(bytes.begin(), bytes.end());
   return r.done() ? std::optional(rec) : std::nullopt;
+}
+
+Bytes encode_pos_usage(const PosUsage& u) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kPosUsage)};
+  put32(out, u.provider.bytes);
+  put32(out, u.client.bytes);
+  append_be64(out, u.epoch);
+  append_be64(out, u.amount);
+  return out;
+}
+
+std::optional<PosUsage> decode_pos_usage(ByteView b) {
+  EntryReader r{b};
+  if (r.u8() != static_cast<std::uint8_t>(Kind::kPosUsage) || !r.ok) return std::nullopt;
+  PosUsage u;
+  r.fixed32(u.provider.bytes);
+  r.fixed32(u.client.bytes);
+  u.epoch = r.u64();
+  u.amount = r.u64();
+  return r.done() ? std::optional(u) : std::nullopt;
+}
+
+Bytes encode_pos_settling(const PosSettling& s) {
+  Bytes out{static_cast<std::uint8_t>(Kind::kPosSettling)};
+  append_be64(out, s.epoch);
+  out.push_back(static_cast<std::uint8_t>(s.phase));
+  append_be64(out, s.offers_done);
+  return out;
+}
+
+std::optional<PosSettling> decode_pos_settling(ByteView b) {
+  EntryReader r{b};
+  if (r.u8() != static_cast<std::uint8_t>(Kind::kPosSettling) || !r.ok) return std::nullopt;
+  PosSettling s;
+  s.epoch = r.u64();
+  const std::uint8_t phase = r.u8();
+  s.offers_done = r.u64();
+  if (!r.ok || phase > static_cast<std::uint8_t>(PosSettling::Phase::kUsage)) return std::nullopt;
+  s.phase = static_cast<PosSettling::Phase>(phase);
+  return r.done() ? std::optional(s) : std::nullopt;
 }
 
 }  // namespace bc::ledger

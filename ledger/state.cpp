@@ -203,7 +203,9 @@ Bytes encode_entry(const EntryValue& v) {
         else if constexpr (std::is_same_v<T, ProviderOffer>) return encode_offer(x);
         else if constexpr (std::is_same_v<T, PosCommitment>) return encode_pos_commit(x);
         else if constexpr (std::is_same_v<T, PosSeed>) return encode_pos_seed(x);
-        else return encode_pos_report(x);
+        else if constexpr (std::is_same_v<T, PosReportRecord>) return encode_pos_report(x);
+        else if constexpr (std::is_same_v<T, PosUsage>) return encode_pos_usage(x);
+        else return encode_pos_settling(x);
       },
       v);
 }
@@ -249,6 +251,8 @@ const ProviderOffer* State::offer(const Hash256& id) const { return find_in<Prov
 const PosCommitment* State::pos_commit(const Hash256& id) const { return find_in<PosCommitment>(pos_commits_, id); }
 const PosSeed* State::pos_seed(std::uint64_t epoch) const { return find_in<PosSeed>(pos_seeds_, committee_id(epoch)); }
 const PosReportRecord* State::pos_report(const Hash256& id) const { return find_in<PosReportRecord>(pos_reports_, id); }
+const PosUsage* State::pos_usage(const Hash256& id) const { return find_in<PosUsage>(pos_usages_, id); }
+const PosSettling* State::pos_settling() const { return find_in<PosSettling>(pos_settling_, Hash256{}); }
 
 std::vector<Hash256> State::unbondings_due(std::uint64_t height) const {
   std::vector<Hash256> out;
@@ -306,6 +310,8 @@ void State::apply_to_maps(const std::vector<Change>& changes) {
       case Kind::kPosCommit: put_or_erase<PosCommitment>(pos_commits_, c); break;
       case Kind::kPosSeed: put_or_erase<PosSeed>(pos_seeds_, c); break;
       case Kind::kPosReport: put_or_erase<PosReportRecord>(pos_reports_, c); break;
+      case Kind::kPosUsage: put_or_erase<PosUsage>(pos_usages_, c); break;
+      case Kind::kPosSettling: put_or_erase<PosSettling>(pos_settling_, c); break;
     }
   }
 }
@@ -384,6 +390,21 @@ std::optional<PosSeed> WorkingState::pos_seed(std::uint64_t epoch) const {
 std::optional<PosReportRecord> WorkingState::pos_report(const Hash256& id) const {
   return lookup<PosReportRecord>(pos_reports_, base_.pos_report(id), id);
 }
+std::optional<PosUsage> WorkingState::pos_usage(const Hash256& id) const {
+  return lookup<PosUsage>(pos_usages_, base_.pos_usage(id), id);
+}
+std::optional<PosSettling> WorkingState::pos_settling() const {
+  return lookup<PosSettling>(pos_settling_, base_.pos_settling(), Hash256{});
+}
+std::vector<std::pair<Hash256, PosUsage>> WorkingState::pos_usages_of(std::uint64_t epoch) const {
+  std::vector<std::pair<Hash256, PosUsage>> out;
+  for (const auto& [id, u] : base_.pos_usages())
+    if (u.epoch == epoch && !pos_usages_.count(id)) out.emplace_back(id, u);
+  for (const auto& [id, u] : pos_usages_)
+    if (u && u->epoch == epoch) out.emplace_back(id, *u);
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  return out;
+}
 WorkingState::AssignmentDraw WorkingState::cached_assignments(std::uint64_t epoch) const {
   auto it = assignments_.find(epoch);
   return it == assignments_.end() ? nullptr : it->second;
@@ -423,6 +444,8 @@ std::vector<Change> WorkingState::changes() const {
   collect<PosCommitment>(pos_commits_, Kind::kPosCommit, out);
   collect<PosSeed>(pos_seeds_, Kind::kPosSeed, out);
   collect<PosReportRecord>(pos_reports_, Kind::kPosReport, out);
+  collect<PosUsage>(pos_usages_, Kind::kPosUsage, out);
+  collect<PosSettling>(pos_settling_, Kind::kPosSettling, out);
   if (!(supply_ == base_.supply())) out.push_back(Change{Kind::kSupply, Hash256{}, supply_, encode_supply(supply_)});
   return out;
 }

@@ -10,7 +10,9 @@
 // (id = committee_id(epoch)); docs/staking.md; 'o' provider offer (id =
 // pos::offer_id), 'm' PoS commitment (id = pos_commit_id(auditor, epoch)),
 // 'd' epoch seed (id = committee_id(epoch)) and 'r' report record (id =
-// pos_report_id(epoch, offer, auditor)), docs/proof-of-service.md.
+// pos_report_id(epoch, offer, auditor)) and 'h' held usage pay (id =
+// pos_usage_id(epoch, provider, escrow)) and 'l' the settlement in progress
+// (id zero, at most one), docs/proof-of-service.md.
 #pragma once
 #include <functional>
 #include <map>
@@ -32,7 +34,8 @@ namespace bc::ledger {
 enum class Kind : std::uint8_t {
   kAccount = 'a', kEscrow = 'e', kService = 's', kUnbonding = 'u', kSupply = 'g', kParams = 'p',
   kValidator = 'v', kKeyOwner = 'k', kCommittee = 'c', kOffer = 'o',
-  kPosCommit = 'm', kPosSeed = 'd', kPosReport = 'r',
+  kPosCommit = 'm', kPosSeed = 'd', kPosReport = 'r', kPosUsage = 'h',
+  kPosSettling = 'l',
 };
 
 Hash256 state_key(Kind kind, const Hash256& id);
@@ -68,6 +71,10 @@ std::optional<PosSeed> decode_pos_seed(ByteView b);
 Bytes encode_pos_report(const PosReportRecord& r);
 // Refuses a report frame over kMaxOfferBytes.
 std::optional<PosReportRecord> decode_pos_report(ByteView b);
+Bytes encode_pos_usage(const PosUsage& u);
+std::optional<PosUsage> decode_pos_usage(ByteView b);
+Bytes encode_pos_settling(const PosSettling& s);
+std::optional<PosSettling> decode_pos_settling(ByteView b);
 
 inline constexpr std::size_t kMaxCommittee = 1000;  // as bft::kMaxValidators
 // Empty when the staking parameters are in range, else what is wrong.
@@ -82,7 +89,7 @@ inline Hash256 key_owner_id(const XOnlyPubKey& key) {
 
 using EntryValue =
     std::variant<std::monostate, Account, Escrow, Service, Unbonding, Supply, ChainParams, Validator, KeyOwner, Committee, ProviderOffer,
-                 PosCommitment, PosSeed, PosReportRecord>;
+                 PosCommitment, PosSeed, PosReportRecord, PosUsage, PosSettling>;
 Bytes encode_entry(const EntryValue& v);  // empty for monostate
 
 // One entry written (or deleted: value is monostate) by a block.
@@ -112,6 +119,8 @@ class State {
   const PosCommitment* pos_commit(const Hash256& id) const;
   const PosSeed* pos_seed(std::uint64_t epoch) const;
   const PosReportRecord* pos_report(const Hash256& id) const;
+  const PosUsage* pos_usage(const Hash256& id) const;
+  const PosSettling* pos_settling() const;
   const Supply& supply() const { return supply_; }
   const ChainParams& params() const { return params_; }
 
@@ -126,6 +135,7 @@ class State {
   const std::unordered_map<Hash256, PosCommitment, Hash256Hasher>& pos_commits() const { return pos_commits_; }
   const std::unordered_map<Hash256, PosSeed, Hash256Hasher>& pos_seeds() const { return pos_seeds_; }
   const std::unordered_map<Hash256, PosReportRecord, Hash256Hasher>& pos_reports() const { return pos_reports_; }
+  const std::unordered_map<Hash256, PosUsage, Hash256Hasher>& pos_usages() const { return pos_usages_; }
   // Unbonding IDs with release_height <= height, in (height, id) order.
   std::vector<Hash256> unbondings_due(std::uint64_t height) const;
 
@@ -154,6 +164,8 @@ class State {
   std::unordered_map<Hash256, PosCommitment, Hash256Hasher> pos_commits_;
   std::unordered_map<Hash256, PosSeed, Hash256Hasher> pos_seeds_;
   std::unordered_map<Hash256, PosReportRecord, Hash256Hasher> pos_reports_;
+  std::unordered_map<Hash256, PosUsage, Hash256Hasher> pos_usages_;
+  std::unordered_map<Hash256, PosSettling, Hash256Hasher> pos_settling_;  // at most the one entry, id zero
   Supply supply_;
   ChainParams params_;
   SparseMerkleTree tree_;
@@ -177,6 +189,20 @@ class WorkingState {
   std::optional<PosCommitment> pos_commit(const Hash256& id) const;
   std::optional<PosSeed> pos_seed(std::uint64_t epoch) const;
   std::optional<PosReportRecord> pos_report(const Hash256& id) const;
+  std::optional<PosUsage> pos_usage(const Hash256& id) const;
+  std::optional<PosSettling> pos_settling() const;
+  // Held usage entries of `epoch` as this overlay sees them, by id.
+  std::vector<std::pair<Hash256, PosUsage>> pos_usages_of(std::uint64_t epoch) const;
+  // A contradiction proven by a posReport of this block, punished by the
+  // block's effects after its transactions (docs/proof-of-service.md,
+  // "Reports"). Block-scoped: never in changes().
+  struct PosOffence {
+    Address offender;             // the auditor's validator account
+    std::uint64_t offence_height = 0;
+    Hash256 reason;               // report_evidence_hash
+  };
+  const std::vector<PosOffence>& pos_offences() const { return offences_; }
+  void add_pos_offence(PosOffence o) { offences_.push_back(o); }
   // The auditor draw of `epoch` (ledger/pos_ledger.hpp), computed at most
   // once per overlay: its inputs are fixed for the epoch. Null until cached.
   using AssignmentDraw = std::shared_ptr<const std::vector<pos::Assignment>>;
@@ -203,6 +229,12 @@ class WorkingState {
   void put_pos_commit(const Hash256& id, const PosCommitment& c) { pos_commits_[id] = c; }
   void put_pos_seed(std::uint64_t epoch, const PosSeed& s) { pos_seeds_[committee_id(epoch)] = s; }
   void put_pos_report(const Hash256& id, const PosReportRecord& r) { pos_reports_[id] = r; }
+  void delete_pos_report(const Hash256& id) { pos_reports_[id] = std::nullopt; }
+  void delete_pos_commit(const Hash256& id) { pos_commits_[id] = std::nullopt; }
+  void put_pos_usage(const Hash256& id, const PosUsage& u) { pos_usages_[id] = u; }
+  void delete_pos_usage(const Hash256& id) { pos_usages_[id] = std::nullopt; }
+  void put_pos_settling(const PosSettling& s) { pos_settling_[Hash256{}] = s; }
+  void delete_pos_settling() { pos_settling_[Hash256{}] = std::nullopt; }
   void set_supply(const Supply& s) { supply_ = s; }
 
   const State& base() const { return base_; }
@@ -223,6 +255,9 @@ class WorkingState {
   std::unordered_map<Hash256, std::optional<PosCommitment>, Hash256Hasher> pos_commits_;
   std::unordered_map<Hash256, std::optional<PosSeed>, Hash256Hasher> pos_seeds_;
   std::unordered_map<Hash256, std::optional<PosReportRecord>, Hash256Hasher> pos_reports_;
+  std::unordered_map<Hash256, std::optional<PosUsage>, Hash256Hasher> pos_usages_;
+  std::unordered_map<Hash256, std::optional<PosSettling>, Hash256Hasher> pos_settling_;
+  std::vector<PosOffence> offences_;  // this block's, in tx order: not state
   mutable std::map<std::uint64_t, AssignmentDraw> assignments_;  // a cache, not state: never in changes()
   Supply supply_;
 };

@@ -114,6 +114,7 @@ struct ProviderOffer {
   Hash256 unbonding;            // kWithdrawn: the Unbonding entry returning the bond
   std::uint32_t reputation_bps = 10000;
   std::uint64_t ended_at = 0;   // height of the withdraw or ban; 0 while active
+  std::uint32_t pay_scale_bps = 0;  // usage pay scale its last settlement gave (0 until settled)
   friend bool operator==(const ProviderOffer&, const ProviderOffer&) = default;
 };
 
@@ -143,7 +144,30 @@ struct PosReportRecord {
   friend bool operator==(const PosReportRecord&, const PosReportRecord&) = default;
 };
 
-// Totals that make supply auditable: minted == balances + bonded + unbonding + escrowed + offer bonds + burned.
+// Usage pay held for audit (docs/proof-of-service.md, "Settlement on the
+// ledger"): what an escrow claim in `epoch` owed a provider whose offer was
+// audited in that epoch. Settlement of the epoch pays it scaled by the
+// provider's score and refunds the rest to the escrow's client.
+struct PosUsage {
+  Address provider;             // the escrow's provider account
+  Address client;               // the escrow's client account: gets what is withheld
+  std::uint64_t epoch = 0;
+  Amount amount = 0;            // held, apart from every balance
+  friend bool operator==(const PosUsage&, const PosUsage&) = default;
+};
+
+// A Proof-of-Service settlement left unfinished by its block's effect budget
+// (docs/proof-of-service.md, "Settlement in slices"): the epoch being
+// settled and how far. One entry at most; none while no settlement is due.
+struct PosSettling {
+  enum class Phase : std::uint8_t { kOffers = 0, kUsage = 1 };
+  std::uint64_t epoch = 0;
+  Phase phase = Phase::kOffers;
+  std::uint64_t offers_done = 0;  // kOffers: drawn offers settled, in offer_id order
+  friend bool operator==(const PosSettling&, const PosSettling&) = default;
+};
+
+// Totals that make supply auditable: minted == balances + bonded + unbonding + escrowed + offer bonds + held usage + burned.
 struct Supply {
   Amount minted = 0;
   Amount burned = 0;

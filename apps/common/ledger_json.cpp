@@ -54,6 +54,11 @@ const char* effect_kind_name(Effect::Kind k) {
     case Effect::Kind::kSlashUnbonding: return "slash_unbonding";
     case Effect::Kind::kJail: return "jail";
     case Effect::Kind::kBan: return "ban";
+    case Effect::Kind::kBurnOfferBond: return "burn_offer_bond";
+    case Effect::Kind::kOfferBan: return "offer_ban";
+    case Effect::Kind::kOfferWarning: return "offer_warning";
+    case Effect::Kind::kUsagePay: return "usage_pay";
+    case Effect::Kind::kUsageRefund: return "usage_refund";
   }
   return "unknown";
 }

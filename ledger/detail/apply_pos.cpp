@@ -1,7 +1,11 @@
 // The Proof-of-Service payloads (docs/proof-of-service.md, "Ledger rules"):
 // offers and withdrawals. Each checks everything before it writes.
+#include <algorithm>
+
 #include "ledger/detail/apply_tx.hpp"
 #include "ledger/pos/codec.hpp"
+#include "ledger/pos_ledger.hpp"
+#include "ledger/validators.hpp"
 
 namespace bc::ledger {
 
@@ -63,8 +67,14 @@ Status apply_payload(TxContext& c, const PosWithdraw& t) {
   if (o->status != ProviderOffer::Status::kActive)
     return fail(Error::kOfferNotActive, "offer " + t.offer_id.hex() + " is " +
                                             (o->status == ProviderOffer::Status::kBanned ? "banned" : "already withdrawn"));
+  // The bond stays slashable until the settlement of the epoch it leaves in,
+  // at the first block of epoch + 2 (docs/proof-of-service.md).
+  const ChainParams& p = c.ws.params();
   std::uint64_t release = 0;
-  if (__builtin_add_overflow(c.height, c.ws.params().unbonding_delay, &release)) return fail(Error::kOverflow, "release height overflows");
+  if (__builtin_add_overflow(c.height, p.unbonding_delay, &release)) return fail(Error::kOverflow, "release height overflows");
+  const std::uint64_t settled = first_height_of(epoch_of(c.height, p) + 2, p);
+  if (settled == UINT64_MAX) return fail(Error::kOverflow, "release height overflows");
+  release = std::max(release, settled + 1);
   const Hash256 unbonding = escrow_id_of(c.tx.sender, c.tx.body.nonce);
   c.ws.put_unbonding(unbonding, Unbonding{c.tx.sender, o->bond, release});
   o->bond = 0;

@@ -2,9 +2,9 @@
 // report, checked against the epoch's draw and the auditor's commitment and
 // recorded once. A second, different report of the same auditor for the
 // same (epoch, offer) is ReportEvidence: the auditor is punished like a
-// double vote. Everything is checked before anything is written.
+// double vote, by the block's effects. Everything is checked before
+// anything is written.
 #include "layers/assert.hpp"
-#include "ledger/consensus_effects.hpp"
 #include "ledger/detail/apply_tx.hpp"
 #include "ledger/pos/codec.hpp"
 #include "ledger/pos/schedule.hpp"
@@ -48,9 +48,10 @@ Status check_against_commitment(const WorkingState& ws, const pos::Report& r) {
 }
 
 // A different report for an already recorded (epoch, offer, auditor):
-// ReportEvidence, and the auditor (a member of the epoch's committee, since
-// it was drawn) loses stake as for a double vote and is banned.
-Status punish_contradiction(TxContext& c, const pos::Report& r, PosReportRecord rec, const Hash256& id) {
+// ReportEvidence. The auditor (a member of the epoch's committee, since it
+// was drawn) loses stake as for a double vote and is banned, by the block's
+// effects after its transactions (pos_block_effects), once per block.
+Status record_contradiction(TxContext& c, const pos::Report& r, PosReportRecord rec, const Hash256& id) {
   auto stored = pos::decode(rec.report, pos::PosLimits{});
   BC_ASSERT_MSG(stored.ok() && std::holds_alternative<pos::Report>(*stored), "stored report %s does not decode", id.hex().c_str());
   auto evidence = pos::find_contradiction(std::get<pos::Report>(*stored), r);
@@ -59,13 +60,15 @@ Status punish_contradiction(TxContext& c, const pos::Report& r, PosReportRecord 
   const CommitteeMember* m = set ? find_member(*set, r.auditor) : nullptr;
   BC_ASSERT(m != nullptr);  // check_assigned drew it from this committee
   auto v = c.ws.validator(m->address);
-  if (!v || v->status == Validator::Status::kBanned)
-    return fail(Error::kBanned, "auditor " + to_hex(r.auditor.view()) + " is already banned; its contradiction is not punished twice");
-  c.ws.put_account(c.tx.sender, c.sender);  // first: the sender may be the auditor's own account
-  auto effects = punish_offender(c.ws, m->address, first_height_of(r.epoch, c.ws.params()), report_evidence_hash(*evidence), c.height);
-  BC_ASSERT_MSG(effects.ok(), "punishing a validator that is not banned cannot fail: %s", effects.status().text().c_str());
+  bool pending = false;
+  for (const auto& o : c.ws.pos_offences()) pending = pending || o.offender == m->address;
+  if (!v || v->status == Validator::Status::kBanned || pending)
+    return fail(Error::kBanned, "auditor " + to_hex(r.auditor.view()) + " is already banned" + (pending ? " by this block" : "") +
+                                    "; its contradiction is not punished twice");
+  c.ws.add_pos_offence({m->address, first_height_of(r.epoch, c.ws.params()), report_evidence_hash(*evidence)});
   rec.contradicted = true;
   c.ws.put_pos_report(id, rec);
+  c.ws.put_account(c.tx.sender, c.sender);
   return {};
 }
 
@@ -86,7 +89,7 @@ Status apply_payload(TxContext& c, const PosReport& t) {
     if (prev->digest == digest) return fail(Error::kDuplicate, "this report is already on chain (a replay)");
     if (prev->contradicted)
       return fail(Error::kDuplicate, "auditor " + to_hex(r.auditor.view()) + " was already punished for contradicting reports of this offer and epoch");
-    return punish_contradiction(c, r, *prev, id);
+    return record_contradiction(c, r, *prev, id);
   }
   c.ws.put_pos_report(id, PosReportRecord{digest, false, pos::encode(pos::Message{r})});
   c.ws.put_account(c.tx.sender, c.sender);

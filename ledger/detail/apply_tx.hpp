@@ -22,6 +22,12 @@ struct TxContext {
   SignatureCache* cache;
 };
 
+// Moves funds already counted in the supply to a balance: a refund, a
+// release, fees, a reward just minted, held pay. The supply is conserved and
+// below 2^64 and these funds are held apart from the balance, so the sum
+// cannot overflow (asserted: an overflow means the supply was not conserved).
+void credit(WorkingState& ws, const Address& to, Amount amount);
+
 // Balance -> bonded; with a consensus key, registers the sender as a validator.
 Status apply_payload(TxContext& c, const Bond& t);
 // Bonded -> an Unbonding entry released after unbonding_delay.

@@ -1,5 +1,6 @@
 #include "ledger/detail/validate.hpp"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "layers/assert.hpp"
@@ -159,17 +160,23 @@ Result<std::vector<Change>> connect_block(const State& state, const BlockHeader&
   begin_block(ws, h.height);
   begin_pos_block(ws, h.height, h.prev_hash);
   if (Status s = apply_txs(ws, txs, h.height, &fees, cache); !s.ok()) return s;
+  auto pos_effects = pos_block_effects(ws, h.height);
+  if (!pos_effects.ok()) return std::move(pos_effects).take_status();
+  if (effects.size() < pos_effects->size() || !std::equal(pos_effects->begin(), pos_effects->end(), effects.begin()))
+    return fail(Error::kBadEffect, "block's effects do not start with the " + std::to_string(pos_effects->size()) +
+                                       " Proof-of-Service effects the rules give (penalties, settlement)");
+  const std::vector<Effect> rest(effects.begin() + static_cast<std::ptrdiff_t>(pos_effects->size()), effects.end());
   if (consensus) {
     ConsensusInput in = *consensus;
     in.fees = fees;
     auto derived = derive_and_apply(ws, in);
     if (!derived.ok()) return std::move(derived).take_status();
-    if (*derived != effects)
-      return fail(Error::kBadEffect, "block carries " + std::to_string(effects.size()) + " effects, the consensus rules give " +
+    if (*derived != rest)
+      return fail(Error::kBadEffect, "block carries " + std::to_string(rest.size()) + " consensus effects, the consensus rules give " +
                                          std::to_string(derived->size()) + " (or they differ)");
   } else {
-    if (Status s = rule(h, effects, ws); !s.ok()) return s;
-    if (Status s = apply_effects(ws, effects, h.height); !s.ok()) return s;
+    if (Status s = rule(h, rest, ws); !s.ok()) return s;
+    if (Status s = apply_effects(ws, rest, h.height); !s.ok()) return s;
     if (Status s = end_block(ws, address_of(h.proposer), fees); !s.ok()) return s;
   }
   close_epoch(ws, h.height);

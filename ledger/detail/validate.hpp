@@ -91,9 +91,11 @@ class SignatureCheck {
 };
 
 // Stage 5, connect to the state: releases due unbondings, applies the txs in
-// order, then either (uncertified) asks the effects rule, applies the effects
-// and pays the proposer, or (certified: `consensus` set) derives the
-// penalties and rewards and requires the block's effects to equal them; on an
+// order, derives the Proof-of-Service effects (pos_block_effects) and
+// requires the block's effects to start with them, then for the rest either
+// (uncertified) asks the effects rule, applies them and pays the proposer,
+// or (certified: `consensus` set) derives the penalties and rewards and
+// requires the rest to equal them; on an
 // epoch boundary writes the next committee. All on an overlay of `state`.
 // Returns the block's changes; `state` is untouched. Receipt signatures in
 // escrow claims are checked here, through `cache`.

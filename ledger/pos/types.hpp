@@ -23,6 +23,7 @@ struct PosParams {
   std::uint32_t reputation_lambda_bps = 8750;
   std::uint32_t unstable_rate_bps = 1000;
   std::uint32_t agree_tolerance_bps = 1000;
+  std::uint64_t report_fee = 100;  // minted per report that agrees with the median
 };
 
 enum class ServiceKind : std::uint8_t { kGeneric = 1, kStorage = 2 };

@@ -128,6 +128,11 @@ struct Effect {
     slashUnbonding @3; # burned from the unbonding entry whose id is `account`
     jail @4;           # validator jailed (amount 0)
     ban @5;            # validator banned for good (amount 0)
+    burnOfferBond @6;  # burned from the bond of the offer whose id is `account`
+    offerBan @7;       # that offer banned for good (amount 0)
+    offerWarning @8;   # that offer warned by its settlement (amount 0)
+    usagePay @9;       # from the held usage entry `account` to its provider
+    usageRefund @10;   # from the held usage entry `account` back to its client
   }
 }
 

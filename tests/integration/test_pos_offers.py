@@ -25,7 +25,9 @@ def offer_cmd(*extra):
 
 def test(bins, workdir):
     net = Devnet(bins, os.path.join(workdir, "net"), 2, BASE_IP, PORT,
-                 extra=["--validators", "0", "--accounts", "2", "--block-interval-ms", str(INTERVAL_MS)])
+                 extra=["--validators", "0", "--accounts", "2", "--block-interval-ms", str(INTERVAL_MS),
+                        # A withdrawn bond waits for the settlement of its epoch (first block of epoch + 2).
+                        "--epoch-length", "4"])
     try:
         net.up()
         ln = LedgerNet(bins, net)
@@ -63,7 +65,7 @@ def test(bins, workdir):
         o = rpc(ln.nodes[0]["rpc"], "get_offer", {"offer_id": offer_id})
         check(o["status"] == "withdrawn" and o["bond"] == "0", "the offer is withdrawn, its bond in an unbonding entry")
         mid = balance(ln, 0, 0)
-        ln.wait_heads(ln.head(0)["height"] + 12, 20)  # past the devnet's unbonding delay
+        ln.wait_heads(ln.head(0)["height"] + 12, 20)  # past the unbonding delay and the settlement of the epoch
         check(balance(ln, 0, 0) == mid + 5000, "the bond is back in the balance after the unbonding delay")
     finally:
         net.stop()

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "ledger/pos/codec.hpp"
+#include "ledger/pos_ledger.hpp"
+#include "ledger/validators.hpp"
 #include "ledger_fixture.hpp"
 
 using namespace bc;
@@ -94,7 +96,7 @@ TEST_CASE("pos offer and withdraw round-trip through the wire; a bad embedded fr
 
 }
 
-TEST_CASE("pos withdraw: only the owner, once; the bond comes back after the unbonding delay") {
+TEST_CASE("pos withdraw: only the owner, once; the bond comes back after its epoch's settlement") {
   Chain c;  // unbonding_delay = 3
   REQUIRE(c.include(c.tx(0, RegisterService{"web"})).ok());
   const pos::Offer o = make_offer(c, 0, 5000);
@@ -110,8 +112,11 @@ TEST_CASE("pos withdraw: only the owner, once; the bond comes back after the unb
   CHECK(e->bond == 0);
   CHECK(c.ledger->state().unbonding(e->unbonding)->amount == 5000);
   CHECK(c.include(c.tx(0, PosWithdraw{id})).code == Error::kOfferNotActive);
+  // Slashable until the settlement of its epoch, in the first block of epoch + 2.
+  const std::uint64_t release = first_height_of(epoch_of(at, c.ledger->params()) + 2, c.ledger->params()) + 1;
+  CHECK(c.ledger->state().unbonding(e->unbonding)->release_height == std::max(at + 3, release));
   const Amount before = c.acct(0).balance;
-  while (c.ledger->head().height < at + 3) {
+  while (c.ledger->head().height < std::max(at + 3, release)) {
     expect_supply(c);
     REQUIRE(c.include(std::vector<Tx>{}).ok());
   }

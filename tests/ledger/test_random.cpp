@@ -25,6 +25,8 @@ Hash256 rebuilt_root(const State& s) {
   for (const auto& [id, v] : s.pos_commits()) put(Kind::kPosCommit, id, encode_pos_commit(v));
   for (const auto& [id, v] : s.pos_seeds()) put(Kind::kPosSeed, id, encode_pos_seed(v));
   for (const auto& [id, v] : s.pos_reports()) put(Kind::kPosReport, id, encode_pos_report(v));
+  for (const auto& [id, v] : s.pos_usages()) put(Kind::kPosUsage, id, encode_pos_usage(v));
+  if (const PosSettling* v = s.pos_settling()) put(Kind::kPosSettling, Hash256{}, encode_pos_settling(*v));
   put(Kind::kSupply, Hash256{}, encode_supply(s.supply()));
   put(Kind::kParams, Hash256{}, encode_params(s.params()));
   return t.root();
