@@ -1,4 +1,4 @@
-#include "apps/storage/detail/cpu_worker.hpp"
+#include "apps/storage/cpu_worker.hpp"
 
 #include "layers/assert.hpp"
 

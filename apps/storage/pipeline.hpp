@@ -10,7 +10,7 @@
 // reports the peak, which does not grow with the file.
 //
 // Throughput: both run a sliding window of segments over
-// ShardTransport::send/collect, and a worker thread (detail/cpu_worker.hpp)
+// ShardTransport::send/collect, and a worker thread (cpu_worker.hpp)
 // does the CPU work (a put's sealing, Reed-Solomon, shard roots and
 // requests; a get's root checks, decoding and decryption) while the
 // caller's thread drives the network. A get asks for the first segment

@@ -6,7 +6,7 @@
 #include <deque>
 #include <map>
 
-#include "apps/storage/detail/cpu_worker.hpp"
+#include "apps/storage/cpu_worker.hpp"
 #include "apps/storage/detail/segment_buffers.hpp"
 #include "apps/storage/merkle.hpp"
 #include "apps/storage/pipeline.hpp"

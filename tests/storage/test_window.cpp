@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cstring>
 
-#include "apps/storage/detail/cpu_worker.hpp"
+#include "apps/storage/cpu_worker.hpp"
 #include "apps/storage/messages.hpp"
 #include "tests/storage/helpers.hpp"
 #include "tests/storage/pipeline_fixture.hpp"

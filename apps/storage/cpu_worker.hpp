@@ -1,7 +1,7 @@
 // One background thread for the client pipeline's CPU work (sealing,
 // Reed-Solomon, SHA-256 of shards, building requests), so that the calling
 // thread keeps driving the network while it runs (docs/storage.md "Client
-// pipeline"). Private to apps/storage.
+// pipeline"). Each StorageClient (pipeline.hpp) owns one.
 //
 // Jobs run one at a time, in the order submitted. A job may touch only what
 // the submitter hands over to it until take_done() reports its tag; the lock
