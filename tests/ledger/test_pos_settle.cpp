@@ -116,6 +116,23 @@ const Effect* find(const std::vector<Effect>& effects, Effect::Kind k) {
   return nullptr;
 }
 
+// Applies every block of `a` to `b`, reset to a fresh ledger of the same
+// genesis; each block must apply (b derives the same effects). after(h)
+// runs once b holds block h.
+template <typename After>
+void replay_on_fresh_ledger(const Chain& a, Chain& b, After after) {
+  b.ledger.reset();
+  std::filesystem::remove_all(b.dir.path);
+  b.tg.genesis.params.epoch_length = PosChain::kEpoch;
+  b.reopen();
+  REQUIRE(b.ledger->genesis_hash() == a.ledger->genesis_hash());
+  for (std::uint64_t h = 1; h <= a.ledger->head().height; ++h) {
+    const Status s = b.ledger->apply_block(*a.ledger->block_at(h));
+    REQUIRE_MESSAGE(s.ok(), "height " << h << ": " << s.text());
+    after(h);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("pos settle: usage pay is held until the epoch's settlement, then paid by score; auditors earn the report fee") {
@@ -218,15 +235,7 @@ TEST_CASE("pos settle: two ledgers derive the same settlement; a restart mid-epo
   CHECK(!effects.empty());
   // A second ledger of the same genesis accepts every block: it derives the same effects.
   Chain b(8);
-  b.ledger.reset();
-  std::filesystem::remove_all(b.dir.path);
-  b.tg.genesis.params.epoch_length = PosChain::kEpoch;
-  b.reopen();
-  REQUIRE(b.ledger->genesis_hash() == a.ledger->genesis_hash());
-  for (std::uint64_t h = 1; h <= a.ledger->head().height; ++h) {
-    const Status s = b.ledger->apply_block(*a.ledger->block_at(h));
-    REQUIRE_MESSAGE(s.ok(), "height " << h << ": " << s.text());
-  }
+  replay_on_fresh_ledger(a, b, [](std::uint64_t) {});
   CHECK(b.ledger->head().state_root == a.ledger->head().state_root);
 }
 
@@ -358,16 +367,9 @@ TEST_CASE("pos settle: a sliced settlement is the same on a second ledger and ac
   }
   CHECK(a.ledger->state().pos_usages().empty());
   Chain b(8);
-  b.ledger.reset();
-  std::filesystem::remove_all(b.dir.path);
-  b.tg.genesis.params.epoch_length = PosChain::kEpoch;
-  b.reopen();
-  REQUIRE(b.ledger->genesis_hash() == a.ledger->genesis_hash());
-  for (std::uint64_t h = 1; h <= a.ledger->head().height; ++h) {
-    const Status s = b.ledger->apply_block(*a.ledger->block_at(h));
-    REQUIRE_MESSAGE(s.ok(), "height " << h << ": " << s.text());
+  replay_on_fresh_ledger(a, b, [&](std::uint64_t h) {
     if (h == first_height_of(4, a.ledger->params())) CHECK(*b.ledger->state().pos_settling() == before);
-  }
+  });
   CHECK(b.ledger->head().state_root == a.ledger->head().state_root);
   expect_invariants(b);
 }
