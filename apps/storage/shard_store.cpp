@@ -207,21 +207,20 @@ void ShardStore::read(const ShardId& id, std::uint64_t offset, std::uint32_t len
 }
 
 void ShardStore::remove(const ShardId& id, const Key256& token, Done done) {
-  BC_ASSERT(done);
-  if (writing_.count(id)) return done(fail(Error::kBusy, "a put or delete of this shard is under way"));
-  auto* op = new Op(Op::Kind::kRemove, this, id);
-  op->token = token;
-  op->done = std::move(done);
-  writing_.insert(id);
-  ++pending_;
-  op->queue_index_work(Op::Step::kLookup);
+  start_remove(id, done, [&](Op& op) { op.token = token; });
 }
 
+// A removal that the collector asks for: the same steps, with the expiry
+// check in place of the owner's token.
 void ShardStore::collect(const ShardId& id, TimeMs expired_before, Done done) {
+  start_remove(id, done, [&](Op& op) { op.collect_before = expired_before; });
+}
+
+void ShardStore::start_remove(const ShardId& id, Done& done, const std::function<void(Op&)>& authorise) {
   BC_ASSERT(done);
   if (writing_.count(id)) return done(fail(Error::kBusy, "a put or delete of this shard is under way"));
   auto* op = new Op(Op::Kind::kRemove, this, id);
-  op->collect_before = expired_before;
+  authorise(*op);
   op->done = std::move(done);
   writing_.insert(id);
   ++pending_;

@@ -100,6 +100,8 @@ class ShardStore {
   ShardStore(uv_loop_s* loop, StoreOptions options);
   Status recover();
   void start_put_io(Op* op);
+  // remove and collect: `authorise` sets what the removal checks (token or expiry).
+  void start_remove(const ShardId& id, Done& done, const std::function<void(Op&)>& authorise);
   void finish(Op* op, Status s);
 
   uv_loop_s* loop_;
