@@ -333,6 +333,19 @@ std::optional<T> lookup(const Map& overlay, const T* base, const Hash256& id) {
   return base ? std::optional<T>(*base) : std::nullopt;
 }
 
+// The entries of the base map and the overlay (the overlay wins, a deleted
+// entry drops out) that satisfy `keep`, sorted by id.
+template <typename T, typename BaseMap, typename Overlay, typename Keep>
+std::vector<std::pair<Hash256, T>> merged_where(const BaseMap& base, const Overlay& overlay, Keep keep) {
+  std::vector<std::pair<Hash256, T>> out;
+  for (const auto& [id, v] : base)
+    if (keep(v) && !overlay.count(id)) out.emplace_back(id, v);
+  for (const auto& [id, v] : overlay)
+    if (v && keep(*v)) out.emplace_back(id, *v);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
 // Sorted by id so the change list (and thus the store batch) is canonical.
 template <typename T, typename Map>
 void collect(const Map& overlay, Kind kind, std::vector<Change>& out) {
@@ -368,13 +381,7 @@ std::optional<Committee> WorkingState::committee(std::uint64_t epoch) const {
 }
 
 std::vector<std::pair<Hash256, Unbonding>> WorkingState::unbondings_of(const Address& owner) const {
-  std::vector<std::pair<Hash256, Unbonding>> out;
-  for (const auto& [id, u] : base_.unbondings())
-    if (u.owner == owner && !unbondings_.count(id)) out.emplace_back(id, u);
-  for (const auto& [id, u] : unbondings_)
-    if (u && u->owner == owner) out.emplace_back(id, *u);
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  return out;
+  return merged_where<Unbonding>(base_.unbondings(), unbondings_, [&](const Unbonding& u) { return u.owner == owner; });
 }
 
 std::optional<ProviderOffer> WorkingState::offer(const Hash256& id) const {
@@ -397,13 +404,7 @@ std::optional<PosSettling> WorkingState::pos_settling() const {
   return lookup<PosSettling>(pos_settling_, base_.pos_settling(), Hash256{});
 }
 std::vector<std::pair<Hash256, PosUsage>> WorkingState::pos_usages_of(std::uint64_t epoch) const {
-  std::vector<std::pair<Hash256, PosUsage>> out;
-  for (const auto& [id, u] : base_.pos_usages())
-    if (u.epoch == epoch && !pos_usages_.count(id)) out.emplace_back(id, u);
-  for (const auto& [id, u] : pos_usages_)
-    if (u && u->epoch == epoch) out.emplace_back(id, *u);
-  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-  return out;
+  return merged_where<PosUsage>(base_.pos_usages(), pos_usages_, [&](const PosUsage& u) { return u.epoch == epoch; });
 }
 WorkingState::AssignmentDraw WorkingState::cached_assignments(std::uint64_t epoch) const {
   auto it = assignments_.find(epoch);
