@@ -483,6 +483,9 @@ int StorageCommands::verify(const Options& o, const Endpoint& rpc) {
   std::cout << fmt::format("{} of {} shards failed; {}\n", bad.size(), e.providers.size(),
                            health->recoverable() ? "recoverable: run `storage repair`"
                                                  : "NOT recoverable: some segment has fewer than k good shards");
+  // A provider that could not be reached fails every audit; say why.
+  const std::string down = down_report(*transport);
+  if (!down.empty()) std::cout << "unreachable:" << down << "\n";
   return 1;
 }
 

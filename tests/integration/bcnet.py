@@ -228,6 +228,30 @@ class Devnet:
         self.kill_leftovers()
 
 
+# Lines of a daemon log that say a node broke: an assertion, a sanitizer
+# report, an uncaught exception, or an error-level log line.
+_BROKE = ("assertion", "AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error", "terminate called",
+          " error ", " fatal ")
+
+
+def print_daemon_trouble(workdir, per_log=6):
+    """After a failure: each daemon log under workdir that reports a crash
+    or an error, with its last such lines, so a CI log shows why."""
+    for root, _, files in sorted(os.walk(workdir)):
+        if "log" not in files:
+            continue
+        path = os.path.join(root, "log")
+        try:
+            with open(path, errors="replace") as f:
+                hits = [line.rstrip() for line in f if any(b in line for b in _BROKE)]
+        except OSError:
+            continue
+        if hits:
+            print(f"  {path}: {len(hits)} trouble line(s), the last {min(per_log, len(hits))}:", flush=True)
+            for line in hits[-per_log:]:
+                print(f"    {line[:300]}", flush=True)
+
+
 def main(test_fn, time_limit_s):
     """Runs test_fn(bins, workdir) with a hard internal deadline so cleanup
     runs before CTest would kill us; exits 0 on success, 1 on failure."""
@@ -255,5 +279,6 @@ def main(test_fn, time_limit_s):
         test_fn(Bins(a.bin), a.workdir)
     except TestFailure as e:
         print(f"FAILED: {e}", flush=True)
+        print_daemon_trouble(a.workdir)
         sys.exit(1)
     print("PASSED", flush=True)
