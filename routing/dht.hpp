@@ -45,6 +45,11 @@ struct DhtConfig {
   int alpha = 4;                // lookup requests in flight
   int search_width = 14;        // closest candidates a lookup tracks
   int replicas = 8;             // storage nodes per key and cluster level
+  // Read-only (BEP 43): this node's messages ask others never to add it to
+  // their tables, so it is never asked to store or route. For short-lived
+  // clients (a CLI run): a full node that leaves at once would leave a dead
+  // contact, and maybe the only copies of records put on it, behind.
+  bool read_only = false;
   TimeMs request_timeout_ms = 1000;
   int max_retries = 1;          // per request, before a contact counts as failed
   int fails_before_evict = 3;   // consecutive failures before a contact leaves its bucket

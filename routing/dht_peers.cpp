@@ -45,6 +45,9 @@ void DhtNode::Impl::verified(const Endpoint& from, const Envelope& env, TimeMs r
 // Any valid message from a node. Verified peers refresh their table
 // entries and cluster info; unknown ones are asked to prove their id.
 void DhtNode::Impl::heard_from(const Endpoint& from, const Envelope& env) {
+  // A read-only node (a short-lived client) would leave a dead contact
+  // behind in every table it touched: it is served and forgotten.
+  if (env.read_only) return;
   auto it = peers.find(env.sender_id);
   if (it == peers.end() || it->second.endpoint != from) {
     if (pending.size() < kMaxPending / 2 && (it != peers.end() || worth_proving(env))) {

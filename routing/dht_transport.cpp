@@ -95,6 +95,7 @@ Envelope DhtNode::Impl::envelope(Body body, std::uint64_t txid) const {
   e.sender_id = id;
   e.sender_key = key.public_key();
   e.txid = txid;
+  e.read_only = cfg.read_only;
   for (int l = 1; l < levels(); ++l) {
     e.cluster_ids[l] = clusters.id(l);
     e.cluster_sizes[l] = cluster_size(l);

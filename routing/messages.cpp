@@ -295,6 +295,7 @@ void build(const Envelope& env, capnp::MallocMessageBuilder& mb) {
   e.setCluster2(data_of(env.cluster_ids[2].view()));
   e.setSize1(env.cluster_sizes[1]);
   e.setSize2(env.cluster_sizes[2]);
+  e.setReadOnly(env.read_only);
   write_body(env.body, e.initBody());
 }
 
@@ -402,6 +403,7 @@ DecodeResult decode(ByteView data, const DecodeLimits& limits) {
       env.cluster_ids[2] = get_hash_or_zero(e.hasCluster2(), e.getCluster2());
       env.cluster_sizes[1] = e.getSize1();
       env.cluster_sizes[2] = e.getSize2();
+      env.read_only = e.getReadOnly();
       env.body = read_body(e.getBody());
     });
     if (err != wire_limits::DecodeError::kOk) {

@@ -158,6 +158,9 @@ struct Envelope {
   std::uint64_t txid = 0;
   Hash256 cluster_ids[kLevels];      // [1], [2] travel; [0] is always zero
   std::uint32_t cluster_sizes[kLevels] = {0, 0, 0};
+  // The sender is a read-only node (BEP 43): it is answered, never added to
+  // a routing table, asked to prove its id or given records to store.
+  bool read_only = false;
   Body body;
   friend bool operator==(const Envelope&, const Envelope&) = default;
 };

@@ -57,6 +57,7 @@ bc::sal::AppNodeConfig node_config(const Args& a) {
   auto local = bc::Endpoint::parse_ip(a.bind_ip, 0);
   if (!local) throw UsageError{"--bind \"" + a.bind_ip + "\": expected an IP address"};
   cfg.dht_listen = cfg.flow_listen = *local;
+  cfg.dht.read_only = true;  // one exchange and gone: stay out of the network's routing tables
   return cfg;
 }
 

@@ -131,6 +131,7 @@ struct Envelope {
   cluster2 @5 :Data;
   size1 @6 :UInt32;       # sender's cluster size estimates
   size2 @7 :UInt32;
+  readOnly @20 :Bool;     # BEP 43: the sender only asks (a short-lived client); keep it out of routing tables
   body :union {
     ping @8 :Ping;
     pong @9 :Pong;

@@ -37,6 +37,8 @@ struct AppNodeConfig {
   Endpoint dht_listen = *Endpoint::parse("127.0.0.1:0");   // UDP; port 0 picks a free one
   Endpoint flow_listen = *Endpoint::parse("127.0.0.1:0");  // TCP; port 0 picks a free one
   std::vector<Endpoint> bootstrap;                          // any nodes of the network
+  // An app that runs for seconds (a command-line client) should set
+  // dht.read_only: it then never stays behind in other nodes' tables.
   routing::DhtConfig dht;
   HostConfig host;
 };

@@ -68,8 +68,9 @@ struct TestNet {
   std::vector<std::unique_ptr<metrics::Registry>> regs;
   std::vector<std::unique_ptr<DhtNode>> nodes;
   std::vector<Endpoint> eps;
+  std::uint64_t seed_;
 
-  TestNet(int n, std::uint64_t seed, DhtConfig config = {}) : net(seed), cfg(config) {
+  TestNet(int n, std::uint64_t seed, DhtConfig config = {}) : net(seed), cfg(config), seed_(seed) {
     for (int i = 0; i < n; ++i) {
       Endpoint ep = MemNet::endpoint(static_cast<std::uint32_t>(i));
       regs.push_back(std::make_unique<metrics::Registry>());
@@ -78,6 +79,18 @@ struct TestNet {
       eps.push_back(ep);
       net.add_node(ep, nodes.back().get());
     }
+  }
+
+  // One more node with its own config (e.g. read-only); returns its index.
+  // It joins only when asked (node(i).bootstrap through net.invoke).
+  int add_node(const DhtConfig& config) {
+    const auto i = static_cast<std::uint32_t>(nodes.size());
+    Endpoint ep = MemNet::endpoint(i);
+    regs.push_back(std::make_unique<metrics::Registry>());
+    nodes.push_back(std::make_unique<DhtNode>(test_key(seed_, i), ep, config, net.node_seed(ep), *regs.back()));
+    eps.push_back(ep);
+    net.add_node(ep, nodes.back().get());
+    return static_cast<int>(i);
   }
 
   int size() const { return static_cast<int>(nodes.size()); }

@@ -365,3 +365,36 @@ TEST_CASE("a record published while the network was forming spreads to nodes tha
   REQUIRE(g.values.size() == 1);
   CHECK(g.values[0].payload == Bytes{3});
 }
+
+TEST_CASE("read-only clients get and put but never enter a table or hold a record; gone, they leave nothing behind") {
+  TestNet t(12, 29);
+  t.bootstrap_all();
+  DhtConfig client_cfg = t.cfg;
+  client_cfg.read_only = true;
+  std::set<NodeId> clients;
+  for (int c = 0; c < 8; ++c) {  // eight short client runs, one after the other
+    const int i = t.add_node(client_cfg);
+    clients.insert(t.node(i).id());
+    t.net.invoke(t.eps[static_cast<std::size_t>(i)], [&, i](TimeMs now, Outbox& out) { t.node(i).bootstrap({t.eps[0]}, now, out); });
+    t.net.run_for(2'000);
+    CHECK(!t.node(i).contacts().empty());  // it knows the network
+    const Key k = key_of("client-" + std::to_string(c));
+    PutResult put = t.publish(i, k, Bytes{static_cast<std::uint8_t>(c)}, 600'000);
+    CHECK(put.ok());
+    CHECK(put.nodes >= 1);
+    CHECK(t.get(i, k).values.size() == 1);
+    t.net.remove_node(t.eps[static_cast<std::size_t>(i)]);  // the run ends
+  }
+  // A full node publishes after all of them: its copies go to full nodes only.
+  const Key key = key_of("after-the-clients");
+  REQUIRE(t.publish(3, key, Bytes{9}, 600'000).ok());
+  for (int i = 0; i < 12; ++i)
+    for (const auto& c : t.node(i).contacts()) CHECK_MESSAGE(!clients.count(c.id), "node " << i << " keeps a read-only client");
+  for (int i = 12; i < t.size(); ++i) CHECK(t.node(i).status().stored_values == 0);
+  // The clients' records and the new one are found, from full nodes and a new client.
+  const int late = t.add_node(client_cfg);
+  t.net.invoke(t.eps[static_cast<std::size_t>(late)], [&](TimeMs now, Outbox& out) { t.node(late).bootstrap({t.eps[5]}, now, out); });
+  t.net.run_for(2'000);
+  CHECK(t.get(late, key).values.size() == 1);
+  CHECK(t.get(7, key_of("client-0")).values.size() == 1);
+}

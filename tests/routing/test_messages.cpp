@@ -97,10 +97,13 @@ TEST_CASE("every message body round-trips through the codec") {
   for (const auto& b : bodies) {
     CAPTURE(body_name(b));
     Envelope e = envelope_with(b);
-    Bytes bytes = encode(e);
-    auto r = decode(bytes, limits());
-    REQUIRE(r.ok());
-    CHECK(*r.envelope == e);
+    for (bool read_only : {false, true}) {
+      e.read_only = read_only;
+      Bytes bytes = encode(e);
+      auto r = decode(bytes, limits());
+      REQUIRE(r.ok());
+      CHECK(*r.envelope == e);
+    }
   }
 }
 

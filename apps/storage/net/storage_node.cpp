@@ -17,6 +17,9 @@ sal::AppNodeConfig node_config(std::vector<Endpoint> bootstrap, const Endpoint& 
   sal::AppNodeConfig cfg;
   cfg.bootstrap = std::move(bootstrap);
   cfg.dht_listen = cfg.flow_listen = bind_ip;
+  // A client run lasts seconds: it must not stay behind in the providers'
+  // routing tables, or be chosen to hold their records, once it exits.
+  cfg.dht.read_only = true;
   return cfg;
 }
 
