@@ -254,7 +254,8 @@ Status apply_effect(WorkingState& ws, const Effect& e, std::uint64_t height) {
     case Effect::Kind::kOfferBan:
     case Effect::Kind::kOfferWarning:
     case Effect::Kind::kUsagePay:
-    case Effect::Kind::kUsageRefund: st = apply_pos_effect(ws, e, height, &s); break;
+    case Effect::Kind::kUsageRefund:
+    case Effect::Kind::kUsageDefer: st = apply_pos_effect(ws, e, height, &s); break;
   }
   if (!st.ok()) return st;
   ws.set_supply(s);

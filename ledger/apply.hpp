@@ -26,12 +26,14 @@ namespace bc::ledger {
 //   kOfferWarning    that offer warned: missed probes within delta (amount 0)
 //   kUsagePay        from the held usage entry `account` to its provider
 //   kUsageRefund     from the held usage entry `account` back to its client
+//   kUsageDefer      from the held usage entry `account` into its deferred
+//                    entry pos_deferred_usage_id(account), held holdback_epochs more
 struct Effect {
   enum class Kind : std::uint8_t {
     kReward = 0, kSlash = 1, kFeeShare = 2, kSlashUnbonding = 3, kJail = 4, kBan = 5,
-    kBurnOfferBond = 6, kOfferBan = 7, kOfferWarning = 8, kUsagePay = 9, kUsageRefund = 10,
+    kBurnOfferBond = 6, kOfferBan = 7, kOfferWarning = 8, kUsagePay = 9, kUsageRefund = 10, kUsageDefer = 11,
   };
-  static constexpr Kind kLastKind = Kind::kUsageRefund;
+  static constexpr Kind kLastKind = Kind::kUsageDefer;
   Kind kind = Kind::kReward;
   Address account;
   Amount amount = 0;

@@ -2,11 +2,13 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "layers/ids.hpp"
+#include "ledger/pos_ledger.hpp"
 #include "ledger/validators.hpp"
 
 namespace bc::ledger {
@@ -61,6 +63,7 @@ Status read_producers(const json::value& v, ChainParams& params) {
 }
 
 bool set_staking_param(const std::string& key, std::uint64_t n, ChainParams& p, bool* known);
+bool set_pos_param(const std::string& key, std::uint64_t n, ChainParams& p, bool* known);
 
 // One numeric parameter; false when n is out of its range.
 bool set_param(const std::string& key, std::uint64_t n, ChainParams& p, bool* known) {
@@ -95,8 +98,17 @@ bool set_staking_param(const std::string& key, std::uint64_t n, ChainParams& p, 
   if (key == "downtime_slash_bps") return u32(p.downtime_slash_bps);
   if (key == "downtime_jail_blocks") return p.downtime_jail_blocks = n, true;
   if (key == "proposer_bonus_bps") return u32(p.proposer_bonus_bps);
-  *known = false;
-  return false;
+  return set_pos_param(key, n, p, known);
+}
+
+// A Proof-of-Service parameter; ranges are checked as a whole by check_pos_params.
+bool set_pos_param(const std::string& key, std::uint64_t n, ChainParams& p, bool* known) {
+  auto it = std::find_if(kPosParamKeys.begin(), kPosParamKeys.end(), [&](const char* k) { return key == k; });
+  *known = it != kPosParamKeys.end();
+  if (!*known) return false;
+  auto values = pos_param_values(p.pos);
+  values[static_cast<std::size_t>(it - kPosParamKeys.begin())] = n;
+  return set_pos_param_values(values, p.pos);
 }
 
 Status read_params(const json::value& p, ChainParams& params) {
@@ -193,6 +205,8 @@ std::string genesis_to_json(const Genesis& g) {
   params["downtime_slash_bps"] = g.params.downtime_slash_bps;
   params["downtime_jail_blocks"] = g.params.downtime_jail_blocks;
   params["proposer_bonus_bps"] = g.params.proposer_bonus_bps;
+  const auto pos = pos_param_values(g.params.pos);
+  for (std::size_t i = 0; i < kPosParamCount; ++i) params[kPosParamKeys[i]] = pos[i];
   json::array producers;
   for (const auto& p : g.params.producers) producers.emplace_back(to_hex(p.view()));
   params["producers"] = std::move(producers);
@@ -254,6 +268,7 @@ Change genesis_committee(const std::vector<Change>& entries) {
 Result<std::vector<Change>> genesis_changes(const Genesis& g) {
   using RC = Result<std::vector<Change>>;
   if (std::string why = check_staking_params(g.params); !why.empty()) return RC::error(fail(Error::kMalformed, "genesis: params." + why));
+  if (std::string why = check_pos_params(g.params.pos); !why.empty()) return RC::error(fail(Error::kMalformed, "genesis: params." + why));
   std::vector<Change> out;
   std::set<Address> seen;
   std::set<XOnlyPubKey> keys;

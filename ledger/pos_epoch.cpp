@@ -7,13 +7,6 @@
 
 namespace bc::ledger {
 
-pos::PosParams pos_params(const ChainParams& p) {
-  pos::PosParams out;
-  const auto span = static_cast<unsigned __int128>(p.epoch_length) * static_cast<std::uint64_t>(std::max<std::int64_t>(p.block_interval_ms, 1));
-  out.epoch_ms = span > UINT64_MAX ? UINT64_MAX : static_cast<std::uint64_t>(span);
-  return out;
-}
-
 Hash256 pos_commit_id(const XOnlyPubKey& auditor, std::uint64_t epoch) {
   Bytes buf(auditor.bytes.begin(), auditor.bytes.end());
   append_be64(buf, epoch);

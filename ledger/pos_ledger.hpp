@@ -3,8 +3,10 @@
 // the epoch seed and the auditor draw. Every node derives the same values
 // from the same state.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "ledger/apply.hpp"
 #include "ledger/pos/types.hpp"
@@ -17,10 +19,24 @@ namespace bc::ledger {
 // earliest window (epoch <= epoch_of(height) + 2 + kPosCommitLead).
 inline constexpr std::uint64_t kPosCommitLead = 8;
 
-// The PoS parameters of the chain: pos::PosParams's defaults with
-// epoch_ms = epoch_length * block_interval_ms, the epoch's nominal span
-// (the time base of the probe schedule).
+// The PoS parameters of the chain: ChainParams::pos with epoch_ms =
+// epoch_length * block_interval_ms, the epoch's nominal span (the time base
+// of the probe schedule).
 pos::PosParams pos_params(const ChainParams& p);
+// Bounds of ChainParams::pos (the genesis and the stored params are checked).
+inline constexpr std::uint32_t kMaxAuditorsPerOffer = 16;
+inline constexpr std::uint64_t kMaxHoldbackEpochs = 1000;
+// "" when `p` is within its bounds, else which field is not and its range.
+std::string check_pos_params(const pos::PosParams& p);
+// The chain-level PoS parameters as numbers in one fixed order, named
+// "pos_" + the PosParams field in the genesis (kPosParamKeys[i] names
+// value i); the stored params carry them in this order.
+inline constexpr std::size_t kPosParamCount = 11;
+extern const std::array<const char*, kPosParamCount> kPosParamKeys;
+std::array<std::uint64_t, kPosParamCount> pos_param_values(const pos::PosParams& p);
+// False, with p unchanged, when a value does not fit its field; the caller
+// checks the whole with check_pos_params.
+bool set_pos_param_values(const std::array<std::uint64_t, kPosParamCount>& v, pos::PosParams& p);
 // tagged_hash("blockcloud/pos-commit-id/v1", auditor || epoch).
 Hash256 pos_commit_id(const XOnlyPubKey& auditor, std::uint64_t epoch);
 // tagged_hash("blockcloud/pos-report-id/v1", epoch || offer_id || auditor).
@@ -50,6 +66,10 @@ WorkingState::AssignmentDraw assignments_of(const WorkingState& ws, std::uint64_
 // tagged_hash("blockcloud/pos-usage-id/v1", epoch || provider || escrow_id).
 Hash256 pos_usage_id(std::uint64_t epoch, const Address& provider, const Hash256& escrow_id);
 
+// tagged_hash("blockcloud/pos-deferred-usage-id/v1", usage_id): where
+// kUsageDefer moves the held-back part of the held entry usage_id.
+Hash256 pos_deferred_usage_id(const Hash256& usage_id);
+
 // An escrow claim of `pay` in block `height`: held in a PosUsage entry (true)
 // when the escrow's provider account has an offer with auditors drawn for
 // epoch_of(height); otherwise (false) nothing is written and the caller pays
@@ -57,7 +77,7 @@ Hash256 pos_usage_id(std::uint64_t epoch, const Address& provider, const Hash256
 bool hold_usage(WorkingState& ws, const Escrow& escrow, const Hash256& escrow_id, Amount pay, std::uint64_t height);
 
 // Applies one of the settlement's effect kinds (kBurnOfferBond, kOfferBan,
-// kOfferWarning, kUsagePay, kUsageRefund); checks before it writes. Burned
+// kOfferWarning, kUsagePay, kUsageRefund, kUsageDefer); checks before it writes. Burned
 // amounts are added to *supply, which the caller stores.
 Status apply_pos_effect(WorkingState& ws, const Effect& e, std::uint64_t height, Supply* supply);
 

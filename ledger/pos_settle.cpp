@@ -98,6 +98,7 @@ Status settle_offer(Ledgering& l, const pos::Settlement& s, const Committee* set
   const Hash256 reason = reason_of(pos::to_string(s.grade), s.offer_id, l.epoch);
   if (s.grade != pos::Grade::kUnaudited) o->reputation_bps = s.reputation_bps;
   o->pay_scale_bps = s.pay_scale_bps;  // read by the usage phase of this epoch
+  if (s.grade == pos::Grade::kUnstable || s.grade == pos::Grade::kMalicious) o->penalized_in = l.epoch;  // forfeits held-back pay
   l.ws.put_offer(s.offer_id, *o);
   for (const XOnlyPubKey& k : s.agreeing) {
     const CommitteeMember* m = set ? find_member(*set, k) : nullptr;
@@ -150,36 +151,67 @@ Status settle_offers(Ledgering& l, const std::vector<pos::Assignment>& draw, con
   return {};
 }
 
-// Provider account -> lowest pay scale of its offers drawn with auditors.
-std::map<Address, std::uint32_t> pay_scales(const WorkingState& ws, const std::vector<pos::Assignment>& draw) {
-  std::map<Address, std::uint32_t> out;
+// What the usage phase needs of a provider account, from its offers drawn
+// with auditors in the epoch settled.
+struct ProviderTerms {
+  std::uint32_t scale_bps = pos::kBps;        // the lowest pay scale
+  std::uint64_t first_epoch = UINT64_MAX;     // the epoch its oldest such offer was registered in
+  std::optional<std::uint64_t> penalized_in;  // the latest penalty of any of them
+};
+
+std::map<Address, ProviderTerms> provider_terms(const WorkingState& ws, const std::vector<pos::Assignment>& draw) {
+  std::map<Address, ProviderTerms> out;
   for (const pos::Assignment& a : draw) {
     if (a.auditors.empty()) continue;
     auto o = ws.offer(a.offer_id);
     BC_ASSERT(o.has_value());
-    auto [it, fresh] = out.emplace(o->account, o->pay_scale_bps);
-    if (!fresh) it->second = std::min(it->second, o->pay_scale_bps);
+    ProviderTerms& t = out[o->account];
+    t.scale_bps = std::min(t.scale_bps, o->pay_scale_bps);
+    t.first_epoch = std::min(t.first_epoch, epoch_of(o->registered_at, ws.params()));
+    if (o->penalized_in && (!t.penalized_in || *o->penalized_in > *t.penalized_in)) t.penalized_in = o->penalized_in;
   }
   return out;
 }
 
-// The usage phase: held entries of the epoch in id order, paid by their
-// provider's scale, the rest back to the client, each entry whole and
-// deleted, while two more effects fit. *done when none is left.
+// How one held entry of epoch E is released: paid now, deferred (a new
+// provider's hold-back) and refunded; they sum to u.amount.
+struct Release {
+  Amount pay = 0, defer = 0, refund = 0;
+};
+
+Release release_of(const PosUsage& u, const ProviderTerms* t, const pos::PosParams& p, std::uint64_t epoch) {
+  std::uint32_t bps = t ? t->scale_bps : 0;
+  // Held-back pay is forfeit when the provider was penalised after it was earned.
+  if (u.deferred_from && t && t->penalized_in && *t->penalized_in > *u.deferred_from) bps = 0;
+  Release r;
+  const Amount earned = static_cast<Amount>(static_cast<unsigned __int128>(u.amount) * bps / pos::kBps);
+  const bool is_new = t && !u.deferred_from && p.holdback_epochs > 0 && t->first_epoch + p.holdback_epochs > epoch;
+  r.defer = is_new ? static_cast<Amount>(static_cast<unsigned __int128>(earned) * p.holdback_bps / pos::kBps) : 0;
+  r.pay = earned - r.defer;
+  r.refund = u.amount - earned;
+  return r;
+}
+
+// The usage phase: held entries of the epoch in id order, released whole
+// (paid by their provider's scale, a new provider's hold-back deferred, the
+// rest back to the client) and deleted, while the entry's effects (one to
+// three) fit. *done when none is left.
 Status release_usage(Ledgering& l, const std::vector<pos::Assignment>& draw, bool* done) {
   const auto held = l.ws.pos_usages_of(l.epoch);
-  const auto scale = held.empty() ? std::map<Address, std::uint32_t>{} : pay_scales(l.ws, draw);
+  const auto terms = held.empty() ? std::map<Address, ProviderTerms>{} : provider_terms(l.ws, draw);
+  const pos::PosParams p = pos_params(l.ws.params());
   std::size_t i = 0;
-  for (; i < held.size() && l.used() + 2 <= l.budget; ++i) {
+  for (; i < held.size(); ++i) {
     const auto& [id, u] = held[i];
-    auto it = scale.find(u.provider);
-    const std::uint32_t bps = it == scale.end() ? 0 : it->second;
-    const Amount pay = static_cast<Amount>(static_cast<unsigned __int128>(u.amount) * bps / pos::kBps);
+    auto it = terms.find(u.provider);
+    const Release r = release_of(u, it == terms.end() ? nullptr : &it->second, p, l.epoch);
+    const std::size_t cost = (r.pay > 0) + (r.defer > 0) + (r.refund > 0);
+    if (l.used() + cost > l.budget) break;
     const Hash256 reason = reason_of("usage", u.provider, l.epoch);
-    if (pay > 0)
-      if (Status s = emit(l, Effect{Effect::Kind::kUsagePay, id, pay, reason}); !s.ok()) return s;
-    if (u.amount > pay)
-      if (Status s = emit(l, Effect{Effect::Kind::kUsageRefund, id, u.amount - pay, reason}); !s.ok()) return s;
+    for (const auto& [kind, amount] : {std::pair{Effect::Kind::kUsagePay, r.pay}, std::pair{Effect::Kind::kUsageDefer, r.defer},
+                                       std::pair{Effect::Kind::kUsageRefund, r.refund}})
+      if (amount > 0)
+        if (Status s = emit(l, Effect{kind, id, amount, reason}); !s.ok()) return s;
   }
   *done = i == held.size();
   return {};

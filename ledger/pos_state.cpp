@@ -9,6 +9,8 @@ namespace bc::ledger {
 namespace {
 using detail::EntryReader;
 using detail::put32;
+using detail::put_optional_u64;
+using detail::read_optional_u64;
 }  // namespace
 
 Bytes encode_offer(const ProviderOffer& o) {
@@ -24,6 +26,7 @@ Bytes encode_offer(const ProviderOffer& o) {
   append_be64(out, o.reputation_bps);
   append_be64(out, o.ended_at);
   append_be64(out, o.pay_scale_bps);
+  put_optional_u64(out, o.penalized_in);
   append_be64(out, o.offer.size());
   out.insert(out.end(), o.offer.begin(), o.offer.end());
   return out;
@@ -46,6 +49,7 @@ std::optional<ProviderOffer> decode_offer(ByteView b) {
   const std::uint64_t rep = r.u64();
   o.ended_at = r.u64();
   const std::uint64_t pay = r.u64();
+  if (!read_optional_u64(r, o.penalized_in)) return std::nullopt;
   const std::uint64_t n = r.u64();
   if (!r.ok || rep > 10000 || pay > 10000 || n > kMaxOfferBytes) return std::nullopt;
   o.reputation_bps = static_cast<std::uint32_t>(rep);
@@ -123,6 +127,7 @@ Bytes encode_pos_usage(const PosUsage& u) {
   put32(out, u.client.bytes);
   append_be64(out, u.epoch);
   append_be64(out, u.amount);
+  put_optional_u64(out, u.deferred_from);
   return out;
 }
 
@@ -134,6 +139,7 @@ std::optional<PosUsage> decode_pos_usage(ByteView b) {
   r.fixed32(u.client.bytes);
   u.epoch = r.u64();
   u.amount = r.u64();
+  if (!read_optional_u64(r, u.deferred_from)) return std::nullopt;
   return r.done() ? std::optional(u) : std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 #include "layers/crypto.hpp"
 #include "ledger/detail/entry_codec.hpp"
 #include "ledger/hash.hpp"
+#include "ledger/pos_ledger.hpp"
 
 namespace bc::ledger {
 
@@ -160,6 +161,7 @@ Bytes encode_params(const ChainParams& p) {
   append_be64(out, p.producers.size());
   for (const auto& k : p.producers) put32(out, k.bytes);
   for (std::uint64_t v : staking_params(p)) append_be64(out, v);
+  for (std::uint64_t v : pos_param_values(p.pos)) append_be64(out, v);
   return out;
 }
 std::optional<ChainParams> decode_params(ByteView b) {
@@ -182,7 +184,10 @@ std::optional<ChainParams> decode_params(ByteView b) {
   for (auto& k : p.producers) r.fixed32(k.bytes);
   std::array<std::uint64_t, 9> staking{};
   for (auto& v : staking) v = r.u64();
-  if (!r.done() || !set_staking_params(staking, p)) return std::nullopt;
+  std::array<std::uint64_t, kPosParamCount> pos{};
+  for (auto& v : pos) v = r.u64();
+  if (!r.done() || !set_staking_params(staking, p) || !set_pos_param_values(pos, p.pos) || !check_pos_params(p.pos).empty())
+    return std::nullopt;
   return p;
 }
 

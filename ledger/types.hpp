@@ -8,6 +8,7 @@
 
 #include "layers/bytes.hpp"
 #include "layers/crypto.hpp"
+#include "ledger/pos/types.hpp"
 
 namespace bc::ledger {
 
@@ -115,6 +116,7 @@ struct ProviderOffer {
   std::uint32_t reputation_bps = 10000;
   std::uint64_t ended_at = 0;   // height of the withdraw or ban; 0 while active
   std::uint32_t pay_scale_bps = 0;  // usage pay scale its last settlement gave (0 until settled)
+  std::optional<std::uint64_t> penalized_in;  // the last epoch whose settlement graded it unstable or malicious
   friend bool operator==(const ProviderOffer&, const ProviderOffer&) = default;
 };
 
@@ -153,6 +155,9 @@ struct PosUsage {
   Address client;               // the escrow's client account: gets what is withheld
   std::uint64_t epoch = 0;
   Amount amount = 0;            // held, apart from every balance
+  // Set on a new provider's held-back pay (docs/proof-of-service.md,
+  // "Hold-back"): the epoch it was earned in; it is held to `epoch`.
+  std::optional<std::uint64_t> deferred_from;
   friend bool operator==(const PosUsage&, const PosUsage&) = default;
 };
 
@@ -196,6 +201,9 @@ struct ChainParams {
   std::uint32_t downtime_slash_bps = 0;
   std::uint64_t downtime_jail_blocks = 100;
   std::uint32_t proposer_bonus_bps = 1000;
+  // Proof-of-Service (docs/proof-of-service.md, "Parameters"); epoch_ms is
+  // not a chain parameter: pos_params derives it from the epoch's blocks.
+  pos::PosParams pos;
   friend bool operator==(const ChainParams&, const ChainParams&) = default;
 };
 

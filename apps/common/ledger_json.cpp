@@ -59,6 +59,7 @@ const char* effect_kind_name(Effect::Kind k) {
     case Effect::Kind::kOfferWarning: return "offer_warning";
     case Effect::Kind::kUsagePay: return "usage_pay";
     case Effect::Kind::kUsageRefund: return "usage_refund";
+    case Effect::Kind::kUsageDefer: return "usage_defer";
   }
   return "unknown";
 }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "layers/bytes.hpp"
@@ -46,5 +47,19 @@ struct EntryReader {
   }
   bool done() const { return ok && pos == b.size(); }
 };
+
+// An optional number: a presence byte (0 or 1), then the value when present.
+inline void put_optional_u64(Bytes& out, const std::optional<std::uint64_t>& v) {
+  out.push_back(v ? 1 : 0);
+  if (v) append_be64(out, *v);
+}
+// False on a presence byte other than 0 or 1 or a short read.
+inline bool read_optional_u64(EntryReader& r, std::optional<std::uint64_t>& v) {
+  const std::uint8_t present = r.u8();
+  if (!r.ok || present > 1) return false;
+  v.reset();
+  if (present) v = r.u64();
+  return r.ok;
+}
 
 }  // namespace bc::ledger::detail

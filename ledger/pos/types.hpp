@@ -24,6 +24,9 @@ struct PosParams {
   std::uint32_t unstable_rate_bps = 1000;
   std::uint32_t agree_tolerance_bps = 1000;
   std::uint64_t report_fee = 100;  // minted per report that agrees with the median
+  std::uint32_t holdback_bps = 5000;    // part of a new provider's pay deferred ...
+  std::uint64_t holdback_epochs = 24;   // ... by this many epochs (0: no hold-back)
+  friend bool operator==(const PosParams&, const PosParams&) = default;
 };
 
 enum class ServiceKind : std::uint8_t { kGeneric = 1, kStorage = 2 };

@@ -11,6 +11,8 @@ TEST_CASE("genesis JSON round-trips, and the same genesis gives the same chain")
   TestGenesis t = make_test_genesis(5, 123'456, 3);
   t.genesis.params.producers = {test_key(3, 100).public_key()};
   t.genesis.params.block_reward = 7;
+  t.genesis.params.pos.auditors_per_offer = 5;
+  t.genesis.params.pos.holdback_epochs = 7;
   t.genesis.time = 1'700'000'000'000;
   std::string text = genesis_to_json(t.genesis);
   auto back = genesis_from_json(text);
@@ -44,6 +46,15 @@ TEST_CASE("genesis JSON errors say what is wrong") {
   CHECK(err(R"({"chain_id":"x","params":{"colour":3}})").find("unknown parameter") != std::string::npos);
   CHECK(err(R"({"chain_id":"x","params":{"unbonding_delay":0}})").find("out of range") != std::string::npos);
   CHECK(err(R"({"chain_id":"x","params":{"producers":["zz"]}})").find("producers") != std::string::npos);
+  // Proof-of-Service parameters: each in its range, and together consistent.
+  CHECK(err(R"({"chain_id":"x","params":{"pos_auditors_per_offer":4294967296}})").find("out of range") != std::string::npos);
+  CHECK(err(R"({"chain_id":"x","params":{"pos_auditors_per_offer":17}})").find("pos_auditors_per_offer must be 1..16") != std::string::npos);
+  CHECK(err(R"({"chain_id":"x","params":{"pos_min_reports":4}})").find("pos_min_reports") != std::string::npos);
+  CHECK(err(R"({"chain_id":"x","params":{"pos_holdback_bps":10001}})").find("at most 10000") != std::string::npos);
+  auto pos = genesis_from_json(R"({"chain_id":"x","params":{"pos_min_reports":4,"pos_auditors_per_offer":4,"pos_holdback_epochs":0}})");
+  REQUIRE_MESSAGE(pos.ok(), pos.status().text());
+  CHECK(pos->params.pos.min_reports == 4);
+  CHECK(pos->params.pos.holdback_epochs == 0);
   // Big amounts as strings.
   auto ok = genesis_from_json(R"({"chain_id":"x","accounts":[{"address":")" + a + R"(","balance":"18446744073709551615"}]})");
   REQUIRE(ok.ok());

@@ -34,7 +34,7 @@ struct Settling : PosChain {
   std::vector<std::size_t> assigned;
   Hash256 escrow;
   Hash256 offer_id;
-  Settling() {
+  explicit Settling(const pos::PosParams& pos = fixture_pos()) : PosChain(pos) {
     prepare_epoch(2);
     offer_id = pos::offer_id(offer);
     assigned = drawn(2, offer);
@@ -123,7 +123,7 @@ template <typename After>
 void replay_on_fresh_ledger(const Chain& a, Chain& b, After after) {
   b.ledger.reset();
   std::filesystem::remove_all(b.dir.path);
-  b.tg.genesis.params.epoch_length = PosChain::kEpoch;
+  b.tg.genesis.params = a.tg.genesis.params;
   b.reopen();
   REQUIRE(b.ledger->genesis_hash() == a.ledger->genesis_hash());
   for (std::uint64_t h = 1; h <= a.ledger->head().height; ++h) {
@@ -372,4 +372,119 @@ TEST_CASE("pos settle: a sliced settlement is the same on a second ledger and ac
   });
   CHECK(b.ledger->head().state_root == a.ledger->head().state_root);
   expect_invariants(b);
+}
+
+namespace {
+
+// Settling with a hold-back of 4 epochs at 50% and no reputation smoothing
+// (R = S, so a grade depends on its own epoch only): epoch 2's pay is half
+// paid at its settlement and half deferred to epoch 6. Epochs 4 and 6 are
+// audited too (`epoch4_failures` probes of each report failing in 4, none in 6).
+struct Holdback : Settling {
+  static pos::PosParams params() {
+    pos::PosParams p;
+    p.holdback_epochs = 4;
+    p.holdback_bps = 5000;
+    p.reputation_lambda_bps = 0;
+    return p;
+  }
+  std::uint32_t epoch4_failures;
+  explicit Holdback(std::uint32_t failures_in_4) : Settling(params()), epoch4_failures(failures_in_4) {
+    std::vector<Tx> txs;
+    for (std::size_t i = 0; i < kValidators; ++i) txs.push_back(tx(i, commit(i, 4)));
+    for (std::size_t i = 0; i < kValidators; ++i) txs.push_back(tx(i, commit(i, 6), 1, nonce(i) + 1));
+    REQUIRE(include(txs).ok());
+    send_reports({0, 0, 0});
+  }
+  void reveal_for(std::uint64_t epoch) {
+    run_to_epoch(epoch - 1);
+    std::vector<Tx> txs;
+    for (std::size_t i = 0; i < kValidators; ++i) txs.push_back(tx(i, reveal(i, epoch)));
+    REQUIRE(include(txs).ok());
+  }
+  // The first block of `epoch` (it settles epoch - 2); returns its effects.
+  std::vector<Effect> enter(std::uint64_t epoch) {
+    advance_to(epoch);
+    REQUIRE(include(std::vector<Tx>{}).ok());
+    expect_invariants(*this);
+    auto b = decode_block(*ledger->block_at(ledger->head().height), ledger->params());
+    REQUIRE(b.ok());
+    return b->effects;
+  }
+  // enter(epoch), then the reports for `epoch` of its drawn auditors.
+  std::vector<Effect> enter_and_report(std::uint64_t epoch, std::uint32_t failures) {
+    std::vector<Effect> effects = enter(epoch);
+    std::vector<Tx> txs;
+    constexpr std::size_t kCourier = 7;  // carries the reports (any account may), so the client's balance moves only by pay
+    for (std::size_t a : drawn(epoch, offer)) txs.push_back(tx(kCourier, PosReport{report(a, epoch, offer, failures)}, 1, nonce(kCourier) + txs.size()));
+    REQUIRE(include(txs).ok());
+    return effects;
+  }
+  Hash256 deferred_id() const { return pos_deferred_usage_id(usage_id()); }
+};
+
+}  // namespace
+
+TEST_CASE("pos hold-back: a new provider gets half its pay at the settlement and the held-back half audits later") {
+  Holdback c(0);
+  const Amount provider = c.acct(PosChain::kOwner).balance, client = c.acct(kClient).balance;
+  c.reveal_for(4);
+  const std::vector<Effect> at4 = c.enter_and_report(4, 0);  // settles epoch 2
+  REQUIRE(find(at4, Effect::Kind::kUsageDefer) != nullptr);
+  CHECK(find(at4, Effect::Kind::kUsageDefer)->amount == kUsage / 2);
+  CHECK(find(at4, Effect::Kind::kUsagePay)->amount == kUsage / 2);
+  CHECK(c.acct(PosChain::kOwner).balance == provider + kUsage / 2);
+  const PosUsage* deferred = c.ledger->state().pos_usage(c.deferred_id());
+  REQUIRE(deferred != nullptr);
+  CHECK(deferred->epoch == 6);
+  CHECK(deferred->deferred_from == std::optional<std::uint64_t>(2));
+  CHECK(deferred->amount == kUsage / 2);
+
+  c.reveal_for(6);
+  c.enter_and_report(6, 0);
+  const std::vector<Effect> at8 = c.enter(8);  // settles epoch 6: the deferred half, audited in 6
+  const Effect* pay = find(at8, Effect::Kind::kUsagePay);
+  REQUIRE(pay != nullptr);
+  CHECK(pay->account == c.deferred_id());
+  CHECK(pay->amount == kUsage / 2);
+  CHECK(find(at8, Effect::Kind::kUsageDefer) == nullptr);  // deferred once, never again
+  CHECK(c.acct(PosChain::kOwner).balance == provider + kUsage);
+  CHECK(c.acct(kClient).balance == client);
+  CHECK(c.ledger->state().pos_usage(c.deferred_id()) == nullptr);
+}
+
+TEST_CASE("pos hold-back: a provider penalised after the pay was earned forfeits the held-back half to its client") {
+  Holdback c(8);
+  const Amount provider = c.acct(PosChain::kOwner).balance, client = c.acct(kClient).balance;
+  c.reveal_for(4);
+  c.enter_and_report(4, 8);  // epoch 4: every report scores 5000, below delta
+  c.reveal_for(6);
+  const std::vector<Effect> at6 = c.enter_and_report(6, 0);  // settles epoch 4: unstable
+  REQUIRE(find(at6, Effect::Kind::kBurnOfferBond) != nullptr);
+  CHECK(c.ledger->state().offer(c.offer_id)->penalized_in == std::optional<std::uint64_t>(4));
+  const std::vector<Effect> at8 = c.enter(8);  // settles epoch 6: perfect, but the hold-back is forfeit
+  CHECK(c.ledger->state().offer(c.offer_id)->pay_scale_bps == 10000);
+  const Effect* refund = find(at8, Effect::Kind::kUsageRefund);
+  REQUIRE(refund != nullptr);
+  CHECK(refund->account == c.deferred_id());
+  CHECK(refund->amount == kUsage / 2);
+  CHECK(find(at8, Effect::Kind::kUsagePay) == nullptr);
+  CHECK(c.acct(PosChain::kOwner).balance == provider + kUsage / 2);
+  CHECK(c.acct(kClient).balance == client + kUsage / 2);
+}
+
+TEST_CASE("pos hold-back: a deferral the rules did not derive is refused") {
+  Holdback c(0);
+  c.reveal_for(4);
+  c.advance_to(4);
+  c.now += 1000;
+  const Ledger::Built good = c.ledger->build_block({}, c.now, c.producer);
+  Block all_deferred = good.block;  // the whole pay held back instead of half
+  for (Effect& e : all_deferred.effects)
+    if (e.kind == Effect::Kind::kUsagePay) e.kind = Effect::Kind::kUsageDefer;
+  all_deferred.header.effects_root = effects_root(all_deferred.effects);
+  sign_block(all_deferred, c.producer);
+  expect_rejected(c, all_deferred, Error::kBadEffect);
+  REQUIRE(c.ledger->apply_block(good.bytes).ok());
+  expect_invariants(c);
 }
