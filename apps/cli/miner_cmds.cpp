@@ -67,11 +67,13 @@ void print_offer_audits(const json::object& of) {
                       {"bond", str(of.at("bond"))},
                       {"reputation", str(of.at("reputation_bps")) + " bps"},
                       {"pay scale", str(of.at("pay_scale_bps")) + " bps (last settlement)"}});
-  for (const auto& e : of.at("epochs").as_array()) {
+  for (const auto& ev : of.at("epochs").as_array()) {
+    const auto& e = ev.as_object();
     std::string effects;
     for (const auto& f : e.at("effects").as_array()) effects += fmt::format(", {} {}", str(f.at("kind")), str(f.at("amount")));
+    const json::value* median = e.if_contains("median_score_bps");
     std::cout << fmt::format("  epoch {}: {}, {} report(s), median {} bps{}\n", str(e.at("epoch")), str(e.at("grade")),
-                             e.at("reports").as_array().size(), str(e.as_object().if_contains("median_score_bps") ? e.at("median_score_bps") : json::value()), effects);
+                             e.at("reports").as_array().size(), median ? str(*median) : "-", effects);
   }
 }
 

@@ -28,7 +28,8 @@ MinerNode::MinerNode(boost::asio::io_context& io, MinerConfig cfg, Ledger& ledge
       m_reports_submitted_(m.counter("bc_pos_reports_total", "posReport transactions of this miner", {{"state", "submitted"}})),
       m_reports_included_(m.counter("bc_pos_reports_total", "posReport transactions of this miner", {{"state", "included"}})),
       m_probes_(pos::AuditCounters::in(m)) {
-  client_ = std::make_unique<pos::ProbeClient>(io, cfg_.probe_hooks, cfg_.probe_source, cfg_.probe_timeout_ms);
+  // An attempt ends a little before the core's deadline, so what it read by then still counts.
+  client_ = std::make_unique<pos::ProbeClient>(io, cfg_.probe_hooks, cfg_.probe_source, cfg_.probe_timeout_ms * 9 / 10);
   runner_ = std::make_unique<pos::AuditRunner>(
       io, *client_, cfg_.auditor_key, pos_params(ledger_.params()), cfg_.probe_timeout_ms, m_probes_,
       [this](std::uint64_t epoch, std::vector<pos::Report> reports) {

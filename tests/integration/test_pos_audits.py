@@ -146,6 +146,10 @@ def test(bins, workdir):
               f"the bad offer: grade {be['grade']}, median 0, reputation 8750, {slash} of its bond burned ({be['effects']})")
         rc, out, err = ln.cli(PROVIDER, "audit", "show", bad_id)
         check(rc == 0 and "unstable" in out, "blockcloud-cli audit show OFFER_ID prints the grade")
+        rc, out, err = ln.cli(PROVIDER, "--json", "audit", "show", ln.accounts[0]["address"])
+        shown = json.loads(out) if rc == 0 else {}
+        check(shown.get("total") == 1 and shown["offers"][0]["offer_id"] == good_id,
+              "blockcloud-cli audit show PROVIDER (the registering account) finds its one offer")
         print(f"  audits settled in {time.time() - t0:.1f} s after the devnet was up", flush=True)
 
 
