@@ -36,6 +36,14 @@ void Mempool::remove_from(const Address& sender, std::uint64_t nonce) {
   for (auto n : nonces) remove(sender, n);
 }
 
+std::uint64_t Mempool::next_nonce(const Address& sender, std::uint64_t committed) const {
+  auto it = by_sender_.find(sender);
+  if (it == by_sender_.end()) return committed;
+  std::uint64_t next = committed;
+  while (it->second.count(next) != 0) ++next;
+  return next;
+}
+
 std::size_t Mempool::drop(const Hash256& id) {
   const auto it = by_id_.find(id);
   if (it == by_id_.end()) return 0;

@@ -43,6 +43,9 @@ class Mempool {
   std::size_t drop(const Hash256& id);
 
   bool contains(const Hash256& id) const { return by_id_.count(id) != 0; }
+  // The nonce a new tx of `sender` takes to follow its pending ones without a
+  // gap: `committed` (the account's nonce) plus the pending run from there.
+  std::uint64_t next_nonce(const Address& sender, std::uint64_t committed) const;
   std::size_t size() const { return by_id_.size(); }
   std::size_t bytes() const { return bytes_; }
   const MempoolLimits& limits() const { return limits_; }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "ledger/apply.hpp"
 #include "ledger/pos/types.hpp"
@@ -63,6 +64,10 @@ void begin_pos_block(WorkingState& ws, std::uint64_t height, const Hash256& prev
 WorkingState::AssignmentDraw assignments_of(const WorkingState& ws, std::uint64_t epoch);
 
 // ---- Settlement on the ledger (docs/proof-of-service.md) ----------------------
+// The reason a settlement effect carries: tagged_hash("blockcloud/pos-settle/v1",
+// id || be64(epoch) || what), `what` a grade name (pos::to_string(Grade)) with
+// the offer's id, "report-fee" with zero, or "usage" with the provider account.
+Hash256 pos_settle_reason(std::string_view what, const Hash256& id, std::uint64_t epoch);
 // tagged_hash("blockcloud/pos-usage-id/v1", epoch || provider || escrow_id).
 Hash256 pos_usage_id(std::uint64_t epoch, const Address& provider, const Hash256& escrow_id);
 

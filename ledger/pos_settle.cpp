@@ -6,7 +6,6 @@
 // auditors, reputations, then the held usage pay by score. Every node
 // derives the same list from the same state.
 #include <algorithm>
-#include <cstring>
 #include <map>
 
 #include "layers/assert.hpp"
@@ -40,12 +39,7 @@ Status emit(Ledgering& l, Effect e) {
   return {};
 }
 
-Hash256 reason_of(const char* what, const Hash256& id, std::uint64_t epoch) {
-  Bytes b(id.bytes.begin(), id.bytes.end());
-  append_be64(b, epoch);
-  b.insert(b.end(), what, what + std::strlen(what));
-  return tagged_hash("blockcloud/pos-settle/v1", b);
-}
+Hash256 reason_of(const char* what, const Hash256& id, std::uint64_t epoch) { return pos_settle_reason(what, id, epoch); }
 
 template <typename T>
 T decode_stored(const Bytes& frame, const Hash256& id) {
@@ -275,6 +269,13 @@ Status settle_due(WorkingState& ws, std::uint64_t height, Effects& out) {
 }
 
 }  // namespace
+
+Hash256 pos_settle_reason(std::string_view what, const Hash256& id, std::uint64_t epoch) {
+  Bytes b(id.bytes.begin(), id.bytes.end());
+  append_be64(b, epoch);
+  b.insert(b.end(), what.begin(), what.end());
+  return tagged_hash("blockcloud/pos-settle/v1", b);
+}
 
 std::size_t settle_effects_per_block(const ChainParams& p) {
   return std::clamp<std::size_t>(p.max_block_effects / 4, 16, kSettleEffectsPerBlock);

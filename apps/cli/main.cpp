@@ -16,6 +16,7 @@
 #include "apps/cli/rpc.hpp"
 #include "apps/cli/service_cmds.hpp"
 #include "apps/cli/storage_cmds.hpp"
+#include "apps/cli/miner_cmds.hpp"
 #include "apps/cli/validator_cmds.hpp"
 #include "apps/cli/wallet.hpp"
 #include "apps/common/http_client.hpp"
@@ -560,6 +561,7 @@ int main(int argc, char** argv) {
   add_account_commands(app, ledger, commands);
   add_chain_commands(app, ledger, commands);
   bc::cli::add_validator_commands(app, commands);
+  bc::cli::add_miner_commands(app, commands);
   bc::cli::ServiceCommands services(app, commands);
   bc::cli::ProviderCommands providers(
       app, commands,

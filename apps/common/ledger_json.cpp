@@ -45,7 +45,6 @@ json::object tx_json(const Tx& tx) {
   return o;
 }
 
-namespace {
 const char* effect_kind_name(Effect::Kind k) {
   switch (k) {
     case Effect::Kind::kReward: return "reward";
@@ -64,6 +63,7 @@ const char* effect_kind_name(Effect::Kind k) {
   return "unknown";
 }
 
+namespace {
 // Consensus outputs with their reasons (an evidence hash for a slash or ban).
 json::array effects_json(const std::vector<Effect>& effects) {
   json::array out;

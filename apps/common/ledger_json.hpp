@@ -14,6 +14,8 @@ namespace bc::apps {
 
 boost::json::object tx_json(const ledger::Tx& tx);
 boost::json::object block_json(const ledger::Block& b);
+// "reward", "slash", ..., "burn_offer_bond", "offer_warning", ...
+const char* effect_kind_name(ledger::Effect::Kind k);
 // "active", "jailed" or "banned".
 const char* validator_status_name(ledger::Validator::Status s);
 // "a..." (checksummed) or 64 hex digits.

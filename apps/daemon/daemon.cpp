@@ -14,6 +14,7 @@
 #include "layers/ids.hpp"
 #include "layers/log.hpp"
 #include "layers/private_dir.hpp"
+#include "sal/node/service_node.hpp"
 
 namespace bc::apps {
 namespace {
@@ -99,6 +100,20 @@ BftNodeConfig bft_config(const LedgerOptions& lo, const fs::path& datadir, const
   c.test_equivocate = lo.test_fault == "equivocate";  // checked by check_test_fault
   return c;
 }
+
+// A validator's audits: the node key audits, probes resolve through this
+// node's SAL and leave from its IP, commitments come from the node key's
+// account unless --audit-account-key names the validator account's key.
+MinerConfig miner_config(const LedgerOptions& lo, sal::NodeStack& stack, const KeyPair& key) {
+  MinerConfig m{key, std::nullopt, sal::host_hooks(stack.driver(), stack.core()), stack.driver().local_endpoint()};
+  if (!lo.audit_account_key.empty()) {
+    if (!fs::is_regular_file(lo.audit_account_key))
+      throw ConfigError("--audit-account-key " + lo.audit_account_key +
+                        " is not a file; give the validator account's wallet key file (NAME.key)");
+    m.account_key = load_or_create_key_file(lo.audit_account_key);
+  }
+  return m;
+}
 }  // namespace
 
 Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const LedgerOptions& lo,
@@ -122,6 +137,7 @@ Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const Ledge
     lc.block_interval_ms = lo.block_interval_ms;
     lc.max_peers = lo.max_peers;
     if (lo.validator) lc.bft = bft_config(lo, cfg_.datadir, lc.listen, key_);
+    if (lo.validator && lo.audit) lc.miner = miner_config(lo, stack_, key_);
     else if (!lo.test_fault.empty()) throw ConfigError("--test-fault needs a validator; drop --no-validator");
     ledger_ = std::make_unique<LedgerNode>(io_, lc, key_, stack_.dht(), metrics_);
     modules_.push_back(ledger_.get());

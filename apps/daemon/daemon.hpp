@@ -36,6 +36,11 @@ struct LedgerOptions {
   bool validator = true;
   std::string bft_listen;              // IP:PORT for consensus messages (TCP); "" : the DHT's IP, port + 2
   std::vector<std::string> bft_peers;  // the other validators' IP:PORT, always dialled
+  // A validator audits providers (docs/proof-of-service.md) unless this is false.
+  bool audit = true;
+  // The validator account's key file that sends the miner's commitments and
+  // reports; empty: the node key's own account.
+  std::string audit_account_key;
   // TEST ONLY: --test-fault NAME (hidden; "equivocate" is the one fault).
   // Refused unless BC_TEST_FAULTS=1 is in the environment.
   std::string test_fault;

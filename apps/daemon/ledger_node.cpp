@@ -30,6 +30,24 @@ LedgerNode::Impl::Impl(asio::io_context& io, const LedgerNodeConfig& c, const Ke
     produce_at = producer->next_wakeup();
   }
   if (cfg.bft) open_bft();
+  open_miner();
+}
+
+// Audits run on a validator of a certified chain unless turned off (no
+// MinerConfig); the miner itself says when its account cannot commit.
+void LedgerNode::Impl::open_miner() {
+  if (!cfg.miner || !cfg.bft || !ledger->certified()) return;
+  miner = std::make_unique<MinerNode>(
+      io, *cfg.miner, *ledger, mempool, metrics, [this](std::function<void()> fn) { post_io(std::move(fn)); },
+      [this](std::function<void()> fn) { post_ledger(std::move(fn)); }, [this](Tx tx) { return submit_own_tx(std::move(tx)); });
+  spdlog::info("pos: auditing as {} (turn off with --no-audit)", to_hex(cfg.miner->auditor_key.public_key().view()));
+}
+
+Status LedgerNode::Impl::submit_own_tx(Tx tx) {
+  Tx copy = tx;
+  Status s = mempool.add(std::move(tx), *ledger);
+  if (s.ok()) gossip_admitted({std::move(copy)});
+  return s;
 }
 
 // On a certified chain the committee makes the blocks: this node joins it
@@ -146,6 +164,7 @@ void LedgerNode::Impl::discover(TimeMs now) {
 void LedgerNode::Impl::stop() {
   if (stopped) return;
   stopped = true;
+  if (miner) miner->stop_io();  // its probes live on the io thread
   timer.cancel();
   if (net) net->stop();
   if (bft_started) bft_started->stop();
@@ -154,6 +173,7 @@ void LedgerNode::Impl::stop() {
   ledger_io.stop();
   if (ledger_thread.joinable()) ledger_thread.join();
   bft.reset();  // its timer is on ledger_io: gone before ledger_io is
+  miner.reset();
 }
 
 LedgerNode::LedgerNode(asio::io_context& io, const LedgerNodeConfig& cfg, const KeyPair& key,

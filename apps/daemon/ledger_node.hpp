@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "apps/daemon/bft_node.hpp"
+#include "apps/daemon/miner_node.hpp"
 #include "layers/crypto.hpp"
 #include "layers/metrics.hpp"
 #include "layers/node/module.hpp"
@@ -31,6 +32,9 @@ struct LedgerNodeConfig {
   // A validator of a certified chain (docs/operator-guide.md): runs the
   // committee with this consensus key; without, the node follows by sync.
   std::optional<BftNodeConfig> bft;
+  // A validator's audits (docs/proof-of-service.md, "The auditor on a
+  // node"): run while bft is set and the chain is certified; unset: no audits.
+  std::optional<MinerConfig> miner;
 };
 
 // The ledger's node::Module.

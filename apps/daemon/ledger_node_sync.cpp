@@ -19,6 +19,7 @@ constexpr TimeMs kSettleMs = SyncOptions{}.hello_timeout_ms;  // the producer's 
 // The committee committed `height`; sync announces it with its certificate.
 void LedgerNode::Impl::on_bft_committed(std::uint64_t height) {
   catch_up_index();
+  if (miner) miner->on_committed(AsioUdpDriver::now_ms());
   auto bytes = ledger->block_at(height);
   auto cert = ledger->certificate_bytes_at(height);
   if (!bytes || !cert) return;
@@ -42,6 +43,7 @@ Status LedgerNode::Impl::commit_received(const ApplyBlock& req, TimeMs now) {
   if (!s.ok()) return s;
   auto shell = decode_block_shell(req.bytes, ledger->params());
   if (shell.ok()) after_commit(shell->header, now);
+  if (miner) miner->on_committed(now);
   if (bft) bft->on_synced();
   join_committee_if_member();
   return s;

@@ -22,6 +22,7 @@ using node::RpcError;
 namespace {
 constexpr int kTxRejected = -32010;  // the ledger refused the transaction (message says why)
 constexpr int kNotFound = -32004;
+constexpr int kNotMiner = -32011;  // miner_status / miner_reports on a node that does not audit
 
 Hash256 need_hash(const Params& p, const char* name) {
   constexpr const char* kExpect = "give the hash as 64 hex digits";
@@ -308,6 +309,15 @@ void LedgerNode::Impl::add_sync_status(json::object& o) const {
                            {"refused_banned", st.refused_banned}};
 }
 
+// The miner's answer, or why this node runs none.
+json::value LedgerNode::Impl::miner_call(const std::function<json::value(const MinerNode&)>& fn) const {
+  if (miner) return fn(*miner);
+  const char* why = !cfg.bft        ? "this node does not validate (--no-validator), so it does not audit"
+                    : !cfg.miner    ? "auditing is off (--no-audit or [ledger] audit = false)"
+                                    : "the chain is not certified (no validators in its genesis): there are no miners";
+  throw RpcError(kNotMiner, std::string("no miner on this node: ") + why);
+}
+
 // Every ledger method runs on the ledger thread (it reads state a commit may
 // be changing); ledger_status adds the sync core's view on the io thread.
 void LedgerNode::Impl::register_rpc(node::RpcRegistry& rpc) {
@@ -327,6 +337,13 @@ void LedgerNode::Impl::register_rpc(node::RpcRegistry& rpc) {
   rpc.add_async("validator_status",
                 [i](const Params&, Reply reply) { i->ledger_rpc(std::move(reply), [i] { return i->validator_status(); }); });
   register_pos_rpc(rpc, [i](Reply r, LedgerRead read) { i->ledger_rpc(std::move(r), [i, read] { return read(*i->ledger); }); });
+  rpc.add_async("miner_status", [i](const Params&, Reply reply) {
+    i->ledger_rpc(std::move(reply), [i] { return i->miner_call([](const MinerNode& m) { return m.status(); }); });
+  });
+  rpc.add_async("miner_reports", [i](const Params& p, Reply reply) {
+    const auto limit = p.opt_u64("limit", "how many of the newest reports, 1..256", 1, 256).value_or(32);
+    i->ledger_rpc(std::move(reply), [i, limit] { return i->miner_call([limit](const MinerNode& m) { return m.reports(limit); }); });
+  });
   rpc.add_async("head", [i](const Params&, Reply reply) { i->ledger_rpc(std::move(reply), [i] { return i->head_json(); }); });
   rpc.add_async("ledger_status", [i](const Params&, Reply reply) {
     i->post_ledger([i, reply = std::move(reply)] {

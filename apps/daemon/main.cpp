@@ -59,7 +59,7 @@ std::string read_secret_file(const std::string& path) {
 // command line (`given`) wins over the file's key.
 void merge_ledger_table(const bc::ConfigTable& t, const CLI::App& app, bc::apps::LedgerOptions& lf) {
   bc::table_reject_unknown(t, "ledger.", {"genesis", "producer", "block_interval_ms", "peers", "validator",
-                                          "bft_listen", "bft_peers"});
+                                          "bft_listen", "bft_peers", "audit", "audit_account_key"});
   auto given = [&](const char* flag) { return app.count(flag) > 0; };
   if (!given("--genesis")) lf.genesis = bc::table_text(t, "ledger.", "genesis", "a genesis JSON file path").value_or(lf.genesis);
   if (!given("--producer")) lf.producer = bc::table_bool(t, "ledger.", "producer").value_or(lf.producer);
@@ -69,6 +69,10 @@ void merge_ledger_table(const bc::ConfigTable& t, const CLI::App& app, bc::apps:
     lf.max_peers = static_cast<std::size_t>(bc::table_int(t, "ledger.", "peers", 1, 256).value_or(
         static_cast<std::int64_t>(lf.max_peers)));
   if (!given("--no-validator")) lf.validator = bc::table_bool(t, "ledger.", "validator").value_or(lf.validator);
+  if (!given("--no-audit")) lf.audit = bc::table_bool(t, "ledger.", "audit").value_or(lf.audit);
+  if (!given("--audit-account-key"))
+    lf.audit_account_key =
+        bc::table_text(t, "ledger.", "audit_account_key", "a wallet key file path").value_or(lf.audit_account_key);
   if (!given("--bft-listen"))
     lf.bft_listen = bc::table_text(t, "ledger.", "bft_listen", "IP:PORT for consensus messages").value_or(lf.bft_listen);
   if (!given("--bft-peer"))
@@ -113,6 +117,11 @@ void add_ledger_flags(CLI::App& app, bc::apps::LedgerOptions& lf) {
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{3'600'000}));
   app.add_flag("!--no-validator", lf.validator,
                "follow a certified chain by block sync even when this node's key is in its committee");
+  app.add_flag("!--no-audit", lf.audit,
+               "validator: do not audit providers (Proof-of-Service commitments, probes and reports; on by default)");
+  app.add_option("--audit-account-key", lf.audit_account_key,
+                 "validator: wallet key file of the validator account that sends the audit commitments and reports "
+                 "(default: the node key's own account)");
   app.add_option("--bft-listen", lf.bft_listen,
                  "validator: TCP IP:PORT for consensus messages (default: the listen IP, listen port + 2)");
   app.add_option("--bft-peer", lf.bft_peers, "validator: IP:PORT of another validator's --bft-listen (repeatable)");

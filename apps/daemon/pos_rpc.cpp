@@ -77,7 +77,8 @@ json::value pos_list_offers(const Ledger& l, const node::Params& p) {
 }
 
 void register_pos_rpc(node::RpcRegistry& rpc, const RunLedgerRead& run) {
-  for (const auto& [name, method] : {std::pair{"get_offer", &pos_get_offer}, std::pair{"list_offers", &pos_list_offers}}) {
+  for (const auto& [name, method] : {std::pair{"get_offer", &pos_get_offer}, std::pair{"list_offers", &pos_list_offers},
+                              std::pair{"audit_show", &pos_audit_show}}) {
     rpc.add_async(name, [run, method = method](const node::Params& p, node::Reply reply) {
       run(std::move(reply), [method, p](const Ledger& l) { return method(l, p); });
     });

@@ -19,6 +19,7 @@
 #pragma once
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +66,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   std::deque<Hash256> drop_order;
   std::unique_ptr<ledger::SingleProducer> producer;
   std::unique_ptr<BftNode> bft;  // a validator of a certified chain (made at start-up or on joining)
+  std::unique_ptr<MinerNode> miner;  // a validator's audits (made with the ledger; io part stopped first)
   // ---- check workers (created with the ledger, stopped before the ledger thread) ----
   std::unique_ptr<TxChecks> checks;
   boost::asio::io_context ledger_io;
@@ -88,6 +90,8 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
        metrics::Registry& m);
   void open_ledger();
   void open_bft();
+  void open_miner();
+  Status submit_own_tx(ledger::Tx tx);  // ledger thread: the miner's txs into the mempool and gossip
   std::unique_ptr<BftNode> make_bft();
   void join_committee_if_member();  // ledger thread
   void start_bft(BftNode& node);
@@ -154,6 +158,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   boost::json::value get_escrow(const node::Params& p);
   boost::json::value validators(const node::Params& p);
   boost::json::value validator_status() const;
+  boost::json::value miner_call(const std::function<boost::json::value(const MinerNode&)>& fn) const;
   boost::json::value status_json() const;
   // io thread: the sync core's part of ledger_status
   void add_sync_status(boost::json::object& o) const;
