@@ -190,7 +190,7 @@ TEST_CASE("storage net: frames over the read chunk arrive whole, in order, among
         CHECK(reinterpret_cast<std::uintptr_t>(f.data()) % 8 == 0);
         got.push_back(std::move(f));
       },
-      [&](const std::string& why) { FAIL("flow ended: " << why); });
+      [&](const std::string& why) { FAIL("flow ended: " << why); }, std::make_shared<FrameBufferPool>(4 << 20));
   // Around the size where a frame stops fitting the read buffer, and far over it.
   const std::vector<std::uint32_t> lens{static_cast<std::uint32_t>(chunk - kFrameHeaderBytes),
                                         static_cast<std::uint32_t>(chunk - kFrameHeaderBytes + 1), 5, 200'000, 3,
@@ -209,6 +209,26 @@ TEST_CASE("storage net: frames over the read chunk arrive whole, in order, among
   REQUIRE(got.size() == lens.size());
   for (std::size_t i = 0; i < lens.size(); ++i) CHECK(got[i] == Bytes(lens[i], static_cast<std::uint8_t>(i + 1)));
   CHECK(flow->open());
+}
+
+TEST_CASE("frame buffer pool: a buffer given back is taken again for a frame it can hold, up to the pool's bound") {
+  FrameBufferPool pool(3000);
+  Bytes a = pool.take(1000);
+  CHECK(a.size() == 1000);
+  const std::uint8_t* kept = a.data();
+  pool.give_back(std::move(a));
+  CHECK(pool.held_bytes() >= 1000);
+  Bytes b = pool.take(2000);  // too large for the kept one: a fresh buffer
+  CHECK(b.size() == 2000);
+  Bytes c = pool.take(600);   // the kept one, cut to size
+  CHECK(c.data() == kept);
+  CHECK(c.size() == 600);
+  CHECK(pool.held_bytes() == 0);
+  pool.give_back(std::move(b));
+  pool.give_back(std::move(c));
+  CHECK(pool.held_bytes() <= 3000);
+  pool.give_back(Bytes(2000));  // past the bound: dropped
+  CHECK(pool.held_bytes() <= 3000);
 }
 
 TEST_CASE("storage net: a peer's EOF ends the flow once; close() silences the callbacks") {

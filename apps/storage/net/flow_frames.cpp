@@ -15,13 +15,33 @@ std::uint32_t load_be32(const std::uint8_t* p) {
 }
 }  // namespace
 
+Bytes FrameBufferPool::take(std::size_t n) {
+  for (std::size_t i = 0; i < free_.size(); ++i) {
+    if (free_[i].capacity() < n) continue;
+    Bytes b = std::move(free_[i]);
+    free_[i] = std::move(free_.back());
+    free_.pop_back();
+    held_ -= b.capacity();
+    b.resize(n);  // within its capacity: no allocation, and only bytes past its old size are zeroed
+    return b;
+  }
+  return Bytes(n);
+}
+
+void FrameBufferPool::give_back(Bytes b) {
+  if (b.capacity() == 0 || held_ + b.capacity() > max_bytes_) return;
+  held_ += b.capacity();
+  free_.push_back(std::move(b));
+}
+
 FramedFlow::FramedFlow(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame, std::size_t max_queued,
-                       OnFrame on_frame, OnClose on_close)
+                       OnFrame on_frame, OnClose on_close, std::shared_ptr<FrameBufferPool> pool)
     : stream_(std::move(stream)),
       max_frame_(max_frame),
       max_queued_(max_queued),
       on_frame_(std::move(on_frame)),
-      on_close_(std::move(on_close)) {
+      on_close_(std::move(on_close)),
+      pool_(std::move(pool)) {
   BC_ASSERT(stream_ && max_frame_ > 0 && max_queued_ >= max_frame_);
 }
 
@@ -30,9 +50,10 @@ FramedFlow::~FramedFlow() {
 }
 
 std::shared_ptr<FramedFlow> FramedFlow::start(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame,
-                                              std::size_t max_queued, OnFrame on_frame, OnClose on_close) {
-  std::shared_ptr<FramedFlow> f(
-      new FramedFlow(std::move(stream), max_frame, max_queued, std::move(on_frame), std::move(on_close)));
+                                              std::size_t max_queued, OnFrame on_frame, OnClose on_close,
+                                              std::shared_ptr<FrameBufferPool> pool) {
+  std::shared_ptr<FramedFlow> f(new FramedFlow(std::move(stream), max_frame, max_queued, std::move(on_frame),
+                                               std::move(on_close), std::move(pool)));
   f->read_more();
   return f;
 }
@@ -124,7 +145,7 @@ void FramedFlow::take_frames() {
     const std::size_t have = std::min<std::size_t>(len, in_used_ - pos - kFrameHeaderBytes);
     if (kFrameHeaderBytes + len > kReadChunk) {  // never whole in in_: the rest is read into large_
       BC_ASSERT(have < len);
-      large_.resize(len);
+      large_ = pool_ ? pool_->take(len) : Bytes(len);
       std::memcpy(large_.data(), body, have);
       large_have_ = have;
       pos += kFrameHeaderBytes + have;  // in_ held nothing past this frame's bytes

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "layers/bytes.hpp"
 #include "sal/host/stream.hpp"
@@ -27,6 +28,25 @@
 namespace bc::storage {
 
 inline constexpr std::size_t kFrameHeaderBytes = 4;
+
+// Buffers for large frames, kept for reuse: a frame's buffer handed back
+// (give_back) becomes a later frame's, so a stream of shard-sized frames is
+// read without zero-filling and faulting in fresh pages for each one. Holds
+// at most max_bytes of capacity; one thread only (the io thread).
+class FrameBufferPool {
+ public:
+  explicit FrameBufferPool(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+  // A buffer of n bytes: a kept one with room for n when there is one (its
+  // bytes unspecified), else a fresh one.
+  Bytes take(std::size_t n);
+  void give_back(Bytes b);
+  std::size_t held_bytes() const { return held_; }
+
+ private:
+  std::size_t max_bytes_;
+  std::vector<Bytes> free_;
+  std::size_t held_ = 0;  // capacity of free_'s buffers
+};
 
 class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
  public:
@@ -37,9 +57,11 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
   // Why the flow ended, for logs ("eof", "frame of 9000000 bytes over 4198400", ...).
   using OnClose = std::function<void(const std::string& why)>;
 
-  // Starts reading at once.
+  // Starts reading at once. Large frames' buffers come from `pool` when
+  // there is one (it must outlive the flow's reads: hold it in a shared_ptr).
   static std::shared_ptr<FramedFlow> start(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame,
-                                           std::size_t max_queued, OnFrame on_frame, OnClose on_close);
+                                           std::size_t max_queued, OnFrame on_frame, OnClose on_close,
+                                           std::shared_ptr<FrameBufferPool> pool = nullptr);
   ~FramedFlow();
 
   // Queues one frame, taking its bytes without a copy: the length header
@@ -53,7 +75,7 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
 
  private:
   FramedFlow(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame, std::size_t max_queued, OnFrame on_frame,
-             OnClose on_close);
+             OnClose on_close, std::shared_ptr<FrameBufferPool> pool);
   void read_more();
   void on_read(std::size_t n);
   void on_large_read(std::size_t n);
@@ -69,6 +91,7 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
   OnClose on_close_;
   Bytes in_;              // kReadChunk bytes: [0, in_used_) read and not yet consumed
   std::size_t in_used_ = 0;
+  std::shared_ptr<FrameBufferPool> pool_;  // may be null
   Bytes large_;           // a frame over kReadChunk being read: [0, large_have_) read
   std::size_t large_have_ = 0;
   std::deque<Bytes> out_;  // each frame's header, then its bytes; front is being written

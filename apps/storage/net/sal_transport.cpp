@@ -74,7 +74,8 @@ void SalTransport::connect(std::size_t i) {
         },
         [this, alive, i](const std::string& why) {
           if (alive.lock()) mark_down(i, "flow ended: " + why);
-        });
+        },
+        buffers_);
     l.state = State::kOpen;
     for (auto& w : l.waiting) send_on_flow(l, std::move(w));
     l.waiting.clear();
