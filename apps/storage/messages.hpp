@@ -73,8 +73,9 @@ Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, 
 Bytes encode_response(const Response& r);
 // A data response frame whose `length` data bytes are left zeroed at
 // frame[data_offset, data_offset + length) for the caller to fill: the
-// provider reads a shard straight into its answer. Filled, it is the frame
-// encode_response gives for the same response.
+// provider reads a shard straight into its answer. Filled, it decodes as
+// the data response it carries (one segment: decode_data_view reads it in
+// place).
 struct DataFrame {
   Bytes frame;
   std::size_t data_offset = 0;
