@@ -207,6 +207,7 @@ void StorageClient::take_checked(GetWindow& g) {
       ++stats_.bad_shards;
       ++strikes_[g.placement[job.shard]];
     }
+    if (!job.answer.empty()) transport_.recycle(std::move(job.answer));
     g.jobs.erase(it);
   }
 }

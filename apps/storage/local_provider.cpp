@@ -70,6 +70,19 @@ void LocalProvider::run_task(StoreTask task, TimeMs now) {
         drain(now);
       });
       return;
+    case StoreTask::Kind::kServe: {
+      auto frame = std::make_shared<Bytes>();
+      auto into = [this, ticket, frame](std::size_t n) {
+        DataFrame f = core_.serve_frame(ticket, n);
+        *frame = std::move(f.frame);
+        return std::span<std::uint8_t>(*frame).subspan(f.data_offset, n);
+      };
+      store_->read_into(task.shard, task.offset, task.length, std::move(into), [this, ticket, now, frame](Status s) {
+        core_.handle_serve_done(ticket, s, std::move(*frame), now, out_);
+        drain(now);
+      });
+      return;
+    }
     case StoreTask::Kind::kRemove:
       store_->remove(task.shard, task.token, [this, ticket, now](Status s) {
         core_.handle_remove_done(ticket, s, now, out_);

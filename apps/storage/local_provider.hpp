@@ -77,6 +77,9 @@ class ShardTransport {
   // Thread-safe: makes a collect() waiting now, or the next one, return at
   // once (a worker thread's result is ready).
   virtual void wake() {}
+  // Hands back an answer's bytes once the caller is done with them: the
+  // transport may read a later answer into the same buffer.
+  virtual void recycle(Bytes answer) {}
 
  private:
   std::vector<Call> held_;  // the defaults' calls not yet exchanged

@@ -34,6 +34,50 @@ Bytes to_bytes(capnp::MessageBuilder& message) {
   return Bytes(bytes.begin(), bytes.end());
 }
 
+// Builds a message in its final place: one zeroed segment after the 8-byte
+// segment table, inside the frame it is sent as, so a shard-sized message
+// is neither copied out of the builder's segments nor flattened into a
+// second buffer. `words` must hold the whole message (asserted).
+class FrameBuilder final : public capnp::MessageBuilder {
+ public:
+  static constexpr std::size_t kTableBytes = 8;  // one segment: count - 1 = 0, then its size in words
+  // Room for the root pointer, a Request or Response and its small fields
+  // (ids, hashes): far more than they take; the frame is cut to the words used.
+  static constexpr std::size_t kSmallFieldWords = 64;
+
+  explicit FrameBuilder(std::size_t words) : frame_(kTableBytes + words * sizeof(capnp::word)), words_(words) {}
+
+  kj::ArrayPtr<capnp::word> allocateSegment(unsigned minimum_words) override {
+    BC_ASSERT_MSG(!given_ && minimum_words <= words_, "a storage frame outgrew its one segment");
+    given_ = true;
+    return kj::arrayPtr(reinterpret_cast<capnp::word*>(frame_.data() + kTableBytes), words_);
+  }
+  // Where `blob` (a Data field of this message) starts in the frame.
+  std::size_t offset_of(kj::ArrayPtr<const kj::byte> blob) const {
+    BC_ASSERT(blob.begin() >= frame_.data() && blob.end() <= frame_.data() + frame_.size());
+    return static_cast<std::size_t>(blob.begin() - frame_.data());
+  }
+  // The frame, byte for byte what capnp::messageToFlatArray gives.
+  Bytes finish() {
+    auto segments = getSegmentsForOutput();
+    BC_ASSERT(segments.size() == 1 && segments[0].size() <= words_);
+    const auto used = static_cast<std::uint32_t>(segments[0].size());
+    for (int i = 0; i < 4; ++i) {
+      frame_[i] = 0;
+      frame_[4 + i] = static_cast<std::uint8_t>(used >> (8 * i));
+    }
+    frame_.resize(kTableBytes + std::size_t{used} * sizeof(capnp::word));
+    return std::move(frame_);
+  }
+
+ private:
+  Bytes frame_;
+  std::size_t words_;
+  bool given_ = false;
+};
+
+std::size_t words_for(std::size_t bytes) { return (bytes + sizeof(capnp::word) - 1) / sizeof(capnp::word); }
+
 Error from_decode(bc::wire::DecodeError e) {
   switch (e) {
     case bc::wire::DecodeError::kOversized: return Error::kOversized;
@@ -158,7 +202,7 @@ Bytes encode_request(const Request& r) {
 
 Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, const Hash256& delete_token_hash,
                  TimeMs expires_at) {
-  capnp::MallocMessageBuilder message(static_cast<unsigned>(data.size() / 8 + 64));
+  FrameBuilder message(words_for(data.size()) + FrameBuilder::kSmallFieldWords);
   auto b = message.initRoot<wire::Request>();
   b.setRequestId(request_id);
   auto o = b.initPut();
@@ -166,7 +210,16 @@ Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, 
   o.setData(view(data));
   o.setDeleteTokenHash(view(delete_token_hash.view()));
   o.setExpiresAt(static_cast<std::uint64_t>(expires_at));
-  return to_bytes(message);
+  return message.finish();
+}
+
+DataFrame encode_data_frame(std::uint64_t request_id, std::size_t length) {
+  BC_ASSERT(length <= kMaxShardBytes);
+  FrameBuilder message(words_for(length) + FrameBuilder::kSmallFieldWords);
+  auto b = message.initRoot<wire::Response>();
+  b.setRequestId(request_id);
+  const std::size_t offset = message.offset_of(b.initData(static_cast<unsigned>(length)));
+  return DataFrame{message.finish(), offset};
 }
 
 Bytes encode_response(const Response& r) {

@@ -66,11 +66,21 @@ struct Response {
 };
 
 Bytes encode_request(const Request& r);
-// A putShard request straight from the shard's bytes (one copy fewer than
-// building a Request; the client's put path).
+// A putShard request straight from the shard's bytes, built in the frame it
+// is sent as (the shard copied once; the client's put path).
 Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, const Hash256& delete_token_hash,
                  TimeMs expires_at);
 Bytes encode_response(const Response& r);
+// A data response frame whose `length` data bytes are left zeroed at
+// frame[data_offset, data_offset + length) for the caller to fill: the
+// provider reads a shard straight into its answer. Filled, it decodes as
+// the data response it carries (one segment: decode_data_view reads it in
+// place).
+struct DataFrame {
+  Bytes frame;
+  std::size_t data_offset = 0;
+};
+DataFrame encode_data_frame(std::uint64_t request_id, std::size_t length);
 
 // A decoded request, or why not. `request_id` is set whenever the id could
 // be read, so the provider can answer the failure instead of dropping it.

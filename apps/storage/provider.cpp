@@ -56,7 +56,7 @@ void ProviderCore::start(PeerId peer, Request req, TimeMs now, Outbox& out) {
     pending.size = task.meta.size;
     pending.shard = task.shard = put->shard;
   } else if (auto* get = std::get_if<GetRangeRequest>(&req.body)) {
-    task.kind = StoreTask::Kind::kRead;
+    task.kind = StoreTask::Kind::kServe;
     task.offset = get->offset;
     task.length = get->length;
     pending.shard = task.shard = get->shard;
@@ -130,11 +130,25 @@ void ProviderCore::handle_put_done(std::uint64_t ticket, const Status& s, TimeMs
 void ProviderCore::handle_read_done(std::uint64_t ticket, Result<Bytes> r, TimeMs, Outbox& out) {
   auto p = take(ticket);
   if (!p) return;
-  BC_ASSERT(p->purpose == Purpose::kGet || p->purpose == Purpose::kAudit);
+  BC_ASSERT(p->purpose == Purpose::kAudit);
   if (!r.ok()) return reject(p->peer, p->request_id, r.status(), out);
-  if (p->purpose == Purpose::kAudit) return answer_audit(*p, *r, out);
+  answer_audit(*p, *r, out);
+}
+
+DataFrame ProviderCore::serve_frame(std::uint64_t ticket, std::size_t n) const {
+  auto it = pending_.find(ticket);
+  BC_ASSERT_MSG(it != pending_.end() && it->second.purpose == Purpose::kGet, "a frame for no get in flight");
+  return encode_data_frame(it->second.request_id, n);
+}
+
+void ProviderCore::handle_serve_done(std::uint64_t ticket, const Status& s, Bytes frame, TimeMs, Outbox& out) {
+  auto p = take(ticket);
+  if (!p) return;
+  BC_ASSERT(p->purpose == Purpose::kGet);
+  if (!s.ok()) return reject(p->peer, p->request_id, s, out);
   ++stats_.served;
-  answer(*p, Response{p->request_id, DataResponse{std::move(r).value()}}, out);
+  ++stats_.answered;
+  out.send_frame(p->peer, std::move(frame));
 }
 
 void ProviderCore::handle_remove_done(std::uint64_t ticket, const Status& s, TimeMs, Outbox& out) {

@@ -31,15 +31,18 @@ struct ProviderOptions {
 };
 
 // Work for the driver's store. `ticket` goes back in handle_*_done.
+// kServe (a get) reads the range straight into the answer frame that
+// serve_frame makes once the store knows the length; kRead (an audit)
+// reads into a buffer of its own.
 struct StoreTask {
-  enum class Kind { kPut, kRead, kRemove };
+  enum class Kind { kPut, kRead, kServe, kRemove };
   std::uint64_t ticket = 0;
   Kind kind = Kind::kRead;
   ShardId shard;
   Bytes data;         // kPut
   ShardMeta meta;     // kPut
-  std::uint64_t offset = 0;  // kRead
-  std::uint32_t length = 0;  // kRead
+  std::uint64_t offset = 0;  // kRead, kServe
+  std::uint32_t length = 0;  // kRead, kServe
   Key256 token{};     // kRemove
 };
 
@@ -63,6 +66,11 @@ class ProviderCore final : public StreamProtocol {
   // REQUIRES: ticket came from a task of the matching kind, reported once.
   void handle_put_done(std::uint64_t ticket, const Status& s, TimeMs now, Outbox& out);
   void handle_read_done(std::uint64_t ticket, Result<Bytes> r, TimeMs now, Outbox& out);
+  // REQUIRES (both): ticket came from a kServe task not yet reported.
+  // The answer frame for n bytes of it, to read them into.
+  DataFrame serve_frame(std::uint64_t ticket, std::size_t n) const;
+  // `frame` is serve_frame's, filled (ignored when !s.ok()).
+  void handle_serve_done(std::uint64_t ticket, const Status& s, Bytes frame, TimeMs now, Outbox& out);
   void handle_remove_done(std::uint64_t ticket, const Status& s, TimeMs now, Outbox& out);
 
   // The usage receipts received since the last call, the highest per

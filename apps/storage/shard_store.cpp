@@ -64,14 +64,15 @@ struct ShardStore::Op {
   Kind kind;
   ShardStore* store;
   ShardId id;
-  Bytes data;  // put: the shard; read: the bytes read
+  Bytes data;  // put: the shard
+  ReadInto into;                 // read: where the bytes go, asked once the length is known
+  std::span<std::uint8_t> dest;  // read: what `into` gave
   ShardMeta meta;
   Key256 token{};
   std::optional<TimeMs> collect_before;  // kRemove by the garbage collector: no token, expired entries only
   std::uint64_t offset = 0;
   std::uint32_t length = 0;
   Done done;
-  ReadDone read_done;
   uv_fs_t fs{};
   uv_work_t work{};
   uv_file fd = -1;
@@ -198,10 +199,26 @@ void ShardStore::put(const ShardId& id, Bytes data, const ShardMeta& meta, Done 
 
 void ShardStore::read(const ShardId& id, std::uint64_t offset, std::uint32_t length, ReadDone done) {
   BC_ASSERT(done);
+  auto bytes = std::make_shared<Bytes>();
+  read_into(
+      id, offset, length,
+      [bytes](std::size_t n) {
+        bytes->resize(n);
+        return std::span<std::uint8_t>(*bytes);
+      },
+      [bytes, done = std::move(done)](Status s) {
+        if (s.ok()) return done(std::move(*bytes));
+        done(std::move(s));
+      });
+}
+
+void ShardStore::read_into(const ShardId& id, std::uint64_t offset, std::uint32_t length, ReadInto into, Done done) {
+  BC_ASSERT(into && done);
   auto* op = new Op(Op::Kind::kRead, this, id);
   op->offset = offset;
   op->length = length;
-  op->read_done = std::move(done);
+  op->into = std::move(into);
+  op->done = std::move(done);
   ++pending_;
   op->queue_index_work(Op::Step::kLookup);
 }
@@ -255,10 +272,6 @@ void ShardStore::finish(Op* op, Status s) {
   }
   --pending_;
   std::unique_ptr<Op> owned(op);
-  if (op->kind == Op::Kind::kRead) {
-    if (s.ok()) return op->read_done(std::move(op->data));
-    return op->read_done(std::move(s));
-  }
   op->done(std::move(s));
 }
 
@@ -323,7 +336,11 @@ void ShardStore::Op::after_lookup() {
     case Kind::kRead:
       if (!found) return store->finish(this, fail(Error::kNotFound, "no such shard"));
       if (offset >= found->size) return store->finish(this, fail(Error::kNotFound, "offset past the shard's end"));
-      data.resize(std::min<std::uint64_t>(length, found->size - offset));
+      {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(length, found->size - offset));
+        dest = into(n);
+        BC_ASSERT(dest.size() == n);
+      }
       step = Step::kOpen;
       BC_ASSERT(uv_fs_open(loop(), &fs, path().c_str(), O_RDONLY, 0, &Op::on_fs) == 0);
       return;
@@ -439,8 +456,8 @@ void ShardStore::Op::read_step(std::int64_t result) {
         moved += static_cast<std::size_t>(result);
       }
       step = Step::kRead;
-      if (moved < data.size()) {
-        uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(data.data() + moved), static_cast<unsigned>(data.size() - moved));
+      if (moved < dest.size()) {
+        uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(dest.data() + moved), static_cast<unsigned>(dest.size() - moved));
         BC_ASSERT(uv_fs_read(loop(), &fs, fd, &buf, 1, static_cast<std::int64_t>(offset + moved), &Op::on_fs) == 0);
         return;
       }

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string_view>
 #include <set>
+#include <span>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -61,6 +62,10 @@ class ShardStore {
  public:
   using Done = std::function<void(Status)>;
   using ReadDone = std::function<void(Result<Bytes>)>;
+  // Where a read_into puts its bytes: called once, on the loop thread, with
+  // the number of bytes the read delivers; returns storage of exactly that
+  // size, valid until the read's done runs.
+  using ReadInto = std::function<std::span<std::uint8_t>(std::size_t n)>;
 
   // Opens or creates the store and repairs it (synchronous: start-up work).
   // The loop must outlive the store. kIo or kCorrupt when it cannot.
@@ -75,6 +80,10 @@ class ShardStore {
   // Reads up to `length` bytes from `offset` (clipped to the shard's end).
   // kNotFound for an unknown shard or an offset at or past its end.
   void read(const ShardId& id, std::uint64_t offset, std::uint32_t length, ReadDone done);
+  // The same read into the caller's storage (the provider's answer frame):
+  // `into` runs once the length is known (not at all when the shard is
+  // unknown or the offset past its end); done(ok) once the bytes are there.
+  void read_into(const ShardId& id, std::uint64_t offset, std::uint32_t length, ReadInto into, Done done);
   // Deletes the shard if SHA-256(token) is its delete token hash (kBadToken
   // otherwise, kNotFound when absent).
   void remove(const ShardId& id, const Key256& token, Done done);

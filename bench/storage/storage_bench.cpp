@@ -126,6 +126,18 @@ double disk_rate(const std::filesystem::path& dir) {
   return rate;
 }
 
+// The 1-minute load average: the machine may be shared, and every figure
+// of a run depends on it.
+std::string load_average() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  double load = -1;
+  if (f) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load < 0 ? "?" : std::to_string(load).substr(0, 5);
+}
+
 struct PipelineRates {
   double put, get;
   double first_byte_ms = 0;
@@ -252,13 +264,17 @@ int main(int argc, char** argv) {
   int runs = 3;
   std::filesystem::path base = std::filesystem::temp_directory_path();
   std::optional<Endpoint> bootstrap;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  const char* usage = "usage: bc-bench-storage [--size-mib 256] [--runs 3] [--dir /tmp] [--bootstrap IP:PORT]\n";
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") return std::printf("%s", usage), 0;
+    if (i + 1 == argc) return std::fprintf(stderr, "%s: needs a value\n%s", flag.c_str(), usage), 2;
     if (flag == "--size-mib") size_mib = std::stoul(argv[i + 1]);
     else if (flag == "--runs") runs = std::stoi(argv[i + 1]);
     else if (flag == "--dir") base = argv[i + 1];
     else if (flag == "--bootstrap" && !(bootstrap = Endpoint::parse(argv[i + 1])))
       return std::fprintf(stderr, "--bootstrap: expected IP:PORT\n"), 2;
+    else if (flag != "--bootstrap") return std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), usage), 2;
   }
   const std::filesystem::path dir = base / ("bc-bench-storage-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -276,8 +292,11 @@ int main(int argc, char** argv) {
     first.push_back(p.first_byte_ms);
     put.push_back(p.put);
     get.push_back(p.get);
-    std::printf("run %d: aes-gcm %.0f  sha256 %.0f  isa-l 4+2 %.0f  disk+fsync %.0f  | put %.0f  get %.0f MB/s\n", r + 1,
-                aes.back() / 1e6, sha.back() / 1e6, ec.back() / 1e6, disk.back() / 1e6, put.back() / 1e6, get.back() / 1e6);
+    std::printf("run %d: aes-gcm %.0f  sha256 %.0f  isa-l 4+2 %.0f  disk+fsync %.0f  | put %.0f (%.2fx)  get %.0f MB/s "
+                "(%.2fx)  first byte %.1f ms  | load average %s\n",
+                r + 1, aes.back() / 1e6, sha.back() / 1e6, ec.back() / 1e6, disk.back() / 1e6, put.back() / 1e6,
+                put.back() / put_limit.back(), get.back() / 1e6, get.back() / get_limit.back(), p.first_byte_ms,
+                load_average().c_str());
   }
   std::filesystem::remove_all(dir);
   std::printf("\nmedians of %d runs, %zu MiB file, 4+2, 4 MiB segments, 6 %s providers:\n", runs, size_mib,

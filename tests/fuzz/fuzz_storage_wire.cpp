@@ -5,6 +5,7 @@
 // decode to the same message; a refused one must carry a reason. The core
 // must answer or drop every frame without crashing, and leave only tasks
 // whose sizes are inside the limits.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -72,6 +73,13 @@ void drive_core(ByteView data) {
     switch (task->kind) {
       case StoreTask::Kind::kPut: core.handle_put_done(task->ticket, Status::success(), 1000, out); break;
       case StoreTask::Kind::kRead: core.handle_read_done(task->ticket, Bytes(data.begin(), data.end()), 1000, out); break;
+      case StoreTask::Kind::kServe: {
+        const std::size_t n = std::min<std::size_t>(data.size(), task->length);
+        DataFrame f = core.serve_frame(task->ticket, n);
+        std::copy_n(data.begin(), n, f.frame.begin() + static_cast<std::ptrdiff_t>(f.data_offset));
+        core.handle_serve_done(task->ticket, Status::success(), std::move(f.frame), 1000, out);
+        break;
+      }
       case StoreTask::Kind::kRemove: core.handle_remove_done(task->ticket, fail(Error::kNotFound, "none"), 1000, out); break;
     }
   }

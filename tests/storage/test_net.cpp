@@ -178,6 +178,59 @@ TEST_CASE("storage net: frames split across reads arrive whole and in order; an 
   CHECK(got.size() == 5);
 }
 
+TEST_CASE("storage net: frames over the read chunk arrive whole, in order, among small ones, each in its own buffer") {
+  asio::io_context io;
+  auto [a, b] = stream_pair(io);
+  MemStream* writer = a.get();
+  std::vector<Bytes> got;
+  const std::size_t chunk = FramedFlow::kReadChunk;
+  auto flow = FramedFlow::start(
+      std::move(b), 1 << 20, 4 << 20,
+      [&](Bytes f) {
+        CHECK(reinterpret_cast<std::uintptr_t>(f.data()) % 8 == 0);
+        got.push_back(std::move(f));
+      },
+      [&](const std::string& why) { FAIL("flow ended: " << why); }, std::make_shared<FrameBufferPool>(4 << 20));
+  // Around the size where a frame stops fitting the read buffer, and far over it.
+  const std::vector<std::uint32_t> lens{static_cast<std::uint32_t>(chunk - kFrameHeaderBytes),
+                                        static_cast<std::uint32_t>(chunk - kFrameHeaderBytes + 1), 5, 200'000, 3,
+                                        1 << 20};
+  Bytes wire;
+  for (std::size_t i = 0; i < lens.size(); ++i) {
+    const Bytes f = frame_bytes(lens[i], static_cast<std::uint8_t>(i + 1));
+    wire.insert(wire.end(), f.begin(), f.end());
+  }
+  for (std::size_t pos = 0; pos < wire.size(); pos += 50'001) {
+    const std::size_t n = std::min<std::size_t>(50'001, wire.size() - pos);
+    writer->async_write(ByteView(wire.data() + pos, n), [](auto, auto) {});
+    drain(io);
+  }
+  drain(io);
+  REQUIRE(got.size() == lens.size());
+  for (std::size_t i = 0; i < lens.size(); ++i) CHECK(got[i] == Bytes(lens[i], static_cast<std::uint8_t>(i + 1)));
+  CHECK(flow->open());
+}
+
+TEST_CASE("frame buffer pool: a buffer given back is taken again for a frame it can hold, up to the pool's bound") {
+  FrameBufferPool pool(3000);
+  Bytes a = pool.take(1000);
+  CHECK(a.size() == 1000);
+  const std::uint8_t* kept = a.data();
+  pool.give_back(std::move(a));
+  CHECK(pool.held_bytes() >= 1000);
+  Bytes b = pool.take(2000);  // too large for the kept one: a fresh buffer
+  CHECK(b.size() == 2000);
+  Bytes c = pool.take(600);   // the kept one, cut to size
+  CHECK(c.data() == kept);
+  CHECK(c.size() == 600);
+  CHECK(pool.held_bytes() == 0);
+  pool.give_back(std::move(b));
+  pool.give_back(std::move(c));
+  CHECK(pool.held_bytes() <= 3000);
+  pool.give_back(Bytes(2000));  // past the bound: dropped
+  CHECK(pool.held_bytes() <= 3000);
+}
+
 TEST_CASE("storage net: a peer's EOF ends the flow once; close() silences the callbacks") {
   asio::io_context io;
   auto [a, b] = stream_pair(io);

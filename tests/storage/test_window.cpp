@@ -2,6 +2,7 @@
 // data answer, and the default send/collect of a ShardTransport.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -61,6 +62,36 @@ TEST_CASE("decode_data_view: a data answer's bytes in place; failures, garbage a
   std::memcpy(shifted.data() + 1, frame.data(), frame.size());
   CHECK_FALSE(decode_data_view(ByteView(shifted.data() + 1, frame.size())).has_value());
   CHECK(decode_response(ByteView(shifted.data() + 1, frame.size())).ok());  // the copying decoder still reads it
+}
+
+TEST_CASE("frames built in place: a filled data frame and a put decode to what they carry, as one segment") {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{5000}, std::size_t{5001}, std::size_t{kMaxShardBytes}}) {
+    const Bytes data = test_bytes(n, 9);
+    DataFrame f = encode_data_frame(77, n);
+    REQUIRE(f.data_offset + n <= f.frame.size());
+    std::copy(data.begin(), data.end(), f.frame.begin() + static_cast<std::ptrdiff_t>(f.data_offset));
+    CHECK(f.data_offset <= 64);                                // segment table, root pointer, the Response struct
+    CHECK(f.frame.size() == f.data_offset + (n + 7) / 8 * 8);  // then the data, padded to a word: nothing more
+    auto v = decode_data_view(f.frame);
+    REQUIRE(v.has_value());
+    CHECK(v->request_id == 77);
+    CHECK(v->data.data() == f.frame.data() + f.data_offset);
+    CHECK(Bytes(v->data.begin(), v->data.end()) == data);
+    if (n == 0) continue;
+    const ShardId root = sha256(data);
+    const Hash256 token_hash = sha256(root.view());
+    const Bytes put = encode_put(78, root, data, token_hash, 123'456);
+    CHECK(put[0] == 0);  // one segment
+    RequestDecode d = decode_request(put);
+    REQUIRE(d.status.ok());
+    auto* p = std::get_if<PutShardRequest>(&d.request.body);
+    REQUIRE(p != nullptr);
+    CHECK(d.request.request_id == 78);
+    CHECK(p->shard == root);
+    CHECK(p->data == data);
+    CHECK(p->delete_token_hash == token_hash);
+    CHECK(p->expires_at == 123'456);
+  }
 }
 
 TEST_CASE("shard transport: the default send/collect runs one exchange and names the providers that did not answer") {

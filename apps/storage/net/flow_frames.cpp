@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include <boost/asio/error.hpp>
 
@@ -9,20 +10,38 @@
 
 namespace bc::storage {
 namespace {
-constexpr std::size_t kReadChunk = 64 * 1024;
-
 std::uint32_t load_be32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
 }  // namespace
 
+Bytes FrameBufferPool::take(std::size_t n) {
+  for (std::size_t i = 0; i < free_.size(); ++i) {
+    if (free_[i].capacity() < n) continue;
+    Bytes b = std::move(free_[i]);
+    free_[i] = std::move(free_.back());
+    free_.pop_back();
+    held_ -= b.capacity();
+    b.resize(n);  // within its capacity: no allocation, and only bytes past its old size are zeroed
+    return b;
+  }
+  return Bytes(n);
+}
+
+void FrameBufferPool::give_back(Bytes b) {
+  if (b.capacity() == 0 || held_ + b.capacity() > max_bytes_) return;
+  held_ += b.capacity();
+  free_.push_back(std::move(b));
+}
+
 FramedFlow::FramedFlow(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame, std::size_t max_queued,
-                       OnFrame on_frame, OnClose on_close)
+                       OnFrame on_frame, OnClose on_close, std::shared_ptr<FrameBufferPool> pool)
     : stream_(std::move(stream)),
       max_frame_(max_frame),
       max_queued_(max_queued),
       on_frame_(std::move(on_frame)),
-      on_close_(std::move(on_close)) {
+      on_close_(std::move(on_close)),
+      pool_(std::move(pool)) {
   BC_ASSERT(stream_ && max_frame_ > 0 && max_queued_ >= max_frame_);
 }
 
@@ -31,9 +50,10 @@ FramedFlow::~FramedFlow() {
 }
 
 std::shared_ptr<FramedFlow> FramedFlow::start(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame,
-                                              std::size_t max_queued, OnFrame on_frame, OnClose on_close) {
-  std::shared_ptr<FramedFlow> f(
-      new FramedFlow(std::move(stream), max_frame, max_queued, std::move(on_frame), std::move(on_close)));
+                                              std::size_t max_queued, OnFrame on_frame, OnClose on_close,
+                                              std::shared_ptr<FrameBufferPool> pool) {
+  std::shared_ptr<FramedFlow> f(new FramedFlow(std::move(stream), max_frame, max_queued, std::move(on_frame),
+                                               std::move(on_close), std::move(pool)));
   f->read_more();
   return f;
 }
@@ -79,32 +99,61 @@ void FramedFlow::write_next() {
   });
 }
 
-// Keeps room for at least one read chunk, and for the whole frame whose
-// header has been read (its length already checked against max_frame).
+// Reads into the large frame under way, or else into the fixed buffer.
 void FramedFlow::read_more() {
   if (closed_) return;
-  std::size_t want = in_used_ + kReadChunk;
-  if (in_used_ >= kFrameHeaderBytes) want = std::max(want, kFrameHeaderBytes + load_be32(in_.data()));
-  if (in_.size() < want) in_.resize(want);
-  auto room = std::span<std::uint8_t>(in_).subspan(in_used_);
-  stream_->async_read_some(room, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+  const bool large = !large_.empty();
+  if (!large && in_.empty()) in_.resize(kReadChunk);
+  auto room = large ? std::span<std::uint8_t>(large_).subspan(large_have_) : std::span<std::uint8_t>(in_).subspan(in_used_);
+  BC_ASSERT(!room.empty());
+  stream_->async_read_some(room, [self = shared_from_this(), large](const boost::system::error_code& ec, std::size_t n) {
     if (self->closed_) return;
     if (ec == boost::asio::error::eof) return self->fail("eof");
     if (ec) return self->fail("read: " + ec.message());
+    if (large) return self->on_large_read(n);
     self->on_read(n);
   });
 }
 
-// Hands out every whole frame; keeps a partial one at the front of in_.
+void FramedFlow::on_large_read(std::size_t n) {
+  large_have_ += n;
+  if (large_have_ == large_.size()) {
+    Bytes frame = std::exchange(large_, Bytes());
+    large_have_ = 0;
+    on_frame_(std::move(frame));
+    if (closed_) return;
+  }
+  read_more();
+}
+
 void FramedFlow::on_read(std::size_t n) {
   in_used_ += n;
+  take_frames();
+  if (!closed_) read_more();
+}
+
+// A frame that fits the fixed buffer is handed out once whole (a copy of at
+// most kReadChunk); a larger one moves what came of it into large_, and the
+// rest is read there. A partial small frame stays at the front of in_.
+void FramedFlow::take_frames() {
   std::size_t pos = 0;
   while (in_used_ - pos >= kFrameHeaderBytes) {
     const std::uint32_t len = load_be32(in_.data() + pos);
     if (len > max_frame_)
       return fail("frame of " + std::to_string(len) + " bytes over the limit of " + std::to_string(max_frame_));
-    if (in_used_ - pos < kFrameHeaderBytes + len) break;
-    on_frame_(ByteView(in_.data() + pos + kFrameHeaderBytes, len));
+    const std::uint8_t* body = in_.data() + pos + kFrameHeaderBytes;
+    const std::size_t have = std::min<std::size_t>(len, in_used_ - pos - kFrameHeaderBytes);
+    if (kFrameHeaderBytes + len > kReadChunk) {  // never whole in in_: the rest is read into large_
+      BC_ASSERT(have < len);
+      large_ = pool_ ? pool_->take(len) : Bytes(len);
+      std::memcpy(large_.data(), body, have);
+      large_have_ = have;
+      pos += kFrameHeaderBytes + have;  // in_ held nothing past this frame's bytes
+      BC_ASSERT(pos == in_used_);
+      break;
+    }
+    if (have < len) break;
+    on_frame_(Bytes(body, body + len));
     if (closed_) return;
     pos += kFrameHeaderBytes + len;
   }
@@ -112,10 +161,6 @@ void FramedFlow::on_read(std::size_t n) {
     std::memmove(in_.data(), in_.data() + pos, in_used_ - pos);
     in_used_ -= pos;
   }
-  // The buffer keeps the size of the largest frame so far (at most
-  // max_frame): freeing and growing it for every shard-sized frame cost a
-  // zero-fill and fresh pages each time.
-  read_more();
 }
 
 }  // namespace bc::storage

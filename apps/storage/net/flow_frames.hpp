@@ -3,13 +3,15 @@
 // bytes, the framing layers/stream_net.hpp uses over TCP.
 //
 // FramedFlow owns one sal::ByteStream: it reads frames and hands each to
-// on_frame, and queues frames to write (one write outstanding, as the stream
+// on_frame as a buffer of its own (the receiver keeps it without a copy),
+// and queues frames to write (one write outstanding, as the stream
 // requires). A frame announced longer than max_frame, a read or write error,
 // the peer's EOF, or more than max_queued bytes waiting to be written ends
 // the flow: on_close runs once, and no callback runs after it or after
 // close(). The announced length is checked before anything is buffered, so a
-// hostile peer costs at most max_frame bytes of buffer. The read buffer keeps
-// the size of the largest frame so far for the flow's life.
+// hostile peer costs at most max_frame bytes of buffer. Small frames are
+// read through a fixed read buffer (kReadChunk); a frame too large for it is
+// read straight into the buffer it is handed over in.
 //
 // Threads: the stream's io thread only. Callbacks may call close() or send().
 #pragma once
@@ -18,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "layers/bytes.hpp"
 #include "sal/host/stream.hpp"
@@ -26,15 +29,39 @@ namespace bc::storage {
 
 inline constexpr std::size_t kFrameHeaderBytes = 4;
 
+// Buffers for large frames, kept for reuse: a frame's buffer handed back
+// (give_back) becomes a later frame's, so a stream of shard-sized frames is
+// read without zero-filling and faulting in fresh pages for each one. Holds
+// at most max_bytes of capacity; one thread only (the io thread).
+class FrameBufferPool {
+ public:
+  explicit FrameBufferPool(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+  // A buffer of n bytes: a kept one with room for n when there is one (its
+  // bytes unspecified), else a fresh one.
+  Bytes take(std::size_t n);
+  void give_back(Bytes b);
+  std::size_t held_bytes() const { return held_; }
+
+ private:
+  std::size_t max_bytes_;
+  std::vector<Bytes> free_;
+  std::size_t held_ = 0;  // capacity of free_'s buffers
+};
+
 class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
  public:
-  using OnFrame = std::function<void(ByteView frame)>;
+  // Bytes read per read call into the fixed buffer.
+  static constexpr std::size_t kReadChunk = 64 * 1024;
+  // The frame's bytes (8-byte aligned, as a fresh allocation is).
+  using OnFrame = std::function<void(Bytes frame)>;
   // Why the flow ended, for logs ("eof", "frame of 9000000 bytes over 4198400", ...).
   using OnClose = std::function<void(const std::string& why)>;
 
-  // Starts reading at once.
+  // Starts reading at once. Large frames' buffers come from `pool` when
+  // there is one (it must outlive the flow's reads: hold it in a shared_ptr).
   static std::shared_ptr<FramedFlow> start(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame,
-                                           std::size_t max_queued, OnFrame on_frame, OnClose on_close);
+                                           std::size_t max_queued, OnFrame on_frame, OnClose on_close,
+                                           std::shared_ptr<FrameBufferPool> pool = nullptr);
   ~FramedFlow();
 
   // Queues one frame, taking its bytes without a copy: the length header
@@ -48,9 +75,12 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
 
  private:
   FramedFlow(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame, std::size_t max_queued, OnFrame on_frame,
-             OnClose on_close);
+             OnClose on_close, std::shared_ptr<FrameBufferPool> pool);
   void read_more();
   void on_read(std::size_t n);
+  void on_large_read(std::size_t n);
+  // Hands out the whole frames at the front of in_; starts a large one.
+  void take_frames();
   void write_next();
   void fail(const std::string& why);
 
@@ -59,8 +89,11 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
   std::size_t max_queued_;
   OnFrame on_frame_;
   OnClose on_close_;
-  Bytes in_;              // bytes read and not yet consumed
+  Bytes in_;              // kReadChunk bytes: [0, in_used_) read and not yet consumed
   std::size_t in_used_ = 0;
+  std::shared_ptr<FrameBufferPool> pool_;  // may be null
+  Bytes large_;           // a frame over kReadChunk being read: [0, large_have_) read
+  std::size_t large_have_ = 0;
   std::deque<Bytes> out_;  // each frame's header, then its bytes; front is being written
   std::size_t queued_ = 0;
   bool writing_ = false;

@@ -51,7 +51,7 @@ void ProviderService::accept(std::unique_ptr<sal::ByteStream> stream) {
   std::weak_ptr<bool> alive = alive_;
   auto flow = FramedFlow::start(
       std::move(stream), kMaxRequestBytes, kMaxQueuedBytes,
-      [this, alive, peer](ByteView frame) {
+      [this, alive, peer](const Bytes& frame) {
         if (alive.lock()) on_frame(peer, frame);
       },
       [this, alive, peer](const std::string&) {

@@ -63,18 +63,19 @@ void SalTransport::connect(std::size_t i) {
     if (ec) return mark_down(i, "connect: " + ec.message());
     l.flow = FramedFlow::start(
         std::move(stream), kMaxResponseBytes, kMaxQueuedBytes,
-        [this, alive, i](ByteView frame) {
+        [this, alive, i](Bytes frame) {
           if (!alive.lock()) return;
           Link& link = links_[i];
           if (link.expected == 0) return;  // an answer after its exchange gave up: dropped
           const auto now = Clock::now();
           if (--link.expected == 0) link.answered_at = now;
           link.give_up_at = now + std::chrono::milliseconds(options_.exchange_timeout_ms);
-          answers_.push_back({i, Bytes(frame.begin(), frame.end())});
+          answers_.push_back({i, std::move(frame)});
         },
         [this, alive, i](const std::string& why) {
           if (alive.lock()) mark_down(i, "flow ended: " + why);
-        });
+        },
+        buffers_);
     l.state = State::kOpen;
     for (auto& w : l.waiting) send_on_flow(l, std::move(w));
     l.waiting.clear();

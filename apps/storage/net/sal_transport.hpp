@@ -45,6 +45,7 @@ class SalTransport final : public ShardTransport {
   void send(std::vector<Call> calls) override;
   Collected collect() override;
   void wake() override;
+  void recycle(Bytes answer) override { buffers_->give_back(std::move(answer)); }
 
   // Sends `probe` (a request every provider answers at once, e.g. an audit
   // of a shard nobody holds) to each provider not down and returns, per
@@ -90,6 +91,10 @@ class SalTransport final : public ShardTransport {
   std::vector<Answer> answers_;       // not yet collected
   std::vector<std::size_t> gave_up_;  // marked down since the last collect
   std::atomic<bool> woken_{false};
+  // Answer buffers for reuse, shared by the flows: enough for a get's
+  // window of 1 MiB shards (4 segments of 4 MiB at k = 4), and no more.
+  static constexpr std::size_t kAnswerPoolBytes = 17u << 20;
+  std::shared_ptr<FrameBufferPool> buffers_ = std::make_shared<FrameBufferPool>(kAnswerPoolBytes);
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
