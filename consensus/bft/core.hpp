@@ -14,8 +14,9 @@
 // call back into the core.
 //
 // Durable state: kSignerKey (consensus/bft/signer.hpp) and kDecidedKey (the
-// last decided height's certificate; BftOptions::record_decisions). A restarted node passes both back in
-// Recovery and resumes where it can do no harm.
+// last decided height's certificate; BftOptions::record_decisions). A
+// restarted node passes both back in Recovery and resumes where it can do
+// no harm.
 //
 // Thread safety: none; one input at a time, as every core.
 #pragma once

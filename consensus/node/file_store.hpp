@@ -1,5 +1,5 @@
 // The durable store of a validator's core (BftCore's kSignerKey and
-// kDecidedKey) in a directory under DATADIR: one file per key (the
+// kDecidedKey) in a directory under DATADIR: one record file per key (the
 // CoreStore of the daemon).
 //
 // apply() makes a StoreWrite durable before it returns when w.sync is set,
@@ -13,9 +13,11 @@
 // number, so a torn write leaves the previous record. The file is made anew
 // (written aside, synced, renamed over, the directory synced) only when a
 // value outgrows its slots; they then double. A key written by an older
-// store as a plain file (DIR/<key>) is read until its first write. The driver applies an
-// Outbox's writes before it sends that Outbox's frames (layers/core.hpp), so
-// the signer's record on disk always covers every vote a peer can have seen.
+// store as a plain file (DIR/<key>) is read until its first write.
+//
+// The driver applies an Outbox's writes before it sends that Outbox's
+// frames (layers/core.hpp), so the signer's record on disk always covers
+// every vote a peer can have seen.
 //
 // Thread safety: none; one owner.
 #pragma once
