@@ -1,7 +1,10 @@
 #include "apps/daemon/bft_node.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
@@ -43,7 +46,6 @@ bft::BftOptions bft_options(const ledger::Ledger& ledger, TimeMs block_interval_
 }  // namespace
 
 struct BftNode::Impl : std::enable_shared_from_this<Impl> {
-  asio::io_context& io;
   asio::io_context& ledger_io;
   ledger::Ledger& ledger;
   ledger::Mempool& mempool;
@@ -57,13 +59,19 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
   asio::steady_timer timer;  // on ledger_io
   TimeMs timer_at = kNever;
   bool failed = false;  // the store or the ledger failed: the core is stopped
-  // ---- io thread ----
-  std::unique_ptr<StreamNet> net;
-  bool stopped = false;
+  // ---- consensus network thread ----
+  // The transport's own thread: a proposal or a vote never waits behind the
+  // node's io thread (RPC calls, tx gossip, DHT), which under load is busy
+  // with thousands of small frames and calls per second.
+  asio::io_context net_io;
+  asio::executor_work_guard<asio::io_context::executor_type> net_work{net_io.get_executor()};
+  std::thread net_thread;
+  std::unique_ptr<StreamNet> net;  // after net_io: closed before it goes
+  std::atomic<bool> stopped{false};
 
-  Impl(asio::io_context& io, asio::io_context& lio, ledger::Ledger& l, ledger::Mempool& mp, BftNodeConfig c,
-       metrics::Registry& m, OnCommitted cb, OnDropped dropped)
-      : io(io), ledger_io(lio), ledger(l), mempool(mp), cfg(std::move(c)), on_committed(std::move(cb)),
+  Impl(asio::io_context& lio, ledger::Ledger& l, ledger::Mempool& mp, BftNodeConfig c, metrics::Registry& m,
+       OnCommitted cb, OnDropped dropped)
+      : ledger_io(lio), ledger(l), mempool(mp), cfg(std::move(c)), on_committed(std::move(cb)),
         on_dropped(std::move(dropped)), report(m),
         timer(lio) {}
 
@@ -76,7 +84,7 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
   }
   template <typename Fn>
   void post_io(Fn fn) {
-    asio::post(io, [weak = weak_from_this(), fn = std::move(fn)]() mutable {
+    asio::post(net_io, [weak = weak_from_this(), fn = std::move(fn)]() mutable {
       if (auto self = weak.lock(); self && !self->stopped) fn(*self);
     });
   }
@@ -150,12 +158,12 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
     input([&](TimeMs now) { return validator->start(now); });
   }
 
-  // ---- io thread ----
+  // ---- consensus network thread ----
   // Binds at once so a taken address stops the daemon at start-up.
   void open_net() {
     auto weak = weak_from_this();
     net = std::make_unique<StreamNet>(
-        io, cfg.listen, StreamNetOptions{},
+        net_io, cfg.listen, StreamNetOptions{},
         [weak](StreamNet::ConnId id, const Endpoint& remote, bool outbound) {
           if (auto self = weak.lock())
             self->post_ledger([id, remote, outbound](Impl& s) {
@@ -176,16 +184,23 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
 
   void start() {
     net->start();  // throws if it cannot bind: then no core runs
-    // Posted before any connection can report (their callbacks run on this
-    // thread after we return): the validator exists before its first input.
+    // Posted before any connection can report (their callbacks run on the
+    // network thread, started below): the validator exists before its first input.
     post_ledger([](Impl& s) { s.open_validator(); });
     for (const auto& p : cfg.peers) net->connect(p);
+    net_thread = std::thread([this] { net_io.run(); });
   }
 
+  // Any thread but the network thread.
   void stop() {
-    if (stopped) return;
-    stopped = true;
-    if (net) net->stop();
+    if (stopped.exchange(true)) return;
+    if (net_thread.joinable()) {
+      asio::post(net_io, [this] { net->stop(); });
+      net_work.reset();
+      net_thread.join();
+    } else if (net) {
+      net->stop();
+    }
     asio::post(ledger_io, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->timer.cancel();
     });
@@ -206,9 +221,9 @@ struct BftNode::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-BftNode::BftNode(asio::io_context& io, asio::io_context& ledger_io, ledger::Ledger& ledger, ledger::Mempool& mempool,
-                 BftNodeConfig cfg, metrics::Registry& metrics, OnCommitted on_committed, OnDropped on_dropped)
-    : impl_(std::make_shared<Impl>(io, ledger_io, ledger, mempool, std::move(cfg), metrics, std::move(on_committed),
+BftNode::BftNode(asio::io_context& ledger_io, ledger::Ledger& ledger, ledger::Mempool& mempool, BftNodeConfig cfg,
+                 metrics::Registry& metrics, OnCommitted on_committed, OnDropped on_dropped)
+    : impl_(std::make_shared<Impl>(ledger_io, ledger, mempool, std::move(cfg), metrics, std::move(on_committed),
                                    std::move(on_dropped))) {
   BC_ASSERT(ledger.certified());
   impl_->open_net();

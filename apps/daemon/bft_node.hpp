@@ -1,15 +1,17 @@
 // The committee's driver in blockcloudd (docs/consensus.md, "Daemon
 // wiring"): a consensus::Validator on the ledger thread, its frames over a
-// StreamNet of its own (TCP, beside the ledger's sync transport) on the io
-// thread. LedgerNode makes one on a certified chain when the node's key is
+// StreamNet of its own (TCP, beside the ledger's sync transport) on a
+// network thread of its own. LedgerNode makes one on a certified chain when the node's key is
 // in the committee (validator_membership below); otherwise the node follows
 // by block sync.
 //
 // Threads: the core, the ledger and the mempool are on the ledger thread
 // (validating and committing a block never holds up the io thread); the
-// StreamNet on the io thread. Frames cross with asio::post; the store writes
+// StreamNet on the node's consensus network thread, which start() starts
+// and stop() joins, so consensus frames never queue behind the io thread's
+// RPC calls and tx gossip. Frames cross with asio::post; the store writes
 // of an input are durable (consensus::FileStore) before its frames are
-// posted to the io thread, so no vote leaves that a restart could forget.
+// posted to the network thread, so no vote leaves that a restart could forget.
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -56,14 +58,14 @@ class BftNode {
   // Called on the ledger thread when this node's proposal refused a pending tx.
   using OnDropped = consensus::LedgerApplication::OnDropped;
   // REQUIRES: ledger.certified(). Nothing runs before start().
-  BftNode(boost::asio::io_context& io, boost::asio::io_context& ledger_io, ledger::Ledger& ledger,
-          ledger::Mempool& mempool, BftNodeConfig cfg, metrics::Registry& metrics, OnCommitted on_committed,
-          OnDropped on_dropped);
+  BftNode(boost::asio::io_context& ledger_io, ledger::Ledger& ledger, ledger::Mempool& mempool, BftNodeConfig cfg,
+          metrics::Registry& metrics, OnCommitted on_committed, OnDropped on_dropped);
   ~BftNode();
   // io thread: opens the transport (throws naming the address if it cannot
-  // bind); the core starts on the ledger thread.
+  // bind) and starts its network thread; the core starts on the ledger thread.
   void start();
-  // io thread, before the ledger thread ends. Idempotent.
+  // io thread, before the ledger thread ends: closes the transport and joins
+  // its thread. Idempotent.
   void stop();
   // Ledger thread: block sync committed blocks; a core behind them restarts at the head.
   void on_synced();

@@ -70,7 +70,7 @@ void LedgerNode::Impl::open_bft() {
 
 std::unique_ptr<BftNode> LedgerNode::Impl::make_bft() {
   return std::make_unique<BftNode>(
-      io, ledger_io, *ledger, mempool, *cfg.bft, metrics, [this](std::uint64_t height) { on_bft_committed(height); },
+      ledger_io, *ledger, mempool, *cfg.bft, metrics, [this](std::uint64_t height) { on_bft_committed(height); },
       [this](const Hash256& id, const Status& why) { remember_drop(id, why); });
 }
 

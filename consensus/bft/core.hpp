@@ -14,8 +14,9 @@
 // call back into the core.
 //
 // Durable state: kSignerKey (consensus/bft/signer.hpp) and kDecidedKey (the
-// last decided height's certificate). A restarted node passes both back in
-// Recovery and resumes where it can do no harm.
+// last decided height's certificate; BftOptions::record_decisions). A
+// restarted node passes both back in Recovery and resumes where it can do
+// no harm.
 //
 // Thread safety: none; one input at a time, as every core.
 #pragma once
@@ -49,6 +50,11 @@ struct BftOptions {
   TimeMs gossip_ms = 200;  // re-send own messages of the current round
   std::uint32_t future_rounds = 4;  // votes up to round + this are stored; later ones only counted for the skip
   std::size_t retained_certificates = 64;  // served to peers that are behind
+  // Write kDecidedKey with each decision. A driver whose Application commits
+  // every Decided durably before that input's frames leave (consensus::
+  // Validator: the ledger's synced commit) turns it off: the record would
+  // only repeat the block the ledger holds.
+  bool record_decisions = true;
   CodecLimits limits;
 };
 

@@ -204,10 +204,12 @@ void BftCore::decide(const Value& value, CommitCertificate certificate, TimeMs n
   BC_ASSERT(certificate.value_hash == value.hash && certificate.height == height_);
   decided_ = true;
   stats_.decisions++;
-  StoreWrite w;
-  w.ops.push_back({std::string(kDecidedKey), encode(certificate)});
-  w.sync = true;
-  out.write(std::move(w));
+  if (opt_.record_decisions) {
+    StoreWrite w;
+    w.ops.push_back({std::string(kDecidedKey), encode(certificate)});
+    w.sync = true;
+    out.write(std::move(w));
+  }
   certificates_[height_] = certificate;
   while (certificates_.size() > std::max<std::size_t>(1, opt_.retained_certificates))
     certificates_.erase(certificates_.begin());

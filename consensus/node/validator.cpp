@@ -1,17 +1,41 @@
 #include "consensus/node/validator.hpp"
 
+#include <algorithm>
+
 #include "layers/assert.hpp"
 
 namespace bc::consensus {
+namespace {
+// An input's writes as one: the last value of each key, synced if any write
+// was. Nothing of the input leaves before all of them are durable, so the
+// states in between (the record of a proposal before that of the prevote
+// signed in the same input) never need to be on disk: one sync, not one
+// per write.
+StoreWrite coalesce(std::vector<StoreWrite> writes) {
+  StoreWrite one{{}, false};
+  for (auto& w : writes) {
+    one.sync = one.sync || w.sync;
+    for (auto& op : w.ops) {
+      auto same = std::find_if(one.ops.begin(), one.ops.end(), [&](const StoreWrite::Op& o) { return o.key == op.key; });
+      if (same != one.ops.end()) *same = std::move(op);
+      else one.ops.push_back(std::move(op));
+    }
+  }
+  return one;
+}
+}  // namespace
 
 Result<std::unique_ptr<Validator>> Validator::create(bft::BftOptions options, ledger::Ledger& ledger,
                                                      ledger::Mempool& mempool, std::optional<KeyPair> key,
                                                      std::unique_ptr<CoreStore> store, LedgerApplication::Clock clock) {
   BC_ASSERT(store != nullptr);
   // A follower never proposes; its Application still needs a key to hold.
-  // Half of timeout_propose(0) for building and validating a proposal: the
-  // other half for the network and the validators' queues.
+  // Half of timeout_propose(0) for building a proposal: the other half for
+  // its record's sync, the network and the validators' queues.
   const TimeMs budget_ms = options.propose_ms / 2;
+  // The ledger's synced commit of each decision, in the same step and before
+  // the step's frames leave (run below), is the durable record of it.
+  options.record_decisions = false;
   auto app = std::make_unique<LedgerApplication>(ledger, mempool, key.value_or(KeyPair::generate()), std::move(clock),
                                                  budget_ms);
   std::unique_ptr<Validator> v(new Validator(std::move(options), ledger, std::move(key), std::move(store), std::move(app)));
@@ -20,8 +44,10 @@ Result<std::unique_ptr<Validator>> Validator::create(bft::BftOptions options, le
   return Result<std::unique_ptr<Validator>>(std::move(v));
 }
 
-// The core records a decision (kDecidedKey) before the ledger commits it; a
-// crash between the two leaves the block only in the record.
+// A core that records its decisions (kDecidedKey) writes one before the
+// ledger commits it, and a crash between the two leaves the block only in
+// the record. This Validator's cores do not (the ledger's commit is the
+// record), but a store written by one that did may hold such a block.
 Status Validator::commit_recorded_decision() {
   auto bytes = store_->get(bft::kDecidedKey);
   if (!bytes) return {};
@@ -55,8 +81,8 @@ ValidatorStep Validator::run(Fn&& fn) {
   ValidatorStep step;
   Outbox out;
   fn(out);
-  for (const auto& w : out.writes) {
-    step.fatal = store_->apply(w);
+  if (!out.writes.empty()) {
+    step.fatal = store_->apply(coalesce(std::move(out.writes)));
     if (!step.fatal.ok()) return step;  // nothing leaves that the store does not cover
   }
   step.frames = std::move(out.frames);

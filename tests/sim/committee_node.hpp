@@ -10,8 +10,9 @@
 // input under way then runs on with the power out (nothing more it writes
 // reaches either store) and the driver drops what it would send. So a crash
 // falls between any two durable writes: after the signer's record and
-// before its vote leaves, after the decided record and before the ledger
-// commits the block, or before either.
+// before its vote leaves, or before the ledger commits a decided block (a
+// core that records decisions would add: after the decided record and
+// before that commit; the Validator's cores do not record them).
 #pragma once
 #include <functional>
 #include <map>
