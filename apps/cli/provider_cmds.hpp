@@ -31,6 +31,8 @@ struct ProviderHooks {
   std::function<void(CLI::App*)> add_from_option;
   // The --wait seconds given (0: none).
   std::function<double()> wait_s;
+  // The nonce send_tx will sign with: --nonce, else the --from account's committed nonce.
+  std::function<std::uint64_t(const Options&, const Endpoint&)> next_nonce;
 };
 
 class ProviderCommands {
