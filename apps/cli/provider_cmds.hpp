@@ -20,6 +20,7 @@
 
 namespace bc::cli {
 
+// What the provider and escrow commands need from main's ledger options.
 struct ProviderHooks {
   // Signs `payload` with the --from wallet key and sends it.
   std::function<int(const Options&, const Endpoint&, ledger::TxPayload)> send_tx;

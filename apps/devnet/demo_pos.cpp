@@ -368,10 +368,10 @@ int demo_pos(const Devnet& net) {
     const std::uint64_t last_claim = std::max(ledger::epoch_of(ps[0].claim_height, cp), ledger::epoch_of(ps[1].claim_height, cp));
     const std::uint64_t settled_at = ledger::first_height_of(std::max(audited, last_claim) + 2, cp);
     const auto say = [&](std::uint64_t e) -> std::string {
-      if (e == audited) return fmt::format("the miners probe both offers at secret times, as ordinary clients (probes {}/{}"
-                                           " served by the honest/cheating backends so far)", ps[0].backend->served(),
-                                           ps[1].backend->served());
-      if (e == audited + 1) return fmt::format("the miners' signed reports of epoch {} go on chain", audited);
+      if (e == audited) return "the miners probe both offers at secret times, as ordinary clients";
+      if (e == audited + 1)
+        return fmt::format("the miners' signed reports of epoch {} go on chain (the backends answered {} and {} probes)",
+                           audited, ps[0].backend->served(), ps[1].backend->served());
       if (e >= audited + 2) return fmt::format("epoch {} is settled", e - 2);
       return {};
     };
