@@ -15,7 +15,7 @@ A client pays each through an escrow with a signed usage receipt
 After settlement the chain must show what the rules give for the scores the
 miners' reports put on chain: S = the lower median of the report scores,
 R = (lambda * 10000 + (10000 - lambda) * S) / 10000 for a new offer, then
-unstable (slash bond * (delta - R) * rate / 10^8, no pay) if R < delta,
+unstable (slash the declared bond * (delta - R) * rate / 10^8, no pay) if R < delta,
 occasional (pay usage * S / 10000) if S < 10000, else ok (pay usage). The
 honest offer must be ok and paid in full, slow and wrong unstable and
 slashed, flaky penalised in proportion to its score; the held pay not paid
@@ -184,14 +184,16 @@ def claim_all(ln, escrows):
 
 def expected(scores, rep_prev, bond, params):
     """The settlement rule of docs/proof-of-service.md for one offer and epoch:
-    (grade, median S, reputation R, slash, pay scale in bps)."""
+    (grade, median S, reputation R, burn, pay scale in bps). The slash is
+    computed on the offer's declared bond (the signed offer settle_epoch
+    reads) and burned from what is left of it."""
     if len(scores) < params["min_reports"]:
         return "unaudited", None, rep_prev, 0, 0
     s = sorted(scores)[(len(scores) - 1) // 2]
     lam = params["lambda"]
     r = (lam * rep_prev + (10000 - lam) * s) // 10000
     if r < params["delta"]:
-        return "unstable", s, r, bond * (params["delta"] - r) * params["rate"] // 10**8, 0
+        return "unstable", s, r, min(bond, BOND * (params["delta"] - r) * params["rate"] // 10**8), 0
     return ("occasional" if s < 10000 else "ok"), s, r, 0, s
 
 
