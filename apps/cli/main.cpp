@@ -12,6 +12,7 @@
 
 #include "apps/cli/commands.hpp"
 #include "apps/cli/format.hpp"
+#include "apps/cli/escrow_cmds.hpp"
 #include "apps/cli/provider_cmds.hpp"
 #include "apps/cli/rpc.hpp"
 #include "apps/cli/service_cmds.hpp"
@@ -226,17 +227,19 @@ int cmd_balance(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
   return 0;
 }
 
+// The nonce a tx from the wallet key is signed with: --nonce, else the account's committed nonce.
+std::uint64_t tx_nonce(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a) {
+  if (a.nonce >= 0) return static_cast<std::uint64_t>(a.nonce);
+  const auto k = bc::cli::wallet_get(wallet_dir(a), a.from);
+  const auto acc = call(o, ep, "get_account", {{"address", bc::ledger::address_text(k.address)}}, ms(o.timeout_s));
+  return acc.as_object().at("nonce").to_number<std::uint64_t>();
+}
+
 // Signs a tx from the wallet key, sends it, and optionally waits for its commit.
 int send_payload(const Options& o, const bc::Endpoint& ep, const LedgerArgs& a, bc::ledger::TxPayload payload) {
   const auto k = bc::cli::wallet_get(wallet_dir(a), a.from);
   const auto head = call(o, ep, "head", {}, ms(o.timeout_s)).as_object();
-  std::uint64_t nonce;
-  if (a.nonce >= 0) {
-    nonce = static_cast<std::uint64_t>(a.nonce);
-  } else {
-    const auto acc = call(o, ep, "get_account", {{"address", bc::ledger::address_text(k.address)}}, ms(o.timeout_s));
-    nonce = acc.as_object().at("nonce").to_number<std::uint64_t>();
-  }
+  const std::uint64_t nonce = tx_nonce(o, ep, a);
   bc::ledger::TxBody body;
   body.chain_id = std::string(head.at("chain_id").as_string());
   body.sender = k.key.public_key();
@@ -563,13 +566,15 @@ int main(int argc, char** argv) {
   bc::cli::add_validator_commands(app, commands);
   bc::cli::add_miner_commands(app, commands);
   bc::cli::ServiceCommands services(app, commands);
-  bc::cli::ProviderCommands providers(
-      app, commands,
-      {[&ledger](const Options& o, const bc::Endpoint& ep, bc::ledger::TxPayload p) { return send_payload(o, ep, ledger, std::move(p)); },
-       [&ledger] { return bc::cli::wallet_get(wallet_dir(ledger), ledger.from); },
-       [&ledger](CLI::App* c) { add_tx_options(c, ledger); },
-       [&ledger](CLI::App* c) { c->add_option("--from", ledger.from, "wallet key (default: the only one)"); },
-       [&ledger] { return ledger.wait_s; }});
+  const bc::cli::ProviderHooks tx_hooks{
+      [&ledger](const Options& o, const bc::Endpoint& ep, bc::ledger::TxPayload p) { return send_payload(o, ep, ledger, std::move(p)); },
+      [&ledger] { return bc::cli::wallet_get(wallet_dir(ledger), ledger.from); },
+      [&ledger](CLI::App* c) { add_tx_options(c, ledger); },
+      [&ledger](CLI::App* c) { c->add_option("--from", ledger.from, "wallet key (default: the only one)"); },
+      [&ledger] { return ledger.wait_s; },
+      [&ledger](const Options& o, const bc::Endpoint& ep) { return tx_nonce(o, ep, ledger); }};
+  bc::cli::ProviderCommands providers(app, commands, tx_hooks);
+  bc::cli::EscrowCommands escrows(app, commands, tx_hooks);
   bc::cli::StorageCommands storage(
       app, commands,
       {[&ledger] { return bc::cli::wallet_get(wallet_dir(ledger), ledger.from); },

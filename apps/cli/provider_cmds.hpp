@@ -20,6 +20,7 @@
 
 namespace bc::cli {
 
+// What the provider and escrow commands need from main's ledger options.
 struct ProviderHooks {
   // Signs `payload` with the --from wallet key and sends it.
   std::function<int(const Options&, const Endpoint&, ledger::TxPayload)> send_tx;
@@ -31,6 +32,8 @@ struct ProviderHooks {
   std::function<void(CLI::App*)> add_from_option;
   // The --wait seconds given (0: none).
   std::function<double()> wait_s;
+  // The nonce send_tx will sign with: --nonce, else the --from account's committed nonce.
+  std::function<std::uint64_t(const Options&, const Endpoint&)> next_nonce;
 };
 
 class ProviderCommands {

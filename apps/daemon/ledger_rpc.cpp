@@ -9,6 +9,7 @@
 #include "apps/daemon/detail/ledger_node_impl.hpp"
 #include "apps/daemon/pos_rpc.hpp"
 #include "layers/ids.hpp"
+#include "ledger/invariants.hpp"
 #include "ledger/validators.hpp"
 
 namespace bc::apps {
@@ -197,6 +198,18 @@ json::value LedgerNode::Impl::get_escrow(const Params& p) {
                       {"height", ledger->head().height}};
 }
 
+// The supply totals and whether the head state conserves them
+// (check_supply walks every entry: for tests and audits, not for polling).
+json::value LedgerNode::Impl::get_supply(const Params&) {
+  const Supply& s = ledger->state().supply();
+  const std::string why = check_supply(ledger->state());
+  return json::object{{"height", ledger->head().height},
+                      {"minted", std::to_string(s.minted)},
+                      {"burned", std::to_string(s.burned)},
+                      {"conserved", why.empty()},
+                      {"problem", why}};
+}
+
 json::value LedgerNode::Impl::get_account(const Params& p) {
   constexpr const char* kExpect = "give an account address (a... with a valid checksum) or 64 hex digits";
   const auto text = p.string("address", kExpect);
@@ -333,6 +346,7 @@ void LedgerNode::Impl::register_rpc(node::RpcRegistry& rpc) {
   on_ledger("get_block", &Impl::get_block);
   on_ledger("get_account", &Impl::get_account);
   on_ledger("get_escrow", &Impl::get_escrow);
+  on_ledger("get_supply", &Impl::get_supply);
   on_ledger("validators", &Impl::validators);
   rpc.add_async("validator_status",
                 [i](const Params&, Reply reply) { i->ledger_rpc(std::move(reply), [i] { return i->validator_status(); }); });

@@ -12,6 +12,7 @@
 
 #include "apps/common/http_client.hpp"
 #include "apps/devnet/demo_ledger.hpp"
+#include "apps/devnet/demo_pos.hpp"
 #include "apps/devnet/demo_service.hpp"
 #include "apps/devnet/demo_storage.hpp"
 #include "apps/devnet/devnet.hpp"
@@ -196,11 +197,11 @@ int watch_a_change(const Devnet& net) {
   return 1;
 }
 
-// Step 9: node 0, the seed and publisher of "greeting" and a validator, is
+// Step 10: node 0, the seed and publisher of "greeting" and a validator, is
 // killed; another node still finds the record, and the other validators go
 // on finalising blocks. Returns the number of checks that failed.
 int survive_a_crash(const Devnet& net) {
-  std::cout << "\n== 9. Surviving a crash\n";
+  std::cout << "\n== 10. Surviving a crash\n";
   const auto& victim = net.nodes[0];
   ::kill(victim.pid, SIGKILL);
   std::cout << fmt::format("   SIGKILLed {}, the seed and publisher of \"greeting\"{}\n", who(victim),
@@ -218,7 +219,7 @@ int survive_a_crash(const Devnet& net) {
   }
 }
 
-// Steps 2 to 9 on a running devnet; returns the number that failed.
+// Steps 2 to 10 on a running devnet; returns the number that failed.
 int run_steps(const Devnet& net, const std::string& mode) {
   BC_ASSERT(net.nodes.size() >= 3);  // the steps pick nodes 0, 1, the middle and the last
   show_routing(net, mode);
@@ -228,16 +229,17 @@ int run_steps(const Devnet& net, const std::string& mode) {
   failures += demo_service(net);
   failures += demo_storage(net);
   failures += demo_committee(net);
+  failures += demo_pos(net);
   failures += survive_a_crash(net);
   return failures;
 }
 
-// Steps 10 and 11: what worked, then the network stops unless --keep.
+// Steps 11 and 12: what worked, then the network stops unless --keep.
 void summarize_and_stop(const UpOptions& o, Devnet& net, int failures, bool keep, bool temp_dir) {
-  std::cout << "\n== 10. Summary\n";
+  std::cout << "\n== 11. Summary\n";
   std::cout << (failures == 0 ? "   every put was found from another node, the watch saw the change, a service was reached by ID\n"
                                 "   and followed to its new address, a file was stored and read back, a committee finalised a transfer,\n"
-                                "   and a crash lost nothing\n"
+                                "   miners audited two providers (the honest one paid, the cheater slashed), and a crash lost nothing\n"
                               : fmt::format("   {} step(s) failed; node logs are in {}/node-*/log\n", failures,
                                             o.dir.string()));
   if (keep) {
@@ -246,7 +248,7 @@ void summarize_and_stop(const UpOptions& o, Devnet& net, int failures, bool keep
                              net.nodes[0].rpc.to_string(), net.nodes[0].datadir, o.dir.string());
     return;
   }
-  std::cout << "\n== 11. Shutting the network down\n   ";
+  std::cout << "\n== 12. Shutting the network down\n   ";
   devnet_down(o.dir, net, 5, false);
   if (temp_dir && failures == 0) fs::remove_all(o.dir);
 }

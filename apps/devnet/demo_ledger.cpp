@@ -18,8 +18,6 @@ using Clock = std::chrono::steady_clock;
 constexpr ledger::Amount kDemoAmount = 2500;
 
 
-std::uint64_t height_of(const NodeEntry& n) { return node_rpc(n, "head", {}).at("height").to_number<std::uint64_t>(); }
-
 // The committee as node 0 sees it; returns its size.
 std::size_t show_committee(const NodeEntry& n) {
   const auto v = node_rpc(n, "validators", {});
@@ -35,29 +33,9 @@ std::size_t show_committee(const NodeEntry& n) {
 // to `via`; returns its id.
 std::string send_transfer(const Devnet& net, const NodeEntry& via) {
   const KeyPair key = load_or_create_key_file(net.accounts.at(0).key_file);
-  const auto acc = node_rpc(via, "get_account", {{"address", net.accounts.at(0).address}});
-  ledger::TxBody body;
-  body.chain_id = json::value_to<std::string>(node_rpc(via, "head", {}).at("chain_id"));
-  body.sender = key.public_key();
-  body.nonce = acc.at("nonce").to_number<std::uint64_t>();
-  body.fee = 1;
   auto to = apps::parse_address(net.accounts.at(1).address);
   if (!to) throw std::runtime_error("devnet.json: account 1 has no valid address");
-  body.payload = ledger::Transfer{*to, kDemoAmount};
-  const auto tx = ledger::sign_tx(std::move(body), key);
-  node_rpc(via, "send_tx", {{"tx", to_hex(ledger::encode_tx(tx))}});
-  return tx.id.hex();
-}
-
-// Polls `where` until tx `id` is committed (15 s at most); returns its height.
-std::optional<std::uint64_t> await_commit(const NodeEntry& where, const std::string& id) {
-  const auto deadline = Clock::now() + std::chrono::seconds(15);
-  while (Clock::now() < deadline) {
-    const auto t = node_rpc(where, "get_tx", {{"id", id}});
-    if (t.at("status").as_string() == "committed") return t.at("height").to_number<std::uint64_t>();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return std::nullopt;
+  return send_signed(via, key, account_nonce(via, key), ledger::Transfer{*to, kDemoAmount});
 }
 
 // "round R, precommits of S validators" from block h's certificate on n.
@@ -69,6 +47,35 @@ std::string certificate_text(const NodeEntry& n, std::uint64_t h) {
                      json::serialize(c->at("round")), json::serialize(c->at("signers")));
 }
 }  // namespace
+
+std::uint64_t height_of(const NodeEntry& n) { return node_rpc(n, "head", {}).at("height").to_number<std::uint64_t>(); }
+
+std::uint64_t account_nonce(const NodeEntry& via, const KeyPair& key) {
+  const auto acc = node_rpc(via, "get_account", {{"address", ledger::address_text(ledger::address_of(key.public_key()))}});
+  return acc.at("nonce").to_number<std::uint64_t>();
+}
+
+std::string send_signed(const NodeEntry& via, const KeyPair& key, std::uint64_t nonce, ledger::TxPayload payload) {
+  ledger::TxBody body;
+  body.chain_id = json::value_to<std::string>(node_rpc(via, "head", {}).at("chain_id"));
+  body.sender = key.public_key();
+  body.nonce = nonce;
+  body.fee = 1;
+  body.payload = std::move(payload);
+  const auto tx = ledger::sign_tx(std::move(body), key);
+  node_rpc(via, "send_tx", {{"tx", to_hex(ledger::encode_tx(tx))}});
+  return tx.id.hex();
+}
+
+std::optional<std::uint64_t> await_commit(const NodeEntry& where, const std::string& id, std::chrono::milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    const auto t = node_rpc(where, "get_tx", {{"id", id}});
+    if (t.at("status").as_string() == "committed") return t.at("height").to_number<std::uint64_t>();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return std::nullopt;
+}
 
 int demo_committee(const Devnet& net) {
   std::cout << "\n== 8. Blocks finalised by a committee of validators\n";

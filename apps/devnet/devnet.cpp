@@ -1,6 +1,7 @@
 #include "apps/devnet/devnet.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -168,6 +169,25 @@ void add_block_makers(const UpOptions& o, ledger::Genesis& g) {
   }
 }
 
+// The genesis JSON with each KEY=VALUE of `params` set in its "params";
+// throws naming the bad one (the genesis parser checks names and ranges).
+std::string with_genesis_params(const std::string& genesis_json, const std::vector<std::string>& params) {
+  if (params.empty()) return genesis_json;
+  json::value v = json::parse(genesis_json);
+  for (const auto& kv : params) {
+    const auto eq = kv.find('=');
+    std::uint64_t n = 0;
+    const char* end = kv.data() + kv.size();
+    if (eq == std::string::npos || eq == 0 || std::from_chars(kv.data() + eq + 1, end, n).ptr != end || eq + 1 == kv.size())
+      throw std::runtime_error("--genesis-param \"" + kv + "\": expected KEY=NUMBER, e.g. pos_probes_per_auditor=4");
+    v.as_object()["params"].as_object()[kv.substr(0, eq)] = n;
+  }
+  std::string text = json::serialize(v);
+  if (auto g = ledger::genesis_from_json(text); !g.ok())
+    throw std::runtime_error("--genesis-param: the genesis is refused: " + g.status().text());
+  return text;
+}
+
 // DIR/genesis.json (kept if present, so a restarted devnet keeps its chain)
 // with `accounts` funded keys in DIR/accounts (0600).
 void write_ledger_genesis(const UpOptions& o, Devnet& net) {
@@ -197,7 +217,7 @@ void write_ledger_genesis(const UpOptions& o, Devnet& net) {
   }
   net.genesis = genesis_file.string();
   if (fs::exists(genesis_file)) return;
-  write_atomically(genesis_file, ledger::genesis_to_json(g));
+  write_atomically(genesis_file, with_genesis_params(ledger::genesis_to_json(g), o.genesis_params));
 }
 
 }  // namespace

@@ -75,6 +75,9 @@ struct UpOptions {
   std::uint64_t balance = 1'000'000'000;
   std::int64_t block_interval_ms = 1000;
   std::uint64_t epoch_length = 0;  // blocks per validator-set epoch; 0: the chain's default (100)
+  // KEY=VALUE chain parameters written into the genesis' params (e.g.
+  // pos_probes_per_auditor=4; docs/ledger.md, docs/proof-of-service.md).
+  std::vector<std::string> genesis_params;
   // Storage: the last `storage_providers` nodes run a storage provider
   // ([storage] enabled) offering `storage_capacity` each.
   int storage_providers = 0;

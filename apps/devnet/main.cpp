@@ -33,6 +33,8 @@ void add_up_options(CLI::App* c, bc::devnet::UpOptions& o, bool dir_required) {
   c->add_option("--epoch-length", o.epoch_length,
                  "blocks per epoch: bonds, unbonds and slashes change the committee at epoch boundaries (default 100)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}));
+  c->add_option("--genesis-param", o.genesis_params,
+                "a chain parameter in the genesis, KEY=NUMBER (repeatable), e.g. pos_probes_per_auditor=4");
   c->add_option("--storage-providers", o.storage_providers, "the last N nodes are storage providers (default 0)")
       ->check(CLI::Range(0, 1000));
   c->add_option("--storage-capacity", o.storage_capacity, "bytes each storage provider offers (default 4GiB)");
@@ -66,6 +68,11 @@ int main(int argc, char** argv) {
     // The demo's default is bigger than up's so lookups need real hops
     // (with 8 replicas per key, 8 nodes would all hold every record).
     if (*demo && demo->count("--nodes") == 0) o.nodes = 16;
+    // The Proof-of-Service step waits for an epoch to be audited and settled:
+    // 2 s epochs (10 blocks of 200 ms) and 4 probes per auditor keep that short.
+    if (*demo && demo->count("--block-interval-ms") == 0) o.block_interval_ms = 200;
+    if (*demo && demo->count("--epoch-length") == 0) o.epoch_length = 10;
+    if (*demo) o.genesis_params.insert(o.genesis_params.begin(), "pos_probes_per_auditor=4");
     if (o.storage_providers > o.nodes)
       throw CLI::ValidationError("--storage-providers", "more storage providers than --nodes");
   } catch (const CLI::CallForHelp& e) {

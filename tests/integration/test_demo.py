@@ -3,6 +3,8 @@
 starts a network, stores and finds records, watches a key, reaches a service
 by ID and follows it to a new address, stores a file on storage providers
 and reads it back, has a transfer finalised by a committee of 4 validators,
+has the validators' miners audit an honest and a cheating provider (pay,
+bond burn and report fees read from the chain),
 survives a crash (the chain going on without the killed validator) and shuts down; it
 exits 0 only if every step worked."""
 import json
@@ -25,6 +27,9 @@ def test(bins, workdir):
     check('got "STILL THERE?"' in out, "the open connection follows the provider to its new address")
     check("got it back: identical" in out, "a file is stored on the storage providers and read back whole")
     check("in a block carrying a commit certificate" in out, "a transfer is finalised by the committee")
+    check('"honest": graded ok' in out and '"cheater": graded unstable' in out and "of its bond burned" in out
+          and "report fees minted to the auditors" in out and "(get_supply)" in out,
+          "miners audit two providers: the honest one graded ok and paid, the cheater's bond burned, fees, supply conserved")
     check("without validator 0 the others finalised" in out, "the chain goes on after a validator is killed")
     check("a crash lost nothing" in out, "the summary reports every step worked")
     with open(os.path.join(d, "devnet.json")) as f:

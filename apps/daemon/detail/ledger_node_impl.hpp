@@ -156,6 +156,7 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   boost::json::value get_block(const node::Params& p);
   boost::json::value get_account(const node::Params& p);
   boost::json::value get_escrow(const node::Params& p);
+  boost::json::value get_supply(const node::Params& p);
   boost::json::value validators(const node::Params& p);
   boost::json::value validator_status() const;
   boost::json::value miner_call(const std::function<boost::json::value(const MinerNode&)>& fn) const;

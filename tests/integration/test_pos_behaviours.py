@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""Provider behaviours under Proof-of-Service audits between real daemons
+(docs/proof-of-service.md, "Tests"; issue 10, test 1): a devnet of 4
+validator-miners and one provider node serving four offered services, each
+behind a backend this test runs:
+
+  honest  answers "HTTP/1.0 200 OK" at once
+  slow    answers correctly, after twice its offer's max latency
+  flaky   is down (accepts and closes without answering) 30% of the time,
+          in a 1 s pattern
+  wrong   answers "HTTP/1.0 500 Internal Server Error"
+
+A client pays each through an escrow with a signed usage receipt
+(`blockcloud-cli escrow open|receipt|claim`), claimed in the audited epoch.
+After settlement the chain must show what the rules give for the scores the
+miners' reports put on chain: S = the lower median of the report scores,
+R = (lambda * 10000 + (10000 - lambda) * S) / 10000 for a new offer, then
+unstable (slash the declared bond * (delta - R) * rate / 10^8, no pay) if R < delta,
+occasional (pay usage * S / 10000) if S < 10000, else ok (pay usage). The
+honest offer must be ok and paid in full, slow and wrong unstable and
+slashed, flaky penalised in proportion to its score; the held pay not paid
+goes back to the client, and the supply is conserved (get_supply).
+
+The genesis sets pos_max_attempts = 1 (a missed or slow probe is graded at
+once, so the outcome follows the behaviour, not retry luck) and
+pos_holdback_epochs = 0 (pay is released at the settlement). BC_LONG=1 audits
+three epochs and checks the reputation recurrence over them."""
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+
+from bcnet import TestFailure, check, cli_auth, main, rpc, run
+from ledgernet import committee_args, running_devnet
+
+BASE_IP, PORT = "127.0.67.2", 9670  # this test's own range: 127.0.67.2-6 (nodes), 127.0.67.20 (backends)
+BACKEND_IP = "127.0.67.20"
+INTERVAL_MS, EPOCH = 100, 20
+VALIDATORS, NODES, PROVIDER = 4, 5, 4
+BOND, DEPOSIT, USAGE = 100_000, 10_000, 4_000
+CLIENT = 4  # account-4 pays; account-i owns behaviour i
+SLOW_LATENCY_MS = 400
+LONG = os.environ.get("BC_LONG") == "1"
+GENESIS = ["pos_max_attempts=1", "pos_holdback_epochs=0"]
+
+
+class Backend:
+    """A tiny HTTP/1.0 server behaving as `kind` says (see the module doc)."""
+
+    def __init__(self, kind):
+        self.kind, self.served, self.refused = kind, 0, 0
+        self.sock = socket.socket()
+        self.sock.bind((BACKEND_IP, 0))
+        self.sock.listen(128)
+        self.addr = f"{BACKEND_IP}:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.kind == "flaky" and int(time.time() * 1000) % 1000 < 300:
+                self.refused += 1
+                c.close()  # down: the flow ends with no answer
+                continue
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        c.settimeout(5)
+        head = b""
+        try:
+            while b"\r\n\r\n" not in head and len(head) < 8192:
+                b = c.recv(4096)
+                if not b:
+                    break
+                head += b
+            if self.kind == "slow":
+                time.sleep(2 * SLOW_LATENCY_MS / 1000)
+            status = "500 Internal Server Error" if self.kind == "wrong" else "200 OK"
+            c.sendall(f"HTTP/1.0 {status}\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n".encode())
+            self.served += 1
+        except OSError:
+            pass
+        c.close()
+
+
+BEHAVIOURS = ["honest", "slow", "flaky", "wrong"]
+
+
+def offer(ln, bins, workdir, account, name, backend, results):
+    """Serves `name` from the provider node behind `backend` and registers its
+    offer from account-`account`; results[name] = (offer id, commit height)."""
+    keys = os.path.join(workdir, f"keys-{name}")
+    os.makedirs(keys, mode=0o700)
+    shutil.copy(os.path.join(ln.wallet, f"account-{account}.key"), os.path.join(keys, f"{name}.key"))
+    os.chmod(os.path.join(keys, f"{name}.key"), 0o600)
+    node = ln.nodes[PROVIDER]
+    base = [bins.cli, "--rpc", node["rpc"], *cli_auth(node["rpc"]), "--key-dir", keys, "--json"]
+    sid = json.loads(run(base + ["service", "list"], check_rc=0)[1])["owned"][0]["service"]
+    cert = json.loads(run(base + ["service", "delegate", sid, "--to", rpc(node["rpc"], "status")["node_key"]],
+                          check_rc=0)[1])["delegation"]
+    run(base + ["service", "serve", "--delegation", cert, "--backend", backend.addr], check_rc=0)
+    latency = SLOW_LATENCY_MS if name == "slow" else 5000
+    rc, out, err = ln.cli(PROVIDER, "provider", "offer", "--service", name, "--bond", str(BOND), "--request", "GET / HTTP/1.1",
+                          "--expect", "HTTP/1.0 200 OK", "--max-latency", str(latency), "--from", f"account-{account}",
+                          "--offer-nonce", "1", "--register", "--wait", "20")
+    if rc != 0:
+        raise TestFailure(f"provider offer for {name} failed: {err}")
+    results[name] = (out.split("offer id ")[1].split()[0], ln.head(PROVIDER)["height"])
+
+
+def in_parallel(fns):
+    errors, threads = [], []
+    for fn in fns:
+        def body(fn=fn):
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 (re-raised below)
+                errors.append(e)
+        threads.append(threading.Thread(target=body))
+        threads[-1].start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def balance(ln, i):
+    return int(rpc(ln.nodes[0]["rpc"], "get_account", {"address": ln.accounts[i]["address"]})["balance"])
+
+
+def wait_height(ln, height, limit_s):
+    deadline = time.time() + limit_s
+    while ln.head(0)["height"] < height:
+        if time.time() > deadline:
+            raise TestFailure(f"height {height} not reached within {limit_s} s (at {ln.head(0)['height']})")
+        time.sleep(0.1)
+
+
+def open_escrows(ln):
+    """account-CLIENT opens one escrow of DEPOSIT to each owner; {name: escrow id}."""
+    nonce = int(rpc(ln.nodes[0]["rpc"], "get_account", {"address": ln.accounts[CLIENT]["address"]})["nonce"])
+    escrows = {}
+    for i, name in enumerate(BEHAVIOURS):
+        wait = ["--wait", "20"] if i == len(BEHAVIOURS) - 1 else []
+        rc, out, err = ln.cli(0, "escrow", "open", "--provider", ln.accounts[i]["address"], "--amount", str(DEPOSIT),
+                              "--from", f"account-{CLIENT}", "--nonce", str(nonce + i), *wait)
+        if rc != 0:
+            raise TestFailure(f"escrow open for {name} failed: {err}")
+        escrows[name] = out.split("escrow id ")[1].split()[0]
+    return escrows
+
+
+def claim_all(ln, escrows):
+    """In the audited epoch each owner claims USAGE with a receipt the client
+    signed; returns {name: (claim height, balance after the claim)}."""
+    sent = {}
+    for i, name in enumerate(BEHAVIOURS):
+        rc, sig, err = ln.cli(0, "escrow", "receipt", escrows[name], "--cumulative", str(USAGE), "--from", f"account-{CLIENT}")
+        if rc != 0:
+            raise TestFailure(f"escrow receipt failed: {err}")
+        rc, out, err = ln.cli(0, "--json", "escrow", "claim", escrows[name], "--cumulative", str(USAGE), "--receipt",
+                              sig.strip(), "--from", f"account-{i}")
+        if rc != 0:
+            raise TestFailure(f"escrow claim for {name} failed: {err}")
+        sent[name] = json.loads(out)["id"]
+    claims, deadline = {}, time.time() + 20
+    while len(claims) < len(sent):
+        for name in BEHAVIOURS:
+            t = rpc(ln.nodes[0]["rpc"], "get_tx", {"id": sent[name]})
+            if name not in claims and t["status"] == "committed":
+                claims[name] = t["height"]
+            elif t["status"] in ("dropped", "unknown"):
+                raise TestFailure(f"the claim of {name} was {t['status']}: {t.get('reason', '')}")
+        if time.time() > deadline:
+            raise TestFailure(f"claims not committed within 20 s: {claims}")
+        time.sleep(0.05)
+    return {name: (claims[name], balance(ln, i)) for i, name in enumerate(BEHAVIOURS)}
+
+
+def expected(scores, rep_prev, bond, params):
+    """The settlement rule of docs/proof-of-service.md for one offer and epoch:
+    (grade, median S, reputation R, burn, pay scale in bps). The slash is
+    computed on the offer's declared bond (the signed offer settle_epoch
+    reads) and burned from what is left of it."""
+    if len(scores) < params["min_reports"]:
+        return "unaudited", None, rep_prev, 0, 0
+    s = sorted(scores)[(len(scores) - 1) // 2]
+    lam = params["lambda"]
+    r = (lam * rep_prev + (10000 - lam) * s) // 10000
+    if r < params["delta"]:
+        return "unstable", s, r, min(bond, BOND * (params["delta"] - r) * params["rate"] // 10**8), 0
+    return ("occasional" if s < 10000 else "ok"), s, r, 0, s
+
+
+def epoch_record(shown, epoch):
+    for e in shown["epochs"]:
+        if e["epoch"] == epoch:
+            return e
+    raise TestFailure(f"no epoch {epoch} in audit show of {shown['offer_id'][:16]}: {shown['epochs']}")
+
+
+def check_settlements(ln, ids, audited, last):
+    """Each offer's grade, reputation and bond in epochs audited..last against
+    the rule; returns {(name, epoch): pay scale} and the total slash."""
+    with open(ln.net.dir + "/genesis.json") as f:
+        gp = json.load(f)["params"]
+    params = {"min_reports": gp["pos_min_reports"], "lambda": gp["pos_reputation_lambda_bps"],
+              "rate": gp["pos_unstable_rate_bps"], "delta": 9500}
+    scales, slashed = {}, 0
+    for name in BEHAVIOURS:
+        shown = rpc(ln.nodes[PROVIDER]["rpc"], "audit_show", {"offer_id": ids[name], "epochs": 16})["offers"][0]
+        rep, bond = 10000, BOND
+        for epoch in range(audited, last + 1):
+            rec = epoch_record(shown, epoch)
+            scores = [r["score_bps"] for r in rec["reports"]]
+            grade, s, rep, slash, scale = expected(scores, rep, bond, params)
+            bond -= slash
+            slashed += slash
+            scales[(name, epoch)] = scale
+            check(rec["grade"] == grade, f"{name}, epoch {epoch}: report scores {sorted(scores)} -> median {s}, "
+                                         f"reputation {rep}: graded {grade} (chain: {rec['grade']})")
+        check(shown["reputation_bps"] == rep and int(shown["bond"]) == bond,
+              f"{name}: reputation {shown['reputation_bps']} (rule: {rep}), bond {shown['bond']} (rule: {bond})")
+    return scales, slashed
+
+
+def check_pay(ln, claims, scales, client_before):
+    """Each claim is paid at its epoch's pay scale; the rest goes back to the client."""
+    refunded = 0
+    for i, name in enumerate(BEHAVIOURS):
+        scale = scales[(name, (claims[name][0] - 1) // EPOCH)]
+        pay = USAGE * scale // 10000
+        refunded += USAGE - pay
+        got = balance(ln, i) - claims[name][1]
+        check(got == pay, f"{name} was paid {got} of its {USAGE} claim (rule: {USAGE} x {scale} bps = {pay})")
+    got = balance(ln, CLIENT) - client_before
+    check(got == refunded, f"the client got back {got}, the pay the scores withheld ({refunded})")
+
+
+def test(bins, workdir):
+    extra = committee_args(VALIDATORS, INTERVAL_MS, accounts=5) + ["--epoch-length", str(EPOCH)]
+    for g in GENESIS:
+        extra += ["--genesis-param", g]
+    epochs = 3 if LONG else 1
+    with running_devnet(bins, workdir, NODES, BASE_IP, PORT, extra) as (net, ln):
+        t0 = time.time()
+        backends = {name: Backend(name) for name in BEHAVIOURS}
+        registered = {}
+        in_parallel([lambda i=i, n=n: offer(ln, bins, workdir, i, n, backends[n], registered)
+                     for i, n in enumerate(BEHAVIOURS)])
+        ids = {n: registered[n][0] for n in BEHAVIOURS}
+        escrows = open_escrows(ln)
+        height = max(ln.head(0)["height"], *(h for _, h in registered.values()))
+        audited = max(2, (height - 1) // EPOCH + 1)  # the first epoch that starts after the offers
+        wait_height(ln, audited * EPOCH + 1, 30)
+        client_before = balance(ln, CLIENT)
+        claims = claim_all(ln, escrows)
+        claim_epoch = max((h - 1) // EPOCH for h, _ in claims.values())
+        check(True, f"4 offers registered by height {height}, escrows open, claims in epoch {claim_epoch}; "
+                    f"epoch {audited} audited ({time.time() - t0:.1f} s)")
+        last = max(audited + epochs - 1, claim_epoch)
+        wait_height(ln, (last + 2) * EPOCH + 3, 30 + 10 * epochs)  # settled in the first blocks of last + 2
+        check(all(b.served > 0 for b in backends.values()) and backends["flaky"].refused > 0,
+              "the backends answered " + ", ".join(f"{n} {b.served}" for n, b in backends.items())
+              + f"; flaky refused {backends['flaky'].refused}")
+        scales, slashed = check_settlements(ln, ids, audited, last)
+        first = {n: scales[(n, audited)] for n in BEHAVIOURS}
+        check(first["honest"] == 10000 and first["slow"] == 0 and first["wrong"] == 0 and first["flaky"] < 10000,
+              f"epoch {audited}: honest paid in full, slow and wrong nothing, flaky in proportion to its score: {first}")
+        check_pay(ln, claims, scales, client_before)
+        supply = rpc(ln.nodes[0]["rpc"], "get_supply")
+        check(supply["conserved"] and int(supply["burned"]) == slashed,
+              f"supply conserved at height {supply['height']}: minted {supply['minted']}, burned {supply['burned']} "
+              f"= the slashes ({slashed})")
+        print(f"  audits settled in {time.time() - t0:.1f} s after the devnet was up", flush=True)
+
+
+if __name__ == "__main__":
+    main(test, 150 if LONG else 60)
