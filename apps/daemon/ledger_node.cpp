@@ -40,7 +40,6 @@ void LedgerNode::Impl::open_miner() {
   miner = std::make_unique<MinerNode>(
       io, *cfg.miner, *ledger, mempool, metrics, [this](std::function<void()> fn) { post_io(std::move(fn)); },
       [this](std::function<void()> fn) { post_ledger(std::move(fn)); }, [this](Tx tx) { return submit_own_tx(std::move(tx)); });
-  spdlog::info("pos: auditing as {} (turn off with --no-audit)", to_hex(cfg.miner->auditor_key.public_key().view()));
 }
 
 Status LedgerNode::Impl::submit_own_tx(Tx tx) {
@@ -190,7 +189,10 @@ std::string LedgerNode::describe() const {
          h.state_root.hex().substr(0, 16) +
          (impl_->producer ? " producer every " + std::to_string(impl_->cfg.block_interval_ms) + " ms"
           : impl_->bft    ? " validator"
-                          : " follower");
+                          : " follower") +
+         // Said here, after the daemon's first line (which names the node).
+         (impl_->miner ? ", auditing as " + to_hex(impl_->cfg.miner->auditor_key.public_key().view()) + " (turn off with --no-audit)"
+                       : "");
 }
 
 }  // namespace bc::apps
