@@ -12,84 +12,17 @@ one graded ok with its bond and reputation kept, the bad one unstable:
 part of its bond burned and its reputation down. miner status / reports,
 audit show and /metrics show the same."""
 import json
-import os
-import shutil
-import socket
-import threading
 import time
 
-from bcnet import TestFailure, check, cli_auth, http, main, metric_values, rpc, run
+from bcnet import TestFailure, check, http, main, rpc
 from ledgernet import committee_args, running_devnet
+from posnet import ProbeBackend, serve_and_offer
 
 BASE_IP, PORT = "127.0.64.2", 9640  # this test's own range: 127.0.64.2-6 (nodes), 127.0.64.20 (backends)
 BACKEND_IP = "127.0.64.20"
 INTERVAL_MS, EPOCH = 100, 10
 VALIDATORS, NODES, PROVIDER = 4, 5, 4
 BOND = 100_000
-
-
-class Backend:
-    """A tiny HTTP/1.0 server: reads the request head, answers `status`, closes."""
-
-    def __init__(self, status):
-        self.status, self.served = status, 0
-        self.sock = socket.socket()
-        self.sock.bind((BACKEND_IP, 0))
-        self.sock.listen(128)
-        self.addr = f"{BACKEND_IP}:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        c.settimeout(5)
-        head = b""
-        try:
-            while b"\r\n\r\n" not in head and len(head) < 8192:
-                b = c.recv(4096)
-                if not b:
-                    break
-                head += b
-            c.sendall(f"HTTP/1.0 {self.status}\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n".encode())
-            self.served += 1
-        except OSError:
-            pass
-        c.close()
-
-
-def offer(ln, bins, workdir, account, name, backend):
-    """Serves `name` (owned by the account's key) from the provider node behind
-    `backend`, and registers its offer; returns (offer id, commit height)."""
-    keys = os.path.join(workdir, f"keys-{name}")
-    os.makedirs(keys, mode=0o700)
-    shutil.copy(os.path.join(ln.wallet, f"account-{account}.key"), os.path.join(keys, f"{name}.key"))
-    os.chmod(os.path.join(keys, f"{name}.key"), 0o600)
-    node = ln.nodes[PROVIDER]
-    base = [bins.cli, "--rpc", node["rpc"], *cli_auth(node["rpc"]), "--key-dir", keys, "--json"]
-    sid = json.loads(run(base + ["service", "list"], check_rc=0)[1])["owned"][0]["service"]
-    node_key = rpc(node["rpc"], "status")["node_key"]
-    cert = json.loads(run(base + ["service", "delegate", sid, "--to", node_key], check_rc=0)[1])["delegation"]
-    run(base + ["service", "serve", "--delegation", cert, "--backend", backend.addr], check_rc=0)
-    rc, out, err = ln.cli(PROVIDER, "provider", "offer", "--service", name, "--bond", str(BOND), "--request", "GET / HTTP/1.1",
-                          "--expect", "HTTP/1.0 200 OK", "--max-latency", "5000", "--from", f"account-{account}",
-                          "--offer-nonce", str(account), "--register", "--wait", "15")
-    if rc != 0:
-        raise TestFailure(f"provider offer for {name} failed: {err}")
-    return out.split("offer id ")[1].split()[0], ln.head(PROVIDER)["height"]
-
-
-def wait_height(ln, height, limit_s):
-    deadline = time.time() + limit_s
-    while ln.head(0)["height"] < height:
-        if time.time() > deadline:
-            raise TestFailure(f"height {height} not reached within {limit_s} s (at {ln.head(0)['height']})")
-        time.sleep(0.1)
 
 
 def check_miners(ln, audited):
@@ -124,13 +57,13 @@ def test(bins, workdir):
     extra = committee_args(VALIDATORS, INTERVAL_MS, accounts=2) + ["--epoch-length", str(EPOCH)]
     with running_devnet(bins, workdir, NODES, BASE_IP, PORT, extra) as (net, ln):
         t0 = time.time()
-        good, bad = Backend("200 OK"), Backend("500 Internal Server Error")
-        good_id, _ = offer(ln, bins, workdir, 0, "good", good)
-        bad_id, height = offer(ln, bins, workdir, 1, "bad", bad)
+        good, bad = ProbeBackend(BACKEND_IP), ProbeBackend(BACKEND_IP, "500 Internal Server Error")
+        good_id, _ = serve_and_offer(ln, bins, workdir, PROVIDER, 0, "good", good, BOND, 5000, 0, 15)
+        bad_id, height = serve_and_offer(ln, bins, workdir, PROVIDER, 1, "bad", bad, BOND, 5000, 1, 15)
         audited = max(2, (height - 1) // EPOCH + 1)  # the first epoch that starts after both offers
         check(True, f"both offers registered by height {height}; epoch {audited} audits them")
         settle = (audited + 2) * EPOCH + 1  # the first block of audited + 2 settles it
-        wait_height(ln, settle + 2, 40)
+        ln.wait_heads(settle + 2, 40, nodes=[0])
         check(good.served > 0 and bad.served > 0, f"the backends answered {good.served} and {bad.served} probes")
         check_miners(ln, audited)
         g = rpc(ln.nodes[PROVIDER]["rpc"], "audit_show", {"offer_id": good_id, "epochs": 8})["offers"][0]

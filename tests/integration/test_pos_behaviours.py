@@ -27,13 +27,12 @@ pos_holdback_epochs = 0 (pay is released at the settlement). BC_LONG=1 audits
 three epochs and checks the reputation recurrence over them."""
 import json
 import os
-import shutil
-import socket
 import threading
 import time
 
-from bcnet import TestFailure, check, cli_auth, main, rpc, run
+from bcnet import TestFailure, check, main, rpc
 from ledgernet import committee_args, running_devnet
+from posnet import ProbeBackend, serve_and_offer
 
 BASE_IP, PORT = "127.0.67.2", 9670  # this test's own range: 127.0.67.2-6 (nodes), 127.0.67.20 (backends)
 BACKEND_IP = "127.0.67.20"
@@ -46,71 +45,25 @@ LONG = os.environ.get("BC_LONG") == "1"
 GENESIS = ["pos_max_attempts=1", "pos_holdback_epochs=0"]
 
 
-class Backend:
-    """A tiny HTTP/1.0 server behaving as `kind` says (see the module doc)."""
-
-    def __init__(self, kind):
-        self.kind, self.served, self.refused = kind, 0, 0
-        self.sock = socket.socket()
-        self.sock.bind((BACKEND_IP, 0))
-        self.sock.listen(128)
-        self.addr = f"{BACKEND_IP}:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            if self.kind == "flaky" and int(time.time() * 1000) % 1000 < 300:
-                self.refused += 1
-                c.close()  # down: the flow ends with no answer
-                continue
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        c.settimeout(5)
-        head = b""
-        try:
-            while b"\r\n\r\n" not in head and len(head) < 8192:
-                b = c.recv(4096)
-                if not b:
-                    break
-                head += b
-            if self.kind == "slow":
-                time.sleep(2 * SLOW_LATENCY_MS / 1000)
-            status = "500 Internal Server Error" if self.kind == "wrong" else "200 OK"
-            c.sendall(f"HTTP/1.0 {status}\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n".encode())
-            self.served += 1
-        except OSError:
-            pass
-        c.close()
+def backend(kind):
+    """The probe backend of one behaviour (see the module doc)."""
+    if kind == "slow":
+        return ProbeBackend(BACKEND_IP, delay_s=2 * SLOW_LATENCY_MS / 1000)
+    if kind == "flaky":  # down 300 ms of every second
+        return ProbeBackend(BACKEND_IP, down=lambda: int(time.time() * 1000) % 1000 < 300)
+    if kind == "wrong":
+        return ProbeBackend(BACKEND_IP, "500 Internal Server Error")
+    return ProbeBackend(BACKEND_IP)
 
 
 BEHAVIOURS = ["honest", "slow", "flaky", "wrong"]
 
 
 def offer(ln, bins, workdir, account, name, backend, results):
-    """Serves `name` from the provider node behind `backend` and registers its
-    offer from account-`account`; results[name] = (offer id, commit height)."""
-    keys = os.path.join(workdir, f"keys-{name}")
-    os.makedirs(keys, mode=0o700)
-    shutil.copy(os.path.join(ln.wallet, f"account-{account}.key"), os.path.join(keys, f"{name}.key"))
-    os.chmod(os.path.join(keys, f"{name}.key"), 0o600)
-    node = ln.nodes[PROVIDER]
-    base = [bins.cli, "--rpc", node["rpc"], *cli_auth(node["rpc"]), "--key-dir", keys, "--json"]
-    sid = json.loads(run(base + ["service", "list"], check_rc=0)[1])["owned"][0]["service"]
-    cert = json.loads(run(base + ["service", "delegate", sid, "--to", rpc(node["rpc"], "status")["node_key"]],
-                          check_rc=0)[1])["delegation"]
-    run(base + ["service", "serve", "--delegation", cert, "--backend", backend.addr], check_rc=0)
+    """Serves `name` behind `backend` and registers its offer from
+    account-`account`; results[name] = (offer id, commit height)."""
     latency = SLOW_LATENCY_MS if name == "slow" else 5000
-    rc, out, err = ln.cli(PROVIDER, "provider", "offer", "--service", name, "--bond", str(BOND), "--request", "GET / HTTP/1.1",
-                          "--expect", "HTTP/1.0 200 OK", "--max-latency", str(latency), "--from", f"account-{account}",
-                          "--offer-nonce", "1", "--register", "--wait", "20")
-    if rc != 0:
-        raise TestFailure(f"provider offer for {name} failed: {err}")
-    results[name] = (out.split("offer id ")[1].split()[0], ln.head(PROVIDER)["height"])
+    results[name] = serve_and_offer(ln, bins, workdir, PROVIDER, account, name, backend, BOND, latency, 1, 20)
 
 
 def in_parallel(fns):
@@ -131,14 +84,6 @@ def in_parallel(fns):
 
 def balance(ln, i):
     return int(rpc(ln.nodes[0]["rpc"], "get_account", {"address": ln.accounts[i]["address"]})["balance"])
-
-
-def wait_height(ln, height, limit_s):
-    deadline = time.time() + limit_s
-    while ln.head(0)["height"] < height:
-        if time.time() > deadline:
-            raise TestFailure(f"height {height} not reached within {limit_s} s (at {ln.head(0)['height']})")
-        time.sleep(0.1)
 
 
 def open_escrows(ln):
@@ -249,7 +194,7 @@ def test(bins, workdir):
     epochs = 3 if LONG else 1
     with running_devnet(bins, workdir, NODES, BASE_IP, PORT, extra) as (net, ln):
         t0 = time.time()
-        backends = {name: Backend(name) for name in BEHAVIOURS}
+        backends = {name: backend(name) for name in BEHAVIOURS}
         registered = {}
         in_parallel([lambda i=i, n=n: offer(ln, bins, workdir, i, n, backends[n], registered)
                      for i, n in enumerate(BEHAVIOURS)])
@@ -257,14 +202,14 @@ def test(bins, workdir):
         escrows = open_escrows(ln)
         height = max(ln.head(0)["height"], *(h for _, h in registered.values()))
         audited = max(2, (height - 1) // EPOCH + 1)  # the first epoch that starts after the offers
-        wait_height(ln, audited * EPOCH + 1, 30)
+        ln.wait_heads(audited * EPOCH + 1, 30, nodes=[0])
         client_before = balance(ln, CLIENT)
         claims = claim_all(ln, escrows)
         claim_epoch = max((h - 1) // EPOCH for h, _ in claims.values())
         check(True, f"4 offers registered by height {height}, escrows open, claims in epoch {claim_epoch}; "
                     f"epoch {audited} audited ({time.time() - t0:.1f} s)")
         last = max(audited + epochs - 1, claim_epoch)
-        wait_height(ln, (last + 2) * EPOCH + 3, 30 + 10 * epochs)  # settled in the first blocks of last + 2
+        ln.wait_heads((last + 2) * EPOCH + 3, 30 + 10 * epochs, nodes=[0])  # settled in the first blocks of last + 2
         check(all(b.served > 0 for b in backends.values()) and backends["flaky"].refused > 0,
               "the backends answered " + ", ".join(f"{n} {b.served}" for n, b in backends.items())
               + f"; flaky refused {backends['flaky'].refused}")

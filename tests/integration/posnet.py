@@ -1,0 +1,76 @@
+"""Shared pieces of the Proof-of-Service integration tests: a probe-answering
+backend with configurable behaviour, and a service served behind a provider
+node with its offer registered on chain."""
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+
+from bcnet import TestFailure, cli_auth, rpc, run
+
+
+class ProbeBackend:
+    """A tiny HTTP/1.0 server: reads the request head, waits `delay_s`,
+    answers `status`, closes. While down() is true it closes each connection
+    unanswered (counted in `refused`)."""
+
+    def __init__(self, ip, status="200 OK", delay_s=0.0, down=lambda: False):
+        self.status, self.delay_s, self.down = status, delay_s, down
+        self.served, self.refused = 0, 0
+        self.sock = socket.socket()
+        self.sock.bind((ip, 0))
+        self.sock.listen(128)
+        self.addr = f"{ip}:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.down():
+                self.refused += 1
+                c.close()  # the flow ends with no answer
+                continue
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        c.settimeout(5)
+        head = b""
+        try:
+            while b"\r\n\r\n" not in head and len(head) < 8192:
+                b = c.recv(4096)
+                if not b:
+                    break
+                head += b
+            time.sleep(self.delay_s)
+            c.sendall(f"HTTP/1.0 {self.status}\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n".encode())
+            self.served += 1
+        except OSError:
+            pass
+        c.close()
+
+
+def serve_and_offer(ln, bins, workdir, provider, account, name, backend, bond, max_latency_ms, offer_nonce, wait_s):
+    """Serves `name` (owned by account-`account`'s key) from node `provider`
+    behind `backend` and registers its offer from that account; returns
+    (offer id, the provider's head height after it)."""
+    keys = os.path.join(workdir, f"keys-{name}")
+    os.makedirs(keys, mode=0o700)
+    shutil.copy(os.path.join(ln.wallet, f"account-{account}.key"), os.path.join(keys, f"{name}.key"))
+    os.chmod(os.path.join(keys, f"{name}.key"), 0o600)
+    node = ln.nodes[provider]
+    base = [bins.cli, "--rpc", node["rpc"], *cli_auth(node["rpc"]), "--key-dir", keys, "--json"]
+    sid = json.loads(run(base + ["service", "list"], check_rc=0)[1])["owned"][0]["service"]
+    node_key = rpc(node["rpc"], "status")["node_key"]
+    cert = json.loads(run(base + ["service", "delegate", sid, "--to", node_key], check_rc=0)[1])["delegation"]
+    run(base + ["service", "serve", "--delegation", cert, "--backend", backend.addr], check_rc=0)
+    rc, out, err = ln.cli(provider, "provider", "offer", "--service", name, "--bond", str(bond), "--request", "GET / HTTP/1.1",
+                          "--expect", "HTTP/1.0 200 OK", "--max-latency", str(max_latency_ms), "--from", f"account-{account}",
+                          "--offer-nonce", str(offer_nonce), "--register", "--wait", str(wait_s))
+    if rc != 0:
+        raise TestFailure(f"provider offer for {name} failed: {err}")
+    return out.split("offer id ")[1].split()[0], ln.head(provider)["height"]
