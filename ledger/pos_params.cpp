@@ -22,18 +22,17 @@ std::array<std::uint64_t, kPosParamCount> pos_param_values(const pos::PosParams&
 bool set_pos_param_values(const std::array<std::uint64_t, kPosParamCount>& v, pos::PosParams& p) {
   for (std::size_t i : {0u, 1u, 2u, 4u, 5u, 6u, 7u, 9u})
     if (v[i] > UINT32_MAX) return false;
-  pos::PosParams& out = p;  // nothing was written before the checks above
-  out.auditors_per_offer = static_cast<std::uint32_t>(v[0]);
-  out.probes_per_auditor = static_cast<std::uint32_t>(v[1]);
-  out.max_attempts = static_cast<std::uint32_t>(v[2]);
-  out.retry_gap_ms = v[3];
-  out.min_reports = static_cast<std::uint32_t>(v[4]);
-  out.reputation_lambda_bps = static_cast<std::uint32_t>(v[5]);
-  out.unstable_rate_bps = static_cast<std::uint32_t>(v[6]);
-  out.agree_tolerance_bps = static_cast<std::uint32_t>(v[7]);
-  out.report_fee = v[8];
-  out.holdback_bps = static_cast<std::uint32_t>(v[9]);
-  out.holdback_epochs = v[10];
+  p.auditors_per_offer = static_cast<std::uint32_t>(v[0]);
+  p.probes_per_auditor = static_cast<std::uint32_t>(v[1]);
+  p.max_attempts = static_cast<std::uint32_t>(v[2]);
+  p.retry_gap_ms = v[3];
+  p.min_reports = static_cast<std::uint32_t>(v[4]);
+  p.reputation_lambda_bps = static_cast<std::uint32_t>(v[5]);
+  p.unstable_rate_bps = static_cast<std::uint32_t>(v[6]);
+  p.agree_tolerance_bps = static_cast<std::uint32_t>(v[7]);
+  p.report_fee = v[8];
+  p.holdback_bps = static_cast<std::uint32_t>(v[9]);
+  p.holdback_epochs = v[10];
   return true;
 }
 
