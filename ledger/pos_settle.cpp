@@ -133,10 +133,7 @@ Status settle_offers(Ledgering& l, const std::vector<pos::Assignment>& draw, con
   while (end < sorted.size() && (cost == 0 || cost + offer_cost(sorted[end]) <= l.budget)) cost += offer_cost(sorted[end++]);
   const pos::PosParams p = pos_params(l.ws.params());
   std::vector<pos::Assignment> slice(sorted.begin() + static_cast<std::ptrdiff_t>(st.offers_done), sorted.begin() + static_cast<std::ptrdiff_t>(end));
-  // The storage Merkle check comes with the storage service's tree; until
-  // then no storage evidence proves malice on chain.
-  const pos::EpochResult r =
-      pos::settle_epoch(settle_input(l.ws, l.epoch, std::move(slice)), p, [](const pos::Offer&, const pos::StorageEvidence&) { return true; });
+  const pos::EpochResult r = pos::settle_epoch(settle_input(l.ws, l.epoch, std::move(slice)), p);
   for (const pos::Settlement& s : r.settlements)
     if (Status e = settle_offer(l, s, set, p); !e.ok()) return e;
   if (Status e = pay_fees(l); !e.ok()) return e;

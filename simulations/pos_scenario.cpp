@@ -246,7 +246,7 @@ class PosWorld {
     }
     in.reputation_bps = reputation_;
     WallTimer wall;
-    const EpochResult res = settle_epoch(in, params_, [](const Offer&, const StorageEvidence&) { return true; });
+    const EpochResult res = settle_epoch(in, params_);
     st.on_settle(wall.seconds(), res.rejected.size());
     for (const Settlement& s : res.settlements) {
       reputation_[s.offer_id] = s.reputation_bps;

@@ -128,8 +128,9 @@ decltype(Request::body) read_request_body(wire::Request::Reader r) {
   throw Reject{Error::kMalformed, "unknown request kind"};
 }
 
-MerkleProof read_proof(wire::AuditProof::Reader p) {
-  MerkleProof out;
+AuditAnswer read_proof(wire::AuditProof::Reader p) {
+  AuditAnswer answer;
+  MerkleProof& out = answer.proof;
   out.leaf_index = p.getLeafIndex();
   out.shard_size = p.getShardSize();
   if (out.shard_size > kMaxShardBytes) throw Reject{Error::kOversized, "proof for a shard over the limit"};
@@ -139,7 +140,8 @@ MerkleProof read_proof(wire::AuditProof::Reader p) {
   auto path = p.getPath();
   if (path.size() > kMaxProofHashes) throw Reject{Error::kOversized, "proof path too long"};
   for (auto h : path) out.path.push_back(fixed<Hash256>(h, "path hash is not 32 bytes"));
-  return out;
+  if (p.hasSignature()) answer.signature = fixed<Signature>(p.getSignature(), "signature is not 64 bytes");
+  return answer;
 }
 
 decltype(Response::body) read_response_body(wire::Response::Reader r) {
@@ -234,13 +236,15 @@ Bytes encode_response(const Response& r) {
     b.setDeleted();
   } else if (auto* t = std::get_if<ReceiptTakenResponse>(&r.body)) {
     b.setReceiptTaken(t->cumulative);
-  } else if (auto* p = std::get_if<MerkleProof>(&r.body)) {
+  } else if (auto* a = std::get_if<AuditAnswer>(&r.body)) {
+    const MerkleProof* p = &a->proof;
     auto o = b.initProof();
     o.setLeafIndex(p->leaf_index);
     o.setShardSize(p->shard_size);
     o.setLeaf(view(p->leaf));
     auto path = o.initPath(static_cast<unsigned>(p->path.size()));
     for (unsigned i = 0; i < p->path.size(); ++i) path.set(i, view(p->path[i].view()));
+    if (a->signature != Signature{}) o.setSignature(view(a->signature.view()));
   } else {
     const auto& f = std::get<FailureResponse>(r.body);
     auto o = b.initFailure();

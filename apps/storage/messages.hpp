@@ -57,12 +57,21 @@ struct FailureResponse {
   Error code = Error::kMalformed;
   std::string reason;
 };
+// An audit's answer. `signature` is the provider's answer key over
+// pos::storage_answer_digest({request shard, request seed, proof}), which
+// makes a wrong answer evidence against a storage offer
+// (ledger/pos/storage_proof.hpp); all zero from a provider without one.
+struct AuditAnswer {
+  MerkleProof proof;
+  Signature signature;
+  friend bool operator==(const AuditAnswer&, const AuditAnswer&) = default;
+};
 struct ReceiptTakenResponse {
   std::uint64_t cumulative = 0;
 };
 struct Response {
   std::uint64_t request_id = 0;
-  std::variant<StoredResponse, DataResponse, DeletedResponse, MerkleProof, FailureResponse, ReceiptTakenResponse> body;
+  std::variant<StoredResponse, DataResponse, DeletedResponse, AuditAnswer, FailureResponse, ReceiptTakenResponse> body;
 };
 
 Bytes encode_request(const Request& r);

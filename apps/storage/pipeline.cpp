@@ -310,8 +310,9 @@ Status check_audit_answer(const Manifest& m, std::uint64_t segment, std::uint32_
                           const Response& answer) {
   const ShardId root = m.root(segment, shard);
   if (auto* f = std::get_if<FailureResponse>(&answer.body)) return fail(f->code, "audit refused: " + f->reason);
-  auto* proof = std::get_if<MerkleProof>(&answer.body);
-  if (!proof) return fail(Error::kBadProof, "not a proof");
+  auto* audit = std::get_if<AuditAnswer>(&answer.body);
+  if (!audit) return fail(Error::kBadProof, "not a proof");
+  const MerkleProof* proof = &audit->proof;
   if (proof->shard_size != m.shape.shard_size(segment) ||
       proof->leaf_index != audit_leaf_index(seed, root, proof->shard_size))
     return fail(Error::kBadProof, "proof for another leaf or size");

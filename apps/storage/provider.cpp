@@ -1,11 +1,18 @@
 #include "apps/storage/provider.hpp"
 
 #include "apps/storage/merkle.hpp"
+#include "ledger/pos/codec.hpp"
+#include "ledger/pos/storage_proof.hpp"
 #include "layers/assert.hpp"
 
 namespace bc::storage {
+// Audits are answered under the rule the ledger judges them by.
+static_assert(kLeafSize == pos::kStorageLeafSize);
+}  // namespace bc::storage
 
-ProviderCore::ProviderCore(ProviderOptions options) : options_(options) {
+namespace bc::storage {
+
+ProviderCore::ProviderCore(ProviderOptions options) : options_(std::move(options)) {
   BC_ASSERT(options_.max_inflight_per_peer > 0);
 }
 
@@ -162,8 +169,12 @@ void ProviderCore::handle_remove_done(std::uint64_t ticket, const Status& s, Tim
 
 void ProviderCore::answer_audit(const Pending& p, ByteView shard, Outbox& out) {
   const std::uint64_t leaf = audit_leaf_index(p.seed, p.shard, shard.size());
+  pos::StorageAnswer a{p.shard, p.seed, make_proof(shard, leaf), {}};
+  if (pos::storage_answer_mismatch(a) != nullptr)
+    return reject(p.peer, p.request_id, fail(Error::kCorrupt, "the shard is damaged on this provider"), out);
+  if (options_.answer_key) pos::sign_storage_answer(a, *options_.answer_key);
   ++stats_.audits;
-  answer(p, Response{p.request_id, make_proof(shard, leaf)}, out);
+  answer(p, Response{p.request_id, AuditAnswer{std::move(a.proof), a.provider_signature}}, out);
 }
 
 void ProviderCore::reject(PeerId peer, std::uint64_t request_id, const Status& s, Outbox& out) {

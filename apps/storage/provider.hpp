@@ -7,7 +7,9 @@
 // poll_event(). The driver runs the task on its ShardStore and reports with
 // handle_*_done; only then does the core leave the answer in the Outbox, so
 // "stored" is never said before the shard is durable. An audit reads the
-// whole shard and the core builds the Merkle proof.
+// whole shard and the core builds the Merkle proof, checks it and signs it;
+// a shard damaged on disk is answered kCorrupt, never with a signed wrong
+// proof (which would prove malice against the provider's storage offer).
 //
 // A usage receipt (payment) is answered at once and kept, the highest per
 // escrow, until the driver takes them for its claims (take_receipts).
@@ -28,6 +30,10 @@ namespace bc::storage {
 
 struct ProviderOptions {
   std::size_t max_inflight_per_peer = 16;
+  // Signs every audit answer (AuditAnswer::signature), so that a storage
+  // offer naming its public key can be audited (docs/proof-of-service.md
+  // "Storage probe"); none: answers go unsigned.
+  std::optional<KeyPair> answer_key;
 };
 
 // Work for the driver's store. `ticket` goes back in handle_*_done.

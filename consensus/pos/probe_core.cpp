@@ -37,14 +37,47 @@ void ProbeCore::send(std::uint64_t id, Pending& p, TimeMs now) {
   ++p.attempt;
   p.in_flight = true;
   p.due = now + static_cast<TimeMs>(probe_timeout_ms_);
-  sends_.push_back(ProbeSend{id, reports_[p.slot].offer_id, p.offer->service_id, p.offer->probe_request, p.attempt});
+  ProbeSend s{id, reports_[p.slot].offer_id, p.offer->service_id, p.offer->probe_request, std::nullopt, p.attempt};
+  if (p.offer->kind == ServiceKind::kStorage)
+    s.storage = StorageProbe{challenge_of(p), p.offer->storage_root, p.offer->storage_chunks};
+  sends_.push_back(std::move(s));
   ++counters_.sent;
 }
 
-ProbeOutcome ProbeCore::grade(const Offer& o, const ProbeAnswer& a) const {
+StorageChallenge ProbeCore::challenge_of(const Pending& p) const {
+  const Report& r = reports_[p.slot];
+  return storage_challenge(r.secret, r.epoch, r.offer_id, p.index, p.offer->storage_chunks);
+}
+
+ProbeOutcome ProbeCore::grade(const Pending& p, const ProbeAnswer& a) const {
+  const Offer& o = *p.offer;
+  if (o.kind == ServiceKind::kStorage) return grade_storage(p, a);
   if (a.response_hash != o.expected_response_hash) return ProbeOutcome::kWrong;
   if (a.ttfb_ms > o.max_latency_ms || a.throughput_bps < o.min_throughput_bps) return ProbeOutcome::kSlow;
   return ProbeOutcome::kPass;
+}
+
+// Right only when the answer is about the challenged chunk of this offer
+// (its path leads to storage_root), to the challenge's seed, and correct.
+ProbeOutcome ProbeCore::grade_storage(const Pending& p, const ProbeAnswer& a) const {
+  const Offer& o = *p.offer;
+  if (!a.storage || !a.storage->answer) return ProbeOutcome::kWrong;
+  const StorageChallenge c = challenge_of(p);
+  const StorageAnswer& answer = *a.storage->answer;
+  if (answer.seed != c.seed ||
+      !merkle::list_path_leads_to(o.storage_root, o.storage_chunks, c.chunk, answer.shard, a.storage->chunk_path))
+    return ProbeOutcome::kWrong;
+  if (storage_answer_mismatch(answer) != nullptr) return ProbeOutcome::kWrong;
+  if (a.ttfb_ms > o.max_latency_ms || a.throughput_bps < o.min_throughput_bps) return ProbeOutcome::kSlow;
+  return ProbeOutcome::kPass;
+}
+
+void ProbeCore::keep_evidence(const Pending& p, const ProbeAnswer& a) {
+  if (!a.storage || !a.storage->answer) return;
+  Report& r = reports_[p.slot];
+  if (r.evidence.size() >= PosLimits{}.max_evidence) return;
+  StorageEvidence e{r.offer_id, p.index, challenge_of(p).chunk, a.storage->chunk_path, *a.storage->answer};
+  if (proves_storage_malice(*p.offer, e)) r.evidence.push_back(std::move(e));
 }
 
 void ProbeCore::record(const Pending& p, ProbeOutcome outcome, const ProbeAnswer& answer) {
@@ -71,7 +104,7 @@ void ProbeCore::retry(std::map<std::uint64_t, Pending>::iterator it, TimeMs now)
 void ProbeCore::handle_answer(std::uint64_t probe_id, const ProbeAnswer& answer, TimeMs now, Outbox&) {
   auto it = pending_.find(probe_id);
   if (it == pending_.end() || !it->second.in_flight) return;  // late: already retried or graded
-  const ProbeOutcome outcome = grade(*it->second.offer, answer);
+  const ProbeOutcome outcome = grade(it->second, answer);
   // A correct answer past the bound is treated like a timeout: network
   // jitter, not the provider, is the likely cause of one slow answer, and a
   // provider that is slow every time is still graded slow on the last attempt.
@@ -80,6 +113,7 @@ void ProbeCore::handle_answer(std::uint64_t probe_id, const ProbeAnswer& answer,
     return;
   }
   record(it->second, outcome, answer);
+  if (outcome == ProbeOutcome::kWrong) keep_evidence(it->second, answer);
   pending_.erase(it);
 }
 

@@ -6,7 +6,9 @@
 // a probe that timed out, or was answered correctly but too slowly,
 // unchanged after retry_gap_ms, at most max_attempts in all, grades each
 // answer against the offer, and at
-// finish_epoch() signs one Report per offer. The driver carries a probe as
+// finish_epoch() signs one Report per offer. A storage offer's probe is an
+// audit challenge (ledger/pos/storage_proof.hpp); a wrong answer its
+// provider signed goes into the report as StorageEvidence. The driver carries a probe as
 // an ordinary client request over a fresh SAL client identity and answers
 // with handle_answer(); the core never sees a socket or a clock.
 #pragma once
@@ -17,10 +19,29 @@
 #include <vector>
 
 #include "ledger/pos/schedule.hpp"
+#include "ledger/pos/storage_proof.hpp"
 #include "ledger/pos/types.hpp"
 #include "layers/core.hpp"
 
 namespace bc::pos {
+
+// What a storage offer's probe asks (docs/proof-of-service.md "Storage
+// offers and the storage probe"): the driver looks up shard `challenge.chunk`
+// in the offer's chunk list (root storage_root, storage_chunks entries) and
+// sends AuditRequest{that shard, challenge.seed}.
+struct StorageProbe {
+  StorageChallenge challenge;
+  Hash256 storage_root;
+  std::uint64_t storage_chunks = 0;
+};
+
+// What the driver got for a storage probe: the chunk's path in the offer's
+// list, and the provider's audit answer about it (shard and seed as asked;
+// nullopt when the provider answered with a failure).
+struct StorageReply {
+  std::vector<Hash256> chunk_path;
+  std::optional<StorageAnswer> answer;
+};
 
 // What the driver measured for one attempt.
 struct ProbeAnswer {
@@ -28,13 +49,15 @@ struct ProbeAnswer {
   std::uint32_t ttfb_ms = 0;
   std::uint64_t throughput_bps = 0;
   Hash256 response_hash;
+  std::optional<StorageReply> storage;  // a storage probe's; nullopt there: no usable answer (graded wrong)
 };
 
 struct ProbeSend {
   std::uint64_t probe_id = 0;  // unique per attempt; echo it in handle_answer
   Hash256 offer_id;
   Hash256 service_id;
-  Bytes request;
+  Bytes request;                        // a generic offer's probe request
+  std::optional<StorageProbe> storage;  // set for a storage offer
   std::uint8_t attempt = 1;
 };
 
@@ -73,7 +96,11 @@ class ProbeCore final : public Core {
   // Schedules the same probe again retry_gap_ms after now, under a new id.
   void retry(std::map<std::uint64_t, Pending>::iterator it, TimeMs now);
   void record(const Pending& p, ProbeOutcome outcome, const ProbeAnswer& answer);
-  ProbeOutcome grade(const Offer& o, const ProbeAnswer& a) const;
+  ProbeOutcome grade(const Pending& p, const ProbeAnswer& a) const;
+  ProbeOutcome grade_storage(const Pending& p, const ProbeAnswer& a) const;
+  StorageChallenge challenge_of(const Pending& p) const;
+  // Keeps a wrong signed storage answer as evidence in its report.
+  void keep_evidence(const Pending& p, const ProbeAnswer& a);
 
   KeyPair key_;
   PosParams params_;

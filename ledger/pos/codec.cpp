@@ -17,7 +17,7 @@ namespace {
 constexpr std::string_view kOfferTag = "blockcloud/pos-offer/v1";
 constexpr std::string_view kOfferIdTag = "blockcloud/pos-offer-id/v1";
 constexpr std::string_view kReportTag = "blockcloud/pos-report/v1";
-constexpr std::string_view kStorageResponseTag = "blockcloud/pos-storage-response/v1";
+constexpr std::string_view kStorageAnswerTag = "blockcloud/storage-answer/v1";
 
 struct Reject {
   Error error;
@@ -126,15 +126,45 @@ ProbeRecord read_probe(wire::ProbeRecord::Reader r) {
   return p;
 }
 
-void write_evidence(const StorageEvidence& e, wire::StorageEvidence::Builder b, bool with_signature) {
+void write_hashes(const std::vector<Hash256>& hashes, capnp::List<capnp::Data>::Builder out) {
+  for (std::size_t i = 0; i < hashes.size(); ++i) out.set(static_cast<unsigned>(i), bytes_ptr(hashes[i].view()));
+}
+
+std::vector<Hash256> read_hashes(capnp::List<capnp::Data>::Reader in, const PosLimits& limits) {
+  if (in.size() > limits.max_path) throw Reject{Error::kOversized};
+  std::vector<Hash256> out(in.size());
+  for (unsigned i = 0; i < in.size(); ++i) read_fixed(in[i], out[i]);
+  return out;
+}
+
+void write_answer(const StorageAnswer& a, wire::StorageAnswer::Builder b, bool with_signature) {
+  b.setShard(bytes_ptr(a.shard.view()));
+  b.setSeed(bytes_ptr(a.seed.view()));
+  b.setLeafIndex(a.proof.leaf_index);
+  b.setLeaf(bytes_ptr(ByteView(a.proof.leaf)));
+  write_hashes(a.proof.path, b.initPath(static_cast<unsigned>(a.proof.path.size())));
+  b.setShardSize(a.proof.shard_size);
+  if (with_signature) b.setProviderSignature(bytes_ptr(a.provider_signature.view()));
+}
+
+StorageAnswer read_answer(wire::StorageAnswer::Reader r, const PosLimits& limits) {
+  StorageAnswer a;
+  read_fixed(r.getShard(), a.shard);
+  read_fixed(r.getSeed(), a.seed);
+  a.proof.leaf_index = r.getLeafIndex();
+  a.proof.leaf = read_bytes(r.getLeaf(), limits.max_leaf_bytes);
+  a.proof.path = read_hashes(r.getPath(), limits);
+  a.proof.shard_size = r.getShardSize();
+  read_fixed(r.getProviderSignature(), a.provider_signature);
+  return a;
+}
+
+void write_evidence(const StorageEvidence& e, wire::StorageEvidence::Builder b) {
   b.setOfferId(bytes_ptr(e.offer_id.view()));
   b.setProbeIndex(e.probe_index);
   b.setChunk(e.chunk);
-  b.setLeaf(e.leaf);
-  b.setLeafBytes(bytes_ptr(ByteView(e.leaf_bytes)));
-  auto path = b.initPath(static_cast<unsigned>(e.path.size()));
-  for (std::size_t i = 0; i < e.path.size(); ++i) path.set(static_cast<unsigned>(i), bytes_ptr(e.path[i].view()));
-  if (with_signature) b.setProviderSignature(bytes_ptr(e.provider_signature.view()));
+  write_hashes(e.chunk_path, b.initChunkPath(static_cast<unsigned>(e.chunk_path.size())));
+  write_answer(e.answer, b.initAnswer(), true);
 }
 
 StorageEvidence read_evidence(wire::StorageEvidence::Reader r, const PosLimits& limits) {
@@ -142,13 +172,8 @@ StorageEvidence read_evidence(wire::StorageEvidence::Reader r, const PosLimits& 
   read_fixed(r.getOfferId(), e.offer_id);
   e.probe_index = r.getProbeIndex();
   e.chunk = r.getChunk();
-  e.leaf = r.getLeaf();
-  e.leaf_bytes = read_bytes(r.getLeafBytes(), limits.max_leaf_bytes);
-  auto path = r.getPath();
-  if (path.size() > limits.max_path) throw Reject{Error::kOversized};
-  e.path.resize(path.size());
-  for (unsigned i = 0; i < path.size(); ++i) read_fixed(path[i], e.path[i]);
-  read_fixed(r.getProviderSignature(), e.provider_signature);
+  e.chunk_path = read_hashes(r.getChunkPath(), limits);
+  e.answer = read_answer(r.getAnswer(), limits);
   return e;
 }
 
@@ -160,7 +185,7 @@ void write_report(const Report& rep, wire::Report::Builder b, bool with_signatur
   auto probes = b.initProbes(static_cast<unsigned>(rep.probes.size()));
   for (std::size_t i = 0; i < rep.probes.size(); ++i) write_probe(rep.probes[i], probes[static_cast<unsigned>(i)]);
   auto ev = b.initEvidence(static_cast<unsigned>(rep.evidence.size()));
-  for (std::size_t i = 0; i < rep.evidence.size(); ++i) write_evidence(rep.evidence[i], ev[static_cast<unsigned>(i)], true);
+  for (std::size_t i = 0; i < rep.evidence.size(); ++i) write_evidence(rep.evidence[i], ev[static_cast<unsigned>(i)]);
   if (with_signature) b.setSignature(bytes_ptr(rep.signature.view()));
 }
 
@@ -248,9 +273,8 @@ Hash256 report_digest(const Report& r) {
   return digest<wire::Report>(kReportTag, [&](wire::Report::Builder b) { write_report(r, b, false); });
 }
 
-Hash256 storage_response_digest(const StorageEvidence& e) {
-  return digest<wire::StorageEvidence>(kStorageResponseTag,
-                                       [&](wire::StorageEvidence::Builder b) { write_evidence(e, b, false); });
+Hash256 storage_answer_digest(const StorageAnswer& a) {
+  return digest<wire::StorageAnswer>(kStorageAnswerTag, [&](wire::StorageAnswer::Builder b) { write_answer(a, b, false); });
 }
 
 void sign_offer(Offer& o, const KeyPair& owner) {
@@ -263,8 +287,8 @@ void sign_report(Report& r, const KeyPair& auditor) {
   r.signature = auditor.sign(report_digest(r));
 }
 
-void sign_storage_response(StorageEvidence& e, const KeyPair& provider) {
-  e.provider_signature = provider.sign(storage_response_digest(e));
+void sign_storage_answer(StorageAnswer& a, const KeyPair& provider) {
+  a.provider_signature = provider.sign(storage_answer_digest(a));
 }
 
 Status verify_offer(const Offer& o) {
@@ -277,8 +301,8 @@ Status verify_report(const Report& r) {
   return Status::success();
 }
 
-bool verify_storage_response(const StorageEvidence& e, const XOnlyPubKey& provider) {
-  return verify(provider, storage_response_digest(e), e.provider_signature);
+bool verify_storage_answer(const StorageAnswer& a, const XOnlyPubKey& provider) {
+  return verify(provider, storage_answer_digest(a), a.provider_signature);
 }
 
 }  // namespace bc::pos

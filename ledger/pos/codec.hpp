@@ -17,7 +17,7 @@ struct PosLimits {
   std::size_t max_probe_request_bytes = 4096;
   std::size_t max_probes = 256;
   std::size_t max_evidence = 16;
-  std::size_t max_leaf_bytes = 64u << 10;
+  std::size_t max_leaf_bytes = 1024;  // kStorageLeafSize (ledger/pos/storage_proof.hpp)
   std::size_t max_path = 48;
 };
 
@@ -30,14 +30,14 @@ Hash256 offer_id(const Offer& o);
 // tagged_hash(tag, canonical form with the signature null).
 Hash256 offer_digest(const Offer& o);
 Hash256 report_digest(const Report& r);
-Hash256 storage_response_digest(const StorageEvidence& e);
+Hash256 storage_answer_digest(const StorageAnswer& a);
 
 void sign_offer(Offer& o, const KeyPair& owner);       // sets owner and signature
 void sign_report(Report& r, const KeyPair& auditor);   // sets auditor and signature
-void sign_storage_response(StorageEvidence& e, const KeyPair& provider);
+void sign_storage_answer(StorageAnswer& a, const KeyPair& provider);  // sets provider_signature
 
 Status verify_offer(const Offer& o);
 Status verify_report(const Report& r);
-bool verify_storage_response(const StorageEvidence& e, const XOnlyPubKey& provider);
+bool verify_storage_answer(const StorageAnswer& a, const XOnlyPubKey& provider);
 
 }  // namespace bc::pos

@@ -14,14 +14,20 @@ void put_u64(Bytes& out, std::uint64_t v) {
 
 void put(Bytes& out, ByteView v) { out.insert(out.end(), v.begin(), v.end()); }
 
-std::uint64_t probe_time(const Hash256& secret, std::uint64_t epoch, const Hash256& offer_id, std::uint32_t i,
-                         std::uint64_t epoch_ms) {
+// tagged_hash(tag, secret || epoch || offer_id || i): what probe i of an offer does, and when.
+Hash256 probe_draw(std::string_view tag, const Hash256& secret, std::uint64_t epoch, const Hash256& offer_id,
+                   std::uint32_t i) {
   Bytes data;
   put(data, secret.view());
   put_u64(data, epoch);
   put(data, offer_id.view());
   put_u64(data, i);
-  return detail::be_word(tagged_hash("blockcloud/pos-probe-time/v1", data), 0) % epoch_ms;
+  return tagged_hash(tag, data);
+}
+
+std::uint64_t probe_time(const Hash256& secret, std::uint64_t epoch, const Hash256& offer_id, std::uint32_t i,
+                         std::uint64_t epoch_ms) {
+  return detail::be_word(probe_draw("blockcloud/pos-probe-time/v1", secret, epoch, offer_id, i), 0) % epoch_ms;
 }
 
 Status error(Error e, std::string detail) { return fail(make_error_code(e), std::move(detail)); }
@@ -34,6 +40,13 @@ Hash256 probe_commitment(const Hash256& secret, const XOnlyPubKey& auditor, std:
   put(data, auditor.view());
   put_u64(data, epoch);
   return tagged_hash("blockcloud/pos-probe-commit/v1", data);
+}
+
+StorageChallenge storage_challenge(const Hash256& secret, std::uint64_t epoch, const Hash256& offer_id,
+                                   std::uint32_t index, std::uint64_t chunks) {
+  BC_ASSERT(chunks > 0);
+  const Hash256 h = probe_draw("blockcloud/pos-storage-challenge/v1", secret, epoch, offer_id, index);
+  return {detail::be_word(h, 0) % chunks, h};
 }
 
 std::vector<ProbeTime> probe_schedule(const Hash256& secret, std::uint64_t epoch, const Hash256& offer_id,

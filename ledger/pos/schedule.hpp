@@ -23,6 +23,19 @@ struct ProbeTime {
 std::vector<ProbeTime> probe_schedule(const Hash256& secret, std::uint64_t epoch, const Hash256& offer_id,
                                       std::uint32_t count, std::uint64_t epoch_ms);
 
+// What storage probe `index` of an offer with `chunks` chunks asks: chunk
+// = H mod chunks and the audit seed = H, with H = tagged_hash(
+// "blockcloud/pos-storage-challenge/v1", secret || epoch || offer_id || index).
+// Like the times, unknown to the provider until the probe comes.
+struct StorageChallenge {
+  std::uint64_t chunk = 0;
+  Hash256 seed;
+  friend bool operator==(const StorageChallenge&, const StorageChallenge&) = default;
+};
+// REQUIRES: chunks > 0.
+StorageChallenge storage_challenge(const Hash256& secret, std::uint64_t epoch, const Hash256& offer_id,
+                                   std::uint32_t index, std::uint64_t chunks);
+
 // The report's secret matches `commitment`, it has exactly
 // params.probes_per_auditor probes with indexes 0..c-1 in order, each at its
 // scheduled time and with 1..max_attempts attempts.

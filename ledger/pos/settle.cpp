@@ -5,6 +5,7 @@
 
 #include "ledger/pos/codec.hpp"
 #include "ledger/pos/schedule.hpp"
+#include "ledger/pos/storage_proof.hpp"
 #include "layers/assert.hpp"
 
 namespace bc::pos {
@@ -53,13 +54,11 @@ void collect(const SettleInput& in, const PosParams& params, std::map<Hash256, O
   }
 }
 
-std::optional<std::string> proven_malice(const OfferReports& slot, const StorageProofCheck& check) {
+std::optional<std::string> proven_malice(const OfferReports& slot) {
   if (slot.offer->kind != ServiceKind::kStorage) return std::nullopt;
   for (const auto& [auditor, report] : slot.by_auditor) {
     for (const StorageEvidence& e : report->evidence) {
-      if (e.offer_id != slot.assignment->offer_id) continue;
-      if (verify_storage_response(e, slot.offer->provider) && !check(*slot.offer, e))
-        return "provider-signed storage response does not lead to the committed root";
+      if (proves_storage_malice(*slot.offer, e)) return std::string("provider-signed storage answer is wrong: ") + storage_answer_mismatch(e.answer);
     }
   }
   return std::nullopt;
@@ -93,14 +92,13 @@ void grade(Settlement& s, const Offer& o, std::uint32_t score, std::uint32_t pre
   }
 }
 
-Settlement settle_offer(const OfferReports& slot, const SettleInput& in, const PosParams& p,
-                        const StorageProofCheck& check) {
+Settlement settle_offer(const OfferReports& slot, const SettleInput& in, const PosParams& p) {
   Settlement s;
   s.offer_id = slot.assignment->offer_id;
   auto rep = in.reputation_bps.find(s.offer_id);
   const std::uint32_t prev_rep = rep == in.reputation_bps.end() ? kBps : rep->second;
   s.reputation_bps = prev_rep;
-  if (auto why = proven_malice(slot, check)) {
+  if (auto why = proven_malice(slot)) {
     s.grade = Grade::kMalicious;
     s.slash = slot.offer->bond;
     s.reputation_bps = 0;
@@ -154,7 +152,7 @@ Result<ReportEvidence> find_contradiction(const Report& a, const Report& b) {
   return ReportEvidence{a, b};
 }
 
-EpochResult settle_epoch(const SettleInput& in, const PosParams& params, const StorageProofCheck& check) {
+EpochResult settle_epoch(const SettleInput& in, const PosParams& params) {
   BC_ASSERT(params.probes_per_auditor > 0 && params.reputation_lambda_bps <= kBps);
   std::map<Hash256, const Offer*> offers;
   for (const Offer& o : in.offers) offers.emplace(offer_id(o), &o);
@@ -166,7 +164,7 @@ EpochResult settle_epoch(const SettleInput& in, const PosParams& params, const S
   }
   EpochResult out;
   collect(in, params, slots, out);
-  for (const auto& [id, slot] : slots) out.settlements.push_back(settle_offer(slot, in, params, check));
+  for (const auto& [id, slot] : slots) out.settlements.push_back(settle_offer(slot, in, params));
   return out;
 }
 

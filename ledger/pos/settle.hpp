@@ -4,7 +4,6 @@
 // the outcome to balances (slash, pay, ban) is the ledger's.
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,10 +17,6 @@ namespace bc::pos {
 
 enum class Grade : std::uint8_t { kOk = 1, kOccasional, kUnstable, kMalicious, kUnaudited };
 const char* to_string(Grade g);
-
-// True when the leaf bytes and path lead to the offer's storage root. The
-// storage service supplies it (its Merkle tree); consensus does not know it.
-using StorageProofCheck = std::function<bool(const Offer&, const StorageEvidence&)>;
 
 struct SettleInput {
   std::uint64_t epoch = 0;
@@ -63,6 +58,7 @@ std::uint32_t auditor_score(const Report& r);
 // (epoch, offer) and differ; otherwise the reason they are not.
 Result<ReportEvidence> find_contradiction(const Report& a, const Report& b);
 
-EpochResult settle_epoch(const SettleInput& in, const PosParams& params, const StorageProofCheck& check);
+// A storage offer with evidence that proves_storage_malice (ledger/pos/storage_proof.hpp) is malicious.
+EpochResult settle_epoch(const SettleInput& in, const PosParams& params);
 
 }  // namespace bc::pos

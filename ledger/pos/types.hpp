@@ -8,6 +8,7 @@
 
 #include "layers/bytes.hpp"
 #include "layers/crypto.hpp"
+#include "layers/merkle.hpp"
 
 namespace bc::pos {
 
@@ -63,17 +64,28 @@ struct ProbeRecord {
   friend bool operator==(const ProbeRecord&, const ProbeRecord&) = default;
 };
 
-// A storage answer signed by the provider key: leaf `leaf` of chunk `chunk`
-// with its Merkle path. If the path does not lead to the offer's root, this
-// proves the provider served wrong data.
+// A provider's answer to one audit challenge of one shard, signed with its
+// provider key: what every client's audit request gets back (apps/storage
+// "audit"), so a probe reads exactly like a client's check. The provider
+// signs only answers that lead to `shard` (it checks before signing), so a
+// signed answer that does not is proof it served wrong data.
+struct StorageAnswer {
+  Hash256 shard;                 // the shard root asked about
+  Hash256 seed;                  // the challenge: which leaf (merkle::challenge_leaf)
+  merkle::Proof proof;
+  Signature provider_signature;  // tag "blockcloud/storage-answer/v1"
+  friend bool operator==(const StorageAnswer&, const StorageAnswer&) = default;
+};
+
+// A storage probe's signed answer that proves malice, with where its shard
+// sits in the offer: answer.shard is entry `chunk` of the offer's chunk list
+// (root storage_root, storage_chunks entries), as chunk_path shows.
 struct StorageEvidence {
   Hash256 offer_id;
   std::uint32_t probe_index = 0;
   std::uint64_t chunk = 0;
-  std::uint64_t leaf = 0;
-  Bytes leaf_bytes;
-  std::vector<Hash256> path;
-  Signature provider_signature;
+  std::vector<Hash256> chunk_path;
+  StorageAnswer answer;
   friend bool operator==(const StorageEvidence&, const StorageEvidence&) = default;
 };
 

@@ -38,7 +38,7 @@ void exercise_offer(const Offer& o) {
   SettleInput in;
   in.offers = {o};
   in.assignments = a;
-  auto res = settle_epoch(in, PosParams{}, [](const Offer&, const StorageEvidence&) { return false; });
+  auto res = settle_epoch(in, PosParams{});
   require(res.settlements.size() == 1 && res.settlements[0].grade == Grade::kUnaudited);
 }
 
@@ -61,7 +61,7 @@ void exercise_report(const Report& r) {
   Report mine = r;
   mine.offer_id = offer_id(o);
   in.reports = {mine, mine};
-  auto res = settle_epoch(in, params, [](const Offer&, const StorageEvidence&) { return false; });
+  auto res = settle_epoch(in, params);
   require(res.settlements.size() == 1);
   require(res.settlements[0].slash <= o.bond);
   require(res.rejected.size() >= 1);  // at least the second copy, or both for a bad signature

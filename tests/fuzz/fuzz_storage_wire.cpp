@@ -43,9 +43,9 @@ void check_response(ByteView data) {
     require(!r.status().message.empty());
     return;
   }
-  if (auto* p = std::get_if<MerkleProof>(&r->body)) {
-    require(p->path.size() <= kMaxProofHashes && p->leaf.size() <= kLeafSize);
-    (void)verify_proof(Hash256{}, *p);
+  if (auto* a = std::get_if<AuditAnswer>(&r->body)) {
+    require(a->proof.path.size() <= kMaxProofHashes && a->proof.leaf.size() <= kLeafSize);
+    (void)verify_proof(Hash256{}, a->proof);
   }
   auto again = decode_response(encode_response(*r));
   require(again.ok() && again->request_id == r->request_id && again->body.index() == r->body.index());

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -12,6 +13,7 @@
 #include "ledger/pos/codec.hpp"
 #include "ledger/pos/schedule.hpp"
 #include "ledger/pos/settle.hpp"
+#include "ledger/pos/storage_proof.hpp"
 
 using namespace bc;
 using namespace bc::pos;
@@ -105,8 +107,6 @@ SettleInput epoch_input(std::uint64_t epoch, const Offer& offer, const PosParams
   }
   return in;
 }
-
-const StorageProofCheck kNoStorage = [](const Offer&, const StorageEvidence&) { return true; };
 
 }  // namespace
 
@@ -221,14 +221,14 @@ TEST_CASE("probe schedule: secret-bound times, commitment and schedule checked")
 TEST_CASE("settlement grades: ok, occasional, unstable with proportional slash, unaudited") {
   PosParams p;
   Offer o = make_offer(1, 2);
-  auto ok = settle_epoch(epoch_input(1, o, p, [](int) { return 0u; }), p, kNoStorage);
+  auto ok = settle_epoch(epoch_input(1, o, p, [](int) { return 0u; }), p);
   REQUIRE(ok.settlements.size() == 1);
   CHECK(ok.settlements[0].grade == Grade::kOk);
   CHECK(ok.settlements[0].pay_scale_bps == kBps);
   CHECK(ok.settlements[0].agreeing.size() == 3);
 
   // One miss in 16 from every auditor: score 9375, R = 9921 >= delta 9500: a warning.
-  auto occ = settle_epoch(epoch_input(1, o, p, [](int) { return 1u; }), p, kNoStorage);
+  auto occ = settle_epoch(epoch_input(1, o, p, [](int) { return 1u; }), p);
   CHECK(occ.settlements[0].grade == Grade::kOccasional);
   CHECK(*occ.settlements[0].score_bps == 9375);
   CHECK(occ.settlements[0].reputation_bps == 9921);
@@ -245,7 +245,7 @@ TEST_CASE("settlement grades: ok, occasional, unstable with proportional slash, 
   std::sort(f.begin(), f.end());
   const std::uint32_t median_score = (16 - f[1]) * kBps / 16;
   in.reputation_bps[offer_id(o)] = 9000;
-  auto un = settle_epoch(in, p, kNoStorage);
+  auto un = settle_epoch(in, p);
   CHECK(un.settlements[0].grade == Grade::kUnstable);
   CHECK(*un.settlements[0].score_bps == median_score);
   const std::uint32_t rep = (8750u * 9000 + 1250u * median_score) / kBps;
@@ -256,7 +256,7 @@ TEST_CASE("settlement grades: ok, occasional, unstable with proportional slash, 
   // Only one report: unaudited, nothing paid or slashed, reputation kept.
   auto few = epoch_input(1, o, p, [](int) { return 0u; });
   few.reports.resize(1);
-  auto ua = settle_epoch(few, p, kNoStorage);
+  auto ua = settle_epoch(few, p);
   CHECK(ua.settlements[0].grade == Grade::kUnaudited);
   CHECK(ua.settlements[0].slash == 0);
   CHECK(ua.settlements[0].pay_scale_bps == 0);
@@ -277,7 +277,7 @@ TEST_CASE("settlement refuses bad reports with a counted reason") {
   Report forged = good;
   forged.probes[0].outcome = ProbeOutcome::kTimeout;  // signature no longer matches
   in.reports.push_back(forged);
-  auto res = settle_epoch(in, p, kNoStorage);
+  auto res = settle_epoch(in, p);
   std::multiset<Error> reasons;
   for (const Rejected& r : res.rejected) reasons.insert(r.reason);
   CHECK(reasons.count(Error::kDuplicate) == 1);
@@ -294,7 +294,7 @@ TEST_CASE("contradicting signed reports are evidence and do not count") {
   const int liar = index_of(in.reports[0].auditor);
   Report other = make_report(liar, 1, o, passes(16, 16), p);
   in.reports.push_back(other);
-  auto res = settle_epoch(in, p, kNoStorage);
+  auto res = settle_epoch(in, p);
   REQUIRE(res.evidence.size() == 1);
   CHECK(find_contradiction(res.evidence[0].a, res.evidence[0].b).ok());
   CHECK(res.settlements[0].grade == Grade::kOk);
@@ -303,28 +303,40 @@ TEST_CASE("contradicting signed reports are evidence and do not count") {
   CHECK(find_contradiction(in.reports[0], in.reports[1]).status().code == Error::kBadEvidence);
 }
 
-TEST_CASE("malicious: a provider-signed storage answer off the root slashes the whole bond") {
+TEST_CASE("malicious: a provider-signed wrong storage answer slashes the whole bond") {
   PosParams p;
+  // An offer over three shards; the provider answers chunk 1's challenge with a changed leaf.
+  std::vector<Bytes> shards = {Bytes(3000, 1), Bytes(5000, 2), Bytes(100, 3)};
+  std::vector<Hash256> roots;
+  for (const Bytes& s : shards) roots.push_back(merkle::data_root(s, kStorageLeafSize));
   Offer o = make_offer(1, 2, ServiceKind::kStorage);
+  o.storage_root = merkle::list_root(roots);
+  o.storage_chunks = roots.size();
+  sign_offer(o, key(1));
+  StorageEvidence e;
+  e.offer_id = offer_id(o);
+  e.chunk = 1;
+  e.chunk_path = merkle::list_path(roots, 1);
+  e.answer.shard = roots[1];
+  e.answer.seed = h("challenge");
+  e.answer.proof = merkle::make_proof(shards[1], merkle::challenge_leaf(e.answer.seed, roots[1], 5000, kStorageLeafSize),
+                                      kStorageLeafSize);
+  e.answer.proof.leaf[0] ^= 1;
+  sign_storage_answer(e.answer, key(2));
+
   auto in = epoch_input(1, o, p, [](int) { return 0u; });
-  StorageEvidence e{offer_id(o), 0, 1, 5, Bytes{1, 2, 3}, {h("sibling")}, {}};
-  sign_storage_response(e, key(2));
   Report& r = in.reports[0];
   r.probes[0].outcome = ProbeOutcome::kWrong;
   r.evidence.push_back(e);
   sign_report(r, key(index_of(r.auditor)));
-  const StorageProofCheck off_root = [](const Offer&, const StorageEvidence&) { return false; };
-  auto res = settle_epoch(in, p, off_root);
+  auto res = settle_epoch(in, p);
   CHECK(res.settlements[0].grade == Grade::kMalicious);
   CHECK(res.settlements[0].slash == o.bond);
-  // The same answer not signed by the provider proves nothing: an auditor cannot frame it.
-  r.evidence[0].provider_signature = key(3).sign(storage_response_digest(e));
+  CHECK(res.settlements[0].reason.find("root mismatch") != std::string::npos);
+  // Not signed by the provider, it proves nothing: an auditor cannot frame it.
+  r.evidence[0].answer.provider_signature = key(3).sign(storage_answer_digest(e.answer));
   sign_report(r, key(index_of(r.auditor)));
-  CHECK(settle_epoch(in, p, off_root).settlements[0].grade != Grade::kMalicious);
-  // A valid path is no evidence either.
-  r.evidence[0] = e;
-  sign_report(r, key(index_of(r.auditor)));
-  CHECK(settle_epoch(in, p, kNoStorage).settlements[0].grade != Grade::kMalicious);
+  CHECK(settle_epoch(in, p).settlements[0].grade != Grade::kMalicious);
 }
 
 TEST_CASE("detection matches 1-(1-x)^c per auditor and 3p^2-2p^3 for the median of 3") {
@@ -350,7 +362,7 @@ TEST_CASE("detection matches 1-(1-x)^c per auditor and 3p^2-2p^3 for the median 
         auditor_detections += auditor_score(in.reports.back()) < kBps;
         ++auditor_trials;
       }
-      auto res = settle_epoch(in, p, kNoStorage);
+      auto res = settle_epoch(in, p);
       settled_detections += *res.settlements[0].score_bps < kBps;
     }
     const double pc = 1 - std::pow(1 - x, c);

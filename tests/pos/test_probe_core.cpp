@@ -172,3 +172,106 @@ TEST_CASE("probe core: a wrong answer is not asked again") {
   CHECK(core.counters().contained == 0);
   CHECK(auditor_score(reports[0]) == kBps / 2);
 }
+
+namespace {
+
+// A storage provider committing four shards to its offer; it has lost shard
+// 2 and answers everything else honestly, or, when `lie`, signs a changed
+// leaf for shard 1.
+struct StorageProvider {
+  std::vector<Bytes> shards = {Bytes(4000, 1), Bytes(2500, 2), Bytes(1024, 3), Bytes(9000, 4)};
+  std::vector<Hash256> roots;
+  KeyPair key = ::key(2);
+  Offer offer;
+  bool lie = false;
+
+  StorageProvider() {
+    for (const Bytes& s : shards) roots.push_back(merkle::data_root(s, kStorageLeafSize));
+    offer.kind = ServiceKind::kStorage;
+    offer.service_id = sha256(as_bytes("storage"));
+    offer.provider = key.public_key();
+    offer.storage_root = merkle::list_root(roots);
+    offer.storage_chunks = roots.size();
+    offer.max_latency_ms = 100;
+    offer.bond = 1000;
+    sign_offer(offer, ::key(1));
+  }
+
+  ProbeAnswer answer(const ProbeSend& s) const {
+    REQUIRE(s.storage.has_value());
+    CHECK(s.request.empty());
+    CHECK(s.storage->storage_root == offer.storage_root);
+    const std::uint64_t j = s.storage->challenge.chunk;
+    ProbeAnswer a{5, 20, 5000, {}, StorageReply{merkle::list_path(roots, j), std::nullopt}};
+    if (j == 2) return a;  // "not found"
+    StorageAnswer sa{roots[j], s.storage->challenge.seed, {}, {}};
+    sa.proof = merkle::make_proof(shards[j], merkle::challenge_leaf(sa.seed, sa.shard, shards[j].size(), kStorageLeafSize),
+                                  kStorageLeafSize);
+    if (lie && j == 1) sa.proof.leaf[0] ^= 1;
+    sign_storage_answer(sa, key);
+    a.storage->answer = sa;
+    return a;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("probe core: storage probes challenge committed chunks; a lost chunk fails its probes") {
+  PosParams p;
+  p.epoch_ms = 600'000;
+  p.probes_per_auditor = 64;
+  StorageProvider sp;
+  ProbeCore core(key(3), p, 5000);
+  core.start_epoch(7, 0, sha256(as_bytes("secret")), {sp.offer});
+  auto reports = run(core, p, 0, [&](const ProbeSend& s, TimeMs) -> std::optional<ProbeAnswer> { return sp.answer(s); });
+  REQUIRE(reports.size() == 1);
+  const Report& r = reports[0];
+  CHECK(r.evidence.empty());  // a missing shard is a failure, not malice
+  int lost = 0;
+  for (const ProbeRecord& rec : r.probes) {
+    const StorageChallenge c = storage_challenge(r.secret, r.epoch, r.offer_id, rec.index, sp.offer.storage_chunks);
+    CAPTURE(rec.index);
+    CHECK(rec.outcome == (c.chunk == 2 ? ProbeOutcome::kWrong : ProbeOutcome::kPass));
+    lost += c.chunk == 2;
+  }
+  CHECK(lost > 5);  // about a quarter of 64
+  CHECK(lost < 30);
+}
+
+TEST_CASE("probe core: a signed wrong storage answer becomes evidence that settles as malicious") {
+  PosParams p;
+  p.epoch_ms = 600'000;
+  StorageProvider sp;
+  sp.lie = true;
+  ProbeCore core(key(3), p, 5000);
+  core.start_epoch(7, 0, sha256(as_bytes("secret")), {sp.offer});
+  auto reports = run(core, p, 0, [&](const ProbeSend& s, TimeMs) -> std::optional<ProbeAnswer> {
+    ProbeAnswer a = sp.answer(s);
+    if (s.storage->challenge.chunk == 3) a.storage->chunk_path.clear();  // a path that is not the offer's: wrong, no evidence
+    return a;
+  });
+  REQUIRE(reports.size() == 1);
+  const Report& r = reports[0];
+  REQUIRE_FALSE(r.evidence.empty());
+  for (const StorageEvidence& e : r.evidence) {
+    CHECK(e.chunk == 1);
+    CHECK(r.probes[e.probe_index].outcome == ProbeOutcome::kWrong);
+    CHECK(proves_storage_malice(sp.offer, e));
+  }
+  for (const ProbeRecord& rec : r.probes) {
+    const std::uint64_t j = storage_challenge(r.secret, r.epoch, r.offer_id, rec.index, 4).chunk;
+    CHECK((rec.outcome == ProbeOutcome::kPass) == (j == 0));
+  }
+  // Settled alone (min_reports 1), the report convicts the provider.
+  p.min_reports = 1;
+  SettleInput in;
+  in.epoch = 7;
+  in.offers = {sp.offer};
+  in.assignments = {Assignment{offer_id(sp.offer), {key(3).public_key()}}};
+  in.probe_commitments[key(3).public_key()] = probe_commitment(r.secret, key(3).public_key(), 7);
+  in.reports = reports;
+  const EpochResult res = settle_epoch(in, p);
+  REQUIRE(res.settlements.size() == 1);
+  CHECK(res.settlements[0].grade == Grade::kMalicious);
+  CHECK(res.settlements[0].slash == sp.offer.bond);
+}

@@ -80,13 +80,14 @@ TEST_CASE("pipeline: a provider serving wrong bytes is caught by the root check 
   CHECK(*back == data);
   CHECK(reader.stats().bad_shards == 1);   // caught once, then the provider is asked last
   CHECK(reader.stats().decodes == 3);      // each segment rebuilt from a parity shard
-  // The audit of a rotten shard fails; a healthy one passes.
+  // The audit of a rotten shard fails (the provider finds the damage
+  // before it would sign a wrong proof, and says so); a healthy one passes.
   Hash256 seed{};
   CHECK(reader.audit(*f, 0, 0, seed).ok());
   bool any_failed = false;
   for (int s = 0; s < 32 && !any_failed; ++s) {
     seed.bytes[0] = static_cast<std::uint8_t>(s);  // until the challenge lands on the flipped leaf (leaf 0)
-    any_failed = error_of(reader.audit(*f, 1, 1, seed)) == Error::kBadProof;
+    any_failed = error_of(reader.audit(*f, 1, 1, seed)) == Error::kCorrupt;
   }
   CHECK(any_failed);
 }

@@ -2,10 +2,14 @@
 // answers, and bad input rejected with a counted reason.
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "apps/storage/local_provider.hpp"
 #include "apps/storage/merkle.hpp"
 #include "apps/storage/messages.hpp"
 #include "layers/crypto.hpp"
+#include "ledger/pos/codec.hpp"
+#include "ledger/pos/storage_proof.hpp"
 #include "tests/storage/helpers.hpp"
 
 using namespace bc;
@@ -77,7 +81,7 @@ TEST_CASE("wire: every request and response kind round-trips") {
   }
   CHECK(encode_request(reqs[0]) == encode_put(1, shard_root(data), data, sha256(token), kNow + 1000));
   const Response resps[] = {Response{5, StoredResponse{5000}}, Response{6, DataResponse{data}}, Response{7, DeletedResponse{}},
-                            Response{8, make_proof(data, 3)}, Response{9, FailureResponse{Error::kBusy, "later"}}};
+                            Response{8, AuditAnswer{make_proof(data, 3), {}}}, Response{9, FailureResponse{Error::kBusy, "later"}}};
   for (const Response& r : resps) {
     auto d = decode_response(encode_response(r));
     REQUIRE(d.ok());
@@ -85,7 +89,7 @@ TEST_CASE("wire: every request and response kind round-trips") {
     CHECK(d->body.index() == r.body.index());
   }
   auto proof = decode_response(encode_response(resps[3]));
-  CHECK(verify_proof(shard_root(data), std::get<MerkleProof>(proof->body)).ok());
+  CHECK(verify_proof(shard_root(data), std::get<AuditAnswer>(proof->body).proof).ok());
 }
 
 TEST_CASE("provider: put, get-range, audit and delete over the core and the libuv store") {
@@ -98,7 +102,7 @@ TEST_CASE("provider: put, get-range, audit and delete over the core and the libu
   auto got = f.one(Request{2, GetRangeRequest{id, 100, 50}});
   CHECK(std::get<DataResponse>(got.body).data == Bytes(data.begin() + 100, data.begin() + 150));
   const Hash256 seed = sha256(as_bytes("seed"));
-  auto proof = std::get<MerkleProof>(f.one(Request{3, AuditRequest{id, seed}}).body);
+  auto proof = std::get<AuditAnswer>(f.one(Request{3, AuditRequest{id, seed}}).body).proof;
   CHECK(proof.leaf_index == audit_leaf_index(seed, id, data.size()));
   CHECK(verify_proof(id, proof).ok());
   Key256 wrong = token;
@@ -109,6 +113,32 @@ TEST_CASE("provider: put, get-range, audit and delete over the core and the libu
   CHECK(failure_code(f.one(Request{7, AuditRequest{id, seed}})) == Error::kNotFound);
   CHECK(f.provider->core().stats().stored == 1);
   CHECK(f.provider->core().stats().audits == 1);
+}
+
+TEST_CASE("provider: audit answers are signed under the storage probe's rule; a damaged shard is never signed") {
+  ProviderOptions options;
+  options.answer_key = KeyPair::generate();
+  Fixture f(16u << 20, options);
+  Key256 token{};
+  const Bytes data = test_bytes(9'000, 4);
+  const ShardId id = shard_root(data);
+  REQUIRE(std::holds_alternative<StoredResponse>(f.one(Request{1, put_of(data, token)}).body));
+  const Hash256 seed = sha256(as_bytes("probe"));
+  const AuditAnswer a = std::get<AuditAnswer>(f.one(Request{2, AuditRequest{id, seed}}).body);
+  const pos::StorageAnswer signed_answer{id, seed, a.proof, a.signature};
+  CHECK(pos::storage_answer_mismatch(signed_answer) == nullptr);
+  CHECK(pos::verify_storage_answer(signed_answer, options.answer_key->public_key()));
+  // The same answer for another seed is not what the provider signed.
+  CHECK_FALSE(pos::verify_storage_answer(pos::StorageAnswer{id, sha256(as_bytes("other")), a.proof, a.signature},
+                                         options.answer_key->public_key()));
+
+  // One flipped byte on disk: the provider says so rather than sign a proof that would convict it.
+  {
+    std::fstream file(f.provider->store().shard_path(id), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(a.proof.leaf_index * kLeafSize);
+    file.put(static_cast<char>(data[a.proof.leaf_index * kLeafSize] ^ 1));
+  }
+  CHECK(failure_code(f.one(Request{3, AuditRequest{id, seed}})) == Error::kCorrupt);
 }
 
 TEST_CASE("provider: data that does not hash to its id, an expired put and a full disk are refused") {

@@ -31,7 +31,11 @@ StorageModule::StorageModule(sal::NodeStack& stack, StorageModuleConfig config)
     : stack_(stack), config_(std::move(config)), owner_(open_owner_key(config_.dir)), timer_(stack.io()) {
   if (config_.capacity_bytes == 0) throw std::runtime_error("storage.capacity: must be more than 0 bytes");
   service_ = sal::service_id_of(owner_.public_key(), kServiceName);
-  auto p = ProviderService::open(stack_.io(), StoreOptions{config_.dir, config_.capacity_bytes, {}});
+  // Audit answers are signed by the service owner's key, which a storage
+  // offer names as its provider key (docs/proof-of-service.md "Storage probe").
+  ProviderOptions options;
+  options.answer_key = owner_;
+  auto p = ProviderService::open(stack_.io(), StoreOptions{config_.dir, config_.capacity_bytes, {}}, std::move(options));
   if (!p.ok())
     throw std::runtime_error("storage dir " + config_.dir.string() + ": " + p.status().message +
                              "; check the disk, or move the damaged store away");

@@ -54,6 +54,8 @@ struct AuditProof {
   leaf @1 :Data;             # 1..leafSize bytes
   path @2 :List(Data);       # sibling hashes from the leaves up, 32 bytes each
   shardSize @3 :UInt64;
+  signature @4 :Data;        # 64 bytes: the provider's answer key over pos storage_answer_digest
+                             # (ledger/pos/codec.hpp), or empty from a provider that signs none
 }
 
 struct Failure {

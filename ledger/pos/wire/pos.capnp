@@ -1,9 +1,9 @@
 # Messages of Proof-of-Service (docs/proof-of-service.md, "Messages").
 #
-# Offer, Report and StorageEvidence are signed: BIP340 Schnorr over
+# Offer, Report and StorageAnswer are signed: BIP340 Schnorr over
 # tagged_hash(tag, canonical form with the signature null), tags
 # "blockcloud/pos-offer/v1", "blockcloud/pos-report/v1" and
-# "blockcloud/pos-storage-response/v1".
+# "blockcloud/storage-answer/v1".
 @0xe7b2c4f1a9d03857;
 
 using Cxx = import "/capnp/c++.capnp";
@@ -52,14 +52,22 @@ struct ProbeRecord {
   responseHash @7 :Data;         # 32 bytes
 }
 
+struct StorageAnswer {
+  shard @0 :Data;                # 32 bytes: the shard root asked about
+  seed @1 :Data;                 # 32 bytes: the challenge
+  leafIndex @2 :UInt64;
+  leaf @3 :Data;                 # at most the leaf size
+  path @4 :List(Data);           # 32 bytes each
+  shardSize @5 :UInt64;
+  providerSignature @6 :Data;    # 64 bytes
+}
+
 struct StorageEvidence {
   offerId @0 :Data;              # 32 bytes
   probeIndex @1 :UInt32;
-  chunk @2 :UInt64;
-  leaf @3 :UInt64;
-  leafBytes @4 :Data;
-  path @5 :List(Data);           # 32 bytes each
-  providerSignature @6 :Data;    # 64 bytes
+  chunk @2 :UInt64;              # the answer's shard is this entry of the offer's chunk list
+  chunkPath @3 :List(Data);      # 32 bytes each: its path to the offer's storageRoot
+  answer @4 :StorageAnswer;
 }
 
 struct Report {
