@@ -124,6 +124,12 @@ decltype(Request::body) read_request_body(wire::Request::Reader r) {
       if (out.cumulative == 0) throw Reject{Error::kMalformed, "a receipt for nothing"};
       return out;
     }
+    case wire::Request::CHUNK_LIST: {
+      auto c = r.getChunkList();
+      ChunkListRequest out{fixed<Hash256>(c.getStorageRoot(), "storage root is not 32 bytes"), c.getFirst(), c.getCount()};
+      if (out.count == 0 || out.count > kMaxChunksPerPage) throw Reject{Error::kOversized, "chunk page count outside 1..8192"};
+      return out;
+    }
   }
   throw Reject{Error::kMalformed, "unknown request kind"};
 }
@@ -155,6 +161,15 @@ decltype(Response::body) read_response_body(wire::Response::Reader r) {
     case wire::Response::DELETED: return DeletedResponse{};
     case wire::Response::RECEIPT_TAKEN: return ReceiptTakenResponse{r.getReceiptTaken()};
     case wire::Response::PROOF: return read_proof(r.getProof());
+    case wire::Response::CHUNKS: {
+      auto page = r.getChunks();
+      auto ids = page.getShardIds();
+      if (ids.size() % 32 != 0) throw Reject{Error::kMalformed, "chunk page is not whole shard ids"};
+      if (ids.size() / 32 > kMaxChunksPerPage) throw Reject{Error::kOversized, "chunk page over 8192 entries"};
+      ChunkPageResponse out{page.getTotal(), std::vector<ShardId>(ids.size() / 32)};
+      for (std::size_t i = 0; i < out.shards.size(); ++i) std::memcpy(out.shards[i].bytes.data(), ids.begin() + 32 * i, 32);
+      return out;
+    }
     case wire::Response::FAILURE: {
       auto f = r.getFailure();
       const auto reason = f.getReason();
@@ -192,6 +207,11 @@ Bytes encode_request(const Request& r) {
     auto o = b.initAudit();
     o.setShardId(view(a->shard.view()));
     o.setSeed(view(a->seed.view()));
+  } else if (auto* c = std::get_if<ChunkListRequest>(&r.body)) {
+    auto o = b.initChunkList();
+    o.setStorageRoot(view(c->storage_root.view()));
+    o.setFirst(c->first);
+    o.setCount(c->count);
   } else {
     const auto& rc = std::get<ReceiptRequest>(r.body);
     auto o = b.initReceipt();
@@ -236,6 +256,11 @@ Bytes encode_response(const Response& r) {
     b.setDeleted();
   } else if (auto* t = std::get_if<ReceiptTakenResponse>(&r.body)) {
     b.setReceiptTaken(t->cumulative);
+  } else if (auto* page = std::get_if<ChunkPageResponse>(&r.body)) {
+    auto o = b.initChunks();
+    o.setTotal(page->total);
+    auto ids = o.initShardIds(static_cast<unsigned>(page->shards.size() * 32));
+    for (std::size_t i = 0; i < page->shards.size(); ++i) std::memcpy(ids.begin() + 32 * i, page->shards[i].bytes.data(), 32);
   } else if (auto* a = std::get_if<AuditAnswer>(&r.body)) {
     const MerkleProof* p = &a->proof;
     auto o = b.initProof();

@@ -15,6 +15,9 @@
 
 namespace bc::storage {
 
+// Entries of a chunk list per ChunkListRequest (256 KiB of shard IDs).
+inline constexpr std::uint32_t kMaxChunksPerPage = 8192;
+
 struct PutShardRequest {
   ShardId shard;
   Bytes data;
@@ -41,9 +44,17 @@ struct ReceiptRequest {
   Signature signature;
   friend bool operator==(const ReceiptRequest&, const ReceiptRequest&) = default;
 };
+// Entries [first, first + count) of the chunk list a storage offer with
+// root `storage_root` commits to; count in 1..kMaxChunksPerPage.
+struct ChunkListRequest {
+  Hash256 storage_root;
+  std::uint64_t first = 0;
+  std::uint32_t count = 0;
+  friend bool operator==(const ChunkListRequest&, const ChunkListRequest&) = default;
+};
 struct Request {
   std::uint64_t request_id = 0;
-  std::variant<PutShardRequest, GetRangeRequest, DeleteShardRequest, AuditRequest, ReceiptRequest> body;
+  std::variant<PutShardRequest, GetRangeRequest, DeleteShardRequest, AuditRequest, ReceiptRequest, ChunkListRequest> body;
 };
 
 struct StoredResponse {
@@ -66,12 +77,21 @@ struct AuditAnswer {
   Signature signature;
   friend bool operator==(const AuditAnswer&, const AuditAnswer&) = default;
 };
+// A page of a chunk list: the list's length and the entries asked for
+// (fewer at its end).
+struct ChunkPageResponse {
+  std::uint64_t total = 0;
+  std::vector<ShardId> shards;
+  friend bool operator==(const ChunkPageResponse&, const ChunkPageResponse&) = default;
+};
 struct ReceiptTakenResponse {
   std::uint64_t cumulative = 0;
 };
 struct Response {
   std::uint64_t request_id = 0;
-  std::variant<StoredResponse, DataResponse, DeletedResponse, AuditAnswer, FailureResponse, ReceiptTakenResponse> body;
+  std::variant<StoredResponse, DataResponse, DeletedResponse, AuditAnswer, FailureResponse, ReceiptTakenResponse,
+               ChunkPageResponse>
+      body;
 };
 
 Bytes encode_request(const Request& r);

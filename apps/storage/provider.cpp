@@ -43,6 +43,7 @@ void ProviderCore::on_frame(PeerId peer, ByteView frame, TimeMs now, Outbox& out
     return reject(peer, *d.request_id, d.status, out);
   }
   if (auto* receipt = std::get_if<ReceiptRequest>(&d.request.body)) return take_receipt(peer, d.request.request_id, *receipt, out);
+  if (auto* list = std::get_if<ChunkListRequest>(&d.request.body)) return answer_chunk_list(peer, d.request.request_id, *list, out);
   if (p->second >= options_.max_inflight_per_peer)
     return reject(peer, d.request.request_id, fail(Error::kBusy, "too many requests in flight"), out);
   start(peer, std::move(d.request), now, out);
@@ -73,7 +74,7 @@ void ProviderCore::start(PeerId peer, Request req, TimeMs now, Outbox& out) {
     pending.purpose = Purpose::kDelete;
     pending.shard = task.shard = del->shard;
   } else {
-    const auto& audit = std::get<AuditRequest>(req.body);
+    const auto& audit = std::get<AuditRequest>(req.body);  // receipts and chunk lists are answered in on_frame
     task.kind = StoreTask::Kind::kRead;
     task.offset = 0;
     task.length = kMaxShardBytes;
@@ -97,6 +98,29 @@ void ProviderCore::take_receipt(PeerId peer, std::uint64_t request_id, const Rec
   ++stats_.receipts;
   ++stats_.answered;
   out.send_frame(peer, encode_response(Response{request_id, ReceiptTakenResponse{r.cumulative}}));
+}
+
+Hash256 ProviderCore::add_chunk_list(std::vector<ShardId> shards) {
+  BC_ASSERT(!shards.empty() && shards.size() <= pos::kMaxOfferChunks);
+  const Hash256 root = merkle::list_root(shards);
+  chunk_lists_[root] = std::move(shards);
+  return root;
+}
+
+// From memory: a list is what the provider committed to, whether or not it
+// still holds every shard of it (a lost one fails its audits instead).
+void ProviderCore::answer_chunk_list(PeerId peer, std::uint64_t request_id, const ChunkListRequest& r, Outbox& out) {
+  auto it = chunk_lists_.find(r.storage_root);
+  if (it == chunk_lists_.end()) return reject(peer, request_id, fail(Error::kNotFound, "no chunk list with that root"), out);
+  const std::vector<ShardId>& list = it->second;
+  ChunkPageResponse page{list.size(), {}};
+  if (r.first < list.size()) {
+    const std::size_t end = static_cast<std::size_t>(std::min<std::uint64_t>(list.size(), r.first + r.count));
+    page.shards.assign(list.begin() + static_cast<std::ptrdiff_t>(r.first), list.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  ++stats_.chunk_pages;
+  ++stats_.answered;
+  out.send_frame(peer, encode_response(Response{request_id, std::move(page)}));
 }
 
 std::vector<ReceiptRequest> ProviderCore::take_receipts() {

@@ -12,7 +12,9 @@
 // proof (which would prove malice against the provider's storage offer).
 //
 // A usage receipt (payment) is answered at once and kept, the highest per
-// escrow, until the driver takes them for its claims (take_receipts).
+// escrow, until the driver takes them for its claims (take_receipts). A
+// chunk list page (a storage offer's committed shards, add_chunk_list) is
+// answered at once from memory.
 //
 // A frame that is not a request (no request id readable) disconnects the
 // peer; any other rejection is answered with a failure and counted by reason.
@@ -54,7 +56,7 @@ struct StoreTask {
 
 struct ProviderStats {
   std::uint64_t requests = 0, answered = 0, disconnects = 0;
-  std::uint64_t stored = 0, served = 0, deleted = 0, audits = 0, receipts = 0;
+  std::uint64_t stored = 0, served = 0, deleted = 0, audits = 0, receipts = 0, chunk_pages = 0;
   std::map<std::string, std::uint64_t> rejected;  // by storage::Error name
 };
 
@@ -83,6 +85,10 @@ class ProviderCore final : public StreamProtocol {
   // escrow (docs/storage.md "Payment"): the driver claims with them.
   std::vector<ReceiptRequest> take_receipts();
 
+  // Serves `shards` as the chunk list of a storage offer and returns its
+  // root (merkle::list_root). REQUIRES: 1..pos::kMaxOfferChunks shards.
+  Hash256 add_chunk_list(std::vector<ShardId> shards);
+
   const ProviderStats& stats() const { return stats_; }
   std::size_t inflight() const { return pending_.size(); }
   // Escrows with a receipt waiting; a receipt for another escrow past it is refused (busy).
@@ -100,6 +106,7 @@ class ProviderCore final : public StreamProtocol {
   };
   void start(PeerId peer, Request req, TimeMs now, Outbox& out);
   void take_receipt(PeerId peer, std::uint64_t request_id, const ReceiptRequest& r, Outbox& out);
+  void answer_chunk_list(PeerId peer, std::uint64_t request_id, const ChunkListRequest& r, Outbox& out);
   void reject(PeerId peer, std::uint64_t request_id, const Status& s, Outbox& out);
   void answer(const Pending& p, Response r, Outbox& out);
   std::optional<Pending> take(std::uint64_t ticket);
@@ -110,6 +117,7 @@ class ProviderCore final : public StreamProtocol {
   std::map<std::uint64_t, Pending> pending_;
   std::deque<StoreTask> tasks_;
   std::map<Hash256, ReceiptRequest> receipts_;  // escrow -> its highest receipt
+  std::map<Hash256, std::vector<ShardId>> chunk_lists_;  // storage root -> the committed shard IDs
   std::uint64_t next_ticket_ = 1;
   ProviderStats stats_;
 };

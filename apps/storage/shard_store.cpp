@@ -251,6 +251,15 @@ std::vector<ShardId> ShardStore::expired(TimeMs before, std::size_t max) const {
   return out;
 }
 
+std::vector<ShardId> ShardStore::held(std::size_t max) const {
+  std::vector<ShardId> out;
+  for (const auto& [expiry, id] : by_expiry_)
+    if (!writing_.count(id)) out.push_back(id);
+  std::sort(out.begin(), out.end());
+  if (out.size() > max) out.resize(max);
+  return out;
+}
+
 void ShardStore::finish(Op* op, Status s) {
   BC_ASSERT(pending_ > 0);
   if (op->kind == Op::Kind::kPut) {

@@ -96,6 +96,10 @@ class ShardStore {
   // entry goes first (synced), then the file. kBusy when it has not expired.
   void collect(const ShardId& id, TimeMs expired_before, Done done);
 
+  // Up to `max` stored shards (no put or delete under way), in ID order,
+  // from memory: what a storage offer commits to.
+  std::vector<ShardId> held(std::size_t max) const;
+
   std::uint64_t used_bytes() const { return used_; }
   std::uint64_t reserved_bytes() const { return reserved_; }
   std::uint64_t capacity_bytes() const { return options_.capacity_bytes; }

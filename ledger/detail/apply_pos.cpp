@@ -4,6 +4,7 @@
 
 #include "ledger/detail/apply_tx.hpp"
 #include "ledger/pos/codec.hpp"
+#include "ledger/pos/storage_proof.hpp"
 #include "ledger/pos_ledger.hpp"
 #include "ledger/validators.hpp"
 
@@ -17,8 +18,10 @@ Status check_offer_fields(const pos::Offer& o) {
   if (o.bond == 0) return fail(Error::kZeroAmount, "offer bond must be greater than zero");
   if (o.kind == pos::ServiceKind::kGeneric && (o.probe_request.empty() || o.max_latency_ms == 0))
     return fail(Error::kBadOffer, "a generic offer needs a probe request and a max latency above 0 ms");
-  if (o.kind == pos::ServiceKind::kStorage && o.storage_chunks == 0)
-    return fail(Error::kBadOffer, "a storage offer needs a committed root over at least one chunk");
+  if (o.kind == pos::ServiceKind::kStorage &&
+      (o.storage_chunks == 0 || o.storage_chunks > pos::kMaxOfferChunks || o.max_latency_ms == 0))
+    return fail(Error::kBadOffer, "a storage offer needs a committed root over 1.." + std::to_string(pos::kMaxOfferChunks) +
+                                      " chunks and a max latency above 0 ms");
   if (!pos::verify_offer(o).ok()) return fail(Error::kBadOffer, "offer is not signed by its owner key " + to_hex(o.owner.view()));
   return {};
 }

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "apps/storage/chunk_lists.hpp"
 #include "apps/storage/local_provider.hpp"
 #include "apps/storage/merkle.hpp"
 #include "apps/storage/messages.hpp"
@@ -72,7 +73,8 @@ TEST_CASE("wire: every request and response kind round-trips") {
   Bytes data = test_bytes(5000, 1);
   const Request reqs[] = {Request{1, put_of(data, token)}, Request{2, GetRangeRequest{shard_root(data), 10, 20}},
                           Request{3, DeleteShardRequest{shard_root(data), token}},
-                          Request{4, AuditRequest{shard_root(data), sha256(data)}}};
+                          Request{4, AuditRequest{shard_root(data), sha256(data)}},
+                          Request{10, ChunkListRequest{sha256(data), 5, 100}}};
   for (const Request& r : reqs) {
     RequestDecode d = decode_request(encode_request(r));
     REQUIRE(d.status.ok());
@@ -81,13 +83,17 @@ TEST_CASE("wire: every request and response kind round-trips") {
   }
   CHECK(encode_request(reqs[0]) == encode_put(1, shard_root(data), data, sha256(token), kNow + 1000));
   const Response resps[] = {Response{5, StoredResponse{5000}}, Response{6, DataResponse{data}}, Response{7, DeletedResponse{}},
-                            Response{8, AuditAnswer{make_proof(data, 3), {}}}, Response{9, FailureResponse{Error::kBusy, "later"}}};
+                            Response{8, AuditAnswer{make_proof(data, 3), {}}}, Response{9, FailureResponse{Error::kBusy, "later"}},
+                            Response{11, ChunkPageResponse{7, {shard_root(data), sha256(data)}}}};
   for (const Response& r : resps) {
     auto d = decode_response(encode_response(r));
     REQUIRE(d.ok());
     CHECK(d->request_id == r.request_id);
     CHECK(d->body.index() == r.body.index());
   }
+  CHECK(std::get<ChunkListRequest>(decode_request(encode_request(reqs[4])).request.body) ==
+        std::get<ChunkListRequest>(reqs[4].body));
+  CHECK(std::get<ChunkPageResponse>(decode_response(encode_response(resps[5]))->body) == std::get<ChunkPageResponse>(resps[5].body));
   auto proof = decode_response(encode_response(resps[3]));
   CHECK(verify_proof(shard_root(data), std::get<AuditAnswer>(proof->body).proof).ok());
 }
@@ -139,6 +145,45 @@ TEST_CASE("provider: audit answers are signed under the storage probe's rule; a 
     file.put(static_cast<char>(data[a.proof.leaf_index * kLeafSize] ^ 1));
   }
   CHECK(failure_code(f.one(Request{3, AuditRequest{id, seed}})) == Error::kCorrupt);
+}
+
+TEST_CASE("provider: a storage offer's chunk list is served in pages from its root") {
+  Fixture f;
+  std::vector<ShardId> list;
+  for (int i = 0; i < 10; ++i) list.push_back(sha256(as_bytes("shard " + std::to_string(i))));
+  const Hash256 root = f.provider->core().add_chunk_list(list);
+  CHECK(root == merkle::list_root(list));
+  std::vector<ShardId> got;
+  for (std::uint64_t first = 0; first < 12; first += 4) {
+    auto page = std::get<ChunkPageResponse>(f.one(Request{first + 1, ChunkListRequest{root, first, 4}}).body);
+    CHECK(page.total == 10);
+    got.insert(got.end(), page.shards.begin(), page.shards.end());
+  }
+  CHECK(got == list);
+  CHECK(failure_code(f.one(Request{20, ChunkListRequest{sha256(as_bytes("other")), 0, 4}})) == Error::kNotFound);
+  CHECK(failure_code(f.one(Request{21, ChunkListRequest{root, 0, kMaxChunksPerPage + 1}})) == Error::kOversized);
+  CHECK(f.provider->core().stats().chunk_pages == 3);
+}
+
+TEST_CASE("chunk lists: saved durably, loaded back; a damaged file is skipped and named") {
+  TempDir dir;
+  const std::vector<ShardId> a = {sha256(as_bytes("a")), sha256(as_bytes("b"))}, b = {sha256(as_bytes("c"))};
+  auto ra = save_chunk_list(dir.path() / "offers", a);
+  auto rb = save_chunk_list(dir.path() / "offers", b);
+  REQUIRE(ra.ok());
+  REQUIRE(rb.ok());
+  CHECK(*ra == merkle::list_root(a));
+  auto loaded = load_chunk_lists(dir.path() / "offers");
+  CHECK(loaded.skipped.empty());
+  REQUIRE(loaded.lists.size() == 2);
+  CHECK((loaded.lists[0] == a || loaded.lists[1] == a));
+  // A list file whose content no longer matches its name is not served.
+  std::ofstream(dir.path() / "offers" / rb->hex(), std::ios::binary | std::ios::app).write("x", 1);
+  loaded = load_chunk_lists(dir.path() / "offers");
+  CHECK(loaded.lists.size() == 1);
+  REQUIRE(loaded.skipped.size() == 1);
+  CHECK(loaded.skipped[0].find(rb->hex()) != std::string::npos);
+  CHECK(load_chunk_lists(dir.path() / "none").lists.empty());
 }
 
 TEST_CASE("provider: data that does not hash to its id, an expired put and a full disk are refused") {

@@ -45,6 +45,8 @@ class ProviderService {
   // Garbage collection: deletes up to `max` shards whose expiry is before
   // `before` (ShardStore::collect); `done(count)` after the last, on the io thread.
   void collect_expired(TimeMs before, std::size_t max, std::function<void(std::size_t collected)> done);
+  // Serves `shards` as a storage offer's chunk list (ProviderCore::add_chunk_list).
+  Hash256 add_chunk_list(std::vector<ShardId> shards) { return provider_->core().add_chunk_list(std::move(shards)); }
   // The usage receipts clients sent since the last call (ProviderCore::take_receipts).
   std::vector<ReceiptRequest> take_receipts() { return provider_->core().take_receipts(); }
 

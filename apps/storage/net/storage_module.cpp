@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include "layers/assert.hpp"
+#include "apps/storage/chunk_lists.hpp"
 #include "layers/private_dir.hpp"
+#include "ledger/pos/storage_proof.hpp"
 #include "ledger/types.hpp"
 #include "sal/records/delegation.hpp"
 #include "sal/records/service_id.hpp"
@@ -40,12 +42,43 @@ StorageModule::StorageModule(sal::NodeStack& stack, StorageModuleConfig config)
     throw std::runtime_error("storage dir " + config_.dir.string() + ": " + p.status().message +
                              "; check the disk, or move the damaged store away");
   provider_ = std::move(p).value();
+  load_chunk_lists();
+}
+
+// The lists of earlier storage offers: served again after a restart.
+void StorageModule::load_chunk_lists() {
+  LoadedChunkLists loaded = storage::load_chunk_lists(config_.dir / "offers");
+  for (const std::string& why : loaded.skipped) spdlog::warn("storage: skipped chunk list {}", why);
+  for (auto& list : loaded.lists) provider_->add_chunk_list(std::move(list));
+  chunk_lists_ = loaded.lists.size();
+}
+
+// Commits the shards held now to a new chunk list, for a storage offer
+// (docs/proof-of-service.md "Storage offers and the storage probe"): written
+// durably, then served.
+boost::json::value StorageModule::commit_chunks() {
+  std::vector<ShardId> shards = provider_->store().held(pos::kMaxOfferChunks);
+  if (shards.empty())
+    throw node::RpcError(node::kOperationFailed, "this provider holds no shards yet; store a file on it first");
+  auto root = save_chunk_list(config_.dir / "offers", shards);
+  if (!root.ok()) throw node::RpcError(node::kOperationFailed, "cannot save the chunk list: " + root.status().message);
+  const std::size_t n = shards.size();
+  const Hash256 served = provider_->add_chunk_list(std::move(shards));
+  BC_ASSERT(served == *root);
+  ++chunk_lists_;
+  spdlog::info("storage: committed {} shard(s) to chunk list {}", n, root->hex());
+  return boost::json::object{{"storage_root", root->hex()},
+                             {"storage_chunks", n},
+                             {"provider_key", to_hex(owner_.public_key().view())},
+                             {"service", sal::service_id_to_text(service_)},
+                             {"owner_key_file", (config_.dir / "owner.key").string()}};
 }
 
 StorageModule::~StorageModule() { stop(); }
 
 void StorageModule::register_rpc(node::RpcRegistry& rpc) {
   rpc.add("storage_status", [this](const node::Params&) { return status(); });
+  rpc.add("storage_commit_chunks", [this](const node::Params&) { return commit_chunks(); });
   claimer_ = std::make_unique<EscrowClaimer>(rpc, owner_);
 }
 
@@ -174,6 +207,8 @@ boost::json::value StorageModule::status() const {
   o["account"] = ledger::address_text(ledger::address_of(owner_.public_key()));
   o["receipts"] = st.receipts;
   o["collected"] = collected_;
+  o["chunk_lists"] = chunk_lists_;
+  o["chunk_pages"] = st.chunk_pages;
   if (claimer_) {
     o["claims_sent"] = claimer_->stats().sent;
     o["claims_refused"] = claimer_->stats().refused;

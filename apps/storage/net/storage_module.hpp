@@ -65,6 +65,8 @@ class StorageModule final : public node::Module {
   void publish_ad();
   void on_refresh();
   void collect_garbage();
+  void load_chunk_lists();
+  boost::json::value commit_chunks();
   boost::json::value status() const;
 
   sal::NodeStack& stack_;
@@ -81,6 +83,7 @@ class StorageModule final : public node::Module {
   bool stopped_ = false;
   bool collecting_ = false;
   std::uint64_t collected_ = 0;  // shards garbage-collected since start
+  std::size_t chunk_lists_ = 0;  // storage offers' chunk lists served
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -38,6 +38,14 @@ struct Receipt {
   signature @2 :Data;        # 64 bytes (BIP340), checked by the ledger on claim
 }
 
+# A page of the chunk list a storage offer commits to (docs/proof-of-service.md
+# "Storage offers and the storage probe"): entries [first, first + count).
+struct ChunkList {
+  storageRoot @0 :Data;      # 32 bytes: the offer's storageRoot
+  first @1 :UInt64;
+  count @2 :UInt32;          # 1..kMaxChunksPerPage
+}
+
 struct Request {
   requestId @0 :UInt64;
   union {
@@ -46,6 +54,7 @@ struct Request {
     delete @3 :DeleteShard;
     audit @4 :AuditChallenge;
     receipt @5 :Receipt;
+    chunkList @6 :ChunkList;
   }
 }
 
@@ -56,6 +65,11 @@ struct AuditProof {
   shardSize @3 :UInt64;
   signature @4 :Data;        # 64 bytes: the provider's answer key over pos storage_answer_digest
                              # (ledger/pos/codec.hpp), or empty from a provider that signs none
+}
+
+struct ChunkPage {
+  total @0 :UInt64;          # entries in the whole list
+  shardIds @1 :Data;         # 32 bytes per entry, at most kMaxChunksPerPage entries
 }
 
 struct Failure {
@@ -72,6 +86,7 @@ struct Response {
     proof @4 :AuditProof;
     failure @5 :Failure;
     receiptTaken @6 :UInt64; # the receipt's cumulative amount, queued for a claim
+    chunks @7 :ChunkPage;
   }
 }
 
