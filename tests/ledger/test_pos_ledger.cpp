@@ -3,7 +3,10 @@
 // the unbonding delay, and the supply invariant counts offer bonds.
 #include <doctest/doctest.h>
 
+#include <tuple>
+
 #include "ledger/pos/codec.hpp"
+#include "ledger/pos/storage_proof.hpp"
 #include "ledger/pos_ledger.hpp"
 #include "ledger/validators.hpp"
 #include "ledger_fixture.hpp"
@@ -78,6 +81,18 @@ TEST_CASE("pos offer: field rules and the owner signature are checked before any
   no_probe.probe_request.clear();
   pos::sign_offer(no_probe, c.key(0));
   CHECK(check_offer_fields(no_probe).code == Error::kBadOffer);
+  // A storage offer commits to 1..kMaxOfferChunks chunks and bounds its latency.
+  pos::Offer storage = make_offer(c, 0, 100);
+  storage.kind = pos::ServiceKind::kStorage;
+  using Case = std::tuple<std::uint64_t, std::uint32_t, bool>;  // chunks, max latency, accepted
+  for (auto [chunks, latency, ok] : {Case{1, 200, true}, Case{pos::kMaxOfferChunks, 200, true}, Case{0, 200, false},
+                                     Case{pos::kMaxOfferChunks + 1, 200, false}, Case{4, 0, false}}) {
+    storage.storage_chunks = chunks;
+    storage.max_latency_ms = latency;
+    pos::sign_offer(storage, c.key(0));
+    CAPTURE(chunks);
+    CHECK(check_offer_fields(storage).ok() == ok);
+  }
   CHECK(c.ledger->state().offers().empty());
 }
 
