@@ -182,7 +182,7 @@ struct Supply {
 struct ChainParams {
   std::string chain_id = "blockcloud-devnet";
   std::uint64_t unbonding_delay = 10;     // blocks
-  std::uint32_t max_tx_bytes = 4096;      // encoded SignedTx
+  std::uint32_t max_tx_bytes = 8192;      // encoded SignedTx; a posReport of 48 probes with storage evidence fits
   std::uint32_t max_receipts = 16;        // per claim
   std::uint32_t max_block_bytes = 8u << 20;
   std::uint32_t max_block_txs = 20000;

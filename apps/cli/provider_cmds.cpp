@@ -48,8 +48,11 @@ ProviderCommands::ProviderCommands(CLI::App& app, CommandTable& commands, Provid
                              [this](const Options& o, const Endpoint& ep) { return this->offer(o, ep); });
   offer->add_option("--service", service_, "name of a service your --from key registered on the ledger")->required();
   offer->add_option("--bond", bond_, "base units locked from your balance, slashed if audits fail")->required();
-  offer->add_option("--request", request_, "the probe: a request real clients make, e.g. \"GET / HTTP/1.1\"")->required();
-  offer->add_option("--expect", expect_, "the exact response the probe must get (its hash goes on chain)")->required();
+  offer->add_option("--request", request_, "the probe: a request real clients make, e.g. \"GET / HTTP/1.1\" (not with --storage)");
+  offer->add_option("--expect", expect_, "the exact response the probe must get (its hash goes on chain; not with --storage)");
+  offer->add_flag("--storage", storage_,
+                  "a storage offer: the node (--rpc) commits the shards its storage service holds now, and audits "
+                  "challenge them (run it with --wallet-dir <node's storage dir> --from owner --service storage)");
   offer->add_option("--provider-key", provider_key_, "x-only key that answers (64 hex digits; default: the --from key)");
   offer->add_option("--delta", delta_bps_, "declared availability in bps (5000..10000, default 9500)")->check(CLI::Range(5000, 10000));
   offer->add_option("--max-latency", max_latency_ms_, "declared time to first byte bound in ms (default 1000)")->check(CLI::Range(1u, 600'000u));
@@ -79,8 +82,14 @@ int ProviderCommands::offer(const Options& o, const Endpoint& ep) {
     if (!key) throw Failure{"--provider-key: \"" + provider_key_ + "\" is not an x-only public key (64 hex digits)"};
     offer.provider = *key;
   }
-  offer.probe_request.assign(request_.begin(), request_.end());
-  offer.expected_response_hash = sha256(as_bytes(expect_));
+  if (storage_) {
+    if (!request_.empty() || !expect_.empty()) throw Failure{"--storage offers are probed by audit challenges: drop --request and --expect"};
+    commit_storage_chunks(o, ep, offer);
+  } else {
+    if (request_.empty() || expect_.empty()) throw Failure{"--request and --expect are required (or --storage for a storage offer)"};
+    offer.probe_request.assign(request_.begin(), request_.end());
+    offer.expected_response_hash = sha256(as_bytes(expect_));
+  }
   offer.delta_bps = delta_bps_;
   offer.max_latency_ms = max_latency_ms_;
   offer.min_throughput_bps = min_throughput_bps_;
@@ -95,6 +104,24 @@ int ProviderCommands::offer(const Options& o, const Endpoint& ep) {
   if (register_) register_service(o, ep);
   if (!o.json) std::cout << "offer id " << pos::offer_id(offer).hex() << "\n";
   return hooks_.send_tx(o, ep, ledger::PosOffer{offer});
+}
+
+// Asks the node to commit the shards it stores to a chunk list; the answer
+// is the offer's commitment. The list's provider key must be the offer's.
+void ProviderCommands::commit_storage_chunks(const Options& o, const Endpoint& ep, pos::Offer& offer) const {
+  const auto r = call(o, ep, "storage_commit_chunks", {}, ms(o.timeout_s)).as_object();
+  const auto root = Hash256::from_hex(std::string(r.at("storage_root").as_string()));
+  const auto key_bytes = from_hex(std::string(r.at("provider_key").as_string()));
+  const auto key = key_bytes ? parse_pubkey(*key_bytes) : std::nullopt;
+  if (!root || !key) throw Failure{"the node's storage_commit_chunks answer is malformed; is the daemon the same version?"};
+  if (!provider_key_.empty() && *key != offer.provider)
+    throw Failure{"--provider-key differs from the key that signs this node's audit answers (" + to_hex(key->view()) + ")"};
+  offer.kind = pos::ServiceKind::kStorage;
+  offer.storage_root = *root;
+  offer.storage_chunks = r.at("storage_chunks").to_number<std::uint64_t>();
+  offer.provider = *key;
+  if (!o.json)
+    std::cout << "committed " << offer.storage_chunks << " shard(s), storage root " << root->hex() << "\n";
 }
 
 // Registers --service on the ledger and waits for it: the offer's nonce is

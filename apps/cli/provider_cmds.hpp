@@ -2,7 +2,9 @@
 // (docs/proof-of-service.md, "Ledger rules"):
 //   provider offer --service NAME --bond N ...   register an offer for a
 //                                service the wallet key registered on the
-//                                ledger (--register does that first), locking N
+//                                ledger (--register does that first), locking N;
+//                                --storage: a storage offer over the shards the
+//                                node's storage service holds now
 //   provider withdraw OFFER_ID   end an offer; the bond returns after the unbonding delay
 //   provider status [OFFER_ID]   one offer, or every offer of the wallet key
 // Transactions are signed and sent by main's send_tx (wallet, fee, nonce, wait).
@@ -16,6 +18,7 @@
 #include "apps/cli/commands.hpp"
 #include "apps/cli/rpc.hpp"
 #include "apps/cli/wallet.hpp"
+#include "ledger/pos/types.hpp"
 #include "ledger/tx.hpp"
 
 namespace bc::cli {
@@ -48,6 +51,8 @@ class ProviderCommands {
   int withdraw(const Options& o, const Endpoint& rpc);
   int status(const Options& o, const Endpoint& rpc);
   void register_service(const Options& o, const Endpoint& rpc);
+  // Fills a storage offer's commitment from the node's storage service.
+  void commit_storage_chunks(const Options& o, const Endpoint& rpc, pos::Offer& offer) const;
 
   ProviderHooks hooks_;
   std::string service_, provider_key_, request_, expect_, bond_, price_ = "0", offer_id_;
@@ -55,6 +60,7 @@ class ProviderCommands {
   std::uint64_t min_throughput_bps_ = 0;
   std::int64_t offer_nonce_ = -1;
   bool register_ = false;
+  bool storage_ = false;
 };
 
 }  // namespace bc::cli

@@ -4,9 +4,12 @@
 // blocks (settled reports leave the state, the blocks keep them).
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "apps/common/ledger_json.hpp"
 #include "apps/daemon/pos_rpc.hpp"
+#include "ledger/pos/codec.hpp"
+#include "ledger/pos/schedule.hpp"
 #include "ledger/pos/settle.hpp"
 #include "ledger/pos_ledger.hpp"
 #include "ledger/validators.hpp"
@@ -37,15 +40,29 @@ std::optional<std::pair<std::uint64_t, std::string>> settled_grade(const Effect&
   return std::nullopt;
 }
 
-void scan_block(const Block& b, const Hash256& id, const ProviderOffer& o, const ChainParams& p, History& h) {
+// A storage offer's report: which committed chunks its failed probes asked
+// for (from the secret it reveals), and how many wrong signed answers it holds.
+void add_storage_detail(json::object& j, const pos::Report& r, const pos::Offer& offer) {
+  std::set<std::uint64_t> failed;
+  for (const pos::ProbeRecord& p : r.probes)
+    if (p.outcome != pos::ProbeOutcome::kPass)
+      failed.insert(pos::storage_challenge(r.secret, r.epoch, r.offer_id, p.index, offer.storage_chunks).chunk);
+  j["failed_chunks"] = json::array(failed.begin(), failed.end());
+  j["evidence"] = r.evidence.size();
+}
+
+void scan_block(const Block& b, const Hash256& id, const ProviderOffer& o, const pos::Offer* storage, const ChainParams& p,
+                History& h) {
   for (const Tx& t : b.txs) {
     const auto* r = std::get_if<PosReport>(&t.body.payload);
     if (!r || r->report.offer_id != id) continue;
     const std::uint32_t score = r->report.probes.empty() ? 0 : pos::auditor_score(r->report);
     EpochHistory& e = h[r->report.epoch];
     e.scores.push_back(score);
-    e.reports.push_back(json::object{{"auditor", to_hex(r->report.auditor.view())}, {"score_bps", score},
-                                     {"height", b.header.height}, {"tx", t.id.hex()}});
+    json::object report{{"auditor", to_hex(r->report.auditor.view())}, {"score_bps", score}, {"height", b.header.height},
+                        {"tx", t.id.hex()}};
+    if (storage) add_storage_detail(report, r->report, *storage);
+    e.reports.push_back(std::move(report));
   }
   for (const Effect& e : b.effects) {
     const bool mine = e.account == id || (o.status == ProviderOffer::Status::kWithdrawn && e.account == o.unbonding);
@@ -76,12 +93,15 @@ json::object offer_history(const Ledger& l, const Hash256& id, const ProviderOff
   const ChainParams& p = l.params();
   const std::uint64_t head = l.head().height;
   const std::uint64_t span = std::min(kMaxScannedBlocks, (epochs + 2) * p.epoch_length);
+  const auto decoded = pos::decode(o.offer, pos::PosLimits{});
+  const auto* offer = decoded.ok() ? std::get_if<pos::Offer>(&*decoded) : nullptr;
+  const pos::Offer* storage = offer && offer->kind == pos::ServiceKind::kStorage ? offer : nullptr;
   History h;
   for (std::uint64_t height = head; height >= 1 && height + span > head; --height) {
     auto bytes = l.block_at(height);
     if (!bytes) break;
     auto b = decode_block(*bytes, p);
-    if (b.ok()) scan_block(*b, id, o, p, h);
+    if (b.ok()) scan_block(*b, id, o, storage, p, h);
   }
   const std::uint64_t now = epoch_of(head + 1, p);
   json::array out;

@@ -71,16 +71,19 @@ std::vector<RpcUser> rpc_users(const NodeConfig& cfg) {
   }
   return users;
 }
-// --test-fault: a validator that misbehaves on purpose, for the fault tests
-// only. Needs BC_TEST_FAULTS=1 as well, so no config file or stray flag can
-// get an operator's stake slashed.
-void check_test_fault(const std::string& fault) {
+// --test-fault: a node that misbehaves on purpose, for the fault tests
+// only: a validator that equivocates, or a storage provider that signs wrong
+// audit answers. Needs BC_TEST_FAULTS=1 as well, so no config file or stray
+// flag can get an operator's stake or bond slashed.
+void check_test_fault(const std::string& fault, bool storage) {
   if (fault.empty()) return;
   const char* env = std::getenv("BC_TEST_FAULTS");
   if (env == nullptr || std::string(env) != "1")
-    throw ConfigError("--test-fault " + fault + " makes this validator misbehave so that it is slashed; it is for tests "
+    throw ConfigError("--test-fault " + fault + " makes this node misbehave so that it is slashed; it is for tests "
                       "only. Remove the flag, or set BC_TEST_FAULTS=1 in the environment of a test network");
-  if (fault != "equivocate") throw ConfigError("--test-fault: unknown fault \"" + fault + "\"; the only one is equivocate");
+  if (fault != "equivocate" && fault != "storage-wrong-answers")
+    throw ConfigError("--test-fault: unknown fault \"" + fault + "\"; the faults are equivocate and storage-wrong-answers");
+  if (fault == "storage-wrong-answers" && !storage) throw ConfigError("--test-fault storage-wrong-answers needs --storage");
 }
 
 // Consensus settings for a node that may validate: the node key is the
@@ -125,7 +128,8 @@ Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const Ledge
       dht_(io_, stack_.dht(), stack_.driver(), metrics_, dht_info(cfg_, dht, key_)),
       sal_(stack_, std::move(sal)) {
   modules_ = {&dht_, &sal_};
-  check_test_fault(lo.test_fault);  // refused here unless BC_TEST_FAULTS=1 and a known fault
+  check_test_fault(lo.test_fault, storage.has_value());  // refused here unless BC_TEST_FAULTS=1 and a known fault
+  const bool equivocate = lo.test_fault == "equivocate";
   // The ledger is enabled by --genesis; without it the node is DHT and SAL only.
   if (!lo.genesis.empty()) {
     LedgerNodeConfig lc;
@@ -138,15 +142,16 @@ Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const Ledge
     lc.max_peers = lo.max_peers;
     if (lo.validator) lc.bft = bft_config(lo, cfg_.datadir, lc.listen, key_);
     if (lo.validator && lo.audit) lc.miner = miner_config(lo, stack_, key_);
-    else if (!lo.test_fault.empty()) throw ConfigError("--test-fault needs a validator; drop --no-validator");
+    if (!lo.validator && equivocate) throw ConfigError("--test-fault equivocate needs a validator; drop --no-validator");
     ledger_ = std::make_unique<LedgerNode>(io_, lc, key_, stack_.dht(), metrics_);
     modules_.push_back(ledger_.get());
   } else if (lo.producer) {
     throw std::runtime_error("--producer needs --genesis FILE (the chain to produce blocks for)");
-  } else if (!lo.test_fault.empty()) {
-    throw ConfigError("--test-fault needs a validator of a certified chain; give --genesis FILE");
+  } else if (equivocate) {
+    throw ConfigError("--test-fault equivocate needs a validator of a certified chain; give --genesis FILE");
   }
   if (storage) {
+    storage->test_wrong_answers = lo.test_fault == "storage-wrong-answers";
     storage_ = std::make_unique<storage::StorageModule>(stack_, std::move(*storage));
     modules_.push_back(storage_.get());
   }

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "apps/storage/net/storage_probe.hpp"
 #include "consensus/pos/auditor_plan.hpp"
 #include "consensus/pos/auditor_secrets.hpp"
 #include "ledger/pos/codec.hpp"
@@ -30,6 +31,7 @@ MinerNode::MinerNode(boost::asio::io_context& io, MinerConfig cfg, Ledger& ledge
       m_probes_(pos::AuditCounters::in(m)) {
   // An attempt ends a little before the core's deadline, so what it read by then still counts.
   client_ = std::make_unique<pos::ProbeClient>(io, cfg_.probe_hooks, cfg_.probe_source, cfg_.probe_timeout_ms * 9 / 10);
+  client_->set_storage_exchange(storage::storage_probe_exchange(std::make_shared<storage::ChunkListCache>()));
   runner_ = std::make_unique<pos::AuditRunner>(
       io, *client_, cfg_.auditor_key, pos_params(ledger_.params()), cfg_.probe_timeout_ms, m_probes_,
       [this](std::uint64_t epoch, std::vector<pos::Report> reports) {

@@ -45,6 +45,10 @@ json::object offer_json(const Hash256& id, const ProviderOffer& o) {
     out["max_latency_ms"] = offer.max_latency_ms;
     out["min_throughput_bps"] = std::to_string(offer.min_throughput_bps);
     out["price"] = std::to_string(offer.price);
+    if (offer.kind == pos::ServiceKind::kStorage) {
+      out["storage_root"] = offer.storage_root.hex();
+      out["storage_chunks"] = offer.storage_chunks;
+    }
   }
   return out;
 }

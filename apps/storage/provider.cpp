@@ -196,6 +196,7 @@ void ProviderCore::answer_audit(const Pending& p, ByteView shard, Outbox& out) {
   pos::StorageAnswer a{p.shard, p.seed, make_proof(shard, leaf), {}};
   if (pos::storage_answer_mismatch(a) != nullptr)
     return reject(p.peer, p.request_id, fail(Error::kCorrupt, "the shard is damaged on this provider"), out);
+  if (options_.test_sign_wrong_answers && !a.proof.leaf.empty()) a.proof.leaf[0] ^= 1;
   if (options_.answer_key) pos::sign_storage_answer(a, *options_.answer_key);
   ++stats_.audits;
   answer(p, Response{p.request_id, AuditAnswer{std::move(a.proof), a.provider_signature}}, out);

@@ -36,6 +36,9 @@ struct ProviderOptions {
   // offer naming its public key can be audited (docs/proof-of-service.md
   // "Storage probe"); none: answers go unsigned.
   std::optional<KeyPair> answer_key;
+  // TEST ONLY: answer every audit with one leaf byte changed, signed (what a
+  // provider serving wrong data does), for the tests of the malicious grade.
+  bool test_sign_wrong_answers = false;
 };
 
 // Work for the driver's store. `ticket` goes back in handle_*_done.

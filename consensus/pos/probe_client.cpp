@@ -14,18 +14,69 @@
 namespace bc::pos {
 namespace asio = boost::asio;
 
+namespace {
+
+// The generic probe: writes the offer's request, reads and measures the answer.
+class GenericExchange final : public ProbeExchange, public std::enable_shared_from_this<GenericExchange> {
+ public:
+  explicit GenericExchange(Bytes request) : request_(std::move(request)) {}
+
+  void start(std::unique_ptr<sal::ByteStream> flow, std::uint32_t connect_ms, Done done) override {
+    stream_ = std::move(flow);
+    connect_ms_ = connect_ms;
+    done_ = std::move(done);
+    auto self = shared_from_this();
+    stream_->async_write(request_, [self](const boost::system::error_code& ec, std::size_t) {
+      if (self->stopped_) return;
+      if (ec) return self->end();
+      self->meter_.emplace(AsioUdpDriver::now_ms());
+      self->read();
+    });
+  }
+
+  std::optional<ProbeAnswer> stop() override {
+    if (!stopped_ && stream_) stream_->close();
+    stopped_ = true;
+    if (meter_ && meter_->answered()) return meter_->answer(connect_ms_);
+    return std::nullopt;
+  }
+
+ private:
+  void read() {
+    auto self = shared_from_this();
+    stream_->async_read_some(buf_, [self](const boost::system::error_code& ec, std::size_t n) {
+      if (self->stopped_) return;
+      const bool more = self->meter_->on_bytes(ByteView(self->buf_.data(), n), AsioUdpDriver::now_ms());
+      if (ec || !more) return self->end();  // the end of the answer, an error, or the byte cap
+      self->read();
+    });
+  }
+
+  void end() {
+    Done done = std::move(done_);
+    done(stop());
+  }
+
+  Bytes request_;
+  std::unique_ptr<sal::ByteStream> stream_;
+  std::uint32_t connect_ms_ = 0;
+  Done done_;
+  std::array<std::uint8_t, 16 * 1024> buf_{};
+  std::optional<ResponseMeter> meter_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
 struct ProbeClient::Probe {
   Probe(asio::io_context& io, std::uint64_t id, Done d) : id(id), done(std::move(d)), timer(io) {}
   std::uint64_t id;
   Done done;
   std::unique_ptr<sal::Host> host;
-  std::unique_ptr<sal::ByteStream> stream;
+  std::shared_ptr<ProbeExchange> exchange;
   asio::steady_timer timer;
-  Bytes request;
-  std::array<std::uint8_t, 16 * 1024> buf{};
   TimeMs started = 0;
-  std::uint32_t connect_ms = 0;
-  std::optional<ResponseMeter> meter;
+  bool connected = false;
   bool finished = false;
 };
 
@@ -41,55 +92,44 @@ ProbeClient::~ProbeClient() {
   for (auto& [id, p] : probes_) {
     p->finished = true;  // Done never runs
     p->timer.cancel();
-    if (p->stream) p->stream->close();
+    if (p->connected) p->exchange->stop();
     p->host->stop();
   }
 }
 
 void ProbeClient::probe(const ProbeSend& send, Done done) {
   auto p = std::make_shared<Probe>(io_, next_++, std::move(done));
+  if (send.storage) {
+    if (!storage_exchange_) return asio::post(io_, [p] { p->done(std::nullopt); });  // never from inside probe()
+    p->exchange = storage_exchange_(io_, send);
+  } else {
+    p->exchange = std::make_shared<GenericExchange>(probe_wire_request(send.request));
+  }
   p->host = std::make_unique<sal::Host>(io_, KeyPair::generate(), source_, sal::HostConfig{}, hooks_, host_metrics_);
-  p->request = probe_wire_request(send.request);
   p->started = AsioUdpDriver::now_ms();
   probes_.emplace(p->id, p);
   p->timer.expires_after(std::chrono::milliseconds(timeout_ms_));
   p->timer.async_wait([this, p](const boost::system::error_code& ec) {
-    if (!ec) finish(p);
+    if (!ec) finish(p, p->connected ? p->exchange->stop() : std::nullopt);
   });
   p->host->async_connect(send.service_id, [this, p](const boost::system::error_code& ec, std::unique_ptr<sal::ByteStream> s) {
     if (p->finished) return;
-    if (ec || !s) return finish(p);
-    p->stream = std::move(s);
-    p->connect_ms = static_cast<std::uint32_t>(std::max<TimeMs>(0, AsioUdpDriver::now_ms() - p->started));
-    p->stream->async_write(p->request, [this, p](const boost::system::error_code& wec, std::size_t) {
-      if (p->finished) return;
-      if (wec) return finish(p);
-      p->meter.emplace(AsioUdpDriver::now_ms());
-      read(p);
-    });
-  });
-}
-
-void ProbeClient::read(const std::shared_ptr<Probe>& p) {
-  p->stream->async_read_some(p->buf, [this, p](const boost::system::error_code& ec, std::size_t n) {
-    if (p->finished) return;
-    const bool more = p->meter->on_bytes(ByteView(p->buf.data(), n), AsioUdpDriver::now_ms());
-    if (ec || !more) return finish(p);  // the end of the answer, an error, or the byte cap
-    read(p);
+    if (ec || !s) return finish(p, std::nullopt);
+    p->connected = true;
+    const auto connect_ms = static_cast<std::uint32_t>(std::max<TimeMs>(0, AsioUdpDriver::now_ms() - p->started));
+    p->exchange->start(std::move(s), connect_ms, [this, p](std::optional<ProbeAnswer> answer) { finish(p, std::move(answer)); });
   });
 }
 
 // Answers Done once, then tears the probe's host down outside its own handlers.
-void ProbeClient::finish(const std::shared_ptr<Probe>& p) {
+void ProbeClient::finish(const std::shared_ptr<Probe>& p, std::optional<ProbeAnswer> answer) {
   if (p->finished) return;
   p->finished = true;
   p->timer.cancel();
-  std::optional<ProbeAnswer> answer;
-  if (p->meter && p->meter->answered()) answer = p->meter->answer(p->connect_ms);
-  if (p->stream) p->stream->close();
+  if (p->connected) p->exchange->stop();
   probes_.erase(p->id);
   asio::post(io_, [p] { p->host->stop(); });
-  p->done(answer);
+  p->done(std::move(answer));
 }
 
 }  // namespace bc::pos

@@ -75,7 +75,7 @@ ProbeOutcome ProbeCore::grade_storage(const Pending& p, const ProbeAnswer& a) co
 void ProbeCore::keep_evidence(const Pending& p, const ProbeAnswer& a) {
   if (!a.storage || !a.storage->answer) return;
   Report& r = reports_[p.slot];
-  if (r.evidence.size() >= PosLimits{}.max_evidence) return;
+  if (r.evidence.size() >= kMaxReportEvidence) return;
   StorageEvidence e{r.offer_id, p.index, challenge_of(p).chunk, a.storage->chunk_path, *a.storage->answer};
   if (proves_storage_malice(*p.offer, e)) r.evidence.push_back(std::move(e));
 }

@@ -61,6 +61,10 @@ struct ProbeSend {
   std::uint8_t attempt = 1;
 };
 
+// Storage evidence a report carries at most: one verified wrong answer
+// convicts, and a report must fit a transaction (max_tx_bytes).
+inline constexpr std::size_t kMaxReportEvidence = 1;
+
 class ProbeCore final : public Core {
  public:
   // probe_timeout_ms: how long one attempt may stay unanswered.

@@ -43,11 +43,13 @@ class LedgerNet:
         except ChildProcessError:
             pass
 
-    def restart(self, node, wait_s=30):
+    def restart(self, node, wait_s=30, args=(), env=None):
+        """Starts node's daemon again with its recorded arguments (and `args`,
+        under `env` when given); returns its head once it answers."""
         n = self.nodes[node]
         log = open(os.path.join(n["datadir"], "log"), "ab")
-        p = subprocess.Popen(self.launch.get(node, []) + [self.bins.daemon] + n["args"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                             start_new_session=True)
+        p = subprocess.Popen(self.launch.get(node, []) + [self.bins.daemon] + n["args"] + list(args), stdout=log, stderr=log,
+                             stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         log.close()
         self.pids[node] = p.pid
         deadline = time.time() + wait_s

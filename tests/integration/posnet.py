@@ -74,3 +74,34 @@ def serve_and_offer(ln, bins, workdir, provider, account, name, backend, bond, m
     if rc != 0:
         raise TestFailure(f"provider offer for {name} failed: {err}")
     return out.split("offer id ")[1].split()[0], ln.head(provider)["height"]
+
+
+def settle_params(ln, delta_bps):
+    """The genesis parameters the settlement rule reads, for offers declaring delta_bps."""
+    with open(ln.net.dir + "/genesis.json") as f:
+        gp = json.load(f)["params"]
+    return {"min_reports": gp["pos_min_reports"], "lambda": gp["pos_reputation_lambda_bps"],
+            "rate": gp["pos_unstable_rate_bps"], "delta": delta_bps}
+
+
+def expected_settlement(scores, rep_prev, bond_left, bond_declared, params):
+    """The settlement rule of docs/proof-of-service.md for one offer and epoch:
+    (grade, median S, reputation R, burn, pay scale in bps). The slash is
+    computed on the offer's declared bond (the signed offer settle_epoch
+    reads) and burned from what is left of it."""
+    if len(scores) < params["min_reports"]:
+        return "unaudited", None, rep_prev, 0, 0
+    s = sorted(scores)[(len(scores) - 1) // 2]
+    lam = params["lambda"]
+    r = (lam * rep_prev + (10000 - lam) * s) // 10000
+    if r < params["delta"]:
+        return "unstable", s, r, min(bond_left, bond_declared * (params["delta"] - r) * params["rate"] // 10**8), 0
+    return ("occasional" if s < 10000 else "ok"), s, r, 0, s
+
+
+def epoch_record(shown, epoch):
+    """An offer's record of `epoch` in audit_show."""
+    for e in shown["epochs"]:
+        if e["epoch"] == epoch:
+            return e
+    raise TestFailure(f"no epoch {epoch} in audit show of {shown['offer_id'][:16]}: {shown['epochs']}")

@@ -32,7 +32,7 @@ import time
 
 from bcnet import TestFailure, check, main, rpc
 from ledgernet import committee_args, running_devnet
-from posnet import ProbeBackend, serve_and_offer
+from posnet import ProbeBackend, epoch_record, expected_settlement, serve_and_offer, settle_params
 
 BASE_IP, PORT = "127.0.67.2", 9670  # this test's own range: 127.0.67.2-6 (nodes), 127.0.67.20 (backends)
 BACKEND_IP = "127.0.67.20"
@@ -127,35 +127,10 @@ def claim_all(ln, escrows):
     return {name: (claims[name], balance(ln, i)) for i, name in enumerate(BEHAVIOURS)}
 
 
-def expected(scores, rep_prev, bond, params):
-    """The settlement rule of docs/proof-of-service.md for one offer and epoch:
-    (grade, median S, reputation R, burn, pay scale in bps). The slash is
-    computed on the offer's declared bond (the signed offer settle_epoch
-    reads) and burned from what is left of it."""
-    if len(scores) < params["min_reports"]:
-        return "unaudited", None, rep_prev, 0, 0
-    s = sorted(scores)[(len(scores) - 1) // 2]
-    lam = params["lambda"]
-    r = (lam * rep_prev + (10000 - lam) * s) // 10000
-    if r < params["delta"]:
-        return "unstable", s, r, min(bond, BOND * (params["delta"] - r) * params["rate"] // 10**8), 0
-    return ("occasional" if s < 10000 else "ok"), s, r, 0, s
-
-
-def epoch_record(shown, epoch):
-    for e in shown["epochs"]:
-        if e["epoch"] == epoch:
-            return e
-    raise TestFailure(f"no epoch {epoch} in audit show of {shown['offer_id'][:16]}: {shown['epochs']}")
-
-
 def check_settlements(ln, ids, audited, last):
     """Each offer's grade, reputation and bond in epochs audited..last against
     the rule; returns {(name, epoch): pay scale} and the total slash."""
-    with open(ln.net.dir + "/genesis.json") as f:
-        gp = json.load(f)["params"]
-    params = {"min_reports": gp["pos_min_reports"], "lambda": gp["pos_reputation_lambda_bps"],
-              "rate": gp["pos_unstable_rate_bps"], "delta": 9500}
+    params = settle_params(ln, 9500)
     scales, slashed = {}, 0
     for name in BEHAVIOURS:
         shown = rpc(ln.nodes[PROVIDER]["rpc"], "audit_show", {"offer_id": ids[name], "epochs": 16})["offers"][0]
@@ -163,7 +138,7 @@ def check_settlements(ln, ids, audited, last):
         for epoch in range(audited, last + 1):
             rec = epoch_record(shown, epoch)
             scores = [r["score_bps"] for r in rec["reports"]]
-            grade, s, rep, slash, scale = expected(scores, rep, bond, params)
+            grade, s, rep, slash, scale = expected_settlement(scores, rep, bond, BOND, params)
             bond -= slash
             slashed += slash
             scales[(name, epoch)] = scale

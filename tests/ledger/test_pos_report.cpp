@@ -58,6 +58,21 @@ TEST_CASE("pos report: a malformed frame or an offer in its place is refused whe
   CHECK_MESSAGE(good.ok(), good.status().text());
 }
 
+TEST_CASE("pos report: 48 probes and the largest storage evidence fit one transaction") {
+  Epoch2 c;
+  pos::Report r = c.report(c.assigned[0], 2, c.offer);
+  r.probes.resize(48);
+  for (std::uint32_t i = 0; i < 48; ++i) r.probes[i] = pos::ProbeRecord{i, 1, 3, pos::ProbeOutcome::kWrong, 1, 2, 3, Hash256{}};
+  pos::StorageEvidence e;
+  e.offer_id = r.offer_id;
+  e.chunk_path.resize(16);          // 65536 chunks
+  e.answer.proof.leaf.resize(1024);  // a full leaf
+  e.answer.proof.path.resize(12);    // of a 4 MiB shard
+  r.evidence = {e};
+  const Tx t = c.tx(kSender, PosReport{r});
+  CHECK_MESSAGE(t.wire_size <= c.ledger->params().max_tx_bytes, t.wire_size);
+}
+
 TEST_CASE("pos report: accepted once from any sender, fits a tx, round-trips; a replay is a duplicate") {
   Epoch2 c;
   const pos::Report r = c.report(c.assigned[0], 2, c.offer, 2);

@@ -252,7 +252,7 @@ TEST_CASE("probe core: a signed wrong storage answer becomes evidence that settl
   });
   REQUIRE(reports.size() == 1);
   const Report& r = reports[0];
-  REQUIRE_FALSE(r.evidence.empty());
+  REQUIRE(r.evidence.size() == 1);  // one convicts; more would not fit a transaction
   for (const StorageEvidence& e : r.evidence) {
     CHECK(e.chunk == 1);
     CHECK(r.probes[e.probe_index].outcome == ProbeOutcome::kWrong);

@@ -37,6 +37,8 @@ StorageModule::StorageModule(sal::NodeStack& stack, StorageModuleConfig config)
   // offer names as its provider key (docs/proof-of-service.md "Storage probe").
   ProviderOptions options;
   options.answer_key = owner_;
+  options.test_sign_wrong_answers = config_.test_wrong_answers;
+  if (config_.test_wrong_answers) spdlog::warn("storage: TEST FAULT: this provider signs wrong audit answers");
   auto p = ProviderService::open(stack_.io(), StoreOptions{config_.dir, config_.capacity_bytes, {}}, std::move(options));
   if (!p.ok())
     throw std::runtime_error("storage dir " + config_.dir.string() + ": " + p.status().message +

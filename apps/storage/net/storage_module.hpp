@@ -44,6 +44,9 @@ struct StorageModuleConfig {
   // Shards are garbage-collected this long after their expiry (the
   // payment grace period, docs/storage.md "Garbage collection").
   TimeMs gc_grace_ms = 60 * 60 * 1000;
+  // TEST ONLY (blockcloudd --test-fault storage-wrong-answers): sign wrong
+  // audit answers, so that a storage offer of this provider is proven malicious.
+  bool test_wrong_answers = false;
 };
 
 class StorageModule final : public node::Module {
