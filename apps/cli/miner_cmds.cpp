@@ -1,6 +1,7 @@
 #include "apps/cli/miner_cmds.hpp"
 
 #include <iostream>
+#include <set>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -60,6 +61,25 @@ int cmd_miner_reports(const Options& o, const Endpoint& ep, const MinerArgs& a) 
   return 0;
 }
 
+// A storage offer's reports name the chunks their failed probes asked for
+// and carry the provider's signed wrong answers.
+void print_storage_findings(const json::array& reports) {
+  std::set<std::int64_t> failed;
+  std::uint64_t evidence = 0;
+  bool storage = false;
+  for (const auto& r : reports) {
+    const auto* chunks = r.as_object().if_contains("failed_chunks");
+    if (!chunks) continue;
+    storage = true;
+    for (const auto& c : chunks->as_array()) failed.insert(c.to_number<std::int64_t>());
+    evidence += r.at("evidence").to_number<std::uint64_t>();
+  }
+  if (!storage || (failed.empty() && evidence == 0)) return;
+  std::string list;
+  for (auto c : failed) list += (list.empty() ? "" : " ") + std::to_string(c);
+  std::cout << fmt::format("    failed chunks: {}; signed wrong answers: {}\n", list.empty() ? "none" : list, evidence);
+}
+
 void print_offer_audits(const json::object& of) {
   std::cout << table({{"offer", str(of.at("offer_id"))},
                       {"status", str(of.at("status"))},
@@ -74,6 +94,7 @@ void print_offer_audits(const json::object& of) {
     const json::value* median = e.if_contains("median_score_bps");
     std::cout << fmt::format("  epoch {}: {}, {} report(s), median {} bps{}\n", str(e.at("epoch")), str(e.at("grade")),
                              e.at("reports").as_array().size(), median ? str(*median) : "-", effects);
+    print_storage_findings(e.at("reports").as_array());
   }
 }
 
