@@ -8,6 +8,7 @@
 
 #include "layers/wire/decode.hpp"
 #include "ledger/detail/cert_wire.hpp"
+#include "ledger/pos/codec.hpp"
 #include "ledger/hash.hpp"
 
 namespace bc::ledger {
@@ -121,6 +122,13 @@ Hash256 tx_root(const std::vector<Tx>& txs) {
   ids.reserve(txs.size());
   for (const auto& t : txs) ids.push_back(t.id);
   return merkle_root(std::move(ids));
+}
+
+Hash256 audit_root(const std::vector<Tx>& txs) {
+  std::vector<Hash256> digests;
+  for (const auto& t : txs)
+    if (const auto* r = std::get_if<PosReport>(&t.body.payload)) digests.push_back(pos::report_digest(r->report));
+  return merkle_root(std::move(digests));
 }
 
 Hash256 effects_root(const std::vector<Effect>& effects) {

@@ -25,7 +25,7 @@ struct BlockHeader {
   XOnlyPubKey proposer;
   Hash256 tx_root;
   Hash256 state_root;
-  Hash256 audit_root;  // reserved for Proof-of-Service audit results
+  Hash256 audit_root;  // audit_root(txs): the block's Proof-of-Service reports
   Hash256 effects_root;
   std::uint32_t tx_count = 0;
   // Certified chains: certificate_hash of the block's last_commit. Unset
@@ -56,6 +56,10 @@ Hash256 header_hash(const BlockHeader& h);
 Hash256 merkle_root(std::vector<Hash256> leaves);
 Hash256 tx_root(const std::vector<Tx>& txs);
 Hash256 effects_root(const std::vector<Effect>& effects);
+// The Merkle root (as tx_root) of pos::report_digest of each posReport of
+// `txs`, in block order (all zero for a block without one), so a header
+// commits to the audit results it carries (docs/proof-of-service.md).
+Hash256 audit_root(const std::vector<Tx>& txs);
 void sign_block(Block& b, const KeyPair& proposer);
 
 Bytes encode_block(const Block& b);

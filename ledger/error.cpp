@@ -68,6 +68,7 @@ const char* to_string(Error e) {
     case Error::kBadSchedule: return "bad_schedule";
     case Error::kDuplicate: return "duplicate";
     case Error::kBadReport: return "bad_report";
+    case Error::kAuditRootMismatch: return "audit_root_mismatch";
   }
   return "unknown";
 }

@@ -84,6 +84,7 @@ enum class Error {
   kBadSchedule,        // a report's probe times, indexes or attempts differ from probe_schedule
   kDuplicate,          // the same commit, reveal or report again
   kBadReport,          // a report whose auditor signature does not verify
+  kAuditRootMismatch,  // a header's audit_root is not that of the block's reports
 };
 
 // Stable snake_case name, usable as a metric label.

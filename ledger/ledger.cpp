@@ -351,6 +351,7 @@ Ledger::Built Ledger::build_block(const std::vector<const Tx*>& candidates, Time
   h.state_root = state_.root();
   state_.revert_tree(changes, old);
   h.tx_root = tx_root(out.block.txs);
+  h.audit_root = audit_root(out.block.txs);
   h.effects_root = effects_root(out.block.effects);
   h.tx_count = static_cast<std::uint32_t>(out.block.txs.size());
   sign_block(out.block, proposer);

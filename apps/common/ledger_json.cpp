@@ -97,6 +97,7 @@ json::object block_json(const Block& b) {
                       {"time_ms", h.time},
                       {"proposer", to_hex(h.proposer.view())},
                       {"tx_root", h.tx_root.hex()},
+                      {"audit_root", h.audit_root.hex()},
                       {"state_root", h.state_root.hex()},
                       {"effects_root", h.effects_root.hex()},
                       {"tx_count", h.tx_count},

@@ -187,6 +187,9 @@ Status check_commitments(const BlockHeader& h, const std::vector<Tx>& txs, const
                          const Hash256& state_root) {
   const Hash256 troot = tx_root(txs);
   if (troot != h.tx_root) return fail(Error::kTxRootMismatch, "header tx root " + h.tx_root.hex() + ", transactions give " + troot.hex());
+  const Hash256 aroot = audit_root(txs);
+  if (aroot != h.audit_root)
+    return fail(Error::kAuditRootMismatch, "header audit root " + h.audit_root.hex() + ", the reports give " + aroot.hex());
   const Hash256 eroot = effects_root(effects);
   if (eroot != h.effects_root)
     return fail(Error::kEffectsRootMismatch, "header effects root " + h.effects_root.hex() + ", effects give " + eroot.hex());

@@ -23,11 +23,12 @@ Block altered(Chain& c, std::vector<Tx> txs, Fn edit, bool resign = true) {
 
 }  // namespace
 
-TEST_CASE("block header checks: state root, tx root, height, parent, time, proposer, signature") {
+TEST_CASE("block header checks: state root, tx root, audit root, height, parent, time, proposer, signature") {
   Chain c;
   Tx t = c.tx(0, Transfer{c.addr(1), 10});
   expect_rejected(c, altered(c, {t}, [](Block& b) { b.header.state_root.bytes[0] ^= 1; }), Error::kStateRootMismatch);
   expect_rejected(c, altered(c, {t}, [](Block& b) { b.header.tx_root.bytes[0] ^= 1; }), Error::kTxRootMismatch);
+  expect_rejected(c, altered(c, {t}, [](Block& b) { b.header.audit_root.bytes[0] ^= 1; }), Error::kAuditRootMismatch);
   expect_rejected(c, altered(c, {t}, [](Block& b) { b.header.height += 1; }), Error::kBadHeight);
   expect_rejected(c, altered(c, {t}, [](Block& b) { b.header.prev_hash.bytes[0] ^= 1; }), Error::kBadPrevHash);
   expect_rejected(c, altered(c, {t}, [&](Block& b) { b.header.time = c.ledger->head().time - 1; }), Error::kBadTime);

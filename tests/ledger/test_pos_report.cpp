@@ -73,7 +73,7 @@ TEST_CASE("pos report: 48 probes and the largest storage evidence fit one transa
   CHECK_MESSAGE(t.wire_size <= c.ledger->params().max_tx_bytes, t.wire_size);
 }
 
-TEST_CASE("pos report: accepted once from any sender, fits a tx, round-trips; a replay is a duplicate") {
+TEST_CASE("pos report: accepted once from any sender, fits a tx, round-trips, committed by the audit root; a replay is a duplicate") {
   Epoch2 c;
   const pos::Report r = c.report(c.assigned[0], 2, c.offer, 2);
   const Tx t = c.tx(kSender, PosReport{r});
@@ -85,6 +85,11 @@ TEST_CASE("pos report: accepted once from any sender, fits a tx, round-trips; a 
   const Amount before = c.acct(kSender).balance;
   REQUIRE(c.include(t).ok());
   CHECK(c.acct(kSender).balance == before - 1);
+  // The header commits to the report: its audit root is over the report's digest.
+  auto block = decode_block(*c.ledger->block_at(c.ledger->head().height), c.ledger->params());
+  REQUIRE(block.ok());
+  CHECK(block->header.audit_root == merkle_root({pos::report_digest(r)}));
+  CHECK(!block->header.audit_root.is_zero());
   const PosReportRecord* rec = c.ledger->state().pos_report(pos_report_id(2, pos::offer_id(c.offer), r.auditor));
   REQUIRE(rec != nullptr);
   CHECK(rec->digest == pos::report_digest(r));
