@@ -109,7 +109,8 @@ std::optional<Hash256> climb_path(Sha256& h, Hash256 node, std::uint64_t index, 
 
 std::uint64_t leaf_count(std::uint64_t size, std::uint32_t leaf_size) {
   BC_ASSERT(leaf_size > 0);
-  return size == 0 ? 1 : (size + leaf_size - 1) / leaf_size;
+  // Without size + leaf_size - 1: a hostile size near 2^64 would wrap.
+  return size == 0 ? 1 : size / leaf_size + (size % leaf_size != 0);
 }
 
 Hash256 data_root(ByteView data, std::uint32_t leaf_size) {

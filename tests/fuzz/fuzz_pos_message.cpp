@@ -15,6 +15,7 @@
 #include "ledger/pos/errors.hpp"
 #include "ledger/pos/schedule.hpp"
 #include "ledger/pos/settle.hpp"
+#include "ledger/pos/storage_proof.hpp"
 
 using namespace bc;
 using namespace bc::pos;
@@ -58,6 +59,12 @@ void exercise_report(const Report& r) {
   in.offers = {o};
   in.assignments = {Assignment{offer_id(o), {r.auditor}}};
   in.probe_commitments[r.auditor] = commitment;
+  // Hostile storage evidence runs the Merkle checks (sizes, indexes and
+  // paths of any value); unsigned by the offer's provider, it never convicts.
+  for (const StorageEvidence& e : r.evidence) {
+    (void)storage_answer_mismatch(e.answer);
+    require(!proves_storage_malice(o, e));
+  }
   Report mine = r;
   mine.offer_id = offer_id(o);
   in.reports = {mine, mine};

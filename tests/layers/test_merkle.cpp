@@ -41,3 +41,16 @@ TEST_CASE("a list root binds the list's length and order") {
   // A one-item list's root is not the item, nor a data root of it.
   CHECK(merkle::list_root(items(1)) != items(1)[0]);
 }
+
+TEST_CASE("leaf counts hold for any size, and a proof claiming a huge size is refused, not wrapped") {
+  CHECK(merkle::leaf_count(0, 1024) == 1);
+  CHECK(merkle::leaf_count(1024, 1024) == 1);
+  CHECK(merkle::leaf_count(1025, 1024) == 2);
+  CHECK(merkle::leaf_count(UINT64_MAX, 1024) == UINT64_MAX / 1024 + 1);
+  const Bytes data(3000, 7);
+  merkle::Proof p = merkle::make_proof(data, 2, 1024);
+  const Hash256 root = merkle::data_root(data, 1024);
+  CHECK(merkle::proof_mismatch(root, p, 1024) == nullptr);
+  p.shard_size = UINT64_MAX;
+  CHECK(merkle::proof_mismatch(root, p, 1024) != nullptr);
+}
