@@ -109,7 +109,13 @@ int ProviderCommands::offer(const Options& o, const Endpoint& ep) {
 // Asks the node to commit the shards it stores to a chunk list; the answer
 // is the offer's commitment. The list's provider key must be the offer's.
 void ProviderCommands::commit_storage_chunks(const Options& o, const Endpoint& ep, pos::Offer& offer) const {
-  const auto r = call(o, ep, "storage_commit_chunks", {}, ms(o.timeout_s)).as_object();
+  json::object r;
+  try {
+    r = call(o, ep, "storage_commit_chunks", {}, ms(o.timeout_s)).as_object();
+  } catch (const Failure& f) {
+    if (f.message.find("unknown method") == std::string::npos) throw;
+    throw Failure{"the node at --rpc is not a storage provider: start it with --storage (or point --rpc at one)"};
+  }
   const auto root = Hash256::from_hex(std::string(r.at("storage_root").as_string()));
   const auto key_bytes = from_hex(std::string(r.at("provider_key").as_string()));
   const auto key = key_bytes ? parse_pubkey(*key_bytes) : std::nullopt;
