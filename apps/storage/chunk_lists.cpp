@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 #include "layers/assert.hpp"
 #include "layers/durable_file.hpp"
@@ -29,12 +28,15 @@ namespace {
 Result<std::vector<ShardId>> read_list(const fs::path& file) {
   const auto named = Hash256::from_hex(file.filename().string());
   if (!named) return fail(Error::kCorrupt, "not named by a storage root");
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(file, ec);
+  if (ec || size == 0 || size % 32 != 0 || size / 32 > pos::kMaxOfferChunks)  // checked before reading any of it
+    return fail(Error::kCorrupt, std::to_string(ec ? 0 : size) + " bytes are not 1..65536 shard ids");
+  Bytes bytes(static_cast<std::size_t>(size));  // reads exactly that much, whatever the file does meanwhile
   std::ifstream in(file, std::ios::binary);
-  const Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.eof() && in.fail()) return fail(Error::kIo, "cannot read");
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (in.gcount() != static_cast<std::streamsize>(bytes.size())) return fail(Error::kIo, "cannot read");
   const std::size_t n = bytes.size() / 32;
-  if (bytes.empty() || bytes.size() % 32 != 0 || n > pos::kMaxOfferChunks)
-    return fail(Error::kCorrupt, std::to_string(bytes.size()) + " bytes are not 1..65536 shard ids");
   std::vector<ShardId> shards(n);
   for (std::size_t i = 0; i < n; ++i) std::memcpy(shards[i].bytes.data(), bytes.data() + 32 * i, 32);
   if (merkle::list_root(shards) != *named) return fail(Error::kCorrupt, "content does not hash to its name");
