@@ -6,11 +6,9 @@
 #include "layers/assert.hpp"
 
 namespace bc::storage {
+
 // Audits are answered under the rule the ledger judges them by.
 static_assert(kLeafSize == pos::kStorageLeafSize);
-}  // namespace bc::storage
-
-namespace bc::storage {
 
 ProviderCore::ProviderCore(ProviderOptions options) : options_(std::move(options)) {
   BC_ASSERT(options_.max_inflight_per_peer > 0);

@@ -91,6 +91,7 @@ class ProviderCore final : public StreamProtocol {
   // Serves `shards` as the chunk list of a storage offer and returns its
   // root (merkle::list_root). REQUIRES: 1..pos::kMaxOfferChunks shards.
   Hash256 add_chunk_list(std::vector<ShardId> shards);
+  std::size_t chunk_lists() const { return chunk_lists_.size(); }
 
   const ProviderStats& stats() const { return stats_; }
   std::size_t inflight() const { return pending_.size(); }

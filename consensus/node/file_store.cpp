@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "layers/crypto.hpp"
+#include "layers/durable_file.hpp"
 
 namespace bc::consensus {
 namespace {
@@ -132,7 +133,7 @@ std::optional<FileStore::Loaded> FileStore::parse(ByteView file) {
 }
 
 // A new record file with `value` in slot 0, replacing the old file whole:
-// written aside, synced, renamed over, the directory synced.
+// layers/durable_file.hpp (written aside, synced, renamed over, the directory synced).
 Status FileStore::create(std::string_view key, ByteView value, std::uint64_t seq) {
   std::uint64_t slot_size = kMinSlot;
   while (slot_size < 2 * (kSlotHeader + value.size()) && slot_size < kMaxSlot) slot_size *= 2;
@@ -143,20 +144,7 @@ Status FileStore::create(std::string_view key, ByteView value, std::uint64_t seq
   put_le(file.data() + 4, slot_size, 8);
   const Bytes slot = encode_slot(seq, value);
   std::memcpy(file.data() + kFileHeader, slot.data(), slot.size());
-  const auto path = file_of(key);
-  auto tmp = path;
-  tmp += ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return io_error("create", tmp, errno);
-  Status s = pwrite_all(fd, file, 0, tmp);
-  if (s.ok() && ::fsync(fd) != 0) s = io_error("fsync", tmp, errno);
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = io_error("rename", tmp, errno);
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (s = sync_dir(); !s.ok()) return s;
+  if (Status s = write_file_durably(file_of(key), file); !s.ok()) return s;
   slots_[std::string(key)] = Loaded{slot_size, seq, 0, std::nullopt};
   return {};
 }

@@ -17,7 +17,7 @@ struct PosLimits {
   std::size_t max_probe_request_bytes = 4096;
   std::size_t max_probes = 256;
   std::size_t max_evidence = 16;
-  std::size_t max_leaf_bytes = 1024;  // kStorageLeafSize (ledger/pos/storage_proof.hpp)
+  std::size_t max_leaf_bytes = kStorageLeafSize;
   std::size_t max_path = 48;
 };
 

@@ -9,12 +9,6 @@
 
 namespace bc::pos {
 
-// Leaf size of every storage shard tree (apps/storage's kLeafSize).
-inline constexpr std::uint32_t kStorageLeafSize = 1024;
-// A storage offer commits to at most this many chunks (its list is 2 MiB,
-// which an auditor fetches once per offer); more shards take more offers.
-inline constexpr std::uint64_t kMaxOfferChunks = 65536;
-
 // nullptr when `a` answers its own challenge correctly: its proof leads to
 // a.shard and proves the leaf a.seed asks for; otherwise why not. Says
 // nothing about the signature.

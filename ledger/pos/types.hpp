@@ -13,6 +13,11 @@
 namespace bc::pos {
 
 inline constexpr std::uint32_t kBps = 10000;
+// Leaf size of every storage shard tree (apps/storage's kLeafSize).
+inline constexpr std::uint32_t kStorageLeafSize = 1024;
+// A storage offer commits to at most this many chunks (its list is 2 MiB,
+// which an auditor fetches once per offer); more shards take more offers.
+inline constexpr std::uint64_t kMaxOfferChunks = 65536;
 
 struct PosParams {
   std::uint32_t auditors_per_offer = 3;  // k

@@ -47,6 +47,7 @@ class ProviderService {
   void collect_expired(TimeMs before, std::size_t max, std::function<void(std::size_t collected)> done);
   // Serves `shards` as a storage offer's chunk list (ProviderCore::add_chunk_list).
   Hash256 add_chunk_list(std::vector<ShardId> shards) { return provider_->core().add_chunk_list(std::move(shards)); }
+  std::size_t chunk_lists() const { return provider_->core().chunk_lists(); }
   // The usage receipts clients sent since the last call (ProviderCore::take_receipts).
   std::vector<ReceiptRequest> take_receipts() { return provider_->core().take_receipts(); }
 

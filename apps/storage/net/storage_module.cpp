@@ -52,7 +52,6 @@ void StorageModule::load_chunk_lists() {
   LoadedChunkLists loaded = storage::load_chunk_lists(config_.dir / "offers");
   for (const std::string& why : loaded.skipped) spdlog::warn("storage: skipped chunk list {}", why);
   for (auto& list : loaded.lists) provider_->add_chunk_list(std::move(list));
-  chunk_lists_ = loaded.lists.size();
 }
 
 // Commits the shards held now to a new chunk list, for a storage offer
@@ -67,7 +66,6 @@ boost::json::value StorageModule::commit_chunks() {
   const std::size_t n = shards.size();
   const Hash256 served = provider_->add_chunk_list(std::move(shards));
   BC_ASSERT(served == *root);
-  ++chunk_lists_;
   spdlog::info("storage: committed {} shard(s) to chunk list {}", n, root->hex());
   return boost::json::object{{"storage_root", root->hex()},
                              {"storage_chunks", n},
@@ -209,7 +207,7 @@ boost::json::value StorageModule::status() const {
   o["account"] = ledger::address_text(ledger::address_of(owner_.public_key()));
   o["receipts"] = st.receipts;
   o["collected"] = collected_;
-  o["chunk_lists"] = chunk_lists_;
+  o["chunk_lists"] = provider_->chunk_lists();
   o["chunk_pages"] = st.chunk_pages;
   if (claimer_) {
     o["claims_sent"] = claimer_->stats().sent;

@@ -86,7 +86,6 @@ class StorageModule final : public node::Module {
   bool stopped_ = false;
   bool collecting_ = false;
   std::uint64_t collected_ = 0;  // shards garbage-collected since start
-  std::size_t chunk_lists_ = 0;  // storage offers' chunk lists served
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
