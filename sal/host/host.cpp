@@ -152,6 +152,13 @@ HostImpl::HostImpl(asio::io_context& io_, const KeyPair& key, const Endpoint& li
   if (!hooks.resolve || !hooks.proof_for || !hooks.check_proof)
     throw std::invalid_argument("sal::Host needs HostHooks resolve, proof_for and check_proof");
   scratch.resize(64 * 1024);
+  const RelayConfig rc{cfg.limits.max_relay_pairs, cfg.limits.relay_request_timeout_ms,
+                       cfg.limits.relay_idle_timeout_ms};
+  // The relay checks targets with this node's own resolver. `this` is safe:
+  // the relay asks only for pairs still open, and stop() ends them all.
+  relay = std::make_shared<Relay>(io, rc, [this](const ServiceId& s, std::function<void(std::vector<Candidate>)> done) {
+    hooks.resolve(s, now(), std::move(done));
+  }, r);
 }
 
 Result<std::unique_ptr<tcp::acceptor>> HostImpl::open_acceptor(const Endpoint& at) {
@@ -175,6 +182,7 @@ void HostImpl::start() {
   if (!opened) throw std::runtime_error(opened.status().message);
   acceptor = std::move(opened).value();
   listen_ep = from_asio(acceptor->local_endpoint());
+  relay->set_local(listen_ep);
   running = true;
   do_accept();
 }
@@ -187,6 +195,7 @@ void HostImpl::stop() {
   if (acceptor) acceptor->close(ig);
   accept_retry.cancel();
   timer.cancel();
+  relay->stop();
   for (auto& c : std::vector<std::shared_ptr<Conn>>(conns.begin(), conns.end())) close_conn(c);
   for (auto& [id, p] : std::unordered_map(peers)) {
     p->redial_timer.cancel();
@@ -254,6 +263,7 @@ void HostImpl::on_accept(const error_code& ec, tcp::socket s) {
   c->dialer = false;
   c->remote = from_asio(remote_asio);
   c->state = Conn::State::kHandshaking;
+  c->sniff = true;
   if (!admit(c)) return;  // s closes
   c->sock = std::move(s);
   c->sock.non_blocking(true, e2);
@@ -285,6 +295,7 @@ Status HostImpl::rebind(Endpoint to) {
   if (acceptor) acceptor->close(ig);
   acceptor = std::move(a).value();
   listen_ep = from_asio(acceptor->local_endpoint());
+  relay->set_local(listen_ep);
   ++st.rebinds;
   m.rebinds.inc();
   log(HostLogLevel::kInfo, "address changed " + old.to_string() + " -> " + listen_ep.to_string() + "; closing " +
@@ -367,6 +378,11 @@ void Host::async_connect(const ServiceId& service, ConnectHandler handler) {
 Status Host::rebind(const Endpoint& new_listen) { return impl_->rebind(new_listen); }
 
 Endpoint Host::local_endpoint() const { return impl_->listen_ep; }
+std::optional<Endpoint> Host::peer_address(const NodeId& peer) const {
+  auto p = impl_->find_peer(peer);
+  if (!p || !p->conn) return std::nullopt;
+  return p->conn->remote;
+}
 const NodeId& Host::node_id() const { return impl_->self_id; }
 const XOnlyPubKey& Host::node_key() const { return impl_->self_key; }
 

@@ -69,6 +69,14 @@ struct HostLimits {
   // long is closed, so a peer whose address vanished is redialled within
   // seconds, not at the keepalive timeout. Cheap when wrong: flows resume.
   unsigned tcp_user_timeout_ms = 4'000;
+  // The flow port relays for other nodes' clients (sal/host/relay.hpp,
+  // docs/sal-host.md "Relay"): relayed connections at once, any phase (0: it
+  // relays nothing); the time a request has to arrive and its target to
+  // answer the relay's connect; a relayed pair that moves no byte this long
+  // is closed (a SAL session sends a keepalive every 15 s).
+  std::size_t max_relay_pairs = 64;
+  TimeMs relay_request_timeout_ms = 2'000;
+  TimeMs relay_idle_timeout_ms = 60'000;
 };
 
 struct HostConfig {
@@ -82,6 +90,13 @@ struct HostConfig {
   TimeMs redial_backoff_max_ms = 1'000;
   TlsContext::Config tls;
   NodeIdentityOptions identity;
+  // Another node's flow endpoint every dial of this host goes through
+  // (first dials and redials): the provider sees that node's address, not
+  // ours, while TLS stays end to end (docs/sal-host.md "Relay"). A refused
+  // or failed relay fails the dial like a failed TCP connect, within
+  // picker.connect_timeout_ms. A provider at the relay's own endpoint is
+  // dialled directly. Unset: dials go direct.
+  std::optional<Endpoint> relay;
 };
 
 // One resolution's answer: every known provider of the service. An empty
@@ -172,6 +187,10 @@ class Host final : public ServiceConnector {
   Status on_local_address_changed(const Endpoint& new_listen) { return rebind(new_listen); }
 
   Endpoint local_endpoint() const;  // the bound listen address (real port)
+  // The far end of the connection attached to `peer`'s session, as this
+  // node dialled or accepted it (a relayed dial shows the provider's
+  // endpoint; a relayed accept, the relay's); nullopt when none is attached.
+  std::optional<Endpoint> peer_address(const NodeId& peer) const;
   const NodeId& node_id() const;
   const XOnlyPubKey& node_key() const;
   HostStats stats() const;

@@ -67,7 +67,7 @@ void HostImpl::try_next(const std::shared_ptr<ConnectOp>& op) {
   }
   std::optional<NodeId> pin;
   if (!a.provider.is_zero()) pin = a.provider;
-  dial(a.endpoint, pin, [self = shared_from_this(), op, ep = a.endpoint](const error_code& ec, std::shared_ptr<Peer> p) {
+  dial(a.endpoint, pin, op->service, [self = shared_from_this(), op, ep = a.endpoint](const error_code& ec, std::shared_ptr<Peer> p) {
     if (op->done) return;
     if (ec) {
       if (ec != asio::error::operation_aborted) self->picker.mark_failed(ep, now());

@@ -9,6 +9,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
 #include "layers/asio_endpoint.hpp"
@@ -26,7 +27,7 @@ void HostImpl::tune_socket(tcp::socket& sock) const {
   }
 }
 
-void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin,
+void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin, std::optional<ServiceId> service,
                     std::function<void(const error_code&, std::shared_ptr<Peer>)> done) {
   if (stopped) {
     asio::post(io, [done] { done(make_error_code(HostError::kStopped), nullptr); });
@@ -41,17 +42,19 @@ void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin,
   c->dialer = true;
   c->remote = to;
   c->pin = pin;
+  // A relay cannot relay to itself: a provider at its endpoint is dialled directly.
+  if (cfg.relay && *cfg.relay != to) c->relay_service = service.value_or(ServiceId{});
   c->on_dialed = std::move(done);
   c->state = Conn::State::kConnecting;
   conns.insert(c);
   m.connections.set(double(conns.size()));
   ++st.dials;
-  const auto remote = to_tcp(to);
+  const auto remote = to_tcp(c->relay_service ? *cfg.relay : to);
   error_code ec;
   c->sock.open(remote.protocol(), ec);
   // Outgoing connections leave from this node's current address, so a
   // rebind() moves them too.
-  if (!ec && listen_ep.is_v4() == to.is_v4() && !to_asio_address(listen_ep).is_unspecified())
+  if (!ec && listen_ep.is_v4() == remote.address().is_v4() && !to_asio_address(listen_ep).is_unspecified())
     c->sock.bind(tcp::endpoint(to_asio_address(listen_ep), 0), ec);
   if (ec) {
     log(HostLogLevel::kWarn, "cannot bind an outgoing socket to " + listen_ep.ip_string() + ": " + ec.message() +
@@ -59,6 +62,7 @@ void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin,
     asio::post(io, [self = shared_from_this(), c, ec] { self->conn_failed(c, ec, "bind failed"); });
     return;
   }
+  // One deadline for the TCP connect, the relay's verdict and the TLS handshake.
   c->timer.expires_after(std::chrono::milliseconds(cfg.picker.connect_timeout_ms));
   c->timer.async_wait([self = shared_from_this(), c](const error_code& e) {
     if (e || c->state == Conn::State::kAttached || c->state == Conn::State::kClosed) return;
@@ -68,16 +72,68 @@ void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin,
   c->sock.async_connect(remote, [self = shared_from_this(), c](const error_code& e) {
     if (c->state != Conn::State::kConnecting) return;
     if (e) {
-      self->conn_failed(c, e, "TCP connect failed");
+      self->conn_failed(c, e, c->relay_service ? "TCP connect to the relay failed" : "TCP connect failed");
       return;
     }
-    error_code ig;
-    c->sock.non_blocking(true, ig);
-    self->tune_socket(c->sock);
-    c->state = Conn::State::kHandshaking;
-    c->tls = std::make_unique<TlsChannel>(self->tls_ctx, TlsRole::kClient, c->pin);
-    self->start_write(c);  // ClientHello
-    self->start_read(c);
+    if (c->relay_service) self->ask_relay(c);
+    else self->start_tls(c);
+  });
+}
+
+void HostImpl::start_tls(const std::shared_ptr<Conn>& c) {
+  error_code ig;
+  c->sock.non_blocking(true, ig);
+  tune_socket(c->sock);
+  c->state = Conn::State::kHandshaking;
+  c->tls = std::make_unique<TlsChannel>(tls_ctx, TlsRole::kClient, c->pin);
+  start_write(c);  // ClientHello
+  start_read(c);
+}
+
+// The relay request goes out alone and TLS starts only after the verdict,
+// so the relay reads exactly the request and never a byte of TLS.
+void HostImpl::ask_relay(const std::shared_ptr<Conn>& c) {
+  BC_ASSERT(c->relay_service && c->state == Conn::State::kConnecting);
+  const auto req = encode_relay_request({c->remote, *c->relay_service});
+  c->wbuf.assign(req.begin(), req.end());
+  asio::async_write(c->sock, asio::buffer(c->wbuf), [self = shared_from_this(), c](const error_code& ec, std::size_t) {
+    if (c->state != Conn::State::kConnecting) return;
+    if (ec) return self->conn_failed(c, ec, "relay request failed");
+    c->wbuf.clear();
+    asio::async_read(c->sock, asio::buffer(&c->relay_verdict, 1), [self, c](const error_code& e, std::size_t) {
+      if (c->state != Conn::State::kConnecting) return;
+      if (e) return self->conn_failed(c, e, "the relay closed before its verdict");
+      if (c->relay_verdict != static_cast<std::uint8_t>(RelayVerdict::kOk)) {
+        self->log(HostLogLevel::kDebug, "relay " + self->cfg.relay->to_string() + " refused " + c->remote.to_string() +
+                                            ": " + std::string(to_string(static_cast<RelayVerdict>(c->relay_verdict))));
+        return self->conn_failed(c, asio::error::connection_refused, "relay refused");
+      }
+      self->start_tls(c);
+    });
+  });
+}
+
+// Accepted connections only, before their first read: one peek decides
+// between TLS (a handshake record, 0x16) and a relay request.
+bool HostImpl::relay_request_next(Conn& c) {
+  std::uint8_t first = 0;
+  const auto n = ::recv(c.sock.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 1 && first == kRelayMagic[0];
+}
+
+void HostImpl::hand_to_relay(const std::shared_ptr<Conn>& c) {
+  // The relay owns the socket from here; admission keeps counting it against
+  // its source until the relay closes it, as an established connection (its
+  // deadlines are the relay's, so it is no evictable TLS handshake).
+  const auto ticket = c->ticket;
+  c->ticket = 0;
+  admitted.erase(ticket);
+  admission.established(ticket);
+  tcp::socket s = std::move(c->sock);
+  const Endpoint remote = c->remote;
+  close_conn(c);
+  relay->take(std::move(s), remote, [weak = weak_from_this(), ticket] {
+    if (auto self = weak.lock()) self->admission.close(ticket);
   });
 }
 
@@ -92,6 +148,10 @@ void HostImpl::start_read(const std::shared_ptr<Conn>& c) {
     if (ec) {
       self->conn_failed(c, ec, "socket error");
       return;
+    }
+    if (c->sniff) {
+      c->sniff = false;
+      if (self->relay_request_next(*c)) return self->hand_to_relay(c);
     }
     self->on_readable(c);
   });

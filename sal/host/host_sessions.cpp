@@ -231,7 +231,7 @@ void HostImpl::redial_try(const std::shared_ptr<Peer>& p, std::uint64_t gen,
     const Endpoint ep = (*list)[i];
     m.redials.inc();
     ++st.redials;
-    dial(ep, p->id, [self = shared_from_this(), p, gen, list, i, resolved, ep](const error_code& ec,
+    dial(ep, p->id, p->last_service, [self = shared_from_this(), p, gen, list, i, resolved, ep](const error_code& ec,
                                                                              std::shared_ptr<Peer>) {
       if (!ec) return;  // attached: on_handshake ended the round
       self->log(HostLogLevel::kDebug, "redial of " + short_id(p->id) + " at " + ep.to_string() +

@@ -15,6 +15,7 @@
 
 #include "sal/host/admission.hpp"
 #include "sal/host/host.hpp"
+#include "sal/host/relay.hpp"
 
 namespace bc::sal {
 
@@ -40,7 +41,12 @@ struct Conn {
   bool dialer = false;
   Endpoint remote;
   std::optional<NodeId> pin;
+  // Dialled through HostConfig::relay: the service named in the request,
+  // and where the relay's verdict lands.
+  std::optional<ServiceId> relay_service;
+  std::uint8_t relay_verdict = 0;
   Admission::Ticket ticket = 0;  // accepted connections: their admission
+  bool sniff = false;  // accepted, nothing read yet: may be a relay request
   std::shared_ptr<Peer> peer;  // set once attached
   bool waiting_read = false;
   bool writing = false;
@@ -154,6 +160,7 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   TimeMs last_expire = 0;
 
   std::vector<std::uint8_t> scratch;  // TLS plaintext on its way to a session
+  std::shared_ptr<Relay> relay;       // the flow port's relay for other nodes' clients
 
   static TimeMs now() { return Host::now_ms(); }
   void log(HostLogLevel level, const std::string& msg) const;
@@ -167,8 +174,13 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   Status rebind(Endpoint to);
 
   // connections
-  void dial(const Endpoint& to, std::optional<NodeId> pin,
+  // `service`: what the dial is for, named to HostConfig::relay when set.
+  void dial(const Endpoint& to, std::optional<NodeId> pin, std::optional<ServiceId> service,
             std::function<void(const error_code&, std::shared_ptr<Peer>)> done);
+  void ask_relay(const std::shared_ptr<Conn>& c);  // request, verdict, then start_tls
+  void start_tls(const std::shared_ptr<Conn>& c);  // a dialled socket is connected
+  bool relay_request_next(Conn& c);    // peeks an accepted socket's first byte
+  void hand_to_relay(const std::shared_ptr<Conn>& c);
   void start_read(const std::shared_ptr<Conn>& c);
   void on_readable(const std::shared_ptr<Conn>& c);
   bool process_input(const std::shared_ptr<Conn>& c);  // false if the conn closed
