@@ -105,7 +105,9 @@ void ProbeClient::probe(const ProbeSend& send, Done done) {
   } else {
     p->exchange = std::make_shared<GenericExchange>(probe_wire_request(send.request));
   }
-  p->host = std::make_unique<sal::Host>(io_, KeyPair::generate(), source_, sal::HostConfig{}, hooks_, host_metrics_);
+  sal::HostConfig config;
+  if (relay_picker_) config.relay = relay_picker_(send.service_id);
+  p->host = std::make_unique<sal::Host>(io_, KeyPair::generate(), source_, config, hooks_, host_metrics_);
   p->started = AsioUdpDriver::now_ms();
   probes_.emplace(p->id, p);
   p->timer.expires_after(std::chrono::milliseconds(timeout_ms_));

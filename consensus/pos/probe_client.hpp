@@ -38,6 +38,12 @@ class ProbeExchange {
   virtual std::optional<ProbeAnswer> stop() = 0;
 };
 
+// The node a probe's connection is relayed through (its flow endpoint), so
+// the provider sees that node's address rather than the auditor's
+// (docs/proof-of-service.md, "Probes look like clients"); asked once per
+// probe. nullopt: the probe dials directly.
+using RelayPicker = std::function<std::optional<Endpoint>(const sal::ServiceId&)>;
+
 // Makes the exchange of one storage probe (send.storage is set). Shared:
 // an exchange keeps itself alive through its pending reads and writes.
 using StorageExchangeFactory = std::function<std::shared_ptr<ProbeExchange>(boost::asio::io_context&, const ProbeSend&)>;
@@ -56,6 +62,8 @@ class ProbeClient {
 
   // How storage offers are probed. Without it a storage probe gets no answer.
   void set_storage_exchange(StorageExchangeFactory make) { storage_exchange_ = std::move(make); }
+  // Where each probe is relayed. Without it every probe dials directly.
+  void set_relay_picker(RelayPicker pick) { relay_picker_ = std::move(pick); }
 
   void probe(const ProbeSend& send, Done done);
   std::size_t in_flight() const { return probes_.size(); }
@@ -69,6 +77,7 @@ class ProbeClient {
   Endpoint source_;
   TimeMs timeout_ms_;
   StorageExchangeFactory storage_exchange_;
+  RelayPicker relay_picker_;
   metrics::Registry host_metrics_;  // the probe hosts' own counters, apart from the node's
   std::map<std::uint64_t, std::shared_ptr<Probe>> probes_;
   std::uint64_t next_ = 1;
