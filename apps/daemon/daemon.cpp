@@ -109,6 +109,21 @@ BftNodeConfig bft_config(const LedgerOptions& lo, const fs::path& datadir, const
 // account unless --audit-account-key names the validator account's key.
 MinerConfig miner_config(const LedgerOptions& lo, sal::NodeStack& stack, const KeyPair& key) {
   MinerConfig m{key, std::nullopt, sal::host_hooks(stack.driver(), stack.core()), stack.driver().local_endpoint()};
+  if (lo.probe_relay) {
+    // Every node's flow port is its DHT port + 1 (sal/node/node_stack.cpp);
+    // a node that set another one refuses the relay dial, and that probe
+    // attempt fails like any relay that drops it.
+    m.probe_relays = [&dht = stack.dht()] {
+      std::vector<std::pair<NodeId, Endpoint>> out;
+      for (const auto& c : dht.contacts()) {
+        if (c.endpoint.port == 65535) continue;
+        Endpoint flow = c.endpoint;
+        ++flow.port;
+        out.emplace_back(c.id, flow);
+      }
+      return out;
+    };
+  }
   if (!lo.audit_account_key.empty()) {
     if (!fs::is_regular_file(lo.audit_account_key))
       throw ConfigError("--audit-account-key " + lo.audit_account_key +

@@ -41,6 +41,10 @@ struct LedgerOptions {
   // The validator account's key file that sends the miner's commitments and
   // reports; empty: the node key's own account.
   std::string audit_account_key;
+  // Probes are relayed through another node the DHT knows (not a committee
+  // member's), so providers do not see the auditor's address; false: they
+  // dial directly (--no-probe-relay).
+  bool probe_relay = true;
   // TEST ONLY: --test-fault NAME (hidden; "equivocate" is the one fault).
   // Refused unless BC_TEST_FAULTS=1 is in the environment.
   std::string test_fault;

@@ -59,7 +59,7 @@ std::string read_secret_file(const std::string& path) {
 // command line (`given`) wins over the file's key.
 void merge_ledger_table(const bc::ConfigTable& t, const CLI::App& app, bc::apps::LedgerOptions& lf) {
   bc::table_reject_unknown(t, "ledger.", {"genesis", "producer", "block_interval_ms", "peers", "validator",
-                                          "bft_listen", "bft_peers", "audit", "audit_account_key"});
+                                          "bft_listen", "bft_peers", "audit", "audit_account_key", "probe_relay"});
   auto given = [&](const char* flag) { return app.count(flag) > 0; };
   if (!given("--genesis")) lf.genesis = bc::table_text(t, "ledger.", "genesis", "a genesis JSON file path").value_or(lf.genesis);
   if (!given("--producer")) lf.producer = bc::table_bool(t, "ledger.", "producer").value_or(lf.producer);
@@ -70,6 +70,7 @@ void merge_ledger_table(const bc::ConfigTable& t, const CLI::App& app, bc::apps:
         static_cast<std::int64_t>(lf.max_peers)));
   if (!given("--no-validator")) lf.validator = bc::table_bool(t, "ledger.", "validator").value_or(lf.validator);
   if (!given("--no-audit")) lf.audit = bc::table_bool(t, "ledger.", "audit").value_or(lf.audit);
+  if (!given("--no-probe-relay")) lf.probe_relay = bc::table_bool(t, "ledger.", "probe_relay").value_or(lf.probe_relay);
   if (!given("--audit-account-key"))
     lf.audit_account_key =
         bc::table_text(t, "ledger.", "audit_account_key", "a wallet key file path").value_or(lf.audit_account_key);
@@ -119,6 +120,9 @@ void add_ledger_flags(CLI::App& app, bc::apps::LedgerOptions& lf) {
                "follow a certified chain by block sync even when this node's key is in its committee");
   app.add_flag("!--no-audit", lf.audit,
                "validator: do not audit providers (Proof-of-Service commitments, probes and reports; on by default)");
+  app.add_flag("!--no-probe-relay", lf.probe_relay,
+               "validator: probes dial providers from this node's address instead of through another node "
+               "(providers can then tell probes from clients by address)");
   app.add_option("--audit-account-key", lf.audit_account_key,
                  "validator: wallet key file of the validator account that sends the audit commitments and reports "
                  "(default: the node key's own account)");

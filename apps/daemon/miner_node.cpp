@@ -28,10 +28,16 @@ MinerNode::MinerNode(boost::asio::io_context& io, MinerConfig cfg, Ledger& ledge
       m_reveals_(m.counter("bc_pos_reveals_sent_total", "posReveal transactions this miner sent")),
       m_reports_submitted_(m.counter("bc_pos_reports_total", "posReport transactions of this miner", {{"state", "submitted"}})),
       m_reports_included_(m.counter("bc_pos_reports_total", "posReport transactions of this miner", {{"state", "included"}})),
-      m_probes_(pos::AuditCounters::in(m)) {
+      m_probes_(pos::AuditCounters::in(m)),
+      relay_rng_([] {
+        std::uint64_t seed = 0;
+        random_bytes(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&seed), sizeof seed));
+        return seed;
+      }()) {
   // An attempt ends a little before the core's deadline, so what it read by then still counts.
   client_ = std::make_unique<pos::ProbeClient>(io, cfg_.probe_hooks, cfg_.probe_source, cfg_.probe_timeout_ms * 9 / 10);
   client_->set_storage_exchange(storage::storage_probe_exchange(std::make_shared<storage::ChunkListCache>()));
+  if (cfg_.probe_relays) client_->set_relay_picker([this](const sal::ServiceId&) { return pick_relay(); });
   runner_ = std::make_unique<pos::AuditRunner>(
       io, *client_, cfg_.auditor_key, pos_params(ledger_.params()), cfg_.probe_timeout_ms, m_probes_,
       [this](std::uint64_t epoch, std::vector<pos::Report> reports) {
@@ -53,9 +59,25 @@ void MinerNode::on_committed(TimeMs now) {
   send_commitments(head + 1);
   start_epoch_if_due(head, now);
   track_reports(head + 1);
-  post_io_([this, head, length = ledger_.params().epoch_length] {
+  // The committee's nodes, for pick_relay() on the io thread.
+  std::vector<NodeId> committee;
+  if (const auto* c = cfg_.probe_relays ? ledger_.committee_for(head + 1) : nullptr)
+    for (const auto& member : c->members) committee.push_back(node_id_of(member.consensus_key));
+  post_io_([this, head, length = ledger_.params().epoch_length, committee = std::move(committee)] {
+    committee_nodes_ = {committee.begin(), committee.end()};
     if (runner_) runner_->on_head(head, length);
   });
+}
+
+// A probe's relay: uniformly one of the nodes this node knows, except the
+// committee's (validators' addresses are public: a probe arriving from one
+// would be recognised as an audit just as one from the auditor itself).
+// None known: the probe dials directly.
+std::optional<Endpoint> MinerNode::pick_relay() {
+  auto nodes = cfg_.probe_relays();
+  std::erase_if(nodes, [&](const auto& n) { return committee_nodes_.contains(n.first); });
+  if (nodes.empty()) return std::nullopt;
+  return nodes[relay_rng_.uniform(nodes.size())].second;
 }
 
 // A tx of ours that left the mempool was included or dropped; the chain says which.

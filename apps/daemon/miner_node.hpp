@@ -17,6 +17,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
@@ -36,6 +39,10 @@ struct MinerConfig {
   sal::HostHooks probe_hooks;  // how probes resolve service IDs (the node's SAL)
   Endpoint probe_source;       // the node's flow address: probes leave from its IP
   TimeMs probe_timeout_ms = 5000;
+  // Nodes a probe may be relayed through (docs/proof-of-service.md, "Probes
+  // look like clients"), asked on the io thread: each one's node ID and flow
+  // endpoint. Empty: probes dial from this node's address (--no-probe-relay).
+  std::function<std::vector<std::pair<NodeId, Endpoint>>()> probe_relays;
 };
 
 class MinerNode {
@@ -77,6 +84,7 @@ class MinerNode {
   void track_reports(std::uint64_t next_height);
   void submit_reports(std::uint64_t epoch, std::vector<pos::Report> reports);
   Status send(ledger::TxPayload payload, Duty duty, std::uint64_t epoch, Hash256* id = nullptr);
+  std::optional<Endpoint> pick_relay();  // io thread
 
   MinerConfig cfg_;
   ledger::Ledger& ledger_;
@@ -99,6 +107,8 @@ class MinerNode {
   // ---- io thread ----
   std::unique_ptr<pos::ProbeClient> client_;
   std::unique_ptr<pos::AuditRunner> runner_;
+  std::unordered_set<NodeId, Hash256Hasher> committee_nodes_;  // never a probe's relay
+  Rng relay_rng_;
 };
 
 }  // namespace bc::apps
