@@ -22,7 +22,7 @@ import json
 import os
 import time
 
-from bcnet import TestFailure, check, cli_auth, main, rpc, run, write_random
+from bcnet import TestFailure, check, cli_auth, http, main, metric_values, rpc, run, write_random
 from ledgernet import committee_args, running_devnet
 from posnet import epoch_record, expected_settlement, settle_params
 
@@ -121,6 +121,19 @@ def check_offers(ln, offers, deleted, audited):
                   f"{shown['status']}, bond {shown['bond']}")
 
 
+def check_relayed(ln):
+    """Probes went through relays (docs/proof-of-service.md, "Probes look like clients"): the
+    validators never relay (they are the committee), the providers relay each other's probes."""
+    accepted = []
+    for n in range(NODES):
+        status, text = http(ln.nodes[n]["rpc"], "GET", "/metrics", timeout=5)
+        if status != 200:
+            raise TestFailure(f"node {n}: GET /metrics answered {status}")
+        accepted.append(int(metric_values(text).get("bc_sal_relay_accepted_total", 0)))
+    check(sum(accepted[:VALIDATORS]) == 0 and all(accepted[n] > 0 for n in ROLES),
+          f"probes were relayed through the providers' nodes, never the validators' (relayed per node: {accepted})")
+
+
 def test(bins, workdir):
     extra = committee_args(VALIDATORS, INTERVAL_MS, accounts=4) + [
         "--epoch-length", str(EPOCH), "--storage-providers", "3", "--storage-capacity", "1GiB", "--storage-price", "0"]
@@ -144,6 +157,7 @@ def test(bins, workdir):
         check_offers(ln, offers, deleted, audited)
         supply = rpc(ln.nodes[0]["rpc"], "get_supply")
         check(supply["conserved"], f"supply conserved at height {supply['height']}: burned {supply['burned']}")
+        check_relayed(ln)
         print(f"  storage audits settled in {time.time() - t0:.1f} s after the devnet was up", flush=True)
 
 
