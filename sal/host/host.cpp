@@ -152,8 +152,11 @@ HostImpl::HostImpl(asio::io_context& io_, const KeyPair& key, const Endpoint& li
   if (!hooks.resolve || !hooks.proof_for || !hooks.check_proof)
     throw std::invalid_argument("sal::Host needs HostHooks resolve, proof_for and check_proof");
   scratch.resize(64 * 1024);
-  const RelayConfig rc{cfg.limits.max_relay_pairs, cfg.limits.relay_request_timeout_ms,
-                       cfg.limits.relay_idle_timeout_ms};
+  RelayConfig rc;
+  rc.max_pairs = cfg.limits.max_relay_pairs;
+  rc.max_pairs_per_source = std::max<std::size_t>(cfg.limits.max_relay_pairs_per_ip, 1);
+  rc.request_timeout_ms = cfg.limits.relay_request_timeout_ms;
+  rc.idle_timeout_ms = cfg.limits.relay_idle_timeout_ms;
   // The relay checks targets with this node's own resolver. `this` is safe:
   // the relay asks only for pairs still open, and stop() ends them all.
   relay = std::make_shared<Relay>(io, rc, [this](const ServiceId& s, std::function<void(std::vector<Candidate>)> done) {

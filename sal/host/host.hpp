@@ -71,10 +71,12 @@ struct HostLimits {
   unsigned tcp_user_timeout_ms = 4'000;
   // The flow port relays for other nodes' clients (sal/host/relay.hpp,
   // docs/sal-host.md "Relay"): relayed connections at once, any phase (0: it
-  // relays nothing); the time a request has to arrive and its target to
-  // answer the relay's connect; a relayed pair that moves no byte this long
-  // is closed (a SAL session sends a keepalive every 15 s).
+  // relays nothing), and from one source (IPv4 address or IPv6 /64); the
+  // time a request has to arrive and its target to answer the relay's
+  // connect; a relayed pair that moves no byte this long is closed (a SAL
+  // session sends a keepalive every 15 s).
   std::size_t max_relay_pairs = 64;
+  std::size_t max_relay_pairs_per_ip = 8;
   TimeMs relay_request_timeout_ms = 2'000;
   TimeMs relay_idle_timeout_ms = 60'000;
 };

@@ -10,6 +10,7 @@
 
 #include "layers/asio_endpoint.hpp"
 #include "layers/assert.hpp"
+#include "sal/host/admission.hpp"
 #include "sal/host/splice.hpp"
 #include "sal/host/tcp_stream.hpp"
 
@@ -81,6 +82,7 @@ struct Relay::Pair {
   Pair(asio::io_context& io, tcp::socket c) : client(std::move(c)), timer(io) {}
   tcp::socket client;
   Endpoint remote;
+  std::string source;  // Admission::source_key(remote)
   std::array<std::uint8_t, kRelayRequestSize> req{};
   std::optional<RelayRequest> request;
   std::unique_ptr<TcpStream> target;
@@ -116,7 +118,10 @@ Relay::Relay(asio::io_context& io, RelayConfig config, RelayCheck resolve, metri
 }
 
 void Relay::take(tcp::socket client, const Endpoint& remote, std::function<void()> closed) {
-  if (pairs_.size() >= cfg_.max_pairs) {
+  std::string source = Admission::source_key(remote);
+  const auto held = per_source_.find(source);
+  if (pairs_.size() >= cfg_.max_pairs ||
+      (held != per_source_.end() && held->second >= cfg_.max_pairs_per_source)) {
     // Nothing read yet: closing at once costs the least, and the client
     // sees its dial fail either way.
     m_.refused_busy.inc();
@@ -127,8 +132,10 @@ void Relay::take(tcp::socket client, const Endpoint& remote, std::function<void(
   }
   auto p = std::make_shared<Pair>(io_, std::move(client));
   p->remote = remote;
+  p->source = std::move(source);
   p->closed = std::move(closed);
   pairs_.insert(p);
+  ++per_source_[p->source];
   m_.pairs.set(double(pairs_.size()));
   p->timer.expires_after(std::chrono::milliseconds(cfg_.request_timeout_ms));
   p->timer.async_wait([self = shared_from_this(), p](const error_code& ec) {
@@ -257,6 +264,7 @@ void Relay::end(const std::shared_ptr<Pair>& p) {
   p->client.close(ig);
   if (p->target) p->target->close();
   pairs_.erase(p);
+  if (auto it = per_source_.find(p->source); it != per_source_.end() && --it->second == 0) per_source_.erase(it);
   m_.pairs.set(double(pairs_.size()));
   if (auto closed = std::move(p->closed)) {
     p->closed = nullptr;

@@ -21,7 +21,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -67,6 +69,9 @@ std::optional<RelayRequest> decode_relay_request(ByteView bytes);
 
 struct RelayConfig {
   std::size_t max_pairs = 64;         // relayed connections, any phase; 0: the node relays nothing
+  // From one source (Admission::source_key): a few addresses cannot take
+  // every pair and so shut the relay for everyone else.
+  std::size_t max_pairs_per_source = 8;
   TimeMs request_timeout_ms = 2'000;  // request read, resolve and dial of the target
   TimeMs idle_timeout_ms = 60'000;    // a pair that moves no byte this long is closed
 };
@@ -123,6 +128,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   Metrics m_;
   Endpoint local_;
   std::unordered_set<std::shared_ptr<Pair>> pairs_;
+  std::unordered_map<std::string, std::size_t> per_source_;  // pairs open, by source
 };
 
 }  // namespace bc::sal

@@ -25,13 +25,19 @@ std::uint64_t refused(const TestNode& n, const char* reason) {
   return n.reg.counter_value("bc_sal_relay_refused_total", {{"reason", reason}});
 }
 
-// Sends `request` to `node`'s flow port from a plain socket on 127.0.87.9
-// and returns the verdict byte (nullopt: closed without one).
-std::optional<std::uint8_t> raw_relay_request(Loop& L, const TestNode& node, ByteView request) {
+asio::ip::tcp::socket connect_from(Loop& L, const char* ip, const TestNode& to) {
   asio::ip::tcp::socket so(L.io);
   so.open(asio::ip::tcp::v4());
-  so.bind(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.87.9"), 0));
-  so.connect(to_tcp(node.host->local_endpoint()));
+  so.bind(asio::ip::tcp::endpoint(asio::ip::make_address(ip), 0));
+  so.connect(to_tcp(to.host->local_endpoint()));
+  return so;
+}
+
+// Sends `request` to `node`'s flow port from a plain socket on `from` and
+// returns the verdict byte (nullopt: closed without one).
+std::optional<std::uint8_t> raw_relay_request(Loop& L, const TestNode& node, ByteView request,
+                                              const char* from = "127.0.87.9") {
+  auto so = connect_from(L, from, node);
   asio::write(so, asio::buffer(request.data(), request.size()));
   std::uint8_t verdict = 0xff;
   bool done = false;
@@ -172,4 +178,25 @@ TEST_CASE("sal relay: the relay node still serves direct connects; a refusing re
   REQUIRE(w.L.run_until([&] { return cr.done; }, 3000));
   CHECK(cr.ec == make_error_code(HostError::kUnreachable));
   CHECK(refused(no_relay, "busy") == 1);
+}
+
+TEST_CASE("sal relay: one source holds at most its share of the relay's pairs") {
+  Loop L;
+  Directory dir;
+  HostConfig cfg = test_config();
+  cfg.limits.max_relay_pairs_per_ip = 1;
+  TestNode relay(L.io, "127.0.87.3:0", dir, true, cfg);
+  // An unfinished request from .9 holds that source's one pair.
+  auto held = connect_from(L, "127.0.87.9", relay);
+  asio::write(held, asio::buffer(kRelayMagic.data(), kRelayMagic.size()));
+  auto& pairs = relay.reg.gauge("bc_sal_relay_pairs", "");
+  REQUIRE(L.run_until([&] { return pairs.value() == 1; }, 3000));
+  const auto req = encode_relay_request({ep("127.0.87.2:4001"), service_named("none")});
+  CHECK(!raw_relay_request(L, relay, req, "127.0.87.9"));  // closed at once, no verdict
+  CHECK(refused(relay, "busy") == 1);
+  // Another source still gets its verdict.
+  CHECK(raw_relay_request(L, relay, req, "127.0.87.10") == std::uint8_t(RelayVerdict::kNotProvider));
+  // The held request runs out of time; its slot is free again.
+  REQUIRE(L.run_until([&] { return refused(relay, "timeout") == 1 && pairs.value() == 0; }, 5000));
+  CHECK(raw_relay_request(L, relay, req, "127.0.87.9") == std::uint8_t(RelayVerdict::kNotProvider));
 }
