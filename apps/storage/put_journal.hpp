@@ -41,6 +41,7 @@ struct ProviderEscrow {
   Hash256 provider;           // the provider's ledger account (ledger::Address)
   std::uint64_t amount = 0;   // deposited, base units
   std::uint64_t paid = 0;     // the highest cumulative receipt signed so far (file records)
+  bool failed_audit = false;  // its shard failed the last audit `storage pay` ran (file records)
   friend bool operator==(const ProviderEscrow&, const ProviderEscrow&) = default;
 };
 
