@@ -61,7 +61,8 @@ json::array escrows_json(const std::vector<storage::ProviderEscrow>& escrows) {
   json::array a;
   for (const auto& e : escrows)
     a.push_back(json::object{{"shard", e.shard}, {"id", e.id.hex()}, {"nonce", e.nonce}, {"provider", e.provider.hex()},
-                             {"amount", std::to_string(e.amount)}, {"paid", std::to_string(e.paid)}});
+                             {"amount", std::to_string(e.amount)}, {"paid", std::to_string(e.paid)},
+                             {"failed_audit", e.failed_audit}});
   return a;
 }
 
@@ -79,6 +80,8 @@ std::vector<storage::ProviderEscrow> escrows_from(const json::object& o, const c
     out.push_back({e.at("shard").to_number<std::uint32_t>(), hash_from(e.at("id")), e.at("nonce").to_number<std::uint64_t>(),
                    hash_from(e.at("provider")), std::stoull(std::string(e.at("amount").as_string())),
                    std::stoull(std::string(e.at("paid").as_string()))});
+    // Absent in records from before final receipts were decided without an audit.
+    if (const auto* f = e.if_contains("failed_audit")) out.back().failed_audit = f->as_bool();
   }
   return out;
 }
