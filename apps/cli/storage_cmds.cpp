@@ -438,6 +438,13 @@ int StorageCommands::rm(const Options& o, const Endpoint& rpc) {
   if (!s.ok() && down.empty()) throw Failure{"deleting the shards: " + s.message};
   dir.remove(e.cid);
   std::cout << "removed " << cid_text(e.cid) << "\n";
+  // The record was the only list of its escrows: say how to get their rest back.
+  const std::size_t open = e.escrows.size() + e.dropped_escrows.size();
+  if (open > 0)
+    std::cout << fmt::format("its {} escrow(s) stay open until they expire; then `blockcloud-cli escrow close ID` returns "
+                             "what is left:\n", open);
+  for (const auto* list : {&e.escrows, &e.dropped_escrows})
+    for (const auto& x : *list) std::cout << "  " << x.id.hex() << "\n";
   if (!s.ok())
     std::cerr << "some providers did not answer; their shards are left to expire in "
               << human_duration(std::max<TimeMs>(0, e.expires_at - now_ms()) / 1000) << ":" << down << "\n";

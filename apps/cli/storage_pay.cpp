@@ -14,6 +14,7 @@
 namespace bc::cli {
 namespace json = boost::json;
 using storage::Amount;
+using storage::LastAudit;
 
 namespace {
 constexpr std::int64_t kNotFound = -32004;
@@ -238,12 +239,14 @@ std::vector<std::vector<std::string>> pay_providers(const LedgerLink& l, const W
   for (std::size_t i = 0; i < e.escrows.size(); ++i) {
     auto& x = e.escrows[i];
     // Without a fresh audit (the period is over) the last one decides the final receipt.
-    if (health) x.failed_audit = x.shard >= health->failed.size() || health->failed[x.shard] != 0;
-    const bool passed = !x.failed_audit;
-    const Amount due = storage::receipt_due(x, e.stored_at, e.expires_at, now, passed);
+    if (health)
+      x.last_audit = x.shard < health->failed.size() && health->failed[x.shard] == 0 ? LastAudit::kPassed : LastAudit::kFailed;
+    const Amount due = storage::receipt_due(x, e.stored_at, e.expires_at, now, x.last_audit == LastAudit::kPassed);
     if (due == 0) {
       rows.push_back({std::to_string(x.shard), x.id.hex().substr(0, 16), std::to_string(x.paid),
-                      passed ? "nothing new earned" : "FAILED its audit: not paid"});
+                      x.last_audit == LastAudit::kPassed ? "nothing new earned"
+                      : x.last_audit == LastAudit::kFailed ? "FAILED its audit: not paid"
+                                                           : "never audited: not paid"});
       continue;
     }
     deliveries.push_back({x.shard, {x.id, due, ledger::sign_receipt(payer.key, l.chain_id, x.id, due).signature}});
@@ -324,7 +327,9 @@ std::vector<std::string> close_expired_escrows(const LedgerLink& l, const Wallet
     if (c.step == storage::CloseStep::kClose)
       lines.push_back(fmt::format("{}: closed, {} base units returned", c.label(), c.chain->deposited - c.chain->claimed));
   to_forget.insert(to_forget.end(), to_close.begin(), to_close.end());
-  const auto gone = [&](const storage::ProviderEscrow& x) { return std::find(to_forget.begin(), to_forget.end(), x.id) != to_forget.end(); };
+  const auto gone = [&](const storage::ProviderEscrow& x) {
+    return std::find(to_forget.begin(), to_forget.end(), x.id) != to_forget.end();
+  };
   std::erase_if(e.escrows, gone);
   std::erase_if(e.dropped_escrows, gone);
   return lines;
