@@ -296,10 +296,6 @@ std::optional<storage::EscrowState> escrow_on_chain(const LedgerLink& l, const H
   return storage::EscrowState{amount_of(o.at("deposited")), amount_of(o.at("claimed")), o.at("expires_at").to_number<std::uint64_t>()};
 }
 
-}  // namespace bc::cli
-
-namespace bc::cli {
-
 std::vector<std::string> close_expired_escrows(const LedgerLink& l, const WalletKey& payer, FileEntry& e,
                                                const std::vector<Hash256>& receipt_sent_now) {
   std::vector<Closing> all;
