@@ -112,7 +112,8 @@ struct ShardStore::Op {
   Kind kind;
   ShardStore* store;
   ShardId id;
-  Bytes data;  // put: the shard
+  Bytes data;  // put: the shard is data[data_offset, data_offset + meta.size)
+  std::size_t data_offset = 0;
   ReadInto into;                 // read: where the bytes go, asked once the length is known
   std::span<std::uint8_t> dest;  // read: what `into` gave
   ShardMeta meta;
@@ -269,12 +270,18 @@ Status ShardStore::recover() {
 }
 
 void ShardStore::put(const ShardId& id, Bytes data, const ShardMeta& meta, Done done) {
-  BC_ASSERT(meta.size == data.size() && done);
+  BC_ASSERT(meta.size == data.size());
+  put(id, std::move(data), 0, meta, std::move(done));
+}
+
+void ShardStore::put(const ShardId& id, Bytes data, std::size_t offset, const ShardMeta& meta, Done done) {
+  BC_ASSERT(offset + meta.size <= data.size() && done);
   if (writing_.count(id)) return done(fail(Error::kBusy, "a put or delete of this shard is under way"));
   if (used_ + reserved_ + meta.size > options_.capacity_bytes)
     return done(fail(Error::kQuotaExceeded, "the shard does not fit in the provider's capacity"));
   auto* op = new Op(Op::Kind::kPut, this, id);
   op->data = std::move(data);
+  op->data_offset = offset;
   op->meta = meta;
   op->done = std::move(done);
   reserved_ += meta.size;
@@ -460,7 +467,8 @@ void ShardStore::Op::index_work(uv_work_t* w) {
   if (ls.IsNotFound()) {
     // A new shard: a put writes its file in the same job (no loop round
     // trip per file request), then waits for a group commit.
-    if (op->kind == Kind::kPut) op->work_status = write_shard_file(op->dir(), op->path(), op->data);
+    if (op->kind == Kind::kPut)
+      op->work_status = write_shard_file(op->dir(), op->path(), ByteView(op->data).subspan(op->data_offset, op->meta.size));
     return;
   }
   if (!ls.ok()) {

@@ -95,6 +95,10 @@ class ShardStore {
   // when it does not fit; kBusy when a put or delete of `id` is under way.
   // REQUIRES: meta.size == data.size().
   void put(const ShardId& id, Bytes data, const ShardMeta& meta, Done done);
+  // The same for the shard at data[offset, offset + meta.size) (the
+  // provider's request frame, written without a copy).
+  // REQUIRES: offset + meta.size <= data.size().
+  void put(const ShardId& id, Bytes data, std::size_t offset, const ShardMeta& meta, Done done);
   // Reads up to `length` bytes from `offset` (clipped to the shard's end).
   // kNotFound for an unknown shard or an offset at or past its end.
   void read(const ShardId& id, std::uint64_t offset, std::uint32_t length, ReadDone done);
