@@ -13,12 +13,12 @@
 // entry. So after a crash at any instant every index entry names a whole
 // file of its recorded size, and used_bytes() equals the sum of the entries.
 //
-// Group commit: each put writes and syncs its own file on a pool thread;
-// the puts whose files are durable then wait for the one commit under way,
-// and the next commit takes all of them at once: one fsync per directory
-// they touched, then one synced index batch naming them all. A put is
-// answered only after the commit that names it, so no answer comes before
-// its shard is durable.
+// Group commit: each put writes and syncs its own file and directory on a
+// pool thread; the puts whose files are durable then wait for the one
+// commit under way, and the next commit takes all of them at once: one
+// synced index batch naming them all (after a sync of shards/ when one of
+// their fan-out directories is new). A put is answered only after the
+// commit that names it, so no answer comes before its shard is durable.
 //
 // Thread safety: every method must be called on the loop's thread.
 #pragma once
@@ -54,8 +54,8 @@ struct StoreOptions {
   std::filesystem::path dir;
   std::uint64_t capacity_bytes = 0;
   // Fault injection for tests: called on the loop thread at named points of
-  // a put: "shard_written" (one put's file durable, its directory not yet
-  // synced), "shard_synced" (a commit's files and directories durable, its
+  // a put: "shard_written" (one put's file and name durable, not yet in a
+  // commit), "shard_synced" (a commit's files and directories durable, its
   // index batch not yet written), "index_committed" (the batch durable, no
   // put of it answered yet). Empty in production.
   std::function<void(std::string_view stage)> on_stage;
@@ -64,7 +64,7 @@ struct StoreOptions {
 // The syncs the store asked for since open(): what a group commit saves.
 struct SyncCounts {
   std::uint64_t file_syncs = 0;     // one per shard written
-  std::uint64_t dir_syncs = 0;      // shards/ab/ and shards/, per commit
+  std::uint64_t dir_syncs = 0;      // shards/ab/ per shard written, shards/ per commit with a new one
   std::uint64_t index_commits = 0;  // synced index batches of puts
   std::uint64_t committed_puts = 0; // puts those batches named
 };

@@ -277,7 +277,7 @@ TEST_CASE("shard store: puts arriving together share one directory sync pass and
   // commit runs once at least 13 of the 16 files are durable, and the second
   // takes every one of them that the first did not.
   CHECK(c.index_commits <= shards.size() / 2);
-  CHECK(c.dir_syncs <= shards.size() + c.index_commits);  // each fan-out directory once per commit, shards/ at most once
+  CHECK(c.dir_syncs <= shards.size() + c.index_commits);  // its own directory per shard, shards/ at most once per commit
   for (const Stored& s : shards) {
     auto r = read_sync(loop, *store, s.id, 0, 1u << 20);
     REQUIRE(r.ok());
