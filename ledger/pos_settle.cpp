@@ -84,6 +84,20 @@ Status burn_bond(Ledgering& l, const Hash256& offer_id, Amount amount, const Has
   return cut == 0 ? Status{} : emit(l, Effect{Effect::Kind::kBurnOfferBond, offer_id, cut, reason});
 }
 
+// Records one settled report in its auditor's agreement record, and owes
+// the auditor the report fee when the report agreed and the record does not
+// withhold it ("Auditor fees").
+void record_agreement(Ledgering& l, const Committee* set, const XOnlyPubKey& auditor, bool disagreed, const pos::PosParams& p) {
+  const CommitteeMember* m = set ? find_member(*set, auditor) : nullptr;
+  BC_ASSERT(m != nullptr);  // drawn from this committee
+  auto v = l.ws.validator(m->address);
+  BC_ASSERT(v.has_value());  // a member's validator entry is never deleted
+  v->audit_record = pos::record_report(v->audit_record, disagreed);
+  l.ws.put_validator(m->address, *v);
+  if (!disagreed && !pos::withholds_fees(v->audit_record))
+    l.fees[m->address] += p.report_fee;  // at most k * offers fees: bounded far below 2^64 by the entry count
+}
+
 // One offer's outcome: its grade's effects, its reputation and pay scale,
 // its agreeing auditors' fees.
 Status settle_offer(Ledgering& l, const pos::Settlement& s, const Committee* set, const pos::PosParams& p) {
@@ -94,11 +108,8 @@ Status settle_offer(Ledgering& l, const pos::Settlement& s, const Committee* set
   o->pay_scale_bps = s.pay_scale_bps;  // read by the usage phase of this epoch
   if (s.grade == pos::Grade::kUnstable || s.grade == pos::Grade::kMalicious) o->penalized_in = l.epoch;  // forfeits held-back pay
   l.ws.put_offer(s.offer_id, *o);
-  for (const XOnlyPubKey& k : s.agreeing) {
-    const CommitteeMember* m = set ? find_member(*set, k) : nullptr;
-    BC_ASSERT(m != nullptr);  // drawn from this committee
-    l.fees[m->address] += p.report_fee;  // at most k * offers fees: bounded far below 2^64 by the entry count
-  }
+  for (const XOnlyPubKey& k : s.agreeing) record_agreement(l, set, k, false, p);
+  for (const XOnlyPubKey& k : s.disagreeing) record_agreement(l, set, k, true, p);
   switch (s.grade) {
     case pos::Grade::kMalicious:
       if (Status st = burn_bond(l, s.offer_id, UINT64_MAX, reason); !st.ok()) return st;

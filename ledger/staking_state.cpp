@@ -44,6 +44,9 @@ Bytes encode_validator(const Validator& v) {
   out.insert(out.end(), v.missed_bits.begin(), v.missed_bits.end());
   append_be64(out, v.missed);
   append_be64(out, v.tracked);
+  out.push_back(static_cast<std::uint8_t>(v.audit_record.disagreed >> 8));
+  out.push_back(static_cast<std::uint8_t>(v.audit_record.disagreed));
+  out.push_back(v.audit_record.reports);
   return out;
 }
 
@@ -56,7 +59,10 @@ std::optional<Validator> decode_validator(ByteView b) {
   v.jailed_until = r.u64();
   r.fixed(v.missed_bits);
   const std::uint64_t missed = r.u64(), tracked = r.u64();
-  if (!r.done() || status > 2 || missed > 128 || tracked > 128 || missed > tracked) return std::nullopt;
+  const std::uint8_t hi = r.u8(), lo = r.u8();
+  v.audit_record = {static_cast<std::uint16_t>(hi << 8 | lo), r.u8()};
+  if (!r.done() || status > 2 || missed > 128 || tracked > 128 || missed > tracked || !pos::well_formed(v.audit_record))
+    return std::nullopt;
   v.status = static_cast<Validator::Status>(status);
   v.missed = static_cast<std::uint32_t>(missed);
   v.tracked = static_cast<std::uint32_t>(tracked);

@@ -8,6 +8,7 @@
 
 #include "layers/bytes.hpp"
 #include "layers/crypto.hpp"
+#include "ledger/pos/agreement.hpp"
 #include "ledger/pos/types.hpp"
 
 namespace bc::ledger {
@@ -56,6 +57,9 @@ struct Validator {
   std::array<std::uint8_t, 16> missed_bits{};
   std::uint32_t missed = 0;
   std::uint32_t tracked = 0;
+  // Agreement of its audit reports with the settled medians; kept through
+  // jail and unjail so that a fresh start cannot wash it (pos/agreement.hpp).
+  pos::AgreementRecord audit_record;
   friend bool operator==(const Validator&, const Validator&) = default;
 };
 

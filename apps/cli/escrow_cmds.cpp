@@ -6,6 +6,7 @@
 
 #include "apps/cli/format.hpp"
 #include "apps/common/ledger_json.hpp"
+#include "apps/storage/payment.hpp"
 
 namespace bc::cli {
 namespace json = boost::json;
@@ -26,6 +27,28 @@ ledger::Amount need_positive(const std::string& text, const char* what) {
 
 std::string chain_id(const Options& o, const Endpoint& ep) {
   return str(call(o, ep, "head", {}, ms(o.timeout_s)).as_object().at("chain_id"));
+}
+
+// The escrow as the chain holds it (get_escrow); a missing one is a Failure
+// from the daemon saying it was never opened or is closed.
+json::object read_escrow(const Options& o, const Endpoint& ep, const Hash256& id) {
+  return call(o, ep, "get_escrow", {{"id", id.hex()}}, ms(o.timeout_s)).as_object();
+}
+
+ledger::Amount amount_field(const json::object& e, const char* key) { return std::stoull(str(e.at(key))); }
+
+// Refuses a close the ledger would drop from its block: the caller is
+// neither party, or it is the client and the escrow has not expired.
+void check_may_close(const json::object& e, const WalletKey& k, std::uint64_t head) {
+  const std::string me = ledger::address_text(k.address), client = str(e.at("client")), provider = str(e.at("provider"));
+  if (me != client && me != provider)
+    throw Failure{"escrow " + str(e.at("id")) + " is between client " + client + " and provider " + provider + "; the wallet key (" +
+                  me + ") is neither: pass --from with one of their keys"};
+  const auto expires_at = e.at("expires_at").to_number<std::uint64_t>();
+  if (me == client && me != provider && !storage::client_may_close(head, expires_at))
+    throw Failure{fmt::format("escrow {} has not expired: its client may close it from height {} on, and the chain is at height {} "
+                              "({} blocks to go); run `escrow close` again then (its provider may close it at any time)",
+                              str(e.at("id")), expires_at, head, expires_at - head - 1)};
 }
 
 }  // namespace
@@ -50,6 +73,10 @@ EscrowCommands::EscrowCommands(CLI::App& app, CommandTable& commands, ProviderHo
   claim->add_option("--cumulative", cumulative_, "the receipt's amount")->required();
   claim->add_option("--receipt", signature_, "the receipt's signature (128 hex digits, from `escrow receipt`)")->required();
   hooks_.add_tx_options(claim);
+  auto* close = commands.add(group, "close", "end an escrow: its remainder returns to the client (the client: once it expired)",
+                             [this](const Options& o, const Endpoint& ep) { return this->close(o, ep); });
+  close->add_option("ESCROW_ID", escrow_id_, "the escrow id (64 hex digits)")->required();
+  hooks_.add_tx_options(close);
   auto* show = commands.add(group, "show", "an escrow on chain: client, provider, deposited, claimed",
                             [this](const Options& o, const Endpoint& ep) { return this->show(o, ep); });
   show->add_option("ESCROW_ID", escrow_id_, "the escrow id (64 hex digits)")->required();
@@ -87,10 +114,21 @@ int EscrowCommands::claim(const Options& o, const Endpoint& ep) {
   return hooks_.send_tx(o, ep, ledger::EscrowClaim{r.escrow_id, {r}});
 }
 
+int EscrowCommands::close(const Options& o, const Endpoint& ep) {
+  const Hash256 id = need_escrow_id(escrow_id_);
+  const WalletKey k = hooks_.wallet_key();
+  const auto e = read_escrow(o, ep, id);
+  const auto head = call(o, ep, "head", {}, ms(o.timeout_s)).as_object().at("height").to_number<std::uint64_t>();
+  check_may_close(e, k, head);
+  if (!o.json)
+    std::cout << fmt::format("closing escrow {}: {} base units return to its client {}\n", id.hex(),
+                             amount_field(e, "deposited") - amount_field(e, "claimed"), str(e.at("client")));
+  return hooks_.send_tx(o, ep, ledger::EscrowClose{id});
+}
+
 int EscrowCommands::show(const Options& o, const Endpoint& ep) {
-  const auto r = call(o, ep, "get_escrow", {{"id", need_escrow_id(escrow_id_).hex()}}, ms(o.timeout_s));
-  if (o.json) return print_json(r), 0;
-  const auto& e = r.as_object();
+  const auto e = read_escrow(o, ep, need_escrow_id(escrow_id_));
+  if (o.json) return print_json(e), 0;
   std::cout << table({{"escrow", str(e.at("id"))},
                       {"client", str(e.at("client"))},
                       {"provider", str(e.at("provider"))},

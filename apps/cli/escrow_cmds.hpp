@@ -4,6 +4,8 @@
 //   escrow open --provider ADDRESS --amount N   the client locks N; prints the escrow id
 //   escrow receipt ESCROW_ID --cumulative N     the client signs "N paid in all"; prints the signature
 //   escrow claim ESCROW_ID --cumulative N --receipt SIG   the provider claims it
+//   escrow close ESCROW_ID                      end it: the remainder returns to the client
+//                                               (the client may close once it expired, the provider at any time)
 //   escrow show ESCROW_ID                       the escrow on chain
 // Transactions are signed and sent by main's send_tx (wallet, fee, nonce, wait).
 #pragma once
@@ -27,6 +29,7 @@ class EscrowCommands {
   int open(const Options& o, const Endpoint& rpc);
   int receipt(const Options& o, const Endpoint& rpc);
   int claim(const Options& o, const Endpoint& rpc);
+  int close(const Options& o, const Endpoint& rpc);
   int show(const Options& o, const Endpoint& rpc);
 
   ProviderHooks hooks_;

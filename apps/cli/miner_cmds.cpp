@@ -42,6 +42,12 @@ int cmd_miner_status(const Options& o, const Endpoint& ep) {
                       {"reports", fmt::format("{} submitted, {} included", str(rep.at("submitted")), str(rep.at("included")))}});
   for (const auto& e : s.at("epochs").as_array())
     std::cout << fmt::format("epoch {}: {}, {} offer(s)\n", str(e.at("epoch")), str(e.at("state")), e.at("offers").as_array().size());
+  if (s.contains("agreement")) {
+    const auto& a = s.at("agreement").as_object();
+    std::cout << fmt::format("agreement: {} of the last {} settled reports disagreed with the median; report fees {}\n",
+                             str(a.at("disagreed")), str(a.at("settled_reports")),
+                             a.at("fees_withheld").as_bool() ? "WITHHELD (more than half disagreed)" : "paid");
+  }
   if (s.contains("why")) std::cout << "not committing: " << str(s.at("why")) << "\n";
   if (s.contains("last_error")) std::cout << "last error: " << str(s.at("last_error")) << "\n";
   return 0;

@@ -273,6 +273,9 @@ StorageCommands::StorageCommands(CLI::App& app, CommandTable& commands, StorageP
   put->add_option("--parity-shards,-m", parity_shards_, "m: providers that may be lost (default 2)")->check(CLI::Range(0, 32));
   put->add_option("--segment-mib", segment_mib_, "segment size in MiB (default 4)")->check(CLI::Range(1, 16));
   put->add_option("--days", days_, "how long providers keep it, paid (default 30)")->check(CLI::Range(0.0001, 3650.0));
+  put->add_option("--payment-grace-s", payment_grace_s_,
+                  "seconds the escrows stay open after the period, for the last receipt and its claim (default 3600)")
+      ->check(CLI::Range(0.0, 30.0 * 86400));
   payer_.add_from(put);
   auto* get = add(st, "get", "fetch ID, check every shard, decrypt", &StorageCommands::get);
   get->add_option("ID", id_, "file ID (f...) or a unique prefix")->required();
@@ -288,7 +291,8 @@ StorageCommands::StorageCommands(CLI::App& app, CommandTable& commands, StorageP
   repair->add_option("ID", id_, "file ID or a unique prefix")->required();
   payer_.add_from(repair);
   add(st, "providers", "the storage providers listed in the directory", &StorageCommands::providers);
-  auto* pay = add(st, "pay", "audit ID, then send each provider that passed the receipt it earned", &StorageCommands::pay);
+  auto* pay = add(st, "pay", "audit ID, send each provider that passed the receipt it earned, close expired escrows",
+                  &StorageCommands::pay);
   pay->add_option("ID", id_, "file ID or a unique prefix")->required();
   payer_.add_from(pay);
 }
@@ -348,7 +352,8 @@ int StorageCommands::put(const Options& o, const Endpoint& rpc) {
   if (!payment.escrows.empty()) {  // the shards are confirmed: open the escrows committing their roots
     auto m = storage::open_manifest(master, stored->envelope);
     check(m.status(), "opening the manifest just made");
-    open_escrows(*payment.ledger, *payment.payer, payment.escrows, *m, p.expires_at - now_ms());
+    open_escrows(*payment.ledger, *payment.payer, payment.escrows, *m, p.expires_at - now_ms(),
+                 static_cast<TimeMs>(payment_grace_s_ * 1000));
     e.payer = ledger::address_text(payment.payer->address);
     e.escrows = payment.escrows;
   }
@@ -433,6 +438,13 @@ int StorageCommands::rm(const Options& o, const Endpoint& rpc) {
   if (!s.ok() && down.empty()) throw Failure{"deleting the shards: " + s.message};
   dir.remove(e.cid);
   std::cout << "removed " << cid_text(e.cid) << "\n";
+  // The record was the only list of its escrows: say how to get their rest back.
+  const std::size_t open = e.escrows.size() + e.dropped_escrows.size();
+  if (open > 0)
+    std::cout << fmt::format("its {} escrow(s) stay open until they expire; then `blockcloud-cli escrow close ID` returns "
+                             "what is left:\n", open);
+  for (const auto* list : {&e.escrows, &e.dropped_escrows})
+    for (const auto& x : *list) std::cout << "  " << x.id.hex() << "\n";
   if (!s.ok())
     std::cerr << "some providers did not answer; their shards are left to expire in "
               << human_duration(std::max<TimeMs>(0, e.expires_at - now_ms()) / 1000) << ":" << down << "\n";
@@ -540,22 +552,47 @@ int StorageCommands::providers(const Options& o, const Endpoint& rpc) {
 int StorageCommands::pay(const Options& o, const Endpoint& rpc) {
   const StorageDir dir(dir_);
   FileEntry e = dir.find(id_);
-  if (e.escrows.empty()) return std::cout << "not paid through escrows (stored without a ledger or price): nothing to pay\n", 0;
+  if (e.escrows.empty() && e.dropped_escrows.empty())
+    return std::cout << "no open escrows (stored without a ledger or price, or all closed): nothing to pay\n", 0;
   const auto ledger = ledger_link(o, rpc);
   if (!ledger) throw Failure{"the daemon runs no ledger; pay through a node of the chain the escrows are on (--rpc)"};
   const WalletKey payer = payer_.key();
   if (ledger::address_text(payer.address) != e.payer)
     throw Failure{"the escrows were opened by " + e.payer + "; pass --from with that wallet key"};
+  bool healthy = true;
+  std::vector<Hash256> receipt_sent_now;
+  if (!e.escrows.empty()) {
+    const auto before = e.escrows;
+    healthy = send_receipts(o, rpc, *ledger, payer, dir, e);
+    for (std::size_t i = 0; i < e.escrows.size(); ++i)
+      if (e.escrows[i].paid > before[i].paid) receipt_sent_now.push_back(e.escrows[i].id);
+    dir.save(e);  // what the providers took, before any escrow is closed
+  }
+  const auto closed = close_expired_escrows(*ledger, payer, e, receipt_sent_now);
+  dir.save(e);
+  for (const auto& line : closed) std::cout << line << "\n";
+  return healthy ? 0 : 1;
+}
+
+// Audits the file while its period lasts (after it, the providers may have
+// collected the shards: the last run's audit decides the final receipt) and
+// sends the receipts due; prints the table. False when a shard failed.
+bool StorageCommands::send_receipts(const Options& o, const Endpoint& rpc, const LedgerLink& ledger, const WalletKey& payer,
+                                    const StorageDir& dir, FileEntry& e) {
   auto session = open_session(o, rpc, bootstrap_, bind_);
   auto transport = session->node->transport(e.providers);
-  storage::StorageClient client(dir.master_key(false), *transport);
-  auto health = client.verify(e.stored());
-  check(health.status(), "verify before paying");
-  auto rows = pay_providers(*ledger, payer, e, *health, *transport, now_ms());
-  dir.save(e);
+  std::optional<storage::FileHealth> health;
+  const TimeMs now = now_ms();
+  if (now < e.expires_at) {
+    storage::StorageClient client(dir.master_key(false), *transport);
+    auto h = client.verify(e.stored());
+    check(h.status(), "verify before paying");
+    health = std::move(*h);
+  }
+  auto rows = pay_providers(ledger, payer, e, health ? &*health : nullptr, *transport, now);
   rows.insert(rows.begin(), {"SHARD", "ESCROW", "PAID", "NOW"});
   std::cout << table(rows);
-  return health->unhealthy().empty() ? 0 : 1;
+  return !health || health->unhealthy().empty();
 }
 
 }  // namespace bc::cli

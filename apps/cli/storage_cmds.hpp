@@ -6,7 +6,8 @@
 //   storage status ID             where the shards are, which providers are listed now
 //   storage verify ID             audit every shard with fresh Merkle challenges
 //   storage repair ID             rebuild shards that failed onto new providers
-//   storage pay ID                audit, then send receipts to the providers that passed
+//   storage pay ID                audit, then send receipts to the providers that passed;
+//                                 close the escrows that expired
 //   storage providers             the storage directory
 // The CLI embeds a node (storage::StorageNode) that joins the network through
 // the daemon's DHT address (RPC `status`, or --bootstrap) and reaches
@@ -25,6 +26,10 @@
 #include "apps/cli/wallet.hpp"
 
 namespace bc::cli {
+
+struct LedgerLink;
+class StorageDir;
+struct FileEntry;
 
 // The wallet key that pays for storage (--from), from the ledger commands.
 struct StoragePayer {
@@ -53,6 +58,8 @@ class StorageCommands {
   int repair(const Options& o, const Endpoint& rpc);
   int providers(const Options& o, const Endpoint& rpc);
   int pay(const Options& o, const Endpoint& rpc);
+  bool send_receipts(const Options& o, const Endpoint& rpc, const LedgerLink& ledger, const WalletKey& payer, const StorageDir& dir,
+                     FileEntry& e);
 
   CommandTable& commands_;
   StoragePayer payer_;
@@ -60,7 +67,7 @@ class StorageCommands {
   std::vector<std::string> bootstrap_;
   bool resume_ = false;
   std::uint32_t data_shards_ = 4, parity_shards_ = 2, segment_mib_ = 4;
-  double days_ = 30;
+  double days_ = 30, payment_grace_s_ = 3600;
 };
 
 }  // namespace bc::cli

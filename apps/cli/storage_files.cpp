@@ -57,11 +57,25 @@ std::vector<sal::ServiceId> services_from(const json::value& v, const fs::path& 
   return ids;
 }
 
+using storage::LastAudit;
+
+const char* audit_text(LastAudit a) {
+  return a == LastAudit::kPassed ? "passed" : a == LastAudit::kFailed ? "failed" : "none";
+}
+
+LastAudit audit_from(const std::string& s) {
+  if (s == "passed") return LastAudit::kPassed;
+  if (s == "failed") return LastAudit::kFailed;
+  if (s == "none") return LastAudit::kNone;
+  throw std::invalid_argument("last_audit is not passed, failed or none");
+}
+
 json::array escrows_json(const std::vector<storage::ProviderEscrow>& escrows) {
   json::array a;
   for (const auto& e : escrows)
     a.push_back(json::object{{"shard", e.shard}, {"id", e.id.hex()}, {"nonce", e.nonce}, {"provider", e.provider.hex()},
-                             {"amount", std::to_string(e.amount)}, {"paid", std::to_string(e.paid)}});
+                             {"amount", std::to_string(e.amount)}, {"paid", std::to_string(e.paid)},
+                             {"last_audit", audit_text(e.last_audit)}});
   return a;
 }
 
@@ -79,6 +93,9 @@ std::vector<storage::ProviderEscrow> escrows_from(const json::object& o, const c
     out.push_back({e.at("shard").to_number<std::uint32_t>(), hash_from(e.at("id")), e.at("nonce").to_number<std::uint64_t>(),
                    hash_from(e.at("provider")), std::stoull(std::string(e.at("amount").as_string())),
                    std::stoull(std::string(e.at("paid").as_string()))});
+    // Absent from older records: a receipt was sent only after a passing audit.
+    const auto* a = e.if_contains("last_audit");
+    out.back().last_audit = a ? audit_from(std::string(a->as_string())) : out.back().paid > 0 ? LastAudit::kPassed : LastAudit::kNone;
   }
   return out;
 }

@@ -14,6 +14,7 @@
 namespace bc::cli {
 namespace json = boost::json;
 using storage::Amount;
+using storage::LastAudit;
 
 namespace {
 constexpr std::int64_t kNotFound = -32004;
@@ -60,6 +61,66 @@ void wait_on_chain(const LedgerLink& l, const std::vector<Hash256>& ids) {
       if (std::chrono::steady_clock::now() > deadline)
         throw Failure{"escrow " + id.hex() + " is not on chain yet; is a block producer running? "
                       "(`blockcloud-cli head` should advance; `storage put --resume` sends what is missing)"};
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+std::uint64_t head_height(const LedgerLink& l) {
+  return call(l.options, l.rpc, "head").as_object().at("height").to_number<std::uint64_t>();
+}
+
+// An escrow of a file record on its way to being closed.
+struct Closing {
+  storage::ProviderEscrow escrow;
+  bool dropped = false;  // from dropped_escrows
+  bool receipt_sent_now = false;
+  std::optional<storage::EscrowState> chain = std::nullopt;
+  bool expired = false;
+  storage::CloseStep step = storage::CloseStep::kKeep;
+
+  std::string label() const { return fmt::format("escrow {} (shard {}{})", escrow.id.hex(), escrow.shard, dropped ? ", dropped" : ""); }
+};
+
+void decide(const LedgerLink& l, const WalletKey& payer, std::vector<Closing>& all, bool waited) {
+  const std::uint64_t head = head_height(l), nonce = account_of(l, payer.address).nonce;
+  for (auto& c : all) {
+    c.chain = escrow_on_chain(l, c.escrow.id);
+    c.expired = c.chain && storage::client_may_close(head, c.chain->expires_at);
+    c.step = storage::close_step(c.escrow, {c.chain ? &*c.chain : nullptr, head, nonce, c.receipt_sent_now, waited});
+  }
+}
+
+// Gives providers that took receipts they have not claimed up to
+// kClaimWaitMs to claim them, so closing does not take their last stretch.
+void wait_for_claims(const LedgerLink& l, const WalletKey& payer, std::vector<Closing>& all) {
+  const auto waiting = [&] {
+    return std::any_of(all.begin(), all.end(), [](const Closing& c) { return c.step == storage::CloseStep::kWaitForClaim; });
+  };
+  if (!waiting()) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(storage::kClaimWaitMs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min<TimeMs>(l.block_interval_ms, 1000)));
+    decide(l, payer, all, false);
+    if (!waiting()) return;
+  }
+  decide(l, payer, all, true);
+}
+
+// Sends one EscrowClose per escrow in `ids` with consecutive nonces and waits
+// until each is gone from the chain (up to the RPC timeout, at least 30 s).
+void send_closes(const LedgerLink& l, const WalletKey& payer, const std::vector<Hash256>& ids) {
+  std::uint64_t nonce = account_of(l, payer.address).nonce;
+  for (const Hash256& id : ids) {
+    const auto tx = sign_with_nonce(l, payer, nonce++, ledger::EscrowClose{id});
+    call(l.options, l.rpc, "send_tx", {{"tx", to_hex(ledger::encode_tx(tx))}});
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::max(ms(l.options.timeout_s), std::chrono::milliseconds(30'000));
+  for (const Hash256& id : ids) {
+    while (escrow_on_chain(l, id)) {
+      if (std::chrono::steady_clock::now() > deadline)
+        throw Failure{"the close of escrow " + id.hex() + " is not on chain yet; is a block producer running? "
+                      "(`blockcloud-cli head` should advance; `storage pay` again closes what is left)"};
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
@@ -112,8 +173,8 @@ std::vector<storage::ProviderEscrow> plan_put_escrows(const LedgerLink& l, const
 }
 
 void open_escrows(const LedgerLink& l, const WalletKey& payer, const std::vector<storage::ProviderEscrow>& escrows,
-                  const storage::Manifest& m, TimeMs period_ms) {
-  const std::uint64_t expiry = storage::escrow_expiry_height(l.height, period_ms, l.block_interval_ms);
+                  const storage::Manifest& m, TimeMs period_ms, TimeMs grace_ms) {
+  const std::uint64_t expiry = storage::escrow_expiry_height(l.height, period_ms, l.block_interval_ms, grace_ms);
   const std::uint64_t next_nonce = account_of(l, payer.address).nonce;
   std::vector<Hash256> ids;
   for (const auto& e : escrows) {
@@ -170,18 +231,22 @@ PutPayment plan_put_payment(const Options& o, const Endpoint& rpc, const std::fu
 }
 
 std::vector<std::vector<std::string>> pay_providers(const LedgerLink& l, const WalletKey& payer, FileEntry& e,
-                                                    const storage::FileHealth& health, storage::ShardTransport& transport,
+                                                    const storage::FileHealth* health, storage::ShardTransport& transport,
                                                     TimeMs now) {
   std::vector<std::vector<std::string>> rows;
   std::vector<storage::ReceiptDelivery> deliveries;
   std::vector<std::size_t> escrow_of;  // delivery -> index in e.escrows
   for (std::size_t i = 0; i < e.escrows.size(); ++i) {
-    const auto& x = e.escrows[i];
-    const bool passed = x.shard < health.failed.size() && health.failed[x.shard] == 0;
-    const Amount due = storage::receipt_due(x, e.stored_at, e.expires_at, now, passed);
+    auto& x = e.escrows[i];
+    // Without a fresh audit (the period is over) the last one decides the final receipt.
+    if (health)
+      x.last_audit = x.shard < health->failed.size() && health->failed[x.shard] == 0 ? LastAudit::kPassed : LastAudit::kFailed;
+    const Amount due = storage::receipt_due(x, e.stored_at, e.expires_at, now, x.last_audit == LastAudit::kPassed);
     if (due == 0) {
       rows.push_back({std::to_string(x.shard), x.id.hex().substr(0, 16), std::to_string(x.paid),
-                      passed ? "nothing new earned" : "FAILED its audit: not paid"});
+                      x.last_audit == LastAudit::kPassed ? "nothing new earned"
+                      : x.last_audit == LastAudit::kFailed ? "FAILED its audit: not paid"
+                                                           : "never audited: not paid"});
       continue;
     }
     deliveries.push_back({x.shard, {x.id, due, ledger::sign_receipt(payer.key, l.chain_id, x.id, due).signature}});
@@ -224,11 +289,46 @@ std::string repay_after_repair(const Options& o, const Endpoint& rpc, const std:
   return out;
 }
 
-std::optional<EscrowOnChain> escrow_on_chain(const LedgerLink& l, const Hash256& id) {
+std::optional<storage::EscrowState> escrow_on_chain(const LedgerLink& l, const Hash256& id) {
   auto v = try_call(l, "get_escrow", {{"id", id.hex()}}, kNotFound);
   if (!v) return std::nullopt;
   const auto& o = v->as_object();
-  return EscrowOnChain{amount_of(o.at("deposited")), amount_of(o.at("claimed")), o.at("expires_at").to_number<std::uint64_t>()};
+  return storage::EscrowState{amount_of(o.at("deposited")), amount_of(o.at("claimed")), o.at("expires_at").to_number<std::uint64_t>()};
+}
+
+std::vector<std::string> close_expired_escrows(const LedgerLink& l, const WalletKey& payer, FileEntry& e,
+                                               const std::vector<Hash256>& receipt_sent_now) {
+  std::vector<Closing> all;
+  for (const auto& x : e.escrows)
+    all.push_back({x, false, std::find(receipt_sent_now.begin(), receipt_sent_now.end(), x.id) != receipt_sent_now.end()});
+  for (const auto& x : e.dropped_escrows) all.push_back({x, true, false});
+  decide(l, payer, all, false);
+  wait_for_claims(l, payer, all);
+  std::vector<Hash256> to_close, to_forget;
+  std::vector<std::string> lines;
+  for (const auto& c : all) {
+    if (c.step == storage::CloseStep::kClose) to_close.push_back(c.escrow.id);
+    if (c.step == storage::CloseStep::kForget) {
+      to_forget.push_back(c.escrow.id);
+      lines.push_back(c.label() + ": no longer on chain (closed already); forgotten");
+    }
+    if (c.step == storage::CloseStep::kNotSeen)
+      lines.push_back(c.label() + ": not on this node's ledger, which has not committed the tx that opened it; "
+                                  "kept (is the daemon synced, and on the chain the file was paid on?)");
+    if (c.step == storage::CloseStep::kKeep && c.expired)
+      lines.push_back(c.label() + ": expired, but its provider has not claimed its last receipt yet; the next `storage pay` closes it");
+  }
+  send_closes(l, payer, to_close);
+  for (const auto& c : all)
+    if (c.step == storage::CloseStep::kClose)
+      lines.push_back(fmt::format("{}: closed, {} base units returned", c.label(), c.chain->deposited - c.chain->claimed));
+  to_forget.insert(to_forget.end(), to_close.begin(), to_close.end());
+  const auto gone = [&](const storage::ProviderEscrow& x) {
+    return std::find(to_forget.begin(), to_forget.end(), x.id) != to_forget.end();
+  };
+  std::erase_if(e.escrows, gone);
+  std::erase_if(e.dropped_escrows, gone);
+  return lines;
 }
 
 }  // namespace bc::cli

@@ -45,9 +45,10 @@ std::vector<storage::ProviderEscrow> plan_put_escrows(const LedgerLink& ledger, 
 // provider's shard roots from `m`, with its reserved nonce, and waits until
 // all are on chain. A resumed put calls it again and opens only what is
 // missing, so it never pays twice. Throws Failure when a reserved nonce was
-// used by another transaction or the ledger refuses one.
+// used by another transaction or the ledger refuses one. The escrows expire
+// `grace_ms` after the period (time for the last receipt and its claim).
 void open_escrows(const LedgerLink& ledger, const WalletKey& payer, const std::vector<storage::ProviderEscrow>& escrows,
-                  const storage::Manifest& m, TimeMs period_ms);
+                  const storage::Manifest& m, TimeMs period_ms, TimeMs grace_ms = storage::kPaymentGraceMs);
 
 // An escrow for a repaired shard on a new provider, for the rest of the
 // period, opened and waited for. nullopt when the provider has no account or price.
@@ -57,11 +58,7 @@ std::optional<storage::ProviderEscrow> open_replacement_escrow(const LedgerLink&
                                                                TimeMs now, TimeMs expires_at);
 
 // The escrow's state on chain; nullopt when it is not open.
-struct EscrowOnChain {
-  storage::Amount deposited = 0, claimed = 0;
-  std::uint64_t expires_at = 0;
-};
-std::optional<EscrowOnChain> escrow_on_chain(const LedgerLink& ledger, const Hash256& id);
+std::optional<storage::EscrowState> escrow_on_chain(const LedgerLink& ledger, const Hash256& id);
 
 // The provider's ledger account from its advertisement (version 3), or zero.
 Hash256 provider_account(const storage::ProviderAd& ad);
@@ -82,10 +79,22 @@ PutPayment plan_put_payment(const Options& o, const Endpoint& rpc, const std::fu
 
 // `storage pay`: sends each provider whose shard passed `health` the
 // receipt it earned by `now` over `transport` (provider j holds shard j)
-// and records what was acknowledged in e. Returns one line per escrow.
+// and records what was acknowledged, and who failed, in e. Without `health`
+// (nullptr: the storage period is over, the shards may be collected) the
+// audit recorded by the last run decides. Returns one line per escrow.
 std::vector<std::vector<std::string>> pay_providers(const LedgerLink& ledger, const WalletKey& payer, FileEntry& e,
-                                                    const storage::FileHealth& health, storage::ShardTransport& transport,
+                                                    const storage::FileHealth* health, storage::ShardTransport& transport,
                                                     TimeMs now);
+
+// `storage pay`, after the receipts: closes every escrow of e (regular or
+// dropped) that has expired and whose provider claimed the receipts it took
+// (waiting up to kClaimWaitMs for those claims), and forgets escrows that
+// are gone from the chain. `receipt_sent_now` names the escrows this run
+// sent a receipt; one of those still unclaimed after the wait is left for
+// the next run. Closed escrows leave e. Returns one line per escrow closed,
+// forgotten or left expired.
+std::vector<std::string> close_expired_escrows(const LedgerLink& ledger, const WalletKey& payer, FileEntry& e,
+                                               const std::vector<Hash256>& receipt_sent_now);
 
 // After a repair moved shards `lost` to the providers of `ads` (same
 // order): their old escrows are no longer paid (moved to dropped_escrows, to

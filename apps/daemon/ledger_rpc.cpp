@@ -269,7 +269,10 @@ json::value LedgerNode::Impl::validators(const Params&) {
                                {"bonded", std::to_string(ledger->account(addr).value_or(Account{}).bonded)},
                                {"power", it == power.end() ? std::string("0") : std::to_string(it->second)},
                                {"missed", v.missed},
-                               {"tracked", v.tracked}});
+                               {"tracked", v.tracked},
+                               {"audit_reports", v.audit_record.reports},
+                               {"audit_disagreed", pos::disagreements(v.audit_record)},
+                               {"audit_fees_withheld", pos::withholds_fees(v.audit_record)}});
   }
   const auto& params = ledger->params();
   return json::object{{"height", ledger->head().height},

@@ -60,6 +60,10 @@ json::value MinerNode::status() const {
                              {"failed", m_probes_.failed.value()},
                              {"contained", m_probes_.contained.value()}};
   o["reports"] = json::object{{"submitted", m_reports_submitted_.value()}, {"included", m_reports_included_.value()}};
+  if (const Validator* v = ledger_.state().validator(account_address_))
+    o["agreement"] = json::object{{"settled_reports", v->audit_record.reports},
+                                  {"disagreed", pos::disagreements(v->audit_record)},
+                                  {"fees_withheld", pos::withholds_fees(v->audit_record)}};
   return o;
 }
 

@@ -34,6 +34,11 @@ void LocalProvider::deliver(PeerId peer, ByteView frame, TimeMs now) {
   drain(now);
 }
 
+void LocalProvider::deliver(PeerId peer, Bytes frame, TimeMs now) {
+  core_.on_owned_frame(peer, std::move(frame), now, out_);
+  drain(now);
+}
+
 std::vector<Outbox::Frame> LocalProvider::take_frames() {
   std::vector<Outbox::Frame> frames = std::move(out_.frames);
   out_.frames.clear();
@@ -59,7 +64,7 @@ void LocalProvider::run_task(StoreTask task, TimeMs now) {
   const std::uint64_t ticket = task.ticket;
   switch (task.kind) {
     case StoreTask::Kind::kPut:
-      store_->put(task.shard, std::move(task.data), task.meta, [this, ticket, now](Status s) {
+      store_->put(task.shard, std::move(task.data), task.data_offset, task.meta, [this, ticket, now](Status s) {
         core_.handle_put_done(ticket, s, now, out_);
         drain(now);
       });
@@ -139,7 +144,7 @@ ShardTransport::Collected ShardTransport::collect() {
 std::vector<ShardTransport::Answer> InProcessNetwork::exchange(std::vector<Call> calls) {
   for (auto& c : calls) {
     BC_ASSERT(c.provider < providers_.size());
-    if (!down_[c.provider]) providers_[c.provider]->deliver(peer_[c.provider], c.request, now_);
+    if (!down_[c.provider]) providers_[c.provider]->deliver(peer_[c.provider], std::move(c.request), now_);
   }
   uv_run(loop_.get(), UV_RUN_DEFAULT);
   std::vector<Answer> answers;

@@ -25,6 +25,9 @@ class LocalProvider {
   // Hands one frame to the core and its tasks to the store. Answers come
   // once the loop has run the store's work (uv_run), in take_frames().
   void deliver(PeerId peer, ByteView frame, TimeMs now);
+  // The same, handing the frame over: a put's shard goes to the disk from
+  // it, with no copy.
+  void deliver(PeerId peer, Bytes frame, TimeMs now);
   std::vector<Outbox::Frame> take_frames();
   std::vector<PeerId> take_disconnects();
   bool idle() const { return store_->pending() == 0; }

@@ -91,7 +91,10 @@ bc::wire::DecodeLimits limits_for(ByteView frame, std::size_t max_bytes) {
 }
 
 
-decltype(Request::body) read_request_body(wire::Request::Reader r) {
+// `in_place`: the frame the reader reads in place, or empty to copy a put's
+// data; else `put_in_frame` is set to where the data lies in it.
+decltype(Request::body) read_request_body(wire::Request::Reader r, ByteView in_place,
+                                          std::optional<RequestDecode::FrameSpan>& put_in_frame) {
   switch (r.which()) {
     case wire::Request::PUT: {
       auto p = r.getPut();
@@ -101,7 +104,13 @@ decltype(Request::body) read_request_body(wire::Request::Reader r) {
       auto data = p.getData();
       if (data.size() == 0) throw Reject{Error::kMalformed, "empty shard"};
       if (data.size() > kMaxShardBytes) throw Reject{Error::kOversized, "shard over the limit"};
-      out.data.assign(data.begin(), data.end());
+      if (in_place.empty()) {
+        out.data.assign(data.begin(), data.end());
+        return out;
+      }
+      const auto offset = static_cast<std::size_t>(data.begin() - in_place.data());
+      BC_ASSERT(data.begin() >= in_place.data() && offset + data.size() <= in_place.size());
+      put_in_frame = RequestDecode::FrameSpan{offset, data.size()};
       return out;
     }
     case wire::Request::GET: {
@@ -279,13 +288,17 @@ Bytes encode_response(const Response& r) {
   return to_bytes(message);
 }
 
-RequestDecode decode_request(ByteView frame) {
+RequestDecode decode_request(ByteView frame, PutData put_data) {
   RequestDecode out;
+  // The decoder reads an aligned frame in place; a misaligned one it copies,
+  // and an offset into that copy would mean nothing in `frame`.
+  const bool aligned = reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(capnp::word) == 0;
+  const ByteView in_place = put_data == PutData::kInFrame && aligned ? frame : ByteView();
   try {
     auto err = bc::wire::decode<wire::Request>(frame, limits_for(frame, kMaxRequestBytes), [&](wire::Request::Reader r) {
       out.request_id = r.getRequestId();
       out.request.request_id = *out.request_id;
-      out.request.body = read_request_body(r);
+      out.request.body = read_request_body(r, in_place, out.put_in_frame);
     });
     if (err != bc::wire::DecodeError::kOk) out.status = fail(from_decode(err), bc::wire::to_string(err));
   } catch (const Reject& rej) {

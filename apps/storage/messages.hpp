@@ -20,7 +20,7 @@ inline constexpr std::uint32_t kMaxChunksPerPage = 8192;
 
 struct PutShardRequest {
   ShardId shard;
-  Bytes data;
+  Bytes data;  // empty when decoded in place (RequestDecode::put_in_frame)
   Hash256 delete_token_hash;
   TimeMs expires_at = 0;
 };
@@ -117,8 +117,17 @@ struct RequestDecode {
   Status status;
   std::optional<std::uint64_t> request_id;
   Request request;
+  // A put decoded with PutData::kInFrame: where its shard lies in the frame.
+  struct FrameSpan {
+    std::size_t offset = 0, size = 0;
+  };
+  std::optional<FrameSpan> put_in_frame;
 };
-RequestDecode decode_request(ByteView frame);
+// kInFrame: a put's shard is not copied out of an 8-byte aligned frame
+// (put_in_frame says where it is; the provider's put path keeps the frame);
+// a misaligned frame is copied as with kCopy.
+enum class PutData { kCopy, kInFrame };
+RequestDecode decode_request(ByteView frame, PutData put_data = PutData::kCopy);
 Result<Response> decode_response(ByteView frame);
 // A well-formed data response's request id and data, the data a view into
 // `frame` (no copy: the client's get path); nullopt for anything else (then

@@ -41,9 +41,9 @@ Hash256 roots_commitment(const Manifest& m, std::uint32_t shard) {
   return tagged_hash("blockcloud/storage/escrow-roots/v1", buf);
 }
 
-std::uint64_t escrow_expiry_height(std::uint64_t head, TimeMs period_ms, TimeMs block_interval_ms) {
-  BC_ASSERT(block_interval_ms > 0 && period_ms >= 0);
-  const auto blocks = static_cast<std::uint64_t>((period_ms + kPaymentGraceMs + block_interval_ms - 1) / block_interval_ms);
+std::uint64_t escrow_expiry_height(std::uint64_t head, TimeMs period_ms, TimeMs block_interval_ms, TimeMs grace_ms) {
+  BC_ASSERT(block_interval_ms > 0 && period_ms >= 0 && grace_ms >= 0);
+  const auto blocks = static_cast<std::uint64_t>((period_ms + grace_ms + block_interval_ms - 1) / block_interval_ms);
   return head + blocks + 1;
 }
 
@@ -71,6 +71,22 @@ Amount receipt_due(const ProviderEscrow& e, TimeMs stored_at, TimeMs expires_at,
   if (!passed) return 0;
   const Amount earned = earned_by(e.amount, stored_at, expires_at, now);
   return earned > e.paid ? earned : 0;
+}
+
+bool client_may_close(std::uint64_t head, std::uint64_t expires_at) { return head + 1 >= expires_at; }
+
+CloseStep close_step(const ProviderEscrow& e, const CloseView& v) {
+  // An escrow reaches a file record only once it is on chain, so a missing
+  // one was closed, unless this chain never committed the tx that opened it.
+  if (v.chain == nullptr) return v.payer_nonce > e.nonce ? CloseStep::kForget : CloseStep::kNotSeen;
+  BC_ASSERT(v.chain->claimed <= v.chain->deposited);
+  if (!client_may_close(v.head, v.chain->expires_at)) return CloseStep::kKeep;
+  if (v.chain->claimed >= e.paid) return CloseStep::kClose;
+  if (!v.waited) return CloseStep::kWaitForClaim;
+  // A receipt taken in an earlier run had that whole interval to be claimed;
+  // one taken seconds ago gets until the next run, so a provider that is
+  // briefly down is not robbed of its last stretch.
+  return v.receipt_sent_now ? CloseStep::kKeep : CloseStep::kClose;
 }
 
 std::vector<bool> deliver_receipts(ShardTransport& transport, const std::vector<ReceiptDelivery>& receipts,

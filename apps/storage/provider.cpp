@@ -26,10 +26,19 @@ void ProviderCore::on_peer_down(PeerId peer, TimeMs, Outbox&) {
 }
 
 void ProviderCore::on_frame(PeerId peer, ByteView frame, TimeMs now, Outbox& out) {
+  handle_frame(peer, frame, nullptr, now, out);
+}
+
+void ProviderCore::on_owned_frame(PeerId peer, Bytes frame, TimeMs now, Outbox& out) {
+  const ByteView view(frame);
+  handle_frame(peer, view, &frame, now, out);
+}
+
+void ProviderCore::handle_frame(PeerId peer, ByteView frame, Bytes* owned, TimeMs now, Outbox& out) {
   auto p = peers_.find(peer);
   if (p == peers_.end()) return;  // a late frame of a peer that went down
   ++stats_.requests;
-  RequestDecode d = decode_request(frame);
+  RequestDecode d = decode_request(frame, owned ? PutData::kInFrame : PutData::kCopy);
   if (!d.status.ok()) {
     if (!d.request_id) {
       ++stats_.rejected[d.status.name()];
@@ -44,20 +53,44 @@ void ProviderCore::on_frame(PeerId peer, ByteView frame, TimeMs now, Outbox& out
   if (auto* list = std::get_if<ChunkListRequest>(&d.request.body)) return answer_chunk_list(peer, d.request.request_id, *list, out);
   if (p->second >= options_.max_inflight_per_peer)
     return reject(peer, d.request.request_id, fail(Error::kBusy, "too many requests in flight"), out);
-  start(peer, std::move(d.request), now, out);
+  start(peer, std::move(d), owned, now, out);
 }
 
-void ProviderCore::start(PeerId peer, Request req, TimeMs now, Outbox& out) {
+// Checks a put and moves its shard into `task` (the frame itself when the
+// shard was decoded in place); false when it was rejected.
+bool ProviderCore::take_put(PeerId peer, RequestDecode& d, Bytes* owned, TimeMs now, StoreTask& task, Outbox& out) {
+  PutShardRequest& put = std::get<PutShardRequest>(d.request.body);
+  const auto& in_frame = d.put_in_frame;
+  const std::uint64_t request_id = d.request.request_id;
+  BC_ASSERT(!in_frame || owned);
+  Status refused = Status::success();
+  const ByteView shard = in_frame ? ByteView(*owned).subspan(in_frame->offset, in_frame->size) : ByteView(put.data);
+  if (put.expires_at <= now) refused = fail(Error::kExpired, "expiry is in the past");
+  else if (shard_root(shard) != put.shard) refused = fail(Error::kBadRoot, "data does not hash to the shard id");
+  if (!refused.ok()) {
+    reject(peer, request_id, refused, out);
+    return false;
+  }
+  task.kind = StoreTask::Kind::kPut;
+  task.meta = ShardMeta{shard.size(), put.expires_at, put.delete_token_hash};
+  task.shard = put.shard;
+  if (in_frame) {
+    task.data_offset = in_frame->offset;
+    task.data = std::move(*owned);
+  } else {
+    task.data = std::move(put.data);
+  }
+  BC_ASSERT(task.data_offset + task.meta.size <= task.data.size());
+  return true;
+}
+
+void ProviderCore::start(PeerId peer, RequestDecode d, Bytes* owned, TimeMs now, Outbox& out) {
+  Request& req = d.request;
   StoreTask task;
   task.ticket = next_ticket_++;
   Pending pending{peer, req.request_id, Purpose::kGet, {}, {}, 0};
   if (auto* put = std::get_if<PutShardRequest>(&req.body)) {
-    if (put->expires_at <= now) return reject(peer, req.request_id, fail(Error::kExpired, "expiry is in the past"), out);
-    if (shard_root(put->data) != put->shard)
-      return reject(peer, req.request_id, fail(Error::kBadRoot, "data does not hash to the shard id"), out);
-    task.kind = StoreTask::Kind::kPut;
-    task.meta = ShardMeta{put->data.size(), put->expires_at, put->delete_token_hash};
-    task.data = std::move(put->data);
+    if (!take_put(peer, d, owned, now, task, out)) return;
     pending.purpose = Purpose::kPut;
     pending.size = task.meta.size;
     pending.shard = task.shard = put->shard;

@@ -50,7 +50,8 @@ struct StoreTask {
   std::uint64_t ticket = 0;
   Kind kind = Kind::kRead;
   ShardId shard;
-  Bytes data;         // kPut
+  Bytes data;         // kPut: the shard is data[data_offset, data_offset + meta.size)
+  std::size_t data_offset = 0;  // kPut: non-zero when data is the request frame itself
   ShardMeta meta;     // kPut
   std::uint64_t offset = 0;  // kRead, kServe
   std::uint32_t length = 0;  // kRead, kServe
@@ -69,6 +70,9 @@ class ProviderCore final : public StreamProtocol {
 
   void on_peer_up(PeerId peer, const Endpoint& remote, bool outbound, TimeMs now, Outbox& out) override;
   void on_frame(PeerId peer, ByteView frame, TimeMs now, Outbox& out) override;
+  // The same for a frame the driver hands over: a put's task then carries
+  // the frame itself, its shard read in place (no copy of the shard).
+  void on_owned_frame(PeerId peer, Bytes frame, TimeMs now, Outbox& out);
   void on_peer_down(PeerId peer, TimeMs now, Outbox& out) override;
   void on_tick(TimeMs now, Outbox& out) override {}
   TimeMs next_wakeup() const override { return kNever; }
@@ -108,7 +112,10 @@ class ProviderCore final : public StreamProtocol {
     Hash256 seed;  // kAudit
     std::uint64_t size = 0;  // kPut
   };
-  void start(PeerId peer, Request req, TimeMs now, Outbox& out);
+  // `owned`: the frame, when the driver handed it over (on_owned_frame).
+  void handle_frame(PeerId peer, ByteView frame, Bytes* owned, TimeMs now, Outbox& out);
+  void start(PeerId peer, RequestDecode d, Bytes* owned, TimeMs now, Outbox& out);
+  bool take_put(PeerId peer, RequestDecode& d, Bytes* owned, TimeMs now, StoreTask& task, Outbox& out);
   void take_receipt(PeerId peer, std::uint64_t request_id, const ReceiptRequest& r, Outbox& out);
   void answer_chunk_list(PeerId peer, std::uint64_t request_id, const ChunkListRequest& r, Outbox& out);
   void reject(PeerId peer, std::uint64_t request_id, const Status& s, Outbox& out);

@@ -31,6 +31,9 @@ struct PutJournalHeader {
   std::vector<std::size_t> placement;
 };
 
+// What an audit of a paid shard found (file records; `storage pay`).
+enum class LastAudit : std::uint8_t { kNone, kPassed, kFailed };
+
 // One provider's escrow for this put (payment.hpp): recorded before any
 // shard is sent, so a resumed put opens the same escrows (same nonces, so
 // the same IDs) and never a second set.
@@ -41,6 +44,9 @@ struct ProviderEscrow {
   Hash256 provider;           // the provider's ledger account (ledger::Address)
   std::uint64_t amount = 0;   // deposited, base units
   std::uint64_t paid = 0;     // the highest cumulative receipt signed so far (file records)
+  // What the last `storage pay` that audited found for its shard (file
+  // records): after the period it decides the final receipt.
+  LastAudit last_audit = LastAudit::kNone;
   friend bool operator==(const ProviderEscrow&, const ProviderEscrow&) = default;
 };
 

@@ -13,8 +13,16 @@
 // entry. So after a crash at any instant every index entry names a whole
 // file of its recorded size, and used_bytes() equals the sum of the entries.
 //
+// Group commit: each put writes and syncs its own file and directory on a
+// pool thread; the puts whose files are durable then wait for the one
+// commit under way, and the next commit takes all of them at once: one
+// synced index batch naming them all (after a sync of shards/ when one of
+// their fan-out directories is new). A put is answered only after the
+// commit that names it, so no answer comes before its shard is durable.
+//
 // Thread safety: every method must be called on the loop's thread.
 #pragma once
+#include <bitset>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -46,9 +54,19 @@ struct StoreOptions {
   std::filesystem::path dir;
   std::uint64_t capacity_bytes = 0;
   // Fault injection for tests: called on the loop thread at named points of
-  // a put ("shard_synced": file and directory durable, index not yet
-  // written). Empty in production.
+  // a put: "shard_written" (one put's file and name durable, not yet in a
+  // commit), "shard_synced" (a commit's files and directories durable, its
+  // index batch not yet written), "index_committed" (the batch durable, no
+  // put of it answered yet). Empty in production.
   std::function<void(std::string_view stage)> on_stage;
+};
+
+// The syncs the store asked for since open(): what a group commit saves.
+struct SyncCounts {
+  std::uint64_t file_syncs = 0;     // one per shard written
+  std::uint64_t dir_syncs = 0;      // shards/ab/ per shard written, shards/ per commit with a new one
+  std::uint64_t index_commits = 0;  // synced index batches of puts
+  std::uint64_t committed_puts = 0; // puts those batches named
 };
 
 // What open() found and repaired.
@@ -77,6 +95,10 @@ class ShardStore {
   // when it does not fit; kBusy when a put or delete of `id` is under way.
   // REQUIRES: meta.size == data.size().
   void put(const ShardId& id, Bytes data, const ShardMeta& meta, Done done);
+  // The same for the shard at data[offset, offset + meta.size) (the
+  // provider's request frame, written without a copy).
+  // REQUIRES: offset + meta.size <= data.size().
+  void put(const ShardId& id, Bytes data, std::size_t offset, const ShardMeta& meta, Done done);
   // Reads up to `length` bytes from `offset` (clipped to the shard's end).
   // kNotFound for an unknown shard or an offset at or past its end.
   void read(const ShardId& id, std::uint64_t offset, std::uint32_t length, ReadDone done);
@@ -105,14 +127,22 @@ class ShardStore {
   std::uint64_t capacity_bytes() const { return options_.capacity_bytes; }
   std::size_t pending() const { return pending_; }
   const RecoveryReport& recovery() const { return recovery_; }
+  const SyncCounts& sync_counts() const { return syncs_; }
   std::filesystem::path shard_path(const ShardId& id) const;
 
  private:
   struct Op;
+  struct Commit;
   friend struct Op;
+  friend struct Commit;
   ShardStore(uv_loop_s* loop, StoreOptions options);
   Status recover();
-  void start_put_io(Op* op);
+  Status trust_fan_out_dirs();
+  // A put whose file is durable waits for the next group commit.
+  void queue_commit(Op* op);
+  void start_commit();
+  void commit_synced(Commit* c);
+  void commit_done(Commit* c);
   // remove and collect: `authorise` sets what the removal checks (token or expiry).
   void start_remove(const ShardId& id, Done& done, const std::function<void(Op&)>& authorise);
   void finish(Op* op, Status s);
@@ -125,6 +155,12 @@ class ShardStore {
   std::size_t pending_ = 0;
   std::unordered_set<ShardId, Hash256Hasher> writing_;  // ids with a put or delete under way
   std::set<std::pair<TimeMs, ShardId>> by_expiry_;  // every index entry, soonest expiry first (garbage collector)
+  std::vector<Op*> awaiting_commit_;  // puts with a durable file, for the next group commit
+  bool committing_ = false;           // a group commit is under way (one at a time)
+  // Fan-out directories shards/ab/ whose own name in shards/ is durable:
+  // a commit with a shard in any other syncs shards/ too.
+  std::bitset<256> durable_dirs_;
+  SyncCounts syncs_;
   RecoveryReport recovery_;
 };
 

@@ -61,8 +61,10 @@ void AuditRunner::input(std::uint64_t epoch, const std::function<void(ProbeCore&
 void AuditRunner::take_sends(std::uint64_t epoch, ProbeCore& core) {
   while (auto send = core.poll_send()) {
     client_.probe(*send, [this, alive = std::weak_ptr<bool>(alive_), epoch, id = send->probe_id](std::optional<ProbeAnswer> a) {
-      if (alive.expired() || !a) return;  // no answer: the core times the attempt out
-      input(epoch, [&](ProbeCore& c, TimeMs now, Outbox& out) { c.handle_answer(id, *a, now, out); });
+      if (alive.expired()) return;
+      input(epoch, [&](ProbeCore& c, TimeMs now, Outbox& out) {
+        a ? c.handle_answer(id, *a, now, out) : c.handle_no_answer(id, now, out);
+      });
     });
   }
 }

@@ -117,6 +117,17 @@ void ProbeCore::handle_answer(std::uint64_t probe_id, const ProbeAnswer& answer,
   pending_.erase(it);
 }
 
+void ProbeCore::handle_no_answer(std::uint64_t probe_id, TimeMs now, Outbox&) {
+  auto it = pending_.find(probe_id);
+  if (it == pending_.end() || !it->second.in_flight) return;  // late: already retried or graded
+  if (it->second.attempt < params_.max_attempts) {
+    retry(it, now);
+    return;
+  }
+  record(it->second, ProbeOutcome::kTimeout, ProbeAnswer{});
+  pending_.erase(it);
+}
+
 void ProbeCore::on_tick(TimeMs now, Outbox&) {
   std::vector<std::uint64_t> retries;  // re-sent after the loop: retry() inserts new ids
   for (auto it = pending_.begin(); it != pending_.end();) {

@@ -77,6 +77,10 @@ class ProbeCore final : public Core {
   std::vector<Report> finish_epoch();
 
   void handle_answer(std::uint64_t probe_id, const ProbeAnswer& answer, TimeMs now, Outbox& out);
+  // The attempt ended with no answer before its deadline (the flow could
+  // not open, or closed unanswered): re-sent after retry_gap_ms, not after
+  // the whole timeout, or graded timed out on the last attempt.
+  void handle_no_answer(std::uint64_t probe_id, TimeMs now, Outbox& out);
   void on_tick(TimeMs now, Outbox& out) override;
   TimeMs next_wakeup() const override;
 

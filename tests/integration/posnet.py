@@ -14,11 +14,13 @@ from bcnet import TestFailure, cli_auth, rpc, run
 class ProbeBackend:
     """A tiny HTTP/1.0 server: reads the request head, waits `delay_s`,
     answers `status`, closes. While down() is true it closes each connection
-    unanswered (counted in `refused`)."""
+    unanswered (counted in `refused`). `accepts` keeps (time, refused) of
+    each connection, for tally()."""
 
     def __init__(self, ip, status="200 OK", delay_s=0.0, down=lambda: False):
         self.status, self.delay_s, self.down = status, delay_s, down
         self.served, self.refused = 0, 0
+        self.accepts = []
         self.sock = socket.socket()
         self.sock.bind((ip, 0))
         self.sock.listen(128)
@@ -31,11 +33,18 @@ class ProbeBackend:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            if self.down():
+            refused = self.down()
+            self.accepts.append((time.time(), refused))
+            if refused:
                 self.refused += 1
                 c.close()  # the flow ends with no answer
                 continue
             threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def tally(self, t0, t1):
+        """(connections taken, connections refused) accepted in [t0, t1) (seconds)."""
+        picked = [refused for t, refused in list(self.accepts) if t0 <= t < t1]
+        return len(picked) - sum(picked), sum(picked)
 
     def serve(self, c):
         c.settimeout(5)

@@ -19,7 +19,10 @@ unstable (slash the declared bond * (delta - R) * rate / 10^8, no pay) if R < de
 occasional (pay usage * S / 10000) if S < 10000, else ok (pay usage). The
 honest offer must be ok and paid in full, slow and wrong unstable and
 slashed, flaky penalised in proportion to its score; the held pay not paid
-goes back to the client, and the supply is conserved (get_supply).
+goes back to the client, and the supply is conserved (get_supply). The flaky
+offer's mean report score in an epoch must lie close to the share of
+connections its backend answered in that epoch: a probe fails exactly when
+its one backend connection was refused.
 
 The genesis sets pos_max_attempts = 1 (a missed or slow probe is graded at
 once, so the outcome follows the behaviour, not retry luck) and
@@ -43,6 +46,7 @@ CLIENT = 4  # account-4 pays; account-i owns behaviour i
 SLOW_LATENCY_MS = 400
 LONG = os.environ.get("BC_LONG") == "1"
 GENESIS = ["pos_max_attempts=1", "pos_holdback_epochs=0"]
+AVAILABILITY_MARGIN_BPS = 1000  # flaky: mean report score vs the backend's answered share, per epoch
 
 
 def backend(kind):
@@ -149,6 +153,35 @@ def check_settlements(ln, ids, audited, last):
     return scales, slashed
 
 
+def block_time(ln, height):
+    """When block `height` was made, in seconds (the chain's time_ms is the wall clock)."""
+    return rpc(ln.nodes[0]["rpc"], "get_block", {"height": height})["time_ms"] / 1000
+
+
+def check_flaky_availability(ln, offer_id, flaky, audited, last):
+    """Each flaky probe is one backend connection, passed exactly when the
+    backend answered it, so the mean report score of an epoch lies close to
+    the share of connections the backend answered while the epoch ran (its
+    probes go out between its first block and the next epoch's). The margin
+    covers a few probes of an auditor that started the epoch late. An epoch
+    missing a report is skipped: the backend also counts the missing
+    auditor's probes."""
+    with open(ln.net.dir + "/genesis.json") as f:
+        auditors = json.load(f)["params"]["pos_auditors_per_offer"]
+    shown = rpc(ln.nodes[PROVIDER]["rpc"], "audit_show", {"offer_id": offer_id, "epochs": 16})["offers"][0]
+    for epoch in range(audited, last + 1):
+        scores = [r["score_bps"] for r in epoch_record(shown, epoch)["reports"]]
+        if len(scores) < auditors:
+            check(True, f"flaky, epoch {epoch}: {len(scores)} of {auditors} reports; availability not compared")
+            continue
+        answered, refused = flaky.tally(block_time(ln, epoch * EPOCH + 1), block_time(ln, (epoch + 1) * EPOCH + 1))
+        available = 10000 * answered // max(1, answered + refused)
+        mean = sum(scores) // len(scores)
+        check(answered + refused > 0 and abs(mean - available) <= AVAILABILITY_MARGIN_BPS,
+              f"flaky, epoch {epoch}: mean report score {mean} bps {sorted(scores)}; its backend answered {answered} "
+              f"of {answered + refused} connections in the epoch ({available} bps)")
+
+
 def check_pay(ln, claims, scales, client_before):
     """Each claim is paid at its epoch's pay scale; the rest goes back to the client."""
     refunded = 0
@@ -189,6 +222,7 @@ def test(bins, workdir):
               "the backends answered " + ", ".join(f"{n} {b.served}" for n, b in backends.items())
               + f"; flaky refused {backends['flaky'].refused}")
         scales, slashed = check_settlements(ln, ids, audited, last)
+        check_flaky_availability(ln, ids["flaky"], backends["flaky"], audited, last)
         first = {n: scales[(n, audited)] for n in BEHAVIOURS}
         check(first["honest"] == 10000 and first["slow"] == 0 and first["wrong"] == 0 and first["flaky"] < 10000,
               f"epoch {audited}: honest paid in full, slow and wrong nothing, flaky in proportion to its score: {first}")

@@ -16,8 +16,12 @@ shard roots, once (the payer's nonce moves by exactly 6); `storage pay`
 sends receipts after a passing verify and the providers claim them (their
 balances rise by what they claimed); a provider that deletes shard files
 fails verify, gets no receipt, is repaired away, and its balance stays put
-while its replacement gets a new escrow and is paid. Figures (put and get
-MiB/s through the CLI) are printed."""
+while its replacement gets a new escrow and is paid. Closing escrows:
+`escrow close` is refused before the expiry height and then returns the
+deposit; a short-lived file's expired escrows (one dropped by a repair) are
+closed by `storage pay` after the final receipts are claimed, the client's
+balance rising by exactly what was left in them, the supply conserved.
+Figures (put and get MiB/s through the CLI) are printed."""
 import glob
 import json
 import os
@@ -31,6 +35,7 @@ from bcnet import Devnet, TestFailure, check, cli_auth, main, rpc, run, sha_file
 
 BASE_IP, PORT = "127.0.31.2", 9310  # this test's own range: 127.0.31.2-10, the client on 127.0.31.100
 CLIENT_IP = "127.0.31.100"
+PAID_BASE_IP = "127.0.31.20"  # the paid devnet: 127.0.31.20-26
 NODES = 9
 MIB = 1024 if os.environ.get("BC_LONG") == "1" else 48
 
@@ -219,7 +224,7 @@ def wait_claimed(node, escrow, amount, limit_s=20):
 
 
 def paid_scenario(bins, workdir):
-    net = Devnet(bins, os.path.join(workdir, "net-paid"), 7, "127.0.31.20", PORT,
+    net = Devnet(bins, os.path.join(workdir, "net-paid"), 7, PAID_BASE_IP, PORT,
                  ["--storage-providers", "7", "--storage-capacity", "1GiB", "--storage-price", str(PRICE),
                   "--block-interval-ms", "250"])
     try:
@@ -248,6 +253,8 @@ def paid_scenario(bins, workdir):
             check(on_chain["deposited"] == e["amount"] and on_chain["provider"] == accounts[provider] and on_chain["client"] == payer,
                   f"escrow of shard {e['shard']} on chain: {e['amount']} base units from the payer to its provider's account")
         pay_and_repair(st, net, accounts, cid)
+        escrow_close_cli(net, payer, accounts[entry["providers"][0]])
+        close_expired(st, net, accounts, payer, workdir)
     finally:
         net.stop()
 
@@ -285,6 +292,107 @@ def pay_and_repair(st, net, accounts, cid):
     on_chain = rpc(node0["rpc"], "get_escrow", {"id": cheater_escrow["id"]})
     check(int(on_chain["claimed"]) == int(cheater_escrow["paid"]) and balance(node0, accounts[cheater]) == cheater_balance,
           f"the cheater lost its payment: its escrow stays at {on_chain['claimed']} claimed, its balance did not move")
+
+
+def wait_height(node, height, limit_s=60):
+    deadline = time.time() + limit_s
+    while int(rpc(node["rpc"], "head")["height"]) < height:
+        if time.time() > deadline:
+            raise TestFailure(f"the chain did not reach height {height} in {limit_s} s")
+        time.sleep(0.1)
+
+
+def escrow_cli(net, *a, rc=0):
+    node = net.nodes[0]
+    return run([net.bins.cli, "--rpc", node["rpc"], *cli_auth(node["rpc"]), "--wallet-dir", os.path.join(net.dir, "accounts"),
+                "escrow", *a, *PAYER], check_rc=rc)
+
+
+def escrow_close_cli(net, payer, provider):
+    """`escrow close`: refused before the expiry height with the height to
+    wait for, then accepted; the client gets the whole deposit back."""
+    node0 = net.nodes[0]
+    fee = int(rpc(node0["rpc"], "head")["min_fee"])
+    _, out, _ = escrow_cli(net, "open", "--provider", provider, "--amount", "5000", "--blocks", "16", "--wait", "20")
+    escrow = out.split("escrow id ")[1].split()[0]
+    expires_at = int(rpc(node0["rpc"], "get_escrow", {"id": escrow})["expires_at"])
+    _, _, err = escrow_cli(net, "close", escrow, rc=1)
+    check(f"may close it from height {expires_at} on" in err and "has not expired" in err,
+          f"escrow close before the expiry is refused, naming height {expires_at}: {err.strip()}")
+    wait_height(node0, expires_at - 1)
+    before = balance(node0, payer)
+    _, out, _ = escrow_cli(net, "close", escrow, "--wait", "20")
+    check("5000 base units return" in out and "committed" in out and balance(node0, payer) == before + 5000 - fee,
+          f"escrow close after the expiry: the client got its 5000 back (less the fee {fee})")
+    _, _, err = escrow_cli(net, "close", escrow, rc=1)
+    check("no escrow" in err, "closing it again says it is not on chain")
+
+
+def delete_shards_since(node, t0):
+    """Unlinks the shard files the provider wrote since t0 (a small file's shard)."""
+    shards = glob.glob(os.path.join(node["datadir"], "storage", "shards", "**", "*"), recursive=True)
+    victims = [f for f in shards if os.path.isfile(f) and os.path.getmtime(f) >= t0]
+    for f in victims:
+        os.remove(f)
+    return len(victims)
+
+
+def close_expired(st, net, accounts, payer, workdir):
+    """A short-lived file (17 s, escrows open 1 s past that): one provider loses
+    its shard and is repaired away (its escrow dropped, unpaid); after the
+    expiry `storage pay` sends the final receipts, waits for the claims and
+    closes every expired escrow: the client's balance rises by exactly what
+    was left in them, less the fees, and the supply is conserved. The
+    replacement's escrow (opened later, with the default grace) stays open,
+    and `escrow close` refuses it as too early."""
+    node0 = net.nodes[0]
+    services = {rpc(n["rpc"], "storage_status")["service"]: n for n in net.nodes}
+    path = os.path.join(workdir, "short.bin")
+    write_random(path, 1)
+    t0 = time.time() - 1  # file times may lag the clock by a tick
+    started = time.time()
+    _, out, _ = st.cli("--json", "put", path, "--days", "0.0002", "--payment-grace-s", "1", *PAYER)
+    cid = json.loads(out)["id"]
+    lost = st.entry(cid)["providers"][2]
+    check(delete_shards_since(services[lost], t0) == 1, "the provider of shard 2 lost the short file's shard")
+    _, out, _ = st.cli("pay", cid, *PAYER, rc=1)
+    check(out.count("receipt sent") == 5 and "FAILED" in out, "storage pay in the period: 5 receipts, none for the lost shard")
+    _, out, _ = st.cli("repair", cid, *PAYER)
+    print(f"  the repair finished {time.time() - started:.1f} s into the short file's 17 s period", flush=True)
+    entry = st.entry(cid)
+    dropped = entry["dropped_escrows"]
+    replacement = next(e for e in entry["escrows"] if e["shard"] == 2)
+    check(len(dropped) == 1 and dropped[0]["paid"] == "0", "repair dropped the lost shard's escrow (never paid)")
+    expires_at = max(int(rpc(node0["rpc"], "get_escrow", {"id": e["id"]})["expires_at"])
+                     for e in entry["escrows"] + dropped if e["id"] != replacement["id"])
+    wait_height(node0, expires_at - 1, limit_s=90)
+
+    fee = int(rpc(node0["rpc"], "head")["min_fee"])
+    before = balance(node0, payer)
+    dropped_left = int(rpc(node0["rpc"], "get_escrow", {"id": dropped[0]["id"]})["deposited"])
+    t = time.time()
+    _, out, _ = st.cli("pay", cid, *PAYER)
+    closed = [line for line in out.splitlines() if ": closed, " in line]
+    returned = sum(int(line.split(": closed, ")[1].split()[0]) for line in closed)
+    print(f"  storage pay after the expiry took {time.time() - t:.1f} s:\n    " + "\n    ".join(closed), flush=True)
+    check(len(closed) == 6 and out.count("receipt sent") == 5 and "never audited: not paid" in out,
+          "storage pay after the expiry: final receipts to the 5 audited providers (not to the replacement, never audited), "
+          "6 expired escrows closed (5 regular, 1 dropped)")
+    check(returned == dropped_left, f"what came back is what the dropped escrow held ({returned}); the others were claimed in full")
+    check(balance(node0, payer) == before + returned - 6 * fee, f"the client's balance rose by exactly {returned}, less 6 fees of {fee}")
+    supply = rpc(node0["rpc"], "get_supply")
+    check(supply["conserved"], f"the supply is conserved after the closes ({supply['problem']})")
+    entry = st.entry(cid)
+    check(entry["dropped_escrows"] == [] and [e["id"] for e in entry["escrows"]] == [replacement["id"]],
+          "the closed escrows left the record; the replacement's (not expired) stays")
+    _, _, err = escrow_cli(net, "close", replacement["id"], rc=1)
+    check("has not expired" in err, "escrow close of the replacement's escrow: refused, too early")
+    _, out, _ = st.cli("pay", cid, *PAYER)
+    check(": closed" not in out and balance(node0, payer) == before + returned - 6 * fee,
+          "storage pay again: nothing closed twice")
+    _, out, _ = st.cli("rm", cid)
+    check("1 escrow(s) stay open" in out and replacement["id"] in out, "storage rm names the escrow it leaves open")
+    print(f"  closing expired escrows took {time.time() - started:.1f} s in all", flush=True)
 
 
 def test(bins, workdir):

@@ -494,3 +494,59 @@ TEST_CASE("pos hold-back: a deferral the rules did not derive is refused") {
   REQUIRE(c.ledger->apply_block(good.bytes).ok());
   expect_invariants(c);
 }
+
+// Epochs 2.. audited in turn; validator kLazy reports "all passed" while
+// the others see half the probes fail, until it has three disagreeing
+// reports settled; its fourth report agrees, and still earns nothing.
+TEST_CASE("pos auditor fees: an auditor that disagreed in more than half of its reports earns nothing, even for an agreeing one") {
+  PosChain c;
+  constexpr std::size_t kLazy = 3, kSender = 6;
+  constexpr std::uint64_t kFirst = 2, kLast = 10;  // commitments reach kPosCommitLead + 2 epochs ahead
+  std::vector<Tx> commits;
+  for (std::size_t i = 0; i < PosChain::kValidators; ++i)
+    for (std::uint64_t e = kFirst; e <= kLast; ++e) commits.push_back(c.tx(i, c.commit(i, e), 1, c.nonce(i) + (e - kFirst)));
+  REQUIRE(c.include(commits).ok());
+  const Address lazy = c.addr(kLazy);
+  std::size_t lazy_reports = 0;
+  std::uint64_t e = kFirst;
+  for (; e <= kLast && lazy_reports < 4; ++e) {
+    c.run_to_epoch(e - 1);
+    std::vector<Tx> reveals;
+    for (std::size_t i = 0; i < PosChain::kValidators; ++i) reveals.push_back(c.tx(i, c.reveal(i, e)));
+    REQUIRE(c.include(reveals).ok());
+    c.run_to_epoch(e);
+    REQUIRE(c.include(std::vector<Tx>{}).ok());  // writes the seed of e
+    const std::vector<std::size_t> drawn = c.drawn(e, c.offer);
+    const bool lazy_drawn = std::find(drawn.begin(), drawn.end(), kLazy) != drawn.end();
+    if (lazy_drawn) ++lazy_reports;
+    std::vector<Tx> reports;
+    for (std::size_t i : drawn) {
+      const std::uint32_t failures = i == kLazy && lazy_reports < 4 ? 0 : 8;  // 10000 against a median of 5000, then agreeing
+      reports.push_back(c.tx(kSender, PosReport{c.report(i, e, c.offer, failures)}, 1, c.nonce(kSender) + reports.size()));
+    }
+    REQUIRE(c.include(reports).ok());
+    expect_invariants(c);
+  }
+  REQUIRE_MESSAGE(lazy_reports == 4, "validator " << kLazy << " drawn only " << lazy_reports << " times in epochs " << kFirst << ".." << kLast);
+  const std::uint64_t agreed_in = e - 1;
+  c.run_to_epoch(agreed_in + 2);
+  const Amount before = c.acct(kLazy).balance;
+  REQUIRE(c.include(std::vector<Tx>{}).ok());  // settles agreed_in
+  expect_invariants(c);
+  auto b = decode_block(*c.ledger->block_at(c.ledger->head().height), c.ledger->params());
+  REQUIRE(b.ok());
+  std::size_t fees = 0;
+  for (const Effect& x : b->effects) {
+    if (x.kind != Effect::Kind::kReward) continue;
+    CHECK(x.account != lazy);
+    CHECK(x.amount == c.params_pos().report_fee);
+    ++fees;
+  }
+  CHECK(fees == 2);  // the two other agreeing auditors
+  CHECK(c.acct(kLazy).balance == before);
+  const Validator* v = c.ledger->state().validator(lazy);
+  REQUIRE(v != nullptr);
+  CHECK(v->audit_record.reports == 4);
+  CHECK(pos::disagreements(v->audit_record) == 3);
+  CHECK(pos::withholds_fees(v->audit_record));
+}

@@ -183,9 +183,18 @@ TEST_CASE("staking entries encode and decode; bad committees are refused") {
   v.missed_bits[3] = 0x81;
   v.missed = 2;
   v.tracked = 9;
+  v.audit_record = {0b101, 5};
   CHECK(decode_validator(encode_validator(v)) == v);
   Bytes bad = encode_validator(v);
   bad[33] = 3;  // status out of range
+  CHECK(!decode_validator(bad).has_value());
+  bad = encode_validator(v);
+  bad.back() = 2;  // the record has a disagreement older than its report count
+  CHECK(!decode_validator(bad).has_value());
+  bad.back() = 17;  // more reports than the window
+  CHECK(!decode_validator(bad).has_value());
+  bad = encode_validator(v);
+  bad.pop_back();
   CHECK(!decode_validator(bad).has_value());
   Committee c{5, {{Hash256{}, vote_key(1).public_key(), 10}, {Hash256{}, vote_key(2).public_key(), 20}}};
   CHECK(!decode_committee(encode_committee(c)).has_value());  // not by power descending

@@ -1,6 +1,7 @@
 // Proof-of-Service rules (docs/proof-of-service.md): codec bounds and
 // signatures, seed and assignment, probe schedule, settlement grades,
-// contradicting reports, and detection against 1-(1-x)^c.
+// contradicting reports, auditors' agreement records, and detection
+// against 1-(1-x)^c.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "ledger/pos/agreement.hpp"
 #include "ledger/pos/assign.hpp"
 #include "ledger/pos/codec.hpp"
 #include "ledger/pos/schedule.hpp"
@@ -372,4 +374,30 @@ TEST_CASE("detection matches 1-(1-x)^c per auditor and 3p^2-2p^3 for the median 
     CHECK(std::abs(auditor_detections / double(auditor_trials) - pc) < 0.05);
     CHECK(std::abs(settled_detections / double(trials) - median3) < 0.08);
   }
+}
+
+TEST_CASE("agreement record: fees withheld once more than half of at least four reports disagreed; the window forgets") {
+  AgreementRecord r;
+  for (int i = 0; i < 3; ++i) {
+    r = record_report(r, true);
+    CHECK(!withholds_fees(r));  // within the grace: one early outlier costs only its own fee
+  }
+  r = record_report(r, false);  // 3 of 4 disagreed
+  CHECK(r.reports == 4);
+  CHECK(disagreements(r) == 3);
+  CHECK(withholds_fees(r));
+  r = record_report(r, false);
+  CHECK(withholds_fees(r));  // 3 of 5
+  r = record_report(r, false);
+  CHECK(!withholds_fees(r));  // 3 of 6: exactly half earns again
+  for (int i = 0; i < kAgreementWindow; ++i) r = record_report(r, true);
+  CHECK(r.reports == kAgreementWindow);
+  CHECK(disagreements(r) == 16);
+  for (int i = 0; i < 8; ++i) r = record_report(r, false);
+  CHECK(withholds_fees(r) == false);  // 8 of 16: the oldest bits left the window
+  CHECK(disagreements(r) == 8);
+  CHECK(well_formed(r));
+  CHECK(!well_formed(AgreementRecord{0b100, 2}));  // a bit older than the reports recorded
+  CHECK(!well_formed(AgreementRecord{0, 17}));
+  CHECK(well_formed(AgreementRecord{0xffff, 16}));
 }

@@ -117,6 +117,54 @@ TEST_CASE("probe core: a timeout is re-sent unchanged, at most 3 attempts, then 
   CHECK(check_schedule(r, probe_commitment(sha256(as_bytes("s")), key(3).public_key(), 1), p).ok());
 }
 
+TEST_CASE("probe core: an attempt that ends unanswered at once is re-sent after the retry gap, not the timeout") {
+  PosParams p;
+  p.epoch_ms = 600'000;
+  p.probes_per_auditor = 1;
+  const Offer o = offer();
+  ProbeCore core(key(3), p, 5000);
+  const Hash256 secret = sha256(as_bytes("s"));
+  core.start_epoch(1, 0, secret, {o});
+  const TimeMs at = TimeMs(probe_schedule(secret, 1, offer_id(o), 1, p.epoch_ms)[0].at_ms);
+  Outbox out;
+  core.on_tick(at, out);
+  auto first = core.poll_send();
+  REQUIRE(first.has_value());
+  core.handle_no_answer(first->probe_id, at + 3, out);  // refused: the flow closed with nothing read
+  CHECK(core.next_wakeup() == at + 3 + TimeMs(p.retry_gap_ms));
+  core.on_tick(at + 3 + TimeMs(p.retry_gap_ms), out);
+  auto second = core.poll_send();
+  REQUIRE(second.has_value());
+  CHECK(second->attempt == 2);
+  CHECK(second->request == first->request);
+  core.handle_no_answer(first->probe_id, at + 2500, out);  // the old attempt again: ignored
+  core.handle_answer(second->probe_id, good(o), at + 2600, out);
+  const auto reports = core.finish_epoch();
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].probes[0].outcome == ProbeOutcome::kPass);
+  CHECK(reports[0].probes[0].attempts == 2);
+  CHECK(core.counters().contained == 1);
+}
+
+TEST_CASE("probe core: an attempt unanswered on the last try is graded timed out at once") {
+  PosParams p;
+  p.epoch_ms = 600'000;
+  p.probes_per_auditor = 1;
+  p.max_attempts = 1;
+  const Offer o = offer();
+  ProbeCore core(key(3), p, 5000);
+  const Hash256 secret = sha256(as_bytes("s"));
+  core.start_epoch(1, 0, secret, {o});
+  Outbox out;
+  core.on_tick(TimeMs(probe_schedule(secret, 1, offer_id(o), 1, p.epoch_ms)[0].at_ms), out);
+  auto s = core.poll_send();
+  REQUIRE(s.has_value());
+  core.handle_no_answer(s->probe_id, 0, out);
+  CHECK(core.next_wakeup() >= kNever);  // nothing left to send or wait for
+  CHECK(core.counters().failed == 1);
+  CHECK(core.finish_epoch()[0].probes[0].outcome == ProbeOutcome::kTimeout);
+}
+
 TEST_CASE("probe core: a correct answer past the latency bound is asked again like a timeout") {
   PosParams p;
   p.epoch_ms = 600'000;

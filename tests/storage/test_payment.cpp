@@ -1,7 +1,8 @@
 // Paying providers (apps/storage/payment.hpp): escrow amounts and their
 // commitments, receipts due over time and after a failed audit, escrows
 // journaled before any shard so a resumed put reuses them, and receipts
-// delivered to a provider that keeps the highest per escrow.
+// delivered to a provider that keeps the highest per escrow, and when an
+// expired escrow is closed.
 #include <doctest/doctest.h>
 
 #include "apps/storage/payment.hpp"
@@ -151,4 +152,37 @@ TEST_CASE("payment: receipts reach the provider, which keeps the highest per esc
   CHECK(deliver_receipts(*n.net, {{1, receipt(e1, 9)}}, 200) == std::vector<bool>{false});
   // A receipt for nothing does not decode: the provider refuses it.
   CHECK_FALSE(decode_request(encode_request({1, ReceiptRequest{e0, 0, Signature{}}})).status.ok());
+}
+
+TEST_CASE("payment: the client may close from the block at the expiry height; a tx sent at head lands in head + 1") {
+  CHECK_FALSE(client_may_close(98, 100));
+  CHECK(client_may_close(99, 100));
+  CHECK(client_may_close(100, 100));
+  CHECK(client_may_close(5000, 100));
+  CHECK(client_may_close(0, 0));
+}
+
+TEST_CASE("payment: storage pay closes an expired escrow once its provider claimed what it took, or after a wait") {
+  const ProviderEscrow e{0, addr(9), 7, addr(1), 1000, 600};
+  const auto step = [&e](const EscrowState* chain, std::uint64_t head, bool sent_now, bool waited) {
+    return close_step(e, {chain, head, 8, sent_now, waited});
+  };
+  const EscrowState open{1000, 600, 200};
+  CHECK(step(nullptr, 500, false, false) == CloseStep::kForget);  // closed by an earlier run or the provider
+  CHECK(close_step(e, {nullptr, 500, 7, false, false}) == CloseStep::kNotSeen);  // its opening nonce is unused here
+  CHECK(step(&open, 198, false, false) == CloseStep::kKeep);      // not expired
+  CHECK(step(&open, 199, false, false) == CloseStep::kClose);     // claimed everything it took
+  CHECK(step(&open, 199, true, true) == CloseStep::kClose);
+
+  const EscrowState unclaimed{1000, 400, 200};  // took a receipt for 600, claimed 400 so far
+  CHECK(step(&unclaimed, 150, true, false) == CloseStep::kKeep);
+  CHECK(step(&unclaimed, 300, true, false) == CloseStep::kWaitForClaim);
+  CHECK(step(&unclaimed, 300, false, false) == CloseStep::kWaitForClaim);
+  // After the wait: a receipt from this run gets until the next run; an older one had its chance.
+  CHECK(step(&unclaimed, 300, true, true) == CloseStep::kKeep);
+  CHECK(step(&unclaimed, 300, false, true) == CloseStep::kClose);
+
+  const ProviderEscrow never_paid{1, addr(8), 8, addr(2), 1000, 0};  // a dropped escrow with no receipt
+  const EscrowState untouched{1000, 0, 200};
+  CHECK(close_step(never_paid, {&untouched, 250, 9, false, false}) == CloseStep::kClose);
 }

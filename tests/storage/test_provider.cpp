@@ -98,6 +98,52 @@ TEST_CASE("wire: every request and response kind round-trips") {
   CHECK(verify_proof(shard_root(data), std::get<AuditAnswer>(proof->body).proof).ok());
 }
 
+TEST_CASE("wire: a put decoded in place names where its shard lies in the frame; a misaligned frame is copied") {
+  Key256 token{};
+  token[0] = 4;
+  const Bytes data = test_bytes(70'000, 5);
+  const Bytes frame = encode_request(Request{1, put_of(data, token)});
+  RequestDecode d = decode_request(frame, PutData::kInFrame);
+  REQUIRE(d.status.ok());
+  const auto& span = d.put_in_frame;
+  REQUIRE(span);
+  CHECK(std::get<PutShardRequest>(d.request.body).data.empty());
+  REQUIRE(span->offset + span->size <= frame.size());
+  CHECK(Bytes(frame.begin() + static_cast<std::ptrdiff_t>(span->offset),
+              frame.begin() + static_cast<std::ptrdiff_t>(span->offset + span->size)) == data);
+  Bytes shifted(frame.size() + 1);
+  std::copy(frame.begin(), frame.end(), shifted.begin() + 1);
+  RequestDecode copied = decode_request(ByteView(shifted).subspan(1), PutData::kInFrame);
+  REQUIRE(copied.status.ok());
+  CHECK_FALSE(copied.put_in_frame);
+  CHECK(std::get<PutShardRequest>(copied.request.body).data == data);
+}
+
+TEST_CASE("provider: a put handed over as its frame is checked and stored from the frame") {
+  Fixture f;
+  Key256 token{};
+  token[0] = 6;
+  const Bytes data = test_bytes(300'000, 7);
+  auto owned_call = [&](const Request& req) {
+    f.provider->deliver(kPeer, encode_request(req), kNow);
+    f.loop.run();
+    auto frames = f.provider->take_frames();
+    REQUIRE(frames.size() == 1);
+    auto r = decode_response(frames[0].payload);
+    REQUIRE(r.ok());
+    return std::move(r).value();
+  };
+  CHECK(std::get<StoredResponse>(owned_call(Request{1, put_of(data, token)}).body).size == data.size());
+  auto got = f.one(Request{2, GetRangeRequest{shard_root(data), 0, 1u << 20}});
+  CHECK(std::get<DataResponse>(got.body).data == data);
+  Bytes bad = data;
+  bad[1000] ^= 1;
+  CHECK(failure_code(owned_call(Request{3, PutShardRequest{shard_root(data), bad, sha256(token), kNow + 1000}})) ==
+        Error::kBadRoot);
+  CHECK(failure_code(owned_call(Request{4, put_of(bad, token, kNow)})) == Error::kExpired);
+  CHECK(f.provider->store().used_bytes() == data.size());
+}
+
 TEST_CASE("provider: put, get-range, audit and delete over the core and the libuv store") {
   Fixture f;
   Key256 token{};

@@ -51,8 +51,8 @@ void ProviderService::accept(std::unique_ptr<sal::ByteStream> stream) {
   std::weak_ptr<bool> alive = alive_;
   auto flow = FramedFlow::start(
       std::move(stream), kMaxRequestBytes, kMaxQueuedBytes,
-      [this, alive, peer](const Bytes& frame) {
-        if (alive.lock()) on_frame(peer, frame);
+      [this, alive, peer](Bytes frame) {
+        if (alive.lock()) on_frame(peer, std::move(frame));
       },
       [this, alive, peer](const std::string&) {
         if (alive.lock()) on_flow_closed(peer);
@@ -70,8 +70,9 @@ void ProviderService::close_flows() {
   flows_.clear();
 }
 
-void ProviderService::on_frame(PeerId peer, ByteView frame) {
-  provider_->deliver(peer, frame, sal::Host::now_ms());
+// The frame is handed over: a put's shard is written to disk from it.
+void ProviderService::on_frame(PeerId peer, Bytes frame) {
+  provider_->deliver(peer, std::move(frame), sal::Host::now_ms());
   pump();
 }
 

@@ -53,7 +53,7 @@ class ProviderService {
 
  private:
   explicit ProviderService(boost::asio::io_context& io);
-  void on_frame(PeerId peer, ByteView frame);
+  void on_frame(PeerId peer, Bytes frame);
   void on_flow_closed(PeerId peer);
   // Runs the uv loop once, sends the core's frames, applies its disconnects.
   void pump();
