@@ -69,7 +69,9 @@ class GenericExchange final : public ProbeExchange, public std::enable_shared_fr
 }  // namespace
 
 struct ProbeClient::Probe {
-  Probe(asio::io_context& io, std::uint64_t id, Done d) : id(id), done(std::move(d)), timer(io) {}
+  Probe(asio::io_context& io, std::uint64_t id, Done d, std::shared_ptr<metrics::Registry> m)
+      : metrics(std::move(m)), id(id), done(std::move(d)), timer(io) {}
+  std::shared_ptr<metrics::Registry> metrics;  // first: destroyed after the host that counts into it
   std::uint64_t id;
   Done done;
   std::unique_ptr<sal::Host> host;
@@ -98,7 +100,7 @@ ProbeClient::~ProbeClient() {
 }
 
 void ProbeClient::probe(const ProbeSend& send, Done done) {
-  auto p = std::make_shared<Probe>(io_, next_++, std::move(done));
+  auto p = std::make_shared<Probe>(io_, next_++, std::move(done), host_metrics_);
   if (send.storage) {
     if (!storage_exchange_) return asio::post(io_, [p] { p->done(std::nullopt); });  // never from inside probe()
     p->exchange = storage_exchange_(io_, send);
@@ -107,7 +109,7 @@ void ProbeClient::probe(const ProbeSend& send, Done done) {
   }
   sal::HostConfig config;
   if (relay_picker_) config.relay = relay_picker_(send.service_id);
-  p->host = std::make_unique<sal::Host>(io_, KeyPair::generate(), source_, config, hooks_, host_metrics_);
+  p->host = std::make_unique<sal::Host>(io_, KeyPair::generate(), source_, config, hooks_, *p->metrics);
   p->started = AsioUdpDriver::now_ms();
   probes_.emplace(p->id, p);
   p->timer.expires_after(std::chrono::milliseconds(timeout_ms_));

@@ -78,7 +78,10 @@ class ProbeClient {
   TimeMs timeout_ms_;
   StorageExchangeFactory storage_exchange_;
   RelayPicker relay_picker_;
-  metrics::Registry host_metrics_;  // the probe hosts' own counters, apart from the node's
+  // The probe hosts' own counters, apart from the node's. Shared with each
+  // probe: a probe (and its host) can outlive the client in a handler still
+  // queued on the io_context, and its host writes gauges when it is torn down.
+  std::shared_ptr<metrics::Registry> host_metrics_ = std::make_shared<metrics::Registry>();
   std::map<std::uint64_t, std::shared_ptr<Probe>> probes_;
   std::uint64_t next_ = 1;
 };

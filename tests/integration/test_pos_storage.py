@@ -108,7 +108,11 @@ def check_offers(ln, offers, deleted, audited):
         failed = set().union(*(set(r["failed_chunks"]) for r in reports)) if reports else set()
         scores = sorted(r["score_bps"] for r in reports)
         if role == "honest":
-            check(rec["grade"] == "ok" and not failed, f"honest: {len(reports)} reports, scores {scores}, graded {rec['grade']}")
+            # Graded on the median: one auditor's timed-out probe (a slow relay on a loaded or
+            # sanitized run) does not cost it, and it never answers wrong.
+            evidence = sum(r["evidence"] for r in reports)
+            check(rec["grade"] == "ok" and evidence == 0,
+                  f"honest: {len(reports)} reports, scores {scores}, graded {rec['grade']}, {evidence} evidence")
         elif role == "dropper":
             grade = expected_settlement([r["score_bps"] for r in reports], 10000, BOND, BOND, params)[0]
             check(failed and failed <= deleted,
