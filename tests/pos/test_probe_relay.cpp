@@ -27,16 +27,6 @@ struct Answerer : std::enable_shared_from_this<Answerer> {
   }
 };
 
-sal::HostHooks resolving_hooks(Loop& L, Directory& dir) {
-  sal::HostHooks h;
-  h.resolve = [&dir, &L](const sal::ServiceId& s, TimeMs, sal::ResolveDone done) {
-    asio::post(L.io, [done = std::move(done), c = dir.lookup(s)]() mutable { done(std::move(c)); });
-  };
-  h.proof_for = [](const sal::ServiceId& s) -> std::optional<Bytes> { return good_proof(s); };
-  h.check_proof = test_check;
-  return h;
-}
-
 }  // namespace
 
 TEST_CASE("probe client: a relayed probe is answered and the provider sees the relay's address") {
@@ -52,7 +42,7 @@ TEST_CASE("probe client: a relayed probe is answered and the provider sees the r
     std::make_shared<Answerer>(std::move(s))->start();
   });
 
-  pos::ProbeClient client(L.io, resolving_hooks(L, dir), ep("127.0.87.14:0"), 3000);
+  pos::ProbeClient client(L.io, directory_hooks(L.io, dir), ep("127.0.87.14:0"), 3000);
   int picks = 0;
   client.set_relay_picker([&](const sal::ServiceId& s) -> std::optional<Endpoint> {
     CHECK(s == svc);

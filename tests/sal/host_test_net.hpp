@@ -88,27 +88,34 @@ struct Directory {
   }
 };
 
+// Hooks that resolve through `dir` (its stale answer first, the fresh one on
+// a fresh resolve) and prove services honestly or with a forged proof.
+inline HostHooks directory_hooks(asio::io_context& io, Directory& dir, bool honest = true) {
+  HostHooks hooks;
+  hooks.resolve = [&dir, &io](const ServiceId& s, TimeMs, ResolveDone done) {
+    ++dir.resolves;
+    auto st = dir.stale.find(s);
+    auto cands = st != dir.stale.end() ? st->second : dir.lookup(s);
+    asio::post(io, [done = std::move(done), cands = std::move(cands)]() mutable { done(std::move(cands)); });
+  };
+  hooks.resolve_fresh = [&dir, &io](const ServiceId& s, TimeMs, ResolveDone done) {
+    ++dir.fresh_resolves;
+    auto cands = dir.lookup(s);
+    asio::post(io, [done = std::move(done), cands = std::move(cands)]() mutable { done(std::move(cands)); });
+  };
+  hooks.proof_for = [honest](const ServiceId& s) -> std::optional<Bytes> {
+    if (honest) return good_proof(s);
+    return Bytes{'f', 'o', 'r', 'g', 'e', 'd'};
+  };
+  hooks.check_proof = test_check;
+  return hooks;
+}
+
 struct TestNode {
   TestNode(asio::io_context& io, const char* listen, Directory& dir, bool honest = true,
            HostConfig cfg = test_config())
       : key(KeyPair::generate()) {
-    HostHooks hooks;
-    hooks.resolve = [&dir, &io](const ServiceId& s, TimeMs, ResolveDone done) {
-      ++dir.resolves;
-      auto st = dir.stale.find(s);
-      auto cands = st != dir.stale.end() ? st->second : dir.lookup(s);
-      asio::post(io, [done = std::move(done), cands = std::move(cands)]() mutable { done(std::move(cands)); });
-    };
-    hooks.resolve_fresh = [&dir, &io](const ServiceId& s, TimeMs, ResolveDone done) {
-      ++dir.fresh_resolves;
-      auto cands = dir.lookup(s);
-      asio::post(io, [done = std::move(done), cands = std::move(cands)]() mutable { done(std::move(cands)); });
-    };
-    hooks.proof_for = [honest](const ServiceId& s) -> std::optional<Bytes> {
-      if (honest) return good_proof(s);
-      return Bytes{'f', 'o', 'r', 'g', 'e', 'd'};
-    };
-    hooks.check_proof = test_check;
+    HostHooks hooks = directory_hooks(io, dir, honest);
     host = std::make_unique<Host>(io, key, ep(listen), cfg, hooks, reg);
     host->start();
   }
