@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "layers/assert.hpp"
 #include "layers/crypto.hpp"
@@ -281,9 +282,14 @@ void ShardStore::put(const ShardId& id, Bytes data, const ShardMeta& meta, Done 
 
 void ShardStore::put(const ShardId& id, Bytes data, std::size_t offset, const ShardMeta& meta, Done done) {
   BC_ASSERT(offset + meta.size <= data.size() && done);
-  if (writing_.count(id)) return done(fail(Error::kBusy, "a put or delete of this shard is under way"));
-  if (used_ + reserved_ + meta.size > options_.capacity_bytes)
+  if (writing_.count(id)) {
+    recycle(std::move(data));
+    return done(fail(Error::kBusy, "a put or delete of this shard is under way"));
+  }
+  if (used_ + reserved_ + meta.size > options_.capacity_bytes) {
+    recycle(std::move(data));
     return done(fail(Error::kQuotaExceeded, "the shard does not fit in the provider's capacity"));
+  }
   auto* op = new Op(Op::Kind::kPut, this, id);
   op->data = std::move(data);
   op->data_offset = offset;
@@ -368,6 +374,7 @@ void ShardStore::finish(Op* op, Status s) {
       by_expiry_.emplace(op->meta.expires_at, op->id);
     }
     writing_.erase(op->id);
+    recycle(std::exchange(op->data, Bytes()));
   } else if (op->kind == Op::Kind::kRemove) {
     if (s.ok()) {
       BC_ASSERT(used_ >= op->freed);
@@ -380,6 +387,10 @@ void ShardStore::finish(Op* op, Status s) {
   --pending_;
   std::unique_ptr<Op> owned(op);
   op->done(std::move(s));
+}
+
+void ShardStore::recycle(Bytes buffer) {
+  if (options_.recycle && buffer.capacity() > 0) options_.recycle(std::move(buffer));
 }
 
 void ShardStore::queue_commit(Op* op) {
@@ -518,7 +529,7 @@ void ShardStore::Op::after_lookup() {
       ++store->syncs_.file_syncs;
       ++store->syncs_.dir_syncs;
       if (store->options_.on_stage) store->options_.on_stage("shard_written");
-      data = Bytes();  // durable: the buffer is not needed for the commit
+      store->recycle(std::exchange(data, Bytes()));  // durable: the buffer is not needed for the commit
       return store->queue_commit(this);
     case Kind::kRead:
       if (!found) return store->finish(this, fail(Error::kNotFound, "no such shard"));

@@ -59,6 +59,10 @@ struct StoreOptions {
   // index batch not yet written), "index_committed" (the batch durable, no
   // put of it answered yet). Empty in production.
   std::function<void(std::string_view stage)> on_stage;
+  // Called on the loop thread with a put's buffer once the store is done
+  // with it (its bytes durable, or the put refused), so the caller can read
+  // a later frame into it. Empty: the buffer is freed.
+  std::function<void(Bytes buffer)> recycle;
 };
 
 // The syncs the store asked for since open(): what a group commit saves.
@@ -138,6 +142,8 @@ class ShardStore {
   ShardStore(uv_loop_s* loop, StoreOptions options);
   Status recover();
   Status trust_fan_out_dirs();
+  // Hands a put's buffer to options_.recycle (or frees it).
+  void recycle(Bytes buffer);
   // A put whose file is durable waits for the next group commit.
   void queue_commit(Op* op);
   void start_commit();

@@ -141,6 +141,32 @@ TEST_CASE("shard store: quota counts stored and in-flight bytes; a repeated put 
   CHECK(store->used_bytes() == 200'000);
 }
 
+TEST_CASE("shard store: every put's buffer is handed back once the store is done with it") {
+  TempDir dir;
+  Loop loop;
+  std::vector<Bytes> returned;
+  StoreOptions o{dir.path(), 250'000, {}};
+  o.recycle = [&](Bytes b) { returned.push_back(std::move(b)); };
+  auto opened = ShardStore::open(loop.get(), std::move(o));
+  REQUIRE(opened.ok());
+  ShardStore& store = **opened;
+  const Stored a = make_shard(100'000, 6), b = make_shard(200'000, 7);
+  Status sa, sb;
+  store.put(a.id, a.data, meta_of(a), [&](Status s) { sa = s; });
+  CHECK(returned.empty());  // the write is still to come
+  store.put(b.id, b.data, meta_of(b), [&](Status s) { sb = s; });  // over the quota beside a
+  REQUIRE(returned.size() == 1);
+  CHECK(returned[0] == b.data);  // refused at once, bytes untouched
+  loop.run();
+  CHECK(sa.ok());
+  CHECK(error_of(sb) == Error::kQuotaExceeded);
+  REQUIRE(returned.size() == 2);
+  CHECK(returned[1] == a.data);
+  auto back = read_sync(loop, store, a.id, 0, 1u << 20);  // what was written is on disk, not in the buffer
+  REQUIRE(back.ok());
+  CHECK(*back == a.data);
+}
+
 TEST_CASE("shard store: reopening keeps every entry and recomputes usage from the index") {
   TempDir dir;
   Loop loop;

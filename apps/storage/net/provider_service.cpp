@@ -23,6 +23,7 @@ ProviderService::ProviderService(boost::asio::io_context& io)
 Result<std::unique_ptr<ProviderService>> ProviderService::open(boost::asio::io_context& io, StoreOptions store,
                                                                ProviderOptions options) {
   std::unique_ptr<ProviderService> s(new ProviderService(io));
+  store.recycle = [buffers = s->buffers_](Bytes b) { buffers->give_back(std::move(b)); };
   auto p = LocalProvider::open(s->loop_.get(), std::move(store), options);
   if (!p.ok()) return p.status();
   s->provider_ = std::move(p).value();
@@ -56,7 +57,8 @@ void ProviderService::accept(std::unique_ptr<sal::ByteStream> stream) {
       },
       [this, alive, peer](const std::string&) {
         if (alive.lock()) on_flow_closed(peer);
-      });
+      },
+      buffers_);
   flows_[peer] = std::move(flow);
   provider_->connect(peer, sal::Host::now_ms());
 }
