@@ -100,7 +100,8 @@ decltype(Request::body) read_request_body(wire::Request::Reader r, ByteView in_p
       auto p = r.getPut();
       PutShardRequest out{fixed<Hash256>(p.getShardId(), "shard id is not 32 bytes"), {},
                           fixed<Hash256>(p.getDeleteTokenHash(), "token hash is not 32 bytes"),
-                          static_cast<TimeMs>(p.getExpiresAt() & INT64_MAX)};
+                          static_cast<TimeMs>(p.getExpiresAt() & INT64_MAX), {}};
+      if (p.getEscrowId().size() != 0) out.escrow_id = fixed<Hash256>(p.getEscrowId(), "escrow id is not 32 bytes");
       auto data = p.getData();
       if (data.size() == 0) throw Reject{Error::kMalformed, "empty shard"};
       if (data.size() > kMaxShardBytes) throw Reject{Error::kOversized, "shard over the limit"};
@@ -203,6 +204,7 @@ Bytes encode_request(const Request& r) {
     o.setData(view(p->data));
     o.setDeleteTokenHash(view(p->delete_token_hash.view()));
     o.setExpiresAt(static_cast<std::uint64_t>(p->expires_at));
+    if (!p->escrow_id.is_zero()) o.setEscrowId(view(p->escrow_id.view()));
   } else if (auto* g = std::get_if<GetRangeRequest>(&r.body)) {
     auto o = b.initGet();
     o.setShardId(view(g->shard.view()));
@@ -232,7 +234,7 @@ Bytes encode_request(const Request& r) {
 }
 
 Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, const Hash256& delete_token_hash,
-                 TimeMs expires_at) {
+                 TimeMs expires_at, const Hash256& escrow_id) {
   FrameBuilder message(words_for(data.size()) + FrameBuilder::kSmallFieldWords);
   auto b = message.initRoot<wire::Request>();
   b.setRequestId(request_id);
@@ -241,6 +243,7 @@ Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, 
   o.setData(view(data));
   o.setDeleteTokenHash(view(delete_token_hash.view()));
   o.setExpiresAt(static_cast<std::uint64_t>(expires_at));
+  if (!escrow_id.is_zero()) o.setEscrowId(view(escrow_id.view()));
   return message.finish();
 }
 

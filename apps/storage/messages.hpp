@@ -23,6 +23,7 @@ struct PutShardRequest {
   Bytes data;  // empty when decoded in place (RequestDecode::put_in_frame)
   Hash256 delete_token_hash;
   TimeMs expires_at = 0;
+  Hash256 escrow_id;  // zero: the put names no escrow (wire: empty)
 };
 struct GetRangeRequest {
   ShardId shard;
@@ -98,7 +99,7 @@ Bytes encode_request(const Request& r);
 // A putShard request straight from the shard's bytes, built in the frame it
 // is sent as (the shard copied once; the client's put path).
 Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, const Hash256& delete_token_hash,
-                 TimeMs expires_at);
+                 TimeMs expires_at, const Hash256& escrow_id);
 Bytes encode_response(const Response& r);
 // A data response frame whose `length` data bytes are left zeroed at
 // frame[data_offset, data_offset + length) for the caller to fill: the

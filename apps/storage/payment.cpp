@@ -105,4 +105,11 @@ std::vector<bool> deliver_receipts(ShardTransport& transport, const std::vector<
   return taken;
 }
 
+bool escrow_pays_for(const Holding& h, const std::optional<EscrowOnChain>& chain, const Hash256& provider_account) {
+  if (h.escrow.is_zero() || !chain || chain->provider != provider_account) return false;
+  auto due = escrow_amount(h.price, h.bytes, h.last_expires_at - h.first_stored_at);
+  if (!due.ok()) return false;  // more than any escrow can hold
+  return static_cast<unsigned __int128>(chain->deposited) * 100 >= static_cast<unsigned __int128>(*due) * 99;
+}
+
 }  // namespace bc::storage

@@ -13,6 +13,7 @@
 #include "apps/storage/manifest.hpp"
 #include "apps/storage/messages.hpp"
 #include "apps/storage/put_journal.hpp"
+#include "apps/storage/unpaid.hpp"
 #include "ledger/tx.hpp"
 
 namespace bc::storage {
@@ -103,5 +104,18 @@ struct ReceiptDelivery {
 // acknowledged (receiptTaken with its amount). Request ids start at first_request_id.
 std::vector<bool> deliver_receipts(ShardTransport& transport, const std::vector<ReceiptDelivery>& receipts,
                                    std::uint64_t first_request_id);
+
+// What the ledger says of an escrow, as the daemon's `get_escrow` gives it.
+struct EscrowOnChain {
+  Hash256 provider;  // the account it pays
+  Amount deposited = 0;
+};
+
+// Whether `chain` (the escrow `h` names, or nullopt when the ledger has no
+// such escrow) pays `provider_account` for everything in `h`: at least 99 %
+// of escrow_amount(price, bytes, last expiry - first stored) (the client
+// priced a slightly longer period from before its put began; 1 % absorbs
+// clock skew and rounding). A holding of escrow zero is never paid.
+bool escrow_pays_for(const Holding& h, const std::optional<EscrowOnChain>& chain, const Hash256& provider_account);
 
 }  // namespace bc::storage

@@ -145,7 +145,8 @@ Status StorageClient::send_puts(const std::vector<ShardPut>& puts, const Salt& f
   for (std::size_t p = 0; p < puts.size(); ++p) {
     const Key256 token = delete_token(master_, file_salt, puts[p].root);
     expected[next_request_] = p;
-    calls.push_back({puts[p].provider, encode_put(next_request_++, puts[p].root, puts[p].shard, sha256(token), expires_at)});
+    calls.push_back({puts[p].provider, encode_put(next_request_++, puts[p].root, puts[p].shard, sha256(token), expires_at,
+                                                       puts[p].escrow)});
   }
   for (auto& a : exchange(std::move(calls), held_bytes)) {
     auto r = decode_response(a.response);

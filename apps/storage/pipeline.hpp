@@ -59,6 +59,9 @@ struct PutOptions {
   TimeMs expires_at = 0;  // the providers keep the shards until then
   // Provider of shard index j; k + m distinct providers of the transport.
   std::vector<std::size_t> placement;
+  // The escrow paying the provider of shard index j, named in its puts
+  // (docs/storage.md "Unpaid objects"); absent or zero: none.
+  std::vector<Hash256> escrows;
   // Runs once a fresh journal holds its header, before any shard is sent:
   // a paid put records its escrows there (payment.hpp). An error stops the put.
   std::function<Status(PutJournal&)> on_journal_begun;
@@ -124,8 +127,11 @@ class StorageClient {
   // has the new placement. Old copies are deleted where their provider still
   // answers. Fails, changing nothing the caller holds, when a segment has
   // fewer than k good shards or a replacement refuses a shard.
+  // escrows[x], when given, is the escrow that pays replacement x, named in
+  // its puts (docs/storage.md "Unpaid objects").
   Result<StoredFile> repair(const StoredFile& file, const std::vector<std::uint32_t>& lost,
-                            const std::vector<std::size_t>& replacements, TimeMs expires_at);
+                            const std::vector<std::size_t>& replacements, TimeMs expires_at,
+                            const std::vector<Hash256>& escrows = {});
 
   // The RTT the caller measured to each transport provider, in
   // microseconds (-1: not measured). Gets then ask for shards by
@@ -143,6 +149,7 @@ class StorageClient {
     std::size_t provider;
     ShardId root;
     ByteView shard;
+    Hash256 escrow;  // zero: none named
   };
   // The put's sliding window (put_window.cpp).
   struct PutSegment;
@@ -176,7 +183,7 @@ class StorageClient {
                               FileHealth& health);
   Status rebuild_segment(SegmentBuffers& b, const Manifest& m, const StoredFile& file, std::uint64_t segment,
                          const std::vector<std::uint32_t>& lost, const std::vector<std::size_t>& replacements,
-                         TimeMs expires_at);
+                         TimeMs expires_at, const std::vector<Hash256>& escrows);
   void forget_old_copies(const Manifest& m, const std::vector<std::size_t>& old_placement,
                          const std::vector<std::size_t>& new_placement, const std::vector<std::uint32_t>& lost);
   Status delete_shards(const Manifest& m, const std::vector<std::size_t>& placement);

@@ -72,7 +72,7 @@ bool ProviderCore::take_put(PeerId peer, RequestDecode& d, Bytes* owned, TimeMs 
     return false;
   }
   task.kind = StoreTask::Kind::kPut;
-  task.meta = ShardMeta{shard.size(), put.expires_at, put.delete_token_hash};
+  task.meta = ShardMeta{shard.size(), put.expires_at, put.delete_token_hash, put.escrow_id, now, options_.price};
   task.shard = put.shard;
   if (in_frame) {
     task.data_offset = in_frame->offset;

@@ -36,6 +36,10 @@ struct ProviderOptions {
   // offer naming its public key can be audited (docs/proof-of-service.md
   // "Storage probe"); none: answers go unsigned.
   std::optional<KeyPair> answer_key;
+  // The price each put is recorded at (base units per GiB per day): a
+  // priced shard no escrow pays for is dropped after a grace period
+  // (docs/storage.md "Unpaid objects"); 0: free.
+  std::uint64_t price = 0;
   // TEST ONLY: answer every audit with one leaf byte changed, signed (what a
   // provider serving wrong data does), for the tests of the malicious grade.
   bool test_sign_wrong_answers = false;

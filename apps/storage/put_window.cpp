@@ -49,7 +49,8 @@ void StorageClient::seal_segment(PutSegment& s, SegmentCipher& cipher, const Put
     const ShardId root = shard_root(shard);
     s.roots.insert(s.roots.end(), root.bytes.begin(), root.bytes.end());
     const Key256 token = delete_token(master_, salt, root);
-    s.calls.push_back({options.placement[j], encode_put(s.first_id + j, root, shard, sha256(token), options.expires_at)});
+    const Hash256 escrow = j < options.escrows.size() ? options.escrows[j] : Hash256{};
+    s.calls.push_back({options.placement[j], encode_put(s.first_id + j, root, shard, sha256(token), options.expires_at, escrow)});
     s.request_bytes += s.calls.back().request.size();
   }
 }

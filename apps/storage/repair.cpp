@@ -84,7 +84,8 @@ Result<FileHealth> StorageClient::verify(const StoredFile& file) {
 }
 
 Result<StoredFile> StorageClient::repair(const StoredFile& file, const std::vector<std::uint32_t>& lost,
-                                         const std::vector<std::size_t>& replacements, TimeMs expires_at) {
+                                         const std::vector<std::size_t>& replacements, TimeMs expires_at,
+                                         const std::vector<Hash256>& escrows) {
   auto m = open_file(file);
   if (!m.ok()) return m.status();
   auto placement = repaired_placement(file.placement, lost, replacements, transport_.providers());
@@ -93,7 +94,7 @@ Result<StoredFile> StorageClient::repair(const StoredFile& file, const std::vect
   const Shape& shape = m->shape;
   SegmentBuffers b(shape.data_shards, shape.parity_shards, shape.max_shard_size());
   for (std::uint64_t i = 0; i < shape.segment_count(); ++i) {
-    Status s = rebuild_segment(b, *m, file, i, lost, replacements, expires_at);
+    Status s = rebuild_segment(b, *m, file, i, lost, replacements, expires_at, escrows);
     if (!s.ok()) return fail(error_of(s), "repair stopped at segment " + std::to_string(i) + ": " + s.message);
   }
   StoredFile out = file;
@@ -106,7 +107,8 @@ Result<StoredFile> StorageClient::repair(const StoredFile& file, const std::vect
 // by decoding, parity by encoding) and puts them on their replacements.
 Status StorageClient::rebuild_segment(SegmentBuffers& b, const Manifest& m, const StoredFile& file, std::uint64_t i,
                                       const std::vector<std::uint32_t>& lost,
-                                      const std::vector<std::size_t>& replacements, TimeMs expires_at) {
+                                      const std::vector<std::size_t>& replacements, TimeMs expires_at,
+                                      const std::vector<Hash256>& escrows) {
   Status s = fetch_segment(b, m, file.placement, i);
   if (!s.ok()) return s;
   const std::uint32_t size = m.shape.shard_size(i);
@@ -117,7 +119,7 @@ Status StorageClient::rebuild_segment(SegmentBuffers& b, const Manifest& m, cons
     // The k shards used were checked against their roots and the code is
     // deterministic, so a rebuilt shard is the one the manifest commits to.
     BC_ASSERT_MSG(shard_root(shard) == m.root(i, lost[x]), "a rebuilt shard differs from its manifest root");
-    puts.push_back({replacements[x], m.root(i, lost[x]), shard});
+    puts.push_back({replacements[x], m.root(i, lost[x]), shard, x < escrows.size() ? escrows[x] : Hash256{}});
   }
   s = send_puts(puts, m.file_salt, expires_at, b.allocated());
   if (s.ok()) stats_.shards_repaired += puts.size();

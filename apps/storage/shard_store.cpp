@@ -20,7 +20,8 @@ namespace bc::storage {
 namespace {
 
 constexpr char kShardKeyPrefix = 's';
-constexpr std::size_t kMetaBytes = 8 + 8 + 32;
+constexpr std::size_t kMetaBytesV0 = 8 + 8 + 32;                 // size, expiry, token hash
+constexpr std::size_t kMetaBytes = kMetaBytesV0 + 32 + 8 + 8;    // and escrow, stored at, price
 // Puts named by one group commit: bounds its batch and the directories it
 // syncs; the provider's in-flight limits keep fewer than this waiting.
 constexpr std::size_t kMaxCommitPuts = 64;
@@ -45,15 +46,24 @@ std::string encode_meta(const ShardMeta& m) {
   put_be64(v.data(), m.size);
   put_be64(v.data() + 8, static_cast<std::uint64_t>(m.expires_at));
   std::memcpy(v.data() + 16, m.delete_token_hash.data(), 32);
+  std::memcpy(v.data() + 48, m.escrow_id.data(), 32);
+  put_be64(v.data() + 80, static_cast<std::uint64_t>(m.stored_at));
+  put_be64(v.data() + 88, m.price);
   return v;
 }
 
+// Entries of the first format (kMetaBytesV0) name no escrow and no price:
+// they decode as free, so no payment rule ever drops them.
 std::optional<ShardMeta> decode_meta(std::string_view v) {
-  if (v.size() != kMetaBytes) return std::nullopt;
+  if (v.size() != kMetaBytes && v.size() != kMetaBytesV0) return std::nullopt;
   ShardMeta m;
   m.size = get_be64(v.data());
   m.expires_at = static_cast<TimeMs>(get_be64(v.data() + 8));
   std::memcpy(m.delete_token_hash.data(), v.data() + 16, 32);
+  if (v.size() == kMetaBytesV0) return m;
+  std::memcpy(m.escrow_id.data(), v.data() + 48, 32);
+  m.stored_at = static_cast<TimeMs>(get_be64(v.data() + 80) & INT64_MAX);
+  m.price = get_be64(v.data() + 88);
   return m;
 }
 
@@ -124,6 +134,7 @@ struct ShardStore::Op {
   ShardMeta meta;
   Key256 token{};
   std::optional<TimeMs> collect_before;  // kRemove by the garbage collector: no token, expired entries only
+  std::optional<Hash256> unpaid_of;      // kRemove of an unpaid object: no token, entries naming this escrow only
   std::uint64_t offset = 0;
   std::uint32_t length = 0;
   Done done;
@@ -266,6 +277,7 @@ Status ShardStore::recover() {
     }
     used_ += meta.size;
     by_expiry_.emplace(meta.expires_at, id);
+    holdings_.add(id, meta);
     ++recovery_.shards;
   }
   leveldb::WriteOptions wo;
@@ -337,6 +349,10 @@ void ShardStore::collect(const ShardId& id, TimeMs expired_before, Done done) {
   start_remove(id, done, [&](Op& op) { op.collect_before = expired_before; });
 }
 
+void ShardStore::drop_unpaid(const ShardId& id, const Hash256& escrow, Done done) {
+  start_remove(id, done, [&](Op& op) { op.unpaid_of = escrow; });
+}
+
 void ShardStore::start_remove(const ShardId& id, Done& done, const std::function<void(Op&)>& authorise) {
   BC_ASSERT(done);
   if (writing_.count(id)) return done(fail(Error::kBusy, "a put or delete of this shard is under way"));
@@ -372,6 +388,7 @@ void ShardStore::finish(Op* op, Status s) {
     if (s.ok() && !op->found) {
       used_ += op->meta.size;
       by_expiry_.emplace(op->meta.expires_at, op->id);
+      holdings_.add(op->id, op->meta);
     }
     writing_.erase(op->id);
     recycle(std::exchange(op->data, Bytes()));
@@ -381,6 +398,7 @@ void ShardStore::finish(Op* op, Status s) {
       used_ -= op->freed;
       const std::size_t erased = by_expiry_.erase({op->freed_expiry, op->id});
       BC_ASSERT(erased == 1);  // every index entry is in by_expiry_
+      holdings_.remove(op->id, *op->found);
     }
     writing_.erase(op->id);
   }
@@ -499,6 +517,11 @@ void ShardStore::Op::remove_entry(leveldb::DB& db) {
   if (collect_before) {
     if (found->expires_at >= *collect_before) {
       work_status = fail(Error::kBusy, "the shard has not expired");
+      return;
+    }
+  } else if (unpaid_of) {
+    if (found->price == 0 || found->escrow_id != *unpaid_of) {
+      work_status = fail(Error::kBusy, "the shard is free or named another escrow");
       return;
     }
   } else if (sha256(token) != found->delete_token_hash) {

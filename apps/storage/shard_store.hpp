@@ -35,6 +35,8 @@
 
 #include "apps/storage/cipher.hpp"
 #include "apps/storage/format.hpp"
+#include "apps/storage/shard_meta.hpp"
+#include "apps/storage/unpaid.hpp"
 #include "layers/runtime.hpp"
 
 struct uv_loop_s;
@@ -43,12 +45,6 @@ class DB;
 }
 
 namespace bc::storage {
-
-struct ShardMeta {
-  std::uint64_t size = 0;
-  TimeMs expires_at = 0;
-  Hash256 delete_token_hash;
-};
 
 struct StoreOptions {
   std::filesystem::path dir;
@@ -122,6 +118,16 @@ class ShardStore {
   // entry goes first (synced), then the file. kBusy when it has not expired.
   void collect(const ShardId& id, TimeMs expired_before, Done done);
 
+  // Unpaid objects (docs/storage.md "Unpaid objects"): up to `max` priced
+  // holdings whose first shard was stored before `stored_before`, from memory.
+  std::vector<Holding> holdings_due(TimeMs stored_before, std::size_t max) const {
+    return holdings_.due(stored_before, max);
+  }
+  // Deletes shard `id` if its index entry is priced and names `escrow` (the
+  // caller found that escrow does not pay for it), by the delete order
+  // above. kBusy when the entry is free or names another escrow.
+  void drop_unpaid(const ShardId& id, const Hash256& escrow, Done done);
+
   // Up to `max` stored shards (no put or delete under way), in ID order,
   // from memory: what a storage offer commits to.
   std::vector<ShardId> held(std::size_t max) const;
@@ -161,6 +167,7 @@ class ShardStore {
   std::size_t pending_ = 0;
   std::unordered_set<ShardId, Hash256Hasher> writing_;  // ids with a put or delete under way
   std::set<std::pair<TimeMs, ShardId>> by_expiry_;  // every index entry, soonest expiry first (garbage collector)
+  EscrowHoldings holdings_;                         // every priced index entry, by the escrow its put named
   std::vector<Op*> awaiting_commit_;  // puts with a durable file, for the next group commit
   bool committing_ = false;           // a group commit is under way (one at a time)
   // Fan-out directories shards/ab/ whose own name in shards/ is durable:

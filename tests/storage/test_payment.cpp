@@ -67,6 +67,21 @@ TEST_CASE("payment: receipts pay pro rata, never past the escrow, and nothing af
   CHECK(escrow_expiry_height(10, kDay, 1000) == 10 + (kDay + kPaymentGraceMs) / 1000 + 1);
 }
 
+TEST_CASE("payment: a holding is paid only by its own escrow to this provider, covering its bytes and period") {
+  const Hash256 me = sha256(Bytes{1}), other = sha256(Bytes{2});
+  constexpr TimeMs kDay = 24LL * 3600 * 1000;
+  Holding h{sha256(Bytes{3}), 3ull << 30, 1'000, 1'000 + 2 * kDay, 5, {}};
+  const Amount due = *escrow_amount(5, 3ull << 30, 2 * kDay);  // 3 GiB x 2 days x 5 = 30
+  CHECK(due == 30);
+  CHECK(escrow_pays_for(h, EscrowOnChain{me, due}, me));
+  CHECK(escrow_pays_for(h, EscrowOnChain{me, due * 99 / 100 + 1}, me));  // within the 1 % for skew and rounding
+  CHECK_FALSE(escrow_pays_for(h, EscrowOnChain{me, due / 2}, me));      // a small escrow does not cover more bytes
+  CHECK_FALSE(escrow_pays_for(h, EscrowOnChain{other, due}, me));       // pays someone else
+  CHECK_FALSE(escrow_pays_for(h, std::nullopt, me));                    // never opened, or closed
+  h.escrow = Hash256{};
+  CHECK_FALSE(escrow_pays_for(h, EscrowOnChain{me, due}, me));          // the puts named none
+}
+
 TEST_CASE("payment: escrows take consecutive nonces, skip free providers, and are named by client and nonce") {
   const auto client = addr(0);
   const auto escrows = plan_escrows(client, 40, {addr(1), addr(2), addr(3)}, {10, 0, 30});

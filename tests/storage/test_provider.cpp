@@ -4,10 +4,14 @@
 
 #include <fstream>
 
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
 #include "apps/storage/chunk_lists.hpp"
 #include "apps/storage/local_provider.hpp"
 #include "apps/storage/merkle.hpp"
 #include "apps/storage/messages.hpp"
+#include "apps/storage/wire/storage.capnp.h"
 #include "layers/crypto.hpp"
 #include "ledger/pos/codec.hpp"
 #include "ledger/pos/storage_proof.hpp"
@@ -62,7 +66,7 @@ Error failure_code(const Response& r) {
 }
 
 PutShardRequest put_of(const Bytes& data, const Key256& token, TimeMs expires = kNow + 1000) {
-  return PutShardRequest{shard_root(data), data, sha256(token), expires};
+  return PutShardRequest{shard_root(data), data, sha256(token), expires, {}};
 }
 
 }  // namespace
@@ -81,7 +85,26 @@ TEST_CASE("wire: every request and response kind round-trips") {
     CHECK(d.request.request_id == r.request_id);
     CHECK(d.request.body.index() == r.body.index());
   }
-  CHECK(encode_request(reqs[0]) == encode_put(1, shard_root(data), data, sha256(token), kNow + 1000));
+  CHECK(encode_request(reqs[0]) == encode_put(1, shard_root(data), data, sha256(token), kNow + 1000, {}));
+  // A put naming its escrow carries it; one of the wrong length is refused.
+  PutShardRequest paid = put_of(data, token);
+  paid.escrow_id = sha256(token);
+  const Bytes paid_frame = encode_request(Request{12, paid});
+  CHECK(paid_frame == encode_put(12, shard_root(data), data, sha256(token), kNow + 1000, paid.escrow_id));
+  CHECK(std::get<PutShardRequest>(decode_request(paid_frame).request.body).escrow_id == paid.escrow_id);
+  CHECK(std::get<PutShardRequest>(decode_request(encode_request(reqs[0])).request.body).escrow_id.is_zero());
+  {
+    capnp::MallocMessageBuilder message;
+    auto o = message.initRoot<wire::Request>().initPut();
+    o.setShardId(kj::arrayPtr(paid.shard.data(), 32));
+    o.setData(kj::arrayPtr(data.data(), data.size()));
+    o.setDeleteTokenHash(kj::arrayPtr(paid.delete_token_hash.data(), 32));
+    o.setEscrowId(kj::arrayPtr(paid.escrow_id.data(), 31));
+    auto flat = capnp::messageToFlatArray(message);
+    auto bytes = flat.asBytes();
+    RequestDecode d = decode_request(Bytes(bytes.begin(), bytes.end()));
+    CHECK(error_of(d.status) == Error::kMalformed);
+  }
   const Response resps[] = {Response{5, StoredResponse{5000}}, Response{6, DataResponse{data}}, Response{7, DeletedResponse{}},
                             Response{8, AuditAnswer{make_proof(data, 3), {}}}, Response{9, FailureResponse{Error::kBusy, "later"}},
                             Response{11, ChunkPageResponse{7, {shard_root(data), sha256(data)}}}};

@@ -167,6 +167,60 @@ TEST_CASE("shard store: every put's buffer is handed back once the store is done
   CHECK(*back == a.data);
 }
 
+TEST_CASE("shard store: priced shards are held by the escrow their put named, kept across a reopen, and dropped only through it") {
+  TempDir dir;
+  const Hash256 escrow = sha256(Bytes{9});
+  const Stored free_shard = make_shard(1000, 20), a = make_shard(2000, 21), b = make_shard(3000, 22), none = make_shard(500, 23);
+  auto priced = [&](const Stored& s, const Hash256& e, TimeMs stored_at) {
+    ShardMeta m = meta_of(s);
+    m.escrow_id = e;
+    m.stored_at = stored_at;
+    m.price = 7;
+    return m;
+  };
+  {
+    Loop loop;
+    auto store = open_store(loop, dir, 1u << 20);
+    Status st[4];
+    store->put(free_shard.id, free_shard.data, meta_of(free_shard), [&](Status s) { st[0] = s; });
+    store->put(a.id, a.data, priced(a, escrow, 100), [&](Status s) { st[1] = s; });
+    store->put(b.id, b.data, priced(b, escrow, 300), [&](Status s) { st[2] = s; });
+    store->put(none.id, none.data, priced(none, {}, 200), [&](Status s) { st[3] = s; });
+    loop.run();
+    for (const Status& s : st) REQUIRE(s.ok());
+  }
+  Loop loop;
+  auto store = open_store(loop, dir, 1u << 20);
+  CHECK(store->holdings_due(100, 10).empty());  // nothing stored before 100
+  auto due = store->holdings_due(1'000, 10);
+  REQUIRE(due.size() == 2);  // the escrow's and the one naming none; the free shard is not held
+  const Holding& paid_by = due[0].escrow == escrow ? due[0] : due[1];
+  const Holding& unnamed = due[0].escrow == escrow ? due[1] : due[0];
+  CHECK(paid_by.bytes == 5000);
+  CHECK(paid_by.first_stored_at == 100);
+  CHECK(paid_by.price == 7);
+  CHECK(paid_by.shards.size() == 2);
+  CHECK(unnamed.escrow.is_zero());
+  CHECK(unnamed.shards == std::vector<ShardId>{none.id});
+
+  auto drop = [&](const ShardId& id, const Hash256& e) {
+    Status out{make_error_code(Errc::kInternal), "not called"};
+    store->drop_unpaid(id, e, [&](Status s) { out = s; });
+    loop.run();
+    return out;
+  };
+  CHECK(error_of(drop(free_shard.id, Hash256{})) == Error::kBusy);  // free: never dropped for payment
+  CHECK(error_of(drop(a.id, sha256(Bytes{8}))) == Error::kBusy);    // names another escrow
+  REQUIRE(drop(a.id, escrow).ok());
+  REQUIRE(drop(b.id, escrow).ok());
+  CHECK(store->used_bytes() == free_shard.data.size() + none.data.size());
+  due = store->holdings_due(1'000, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].escrow.is_zero());
+  CHECK(error_of(read_sync(loop, *store, a.id, 0, 10).status()) == Error::kNotFound);
+  CHECK(read_sync(loop, *store, free_shard.id, 0, 10).ok());
+}
+
 TEST_CASE("shard store: reopening keeps every entry and recomputes usage from the index") {
   TempDir dir;
   Loop loop;

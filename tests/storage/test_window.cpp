@@ -80,7 +80,7 @@ TEST_CASE("frames built in place: a filled data frame and a put decode to what t
     if (n == 0) continue;
     const ShardId root = sha256(data);
     const Hash256 token_hash = sha256(root.view());
-    const Bytes put = encode_put(78, root, data, token_hash, 123'456);
+    const Bytes put = encode_put(78, root, data, token_hash, 123'456, {});
     CHECK(put[0] == 0);  // one segment
     RequestDecode d = decode_request(put);
     REQUIRE(d.status.ok());

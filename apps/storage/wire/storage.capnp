@@ -11,6 +11,8 @@ struct PutShard {
   data @1 :Data;             # 1..kMaxShardBytes
   deleteTokenHash @2 :Data;  # 32 bytes: SHA-256 of the owner's delete token
   expiresAt @3 :UInt64;      # ms on the provider's clock; must be in the future
+  escrowId @4 :Data;         # empty: the put names no escrow (see docs/storage.md "Unpaid objects")
+                             # or 32 bytes: the escrow that pays this provider for it
 }
 
 struct GetRange {
