@@ -335,7 +335,7 @@ int StorageCommands::put(const Options& o, const Endpoint& rpc) {
   if (!payment.note.empty()) std::cerr << "note: " << payment.note << "\n";
   auto transport = session->node->transport(p.providers);
   storage::StorageClient client(master, *transport);
-  storage::PutOptions opts{p.segment_size, p.data_shards, p.parity_shards, p.name, p.expires_at, {}};
+  storage::PutOptions opts{p.segment_size, p.data_shards, p.parity_shards, p.name, p.expires_at, {}, payment.ids(p.providers.size())};
   for (std::size_t j = 0; j < p.providers.size(); ++j) opts.placement.push_back(j);
   opts.on_journal_begun = [&payment](storage::PutJournal& j) {
     return payment.escrows.empty() ? Status::success() : j.record_escrows(payment.escrows);
@@ -516,14 +516,15 @@ int StorageCommands::repair(const Options& o, const Endpoint& rpc) {
     if (!health->recoverable()) throw Failure{"not recoverable: some segment has fewer than k good shards"};
   }
   auto [transport, replacements, replacement_ads] = repair_targets(*session, e.providers, lost);
+  const RepairPayment payment = plan_repair_payment(o, rpc, payer_.key, e, lost, replacement_ads, dir.master_key(false), now_ms());
   storage::StorageClient client(dir.master_key(false), *transport);
   Progress progress("repair", e.size);
-  auto repaired = client.repair(e.stored(), lost, replacements, e.expires_at);
+  auto repaired = client.repair(e.stored(), lost, replacements, e.expires_at, payment.ids());
   progress.finish();
   if (!repaired.ok()) throw Failure{"repair failed: " + repaired.status().message + down_report(*transport)};
   for (std::size_t j = 0; j < e.providers.size(); ++j) e.providers[j] = transport->service(repaired->placement[j]);
   dir.save(e);  // the new placement first: what is stored where matters more than who is paid
-  const std::string paid = repay_after_repair(o, rpc, payer_.key, e, lost, replacement_ads, dir.master_key(false), now_ms());
+  const std::string paid = repay_after_repair(payment, e, lost, dir.master_key(false), now_ms());
   dir.save(e);
   if (!paid.empty()) std::cout << paid << "\n";
   std::cout << fmt::format("repaired {} shard(s) of {}: {} rebuilt\n", lost.size(), cid_text(e.cid),

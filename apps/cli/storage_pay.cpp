@@ -189,23 +189,6 @@ void open_escrows(const LedgerLink& l, const WalletKey& payer, const std::vector
   wait_on_chain(l, ids);
 }
 
-std::optional<storage::ProviderEscrow> open_replacement_escrow(const LedgerLink& l, const WalletKey& payer,
-                                                               const storage::Manifest& m, std::uint32_t shard,
-                                                               const std::optional<Hash256>& account, std::uint64_t price,
-                                                               TimeMs now, TimeMs expires_at) {
-  if (!account || account->is_zero() || expires_at <= now) return std::nullopt;
-  auto amount = storage::escrow_amount(price, storage::shard_bytes(m.shape), expires_at - now);
-  if (!amount.ok()) throw Failure{"pricing the replacement escrow: " + amount.status().message};
-  if (*amount == 0) return std::nullopt;
-  const AccountState acct = account_of(l, payer.address);
-  if (*amount + l.min_fee > acct.balance)
-    throw Failure{fmt::format("insufficient funds: the replacement escrow needs {} base units (fee included), account {} holds {}",
-                              *amount + l.min_fee, ledger::address_text(payer.address), acct.balance)};
-  const storage::ProviderEscrow e{shard, ledger::escrow_id_of(payer.address, acct.nonce), acct.nonce, *account, *amount, 0};
-  open_escrows(l, payer, {e}, m, expires_at - now);
-  return e;
-}
-
 PutPayment plan_put_payment(const Options& o, const Endpoint& rpc, const std::function<WalletKey()>& payer_key,
                             const PendingPut& p, std::uint64_t file_size, storage::PutJournal& journal, TimeMs now) {
   PutPayment out;
@@ -262,9 +245,51 @@ std::vector<std::vector<std::string>> pay_providers(const LedgerLink& l, const W
   return rows;
 }
 
-std::string repay_after_repair(const Options& o, const Endpoint& rpc, const std::function<WalletKey()>& payer_key,
-                               FileEntry& e, const std::vector<std::uint32_t>& lost,
-                               const std::vector<storage::ProviderAd>& ads, const Key256& master, TimeMs now) {
+std::vector<Hash256> PutPayment::ids(std::size_t shards) const {
+  std::vector<Hash256> out(shards);
+  for (const auto& e : escrows)
+    if (e.shard < shards) out[e.shard] = e.id;
+  return out;
+}
+
+std::vector<Hash256> RepairPayment::ids() const {
+  std::vector<Hash256> out;
+  for (const auto& x : escrows) out.push_back(x ? x->id : Hash256{});
+  return out;
+}
+
+RepairPayment plan_repair_payment(const Options& o, const Endpoint& rpc, const std::function<WalletKey()>& payer_key,
+                                  const FileEntry& e, const std::vector<std::uint32_t>& lost,
+                                  const std::vector<storage::ProviderAd>& ads, const Key256& master, TimeMs now) {
+  RepairPayment plan;
+  plan.escrows.resize(lost.size());
+  if (e.payer.empty() || e.expires_at <= now) return plan;
+  plan.ledger = ledger_link(o, rpc);
+  if (!plan.ledger) return plan;
+  plan.payer = payer_key();
+  auto m = storage::open_manifest(master, e.envelope);
+  if (!m.ok()) throw Failure{"opening the manifest: " + m.status().message};
+  const AccountState acct = account_of(*plan.ledger, plan.payer->address);
+  std::uint64_t nonce = acct.nonce;
+  Amount need = 0;
+  for (std::size_t x = 0; x < lost.size(); ++x) {
+    const Hash256 account = provider_account(ads[x]);
+    auto amount = storage::escrow_amount(ads[x].price, storage::shard_bytes(m->shape), e.expires_at - now);
+    if (!amount.ok()) throw Failure{"pricing the replacement escrow: " + amount.status().message};
+    if (account.is_zero() || *amount == 0) continue;
+    plan.escrows[x] = storage::ProviderEscrow{lost[x], ledger::escrow_id_of(plan.payer->address, nonce), nonce, account,
+                                              *amount, 0};
+    ++nonce;
+    need += *amount + plan.ledger->min_fee;
+  }
+  if (need > acct.balance)
+    throw Failure{fmt::format("insufficient funds: the replacement escrows need {} base units (fees included), account {} "
+                              "holds {}", need, ledger::address_text(plan.payer->address), acct.balance)};
+  return plan;
+}
+
+std::string repay_after_repair(const RepairPayment& plan, FileEntry& e, const std::vector<std::uint32_t>& lost,
+                               const Key256& master, TimeMs now) {
   if (e.payer.empty()) return "";
   std::string out;
   for (std::uint32_t j : lost) {
@@ -274,15 +299,13 @@ std::string repay_after_repair(const Options& o, const Endpoint& rpc, const std:
     e.dropped_escrows.push_back(*it);
     e.escrows.erase(it);
   }
-  const auto ledger = ledger_link(o, rpc);
-  if (!ledger) return out + "the daemon runs no ledger: the new providers are not paid";
-  const WalletKey payer = payer_key();
+  if (!plan.ledger) return out + "the daemon runs no ledger: the new providers are not paid";
   auto m = storage::open_manifest(master, e.envelope);
   if (!m.ok()) throw Failure{"opening the manifest: " + m.status().message};
-  for (std::size_t x = 0; x < lost.size(); ++x) {
-    auto escrow = open_replacement_escrow(*ledger, payer, *m, lost[x], provider_account(ads[x]), ads[x].price, now, e.expires_at);
+  for (const auto& escrow : plan.escrows) {
     if (!escrow) continue;
-    out += fmt::format("shard {}: new escrow {} for {} base units\n", lost[x], escrow->id.hex(), escrow->amount);
+    open_escrows(*plan.ledger, *plan.payer, {*escrow}, *m, e.expires_at - now);
+    out += fmt::format("shard {}: new escrow {} for {} base units\n", escrow->shard, escrow->id.hex(), escrow->amount);
     e.escrows.push_back(*escrow);
   }
   std::sort(e.escrows.begin(), e.escrows.end(), [](const auto& a, const auto& b) { return a.shard < b.shard; });

@@ -50,13 +50,6 @@ std::vector<storage::ProviderEscrow> plan_put_escrows(const LedgerLink& ledger, 
 void open_escrows(const LedgerLink& ledger, const WalletKey& payer, const std::vector<storage::ProviderEscrow>& escrows,
                   const storage::Manifest& m, TimeMs period_ms, TimeMs grace_ms = storage::kPaymentGraceMs);
 
-// An escrow for a repaired shard on a new provider, for the rest of the
-// period, opened and waited for. nullopt when the provider has no account or price.
-std::optional<storage::ProviderEscrow> open_replacement_escrow(const LedgerLink& ledger, const WalletKey& payer,
-                                                               const storage::Manifest& m, std::uint32_t shard,
-                                                               const std::optional<Hash256>& account, std::uint64_t price,
-                                                               TimeMs now, TimeMs expires_at);
-
 // The escrow's state on chain; nullopt when it is not open.
 std::optional<storage::EscrowState> escrow_on_chain(const LedgerLink& ledger, const Hash256& id);
 
@@ -70,6 +63,8 @@ struct PutPayment {
   std::optional<WalletKey> payer;
   std::vector<storage::ProviderEscrow> escrows;
   std::string note;  // why the put is not paid, "" when it is
+  // Per shard index j < shards: the ID of the escrow paying its provider, zero where none.
+  std::vector<Hash256> ids(std::size_t shards) const;
 };
 // Decides before any shard is sent. A journal that already holds escrows
 // (a resume) keeps them; one that holds a header but no segments (a crash
@@ -96,13 +91,29 @@ std::vector<std::vector<std::string>> pay_providers(const LedgerLink& ledger, co
 std::vector<std::string> close_expired_escrows(const LedgerLink& ledger, const WalletKey& payer, FileEntry& e,
                                                const std::vector<Hash256>& receipt_sent_now);
 
-// After a repair moved shards `lost` to the providers of `ads` (same
-// order): their old escrows are no longer paid (moved to dropped_escrows, to
-// be closed once expired) and each new provider with an account and a price
-// gets an escrow for the rest of the period, committing the same roots.
-// Returns what changed, "" when the file is not paid.
-std::string repay_after_repair(const Options& o, const Endpoint& rpc, const std::function<WalletKey()>& payer_key,
-                               FileEntry& e, const std::vector<std::uint32_t>& lost,
-                               const std::vector<storage::ProviderAd>& ads, const Key256& master, TimeMs now);
+// How a repair pays its new providers: escrows planned before the rebuilt
+// shards are sent (so their puts name them), opened once they are stored.
+struct RepairPayment {
+  std::optional<LedgerLink> ledger;
+  std::optional<WalletKey> payer;
+  // Per replacement (the order of `lost`): its escrow for the rest of the
+  // period, or nullopt when its provider has no account or price.
+  std::vector<std::optional<storage::ProviderEscrow>> escrows;
+  // The escrow ids in that order, zero where none: what the puts name.
+  std::vector<Hash256> ids() const;
+};
+// Plans the escrows of a repair moving shards `lost` to the providers of
+// `ads` (same order), with consecutive nonces; no ledger or an unpaid file:
+// none. Throws Failure (naming the amount and the balance) when the payer
+// cannot fund them.
+RepairPayment plan_repair_payment(const Options& o, const Endpoint& rpc, const std::function<WalletKey()>& payer_key,
+                                  const FileEntry& e, const std::vector<std::uint32_t>& lost,
+                                  const std::vector<storage::ProviderAd>& ads, const Key256& master, TimeMs now);
+// After the repair: the old escrows of shards `lost` are no longer paid
+// (moved to dropped_escrows, to be closed once expired) and each planned
+// escrow is opened, committing the same roots, and added to e. Returns what
+// changed, "" when the file is not paid.
+std::string repay_after_repair(const RepairPayment& plan, FileEntry& e, const std::vector<std::uint32_t>& lost,
+                               const Key256& master, TimeMs now);
 
 }  // namespace bc::cli

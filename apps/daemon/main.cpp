@@ -87,6 +87,7 @@ struct StorageFlags {
   std::string capacity, dir;
   std::int64_t price = -1;
   std::int64_t gc_grace_s = -1;
+  std::int64_t unpaid_grace_s = -1;
 };
 
 // "1073741824", "512MiB", "4GiB", "1TiB" (also K/M/G/T and KB/MB/GB/TB as powers of 1024).
@@ -144,12 +145,15 @@ void add_storage_flags(CLI::App& app, StorageFlags& stf) {
   app.add_option("--storage-dir", stf.dir, "where shards and the index live (default DATADIR/storage)");
   app.add_option("--storage-gc-grace-s", stf.gc_grace_s, "delete shards this many seconds after they expire (default 3600)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--storage-unpaid-grace-s", stf.unpaid_grace_s,
+                 "delete priced shards that no escrow pays for this many seconds after their put; 0: never (default 3600)")
+      ->check(CLI::NonNegativeNumber);
 }
 
 // The [storage] table under the flags; nullopt when the node is no provider.
 std::optional<bc::storage::StorageModuleConfig> storage_config(const bc::ConfigTable& t, const bc::NodeConfig& cfg,
                                                                const StorageFlags& f) {
-  bc::table_reject_unknown(t, "storage.", {"enabled", "capacity", "price", "dir", "gc_grace"});
+  bc::table_reject_unknown(t, "storage.", {"enabled", "capacity", "price", "dir", "gc_grace", "unpaid_grace"});
   const bool enabled = f.enabled || bc::table_bool(t, "storage.", "enabled").value_or(false);
   if (!enabled) return std::nullopt;
   bc::storage::StorageModuleConfig sc;
@@ -164,6 +168,8 @@ std::optional<bc::storage::StorageModuleConfig> storage_config(const bc::ConfigT
   sc.price = f.price >= 0 ? static_cast<std::uint64_t>(f.price)
                           : static_cast<std::uint64_t>(bc::table_int(t, "storage.", "price", 0, INT64_MAX).value_or(1));
   sc.gc_grace_ms = 1000 * (f.gc_grace_s >= 0 ? f.gc_grace_s : bc::table_int(t, "storage.", "gc_grace", 0, 365 * 86'400).value_or(3600));
+  sc.unpaid_grace_ms = 1000 * (f.unpaid_grace_s >= 0 ? f.unpaid_grace_s
+                                                     : bc::table_int(t, "storage.", "unpaid_grace", 0, 365 * 86'400).value_or(3600));
   std::string dir = f.dir.empty() ? bc::table_text(t, "storage.", "dir", "a directory path").value_or("") : f.dir;
   sc.dir = dir.empty() ? cfg.datadir / "storage" : std::filesystem::path(dir).is_absolute() ? std::filesystem::path(dir) : cfg.datadir / dir;
   return sc;

@@ -307,6 +307,7 @@ std::vector<std::string> daemon_args(const UpOptions& o, const Devnet& net, cons
     add_arg(args, "--storage-capacity", o.storage_capacity);
     add_arg(args, "--storage-price", std::to_string(o.storage_price));
     if (o.storage_gc_grace_s >= 0) add_arg(args, "--storage-gc-grace-s", std::to_string(o.storage_gc_grace_s));
+    if (o.storage_unpaid_grace_s >= 0) add_arg(args, "--storage-unpaid-grace-s", std::to_string(o.storage_unpaid_grace_s));
   }
   return args;
 }

@@ -83,7 +83,8 @@ struct UpOptions {
   int storage_providers = 0;
   std::string storage_capacity = "4GiB";
   std::uint64_t storage_price = 1;
-  std::int64_t storage_gc_grace_s = -1;  // -1: the daemon's default  // base units per GiB per day; owners' accounts are funded in the genesis
+  std::int64_t storage_gc_grace_s = -1;      // -1: the daemon's default
+  std::int64_t storage_unpaid_grace_s = -1;  // -1: the daemon's default  // base units per GiB per day; owners' accounts are funded in the genesis
 };
 
 std::filesystem::path devnet_file(const std::filesystem::path& dir);

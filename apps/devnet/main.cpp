@@ -41,6 +41,9 @@ void add_up_options(CLI::App* c, bc::devnet::UpOptions& o, bool dir_required) {
   c->add_option("--storage-price", o.storage_price, "each storage provider's price, base units per GiB per day (default 1)");
   c->add_option("--storage-gc-grace-s", o.storage_gc_grace_s, "providers delete shards this long after they expire (default 3600)")
       ->check(CLI::NonNegativeNumber);
+  c->add_option("--storage-unpaid-grace-s", o.storage_unpaid_grace_s,
+                "providers delete shards no escrow pays for this long after their put; 0: never (default 3600)")
+      ->check(CLI::NonNegativeNumber);
 }
 }  // namespace
 

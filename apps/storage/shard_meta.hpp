@@ -2,6 +2,9 @@
 // is in shard_store.cpp).
 #pragma once
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "apps/storage/format.hpp"
 #include "layers/runtime.hpp"
@@ -19,5 +22,11 @@ struct ShardMeta {
   TimeMs stored_at = 0;
   std::uint64_t price = 0;
 };
+
+// The index entry's value: 96 bytes. decode_meta also reads entries of the
+// first format (48 bytes: no escrow, stored time or price) and returns
+// nullopt for any other length.
+std::string encode_meta(const ShardMeta& m);
+std::optional<ShardMeta> decode_meta(std::string_view v);
 
 }  // namespace bc::storage

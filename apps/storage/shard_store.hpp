@@ -120,8 +120,8 @@ class ShardStore {
 
   // Unpaid objects (docs/storage.md "Unpaid objects"): up to `max` priced
   // holdings whose first shard was stored before `stored_before`, from memory.
-  std::vector<Holding> holdings_due(TimeMs stored_before, std::size_t max) const {
-    return holdings_.due(stored_before, max);
+  std::vector<Holding> holdings_due(TimeMs stored_before, std::size_t max, const EscrowHoldings::Skip& skip = nullptr) const {
+    return holdings_.due(stored_before, max, skip);
   }
   // Deletes shard `id` if its index entry is priced and names `escrow` (the
   // caller found that escrow does not pay for it), by the delete order

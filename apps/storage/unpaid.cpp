@@ -28,11 +28,11 @@ void EscrowHoldings::remove(const ShardId& id, const ShardMeta& m) {
   if (e.shards.empty()) by_escrow_.erase(it);
 }
 
-std::vector<Holding> EscrowHoldings::due(TimeMs stored_before, std::size_t max) const {
+std::vector<Holding> EscrowHoldings::due(TimeMs stored_before, std::size_t max, const Skip& skip) const {
   std::vector<Holding> out;
   for (const auto& [escrow, e] : by_escrow_) {
     if (out.size() >= max) break;
-    if (*e.stored_at.begin() >= stored_before) continue;
+    if (*e.stored_at.begin() >= stored_before || (skip && skip(escrow, e.bytes))) continue;
     out.push_back(Holding{escrow, e.bytes, *e.stored_at.begin(), *e.expires_at.rbegin(), *e.price.begin(),
                           std::vector<ShardId>(e.shards.begin(), e.shards.end())});
   }

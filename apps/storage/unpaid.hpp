@@ -3,6 +3,7 @@
 // pays for (storage::escrow_pays_for, payment.hpp) once the put is older
 // than its grace period.
 #pragma once
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -29,8 +30,10 @@ class EscrowHoldings {
  public:
   void add(const ShardId& id, const ShardMeta& m);
   void remove(const ShardId& id, const ShardMeta& m);
-  // Up to `max` holdings whose first shard was stored before `stored_before`.
-  std::vector<Holding> due(TimeMs stored_before, std::size_t max) const;
+  // Up to `max` holdings whose first shard was stored before
+  // `stored_before`, leaving out those `skip(escrow, bytes)` is true for.
+  using Skip = std::function<bool(const Hash256& escrow, std::uint64_t bytes)>;
+  std::vector<Holding> due(TimeMs stored_before, std::size_t max, const Skip& skip = nullptr) const;
   std::size_t size() const { return by_escrow_.size(); }
 
  private:

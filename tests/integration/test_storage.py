@@ -21,6 +21,9 @@ while its replacement gets a new escrow and is paid. Closing escrows:
 deposit; a short-lived file's expired escrows (one dropped by a repair) are
 closed by `storage pay` after the final receipts are claimed, the client's
 balance rising by exactly what was left in them, the supply conserved.
+Unpaid objects: the paid devnet's providers drop shards no escrow pays for
+30 s after their put; a put killed before it opened its escrows loses its
+shards on all 6 providers, while the paid files stay whole.
 Figures (put and get MiB/s through the CLI) are printed."""
 import glob
 import json
@@ -123,6 +126,25 @@ def cheater_caught_and_repaired(st, services, cid):
 
 PAYER = ["--from", "account-0"]
 PRICE = 10_000_000_000  # base units per GiB per day: a few hundred units earned per second on a 1 MiB shard
+# Longer than any put of this test takes to open its escrows (a sanitized
+# build included), and short enough to overlap close_expired's wait.
+UNPAID_GRACE_S = 30
+
+
+def kill_put_midway(st, path, *args):
+    """Starts `storage put PATH` and kills it once its journal holds the
+    escrows (planned, not yet opened) and two confirmed segments."""
+    p = subprocess.Popen(st.args("put", path, *args, *PAYER), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        journals = [j for j in glob.glob(os.path.join(st.dir, "puts", "*.journal")) if os.path.getsize(j) > 1200]
+        # the header (~100 bytes), the escrows (6 x 84) and 2 segments (~250 bytes each)
+        if journals:
+            p.kill()
+            break
+        time.sleep(0.005)
+    p.wait()
+    check(p.returncode == -signal.SIGKILL, "a put was killed mid-way (its journal held escrows and confirmed segments)")
 
 
 def resume_after_kill(st, workdir, mib=32):
@@ -130,17 +152,7 @@ def resume_after_kill(st, workdir, mib=32):
     --resume finishes it and opens the escrows once."""
     path = os.path.join(workdir, "resume.bin")
     digest = write_random(path, mib)
-    p = subprocess.Popen(st.args("put", path, "--days", "0.01", *PAYER), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline and p.poll() is None:
-        journals = glob.glob(os.path.join(st.dir, "puts", "*.journal"))
-        # the header (~100 bytes), the escrows (6 x 84) and 2 segments (~250 bytes each)
-        if journals and os.path.getsize(journals[0]) > 1200:
-            p.kill()
-            break
-        time.sleep(0.005)
-    p.wait()
-    check(p.returncode == -signal.SIGKILL, "a put was killed mid-way (its journal held escrows and confirmed segments)")
+    kill_put_midway(st, path, "--days", "0.01")
     _, out, _ = st.cli("--json", "put", path, "--resume", *PAYER)
     r = json.loads(out)
     check(r["segments_resumed"] > 0 and r["segments_resumed"] + r["segments"] == mib // 4,
@@ -226,7 +238,7 @@ def wait_claimed(node, escrow, amount, limit_s=20):
 def paid_scenario(bins, workdir):
     net = Devnet(bins, os.path.join(workdir, "net-paid"), 7, PAID_BASE_IP, PORT,
                  ["--storage-providers", "7", "--storage-capacity", "1GiB", "--storage-price", str(PRICE),
-                  "--block-interval-ms", "250"])
+                  "--block-interval-ms", "250", "--storage-unpaid-grace-s", str(UNPAID_GRACE_S)])
     try:
         net.up()
         net.wait_routing(6)
@@ -253,10 +265,41 @@ def paid_scenario(bins, workdir):
             check(on_chain["deposited"] == e["amount"] and on_chain["provider"] == accounts[provider] and on_chain["client"] == payer,
                   f"escrow of shard {e['shard']} on chain: {e['amount']} base units from the payer to its provider's account")
         pay_and_repair(st, net, accounts, cid)
+        unpaid_since = time.time()
+        kill_put_midway(st, write_random_file(workdir, "unpaid.bin", 32), "--days", "0.01")  # its escrows never open
+        # These run while the unpaid shards' grace passes.
         escrow_close_cli(net, payer, accounts[entry["providers"][0]])
         close_expired(st, net, accounts, payer, workdir)
+        unpaid_dropped(st, net, cid, unpaid_since)
     finally:
         net.stop()
+
+
+def write_random_file(workdir, name, mib):
+    path = os.path.join(workdir, name)
+    write_random(path, mib)
+    return path
+
+
+def unpaid_dropped(st, net, paid_cid, since):
+    """The shards of a put killed before it opened its escrows are never paid
+    for: each provider drops them once they are UNPAID_GRACE_S old (checking
+    every 5 s), while every paid file stays whole."""
+    deadline = since + UNPAID_GRACE_S + 30
+    while True:
+        unpaid = [rpc(n["rpc"], "storage_status")["unpaid"] for n in net.nodes]
+        dropped = sum(u["shards_dropped"] for u in unpaid)
+        if sum(1 for u in unpaid if u["shards_dropped"] > 0) >= 6 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    check(sum(1 for u in unpaid if u["shards_dropped"] > 0) >= 6,
+          f"6 providers dropped the killed put's unpaid shards ({dropped} in all) "
+          f"{time.time() - since:.0f} s after the put, with an unpaid grace of {UNPAID_GRACE_S} s")
+    check(sum(u["escrows_paid"] for u in unpaid) >= 6,
+          "the providers found the paid file's escrows paying (escrows paid / unpaid per provider: "
+          + ", ".join(f"{u['escrows_paid']}/{u['escrows_unpaid']}" for u in unpaid) + ")")
+    st.cli("verify", paid_cid)
+    check(True, "the paid file is whole after the unpaid shards were dropped (verify passes)")
 
 
 def pay_and_repair(st, net, accounts, cid):

@@ -167,6 +167,21 @@ TEST_CASE("shard store: every put's buffer is handed back once the store is done
   CHECK(*back == a.data);
 }
 
+TEST_CASE("shard store: index entries round-trip; entries of the first format read as free") {
+  ShardMeta m{123'456, 987'654'321, sha256(Bytes{1}), sha256(Bytes{2}), 55'555, 7};
+  const std::string v = encode_meta(m);
+  REQUIRE(v.size() == 96);
+  auto back = decode_meta(v);
+  REQUIRE(back.has_value());
+  CHECK((back->size == m.size && back->expires_at == m.expires_at && back->delete_token_hash == m.delete_token_hash &&
+         back->escrow_id == m.escrow_id && back->stored_at == m.stored_at && back->price == m.price));
+  auto first_format = decode_meta(v.substr(0, 48));
+  REQUIRE(first_format.has_value());
+  CHECK((first_format->size == m.size && first_format->delete_token_hash == m.delete_token_hash));
+  CHECK((first_format->price == 0 && first_format->escrow_id.is_zero() && first_format->stored_at == 0));
+  for (std::size_t n : {0, 47, 49, 95, 97}) CHECK_FALSE(decode_meta(std::string(n, 'x')).has_value());
+}
+
 TEST_CASE("shard store: priced shards are held by the escrow their put named, kept across a reopen, and dropped only through it") {
   TempDir dir;
   const Hash256 escrow = sha256(Bytes{9});

@@ -3,23 +3,12 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "apps/storage/net/local_rpc.hpp"
 #include "ledger/tx.hpp"
 
 namespace bc::storage {
 namespace json = boost::json;
 
-namespace {
-using Done = std::function<void(std::optional<json::value>, const std::string& error)>;
-
-// Calls an RPC method of this node; done(result) or done(nullopt, why).
-void call(const node::RpcRegistry& rpc, const std::string& method, json::object params, Done done) {
-  auto once = std::make_shared<Done>(std::move(done));
-  rpc.call(method, node::Params(std::move(params)),
-           node::Reply{[once](json::value v) { (*once)(std::move(v), {}); },
-                       [once](int, const std::string& why) { (*once)(std::nullopt, why); },
-                       {}});
-}
-}  // namespace
 
 // One round of claims: the chain's id and fee, the owner's next nonce, and
 // the receipts it sends.
@@ -52,12 +41,12 @@ void EscrowClaimer::step() {
   const std::string account = ledger::address_text(ledger::address_of(owner_.public_key()));
   auto busy = busy_;
   std::weak_ptr<bool> alive = alive_;
-  call(rpc_, "head", {}, [this, run, account, busy, alive](std::optional<json::value> head, const std::string& why) {
+  call_local_rpc(rpc_, "head", {}, [this, run, account, busy, alive](std::optional<json::value> head, const std::string& why) {
     if (!alive.lock()) return;
     if (!head) return spdlog::warn("storage: claims wait, no ledger head ({})", why), void(*busy = false);
     run->chain_id = std::string(head->as_object().at("chain_id").as_string());
     run->fee = std::stoull(std::string(head->as_object().at("min_fee").as_string()));
-    call(rpc_, "get_account", {{"address", account}}, [this, run, busy, alive](std::optional<json::value> acct, const std::string& why) {
+    call_local_rpc(rpc_, "get_account", {{"address", account}}, [this, run, busy, alive](std::optional<json::value> acct, const std::string& why) {
       if (!alive.lock()) return;
       if (!acct) return spdlog::warn("storage: claims wait, no account ({})", why), void(*busy = false);
       // Claims of the last round may still wait in the mempool: continue after them.
@@ -83,7 +72,7 @@ void EscrowClaimer::send_all(const std::shared_ptr<Run>& run) {
     body.fee = run->fee;
     body.payload = ledger::EscrowClaim{r.escrow_id, {ledger::UsageReceipt{r.escrow_id, r.cumulative, r.signature}}};
     const ledger::Tx tx = ledger::sign_tx(std::move(body), owner_);
-    call(rpc_, "send_tx", {{"tx", to_hex(ledger::encode_tx(tx))}},
+    call_local_rpc(rpc_, "send_tx", {{"tx", to_hex(ledger::encode_tx(tx))}},
          [run, busy, stats, next_nonce, escrow = r.escrow_id, amount = r.cumulative](std::optional<json::value> ok, const std::string& why) {
            if (ok) {
              ++stats->sent;

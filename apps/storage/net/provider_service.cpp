@@ -85,17 +85,29 @@ void ProviderService::on_flow_closed(PeerId peer) {
 }
 
 void ProviderService::collect_expired(TimeMs before, std::size_t max, std::function<void(std::size_t)> done) {
-  const auto ids = provider_->store().expired(before, max);
+  remove_each(provider_->store().expired(before, max), std::move(done),
+              [this, before](const ShardId& id, ShardStore::Done d) { provider_->store().collect(id, before, std::move(d)); });
+}
+
+void ProviderService::drop_unpaid(const std::vector<ShardId>& shards, const Hash256& escrow,
+                                  std::function<void(std::size_t)> done) {
+  remove_each(shards, std::move(done), [this, escrow](const ShardId& id, ShardStore::Done d) {
+    provider_->store().drop_unpaid(id, escrow, std::move(d));
+  });
+}
+
+void ProviderService::remove_each(const std::vector<ShardId>& ids, std::function<void(std::size_t)> done,
+                                  const std::function<void(const ShardId&, ShardStore::Done)>& remove) {
   if (ids.empty()) return done(0);
   struct Round {
-    std::size_t left, collected = 0;
+    std::size_t left, removed = 0;
     std::function<void(std::size_t)> done;
   };
   auto round = std::make_shared<Round>(Round{ids.size(), 0, std::move(done)});
   for (const auto& id : ids)
-    provider_->store().collect(id, before, [round](const Status& s) {
-      round->collected += s.ok();
-      if (--round->left == 0) round->done(round->collected);
+    remove(id, [round](const Status& s) {
+      round->removed += s.ok();
+      if (--round->left == 0) round->done(round->removed);
     });
   arm_backstop();  // the store's work completes through the loop
 }

@@ -45,6 +45,9 @@ class ProviderService {
   // Garbage collection: deletes up to `max` shards whose expiry is before
   // `before` (ShardStore::collect); `done(count)` after the last, on the io thread.
   void collect_expired(TimeMs before, std::size_t max, std::function<void(std::size_t collected)> done);
+  // Unpaid objects: deletes `shards` where their entries name `escrow`
+  // (ShardStore::drop_unpaid); `done(count)` after the last, on the io thread.
+  void drop_unpaid(const std::vector<ShardId>& shards, const Hash256& escrow, std::function<void(std::size_t dropped)> done);
   // Serves `shards` as a storage offer's chunk list (ProviderCore::add_chunk_list).
   Hash256 add_chunk_list(std::vector<ShardId> shards) { return provider_->core().add_chunk_list(std::move(shards)); }
   std::size_t chunk_lists() const { return provider_->core().chunk_lists(); }
@@ -58,6 +61,9 @@ class ProviderService {
   // Runs the uv loop once, sends the core's frames, applies its disconnects.
   void pump();
   void watch_backend();
+  // Runs `remove` on each of `ids`; done(how many succeeded) after the last.
+  void remove_each(const std::vector<ShardId>& ids, std::function<void(std::size_t)> done,
+                   const std::function<void(const ShardId&, ShardStore::Done)>& remove);
   void arm_backstop();
 
   boost::asio::io_context& io_;

@@ -37,6 +37,7 @@ StorageModule::StorageModule(sal::NodeStack& stack, StorageModuleConfig config)
   // offer names as its provider key (docs/proof-of-service.md "Storage probe").
   ProviderOptions options;
   options.answer_key = owner_;
+  options.price = config_.price;
   options.test_sign_wrong_answers = config_.test_wrong_answers;
   if (config_.test_wrong_answers) spdlog::warn("storage: TEST FAULT: this provider signs wrong audit answers");
   auto p = ProviderService::open(stack_.io(), StoreOptions{config_.dir, config_.capacity_bytes, {}}, std::move(options));
@@ -80,6 +81,8 @@ void StorageModule::register_rpc(node::RpcRegistry& rpc) {
   rpc.add("storage_status", [this](const node::Params&) { return status(); });
   rpc.add("storage_commit_chunks", [this](const node::Params&) { return commit_chunks(); });
   claimer_ = std::make_unique<EscrowClaimer>(rpc, owner_);
+  if (config_.unpaid_grace_ms > 0)
+    unpaid_ = std::make_unique<UnpaidCollector>(rpc, *provider_, ledger::address_of(owner_.public_key()), config_.unpaid_grace_ms);
 }
 
 void StorageModule::start() {
@@ -164,6 +167,7 @@ void StorageModule::on_refresh() {
     claimer_->step();
   }
   collect_garbage();
+  if (unpaid_) unpaid_->step(sal::Host::now_ms());
   // Until the service and the listing are out (no DHT contacts yet at start), retry each second.
   const TimeMs period = serving_ && published_ ? config_.refresh_ms : std::min<TimeMs>(config_.refresh_ms, 1'000);
   timer_.expires_after(std::chrono::milliseconds(period));
@@ -212,6 +216,11 @@ boost::json::value StorageModule::status() const {
   if (claimer_) {
     o["claims_sent"] = claimer_->stats().sent;
     o["claims_refused"] = claimer_->stats().refused;
+  }
+  if (unpaid_) {
+    const UnpaidStats& u = unpaid_->stats();
+    o["unpaid"] = boost::json::object{{"escrows_paid", u.escrows_paid}, {"escrows_unpaid", u.escrows_unpaid},
+                                      {"shards_dropped", u.shards_dropped}, {"no_ledger", u.no_ledger}};
   }
   boost::json::object rejected;
   for (const auto& [why, n] : st.rejected) rejected[why] = n;

@@ -12,7 +12,9 @@
 // that fails (no DHT contacts yet at start-up) is retried each second.
 //
 // Garbage collection: each refresh deletes up to 64 shards whose expiry
-// plus gc_grace_ms has passed.
+// plus gc_grace_ms has passed, and checks up to 16 escrows of priced shards
+// stored more than unpaid_grace_ms ago, deleting those no escrow pays for
+// (UnpaidCollector).
 //
 // Payment (docs/storage.md "Payment"): the owner key's account is
 // advertised; clients' usage receipts are claimed on the node's ledger each
@@ -31,6 +33,7 @@
 #include "apps/storage/net/directory.hpp"
 #include "apps/storage/net/escrow_claims.hpp"
 #include "apps/storage/net/provider_service.hpp"
+#include "apps/storage/net/unpaid_collector.hpp"
 #include "layers/node/module.hpp"
 #include "sal/node/node_stack.hpp"
 
@@ -44,6 +47,9 @@ struct StorageModuleConfig {
   // Shards are garbage-collected this long after their expiry (the
   // payment grace period, docs/storage.md "Garbage collection").
   TimeMs gc_grace_ms = 60 * 60 * 1000;
+  // Priced shards that no escrow pays for are deleted this long after their
+  // put (docs/storage.md "Unpaid objects"); 0: never.
+  TimeMs unpaid_grace_ms = 60 * 60 * 1000;
   // TEST ONLY (blockcloudd --test-fault storage-wrong-answers): sign wrong
   // audit answers, so that a storage offer of this provider is proven malicious.
   bool test_wrong_answers = false;
@@ -78,6 +84,7 @@ class StorageModule final : public node::Module {
   sal::ServiceId service_;
   std::unique_ptr<ProviderService> provider_;
   std::unique_ptr<EscrowClaimer> claimer_;  // made in register_rpc
+  std::unique_ptr<UnpaidCollector> unpaid_;  // made in register_rpc unless unpaid_grace_ms is 0
   boost::asio::steady_timer timer_;
   bool serving_ = false;             // the endpoint record is published
   std::optional<ProviderAd> published_;  // the advertisement last stored
