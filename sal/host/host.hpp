@@ -109,6 +109,10 @@ using ResolveFn = std::function<void(const ServiceId& service, TimeMs now, Resol
 // The delegation certificate proving this node provides `service`, sent in
 // OPEN_OK; nullopt refuses the flow as kNoService.
 using ProofForFn = std::function<std::optional<Bytes>(const ServiceId& service)>;
+// Whether to take a flow for `service` (one this node listens on) that came
+// over a connection from `from`: the opener's address, or its relay's when
+// it came through one. false refuses the flow (Reason::kRefused).
+using FlowFilter = std::function<bool(const ServiceId& service, const Endpoint& from)>;
 
 enum class HostLogLevel { kDebug, kInfo, kWarn };
 // Where the host's log lines go (the daemon passes spdlog); when empty,
@@ -123,6 +127,7 @@ struct HostHooks {
   ProofForFn proof_for;
   ProofCheck check_proof;  // the opener's check of a provider's proof
   HostLogFn log;           // optional
+  FlowFilter accept_flow;  // optional: every flow for a listened service is taken
 };
 
 // A new flow for a service we listen on; the stream is the app's.

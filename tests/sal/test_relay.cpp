@@ -200,3 +200,29 @@ TEST_CASE("sal relay: one source holds at most its share of the relay's pairs") 
   REQUIRE(L.run_until([&] { return refused(relay, "timeout") == 1 && pairs.value() == 0; }, 5000));
   CHECK(raw_relay_request(L, relay, req, "127.0.87.9") == std::uint8_t(RelayVerdict::kNotProvider));
 }
+
+TEST_CASE("sal relay: a provider's flow filter sees the relay's address, never the client's") {
+  RelayWorld w;
+  const ServiceId picky_svc = service_named("picky");
+  std::vector<std::string> seen;
+  TestNode picky(w.L.io, "127.0.87.11:0", w.dir, true, test_config(), [&](const ServiceId& s, const Endpoint& from) {
+    CHECK(s == picky_svc);
+    seen.push_back(from.ip_string());
+    return from.ip_string() == "127.0.87.6";
+  });
+  w.dir.add(picky_svc, *picky.host);
+  picky.host->listen(picky_svc, [](std::unique_ptr<ByteStream> st, const XOnlyPubKey&) {
+    std::make_shared<Echo>(std::move(st))->start();
+  });
+  TestNode favoured(w.L.io, "127.0.87.6:0", w.dir);
+  connect_and_echo(w.L, *favoured.host, picky_svc, "taken");
+  ConnectResult cr;
+  w.cli->host->async_connect(picky_svc, cr.handler());  // from .4 through the relay at .3
+  REQUIRE(w.L.run_until([&] { return cr.done; }, 3000));
+  CHECK(cr.ec == make_error_code(Reason::kRefused));
+  CHECK(seen == std::vector<std::string>{"127.0.87.6", "127.0.87.3"});
+  CHECK(picky.reg.counter_value("bc_sal_host_flows_refused_total", {{"reason", "filtered"}}) == 1);
+  CHECK(picky.reg.counter_value("bc_sal_host_flows_accepted_total") == 1);
+  // The relay node's own flows are not filtered by it (the filter is the provider's).
+  connect_and_echo(w.L, *w.cli->host, w.svc, "unfiltered");
+}

@@ -117,6 +117,7 @@ struct HostMetrics {
   metrics::Counter& connects_failed;
   metrics::Counter& flows_accepted;
   metrics::Counter& flows_no_service;
+  metrics::Counter& flows_filtered;
   metrics::Counter& rx_bytes;
   metrics::Counter& tx_bytes;
   metrics::Counter& listen_errors;
