@@ -92,13 +92,14 @@ struct HostConfig {
   TimeMs redial_backoff_max_ms = 1'000;
   TlsContext::Config tls;
   NodeIdentityOptions identity;
-  // Another node's flow endpoint every dial of this host goes through
-  // (first dials and redials): the provider sees that node's address, not
-  // ours, while TLS stays end to end (docs/sal-host.md "Relay"). A refused
-  // or failed relay fails the dial like a failed TCP connect, within
-  // picker.connect_timeout_ms. A provider at the relay's own endpoint is
-  // dialled directly. Unset: dials go direct.
-  std::optional<Endpoint> relay;
+  // Other nodes' flow endpoints every dial of this host goes through (first
+  // dials and redials): the first of them that is not the provider's own
+  // endpoint (a node cannot relay to itself). The provider sees that node's
+  // address, not ours, while TLS stays end to end (docs/sal-host.md
+  // "Relay"). A refused or failed relay fails the dial like a failed TCP
+  // connect, within picker.connect_timeout_ms. Empty, or a provider at every
+  // one of them: dials go direct.
+  std::vector<Endpoint> relays;
 };
 
 // One resolution's answer: every known provider of the service. An empty

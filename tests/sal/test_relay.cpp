@@ -66,7 +66,7 @@ struct RelayWorld {
       std::make_shared<Echo>(std::move(st))->start();
     });
     HostConfig cfg = test_config();
-    cfg.relay = relay.host->local_endpoint();
+    cfg.relays = {relay.host->local_endpoint()};
     cli = std::make_unique<TestNode>(L.io, "127.0.87.4:0", dir, true, cfg);
   }
 };
@@ -163,15 +163,22 @@ TEST_CASE("sal relay: the relay node still serves direct connects; a refusing re
   });
   TestNode direct(w.L.io, "127.0.87.6:0", w.dir);
   connect_and_echo(w.L, *direct.host, own, "direct");
-  // A provider that is the relay node itself is dialled directly.
+  // A provider that is the relay node itself is dialled directly when it is
+  // the client's only relay, and through the next relay otherwise.
   connect_and_echo(w.L, *w.cli->host, own, "relay is the provider");
   CHECK(w.relay.host->peer_address(w.cli->host->node_id())->ip_string() == "127.0.87.4");
+  TestNode second(w.L.io, "127.0.87.5:0", w.dir);
+  HostConfig two = test_config();
+  two.relays = {w.relay.host->local_endpoint(), second.host->local_endpoint()};
+  TestNode cli_two(w.L.io, "127.0.87.9:0", w.dir, true, two);
+  connect_and_echo(w.L, *cli_two.host, own, "through the second relay");
+  CHECK(w.relay.host->peer_address(cli_two.host->node_id())->ip_string() == "127.0.87.5");
 
   HostConfig closed = test_config();
   closed.limits.max_relay_pairs = 0;
   TestNode no_relay(w.L.io, "127.0.87.7:0", w.dir, true, closed);
   HostConfig via = test_config();
-  via.relay = no_relay.host->local_endpoint();
+  via.relays = {no_relay.host->local_endpoint()};
   TestNode cli2(w.L.io, "127.0.87.8:0", w.dir, true, via);
   ConnectResult cr;
   cli2.host->async_connect(w.svc, cr.handler());
