@@ -181,16 +181,20 @@ def claim_all(ln, escrows, owners, client, usage):
 
 
 def check_settlements(ln, ids, bond, audited, last):
-    """Each offer's grade, reputation and bond in epochs audited..last against
-    the rule (offers of `bond`, delta 9500); returns {(name, epoch): pay
+    """Each offer's grade, reputation and bond in every epoch it was audited
+    in up to `last` against the rule (offers of `bond`, delta 9500); each
+    must have a record of epochs audited..last (one registered an epoch
+    before the others has an earlier one too). Returns {(name, epoch): pay
     scale} and the total slash."""
     params = settle_params(ln, 9500)
     scales, slashed = {}, 0
     for name, offer_id in ids.items():
         shown = rpc(ln.nodes[0]["rpc"], "audit_show", {"offer_id": offer_id, "epochs": 16})["offers"][0]
-        rep, left = 10000, bond
         for epoch in range(audited, last + 1):
-            rec = epoch_record(shown, epoch)
+            epoch_record(shown, epoch)
+        rep, left = 10000, bond
+        for rec in sorted((e for e in shown["epochs"] if e["epoch"] <= last), key=lambda e: e["epoch"]):
+            epoch = rec["epoch"]
             scores = [r["score_bps"] for r in rec["reports"]]
             grade, s, rep, slash, scale = expected_settlement(scores, rep, left, bond, params)
             left -= slash
