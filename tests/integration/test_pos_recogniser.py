@@ -21,8 +21,11 @@ backend. As a control that it does favour validators, a `forward` from a
 validator's node is served by its backend while one from the other provider's
 node is refused (bc_sal_host_flows_refused_total{reason="filtered"}).
 
-The genesis sets pos_max_attempts = 1 and pos_holdback_epochs = 0, as in
-test_pos_behaviours. BC_PROBE_RELAY=0 (by hand) restarts the miners with
+The genesis sets pos_holdback_epochs = 0 (pay is released at the
+settlement) and retries a probe's unanswered attempt after 200 ms, 3
+attempts in all (pos_retry_gap_ms, pos_max_attempts): an honest probe that
+a loaded machine delays past the connect timeout is not lost, while every
+attempt of a recogniser probe is refused alike. BC_PROBE_RELAY=0 (by hand) restarts the miners with
 --no-probe-relay: their probes then come from validators' addresses, the
 recogniser passes them, and this test must fail."""
 import os
@@ -42,7 +45,7 @@ BOND, DEPOSIT, USAGE = 100_000, 10_000, 4_000
 OWNERS = {"honest": 0, "wrong": 1, "recogniser": 2}  # account-i owns the offer
 NODE_OF = {"honest": PROVIDER, "wrong": PROVIDER, "recogniser": RECOGNISER}
 CLIENT = 3  # account-3 pays
-GENESIS = ["pos_max_attempts=1", "pos_holdback_epochs=0"]
+GENESIS = ["pos_max_attempts=3", "pos_retry_gap_ms=200", "pos_holdback_epochs=0"]
 
 
 def start_faults(net, ln):
@@ -63,23 +66,29 @@ def offer(ln, bins, workdir, name, backend, results):
 
 
 def same_as_wrong(ln, ids, audited, last):
-    """The recogniser's record on chain, epoch by epoch, is the wrong one's."""
+    """The recogniser's record on chain, epoch by epoch, is the wrong one's:
+    every report scores 0 and the grade is unstable; with the same audited
+    epochs (both registered in the same epoch, as usual) the same burns,
+    reputation and bond too."""
     shown = {n: rpc(ln.nodes[0]["rpc"], "audit_show", {"offer_id": ids[n], "epochs": 16})["offers"][0]
              for n in ("recogniser", "wrong")}
 
     def burned(rec):
         return sum(int(e["amount"]) for e in rec["effects"] if e["kind"] == "burn_offer_bond")
 
+    same_history = len({tuple(e["epoch"] for e in shown[n]["epochs"] if e["epoch"] <= last) for n in shown}) == 1
     for epoch in range(audited, last + 1):
         rec, wrong = (epoch_record(shown[n], epoch) for n in ("recogniser", "wrong"))
         scores = sorted(r["score_bps"] for r in rec["reports"])
         check(scores and max(scores) == 0 and rec["grade"] == wrong["grade"] == "unstable"
-              and rec["median_score_bps"] == wrong["median_score_bps"] and burned(rec) == burned(wrong) > 0,
+              and rec["median_score_bps"] == wrong["median_score_bps"] and burned(rec) > 0
+              and (burned(rec) == burned(wrong) or not same_history),
               f"recogniser, epoch {epoch}: report scores {scores}, graded {rec['grade']} with {burned(rec)} "
-              f"of its bond burned, as the wrong one")
+              f"of its bond burned, as the wrong one ({burned(wrong)})")
     r, w = shown["recogniser"], shown["wrong"]
-    check(r["reputation_bps"] == w["reputation_bps"] and r["bond"] == w["bond"],
-          f"recogniser: reputation {r['reputation_bps']} and bond {r['bond']}, as the wrong one")
+    check(not same_history or (r["reputation_bps"] == w["reputation_bps"] and r["bond"] == w["bond"]),
+          f"recogniser: reputation {r['reputation_bps']} and bond {r['bond']}, as the wrong one "
+          f"({w['reputation_bps']}, {w['bond']})" + ("" if same_history else ": audited in other epochs too"))
 
 
 def ask_through_forward(ln, node, sid):
@@ -93,7 +102,7 @@ def ask_through_forward(ln, node, sid):
         try:
             while b := c.recv(4096):
                 got += b
-        except OSError:  # reset: refused
+        except ConnectionResetError:  # refused
             pass
     return got.decode(errors="replace")
 
