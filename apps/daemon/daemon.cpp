@@ -1,7 +1,6 @@
 #include "apps/daemon/daemon.hpp"
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <functional>
 
@@ -10,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/common/dht_config.hpp"
+#include "apps/daemon/test_faults.hpp"
 #include "layers/config.hpp"
 #include "layers/ids.hpp"
 #include "layers/log.hpp"
@@ -32,7 +32,7 @@ KeyPair open_datadir(const NodeConfig& cfg) {
   return load_or_create_key_file(cfg.datadir / "node.key");
 }
 
-sal::NodeStackConfig stack_config(const NodeConfig& cfg, const routing::DhtConfig& dht) {
+sal::NodeStackConfig stack_config(const NodeConfig& cfg, const routing::DhtConfig& dht, const LedgerOptions& lo) {
   sal::NodeStackConfig sc;
   sc.dht_listen = cfg.listen;
   // Flows are accepted on TCP at the DHT's IP, one port up (the DHT's own
@@ -45,6 +45,7 @@ sal::NodeStackConfig stack_config(const NodeConfig& cfg, const routing::DhtConfi
     else if (level == sal::HostLogLevel::kInfo) spdlog::info("sal: {}", line);
     else spdlog::debug("sal: {}", line);
   };
+  sc.accept_flow = favour_validators_filter(lo);  // empty unless that test fault
   return sc;
 }
 
@@ -70,20 +71,6 @@ std::vector<RpcUser> rpc_users(const NodeConfig& cfg) {
     users.push_back(std::move(*u));
   }
   return users;
-}
-// --test-fault: a node that misbehaves on purpose, for the fault tests
-// only: a validator that equivocates, or a storage provider that signs wrong
-// audit answers. Needs BC_TEST_FAULTS=1 as well, so no config file or stray
-// flag can get an operator's stake or bond slashed.
-void check_test_fault(const std::string& fault, bool storage) {
-  if (fault.empty()) return;
-  const char* env = std::getenv("BC_TEST_FAULTS");
-  if (env == nullptr || std::string(env) != "1")
-    throw ConfigError("--test-fault " + fault + " makes this node misbehave so that it is slashed; it is for tests "
-                      "only. Remove the flag, or set BC_TEST_FAULTS=1 in the environment of a test network");
-  if (fault != "equivocate" && fault != "storage-wrong-answers")
-    throw ConfigError("--test-fault: unknown fault \"" + fault + "\"; the faults are equivocate and storage-wrong-answers");
-  if (fault == "storage-wrong-answers" && !storage) throw ConfigError("--test-fault storage-wrong-answers needs --storage");
 }
 
 // Consensus settings for a node that may validate: the node key is the
@@ -139,11 +126,11 @@ Daemon::Daemon(const NodeConfig& cfg, const routing::DhtConfig& dht, const Ledge
     : cfg_(cfg),
       mode_(mode_name(dht.mode)),
       key_(open_datadir(cfg_)),
-      stack_(io_, key_, stack_config(cfg_, dht), metrics_),
+      stack_(io_, key_, stack_config(cfg_, dht, lo), metrics_),
       dht_(io_, stack_.dht(), stack_.driver(), metrics_, dht_info(cfg_, dht, key_)),
       sal_(stack_, std::move(sal)) {
   modules_ = {&dht_, &sal_};
-  check_test_fault(lo.test_fault, storage.has_value());  // refused here unless BC_TEST_FAULTS=1 and a known fault
+  check_test_fault(lo, storage.has_value());  // refused here unless BC_TEST_FAULTS=1 and a known fault
   const bool equivocate = lo.test_fault == "equivocate";
   // The ledger is enabled by --genesis; without it the node is DHT and SAL only.
   if (!lo.genesis.empty()) {

@@ -45,8 +45,8 @@ struct LedgerOptions {
   // member's), so providers do not see the auditor's address; false: they
   // dial directly (--no-probe-relay).
   bool probe_relay = true;
-  // TEST ONLY: --test-fault NAME (hidden; "equivocate" is the one fault).
-  // Refused unless BC_TEST_FAULTS=1 is in the environment.
+  // TEST ONLY: --test-fault NAME (hidden; apps/daemon/test_faults.hpp lists
+  // the faults). Refused unless BC_TEST_FAULTS=1 is in the environment.
   std::string test_fault;
 };
 

@@ -131,7 +131,7 @@ void add_ledger_flags(CLI::App& app, bc::apps::LedgerOptions& lf) {
                  "validator: TCP IP:PORT for consensus messages (default: the listen IP, listen port + 2)");
   app.add_option("--bft-peer", lf.bft_peers, "validator: IP:PORT of another validator's --bft-listen (repeatable)");
   // Hidden (empty group): a test-only fault switch, docs/consensus.md.
-  app.add_option("--test-fault", lf.test_fault, "TEST ONLY, needs BC_TEST_FAULTS=1: equivocate | storage-wrong-answers")
+  app.add_option("--test-fault", lf.test_fault, "TEST ONLY, needs BC_TEST_FAULTS=1: equivocate | storage-wrong-answers | favour-validators")
       ->group("");
   app.add_option("--ledger-peers", lf.max_peers, "ledger peers to dial from the DHT's contacts (default 8)")
       ->check(CLI::Range(1, 256));

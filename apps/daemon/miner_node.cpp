@@ -37,7 +37,7 @@ MinerNode::MinerNode(boost::asio::io_context& io, MinerConfig cfg, Ledger& ledge
   // An attempt ends a little before the core's deadline, so what it read by then still counts.
   client_ = std::make_unique<pos::ProbeClient>(io, cfg_.probe_hooks, cfg_.probe_source, cfg_.probe_timeout_ms * 9 / 10);
   client_->set_storage_exchange(storage::storage_probe_exchange(std::make_shared<storage::ChunkListCache>()));
-  if (cfg_.probe_relays) client_->set_relay_picker([this](const sal::ServiceId&) { return pick_relay(); });
+  if (cfg_.probe_relays) client_->set_relay_picker([this](const sal::ServiceId&) { return pick_relays(); });
   runner_ = std::make_unique<pos::AuditRunner>(
       io, *client_, cfg_.auditor_key, pos_params(ledger_.params()), cfg_.probe_timeout_ms, m_probes_,
       [this](std::uint64_t epoch, std::vector<pos::Report> reports) {
@@ -59,7 +59,7 @@ void MinerNode::on_committed(TimeMs now) {
   send_commitments(head + 1);
   start_epoch_if_due(head, now);
   track_reports(head + 1);
-  // The committee's nodes, for pick_relay() on the io thread.
+  // The committee's nodes, for pick_relays() on the io thread.
   std::vector<NodeId> committee;
   if (const auto* c = cfg_.probe_relays ? ledger_.committee_for(head + 1) : nullptr)
     for (const auto& member : c->members) committee.push_back(node_id_of(member.consensus_key));
@@ -69,15 +69,23 @@ void MinerNode::on_committed(TimeMs now) {
   });
 }
 
-// A probe's relay: uniformly one of the nodes this node knows, except the
-// committee's (validators' addresses are public: a probe arriving from one
-// would be recognised as an audit just as one from the auditor itself).
-// None known: the probe dials directly.
-std::optional<Endpoint> MinerNode::pick_relay() {
+// A probe's relays: two of the nodes this node knows, drawn uniformly
+// without replacement, never the committee's (validators' addresses are
+// public: a probe arriving from one would be recognised as an audit just as
+// one from the auditor itself). The second serves when the first is the
+// probed provider's own node, which cannot relay to itself: a direct probe
+// would come from this validator's address. None known: the probe dials directly.
+std::vector<Endpoint> MinerNode::pick_relays() {
   auto nodes = cfg_.probe_relays();
   std::erase_if(nodes, [&](const auto& n) { return committee_nodes_.contains(n.first); });
-  if (nodes.empty()) return std::nullopt;
-  return nodes[relay_rng_.uniform(nodes.size())].second;
+  std::vector<Endpoint> picked;
+  while (picked.size() < 2 && !nodes.empty()) {
+    const std::size_t i = relay_rng_.uniform(nodes.size());
+    picked.push_back(nodes[i].second);
+    nodes[i] = nodes.back();
+    nodes.pop_back();
+  }
+  return picked;
 }
 
 // A tx of ours that left the mempool was included or dropped; the chain says which.

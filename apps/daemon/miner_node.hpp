@@ -84,7 +84,7 @@ class MinerNode {
   void track_reports(std::uint64_t next_height);
   void submit_reports(std::uint64_t epoch, std::vector<pos::Report> reports);
   Status send(ledger::TxPayload payload, Duty duty, std::uint64_t epoch, Hash256* id = nullptr);
-  std::optional<Endpoint> pick_relay();  // io thread
+  std::vector<Endpoint> pick_relays();  // io thread
 
   MinerConfig cfg_;
   ledger::Ledger& ledger_;

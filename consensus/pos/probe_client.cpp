@@ -108,7 +108,7 @@ void ProbeClient::probe(const ProbeSend& send, Done done) {
     p->exchange = std::make_shared<GenericExchange>(probe_wire_request(send.request));
   }
   sal::HostConfig config;
-  if (relay_picker_) config.relay = relay_picker_(send.service_id);
+  if (relay_picker_) config.relays = relay_picker_(send.service_id);
   p->host = std::make_unique<sal::Host>(io_, KeyPair::generate(), source_, config, hooks_, *p->metrics);
   p->started = AsioUdpDriver::now_ms();
   probes_.emplace(p->id, p);

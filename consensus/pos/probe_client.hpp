@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -38,11 +39,12 @@ class ProbeExchange {
   virtual std::optional<ProbeAnswer> stop() = 0;
 };
 
-// The node a probe's connection is relayed through (its flow endpoint), so
-// the provider sees that node's address rather than the auditor's
-// (docs/proof-of-service.md, "Probes look like clients"); asked once per
-// probe. nullopt: the probe dials directly.
-using RelayPicker = std::function<std::optional<Endpoint>(const sal::ServiceId&)>;
+// The nodes a probe's connection may be relayed through (their flow
+// endpoints), so the provider sees a relay's address rather than the
+// auditor's (docs/proof-of-service.md, "Probes look like clients"); asked
+// once per probe. The first is used, the second for a provider at the
+// first's own endpoint (sal::HostConfig::relays). Empty: the probe dials directly.
+using RelayPicker = std::function<std::vector<Endpoint>(const sal::ServiceId&)>;
 
 // Makes the exchange of one storage probe (send.storage is set). Shared:
 // an exchange keeps itself alive through its pending reads and writes.

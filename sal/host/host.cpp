@@ -116,6 +116,8 @@ HostMetrics::HostMetrics(metrics::Registry& r)
       flows_accepted(r.counter("bc_sal_host_flows_accepted_total", "incoming flows handed to a listener")),
       flows_no_service(r.counter("bc_sal_host_flows_refused_total", "incoming flows refused",
                                  {{"reason", "no_service"}})),
+      flows_filtered(r.counter("bc_sal_host_flows_refused_total", "incoming flows refused",
+                               {{"reason", "filtered"}})),
       rx_bytes(r.counter("bc_sal_host_rx_bytes_total", "TLS ciphertext bytes received")),
       tx_bytes(r.counter("bc_sal_host_tx_bytes_total", "TLS ciphertext bytes sent")),
       listen_errors(r.counter("bc_sal_host_listen_errors_total", "errors accepting TCP connections")),

@@ -92,13 +92,14 @@ struct HostConfig {
   TimeMs redial_backoff_max_ms = 1'000;
   TlsContext::Config tls;
   NodeIdentityOptions identity;
-  // Another node's flow endpoint every dial of this host goes through
-  // (first dials and redials): the provider sees that node's address, not
-  // ours, while TLS stays end to end (docs/sal-host.md "Relay"). A refused
-  // or failed relay fails the dial like a failed TCP connect, within
-  // picker.connect_timeout_ms. A provider at the relay's own endpoint is
-  // dialled directly. Unset: dials go direct.
-  std::optional<Endpoint> relay;
+  // Other nodes' flow endpoints every dial of this host goes through (first
+  // dials and redials): the first of them that is not the provider's own
+  // endpoint (a node cannot relay to itself). The provider sees that node's
+  // address, not ours, while TLS stays end to end (docs/sal-host.md
+  // "Relay"). A refused or failed relay fails the dial like a failed TCP
+  // connect, within picker.connect_timeout_ms. Empty, or a provider at every
+  // one of them: dials go direct.
+  std::vector<Endpoint> relays;
 };
 
 // One resolution's answer: every known provider of the service. An empty
@@ -109,6 +110,10 @@ using ResolveFn = std::function<void(const ServiceId& service, TimeMs now, Resol
 // The delegation certificate proving this node provides `service`, sent in
 // OPEN_OK; nullopt refuses the flow as kNoService.
 using ProofForFn = std::function<std::optional<Bytes>(const ServiceId& service)>;
+// Whether to take a flow for `service` (one this node listens on) that came
+// over a connection from `from`: the opener's address, or its relay's when
+// it came through one. false refuses the flow (Reason::kRefused).
+using FlowFilter = std::function<bool(const ServiceId& service, const Endpoint& from)>;
 
 enum class HostLogLevel { kDebug, kInfo, kWarn };
 // Where the host's log lines go (the daemon passes spdlog); when empty,
@@ -123,6 +128,7 @@ struct HostHooks {
   ProofForFn proof_for;
   ProofCheck check_proof;  // the opener's check of a provider's proof
   HostLogFn log;           // optional
+  FlowFilter accept_flow;  // optional: every flow for a listened service is taken
 };
 
 // A new flow for a service we listen on; the stream is the app's.

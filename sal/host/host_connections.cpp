@@ -42,14 +42,18 @@ void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin, std::optional
   c->dialer = true;
   c->remote = to;
   c->pin = pin;
-  // A relay cannot relay to itself: a provider at its endpoint is dialled directly.
-  if (cfg.relay && *cfg.relay != to) c->relay_service = service.value_or(ServiceId{});
+  // A relay cannot relay to itself: a provider at its endpoint goes through the next one.
+  if (auto via = std::find_if(cfg.relays.begin(), cfg.relays.end(), [&](const Endpoint& r) { return r != to; });
+      via != cfg.relays.end()) {
+    c->relay = *via;
+    c->relay_service = service.value_or(ServiceId{});
+  }
   c->on_dialed = std::move(done);
   c->state = Conn::State::kConnecting;
   conns.insert(c);
   m.connections.set(double(conns.size()));
   ++st.dials;
-  const auto remote = to_tcp(c->relay_service ? *cfg.relay : to);
+  const auto remote = to_tcp(c->relay ? *c->relay : to);
   error_code ec;
   c->sock.open(remote.protocol(), ec);
   // Outgoing connections leave from this node's current address, so a
@@ -104,7 +108,7 @@ void HostImpl::ask_relay(const std::shared_ptr<Conn>& c) {
       if (c->state != Conn::State::kConnecting) return;
       if (e) return self->conn_failed(c, e, "the relay closed before its verdict");
       if (c->relay_verdict != static_cast<std::uint8_t>(RelayVerdict::kOk)) {
-        self->log(HostLogLevel::kDebug, "relay " + self->cfg.relay->to_string() + " refused " + c->remote.to_string() +
+        self->log(HostLogLevel::kDebug, "relay " + c->relay->to_string() + " refused " + c->remote.to_string() +
                                             ": " + std::string(to_string(static_cast<RelayVerdict>(c->relay_verdict))));
         return self->conn_failed(c, asio::error::connection_refused, "relay refused");
       }

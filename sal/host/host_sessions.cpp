@@ -95,7 +95,18 @@ void HostImpl::on_incoming_flow(const std::shared_ptr<Peer>& p, const Event& e) 
   auto it = listeners.find(e.service);
   std::optional<Bytes> proof;
   if (it != listeners.end()) proof = hooks.proof_for(e.service);
-  if (!proof || !s.accept(t, e.flow, *proof)) {
+  if (!proof) {
+    m.flows_no_service.inc();
+    s.refuse(t, e.flow, Reason::kNoService);
+    return;
+  }
+  // A flow whose transport is gone by now has no source to judge: refused too.
+  if (hooks.accept_flow && !(p->conn && hooks.accept_flow(e.service, p->conn->remote))) {
+    m.flows_filtered.inc();
+    s.refuse(t, e.flow, Reason::kRefused);
+    return;
+  }
+  if (!s.accept(t, e.flow, *proof)) {
     m.flows_no_service.inc();
     s.refuse(t, e.flow, Reason::kNoService);
     return;

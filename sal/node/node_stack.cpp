@@ -37,6 +37,7 @@ NodeStack::NodeStack(boost::asio::io_context& io, const KeyPair& key, NodeStackC
     return it->second.delegation;
   };
   hooks.log = cfg_.log;
+  hooks.accept_flow = cfg_.accept_flow;
   host_ = std::make_unique<Host>(io_, key_, flow_listen_for(cfg_, driver_), cfg_.host, std::move(hooks), metrics_);
 }
 

@@ -41,6 +41,7 @@ struct NodeStackConfig {
   routing::DhtConfig dht;
   HostConfig host;
   HostLogFn log;  // optional: the host's log lines
+  FlowFilter accept_flow;  // optional: which flows for served services the host takes (HostHooks)
 };
 
 struct ServeOptions {

@@ -1,6 +1,8 @@
 """Shared pieces of the Proof-of-Service integration tests: a probe-answering
-backend with configurable behaviour, and a service served behind a provider
-node with its offer registered on chain."""
+backend with configurable behaviour, a service served behind a provider
+node with its offer registered on chain, and escrow pay and settlements
+checked against the settlement rule. `owners` maps each offer's name to the
+account index that owns it, in the order the offers were made."""
 import json
 import os
 import shutil
@@ -8,7 +10,7 @@ import socket
 import threading
 import time
 
-from bcnet import TestFailure, cli_auth, rpc, run
+from bcnet import TestFailure, check, cli_auth, rpc, run
 
 
 class ProbeBackend:
@@ -114,3 +116,105 @@ def epoch_record(shown, epoch):
         if e["epoch"] == epoch:
             return e
     raise TestFailure(f"no epoch {epoch} in audit show of {shown['offer_id'][:16]}: {shown['epochs']}")
+
+
+def in_parallel(fns):
+    """Runs each fn in a thread of its own; re-raises the first error."""
+    errors, threads = [], []
+    for fn in fns:
+        def body(fn=fn):
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 (re-raised below)
+                errors.append(e)
+        threads.append(threading.Thread(target=body))
+        threads[-1].start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def balance(ln, i):
+    return int(rpc(ln.nodes[0]["rpc"], "get_account", {"address": ln.accounts[i]["address"]})["balance"])
+
+
+def open_escrows(ln, owners, client, deposit):
+    """account-`client` opens one escrow of `deposit` to each owner; {name: escrow id}."""
+    nonce = int(rpc(ln.nodes[0]["rpc"], "get_account", {"address": ln.accounts[client]["address"]})["nonce"])
+    escrows = {}
+    for k, (name, owner) in enumerate(owners.items()):
+        wait = ["--wait", "20"] if k == len(owners) - 1 else []
+        rc, out, err = ln.cli(0, "escrow", "open", "--provider", ln.accounts[owner]["address"], "--amount", str(deposit),
+                              "--from", f"account-{client}", "--nonce", str(nonce + k), *wait)
+        if rc != 0:
+            raise TestFailure(f"escrow open for {name} failed: {err}")
+        escrows[name] = out.split("escrow id ")[1].split()[0]
+    return escrows
+
+
+def claim_all(ln, escrows, owners, client, usage):
+    """Each owner claims `usage` with a receipt the client signed; returns
+    {name: (claim height, the owner's balance after the claim)}."""
+    sent = {}
+    for name, owner in owners.items():
+        rc, sig, err = ln.cli(0, "escrow", "receipt", escrows[name], "--cumulative", str(usage), "--from", f"account-{client}")
+        if rc != 0:
+            raise TestFailure(f"escrow receipt failed: {err}")
+        rc, out, err = ln.cli(0, "--json", "escrow", "claim", escrows[name], "--cumulative", str(usage), "--receipt",
+                              sig.strip(), "--from", f"account-{owner}")
+        if rc != 0:
+            raise TestFailure(f"escrow claim for {name} failed: {err}")
+        sent[name] = json.loads(out)["id"]
+    claims, deadline = {}, time.time() + 20
+    while len(claims) < len(sent):
+        for name in owners:
+            t = rpc(ln.nodes[0]["rpc"], "get_tx", {"id": sent[name]})
+            if name not in claims and t["status"] == "committed":
+                claims[name] = t["height"]
+            elif t["status"] in ("dropped", "unknown"):
+                raise TestFailure(f"the claim of {name} was {t['status']}: {t.get('reason', '')}")
+        if time.time() > deadline:
+            raise TestFailure(f"claims not committed within 20 s: {claims}")
+        time.sleep(0.05)
+    return {name: (claims[name], balance(ln, owner)) for name, owner in owners.items()}
+
+
+def check_settlements(ln, ids, bond, audited, last):
+    """Each offer's grade, reputation and bond in every epoch it was audited
+    in up to `last` against the rule (offers of `bond`, delta 9500); each
+    must have a record of epochs audited..last (one registered an epoch
+    before the others has an earlier one too). Returns {(name, epoch): pay
+    scale} and the total slash."""
+    params = settle_params(ln, 9500)
+    scales, slashed = {}, 0
+    for name, offer_id in ids.items():
+        shown = rpc(ln.nodes[0]["rpc"], "audit_show", {"offer_id": offer_id, "epochs": 16})["offers"][0]
+        for epoch in range(audited, last + 1):
+            epoch_record(shown, epoch)
+        rep, left = 10000, bond
+        for rec in sorted((e for e in shown["epochs"] if e["epoch"] <= last), key=lambda e: e["epoch"]):
+            epoch = rec["epoch"]
+            scores = [r["score_bps"] for r in rec["reports"]]
+            grade, s, rep, slash, scale = expected_settlement(scores, rep, left, bond, params)
+            left -= slash
+            slashed += slash
+            scales[(name, epoch)] = scale
+            check(rec["grade"] == grade, f"{name}, epoch {epoch}: report scores {sorted(scores)} -> median {s}, "
+                                         f"reputation {rep}: graded {grade} (chain: {rec['grade']})")
+        check(shown["reputation_bps"] == rep and int(shown["bond"]) == left,
+              f"{name}: reputation {shown['reputation_bps']} (rule: {rep}), bond {shown['bond']} (rule: {left})")
+    return scales, slashed
+
+
+def check_pay(ln, claims, scales, client_before, owners, client, usage, epoch_length):
+    """Each claim is paid at its epoch's pay scale; the rest goes back to the client."""
+    refunded = 0
+    for name, owner in owners.items():
+        scale = scales[(name, (claims[name][0] - 1) // epoch_length)]
+        pay = usage * scale // 10000
+        refunded += usage - pay
+        got = balance(ln, owner) - claims[name][1]
+        check(got == pay, f"{name} was paid {got} of its {usage} claim (rule: {usage} x {scale} bps = {pay})")
+    got = balance(ln, client) - client_before
+    check(got == refunded, f"the client got back {got}, the pay the scores withheld ({refunded})")

@@ -30,12 +30,12 @@ pos_holdback_epochs = 0 (pay is released at the settlement). BC_LONG=1 audits
 three epochs and checks the reputation recurrence over them."""
 import json
 import os
-import threading
 import time
 
-from bcnet import TestFailure, check, main, rpc
+from bcnet import check, main, rpc
 from ledgernet import committee_args, running_devnet
-from posnet import ProbeBackend, epoch_record, expected_settlement, serve_and_offer, settle_params
+from posnet import (ProbeBackend, balance, check_pay, check_settlements, claim_all, epoch_record, in_parallel,
+                    open_escrows, serve_and_offer)
 
 BASE_IP, PORT = "127.0.67.2", 9670  # this test's own range: 127.0.67.2-6 (nodes), 127.0.67.20 (backends)
 BACKEND_IP = "127.0.67.20"
@@ -61,6 +61,7 @@ def backend(kind):
 
 
 BEHAVIOURS = ["honest", "slow", "flaky", "wrong"]
+OWNERS = {name: i for i, name in enumerate(BEHAVIOURS)}
 
 
 def offer(ln, bins, workdir, account, name, backend, results):
@@ -68,89 +69,6 @@ def offer(ln, bins, workdir, account, name, backend, results):
     account-`account`; results[name] = (offer id, commit height)."""
     latency = SLOW_LATENCY_MS if name == "slow" else 5000
     results[name] = serve_and_offer(ln, bins, workdir, PROVIDER, account, name, backend, BOND, latency, 1, 20)
-
-
-def in_parallel(fns):
-    errors, threads = [], []
-    for fn in fns:
-        def body(fn=fn):
-            try:
-                fn()
-            except Exception as e:  # noqa: BLE001 (re-raised below)
-                errors.append(e)
-        threads.append(threading.Thread(target=body))
-        threads[-1].start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-
-
-def balance(ln, i):
-    return int(rpc(ln.nodes[0]["rpc"], "get_account", {"address": ln.accounts[i]["address"]})["balance"])
-
-
-def open_escrows(ln):
-    """account-CLIENT opens one escrow of DEPOSIT to each owner; {name: escrow id}."""
-    nonce = int(rpc(ln.nodes[0]["rpc"], "get_account", {"address": ln.accounts[CLIENT]["address"]})["nonce"])
-    escrows = {}
-    for i, name in enumerate(BEHAVIOURS):
-        wait = ["--wait", "20"] if i == len(BEHAVIOURS) - 1 else []
-        rc, out, err = ln.cli(0, "escrow", "open", "--provider", ln.accounts[i]["address"], "--amount", str(DEPOSIT),
-                              "--from", f"account-{CLIENT}", "--nonce", str(nonce + i), *wait)
-        if rc != 0:
-            raise TestFailure(f"escrow open for {name} failed: {err}")
-        escrows[name] = out.split("escrow id ")[1].split()[0]
-    return escrows
-
-
-def claim_all(ln, escrows):
-    """In the audited epoch each owner claims USAGE with a receipt the client
-    signed; returns {name: (claim height, balance after the claim)}."""
-    sent = {}
-    for i, name in enumerate(BEHAVIOURS):
-        rc, sig, err = ln.cli(0, "escrow", "receipt", escrows[name], "--cumulative", str(USAGE), "--from", f"account-{CLIENT}")
-        if rc != 0:
-            raise TestFailure(f"escrow receipt failed: {err}")
-        rc, out, err = ln.cli(0, "--json", "escrow", "claim", escrows[name], "--cumulative", str(USAGE), "--receipt",
-                              sig.strip(), "--from", f"account-{i}")
-        if rc != 0:
-            raise TestFailure(f"escrow claim for {name} failed: {err}")
-        sent[name] = json.loads(out)["id"]
-    claims, deadline = {}, time.time() + 20
-    while len(claims) < len(sent):
-        for name in BEHAVIOURS:
-            t = rpc(ln.nodes[0]["rpc"], "get_tx", {"id": sent[name]})
-            if name not in claims and t["status"] == "committed":
-                claims[name] = t["height"]
-            elif t["status"] in ("dropped", "unknown"):
-                raise TestFailure(f"the claim of {name} was {t['status']}: {t.get('reason', '')}")
-        if time.time() > deadline:
-            raise TestFailure(f"claims not committed within 20 s: {claims}")
-        time.sleep(0.05)
-    return {name: (claims[name], balance(ln, i)) for i, name in enumerate(BEHAVIOURS)}
-
-
-def check_settlements(ln, ids, audited, last):
-    """Each offer's grade, reputation and bond in epochs audited..last against
-    the rule; returns {(name, epoch): pay scale} and the total slash."""
-    params = settle_params(ln, 9500)
-    scales, slashed = {}, 0
-    for name in BEHAVIOURS:
-        shown = rpc(ln.nodes[PROVIDER]["rpc"], "audit_show", {"offer_id": ids[name], "epochs": 16})["offers"][0]
-        rep, bond = 10000, BOND
-        for epoch in range(audited, last + 1):
-            rec = epoch_record(shown, epoch)
-            scores = [r["score_bps"] for r in rec["reports"]]
-            grade, s, rep, slash, scale = expected_settlement(scores, rep, bond, BOND, params)
-            bond -= slash
-            slashed += slash
-            scales[(name, epoch)] = scale
-            check(rec["grade"] == grade, f"{name}, epoch {epoch}: report scores {sorted(scores)} -> median {s}, "
-                                         f"reputation {rep}: graded {grade} (chain: {rec['grade']})")
-        check(shown["reputation_bps"] == rep and int(shown["bond"]) == bond,
-              f"{name}: reputation {shown['reputation_bps']} (rule: {rep}), bond {shown['bond']} (rule: {bond})")
-    return scales, slashed
 
 
 def block_time(ln, height):
@@ -182,19 +100,6 @@ def check_flaky_availability(ln, offer_id, flaky, audited, last):
               f"of {answered + refused} connections in the epoch ({available} bps)")
 
 
-def check_pay(ln, claims, scales, client_before):
-    """Each claim is paid at its epoch's pay scale; the rest goes back to the client."""
-    refunded = 0
-    for i, name in enumerate(BEHAVIOURS):
-        scale = scales[(name, (claims[name][0] - 1) // EPOCH)]
-        pay = USAGE * scale // 10000
-        refunded += USAGE - pay
-        got = balance(ln, i) - claims[name][1]
-        check(got == pay, f"{name} was paid {got} of its {USAGE} claim (rule: {USAGE} x {scale} bps = {pay})")
-    got = balance(ln, CLIENT) - client_before
-    check(got == refunded, f"the client got back {got}, the pay the scores withheld ({refunded})")
-
-
 def test(bins, workdir):
     extra = committee_args(VALIDATORS, INTERVAL_MS, accounts=5) + ["--epoch-length", str(EPOCH)]
     for g in GENESIS:
@@ -207,12 +112,12 @@ def test(bins, workdir):
         in_parallel([lambda i=i, n=n: offer(ln, bins, workdir, i, n, backends[n], registered)
                      for i, n in enumerate(BEHAVIOURS)])
         ids = {n: registered[n][0] for n in BEHAVIOURS}
-        escrows = open_escrows(ln)
+        escrows = open_escrows(ln, OWNERS, CLIENT, DEPOSIT)
         height = max(ln.head(0)["height"], *(h for _, h in registered.values()))
         audited = max(2, (height - 1) // EPOCH + 1)  # the first epoch that starts after the offers
         ln.wait_heads(audited * EPOCH + 1, 30, nodes=[0])
         client_before = balance(ln, CLIENT)
-        claims = claim_all(ln, escrows)
+        claims = claim_all(ln, escrows, OWNERS, CLIENT, USAGE)
         claim_epoch = max((h - 1) // EPOCH for h, _ in claims.values())
         check(True, f"4 offers registered by height {height}, escrows open, claims in epoch {claim_epoch}; "
                     f"epoch {audited} audited ({time.time() - t0:.1f} s)")
@@ -221,12 +126,12 @@ def test(bins, workdir):
         check(all(b.served > 0 for b in backends.values()) and backends["flaky"].refused > 0,
               "the backends answered " + ", ".join(f"{n} {b.served}" for n, b in backends.items())
               + f"; flaky refused {backends['flaky'].refused}")
-        scales, slashed = check_settlements(ln, ids, audited, last)
+        scales, slashed = check_settlements(ln, ids, BOND, audited, last)
         check_flaky_availability(ln, ids["flaky"], backends["flaky"], audited, last)
         first = {n: scales[(n, audited)] for n in BEHAVIOURS}
         check(first["honest"] == 10000 and first["slow"] == 0 and first["wrong"] == 0 and first["flaky"] < 10000,
               f"epoch {audited}: honest paid in full, slow and wrong nothing, flaky in proportion to its score: {first}")
-        check_pay(ln, claims, scales, client_before)
+        check_pay(ln, claims, scales, client_before, OWNERS, CLIENT, USAGE, EPOCH)
         supply = rpc(ln.nodes[0]["rpc"], "get_supply")
         check(supply["conserved"] and int(supply["burned"]) == slashed,
               f"supply conserved at height {supply['height']}: minted {supply['minted']}, burned {supply['burned']} "

@@ -44,10 +44,10 @@ TEST_CASE("probe client: a relayed probe is answered and the provider sees the r
 
   pos::ProbeClient client(L.io, directory_hooks(L.io, dir), ep("127.0.87.14:0"), 3000);
   int picks = 0;
-  client.set_relay_picker([&](const sal::ServiceId& s) -> std::optional<Endpoint> {
+  client.set_relay_picker([&](const sal::ServiceId& s) -> std::vector<Endpoint> {
     CHECK(s == svc);
     ++picks;
-    return relay.host->local_endpoint();
+    return {relay.host->local_endpoint()};
   });
   pos::ProbeSend send;
   send.probe_id = 1;

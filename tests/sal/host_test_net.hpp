@@ -113,9 +113,10 @@ inline HostHooks directory_hooks(asio::io_context& io, Directory& dir, bool hone
 
 struct TestNode {
   TestNode(asio::io_context& io, const char* listen, Directory& dir, bool honest = true,
-           HostConfig cfg = test_config())
+           HostConfig cfg = test_config(), FlowFilter accept_flow = nullptr)
       : key(KeyPair::generate()) {
     HostHooks hooks = directory_hooks(io, dir, honest);
+    hooks.accept_flow = std::move(accept_flow);
     host = std::make_unique<Host>(io, key, ep(listen), cfg, hooks, reg);
     host->start();
   }

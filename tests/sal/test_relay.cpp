@@ -66,7 +66,7 @@ struct RelayWorld {
       std::make_shared<Echo>(std::move(st))->start();
     });
     HostConfig cfg = test_config();
-    cfg.relay = relay.host->local_endpoint();
+    cfg.relays = {relay.host->local_endpoint()};
     cli = std::make_unique<TestNode>(L.io, "127.0.87.4:0", dir, true, cfg);
   }
 };
@@ -163,15 +163,22 @@ TEST_CASE("sal relay: the relay node still serves direct connects; a refusing re
   });
   TestNode direct(w.L.io, "127.0.87.6:0", w.dir);
   connect_and_echo(w.L, *direct.host, own, "direct");
-  // A provider that is the relay node itself is dialled directly.
+  // A provider that is the relay node itself is dialled directly when it is
+  // the client's only relay, and through the next relay otherwise.
   connect_and_echo(w.L, *w.cli->host, own, "relay is the provider");
   CHECK(w.relay.host->peer_address(w.cli->host->node_id())->ip_string() == "127.0.87.4");
+  TestNode second(w.L.io, "127.0.87.5:0", w.dir);
+  HostConfig two = test_config();
+  two.relays = {w.relay.host->local_endpoint(), second.host->local_endpoint()};
+  TestNode cli_two(w.L.io, "127.0.87.9:0", w.dir, true, two);
+  connect_and_echo(w.L, *cli_two.host, own, "through the second relay");
+  CHECK(w.relay.host->peer_address(cli_two.host->node_id())->ip_string() == "127.0.87.5");
 
   HostConfig closed = test_config();
   closed.limits.max_relay_pairs = 0;
   TestNode no_relay(w.L.io, "127.0.87.7:0", w.dir, true, closed);
   HostConfig via = test_config();
-  via.relay = no_relay.host->local_endpoint();
+  via.relays = {no_relay.host->local_endpoint()};
   TestNode cli2(w.L.io, "127.0.87.8:0", w.dir, true, via);
   ConnectResult cr;
   cli2.host->async_connect(w.svc, cr.handler());
@@ -199,4 +206,30 @@ TEST_CASE("sal relay: one source holds at most its share of the relay's pairs") 
   // The held request runs out of time; its slot is free again.
   REQUIRE(L.run_until([&] { return refused(relay, "timeout") == 1 && pairs.value() == 0; }, 5000));
   CHECK(raw_relay_request(L, relay, req, "127.0.87.9") == std::uint8_t(RelayVerdict::kNotProvider));
+}
+
+TEST_CASE("sal relay: a provider's flow filter sees the relay's address, never the client's") {
+  RelayWorld w;
+  const ServiceId picky_svc = service_named("picky");
+  std::vector<std::string> seen;
+  TestNode picky(w.L.io, "127.0.87.11:0", w.dir, true, test_config(), [&](const ServiceId& s, const Endpoint& from) {
+    CHECK(s == picky_svc);
+    seen.push_back(from.ip_string());
+    return from.ip_string() == "127.0.87.6";
+  });
+  w.dir.add(picky_svc, *picky.host);
+  picky.host->listen(picky_svc, [](std::unique_ptr<ByteStream> st, const XOnlyPubKey&) {
+    std::make_shared<Echo>(std::move(st))->start();
+  });
+  TestNode favoured(w.L.io, "127.0.87.6:0", w.dir);
+  connect_and_echo(w.L, *favoured.host, picky_svc, "taken");
+  ConnectResult cr;
+  w.cli->host->async_connect(picky_svc, cr.handler());  // from .4 through the relay at .3
+  REQUIRE(w.L.run_until([&] { return cr.done; }, 3000));
+  CHECK(cr.ec == make_error_code(Reason::kRefused));
+  CHECK(seen == std::vector<std::string>{"127.0.87.6", "127.0.87.3"});
+  CHECK(picky.reg.counter_value("bc_sal_host_flows_refused_total", {{"reason", "filtered"}}) == 1);
+  CHECK(picky.reg.counter_value("bc_sal_host_flows_accepted_total") == 1);
+  // The relay node's own flows are not filtered by it (the filter is the provider's).
+  connect_and_echo(w.L, *w.cli->host, w.svc, "unfiltered");
 }

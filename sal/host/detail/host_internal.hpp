@@ -41,8 +41,9 @@ struct Conn {
   bool dialer = false;
   Endpoint remote;
   std::optional<NodeId> pin;
-  // Dialled through HostConfig::relay: the service named in the request,
-  // and where the relay's verdict lands.
+  // Dialled through one of HostConfig::relays: that relay, the service
+  // named in the request, and where the relay's verdict lands.
+  std::optional<Endpoint> relay;
   std::optional<ServiceId> relay_service;
   std::uint8_t relay_verdict = 0;
   Admission::Ticket ticket = 0;  // accepted connections: their admission
@@ -117,6 +118,7 @@ struct HostMetrics {
   metrics::Counter& connects_failed;
   metrics::Counter& flows_accepted;
   metrics::Counter& flows_no_service;
+  metrics::Counter& flows_filtered;
   metrics::Counter& rx_bytes;
   metrics::Counter& tx_bytes;
   metrics::Counter& listen_errors;
