@@ -11,13 +11,6 @@ namespace bc::ledger {
 namespace {
 // Kind 5 (NewTx, one tx per frame) is retired: NewTxs carries them in batches.
 enum Kind : std::uint8_t { kHello = 1, kNewBlock = 2, kGetBlocks = 3, kBlocks = 4, kNewTxs = 6 };
-
-void put32(Bytes& b, std::uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
-}
-std::uint32_t get32(const std::uint8_t* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
-}
 }  // namespace
 
 Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& head) {
@@ -29,7 +22,7 @@ Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& he
 }
 Bytes sync_new_block(ByteView block, ByteView certificate) {
   Bytes b{kNewBlock};
-  put32(b, static_cast<std::uint32_t>(block.size()));
+  append_be32(b, static_cast<std::uint32_t>(block.size()));
   b.insert(b.end(), block.begin(), block.end());
   b.insert(b.end(), certificate.begin(), certificate.end());
   return b;
@@ -37,7 +30,7 @@ Bytes sync_new_block(ByteView block, ByteView certificate) {
 Bytes sync_get_blocks(std::uint64_t from, std::uint32_t max) {
   Bytes b{kGetBlocks};
   append_be64(b, from);
-  put32(b, max);
+  append_be32(b, max);
   return b;
 }
 Bytes sync_new_txs(std::span<const ByteView> txs) {
@@ -232,8 +225,8 @@ void SyncCore::handle_block_applied(const Status& result, TimeMs now, Outbox& ou
 }
 
 void SyncCore::handle_new_block(PeerId p, ByteView body, TimeMs now, Outbox& out) {
-  if (body.size() < 4 || body.size() - 4 < get32(body.data())) return bad_peer(p, out);
-  const ByteView block = body.subspan(4, get32(body.data())), cert = body.subspan(4 + block.size());
+  if (body.size() < 4 || body.size() - 4 < be32_load(body.data())) return bad_peer(p, out);
+  const ByteView block = body.subspan(4, be32_load(body.data())), cert = body.subspan(4 + block.size());
   auto shell = decode_block_shell(block, params_);
   if (!shell.ok()) return bad_peer(p, out);
   const std::uint64_t h = shell->header.height;
@@ -247,7 +240,7 @@ void SyncCore::handle_new_block(PeerId p, ByteView body, TimeMs now, Outbox& out
 void SyncCore::handle_get_blocks(PeerId p, ByteView body, Outbox& out) {
   if (body.size() != 12) return bad_peer(p, out);
   const std::uint64_t from = be64_load(body.data());
-  const std::uint32_t max = std::min(get32(body.data() + 8), opt_.batch_blocks * 4);
+  const std::uint32_t max = std::min(be32_load(body.data() + 8), opt_.batch_blocks * 4);
   Bytes msg{kBlocks, 0, 0, 0, 0};
   std::uint32_t count = 0;
   for (std::uint64_t h = std::max<std::uint64_t>(from, 1); h <= head_.height && count < max; ++h) {
@@ -255,9 +248,9 @@ void SyncCore::handle_get_blocks(PeerId p, ByteView body, Outbox& out) {
     if (!b) break;
     const Bytes c = blocks_.certificate_at(h).value_or(Bytes{});
     if (count > 0 && msg.size() + b->size() + c.size() > opt_.max_response_bytes) break;
-    put32(msg, static_cast<std::uint32_t>(b->size()));
+    append_be32(msg, static_cast<std::uint32_t>(b->size()));
     msg.insert(msg.end(), b->begin(), b->end());
-    put32(msg, static_cast<std::uint32_t>(c.size()));
+    append_be32(msg, static_cast<std::uint32_t>(c.size()));
     msg.insert(msg.end(), c.begin(), c.end());
     ++count;
   }
@@ -268,14 +261,14 @@ void SyncCore::handle_get_blocks(PeerId p, ByteView body, Outbox& out) {
 
 void SyncCore::handle_blocks(PeerId p, ByteView body, TimeMs now, Outbox& out) {
   if (body.size() < 4) return bad_peer(p, out);
-  const std::uint32_t count = get32(body.data());
+  const std::uint32_t count = be32_load(body.data());
   if (count > opt_.batch_blocks * 4) return bad_peer(p, out);
   // Split and decode the whole answer first: a malformed one changes nothing.
   std::vector<std::tuple<ByteView, ByteView, BlockHeader>> blocks;
   std::size_t off = 4;
   auto next_part = [&](ByteView* part) {
     if (body.size() - off < 4) return false;
-    const std::uint32_t len = get32(body.data() + off);
+    const std::uint32_t len = be32_load(body.data() + off);
     off += 4;
     if (body.size() - off < len) return false;
     *part = body.subspan(off, len);

@@ -6,20 +6,13 @@
 namespace bc::ledger {
 namespace {
 
-void put32(Bytes& b, std::uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
-}
-std::uint32_t get32(const std::uint8_t* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
-}
-
 // Splits the body into its entries without decoding them; fails on any
 // framing fault, so a bad frame allocates no more than its count allows.
 Result<std::vector<ByteView>> split_entries(ByteView body, const TxBatchLimits& limits) {
   if (body.size() > limits.max_bytes)
     return fail(Error::kOversized, "tx batch of " + std::to_string(body.size()) + " bytes; at most " + std::to_string(limits.max_bytes));
   if (body.size() < 4) return fail(Error::kMalformed, "tx batch shorter than its count");
-  const std::uint32_t count = get32(body.data());
+  const std::uint32_t count = be32_load(body.data());
   if (count > limits.max_txs)
     return fail(Error::kOversized, "tx batch of " + std::to_string(count) + " txs; at most " + std::to_string(limits.max_txs));
   // Each entry takes at least its 4-byte length: a count the body cannot hold is refused before any allocation.
@@ -29,7 +22,7 @@ Result<std::vector<ByteView>> split_entries(ByteView body, const TxBatchLimits& 
   std::size_t off = 4;
   for (std::uint32_t i = 0; i < count; ++i) {
     if (body.size() - off < 4) return fail(Error::kMalformed, "tx batch entry " + std::to_string(i) + " has no length");
-    const std::uint32_t len = get32(body.data() + off);
+    const std::uint32_t len = be32_load(body.data() + off);
     off += 4;
     if (body.size() - off < len) return fail(Error::kMalformed, "tx batch entry " + std::to_string(i) + " runs past the body");
     entries.push_back(body.subspan(off, len));
@@ -46,10 +39,10 @@ void append_tx_batch(Bytes& out, std::span<const ByteView> txs) {
   std::size_t size = out.size() + 4;
   for (const ByteView& t : txs) size += 4 + t.size();
   out.reserve(size);
-  put32(out, static_cast<std::uint32_t>(txs.size()));
+  append_be32(out, static_cast<std::uint32_t>(txs.size()));
   for (const ByteView& t : txs) {
     BC_ASSERT(t.size() <= UINT32_MAX);
-    put32(out, static_cast<std::uint32_t>(t.size()));
+    append_be32(out, static_cast<std::uint32_t>(t.size()));
     out.insert(out.end(), t.begin(), t.end());
   }
   BC_ASSERT(out.size() == size);

@@ -29,9 +29,6 @@ Bytes batch_of(const std::vector<Bytes>& entries) {
   append_tx_batch(b, views);
   return b;
 }
-void put32(Bytes& b, std::uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
-}
 std::vector<Hash256> ids(const std::vector<Tx>& txs) {
   std::vector<Hash256> v;
   for (const auto& t : txs) v.push_back(t.id);
@@ -61,11 +58,11 @@ TEST_CASE("tx batch: a frame outside the bounds or its own framing is refused wh
   CHECK(decode_tx_batch(good, params, limits).status().code == Error::kOversized);
 
   Bytes huge_count;  // a count the body cannot hold is refused before anything is allocated for it
-  put32(huge_count, 0xffffffffu);
+  append_be32(huge_count, 0xffffffffu);
   CHECK(decode_tx_batch(huge_count, params, TxBatchLimits{.max_txs = UINT32_MAX}).status().code == Error::kMalformed);
   Bytes past_end;
-  put32(past_end, 1);
-  put32(past_end, 100);
+  append_be32(past_end, 1);
+  append_be32(past_end, 100);
   past_end.resize(past_end.size() + 10);
   const Bytes trailing = [&] { Bytes b = good; b.push_back(0); return b; }();
   const Bytes truncated(good.begin(), good.end() - 1);
@@ -208,7 +205,7 @@ TEST_CASE("sync: a NewTxs is one request for the txs not seen yet; a bad entry i
   CHECK(!g.core.poll_event().has_value());
 
   Bytes bad{kNewTxs};
-  put32(bad, 2);  // two entries announced, none there
+  append_be32(bad, 2);  // two entries announced, none there
   g.core.on_frame(3, bad, g.chain.now, out);
   CHECK(out.disconnects == std::vector<PeerId>{3});
   CHECK(g.core.stats().malformed == 1);
