@@ -178,8 +178,9 @@ Result<BlockShell> decode_block_shell(ByteView data, const ChainParams& params) 
     return R::error(fail(Error::kOversized, "block of " + std::to_string(data.size()) + " bytes, at most " + std::to_string(params.max_block_bytes)));
   BlockShell shell;
   shell.size = data.size();
-  // Tx bodies are read in place later, so keep the bytes word-aligned.
-  if (reinterpret_cast<std::uintptr_t>(data.data()) % 8 != 0) {
+  // Tx bodies are read in place later, so keep the bytes word-aligned. (No
+  // copy of nothing: memcpy into an empty vector's null data is undefined.)
+  if (!data.empty() && reinterpret_cast<std::uintptr_t>(data.data()) % 8 != 0) {
     auto copy = std::make_shared<std::vector<std::uint64_t>>((data.size() + 7) / 8);
     std::memcpy(copy->data(), data.data(), data.size());
     data = ByteView(reinterpret_cast<const std::uint8_t*>(copy->data()), data.size());

@@ -9,21 +9,8 @@
 
 namespace bc::ledger {
 namespace {
-enum Kind : std::uint8_t { kHello = 1, kNewBlock = 2, kGetBlocks = 3, kBlocks = 4, kNewTx = 5 };
-
-void put32(Bytes& b, std::uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
-}
-std::uint32_t get32(const std::uint8_t* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
-}
-Bytes tagged(std::uint8_t kind, ByteView body) {
-  Bytes b;
-  b.reserve(1 + body.size());
-  b.push_back(kind);
-  b.insert(b.end(), body.begin(), body.end());
-  return b;
-}
+// Kind 5 (NewTx, one tx per frame) is retired: NewTxs carries them in batches.
+enum Kind : std::uint8_t { kHello = 1, kNewBlock = 2, kGetBlocks = 3, kBlocks = 4, kNewTxs = 6 };
 }  // namespace
 
 Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& head) {
@@ -35,7 +22,7 @@ Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& he
 }
 Bytes sync_new_block(ByteView block, ByteView certificate) {
   Bytes b{kNewBlock};
-  put32(b, static_cast<std::uint32_t>(block.size()));
+  append_be32(b, static_cast<std::uint32_t>(block.size()));
   b.insert(b.end(), block.begin(), block.end());
   b.insert(b.end(), certificate.begin(), certificate.end());
   return b;
@@ -43,10 +30,14 @@ Bytes sync_new_block(ByteView block, ByteView certificate) {
 Bytes sync_get_blocks(std::uint64_t from, std::uint32_t max) {
   Bytes b{kGetBlocks};
   append_be64(b, from);
-  put32(b, max);
+  append_be32(b, max);
   return b;
 }
-Bytes sync_new_tx(ByteView tx) { return tagged(kNewTx, tx); }
+Bytes sync_new_txs(std::span<const ByteView> txs) {
+  Bytes b{kNewTxs};
+  append_tx_batch(b, txs);
+  return b;
+}
 
 std::optional<Bytes> LedgerBlocks::block_at(std::uint64_t height) const { return ledger_.block_at(height); }
 std::optional<Bytes> LedgerBlocks::certificate_at(std::uint64_t height) const { return ledger_.certificate_bytes_at(height); }
@@ -60,12 +51,16 @@ Status apply_sync_block(Ledger& ledger, const ApplyBlock& req) {
 
 SyncCore::SyncCore(const ChainParams& params, const Hash256& genesis_hash, ChainTip head, const BlockSource& blocks,
                    SyncOptions options)
-    : params_(params), genesis_hash_(genesis_hash), head_(head), blocks_(blocks), opt_(options) {}
+    : params_(params), genesis_hash_(genesis_hash), head_(head), blocks_(blocks), opt_(options), tx_window_(options.tx_window) {
+  // Our own full batch (the window's bounds, overshot by one tx at most) must pass a peer's decoder.
+  BC_ASSERT(opt_.tx_window.max_txs <= opt_.tx_batch.max_txs);
+  BC_ASSERT(opt_.tx_window.max_bytes + 4 + params_.max_tx_bytes <= opt_.tx_batch.max_bytes);
+}
 
 Bytes SyncCore::hello_msg() const { return sync_hello(genesis_hash_, head_.height, head_.hash); }
 
 TimeMs SyncCore::next_wakeup() const {
-  TimeMs at = next_tick_;
+  TimeMs at = std::min(next_tick_, tx_window_.due());
   if (inflight_peer_) at = std::min(at, inflight_since_ + opt_.request_timeout_ms);
   for (const auto& [id, q] : peers_)
     at = std::min(at, q.last_heard + (q.hello ? opt_.idle_timeout_ms : opt_.hello_timeout_ms));
@@ -157,7 +152,7 @@ void SyncCore::on_frame(PeerId peer, ByteView msg, TimeMs now, Outbox& out) {
     case kNewBlock: return handle_new_block(peer, body, now, out);
     case kGetBlocks: return handle_get_blocks(peer, body, out);
     case kBlocks: return handle_blocks(peer, body, now, out);
-    case kNewTx: return handle_new_tx(peer, body, out);
+    case kNewTxs: return handle_new_txs(peer, body, out);
     default: return bad_peer(peer, out);
   }
 }
@@ -230,8 +225,8 @@ void SyncCore::handle_block_applied(const Status& result, TimeMs now, Outbox& ou
 }
 
 void SyncCore::handle_new_block(PeerId p, ByteView body, TimeMs now, Outbox& out) {
-  if (body.size() < 4 || body.size() - 4 < get32(body.data())) return bad_peer(p, out);
-  const ByteView block = body.subspan(4, get32(body.data())), cert = body.subspan(4 + block.size());
+  if (body.size() < 4 || body.size() - 4 < be32_load(body.data())) return bad_peer(p, out);
+  const ByteView block = body.subspan(4, be32_load(body.data())), cert = body.subspan(4 + block.size());
   auto shell = decode_block_shell(block, params_);
   if (!shell.ok()) return bad_peer(p, out);
   const std::uint64_t h = shell->header.height;
@@ -245,7 +240,7 @@ void SyncCore::handle_new_block(PeerId p, ByteView body, TimeMs now, Outbox& out
 void SyncCore::handle_get_blocks(PeerId p, ByteView body, Outbox& out) {
   if (body.size() != 12) return bad_peer(p, out);
   const std::uint64_t from = be64_load(body.data());
-  const std::uint32_t max = std::min(get32(body.data() + 8), opt_.batch_blocks * 4);
+  const std::uint32_t max = std::min(be32_load(body.data() + 8), opt_.batch_blocks * 4);
   Bytes msg{kBlocks, 0, 0, 0, 0};
   std::uint32_t count = 0;
   for (std::uint64_t h = std::max<std::uint64_t>(from, 1); h <= head_.height && count < max; ++h) {
@@ -253,9 +248,9 @@ void SyncCore::handle_get_blocks(PeerId p, ByteView body, Outbox& out) {
     if (!b) break;
     const Bytes c = blocks_.certificate_at(h).value_or(Bytes{});
     if (count > 0 && msg.size() + b->size() + c.size() > opt_.max_response_bytes) break;
-    put32(msg, static_cast<std::uint32_t>(b->size()));
+    append_be32(msg, static_cast<std::uint32_t>(b->size()));
     msg.insert(msg.end(), b->begin(), b->end());
-    put32(msg, static_cast<std::uint32_t>(c.size()));
+    append_be32(msg, static_cast<std::uint32_t>(c.size()));
     msg.insert(msg.end(), c.begin(), c.end());
     ++count;
   }
@@ -266,14 +261,14 @@ void SyncCore::handle_get_blocks(PeerId p, ByteView body, Outbox& out) {
 
 void SyncCore::handle_blocks(PeerId p, ByteView body, TimeMs now, Outbox& out) {
   if (body.size() < 4) return bad_peer(p, out);
-  const std::uint32_t count = get32(body.data());
+  const std::uint32_t count = be32_load(body.data());
   if (count > opt_.batch_blocks * 4) return bad_peer(p, out);
   // Split and decode the whole answer first: a malformed one changes nothing.
   std::vector<std::tuple<ByteView, ByteView, BlockHeader>> blocks;
   std::size_t off = 4;
   auto next_part = [&](ByteView* part) {
     if (body.size() - off < 4) return false;
-    const std::uint32_t len = get32(body.data() + off);
+    const std::uint32_t len = be32_load(body.data() + off);
     off += 4;
     if (body.size() - off < len) return false;
     *part = body.subspan(off, len);
@@ -315,18 +310,41 @@ void SyncCore::finish_batch(TimeMs now, Outbox& out) {
   maybe_request(now, out);
 }
 
-void SyncCore::handle_new_tx(PeerId p, ByteView body, Outbox& out) {
-  ++stats_.txs_gossiped_in;
-  auto tx = decode_tx(body, params_);
-  if (!tx.ok()) return bad_peer(p, out);
-  if (!remember(tx->id)) return;
-  events_.push_back(AdmitTx{std::move(*tx), p});
+// A frame that breaks the batch's framing or bounds drops the peer; an
+// entry that does not decode is dropped alone (counted), and the txs this
+// core has not seen go to the driver as one request.
+void SyncCore::handle_new_txs(PeerId p, ByteView body, Outbox& out) {
+  auto batch = decode_tx_batch(body, params_, opt_.tx_batch);
+  if (!batch.ok()) return bad_peer(p, out);
+  ++stats_.tx_batches_in;
+  stats_.txs_gossiped_in += batch->txs.size() + batch->malformed;
+  stats_.txs_malformed += batch->malformed;
+  std::vector<Tx> fresh;
+  for (Tx& tx : batch->txs)
+    if (remember(tx.id)) fresh.push_back(std::move(tx));
+  if (!fresh.empty()) events_.push_back(AdmitTxs{std::move(fresh), p});
 }
 
-void SyncCore::handle_tx_admitted(const Tx& tx, std::optional<PeerId> from, TimeMs, Outbox& out) {
-  if (from) ++stats_.txs_admitted_from_peers;
-  remember(tx.id);
-  gossip_tx(tx, from, out);
+void SyncCore::handle_txs_admitted(std::span<const Tx> txs, std::optional<PeerId> from, TimeMs now, Outbox& out) {
+  if (from) stats_.txs_admitted_from_peers += txs.size();
+  for (const Tx& tx : txs) {
+    remember(tx.id);
+    tx_window_.add(encode_tx(tx), from, now);
+    if (tx_window_.full()) flush_txs(out);
+  }
+  if (opt_.tx_window.window_ms == 0 && !tx_window_.empty()) flush_txs(out);  // no window: one batch per call
+}
+
+// Sends the window's batch: to each peer past Hello, every entry but its own.
+void SyncCore::flush_txs(Outbox& out) {
+  for (const auto& [id, q] : peers_) {
+    if (!q.hello) continue;
+    const std::vector<ByteView> txs = tx_window_.for_peer(id);
+    if (txs.empty()) continue;
+    out.send_frame(id, sync_new_txs(txs));
+    ++stats_.tx_batches_out;
+  }
+  tx_window_.clear();
 }
 
 // The peer to ask for blocks: an outbound peer ahead of us (one this node
@@ -355,6 +373,7 @@ void SyncCore::maybe_request(TimeMs now, Outbox& out) {
 
 void SyncCore::on_tick(TimeMs now, Outbox& out) {
   expire_deadlines(now, out);
+  if (now >= tx_window_.due()) flush_txs(out);
   if (now >= next_tick_) {
     next_tick_ = now + opt_.status_interval_ms;
     const Bytes hello = hello_msg();
@@ -371,12 +390,6 @@ void SyncCore::announce_block(ByteView block_bytes, TimeMs, Outbox& out, ByteVie
   const Bytes msg = sync_new_block(block_bytes, certificate);
   for (const auto& [id, q] : peers_)
     if (q.hello) out.send_frame(id, msg);
-}
-
-void SyncCore::gossip_tx(const Tx& tx, std::optional<PeerId> except, Outbox& out) {
-  const Bytes msg = sync_new_tx(encode_tx(tx));
-  for (const auto& [id, q] : peers_)
-    if (q.hello && id != except) out.send_frame(id, msg);
 }
 
 bool SyncCore::remember(const Hash256& id) {
@@ -414,9 +427,11 @@ void serve_sync_requests(SyncCore& core, Ledger& ledger, Mempool& mempool, TimeM
       }
       core.handle_block_applied(s, now, out);
     } else {
-      auto& admit = std::get<AdmitTx>(*event);
-      Tx copy = admit.tx;
-      if (mempool.add(std::move(admit.tx), ledger).ok()) core.handle_tx_admitted(copy, admit.from, now, out);
+      auto& admit = std::get<AdmitTxs>(*event);
+      std::vector<Tx> admitted;
+      for (Tx& tx : admit.txs)
+        if (mempool.add(tx, ledger).ok()) admitted.push_back(std::move(tx));
+      core.handle_txs_admitted(admitted, admit.from, now, out);
     }
   }
 }

@@ -4,7 +4,7 @@
 // Peers are framed-stream connections named by the driver (a TCP connection
 // each in blockcloudd, a MemNet stream in tests). Inputs: on_peer_up /
 // on_frame / on_peer_down / on_tick, the answers to the core's requests
-// (handle_block_applied, handle_tx_admitted) and announce_block for a block
+// (handle_block_applied, handle_txs_admitted) and announce_block for a block
 // the node committed itself. Outputs: frames and disconnects in the Outbox,
 // and requests pulled with poll_event().
 //
@@ -20,8 +20,9 @@
 //                      chain, docs/staking.md), then call
 //                      handle_block_applied(status). One is outstanding at a
 //                      time; the next comes after the answer.
-//   AdmitTx{tx, from}  a peer gossiped this tx: try the mempool, and if it was
-//                      admitted call handle_tx_admitted(tx, from).
+//   AdmitTxs{txs, from} a peer gossiped these txs (new to this core, in the
+//                      frame's order): try the mempool, and call
+//                      handle_txs_admitted(admitted, from) with those it took.
 //
 // Messages (one per frame; first byte = kind; integers big-endian):
 //   1 Hello    {genesis hash 32, head height u64, head hash 32}  on connect and every status_interval
@@ -31,7 +32,9 @@
 //                                                                 answer, in height order
 // A certificate is empty on a chain without validators; the ledger refuses a
 // certified chain's block without a valid one, so sync accepts only those.
-//   5 NewTx    {SignedTx bytes}                                   gossip of admitted txs
+//   6 NewTxs   {count u32, then count x (len u32, SignedTx bytes)} gossip of admitted txs,
+//                                                                 batched (ledger/tx_batch.hpp, tx_window.hpp)
+// (Kind 5, one tx per frame, is retired: a peer sending it is dropped.)
 // A peer with another genesis, or that sends a malformed message, is dropped.
 // A node behind a peer asks it for blocks in batches and applies them in
 // order; one request in flight at a time, to an outbound peer (one the node
@@ -53,6 +56,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <unordered_set>
 #include <variant>
 #include <vector>
@@ -60,6 +64,8 @@
 #include "layers/core.hpp"
 #include "ledger/block.hpp"
 #include "ledger/tx.hpp"
+#include "ledger/tx_batch.hpp"
+#include "ledger/tx_window.hpp"
 
 namespace bc::ledger {
 
@@ -77,12 +83,16 @@ struct SyncOptions {
   TimeMs max_ban_ms = 30 * 60'000;               // bans double per fault up to this
   std::size_t max_banned = 4096;                 // addresses remembered; the soonest-expiring go first
   std::size_t seen_tx_ids = 200'000;             // dedup memory for gossip
+  TxWindowOptions tx_window{};                   // how admitted txs are batched for gossip
+  TxBatchLimits tx_batch{};                      // what a peer's NewTxs may carry; holds our own window's batches
 };
 
 struct SyncStats {
   std::uint64_t blocks_applied = 0, blocks_rejected = 0, blocks_served = 0;
   std::uint64_t blocks_superseded = 0;  // refused because the node committed that height meanwhile
   std::uint64_t txs_gossiped_in = 0, txs_admitted_from_peers = 0, malformed = 0, genesis_mismatch = 0;
+  // NewTxs frames sent and received; entries of a well-framed NewTxs that did not decode (dropped, peer kept).
+  std::uint64_t tx_batches_out = 0, tx_batches_in = 0, txs_malformed = 0;
   // Faults (each drops the peer and bans its address) and refusals of banned addresses.
   std::uint64_t hello_timeouts = 0, idle_timeouts = 0, request_timeouts = 0, bad_answers = 0, refused_banned = 0;
 };
@@ -124,11 +134,11 @@ struct ApplyBlock {
   std::optional<TimeMs> check_time;
   Bytes certificate;  // encoded CommitCertificate; empty: none
 };
-struct AdmitTx {
-  Tx tx;
+struct AdmitTxs {
+  std::vector<Tx> txs;
   PeerId from = 0;
 };
-using SyncEvent = std::variant<ApplyBlock, AdmitTx>;
+using SyncEvent = std::variant<ApplyBlock, AdmitTxs>;
 
 class SyncCore final : public StreamProtocol {
  public:
@@ -147,9 +157,11 @@ class SyncCore final : public StreamProtocol {
   // REQUIRES: an ApplyBlock was polled and not yet answered. `result` is the
   // ledger's verdict: ok means the block is committed (durably).
   void handle_block_applied(const Status& result, TimeMs now, Outbox& out);
-  // A tx the driver admitted to its mempool: from a peer's AdmitTx (`from`
-  // set) or from a local client (nullopt). Gossiped to every other peer.
-  void handle_tx_admitted(const Tx& tx, std::optional<PeerId> from, TimeMs now, Outbox& out);
+  // Txs the driver admitted to its mempool: from a peer's AdmitTxs (`from`
+  // set) or from local clients (nullopt). Gossiped to every other peer in
+  // NewTxs batches: at once when the window fills, else at its due time
+  // (next_wakeup, on_tick).
+  void handle_txs_admitted(std::span<const Tx> txs, std::optional<PeerId> from, TimeMs now, Outbox& out);
   // The node committed a block of its own (it produced it): the new head,
   // announced to every peer.
   // `certificate`: its encoded commit certificate (certified chains).
@@ -219,13 +231,13 @@ class SyncCore final : public StreamProtocol {
   void handle_new_block(PeerId p, ByteView body, TimeMs now, Outbox& out);
   void handle_get_blocks(PeerId p, ByteView body, Outbox& out);
   void handle_blocks(PeerId p, ByteView body, TimeMs now, Outbox& out);
-  void handle_new_tx(PeerId p, ByteView body, Outbox& out);
+  void handle_new_txs(PeerId p, ByteView body, Outbox& out);
   std::uint64_t next_height() const { return head_.height + to_apply_.size() + 1; }
   void enqueue(Pending block);
   void request_next_apply();
   void finish_batch(TimeMs now, Outbox& out);
   void maybe_request(TimeMs now, Outbox& out);
-  void gossip_tx(const Tx& tx, std::optional<PeerId> except, Outbox& out);
+  void flush_txs(Outbox& out);
   bool remember(const Hash256& id);
   void bad_peer(PeerId p, Outbox& out);
   void forget(PeerId p, Outbox& out);
@@ -251,11 +263,12 @@ class SyncCore final : public StreamProtocol {
   std::deque<SyncEvent> events_;
   std::unordered_set<Hash256, Hash256Hasher> seen_;
   std::deque<Hash256> seen_order_;
+  TxWindow tx_window_;
   SyncStats stats_;
 };
 
 // Serves the core's requests on the calling thread, at once: ApplyBlock
-// through ledger.apply_block (then mempool.prune), AdmitTx through
+// through ledger.apply_block (then mempool.prune), AdmitTxs through
 // mempool.add. For tests, the fuzzer and the simulator; blockcloudd serves
 // them on its ledger thread instead. on_commit (optional) sees each block
 // committed. Returns when the core has no request left.
@@ -269,6 +282,6 @@ Bytes sync_new_block(ByteView block, ByteView certificate = {});
 // ledger.apply_block. What serve_sync_requests and blockcloudd both do.
 Status apply_sync_block(Ledger& ledger, const ApplyBlock& req);
 Bytes sync_get_blocks(std::uint64_t from, std::uint32_t max);
-Bytes sync_new_tx(ByteView tx);
+Bytes sync_new_txs(std::span<const ByteView> txs);
 
 }  // namespace bc::ledger

@@ -476,5 +476,11 @@ void append_be64(Bytes& out, std::uint64_t v) {
   be64_store(b, v);
   out.insert(out.end(), b, b + 8);
 }
+std::uint32_t be32_load(const std::uint8_t* p) {
+  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
+}
+void append_be32(Bytes& out, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(v >> s));
+}
 
 }  // namespace bc::ledger

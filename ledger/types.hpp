@@ -214,5 +214,7 @@ struct ChainParams {
 std::uint64_t be64_load(const std::uint8_t* p);
 void be64_store(std::uint8_t* p, std::uint64_t v);
 void append_be64(Bytes& out, std::uint64_t v);
+std::uint32_t be32_load(const std::uint8_t* p);
+void append_be32(Bytes& out, std::uint32_t v);
 
 }  // namespace bc::ledger

@@ -93,15 +93,18 @@ void LedgerNode::Impl::dispatch(SyncEvent event) {
     });
     return;
   }
-  // A relayed tx: its signature on a worker, then the mempool on the ledger thread.
-  auto& admit = std::get<AdmitTx>(event);
-  checks->check_tx(std::move(admit.tx), [this, from = admit.from](Status checked, Tx tx) {
-    if (!checked.ok()) return;
-    post_ledger([this, from, tx = std::move(tx)]() mutable {
-      Tx copy = tx;
-      if (!mempool.add(std::move(tx), *ledger).ok()) return;
-      post_io([this, tx = std::move(copy), from] {
-        input([&](TimeMs now, Outbox& out) { sync->handle_tx_admitted(tx, from, now, out); });
+  // A relayed batch: its signatures on the workers, then the mempool on the
+  // ledger thread in one hop, and the admitted ones back to the core in one.
+  auto& admit = std::get<AdmitTxs>(event);
+  checks->check_txs(std::move(admit.txs), [this, from = admit.from](std::vector<Tx> passed) {
+    if (passed.empty()) return;
+    post_ledger([this, from, passed = std::move(passed)]() mutable {
+      std::vector<Tx> admitted;
+      for (Tx& tx : passed)
+        if (mempool.add(tx, *ledger).ok()) admitted.push_back(std::move(tx));
+      if (admitted.empty()) return;
+      post_io([this, admitted = std::move(admitted), from] {
+        input([&](TimeMs now, Outbox& out) { sync->handle_txs_admitted(admitted, from, now, out); });
       });
     });
   });

@@ -129,9 +129,7 @@ json::value LedgerNode::Impl::admit_checked(const Tx& tx, std::vector<Tx>& admit
 void LedgerNode::Impl::gossip_admitted(std::vector<Tx> admitted) {
   if (admitted.empty()) return;
   post_io([this, admitted = std::move(admitted)] {
-    input([&](TimeMs now, Outbox& out) {
-      for (const auto& tx : admitted) sync->handle_tx_admitted(tx, std::nullopt, now, out);
-    });
+    input([&](TimeMs now, Outbox& out) { sync->handle_txs_admitted(admitted, std::nullopt, now, out); });
   });
 }
 
@@ -322,7 +320,10 @@ void LedgerNode::Impl::add_sync_status(json::object& o) const {
                            {"malformed", st.malformed},             {"genesis_mismatch", st.genesis_mismatch},
                            {"hello_timeouts", st.hello_timeouts},   {"idle_timeouts", st.idle_timeouts},
                            {"request_timeouts", st.request_timeouts}, {"bad_answers", st.bad_answers},
-                           {"refused_banned", st.refused_banned}};
+                           {"refused_banned", st.refused_banned},   {"txs_gossiped_in", st.txs_gossiped_in},
+                           {"txs_admitted_from_peers", st.txs_admitted_from_peers},
+                           {"tx_batches_in", st.tx_batches_in},     {"tx_batches_out", st.tx_batches_out},
+                           {"txs_malformed", st.txs_malformed}};
 }
 
 // The miner's answer, or why this node runs none.

@@ -1,5 +1,9 @@
 #include "apps/daemon/tx_checks.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <memory>
+
 #include <boost/asio/post.hpp>
 
 #include "layers/assert.hpp"
@@ -30,11 +34,40 @@ void TxChecks::check_bytes(Bytes bytes, std::function<void(Result<ledger::Tx>)> 
   });
 }
 
-void TxChecks::check_tx(ledger::Tx tx, std::function<void(Status, ledger::Tx)> done) {
-  boost::asio::post(pool_, [this, tx = std::move(tx), done = std::move(done)]() mutable {
-    Status s = ledger::check_tx_stateless(tx, params_, cache_);
-    done(std::move(s), std::move(tx));
-  });
+namespace {
+// One relayed batch across its chunks: each chunk marks its own txs; the
+// last chunk to finish hands on those that passed.
+struct RelayedBatch {
+  RelayedBatch(std::vector<ledger::Tx> t, std::size_t chunks, std::function<void(std::vector<ledger::Tx>)> d)
+      : txs(std::move(t)), passed(txs.size(), 0), left(chunks), done(std::move(d)) {}
+  std::vector<ledger::Tx> txs;
+  std::vector<char> passed;  // one slot per tx, each written by one chunk only
+  std::atomic<std::size_t> left;
+  std::function<void(std::vector<ledger::Tx>)> done;
+
+  void finish() {
+    std::vector<ledger::Tx> ok;
+    ok.reserve(txs.size());
+    for (std::size_t i = 0; i < txs.size(); ++i)
+      if (passed[i]) ok.push_back(std::move(txs[i]));
+    done(std::move(ok));
+  }
+};
+}  // namespace
+
+void TxChecks::check_txs(std::vector<ledger::Tx> txs, std::function<void(std::vector<ledger::Tx>)> done) {
+  BC_ASSERT(!txs.empty());  // the sync core asks only for txs it has not seen
+  const std::size_t chunks = (txs.size() + kChunk - 1) / kChunk;
+  auto batch = std::make_shared<RelayedBatch>(std::move(txs), chunks, std::move(done));
+  for (std::size_t c = 0; c < chunks; ++c) {
+    boost::asio::post(pool_, [this, batch, c] {
+      const std::size_t end = std::min(batch->txs.size(), (c + 1) * kChunk);
+      for (std::size_t i = c * kChunk; i < end; ++i)
+        batch->passed[i] = ledger::check_tx_stateless(batch->txs[i], params_, cache_).ok();
+      // The acq_rel decrement orders every chunk's writes before the last one reads them.
+      if (batch->left.fetch_sub(1, std::memory_order_acq_rel) == 1) batch->finish();
+    });
+  }
 }
 
 }  // namespace bc::apps

@@ -89,16 +89,26 @@ TEST_CASE("sync: a new block is applied; a gap is requested; a tx is gossiped on
   CHECK(b.ledger->head().height == 3);
   CHECK(b.ledger->head().state_root == a.ledger->head().state_root);
 
-  // A client's tx on b reaches a's mempool, and is not echoed back forever.
+  // A client's tx on b reaches a's mempool once b's gossip window falls
+  // due, and is not echoed back.
   const Tx tx = b.tx(2, Transfer{b.addr(3), 5});
   Outbox oa2, ob2;
   REQUIRE(p.mb.add(tx, *b.ledger).ok());
-  p.sb.handle_tx_admitted(tx, std::nullopt, b.now, ob2);
+  p.sb.on_tick(b.now, ob2);  // its status timer set, so the window is its next wakeup
+  ob2.clear();
+  p.sb.handle_txs_admitted(std::span(&tx, 1), std::nullopt, b.now, ob2);
+  CHECK(ob2.frames.empty());
+  const TimeMs due = b.now + SyncOptions{}.tx_window.window_ms;
+  CHECK(p.sb.next_wakeup() == due);
+  p.sb.on_tick(due, ob2);
   p.pump(oa2, ob2);
   CHECK(p.ma.contains(tx.id));
   CHECK(p.mb.contains(tx.id));
   CHECK(p.sa.stats().txs_admitted_from_peers == 1);
   CHECK(p.sb.stats().txs_admitted_from_peers == 0);
+  Outbox oa3;
+  p.sa.on_tick(due + SyncOptions{}.tx_window.window_ms, oa3);
+  for (const auto& f : oa3.frames) CHECK(f.payload[0] != 6);  // a's window held it only for others
 }
 
 TEST_CASE("sync: peers of another genesis and malformed messages are dropped") {

@@ -92,7 +92,7 @@ void SimNode::produce(TimeMs now, Outbox& out) {
 }
 
 void SimNode::submit_tx(const ledger::Tx& tx, TimeMs now, Outbox& out) {
-  if (mempool_.add(tx, *ledger_).ok()) sync_->handle_tx_admitted(tx, std::nullopt, now, out);
+  if (mempool_.add(tx, *ledger_).ok()) sync_->handle_txs_admitted(std::span(&tx, 1), std::nullopt, now, out);
 }
 
 }  // namespace bc::sim
