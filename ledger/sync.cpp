@@ -13,11 +13,12 @@ namespace {
 enum Kind : std::uint8_t { kHello = 1, kNewBlock = 2, kGetBlocks = 3, kBlocks = 4, kNewTxs = 6 };
 }  // namespace
 
-Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& head) {
+Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& head, std::uint64_t nonce) {
   Bytes b{kHello};
   b.insert(b.end(), genesis.bytes.begin(), genesis.bytes.end());
   append_be64(b, height);
   b.insert(b.end(), head.bytes.begin(), head.bytes.end());
+  if (nonce != 0) append_be64(b, nonce);
   return b;
 }
 Bytes sync_new_block(ByteView block, ByteView certificate) {
@@ -57,7 +58,7 @@ SyncCore::SyncCore(const ChainParams& params, const Hash256& genesis_hash, Chain
   BC_ASSERT(opt_.tx_window.max_bytes + 4 + params_.max_tx_bytes <= opt_.tx_batch.max_bytes);
 }
 
-Bytes SyncCore::hello_msg() const { return sync_hello(genesis_hash_, head_.height, head_.hash); }
+Bytes SyncCore::hello_msg() const { return sync_hello(genesis_hash_, head_.height, head_.hash, opt_.node_nonce); }
 
 TimeMs SyncCore::next_wakeup() const {
   TimeMs at = std::min(next_tick_, tx_window_.due());
@@ -158,7 +159,7 @@ void SyncCore::on_frame(PeerId peer, ByteView msg, TimeMs now, Outbox& out) {
 }
 
 void SyncCore::handle_hello(PeerId p, ByteView body, TimeMs now, Outbox& out) {
-  if (body.size() != 72) return bad_peer(p, out);
+  if (body.size() != 72 && body.size() != 80) return bad_peer(p, out);  // without or with a node nonce
   if (!std::equal(body.begin(), body.begin() + 32, genesis_hash_.bytes.begin())) {
     ++stats_.genesis_mismatch;
     return forget(p, out);
@@ -168,7 +169,8 @@ void SyncCore::handle_hello(PeerId p, ByteView body, TimeMs now, Outbox& out) {
   heard_hello_ = true;
   // A claim only decides whom we ask; a peer that cannot back it is dropped and banned.
   peer.height = be64_load(body.data() + 32);
-  std::copy(body.begin() + 40, body.end(), peer.head.bytes.begin());
+  std::copy(body.begin() + 40, body.begin() + 72, peer.head.bytes.begin());
+  peer.nonce = body.size() == 80 ? be64_load(body.data() + 72) : 0;
   maybe_request(now, out);
 }
 
@@ -213,8 +215,11 @@ void SyncCore::handle_block_applied(const Status& result, TimeMs now, Outbox& ou
     if (done.relay_from) {
       // Pass it on: nodes not connected to the producer hear it from us.
       const Bytes msg = sync_new_block(done.bytes, done.certificate);
-      for (const auto& [id, q] : peers_)
-        if (id != *done.relay_from && q.hello && q.height < done.height) out.send_frame(id, msg);
+      for (const GossipTarget& t : gossip_targets()) {
+        bool has = false;  // it came from that node, or the node said it holds the height
+        for (PeerId c : t.conns) has = has || c == *done.relay_from || peers_.at(c).height >= done.height;
+        if (!has) out.send_frame(t.conn, msg);
+      }
     }
   }
   request_next_apply();
@@ -335,16 +340,43 @@ void SyncCore::handle_txs_admitted(std::span<const Tx> txs, std::optional<PeerId
   if (opt_.tx_window.window_ms == 0 && !tx_window_.empty()) flush_txs(out);  // no window: one batch per call
 }
 
-// Sends the window's batch: to each peer past Hello, every entry but its own.
+// Sends the window's batch: to each peer node past Hello, on one of its
+// connections, every entry that did not come from that node.
 void SyncCore::flush_txs(Outbox& out) {
-  for (const auto& [id, q] : peers_) {
-    if (!q.hello) continue;
-    const std::vector<ByteView> txs = tx_window_.for_peer(id);
+  for (const GossipTarget& t : gossip_targets()) {
+    const std::vector<ByteView> txs = tx_window_.for_peer(t.conns);
     if (txs.empty()) continue;
-    out.send_frame(id, sync_new_txs(txs));
+    out.send_frame(t.conn, sync_new_txs(txs));
     ++stats_.tx_batches_out;
   }
   tx_window_.clear();
+}
+
+// The peer nodes past Hello, one entry each. Connections whose Hellos named
+// the same nonce from the same IP are one node (two nodes that dial each
+// other hold two connections; gossip on both would reach the peer twice and
+// come back to where it started). Its outbound connection carries the
+// gossip (an address this node chose), else its lowest id. A connection
+// without a nonce is a node of its own. The IP is part of the key so that a
+// connection from elsewhere cannot take a node's gossip by naming its nonce.
+std::vector<SyncCore::GossipTarget> SyncCore::gossip_targets() const {
+  std::vector<GossipTarget> targets;
+  for (const auto& [id, q] : peers_) {  // in id order: the first of a node is its lowest id
+    if (!q.hello) continue;
+    auto node = targets.end();
+    if (q.nonce != 0)
+      node = std::find_if(targets.begin(), targets.end(), [&](const GossipTarget& t) {
+        const Peer& r = peers_.at(t.conn);
+        return r.nonce == q.nonce && r.remote.ip == q.remote.ip;
+      });
+    if (node == targets.end()) {
+      targets.push_back(GossipTarget{id, {id}});
+      continue;
+    }
+    node->conns.push_back(id);
+    if (q.outbound && !peers_.at(node->conn).outbound) node->conn = id;
+  }
+  return targets;
 }
 
 // The peer to ask for blocks: an outbound peer ahead of us (one this node
@@ -388,8 +420,7 @@ void SyncCore::announce_block(ByteView block_bytes, TimeMs, Outbox& out, ByteVie
   BC_ASSERT_MSG(shell.ok(), "announce_block: the node's own committed block does not decode");
   if (shell->header.height > head_.height) head_ = ChainTip{shell->header.height, header_hash(shell->header)};
   const Bytes msg = sync_new_block(block_bytes, certificate);
-  for (const auto& [id, q] : peers_)
-    if (q.hello) out.send_frame(id, msg);
+  for (const GossipTarget& t : gossip_targets()) out.send_frame(t.conn, msg);
 }
 
 bool SyncCore::remember(const Hash256& id) {

@@ -25,7 +25,8 @@
 //                      handle_txs_admitted(admitted, from) with those it took.
 //
 // Messages (one per frame; first byte = kind; integers big-endian):
-//   1 Hello    {genesis hash 32, head height u64, head hash 32}  on connect and every status_interval
+//   1 Hello    {genesis hash 32, head height u64, head hash 32[, node nonce u64]}
+//                                                                 on connect and every status_interval
 //   2 NewBlock {len u32, block bytes, certificate bytes}          a freshly committed block
 //   3 GetBlocks{from height u64, max count u32}
 //   4 Blocks   {count u32, then count x (len u32, block bytes, len u32, certificate bytes)}
@@ -35,6 +36,10 @@
 //   6 NewTxs   {count u32, then count x (len u32, SignedTx bytes)} gossip of admitted txs,
 //                                                                 batched (ledger/tx_batch.hpp, tx_window.hpp)
 // (Kind 5, one tx per frame, is retired: a peer sending it is dropped.)
+// Two nodes that dial each other hold two connections; the nonce in their
+// Hellos (SyncOptions::node_nonce) lets gossip (NewTxs, NewBlock) go over
+// one of them only: connections whose Hellos name one nonce from one IP are
+// one peer node (docs/ledger.md, "One copy per peer node").
 // A peer with another genesis, or that sends a malformed message, is dropped.
 // A node behind a peer asks it for blocks in batches and applies them in
 // order; one request in flight at a time, to an outbound peer (one the node
@@ -85,6 +90,10 @@ struct SyncOptions {
   std::size_t seen_tx_ids = 200'000;             // dedup memory for gossip
   TxWindowOptions tx_window{};                   // how admitted txs are batched for gossip
   TxBatchLimits tx_batch{};                      // what a peer's NewTxs may carry; holds our own window's batches
+  // Said in Hello so that a peer holding two connections to this node sends
+  // each gossip frame on one of them; the driver draws it at random. 0: not
+  // said (each of our connections counts as a node of its own).
+  std::uint64_t node_nonce = 0;
 };
 
 struct SyncStats {
@@ -204,6 +213,13 @@ class SyncCore final : public StreamProtocol {
     std::uint64_t height = 0;
     Hash256 head;
     TimeMs last_heard = 0;  // connect time until its first frame
+    std::uint64_t nonce = 0;  // its Hello's node nonce; 0: none said
+  };
+  // A peer node past Hello for gossip: the connection that carries it, and
+  // all of its connections (a tx that came on any of them is not sent back).
+  struct GossipTarget {
+    PeerId conn;
+    std::vector<PeerId> conns;
   };
   using Address = std::array<std::uint8_t, 16>;
   struct Ban {
@@ -238,6 +254,7 @@ class SyncCore final : public StreamProtocol {
   void finish_batch(TimeMs now, Outbox& out);
   void maybe_request(TimeMs now, Outbox& out);
   void flush_txs(Outbox& out);
+  std::vector<GossipTarget> gossip_targets() const;
   bool remember(const Hash256& id);
   void bad_peer(PeerId p, Outbox& out);
   void forget(PeerId p, Outbox& out);
@@ -276,7 +293,8 @@ void serve_sync_requests(SyncCore& core, Ledger& ledger, Mempool& mempool, TimeM
                          const std::function<void(const BlockHeader&)>& on_commit = {});
 
 // Message encoders (also used by tests).
-Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& head);
+// With nonce 0 the Hello carries none (the 72-byte form).
+Bytes sync_hello(const Hash256& genesis, std::uint64_t height, const Hash256& head, std::uint64_t nonce = 0);
 Bytes sync_new_block(ByteView block, ByteView certificate = {});
 // Applies an ApplyBlock request: decodes its certificate (if any) and calls
 // ledger.apply_block. What serve_sync_requests and blockcloudd both do.

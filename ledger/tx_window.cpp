@@ -1,5 +1,7 @@
 #include "ledger/tx_window.hpp"
 
+#include <algorithm>
+
 #include "layers/assert.hpp"
 
 namespace bc::ledger {
@@ -18,11 +20,13 @@ void TxWindow::add(Bytes tx, std::optional<PeerId> from, TimeMs now) {
 
 bool TxWindow::full() const { return entries_.size() >= opt_.max_txs || encoded_bytes_ >= opt_.max_bytes; }
 
-std::vector<ByteView> TxWindow::for_peer(PeerId peer) const {
+std::vector<ByteView> TxWindow::for_peer(PeerId peer) const { return for_peer(std::span<const PeerId>(&peer, 1)); }
+
+std::vector<ByteView> TxWindow::for_peer(std::span<const PeerId> conns) const {
   std::vector<ByteView> v;
   v.reserve(entries_.size());
   for (const Entry& e : entries_)
-    if (e.from != peer) v.emplace_back(e.tx);
+    if (!e.from || std::find(conns.begin(), conns.end(), *e.from) == conns.end()) v.emplace_back(e.tx);
   return v;
 }
 

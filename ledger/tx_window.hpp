@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "layers/core.hpp"
@@ -41,6 +42,9 @@ class TxWindow {
   // The entries `peer` is to get, in the order added: all but its own. They
   // point into the window: valid until the next add() or clear().
   std::vector<ByteView> for_peer(PeerId peer) const;
+  // The same for a peer node reached over several connections (`conns`, the
+  // SyncCore's connections to one node): all entries that came on none of them.
+  std::vector<ByteView> for_peer(std::span<const PeerId> conns) const;
   void clear();
   std::size_t size() const { return entries_.size(); }
   // The bytes of a NewTxs body carrying every entry.

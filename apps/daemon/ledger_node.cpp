@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/daemon/detail/ledger_node_impl.hpp"
+#include "layers/crypto.hpp"
 
 namespace bc::apps {
 namespace asio = boost::asio;
@@ -22,7 +23,8 @@ LedgerNode::Impl::Impl(asio::io_context& io, const LedgerNodeConfig& c, const Ke
                                       std::max(1u, std::thread::hardware_concurrency()));
   blocks = std::make_unique<LedgerBlocks>(*ledger);
   sync = std::make_unique<SyncCore>(ledger->params(), ledger->genesis_hash(),
-                                    ChainTip{ledger->head().height, ledger->head().hash}, *blocks, SyncOptions{});
+                                    ChainTip{ledger->head().height, ledger->head().hash}, *blocks,
+                                    SyncOptions{.node_nonce = random_u64() | 1});  // never 0, which says none
   const TimeMs interval = cfg.block_interval_ms > 0 ? cfg.block_interval_ms : ledger->params().block_interval_ms;
   cfg.block_interval_ms = interval;
   if (cfg.producer) {

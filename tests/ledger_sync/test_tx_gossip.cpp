@@ -1,5 +1,7 @@
 // Transaction gossip in batches: the NewTxs body codec against hostile
 // bytes, the outgoing window, and SyncCore sending and receiving batches.
+#include <tuple>
+
 #include "ledger/sync.hpp"
 #include "ledger/tx_batch.hpp"
 #include "ledger/tx_window.hpp"
@@ -210,4 +212,39 @@ TEST_CASE("sync: a NewTxs is one request for the txs not seen yet; a bad entry i
   CHECK(out.disconnects == std::vector<PeerId>{3});
   CHECK(g.core.stats().malformed == 1);
   CHECK(!g.core.poll_event().has_value());
+}
+
+TEST_CASE("sync: a peer node on two connections (one nonce, one IP) gets each tx batch once, on its outbound connection") {
+  Chain chain;
+  LedgerBlocks blocks{*chain.ledger};
+  SyncCore core(chain.ledger->params(), chain.ledger->genesis_hash(), ChainTip{0, chain.ledger->head().hash}, blocks,
+                SyncOptions{.tx_window = TxWindowOptions{.window_ms = 0}, .node_nonce = 77});
+  const Endpoint a = *Endpoint::parse("127.0.0.2:1000"), b = *Endpoint::parse("127.0.0.3:1000");
+  Outbox out;
+  // Node A on connections 1 (inbound) and 2 (outbound); connection 3 names A's nonce from B's IP; 4 says none.
+  for (auto [p, remote, outbound, nonce] : {std::tuple{PeerId{1}, a, false, 5u}, std::tuple{PeerId{2}, a, true, 5u},
+                                            std::tuple{PeerId{3}, b, false, 5u}, std::tuple{PeerId{4}, b, false, 0u}}) {
+    core.on_peer_up(p, remote, outbound, chain.now, out);
+    core.on_frame(p, sync_hello(chain.ledger->genesis_hash(), 0, chain.ledger->head().hash, nonce), chain.now, out);
+  }
+  CHECK(out.disconnects.empty());
+  CHECK(out.frames[0].payload == sync_hello(chain.ledger->genesis_hash(), 0, chain.ledger->head().hash, 77));
+  CHECK(out.frames[0].payload.size() == 81);
+  auto new_txs_to = [&](const Outbox& o) {
+    std::vector<PeerId> to;
+    for (const auto& f : o.frames)
+      if (f.payload[0] == kNewTxs) to.push_back(f.to);
+    return to;
+  };
+  const auto txs = transfers(chain, 2);
+  Outbox out2;
+  core.handle_txs_admitted(std::span(txs).first(1), std::nullopt, chain.now, out2);
+  CHECK(new_txs_to(out2) == std::vector<PeerId>{2, 3, 4});
+  Outbox out3;  // a tx that came on A's inbound connection goes back on neither of A's
+  core.handle_txs_admitted(std::span(txs).last(1), PeerId{1}, chain.now, out3);
+  CHECK(new_txs_to(out3) == std::vector<PeerId>{3, 4});
+  Outbox out4;  // with its outbound connection gone, A is reached on the other
+  core.on_peer_down(2, chain.now, out4);
+  core.handle_txs_admitted(std::span(txs).first(1), std::nullopt, chain.now, out4);
+  CHECK(new_txs_to(out4) == std::vector<PeerId>{1, 3, 4});
 }
