@@ -238,6 +238,10 @@ void BftNode::on_synced() {
   i.report.new_core();
   i.input([&](TimeMs now) { return i.validator->resync(now); });
 }
+bool BftNode::deciding(std::uint64_t height) const {
+  const auto& i = *impl_;
+  return i.validator && !i.failed && i.validator->core().height() == height;
+}
 json::value BftNode::status() const { return impl_->status(); }
 
 }  // namespace bc::apps

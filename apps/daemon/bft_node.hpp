@@ -69,6 +69,9 @@ class BftNode {
   void stop();
   // Ledger thread: block sync committed blocks; a core behind them restarts at the head.
   void on_synced();
+  // Ledger thread: the core runs and is deciding `height` now, so a block a
+  // peer announces for that height is about to be committed here as well.
+  bool deciding(std::uint64_t height) const;
   // Ledger thread: height, round, step, last commit time, votes seen, drops.
   boost::json::value status() const;
 

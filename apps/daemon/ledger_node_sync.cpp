@@ -49,6 +49,30 @@ Status LedgerNode::Impl::commit_received(const ApplyBlock& req, TimeMs now) {
   return s;
 }
 
+// Commits a block sync asks for and answers the core. A validator whose
+// committee is deciding that very height first gives it kCommitteeGraceMs:
+// a peer's announcement (NewBlock) often outruns the last precommits here
+// by a few ms, and committing it through sync would execute the block a
+// second time (the committee's own commit reuses its validation) and
+// restart the core, which loses the next height's messages it holds until
+// their senders' gossip brings them again. A height committed meanwhile is
+// answered without decoding the block (sync counts it superseded).
+void LedgerNode::Impl::serve_apply(ApplyBlock req, bool may_wait) {
+  if (may_wait && req.check_time && bft && bft->deciding(req.height)) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(ledger_io, std::chrono::milliseconds(kCommitteeGraceMs));
+    timer->async_wait([this, timer, req = std::move(req)](const boost::system::error_code&) mutable {
+      serve_apply(std::move(req), /*may_wait=*/false);
+    });
+    return;
+  }
+  Status s = req.height <= ledger->head().height
+                 ? fail(Error::kBadHeight, "block " + std::to_string(req.height) + ": this node committed that height already")
+                 : commit_received(req, AsioUdpDriver::now_ms());
+  post_io([this, s = std::move(s)] {
+    input([&](TimeMs now, Outbox& out) { sync->handle_block_applied(s, now, out); });
+  });
+}
+
 // Builds, commits and returns the node's own block when its slot has come.
 std::optional<Bytes> LedgerNode::Impl::produce_on_ledger(TimeMs now) {
   auto made = produce_block(*ledger, mempool, *producer, now);
@@ -85,12 +109,7 @@ void LedgerNode::Impl::after_input(TimeMs now, Outbox& out) {
 
 void LedgerNode::Impl::dispatch(SyncEvent event) {
   if (auto* apply = std::get_if<ApplyBlock>(&event)) {
-    post_ledger([this, req = std::move(*apply)] {
-      auto s = commit_received(req, AsioUdpDriver::now_ms());
-      post_io([this, s = std::move(s)] {
-        input([&](TimeMs now, Outbox& out) { sync->handle_block_applied(s, now, out); });
-      });
-    });
+    post_ledger([this, req = std::move(*apply)]() mutable { serve_apply(std::move(req), /*may_wait=*/true); });
     return;
   }
   // A relayed batch: its signatures on the workers, then the mempool on the

@@ -117,6 +117,12 @@ struct LedgerNode::Impl : std::enable_shared_from_this<Impl> {
   void after_commit(const ledger::BlockHeader& h, TimeMs now);
   void catch_up_index();
   Status commit_received(const ledger::ApplyBlock& req, TimeMs now);
+  // How long a validator lets its committee commit a height before block
+  // sync commits a peer's announcement of it: the core's gossip interval, by
+  // which time peers have sent a validator that missed the precommits the
+  // height's certificate.
+  static constexpr TimeMs kCommitteeGraceMs = 200;
+  void serve_apply(ledger::ApplyBlock req, bool may_wait);
   std::optional<Bytes> produce_on_ledger(TimeMs now);
   void remember_drop(const Hash256& id, const Status& why);
 
