@@ -117,7 +117,11 @@ json::value LedgerNode::Impl::admit_batch(CheckedBatch& batch) {
 // A tx new to the mempool is appended to `admitted` for gossip.
 json::value LedgerNode::Impl::admit_checked(const Tx& tx, std::vector<Tx>& admitted) {
   const Hash256 id = tx.id;
-  if (index->height_of(id))
+  // Only a tx whose nonce its sender's account has passed can be committed,
+  // so the index (a LevelDB read on the ledger thread, as costly here as
+  // indexing a committed tx) is asked only then; the answers are the same.
+  const Account* sender = ledger->state().account(tx.sender);
+  if (sender && tx.body.nonce < sender->nonce && index->height_of(id))
     throw RpcError(kTxRejected, "transaction refused: already_known: " + id.hex() + " is already committed");
   const auto s = mempool.add(tx, *ledger);
   if (!s.ok() && s.code != Error::kAlreadyKnown) throw RpcError(kTxRejected, "transaction refused: " + s.text());
