@@ -361,7 +361,9 @@ void SyncCore::flush_txs(Outbox& out) {
 // connection from elsewhere cannot take a node's gossip by naming its nonce.
 std::vector<SyncCore::GossipTarget> SyncCore::gossip_targets() const {
   std::vector<GossipTarget> targets;
-  for (const auto& [id, q] : peers_) {  // in id order: the first of a node is its lowest id
+  for (const auto& entry : peers_) {  // in id order: the first of a node is its lowest id
+    const PeerId id = entry.first;
+    const Peer& q = entry.second;  // a plain reference: lambdas may not capture a structured binding before clang 16
     if (!q.hello) continue;
     auto node = targets.end();
     if (q.nonce != 0)
