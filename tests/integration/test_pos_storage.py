@@ -138,6 +138,14 @@ def check_offers(ln, offers, deleted, audited):
                   f"{shown['status']}, bond {shown['bond']}")
 
 
+def check_offer_lookup(ln, offers):
+    """list_offers {storage_root} finds exactly the offer on each list (what a provider asks before it
+    releases a list, docs/storage.md "Committed shards")."""
+    found = {n: [o["offer_id"] for o in rpc(ln.nodes[0]["rpc"], "list_offers", {"storage_root": offers[n][1]})["offers"]]
+             for n in ROLES}
+    check(all(found[n] == [offers[n][0]] for n in ROLES), "list_offers by storage root finds each list's one offer")
+
+
 def check_relayed(ln):
     """Probes went through relays (docs/proof-of-service.md, "Probes look like clients"): the
     validators never relay (they are the committee), the providers relay each other's probes."""
@@ -173,6 +181,7 @@ def test(bins, workdir):
         audited = max(2, (height - 1) // EPOCH + 1)  # the first audited epoch that starts after the offers and the deletion
         ln.wait_heads((audited + 2) * EPOCH + 3, 60, nodes=[0])  # settled in the first blocks of audited + 2
         check_offers(ln, offers, deleted, audited)
+        check_offer_lookup(ln, offers)
         supply = rpc(ln.nodes[0]["rpc"], "get_supply")
         check(supply["conserved"], f"supply conserved at height {supply['height']}: burned {supply['burned']}")
         check_relayed(ln)
