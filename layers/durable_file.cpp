@@ -33,6 +33,10 @@ Status sync_dir(const std::filesystem::path& dir) {
   return ok ? Status{} : io_failure("cannot sync directory", dir, err);
 }
 
+std::filesystem::path dir_of(const std::filesystem::path& file) {
+  return file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
+}
+
 }  // namespace
 
 Status write_file_durably(const std::filesystem::path& file, ByteView bytes) {
@@ -51,7 +55,12 @@ Status write_file_durably(const std::filesystem::path& file, ByteView bytes) {
     ::unlink(tmp.c_str());
     return io_failure("cannot rename over", file, rename_err);
   }
-  return sync_dir(file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path());
+  return sync_dir(dir_of(file));
+}
+
+Status remove_file_durably(const std::filesystem::path& file) {
+  if (::unlink(file.c_str()) != 0 && errno != ENOENT) return io_failure("cannot remove", file, errno);
+  return sync_dir(dir_of(file));
 }
 
 }  // namespace bc

@@ -432,12 +432,13 @@ int StorageCommands::rm(const Options& o, const Endpoint& rpc) {
   auto session = open_session(o, rpc, bootstrap_, bind_);
   auto transport = session->node->transport(e.providers);
   storage::StorageClient client(dir.master_key(false), *transport);
-  const Status s = client.remove(e.stored());
+  const auto kept = client.remove(e.stored());
   const std::string down = down_report(*transport);
   // Shards on providers that are gone cannot be deleted; they expire unpaid.
-  if (!s.ok() && down.empty()) throw Failure{"deleting the shards: " + s.message};
+  if (!kept.ok() && down.empty()) throw Failure{"deleting the shards: " + kept.status().message};
   dir.remove(e.cid);
   std::cout << "removed " << cid_text(e.cid) << "\n";
+  if (kept.ok() && *kept > 0) std::cout << *kept << " shard(s) stay on providers whose offers commit to them, until those end\n";
   // The record was the only list of its escrows: say how to get their rest back.
   const std::size_t open = e.escrows.size() + e.dropped_escrows.size();
   if (open > 0)
@@ -445,7 +446,7 @@ int StorageCommands::rm(const Options& o, const Endpoint& rpc) {
                              "what is left:\n", open);
   for (const auto* list : {&e.escrows, &e.dropped_escrows})
     for (const auto& x : *list) std::cout << "  " << x.id.hex() << "\n";
-  if (!s.ok())
+  if (!kept.ok())
     std::cerr << "some providers did not answer; their shards are left to expire in "
               << human_duration(std::max<TimeMs>(0, e.expires_at - now_ms()) / 1000) << ":" << down << "\n";
   return 0;

@@ -69,17 +69,20 @@ void MinerNode::on_committed(TimeMs now) {
   });
 }
 
-// A probe's relays: two of the nodes this node knows, drawn uniformly
+// A probe's relays: three of the nodes this node knows, drawn uniformly
 // without replacement, never the committee's (validators' addresses are
 // public: a probe arriving from one would be recognised as an audit just as
-// one from the auditor itself). The second serves when the first is the
-// probed provider's own node, which cannot relay to itself: a direct probe
-// would come from this validator's address. None known: the probe dials directly.
+// one from the auditor itself). The dial takes them in order, passing over
+// the probed provider's own node (it cannot relay to itself: a direct probe
+// would come from this validator's address) and a relay that is down or
+// refuses for its own load, which says nothing of the provider
+// (sal::HostConfig::relays). None known: the probe dials directly.
 std::vector<Endpoint> MinerNode::pick_relays() {
+  constexpr std::size_t kRelaysPerProbe = 3;
   auto nodes = cfg_.probe_relays();
   std::erase_if(nodes, [&](const auto& n) { return committee_nodes_.contains(n.first); });
   std::vector<Endpoint> picked;
-  while (picked.size() < 2 && !nodes.empty()) {
+  while (picked.size() < kRelaysPerProbe && !nodes.empty()) {
     const std::size_t i = relay_rng_.uniform(nodes.size());
     picked.push_back(nodes[i].second);
     nodes[i] = nodes.back();

@@ -23,6 +23,24 @@ const char* status_name(ProviderOffer::Status s) {
   return "unknown";
 }
 
+// The storage root a storage offer commits to; none for a generic offer.
+std::optional<Hash256> storage_root_of(const ProviderOffer& o) {
+  auto m = pos::decode(o.offer, pos::PosLimits{});  // encoded by the ledger itself: it decodes
+  if (!m.ok() || !std::holds_alternative<pos::Offer>(*m)) return std::nullopt;
+  const auto& offer = std::get<pos::Offer>(*m);
+  if (offer.kind != pos::ServiceKind::kStorage) return std::nullopt;
+  return offer.storage_root;
+}
+
+// offer_json, with the height a withdrawn offer's bond returns at while it
+// still waits (the bond is slashable until then).
+json::object offer_json_in(const State& s, const Hash256& id, const ProviderOffer& o) {
+  json::object out = offer_json(id, o);
+  if (o.status == ProviderOffer::Status::kWithdrawn)
+    if (const Unbonding* u = s.unbonding(o.unbonding)) out["bond_release_at"] = u->release_height;
+  return out;
+}
+
 }  // namespace
 
 json::object offer_json(const Hash256& id, const ProviderOffer& o) {
@@ -59,7 +77,7 @@ json::value pos_get_offer(const Ledger& l, const node::Params& p) {
   if (!id) p.fail("offer_id", "not 64 hex digits", kExpect);
   const ProviderOffer* o = l.state().offer(*id);
   if (!o) throw node::RpcError(kNotFound, "no offer " + id->hex() + " on this node's ledger (check the id, or wait for its block)");
-  json::object out = offer_json(*id, *o);
+  json::object out = offer_json_in(l.state(), *id, *o);
   out["height"] = l.head().height;
   return out;
 }
@@ -71,12 +89,18 @@ json::value pos_list_offers(const Ledger& l, const node::Params& p) {
     account = parse_address(*text);
     if (!account) p.fail("account", "\"" + *text + "\" is not an account address", kExpect);
   }
+  std::optional<Hash256> root;
+  if (auto text = p.opt_string("storage_root", "give a storage root as 64 hex digits")) {
+    root = Hash256::from_hex(*text);
+    if (!root) p.fail("storage_root", "not 64 hex digits", "give a storage root as 64 hex digits");
+  }
   std::vector<std::pair<Hash256, const ProviderOffer*>> found;
   for (const auto& [id, o] : l.state().offers())
-    if (!account || o.account == *account) found.emplace_back(id, &o);
+    if ((!account || o.account == *account) && (!root || storage_root_of(o) == root)) found.emplace_back(id, &o);
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   json::array offers;
-  for (std::size_t i = 0; i < found.size() && i < kMaxListed; ++i) offers.push_back(offer_json(found[i].first, *found[i].second));
+  for (std::size_t i = 0; i < found.size() && i < kMaxListed; ++i)
+    offers.push_back(offer_json_in(l.state(), found[i].first, *found[i].second));
   return json::object{{"height", l.head().height}, {"offers", std::move(offers)}, {"total", found.size()}};
 }
 

@@ -22,6 +22,8 @@ Result<Hash256> save_chunk_list(const fs::path& dir, const std::vector<ShardId>&
   return root;
 }
 
+Status remove_chunk_list(const fs::path& dir, const Hash256& root) { return remove_file_durably(dir / root.hex()); }
+
 namespace {
 
 // The list in `file`, or why it is not one.

@@ -19,6 +19,9 @@ namespace bc::storage {
 // returns its root (merkle::list_root). REQUIRES: shards not empty.
 Result<Hash256> save_chunk_list(const std::filesystem::path& dir, const std::vector<ShardId>& shards);
 
+// Removes the list `root` from `dir` durably (a missing one is fine).
+Status remove_chunk_list(const std::filesystem::path& dir, const Hash256& root);
+
 struct LoadedChunkLists {
   std::vector<std::vector<ShardId>> lists;
   std::vector<std::string> skipped;  // "<file>: <why>" for files that are not a list (left in place)

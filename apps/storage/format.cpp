@@ -24,6 +24,7 @@ const char* error_name(Error e) {
     case Error::kBadShape: return "bad_shape";
     case Error::kCorrupt: return "corrupt";
     case Error::kUnknownCode: return "unknown_code";
+    case Error::kCommitted: return "committed";
   }
   return "unknown_code";
 }

@@ -49,8 +49,9 @@ enum class Error {
   kBadShape = 14,        // k, m, segment size or file size outside the limits
   kCorrupt = 15,         // the store disagrees with itself
   kUnknownCode = 16,     // a peer sent a code this build does not know
+  kCommitted = 17,       // a delete of a shard a storage offer commits to: kept until its chunk list is released
 };
-inline constexpr int kMaxErrorValue = 16;
+inline constexpr int kMaxErrorValue = 17;
 
 const std::error_category& storage_category();
 std::error_code make_error_code(Error e);

@@ -253,15 +253,17 @@ Status StorageClient::fetch_segments(SegmentWindow& w, std::size_t count, const 
   return Status::success();
 }
 
-Status StorageClient::remove(const StoredFile& file) {
+Result<std::size_t> StorageClient::remove(const StoredFile& file) {
   auto m = open_file(file);
   if (!m.ok()) return m.status();
   return delete_shards(*m, file.placement);
 }
 
 // Deletes every shard whose root is in m.shard_roots (a shard already gone
-// counts as deleted), one segment's shards per exchange.
-Status StorageClient::delete_shards(const Manifest& m, const std::vector<std::size_t>& placement) {
+// counts as deleted, one a provider's offer commits to as kept), one
+// segment's shards per exchange. Returns the kept count.
+Result<std::size_t> StorageClient::delete_shards(const Manifest& m, const std::vector<std::size_t>& placement) {
+  std::size_t kept = 0;
   const std::uint32_t total = m.shape.total_shards();
   const std::size_t segments = m.shard_roots.size() / (32 * std::size_t{total});
   for (std::size_t i = 0; i < segments; ++i) {
@@ -278,12 +280,14 @@ Status StorageClient::delete_shards(const Manifest& m, const std::vector<std::si
       auto r = decode_response(a.response);
       if (!r.ok() || !asked.count(r->request_id)) continue;
       auto* f = std::get_if<FailureResponse>(&r->body);
-      if (f && f->code != Error::kNotFound) return fail(f->code, "provider " + std::to_string(a.provider) + ": " + f->reason);
+      if (f && f->code != Error::kNotFound && f->code != Error::kCommitted)
+        return fail(f->code, "provider " + std::to_string(a.provider) + ": " + f->reason);
+      kept += f && f->code == Error::kCommitted;
       asked.erase(r->request_id);
     }
     if (!asked.empty()) return unavailable(std::to_string(asked.size()) + " providers did not answer a delete");
   }
-  return Status::success();
+  return kept;
 }
 
 Status StorageClient::audit(const StoredFile& file, std::uint64_t segment, std::uint32_t shard, const Hash256& seed) {

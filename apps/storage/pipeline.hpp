@@ -110,8 +110,10 @@ class StorageClient {
   // the result, then calls journal->finish().
   Result<StoredFile> put(const Source& source, const PutOptions& options, TimeMs now, PutJournal* journal = nullptr);
   Status get(const StoredFile& file, const Sink& sink);
-  // Deletes every shard of the file from its providers.
-  Status remove(const StoredFile& file);
+  // Deletes every shard of the file from its providers. Returns how many
+  // shards providers kept because a storage offer of theirs commits to them
+  // (kCommitted; they go when those offers end, docs/storage.md "Committed shards").
+  Result<std::size_t> remove(const StoredFile& file);
   // Audits shard `shard` of segment `segment` with `seed`: kOk when the
   // provider's proof leads to the manifest's root.
   Status audit(const StoredFile& file, std::uint64_t segment, std::uint32_t shard, const Hash256& seed);
@@ -186,7 +188,7 @@ class StorageClient {
                          TimeMs expires_at, const std::vector<Hash256>& escrows);
   void forget_old_copies(const Manifest& m, const std::vector<std::size_t>& old_placement,
                          const std::vector<std::size_t>& new_placement, const std::vector<std::uint32_t>& lost);
-  Status delete_shards(const Manifest& m, const std::vector<std::size_t>& placement);
+  Result<std::size_t> delete_shards(const Manifest& m, const std::vector<std::size_t>& placement);
   Status send_puts(const std::vector<ShardPut>& puts, const Salt& file_salt, TimeMs expires_at, std::size_t held_bytes);
   std::vector<ShardTransport::Answer> exchange(std::vector<ShardTransport::Call> calls, std::size_t held_bytes);
 

@@ -138,6 +138,17 @@ Hash256 ProviderCore::add_chunk_list(std::vector<ShardId> shards) {
   return root;
 }
 
+std::vector<ShardId> ProviderCore::remove_chunk_list(const Hash256& root) {
+  auto node = chunk_lists_.extract(root);
+  return node ? std::move(node.mapped()) : std::vector<ShardId>{};
+}
+
+std::vector<Hash256> ProviderCore::chunk_list_roots() const {
+  std::vector<Hash256> roots;
+  for (const auto& [root, list] : chunk_lists_) roots.push_back(root);
+  return roots;
+}
+
 // From memory: a list is what the provider committed to, whether or not it
 // still holds every shard of it (a lost one fails its audits instead).
 void ProviderCore::answer_chunk_list(PeerId peer, std::uint64_t request_id, const ChunkListRequest& r, Outbox& out) {

@@ -99,6 +99,10 @@ class ProviderCore final : public StreamProtocol {
   // Serves `shards` as the chunk list of a storage offer and returns its
   // root (merkle::list_root). REQUIRES: 1..pos::kMaxOfferChunks shards.
   Hash256 add_chunk_list(std::vector<ShardId> shards);
+  // Stops serving list `root`; returns its shards (none when it is not served).
+  std::vector<ShardId> remove_chunk_list(const Hash256& root);
+  bool has_chunk_list(const Hash256& root) const { return chunk_lists_.contains(root); }
+  std::vector<Hash256> chunk_list_roots() const;
   std::size_t chunk_lists() const { return chunk_lists_.size(); }
 
   const ProviderStats& stats() const { return stats_; }

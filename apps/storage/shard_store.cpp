@@ -319,6 +319,7 @@ void ShardStore::drop_unpaid(const ShardId& id, const Hash256& escrow, Done done
 void ShardStore::start_remove(const ShardId& id, Done& done, const std::function<void(Op&)>& authorise) {
   BC_ASSERT(done);
   if (writing_.count(id)) return done(fail(Error::kBusy, "a put or delete of this shard is under way"));
+  if (pins_.contains(id)) return done(fail(Error::kCommitted, "a storage offer commits to it: kept until its list is released"));
   auto* op = new Op(Op::Kind::kRemove, this, id);
   authorise(*op);
   op->done = std::move(done);
@@ -330,7 +331,7 @@ void ShardStore::start_remove(const ShardId& id, Done& done, const std::function
 std::vector<ShardId> ShardStore::expired(TimeMs before, std::size_t max) const {
   std::vector<ShardId> out;
   for (auto it = by_expiry_.begin(); it != by_expiry_.end() && it->first < before && out.size() < max; ++it)
-    if (!writing_.count(it->second)) out.push_back(it->second);
+    if (!writing_.count(it->second) && !pins_.contains(it->second)) out.push_back(it->second);
   return out;
 }
 

@@ -36,6 +36,7 @@
 #include "apps/storage/cipher.hpp"
 #include "apps/storage/format.hpp"
 #include "apps/storage/shard_meta.hpp"
+#include "apps/storage/shard_pins.hpp"
 #include "apps/storage/unpaid.hpp"
 #include "layers/runtime.hpp"
 
@@ -107,11 +108,12 @@ class ShardStore {
   // unknown or the offset past its end); done(ok) once the bytes are there.
   void read_into(const ShardId& id, std::uint64_t offset, std::uint32_t length, ReadInto into, Done done);
   // Deletes the shard if SHA-256(token) is its delete token hash (kBadToken
-  // otherwise, kNotFound when absent).
+  // otherwise, kNotFound when absent). Every removal below answers
+  // kCommitted for a pinned shard and keeps it.
   void remove(const ShardId& id, const Key256& token, Done done);
 
   // Garbage collection (docs/storage.md "Garbage collection"): up to `max`
-  // shards whose expiry is before `before`, from memory (no disk access).
+  // unpinned shards whose expiry is before `before`, from memory (no disk access).
   std::vector<ShardId> expired(TimeMs before, std::size_t max) const;
   // Deletes shard `id` if its index entry expired before `expired_before`
   // (checked again against the index), by the delete order above: the index
@@ -131,6 +133,10 @@ class ShardStore {
   // Up to `max` stored shards (no put or delete under way), in ID order,
   // from memory: what a storage offer commits to.
   std::vector<ShardId> held(std::size_t max) const;
+
+  // The shards storage offers commit to: no removal takes them.
+  ShardPins& pins() { return pins_; }
+  const ShardPins& pins() const { return pins_; }
 
   std::uint64_t used_bytes() const { return used_; }
   std::uint64_t reserved_bytes() const { return reserved_; }
@@ -167,6 +173,7 @@ class ShardStore {
   std::size_t pending_ = 0;
   std::unordered_set<ShardId, Hash256Hasher> writing_;  // ids with a put or delete under way
   std::set<std::pair<TimeMs, ShardId>> by_expiry_;  // every index entry, soonest expiry first (garbage collector)
+  ShardPins pins_;
   EscrowHoldings holdings_;                         // every priced index entry, by the escrow its put named
   std::vector<Op*> awaiting_commit_;  // puts with a durable file, for the next group commit
   bool committing_ = false;           // a group commit is under way (one at a time)

@@ -86,6 +86,8 @@ HostMetrics::HostMetrics(metrics::Registry& r)
       dials_ok(r.counter("bc_sal_host_dials_total", "outgoing SAL connections", {{"result", "ok"}})),
       dials_failed(r.counter("bc_sal_host_dials_total", "outgoing SAL connections", {{"result", "failed"}})),
       dials_timeout(r.counter("bc_sal_host_dials_total", "outgoing SAL connections", {{"result", "timeout"}})),
+      relay_failovers(r.counter("bc_sal_host_relay_failovers_total",
+                                "relayed dials that went on through another relay after a refusal")),
       accepted(r.counter("bc_sal_host_accepted_total", "incoming TCP connections taken")),
       refused_max_connections(r.counter("bc_sal_host_refused_connections_total",
                                         "connections closed at once by a limit",

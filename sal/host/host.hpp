@@ -96,9 +96,11 @@ struct HostConfig {
   // dials and redials): the first of them that is not the provider's own
   // endpoint (a node cannot relay to itself). The provider sees that node's
   // address, not ours, while TLS stays end to end (docs/sal-host.md
-  // "Relay"). A refused or failed relay fails the dial like a failed TCP
-  // connect, within picker.connect_timeout_ms. Empty, or a provider at every
-  // one of them: dials go direct.
+  // "Relay"). A relay that is down or refuses for its own reasons (busy,
+  // the service unknown to it) is passed over for the next one; one that
+  // could not reach the provider, or the last one failing, fails the dial
+  // like a failed TCP connect, all within picker.connect_timeout_ms. Empty,
+  // or a provider at every one of them: dials go direct.
   std::vector<Endpoint> relays;
 };
 

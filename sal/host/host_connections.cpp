@@ -42,18 +42,34 @@ void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin, std::optional
   c->dialer = true;
   c->remote = to;
   c->pin = pin;
-  // A relay cannot relay to itself: a provider at its endpoint goes through the next one.
-  if (auto via = std::find_if(cfg.relays.begin(), cfg.relays.end(), [&](const Endpoint& r) { return r != to; });
-      via != cfg.relays.end()) {
-    c->relay = *via;
-    c->relay_service = service.value_or(ServiceId{});
-  }
+  if ((c->relay = next_relay(*c))) c->relay_service = service.value_or(ServiceId{});
   c->on_dialed = std::move(done);
   c->state = Conn::State::kConnecting;
   conns.insert(c);
   m.connections.set(double(conns.size()));
   ++st.dials;
-  const auto remote = to_tcp(c->relay ? *c->relay : to);
+  // One deadline for the TCP connect, the relay's verdict and the TLS
+  // handshake, through every relay the dial tries.
+  c->timer.expires_after(std::chrono::milliseconds(cfg.picker.connect_timeout_ms));
+  c->timer.async_wait([self = shared_from_this(), c](const error_code& e) {
+    if (e || c->state == Conn::State::kAttached || c->state == Conn::State::kClosed) return;
+    self->m.dials_timeout.inc();
+    self->conn_failed(c, asio::error::timed_out, "connect timed out");
+  });
+  connect_socket(c);
+}
+
+// The relay after c.relay in HostConfig::relays (the first when none) that
+// is not the target itself: a relay cannot relay to itself.
+std::optional<Endpoint> HostImpl::next_relay(const Conn& c) const {
+  auto it = cfg.relays.begin();
+  if (c.relay) it = std::next(std::find(cfg.relays.begin(), cfg.relays.end(), *c.relay));
+  it = std::find_if(it, cfg.relays.end(), [&](const Endpoint& r) { return r != c.remote; });
+  return it == cfg.relays.end() ? std::nullopt : std::optional<Endpoint>(*it);
+}
+
+void HostImpl::connect_socket(const std::shared_ptr<Conn>& c) {
+  const auto remote = to_tcp(c->relay ? *c->relay : c->remote);
   error_code ec;
   c->sock.open(remote.protocol(), ec);
   // Outgoing connections leave from this node's current address, so a
@@ -66,19 +82,10 @@ void HostImpl::dial(const Endpoint& to, std::optional<NodeId> pin, std::optional
     asio::post(io, [self = shared_from_this(), c, ec] { self->conn_failed(c, ec, "bind failed"); });
     return;
   }
-  // One deadline for the TCP connect, the relay's verdict and the TLS handshake.
-  c->timer.expires_after(std::chrono::milliseconds(cfg.picker.connect_timeout_ms));
-  c->timer.async_wait([self = shared_from_this(), c](const error_code& e) {
-    if (e || c->state == Conn::State::kAttached || c->state == Conn::State::kClosed) return;
-    self->m.dials_timeout.inc();
-    self->conn_failed(c, asio::error::timed_out, "connect timed out");
-  });
   c->sock.async_connect(remote, [self = shared_from_this(), c](const error_code& e) {
     if (c->state != Conn::State::kConnecting) return;
-    if (e) {
-      self->conn_failed(c, e, c->relay_service ? "TCP connect to the relay failed" : "TCP connect failed");
-      return;
-    }
+    if (e && c->relay) return self->relay_failed(c, e, "TCP connect to the relay failed");
+    if (e) return self->conn_failed(c, e, "TCP connect failed");
     if (c->relay_service) self->ask_relay(c);
     else self->start_tls(c);
   });
@@ -102,19 +109,34 @@ void HostImpl::ask_relay(const std::shared_ptr<Conn>& c) {
   c->wbuf.assign(req.begin(), req.end());
   asio::async_write(c->sock, asio::buffer(c->wbuf), [self = shared_from_this(), c](const error_code& ec, std::size_t) {
     if (c->state != Conn::State::kConnecting) return;
-    if (ec) return self->conn_failed(c, ec, "relay request failed");
+    if (ec) return self->relay_failed(c, ec, "relay request failed");
     c->wbuf.clear();
     asio::async_read(c->sock, asio::buffer(&c->relay_verdict, 1), [self, c](const error_code& e, std::size_t) {
       if (c->state != Conn::State::kConnecting) return;
-      if (e) return self->conn_failed(c, e, "the relay closed before its verdict");
-      if (c->relay_verdict != static_cast<std::uint8_t>(RelayVerdict::kOk)) {
-        self->log(HostLogLevel::kDebug, "relay " + c->relay->to_string() + " refused " + c->remote.to_string() +
-                                            ": " + std::string(to_string(static_cast<RelayVerdict>(c->relay_verdict))));
-        return self->conn_failed(c, asio::error::connection_refused, "relay refused");
-      }
-      self->start_tls(c);
+      if (e) return self->relay_failed(c, e, "the relay closed before its verdict");
+      const auto verdict = static_cast<RelayVerdict>(c->relay_verdict);
+      if (verdict == RelayVerdict::kOk) return self->start_tls(c);
+      self->log(HostLogLevel::kDebug, "relay " + c->relay->to_string() + " refused " + c->remote.to_string() + ": " +
+                                          std::string(to_string(verdict)));
+      // The relay could not reach the target: that fails the dial, as a direct connect would.
+      if (verdict == RelayVerdict::kUnreachable) return self->conn_failed(c, asio::error::connection_refused, "relay refused");
+      self->relay_failed(c, asio::error::connection_refused, "relay refused");
     });
   });
+}
+
+// A relay that is down, closes early or refuses for its own reasons (its
+// load, its view of the service) says nothing of the target: the dial goes
+// on through the next relay, within its deadline, and fails when none is left.
+void HostImpl::relay_failed(const std::shared_ptr<Conn>& c, const error_code& ec, const char* why) {
+  const auto next = next_relay(*c);
+  if (!next) return conn_failed(c, ec, why);
+  m.relay_failovers.inc();
+  error_code ig;
+  c->sock.close(ig);
+  c->sock = tcp::socket(io);
+  c->relay = next;
+  connect_socket(c);
 }
 
 // Accepted connections only, before their first read: one peek decides

@@ -63,10 +63,13 @@ def test(bins, workdir):
         rc, out, err = ln.cli(0, "provider", "withdraw", offer_id, "--from", "account-0", "--wait", "15")
         check(rc == 0 and "committed" in out, "the owner withdraws it")
         o = rpc(ln.nodes[0]["rpc"], "get_offer", {"offer_id": offer_id})
-        check(o["status"] == "withdrawn" and o["bond"] == "0", "the offer is withdrawn, its bond in an unbonding entry")
+        check(o["status"] == "withdrawn" and o["bond"] == "0" and o["bond_release_at"] > o["height"],
+              f"the offer is withdrawn, its bond in an unbonding entry until height {o.get('bond_release_at')}")
         mid = balance(ln, 0, 0)
-        ln.wait_heads(ln.head(0)["height"] + 12, 20)  # past the unbonding delay and the settlement of the epoch
-        check(balance(ln, 0, 0) == mid + 5000, "the bond is back in the balance after the unbonding delay")
+        ln.wait_heads(o["bond_release_at"] + 1, 20)  # past the unbonding delay and the settlement of the epoch
+        o = rpc(ln.nodes[0]["rpc"], "get_offer", {"offer_id": offer_id})
+        check(balance(ln, 0, 0) == mid + 5000 and "bond_release_at" not in o,
+              "the bond is back in the balance after the unbonding delay, and get_offer no longer shows it waiting")
     finally:
         net.stop()
 

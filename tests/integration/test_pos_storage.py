@@ -14,7 +14,8 @@ storage providers; a 20 MiB file is stored over the 3 (k=2, m=1: each holds
 
 After the audited epoch is settled, the chain must show: the honest offer
 ok; the dropper's failed probes exactly on the chunks it deleted, graded by
-the settlement rule on its scores; the malicious offer graded malicious on
+the settlement rule on its scores (the client deletes the file after the
+offers: committed shards stay, so that costs the providers nothing); the malicious offer graded malicious on
 the evidence in its reports, its whole bond burned and the offer banned; and
 the supply conserved."""
 import glob
@@ -99,6 +100,18 @@ def chunk_list(ln, node, root):
     return [data[i:i + 32].hex() for i in range(0, len(data), 32)]
 
 
+def remove_committed_file(ln, cid):
+    """The client deletes the file once the offers commit to it: each provider keeps its
+    committed shards (docs/storage.md "Committed shards"), so the audits below still find them."""
+    rc, out, err = storage_cli(ln, 0, "rm", cid)
+    if rc != 0:
+        raise TestFailure(f"storage rm failed: {err}")
+    committed = [rpc(ln.nodes[n]["rpc"], "storage_status")["committed_shards"] for n in ROLES]
+    check(f"{FILE_MIB * len(ROLES)} shard(s) stay on providers" in out and committed == [FILE_MIB] * len(ROLES),
+          f"storage rm after the offers: the providers kept their committed shards ({out.strip().splitlines()[-1]}; "
+          f"committed per provider {committed})")
+
+
 def check_offers(ln, offers, deleted, audited):
     params = settle_params(ln, 9500)
     for node, role in ROLES.items():
@@ -123,6 +136,14 @@ def check_offers(ln, offers, deleted, audited):
             check(rec["grade"] == "malicious" and evidence > 0 and shown["status"] == "banned" and int(shown["bond"]) == 0,
                   f"malicious: {evidence} signed wrong answers in its reports; graded {rec['grade']}, offer "
                   f"{shown['status']}, bond {shown['bond']}")
+
+
+def check_offer_lookup(ln, offers):
+    """list_offers {storage_root} finds exactly the offer on each list (what a provider asks before it
+    releases a list, docs/storage.md "Committed shards")."""
+    found = {n: [o["offer_id"] for o in rpc(ln.nodes[0]["rpc"], "list_offers", {"storage_root": offers[n][1]})["offers"]]
+             for n in ROLES}
+    check(all(found[n] == [offers[n][0]] for n in ROLES), "list_offers by storage root finds each list's one offer")
 
 
 def check_relayed(ln):
@@ -155,10 +176,12 @@ def test(bins, workdir):
         check(all(offers[n][2] == len(lists[n]) == FILE_MIB for n in ROLES),
               f"each provider committed its {FILE_MIB} shards to a storage offer")
         deleted = delete_tenth(ln, 5, lists[5])
+        remove_committed_file(ln, cid)
         height = ln.head(0)["height"]
         audited = max(2, (height - 1) // EPOCH + 1)  # the first audited epoch that starts after the offers and the deletion
         ln.wait_heads((audited + 2) * EPOCH + 3, 60, nodes=[0])  # settled in the first blocks of audited + 2
         check_offers(ln, offers, deleted, audited)
+        check_offer_lookup(ln, offers)
         supply = rpc(ln.nodes[0]["rpc"], "get_supply")
         check(supply["conserved"], f"supply conserved at height {supply['height']}: burned {supply['burned']}")
         check_relayed(ln)

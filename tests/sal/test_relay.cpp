@@ -154,7 +154,7 @@ TEST_CASE("sal relay: requests for a non-provider target, the relay itself or ga
   REQUIRE(w.L.run_until([&] { return w.relay.host->stats().connections == 0; }, 2000));
 }
 
-TEST_CASE("sal relay: the relay node still serves direct connects; a refusing relay fails the dial") {
+TEST_CASE("sal relay: the relay node still serves direct connects; a refusing relay is passed over, the last fails the dial") {
   RelayWorld w;
   const ServiceId own = service_named("on-the-relay");
   w.dir.add(own, *w.relay.host);
@@ -185,6 +185,15 @@ TEST_CASE("sal relay: the relay node still serves direct connects; a refusing re
   REQUIRE(w.L.run_until([&] { return cr.done; }, 3000));
   CHECK(cr.ec == make_error_code(HostError::kUnreachable));
   CHECK(refused(no_relay, "busy") == 1);
+  // With another relay behind it, the refusal says nothing of the provider:
+  // the same dial goes on through the next relay.
+  HostConfig fallback = test_config();
+  fallback.relays = {no_relay.host->local_endpoint(), w.relay.host->local_endpoint()};
+  TestNode cli3(w.L.io, "127.0.87.12:0", w.dir, true, fallback);
+  connect_and_echo(w.L, *cli3.host, w.svc, "through the next relay");
+  CHECK(refused(no_relay, "busy") == 2);
+  CHECK(cli3.reg.counter_value("bc_sal_host_relay_failovers_total") == 1);
+  CHECK(w.prov.host->peer_address(cli3.host->node_id())->ip_string() == "127.0.87.3");
 }
 
 TEST_CASE("sal relay: one source holds at most its share of the relay's pairs") {

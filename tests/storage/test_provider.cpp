@@ -232,6 +232,10 @@ TEST_CASE("provider: a storage offer's chunk list is served in pages from its ro
   CHECK(failure_code(f.one(Request{20, ChunkListRequest{sha256(as_bytes("other")), 0, 4}})) == Error::kNotFound);
   CHECK(failure_code(f.one(Request{21, ChunkListRequest{root, 0, kMaxChunksPerPage + 1}})) == Error::kOversized);
   CHECK(f.provider->core().stats().chunk_pages == 3);
+  // Released (its offers ended): no longer served.
+  CHECK(f.provider->core().remove_chunk_list(root) == list);
+  CHECK(f.provider->core().remove_chunk_list(root).empty());
+  CHECK(failure_code(f.one(Request{22, ChunkListRequest{root, 0, 4}})) == Error::kNotFound);
 }
 
 TEST_CASE("chunk lists: saved durably, loaded back; a damaged file is skipped and named") {
@@ -253,6 +257,10 @@ TEST_CASE("chunk lists: saved durably, loaded back; a damaged file is skipped an
   REQUIRE(loaded.skipped.size() == 1);
   CHECK(loaded.skipped[0].find(rb->hex()) != std::string::npos);
   CHECK(load_chunk_lists(dir.path() / "none").lists.empty());
+  // A released list is gone for good; releasing it again is fine.
+  REQUIRE(remove_chunk_list(dir.path() / "offers", *ra).ok());
+  CHECK(remove_chunk_list(dir.path() / "offers", *ra).ok());
+  CHECK(load_chunk_lists(dir.path() / "offers").lists.empty());
 }
 
 TEST_CASE("provider: data that does not hash to its id, an expired put and a full disk are refused") {

@@ -236,6 +236,43 @@ TEST_CASE("shard store: priced shards are held by the escrow their put named, ke
   CHECK(read_sync(loop, *store, free_shard.id, 0, 10).ok());
 }
 
+TEST_CASE("shard store: a pinned (committed) shard survives every removal until its last pin goes") {
+  TempDir dir;
+  Loop loop;
+  auto store = open_store(loop, dir, 1u << 20);
+  const Stored a = make_shard(2000, 30), b = make_shard(1000, 31);
+  ShardMeta expired_meta = meta_of(a);
+  expired_meta.expires_at = 10;  // long past: the collector's
+  expired_meta.escrow_id = sha256(Bytes{5});
+  expired_meta.price = 3;
+  Status st;
+  store->put(a.id, a.data, expired_meta, [&](Status s) { st = s; });
+  loop.run();
+  REQUIRE(st.ok());
+  REQUIRE(put_sync(loop, *store, b).ok());
+  const std::vector<ShardId> list{a.id};
+  store->pins().pin(list);
+  store->pins().pin(list);  // a second offer's list names it too
+  auto removal = [&](auto start) {
+    Status out{make_error_code(Errc::kInternal), "not called"};
+    start([&](Status s) { out = s; });
+    loop.run();
+    return out;
+  };
+  CHECK(store->expired(1'000, 10).empty());  // the collector is not offered it
+  CHECK(error_of(removal([&](auto done) { store->collect(a.id, 1'000, done); })) == Error::kCommitted);
+  CHECK(error_of(removal([&](auto done) { store->drop_unpaid(a.id, expired_meta.escrow_id, done); })) == Error::kCommitted);
+  CHECK(error_of(remove_sync(loop, *store, a.id, a.token)) == Error::kCommitted);  // the owner's delete
+  CHECK(read_sync(loop, *store, a.id, 0, 10).ok());
+  CHECK(remove_sync(loop, *store, b.id, b.token).ok());  // unpinned shards go as before
+  store->pins().unpin(list);
+  CHECK(error_of(remove_sync(loop, *store, a.id, a.token)) == Error::kCommitted);  // one list still names it
+  store->pins().unpin(list);
+  CHECK(store->expired(1'000, 10) == list);
+  CHECK(removal([&](auto done) { store->collect(a.id, 1'000, done); }).ok());
+  CHECK(store->used_bytes() == 0);
+}
+
 TEST_CASE("shard store: reopening keeps every entry and recomputes usage from the index") {
   TempDir dir;
   Loop loop;

@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "layers/assert.hpp"
+#include "layers/merkle.hpp"
 #include "sal/host/host.hpp"
 
 namespace bc::storage {
@@ -94,6 +95,19 @@ void ProviderService::drop_unpaid(const std::vector<ShardId>& shards, const Hash
   remove_each(shards, std::move(done), [this, escrow](const ShardId& id, ShardStore::Done d) {
     provider_->store().drop_unpaid(id, escrow, std::move(d));
   });
+}
+
+Hash256 ProviderService::add_chunk_list(std::vector<ShardId> shards) {
+  const Hash256 root = merkle::list_root(shards);
+  if (provider_->core().has_chunk_list(root)) return root;  // committed again: pinned once
+  provider_->store().pins().pin(shards);
+  return provider_->core().add_chunk_list(std::move(shards));
+}
+
+bool ProviderService::release_chunk_list(const Hash256& root) {
+  const std::vector<ShardId> shards = provider_->core().remove_chunk_list(root);
+  provider_->store().pins().unpin(shards);
+  return !shards.empty();
 }
 
 void ProviderService::remove_each(const std::vector<ShardId>& ids, std::function<void(std::size_t)> done,

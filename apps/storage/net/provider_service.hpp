@@ -48,8 +48,12 @@ class ProviderService {
   // Unpaid objects: deletes `shards` where their entries name `escrow`
   // (ShardStore::drop_unpaid); `done(count)` after the last, on the io thread.
   void drop_unpaid(const std::vector<ShardId>& shards, const Hash256& escrow, std::function<void(std::size_t dropped)> done);
-  // Serves `shards` as a storage offer's chunk list (ProviderCore::add_chunk_list).
-  Hash256 add_chunk_list(std::vector<ShardId> shards) { return provider_->core().add_chunk_list(std::move(shards)); }
+  // Serves `shards` as a storage offer's chunk list (ProviderCore::add_chunk_list)
+  // and pins them in the store (ShardPins) until the list is released.
+  Hash256 add_chunk_list(std::vector<ShardId> shards);
+  // Stops serving list `root` and unpins its shards; false when it was not served.
+  bool release_chunk_list(const Hash256& root);
+  std::vector<Hash256> chunk_list_roots() const { return provider_->core().chunk_list_roots(); }
   std::size_t chunk_lists() const { return provider_->core().chunk_lists(); }
   // The usage receipts clients sent since the last call (ProviderCore::take_receipts).
   std::vector<ReceiptRequest> take_receipts() { return provider_->core().take_receipts(); }

@@ -67,12 +67,24 @@ boost::json::value StorageModule::commit_chunks() {
   const std::size_t n = shards.size();
   const Hash256 served = provider_->add_chunk_list(std::move(shards));
   BC_ASSERT(served == *root);
+  if (releaser_) releaser_->track(*root, sal::Host::now_ms());
   spdlog::info("storage: committed {} shard(s) to chunk list {}", n, root->hex());
   return boost::json::object{{"storage_root", root->hex()},
                              {"storage_chunks", n},
                              {"provider_key", to_hex(owner_.public_key().view())},
                              {"service", sal::service_id_to_text(service_)},
                              {"owner_key_file", (config_.dir / "owner.key").string()}};
+}
+
+// The offers on `root` ended: its file goes first (durably), so a crash
+// after it loads the list no more; then its shards are unpinned.
+void StorageModule::release_chunk_list(const Hash256& root, const std::string& why) {
+  if (Status s = remove_chunk_list(config_.dir / "offers", root); !s.ok()) {
+    spdlog::warn("storage: cannot release chunk list {}: {}; its shards stay pinned", root.hex(), s.message);
+    return releaser_->track(root, sal::Host::now_ms());  // tried again at the next step
+  }
+  provider_->release_chunk_list(root);
+  spdlog::info("storage: released chunk list {} ({}); its shards may be deleted again", root.hex(), why);
 }
 
 StorageModule::~StorageModule() { stop(); }
@@ -83,6 +95,9 @@ void StorageModule::register_rpc(node::RpcRegistry& rpc) {
   claimer_ = std::make_unique<EscrowClaimer>(rpc, owner_);
   if (config_.unpaid_grace_ms > 0)
     unpaid_ = std::make_unique<UnpaidCollector>(rpc, *provider_, ledger::address_of(owner_.public_key()), config_.unpaid_grace_ms);
+  releaser_ = std::make_unique<ChunkListReleaser>(
+      rpc, [this](const Hash256& root, const std::string& why) { release_chunk_list(root, why); });
+  for (const Hash256& root : provider_->chunk_list_roots()) releaser_->track(root, sal::Host::now_ms());  // loaded at start
 }
 
 void StorageModule::start() {
@@ -168,6 +183,7 @@ void StorageModule::on_refresh() {
   }
   collect_garbage();
   if (unpaid_) unpaid_->step(sal::Host::now_ms());
+  if (releaser_) releaser_->step(sal::Host::now_ms());
   // Until the service and the listing are out (no DHT contacts yet at start), retry each second.
   const TimeMs period = serving_ && published_ ? config_.refresh_ms : std::min<TimeMs>(config_.refresh_ms, 1'000);
   timer_.expires_after(std::chrono::milliseconds(period));
@@ -212,6 +228,7 @@ boost::json::value StorageModule::status() const {
   o["receipts"] = st.receipts;
   o["collected"] = collected_;
   o["chunk_lists"] = provider_->chunk_lists();
+  o["committed_shards"] = store.pins().size();
   o["chunk_pages"] = st.chunk_pages;
   if (claimer_) {
     o["claims_sent"] = claimer_->stats().sent;
@@ -220,7 +237,8 @@ boost::json::value StorageModule::status() const {
   if (unpaid_) {
     const UnpaidStats& u = unpaid_->stats();
     o["unpaid"] = boost::json::object{{"escrows_paid", u.escrows_paid}, {"escrows_unpaid", u.escrows_unpaid},
-                                      {"shards_dropped", u.shards_dropped}, {"no_ledger", u.no_ledger}};
+                                      {"shards_dropped", u.shards_dropped}, {"shards_kept", u.shards_kept},
+                                      {"no_ledger", u.no_ledger}};
   }
   boost::json::object rejected;
   for (const auto& [why, n] : st.rejected) rejected[why] = n;

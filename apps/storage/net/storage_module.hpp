@@ -14,7 +14,9 @@
 // Garbage collection: each refresh deletes up to 64 shards whose expiry
 // plus gc_grace_ms has passed, and checks up to 16 escrows of priced shards
 // stored more than unpaid_grace_ms ago, deleting those no escrow pays for
-// (UnpaidCollector).
+// (UnpaidCollector). Neither touches a shard a storage offer commits to:
+// its chunk list pins it until the ChunkListReleaser finds every offer on
+// it ended (docs/storage.md "Committed shards").
 //
 // Payment (docs/storage.md "Payment"): the owner key's account is
 // advertised; clients' usage receipts are claimed on the node's ledger each
@@ -30,6 +32,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "apps/storage/net/chunk_list_release.hpp"
 #include "apps/storage/net/directory.hpp"
 #include "apps/storage/net/escrow_claims.hpp"
 #include "apps/storage/net/provider_service.hpp"
@@ -76,6 +79,7 @@ class StorageModule final : public node::Module {
   void collect_garbage();
   void load_chunk_lists();
   boost::json::value commit_chunks();
+  void release_chunk_list(const Hash256& root, const std::string& why);
   boost::json::value status() const;
 
   sal::NodeStack& stack_;
@@ -85,6 +89,7 @@ class StorageModule final : public node::Module {
   std::unique_ptr<ProviderService> provider_;
   std::unique_ptr<EscrowClaimer> claimer_;  // made in register_rpc
   std::unique_ptr<UnpaidCollector> unpaid_;  // made in register_rpc unless unpaid_grace_ms is 0
+  std::unique_ptr<ChunkListReleaser> releaser_;  // made in register_rpc
   boost::asio::steady_timer timer_;
   bool serving_ = false;             // the endpoint record is published
   std::optional<ProviderAd> published_;  // the advertisement last stored

@@ -38,8 +38,8 @@ void UnpaidCollector::step(TimeMs now) {
   if (busy_) return;
   if (!rpc_.contains("get_escrow")) return void(++stats_.no_ledger);
   auto skip = [this](const Hash256& escrow, std::uint64_t bytes) {
-    auto it = paid_bytes_.find(escrow);
-    return it != paid_bytes_.end() && it->second >= bytes;
+    auto it = judged_bytes_.find(escrow);
+    return it != judged_bytes_.end() && it->second >= bytes;
   };
   const auto due = provider_.store().holdings_due(now - grace_ms_, kPerStep, skip);
   if (due.empty()) return;
@@ -64,17 +64,25 @@ void UnpaidCollector::judge(const Holding& h, const std::optional<EscrowOnChain>
                             const std::shared_ptr<std::size_t>& left) {
   if (--*left == 0) busy_ = false;
   if (escrow_pays_for(h, chain, account_)) {
-    paid_bytes_[h.escrow] = h.bytes;
+    judged_bytes_[h.escrow] = h.bytes;
     ++stats_.escrows_paid;
     return;
   }
   ++stats_.escrows_unpaid;
-  paid_bytes_.erase(h.escrow);
-  spdlog::info("storage: dropping {} unpaid shard(s) ({} bytes): {}", h.shards.size(), h.bytes,
+  judged_bytes_.erase(h.escrow);
+  // Committed shards stay: their holding is judged again only when it grows.
+  std::vector<ShardId> unpinned;
+  for (const ShardId& id : h.shards)
+    if (!provider_.store().pins().contains(id)) unpinned.push_back(id);
+  const std::size_t kept = h.shards.size() - unpinned.size();
+  if (kept > 0) judged_bytes_[h.escrow] = h.bytes;
+  stats_.shards_kept += kept;
+  spdlog::info("storage: dropping {} unpaid shard(s) of {} bytes, keeping {} a storage offer commits to: {}",
+               unpinned.size(), h.bytes, kept,
                h.escrow.is_zero() ? std::string("their puts named no escrow")
                                   : "escrow " + h.escrow.hex() + (chain ? " does not cover them" : " is not on chain"));
   std::weak_ptr<bool> alive = alive_;
-  provider_.drop_unpaid(h.shards, h.escrow, [this, alive](std::size_t n) {
+  provider_.drop_unpaid(unpinned, h.escrow, [this, alive](std::size_t n) {
     if (alive.lock()) stats_.shards_dropped += n;
   });
 }

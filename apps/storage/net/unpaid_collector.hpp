@@ -2,9 +2,11 @@
 // (docs/storage.md "Unpaid objects"). Each step takes the holdings whose
 // first shard is older than the grace period (ShardStore::holdings_due),
 // asks this node's ledger for each one's escrow (`get_escrow`, in process)
-// and deletes the shards of every holding escrow_pays_for refuses. An escrow
-// found to pay is remembered with the bytes it was checked for, and checked
-// again only when more shards name it. A node without a ledger drops nothing.
+// and deletes the shards of every holding escrow_pays_for refuses, except
+// those a storage offer commits to (ShardPins: kept until the list is
+// released). An escrow found to pay, or unpaid with pinned shards left, is
+// remembered with the bytes it was judged for, and judged again only when
+// more shards name it. A node without a ledger drops nothing.
 //
 // Threads: io thread only. The registry and the provider must outlive it.
 #pragma once
@@ -21,6 +23,7 @@ struct UnpaidStats {
   std::uint64_t escrows_paid = 0;     // holdings found paid (each once per growth)
   std::uint64_t escrows_unpaid = 0;   // holdings found unpaid
   std::uint64_t shards_dropped = 0;   // their shards deleted
+  std::uint64_t shards_kept = 0;      // their shards kept: a storage offer commits to them
   std::uint64_t no_ledger = 0;        // steps skipped: the node runs no ledger
 };
 
@@ -43,7 +46,7 @@ class UnpaidCollector {
   ProviderService& provider_;
   Hash256 account_;
   TimeMs grace_ms_;
-  std::map<Hash256, std::uint64_t> paid_bytes_;  // escrow -> the bytes it was found to pay for
+  std::map<Hash256, std::uint64_t> judged_bytes_;  // escrow -> the bytes of its holding when last judged
   bool busy_ = false;
   UnpaidStats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -100,6 +100,7 @@ struct HostMetrics {
   metrics::Counter& dials_ok;
   metrics::Counter& dials_failed;
   metrics::Counter& dials_timeout;
+  metrics::Counter& relay_failovers;
   metrics::Counter& accepted;
   metrics::Counter& refused_max_connections;
   metrics::Counter& refused_per_ip;
@@ -179,7 +180,11 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   // `service`: what the dial is for, named to HostConfig::relay when set.
   void dial(const Endpoint& to, std::optional<NodeId> pin, std::optional<ServiceId> service,
             std::function<void(const error_code&, std::shared_ptr<Peer>)> done);
+  std::optional<Endpoint> next_relay(const Conn& c) const;
+  void connect_socket(const std::shared_ptr<Conn>& c);  // to c->relay, else c->remote
   void ask_relay(const std::shared_ptr<Conn>& c);  // request, verdict, then start_tls
+  // The next relay, or the dial fails with `ec`.
+  void relay_failed(const std::shared_ptr<Conn>& c, const error_code& ec, const char* why);
   void start_tls(const std::shared_ptr<Conn>& c);  // a dialled socket is connected
   bool relay_request_next(Conn& c);    // peeks an accepted socket's first byte
   void hand_to_relay(const std::shared_ptr<Conn>& c);
