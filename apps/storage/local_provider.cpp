@@ -8,15 +8,17 @@
 #include "layers/assert.hpp"
 
 namespace bc::storage {
-LocalProvider::LocalProvider(std::unique_ptr<ShardStore> store, ProviderOptions options)
-    : store_(std::move(store)), core_(options) {}
+LocalProvider::LocalProvider(std::unique_ptr<ShardStore> store, ProviderOptions options,
+                             std::function<Bytes(std::size_t)> frame_buffer)
+    : store_(std::move(store)), frame_buffer_(std::move(frame_buffer)), core_(options) {}
 
 LocalProvider::~LocalProvider() { BC_ASSERT(idle()); }
 
 Result<std::unique_ptr<LocalProvider>> LocalProvider::open(uv_loop_s* loop, StoreOptions store, ProviderOptions options) {
+  auto frame_buffer = store.frame_buffer;
   auto s = ShardStore::open(loop, std::move(store));
   if (!s.ok()) return s.status();
-  return std::unique_ptr<LocalProvider>(new LocalProvider(std::move(s).value(), options));
+  return std::unique_ptr<LocalProvider>(new LocalProvider(std::move(s).value(), options, std::move(frame_buffer)));
 }
 
 void LocalProvider::connect(PeerId peer, TimeMs now) {
@@ -77,8 +79,10 @@ void LocalProvider::run_task(StoreTask task, TimeMs now) {
       return;
     case StoreTask::Kind::kServe: {
       auto frame = std::make_shared<Bytes>();
+      // The store reads all n bytes into the frame or fails (the frame is
+      // then dropped), so a recycled buffer's old bytes never go out.
       auto into = [this, ticket, frame](std::size_t n) {
-        DataFrame f = core_.serve_frame(ticket, n);
+        DataFrame f = core_.serve_frame(ticket, n, frame_buffer_ ? frame_buffer_(data_frame_bytes(n)) : Bytes());
         *frame = std::move(f.frame);
         return std::span<std::uint8_t>(*frame).subspan(f.data_offset, n);
       };

@@ -4,6 +4,7 @@
 // through InProcessNetwork, several providers sharing one loop so their disk
 // work overlaps on libuv's thread pool.
 #pragma once
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -36,11 +37,13 @@ class LocalProvider {
   ShardStore& store() { return *store_; }
 
  private:
-  LocalProvider(std::unique_ptr<ShardStore> store, ProviderOptions options);
+  LocalProvider(std::unique_ptr<ShardStore> store, ProviderOptions options,
+                std::function<Bytes(std::size_t)> frame_buffer);
   void drain(TimeMs now);
   void run_task(StoreTask task, TimeMs now);
 
   std::unique_ptr<ShardStore> store_;
+  std::function<Bytes(std::size_t)> frame_buffer_;  // StoreOptions::frame_buffer
   ProviderCore core_;
   Outbox out_;
 };
@@ -83,6 +86,10 @@ class ShardTransport {
   // Hands back an answer's bytes once the caller is done with them: the
   // transport may read a later answer into the same buffer.
   virtual void recycle(Bytes answer) {}
+  // Thread-safe (a put's worker builds its requests in it): a buffer with
+  // room for a request of n bytes, its contents unspecified, from the
+  // requests the transport has sent; empty (build in a fresh one) by default.
+  virtual Bytes request_buffer(std::size_t n) { return {}; }
 
  private:
   std::vector<Call> held_;  // the defaults' calls not yet exchanged

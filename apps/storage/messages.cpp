@@ -46,11 +46,34 @@ class FrameBuilder final : public capnp::MessageBuilder {
   static constexpr std::size_t kSmallFieldWords = 64;
 
   explicit FrameBuilder(std::size_t words) : frame_(kTableBytes + words * sizeof(capnp::word)), words_(words) {}
+  // Builds in `recycled` when it has capacity (any contents, reused without
+  // an allocation). Cap'n Proto expects a zeroed segment, but only the table,
+  // the root and the small fields come before a message's one large blob:
+  // kSmallFieldWords are zeroed here, and the caller must zero or overwrite
+  // the rest it uses.
+  FrameBuilder(std::size_t words, Bytes recycled) : frame_(std::move(recycled)), words_(words) {
+    BC_ASSERT(words >= kSmallFieldWords);
+    if (frame_.capacity() == 0) {
+      frame_.resize(kTableBytes + words * sizeof(capnp::word));  // fresh, zeroed
+      return;
+    }
+    frame_.resize(kTableBytes + words * sizeof(capnp::word));
+    std::memset(frame_.data(), 0, kTableBytes + kSmallFieldWords * sizeof(capnp::word));
+  }
 
   kj::ArrayPtr<capnp::word> allocateSegment(unsigned minimum_words) override {
     BC_ASSERT_MSG(!given_ && minimum_words <= words_, "a storage frame outgrew its one segment");
     given_ = true;
     return kj::arrayPtr(reinterpret_cast<capnp::word*>(frame_.data() + kTableBytes), words_);
+  }
+  // Zeroes the frame after `blob` (a Data field just built): a recycled
+  // buffer's old bytes there would be read as the blob's padding and as the
+  // fields built after it.
+  void zero_after(kj::ArrayPtr<const kj::byte> blob) {
+    // Only the small fields were zeroed: nothing may have been built past them before `blob`.
+    BC_ASSERT(offset_of(blob) <= kTableBytes + kSmallFieldWords * sizeof(capnp::word));
+    const std::size_t end = offset_of(blob) + blob.size();
+    std::memset(frame_.data() + end, 0, frame_.size() - end);
   }
   // Where `blob` (a Data field of this message) starts in the frame.
   std::size_t offset_of(kj::ArrayPtr<const kj::byte> blob) const {
@@ -234,25 +257,39 @@ Bytes encode_request(const Request& r) {
 }
 
 Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, const Hash256& delete_token_hash,
-                 TimeMs expires_at, const Hash256& escrow_id) {
-  FrameBuilder message(words_for(data.size()) + FrameBuilder::kSmallFieldWords);
+                 TimeMs expires_at, const Hash256& escrow_id, Bytes buffer) {
+  const bool recycled = buffer.capacity() != 0;
+  FrameBuilder message(words_for(data.size()) + FrameBuilder::kSmallFieldWords, std::move(buffer));
   auto b = message.initRoot<wire::Request>();
   b.setRequestId(request_id);
   auto o = b.initPut();
   o.setShardId(view(shard.view()));
   o.setData(view(data));
+  if (recycled) message.zero_after(o.getData());  // before the fields that follow the shard
   o.setDeleteTokenHash(view(delete_token_hash.view()));
   o.setExpiresAt(static_cast<std::uint64_t>(expires_at));
   if (!escrow_id.is_zero()) o.setEscrowId(view(escrow_id.view()));
   return message.finish();
 }
 
-DataFrame encode_data_frame(std::uint64_t request_id, std::size_t length) {
+std::size_t data_frame_bytes(std::size_t length) {
+  return FrameBuilder::kTableBytes + (words_for(length) + FrameBuilder::kSmallFieldWords) * sizeof(capnp::word);
+}
+
+std::size_t put_frame_bytes(std::size_t shard_bytes) { return data_frame_bytes(shard_bytes); }
+
+DataFrame encode_data_frame(std::uint64_t request_id, std::size_t length, Bytes buffer) {
   BC_ASSERT(length <= kMaxShardBytes);
-  FrameBuilder message(words_for(length) + FrameBuilder::kSmallFieldWords);
+  const std::size_t words = words_for(length) + FrameBuilder::kSmallFieldWords;
+  const bool recycled = buffer.capacity() != 0;
+  FrameBuilder message(words, std::move(buffer));
   auto b = message.initRoot<wire::Response>();
   b.setRequestId(request_id);
-  const std::size_t offset = message.offset_of(b.initData(static_cast<unsigned>(length)));
+  const auto data = b.initData(static_cast<unsigned>(length));
+  const std::size_t offset = message.offset_of(data);
+  // Everything before the data lies in the zeroed small fields; the data's
+  // padding is zeroed here; the data itself the caller overwrites.
+  if (recycled) message.zero_after(data);
   return DataFrame{message.finish(), offset};
 }
 

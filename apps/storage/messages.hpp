@@ -97,20 +97,28 @@ struct Response {
 
 Bytes encode_request(const Request& r);
 // A putShard request straight from the shard's bytes, built in the frame it
-// is sent as (the shard copied once; the client's put path).
+// is sent as (the shard copied once; the client's put path): in `buffer`
+// when it has capacity (a recycled frame, any contents; put_frame_bytes
+// says how large it must be not to grow), else in a fresh zeroed one.
 Bytes encode_put(std::uint64_t request_id, const ShardId& shard, ByteView data, const Hash256& delete_token_hash,
-                 TimeMs expires_at, const Hash256& escrow_id);
+                 TimeMs expires_at, const Hash256& escrow_id, Bytes buffer = {});
+std::size_t put_frame_bytes(std::size_t shard_bytes);
 Bytes encode_response(const Response& r);
-// A data response frame whose `length` data bytes are left zeroed at
+// A data response frame whose `length` data bytes are left at
 // frame[data_offset, data_offset + length) for the caller to fill: the
 // provider reads a shard straight into its answer. Filled, it decodes as
 // the data response it carries (one segment: decode_data_view reads it in
-// place).
+// place). Built in `buffer` when it has capacity (a recycled frame: its
+// data bytes are then whatever the buffer held, and the caller MUST
+// overwrite all of them or drop the frame), else in a fresh zeroed one.
 struct DataFrame {
   Bytes frame;
   std::size_t data_offset = 0;
 };
-DataFrame encode_data_frame(std::uint64_t request_id, std::size_t length);
+DataFrame encode_data_frame(std::uint64_t request_id, std::size_t length, Bytes buffer = {});
+// The bytes encode_data_frame(_, length) builds in before cutting the frame
+// to size: a buffer this large is built in without growing.
+std::size_t data_frame_bytes(std::size_t length);
 
 // A decoded request, or why not. `request_id` is set whenever the id could
 // be read, so the provider can answer the failure instead of dropping it.

@@ -208,10 +208,10 @@ void ProviderCore::handle_read_done(std::uint64_t ticket, Result<Bytes> r, TimeM
   answer_audit(*p, *r, out);
 }
 
-DataFrame ProviderCore::serve_frame(std::uint64_t ticket, std::size_t n) const {
+DataFrame ProviderCore::serve_frame(std::uint64_t ticket, std::size_t n, Bytes buffer) const {
   auto it = pending_.find(ticket);
   BC_ASSERT_MSG(it != pending_.end() && it->second.purpose == Purpose::kGet, "a frame for no get in flight");
-  return encode_data_frame(it->second.request_id, n);
+  return encode_data_frame(it->second.request_id, n, std::move(buffer));
 }
 
 void ProviderCore::handle_serve_done(std::uint64_t ticket, const Status& s, Bytes frame, TimeMs, Outbox& out) {

@@ -86,8 +86,10 @@ class ProviderCore final : public StreamProtocol {
   void handle_put_done(std::uint64_t ticket, const Status& s, TimeMs now, Outbox& out);
   void handle_read_done(std::uint64_t ticket, Result<Bytes> r, TimeMs now, Outbox& out);
   // REQUIRES (both): ticket came from a kServe task not yet reported.
-  // The answer frame for n bytes of it, to read them into.
-  DataFrame serve_frame(std::uint64_t ticket, std::size_t n) const;
+  // The answer frame for n bytes of it, to read them into; built in
+  // `buffer` when it has capacity (encode_data_frame: then every one of the
+  // n bytes must be overwritten, or the frame dropped).
+  DataFrame serve_frame(std::uint64_t ticket, std::size_t n, Bytes buffer = {}) const;
   // `frame` is serve_frame's, filled (ignored when !s.ok()).
   void handle_serve_done(std::uint64_t ticket, const Status& s, Bytes frame, TimeMs now, Outbox& out);
   void handle_remove_done(std::uint64_t ticket, const Status& s, TimeMs now, Outbox& out);

@@ -50,7 +50,8 @@ void StorageClient::seal_segment(PutSegment& s, SegmentCipher& cipher, const Put
     s.roots.insert(s.roots.end(), root.bytes.begin(), root.bytes.end());
     const Key256 token = delete_token(master_, salt, root);
     const Hash256 escrow = j < options.escrows.size() ? options.escrows[j] : Hash256{};
-    s.calls.push_back({options.placement[j], encode_put(s.first_id + j, root, shard, sha256(token), options.expires_at, escrow)});
+    s.calls.push_back({options.placement[j], encode_put(s.first_id + j, root, shard, sha256(token), options.expires_at,
+                                                        escrow, transport_.request_buffer(put_frame_bytes(shard_size)))});
     s.request_bytes += s.calls.back().request.size();
   }
 }

@@ -60,6 +60,11 @@ struct StoreOptions {
   // with it (its bytes durable, or the put refused), so the caller can read
   // a later frame into it. Empty: the buffer is freed.
   std::function<void(Bytes buffer)> recycle;
+  // Not the store's own: where LocalProvider takes the buffer of a get's
+  // answer frame of n bytes (its contents unspecified; every byte the answer
+  // uses is overwritten), so answers reuse the pages recycle() handed back.
+  // Empty: a fresh zeroed buffer per answer.
+  std::function<Bytes(std::size_t n)> frame_buffer;
 };
 
 // The syncs the store asked for since open(): what a group commit saves.

@@ -359,7 +359,18 @@ void HostImpl::on_timer() {
     picker.expire(t);
     last_expire = t;
   }
+  trim_idle(t);
   arm(next, true);
+}
+
+void HostImpl::trim_idle(TimeMs t) {
+  if (t - last_trim < 1'000) return;
+  last_trim = t;
+  for (const auto& c : conns) {
+    if (!c->tls || c->writing) continue;
+    c->tls->trim();
+    if (c->plain.empty()) Bytes().swap(c->framed);
+  }
 }
 
 // ---------------------------------------------------------------- Host

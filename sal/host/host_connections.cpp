@@ -217,7 +217,9 @@ void HostImpl::on_readable(const std::shared_ptr<Conn>& c) {
       return;
     }
   }
-  c->tls->trim();
+  // Buffers are trimmed by the host's timer (trim_idle), not after every
+  // read: a busy connection would otherwise free and zero-fill them again
+  // on each wakeup.
   start_write(c);
   start_read(c);
 }
@@ -319,7 +321,7 @@ void HostImpl::on_handshake(const std::shared_ptr<Conn>& c) {
 void HostImpl::start_write(const std::shared_ptr<Conn>& c) {
   if (c->writing || c->state == Conn::State::kClosed || c->state == Conn::State::kConnecting) return;
   if (!c->tls || c->tls->pending_output() == 0) return;
-  c->wbuf = c->tls->take_ciphertext();
+  c->tls->take_ciphertext(c->wbuf);  // the channel keeps the buffer last written, for its capacity
   c->writing = true;
   asio::async_write(c->sock, asio::buffer(c->wbuf), [self = shared_from_this(), c](const error_code& ec, std::size_t n) {
     c->writing = false;

@@ -56,7 +56,8 @@ void HostImpl::flush_output(Peer& p) {
   }
   const TimeMs t = now();
   while (c->plain.empty() && tls.pending_output() < bound && p.session->has_output()) {
-    Bytes out = p.session->take_output(t, bound - tls.pending_output());
+    Bytes& out = c->framed;  // kept for its capacity
+    p.session->take_output(t, out, bound - tls.pending_output());
     if (out.empty()) break;
     const std::size_t n = tls.write(out);
     if (n < out.size()) c->plain.assign(out.begin() + static_cast<std::ptrdiff_t>(n), out.end());

@@ -333,6 +333,11 @@ Bytes TlsChannel::take_ciphertext() {
   return out;
 }
 
+void TlsChannel::take_ciphertext(Bytes& out) {
+  out.clear();
+  out.swap(out_);
+}
+
 std::size_t TlsChannel::write(ByteView plaintext) {
   if (failed() || closed_ || plaintext.empty()) return 0;
   if (!done_) {

@@ -94,6 +94,10 @@ class TlsChannel {
   // All ciphertext waiting to be sent (handshake, records, alerts,
   // close_notify), moved out. After a failure it still holds the alert.
   Bytes take_ciphertext();
+  // The same into `out` (cleared first), whose buffer the channel keeps for
+  // the next ciphertext: a driver that passes back the buffer it last wrote
+  // seals into memory already in use instead of a fresh allocation.
+  void take_ciphertext(Bytes& out);
   std::size_t pending_output() const { return out_.size(); }
   // Frees the input buffer if it holds nothing (OpenSSL's record buffers are
   // freed whenever idle already). The input buffer keeps its capacity between

@@ -51,6 +51,12 @@ struct Writer {
   }
 };
 
+// The frames whose payload is their last field (checked against the body's length).
+bool carries_payload(FrameType t) {
+  return t == FrameType::kOpenOk || t == FrameType::kData || t == FrameType::kResume || t == FrameType::kResumeOk ||
+         t == FrameType::kResumeFail;
+}
+
 std::size_t body_size(const Frame& f) {
   switch (f.type) {
     case FrameType::kOpen: return kOpenBody;
@@ -268,7 +274,9 @@ void encode_frame(const Frame& f, Bytes& out) {
   }
   const std::size_t body = body_size(f);
   const std::size_t at = out.size();
-  out.resize(at + kFrameHeaderBytes + body);
+  // Appended, not written over a zero-filled gap: DATA bytes are copied once.
+  const ByteView payload = carries_payload(f.type) ? f.payload : ByteView();
+  out.resize(at + kFrameHeaderBytes + body - payload.size());
   Writer w{out.data() + at};
   w.u8(static_cast<std::uint8_t>(f.type));
   w.u16(static_cast<std::uint16_t>(body));
@@ -282,7 +290,6 @@ void encode_frame(const Frame& f, Bytes& out) {
       w.u64(f.dest);
       w.u64(f.src);
       w.u32(static_cast<std::uint32_t>(f.limit));
-      w.bytes(f.payload);
       break;
     case FrameType::kOpenFail:
     case FrameType::kReset:
@@ -292,7 +299,6 @@ void encode_frame(const Frame& f, Bytes& out) {
     case FrameType::kData:
       w.u64(f.dest);
       w.u64(f.offset);
-      w.bytes(f.payload);
       break;
     case FrameType::kAck:
       w.u64(f.dest);
@@ -311,18 +317,17 @@ void encode_frame(const Frame& f, Bytes& out) {
       w.u64(f.offset);
       w.u64(f.limit);
       w.u8(f.flags);
-      w.bytes(f.payload);
       break;
     case FrameType::kResumeFail:
       w.u64(f.dest);
       w.u64(f.src);
       w.u8(f.code);
-      w.bytes(f.payload);
       break;
     case FrameType::kKeepalive:
       w.u8(f.flags);
       break;
   }
+  out.insert(out.end(), payload.begin(), payload.end());
 }
 
 void encode_data(FlowId dest, std::uint64_t offset, ByteView payload, Bytes& out) {

@@ -331,9 +331,16 @@ bool Session::has_output() const { return state_ == State::kAttached && (!ctrl_.
 
 Bytes Session::take_output(TimeMs now, std::size_t max_bytes) {
   Bytes out;
-  if (state_ != State::kAttached) return out;
+  take_output(now, out, max_bytes);
+  return out;
+}
+
+void Session::take_output(TimeMs now, Bytes& out, std::size_t max_bytes) {
+  out.clear();
+  if (state_ != State::kAttached) return;
   after_input(now);
-  out.swap(ctrl_);
+  out.insert(out.end(), ctrl_.begin(), ctrl_.end());
+  ctrl_.clear();
   while (out.size() < max_bytes && !sendable_.empty()) {
     const FlowId id = sendable_.front();
     sendable_.pop_front();
@@ -360,7 +367,6 @@ Bytes Session::take_output(TimeMs now, std::size_t max_bytes) {
     schedule(*f);
   }
   if (!out.empty()) last_tx_ = now;
-  return out;
 }
 
 std::optional<Event> Session::poll_event() {

@@ -162,6 +162,8 @@ class Session {
   // Framed bytes for the transport, about max_bytes at most (control frames
   // first, then DATA round-robin over flows). Empty when detached.
   Bytes take_output(TimeMs now, std::size_t max_bytes = 256 * 1024);
+  // The same into `out` (cleared first), reusing its capacity.
+  void take_output(TimeMs now, Bytes& out, std::size_t max_bytes);
   std::optional<Event> poll_event();
 
   // ---- flows ----

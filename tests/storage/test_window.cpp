@@ -94,6 +94,26 @@ TEST_CASE("frames built in place: a filled data frame and a put decode to what t
   }
 }
 
+TEST_CASE("frames built in recycled buffers: byte for byte what fresh ones give, whatever the buffers held") {
+  for (std::size_t n : {std::size_t{1}, std::size_t{5001}, std::size_t{kMaxShardBytes}}) {
+    const Bytes data = test_bytes(n, 3);
+    const ShardId root = sha256(data);
+    const Hash256 escrow = sha256(root.view());
+    Bytes garbage(put_frame_bytes(n) + 100, 0xa5);  // larger than needed: its capacity is reused
+    const Bytes fresh_put = encode_put(5, root, data, escrow, 99, escrow);
+    const Bytes reused_put = encode_put(5, root, data, escrow, 99, escrow, std::move(garbage));
+    CHECK(reused_put == fresh_put);
+
+    DataFrame fresh = encode_data_frame(6, n);
+    DataFrame reused = encode_data_frame(6, n, Bytes(data_frame_bytes(n), 0x5a));
+    REQUIRE(reused.data_offset == fresh.data_offset);
+    REQUIRE(reused.frame.size() == fresh.frame.size());
+    for (DataFrame* f : {&fresh, &reused})
+      std::copy(data.begin(), data.end(), f->frame.begin() + static_cast<std::ptrdiff_t>(f->data_offset));
+    CHECK(reused.frame == fresh.frame);  // nothing of the old bytes outside the data the caller filled
+  }
+}
+
 TEST_CASE("shard transport: the default send/collect runs one exchange and names the providers that did not answer") {
   Net n(6);
   n.net->set_down(2, true);

@@ -16,32 +16,47 @@ std::uint32_t load_be32(const std::uint8_t* p) {
 }  // namespace
 
 Bytes FrameBufferPool::take(std::size_t n) {
+  std::unique_lock lock(mu_);
   for (std::size_t i = 0; i < free_.size(); ++i) {
     if (free_[i].capacity() < n) continue;
     Bytes b = std::move(free_[i]);
     free_[i] = std::move(free_.back());
     free_.pop_back();
     held_ -= b.capacity();
+    lock.unlock();
     b.resize(n);  // within its capacity: no allocation, and only bytes past its old size are zeroed
     return b;
   }
-  return Bytes(n);
+  lock.unlock();
+  // A large frame's capacity rounded up, so a buffer a put frame was read
+  // into also fits the slightly larger answer frame of the same shard size.
+  Bytes b;
+  b.reserve(n > FramedFlow::kReadChunk ? (n + kRoundBytes - 1) / kRoundBytes * kRoundBytes : n);
+  b.resize(n);
+  return b;
+}
+
+std::size_t FrameBufferPool::held_bytes() const {
+  std::lock_guard lock(mu_);
+  return held_;
 }
 
 void FrameBufferPool::give_back(Bytes b) {
+  std::lock_guard lock(mu_);
   if (b.capacity() == 0 || held_ + b.capacity() > max_bytes_) return;
   held_ += b.capacity();
   free_.push_back(std::move(b));
 }
 
 FramedFlow::FramedFlow(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame, std::size_t max_queued,
-                       OnFrame on_frame, OnClose on_close, std::shared_ptr<FrameBufferPool> pool)
+                       OnFrame on_frame, OnClose on_close, std::shared_ptr<FrameBufferPool> pool, Sent sent)
     : stream_(std::move(stream)),
       max_frame_(max_frame),
       max_queued_(max_queued),
       on_frame_(std::move(on_frame)),
       on_close_(std::move(on_close)),
-      pool_(std::move(pool)) {
+      pool_(std::move(pool)),
+      sent_(sent) {
   BC_ASSERT(stream_ && max_frame_ > 0 && max_queued_ >= max_frame_);
 }
 
@@ -51,9 +66,9 @@ FramedFlow::~FramedFlow() {
 
 std::shared_ptr<FramedFlow> FramedFlow::start(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame,
                                               std::size_t max_queued, OnFrame on_frame, OnClose on_close,
-                                              std::shared_ptr<FrameBufferPool> pool) {
+                                              std::shared_ptr<FrameBufferPool> pool, Sent sent) {
   std::shared_ptr<FramedFlow> f(new FramedFlow(std::move(stream), max_frame, max_queued, std::move(on_frame),
-                                               std::move(on_close), std::move(pool)));
+                                               std::move(on_close), std::move(pool), sent));
   f->read_more();
   return f;
 }
@@ -93,7 +108,9 @@ void FramedFlow::write_next() {
     self->writing_ = false;
     if (self->closed_) return;
     if (ec) return self->fail("write: " + ec.message());
-    self->queued_ -= self->out_.front().size();
+    Bytes& sent = self->out_.front();
+    self->queued_ -= sent.size();
+    if (self->sent_ == Sent::kRecycle && self->pool_ && sent.capacity() > kReadChunk) self->pool_->give_back(std::move(sent));
     self->out_.pop_front();
     self->write_next();
   });

@@ -19,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,9 @@ inline constexpr std::size_t kFrameHeaderBytes = 4;
 
 // Buffers for large frames, kept for reuse: a frame's buffer handed back
 // (give_back) becomes a later frame's, so a stream of shard-sized frames is
-// read without zero-filling and faulting in fresh pages for each one. Holds
-// at most max_bytes of capacity; one thread only (the io thread).
+// read (or built) without zero-filling and faulting in fresh pages for each
+// one. Holds at most max_bytes of capacity. Thread-safe: a client's worker
+// builds put requests in buffers its io thread hands back once sent.
 class FrameBufferPool {
  public:
   explicit FrameBufferPool(std::size_t max_bytes) : max_bytes_(max_bytes) {}
@@ -40,9 +42,11 @@ class FrameBufferPool {
   // bytes unspecified), else a fresh one.
   Bytes take(std::size_t n);
   void give_back(Bytes b);
-  std::size_t held_bytes() const { return held_; }
+  std::size_t held_bytes() const;
 
  private:
+  static constexpr std::size_t kRoundBytes = 4096;
+  mutable std::mutex mu_;
   std::size_t max_bytes_;
   std::vector<Bytes> free_;
   std::size_t held_ = 0;  // capacity of free_'s buffers
@@ -57,11 +61,16 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
   // Why the flow ended, for logs ("eof", "frame of 9000000 bytes over 4198400", ...).
   using OnClose = std::function<void(const std::string& why)>;
 
+  // What becomes of a sent frame's buffer once the stream has taken it all:
+  // freed, or (kRecycle, with a pool) given back to the pool when larger
+  // than kReadChunk, for a later frame to be read or built in.
+  enum class Sent { kFree, kRecycle };
+
   // Starts reading at once. Large frames' buffers come from `pool` when
   // there is one (it must outlive the flow's reads: hold it in a shared_ptr).
   static std::shared_ptr<FramedFlow> start(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame,
                                            std::size_t max_queued, OnFrame on_frame, OnClose on_close,
-                                           std::shared_ptr<FrameBufferPool> pool = nullptr);
+                                           std::shared_ptr<FrameBufferPool> pool = nullptr, Sent sent = Sent::kFree);
   ~FramedFlow();
 
   // Queues one frame, taking its bytes without a copy: the length header
@@ -75,7 +84,7 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
 
  private:
   FramedFlow(std::unique_ptr<sal::ByteStream> stream, std::size_t max_frame, std::size_t max_queued, OnFrame on_frame,
-             OnClose on_close, std::shared_ptr<FrameBufferPool> pool);
+             OnClose on_close, std::shared_ptr<FrameBufferPool> pool, Sent sent);
   void read_more();
   void on_read(std::size_t n);
   void on_large_read(std::size_t n);
@@ -92,6 +101,7 @@ class FramedFlow : public std::enable_shared_from_this<FramedFlow> {
   Bytes in_;              // kReadChunk bytes: [0, in_used_) read and not yet consumed
   std::size_t in_used_ = 0;
   std::shared_ptr<FrameBufferPool> pool_;  // may be null
+  Sent sent_;
   Bytes large_;           // a frame over kReadChunk being read: [0, large_have_) read
   std::size_t large_have_ = 0;
   std::deque<Bytes> out_;  // each frame's header, then its bytes; front is being written

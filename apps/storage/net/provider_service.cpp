@@ -25,6 +25,7 @@ Result<std::unique_ptr<ProviderService>> ProviderService::open(boost::asio::io_c
                                                                ProviderOptions options) {
   std::unique_ptr<ProviderService> s(new ProviderService(io));
   store.recycle = [buffers = s->buffers_](Bytes b) { buffers->give_back(std::move(b)); };
+  store.frame_buffer = [buffers = s->buffers_](std::size_t n) { return buffers->take(n); };
   auto p = LocalProvider::open(s->loop_.get(), std::move(store), options);
   if (!p.ok()) return p.status();
   s->provider_ = std::move(p).value();
@@ -59,7 +60,7 @@ void ProviderService::accept(std::unique_ptr<sal::ByteStream> stream) {
       [this, alive, peer](const std::string&) {
         if (alive.lock()) on_flow_closed(peer);
       },
-      buffers_);
+      buffers_, FramedFlow::Sent::kRecycle);  // a get's answer goes back to the pool once written
   flows_[peer] = std::move(flow);
   provider_->connect(peer, sal::Host::now_ms());
 }

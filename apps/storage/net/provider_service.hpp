@@ -77,11 +77,12 @@ class ProviderService {
   boost::asio::steady_timer backstop_;
   bool backstop_armed_ = false;
   std::map<PeerId, std::shared_ptr<FramedFlow>> flows_;
-  // Put frames' buffers, handed back by the store once written and read
-  // into again by any flow: without them each shard-sized frame is a fresh
-  // allocation, zero-filled and faulted in page by page. Room for a put
-  // window's shards (a client keeps 8 segments in flight, one shard of each
-  // per provider) at the 1 MiB shards of the default shape.
+  // Put frames' buffers, handed back by the store once written, and get
+  // answers' once their flow has taken them, read or built in again by any
+  // flow: without them each shard-sized frame is a fresh allocation,
+  // zero-filled and faulted in page by page. Room for a put window's shards
+  // (a client keeps 8 segments in flight, one shard of each per provider)
+  // at the 1 MiB shards of the default shape.
   static constexpr std::size_t kPutPoolBytes = 12u << 20;
   std::shared_ptr<FrameBufferPool> buffers_ = std::make_shared<FrameBufferPool>(kPutPoolBytes);
   PeerId next_peer_ = 1;

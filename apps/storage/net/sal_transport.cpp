@@ -75,7 +75,7 @@ void SalTransport::connect(std::size_t i) {
         [this, alive, i](const std::string& why) {
           if (alive.lock()) mark_down(i, "flow ended: " + why);
         },
-        buffers_);
+        buffers_, FramedFlow::Sent::kRecycle);  // a put's request goes back to the pool once sent
     l.state = State::kOpen;
     for (auto& w : l.waiting) send_on_flow(l, std::move(w));
     l.waiting.clear();

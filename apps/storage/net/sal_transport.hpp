@@ -46,6 +46,7 @@ class SalTransport final : public ShardTransport {
   Collected collect() override;
   void wake() override;
   void recycle(Bytes answer) override { buffers_->give_back(std::move(answer)); }
+  Bytes request_buffer(std::size_t n) override { return buffers_->take(n); }
 
   // Sends `probe` (a request every provider answers at once, e.g. an audit
   // of a shard nobody holds) to each provider not down and returns, per
@@ -91,7 +92,8 @@ class SalTransport final : public ShardTransport {
   std::vector<Answer> answers_;       // not yet collected
   std::vector<std::size_t> gave_up_;  // marked down since the last collect
   std::atomic<bool> woken_{false};
-  // Answer buffers for reuse, shared by the flows: enough for a get's
+  // Answer buffers for reuse, shared by the flows, and a put's requests'
+  // once sent (the worker builds the next ones in them): enough for a get's
   // window of 1 MiB shards (4 segments of 4 MiB at k = 4), and no more.
   static constexpr std::size_t kAnswerPoolBytes = 17u << 20;
   std::shared_ptr<FrameBufferPool> buffers_ = std::make_shared<FrameBufferPool>(kAnswerPoolBytes);

@@ -53,6 +53,7 @@ struct Conn {
   bool writing = false;
   Bytes wbuf;   // ciphertext being written (one async_write at a time)
   Bytes plain;  // session output the TLS channel has not taken yet
+  Bytes framed; // session output on its way into TLS, kept for its capacity (trim_idle frees it)
   // Dialer: told once, when the connection is attached or fails.
   std::function<void(const error_code&, std::shared_ptr<Peer>)> on_dialed;
 };
@@ -161,6 +162,11 @@ struct HostImpl : std::enable_shared_from_this<HostImpl> {
   TimeMs armed_at = 0;
   std::uint64_t timer_gen = 0;
   TimeMs last_expire = 0;
+  TimeMs last_trim = 0;
+  // At most once a second: frees the buffers of connections with nothing
+  // buffered (TLS input and output, framed output), so an idle connection
+  // holds only OpenSSL's state while a busy one keeps its buffers warm.
+  void trim_idle(TimeMs t);
 
   std::vector<std::uint8_t> scratch;  // TLS plaintext on its way to a session
   std::shared_ptr<Relay> relay;       // the flow port's relay for other nodes' clients
