@@ -23,8 +23,7 @@ Hash256 sha256(ByteView data);
 // kind of message can never be replayed as another.
 Hash256 tagged_hash(std::string_view tag, ByteView data);
 
-// Incremental SHA-256; reusable after finish(). OpenSSL's low-level context,
-// not EVP: cheaper per message, which Merkle trees' 1 KiB leaves need.
+// Incremental SHA-256; reusable after finish().
 class Sha256 {
  public:
   Sha256();
