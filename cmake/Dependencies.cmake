@@ -44,11 +44,13 @@ function(blockcloud_capnp_library target)
   target_compile_options(${target} PRIVATE -w)
 endfunction()
 
-# One doctest executable per folder of tests, registered in CTest.
+# One doctest executable per folder of tests, registered in CTest. Every suite
+# links the one compiled copy of doctest's runner (bc_doctest_main, defined
+# in tests/CMakeLists.txt).
 #   blockcloud_test_suite(<name> SOURCES <files> LIBS <libs>)
 function(blockcloud_test_suite name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
-  add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/doctest_main.cpp ${T_SOURCES})
-  target_link_libraries(${name} PRIVATE ${T_LIBS} doctest::doctest)
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} bc_doctest_main)
   add_test(NAME ${name} COMMAND ${name} --no-intro=true)
 endfunction()

@@ -151,8 +151,8 @@ HostImpl::HostImpl(asio::io_context& io_, const KeyPair& key, const Endpoint& li
       }()),
       accept_retry(io_),
       listen_ep(listen),
-      timer(io_),
-      admission(admission_limits(cfg.limits)) {
+      admission(admission_limits(cfg.limits)),
+      timer(io_) {
   if (!hooks.resolve || !hooks.proof_for || !hooks.check_proof)
     throw std::invalid_argument("sal::Host needs HostHooks resolve, proof_for and check_proof");
   scratch.resize(64 * 1024);
