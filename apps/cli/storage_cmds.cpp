@@ -1,10 +1,7 @@
 #include "apps/cli/storage_cmds.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,11 +11,13 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include "apps/cli/format.hpp"
+#include "apps/cli/progress.hpp"
 #include "apps/cli/storage_files.hpp"
 #include "apps/cli/storage_pay.hpp"
 #include "apps/storage/messages.hpp"
@@ -42,40 +41,6 @@ TimeMs now_ms() {
 void check(const Status& s, const std::string& what) {
   if (!s.ok()) throw Failure{what + ": " + s.message};
 }
-
-// A progress line on stderr when it is a terminal, redrawn at most 10 times a second.
-class Progress {
- public:
-  Progress(std::string verb, std::uint64_t total) : verb_(std::move(verb)), total_(total), on_(::isatty(2) == 1) {}
-  ~Progress() { finish(); }
-  void add(std::uint64_t n) {
-    done_ += n;
-    const auto now = std::chrono::steady_clock::now();
-    if (!on_ || now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    draw(now);
-  }
-  void finish() {
-    if (!on_ || finished_) return;
-    finished_ = true;
-    draw(std::chrono::steady_clock::now());
-    std::fputc('\n', stderr);
-  }
-
- private:
-  void draw(std::chrono::steady_clock::time_point now) {
-    const double s = std::chrono::duration<double>(now - start_).count();
-    const double rate = s > 0 ? static_cast<double>(done_) / s : 0;
-    std::fprintf(stderr, "\r%s %s / %s (%3.0f%%) %s/s   ", verb_.c_str(), human_bytes(done_).c_str(),
-                 human_bytes(total_).c_str(), total_ ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 100.0,
-                 human_bytes(static_cast<std::uint64_t>(rate)).c_str());
-    std::fflush(stderr);
-  }
-  std::string verb_;
-  std::uint64_t total_, done_ = 0;
-  bool on_, finished_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
-};
 
 // The embedded node, joined through the daemon (or --bootstrap).
 struct Session {
@@ -214,23 +179,48 @@ struct RepairTargets {
   std::vector<ProviderAd> replacement_ads;           // their advertisements (account, price)
 };
 
+// The listed providers outside the file's, and which of them answer.
+struct Spares {
+  std::map<sal::ServiceId, ProviderAd> listed;       // every listed provider
+  std::vector<ProviderAd> ads;                       // the listed ones outside the file's providers
+  std::unique_ptr<storage::SalTransport> transport;  // the file's providers, then `ads`
+  std::vector<std::size_t> alive;                    // transport indexes of the spares that answer
+};
+
+// Spares until `need` answer, looked for in up to kSpareRounds rounds two
+// seconds apart: just after providers die, directory lookups and connections
+// still meet them and can miss a live spare that a later look finds.
+Spares find_spares(Session& session, const std::vector<sal::ServiceId>& providers, std::size_t need) {
+  constexpr int kSpareRounds = 3;
+  const std::set<sal::ServiceId> current(providers.begin(), providers.end());
+  Spares s;
+  for (int round = 1;; ++round) {
+    s.listed = session.listed(current, need + 2);
+    s.ads.clear();
+    for (const auto& [id, a] : s.listed)
+      if (!current.contains(id)) s.ads.push_back(a);
+    std::vector<sal::ServiceId> all = providers;
+    for (const auto& a : s.ads) all.push_back(a.service);
+    s.transport = session.node->transport(all);
+    s.alive = answering(*s.transport, providers.size());
+    if (s.alive.size() >= need) return s;
+    if (round == kSpareRounds)
+      throw Failure{fmt::format("{} shard(s) to rebuild but {} other provider(s) answer ({} listed, {} looks); "
+                                "start more providers{}",
+                                need, s.alive.size(), s.ads.size(), kSpareRounds, down_report(*s.transport))};
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+}
+
 // Replacements for the lost shards among the listed spares that answer,
 // spread over clusters together with the surviving providers
 // (placement.hpp); most free space first among equals.
 RepairTargets repair_targets(Session& session, const std::vector<sal::ServiceId>& providers,
                              const std::vector<std::uint32_t>& lost) {
-  const std::set<sal::ServiceId> current(providers.begin(), providers.end());
-  auto listed = session.listed(current, lost.size() + 2);
-  std::vector<ProviderAd> spares;
-  for (const auto& [id, a] : listed)
-    if (!current.contains(id)) spares.push_back(a);
-  std::vector<sal::ServiceId> all = providers;
-  for (const auto& a : spares) all.push_back(a.service);
-  RepairTargets out{session.node->transport(all), {}};
-  const auto alive = answering(*out.transport, providers.size());
-  if (alive.size() < lost.size())
-    throw Failure{fmt::format("{} shard(s) to rebuild but {} other provider(s) answer ({} listed); start more providers",
-                              lost.size(), alive.size(), spares.size())};
+  Spares found = find_spares(session, providers, lost.size());
+  const auto& listed = found.listed;
+  const auto& spares = found.ads;
+  RepairTargets out{std::move(found.transport), {}};
   std::vector<ProviderAd> ads;         // the survivors (fixed), then the answering spares
   std::vector<std::size_t> transport;  // candidate -> transport index
   for (std::size_t j = 0; j < providers.size(); ++j) {
@@ -243,7 +233,7 @@ RepairTargets repair_targets(Session& session, const std::vector<sal::ServiceId>
   }
   std::vector<std::size_t> fixed(ads.size());
   std::iota(fixed.begin(), fixed.end(), std::size_t{0});
-  for (std::size_t i : alive) {
+  for (std::size_t i : found.alive) {
     ads.push_back(spares[i - providers.size()]);
     transport.push_back(i);
   }
