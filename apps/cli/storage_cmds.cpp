@@ -220,7 +220,8 @@ RepairTargets repair_targets(Session& session, const std::vector<sal::ServiceId>
   Spares found = find_spares(session, providers, lost.size());
   const auto& listed = found.listed;
   const auto& spares = found.ads;
-  RepairTargets out{std::move(found.transport), {}};
+  RepairTargets out;
+  out.transport = std::move(found.transport);
   std::vector<ProviderAd> ads;         // the survivors (fixed), then the answering spares
   std::vector<std::size_t> transport;  // candidate -> transport index
   for (std::size_t j = 0; j < providers.size(); ++j) {
