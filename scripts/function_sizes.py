@@ -119,7 +119,7 @@ def classify(head):
     core = strip_prefix(merge_operators(head))
     if not core:
         return "other", None
-    if core[0] == "namespace" or core[:2] in (["inline", "namespace"], ["extern", '""']) and len(core) <= 2:
+    if core[0] == "namespace" or (core[:2] in (["inline", "namespace"], ["extern", '""']) and len(core) <= 2):
         return "scope", None
     if core[0] in CLASS_KEYS:
         return "class", None
@@ -156,8 +156,8 @@ def function_sizes(text):
     lines counted from its "{" to its "}"."""
     stack = []  # per open brace: (kind, name, first line, keeps the head)
     head, prev = [], None
+    in_function = False  # a "function" entry is on the stack (never more than one)
     for kind, value, line in tokens(text):
-        in_function = any(entry[0] == "function" for entry in stack)
         if value == "{":
             if in_function:
                 stack.append(("block", None, line, True))
@@ -170,18 +170,20 @@ def function_sizes(text):
                 elif in_expression:
                     opened, name = "other", None
                 stack.append((opened, name, line, keeps_head))
+                in_function = opened == "function"
                 if not keeps_head:
                     head = []
         elif value == "}":
             if not stack:
                 raise ValueError(f"line {line}: unbalanced '}}'")
             opened, name, first, keeps_head = stack.pop()
-            if opened == "function" and not any(entry[0] == "function" for entry in stack):
+            if opened == "function":
+                in_function = False
                 yield name, first, line - first
-            if keeps_head and not in_function or keeps_head and opened == "function":
-                head.append("}")
-            elif not any(entry[0] == "function" for entry in stack):
-                head = []
+            if not in_function:
+                # A brace inside a declaration (an initialiser, a lambda
+                # argument) leaves the declaration going on; any other ends it.
+                head = head + ["}"] if keeps_head else []
         elif in_function:
             pass
         elif value == ";" or (value == ":" and head in (["public"], ["private"], ["protected"])):
